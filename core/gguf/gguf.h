@@ -104,6 +104,8 @@ std::optional<Header> parse_header_prefix(const uint8_t* data, size_t size);
 class HeaderParser {
  public:
   void feed(const uint8_t* data, size_t size);
+  // The stream ended: parses what was fed; throws Error if the header is incomplete or malformed.
+  void finish();
   bool done() const { return header_.has_value(); }
   const Header& header() const;
  private:
