@@ -1,5 +1,8 @@
 // Choosing the next token from logits: penalties, logit bias, temperature, top-k, top-p, min-p,
-// seeded and reproducible on every platform (own PRNG, no std:: distributions).
+// seeded and reproducible on every platform (own PRNG, own exp, no std:: distributions).
+//
+// Order of operations: logit_bias, repetition penalty, frequency/presence penalties; then either the
+// argmax (temperature 0; ties go to the lowest id) or temperature, top-k, top-p, min-p and a draw.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -9,33 +12,51 @@
 namespace tabllm {
 
 struct SamplingParams {
-  float temperature = 0.8f;  // 0 → greedy (argmax)
+  float temperature = 0.8f;  // 0 → greedy (argmax); >= 0
   int top_k = 40;            // <= 0 → no limit
-  float top_p = 0.95f;       // 1 → off
-  float min_p = 0.05f;       // 0 → off
-  float repeat_penalty = 1.0f;    // 1 → off; applied over the last repeat_last_n tokens
-  int repeat_last_n = 64;
-  float frequency_penalty = 0.0f;  // OpenAI-style, over all of history
-  float presence_penalty = 0.0f;
-  std::vector<std::pair<int32_t, float>> logit_bias;
+  float top_p = 0.95f;       // in (0, 1]; 1 → off
+  float min_p = 0.05f;       // in [0, 1]; 0 → off; relative to the most likely token's probability
+  float repeat_penalty = 1.0f;    // > 0; 1 → off; applied over the last repeat_last_n tokens
+  int repeat_last_n = 64;         // 0 → off, -1 → all of history
+  float frequency_penalty = 0.0f;  // OpenAI-style, in [-2, 2], over all of history
+  float presence_penalty = 0.0f;   // in [-2, 2]
+  std::vector<std::pair<int32_t, float>> logit_bias;  // added to the logit; -inf bans a token
   uint64_t seed = 0;
 };
 
 class Sampler {
  public:
+  // Throws Error naming the first invalid parameter and its allowed range.
   Sampler(SamplingParams params, int32_t n_vocab);
   // `logits` has n_vocab entries and is not modified; `history` holds prompt and generated ids so far
-  // (penalties look at it). Throws Error if the params are invalid (checked at construction).
+  // (penalties look at it). Throws Error when no token is left to choose (e.g. all banned).
   int32_t sample(const float* logits, std::span<const int32_t> history);
   void reseed(uint64_t seed);
   const SamplingParams& params() const { return params_; }
 
  private:
+  struct Candidate {
+    float logit;
+    int32_t id;
+  };
+
+  bool adjusts_logits() const;
+  // Copies logits into adjusted_ and applies bias and penalties; returns adjusted_.
+  const float* adjust(const float* logits, std::span<const int32_t> history);
+  int32_t draw(const float* logits);
+  // Fills candidates_ with the top_k highest logits, sorted best first.
+  void select_top_k(const float* logits, int k);
+  // Sorts candidates_ best first only as far as needed to hold top_p of `total_mass`; returns how many stay.
+  size_t top_p_cut(double max_logit, double total_mass);
+  double weight(float logit, double max_logit) const;
+  double next_uniform();  // [0, 1)
+
   SamplingParams params_;
   int32_t n_vocab_;
   uint64_t rng_state_;
-  std::vector<std::pair<float, int32_t>> candidates_;  // reused between calls
+  std::vector<Candidate> candidates_;  // reused between calls
   std::vector<float> adjusted_;
+  std::vector<int32_t> token_counts_;  // all zero between calls
 };
 
 }  // namespace tabllm

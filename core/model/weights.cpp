@@ -1,0 +1,88 @@
+#include "model/weights.h"
+
+#include "common/error.h"
+
+namespace tabllm {
+namespace {
+
+class Binder {
+ public:
+  Binder(const gguf::Header& h, const uint8_t* data) : h_(h), data_(data) {}
+
+  // A matrix of `rows` outputs × `cols` inputs (GGUF dims {cols, rows}).
+  Tensor matrix(const std::string& name, int64_t rows, int64_t cols, bool required = true) const {
+    const gguf::TensorInfo* t = h_.find_tensor(name);
+    if (!t) {
+      if (required) throw Error("model is missing tensor " + name);
+      return {};
+    }
+    if (t->dims.size() != 2 || static_cast<int64_t>(t->dims[0]) != cols || static_cast<int64_t>(t->dims[1]) != rows)
+      throw Error("tensor " + name + " has shape " + shape(*t) + ", expected [" + std::to_string(cols) + ", " + std::to_string(rows) + "]");
+    return make(*t, rows, cols);
+  }
+
+  // A vector of n floats (norm weights, biases); must be F32.
+  Tensor vector(const std::string& name, int64_t n, bool required = true) const {
+    const gguf::TensorInfo* t = h_.find_tensor(name);
+    if (!t) {
+      if (required) throw Error("model is missing tensor " + name);
+      return {};
+    }
+    if (static_cast<int64_t>(t->n_elements()) != n || t->dims.size() != 1)
+      throw Error("tensor " + name + " has shape " + shape(*t) + ", expected [" + std::to_string(n) + "]");
+    if (t->type != TensorType::F32) throw Error("tensor " + name + " must be f32 (norm weights and biases), found " + type_traits(t->type).name);
+    return make(*t, 1, n);
+  }
+
+ private:
+  static std::string shape(const gguf::TensorInfo& t) {
+    std::string s = "[";
+    for (size_t i = 0; i < t.dims.size(); ++i) s += (i ? ", " : "") + std::to_string(t.dims[i]);
+    return s + "]";
+  }
+  Tensor make(const gguf::TensorInfo& t, int64_t rows, int64_t cols) const {
+    if (!type_traits(t.type).supported)
+      throw Error("tensor " + t.name + " has type " + type_traits(t.type).name + ", which tabllm cannot compute with yet (supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k)");
+    return Tensor{t.name, t.type, data_ + t.offset, rows, cols};
+  }
+  const gguf::Header& h_;
+  const uint8_t* data_;
+};
+
+}  // namespace
+
+ModelWeights bind_weights(const gguf::Header& h, const uint8_t* data, const ModelConfig& c) {
+  const Binder b(h, data);
+  ModelWeights w;
+  w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.dim);
+  w.output_norm = b.vector("output_norm.weight", c.dim);
+  w.output = b.matrix("output.weight", c.n_vocab, c.dim, /*required=*/false);
+  if (!w.output.present()) w.output = w.token_embd;
+  w.rope_freqs = b.vector("rope_freqs.weight", c.rope_dims / 2, /*required=*/false);
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights l;
+    l.attn_norm = b.vector(p + "attn_norm.weight", c.dim);
+    l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
+    l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
+    l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
+    l.wo = b.matrix(p + "attn_output.weight", c.dim, c.q_dim());
+    if (c.qkv_bias) {
+      l.bq = b.vector(p + "attn_q.bias", c.q_dim());
+      l.bk = b.vector(p + "attn_k.bias", c.kv_dim());
+      l.bv = b.vector(p + "attn_v.bias", c.kv_dim());
+    }
+    if (c.qk_norm) {
+      l.q_norm = b.vector(p + "attn_q_norm.weight", c.head_dim);
+      l.k_norm = b.vector(p + "attn_k_norm.weight", c.head_dim);
+    }
+    l.ffn_norm = b.vector(p + "ffn_norm.weight", c.dim);
+    l.w_gate = b.matrix(p + "ffn_gate.weight", c.ffn_dim, c.dim);
+    l.w_up = b.matrix(p + "ffn_up.weight", c.ffn_dim, c.dim);
+    l.w_down = b.matrix(p + "ffn_down.weight", c.dim, c.ffn_dim);
+    w.layers.push_back(l);
+  }
+  return w;
+}
+
+}  // namespace tabllm

@@ -1,0 +1,43 @@
+// The model's tensors, bound by name from a GGUF file and checked against the config.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "model/config.h"
+
+namespace tabllm {
+
+// A 2-D weight (rows × cols in GGUF block layout) or a 1-D vector (rows == 1). Data stays where the
+// file is (mmap or caller buffer).
+struct Tensor {
+  std::string name;
+  TensorType type = TensorType::F32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  bool present() const { return data != nullptr; }
+  size_t row_bytes() const { return type_row_bytes(type, static_cast<uint64_t>(cols)); }
+  const float* f32() const { return reinterpret_cast<const float*>(data); }
+};
+
+struct LayerWeights {
+  Tensor attn_norm, wq, wk, wv, wo;
+  Tensor bq, bk, bv;          // qwen2
+  Tensor q_norm, k_norm;      // qwen3
+  Tensor ffn_norm, w_gate, w_up, w_down;
+};
+
+struct ModelWeights {
+  Tensor token_embd;
+  Tensor output_norm;
+  Tensor output;      // token_embd when the output is tied to the embedding
+  Tensor rope_freqs;  // optional per-frequency divisors (Llama 3 scaling)
+  std::vector<LayerWeights> layers;
+};
+
+// Binds every tensor the config needs; throws Error naming a missing, misshapen or unsupported tensor.
+ModelWeights bind_weights(const gguf::Header& header, const uint8_t* data_section, const ModelConfig& config);
+
+}  // namespace tabllm

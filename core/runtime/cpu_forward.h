@@ -1,0 +1,44 @@
+// The forward pass on the CPU, reading top to bottom like the math. Path::Scalar is the reference
+// every other path (SIMD, WebAssembly, WebGPU) is checked against.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "model/model.h"
+#include "runtime/backend.h"
+#include "runtime/kv_cache.h"
+
+namespace tabllm {
+
+struct CpuOptions {
+  int n_threads = 1;
+  cpu::Path path = cpu::Path::Simd;
+  int64_t context_size = 0;  // 0 → the model's context length
+  int64_t max_batch = 256;   // prompt tokens processed per matrix-matrix step
+};
+
+class CpuForward final : public Backend {
+ public:
+  CpuForward(const Model& model, CpuOptions options);
+  ~CpuForward() override;
+  void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
+  int64_t context_size() const override { return kv_.capacity(); }
+
+ private:
+  void forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits);
+  void attention(int64_t layer, int64_t n, int64_t pos);
+  void matmul(const Tensor& w, const float* x, int64_t n, float* y);
+
+  const Model& model_;
+  const ModelConfig& c_;
+  CpuOptions options_;
+  cpu::ThreadPool pool_;
+  cpu::Scratch scratch_;
+  KvCache kv_;
+  std::vector<float> inv_freq_;  // RoPE angle per position for each rotated pair
+  // Activations for up to max_batch tokens, allocated once.
+  std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, rope_cos_, rope_sin_, scores_;
+};
+
+}  // namespace tabllm

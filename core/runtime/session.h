@@ -1,0 +1,66 @@
+// A conversation with one model on one backend: prompt in, streamed text out. Keeps the KV cache of the
+// previous request so a prompt that extends it (chat turns) only processes the new tokens.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/model.h"
+#include "runtime/backend.h"
+#include "sampling/sampler.h"
+
+namespace tabllm {
+
+struct GenerateRequest {
+  std::string prompt;
+  bool add_bos = true;       // prepend BOS when the vocabulary has one
+  int max_tokens = 128;      // generated tokens at most
+  SamplingParams sampling;
+  std::vector<std::string> stop;
+  bool ignore_eos = false;   // benchmarks generate a fixed count
+};
+
+enum class FinishReason { Stop, Length, Aborted };
+const char* finish_reason_name(FinishReason r);
+
+struct Timings {
+  int64_t prompt_tokens = 0;
+  int64_t prompt_tokens_reused = 0;  // served from the previous request's KV cache
+  int64_t generated_tokens = 0;
+  double prefill_ms = 0;  // prompt processing and the first token's logits
+  double decode_ms = 0;   // the remaining tokens
+  double ttft_ms = 0;     // request start → first token sampled
+  double prefill_tokens_per_s() const;
+  double decode_tokens_per_s() const;
+};
+
+struct GenerateResult {
+  std::string text;
+  std::vector<int32_t> tokens;
+  FinishReason finish = FinishReason::Length;
+  Timings timings;
+};
+
+class Session {
+ public:
+  Session(const Model& model, std::unique_ptr<Backend> backend);
+  // Streams text through on_text (which returns false to abort); never splits a UTF-8 character and
+  // never emits any part of a stop string.
+  GenerateResult generate(const GenerateRequest& request,
+                          const std::function<bool(std::string_view)>& on_text = nullptr);
+  // Logits for every position of `tokens` processed from position 0 (perplexity, parity tests).
+  std::vector<float> logits_all(const std::vector<int32_t>& tokens);
+  Backend& backend() { return *backend_; }
+  const Model& model() const { return model_; }
+
+ private:
+  const Model& model_;
+  std::unique_ptr<Backend> backend_;
+  std::vector<int32_t> cached_;  // tokens whose keys and values are in the backend's cache
+  std::vector<float> logits_;
+};
+
+}  // namespace tabllm

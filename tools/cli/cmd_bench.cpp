@@ -1,0 +1,61 @@
+// tabllm bench: prefill and decode speed on a synthetic prompt, as one JSON object on stdout.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/engine_setup.h"
+#include "common/error.h"
+
+namespace tabllm::cli {
+
+int cmd_bench(int argc, char** argv) {
+  std::vector<std::string> options = {"prompt-tokens|p", "gen-tokens|n", "repetitions|r"};
+  options.insert(options.end(), kEngineOptions.begin(), kEngineOptions.end());
+  const Args args(argc, argv, options, {},
+                  std::string("usage: tabllm bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [options]\n") +
+                      kEngineUsage);
+  const int n_prompt = args.get_int("prompt-tokens", 512);
+  const int n_gen = args.get_int("gen-tokens", 128);
+  const int reps = args.get_int("repetitions", 1);
+  if (n_prompt < 1 || n_gen < 1 || reps < 1) throw Error("--prompt-tokens, --gen-tokens and --repetitions must be at least 1");
+  Engine engine = open_engine(args);
+  Backend& backend = engine.session->backend();
+  const ModelConfig& c = engine.model->config();
+  if (n_prompt + n_gen > backend.context_size())
+    throw Error("prompt + generated tokens (" + std::to_string(n_prompt + n_gen) + ") exceed the context (" +
+                std::to_string(backend.context_size()) + "); pass --ctx or fewer tokens");
+
+  // Deterministic pseudo-random prompt: the content does not change the cost.
+  std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  for (auto& t : prompt) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    t = static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(c.n_vocab));
+  }
+  std::vector<float> logits(static_cast<size_t>(c.n_vocab));
+  using clock = std::chrono::steady_clock;
+  double best_prefill = 1e300, best_decode = 1e300;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = clock::now();
+    backend.forward(prompt, 0, Logits::Last, logits.data());
+    best_prefill = std::min(best_prefill, std::chrono::duration<double>(clock::now() - t0).count());
+    t0 = clock::now();
+    for (int i = 0; i < n_gen; ++i) {
+      const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      const int32_t token[1] = {next};
+      backend.forward(token, n_prompt + i, Logits::Last, logits.data());
+    }
+    best_decode = std::min(best_decode, std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  const auto& embd = engine.model->weights().layers.front().wq;
+  std::printf(
+      "{\"model\": \"%s\", \"arch\": \"%s\", \"weights\": \"%s\", \"backend\": \"cpu\", \"kernels\": \"%s\", \"threads\": %d, "
+      "\"prompt_tokens\": %d, \"gen_tokens\": %d, \"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, "
+      "\"prefill_ms\": %.1f, \"decode_ms_per_token\": %.3f}\n",
+      c.name.c_str(), c.arch.c_str(), type_traits(embd.type).name, engine.kernels.c_str(), engine.threads, n_prompt, n_gen,
+      n_prompt / best_prefill, n_gen / best_decode, best_prefill * 1e3, best_decode * 1e3 / n_gen);
+  return 0;
+}
+
+}  // namespace tabllm::cli

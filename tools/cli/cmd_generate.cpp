@@ -1,0 +1,55 @@
+// tabllm generate: continue a prompt. stdout carries only the generated text; timings go to stderr.
+#include <cstdio>
+#include <random>
+
+#include "cli/commands.h"
+#include "cli/engine_setup.h"
+#include "common/error.h"
+
+namespace tabllm::cli {
+
+int cmd_generate(int argc, char** argv) {
+  std::vector<std::string> options = {"p|prompt", "n|n-predict", "temp", "top-k", "top-p", "min-p", "seed",
+                                      "repeat-penalty", "repeat-last-n", "stop"};
+  options.insert(options.end(), kEngineOptions.begin(), kEngineOptions.end());
+  const Args args(argc, argv, options, {"ignore-eos"},
+                  std::string("usage: tabllm generate -m MODEL -p PROMPT [options]\n"
+                              "  -p, --prompt TEXT    text to continue\n"
+                              "  -n, --n-predict N    tokens to generate (default 128)\n"
+                              "  --temp T             temperature, 0 = greedy (default 0.8)\n"
+                              "  --top-k K --top-p P --min-p P   sampling filters (defaults 40, 0.95, 0.05)\n"
+                              "  --seed S             random seed (default: random)\n"
+                              "  --repeat-penalty R   penalty for repeating the last 64 tokens (default 1.0)\n"
+                              "  --stop TEXT          stop before this text\n"
+                              "  --ignore-eos         keep generating after end-of-sequence\n") +
+                      kEngineUsage);
+  if (!args.positional().empty()) throw Error("unexpected argument '" + args.positional().front() + "'\n" + args.usage());
+  GenerateRequest req;
+  req.prompt = args.require("p");
+  req.max_tokens = args.get_int("n", 128);
+  req.sampling.temperature = static_cast<float>(args.get_double("temp", 0.8));
+  req.sampling.top_k = args.get_int("top-k", 40);
+  req.sampling.top_p = static_cast<float>(args.get_double("top-p", 0.95));
+  req.sampling.min_p = static_cast<float>(args.get_double("min-p", 0.05));
+  req.sampling.repeat_penalty = static_cast<float>(args.get_double("repeat-penalty", 1.0));
+  req.sampling.repeat_last_n = args.get_int("repeat-last-n", 64);
+  req.sampling.seed = args.get("seed") ? static_cast<uint64_t>(std::stoull(*args.get("seed"))) : std::random_device{}();
+  if (auto stop = args.get("stop")) req.stop.push_back(*stop);
+  req.ignore_eos = args.flag("ignore-eos");
+
+  Engine engine = open_engine(args);
+  const GenerateResult r = engine.session->generate(req, [](std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  const Timings& t = r.timings;
+  std::fprintf(stderr,
+               "\n[tabllm] prompt %lld tokens, %.1f tok/s | generated %lld tokens, %.1f tok/s | TTFT %.1f ms | "
+               "finish %s | %d threads, %s\n",
+               static_cast<long long>(t.prompt_tokens), t.prefill_tokens_per_s(), static_cast<long long>(t.generated_tokens),
+               t.decode_tokens_per_s(), t.ttft_ms, finish_reason_name(r.finish), engine.threads, engine.kernels.c_str());
+  return 0;
+}
+
+}  // namespace tabllm::cli

@@ -1,0 +1,35 @@
+#include "cli/engine_setup.h"
+
+#include <thread>
+
+#include "common/error.h"
+#include "runtime/cpu_forward.h"
+
+namespace tabllm::cli {
+
+const std::vector<std::string> kEngineOptions = {"m|model", "threads|t", "ctx|c", "kernels"};
+const char* const kEngineUsage =
+    "  -m, --model FILE     GGUF model\n"
+    "  -t, --threads N      CPU threads (default: all cores)\n"
+    "  -c, --ctx N          context size in tokens (default: the model's)\n"
+    "  --kernels K          simd (default) or scalar (the reference path)\n";
+
+Engine open_engine(const Args& args) {
+  Engine e;
+  e.model = Model::load(args.require("m"));
+  CpuOptions options;
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  options.n_threads = args.get_int("threads", hw);
+  if (options.n_threads < 1 || options.n_threads > 512) throw Error("--threads must be between 1 and 512");
+  options.context_size = args.get_int("ctx", 0);
+  if (options.context_size < 0) throw Error("--ctx must be positive");
+  const std::string kernels = args.get("kernels").value_or("simd");
+  if (kernels == "scalar") options.path = cpu::Path::Scalar;
+  else if (kernels != "simd") throw Error("--kernels must be simd or scalar, got '" + kernels + "'");
+  e.threads = options.n_threads;
+  e.kernels = options.path == cpu::Path::Scalar ? "scalar" : cpu::simd_level();
+  e.session = std::make_unique<Session>(*e.model, std::make_unique<CpuForward>(*e.model, options));
+  return e;
+}
+
+}  // namespace tabllm::cli
