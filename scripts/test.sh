@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test: the C++ suite (ctest), then the JavaScript/WebAssembly suite (node --test).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+
+status=0
+(cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600) || status=1
+if [ -d tests/js ] && ls tests/js/*.test.mjs >/dev/null 2>&1; then
+  node --test --test-concurrency=1 tests/js/ || status=1
+fi
+exit $status
