@@ -15,8 +15,10 @@ for t in ${targets[@]}; do
   mkdir -p "$work"
   echo "== $t: $runs runs"
   start=$(date +%s)
-  "build-fuzz/bin/$t" -runs="$runs" -max_len=4096 -timeout=10 -print_final_stats=1 "$work" "$corpus" 2>&1 |
-    grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY|Done' || true
-  echo "   ($(( $(date +%s) - start )) s)"
-  [ "${PIPESTATUS[0]}" = 0 ] || exit 1
+  status=0
+  "build-fuzz/bin/$t" -runs="$runs" -max_len=4096 -timeout=10 -print_final_stats=1 "$work" "$corpus" \
+    >"build-fuzz/$t.log" 2>&1 || status=$?
+  grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY' "build-fuzz/$t.log" || true
+  echo "   exit $status, $(( $(date +%s) - start )) s (log: build-fuzz/$t.log)"
+  [ "$status" = 0 ] || exit 1
 done
