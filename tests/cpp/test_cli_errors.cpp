@@ -13,13 +13,13 @@ using namespace tabllm;
 
 namespace {
 
-struct Run {
+struct CliRun {
   int exit_code;
   std::string err;
 };
 
 // Runs `tabllm ARGS` under a time limit; stdout is discarded, stderr captured.
-Run run_cli(const std::string& args) {
+CliRun run_cli(const std::string& args) {
   const std::string err_path = test::build_dir() + "/cli-stderr.txt";
   const std::string cmd = "timeout 60 " + test::build_dir() + "/bin/tabllm " + args + " >/dev/null 2>" + err_path;
   const int status = std::system(cmd.c_str());
@@ -29,7 +29,7 @@ Run run_cli(const std::string& args) {
 }
 
 void expect_clear_error(const std::string& args, const std::string& fragment) {
-  const Run r = run_cli(args);
+  const CliRun r = run_cli(args);
   EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.err;  // 1 = reported error; 124 = hang; >128 = crash
   EXPECT_NE(r.err.find(fragment), std::string::npos) << "stderr: " << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr should be one line: " << r.err;
@@ -107,7 +107,7 @@ TEST(CliErrors, PromptLongerThanContext) {
 }
 
 TEST(CliErrors, UnknownOptionAndCommand) {
-  const Run r = run_cli("generate -m " + model_path() + " -p hi --bogus 1");
+  const CliRun r = run_cli("generate -m " + model_path() + " -p hi --bogus 1");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("unknown option --bogus"), std::string::npos) << r.err;
   EXPECT_EQ(run_cli("frobnicate").exit_code, 2);
