@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
+#include <initializer_list>
 #include <limits>
 #include <string>
 
@@ -11,26 +13,26 @@
 namespace tabllm {
 namespace {
 
+// a * b + c with two roundings. Written as one expression, clang may fuse it into an FMA on ARM (one
+// rounding), and results would differ from x86 and WASM.
+double mul_add(double a, double b, double c) {
+  const double product = a * b;
+  return product + c;
+}
+
 // exp(x) for x <= 0 built from + - * and exponent bits only, so x86, ARM and WASM produce the same
 // bits (libm's exp may differ in the last ulp between platforms, which would change sampled tokens).
 double exp_nonpositive(double x) {
   if (!(x > -708.0)) return 0.0;
-  const double n = std::floor(x * 1.4426950408889634 + 0.5);  // nearest integer to x / ln 2
+  const double n = std::floor(mul_add(x, 1.4426950408889634, 0.5));  // nearest integer to x / ln 2
   // ln 2 split in two so that n * ln2_hi is exact.
-  const double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-  // Taylor series to r^11: |r| <= 0.347, truncation error below 1e-15 relative.
+  const double n_ln2_hi = n * 6.93147180369123816490e-01, n_ln2_lo = n * 1.90821492927058770002e-10;
+  const double r = (x - n_ln2_hi) - n_ln2_lo;
+  // Taylor series to r^11 (|r| <= 0.347): relative error below 1e-14 over the whole range.
   double p = 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
+  for (double coefficient : {1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+                             1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0})
+    p = mul_add(p, r, coefficient);
   const uint64_t scale_bits = static_cast<uint64_t>(static_cast<int64_t>(n) + 1023) << 52;
   return p * std::bit_cast<double>(scale_bits);
 }
@@ -42,6 +44,12 @@ struct Better {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
   }
 };
+
+std::string format_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw Error("invalid sampling parameter: " + message);
@@ -56,17 +64,17 @@ Sampler::Sampler(SamplingParams params, int32_t n_vocab)
   const SamplingParams& p = params_;
   require(n_vocab > 0, "the vocabulary size must be positive, got " + std::to_string(n_vocab));
   require(std::isfinite(p.temperature) && p.temperature >= 0,
-          "temperature must be >= 0 (0 = greedy), got " + std::to_string(p.temperature));
-  require(p.top_p > 0 && p.top_p <= 1, "top_p must be in (0, 1] (1 = off), got " + std::to_string(p.top_p));
-  require(p.min_p >= 0 && p.min_p <= 1, "min_p must be in [0, 1] (0 = off), got " + std::to_string(p.min_p));
+          "temperature must be >= 0 (0 = greedy), got " + format_number(p.temperature));
+  require(p.top_p > 0 && p.top_p <= 1, "top_p must be in (0, 1] (1 = off), got " + format_number(p.top_p));
+  require(p.min_p >= 0 && p.min_p <= 1, "min_p must be in [0, 1] (0 = off), got " + format_number(p.min_p));
   require(std::isfinite(p.repeat_penalty) && p.repeat_penalty > 0,
-          "repeat_penalty must be > 0 (1 = off), got " + std::to_string(p.repeat_penalty));
+          "repeat_penalty must be > 0 (1 = off), got " + format_number(p.repeat_penalty));
   require(p.repeat_last_n >= -1,
           "repeat_last_n must be >= -1 (-1 = all of history, 0 = off), got " + std::to_string(p.repeat_last_n));
   require(p.frequency_penalty >= -2 && p.frequency_penalty <= 2,
-          "frequency_penalty must be in [-2, 2], got " + std::to_string(p.frequency_penalty));
+          "frequency_penalty must be in [-2, 2], got " + format_number(p.frequency_penalty));
   require(p.presence_penalty >= -2 && p.presence_penalty <= 2,
-          "presence_penalty must be in [-2, 2], got " + std::to_string(p.presence_penalty));
+          "presence_penalty must be in [-2, 2], got " + format_number(p.presence_penalty));
   for (const auto& [id, bias] : p.logit_bias) {
     require(id >= 0 && id < n_vocab, "logit_bias token id " + std::to_string(id) + " is outside the vocabulary [0, " +
                                          std::to_string(n_vocab) + ")");
@@ -160,7 +168,7 @@ void Sampler::select_top_k(const float* logits, int k) {
   const Better better;
   candidates_.clear();
   for (int32_t i = 0; i < n_vocab_; ++i) {
-    const Candidate c{logits[i], i};
+    const Candidate c{logits[i], i, 0.0};
     if (std::isnan(c.logit)) continue;
     if (candidates_.size() < static_cast<size_t>(k)) {
       candidates_.push_back(c);
@@ -171,23 +179,38 @@ void Sampler::select_top_k(const float* logits, int k) {
       std::push_heap(candidates_.begin(), candidates_.end(), better);
     }
   }
-  std::sort_heap(candidates_.begin(), candidates_.end(), better);
+  std::sort_heap(candidates_.begin(), candidates_.end(), better);  // a strict total order: same result everywhere
 }
 
-size_t Sampler::top_p_cut(double max_logit, double total_mass) {
-  const double target = static_cast<double>(params_.top_p) * total_mass;
-  const size_t n = candidates_.size();
-  // Grow the sorted prefix geometrically: peaked distributions need only a few dozen entries sorted.
-  for (size_t sorted = std::min<size_t>(n, 64);; sorted = std::min(n, sorted * 8)) {
-    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<ptrdiff_t>(sorted), candidates_.end(),
-                      Better{});
-    double cumulative = 0;
-    for (size_t i = 0; i < sorted; ++i) {
-      cumulative += weight(candidates_[i].logit, max_logit);
-      if (cumulative >= target) return i + 1;
+size_t Sampler::top_p_partition(double goal) {
+  // Quickselect on mass instead of sorting: expected O(n) even when top-p keeps most of a flat
+  // distribution. Own partition code (not std::nth_element, whose element order differs between standard
+  // libraries) keeps the sums, and so the result, identical on every platform.
+  const Better better;
+  std::vector<Candidate>& c = candidates_;
+  size_t lo = 0, hi = c.size();  // the cut lies in (lo, hi]; c[0, lo) are the lo best
+  double mass_before = 0;        // of c[0, lo), below goal
+  while (lo < hi) {
+    std::swap(c[lo + (hi - lo) / 2], c[hi - 1]);
+    const Candidate pivot = c[hi - 1];
+    size_t mid = lo;
+    double upper = 0;  // mass of the candidates better than the pivot
+    for (size_t i = lo; i + 1 < hi; ++i) {
+      if (!better(c[i], pivot)) continue;
+      upper += c[i].weight;
+      std::swap(c[i], c[mid++]);
     }
-    if (sorted == n) return n;
+    std::swap(c[mid], c[hi - 1]);
+    if (mass_before + upper >= goal) {
+      hi = mid;
+    } else if (mass_before + upper + pivot.weight >= goal) {
+      return mid + 1;
+    } else {
+      mass_before += upper + pivot.weight;
+      lo = mid + 1;
+    }
   }
+  return lo;  // goal not reached (or reached only by rounding): keep everything up to hi
 }
 
 int32_t Sampler::draw(const float* logits) {
@@ -195,7 +218,6 @@ int32_t Sampler::draw(const float* logits) {
   const bool limit_k = p.top_k > 0 && p.top_k < n_vocab_;
   double max_logit = -kInf;
   int32_t max_id = -1;
-  double total_mass = 0;  // of the distribution top-p looks at
 
   if (limit_k) {
     select_top_k(logits, p.top_k);
@@ -215,44 +237,48 @@ int32_t Sampler::draw(const float* logits) {
     throw Error("sampler: no token can be chosen: every logit is -inf or NaN (all banned by logit_bias?)");
   if (max_logit == kInf) return max_id;  // a certain token: the distribution is a point mass
 
+  double total_mass = 0;  // of the distribution top-p looks at
+  size_t keep;
   if (limit_k) {
-    for (const Candidate& c : candidates_) total_mass += weight(c.logit, max_logit);
+    for (Candidate& c : candidates_) total_mass += (c.weight = weight(c.logit, max_logit));
+    keep = candidates_.size();
+    if (p.top_p < 1.0f) {  // sorted best first: the cut is where the running sum reaches the goal
+      const double goal = static_cast<double>(p.top_p) * total_mass;
+      double cumulative = 0;
+      for (keep = 0; keep < candidates_.size() && cumulative < goal; ++keep) cumulative += candidates_[keep].weight;
+    }
+    // min-p keeps a prefix too (the best token has weight 1 >= min_p).
+    if (p.min_p > 0)
+      while (keep > 1 && candidates_[keep - 1].weight < p.min_p) --keep;
   } else {
     // min-p keeps a prefix of the sorted order and top-p (on the full distribution) keeps another, so
-    // applying min-p first as a cheap filter leaves the result unchanged. The logit bound is loosened
-    // a little; the exact test below uses the same exp as everything else.
+    // applying min-p first, while collecting, leaves the result unchanged. Below a slightly loosened logit
+    // bound no exp is needed unless top-p wants the total mass; the exact test uses the weight.
     const double loose_bound =
         p.min_p > 0 ? max_logit + p.temperature * std::log(static_cast<double>(p.min_p)) - 1e-3 : -HUGE_VAL;
+    const bool need_total = p.top_p < 1.0f;
     candidates_.clear();
     for (int32_t i = 0; i < n_vocab_; ++i) {
       const float l = logits[i];
-      if (!(l >= loose_bound) || l == -kInf) continue;
-      if (p.min_p > 0 && weight(l, max_logit) < p.min_p) continue;
-      candidates_.push_back({l, i});
+      if (!(l > -kInf)) continue;  // -inf and NaN
+      const bool may_keep = l >= loose_bound;
+      if (!may_keep && !need_total) continue;
+      const double w = weight(l, max_logit);
+      total_mass += w;
+      if (may_keep && w >= p.min_p) candidates_.push_back({l, i, w});
     }
-    if (p.top_p < 1.0f) {
-      for (int32_t i = 0; i < n_vocab_; ++i)
-        if (!std::isnan(logits[i])) total_mass += weight(logits[i], max_logit);
-    }
-  }
-
-  if (p.top_p < 1.0f) candidates_.resize(top_p_cut(max_logit, total_mass));
-  if (limit_k && p.min_p > 0) {
-    // Sorted best first: min-p keeps a prefix (the best token has weight 1 >= min_p).
-    size_t keep = 1;
-    while (keep < candidates_.size() && weight(candidates_[keep].logit, max_logit) >= p.min_p) ++keep;
-    candidates_.resize(keep);
+    keep = need_total ? top_p_partition(static_cast<double>(p.top_p) * total_mass) : candidates_.size();
   }
 
   double mass = 0;
-  for (const Candidate& c : candidates_) mass += weight(c.logit, max_logit);
+  for (size_t i = 0; i < keep; ++i) mass += candidates_[i].weight;
   const double target = next_uniform() * mass;
   double cumulative = 0;
-  for (const Candidate& c : candidates_) {
-    cumulative += weight(c.logit, max_logit);
-    if (target < cumulative) return c.id;
+  for (size_t i = 0; i < keep; ++i) {
+    cumulative += candidates_[i].weight;
+    if (target < cumulative) return candidates_[i].id;
   }
-  return candidates_.back().id;  // rounding left target at the very top
+  return candidates_[keep - 1].id;  // rounding left target at the very top
 }
 
 }  // namespace tabllm

@@ -38,6 +38,7 @@ class Sampler {
   struct Candidate {
     float logit;
     int32_t id;
+    double weight;  // unnormalized probability: exp((logit - max) / temperature)
   };
 
   bool adjusts_logits() const;
@@ -46,8 +47,9 @@ class Sampler {
   int32_t draw(const float* logits);
   // Fills candidates_ with the top_k highest logits, sorted best first.
   void select_top_k(const float* logits, int k);
-  // Sorts candidates_ best first only as far as needed to hold top_p of `total_mass`; returns how many stay.
-  size_t top_p_cut(double max_logit, double total_mass);
+  // Moves the fewest best candidates whose weights reach `goal` to the front (order otherwise
+  // unspecified but the same on every platform); returns how many.
+  size_t top_p_partition(double goal);
   double weight(float logit, double max_logit) const;
   double next_uniform();  // [0, 1)
 

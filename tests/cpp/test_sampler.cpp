@@ -97,6 +97,26 @@ TEST(Sampler, FrequenciesMatchProbabilities) {
   EXPECT_LT(chi2, 27.88) << "chi-square with 9 degrees of freedom above the 0.001 critical value";
 }
 
+TEST(Sampler, TopPFrequenciesMatchRenormalizedProbabilities) {
+  // Shuffled ids, so that the partition-based top-p works on unsorted candidates.
+  const std::vector<double> probs = {0.03, 0.20, 0.005, 0.30, 0.07, 0.15, 0.015, 0.10, 0.05, 0.08};
+  SamplingParams p = plain(1.0f, 11);
+  p.top_p = 0.88f;  // 0.30 + 0.20 + 0.15 + 0.10 + 0.08 = 0.83 falls short; adding 0.07 reaches 0.90
+  Sampler s(p, static_cast<int32_t>(probs.size()));
+  const int draws = 100000;
+  const std::vector<int> counts = histogram(s, logits_of(probs), draws);
+  double chi2 = 0;
+  for (size_t i = 0; i < probs.size(); ++i) {
+    if (probs[i] < 0.07) {
+      EXPECT_EQ(counts[i], 0) << i;
+      continue;
+    }
+    const double expected = probs[i] / 0.90 * draws;
+    chi2 += (counts[i] - expected) * (counts[i] - expected) / expected;
+  }
+  EXPECT_LT(chi2, 20.52) << "chi-square with 5 degrees of freedom above the 0.001 critical value";
+}
+
 TEST(Sampler, TemperatureSharpensAndFlattens) {
   const std::vector<double> probs = {0.5, 0.25, 0.125, 0.125};
   const std::vector<float> logits = logits_of(probs);
@@ -284,9 +304,10 @@ TEST(Sampler, FastOn152KVocabulary) {
   const double t_default = per_call_ms(defaults), t_full = per_call_ms(no_top_k), t_greedy = per_call_ms(greedy);
   std::printf("152K vocab: default chain %.3f ms, top-p without top-k %.3f ms, greedy %.3f ms per token\n",
               t_default, t_full, t_greedy);
-  EXPECT_LT(t_default, 2.0);
-  EXPECT_LT(t_full, 40.0);
-  EXPECT_LT(t_greedy, 1.0);
+  // Generous bounds for shared machines and unoptimized builds (a Release build takes well under half).
+  EXPECT_LT(t_default, 5.0);
+  EXPECT_LT(t_full, 25.0);
+  EXPECT_LT(t_greedy, 2.0);
 }
 
 }  // namespace

@@ -1,0 +1,258 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "convert/model_spec.h"
+#include "gguf/gguf.h"
+#include "quant/quantize.h"
+#include "synth/model_shapes.h"
+#include "synth/synthesize.h"
+#include "test_paths.h"
+#include "tokenizer/vocab.h"
+
+namespace tabllm {
+namespace {
+
+namespace fs = std::filesystem;
+
+const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
+                                TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                                TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+
+fs::path scratch_dir() {
+  const fs::path dir = fs::path(test::build_dir()) / "test-scratch" / "synth";
+  fs::create_directories(dir);
+  return dir;
+}
+
+// A small SentencePiece vocabulary: <unk>, <s>, </s>, 256 byte tokens and a few words.
+Vocab small_vocab(size_t size = 300) {
+  Vocab v;
+  v.model = Vocab::Model::SentencePiece;
+  const auto add = [&](std::string piece, TokenType type) {
+    v.tokens.push_back(std::move(piece));
+    v.scores.push_back(-static_cast<float>(v.tokens.size()));
+    v.types.push_back(type);
+  };
+  add("<unk>", TokenType::Unknown);
+  add("<s>", TokenType::Control);
+  add("</s>", TokenType::Control);
+  for (int b = 0; b < 256; ++b) {
+    char piece[8];
+    std::snprintf(piece, sizeof piece, "<0x%02X>", b);
+    add(piece, TokenType::Byte);
+  }
+  while (v.tokens.size() < size) add("\xE2\x96\x81w" + std::to_string(v.tokens.size()), TokenType::Normal);
+  v.unk = 0;
+  v.bos = 1;
+  v.eos = 2;
+  v.add_bos = true;
+  return v;
+}
+
+fs::path synth(const std::string& shape, TensorType type, const std::string& out_name, uint64_t seed = 1,
+               int threads = 2, int64_t layers = 0, const Vocab& vocab = small_vocab()) {
+  tools::SynthOptions o;
+  o.shape = shape;
+  o.type = type;
+  o.seed = seed;
+  o.n_threads = threads;
+  o.layers = layers;
+  const fs::path out = scratch_dir() / out_name;
+  tools::synthesize_model(o, vocab, out.string());
+  return out;
+}
+
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+struct Stats {
+  double mean, std;
+};
+Stats decoded_stats(const gguf::File& f, const gguf::TensorInfo& t) {
+  std::vector<float> values(t.n_elements());
+  dequantize_row(t.type, f.tensor_data(t), values.data(), static_cast<int64_t>(values.size()));
+  double sum = 0, sum_sq = 0;
+  for (float v : values) {
+    sum += v;
+    sum_sq += static_cast<double>(v) * v;
+  }
+  const double mean = sum / static_cast<double>(values.size());
+  return {mean, std::sqrt(sum_sq / static_cast<double>(values.size()) - mean * mean)};
+}
+
+TEST(Synth, TinyShapesInEveryTypeReloadWithRightShapes) {
+  for (const char* shape : {"tiny-llama", "tiny-qwen2", "tiny-qwen3"}) {
+    for (TensorType type : kAllTypes) {
+      const std::string label = std::string(shape) + " " + type_traits(type).name;
+      const fs::path path = synth(shape, type, std::string(shape) + "-" + type_traits(type).name + ".gguf");
+      const auto file = gguf::File::open(path.string());
+      const gguf::Header& h = file->header();
+      const tools::ModelSpec spec = tools::find_shape(shape, 300);
+      const std::string arch = spec.arch;
+      EXPECT_EQ(h.get_string("general.architecture"), arch) << label;
+      EXPECT_EQ(h.get_int(arch + ".block_count"), spec.n_layers) << label;
+      EXPECT_EQ(h.get_int(arch + ".embedding_length"), 256) << label;
+      EXPECT_EQ(h.get_int(arch + ".vocab_size"), 300) << label;
+      EXPECT_EQ(h.get_int("general.file_type"), tools::gguf_file_type(type)) << label;
+      EXPECT_EQ(Vocab::from_gguf(h).size(), 300u) << label;
+
+      // Every planned tensor is there with its shape; matrices in the requested type (rows of 256 fit).
+      const auto plan = tools::plan_tensors(spec, type);
+      ASSERT_EQ(h.tensors.size(), plan.size()) << label;
+      for (const auto& p : plan) {
+        const gguf::TensorInfo* t = h.find_tensor(p.name);
+        ASSERT_TRUE(t) << label << " " << p.name;
+        EXPECT_EQ(t->dims, p.dims) << label << " " << p.name;
+        EXPECT_EQ(t->type, p.dims.size() == 2 ? type : TensorType::F32) << label << " " << p.name;
+      }
+      EXPECT_EQ(h.find_tensor("output.weight") != nullptr, !spec.tied_embeddings) << label;
+
+      // Weights decode to mean ~0 and standard deviation ~1/sqrt(fan_in).
+      for (const char* name : {"blk.0.ffn_gate.weight", "blk.1.ffn_down.weight", "token_embd.weight"}) {
+        const gguf::TensorInfo& t = *h.find_tensor(name);
+        const Stats s = decoded_stats(*file, t);
+        const double sigma = 1 / std::sqrt(static_cast<double>(t.dims[0]));
+        EXPECT_NEAR(s.std, sigma, 0.15 * sigma) << label << " " << name;
+        EXPECT_NEAR(s.mean, 0, 0.1 * sigma) << label << " " << name;
+      }
+      const Stats norm = decoded_stats(*file, *h.find_tensor("blk.0.attn_norm.weight"));
+      EXPECT_NEAR(norm.mean, 1.0, 0.05) << label;
+      fs::remove(path);
+    }
+  }
+}
+
+TEST(Synth, ArchitectureSpecificTensorsAndKeys) {
+  const auto qwen2 = gguf::File::open(synth("tiny-qwen2", TensorType::Q8_0, "qwen2-keys.gguf").string());
+  EXPECT_EQ(qwen2->header().find_tensor("blk.1.attn_q.bias")->dims, (std::vector<uint64_t>{256}));
+  EXPECT_EQ(qwen2->header().find_tensor("blk.1.attn_k.bias")->dims, (std::vector<uint64_t>{128}));
+  EXPECT_FALSE(qwen2->header().find("qwen2.attention.key_length"));
+  EXPECT_FLOAT_EQ(static_cast<float>(*qwen2->header().get_float_opt("qwen2.attention.layer_norm_rms_epsilon")), 1e-6f);
+
+  const auto qwen3 = gguf::File::open(synth("tiny-qwen3", TensorType::Q8_0, "qwen3-keys.gguf").string());
+  const gguf::Header& h = qwen3->header();
+  EXPECT_EQ(h.get_int("qwen3.attention.key_length"), 128);
+  EXPECT_EQ(h.get_int("qwen3.attention.value_length"), 128);
+  EXPECT_EQ(h.get_int("qwen3.rope.dimension_count"), 128);
+  EXPECT_EQ(h.find_tensor("blk.0.attn_q_norm.weight")->dims, (std::vector<uint64_t>{128}));
+  EXPECT_EQ(h.find_tensor("blk.0.attn_q.weight")->dims, (std::vector<uint64_t>{256, 512}));
+  EXPECT_EQ(h.find_tensor("blk.0.attn_output.weight")->dims, (std::vector<uint64_t>{512, 256}));
+  EXPECT_FALSE(h.find_tensor("blk.0.attn_q.bias"));
+  EXPECT_FLOAT_EQ(static_cast<float>(*h.get_float_opt("qwen3.rope.freq_base")), 1e6f);
+}
+
+TEST(Synth, SameSeedSameBytesWhateverTheThreadCount) {
+  const auto a = read_bytes(synth("tiny-qwen2", TensorType::Q4_0, "seed-a.gguf", 7, 1));
+  const auto b = read_bytes(synth("tiny-qwen2", TensorType::Q4_0, "seed-b.gguf", 7, 2));
+  const auto c = read_bytes(synth("tiny-qwen2", TensorType::Q4_0, "seed-c.gguf", 8, 2));
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(a.size(), c.size());
+  const auto k1 = read_bytes(synth("tiny-llama", TensorType::Q6_K, "seed-k1.gguf", 3, 1));
+  const auto k2 = read_bytes(synth("tiny-llama", TensorType::Q6_K, "seed-k2.gguf", 3, 3));
+  EXPECT_EQ(k1, k2);
+}
+
+TEST(Synth, LayersOverride) {
+  const auto file = gguf::File::open(synth("tiny-llama", TensorType::F16, "layers.gguf", 1, 2, 1).string());
+  EXPECT_EQ(file->header().get_int("llama.block_count"), 1);
+  EXPECT_TRUE(file->header().find_tensor("blk.0.ffn_up.weight"));
+  EXPECT_FALSE(file->header().find_tensor("blk.1.ffn_up.weight"));
+}
+
+TEST(Synth, RealShapePadsTheVocabulary) {
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path path = synth("tinyllama-1.1b", TensorType::Q4_K, "tinyllama-1layer.gguf", 1, 2, 1);
+  std::printf("tinyllama-1.1b, 1 layer, q4_k: %.2f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const auto file = gguf::File::open(path.string());
+  const gguf::Header& h = file->header();
+  EXPECT_EQ(h.get_int("llama.vocab_size"), 32000);
+  EXPECT_EQ(h.get_int("llama.context_length"), 2048);
+  EXPECT_EQ(h.get_int("llama.attention.head_count"), 32);
+  EXPECT_EQ(h.get_int("llama.attention.head_count_kv"), 4);
+  EXPECT_EQ(h.get_int("llama.feed_forward_length"), 5632);
+  const Vocab v = Vocab::from_gguf(h);
+  EXPECT_EQ(v.size(), 32000u);
+  EXPECT_EQ(v.tokens[3], "<0x00>");
+  EXPECT_EQ(v.types[31999], TokenType::Unused);
+  EXPECT_EQ(h.find_tensor("token_embd.weight")->dims, (std::vector<uint64_t>{2048, 32000}));
+  EXPECT_EQ(h.find_tensor("output.weight")->dims, (std::vector<uint64_t>{2048, 32000}));
+  EXPECT_EQ(h.find_tensor("blk.0.ffn_down.weight")->type, TensorType::Q4_K);
+  fs::remove(path);
+}
+
+TEST(Synth, OddRowsFallBackToSmallerBlocks) {
+  // qwen2.5-0.5b rows of 896 do not fit 256-element K blocks: those matrices fall back to q5_0.
+  const auto plan = tools::plan_tensors(tools::find_shape("qwen2.5-0.5b", 0), TensorType::Q4_K);
+  const auto type_of = [&](const std::string& name) -> std::optional<TensorType> {
+    for (const auto& t : plan)
+      if (t.name == name) return t.type;
+    return std::nullopt;
+  };
+  EXPECT_EQ(type_of("token_embd.weight"), TensorType::Q5_0);
+  EXPECT_EQ(type_of("blk.0.attn_q.weight"), TensorType::Q5_0);
+  EXPECT_EQ(type_of("blk.0.ffn_down.weight"), TensorType::Q4_K);  // rows of 4864 = 19 blocks
+  EXPECT_EQ(type_of("blk.0.attn_q.bias"), TensorType::F32);
+  EXPECT_EQ(type_of("output.weight"), std::nullopt);  // tied
+  EXPECT_EQ(tools::storage_type(TensorType::Q5_K, 896), TensorType::Q5_1);
+  EXPECT_EQ(tools::storage_type(TensorType::Q6_K, 896), TensorType::Q8_0);
+  EXPECT_EQ(tools::storage_type(TensorType::Q4_0, 172), TensorType::F16);
+  EXPECT_EQ(tools::storage_type(TensorType::Q6_K, 100), TensorType::F16);
+  EXPECT_EQ(tools::storage_type(TensorType::BF16, 7), TensorType::BF16);
+}
+
+TEST(Synth, Llama3RopeFactors) {
+  const tools::ModelSpec spec = tools::find_shape("llama3.2-1b", 0);
+  EXPECT_EQ(spec.vocab_size, 128256);
+  EXPECT_TRUE(spec.tied_embeddings);
+  const auto plan = tools::plan_tensors(spec, TensorType::Q4_0);
+  bool has_factors = false;
+  for (const auto& t : plan)
+    if (t.name == "rope_freqs.weight") has_factors = t.dims == std::vector<uint64_t>{32} && t.type == TensorType::F32;
+  EXPECT_TRUE(has_factors);
+
+  const std::vector<float> f = tools::llama3_rope_factors(64, 500000.0);
+  ASSERT_EQ(f.size(), 32u);
+  EXPECT_EQ(f.front(), 1.0f);  // fast-turning pairs keep their frequency
+  EXPECT_EQ(f.back(), 32.0f);  // slow ones are stretched by the full factor
+  for (size_t i = 1; i < f.size(); ++i) EXPECT_GE(f[i], f[i - 1]);
+  size_t blended = 0;
+  for (float x : f) blended += x > 1.0f && x < 32.0f;
+  EXPECT_GT(blended, 0u);
+}
+
+TEST(Synth, UnknownShapeListsTheKnownOnes) {
+  try {
+    synth("gpt-5", TensorType::Q4_0, "unknown.gguf");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("gpt-5"), std::string::npos);
+    for (const std::string& name : tools::shape_names()) EXPECT_NE(m.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(Synth, RejectsVocabularyLargerThanTheShape) {
+  try {
+    synth("tinyllama-1.1b", TensorType::Q4_0, "big-vocab.gguf", 1, 2, 1, small_vocab(32001));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("32001"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tabllm

@@ -1,0 +1,59 @@
+// tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--threads N]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "convert/row_encoding.h"
+#include "synth/model_shapes.h"
+#include "synth/synthesize.h"
+
+namespace tabllm::cli {
+namespace {
+
+std::string usage() {
+  std::string shapes;
+  for (const std::string& s : tools::shape_names()) shapes += (shapes.empty() ? "" : ", ") + s;
+  return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--threads N]\n"
+         "  SHAPE: " + shapes + "\n"
+         "  T: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k\n"
+         "  VOCAB: a vocab or model GGUF, or a tokenizer.json (padded to the shape's vocabulary size)";
+}
+
+uint64_t parse_seed(const std::string& text) {
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || text[0] == '-' || *end != '\0') throw Error("--seed expects a non-negative integer, got '" + text + "'");
+  return v;
+}
+
+}  // namespace
+
+int cmd_synth(int argc, char** argv) {
+  const Args args(argc, argv, {"type", "vocab", "seed", "layers", "threads"}, {}, usage());
+  if (args.positional().size() != 2)
+    throw Error("expected SHAPE and OUT.gguf, got " + std::to_string(args.positional().size()) + " arguments\n" + usage());
+  tools::SynthOptions options;
+  options.shape = args.positional()[0];
+  const std::string& out = args.positional()[1];
+  options.type = parse_type_name(args.require("type"));
+  options.seed = parse_seed(args.get("seed").value_or("0"));
+  options.layers = args.get_int("layers", 0);
+  options.n_threads = args.get_int("threads", tools::default_thread_count());
+  if (options.layers < 0) throw Error("--layers must be positive");
+  if (options.n_threads < 1) throw Error("--threads must be at least 1");
+
+  tools::find_shape(options.shape, 1);  // an unknown shape fails before the vocabulary is read
+  const auto start = std::chrono::steady_clock::now();
+  const tools::ModelSpec spec = tools::synthesize_model(options, Vocab::load(args.require("vocab")), out);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("wrote %s: %s, %lld layers, vocab %lld, %s, %.1f MB in %.2f s\n", out.c_str(), spec.name.c_str(),
+              static_cast<long long>(spec.n_layers), static_cast<long long>(spec.vocab_size),
+              type_traits(options.type).name, static_cast<double>(std::filesystem::file_size(out)) / 1e6, seconds);
+  return 0;
+}
+
+}  // namespace tabllm::cli

@@ -1,0 +1,124 @@
+#include "convert/model_spec.h"
+
+#include "common/error.h"
+
+namespace tabllm::tools {
+namespace {
+
+bool fits_blocks(TensorType type, uint64_t row_length) {
+  return row_length % type_traits(type).block_size == 0;
+}
+
+}  // namespace
+
+void ModelSpec::validate() const {
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3")
+    throw Error("unknown architecture '" + arch + "': use llama, qwen2 or qwen3");
+  if (vocab_size <= 0 || dim <= 0 || n_layers <= 0 || n_heads <= 0 || n_kv_heads <= 0 || ffn_dim <= 0 ||
+      context_length <= 0 || head_dim < 0)
+    throw Error("model sizes must be positive (vocab " + std::to_string(vocab_size) + ", dim " + std::to_string(dim) +
+                ", layers " + std::to_string(n_layers) + ", heads " + std::to_string(n_heads) + "/" +
+                std::to_string(n_kv_heads) + ", ffn " + std::to_string(ffn_dim) + ", context " +
+                std::to_string(context_length) + ")");
+  if (n_heads % n_kv_heads != 0)
+    throw Error("head count " + std::to_string(n_heads) + " is not a multiple of the key/value head count " +
+                std::to_string(n_kv_heads));
+  if (head_dim == 0 && dim % n_heads != 0)
+    throw Error("dim " + std::to_string(dim) + " is not a multiple of the head count " + std::to_string(n_heads));
+  if (head_size() % 2 != 0) throw Error("the head size must be even for RoPE, got " + std::to_string(head_size()));
+}
+
+TensorType storage_type(TensorType requested, uint64_t row_length) {
+  if (fits_blocks(requested, row_length)) return requested;
+  TensorType fallback = TensorType::F16;
+  switch (requested) {
+    case TensorType::Q4_K: fallback = TensorType::Q5_0; break;
+    case TensorType::Q5_K: fallback = TensorType::Q5_1; break;
+    case TensorType::Q6_K: fallback = TensorType::Q8_0; break;
+    default: break;
+  }
+  return fits_blocks(fallback, row_length) ? fallback : TensorType::F16;
+}
+
+uint32_t gguf_file_type(TensorType weight_type) {
+  switch (weight_type) {
+    case TensorType::F32: return 0;
+    case TensorType::F16: return 1;
+    case TensorType::Q4_0: return 2;
+    case TensorType::Q4_1: return 3;
+    case TensorType::Q8_0: return 7;
+    case TensorType::Q5_0: return 8;
+    case TensorType::Q5_1: return 9;
+    case TensorType::Q4_K: return 14;  // Q4_K_S: every matrix Q4_K
+    case TensorType::Q5_K: return 16;  // Q5_K_S
+    case TensorType::Q6_K: return 18;
+    case TensorType::BF16: return 32;
+    default: throw Error(std::string("no GGUF file type for tensor type ") + type_traits(weight_type).name);
+  }
+}
+
+std::vector<TensorPlan> plan_tensors(const ModelSpec& spec, TensorType weight_type) {
+  spec.validate();
+  const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  std::vector<TensorPlan> plan;
+  const auto vector = [&](const std::string& kind, int layer, int64_t n) {
+    const std::string prefix = layer < 0 ? "" : "blk." + std::to_string(layer) + ".";
+    plan.push_back({prefix + kind, kind, layer, {u(n)}, TensorType::F32});
+  };
+  // A matrix mapping `cols` inputs to `rows` outputs.
+  const auto matrix = [&](const std::string& kind, int layer, int64_t rows, int64_t cols) {
+    const std::string prefix = layer < 0 ? "" : "blk." + std::to_string(layer) + ".";
+    plan.push_back({prefix + kind, kind, layer, {u(cols), u(rows)}, storage_type(weight_type, u(cols))});
+  };
+
+  matrix("token_embd.weight", -1, spec.vocab_size, spec.dim);
+  if (spec.llama3_rope) vector("rope_freqs.weight", -1, spec.head_size() / 2);
+  for (int l = 0; l < spec.n_layers; ++l) {
+    vector("attn_norm.weight", l, spec.dim);
+    matrix("attn_q.weight", l, spec.q_dim(), spec.dim);
+    matrix("attn_k.weight", l, spec.kv_dim(), spec.dim);
+    matrix("attn_v.weight", l, spec.kv_dim(), spec.dim);
+    if (spec.qkv_bias()) {
+      vector("attn_q.bias", l, spec.q_dim());
+      vector("attn_k.bias", l, spec.kv_dim());
+      vector("attn_v.bias", l, spec.kv_dim());
+    }
+    if (spec.qk_norm()) {
+      vector("attn_q_norm.weight", l, spec.head_size());
+      vector("attn_k_norm.weight", l, spec.head_size());
+    }
+    matrix("attn_output.weight", l, spec.dim, spec.q_dim());
+    vector("ffn_norm.weight", l, spec.dim);
+    matrix("ffn_gate.weight", l, spec.ffn_dim, spec.dim);
+    matrix("ffn_down.weight", l, spec.dim, spec.ffn_dim);
+    matrix("ffn_up.weight", l, spec.ffn_dim, spec.dim);
+  }
+  vector("output_norm.weight", -1, spec.dim);
+  if (!spec.tied_embeddings) matrix("output.weight", -1, spec.vocab_size, spec.dim);
+  return plan;
+}
+
+void write_hyperparameters(gguf::Writer& w, const ModelSpec& spec, TensorType weight_type) {
+  using gguf::Value;
+  const auto u32 = [](int64_t v) { return Value::of_u32(static_cast<uint32_t>(v)); };
+  const std::string a = spec.arch + ".";
+  w.set("general.architecture", Value::of_string(spec.arch));
+  w.set("general.name", Value::of_string(spec.name));
+  w.set("general.file_type", Value::of_u32(gguf_file_type(weight_type)));
+  w.set(a + "vocab_size", u32(spec.vocab_size));
+  w.set(a + "context_length", u32(spec.context_length));
+  w.set(a + "embedding_length", u32(spec.dim));
+  w.set(a + "block_count", u32(spec.n_layers));
+  w.set(a + "feed_forward_length", u32(spec.ffn_dim));
+  w.set(a + "attention.head_count", u32(spec.n_heads));
+  w.set(a + "attention.head_count_kv", u32(spec.n_kv_heads));
+  w.set(a + "attention.layer_norm_rms_epsilon", Value::of_f32(spec.norm_eps));
+  w.set(a + "rope.freq_base", Value::of_f32(spec.rope_base));
+  w.set(a + "rope.dimension_count", u32(spec.head_size()));
+  if (spec.head_size() * spec.n_heads != spec.dim) {
+    w.set(a + "attention.key_length", u32(spec.head_size()));
+    w.set(a + "attention.value_length", u32(spec.head_size()));
+  }
+}
+
+}  // namespace tabllm::tools

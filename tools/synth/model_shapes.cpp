@@ -1,0 +1,98 @@
+#include "synth/model_shapes.h"
+
+#include <cmath>
+
+#include "common/error.h"
+
+namespace tabllm::tools {
+namespace {
+
+struct Shape {
+  const char* name;
+  ModelSpec spec;  // vocab_size 0: taken from the vocabulary
+};
+
+ModelSpec make(const char* arch, int64_t vocab, int64_t layers, int64_t dim, int64_t heads, int64_t kv_heads,
+               int64_t head_dim, int64_t ffn, int64_t context, float rope_base, float eps, bool tied) {
+  ModelSpec s;
+  s.arch = arch;
+  s.vocab_size = vocab;
+  s.n_layers = layers;
+  s.dim = dim;
+  s.n_heads = heads;
+  s.n_kv_heads = kv_heads;
+  s.head_dim = head_dim;
+  s.ffn_dim = ffn;
+  s.context_length = context;
+  s.rope_base = rope_base;
+  s.norm_eps = eps;
+  s.tied_embeddings = tied;
+  return s;
+}
+
+// Hyperparameters from the models' Hugging Face config.json files.
+std::vector<Shape> all_shapes() {
+  // make(arch, vocab, layers, dim, heads, kv heads, head dim (0: dim / heads), ffn, context, rope base, eps, tied)
+  std::vector<Shape> shapes = {
+      {"tinyllama-1.1b", make("llama", 32000, 22, 2048, 32, 4, 0, 5632, 2048, 10000.0f, 1e-5f, false)},
+      {"llama2-7b", make("llama", 32000, 32, 4096, 32, 32, 0, 11008, 4096, 10000.0f, 1e-5f, false)},
+      {"llama3.2-1b", make("llama", 128256, 16, 2048, 32, 8, 0, 8192, 131072, 500000.0f, 1e-5f, true)},
+      {"qwen2.5-0.5b", make("qwen2", 151936, 24, 896, 14, 2, 0, 4864, 32768, 1000000.0f, 1e-6f, true)},
+      {"qwen3-0.6b", make("qwen3", 151936, 28, 1024, 16, 8, 128, 3072, 40960, 1000000.0f, 1e-6f, true)},
+      // Tiny shapes: rows of 256 so that every type, K-quants included, fits without fallback.
+      {"tiny-llama", make("llama", 0, 2, 256, 4, 2, 0, 512, 512, 10000.0f, 1e-5f, false)},
+      {"tiny-qwen2", make("qwen2", 0, 2, 256, 4, 2, 0, 768, 512, 1000000.0f, 1e-6f, true)},
+      {"tiny-qwen3", make("qwen3", 0, 2, 256, 4, 2, 128, 512, 512, 1000000.0f, 1e-6f, true)},
+  };
+  for (Shape& s : shapes) {
+    s.spec.name = std::string(s.name) + " (synthetic)";
+    s.spec.llama3_rope = std::string(s.name) == "llama3.2-1b";
+  }
+  return shapes;
+}
+
+}  // namespace
+
+std::vector<std::string> shape_names() {
+  std::vector<std::string> names;
+  for (const Shape& s : all_shapes()) names.push_back(s.name);
+  return names;
+}
+
+ModelSpec find_shape(const std::string& name, int64_t vocab_size) {
+  for (const Shape& s : all_shapes()) {
+    if (name != s.name) continue;
+    ModelSpec spec = s.spec;
+    if (spec.vocab_size == 0) spec.vocab_size = vocab_size;
+    return spec;
+  }
+  std::string known;
+  for (const std::string& n : shape_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error("unknown model shape '" + name + "': use one of " + known);
+}
+
+std::vector<float> llama3_rope_factors(int64_t head_dim, double rope_base, double factor, double low_freq_factor,
+                                       double high_freq_factor, double original_context) {
+  const double pi = 3.14159265358979323846;
+  const double long_wavelength = original_context / low_freq_factor;
+  const double short_wavelength = original_context / high_freq_factor;
+  std::vector<float> factors;
+  for (int64_t i = 0; i < head_dim; i += 2) {
+    const double frequency = std::pow(rope_base, -static_cast<double>(i) / static_cast<double>(head_dim));
+    const double wavelength = 2 * pi / frequency;
+    double divisor;
+    if (wavelength < short_wavelength) {
+      divisor = 1;
+    } else if (wavelength > long_wavelength) {
+      divisor = factor;
+    } else {
+      // Blend "divide by factor" and "keep" by where the wavelength sits between the two bounds.
+      const double keep = (original_context / wavelength - low_freq_factor) / (high_freq_factor - low_freq_factor);
+      divisor = 1 / ((1 - keep) / factor + keep);
+    }
+    factors.push_back(static_cast<float>(divisor));
+  }
+  return factors;
+}
+
+}  // namespace tabllm::tools

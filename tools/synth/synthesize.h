@@ -1,0 +1,25 @@
+// Random-weight models of real shapes, for benchmarks and tests that need no trained weights.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "convert/model_spec.h"
+#include "quant/types.h"
+#include "tokenizer/vocab.h"
+
+namespace tabllm::tools {
+
+struct SynthOptions {
+  std::string shape;   // see shape_names()
+  TensorType type = TensorType::Q4_0;  // of the matrices (storage_type decides fallbacks)
+  uint64_t seed = 0;
+  int64_t layers = 0;  // > 0 overrides the shape's layer count
+  int n_threads = 1;
+};
+
+// Writes a GGUF model with weights of mean 0 and standard deviation 1/sqrt(fan_in) (norm weights near 1),
+// streaming one tensor at a time. `vocab` is padded to the shape's vocabulary size. The same options and
+// vocabulary give the same bytes. Returns the model's hyperparameters.
+ModelSpec synthesize_model(const SynthOptions& options, Vocab vocab, const std::string& out_path);
+
+}  // namespace tabllm::tools
