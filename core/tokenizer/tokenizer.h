@@ -17,8 +17,9 @@ class Tokenizer {
   ~Tokenizer();
   Tokenizer(Tokenizer&&) noexcept;
 
-  // add_bos: prepend BOS when the vocabulary has one. parse_special: text equal to a control or
-  // user-defined token (e.g. "<|eot_id|>") becomes that token instead of being split.
+  // add_bos: prepend BOS when the vocabulary has one. User-defined tokens (e.g. "<think>") are always
+  // matched as whole tokens; parse_special additionally matches control tokens (e.g. "<|eot_id|>").
+  // EOS is never appended.
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const;
   // The bytes a token stands for ("▁" → space, "<0x0A>" → byte, byte-level BPE mapping undone);
   // control tokens give "". May be a partial UTF-8 sequence.

@@ -1,0 +1,77 @@
+#include "tokenizer/unicode.h"
+
+#include <algorithm>
+
+#include "tokenizer/unicode_tables.h"
+
+namespace tabllm::unicode {
+
+Category category(uint32_t cp) {
+  if (cp < 0x80) {  // fast path for ASCII, which dominates most text
+    if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return Category::Letter;
+    if (cp >= '0' && cp <= '9') return Category::Number;
+  }
+  const uint32_t* end = tables::kCategoryRuns + tables::kCategoryRunCount;
+  // The last run whose start is <= cp.
+  const uint32_t* run = std::upper_bound(tables::kCategoryRuns, end, (cp << 8) | 0xFFu) - 1;
+  return static_cast<Category>(*run & 0xFFu);
+}
+
+bool is_white_space(uint32_t cp) {
+  if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);
+  for (size_t i = 0; i < tables::kWhiteSpaceCount; ++i) {
+    if (cp < tables::kWhiteSpace[i].first) return false;
+    if (cp <= tables::kWhiteSpace[i].last) return true;
+  }
+  return false;
+}
+
+Utf8Char next_utf8(std::string_view s, size_t pos) {
+  using Status = Utf8Char::Status;
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(s[i]); };
+  const uint8_t lead = byte(pos);
+  if (lead < 0x80) return {lead, 1, Status::Valid};
+  uint8_t length;
+  uint32_t cp;
+  uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte (excludes overlongs and surrogates)
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2, cp = lead & 0x1Fu;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3, cp = lead & 0x0Fu;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4, cp = lead & 0x07u;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    return {kReplacementChar, 1, Status::Invalid};
+  }
+  for (uint8_t i = 1; i < length; ++i) {
+    if (pos + i >= s.size()) return {kReplacementChar, i, Status::Truncated};
+    const uint8_t b = byte(pos + i);
+    if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xBF)) return {kReplacementChar, 1, Status::Invalid};
+    cp = (cp << 6) | (b & 0x3Fu);
+  }
+  return {cp, length, Status::Valid};
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace tabllm::unicode

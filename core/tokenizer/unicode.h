@@ -1,0 +1,28 @@
+// UTF-8 decoding and the few Unicode properties the pre-tokenizers need (general-category class, White_Space).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tabllm::unicode {
+
+// Major general-category class (the first letter of Lu, Nd, Po, ...): what \p{L}, \p{N}, \p{P} test.
+enum class Category : uint8_t { Other = 0, Letter, Mark, Number, Punctuation, Symbol, Separator };
+
+Category category(uint32_t cp);
+bool is_white_space(uint32_t cp);  // the White_Space property, i.e. regex \s
+
+constexpr uint32_t kReplacementChar = 0xFFFD;
+
+// One step of UTF-8 decoding at `pos`.
+struct Utf8Char {
+  enum class Status : uint8_t { Valid, Invalid, Truncated };
+  uint32_t cp;      // the code point; kReplacementChar unless Valid
+  uint8_t length;   // bytes consumed: the sequence when Valid, the rest of the string when Truncated, 1 when Invalid
+  Status status;    // Truncated: a valid start of a sequence that the string ends before completing
+};
+Utf8Char next_utf8(std::string_view s, size_t pos);
+
+void append_utf8(std::string& out, uint32_t cp);
+
+}  // namespace tabllm::unicode

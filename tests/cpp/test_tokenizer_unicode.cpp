@@ -1,0 +1,135 @@
+// The tokenizer's Unicode layer: category table, UTF-8 decoding, the GPT-2 byte alphabet, and
+// pre-tokenizers that must cover arbitrary (even invalid) input exactly.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "test_paths.h"
+#include "tokenizer/byte_level.h"
+#include "tokenizer/pretokenizer.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode.h"
+
+namespace tabllm {
+namespace {
+
+using unicode::Category;
+using Status = unicode::Utf8Char::Status;
+
+TEST(TokenizerUnicode, GeneralCategories) {
+  EXPECT_EQ(unicode::category('a'), Category::Letter);
+  EXPECT_EQ(unicode::category('7'), Category::Number);
+  EXPECT_EQ(unicode::category('!'), Category::Punctuation);
+  EXPECT_EQ(unicode::category('$'), Category::Symbol);
+  EXPECT_EQ(unicode::category(' '), Category::Separator);
+  EXPECT_EQ(unicode::category('\n'), Category::Other);
+  EXPECT_EQ(unicode::category(0x00E9), Category::Letter);       // é
+  EXPECT_EQ(unicode::category(0x0301), Category::Mark);         // combining acute
+  EXPECT_EQ(unicode::category(0x00BD), Category::Number);       // ½
+  EXPECT_EQ(unicode::category(0x4E2D), Category::Letter);       // 中, inside a First/Last range
+  EXPECT_EQ(unicode::category(0xAC00), Category::Letter);       // 가
+  EXPECT_EQ(unicode::category(0x3002), Category::Punctuation);  // 。
+  EXPECT_EQ(unicode::category(0x1F999), Category::Symbol);      // 🦙
+  EXPECT_EQ(unicode::category(0x0378), Category::Other);        // unassigned
+  EXPECT_EQ(unicode::category(0x10FFFF), Category::Other);
+}
+
+TEST(TokenizerUnicode, WhiteSpaceProperty) {
+  for (uint32_t cp : {0x09u, 0x0Au, 0x0Du, 0x20u, 0x85u, 0xA0u, 0x2003u, 0x3000u}) EXPECT_TRUE(unicode::is_white_space(cp)) << cp;
+  for (uint32_t cp : {0x00u, 0x41u, 0x200Bu, 0xFEFFu}) EXPECT_FALSE(unicode::is_white_space(cp)) << cp;
+}
+
+TEST(TokenizerUnicode, Utf8Decoding) {
+  const auto at0 = [](std::string_view s) { return unicode::next_utf8(s, 0); };
+  EXPECT_EQ(at0("\xC3\xA9").cp, 0xE9u);
+  EXPECT_EQ(at0("\xF0\x9F\xA6\x99").cp, 0x1F999u);
+  EXPECT_EQ(at0("\xF0\x9F\xA6\x99").length, 4);
+  EXPECT_EQ(at0("\xC0\xAF").status, Status::Invalid);      // overlong
+  EXPECT_EQ(at0("\xED\xA0\x80").status, Status::Invalid);  // surrogate
+  EXPECT_EQ(at0("\xF4\x90\x80\x80").status, Status::Invalid);  // beyond U+10FFFF
+  EXPECT_EQ(at0("\x80").status, Status::Invalid);          // stray continuation byte
+  EXPECT_EQ(at0("\xE2\x82").status, Status::Truncated);
+  EXPECT_EQ(at0("\xE2\x82").length, 2);
+  EXPECT_EQ(at0("\xE2" "A").status, Status::Invalid);
+  std::string out;
+  for (uint32_t cp : {0x41u, 0xE9u, 0x20ACu, 0x1F999u}) unicode::append_utf8(out, cp);
+  EXPECT_EQ(out, "A\xC3\xA9\xE2\x82\xAC\xF0\x9F\xA6\x99");
+}
+
+TEST(TokenizerUnicode, ByteAlphabetRoundTrips) {
+  EXPECT_EQ(byte_level::encode_byte(' '), "\xC4\xA0");  // Ġ
+  EXPECT_EQ(byte_level::encode_byte('\n'), "\xC4\x8A");  // Ċ
+  EXPECT_EQ(byte_level::encode_byte('A'), "A");
+  std::string all, spelled, back;
+  for (int b = 0; b < 256; ++b) all += static_cast<char>(b);
+  byte_level::encode(all, spelled);
+  ASSERT_TRUE(byte_level::decode(spelled, back));
+  EXPECT_EQ(back, all);
+  EXPECT_FALSE(byte_level::decode("\xEF\xBD\x9C", back));  // ｜ stands for no byte
+}
+
+std::string random_text(std::mt19937& rng, size_t length) {
+  // Mostly meaningful pieces, with some raw bytes that are often invalid UTF-8.
+  static const std::vector<std::string> pieces = {
+      "a", "Z", "é", "ß", "中", "가", "ក", "🦙", "3", "½", "٣", " ", "  ", "\t", "\n", "\r\n", "\u3000", "\u00A0",
+      "'s", "'LL", "'", "!", "...", "(", "$", "—", "\xF0\x9F", "\x80", "\xFF", "\xC3",
+  };
+  std::string s;
+  while (s.size() < length) s += pieces[rng() % pieces.size()];
+  return s;
+}
+
+TEST(TokenizerUnicode, PreTokenizersCoverAnyInput) {
+  std::mt19937 rng(42);
+  for (PreTokenizer kind : {PreTokenizer::Gpt2, PreTokenizer::Llama3, PreTokenizer::Qwen2, PreTokenizer::Starcoder,
+                            PreTokenizer::DeepseekLlm, PreTokenizer::DeepseekCoder}) {
+    for (int trial = 0; trial < 200; ++trial) {
+      const std::string text = random_text(rng, 1 + rng() % 64);
+      std::vector<std::string_view> words;
+      pre_tokenize(kind, text, words);
+      std::string joined;
+      for (std::string_view w : words) {
+        EXPECT_FALSE(w.empty());
+        joined += w;
+      }
+      ASSERT_EQ(joined, text) << static_cast<int>(kind);
+    }
+  }
+}
+
+TEST(TokenizerUnicode, PreTokenizerNames) {
+  EXPECT_EQ(pre_tokenizer_from_name("default"), PreTokenizer::Gpt2);
+  EXPECT_EQ(pre_tokenizer_from_name("llama-bpe"), PreTokenizer::Llama3);
+  EXPECT_EQ(pre_tokenizer_from_name("qwen2"), PreTokenizer::Qwen2);
+  EXPECT_THROW(pre_tokenizer_from_name("nope"), Error);
+}
+
+TEST(TokenizerUnicode, Llama3SplitsAsItsRegex) {
+  const auto split = [](std::string_view text) {
+    std::vector<std::string_view> words;
+    pre_tokenize(PreTokenizer::Llama3, text, words);
+    return std::vector<std::string>(words.begin(), words.end());
+  };
+  using W = std::vector<std::string>;
+  EXPECT_EQ(split("Hello world"), (W{"Hello", " world"}));
+  EXPECT_EQ(split("I'LL 12345"), (W{"I", "'LL", " ", "123", "45"}));
+  EXPECT_EQ(split("a  \n\n  b"), (W{"a", "  \n\n", " ", " b"}));
+  EXPECT_EQ(split("x   "), (W{"x", "   "}));
+  EXPECT_EQ(split("(hi) ...\n"), (W{"(hi", ")", " ...\n"}));
+}
+
+// Byte-level BPE loses nothing, whatever the bytes.
+TEST(TokenizerUnicode, ByteLevelBpeKeepsArbitraryBytes) {
+  const Tokenizer tok(Vocab::load(test::shared_dir() + "/tokenizers/ggml-vocab-gpt-2.gguf"));
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 100; ++trial) {
+    const std::string text = random_text(rng, 1 + rng() % 80);
+    EXPECT_EQ(tok.decode(tok.encode(text, false, false)), text);
+  }
+}
+
+}  // namespace
+}  // namespace tabllm
