@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake ninja-build libgtest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev emscripten nodejs npm)
+packages=(g++ cmake ninja-build libgtest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev emscripten nodejs npm
+          libvulkan1 chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
