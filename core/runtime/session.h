@@ -44,11 +44,17 @@ struct GenerateResult {
   Timings timings;
 };
 
+class Generation;
+
 class Session {
  public:
   Session(const Model& model, std::unique_ptr<Backend> backend);
-  // Streams text through on_text (which returns false to abort); never splits a UTF-8 character and
-  // never emits any part of a stop string.
+  ~Session();
+  // Begins a request driven one token at a time (hosts that stream and abort between steps). The
+  // Generation must end before the session's next request.
+  std::unique_ptr<Generation> start(GenerateRequest request);
+  // The whole request: streams text through on_text (which returns false to abort); never splits a
+  // UTF-8 character and never emits any part of a stop string.
   GenerateResult generate(const GenerateRequest& request,
                           const std::function<bool(std::string_view)>& on_text = nullptr);
   // Logits for every position of `tokens` processed from position 0 (perplexity, parity tests).
@@ -60,7 +66,6 @@ class Session {
   const Model& model_;
   std::unique_ptr<Backend> backend_;
   std::vector<int32_t> cached_;  // tokens whose keys and values are in the backend's cache
-  std::vector<float> logits_;
 };
 
 }  // namespace tabllm
