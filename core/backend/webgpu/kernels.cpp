@@ -1,0 +1,151 @@
+#include "backend/webgpu/kernels.h"
+
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace tabllm::webgpu {
+namespace {
+
+bool has_flag(const std::vector<std::string>& flags, std::string_view name) {
+  return std::find(flags.begin(), flags.end(), name) != flags.end();
+}
+
+// `A|B`: true when any named flag is set.
+bool condition(std::string_view names, const std::vector<std::string>& flags) {
+  size_t start = 0;
+  while (start <= names.size()) {
+    size_t bar = names.find('|', start);
+    if (bar == std::string_view::npos) bar = names.size();
+    if (has_flag(flags, names.substr(start, bar - start))) return true;
+    start = bar + 1;
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// Keeps the lines whose //#if conditions hold.
+std::string preprocess(std::string_view name, std::string_view text, const std::vector<std::string>& flags) {
+  std::string out;
+  std::vector<std::pair<bool, bool>> stack;  // (this branch active, enclosing active)
+  bool active = true;
+  size_t line_no = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    const std::string_view t = trim(line);
+    auto fail = [&](const std::string& what) {
+      throw Error("wgsl/" + std::string(name) + ".wgsl:" + std::to_string(line_no) + ": " + what);
+    };
+    if (t.rfind("//#", 0) == 0) {
+      if (t.rfind("//#ifnot ", 0) == 0) {
+        stack.emplace_back(!condition(trim(t.substr(9)), flags), active);
+      } else if (t.rfind("//#if ", 0) == 0) {
+        stack.emplace_back(condition(trim(t.substr(6)), flags), active);
+      } else if (t == "//#else") {
+        if (stack.empty()) fail("#else without #if");
+        stack.back().first = !stack.back().first;
+      } else if (t == "//#endif") {
+        if (stack.empty()) fail("#endif without #if");
+        stack.pop_back();
+      } else {
+        fail("unknown directive " + std::string(t));
+      }
+      active = stack.empty() || (stack.back().first && stack.back().second);
+      continue;
+    }
+    if (active) {
+      out.append(line);
+      out.push_back('\n');
+    }
+  }
+  if (!stack.empty()) throw Error("wgsl/" + std::string(name) + ".wgsl: missing #endif");
+  return out;
+}
+
+// Replaces `$NAME` (and `$NAMEu`, an unsigned literal) by the constant's value.
+std::string substitute(std::string_view name, const std::string& text, const std::map<std::string, int64_t>& constants) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] != '$') {
+      out.push_back(text[i++]);
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < text.size() && (std::isupper(static_cast<unsigned char>(text[j])) || std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
+    const std::string key = text.substr(i + 1, j - i - 1);
+    const auto it = constants.find(key);
+    if (it == constants.end()) throw Error("wgsl/" + std::string(name) + ".wgsl: constant $" + key + " has no value");
+    out += std::to_string(it->second);
+    i = j;
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+  return text;
+}
+
+}  // namespace
+
+std::string_view wgsl_source(std::string_view name) {
+  for (size_t i = 0; i < kEmbeddedWgslCount; ++i)
+    if (name == kEmbeddedWgsl[i].name) return kEmbeddedWgsl[i].text;
+  throw Error("no WGSL kernel named " + std::string(name));
+}
+
+bool gpu_weight_type(TensorType type) {
+  switch (type) {
+    case TensorType::F32: case TensorType::F16: case TensorType::BF16: case TensorType::Q8_0:
+    case TensorType::Q4_0: case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string KernelSpec::key() const {
+  std::ostringstream s;
+  s << kernel;
+  for (const auto& f : flags) s << '+' << lower(f);
+  for (TensorType t : weights) s << ':' << type_traits(t).name;
+  for (const auto& [k, v] : constants) s << ',' << lower(k) << '=' << v;
+  return s.str();
+}
+
+std::string compose_kernel(const KernelSpec& spec) {
+  std::string code = std::string(wgsl_source("common"));
+  if (spec.kernel != "sample") code += wgsl_source("step");
+  code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags), spec.constants);
+  for (size_t i = 0; i < spec.weights.size(); ++i) {
+    const TensorType type = spec.weights[i];
+    if (!gpu_weight_type(type))
+      throw Error(std::string("the WebGPU backend cannot read weights of type ") + type_traits(type).name +
+                  " (it reads f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)");
+    const std::string decoder = "dequant_" + lower(type_traits(type).name);
+    std::string var = std::to_string(i);
+    var.insert(var.begin(), 'w');  // (not "w" + ...: GCC 12 warns falsely about that concatenation)
+    code += replace_all(std::string(wgsl_source(decoder)), "$W", var);
+  }
+  return code;
+}
+
+}  // namespace tabllm::webgpu

@@ -1,0 +1,44 @@
+// WGSL kernels of the WebGPU backend: the sources (wgsl/*.wgsl, embedded at build time) and the composer
+// that turns a kernel name, its variant flags and its weight types into one WGSL module.
+//
+// A kernel file may contain lines `//#if A|B`, `//#ifnot A`, `//#else`, `//#endif` (nestable) selecting
+// variants, and `$NAME` tokens replaced by integer constants (`$WGu` → `64u` when WG = 64). Weight decoders
+// (dequant_<type>.wgsl) use `$W` for the storage buffer they read; the composer appends one copy per weight
+// binding, renamed to w0, w1, w2.
+#pragma once
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "quant/types.h"
+
+namespace tabllm::webgpu {
+
+struct EmbeddedWgsl {
+  const char* name;  // file name without .wgsl
+  const char* text;
+};
+extern const EmbeddedWgsl kEmbeddedWgsl[];
+extern const size_t kEmbeddedWgslCount;
+
+// The embedded source of wgsl/NAME.wgsl; throws Error when there is none.
+std::string_view wgsl_source(std::string_view name);
+
+// Whether the kernels read weights of this type in place.
+bool gpu_weight_type(TensorType type);
+
+struct KernelSpec {
+  std::string kernel;                  // matmul, embed, qkv_post, attention, sample
+  std::vector<std::string> flags;      // variant flags: NORM, RESIDUAL, GATED, MULTI, BIAS, QKNORM
+  std::vector<TensorType> weights;     // one decoder per weight binding w0, w1, ...
+  std::map<std::string, int64_t> constants;  // WG, TOK, TQ, HD
+  // A stable name for the pipeline: kernel, flags, weight types and constants.
+  std::string key() const;
+};
+
+// The complete WGSL module of a kernel variant.
+std::string compose_kernel(const KernelSpec& spec);
+
+}  // namespace tabllm::webgpu

@@ -1,0 +1,697 @@
+#include "backend/webgpu/plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/webgpu/kernels.h"
+#include "common/error.h"
+#include "model/model.h"
+#include "model/weights.h"
+
+namespace tabllm::webgpu {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr uint32_t kWG = 64;              // threads per workgroup of matmul, embed, attention
+constexpr uint64_t kParamSlot = 256;      // bytes of kernel parameters per dispatch (one uniform binding)
+constexpr int64_t kMaxHeadDim = 512;      // qkv_post keeps a head in workgroup memory
+
+uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+uint32_t f32_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+uint32_t u32(int64_t v) { return static_cast<uint32_t>(v); }
+
+struct Range {
+  uint32_t buffer = 0;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+// A weight matrix on the GPU: row ranges, each within one binding.
+struct MatrixPart {
+  Range range;
+  int64_t row_first;
+  int64_t rows;
+};
+struct Matrix {
+  std::string name;
+  TensorType type = TensorType::F32;
+  int64_t rows = 0, cols = 0;
+  uint64_t row_bytes = 0;
+  std::vector<MatrixPart> parts;
+};
+
+std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
+  auto has = [&](const char* f) { return std::find(s.flags.begin(), s.flags.end(), f) != s.flags.end(); };
+  const std::string U = "uniform", R = "read-only-storage", W = "storage";
+  if (s.kernel == "matmul") {
+    std::vector<LayoutEntry> l = {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
+    if (has("GATED") || has("MULTI")) l.push_back({5, R});
+    if (has("MULTI")) l.push_back({6, R});
+    if (has("NORM")) l.push_back({7, R});
+    return l;
+  }
+  if (s.kernel == "embed") return {{0, U}, {1, R}, {3, W}, {4, R}};
+  if (s.kernel == "qkv_post") {
+    std::vector<LayoutEntry> l = {{0, U}, {1, R}, {3, W}, {4, R}, {5, W}, {6, W}};
+    if (has("BIAS")) l.push_back({7, R});
+    if (has("QKNORM")) l.push_back({8, R});
+    return l;
+  }
+  if (s.kernel == "attention") return {{0, U}, {1, R}, {2, R}, {3, W}, {5, R}, {6, R}};
+  if (s.kernel == "sample") return {{0, U}, {2, R}, {3, W}};
+  throw Error("no layout for kernel " + s.kernel);
+}
+
+class Builder {
+ public:
+  explicit Builder(const DeviceLimits& limits) : limits_(limits) {
+    if (limits_.max_storage_buffer_binding_size < 256 || limits_.max_buffer_size < 256)
+      throw Error("device limits too small: maxStorageBufferBindingSize and maxBufferSize must be at least 256 bytes");
+    align_ = std::max<uint64_t>({limits_.min_storage_buffer_offset_alignment, limits_.min_uniform_buffer_offset_alignment, 16});
+    if (kParamSlot % align_ != 0) throw Error("minUniformBufferOffsetAlignment above 256 is not supported");
+  }
+
+  Plan plan;
+
+  const DeviceLimits& limits() const { return limits_; }
+  uint64_t binding_limit() const { return std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size) / 4 * 4; }
+
+  uint32_t add_buffer(const std::string& name, const std::string& role, uint64_t size) {
+    size = align_up(std::max<uint64_t>(size, 16), 16);
+    if (size > limits_.max_buffer_size)
+      throw Error("the " + name + " buffer needs " + std::to_string(size) + " bytes; this device allows buffers of " +
+                  std::to_string(limits_.max_buffer_size) + " (maxBufferSize)");
+    plan.buffers.push_back(BufferDesc{name, role, size, {}, {}});
+    return static_cast<uint32_t>(plan.buffers.size() - 1);
+  }
+
+  // A buffer the kernels bind whole: also within the binding limit.
+  Range bound_buffer(const std::string& name, const std::string& role, uint64_t size) {
+    if (size > binding_limit())
+      throw Error("the " + name + " buffer needs a binding of " + std::to_string(size) + " bytes; this device allows " +
+                  std::to_string(binding_limit()) + " (maxStorageBufferBindingSize): lower the context size or the batch");
+    const uint32_t b = add_buffer(name, role, size);
+    return Range{b, 0, plan.buffers[b].size};
+  }
+
+  // Reserves `size` bytes in the arena of `role` (weights, kv): buffers of at most maxBufferSize, ranges
+  // aligned for binding offsets.
+  Range place(const std::string& role, uint64_t size, const std::string& what) {
+    size = align_up(size, 4);
+    if (size > binding_limit())
+      throw Error(what + " needs a binding of " + std::to_string(size) + " bytes; this device allows " + std::to_string(binding_limit()));
+    Arena& a = arenas_[role];
+    if (a.buffer < 0 || align_up(a.used, align_) + size > limits_.max_buffer_size) {
+      a.buffer = static_cast<int>(add_buffer(role + "." + std::to_string(a.count++), role, 16));
+      a.used = 0;
+    }
+    const uint64_t offset = align_up(a.used, align_);
+    a.used = offset + size;
+    plan.buffers[a.buffer].size = align_up(a.used, 16);
+    return Range{static_cast<uint32_t>(a.buffer), offset, size};
+  }
+
+  // File bytes [file_offset, +size) into a new weights range.
+  Range upload(uint64_t file_offset, uint64_t size, const std::string& what) {
+    const Range r = place("weights", size, what);
+    plan.buffers[r.buffer].uploads.push_back(Upload{file_offset, size, r.offset});
+    plan.weight_bytes += size;
+    return r;
+  }
+
+  // Bytes computed by the planner into a new range of the `role` arena (or the given buffer).
+  void fill(uint32_t buffer, uint64_t buffer_offset, const void* data, uint64_t size) {
+    const uint64_t at = align_up(plan.blob.size(), 4);
+    plan.blob.resize(at + size);
+    std::memcpy(plan.blob.data() + at, data, size);
+    plan.buffers[buffer].fills.push_back(Fill{at, size, buffer_offset});
+  }
+
+  // A 2-D weight, split by rows into parts of at most rows_per_part rows (0: as many as a binding holds).
+  Matrix matrix(const std::string& name, TensorType type, int64_t rows, int64_t cols, uint64_t file_offset, int64_t rows_per_part = 0) {
+    Matrix m{name, type, rows, cols, type_row_bytes(type, static_cast<uint64_t>(cols)), {}};
+    if (!gpu_weight_type(type))
+      throw Error("tensor " + name + " has type " + type_traits(type).name + ", which the WebGPU backend cannot read (it reads f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)");
+    if (cols % 4 != 0) throw Error("tensor " + name + ": the WebGPU kernels need a multiple of 4 columns, got " + std::to_string(cols));
+    const int64_t fit = static_cast<int64_t>(binding_limit() / m.row_bytes);
+    if (fit < 1)
+      throw Error("a row of " + name + " takes " + std::to_string(m.row_bytes) + " bytes; this device binds at most " + std::to_string(binding_limit()));
+    const int64_t per = rows_per_part > 0 ? std::min(rows_per_part, fit) : fit;
+    for (int64_t r = 0; r < rows; r += per) {
+      const int64_t n = std::min(per, rows - r);
+      const uint64_t bytes = m.row_bytes * static_cast<uint64_t>(n);
+      const Range range = file_offset == kNoFile ? place("weights", bytes, name) : upload(file_offset + m.row_bytes * static_cast<uint64_t>(r), bytes, name);
+      m.parts.push_back(MatrixPart{range, r, n});
+    }
+    return m;
+  }
+  static constexpr uint64_t kNoFile = ~0ull;
+
+  // Kernel parameters: one 256-byte slot of the params buffer per dispatch.
+  Range params(const std::vector<uint32_t>& words) {
+    if (words.size() * 4 > kParamSlot) throw Error("kernel parameters exceed one slot");
+    const uint64_t offset = params_.size() * 4;
+    params_.resize(params_.size() + kParamSlot / 4, 0);
+    std::copy(words.begin(), words.end(), params_.begin() + static_cast<std::ptrdiff_t>(offset / 4));
+    return Range{params_buffer_, offset, kParamSlot};
+  }
+  void set_params_buffer(uint32_t b) { params_buffer_ = b; }
+
+  uint32_t pipeline(const KernelSpec& spec) {
+    const std::string key = spec.key();
+    const auto it = pipelines_.find(key);
+    if (it != pipelines_.end()) return it->second;
+    const auto layout = layout_for(spec);
+    uint32_t storage = 0;
+    for (const auto& e : layout) storage += e.type != "uniform";
+    if (storage > limits_.max_storage_buffers_per_shader_stage)
+      throw Error("kernel " + key + " binds " + std::to_string(storage) + " storage buffers; this device allows " +
+                  std::to_string(limits_.max_storage_buffers_per_shader_stage) + " (maxStorageBuffersPerShaderStage)");
+    plan.pipelines.push_back(PipelineDesc{key, compose_kernel(spec), layout});
+    const auto index = static_cast<uint32_t>(plan.pipelines.size() - 1);
+    pipelines_[key] = index;
+    return index;
+  }
+
+  // Grid for `rows` workgroups along x (wrapping into y past the per-dimension limit).
+  std::pair<uint32_t, uint32_t> rows_grid(int64_t rows) const {
+    const int64_t gx = std::min<int64_t>(rows, limits_.max_compute_workgroups_per_dimension);
+    return {u32(gx), u32((rows + gx - 1) / gx)};
+  }
+
+  void finish() {
+    BufferDesc& p = plan.buffers[params_buffer_];
+    p.size = align_up(std::max<uint64_t>(params_.size() * 4, 16), 16);
+    if (p.size > limits_.max_buffer_size) throw Error("kernel parameters exceed maxBufferSize");
+    if (!params_.empty()) fill(params_buffer_, 0, params_.data(), params_.size() * 4);
+    plan.total_bytes = 0;
+    for (const auto& b : plan.buffers) plan.total_bytes += b.size;
+  }
+
+ private:
+  struct Arena {
+    int buffer = -1;
+    int count = 0;
+    uint64_t used = 0;
+  };
+  DeviceLimits limits_;
+  uint64_t align_ = 256;
+  std::map<std::string, Arena> arenas_;
+  std::vector<uint32_t> params_;
+  uint32_t params_buffer_ = 0;
+  std::map<std::string, uint32_t> pipelines_;
+};
+
+Binding bind(uint32_t binding, const Range& r) { return Binding{binding, r.buffer, r.offset, r.size}; }
+
+// One matrix product (or fused group) as dispatches.
+struct MatmulCall {
+  std::string label;
+  std::vector<const Matrix*> w;   // 1 weight; GATED: gate, up; MULTI: three concatenated
+  std::vector<std::string> flags; // NORM, RESIDUAL, GATED, MULTI
+  Range x, y, norm;
+  int64_t x_stride = 0, y_stride = 0, y_offset = 0;
+  bool last_only = false;
+  float eps = 0;
+  int tok = 1;
+};
+
+void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const MatmulCall& c) {
+  auto has = [&](const char* f) { return std::find(c.flags.begin(), c.flags.end(), f) != c.flags.end(); };
+  const bool gated = has("GATED"), multi = has("MULTI");
+  const int tok = c.last_only ? 1 : c.tok;
+  KernelSpec spec{"matmul", c.flags, {}, {{"WG", kWG}, {"TOK", tok}}};
+  for (const Matrix* m : c.w) spec.weights.push_back(m->type);
+  const uint32_t pipeline = b.pipeline(spec);
+  const Matrix& m0 = *c.w[0];
+  auto add = [&](int64_t rows, int64_t y_offset, std::vector<Binding> weights, int64_t rows0, int64_t rows1, const std::string& label) {
+    const auto [gx, gy] = b.rows_grid(rows);
+    const std::vector<uint32_t> words = {
+        u32(rows), u32(m0.cols), u32(rows0), u32(rows1), u32(m0.row_bytes),
+        u32(c.w.size() > 1 ? c.w[1]->row_bytes : 0), u32(c.w.size() > 2 ? c.w[2]->row_bytes : 0),
+        u32(c.x_stride), u32(c.y_stride), u32(y_offset), gx, c.last_only ? 1u : 0u, f32_bits(c.eps),
+        f32_bits(1.0f / static_cast<float>(m0.cols))};
+    Dispatch d;
+    d.label = label;
+    d.pipeline = pipeline;
+    d.bindings = {bind(0, b.params(words)), bind(1, step), bind(2, c.x), bind(3, c.y)};
+    for (auto& w : weights) d.bindings.push_back(w);
+    if (has("NORM")) d.bindings.push_back(bind(7, c.norm));
+    d.groups[0] = gx;
+    d.groups[1] = gy;
+    d.token_tile = c.last_only ? 0 : static_cast<uint32_t>(tok);
+    list.push_back(std::move(d));
+  };
+  if (multi) {
+    for (const Matrix* m : c.w)
+      if (m->parts.size() != 1 || m->cols != m0.cols) throw Error("internal: MULTI matmul over split matrices");
+    add(c.w[0]->rows + c.w[1]->rows + c.w[2]->rows, c.y_offset,
+        {bind(4, c.w[0]->parts[0].range), bind(5, c.w[1]->parts[0].range), bind(6, c.w[2]->parts[0].range)},
+        c.w[0]->rows, c.w[1]->rows, c.label);
+    return;
+  }
+  for (size_t p = 0; p < m0.parts.size(); ++p) {
+    const MatrixPart& part = m0.parts[p];
+    std::vector<Binding> weights = {bind(4, part.range)};
+    if (gated) {
+      const MatrixPart& up = c.w[1]->parts.at(p);
+      if (up.row_first != part.row_first || up.rows != part.rows) throw Error("internal: GATED parts differ");
+      weights.push_back(bind(5, up.range));
+    }
+    const std::string label = m0.parts.size() > 1 ? c.label + "[" + std::to_string(p) + "]" : c.label;
+    add(part.rows, c.y_offset + part.row_first, weights, part.rows, 0, label);
+  }
+}
+
+void emit_embed(Builder& b, std::vector<Dispatch>& list, Range step, const Matrix& e, Range x) {
+  const uint32_t pipeline = b.pipeline(KernelSpec{"embed", {}, {e.type}, {{"WG", kWG}}});
+  for (size_t p = 0; p < e.parts.size(); ++p) {
+    const MatrixPart& part = e.parts[p];
+    Dispatch d;
+    d.label = e.parts.size() > 1 ? "embed[" + std::to_string(p) + "]" : "embed";
+    d.pipeline = pipeline;
+    d.bindings = {bind(0, b.params({u32(e.row_bytes), u32(e.cols), u32(part.row_first), u32(part.rows)})), bind(1, step),
+                  bind(3, x), bind(4, part.range)};
+    d.groups[0] = u32((e.cols / 8 + kWG - 1) / kWG);
+    d.token_tile = 1;
+    list.push_back(std::move(d));
+  }
+}
+
+struct AttnShape {
+  int64_t n_heads, n_kv_heads, head_dim, rope_pairs;
+  bool halves;
+  float eps;
+};
+
+void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, Range qkv, Range rope, Range k, Range v,
+                   const Range* bias, const Range* qknorm, const std::string& label) {
+  std::vector<std::string> flags;
+  if (bias) flags.push_back("BIAS");
+  if (qknorm) flags.push_back("QKNORM");
+  const uint32_t pipeline = b.pipeline(KernelSpec{"qkv_post", flags, {}, {}});
+  const int64_t kv_dim = s.n_kv_heads * s.head_dim;
+  Dispatch d;
+  d.label = label;
+  d.pipeline = pipeline;
+  d.bindings = {bind(0, b.params({u32(s.n_heads), u32(s.n_kv_heads), u32(s.head_dim), u32(s.rope_pairs), s.halves ? 1u : 0u,
+                                  u32(s.n_heads * s.head_dim + 2 * kv_dim), u32(kv_dim), f32_bits(s.eps)})),
+                bind(1, step), bind(3, qkv), bind(4, rope), bind(5, k), bind(6, v)};
+  if (bias) d.bindings.push_back(bind(7, *bias));
+  if (qknorm) d.bindings.push_back(bind(8, *qknorm));
+  d.groups[0] = u32(s.n_heads + 2 * s.n_kv_heads);
+  d.token_tile = 1;
+  list.push_back(std::move(d));
+}
+
+void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, int tq, Range q, int64_t q_stride,
+                    Range out, Range k, Range v, const std::string& label) {
+  const uint32_t pipeline = b.pipeline(KernelSpec{"attention", {}, {}, {{"WG", kWG}, {"TQ", tq}, {"HD", s.head_dim}}});
+  Dispatch d;
+  d.label = label;
+  d.pipeline = pipeline;
+  d.bindings = {bind(0, b.params({u32(s.n_heads), u32(s.n_kv_heads), u32(q_stride), u32(s.n_kv_heads * s.head_dim),
+                                  u32(s.n_heads * s.head_dim), f32_bits(1.0f / std::sqrt(static_cast<float>(s.head_dim)))})),
+                bind(1, step), bind(2, q), bind(3, out), bind(5, k), bind(6, v)};
+  d.groups[0] = u32(s.n_heads);
+  d.token_tile = static_cast<uint32_t>(tq);
+  list.push_back(std::move(d));
+}
+
+void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, Range logits, Range result) {
+  Dispatch d;
+  d.label = "sample";
+  d.pipeline = b.pipeline(KernelSpec{"sample", {}, {}, {}});
+  d.bindings = {bind(0, b.params({u32(n), static_cast<uint32_t>(k)})), bind(2, logits), bind(3, result)};
+  list.push_back(std::move(d));
+}
+
+void check_options(const PlanOptions& o) {
+  if (o.max_batch < 1 || o.max_batch > 4096) throw Error("max_batch must be in [1, 4096], got " + std::to_string(o.max_batch));
+  if (o.top_k < 1 || o.top_k > 256) throw Error("top_k must be in [1, 256], got " + std::to_string(o.top_k));
+  if (o.tok_tile < 1 || o.tok_tile > 16) throw Error("tok_tile must be in [1, 16]");
+  if (o.attn_tile < 1 || o.attn_tile > 16) throw Error("attn_tile must be in [1, 16]");
+  if (o.context_size < 0) throw Error("context_size must be >= 0");
+}
+
+// ---- the model plan ----
+
+Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t prefix_size, const PlanOptions& o) {
+  check_options(o);
+  const ModelConfig c = read_config(h);
+  // Only shapes and names are used; tensor bytes are addressed through their file offsets.
+  const ModelWeights w = bind_weights(h, prefix + h.data_offset, c);
+  if (c.rope_pairing == RopePairing::Halves && c.rope_dims != c.head_dim) throw Error("partial RoPE with half pairing is not supported");
+  if (c.n_heads % c.n_kv_heads != 0) throw Error("n_heads must be a multiple of n_kv_heads");
+  if (c.head_dim > kMaxHeadDim || c.head_dim % 2 != 0)
+    throw Error("the WebGPU kernels need an even head_dim of at most " + std::to_string(kMaxHeadDim) + ", got " + std::to_string(c.head_dim));
+  for (int64_t d : {c.dim, c.q_dim(), c.kv_dim()})
+    if (d % 8 != 0) throw Error("the WebGPU kernels need model, q and kv dimensions that are multiples of 8, got " + std::to_string(d));
+  if (c.ffn_dim % 4 != 0) throw Error("the WebGPU kernels need a feed-forward dimension that is a multiple of 4, got " + std::to_string(c.ffn_dim));
+
+  const int64_t ctx = o.context_size > 0 ? std::min(o.context_size, c.context_length) : std::min<int64_t>(c.context_length, 4096);
+  const int64_t B = o.max_batch;
+  const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), qkv_dim = q_dim + 2 * kv_dim;
+  auto file_offset = [&](const Tensor& t) { return h.data_offset + h.find_tensor(t.name)->offset; };
+
+  Builder b(o.limits);
+  Plan& plan = b.plan;
+  plan.kind = "model";
+  plan.max_batch = B;
+  plan.context_size = ctx;
+  plan.n_vocab = c.n_vocab;
+  plan.top_k = o.top_k;
+
+  const Range step = b.bound_buffer("step", "step", 16 + 4 * static_cast<uint64_t>(B));
+  plan.step_buffer = static_cast<int>(step.buffer);
+  b.set_params_buffer(b.add_buffer("params", "params", 16));
+  const Range x = b.bound_buffer("x", "activation", 4 * static_cast<uint64_t>(B * c.dim));
+  const Range qkv = b.bound_buffer("qkv", "activation", 4 * static_cast<uint64_t>(B * qkv_dim));
+  const Range att = b.bound_buffer("att", "activation", 4 * static_cast<uint64_t>(B * q_dim));
+  const Range ffn = b.bound_buffer("ffn", "activation", 4 * static_cast<uint64_t>(B * c.ffn_dim));
+  const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(c.n_vocab));
+  const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(o.top_k));
+  plan.logits_buffer = static_cast<int>(logits.buffer);
+  plan.result_buffer = static_cast<int>(result.buffer);
+
+  std::vector<Range> kcache, vcache;
+  const uint64_t kv_bytes = 4 * static_cast<uint64_t>(ctx * kv_dim);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    kcache.push_back(b.place("kv", kv_bytes, "the KV cache of one layer (" + std::to_string(ctx) + " positions)"));
+    vcache.push_back(b.place("kv", kv_bytes, "the KV cache of one layer (" + std::to_string(ctx) + " positions)"));
+  }
+
+  // RoPE cos/sin for every position, computed as the CPU reference does.
+  const int64_t pairs = c.rope_dims / 2;
+  std::vector<float> freq_factors;
+  if (w.rope_freqs.present()) {
+    const uint64_t at = file_offset(w.rope_freqs), bytes = 4 * static_cast<uint64_t>(pairs);
+    if (at + bytes > prefix_size)
+      throw Error("rope_freqs.weight lies at bytes [" + std::to_string(at) + ", " + std::to_string(at + bytes) + ") of the file: pass a prefix that covers it (prefix_bytes_needed)");
+    freq_factors.resize(static_cast<size_t>(pairs));
+    std::memcpy(freq_factors.data(), prefix + at, bytes);
+  }
+  const std::vector<float> table = rope_table(ctx, c.rope_dims, c.rope_base, freq_factors.empty() ? nullptr : freq_factors.data(), c.rope_linear_scale);
+  const Range rope = b.place("weights", std::max<uint64_t>(table.size() * 4, 16), "the RoPE table");
+  b.fill(rope.buffer, rope.offset, table.data(), table.size() * 4);
+
+  auto vec = [&](const Tensor& t) { return b.upload(file_offset(t), t.row_bytes(), t.name); };
+  // Several f32 vectors side by side in one range (bq | bk | bv, q_norm | k_norm).
+  auto vecs = [&](std::initializer_list<const Tensor*> ts, const std::string& what) {
+    uint64_t total = 0;
+    for (const Tensor* t : ts) total += t->row_bytes();
+    const Range r = b.place("weights", total, what);
+    uint64_t at = r.offset;
+    for (const Tensor* t : ts) {
+      plan.buffers[r.buffer].uploads.push_back(Upload{file_offset(*t), t->row_bytes(), at});
+      plan.weight_bytes += t->row_bytes();
+      at += t->row_bytes();
+    }
+    return r;
+  };
+  auto mat = [&](const Tensor& t, int64_t rows_per_part = 0) { return b.matrix(t.name, t.type, t.rows, t.cols, file_offset(t), rows_per_part); };
+  auto joint_rows = [&](const Tensor& a, const Tensor& bb) {
+    return static_cast<int64_t>(std::min(b.binding_limit() / std::max<uint64_t>(a.row_bytes(), 1), b.binding_limit() / std::max<uint64_t>(bb.row_bytes(), 1)));
+  };
+
+  const Matrix embd = mat(w.token_embd);
+  const bool tied = w.output.name == w.token_embd.name;
+  const Matrix output = tied ? embd : mat(w.output);
+  const Range output_norm = vec(w.output_norm);
+
+  struct Layer {
+    Range attn_norm, ffn_norm, bias, qknorm;
+    Matrix wq, wk, wv, wo, gate, up, down;
+  };
+  std::vector<Layer> layers;
+  for (const LayerWeights& L : w.layers) {
+    Layer y;
+    y.attn_norm = vec(L.attn_norm);
+    y.wq = mat(L.wq);
+    y.wk = mat(L.wk);
+    y.wv = mat(L.wv);
+    if (c.qkv_bias) y.bias = vecs({&L.bq, &L.bk, &L.bv}, "qkv bias");
+    if (c.qk_norm) y.qknorm = vecs({&L.q_norm, &L.k_norm}, "q/k norm");
+    y.wo = mat(L.wo);
+    y.ffn_norm = vec(L.ffn_norm);
+    const int64_t gu_rows = joint_rows(L.w_gate, L.w_up);
+    y.gate = mat(L.w_gate, gu_rows);
+    y.up = mat(L.w_up, gu_rows);
+    y.down = mat(L.w_down);
+    layers.push_back(std::move(y));
+  }
+
+  const AttnShape shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps};
+  auto emit = [&](std::vector<Dispatch>& list, int tok, int tq) {
+    emit_embed(b, list, step, embd, x);
+    for (size_t l = 0; l < layers.size(); ++l) {
+      const Layer& y = layers[l];
+      const std::string p = "blk." + std::to_string(l) + ".";
+      if (y.wq.parts.size() == 1 && y.wk.parts.size() == 1 && y.wv.parts.size() == 1) {
+        emit_matmul(b, list, step, MatmulCall{p + "qkv", {&y.wq, &y.wk, &y.wv}, {"NORM", "MULTI"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
+      } else {
+        emit_matmul(b, list, step, MatmulCall{p + "q", {&y.wq}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
+        emit_matmul(b, list, step, MatmulCall{p + "k", {&y.wk}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim, false, c.norm_eps, tok});
+        emit_matmul(b, list, step, MatmulCall{p + "v", {&y.wv}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim + kv_dim, false, c.norm_eps, tok});
+      }
+      emit_qkv_post(b, list, step, shape, qkv, rope, kcache[l], vcache[l], c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr, p + "qkv_post");
+      emit_attention(b, list, step, shape, tq, qkv, qkv_dim, att, kcache[l], vcache[l], p + "attention");
+      emit_matmul(b, list, step, MatmulCall{p + "wo", {&y.wo}, {"RESIDUAL"}, att, x, {}, q_dim, c.dim, 0, false, 0, tok});
+      emit_matmul(b, list, step, MatmulCall{p + "gate_up", {&y.gate, &y.up}, {"NORM", "GATED"}, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
+      emit_matmul(b, list, step, MatmulCall{p + "down", {&y.down}, {"RESIDUAL"}, ffn, x, {}, c.ffn_dim, c.dim, 0, false, 0, tok});
+    }
+    emit_matmul(b, list, step, MatmulCall{"output", {&output}, {"NORM"}, x, logits, output_norm, c.dim, c.n_vocab, 0, true, c.norm_eps, 1});
+    emit_sample(b, list, c.n_vocab, o.top_k, logits, result);
+  };
+  emit(plan.decode, 1, 1);
+  emit(plan.prefill, o.tok_tile, o.attn_tile);
+  b.finish();
+  return std::move(b.plan);
+}
+
+// ---- single-op plans (tests) ----
+
+json parse_json(const std::string& text, const char* what) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(std::string(what) + " is not valid JSON: " + e.what());
+  }
+}
+
+Plan build_op(const json& s) {
+  const std::string op = s.at("op").get<std::string>();
+  Builder b(DeviceLimits{1ull << 30, 1ull << 30, 10, 65535, 256, 256});
+  Plan& plan = b.plan;
+  plan.kind = op;
+  const int64_t n_tokens = s.value("n_tokens", 1);
+  plan.max_batch = n_tokens;
+  const Range step = b.bound_buffer("step", "step", 16 + 4 * static_cast<uint64_t>(n_tokens));
+  plan.step_buffer = static_cast<int>(step.buffer);
+  b.set_params_buffer(b.add_buffer("params", "params", 16));
+  auto act = [&](const std::string& name, int64_t floats) { return b.bound_buffer(name, "activation", 4 * static_cast<uint64_t>(floats)); };
+  auto weights = [&](const std::string& name, TensorType type, int64_t rows, int64_t cols) {
+    Matrix m{name, type, rows, cols, type_row_bytes(type, static_cast<uint64_t>(cols)), {}};
+    const uint32_t buf = b.add_buffer(name, "weights", m.row_bytes * static_cast<uint64_t>(rows) + 4);
+    m.parts.push_back(MatrixPart{Range{buf, 0, align_up(m.row_bytes * static_cast<uint64_t>(rows), 4)}, 0, rows});
+    return m;
+  };
+  std::vector<Dispatch>& list = plan.decode;
+  if (op == "matmul") {
+    const auto types = s.at("types").get<std::vector<std::string>>();
+    const auto rows = s.at("rows").get<std::vector<int64_t>>();
+    const int64_t cols = s.at("cols").get<int64_t>();
+    if (types.empty() || types.size() != rows.size()) throw Error("matmul: types and rows must have the same length");
+    std::vector<Matrix> ms;
+    int64_t total = 0;
+    for (size_t i = 0; i < types.size(); ++i) {
+      ms.push_back(weights("w" + std::to_string(i), parse_type_name(types[i]), rows[i], cols));
+      total += rows[i];
+    }
+    MatmulCall c;
+    c.label = "matmul";
+    for (const Matrix& m : ms) c.w.push_back(&m);
+    c.flags = s.value("flags", std::vector<std::string>{});
+    const bool gated = std::find(c.flags.begin(), c.flags.end(), "GATED") != c.flags.end();
+    c.last_only = s.value("last_only", false);
+    const int64_t out_rows = gated ? rows[0] : total;
+    const int64_t y_tokens = c.last_only ? 1 : n_tokens;
+    c.x = act("x", n_tokens * cols);
+    c.y = act("y", y_tokens * out_rows);
+    c.norm = act("g", cols);
+    c.x_stride = cols;
+    c.y_stride = out_rows;
+    c.eps = s.value("eps", 1e-5f);
+    c.tok = s.value("tok", 1);
+    emit_matmul(b, list, step, c);
+  } else if (op == "embed") {
+    const int64_t rows = s.at("rows").get<int64_t>(), cols = s.at("cols").get<int64_t>();
+    const Matrix e = weights("w0", parse_type_name(s.at("type").get<std::string>()), rows, cols);
+    emit_embed(b, list, step, e, act("y", n_tokens * cols));
+  } else if (op == "qkv_post" || op == "attention") {
+    const int64_t n_heads = s.at("n_heads").get<int64_t>(), n_kv = s.at("n_kv_heads").get<int64_t>(), hd = s.at("head_dim").get<int64_t>();
+    const int64_t ctx = s.at("context").get<int64_t>();
+    const int64_t rope_dims = s.value("rope_dims", hd);
+    const AttnShape shape{n_heads, n_kv, hd, rope_dims / 2, s.value("halves", false), s.value("eps", 1e-5f)};
+    const int64_t qkv_dim = (n_heads + 2 * n_kv) * hd;
+    const Range qkv = act("qkv", n_tokens * qkv_dim);
+    const Range k = act("k", ctx * n_kv * hd), v = act("v", ctx * n_kv * hd);
+    if (op == "qkv_post") {
+      const auto flags = s.value("flags", std::vector<std::string>{});
+      const bool bias = std::find(flags.begin(), flags.end(), "BIAS") != flags.end();
+      const bool qkn = std::find(flags.begin(), flags.end(), "QKNORM") != flags.end();
+      const Range rope = act("rope", ctx * rope_dims);
+      const Range bias_r = act("bias", qkv_dim), norm_r = act("qknorm", 2 * hd);
+      emit_qkv_post(b, list, step, shape, qkv, rope, k, v, bias ? &bias_r : nullptr, qkn ? &norm_r : nullptr, "qkv_post");
+    } else {
+      emit_attention(b, list, step, shape, s.value("tq", 1), qkv, qkv_dim, act("out", n_tokens * n_heads * hd), k, v, "attention");
+    }
+  } else if (op == "sample") {
+    const int64_t n = s.at("n").get<int64_t>();
+    const int k = s.value("k", 1);
+    const Range logits = act("logits", n);
+    const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(k));
+    plan.result_buffer = static_cast<int>(result.buffer);
+    emit_sample(b, list, n, k, logits, result);
+  } else {
+    throw Error("unknown op \"" + op + "\" (matmul, embed, qkv_post, attention, sample)");
+  }
+  plan.prefill = plan.decode;
+  b.finish();
+  return std::move(b.plan);
+}
+
+}  // namespace
+
+std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale) {
+  const int64_t pairs = rope_dims / 2;
+  std::vector<float> inv_freq(static_cast<size_t>(pairs));
+  for (int64_t i = 0; i < pairs; ++i) {
+    double f = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(rope_dims));
+    if (factors) f /= factors[i];
+    inv_freq[static_cast<size_t>(i)] = static_cast<float>(f / linear_scale);
+  }
+  std::vector<float> table(static_cast<size_t>(2 * positions * pairs));
+  for (int64_t p = 0; p < positions; ++p)
+    for (int64_t i = 0; i < pairs; ++i) {
+      const double angle = static_cast<double>(p) * inv_freq[static_cast<size_t>(i)];
+      table[static_cast<size_t>(2 * (p * pairs + i))] = static_cast<float>(std::cos(angle));
+      table[static_cast<size_t>(2 * (p * pairs + i) + 1)] = static_cast<float>(std::sin(angle));
+    }
+  return table;
+}
+
+PlanOptions parse_plan_options(const std::string& text) {
+  PlanOptions o;
+  if (text.empty()) return o;
+  const json j = parse_json(text, "WebGPU plan options");
+  if (!j.is_object()) throw Error("WebGPU plan options must be a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    if (key == "limits") {
+      for (const auto& [name, v] : value.items()) {
+        if (!v.is_number()) throw Error("limits." + name + " must be a number");
+        const uint64_t n = v.get<uint64_t>();
+        if (name == "maxStorageBufferBindingSize") o.limits.max_storage_buffer_binding_size = n;
+        else if (name == "maxBufferSize") o.limits.max_buffer_size = n;
+        else if (name == "maxStorageBuffersPerShaderStage") o.limits.max_storage_buffers_per_shader_stage = static_cast<uint32_t>(n);
+        else if (name == "maxComputeWorkgroupsPerDimension") o.limits.max_compute_workgroups_per_dimension = static_cast<uint32_t>(n);
+        else if (name == "minStorageBufferOffsetAlignment") o.limits.min_storage_buffer_offset_alignment = static_cast<uint32_t>(n);
+        else if (name == "minUniformBufferOffsetAlignment") o.limits.min_uniform_buffer_offset_alignment = static_cast<uint32_t>(n);
+        // Other GPUSupportedLimits are accepted and ignored, so a host can pass the adapter's limits whole.
+      }
+    } else if (key == "context_size") o.context_size = value.get<int64_t>();
+    else if (key == "max_batch") o.max_batch = value.get<int64_t>();
+    else if (key == "top_k") o.top_k = value.get<int>();
+    else if (key == "tok_tile") o.tok_tile = value.get<int>();
+    else if (key == "attn_tile") o.attn_tile = value.get<int>();
+    else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile)");
+  }
+  return o;
+}
+
+int Plan::buffer_index(const std::string& name) const {
+  for (size_t i = 0; i < buffers.size(); ++i)
+    if (buffers[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+std::string Plan::to_json() const {
+  auto dispatches = [](const std::vector<Dispatch>& list) {
+    json out = json::array();
+    for (const Dispatch& d : list) {
+      json binds = json::array();
+      for (const Binding& b : d.bindings) binds.push_back({b.binding, b.buffer, b.offset, b.size});
+      out.push_back({{"label", d.label}, {"pipeline", d.pipeline}, {"groups", {d.groups[0], d.groups[1], d.groups[2]}},
+                     {"token_tile", d.token_tile}, {"bindings", binds}});
+    }
+    return out;
+  };
+  json j;
+  j["kind"] = kind;
+  j["max_batch"] = max_batch;
+  j["context_size"] = context_size;
+  j["n_vocab"] = n_vocab;
+  j["top_k"] = top_k;
+  j["step_buffer"] = step_buffer;
+  j["result_buffer"] = result_buffer;
+  j["logits_buffer"] = logits_buffer;
+  j["weight_bytes"] = weight_bytes;
+  j["total_bytes"] = total_bytes;
+  j["blob_size"] = blob.size();
+  json bufs = json::array();
+  for (const BufferDesc& b : buffers) {
+    json ups = json::array(), fills = json::array();
+    for (const Upload& u : b.uploads) ups.push_back({u.file_offset, u.size, u.buffer_offset});
+    for (const Fill& f : b.fills) fills.push_back({f.blob_offset, f.size, f.buffer_offset});
+    bufs.push_back({{"name", b.name}, {"role", b.role}, {"size", b.size}, {"uploads", ups}, {"fills", fills}});
+  }
+  j["buffers"] = bufs;
+  json pipes = json::array();
+  for (const PipelineDesc& p : pipelines) {
+    json layout = json::array();
+    for (const LayoutEntry& e : p.layout) layout.push_back({e.binding, e.type});
+    pipes.push_back({{"key", p.key}, {"code", p.code}, {"layout", layout}});
+  }
+  j["pipelines"] = pipes;
+  j["decode"] = dispatches(decode);
+  j["prefill"] = dispatches(prefill);
+  return j.dump();
+}
+
+std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix_size) {
+  const std::optional<gguf::Header> h = gguf::parse_header_prefix(prefix, prefix_size);
+  if (!h) return std::nullopt;
+  uint64_t needed = h->data_offset;
+  if (const gguf::TensorInfo* t = h->find_tensor("rope_freqs.weight")) needed = std::max(needed, h->data_offset + t->offset + t->n_bytes());
+  return needed;
+}
+
+Plan build_model_plan(const uint8_t* prefix, size_t prefix_size, const PlanOptions& options) {
+  const std::optional<gguf::Header> h = gguf::parse_header_prefix(prefix, prefix_size);
+  if (!h) throw Error("the GGUF header is incomplete: pass more of the file (" + std::to_string(prefix_size) + " bytes given)");
+  return build_from_header(*h, prefix, prefix_size, options);
+}
+
+Plan build_model_plan(const Model& model, const PlanOptions& options) {
+  return build_from_header(model.file().header(), model.file().data(), model.file().size(), options);
+}
+
+Plan build_op_plan(const std::string& spec_json) {
+  const json s = parse_json(spec_json, "op spec");
+  try {
+    return build_op(s);
+  } catch (const json::exception& e) {
+    throw Error(std::string("op spec: ") + e.what());
+  }
+}
+
+}  // namespace tabllm::webgpu

@@ -1,0 +1,146 @@
+// The WebGPU plan: everything the JavaScript executor needs to run a model, decided once by the core.
+//
+//   buffers    GPU buffers with their byte sizes, what fills them (byte ranges of the GGUF file, or ranges
+//              of the plan's blob: kernel parameters, the RoPE table) — weights keep their GGUF block layout
+//   pipelines  composed WGSL modules (kernels.h) with their bind group layouts
+//   decode     the ordered dispatch list for one token, with bindings and workgroup counts
+//   prefill    the same for a batch of up to max_batch tokens (matrix-matrix kernels, tiled attention)
+//
+// Per forward call the host writes the step buffer ([n_tokens, pos, 0, 0, token ids]), encodes the list in
+// one compute pass, submits once and reads back the result buffer: the top-k (index, value) pairs of the
+// last token's logits (k = 1: greedy). Nothing is created per token: a dispatch's token-axis workgroup
+// count is ceil(n_tokens / token_tile) when token_tile > 0, its fixed count otherwise.
+//
+// Tensors larger than the device's maxStorageBufferBindingSize are split by rows into parts, each bound
+// separately (one dispatch per part). A model that cannot fit the limits is refused by build_model_plan
+// before anything is uploaded, with what it needs and what the device allows.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "model/config.h"
+
+namespace tabllm {
+class Model;
+}
+
+namespace tabllm::webgpu {
+
+// What the adapter allows (GPUSupportedLimits), as the host reports it. Tests lower them to force splits.
+struct DeviceLimits {
+  uint64_t max_storage_buffer_binding_size = 128ull << 20;
+  uint64_t max_buffer_size = 256ull << 20;
+  uint32_t max_storage_buffers_per_shader_stage = 8;
+  uint32_t max_compute_workgroups_per_dimension = 65535;
+  uint32_t min_storage_buffer_offset_alignment = 256;
+  uint32_t min_uniform_buffer_offset_alignment = 256;
+};
+
+struct PlanOptions {
+  DeviceLimits limits;
+  int64_t context_size = 0;  // positions in the KV cache; 0: the model's, at most 4096
+  int64_t max_batch = 16;    // tokens per prefill dispatch list
+  int top_k = 1;             // candidates read back per step (1: greedy)
+  int tok_tile = 8;          // tokens per workgroup in prefill matrix products
+  int attn_tile = 4;         // queries per workgroup in prefill attention
+};
+
+// Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ...,
+// "top_k": ...}; unknown keys are errors.
+PlanOptions parse_plan_options(const std::string& json);
+
+struct Upload {          // bytes of the GGUF file copied into a buffer
+  uint64_t file_offset;  // absolute offset in the file
+  uint64_t size;
+  uint64_t buffer_offset;
+};
+struct Fill {            // bytes of the plan's blob copied into a buffer
+  uint64_t blob_offset;
+  uint64_t size;
+  uint64_t buffer_offset;
+};
+
+struct BufferDesc {
+  std::string name;
+  std::string role;  // weights, activation, kv, params, step, result
+  uint64_t size = 0;
+  std::vector<Upload> uploads;
+  std::vector<Fill> fills;
+};
+
+struct LayoutEntry {
+  uint32_t binding;
+  std::string type;  // "uniform", "read-only-storage", "storage" (GPUBufferBindingType)
+};
+
+struct PipelineDesc {
+  std::string key;
+  std::string code;
+  std::vector<LayoutEntry> layout;
+};
+
+struct Binding {
+  uint32_t binding;
+  uint32_t buffer;
+  uint64_t offset;
+  uint64_t size;
+};
+
+struct Dispatch {
+  std::string label;
+  uint32_t pipeline = 0;
+  std::vector<Binding> bindings;
+  uint32_t groups[3] = {1, 1, 1};
+  uint32_t token_tile = 0;  // > 0: groups[2] = ceil(n_tokens / token_tile)
+};
+
+struct Plan {
+  std::string kind;  // "model" or the op name
+  std::vector<BufferDesc> buffers;
+  std::vector<PipelineDesc> pipelines;
+  std::vector<Dispatch> decode;
+  std::vector<Dispatch> prefill;
+  std::vector<uint8_t> blob;
+  int64_t max_batch = 1;
+  int64_t context_size = 0;
+  int64_t n_vocab = 0;
+  int top_k = 1;
+  int step_buffer = -1;
+  int result_buffer = -1;
+  int logits_buffer = -1;
+  uint64_t weight_bytes = 0;  // uploaded from the file
+  uint64_t total_bytes = 0;   // all buffers
+
+  int buffer_index(const std::string& name) const;  // -1 when absent
+  std::string to_json() const;
+};
+
+// RoPE (cos, sin) pairs for positions [0, positions) and rope_dims / 2 frequencies, computed as the CPU
+// reference does: float inverse frequencies base^(-2i/rope_dims) / factors[i] / linear_scale (factors:
+// Llama 3's rope_freqs, or null), double angles. Layout [position][pair][cos, sin].
+std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale);
+
+// The plan of a model from its GGUF header. `prefix` holds the first bytes of the file; it must cover the
+// header and, when the model has one, the small rope_freqs tensor (see prefix_bytes_needed).
+Plan build_model_plan(const uint8_t* prefix, size_t prefix_size, const PlanOptions& options);
+Plan build_model_plan(const Model& model, const PlanOptions& options);
+
+// How many leading bytes of the file build_model_plan needs, or std::nullopt when `prefix` does not yet
+// hold the whole header (pass more).
+std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix_size);
+
+// A plan running one kernel on named buffers, for per-op parity tests. `spec_json` names the op and shapes:
+//   {"op": "matmul", "types": ["q4_0"], "rows": [R] (one per weight), "cols": C, "n_tokens": N,
+//    "flags": ["NORM", "RESIDUAL", "GATED", "MULTI"], "tok": 8, "last_only": false, "eps": 1e-5}
+//   {"op": "embed", "type": T, "rows": R, "cols": C, "n_tokens": N}
+//   {"op": "qkv_post", "n_heads", "n_kv_heads", "head_dim", "rope_dims", "halves", "n_tokens", "context",
+//    "flags": ["BIAS", "QKNORM"], "eps"}
+//   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq"}
+//   {"op": "sample", "n", "k"}
+// Its single dispatch is in `decode` (and `prefill`); buffers are named after the kernel's inputs/outputs.
+Plan build_op_plan(const std::string& spec_json);
+
+}  // namespace tabllm::webgpu

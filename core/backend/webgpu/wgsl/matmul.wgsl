@@ -1,0 +1,166 @@
+// y[t][r] = sum_c W[r][c] * x[t][c], with weights in their GGUF block layout (decoded 8 values at a time by
+// `wN_group8`). One workgroup computes one output row for up to $TOK tokens, so each weight block is read
+// once per $TOK tokens; its threads stride over the groups of 8 columns and reduce in workgroup memory.
+// Variants (composer defines):
+//   NORM      x is RMS-normalized on the fly: y = rms(x) * W (x * g); the sum of squares is reduced
+//             alongside the dot products, so the fused norm costs no extra pass.
+//   RESIDUAL  y[t][r] += result (residual stream update)
+//   GATED     two weights with the same rows (w0 = gate, w1 = up): y = silu(gate x) * (up x)
+//   MULTI     rows of w0, then w1, then w2 concatenated (Q, K, V as one product)
+// Grid: (grid_x, ceil(rows / grid_x), token tiles).
+struct Params {
+  rows: u32,        // output rows of this dispatch
+  cols: u32,
+  rows0: u32,       // MULTI: rows of w0 and w1 (w2 has the rest)
+  rows1: u32,
+  row_bytes0: u32,
+  row_bytes1: u32,
+  row_bytes2: u32,
+  x_stride: u32,    // floats between tokens in x (multiple of 4)
+  y_stride: u32,    // floats between tokens in y
+  y_offset: u32,    // column of y receiving row 0 of this dispatch
+  grid_x: u32,
+  last_only: u32,   // 1: only the step's last token (logits), written as y row 0
+  eps: f32,
+  inv_cols: f32,
+}
+
+const WG: u32 = $WGu;
+const TOK: u32 = $TOKu;
+//#if GATED
+const NV: u32 = 2u;
+//#else
+const NV: u32 = 1u;
+//#endif
+//#if NORM
+const SLOTS: u32 = NV + 1u;
+//#else
+const SLOTS: u32 = NV;
+//#endif
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> step: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> w0: array<u32>;
+//#if GATED|MULTI
+@group(0) @binding(5) var<storage, read> w1: array<u32>;
+//#endif
+//#if MULTI
+@group(0) @binding(6) var<storage, read> w2: array<u32>;
+//#endif
+//#if NORM
+@group(0) @binding(7) var<storage, read> gnorm: array<vec4<f32>>;
+//#endif
+
+var<workgroup> red: array<f32, WG * TOK * SLOTS>;
+
+fn load_w(row: u32, g: u32) -> Group8 {
+//#if MULTI
+  if (row >= P.rows0 + P.rows1) { return w2_group8((row - P.rows0 - P.rows1) * P.row_bytes2, g); }
+  if (row >= P.rows0) { return w1_group8((row - P.rows0) * P.row_bytes1, g); }
+//#endif
+  return w0_group8(row * P.row_bytes0, g);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let row = wid.y * P.grid_x + wid.x;
+  if (row >= P.rows) { return; }
+  let n = step_n_tokens();
+  var xt0 = wid.z * TOK;  // first token read from x
+  var yt0 = xt0;          // and written to y
+  var count = 0u;
+  if (P.last_only == 1u) {
+    if (wid.z > 0u) { return; }
+    xt0 = n - 1u;
+    yt0 = 0u;
+    count = 1u;
+  } else {
+    if (xt0 >= n) { return; }
+    count = min(TOK, n - xt0);
+  }
+
+  var acc: array<f32, TOK>;
+//#if GATED
+  var acc1: array<f32, TOK>;
+//#endif
+//#if NORM
+  var ss: array<f32, TOK>;
+//#endif
+  // Float weights may have cols % 8 == 4 (stories260K's ffn_dim 172): the last group then holds 4 values and
+  // its upper half is zeroed (weights too, so whatever lies past the row cannot turn into NaN).
+  let groups = (P.cols + 7u) / 8u;
+  let half_last = (P.cols & 7u) != 0u;
+  let xs = P.x_stride / 4u;
+  for (var g = tid; g < groups; g += WG) {
+    let half = half_last && g == groups - 1u;
+    var w = load_w(row, g);
+    if (half) { w.b = vec4<f32>(0.0); }
+//#if GATED
+    var u = w1_group8(row * P.row_bytes1, g);
+    if (half) { u.b = vec4<f32>(0.0); }
+//#endif
+//#if NORM
+    let ga = gnorm[2u * g];
+    var gb = vec4<f32>(0.0);
+    if (!half) { gb = gnorm[2u * g + 1u]; }
+//#endif
+    for (var t = 0u; t < TOK; t++) {
+      if (t < count) {
+        let xi = (xt0 + t) * xs + 2u * g;
+        var xa = x[xi];
+        var xb = vec4<f32>(0.0);
+        if (!half) { xb = x[xi + 1u]; }
+//#if NORM
+        ss[t] += dot(xa, xa) + dot(xb, xb);
+        xa *= ga;
+        xb *= gb;
+//#endif
+        acc[t] += dot(w.a, xa) + dot(w.b, xb);
+//#if GATED
+        acc1[t] += dot(u.a, xa) + dot(u.b, xb);
+//#endif
+      }
+    }
+  }
+
+  for (var t = 0u; t < TOK; t++) {
+    red[t * WG + tid] = acc[t];
+//#if GATED
+    red[(TOK + t) * WG + tid] = acc1[t];
+//#endif
+//#if NORM
+    red[(NV * TOK + t) * WG + tid] = ss[t];
+//#endif
+  }
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (tid < s) {
+      for (var k = 0u; k < TOK * SLOTS; k++) {
+        red[k * WG + tid] += red[k * WG + tid + s];
+      }
+    }
+  }
+  workgroupBarrier();
+  if (tid < count) {
+    var v = red[tid * WG];
+//#if NORM
+    let scale = inverseSqrt(red[(NV * TOK + tid) * WG] * P.inv_cols + P.eps);
+    v *= scale;
+//#endif
+//#if GATED
+    var up = red[(TOK + tid) * WG];
+//#if NORM
+    up *= scale;
+//#endif
+    v = silu(v) * up;
+//#endif
+    let yi = (yt0 + tid) * P.y_stride + P.y_offset + row;
+//#if RESIDUAL
+    y[yi] += v;
+//#else
+    y[yi] = v;
+//#endif
+  }
+}
