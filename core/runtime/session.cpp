@@ -50,6 +50,7 @@ std::vector<float> Session::logits_all(const std::vector<int32_t>& tokens) {
   if (static_cast<int64_t>(tokens.size()) > backend_->context_size())
     throw Error(std::to_string(tokens.size()) + " tokens do not fit in the context of " + std::to_string(backend_->context_size()));
   std::vector<float> out(tokens.size() * static_cast<size_t>(model_.config().n_vocab));
+  cached_.clear();  // the cache is overwritten from position 0: if forward fails half-way, nothing is reusable
   backend_->forward(tokens, 0, Logits::All, out.data());
   cached_ = tokens;
   return out;

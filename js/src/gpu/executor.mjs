@@ -1,0 +1,267 @@
+// Carries out a WebGPU plan made by the core (core/backend/webgpu/plan.h): creates every buffer, pipeline
+// and bind group once, uploads weights straight from the model file, then per forward call writes the
+// step buffer, encodes the dispatch list in one compute pass, submits once and reads back the few bytes
+// of the result (the top-k candidates; the full logits only on request). Nothing is created per token
+// besides the command encoder WebGPU requires.
+
+const WRITE_CHUNK = 16 << 20;  // bytes per queue.writeBuffer while uploading
+
+/**
+ * @typedef {{name: string, role: string, size: number, uploads: number[][], fills: number[][]}} PlanBuffer
+ * @typedef {{key: string, code: string, layout: [number, string][]}} PlanPipeline
+ * @typedef {{label: string, pipeline: number, groups: number[], token_tile: number, bindings: number[][]}} PlanDispatch
+ * @typedef {{kind: string, max_batch: number, context_size: number, n_vocab: number, top_k: number,
+ *   step_buffer: number, result_buffer: number, logits_buffer: number, weight_bytes: number, total_bytes: number,
+ *   buffers: PlanBuffer[], pipelines: PlanPipeline[], decode: PlanDispatch[], prefill: PlanDispatch[]}} Plan
+ * @typedef {(fileOffset: number, size: number) => Promise<Uint8Array>} ReadRange
+ */
+
+export class DeviceLostError extends Error {
+  constructor(info) {
+    super(`the GPU device was lost (${info?.reason ?? 'unknown'}): ${info?.message ?? ''} — reload the model to continue`);
+    this.name = 'DeviceLostError';
+    this.info = info;
+  }
+}
+
+export class PlanExecutor {
+  /**
+   * Creates the plan's buffers, pipelines and bind groups. Weights are uploaded separately (uploadWeights).
+   * @param {GPUDevice} device
+   * @param {Plan} plan
+   * @param {Uint8Array} blob the plan's computed bytes (kernel parameters, RoPE table)
+   * @param {{onLost?: (error: DeviceLostError) => void}} [options]
+   */
+  static async create(device, plan, blob, options = {}) {
+    const ex = new PlanExecutor(device, plan, blob, options);
+    await ex.init();
+    return ex;
+  }
+
+  constructor(device, plan, blob, { onLost } = {}) {
+    this.device = device;
+    this.plan = plan;
+    this.blob = blob;
+    /** @type {DeviceLostError | null} */
+    this.lost = null;
+    device.lost.then((info) => {
+      if (info?.reason === 'destroyed' && this.destroyed) return;
+      this.lost = new DeviceLostError(info);
+      onLost?.(this.lost);
+    });
+  }
+
+  async init() {
+    const { device, plan } = this;
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    this.buffers = plan.buffers.map((b) => {
+      const usage = b.role === 'params'
+        ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
+        : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+      return device.createBuffer({ label: b.name, size: b.size, usage });
+    });
+    for (const [i, b] of plan.buffers.entries()) {
+      for (const [blobOffset, size, offset] of b.fills) {
+        device.queue.writeBuffer(this.buffers[i], offset, this.blob, blobOffset, size);
+      }
+    }
+    const resultSize = plan.result_buffer >= 0 ? plan.buffers[plan.result_buffer].size : 16;
+    this.resultRead = device.createBuffer({ label: 'result-read', size: resultSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.logitsRead = plan.logits_buffer >= 0
+      ? device.createBuffer({ label: 'logits-read', size: plan.buffers[plan.logits_buffer].size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
+      : null;
+    this.stepWords = new Uint32Array(4 + plan.max_batch);
+
+    this.layouts = plan.pipelines.map((p) => device.createBindGroupLayout({
+      label: p.key,
+      entries: p.layout.map(([binding, type]) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } })),
+    }));
+    // Synchronous creation: Dawn's createComputePipelineAsync aborts the process on SwiftShader (a glibc
+    // thread-priority assertion), and pipelines are created once per model anyway.
+    this.pipelines = [];
+    for (const [i, p] of plan.pipelines.entries()) {
+      device.pushErrorScope('validation');
+      const module = device.createShaderModule({ label: p.key, code: p.code });
+      const pipeline = device.createComputePipeline({
+        label: p.key,
+        layout: device.createPipelineLayout({ bindGroupLayouts: [this.layouts[i]] }),
+        compute: { module, entryPoint: 'main' },
+      });
+      const error = await device.popErrorScope();
+      if (error) {
+        const info = await module.getCompilationInfo?.();
+        const messages = (info?.messages ?? []).map((m) => `  ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
+        throw new Error(`WebGPU rejected kernel ${p.key}: ${error.message}${messages ? '\n' + messages : ''}`);
+      }
+      this.pipelines.push(pipeline);
+    }
+    this.lists = {};
+    for (const name of ['decode', 'prefill']) {
+      this.lists[name] = plan[name].map((d) => ({
+        pipeline: this.pipelines[d.pipeline],
+        groups: d.groups,
+        tile: d.token_tile,
+        bindGroup: device.createBindGroup({
+          label: d.label,
+          layout: this.layouts[d.pipeline],
+          entries: d.bindings.map(([binding, buffer, offset, size]) => ({ binding, resource: { buffer: this.buffers[buffer], offset, size } })),
+        }),
+      }));
+    }
+    const oom = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    if (oom) throw new Error(`the GPU ran out of memory creating the plan's buffers (${plan.total_bytes} bytes): ${oom.message}`);
+    if (invalid) throw new Error(`WebGPU rejected the plan: ${invalid.message}`);
+  }
+
+  /** Number of dispatches of a forward call through `list` ('decode' or 'prefill'). */
+  dispatchCount(list = 'decode') {
+    return this.lists[list].length;
+  }
+
+  /**
+   * Uploads every weight range of the plan, in file order, from `readRange` (a file, a stream's buffered
+   * window, an HTTP range request). Only one chunk is held at a time.
+   * @param {ReadRange} readRange
+   * @param {(done: number, total: number) => void} [onProgress]
+   */
+  async uploadWeights(readRange, onProgress) {
+    const uploads = [];
+    for (const [i, b] of this.plan.buffers.entries()) {
+      for (const [fileOffset, size, offset] of b.uploads) uploads.push({ buffer: this.buffers[i], fileOffset, size, offset });
+    }
+    uploads.sort((a, b) => a.fileOffset - b.fileOffset);
+    const total = uploads.reduce((s, u) => s + u.size, 0);
+    let done = 0;
+    this.device.pushErrorScope('validation');
+    for (const u of uploads) {
+      for (let at = 0; at < u.size; at += WRITE_CHUNK) {
+        const n = Math.min(WRITE_CHUNK, u.size - at);
+        let bytes = await readRange(u.fileOffset + at, n);
+        if (bytes.byteLength !== n) throw new Error(`reading the model file: asked ${n} bytes at ${u.fileOffset + at}, got ${bytes.byteLength}`);
+        if (n % 4 !== 0) {  // writeBuffer takes multiples of 4 bytes; the binding range was padded
+          const padded = new Uint8Array(n + 4 - (n % 4));
+          padded.set(bytes);
+          bytes = padded;
+        }
+        this.device.queue.writeBuffer(u.buffer, u.offset + at, bytes);
+        done += n;
+        onProgress?.(done, total);
+      }
+    }
+    const invalid = await this.device.popErrorScope();
+    if (invalid) throw new Error(`uploading weights failed: ${invalid.message}`);
+  }
+
+  /** Writes a buffer of the plan by name (tests fill inputs of single-op plans this way). */
+  writeBuffer(name, data, offset = 0) {
+    const i = this.bufferIndex(name);
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4 === 0) this.device.queue.writeBuffer(this.buffers[i], offset, bytes);
+    else {
+      const padded = new Uint8Array(bytes.byteLength + 4 - (bytes.byteLength % 4));
+      padded.set(bytes);
+      this.device.queue.writeBuffer(this.buffers[i], offset, padded);
+    }
+  }
+
+  /** Reads a whole buffer back (tests; creates a staging buffer, so not for the token loop). */
+  async readBuffer(name) {
+    const i = this.bufferIndex(name);
+    const size = this.plan.buffers[i].size;
+    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.buffers[i], 0, staging, 0, size);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  bufferIndex(name) {
+    const i = this.plan.buffers.findIndex((b) => b.name === name);
+    if (i < 0) throw new Error(`the plan has no buffer named ${name}`);
+    return i;
+  }
+
+  /**
+   * Encodes and submits one forward call: `tokens` at positions [pos, pos + tokens.length).
+   * @param {ArrayLike<number>} tokens at most plan.max_batch
+   * @param {number} pos
+   * @param {'decode' | 'prefill'} [list] default: decode for one token, prefill otherwise
+   * @param {{readLogits?: boolean}} [options]
+   */
+  encode(tokens, pos, list, { readLogits = false } = {}) {
+    if (this.lost) throw this.lost;
+    const n = tokens.length;
+    if (n < 1 || n > this.plan.max_batch) throw new Error(`a forward call takes 1..${this.plan.max_batch} tokens, got ${n}`);
+    if (this.plan.context_size && pos + n > this.plan.context_size) {
+      throw new Error(`position ${pos + n} is past the context of ${this.plan.context_size} tokens`);
+    }
+    const words = this.stepWords;
+    words[0] = n;
+    words[1] = pos;
+    for (let i = 0; i < n; i++) words[4 + i] = tokens[i];
+    this.device.queue.writeBuffer(this.buffers[this.plan.step_buffer], 0, words, 0, 4 + n);
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const d of this.lists[list ?? (n === 1 ? 'decode' : 'prefill')]) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? Math.ceil(n / d.tile) : d.groups[2]);
+    }
+    pass.end();
+    if (this.plan.result_buffer >= 0) enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, this.resultRead, 0, this.resultRead.size);
+    if (readLogits && this.logitsRead) enc.copyBufferToBuffer(this.buffers[this.plan.logits_buffer], 0, this.logitsRead, 0, this.logitsRead.size);
+    this.device.queue.submit([enc.finish()]);
+  }
+
+  /**
+   * One forward call with its readback: the top-k candidates of the last token (k = plan.top_k), and its
+   * logits when asked.
+   * @returns {Promise<{ids: Uint32Array, logits: Float32Array, all?: Float32Array}>}
+   */
+  async forward(tokens, pos, { list, readLogits = false } = {}) {
+    this.encode(tokens, pos, list, { readLogits });
+    const reads = [this.resultRead.mapAsync(GPUMapMode.READ)];
+    if (readLogits) reads.push(this.logitsRead.mapAsync(GPUMapMode.READ));
+    try {
+      await Promise.all(reads);
+    } catch (e) {
+      throw this.lost ?? e;
+    }
+    const words = new Uint32Array(this.resultRead.getMappedRange().slice(0));
+    this.resultRead.unmap();
+    const k = this.plan.top_k;
+    const ids = new Uint32Array(k);
+    const logits = new Float32Array(k);
+    const bits = new Float32Array(words.buffer);
+    for (let i = 0; i < k; i++) {
+      ids[i] = words[2 * i];
+      logits[i] = bits[2 * i + 1];
+    }
+    const out = { ids, logits };
+    if (readLogits) {
+      out.all = new Float32Array(this.logitsRead.getMappedRange().slice(0, 4 * this.plan.n_vocab));
+      this.logitsRead.unmap();
+    }
+    return out;
+  }
+
+  /** Runs a forward call and waits for the GPU, without readback (single-op tests). */
+  async run(tokens, pos, list = 'decode') {
+    this.encode(tokens, pos, list);
+    await this.device.queue.onSubmittedWorkDone();
+    if (this.lost) throw this.lost;
+  }
+
+  destroy() {
+    this.destroyed = true;
+    for (const b of this.buffers ?? []) b.destroy();
+    this.resultRead?.destroy();
+    this.logitsRead?.destroy();
+  }
+}

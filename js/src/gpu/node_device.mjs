@@ -1,0 +1,49 @@
+// A WebGPU device in Node through the npm `webgpu` package (Dawn). On machines without a GPU, Dawn runs on
+// SwiftShader when VK_ICD_FILENAMES points at its Vulkan driver; this module points it at Debian
+// Chromium's copy when nothing else is configured (set TABLLM_WEBGPU_ADAPTER=native to keep the system's).
+
+import fs from 'node:fs';
+
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+// The limits a plan depends on (core/backend/webgpu/plan.h DeviceLimits), requested at the adapter's maximum.
+export const PLAN_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension', 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
+];
+
+/** Limits of an adapter or device as a plain object of the keys the planner reads. */
+export function planLimits(limits) {
+  return Object.fromEntries(PLAN_LIMITS.map((k) => [k, Number(limits[k])]));
+}
+
+// Dawn's GPU instance must outlive its devices: if the object `create()` returns is garbage-collected, the
+// instance is torn down under live devices and the process dies in native code (futex / pthread
+// assertions) or pending promises never settle. Every instance made here is kept for the process's life.
+const instances = new Set();
+
+/**
+ * @returns {Promise<{gpu: GPU, adapter: GPUAdapter, device: GPUDevice, limits: Record<string, number>}>}
+ */
+export async function requestNodeDevice() {
+  if (!process.env.VK_ICD_FILENAMES && process.env.TABLLM_WEBGPU_ADAPTER !== 'native' && fs.existsSync(SWIFTSHADER_ICD)) {
+    process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  }
+  let webgpu;
+  try {
+    webgpu = await import('webgpu');
+  } catch (e) {
+    throw new Error(`the npm package "webgpu" is not installed (npm install at the repository root): ${e.message}`);
+  }
+  Object.assign(globalThis, webgpu.globals);
+  const gpu = webgpu.create([]);
+  instances.add(gpu);
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter (is a Vulkan driver installed? VK_ICD_FILENAMES=' + (process.env.VK_ICD_FILENAMES ?? '') + ')');
+  const requiredLimits = {};
+  for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX']) requiredLimits[k] = adapter.limits[k];
+  const device = await adapter.requestDevice({ requiredLimits });
+  instances.add(adapter);
+  return { gpu, adapter, device, limits: planLimits(device.limits) };
+}

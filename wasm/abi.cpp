@@ -1,0 +1,221 @@
+// The exported C functions (tabllm.h): handles, error capture and string ownership around the C++ core.
+#include "tabllm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "report_json.h"
+#include "request_json.h"
+#include "runtime/cpu_forward.h"
+#include "runtime/generation.h"
+#include "runtime/session.h"
+
+#ifdef __EMSCRIPTEN_PTHREADS__
+#include <emscripten/em_asm.h>
+#endif
+
+using tabllm::Error;
+
+namespace {
+
+// The host's bytes and the model that reads them in place; shared by the model handle and its sessions,
+// so freeing the handle first cannot pull the weights from under a session.
+struct LoadedModel {
+  std::unique_ptr<uint8_t, decltype(&std::free)> bytes{nullptr, &std::free};  // destroyed after the model
+  std::unique_ptr<tabllm::Model> model;
+  std::string info_json;
+};
+
+thread_local std::string last_error;
+
+// Runs the body of an exported function: whatever it throws becomes last_error, and `failed` is returned.
+template <class Body, class Result>
+Result guarded(Body&& body, Result failed) noexcept {
+  last_error.clear();
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    last_error = "out of memory: the model and its context do not fit in memory (a WebAssembly heap holds 4 GB at most)";
+  } catch (const std::exception& e) {
+    last_error = e.what();
+  } catch (...) {
+    last_error = "unknown internal error";
+  }
+  return failed;
+}
+
+#ifdef __EMSCRIPTEN_PTHREADS__
+// Each extra thread needs an idle worker of the module's pthread pool: a new worker would only start
+// once the host returns to its event loop, which a synchronous call never does.
+void check_pthread_pool(int threads) {
+  const int idle = EM_ASM_INT({ return PThread.unusedWorkers.length; });
+  if (threads - 1 > idle)
+    throw Error(std::to_string(threads) + " threads need " + std::to_string(threads - 1) + " idle workers but the pthread pool has " +
+                std::to_string(idle) + ": create the module with a larger pthreadPoolSize, or free other sessions first");
+}
+#endif
+
+template <class Handle>
+Handle& deref(Handle* handle, const char* what) {
+  if (!handle) throw Error(std::string("no ") + what + " (the handle is NULL)");
+  return *handle;
+}
+
+std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int threads, const std::string& kernels, int context_size) {
+  tabllm::CpuOptions options;
+  if (threads < 1) throw Error("threads must be at least 1, got " + std::to_string(threads));
+#ifdef __EMSCRIPTEN_PTHREADS__
+  check_pthread_pool(threads);
+#elif defined(__EMSCRIPTEN__)
+  if (threads > 1) throw Error("this build is single-threaded: use threads = 1, or the threaded build (tabllm.mjs) on a cross-origin isolated page");
+#endif
+  options.n_threads = threads;
+  if (kernels == "scalar") options.path = tabllm::cpu::Path::Scalar;
+  else if (kernels != "simd") throw Error("kernels must be \"simd\" or \"scalar\", got \"" + kernels + "\"");
+  if (context_size < 0) throw Error("context_size must be >= 0 (0: the model's), got " + std::to_string(context_size));
+  options.context_size = context_size;
+  return std::make_unique<tabllm::CpuForward>(model, options);
+}
+
+}  // namespace
+
+struct tabllm_model {
+  std::shared_ptr<const LoadedModel> loaded;
+  std::string tokens_json;  // the last tabllm_tokenize answer
+};
+
+struct tabllm_session {
+  tabllm_session(std::shared_ptr<const LoadedModel> loaded_model, std::unique_ptr<tabllm::Backend> backend)
+      : loaded(std::move(loaded_model)), session(*loaded->model, std::move(backend)) {}
+
+  std::shared_ptr<const LoadedModel> loaded;
+  tabllm::Session session;
+  std::unique_ptr<tabllm::Generation> generation;  // the running or last request
+  std::string chunk;        // the last tabllm_generate_next answer
+  std::string result_json;  // the last tabllm_generate_result answer
+};
+
+extern "C" {
+
+const char* tabllm_last_error(void) { return last_error.c_str(); }
+
+const char* tabllm_build_info(void) {
+  static const std::string info = tabllm::wasm::build_info_json();
+  return info.c_str();
+}
+
+tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size) {
+  return guarded(
+      [&] {
+        std::unique_ptr<uint8_t, decltype(&std::free)> owned(bytes, &std::free);
+        if (!bytes || size == 0) throw Error("no model bytes were given");
+        auto loaded = std::make_shared<LoadedModel>();
+        loaded->bytes = std::move(owned);
+        loaded->model = tabllm::Model::from_memory(bytes, size);
+        loaded->info_json = tabllm::wasm::model_info_json(*loaded->model);
+        return new tabllm_model{std::move(loaded), {}};
+      },
+      static_cast<tabllm_model*>(nullptr));
+}
+
+void tabllm_model_free(tabllm_model* model) { delete model; }
+
+const char* tabllm_model_info(tabllm_model* model) {
+  return guarded([&] { return deref(model, "model").loaded->info_json.c_str(); }, static_cast<const char*>(nullptr));
+}
+
+const char* tabllm_tokenize(tabllm_model* model, const char* text, int add_bos) {
+  return guarded(
+      [&] {
+        tabllm_model& m = deref(model, "model");
+        const auto ids = m.loaded->model->tokenizer().encode(text ? text : "", add_bos != 0);
+        m.tokens_json = tabllm::wasm::token_ids_json(ids);
+        return m.tokens_json.c_str();
+      },
+      static_cast<const char*>(nullptr));
+}
+
+tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size) {
+  return guarded(
+      [&] {
+        const auto& loaded = deref(model, "model").loaded;
+        return new tabllm_session(loaded, cpu_backend(*loaded->model, threads, kernels ? kernels : "", context_size));
+      },
+      static_cast<tabllm_session*>(nullptr));
+}
+
+void tabllm_session_free(tabllm_session* session) { delete session; }
+
+int tabllm_generate_begin(tabllm_session* session, const char* prompt, const char* params_json) {
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        s.generation.reset();
+        s.generation = s.session.start(tabllm::wasm::request_from_json(prompt ? prompt : "", params_json ? params_json : ""));
+        return 0;
+      },
+      -1);
+}
+
+const char* tabllm_generate_next(tabllm_session* session) {
+  return guarded(
+      [&]() -> const char* {
+        tabllm_session& s = deref(session, "session");
+        if (!s.generation) throw Error("no generation is running: call tabllm_generate_begin first");
+        try {
+          if (!s.generation->step(s.chunk)) return nullptr;
+        } catch (...) {
+          s.generation.reset();  // a step that failed half-way cannot be continued
+          throw;
+        }
+        return s.chunk.c_str();
+      },
+      static_cast<const char*>(nullptr));
+}
+
+void tabllm_generate_abort(tabllm_session* session) {
+  guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        if (s.generation) s.generation->abort();
+        return 0;
+      },
+      -1);
+}
+
+const char* tabllm_generate_result(tabllm_session* session) {
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        if (!s.generation) throw Error("no generation to report on: call tabllm_generate_begin first");
+        if (!s.generation->finished())
+          throw Error("the generation is still running: call tabllm_generate_next until it returns NULL, or tabllm_generate_abort");
+        s.result_json = tabllm::wasm::result_json(s.generation->result());
+        return s.result_json.c_str();
+      },
+      static_cast<const char*>(nullptr));
+}
+
+int tabllm_logits(tabllm_session* session, const int32_t* ids, int n, float* out) {
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        s.generation.reset();
+        if (!ids || !out || n <= 0) throw Error("tabllm_logits needs token ids (n >= 1) and an output buffer");
+        const std::vector<int32_t> tokens(ids, ids + n);
+        const int64_t n_vocab = s.loaded->model->config().n_vocab;
+        for (const int32_t id : tokens)
+          if (id < 0 || id >= n_vocab) throw Error("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
+        const std::vector<float> logits = s.session.logits_all(tokens);
+        std::copy(logits.begin(), logits.end(), out);
+        return 0;
+      },
+      -1);
+}
+
+}  // extern "C"

@@ -1,0 +1,189 @@
+// Reference ops for the WebGPU parity tests, exported to JavaScript: the scalar C++ kernels every backend
+// is checked against (cpu::matmul on Path::Scalar, dequantize_row) and the forward pass's plain rmsnorm,
+// RoPE and attention (as runtime/cpu_forward.cpp writes them), plus a generator of valid random weight
+// blocks of every type. Sizes are int (wasm32); failures return -1 and tabllm_ref_last_error() says why.
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/thread_pool.h"
+#include "common/error.h"
+#include "quant/quantize.h"
+#include "quant/types.h"
+#include "tabllm.h"
+
+namespace {
+
+std::string ref_error;
+
+template <class Body>
+int guarded(Body&& body) noexcept {
+  ref_error.clear();
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    ref_error = e.what();
+  } catch (...) {
+    ref_error = "unknown error";
+  }
+  return -1;
+}
+
+tabllm::TensorType type_of(int type) { return static_cast<tabllm::TensorType>(type); }
+
+// xorshift32: deterministic across hosts.
+struct Rng {
+  uint32_t s;
+  uint32_t next() {
+    s ^= s << 13;
+    s ^= s >> 17;
+    s ^= s << 5;
+    return s;
+  }
+  float uniform(float lo, float hi) { return lo + (hi - lo) * static_cast<float>(next() >> 8) / 16777216.0f; }
+};
+
+void put_half(uint8_t* p, float v) {
+  const uint16_t h = tabllm::f32_to_f16(v);
+  std::memcpy(p, &h, 2);
+}
+
+}  // namespace
+
+extern "C" {
+
+TABLLM_API const char* tabllm_ref_last_error(void) { return ref_error.c_str(); }
+
+// Bytes of one row of `cols` elements of `type` (GGUF type id).
+TABLLM_API int tabllm_ref_row_bytes(int type, int cols) {
+  return guarded([&] { return static_cast<int>(tabllm::type_row_bytes(type_of(type), static_cast<uint64_t>(cols))); });
+}
+
+// Fills out[rows * row_bytes] with valid random blocks: values in about [-1, 1] quantized where the type has a
+// quantizer, random quants with sane scales for the K-quants (which tabllm reads but does not write).
+TABLLM_API int tabllm_ref_random_weights(int type, int rows, int cols, unsigned seed, uint8_t* out) {
+  return guarded([&] {
+    const tabllm::TensorType t = type_of(type);
+    const size_t row_bytes = tabllm::type_row_bytes(t, static_cast<uint64_t>(cols));
+    Rng rng{seed ? seed : 1u};
+    if (tabllm::can_quantize(t)) {
+      std::vector<float> row(static_cast<size_t>(cols));
+      for (int r = 0; r < rows; ++r) {
+        for (float& v : row) v = rng.uniform(-1.0f, 1.0f);
+        tabllm::quantize_row(t, row.data(), out + static_cast<size_t>(r) * row_bytes, cols);
+      }
+      return 0;
+    }
+    const size_t total = row_bytes * static_cast<size_t>(rows);
+    for (size_t i = 0; i < total; ++i) out[i] = static_cast<uint8_t>(rng.next() >> 24);
+    const size_t block = tabllm::type_traits(t).type_size, n_blocks = total / block;
+    for (size_t b = 0; b < n_blocks; ++b) {
+      uint8_t* p = out + b * block;
+      switch (t) {
+        case tabllm::TensorType::Q4_K:
+        case tabllm::TensorType::Q5_K:
+          put_half(p, rng.uniform(0.002f, 0.02f));      // d
+          put_half(p + 2, rng.uniform(0.002f, 0.02f));  // dmin
+          break;
+        case tabllm::TensorType::Q6_K:
+          put_half(p + 208, rng.uniform(0.0005f, 0.002f));
+          break;
+        default:
+          throw tabllm::Error(std::string("no random generator for type ") + tabllm::type_traits(t).name);
+      }
+    }
+    return 0;
+  });
+}
+
+// dst[0..n) = the values src encodes.
+TABLLM_API int tabllm_ref_dequantize(int type, const void* src, int n, float* dst) {
+  return guarded([&] {
+    tabllm::dequantize_row(type_of(type), src, dst, n);
+    return 0;
+  });
+}
+
+// y[t][r] = sum_c W[r][c] x[t][c] on the scalar reference path (cpu::matmul, Path::Scalar, one thread).
+TABLLM_API int tabllm_ref_matmul(int type, const void* W, int rows, int cols, const float* x, int n_tokens, float* y) {
+  return guarded([&] {
+    tabllm::cpu::ThreadPool pool(1);
+    tabllm::cpu::Scratch scratch;
+    tabllm::cpu::matmul(type_of(type), W, rows, cols, x, n_tokens, y, pool, scratch, tabllm::cpu::Path::Scalar);
+    return 0;
+  });
+}
+
+// out[t] = x[t] / rms(x[t]) * weight for n_tokens rows of n (the forward pass's rmsnorm: double sum).
+TABLLM_API int tabllm_ref_rmsnorm(const float* x, const float* weight, int n, int n_tokens, float eps, float* out) {
+  return guarded([&] {
+    for (int t = 0; t < n_tokens; ++t) {
+      const float* xt = x + static_cast<size_t>(t) * n;
+      double ss = 0.0;
+      for (int i = 0; i < n; ++i) ss += static_cast<double>(xt[i]) * xt[i];
+      const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+      for (int i = 0; i < n; ++i) out[static_cast<size_t>(t) * n + i] = xt[i] * scale * weight[i];
+    }
+    return 0;
+  });
+}
+
+// Rotates n_heads heads of head_dim (in place) at position pos, as the forward pass does: float inverse
+// frequencies base^(-2i/rope_dims) / factors[i] (factors may be NULL) / linear_scale, double angles; pairs
+// (2i, 2i+1) or, with halves, (i, i + head_dim/2).
+TABLLM_API int tabllm_ref_rope(float* heads, int n_heads, int head_dim, int rope_dims, int halves, int pos, float base,
+                               const float* factors, float linear_scale) {
+  return guarded([&] {
+    const int half = rope_dims / 2;
+    for (int i = 0; i < half; ++i) {
+      double f = std::pow(static_cast<double>(base), -2.0 * i / static_cast<double>(rope_dims));
+      if (factors) f /= factors[i];
+      const float inv_freq = static_cast<float>(f / linear_scale);
+      const double angle = static_cast<double>(pos) * inv_freq;
+      const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+      for (int h = 0; h < n_heads; ++h) {
+        float* head = heads + static_cast<size_t>(h) * head_dim;
+        const int a = halves ? i : 2 * i, b = halves ? i + head_dim / 2 : 2 * i + 1;
+        const float x0 = head[a], x1 = head[b];
+        head[a] = x0 * c - x1 * s;
+        head[b] = x0 * s + x1 * c;
+      }
+    }
+    return 0;
+  });
+}
+
+// Causal attention of n_tokens queries at positions pos.. over caches of kv_dim = n_kv_heads * head_dim
+// floats per position: out[t][h] = softmax(q·k / sqrt(head_dim)) v over positions [0, pos + t].
+// q is [n_tokens][n_heads * head_dim] with q_stride floats between tokens.
+TABLLM_API int tabllm_ref_attention(const float* q, int q_stride, int n_tokens, int n_heads, int n_kv_heads, int head_dim,
+                                    const float* k, const float* v, int pos, float* out) {
+  return guarded([&] {
+    const int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    std::vector<float> scores(static_cast<size_t>(pos + n_tokens));
+    for (int t = 0; t < n_tokens; ++t)
+      for (int h = 0; h < n_heads; ++h) {
+        const float* qh = q + static_cast<size_t>(t) * q_stride + static_cast<size_t>(h) * head_dim;
+        const int off = (h / group) * head_dim, n_pos = pos + t + 1;
+        float max_score = -INFINITY;
+        for (int p = 0; p < n_pos; ++p) {
+          float s = 0.0f;
+          for (int d = 0; d < head_dim; ++d) s += qh[d] * k[static_cast<size_t>(p) * kv_dim + off + d];
+          scores[p] = s * scale;
+          max_score = std::max(max_score, scores[p]);
+        }
+        float sum = 0.0f;
+        for (int p = 0; p < n_pos; ++p) sum += scores[p] = std::exp(scores[p] - max_score);
+        float* o = out + (static_cast<size_t>(t) * n_heads + h) * head_dim;
+        for (int d = 0; d < head_dim; ++d) o[d] = 0.0f;
+        for (int p = 0; p < n_pos; ++p)
+          for (int d = 0; d < head_dim; ++d) o[d] += scores[p] / sum * v[static_cast<size_t>(p) * kv_dim + off + d];
+      }
+    return 0;
+  });
+}
+
+}  // extern "C"

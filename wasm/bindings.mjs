@@ -1,0 +1,201 @@
+// A thin JavaScript face on the C ABI (tabllm.h): copies bytes and strings across the WebAssembly heap
+// boundary and turns failures into exceptions. It does no I/O, so every host (Web Worker, Service
+// Worker, Node) uses it the same way:
+//
+//   import createTabllmModule from './build-wasm/tabllm.mjs';
+//   const tabllm = bindTabllm(await createTabllmModule({ pthreadPoolSize: 4 }));
+//   const model = tabllm.loadModel(ggufBytes);
+//   const session = model.createSession({ threads: 4 });
+//   for (const chunk of session.stream('Once upon a time', { max_tokens: 64 })) show(chunk);
+
+export class TabllmError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'TabllmError';
+  }
+}
+
+export function bindTabllm(module) {
+  const abi = new Abi(module);
+  return {
+    buildInfo: () => JSON.parse(abi.string(module._tabllm_build_info())),
+    // Copies `bytes` (a Uint8Array holding a GGUF file) into the heap; the model keeps that copy.
+    loadModel(bytes) {
+      const ptr = abi.malloc(bytes.length);
+      abi.heapU8().set(bytes, ptr);
+      return new Model(abi, abi.check(module._tabllm_model_load(ptr, bytes.length) >>> 0));
+    },
+    // Loads a GGUF file of `size` bytes that `fill(write)` delivers piece by piece — from a fetch() stream or
+    // a file — straight into the heap, so a large model is never held twice in memory. fill may be async and
+    // calls write(chunk) with consecutive Uint8Arrays.
+    async loadModelStreaming(size, fill) {
+      const ptr = abi.malloc(size);
+      let offset = 0;
+      try {
+        await fill((chunk) => {
+          if (offset + chunk.length > size) throw new TabllmError(`the model has more than the announced ${size} bytes`);
+          abi.heapU8().set(chunk, ptr + offset);
+          offset += chunk.length;
+        });
+        if (offset !== size) throw new TabllmError(`the model has ${offset} bytes, not the announced ${size}`);
+      } catch (error) {
+        module._free(ptr);
+        throw error;
+      }
+      return new Model(abi, abi.check(module._tabllm_model_load(ptr, size) >>> 0));
+    },
+    // Ends the module's pthread workers: Node keeps a process alive while they exist.
+    shutdown: () => module.PThread?.terminateAllThreads(),
+  };
+}
+
+class Abi {
+  constructor(module) {
+    this.m = module;
+  }
+
+  // The heap's current buffer: memory growth replaces it, possibly from another thread.
+  heapU8() {
+    return new Uint8Array((this.m.wasmMemory ?? this.m.HEAPU8).buffer);
+  }
+
+  malloc(size) {
+    const ptr = this.m._malloc(size) >>> 0;
+    if (ptr === 0 && size > 0) throw new TabllmError(`out of memory: could not allocate ${size} bytes in the WebAssembly heap`);
+    return ptr;
+  }
+
+  // Calls fn with NUL-ended UTF-8 copies of `strings` in the heap, freed afterwards.
+  withStrings(strings, fn) {
+    const ptrs = strings.map((s) => {
+      const size = this.m.lengthBytesUTF8(s) + 1;
+      const ptr = this.malloc(size);
+      this.m.stringToUTF8(s, ptr, size);
+      return ptr;
+    });
+    try {
+      return fn(...ptrs);
+    } finally {
+      ptrs.forEach((p) => this.m._free(p));
+    }
+  }
+
+  string(ptr) {
+    return this.m.UTF8ToString(ptr >>> 0);
+  }
+
+  lastError() {
+    return this.string(this.m._tabllm_last_error());
+  }
+
+  // Pointer and handle results: 0 means failure.
+  check(ptr) {
+    if (ptr === 0) throw new TabllmError(this.lastError());
+    return ptr;
+  }
+
+  checkStatus(status) {
+    if (status !== 0) throw new TabllmError(this.lastError());
+  }
+
+  json(ptr) {
+    return JSON.parse(this.string(this.check(ptr >>> 0)));
+  }
+}
+
+class Model {
+  constructor(abi, handle) {
+    this.abi = abi;
+    this.handle = handle;
+  }
+
+  info() {
+    return this.abi.json(this.abi.m._tabllm_model_info(this.handle));
+  }
+
+  tokenize(text, addBos = true) {
+    return this.abi.withStrings([text], (p) => this.abi.json(this.abi.m._tabllm_tokenize(this.handle, p, addBos ? 1 : 0)));
+  }
+
+  // threads: including the calling thread, each extra one takes a worker from the module's pthread pool.
+  createSession({ threads = 1, kernels = 'simd', contextSize = 0 } = {}) {
+    const handle = this.abi.withStrings([kernels], (k) => this.abi.m._tabllm_session_create(this.handle, threads, k, contextSize) >>> 0);
+    return new Session(this.abi, this.abi.check(handle), this.info().vocab);
+  }
+
+  // Sessions keep the model alive until they are freed too.
+  free() {
+    this.abi.m._tabllm_model_free(this.handle);
+    this.handle = 0;
+  }
+}
+
+class Session {
+  constructor(abi, handle, vocabSize) {
+    this.abi = abi;
+    this.handle = handle;
+    this.vocabSize = vocabSize;
+  }
+
+  // params: max_tokens, temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n,
+  // frequency_penalty, presence_penalty, logit_bias, stop, ignore_eos, add_bos (see tabllm.h).
+  begin(prompt, params = {}) {
+    this.abi.withStrings([prompt, JSON.stringify(params)], (p, j) =>
+      this.abi.checkStatus(this.abi.m._tabllm_generate_begin(this.handle, p, j)));
+  }
+
+  // The next chunk of text ('' when held back), or null once finished.
+  next() {
+    const ptr = this.abi.m._tabllm_generate_next(this.handle) >>> 0;
+    if (ptr !== 0) return this.abi.string(ptr);
+    const error = this.abi.lastError();
+    if (error) throw new TabllmError(error);
+    return null;
+  }
+
+  abort() {
+    this.abi.m._tabllm_generate_abort(this.handle);
+  }
+
+  // text, finish_reason, token counts and timings of the finished (or aborted) generation.
+  result() {
+    return this.abi.json(this.abi.m._tabllm_generate_result(this.handle));
+  }
+
+  // Yields text chunks as they are generated (empty ones skipped); leaving the loop early aborts.
+  *stream(prompt, params = {}) {
+    this.begin(prompt, params);
+    let finished = false;
+    try {
+      for (let chunk = this.next(); chunk !== null; chunk = this.next()) if (chunk) yield chunk;
+      finished = true;
+    } finally {
+      if (!finished) this.abort();
+    }
+  }
+
+  generate(prompt, params = {}) {
+    for (const _ of this.stream(prompt, params));
+    return this.result();
+  }
+
+  // Logits of every position of `ids`: a Float32Array of ids.length * vocab values, row-major.
+  logits(ids) {
+    const n = ids.length;
+    const idsPtr = this.abi.malloc(n * 4);
+    const outPtr = this.abi.malloc(n * this.vocabSize * 4);
+    try {
+      new Int32Array(this.abi.heapU8().buffer, idsPtr, n).set(ids);
+      this.abi.checkStatus(this.abi.m._tabllm_logits(this.handle, idsPtr, n, outPtr));
+      return new Float32Array(this.abi.heapU8().buffer, outPtr, n * this.vocabSize).slice();
+    } finally {
+      this.abi.m._free(idsPtr);
+      this.abi.m._free(outPtr);
+    }
+  }
+
+  free() {
+    this.abi.m._tabllm_session_free(this.handle);
+    this.handle = 0;
+  }
+}

@@ -1,0 +1,75 @@
+/* The C ABI of tabllm: one surface for every host (Web Worker, Service Worker, Node). Stepwise, so a
+ * host streams text and aborts between tokens without callbacks into JavaScript.
+ *
+ * Errors: a function that fails returns 0 (handles), NULL (strings) or -1 (status); tabllm_last_error()
+ * then says why. Every call clears the previous error first. No C++ exception ever leaves these
+ * functions.
+ *
+ * Strings: the library owns every string it returns; read it before the next call with the same handle
+ * (for tabllm_last_error: before the next call on the same thread). Strings passed in are UTF-8, NUL-ended,
+ * and only read during the call. */
+#ifndef TABLLM_H
+#define TABLLM_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten/em_macros.h>
+#define TABLLM_API EMSCRIPTEN_KEEPALIVE
+#else
+#define TABLLM_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tabllm_model tabllm_model;
+typedef struct tabllm_session tabllm_session;
+
+/* Why the last failing call on this thread failed ("" when it did not fail). */
+TABLLM_API const char* tabllm_last_error(void);
+/* {"simd": "wasm-simd128" or "scalar" (the Simd path's instruction set), "threads": built with threads}. */
+TABLLM_API const char* tabllm_build_info(void);
+
+/* Loads a GGUF model from `size` bytes at `bytes`, allocated with malloc. Ownership of the buffer passes
+ * to the library in every case: it is freed with the model, or at once when loading fails. */
+TABLLM_API tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size);
+/* Releases the host's handle; the model lives on until its last session is freed. NULL is ignored. */
+TABLLM_API void tabllm_model_free(tabllm_model* model);
+/* JSON: name, arch, parameters, tensor_bytes, tensor_types, vocab, dim, layers, heads, kv_heads,
+ * head_dim, ffn, context, tokenizer, bos, eos. Valid as long as the model handle. */
+TABLLM_API const char* tabllm_model_info(tabllm_model* model);
+/* JSON array of token ids for `text` (with BOS first when add_bos is non-zero and the vocabulary has one). */
+TABLLM_API const char* tabllm_tokenize(tabllm_model* model, const char* text, int add_bos);
+
+/* A conversation on the CPU: `threads` >= 1 (the caller included; 1 in single-threaded builds),
+ * `kernels` "simd" or "scalar" (the reference path), `context_size` in tokens (0: the model's). */
+TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size);
+TABLLM_API void tabllm_session_free(tabllm_session* session);
+
+/* Starts generating a continuation of `prompt`; ends any generation still running on the session.
+ * params_json: an object with any of max_tokens, temperature, top_k, top_p, min_p, seed,
+ * repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, logit_bias ({"id": bias}),
+ * stop (string or array of strings), ignore_eos, add_bos; NULL or "" for the defaults. The KV cache
+ * of the previous request is reused for the prompt's common prefix. Returns 0, or -1 on error. */
+TABLLM_API int tabllm_generate_begin(tabllm_session* session, const char* prompt, const char* params_json);
+/* Generates the next token: returns the text now safe to show (possibly "": a partial UTF-8 character or
+ * a possible stop string is held back), or NULL once the generation has finished (or on error: then
+ * tabllm_last_error() is not empty). Concatenating every chunk gives the whole text. */
+TABLLM_API const char* tabllm_generate_next(tabllm_session* session);
+/* Ends the running generation now (finish_reason "abort"). The session stays usable. */
+TABLLM_API void tabllm_generate_abort(tabllm_session* session);
+/* After tabllm_generate_next returned NULL or after an abort: JSON with text, finish_reason ("stop",
+ * "length", "abort"), prompt_tokens, prompt_tokens_reused, generated_tokens, ttft_ms, prefill_ms,
+ * decode_ms, prefill_tokens_per_s, decode_tokens_per_s. */
+TABLLM_API const char* tabllm_generate_result(tabllm_session* session);
+
+/* Logits of every position of the `n` token ids at `ids`, processed from position 0 (parity tests,
+ * perplexity): writes n * vocab floats to `out`. Ends any running generation. Returns 0, or -1. */
+TABLLM_API int tabllm_logits(tabllm_session* session, const int32_t* ids, int n, float* out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
