@@ -20,7 +20,9 @@ struct CliRun {
 
 // Runs `tabllm ARGS` under a time limit; stdout is discarded, stderr captured.
 CliRun run_cli(const std::string& args) {
-  const std::string err_path = test::build_dir() + "/cli-stderr.txt";
+  // One file per test: ctest runs tests in parallel processes.
+  const std::string err_path =
+      test::build_dir() + "/cli-stderr-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".txt";
   const std::string cmd = "timeout 60 " + test::build_dir() + "/bin/tabllm " + args + " >/dev/null 2>" + err_path;
   const int status = std::system(cmd.c_str());
   std::ifstream f(err_path);
