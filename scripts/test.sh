@@ -4,6 +4,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
+# Tests that cannot run (no GPU adapter, missing build) fail instead of skipping.
+export TABLLM_TEST_STRICT=1
 status=0
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600) || status=1
 if [ -d tests/js ] && ls tests/js/*.test.mjs >/dev/null 2>&1; then

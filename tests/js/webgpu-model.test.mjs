@@ -3,6 +3,7 @@
 // WebAssembly CPU engine for 32 greedy steps; a lowered binding limit (split output, embedding and FFN
 // matrices) changes nothing; no buffer, pipeline or bind group is created per token. Needs a WebAssembly
 // build with the WebGPU exports (TABLLM_WASM_DIR, default build-wasm) and the converted models.
+import { skipOrFail } from './wasm_env.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,8 +58,8 @@ const reference = () => fs.readFileSync(path.join(sharedDir, 'models/stories260K
 
 for (const type of ['f32', 'q8_0']) {
   test(`stories260K ${type}: greedy 64 tokens on WebGPU equal the reference`, async (t) => {
-    if (skip) return t.skip(skip);
-    if (!modelPath(`stories260K-${type}`)) return t.skip('stories260K models missing: run scripts/setup.sh');
+    if (skip) return skipOrFail(t, skip);
+    if (!modelPath(`stories260K-${type}`)) return skipOrFail(t, 'stories260K models missing: run scripts/setup.sh');
     const model = await load(`stories260K-${type}`);
     try {
       t.diagnostic(`dispatches per token: decode ${model.executor.dispatchCount('decode')}, prefill ${model.executor.dispatchCount('prefill')}; pipelines ${model.plan.pipelines.length}`);
@@ -72,8 +73,8 @@ for (const type of ['f32', 'q8_0']) {
 }
 
 test('stories260K f32 under a 32 KiB binding limit: split output, embedding and FFN matrices give the same tokens', async (t) => {
-  if (skip) return t.skip(skip);
-  if (!modelPath('stories260K-f32')) return t.skip('stories260K models missing: run scripts/setup.sh');
+  if (skip) return skipOrFail(t, skip);
+  if (!modelPath('stories260K-f32')) return skipOrFail(t, 'stories260K models missing: run scripts/setup.sh');
   const model = await load('stories260K-f32', { limits: { maxStorageBufferBindingSize: 32768 }, context_size: 128 });
   try {
     const decode = model.plan.decode.map((d) => d.label);
@@ -90,8 +91,8 @@ test('stories260K f32 under a 32 KiB binding limit: split output, embedding and 
 });
 
 test('a model that cannot fit is refused before any upload, saying what it needs', async (t) => {
-  if (skip) return t.skip(skip);
-  if (!modelPath('stories260K-f32')) return t.skip('stories260K models missing');
+  if (skip) return skipOrFail(t, skip);
+  if (!modelPath('stories260K-f32')) return skipOrFail(t, 'stories260K models missing');
   const prefix = new Uint8Array(fs.readFileSync(modelPath('stories260K-f32')));
   assert.throws(() => abi.planModel(prefix, { limits: { ...limits, maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 } }), /needs .*bytes.*this device allows/);
 });
@@ -121,9 +122,9 @@ function cpuGreedy(bytes, prompt, count) {
 
 for (const arch of ['qwen2', 'qwen3']) {
   test(`tiny-${arch} f32: 32 greedy tokens on WebGPU equal the CPU's; nothing is created per token`, async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) return skipOrFail(t, skip);
     const p = modelPath(`tiny-${arch}-f32`);
-    if (!p) return t.skip('synthetic models missing: run scripts/setup.sh');
+    if (!p) return skipOrFail(t, 'synthetic models missing: run scripts/setup.sh');
     const prompt = [1, 17, 42, 7, 99];
     const cpu = cpuGreedy(new Uint8Array(fs.readFileSync(p)), prompt, 32);
     const model = await load(`tiny-${arch}-f32`);

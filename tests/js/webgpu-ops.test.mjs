@@ -6,6 +6,7 @@
 // Error measure: max |gpu - ref| / max |ref| over each output. The kernels decode exactly the values the
 // reference decodes; only f32 summation order differs, so every bound below is a few ulps of the
 // accumulated magnitude.
+import { skipOrFail } from './wasm_env.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -148,7 +149,7 @@ async function matmulCase(t, { types, rows, cols, nTokens, flags = [], tok = 1, 
 
 for (const [type] of Object.entries(TYPES)) {
   test(`matmul ${type}: matrix-vector and matrix-matrix products, fused norm/residual/gate`, async (t) => {
-    if (skip) return t.skip(skip);
+    if (skip) return skipOrFail(t, skip);
     const cols = K_QUANTS.has(type) ? 512 : 96;   // 96: three 32-blocks (partial 64-thread stride)
     await matmulCase(t, { types: [type], rows: [37], cols, nTokens: 1 });
     await matmulCase(t, { types: [type], rows: [37], cols, nTokens: 11, tok: 8 });            // partial token tile
@@ -163,14 +164,14 @@ for (const [type] of Object.entries(TYPES)) {
 }
 
 test('matmul: Q, K, V of different types as one product; logits of the last token only', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipOrFail(t, skip);
   await matmulCase(t, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 8], cols: 256, nTokens: 5, tok: 8, flags: ['NORM', 'MULTI'] });
   await matmulCase(t, { types: ['q4_0', 'f16', 'bf16'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'] });
   await matmulCase(t, { types: ['q6_k'], rows: [70], cols: 256, nTokens: 4, flags: ['NORM'], lastOnly: true });
 });
 
 test('embedding lookup of every type', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipOrFail(t, skip);
   for (const [type, { id }] of Object.entries(TYPES)) {
     const rows = 13;
     const cols = K_QUANTS.has(type) ? 256 : 64;
@@ -219,7 +220,7 @@ async function qkvPostCase(t, { nHeads, nKv, hd, ropeDims, halves, flags, nToken
 }
 
 test('qkv_post: bias, q/k RMSNorm, RoPE (llama pairs, qwen halves, llama3 factors), KV cache append', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipOrFail(t, skip);
   await qkvPostCase(t, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 16, halves: false, flags: [], nTokens: 3, pos: 5 });
   await qkvPostCase(t, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 8, halves: false, flags: [], nTokens: 1, pos: 9 });  // partial RoPE
   await qkvPostCase(t, { nHeads: 2, nKv: 1, hd: 128, ropeDims: 128, halves: true, flags: ['BIAS'], nTokens: 2, pos: 40 });
@@ -242,7 +243,7 @@ async function attentionCase(t, { nHeads, nKv, hd, nTokens, pos, tq }) {
 }
 
 test('attention: single-pass decode and tiled prefill over the KV cache with GQA', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipOrFail(t, skip);
   await attentionCase(t, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1 });      // stories260K shape, first token
   await attentionCase(t, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1 });   // three chunks, the last partial
   await attentionCase(t, { nHeads: 4, nKv: 1, hd: 64, nTokens: 7, pos: 60, tq: 4 });    // partial query tile across a chunk edge
@@ -250,7 +251,7 @@ test('attention: single-pass decode and tiled prefill over the KV cache with GQA
 });
 
 test('sample: greedy argmax and ordered top-k on the GPU', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipOrFail(t, skip);
   const n = 1000;
   const logits = random(n, 10);
   logits[17] = 30;
