@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for RUNS executions
-# (default 1,000,000). Usage: scripts/fuzz.sh [RUNS] [TARGET...]
+# (default 1,000,000) on inputs of up to FUZZ_MAX_LEN bytes (default 512). Usage: scripts/fuzz.sh [RUNS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000000}
@@ -16,7 +16,7 @@ for t in ${targets[@]}; do
   echo "== $t: $runs runs"
   start=$(date +%s)
   status=0
-  "build-fuzz/bin/$t" -runs="$runs" -max_len=4096 -timeout=10 -print_final_stats=1 "$work" "$corpus" \
+  "build-fuzz/bin/$t" -runs="$runs" -max_len="${FUZZ_MAX_LEN:-512}" -timeout=10 -print_final_stats=1 "$work" "$corpus" \
     >"build-fuzz/$t.log" 2>&1 || status=$?
   grep -E 'stat::number_of_executed_units|stat::peak_rss_mb|ERROR|SUMMARY' "build-fuzz/$t.log" || true
   echo "   exit $status, $(( $(date +%s) - start )) s (log: build-fuzz/$t.log)"

@@ -1,4 +1,5 @@
 // Parsing GGUF headers from bytes, with every length and count checked against what is there.
+#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -89,7 +90,7 @@ Value read_value(Cursor& c, ValueType type, const std::string& key, int depth) {
       if (n > (uint64_t{1} << 40) / min_encoded_size(v.elem_type))
         throw Error("corrupt GGUF: metadata " + key + " claims " + std::to_string(n) + " elements");
       if (n * min_encoded_size(v.elem_type) > c.remaining()) throw NeedMoreBytes{};
-      v.array.reserve(n);
+      v.array.reserve(n);  // bounded above: n elements fit in the remaining bytes
       for (uint64_t i = 0; i < n; ++i) v.array.push_back(read_value(c, v.elem_type, key, depth + 1));
       break;
     }
@@ -112,8 +113,11 @@ Header parse(const uint8_t* data, size_t size, std::optional<uint64_t> total_siz
   const uint64_t n_kv = c.read<uint64_t>();
   if (n_tensors > (1u << 24) || n_kv > (1u << 24)) throw Error("corrupt GGUF: header claims " + std::to_string(n_tensors) + " tensors and " + std::to_string(n_kv) + " metadata entries");
 
+  // Counts come from the file: reserve only what the remaining bytes could hold, so a tiny file cannot
+  // make the parser allocate gigabytes.
+  constexpr size_t kMinKeyValueBytes = 8 + 4 + 1, kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;
   std::set<std::string> keys;
-  h.metadata.reserve(n_kv);
+  h.metadata.reserve(std::min<uint64_t>(n_kv, c.remaining() / kMinKeyValueBytes));
   for (uint64_t i = 0; i < n_kv; ++i) {
     std::string key = c.read_string("metadata key");
     const uint32_t type = c.read<uint32_t>();
@@ -129,7 +133,7 @@ Header parse(const uint8_t* data, size_t size, std::optional<uint64_t> total_siz
   }
 
   std::set<std::string> names;
-  h.tensors.reserve(n_tensors);
+  h.tensors.reserve(std::min<uint64_t>(n_tensors, c.remaining() / kMinTensorInfoBytes));
   for (uint64_t i = 0; i < n_tensors; ++i) {
     TensorInfo t;
     t.name = c.read_string("tensor name");
