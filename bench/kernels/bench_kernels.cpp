@@ -1,0 +1,187 @@
+// Matmul throughput on the shapes of TinyLlama-1.1B (dim 2048, ffn 5632, 22 layers, vocab 32000):
+//   tabllm_bench_kernels [--types q4_0,q8_0,...] [--threads 1,2] [--prefill-tokens 64] [--seconds 0.3]
+//                        [--path simd|scalar] [--json]
+// Decode (1 token) streams weights from memory, as in a real forward pass: each shape rotates over enough
+// copies of its matrix to exceed the last-level cache. Prefill multiplies a batch of tokens. Prints GB/s
+// of weights read, GMAC/s, and the tok/s a forward pass of these matmuls alone would reach. Each number
+// is the best of several rounds, so other load on the machine disturbs it less.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "common/error.h"
+#include "quant/quantize.h"
+
+using namespace tabllm;
+using namespace tabllm::cpu;
+
+namespace {
+
+struct Shape {
+  const char* name;
+  int64_t rows, cols;
+  int per_token;  // how many such matmuls one token runs through the whole model
+};
+
+constexpr int kLayers = 22;
+const Shape kShapes[] = {
+    {"attn_q/o 2048x2048", 2048, 2048, 2 * kLayers}, {"attn_k/v 256x2048", 256, 2048, 2 * kLayers},
+    {"ffn_up/gate 5632x2048", 5632, 2048, 2 * kLayers}, {"ffn_down 2048x5632", 2048, 5632, kLayers},
+    {"output 32000x2048", 32000, 2048, 1},
+};
+
+constexpr size_t kColdBytes = size_t{512} << 20;  // rotate over this much weight data in decode
+
+struct Options {
+  std::vector<TensorType> types{TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16};
+  std::vector<int> threads{1, 2};
+  int64_t prefill_tokens = 64;
+  double seconds = 0.3;
+  Path path = Path::Simd;
+  bool json = false;
+};
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> parts;
+  std::stringstream in(s);
+  for (std::string part; std::getline(in, part, ',');) parts.push_back(part);
+  return parts;
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw Error(arg + " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--types") {
+      o.types.clear();
+      for (const std::string& t : split(value())) o.types.push_back(parse_type_name(t));
+    } else if (arg == "--threads") {
+      o.threads.clear();
+      for (const std::string& t : split(value())) o.threads.push_back(std::stoi(t));
+    } else if (arg == "--prefill-tokens") {
+      o.prefill_tokens = std::stoll(value());
+    } else if (arg == "--seconds") {
+      o.seconds = std::stod(value());
+    } else if (arg == "--path") {
+      o.path = value() == "scalar" ? Path::Scalar : Path::Simd;
+    } else if (arg == "--json") {
+      o.json = true;
+    } else {
+      throw Error("unknown option " + arg + " (see the comment at the top of bench_kernels.cpp)");
+    }
+  }
+  return o;
+}
+
+// Random weights with sane scales: quantizable types are encoded from random floats, the others get
+// random bits (any bit pattern but the scales is a valid block) with scales patched to small halves.
+std::vector<uint8_t> random_matrix(TensorType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+  const size_t row_bytes = type_row_bytes(type, cols);
+  std::vector<uint8_t> w(row_bytes * rows);
+  if (can_quantize(type)) {
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> row(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (float& v : row) v = normal(rng);
+      quantize_row(type, row.data(), &w[r * row_bytes], cols);
+    }
+    return w;
+  }
+  for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+  const TypeTraits traits = type_traits(type);
+  const uint16_t small = f32_to_f16(0.001f);
+  const size_t scale_at = type == TensorType::Q6_K ? 208 : 0;
+  for (size_t at = 0; at < w.size(); at += traits.type_size) {
+    std::memcpy(&w[at + scale_at], &small, 2);
+    if (type == TensorType::Q4_K || type == TensorType::Q5_K) std::memcpy(&w[at + 2], &small, 2);
+  }
+  return w;
+}
+
+struct Result {
+  double seconds_per_call, gbytes_per_s, gmacs_per_s;
+};
+
+Result measure(TensorType type, const Shape& shape, int64_t n_tokens, ThreadPool& pool, const Options& o,
+               std::mt19937& rng) {
+  const size_t bytes = type_row_bytes(type, shape.cols) * shape.rows;
+  // Decode reads cold weights: enough distinct copies to overflow the caches. Prefill reuses one copy.
+  const size_t copies = n_tokens == 1 ? std::max<size_t>(1, (kColdBytes + bytes - 1) / bytes) : 1;
+  const std::vector<uint8_t> first = random_matrix(type, shape.rows, shape.cols, rng);
+  std::vector<uint8_t> all(bytes * copies);
+  for (size_t c = 0; c < copies; ++c) std::memcpy(&all[c * bytes], first.data(), bytes);
+  std::vector<float> x(shape.cols * n_tokens), y(shape.rows * n_tokens);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (float& v : x) v = normal(rng);
+  Scratch scratch;
+
+  auto call = [&](size_t c) {
+    matmul(type, &all[(c % copies) * bytes], shape.rows, shape.cols, x.data(), n_tokens, y.data(), pool, scratch, o.path);
+  };
+  for (size_t c = 0; c < std::min<size_t>(copies, 4); ++c) call(c);  // warm up (scratch, pool, clocks)
+  // The best of several short rounds: other processes on a shared machine only ever slow a round down.
+  using Clock = std::chrono::steady_clock;
+  constexpr int kRounds = 7;
+  double per_call = 1e30;
+  size_t calls = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const Clock::time_point start = Clock::now();
+    size_t round_calls = 0;
+    double elapsed = 0.0;
+    do {
+      call(calls++);
+      ++round_calls;
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    } while (elapsed < o.seconds / kRounds || round_calls < 2);
+    per_call = std::min(per_call, elapsed / static_cast<double>(round_calls));
+  }
+  const double macs = static_cast<double>(shape.rows) * shape.cols * n_tokens;
+  return {per_call, static_cast<double>(bytes) / per_call / 1e9, macs / per_call / 1e9};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Options o = parse(argc, argv);
+  std::mt19937 rng(42);
+  std::printf("simd level: %s (path %s)\n", simd_level().c_str(), o.path == Path::Simd ? "simd" : "scalar");
+  std::printf("%-6s %-3s %-8s %-24s %10s %9s %9s\n", "type", "thr", "mode", "shape", "us/call", "GB/s", "GMAC/s");
+  for (TensorType type : o.types) {
+    for (int threads : o.threads) {
+      ThreadPool pool(threads);
+      for (int64_t n_tokens : {int64_t{1}, o.prefill_tokens}) {
+        const char* mode = n_tokens == 1 ? "decode" : "prefill";
+        double token_seconds = 0.0;
+        for (const Shape& shape : kShapes) {
+          const Result r = measure(type, shape, n_tokens, pool, o, rng);
+          token_seconds += r.seconds_per_call * shape.per_token / static_cast<double>(n_tokens);
+          std::printf("%-6s %-3d %-8s %-24s %10.1f %9.2f %9.2f\n", type_traits(type).name, threads, mode, shape.name,
+                      r.seconds_per_call * 1e6, r.gbytes_per_s, r.gmacs_per_s);
+          if (o.json) {
+            std::printf("{\"type\":\"%s\",\"threads\":%d,\"tokens\":%lld,\"rows\":%lld,\"cols\":%lld,\"us\":%.2f,"
+                        "\"gbps\":%.3f,\"gmacs\":%.3f}\n",
+                        type_traits(type).name, threads, static_cast<long long>(n_tokens),
+                        static_cast<long long>(shape.rows), static_cast<long long>(shape.cols),
+                        r.seconds_per_call * 1e6, r.gbytes_per_s, r.gmacs_per_s);
+          }
+        }
+        std::printf("%-6s %-3d %-8s %-24s %10.1f  => %.1f tok/s (matmuls only)\n", type_traits(type).name, threads, mode,
+                    "model per token", token_seconds * 1e6, 1.0 / token_seconds);
+      }
+    }
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "error: %s\n", e.what());
+  return 1;
+}

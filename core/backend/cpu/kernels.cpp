@@ -1,0 +1,154 @@
+// Public kernel entry points: argument checks, the choice between Path::Scalar and the SIMD table of this
+// CPU, and the split of each product over the thread pool.
+#include "backend/cpu/kernels.h"
+
+#include <atomic>
+
+#include "backend/cpu/scalar_reference.h"
+#include "backend/cpu/simd_dispatch.h"
+#include "common/error.h"
+
+namespace tabllm::cpu {
+namespace {
+
+bool cpu_can_run(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::Scalar: return true;
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__EMSCRIPTEN__)
+    // Every CPU with AVX2 and FMA also has F16C, which these builtins cannot name portably.
+    case SimdLevel::Avx2:
+      return avx2_kernels() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case SimdLevel::Avx512:
+      return avx512_kernels() && cpu_can_run(SimdLevel::Avx2) && __builtin_cpu_supports("avx512f") &&
+             __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512vnni");
+#endif
+    case SimdLevel::Wasm128: return wasm_kernels() != nullptr;  // compiled in only with -msimd128
+    default: return false;
+  }
+}
+
+const SimdKernels* kernels_of(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::Avx2: return avx2_kernels();
+    case SimdLevel::Avx512: return avx512_kernels();
+    case SimdLevel::Wasm128: return wasm_kernels();
+    default: return nullptr;
+  }
+}
+
+std::atomic<int> forced_level{-1};
+
+const SimdKernels* active_kernels() { return kernels_of(active_simd_level()); }
+
+// [begin, end) of `n` items for thread `i` of `n_threads`, in `align`-sized pieces.
+struct Range {
+  int64_t begin, end;
+};
+Range share(int64_t n, int i, int n_threads, int64_t align = 1) {
+  const int64_t pieces = (n + align - 1) / align;
+  const int64_t begin = pieces * i / n_threads * align, end = pieces * (i + 1) / n_threads * align;
+  return {begin < n ? begin : n, end < n ? end : n};
+}
+
+uint8_t* scratch_of_size(Scratch& scratch, size_t bytes) {
+  constexpr size_t kAlign = 64;
+  if (scratch.bytes.size() < bytes + kAlign) scratch.bytes.resize(bytes + kAlign);
+  const auto address = reinterpret_cast<uintptr_t>(scratch.bytes.data());
+  return scratch.bytes.data() + ((kAlign - address % kAlign) % kAlign);
+}
+
+// Below this many tokens the caller quantizes the activations alone: waking the pool costs more.
+constexpr int64_t kParallelPrepareTokens = 8;
+
+}  // namespace
+
+const char* simd_level_name(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::Scalar: return "scalar";
+    case SimdLevel::Avx2: return "avx2";
+    case SimdLevel::Avx512: return "avx512";
+    case SimdLevel::Wasm128: return "wasm-simd128";
+  }
+  return "unknown";
+}
+
+std::vector<SimdLevel> supported_simd_levels() {
+  std::vector<SimdLevel> levels;
+  for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Wasm128, SimdLevel::Avx2, SimdLevel::Avx512}) {
+    if (cpu_can_run(level)) levels.push_back(level);
+  }
+  return levels;
+}
+
+SimdLevel active_simd_level() {
+  static const SimdLevel best = supported_simd_levels().back();
+  const int forced = forced_level.load(std::memory_order_relaxed);
+  return forced >= 0 ? static_cast<SimdLevel>(forced) : best;
+}
+
+void set_simd_level_for_testing(SimdLevel level) {
+  if (!cpu_can_run(level)) {
+    throw Error(std::string("SIMD level ") + simd_level_name(level) + " is not available on this CPU/build");
+  }
+  forced_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
+std::string simd_level() { return simd_level_name(active_simd_level()); }
+
+void matmul(TensorType type, const void* W, int64_t rows, int64_t cols, const float* x, int64_t n_tokens,
+            float* y, ThreadPool& pool, Scratch& scratch, Path path) {
+  const TypeTraits traits = type_traits(type);
+  if (!traits.supported) throw Error(std::string("matmul: unsupported weight type ") + traits.name);
+  if (rows < 0 || cols < 0 || n_tokens < 0 || cols % traits.block_size != 0) {
+    throw Error("matmul: bad shape " + std::to_string(rows) + "x" + std::to_string(cols) + " (" + traits.name +
+                " rows must hold whole blocks of " + std::to_string(traits.block_size) + ") with " +
+                std::to_string(n_tokens) + " tokens");
+  }
+  if (rows == 0 || n_tokens == 0) return;
+  const MatmulArgs args{type, static_cast<const uint8_t*>(W), type_row_bytes(type, cols), rows, cols, x, n_tokens, y};
+  const int n_threads = pool.size();
+
+  // Lambdas capture one pointer so std::function keeps them inline (no allocation per call).
+  const SimdKernels* kernels = path == Path::Simd ? active_kernels() : nullptr;
+  if (kernels == nullptr) {
+    struct Job {
+      const MatmulArgs* args;
+      float* rows;
+    } job{&args, reinterpret_cast<float*>(scratch_of_size(
+                     scratch, scalar::matmul_scratch_floats(args) * sizeof(float) * n_threads))};
+    pool.run([&job](int i, int n) {
+      const Range r = share(job.args->rows, i, n);
+      scalar::matmul_rows(*job.args, r.begin, r.end, job.rows + static_cast<size_t>(i) * job.args->cols);
+    });
+    return;
+  }
+
+  struct Job {
+    const MatmulArgs* args;
+    const SimdKernels* kernels;
+    uint8_t* scratch;
+  } job{&args, kernels, scratch_of_size(scratch, kernels->scratch_bytes(args, n_threads))};
+  if (n_threads == 1 || n_tokens < kParallelPrepareTokens) {
+    kernels->prepare(args, job.scratch, 0, 1);
+  } else {
+    pool.run([&job](int i, int n) { job.kernels->prepare(*job.args, job.scratch, i, n); });
+  }
+  pool.run([&job](int i, int n) { job.kernels->multiply(*job.args, job.scratch, i, n); });
+}
+
+float dot_f32(const float* a, const float* b, int64_t n, Path path) {
+  const SimdKernels* kernels = path == Path::Simd ? active_kernels() : nullptr;
+  return kernels ? kernels->dot_f32(a, b, n) : scalar::dot_f32(a, b, n);
+}
+
+void axpy_f32(float alpha, const float* x, float* y, int64_t n, Path path) {
+  const SimdKernels* kernels = path == Path::Simd ? active_kernels() : nullptr;
+  if (kernels) {
+    kernels->axpy_f32(alpha, x, y, n);
+  } else {
+    scalar::axpy_f32(alpha, x, y, n);
+  }
+}
+
+}  // namespace tabllm::cpu

@@ -1,0 +1,69 @@
+// The Simd path for x86-64 CPUs with AVX2 + FMA + F16C (compiled with those flags only).
+#include "backend/cpu/simd_dispatch.h"
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "backend/cpu/x86_kernels.h"
+
+namespace tabllm::cpu {
+namespace {
+
+struct Avx2 {
+  static constexpr bool kVnni = false;
+  static constexpr int kLanes = 8, kFloatLanes = 8, kMinPanelTokens = 6;  // measured crossover
+  static constexpr int kTileRows = 4, kPanelRows = 64;  // 16 ymm registers
+  using VI = __m256i;
+  using VF = __m256;
+
+  // u8 x s8 products summed over each 4 bytes into int32 lanes. maddubs saturates pairs at int16, which
+  // callers avoid by keeping unsigned bytes <= 129 (or using abs/sign with signed weights).
+  static __m256i dot256(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+  }
+  static VI dot(VI acc, VI u, VI s) { return dot256(acc, u, s); }
+  static VI zero_i() { return _mm256_setzero_si256(); }
+  static VI load_i(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  static VI set1_i32(int32_t v) { return _mm256_set1_epi32(v); }
+  static VI abs_i8(VI v) { return _mm256_abs_epi8(v); }
+  static VI sign_i8(VI v, VI s) { return _mm256_sign_epi8(v, s); }
+
+  static VF zero_f() { return _mm256_setzero_ps(); }
+  static VF load_f(const float* p) { return _mm256_loadu_ps(p); }
+  static VF load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+  static VF load_bf16(const uint16_t* p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+  static void store_f(float* p, VF v) { _mm256_storeu_ps(p, v); }
+  static VF set1_f(float v) { return _mm256_set1_ps(v); }
+  static VF add(VF a, VF b) { return _mm256_add_ps(a, b); }
+  static VF mul(VF a, VF b) { return _mm256_mul_ps(a, b); }
+  static VF fmadd(VF a, VF b, VF c) { return _mm256_fmadd_ps(a, b, c); }
+  static VF cvt(VI v) { return _mm256_cvtepi32_ps(v); }
+  static float hsum_f(VF v) { return x86::hsum(v); }
+
+  // No wider decode kernels: the shared row kernels do every block.
+  template <class F>
+  static size_t wide_bytes(int64_t) {
+    return 0;
+  }
+  template <class F>
+  static void prepare_wide(const x86::RowActs&, int64_t) {}
+  template <class F, int T>
+  static int64_t wide_rows(const uint8_t*, const x86::RowActs&, int64_t, float*) {
+    return 0;
+  }
+};
+
+}  // namespace
+
+const SimdKernels* avx2_kernels() {
+  static const SimdKernels table = x86::make_table<Avx2>(SimdLevel::Avx2);
+  return &table;
+}
+
+}  // namespace tabllm::cpu
+#else
+namespace tabllm::cpu {
+const SimdKernels* avx2_kernels() { return nullptr; }
+}  // namespace tabllm::cpu
+#endif

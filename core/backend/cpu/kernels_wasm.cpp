@@ -1,0 +1,457 @@
+// The Simd path under WebAssembly SIMD128 (the whole WebAssembly build has -msimd128).
+//
+// SIMD128 multiplies 16-bit integers (i32x4.dot_i16x8_s: 8 products summed in pairs), so activations are
+// quantized per 32 values to int8 range and stored widened to int16; weights are decoded per group of 32
+// into signed bytes (quant - zero point) and widened once per group. Each weight row is decoded once for
+// up to 4 tokens at a time, which is also how prefill stays matrix-matrix: a group's decoded weights feed
+// every token of the tile before the next group is read.
+#include "backend/cpu/simd_dispatch.h"
+
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "quant/block_formats.h"
+#include "quant/quantize.h"
+
+namespace tabllm::cpu {
+namespace {
+
+float hsum(v128_t v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
+         wasm_f32x4_extract_lane(v, 3);
+}
+
+int32_t hsum_i32(v128_t v) {
+  return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) + wasm_i32x4_extract_lane(v, 2) +
+         wasm_i32x4_extract_lane(v, 3);
+}
+
+v128_t load(const void* p) { return wasm_v128_load(p); }
+
+// Block scales are halves; an inline conversion (bits into place, rescaled by 2^112, exact for normals and
+// subnormals) avoids a call per block.
+float half_to_float(uint16_t h) {
+  if ((h & 0x7c00) == 0x7c00) return f16_to_f32(h);  // inf / nan
+  const uint32_t bits = static_cast<uint32_t>(h & 0x7fff) << 13;
+  float magnitude;
+  std::memcpy(&magnitude, &bits, 4);
+  magnitude *= 0x1p112f;
+  return (h & 0x8000) ? -magnitude : magnitude;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Weight formats: group g of a block as two vectors of signed bytes w0 (values 0-15) and w1 (16-31) with
+// x = scale * w (+ min(g) for formats with mins); kSub16 formats scale the two vectors separately.
+
+struct Group {
+  v128_t w0, w1;
+};
+
+v128_t low_nibbles(v128_t v) { return wasm_v128_and(v, wasm_i8x16_splat(0x0f)); }
+v128_t high_nibbles(v128_t v) { return wasm_u8x16_shr(v, 4); }
+
+// Byte j = 0x10 where bit j of the 16-bit `bits` is set (the fifth bit of Q5_0/Q5_1).
+v128_t fifth_bits(uint32_t bits) {
+  const v128_t spread = wasm_i8x16_swizzle(wasm_i32x4_splat(static_cast<int32_t>(bits)),
+                                           wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const v128_t select = wasm_i8x16_make(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(spread, select), select), wasm_i8x16_splat(0x10));
+}
+
+struct FormatQ4_0 {
+  static constexpr int kBlockBytes = 18, kGroups = 1;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::Q4_0* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q4_0*>(p)) {}
+    Group group(int) const {
+      const v128_t v = load(b->qs), eight = wasm_i8x16_splat(8);
+      return {wasm_i8x16_sub(low_nibbles(v), eight), wasm_i8x16_sub(high_nibbles(v), eight)};
+    }
+    float scale(int) const { return half_to_float(b->d); }
+    float min(int) const { return 0.0f; }
+  };
+};
+
+struct FormatQ4_1 {
+  static constexpr int kBlockBytes = 20, kGroups = 1;
+  static constexpr bool kHasMin = true, kSub16 = false;
+  struct Block {
+    const blocks::Q4_1* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q4_1*>(p)) {}
+    Group group(int) const {
+      const v128_t v = load(b->qs);
+      return {low_nibbles(v), high_nibbles(v)};
+    }
+    float scale(int) const { return half_to_float(b->d); }
+    float min(int) const { return half_to_float(b->m); }
+  };
+};
+
+template <class Raw>
+Group q5_group(const Raw* b, int zero) {
+  const uint32_t qh = blocks::load_u32(b->qh);
+  const v128_t v = load(b->qs), z = wasm_i8x16_splat(static_cast<int8_t>(zero));
+  return {wasm_i8x16_sub(wasm_v128_or(low_nibbles(v), fifth_bits(qh & 0xffff)), z),
+          wasm_i8x16_sub(wasm_v128_or(high_nibbles(v), fifth_bits(qh >> 16)), z)};
+}
+
+struct FormatQ5_0 {
+  static constexpr int kBlockBytes = 22, kGroups = 1;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::Q5_0* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q5_0*>(p)) {}
+    Group group(int) const { return q5_group(b, 16); }
+    float scale(int) const { return half_to_float(b->d); }
+    float min(int) const { return 0.0f; }
+  };
+};
+
+struct FormatQ5_1 {
+  static constexpr int kBlockBytes = 24, kGroups = 1;
+  static constexpr bool kHasMin = true, kSub16 = false;
+  struct Block {
+    const blocks::Q5_1* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q5_1*>(p)) {}
+    Group group(int) const { return q5_group(b, 0); }
+    float scale(int) const { return half_to_float(b->d); }
+    float min(int) const { return half_to_float(b->m); }
+  };
+};
+
+struct FormatQ8_0 {
+  static constexpr int kBlockBytes = 34, kGroups = 1;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::Q8_0* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q8_0*>(p)) {}
+    Group group(int) const { return {load(b->qs), load(b->qs + 16)}; }
+    float scale(int) const { return half_to_float(b->d); }
+    float min(int) const { return 0.0f; }
+  };
+};
+
+// Q4_K / Q5_K: group g is sub-block g, nibbles of qs[32 * (g / 2) ..] (+ bit g of qh for Q5_K).
+template <bool kFifthBit>
+struct FormatK4 {
+  using Raw = std::conditional_t<kFifthBit, blocks::Q5_K, blocks::Q4_K>;
+  static constexpr int kBlockBytes = sizeof(Raw), kGroups = 8;
+  static constexpr bool kHasMin = true, kSub16 = false;
+  struct Block {
+    const Raw* b;
+    float d, dmin;
+    uint8_t sc[8], mn[8];
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const Raw*>(p)) {
+      d = half_to_float(b->d);
+      dmin = half_to_float(b->dmin);
+      blocks::unpack_k4_scales(b->scales, sc, mn);
+    }
+    Group group(int g) const {
+      const uint8_t* qs = b->qs + 32 * (g / 2);
+      const int shift = 4 * (g % 2);
+      Group out{low_nibbles(wasm_u8x16_shr(load(qs), shift)), low_nibbles(wasm_u8x16_shr(load(qs + 16), shift))};
+      if constexpr (kFifthBit) {
+        const v128_t one = wasm_i8x16_splat(1);
+        out.w0 = wasm_v128_or(out.w0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(b->qh), g), one), 4));
+        out.w1 = wasm_v128_or(out.w1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(b->qh + 16), g), one), 4));
+      }
+      return out;
+    }
+    float scale(int g) const { return d * static_cast<float>(sc[g]); }
+    float min(int g) const { return -dmin * static_cast<float>(mn[g]); }
+  };
+};
+
+// Q6_K: group g = 32 consecutive values; each 16 has its own scale.
+struct FormatQ6_K {
+  static constexpr int kBlockBytes = 210, kGroups = 8;
+  static constexpr bool kHasMin = false, kSub16 = true;
+  struct Block {
+    const blocks::Q6_K* b;
+    float d;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q6_K*>(p)), d(half_to_float(b->d)) {}
+    Group group(int g) const {
+      const int half = g / 4, part = g % 4;
+      const uint8_t* low = b->ql + 64 * half + 32 * (part & 1);
+      const uint8_t* high = b->qh + 32 * half;
+      const int low_shift = 4 * (part >> 1), high_shift = 2 * part;
+      auto decode = [&](int at) {
+        const v128_t l = low_nibbles(wasm_u8x16_shr(load(low + at), low_shift));
+        const v128_t h = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(high + at), high_shift), wasm_i8x16_splat(3)), 4);
+        return wasm_i8x16_sub(wasm_v128_or(l, h), wasm_i8x16_splat(32));
+      };
+      return {decode(0), decode(16)};
+    }
+    float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub]); }
+    float min(int) const { return 0.0f; }
+  };
+};
+
+template <class Fn>
+bool visit_quantized(TensorType type, Fn&& fn) {
+  switch (type) {
+    case TensorType::Q4_0: fn(FormatQ4_0{}); return true;
+    case TensorType::Q4_1: fn(FormatQ4_1{}); return true;
+    case TensorType::Q5_0: fn(FormatQ5_0{}); return true;
+    case TensorType::Q5_1: fn(FormatQ5_1{}); return true;
+    case TensorType::Q8_0: fn(FormatQ8_0{}); return true;
+    case TensorType::Q4_K: fn(FormatK4<false>{}); return true;
+    case TensorType::Q5_K: fn(FormatK4<true>{}); return true;
+    case TensorType::Q6_K: fn(FormatQ6_K{}); return true;
+    default: return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Activations: token t has q[t * cols ..] (int16 holding int8-range values), and per 32-block b the
+// scale d and dsum = d * sum(q) at [t * n_blocks + b]. Scratch holds them in that order.
+
+struct Acts {
+  int16_t* q;
+  float* d;
+  float* dsum;
+  int64_t cols, n_blocks;
+};
+
+size_t round_up(size_t n) { return (n + 63) / 64 * 64; }
+
+Acts acts_in(const MatmulArgs& m, uint8_t* scratch) {
+  const auto n_tokens = static_cast<size_t>(m.n_tokens), cols = static_cast<size_t>(m.cols);
+  const size_t n_blocks = cols / 32, q_bytes = round_up(n_tokens * cols * 2), s_bytes = round_up(n_tokens * n_blocks * 4);
+  return {reinterpret_cast<int16_t*>(scratch), reinterpret_cast<float*>(scratch + q_bytes),
+          reinterpret_cast<float*>(scratch + q_bytes + s_bytes), m.cols, static_cast<int64_t>(n_blocks)};
+}
+
+size_t scratch_bytes(const MatmulArgs& m, int) {
+  if (!visit_quantized(m.type, [](auto) {})) return 0;
+  const auto n_tokens = static_cast<size_t>(m.n_tokens), cols = static_cast<size_t>(m.cols);
+  return round_up(n_tokens * cols * 2) + 2 * round_up(n_tokens * (cols / 32) * 4);
+}
+
+void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out) {
+  v128_t v[8];
+  v128_t amax = wasm_f32x4_splat(0.0f);
+  for (int i = 0; i < 8; ++i) {
+    v[i] = load(x + 4 * i);
+    amax = wasm_f32x4_max(amax, wasm_f32x4_abs(v[i]));
+  }
+  const float m = std::max(std::max(wasm_f32x4_extract_lane(amax, 0), wasm_f32x4_extract_lane(amax, 1)),
+                           std::max(wasm_f32x4_extract_lane(amax, 2), wasm_f32x4_extract_lane(amax, 3)));
+  const v128_t inv = wasm_f32x4_splat(m > 0.0f ? 127.0f / m : 0.0f);
+  v128_t sum = wasm_i32x4_splat(0);
+  for (int i = 0; i < 8; i += 2) {
+    const v128_t a = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(v[i], inv)));
+    const v128_t b = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(v[i + 1], inv)));
+    sum = wasm_i32x4_add(sum, wasm_i32x4_add(a, b));
+    wasm_v128_store(q + 4 * i, wasm_i16x8_narrow_i32x4(a, b));
+  }
+  *d_out = m / 127.0f;
+  *dsum_out = *d_out * static_cast<float>(hsum_i32(sum));
+}
+
+void prepare(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
+  if (!visit_quantized(m.type, [](auto) {})) return;
+  const Acts a = acts_in(m, scratch);
+  const int64_t t_begin = m.n_tokens * thread / n_threads, t_end = m.n_tokens * (thread + 1) / n_threads;
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    for (int64_t b = 0; b < a.n_blocks; ++b) {
+      const int64_t i = t * a.n_blocks + b;
+      quantize_block(m.x + t * m.cols + 32 * b, a.q + t * a.cols + 32 * b, &a.d[i], &a.dsum[i]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One weight row times T tokens.
+
+template <class F, int T>
+void row_times_tokens(const uint8_t* row, const Acts& a, int64_t t0, float* y, int64_t y_stride) {
+  // With one token, two accumulators alternate between groups so that float adds do not wait on each other.
+  constexpr int kSlots = T == 1 ? 2 : 1;
+  v128_t acc[T][kSlots];
+  float min_acc[T];
+  for (int t = 0; t < T; ++t) {
+    for (int s = 0; s < kSlots; ++s) acc[t][s] = wasm_f32x4_splat(0.0f);
+    min_acc[t] = 0.0f;
+  }
+  const int16_t* x[T];
+  const float* d[T];
+  const float* dsum[T];
+  for (int t = 0; t < T; ++t) {
+    x[t] = a.q + (t0 + t) * a.cols;
+    d[t] = a.d + (t0 + t) * a.n_blocks;
+    dsum[t] = a.dsum + (t0 + t) * a.n_blocks;
+  }
+  for (int64_t b = 0; b < a.n_blocks / F::kGroups; ++b) {
+    const typename F::Block block(row + b * F::kBlockBytes);
+    for (int g = 0; g < F::kGroups; ++g) {
+      const int64_t ab = b * F::kGroups + g;
+      const int slot = static_cast<int>(ab % kSlots);
+      const Group w = block.group(g);
+      const v128_t w0 = wasm_i16x8_extend_low_i8x16(w.w0), w1 = wasm_i16x8_extend_high_i8x16(w.w0);
+      const v128_t w2 = wasm_i16x8_extend_low_i8x16(w.w1), w3 = wasm_i16x8_extend_high_i8x16(w.w1);
+      for (int t = 0; t < T; ++t) {
+        const int16_t* xt = x[t] + 32 * ab;
+        const v128_t dot0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, load(xt)), wasm_i32x4_dot_i16x8(w1, load(xt + 8)));
+        const v128_t dot1 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, load(xt + 16)), wasm_i32x4_dot_i16x8(w3, load(xt + 24)));
+        if constexpr (F::kSub16) {
+          const v128_t scaled0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot0), wasm_f32x4_splat(block.scale16(g, 0) * d[t][ab]));
+          const v128_t scaled1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot1), wasm_f32x4_splat(block.scale16(g, 1) * d[t][ab]));
+          acc[t][slot] = wasm_f32x4_add(acc[t][slot], wasm_f32x4_add(scaled0, scaled1));
+        } else {
+          const v128_t dot = wasm_f32x4_convert_i32x4(wasm_i32x4_add(dot0, dot1));
+          acc[t][slot] = wasm_f32x4_add(acc[t][slot], wasm_f32x4_mul(dot, wasm_f32x4_splat(block.scale(g) * d[t][ab])));
+        }
+        if constexpr (F::kHasMin) min_acc[t] += block.min(g) * dsum[t][ab];
+      }
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    v128_t sum = acc[t][0];
+    for (int s = 1; s < kSlots; ++s) sum = wasm_f32x4_add(sum, acc[t][s]);
+    y[t * y_stride] = hsum(sum) + min_acc[t];
+  }
+}
+
+template <class F>
+void multiply_rows(const MatmulArgs& m, const Acts& a, int64_t r_begin, int64_t r_end) {
+  for (int64_t r = r_begin; r < r_end; ++r) {
+    const uint8_t* row = m.W + static_cast<size_t>(r) * m.row_bytes;
+    int64_t t = 0;
+    for (; t + 4 <= m.n_tokens; t += 4) row_times_tokens<F, 4>(row, a, t, m.y + t * m.rows + r, m.rows);
+    switch (m.n_tokens - t) {
+      case 3: row_times_tokens<F, 3>(row, a, t, m.y + t * m.rows + r, m.rows); break;
+      case 2: row_times_tokens<F, 2>(row, a, t, m.y + t * m.rows + r, m.rows); break;
+      case 1: row_times_tokens<F, 1>(row, a, t, m.y + t * m.rows + r, m.rows); break;
+      default: break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Float weights: 4 rows x up to 2 tokens of f32x4 dot products.
+
+// 4 halves -> 4 floats, exactly: the bits shifted into place and rescaled by 2^112 (exact for normals and
+// subnormals alike); infinities and nans get the all-ones exponent.
+v128_t halves_to_floats(const uint16_t* p) {
+  const v128_t h = wasm_u32x4_load16x4(p);
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+  const v128_t bits = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+  const v128_t finite = wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+  const v128_t special = wasm_i32x4_eq(wasm_v128_and(h, wasm_i32x4_splat(0x7c00)), wasm_i32x4_splat(0x7c00));
+  return wasm_v128_or(sign, wasm_v128_bitselect(wasm_v128_or(bits, wasm_i32x4_splat(0x7f800000)), finite, special));
+}
+
+template <TensorType kType>
+v128_t load_weights(const uint8_t* row, int64_t k) {
+  if constexpr (kType == TensorType::F32) {
+    return load(reinterpret_cast<const float*>(row) + k);
+  } else if constexpr (kType == TensorType::F16) {
+    return halves_to_floats(reinterpret_cast<const uint16_t*>(row) + k);
+  } else {
+    return wasm_i32x4_shl(wasm_u32x4_load16x4(reinterpret_cast<const uint16_t*>(row) + k), 16);
+  }
+}
+
+template <TensorType kType>
+float weight_at(const uint8_t* row, int64_t k) {
+  if constexpr (kType == TensorType::F32) {
+    return reinterpret_cast<const float*>(row)[k];
+  } else if constexpr (kType == TensorType::F16) {
+    return f16_to_f32(reinterpret_cast<const uint16_t*>(row)[k]);
+  } else {
+    return bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[k]);
+  }
+}
+
+template <TensorType kType, int R, int T>
+void float_tile(const MatmulArgs& m, int64_t r0, int64_t t0) {
+  const uint8_t* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = m.W + static_cast<size_t>(r0 + r) * m.row_bytes;
+  v128_t acc[R][T];
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) acc[r][t] = wasm_f32x4_splat(0.0f);
+  }
+  int64_t k = 0;
+  for (; k + 4 <= m.cols; k += 4) {
+    v128_t xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = load(m.x + (t0 + t) * m.cols + k);
+    for (int r = 0; r < R; ++r) {
+      const v128_t w = load_weights<kType>(rows[r], k);
+      for (int t = 0; t < T; ++t) acc[r][t] = wasm_f32x4_add(acc[r][t], wasm_f32x4_mul(w, xv[t]));
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) {
+      float sum = hsum(acc[r][t]);
+      for (int64_t j = k; j < m.cols; ++j) sum += weight_at<kType>(rows[r], j) * m.x[(t0 + t) * m.cols + j];
+      m.y[(t0 + t) * m.rows + r0 + r] = sum;
+    }
+  }
+}
+
+template <TensorType kType, int R>
+void float_rows(const MatmulArgs& m, int64_t r0) {
+  int64_t t = 0;
+  for (; t + 2 <= m.n_tokens; t += 2) float_tile<kType, R, 2>(m, r0, t);
+  if (t < m.n_tokens) float_tile<kType, R, 1>(m, r0, t);
+}
+
+template <TensorType kType>
+void multiply_float(const MatmulArgs& m, int64_t r_begin, int64_t r_end) {
+  int64_t r = r_begin;
+  for (; r + 4 <= r_end; r += 4) float_rows<kType, 4>(m, r);
+  for (; r < r_end; ++r) float_rows<kType, 1>(m, r);
+}
+
+void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
+  const int64_t r_begin = m.rows * thread / n_threads, r_end = m.rows * (thread + 1) / n_threads;
+  const bool quantized = visit_quantized(m.type, [&](auto format) {
+    multiply_rows<decltype(format)>(m, acts_in(m, scratch), r_begin, r_end);
+  });
+  if (quantized) return;
+  switch (m.type) {
+    case TensorType::F32: return multiply_float<TensorType::F32>(m, r_begin, r_end);
+    case TensorType::F16: return multiply_float<TensorType::F16>(m, r_begin, r_end);
+    case TensorType::BF16: return multiply_float<TensorType::BF16>(m, r_begin, r_end);
+    default: return;
+  }
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  v128_t acc[4] = {wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f)};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 4; ++j) acc[j] = wasm_f32x4_add(acc[j], wasm_f32x4_mul(load(a + i + 4 * j), load(b + i + 4 * j)));
+  }
+  for (; i + 4 <= n; i += 4) acc[0] = wasm_f32x4_add(acc[0], wasm_f32x4_mul(load(a + i), load(b + i)));
+  float sum = hsum(wasm_f32x4_add(wasm_f32x4_add(acc[0], acc[1]), wasm_f32x4_add(acc[2], acc[3])));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
+  const v128_t va = wasm_f32x4_splat(alpha);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, wasm_f32x4_add(load(y + i), wasm_f32x4_mul(va, load(x + i))));
+  for (; i < n; ++i) y[i] += alpha * x[i];
+}
+
+}  // namespace
+
+const SimdKernels* wasm_kernels() {
+  static const SimdKernels table{SimdLevel::Wasm128, &scratch_bytes, &prepare, &multiply, &dot_f32, &axpy_f32};
+  return &table;
+}
+
+}  // namespace tabllm::cpu
+#else
+namespace tabllm::cpu {
+const SimdKernels* wasm_kernels() { return nullptr; }
+}  // namespace tabllm::cpu
+#endif
