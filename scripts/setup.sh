@@ -4,10 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(g++ cmake ninja-build libgtest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev emscripten nodejs npm
+packages=(g++ cmake ninja-build libgtest-dev libbenchmark-dev nlohmann-json3-dev clang libclang-rt-14-dev emscripten
           libvulkan1 chromium)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# Node may come from elsewhere than Debian (its npm bundled): only install Debian's when there is none.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
