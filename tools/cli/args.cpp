@@ -1,6 +1,7 @@
 #include "cli/args.h"
 
 #include <cctype>
+#include <cstdint>
 #include <climits>
 #include <cstdlib>
 #include <sstream>
