@@ -2,8 +2,9 @@
 // Node): every SIMD level this build and CPU offer against exact products of the dequantized weights,
 // with the error bounds of tests/cpp/test_kernels.cpp. Prints one line per level and type, exits 1 on
 // any failure.
-//   emcc -O2 -msimd128 -std=c++20 -Icore bench/kernels/kernel_parity.cpp core/quant/*.cpp \
-//        core/backend/cpu/*.cpp -sALLOW_MEMORY_GROWTH=1 -o /tmp/parity.js && node --no-experimental-fetch /tmp/parity.js
+//   emcc -O2 -msimd128 -std=c++20 -Icore bench/kernels/kernel_parity.cpp core/quant/*.cpp
+//        core/backend/cpu/*.cpp -sALLOW_MEMORY_GROWTH=1 -o /tmp/parity.js
+//   node --no-experimental-fetch /tmp/parity.js
 // (Node 20's fetch trips the loader of Emscripten 3.1.6, hence the flag.) Natively: link tabllm_core.
 #include <algorithm>
 #include <cmath>

@@ -45,14 +45,16 @@ struct NibbleWords<x86::FormatQ5_1> {
 template <class F>
 constexpr bool kNibbleFormat = NibbleWords<F>::kWords > 0;
 
-// Nibble formats go 4 blocks per step. Per token and step the activations are stored as
-//   [0, 64)    low halves (elements 0-15) of the 4 blocks, [64, 128) their high halves,
-//   [128, 192) int32 lanes: -zero * sum / 4 of the lane's block (lane i belongs to block i / 4),
-//   [192, 256) float lanes: activation scale d, [256, 320) float lanes: d * sum / 4 (formats with mins).
+// Nibble formats go 4 blocks per step, interleaved every 4 bytes: int32 lane l holds 4 consecutive quants
+// of block l % 4 (elements 4k..4k+3 for the low nibbles, 16+4k.. for the high ones, k = l / 4), so each
+// per-block value reaches its lanes with a 16-byte broadcast load. (Measured: block-contiguous lanes with
+// 64-byte lane vectors run as fast on cached weights but 25% slower streaming from memory, the extra
+// activation loads competing with the weight stream.) Per token and step the activations are stored as
+//   [0, 64) the matching low-half bytes, [64, 128) high-half bytes,
+//   [128, 144) int32 -zero * sum / 4 of each block (4 lanes per block), [144, 160) float d,
+//   [160, 176) float d * sum / 4 (formats with mins).
 template <class F>
-constexpr int kNibbleStepBytes = F::kHasMin ? 320 : 256;
-// Q8_0 goes 2 blocks per step (lanes 0-7 the first): int32 lanes -128 * sum / 8, float lanes d.
-constexpr int kQ8StepBytes = 128;
+constexpr int kNibbleStepBytes = F::kHasMin ? 176 : 160;
 
 // Q4_K / Q5_K go a super-block per step: 64 quant bytes give the nibbles of sub-blocks (0, 2) and (1, 3)
 // (then 4-7 likewise), so per token the activations of each super-block are stored in that order.
@@ -60,15 +62,14 @@ template <class F>
 constexpr bool kK4Format = std::is_same_v<F, x86::FormatQ4_K> || std::is_same_v<F, x86::FormatQ5_K>;
 constexpr int kK4Pairs[4][2] = {{0, 2}, {1, 3}, {4, 6}, {5, 7}};
 // Q6_K: quants come out in natural order, 64 values (4 sub-blocks of 16) per register; per token and
-// super-block: [0, 256) int32 lanes -32 * sum / 4 of the lane's sub-block, [256, 512) float lanes d.
-constexpr int kQ6StepBytes = 512;
+// super-block: [0, 64) float d of each sub-block's 32-block, [64, 128) float -32 * sum of each sub-block
+// (the zero-point correction, applied in float once per super-block).
+constexpr int kQ6StepBytes = 128;
 
 template <class F>
 size_t wide_bytes(int64_t cols) {
   if constexpr (kNibbleFormat<F>) {
     return static_cast<size_t>(cols / 128) * kNibbleStepBytes<F>;
-  } else if constexpr (std::is_same_v<F, x86::FormatQ8_0>) {
-    return static_cast<size_t>(cols / 64) * kQ8StepBytes;
   } else if constexpr (kK4Format<F>) {
     return static_cast<size_t>(cols);
   } else if constexpr (std::is_same_v<F, x86::FormatQ6_K>) {
@@ -85,32 +86,21 @@ void prepare_wide(const RowActs& a, int64_t t) {
   uint8_t* out = a.wide + t * a.wide_stride;
   if constexpr (kNibbleFormat<F>) {
     for (int64_t j = 0; j < a.n_blocks / 4; ++j, out += kNibbleStepBytes<F>) {
-      int32_t bias[16];
-      float d[16], dsum[16];
+      for (int lane = 0; lane < 16; ++lane) {
+        const int8_t* block = q + 128 * j + 32 * (lane % 4);
+        std::memcpy(out + 4 * lane, block + 4 * (lane / 4), 4);
+        std::memcpy(out + 64 + 4 * lane, block + 16 + 4 * (lane / 4), 4);
+      }
+      int32_t bias[4];
+      float d[4], dsum[4];
       for (int i = 0; i < 4; ++i) {
-        std::memcpy(out + 16 * i, q + 128 * j + 32 * i, 16);
-        std::memcpy(out + 64 + 16 * i, q + 128 * j + 32 * i + 16, 16);
+        bias[i] = 2 * a.lane_bias[first + 4 * j + i];  // 4 lanes per block instead of 8
+        d[i] = a.d[first + 4 * j + i];
+        dsum[i] = a.dsum[first + 4 * j + i] * 0.25f;
       }
-      for (int lane = 0; lane < 16; ++lane) {
-        const int64_t b = first + 4 * j + lane / 4;
-        bias[lane] = 2 * a.lane_bias[b];  // 4 lanes per block instead of 8
-        d[lane] = a.d[b];
-        dsum[lane] = a.dsum[b] * 0.25f;
-      }
-      std::memcpy(out + 128, bias, 64);
-      std::memcpy(out + 192, d, 64);
-      if constexpr (F::kHasMin) std::memcpy(out + 256, dsum, 64);
-    }
-  } else if constexpr (std::is_same_v<F, x86::FormatQ8_0>) {
-    for (int64_t j = 0; j < a.n_blocks / 2; ++j, out += kQ8StepBytes) {
-      int32_t bias[16];
-      float d[16];
-      for (int lane = 0; lane < 16; ++lane) {
-        bias[lane] = a.lane_bias[first + 2 * j + lane / 8];
-        d[lane] = a.d[first + 2 * j + lane / 8];
-      }
-      std::memcpy(out, bias, 64);
-      std::memcpy(out + 64, d, 64);
+      std::memcpy(out + 128, bias, 16);
+      std::memcpy(out + 144, d, 16);
+      if constexpr (F::kHasMin) std::memcpy(out + 160, dsum, 16);
     }
   } else if constexpr (kK4Format<F>) {
     for (int64_t s = 0; s < a.n_blocks / 8; ++s, out += 256) {
@@ -121,18 +111,15 @@ void prepare_wide(const RowActs& a, int64_t t) {
     }
   } else if constexpr (std::is_same_v<F, x86::FormatQ6_K>) {
     for (int64_t s = 0; s < a.n_blocks / 8; ++s, out += kQ6StepBytes) {
-      int32_t bias[64];
-      float d[64];
+      float d[16], correction[16];
       for (int sub = 0; sub < 16; ++sub) {
         int32_t sum = 0;
         for (int e = 0; e < 16; ++e) sum += q[256 * s + 16 * sub + e];
-        for (int lane = 4 * sub; lane < 4 * sub + 4; ++lane) {
-          bias[lane] = -8 * sum;
-          d[lane] = a.d[first + 8 * s + lane / 8];
-        }
+        d[sub] = a.d[first + 8 * s + sub / 2];
+        correction[sub] = -32.0f * static_cast<float>(sum);
       }
-      std::memcpy(out, bias, 256);
-      std::memcpy(out + 256, d, 256);
+      std::memcpy(out, d, 64);
+      std::memcpy(out + 64, correction, 64);
     }
   }
 }
@@ -150,27 +137,32 @@ constexpr int16_t step_word(int w, int step_words) {
   return static_cast<int16_t>(w < 32 ? w : 32 + w - (step_words - 32));
 }
 
+// Lane l (words 2l, 2l+1) takes quant words 2k, 2k+1 of block l % 4, k = l / 4.
 template <class F>
 constexpr WordTable gather_quants() {
   using W = NibbleWords<F>;
   WordTable idx{};
-  for (int i = 0; i < 32; ++i) idx.w[i] = step_word(W::kWords * (i / 8) + W::kQuants + i % 8, 4 * W::kWords);
+  for (int i = 0; i < 32; ++i) {
+    const int lane = i / 2, block = lane % 4, word = 2 * (lane / 4) + i % 2;
+    idx.w[i] = step_word(W::kWords * block + W::kQuants + word, 4 * W::kWords);
+  }
   return idx;
 }
 
-// A per-block half (scale or min) repeated over the lanes of its block: 16 words.
-constexpr WordTable gather_block_field(int block_words, int field, int lanes_per_block, int step_words) {
+// A per-block half (scale or min) for 16 lanes, lane i belonging to block block_of_lane(i).
+template <class BlockOfLane>
+constexpr WordTable gather_block_field(int block_words, int field, int step_words, BlockOfLane block_of_lane) {
   WordTable idx{};
-  for (int i = 0; i < 16; ++i) idx.w[i] = step_word(block_words * (i / lanes_per_block) + field, step_words);
+  for (int i = 0; i < 16; ++i) idx.w[i] = step_word(block_words * block_of_lane(i) + field, step_words);
   return idx;
 }
 
-// The 32 fifth bits of 4 blocks: their low 16-bit words, then their high ones.
+// The 32-bit fifth-bit words of the 4 blocks (words 0-7: qh of blocks 0-3).
 template <class F>
 constexpr WordTable gather_high_bits() {
   using W = NibbleWords<F>;
   WordTable idx{};
-  for (int i = 0; i < 8; ++i) idx.w[i] = step_word(W::kWords * (i % 4) + W::kHigh + i / 4, 4 * W::kWords);
+  for (int i = 0; i < 8; ++i) idx.w[i] = step_word(W::kWords * (i / 2) + W::kHigh + i % 2, 4 * W::kWords);
   return idx;
 }
 
@@ -185,14 +177,26 @@ inline void prefetch_step(const uint8_t* p) {
   for (int line = 0; line < kStepBytes; line += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + line), _MM_HINT_T0);
 }
 
+// 0x10 in the bytes of the interleaved quants whose fifth bit is set: lane l of `qh4` (the 4 blocks' qh
+// words, repeated per 128-bit lane) shifted right by 4 * (l / 4) + `half` leaves bits 0-3 for the lane's
+// 4 bytes; each byte then tests its own bit.
+inline __m512i fifth_bits(__m512i qh4, int half) {
+  const __m512i shifts = _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12),
+                                          _mm512_set1_epi32(half));
+  const __m512i first_byte = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+  const __m512i spread = _mm512_shuffle_epi8(_mm512_srlv_epi32(qh4, shifts), first_byte);
+  const __mmask64 set = _mm512_test_epi8_mask(spread, _mm512_set1_epi32(0x08040201));  // byte e tests bit e
+  return _mm512_maskz_mov_epi8(set, _mm512_set1_epi8(0x10));
+}
+
 template <class F, int T>
 int64_t nibble_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out) {
   using W = NibbleWords<F>;
   constexpr int kStepBytes = 8 * W::kWords;  // 4 blocks
+  static constexpr auto kBlockOfLane = [](int lane) { return lane % 4; };
   static constexpr WordTable kQuants = gather_quants<F>();
-  static constexpr WordTable kScales = gather_block_field(W::kWords, W::kScale, 4, 4 * W::kWords);
-  static constexpr WordTable kMins =
-      gather_block_field(W::kWords, W::kMin < 0 ? 0 : W::kMin, 4, 4 * W::kWords);
+  static constexpr WordTable kScales = gather_block_field(W::kWords, W::kScale, 4 * W::kWords, kBlockOfLane);
+  static constexpr WordTable kMins = gather_block_field(W::kWords, W::kMin < 0 ? 0 : W::kMin, 4 * W::kWords, kBlockOfLane);
   static constexpr WordTable kHighBits = gather_high_bits<F>();
   const __m512i quants_idx = load_table(kQuants), scales_idx = load_table(kScales);
   const __m512i nibble = _mm512_set1_epi8(0x0f);
@@ -201,17 +205,16 @@ int64_t nibble_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out
 
   auto step = [&](int64_t j, int slot) {
     const uint8_t* p = row + j * kStepBytes;
-    _mm_prefetch(reinterpret_cast<const char*>(p) + 4096, _MM_HINT_T0);
+    prefetch_step<kStepBytes>(p);
     const __m512i z0 = _mm512_loadu_si512(p);
     const __m512i z1 = _mm512_loadu_si512(p + kStepBytes - 64);
     const __m512i packed = _mm512_permutex2var_epi16(z0, quants_idx, z1);
     __m512i low = _mm512_and_si512(packed, nibble);
     __m512i high = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
     if constexpr (W::kHigh >= 0) {
-      const __m128i bits = _mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, load_table(kHighBits), z1));
-      const __m512i bit4 = _mm512_set1_epi8(0x10);
-      low = _mm512_or_si512(low, _mm512_maskz_mov_epi8(_cvtu64_mask64(_mm_cvtsi128_si64(bits)), bit4));
-      high = _mm512_or_si512(high, _mm512_maskz_mov_epi8(_cvtu64_mask64(_mm_extract_epi64(bits, 1)), bit4));
+      const __m512i qh4 = _mm512_broadcast_i32x4(_mm512_castsi512_si128(_mm512_permutex2var_epi16(z0, load_table(kHighBits), z1)));
+      low = _mm512_or_si512(low, fifth_bits(qh4, 0));
+      high = _mm512_or_si512(high, fifth_bits(qh4, 16));
     }
     const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(z0, scales_idx, z1)));
     __m512 mw = _mm512_setzero_ps();
@@ -221,12 +224,14 @@ int64_t nibble_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const uint8_t* act = a.wide + (t0 + t) * a.wide_stride + j * kNibbleStepBytes<F>;
-      __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(act + 128), low, _mm512_loadu_si512(act));
+      const __m512i bias = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(act + 128)));
+      __m512i dot = _mm512_dpbusd_epi32(bias, low, _mm512_loadu_si512(act));
       dot = _mm512_dpbusd_epi32(dot, high, _mm512_loadu_si512(act + 64));
-      const __m512 scale = _mm512_mul_ps(dw, _mm512_loadu_ps(reinterpret_cast<const float*>(act + 192)));
-      acc[t][slot] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t][slot]);
+      const __m512 da = _mm512_broadcast_f32x4(_mm_loadu_ps(reinterpret_cast<const float*>(act + 144)));
+      acc[t][slot] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, da), acc[t][slot]);
       if constexpr (F::kHasMin) {
-        acc[t][slot] = _mm512_fmadd_ps(mw, _mm512_loadu_ps(reinterpret_cast<const float*>(act + 256)), acc[t][slot]);
+        const __m512 dsum = _mm512_broadcast_f32x4(_mm_loadu_ps(reinterpret_cast<const float*>(act + 160)));
+        acc[t][slot] = _mm512_fmadd_ps(mw, dsum, acc[t][slot]);
       }
     }
   };
@@ -241,10 +246,11 @@ int64_t nibble_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out
   return steps * 4;
 }
 
-// Q8_0: 2 blocks (34 words) per step; the quants are two plain 32-byte loads.
+// Q8_0: 2 blocks (34 words) per step in natural order (lanes 0-7 the first block); the quants are two
+// plain 32-byte loads, the per-block activation values two 8-lane broadcasts from the row arrays.
 template <int T>
 int64_t q8_0_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out) {
-  static constexpr WordTable kScales = gather_block_field(17, 0, 8, 32);
+  static constexpr WordTable kScales = gather_block_field(17, 0, 32, [](int lane) { return lane / 8; });
   const __m512i scales_idx = load_table(kScales);
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));  // signed -> unsigned + 128
   __m512 acc[T][2];
@@ -258,10 +264,11 @@ int64_t q8_0_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out) 
     const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(scales_idx, _mm512_loadu_si512(p))));
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
-      const uint8_t* lanes = a.wide + (t0 + t) * a.wide_stride + j * kQ8StepBytes;
-      const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(lanes), w, _mm512_loadu_si512(a.q + (t0 + t) * a.cols + 64 * j));
-      const __m512 scale = _mm512_mul_ps(dw, _mm512_loadu_ps(reinterpret_cast<const float*>(lanes + 64)));
-      acc[t][slot] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t][slot]);
+      const int64_t i = (t0 + t) * a.n_blocks + 2 * j;
+      const __m512i bias = _mm512_inserti64x4(_mm512_set1_epi32(a.lane_bias[i]), _mm256_set1_epi32(a.lane_bias[i + 1]), 1);
+      const __m512 da = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(a.d[i])), _mm256_castps_pd(_mm256_set1_ps(a.d[i + 1])), 1));
+      const __m512i dot = _mm512_dpbusd_epi32(bias, w, _mm512_loadu_si512(a.q + (t0 + t) * a.cols + 64 * j));
+      acc[t][slot] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, da), acc[t][slot]);
     }
   };
   const int64_t steps = a.n_blocks / 2;
@@ -340,7 +347,8 @@ int64_t k4_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out) {
 }
 
 // Q6_K, one super-block per step: each 128-value half is 64 low-bit bytes (nibbles: values 0-63 and
-// 64-127) and 32 high-bit bytes (2 bits per value).
+// 64-127) and 32 high-bit bytes (2 bits per value). Quants stay unsigned (0-63); the -32 zero point is
+// corrected in float with the activation sums.
 template <int T>
 int64_t q6_k_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out) {
   const __m512i nibble = _mm512_set1_epi8(0x0f), two_bits = _mm512_set1_epi8(0x30);
@@ -370,13 +378,13 @@ int64_t q6_k_rows(const uint8_t* row, const RowActs& a, int64_t t0, float* out) 
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t) {
       const int8_t* act = a.q + (t0 + t) * a.cols + 256 * s;
-      const uint8_t* meta = a.wide + (t0 + t) * a.wide_stride + kQ6StepBytes * s;
+      const float* meta = reinterpret_cast<const float*>(a.wide + (t0 + t) * a.wide_stride + kQ6StepBytes * s);
+      const __m512 sub_scales = _mm512_mul_ps(scales, _mm512_loadu_ps(meta));  // weight * activation scale
+      acc[t][1] = _mm512_fmadd_ps(sub_scales, _mm512_loadu_ps(meta + 16), acc[t][1]);
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        const __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512(meta + 64 * k), w[k], _mm512_loadu_si512(act + 64 * k));
-        const __m512 scale = _mm512_mul_ps(_mm512_permutexvar_ps(lanes[k], scales),
-                                           _mm512_loadu_ps(reinterpret_cast<const float*>(meta + 256 + 64 * k)));
-        acc[t][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[t][k & 1]);
+        const __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[k], _mm512_loadu_si512(act + 64 * k));
+        acc[t][k & 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(lanes[k], sub_scales), acc[t][k & 1]);
       }
     }
   }
