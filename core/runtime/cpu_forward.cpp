@@ -154,20 +154,28 @@ void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Lo
 
 // Causal attention of the n new tokens over every cached position, heads split across threads.
 void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
-  const int64_t hd = c_.head_dim, q_dim = c_.q_dim(), group = c_.n_heads / c_.n_kv_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const cpu::Path path = options_.path;
-  const int64_t tasks = n * c_.n_heads;
-  pool_.run([&](int thread, int n_threads) {
-    float* scores = &scores_[static_cast<size_t>(thread) * static_cast<size_t>(kv_.capacity())];
-    for (int64_t task = thread; task < tasks; task += n_threads) {
-      const int64_t t = task / c_.n_heads, h = task % c_.n_heads;
-      const int64_t kv_offset = (h / group) * hd;
-      const float* q = &q_[t * q_dim + h * hd];
-      const int64_t n_pos = pos + t + 1;
+  // Everything the workers need, behind one pointer: a lambda capturing only that fits in
+  // std::function's inline storage, so no allocation happens per layer and token.
+  struct Job {
+    CpuForward* self;
+    int64_t layer, n, pos, hd, q_dim, group;
+    float scale;
+  } job{this, layer, n, pos, c_.head_dim, c_.q_dim(), c_.n_heads / c_.n_kv_heads,
+        1.0f / std::sqrt(static_cast<float>(c_.head_dim))};
+  const Job* j = &job;
+  pool_.run([j](int thread, int n_threads) {
+    CpuForward& f = *j->self;
+    const cpu::Path path = f.options_.path;
+    const int64_t n_heads = f.c_.n_heads, hd = j->hd;
+    float* scores = &f.scores_[static_cast<size_t>(thread) * static_cast<size_t>(f.kv_.capacity())];
+    for (int64_t task = thread; task < j->n * n_heads; task += n_threads) {
+      const int64_t t = task / n_heads, h = task % n_heads;
+      const int64_t kv_offset = (h / j->group) * hd;
+      const float* q = &f.q_[t * j->q_dim + h * hd];
+      const int64_t n_pos = j->pos + t + 1;
       float max_score = -INFINITY;
       for (int64_t p = 0; p < n_pos; ++p) {
-        scores[p] = cpu::dot_f32(q, kv_.key(layer, p) + kv_offset, hd, path) * scale;
+        scores[p] = cpu::dot_f32(q, f.kv_.key(j->layer, p) + kv_offset, hd, path) * j->scale;
         max_score = std::max(max_score, scores[p]);
       }
       float sum = 0.0f;
@@ -175,9 +183,9 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
         scores[p] = std::exp(scores[p] - max_score);
         sum += scores[p];
       }
-      float* out = &att_[t * q_dim + h * hd];
+      float* out = &f.att_[t * j->q_dim + h * hd];
       std::fill_n(out, hd, 0.0f);
-      for (int64_t p = 0; p < n_pos; ++p) cpu::axpy_f32(scores[p] / sum, kv_.value(layer, p) + kv_offset, out, hd, path);
+      for (int64_t p = 0; p < n_pos; ++p) cpu::axpy_f32(scores[p] / sum, f.kv_.value(j->layer, p) + kv_offset, out, hd, path);
     }
   });
 }

@@ -48,12 +48,12 @@ int cmd_bench(int argc, char** argv) {
     }
     best_decode = std::min(best_decode, std::chrono::duration<double>(clock::now() - t0).count());
   }
-  const auto& embd = engine.model->weights().layers.front().wq;
+  const Tensor& first_weight = engine.model->weights().layers.front().wq;  // names the file's weight type
   std::printf(
       "{\"model\": \"%s\", \"arch\": \"%s\", \"weights\": \"%s\", \"backend\": \"cpu\", \"kernels\": \"%s\", \"threads\": %d, "
       "\"prompt_tokens\": %d, \"gen_tokens\": %d, \"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, "
       "\"prefill_ms\": %.1f, \"decode_ms_per_token\": %.3f}\n",
-      c.name.c_str(), c.arch.c_str(), type_traits(embd.type).name, engine.kernels.c_str(), engine.threads, n_prompt, n_gen,
+      c.name.c_str(), c.arch.c_str(), type_traits(first_weight.type).name, engine.kernels.c_str(), engine.threads, n_prompt, n_gen,
       n_prompt / best_prefill, n_gen / best_decode, best_prefill * 1e3, best_decode * 1e3 / n_gen);
   return 0;
 }
