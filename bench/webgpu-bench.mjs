@@ -41,8 +41,13 @@ model.pos = 0;
 let t = performance.now();
 let next = (await model.feed(prompt)).ids[0];
 const prefillMs = performance.now() - t;
+// Decode as generation runs it: greedy on the GPU, each step submitted before the previous is read back.
 t = performance.now();
-for (let i = 0; i < genTokens; i++) next = (await model.feed([next])).ids[0];
+let generated = 0;
+for await (const token of model.greedyStream([next])) {
+  next = token;
+  if (++generated === genTokens) break;
+}
 const decodeMs = performance.now() - t;
 const info = adapter.info ?? {};
 console.log(JSON.stringify({

@@ -59,14 +59,15 @@ std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
     if (has("NORM")) l.push_back({7, R});
     return l;
   }
-  if (s.kernel == "embed") return {{0, U}, {1, R}, {3, W}, {4, R}};
+  if (s.kernel == "embed") return {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
   if (s.kernel == "qkv_post") {
     std::vector<LayoutEntry> l = {{0, U}, {1, R}, {3, W}, {4, R}, {5, W}, {6, W}};
     if (has("BIAS")) l.push_back({7, R});
     if (has("QKNORM")) l.push_back({8, R});
     return l;
   }
-  if (s.kernel == "attention") return {{0, U}, {1, R}, {2, R}, {3, W}, {5, R}, {6, R}};
+  if (s.kernel == "attention" || s.kernel == "attention_split") return {{0, U}, {1, R}, {2, R}, {3, W}, {5, R}, {6, R}};
+  if (s.kernel == "attention_combine") return {{0, U}, {1, R}, {2, R}, {3, W}};
   if (s.kernel == "sample") return {{0, U}, {2, R}, {3, W}};
   throw Error("no layout for kernel " + s.kernel);
 }
@@ -272,7 +273,8 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   }
 }
 
-void emit_embed(Builder& b, std::vector<Dispatch>& list, Range step, const Matrix& e, Range x) {
+// `result` is where the previous step's sampled token lies (chained decoding reads it from there).
+void emit_embed(Builder& b, std::vector<Dispatch>& list, Range step, const Matrix& e, Range x, Range result) {
   const uint32_t pipeline = b.pipeline(KernelSpec{"embed", {}, {e.type}, {{"WG", kWG}}});
   for (size_t p = 0; p < e.parts.size(); ++p) {
     const MatrixPart& part = e.parts[p];
@@ -280,7 +282,7 @@ void emit_embed(Builder& b, std::vector<Dispatch>& list, Range step, const Matri
     d.label = e.parts.size() > 1 ? "embed[" + std::to_string(p) + "]" : "embed";
     d.pipeline = pipeline;
     d.bindings = {bind(0, b.params({u32(e.row_bytes), u32(e.cols), u32(part.row_first), u32(part.rows)})), bind(1, step),
-                  bind(3, x), bind(4, part.range)};
+                  bind(2, result), bind(3, x), bind(4, part.range)};
     d.groups[0] = u32((e.cols / 8 + kWG - 1) / kWG);
     d.token_tile = 1;
     list.push_back(std::move(d));
@@ -313,16 +315,32 @@ void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const At
   list.push_back(std::move(d));
 }
 
-void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, int tq, Range q, int64_t q_stride,
-                    Range out, Range k, Range v, const std::string& label) {
-  const uint32_t pipeline = b.pipeline(KernelSpec{"attention", {}, {}, {{"WG", kWG}, {"TQ", tq}, {"HD", s.head_dim}}});
+// Attention for `tq` queries per workgroup. Decoding (tq = 1) with splits > 0 runs as attention_split over
+// `splits` slices of the cache into `part`, then attention_combine: two dispatches, but all SMs busy.
+void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, int tq, int splits, Range q, int64_t q_stride,
+                    Range out, Range k, Range v, Range part, const std::string& label) {
+  const std::vector<uint32_t> words = {u32(s.n_heads), u32(s.n_kv_heads), u32(q_stride), u32(s.n_kv_heads * s.head_dim),
+                                       u32(s.n_heads * s.head_dim), f32_bits(1.0f / std::sqrt(static_cast<float>(s.head_dim)))};
+  const Range params = b.params(words);
   Dispatch d;
   d.label = label;
-  d.pipeline = pipeline;
-  d.bindings = {bind(0, b.params({u32(s.n_heads), u32(s.n_kv_heads), u32(q_stride), u32(s.n_kv_heads * s.head_dim),
-                                  u32(s.n_heads * s.head_dim), f32_bits(1.0f / std::sqrt(static_cast<float>(s.head_dim)))})),
-                bind(1, step), bind(2, q), bind(3, out), bind(5, k), bind(6, v)};
   d.groups[0] = u32(s.n_heads);
+  if (tq == 1 && splits > 0) {
+    const std::map<std::string, int64_t> constants = {{"WG", kWG}, {"HD", s.head_dim}, {"S", splits}};
+    d.pipeline = b.pipeline(KernelSpec{"attention_split", {}, {}, constants});
+    d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, part), bind(5, k), bind(6, v)};
+    d.groups[1] = u32(splits);
+    list.push_back(d);
+    Dispatch c;
+    c.label = label + "_combine";
+    c.pipeline = b.pipeline(KernelSpec{"attention_combine", {}, {}, constants});
+    c.bindings = {bind(0, params), bind(1, step), bind(2, part), bind(3, out)};
+    c.groups[0] = u32(s.n_heads);
+    list.push_back(std::move(c));
+    return;
+  }
+  d.pipeline = b.pipeline(KernelSpec{"attention", {}, {}, {{"WG", kWG}, {"TQ", tq}, {"HD", s.head_dim}}});
+  d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, out), bind(5, k), bind(6, v)};
   d.token_tile = static_cast<uint32_t>(tq);
   list.push_back(std::move(d));
 }
@@ -340,6 +358,7 @@ void check_options(const PlanOptions& o) {
   if (o.top_k < 1 || o.top_k > 256) throw Error("top_k must be in [1, 256], got " + std::to_string(o.top_k));
   if (o.tok_tile < 1 || o.tok_tile > 16) throw Error("tok_tile must be in [1, 16]");
   if (o.attn_tile < 1 || o.attn_tile > 16) throw Error("attn_tile must be in [1, 16]");
+  if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
 }
 
@@ -378,6 +397,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const Range qkv = b.bound_buffer("qkv", "activation", 4 * static_cast<uint64_t>(B * qkv_dim));
   const Range att = b.bound_buffer("att", "activation", 4 * static_cast<uint64_t>(B * q_dim));
   const Range ffn = b.bound_buffer("ffn", "activation", 4 * static_cast<uint64_t>(B * c.ffn_dim));
+  const Range part = b.bound_buffer("attn_part", "activation", 4 * static_cast<uint64_t>(c.n_heads * std::max(o.attn_splits, 1) * (c.head_dim + 2)));
   const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(c.n_vocab));
   const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(o.top_k));
   plan.logits_buffer = static_cast<int>(logits.buffer);
@@ -452,7 +472,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
 
   const AttnShape shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps};
   auto emit = [&](std::vector<Dispatch>& list, int tok, int tq) {
-    emit_embed(b, list, step, embd, x);
+    emit_embed(b, list, step, embd, x, result);
     for (size_t l = 0; l < layers.size(); ++l) {
       const Layer& y = layers[l];
       const std::string p = "blk." + std::to_string(l) + ".";
@@ -464,7 +484,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
         emit_matmul(b, list, step, MatmulCall{p + "v", {&y.wv}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim + kv_dim, false, c.norm_eps, tok});
       }
       emit_qkv_post(b, list, step, shape, qkv, rope, kcache[l], vcache[l], c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr, p + "qkv_post");
-      emit_attention(b, list, step, shape, tq, qkv, qkv_dim, att, kcache[l], vcache[l], p + "attention");
+      emit_attention(b, list, step, shape, tq, o.attn_splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention");
       emit_matmul(b, list, step, MatmulCall{p + "wo", {&y.wo}, {"RESIDUAL"}, att, x, {}, q_dim, c.dim, 0, false, 0, tok});
       emit_matmul(b, list, step, MatmulCall{p + "gate_up", {&y.gate, &y.up}, {"NORM", "GATED"}, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
       emit_matmul(b, list, step, MatmulCall{p + "down", {&y.down}, {"RESIDUAL"}, ffn, x, {}, c.ffn_dim, c.dim, 0, false, 0, tok});
@@ -536,7 +556,7 @@ Plan build_op(const json& s) {
   } else if (op == "embed") {
     const int64_t rows = s.at("rows").get<int64_t>(), cols = s.at("cols").get<int64_t>();
     const Matrix e = weights("w0", parse_type_name(s.at("type").get<std::string>()), rows, cols);
-    emit_embed(b, list, step, e, act("y", n_tokens * cols));
+    emit_embed(b, list, step, e, act("y", n_tokens * cols), step);  // never chained: the step's flag is 0
   } else if (op == "qkv_post" || op == "attention") {
     const int64_t n_heads = s.at("n_heads").get<int64_t>(), n_kv = s.at("n_kv_heads").get<int64_t>(), hd = s.at("head_dim").get<int64_t>();
     const int64_t ctx = s.at("context").get<int64_t>();
@@ -553,7 +573,9 @@ Plan build_op(const json& s) {
       const Range bias_r = act("bias", qkv_dim), norm_r = act("qknorm", 2 * hd);
       emit_qkv_post(b, list, step, shape, qkv, rope, k, v, bias ? &bias_r : nullptr, qkn ? &norm_r : nullptr, "qkv_post");
     } else {
-      emit_attention(b, list, step, shape, s.value("tq", 1), qkv, qkv_dim, act("out", n_tokens * n_heads * hd), k, v, "attention");
+      const int splits = s.value("splits", 0);
+      emit_attention(b, list, step, shape, s.value("tq", 1), splits, qkv, qkv_dim, act("out", n_tokens * n_heads * hd), k, v,
+                     act("part", n_heads * std::max(splits, 1) * (hd + 2)), "attention");
     }
   } else if (op == "sample") {
     const int64_t n = s.at("n").get<int64_t>();
@@ -613,7 +635,8 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "top_k") o.top_k = value.get<int>();
     else if (key == "tok_tile") o.tok_tile = value.get<int>();
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
-    else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile)");
+    else if (key == "attn_splits") o.attn_splits = value.get<int>();
+    else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits)");
   }
   return o;
 }

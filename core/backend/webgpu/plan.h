@@ -46,6 +46,7 @@ struct PlanOptions {
   int top_k = 1;             // candidates read back per step (1: greedy)
   int tok_tile = 8;          // tokens per workgroup in prefill matrix products
   int attn_tile = 4;         // queries per workgroup in prefill attention
+  int attn_splits = 16;      // slices of the cache in decode attention (0: one workgroup per head)
 };
 
 // Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ...,
@@ -138,7 +139,7 @@ std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix
 //   {"op": "embed", "type": T, "rows": R, "cols": C, "n_tokens": N}
 //   {"op": "qkv_post", "n_heads", "n_kv_heads", "head_dim", "rope_dims", "halves", "n_tokens", "context",
 //    "flags": ["BIAS", "QKNORM"], "eps"}
-//   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq"}
+//   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq", "splits"}
 //   {"op": "sample", "n", "k"}
 // Its single dispatch is in `decode` (and `prefill`); buffers are named after the kernel's inputs/outputs.
 Plan build_op_plan(const std::string& spec_json);

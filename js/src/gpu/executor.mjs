@@ -5,6 +5,7 @@
 // besides the command encoder WebGPU requires.
 
 const WRITE_CHUNK = 16 << 20;  // bytes per queue.writeBuffer while uploading
+const READBACK_SLOTS = 3;      // steps that may be in flight at once
 
 /**
  * @typedef {{name: string, role: string, size: number, uploads: number[][], fills: number[][]}} PlanBuffer
@@ -67,7 +68,11 @@ export class PlanExecutor {
       }
     }
     const resultSize = plan.result_buffer >= 0 ? plan.buffers[plan.result_buffer].size : 16;
-    this.resultRead = device.createBuffer({ label: 'result-read', size: resultSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    // Readback buffers for the results of steps in flight (a chained step is submitted before the previous
+    // one is read back), all made here: nothing is created per token.
+    this.resultReads = Array.from({ length: READBACK_SLOTS }, (_, i) =>
+      device.createBuffer({ label: `result-read.${i}`, size: resultSize, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    this.freeReads = [...this.resultReads];
     this.logitsRead = plan.logits_buffer >= 0
       ? device.createBuffer({ label: 'logits-read', size: plan.buffers[plan.logits_buffer].size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST })
       : null;
@@ -188,15 +193,16 @@ export class PlanExecutor {
   }
 
   /**
-   * Encodes and submits one forward call: `tokens` at positions [pos, pos + tokens.length).
-   * @param {ArrayLike<number>} tokens at most plan.max_batch
+   * Encodes and submits one forward call: `tokens` at positions [pos, pos + tokens.length). With
+   * `chained`, `tokens` is ignored: one token is processed, the one the previous step sampled on the GPU.
+   * @param {ArrayLike<number> | null} tokens at most plan.max_batch
    * @param {number} pos
    * @param {'decode' | 'prefill'} [list] default: decode for one token, prefill otherwise
-   * @param {{readLogits?: boolean}} [options]
+   * @param {{readLogits?: boolean, chained?: boolean, resultRead?: GPUBuffer}} [options]
    */
-  encode(tokens, pos, list, { readLogits = false } = {}) {
+  encode(tokens, pos, list, { readLogits = false, chained = false, resultRead = null } = {}) {
     if (this.lost) throw this.lost;
-    const n = tokens.length;
+    const n = chained ? 1 : tokens.length;
     if (n < 1 || n > this.plan.max_batch) throw new Error(`a forward call takes 1..${this.plan.max_batch} tokens, got ${n}`);
     if (this.plan.context_size && pos + n > this.plan.context_size) {
       throw new Error(`position ${pos + n} is past the context of ${this.plan.context_size} tokens`);
@@ -204,8 +210,9 @@ export class PlanExecutor {
     const words = this.stepWords;
     words[0] = n;
     words[1] = pos;
-    for (let i = 0; i < n; i++) words[4 + i] = tokens[i];
-    this.device.queue.writeBuffer(this.buffers[this.plan.step_buffer], 0, words, 0, 4 + n);
+    words[2] = chained ? 1 : 0;
+    if (!chained) for (let i = 0; i < n; i++) words[4 + i] = tokens[i];
+    this.device.queue.writeBuffer(this.buffers[this.plan.step_buffer], 0, words, 0, chained ? 4 : 4 + n);
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     for (const d of this.lists[list ?? (n === 1 ? 'decode' : 'prefill')]) {
@@ -214,27 +221,40 @@ export class PlanExecutor {
       pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? Math.ceil(n / d.tile) : d.groups[2]);
     }
     pass.end();
-    if (this.plan.result_buffer >= 0) enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, this.resultRead, 0, this.resultRead.size);
+    if (resultRead) enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, resultRead, 0, resultRead.size);
     if (readLogits && this.logitsRead) enc.copyBufferToBuffer(this.buffers[this.plan.logits_buffer], 0, this.logitsRead, 0, this.logitsRead.size);
     this.device.queue.submit([enc.finish()]);
   }
 
   /**
-   * One forward call with its readback: the top-k candidates of the last token (k = plan.top_k), and its
-   * logits when asked.
+   * Submits one forward call and returns the promise of its readback: the top-k candidates of the last
+   * token (k = plan.top_k), and its logits when asked. Several may be in flight (at most READBACK_SLOTS - 1
+   * besides a logits read); they settle in submission order.
    * @returns {Promise<{ids: Uint32Array, logits: Float32Array, all?: Float32Array}>}
    */
-  async forward(tokens, pos, { list, readLogits = false } = {}) {
-    this.encode(tokens, pos, list, { readLogits });
-    const reads = [this.resultRead.mapAsync(GPUMapMode.READ)];
+  submit(tokens, pos, { list, readLogits = false, chained = false } = {}) {
+    const resultRead = this.freeReads.pop();
+    if (!resultRead) throw new Error(`more than ${READBACK_SLOTS} forward calls in flight`);
+    try {
+      this.encode(tokens, pos, list, { readLogits, chained, resultRead });
+    } catch (e) {
+      this.freeReads.push(resultRead);
+      throw e;
+    }
+    return this.readResult(resultRead, readLogits);
+  }
+
+  async readResult(resultRead, readLogits) {
+    const reads = [resultRead.mapAsync(GPUMapMode.READ)];
     if (readLogits) reads.push(this.logitsRead.mapAsync(GPUMapMode.READ));
     try {
       await Promise.all(reads);
     } catch (e) {
       throw this.lost ?? e;
     }
-    const words = new Uint32Array(this.resultRead.getMappedRange().slice(0));
-    this.resultRead.unmap();
+    const words = new Uint32Array(resultRead.getMappedRange().slice(0));
+    resultRead.unmap();
+    this.freeReads.push(resultRead);
     const k = this.plan.top_k;
     const ids = new Uint32Array(k);
     const logits = new Float32Array(k);
@@ -251,6 +271,11 @@ export class PlanExecutor {
     return out;
   }
 
+  /** One forward call with its readback (see submit). */
+  forward(tokens, pos, options = {}) {
+    return this.submit(tokens, pos, options);
+  }
+
   /** Runs a forward call and waits for the GPU, without readback (single-op tests). */
   async run(tokens, pos, list = 'decode') {
     this.encode(tokens, pos, list);
@@ -261,7 +286,7 @@ export class PlanExecutor {
   destroy() {
     this.destroyed = true;
     for (const b of this.buffers ?? []) b.destroy();
-    this.resultRead?.destroy();
+    for (const b of this.resultReads ?? []) b.destroy();
     this.logitsRead?.destroy();
   }
 }

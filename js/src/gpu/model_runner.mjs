@@ -47,15 +47,42 @@ export class GpuModel {
     return out;
   }
 
+  /**
+   * Greedy tokens after `tokens` (fed after what the cache holds), one per iteration, sampled on the GPU.
+   * The GPU runs one step ahead: step i + 1 is submitted, taking its input token from the GPU, before
+   * token i is read back, so reading back and encoding overlap the GPU's work. Stop iterating whenever
+   * you like; `pos` then counts exactly the tokens handed out (the step run ahead is dropped).
+   * @returns {AsyncGenerator<number>}
+   */
+  async *greedyStream(tokens) {
+    const B = this.plan.max_batch;
+    for (let i = 0; i + B < tokens.length; i += B) {
+      this.executor.encode(tokens.slice(i, i + B), this.pos);
+      this.pos += B;
+    }
+    const lastChunk = tokens.slice(Math.floor((tokens.length - 1) / B) * B);
+    let pending = this.executor.submit(lastChunk, this.pos);
+    this.pos += lastChunk.length;
+    for (;;) {
+      // The step after the pending one, submitted before the pending one is read back. (A rejection is
+      // seen when it becomes the pending one; unless the consumer stops first, which drops it.)
+      const ahead = this.pos < this.plan.context_size ? this.executor.submit(null, this.pos, { chained: true }) : null;
+      ahead?.catch(() => {});
+      yield (await pending).ids[0];
+      if (!ahead) return;
+      this.pos++;  // the token just handed out is in the cache now
+      pending = ahead;
+    }
+  }
+
   /** Greedy generation: `count` tokens after `prompt` (ids), starting from an empty cache. */
   async greedy(prompt, count, { eos = -1 } = {}) {
     this.pos = 0;
     const out = [];
-    let next = (await this.feed(prompt)).ids[0];
-    for (let i = 0; i < count; i++) {
-      out.push(next);
-      if (next === eos || i + 1 === count) break;
-      next = (await this.feed([next])).ids[0];
+    if (count <= 0) return out;
+    for await (const token of this.greedyStream(prompt)) {
+      out.push(token);
+      if (token === eos || out.length === count) break;
     }
     return out;
   }

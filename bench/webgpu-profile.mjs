@@ -1,0 +1,112 @@
+// Where a WebGPU decode step spends its time, as one JSON object: the submit + readback round trip, a
+// decode step with and without waiting for its result, and the GPU time of each kind of dispatch
+// (each dispatch of layer 0, plus embed, output and sample, repeated back to back in one pass).
+//   node bench/webgpu-profile.mjs MODEL.gguf [--context 640] [--reps 200]
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { WebgpuAbi } from '../js/src/gpu/abi.mjs';
+import { GpuModel, nodeFileReader } from '../js/src/gpu/model_runner.mjs';
+import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const modelPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
+if (!modelPath) {
+  console.error('usage: node bench/webgpu-profile.mjs MODEL.gguf [--context 640] [--reps 200]');
+  process.exit(2);
+}
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const context = option('context', 640), reps = option('reps', 200);
+
+const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
+const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
+const abi = new WebgpuAbi(await createModule());
+const { adapter, device, limits } = await requestNodeDevice();
+const file = await nodeFileReader(modelPath);
+const model = await GpuModel.load(abi, device, file, { limits, max_batch: 128, context_size: context + 64 });
+await file.close();
+const ex = model.executor;
+
+// Fill the cache so attention reads `context` positions, as decoding at that length does.
+const prompt = Array.from({ length: context }, (_, i) => (i * 7919) % model.plan.n_vocab);
+await model.feed(prompt);
+
+const time = async (fn, n) => {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await fn(i);
+  return (performance.now() - t) / n;
+};
+
+// 1. Submit + readback of a few bytes, nothing computed.
+const probe = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+const src = ex.buffers[model.plan.result_buffer];
+const roundtripMs = await time(async () => {
+  const enc = device.createCommandEncoder();
+  enc.copyBufferToBuffer(src, 0, probe, 0, 16);
+  device.queue.submit([enc.finish()]);
+  await probe.mapAsync(GPUMapMode.READ);
+  probe.unmap();
+}, 200);
+
+// 2. Decode steps at a fixed position (the cache is not advanced, so every step costs the same).
+const pos = context;
+const withReadbackMs = await time(() => ex.forward([1], pos), 50);
+const pipelinedMs = await time(async (i) => {
+  ex.encode([1], pos);
+  if (i % 50 === 49) await device.queue.onSubmittedWorkDone();
+}, 100);
+
+// 3. GPU time per dispatch: the dispatch alone, `reps` times in one pass, for the step now in the step
+// buffer (one token at `pos` for the decode list; max_batch tokens for the prefill list).
+async function timeDispatches(listName, n) {
+  const list = ex.lists[listName];
+  const labels = model.plan[listName].map((d) => d.label);
+  const out = {};
+  for (const [i, label] of labels.entries()) {
+    if (/^blk\.(?!0\.)/.test(label)) continue;
+    const d = list[i];
+    const run = async (count) => {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      for (let r = 0; r < count; r++) pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? Math.ceil(n / d.tile) : d.groups[2]);
+      pass.end();
+      device.queue.submit([enc.finish()]);
+      await device.queue.onSubmittedWorkDone();
+    };
+    await run(3);
+    const t = performance.now();
+    await run(reps);
+    const t1 = performance.now();
+    await run(1);
+    const t2 = performance.now();
+    // Subtract the cost of one submit-and-wait so the figure is the dispatches' own.
+    out[label] = +(((t1 - t) - (t2 - t1)) * 1000 / (reps - 1)).toFixed(2);
+  }
+  return out;
+}
+const labels = model.plan.decode.map((d) => d.label);
+const list = ex.lists.decode;
+const perDispatch = await timeDispatches('decode', 1);
+const B = model.plan.max_batch;
+await ex.forward(prompt.slice(0, B), 0);  // the step buffer now holds a full prefill batch at position 0
+const prefillPerDispatch = await timeDispatches('prefill', B);
+const layers = labels.filter((l) => /^blk\.\d+\.qkv_post$/.test(l)).length;
+const layerUs = Object.entries(perDispatch).filter(([l]) => l.startsWith('blk.0.')).reduce((s, [, v]) => s + v, 0);
+const otherUs = Object.entries(perDispatch).filter(([l]) => !l.startsWith('blk.')).reduce((s, [, v]) => s + v, 0);
+const info = adapter.info ?? {};
+console.log(JSON.stringify({
+  model: path.basename(modelPath), adapter: `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`.trim(),
+  context, dispatches_per_token: list.length,
+  roundtrip_ms: +roundtripMs.toFixed(3), decode_step_with_readback_ms: +withReadbackMs.toFixed(3), decode_step_pipelined_ms: +pipelinedMs.toFixed(3),
+  estimated_step_ms: +((layerUs * layers + otherUs) / 1000).toFixed(3), per_dispatch_us: perDispatch,
+  prefill_batch: B, prefill_per_dispatch_us: prefillPerDispatch,
+}));
+model.destroy();
+device.destroy();
+process.exit(0);
