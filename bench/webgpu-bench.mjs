@@ -8,6 +8,8 @@ import { WebgpuAbi } from '../js/src/gpu/abi.mjs';
 import { GpuModel, nodeFileReader } from '../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
 
+const planIndex = process.argv.indexOf('--plan');
+const planExtra = planIndex >= 0 ? JSON.parse(process.argv[planIndex + 1]) : {};  // more plan options, e.g. '{"matvec_wg": 128}'
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const usage = 'usage: node bench/webgpu-bench.mjs MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128] [--max-batch 128]';
 const args = process.argv.slice(2);
@@ -28,7 +30,7 @@ const abi = new WebgpuAbi(await createModule());
 const { adapter, device, limits } = await requestNodeDevice();
 const file = await nodeFileReader(modelPath);
 const t0 = performance.now();
-const model = await GpuModel.load(abi, device, file, { limits, max_batch: maxBatch, context_size: promptTokens + genTokens });
+const model = await GpuModel.load(abi, device, file, { limits, max_batch: maxBatch, context_size: promptTokens + genTokens, ...planExtra });
 await file.close();
 const loadMs = performance.now() - t0;
 

@@ -9,6 +9,8 @@ import { WebgpuAbi } from '../js/src/gpu/abi.mjs';
 import { GpuModel, nodeFileReader } from '../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
 
+const planIndex = process.argv.indexOf('--plan');
+const planExtra = planIndex >= 0 ? JSON.parse(process.argv[planIndex + 1]) : {};  // more plan options, e.g. '{"matvec_wg": 128}'
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const modelPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
@@ -27,7 +29,7 @@ const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 
 const abi = new WebgpuAbi(await createModule());
 const { adapter, device, limits } = await requestNodeDevice();
 const file = await nodeFileReader(modelPath);
-const model = await GpuModel.load(abi, device, file, { limits, max_batch: 128, context_size: context + 64 });
+const model = await GpuModel.load(abi, device, file, { limits, max_batch: 128, context_size: context + 64, ...planExtra });
 await file.close();
 const ex = model.executor;
 

@@ -20,6 +20,7 @@ using json = nlohmann::json;
 constexpr uint32_t kWG = 64;              // threads per workgroup of matmul, embed, attention
 constexpr uint64_t kParamSlot = 256;      // bytes of kernel parameters per dispatch (one uniform binding)
 constexpr int64_t kMaxHeadDim = 512;      // qkv_post keeps a head in workgroup memory
+constexpr int kTiledTokens = 64;          // tokens (and rows) per workgroup of matmul_tiled
 
 uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 uint32_t f32_bits(float f) {
@@ -52,7 +53,7 @@ struct Matrix {
 std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   auto has = [&](const char* f) { return std::find(s.flags.begin(), s.flags.end(), f) != s.flags.end(); };
   const std::string U = "uniform", R = "read-only-storage", W = "storage";
-  if (s.kernel == "matmul") {
+  if (s.kernel == "matmul" || s.kernel == "matmul_tiled") {
     std::vector<LayoutEntry> l = {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
     if (has("GATED") || has("MULTI")) l.push_back({5, R});
     if (has("MULTI")) l.push_back({6, R});
@@ -82,6 +83,7 @@ class Builder {
   }
 
   Plan plan;
+  int matvec_wg = kWG;  // threads per output row of one-token matrix products
 
   const DeviceLimits& limits() const { return limits_; }
   uint64_t binding_limit() const { return std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size) / 4 * 4; }
@@ -230,12 +232,14 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   auto has = [&](const char* f) { return std::find(c.flags.begin(), c.flags.end(), f) != c.flags.end(); };
   const bool gated = has("GATED"), multi = has("MULTI");
   const int tok = c.last_only ? 1 : c.tok;
-  KernelSpec spec{"matmul", c.flags, {}, {{"WG", kWG}, {"TOK", tok}}};
+  const bool tiled = tok == kTiledTokens;
+  const int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
+  KernelSpec spec = tiled ? KernelSpec{"matmul_tiled", c.flags, {}, {}} : KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}}};
   for (const Matrix* m : c.w) spec.weights.push_back(m->type);
   const uint32_t pipeline = b.pipeline(spec);
   const Matrix& m0 = *c.w[0];
   auto add = [&](int64_t rows, int64_t y_offset, std::vector<Binding> weights, int64_t rows0, int64_t rows1, const std::string& label) {
-    const auto [gx, gy] = b.rows_grid(rows);
+    const auto [gx, gy] = b.rows_grid(tiled ? (rows + kTiledTokens - 1) / kTiledTokens : rows);
     const std::vector<uint32_t> words = {
         u32(rows), u32(m0.cols), u32(rows0), u32(rows1), u32(m0.row_bytes),
         u32(c.w.size() > 1 ? c.w[1]->row_bytes : 0), u32(c.w.size() > 2 ? c.w[2]->row_bytes : 0),
@@ -356,9 +360,10 @@ void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, Rang
 void check_options(const PlanOptions& o) {
   if (o.max_batch < 1 || o.max_batch > 4096) throw Error("max_batch must be in [1, 4096], got " + std::to_string(o.max_batch));
   if (o.top_k < 1 || o.top_k > 256) throw Error("top_k must be in [1, 256], got " + std::to_string(o.top_k));
-  if (o.tok_tile < 1 || o.tok_tile > 16) throw Error("tok_tile must be in [1, 16]");
+  if ((o.tok_tile < 1 || o.tok_tile > 16) && o.tok_tile != kTiledTokens) throw Error("tok_tile must be in [1, 16], or 64 (the tiled kernel)");
   if (o.attn_tile < 1 || o.attn_tile > 16) throw Error("attn_tile must be in [1, 16]");
   if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
+  if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
 }
 
@@ -383,6 +388,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   auto file_offset = [&](const Tensor& t) { return h.data_offset + h.find_tensor(t.name)->offset; };
 
   Builder b(o.limits);
+  b.matvec_wg = o.matvec_wg;
   Plan& plan = b.plan;
   plan.kind = "model";
   plan.max_batch = B;
@@ -636,7 +642,8 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "tok_tile") o.tok_tile = value.get<int>();
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
-    else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits)");
+    else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
+    else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg)");
   }
   return o;
 }

@@ -44,9 +44,10 @@ struct PlanOptions {
   int64_t context_size = 0;  // positions in the KV cache; 0: the model's, at most 4096
   int64_t max_batch = 16;    // tokens per prefill dispatch list
   int top_k = 1;             // candidates read back per step (1: greedy)
-  int tok_tile = 8;          // tokens per workgroup in prefill matrix products
+  int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
   int attn_splits = 16;      // slices of the cache in decode attention (0: one workgroup per head)
+  int matvec_wg = 64;        // threads per output row in one-token matrix products
 };
 
 // Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ...,

@@ -250,6 +250,8 @@ export class PlanExecutor {
     try {
       await Promise.all(reads);
     } catch (e) {
+      // Chromium fails the mapping before device.lost settles: give the loss a moment to be reported.
+      if (!this.lost) await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
       throw this.lost ?? e;
     }
     const words = new Uint32Array(resultRead.getMappedRange().slice(0));

@@ -22,12 +22,14 @@ const LOW: f32 = -1.0e30;                  // stands for -infinity (masked score
 @group(0) @binding(1) var<storage, read> step: array<u32>;
 @group(0) @binding(2) var<storage, read> q: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> kcache: array<f32>;
+@group(0) @binding(5) var<storage, read> kcache: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> vcache: array<f32>;
 
-var<workgroup> qs: array<f32, TQ * HD>;
+var<workgroup> qs: array<vec4<f32>, TQ * HD / 4u>;
 var<workgroup> sc: array<f32, TQ * WG>;
 var<workgroup> corr: array<f32, TQ>;
+var<workgroup> cmax: array<f32, TQ>;
+var<workgroup> red: array<f32, TQ * WG>;
 var<workgroup> stats: array<vec2<f32>, TQ>;  // running max, running sum
 
 @compute @workgroup_size(WG)
@@ -39,10 +41,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (t0 >= n) { return; }
   let nq = min(TQ, n - t0);
   let pos = step_pos();
-  for (var i = tid; i < TQ * HD; i += WG) {
-    let tq = i / HD;
-    var v = 0.0;
-    if (tq < nq) { v = q[(t0 + tq) * P.q_stride + h * HD + i % HD] * P.scale; }
+  for (var i = tid; i < TQ * HD / 4u; i += WG) {
+    let tq = i / (HD / 4u);
+    var v = vec4<f32>(0.0);
+    if (tq < nq) {
+      let j = (t0 + tq) * P.q_stride + h * HD + 4u * (i % (HD / 4u));
+      v = vec4<f32>(q[j], q[j + 1u], q[j + 2u], q[j + 3u]) * P.scale;
+    }
     qs[i] = v;
   }
   if (tid < TQ) { stats[tid] = vec2<f32>(LOW, 0.0); }
@@ -51,29 +56,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var c0 = 0u; c0 < kv_len; c0 += WG) {
     workgroupBarrier();
     let p = c0 + tid;
+    // Each key row is read once, as vec4s, for all the tile's queries.
+    var dots = array<f32, TQ>();
+    if (p < kv_len) {
+      let k = (p * P.kv_dim + kv_off) / 4u;
+      for (var d = 0u; d < HD / 4u; d++) {
+        let kv = kcache[k + d];
+        for (var tq = 0u; tq < TQ; tq++) { dots[tq] += dot(qs[tq * (HD / 4u) + d], kv); }
+      }
+    }
     for (var tq = 0u; tq < TQ; tq++) {
       var s = LOW;
-      if (tq < nq && p <= pos + t0 + tq) {
-        s = 0.0;
-        let k = p * P.kv_dim + kv_off;
-        for (var d = 0u; d < HD; d++) { s += qs[tq * HD + d] * kcache[k + d]; }
-      }
+      if (tq < nq && p <= pos + t0 + tq) { s = dots[tq]; }
       sc[tq * WG + tid] = s;
+    }
+    // Softmax statistics of the chunk for every query at once: tree reductions over the workgroup.
+    for (var tq = 0u; tq < TQ; tq++) { red[tq * WG + tid] = sc[tq * WG + tid]; }
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+      workgroupBarrier();
+      if (tid < s) {
+        for (var tq = 0u; tq < TQ; tq++) { red[tq * WG + tid] = max(red[tq * WG + tid], red[tq * WG + tid + s]); }
+      }
+    }
+    workgroupBarrier();
+    if (tid < TQ) { cmax[tid] = max(stats[tid].x, red[tid * WG]); }
+    workgroupBarrier();
+    for (var tq = 0u; tq < TQ; tq++) {
+      let e = exp(sc[tq * WG + tid] - cmax[tq]);
+      sc[tq * WG + tid] = e;
+      red[tq * WG + tid] = e;
+    }
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+      workgroupBarrier();
+      if (tid < s) {
+        for (var tq = 0u; tq < TQ; tq++) { red[tq * WG + tid] += red[tq * WG + tid + s]; }
+      }
     }
     workgroupBarrier();
     if (tid < TQ) {
-      let m_old = stats[tid].x;
-      var m = m_old;
-      for (var j = 0u; j < WG; j++) { m = max(m, sc[tid * WG + j]); }
-      var sum = 0.0;
-      for (var j = 0u; j < WG; j++) {
-        let e = exp(sc[tid * WG + j] - m);
-        sc[tid * WG + j] = e;
-        sum += e;
-      }
-      let c = exp(m_old - m);
+      let c = exp(stats[tid].x - cmax[tid]);
       corr[tid] = c;
-      stats[tid] = vec2<f32>(m, stats[tid].y * c + sum);
+      stats[tid] = vec2<f32>(cmax[tid], stats[tid].y * c + red[tid * WG]);
     }
     workgroupBarrier();
     let chunk = min(WG, kv_len - c0);
