@@ -23,3 +23,4 @@ fi
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build -j"$(nproc)"
 if [ -f scripts/build-wasm.sh ]; then bash scripts/build-wasm.sh; fi
+node js/build.mjs  # the tabllm package: js/dist/index.js with its WebAssembly files and types

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "gguf/gguf.h"
 #include "report_json.h"
 #include "request_json.h"
 #include "runtime/cpu_forward.h"
@@ -23,12 +24,18 @@ using tabllm::Error;
 
 namespace {
 
-// The host's bytes and the model that reads them in place; shared by the model handle and its sessions,
-// so freeing the handle first cannot pull the weights from under a session.
+// A model shared by its handle and its sessions, so freeing the handle first cannot pull it from under a
+// session. Either the whole file (the host's bytes, read in place by `model`) or only its header: the
+// config and tokenizer of a model whose weights the host streams to a GPU.
 struct LoadedModel {
   std::unique_ptr<uint8_t, decltype(&std::free)> bytes{nullptr, &std::free};  // destroyed after the model
-  std::unique_ptr<tabllm::Model> model;
+  std::unique_ptr<tabllm::Model> model;                // null for a header-only model
+  std::unique_ptr<tabllm::ModelConfig> header_config;  // header-only: what `model` would hold
+  std::unique_ptr<tabllm::Tokenizer> header_tokenizer;
   std::string info_json;
+
+  const tabllm::ModelConfig& config() const { return model ? model->config() : *header_config; }
+  const tabllm::Tokenizer& tokenizer() const { return model ? model->tokenizer() : *header_tokenizer; }
 };
 
 thread_local std::string last_error;
@@ -91,13 +98,31 @@ struct tabllm_model {
 
 struct tabllm_session {
   tabllm_session(std::shared_ptr<const LoadedModel> loaded_model, std::unique_ptr<tabllm::Backend> backend)
-      : loaded(std::move(loaded_model)), session(*loaded->model, std::move(backend)) {}
+      : loaded(std::move(loaded_model)), session(loaded->config(), loaded->tokenizer(), std::move(backend)) {}
 
   std::shared_ptr<const LoadedModel> loaded;
   tabllm::Session session;
   std::unique_ptr<tabllm::Generation> generation;  // the running or last request
   std::string chunk;        // the last tabllm_generate_next answer
   std::string result_json;  // the last tabllm_generate_result answer
+  std::string tokens_json;  // the last tabllm_generate_last_tokens answer
+
+  tabllm::Generation& running() {
+    if (!generation) throw Error("no generation is running: call tabllm_generate_begin first");
+    return *generation;
+  }
+  // Runs one step of the generation; a step that failed half-way cannot be continued.
+  template <class Step>
+  const char* step(Step&& body) {
+    tabllm::Generation& g = running();
+    try {
+      if (!body(g)) return nullptr;
+    } catch (...) {
+      generation.reset();
+      throw;
+    }
+    return chunk.c_str();
+  }
 };
 
 extern "C" {
@@ -117,7 +142,39 @@ tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size) {
         auto loaded = std::make_shared<LoadedModel>();
         loaded->bytes = std::move(owned);
         loaded->model = tabllm::Model::from_memory(bytes, size);
-        loaded->info_json = tabllm::wasm::model_info_json(*loaded->model);
+        const tabllm::Model& m = *loaded->model;
+        loaded->info_json = tabllm::wasm::model_info_json(m.file().header(), m.config(), m.tokenizer(), true);
+        return new tabllm_model{std::move(loaded), {}};
+      },
+      static_cast<tabllm_model*>(nullptr));
+}
+
+double tabllm_model_header_size(const uint8_t* bytes, size_t size) {
+  return guarded(
+      [&]() -> double {
+        if (!bytes) throw Error("no bytes were given");
+        const auto header = tabllm::gguf::parse_header_prefix(bytes, size);
+        return header ? static_cast<double>(header->data_offset) : -1.0;
+      },
+      -2.0);
+}
+
+tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size) {
+  return guarded(
+      [&] {
+        if (!bytes || size == 0) throw Error("no header bytes were given");
+        const auto header = tabllm::gguf::parse_header_prefix(bytes, size);
+        if (!header)
+          throw Error("the " + std::to_string(size) + " bytes given end inside the GGUF header: pass the first tabllm_model_header_size() bytes of the file");
+        auto loaded = std::make_shared<LoadedModel>();
+        loaded->header_config = std::make_unique<tabllm::ModelConfig>(tabllm::read_config(*header));
+        tabllm::Vocab vocab = tabllm::Vocab::from_gguf(*header);
+        const auto n_vocab = static_cast<size_t>(loaded->header_config->n_vocab);
+        if (vocab.size() > n_vocab)
+          throw Error("tokenizer has " + std::to_string(vocab.size()) + " tokens but the model's embedding has only " + std::to_string(n_vocab) + " rows");
+        vocab.pad_to(n_vocab);
+        loaded->header_tokenizer = std::make_unique<tabllm::Tokenizer>(std::move(vocab));
+        loaded->info_json = tabllm::wasm::model_info_json(*header, *loaded->header_config, *loaded->header_tokenizer, false);
         return new tabllm_model{std::move(loaded), {}};
       },
       static_cast<tabllm_model*>(nullptr));
@@ -133,7 +190,7 @@ const char* tabllm_tokenize(tabllm_model* model, const char* text, int add_bos) 
   return guarded(
       [&] {
         tabllm_model& m = deref(model, "model");
-        const auto ids = m.loaded->model->tokenizer().encode(text ? text : "", add_bos != 0);
+        const auto ids = m.loaded->tokenizer().encode(text ? text : "", add_bos != 0);
         m.tokens_json = tabllm::wasm::token_ids_json(ids);
         return m.tokens_json.c_str();
       },
@@ -144,7 +201,20 @@ tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const ch
   return guarded(
       [&] {
         const auto& loaded = deref(model, "model").loaded;
+        if (!loaded->model)
+          throw Error("this model was opened from its header only (no weights): create its session with tabllm_session_create_external, or load the whole file with tabllm_model_load");
         return new tabllm_session(loaded, cpu_backend(*loaded->model, threads, kernels ? kernels : "", context_size));
+      },
+      static_cast<tabllm_session*>(nullptr));
+}
+
+tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size) {
+  return guarded(
+      [&] {
+        const auto& loaded = deref(model, "model").loaded;
+        if (context_size < 0) throw Error("context_size must be >= 0 (0: the model's), got " + std::to_string(context_size));
+        const int64_t ctx = context_size > 0 ? context_size : loaded->config().context_length;
+        return new tabllm_session(loaded, std::make_unique<tabllm::HostDrivenBackend>(ctx));
       },
       static_cast<tabllm_session*>(nullptr));
 }
@@ -166,14 +236,52 @@ const char* tabllm_generate_next(tabllm_session* session) {
   return guarded(
       [&]() -> const char* {
         tabllm_session& s = deref(session, "session");
-        if (!s.generation) throw Error("no generation is running: call tabllm_generate_begin first");
-        try {
-          if (!s.generation->step(s.chunk)) return nullptr;
-        } catch (...) {
-          s.generation.reset();  // a step that failed half-way cannot be continued
-          throw;
-        }
-        return s.chunk.c_str();
+        return s.step([&](tabllm::Generation& g) { return g.step(s.chunk); });
+      },
+      static_cast<const char*>(nullptr));
+}
+
+int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int* pos) {
+  return guarded(
+      [&] {
+        tabllm::Generation& g = deref(session, "session").running();
+        const auto pending = g.pending();
+        if (tokens) *tokens = pending.data();
+        if (pos) *pos = static_cast<int>(g.pending_pos());
+        return static_cast<int>(pending.size());
+      },
+      -1);
+}
+
+int tabllm_generate_host_can_sample(tabllm_session* session) {
+  return guarded([&] { return deref(session, "session").running().host_can_sample() ? 1 : 0; }, -1);
+}
+
+const char* tabllm_generate_advance(tabllm_session* session, const float* logits) {
+  return guarded(
+      [&]() -> const char* {
+        tabllm_session& s = deref(session, "session");
+        return s.step([&](tabllm::Generation& g) { return g.advance(logits, s.chunk); });
+      },
+      static_cast<const char*>(nullptr));
+}
+
+const char* tabllm_generate_advance_token(tabllm_session* session, int32_t id) {
+  return guarded(
+      [&]() -> const char* {
+        tabllm_session& s = deref(session, "session");
+        return s.step([&](tabllm::Generation& g) { return g.advance_with_token(id, s.chunk); });
+      },
+      static_cast<const char*>(nullptr));
+}
+
+const char* tabllm_generate_last_tokens(tabllm_session* session) {
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        const tabllm::Generation& g = s.running();
+        s.tokens_json = tabllm::wasm::last_tokens_json(g.result(), g.last_step_tokens(), s.loaded->tokenizer());
+        return s.tokens_json.c_str();
       },
       static_cast<const char*>(nullptr));
 }
@@ -195,7 +303,7 @@ const char* tabllm_generate_result(tabllm_session* session) {
         if (!s.generation) throw Error("no generation to report on: call tabllm_generate_begin first");
         if (!s.generation->finished())
           throw Error("the generation is still running: call tabllm_generate_next until it returns NULL, or tabllm_generate_abort");
-        s.result_json = tabllm::wasm::result_json(s.generation->result());
+        s.result_json = tabllm::wasm::result_json(s.generation->result(), s.loaded->tokenizer());
         return s.result_json.c_str();
       },
       static_cast<const char*>(nullptr));
@@ -208,7 +316,7 @@ int tabllm_logits(tabllm_session* session, const int32_t* ids, int n, float* out
         s.generation.reset();
         if (!ids || !out || n <= 0) throw Error("tabllm_logits needs token ids (n >= 1) and an output buffer");
         const std::vector<int32_t> tokens(ids, ids + n);
-        const int64_t n_vocab = s.loaded->model->config().n_vocab;
+        const int64_t n_vocab = s.loaded->config().n_vocab;
         for (const int32_t id : tokens)
           if (id < 0 || id >= n_vocab) throw Error("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
         const std::vector<float> logits = s.session.logits_all(tokens);

@@ -44,6 +44,21 @@ export function bindTabllm(module) {
       }
       return new Model(abi, abi.check(module._tabllm_model_load(ptr, size) >>> 0));
     },
+    // A model from the leading bytes of its GGUF file — config and tokenizer only, no weights — for a host
+    // that runs the forward pass itself (WebGPU). `read(offset, length)` (may be async) returns file bytes;
+    // only the header is read.
+    async loadModelHeader(read, size = Infinity) {
+      let prefix = await read(0, Math.min(size, 1 << 20));
+      for (;;) {
+        const needed = abi.withBytes(prefix, (p) => module._tabllm_model_header_size(p, prefix.length));
+        if (needed === -2) throw new TabllmError(abi.lastError());
+        if (needed >= 0 && needed <= prefix.length) break;
+        const want = needed >= 0 ? needed : Math.min(size, prefix.length * 4);
+        if (want <= prefix.length) throw new TabllmError(`the GGUF header is truncated: the file ends after ${prefix.length} bytes`);
+        prefix = await read(0, want);
+      }
+      return new Model(abi, abi.check(abi.withBytes(prefix, (p) => module._tabllm_model_load_header(p, prefix.length) >>> 0)));
+    },
     // Ends the module's pthread workers: Node keeps a process alive while they exist.
     shutdown: () => module.PThread?.terminateAllThreads(),
   };
@@ -77,6 +92,17 @@ class Abi {
       return fn(...ptrs);
     } finally {
       ptrs.forEach((p) => this.m._free(p));
+    }
+  }
+
+  // Calls fn with a heap copy of `bytes`, freed afterwards.
+  withBytes(bytes, fn) {
+    const ptr = this.malloc(Math.max(bytes.length, 1));
+    try {
+      this.heapU8().set(bytes, ptr);
+      return fn(ptr);
+    } finally {
+      this.m._free(ptr);
     }
   }
 
@@ -123,6 +149,12 @@ class Model {
     return new Session(this.abi, this.abi.check(handle), this.info().vocab);
   }
 
+  // A session whose forward pass the host runs (pending / advance / advanceToken).
+  createExternalSession({ contextSize = 0 } = {}) {
+    const handle = this.abi.m._tabllm_session_create_external(this.handle, contextSize) >>> 0;
+    return new Session(this.abi, this.abi.check(handle), this.info().vocab);
+  }
+
   // Sessions keep the model alive until they are freed too.
   free() {
     this.abi.m._tabllm_model_free(this.handle);
@@ -138,7 +170,7 @@ class Session {
   }
 
   // params: max_tokens, temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n,
-  // frequency_penalty, presence_penalty, logit_bias, stop, ignore_eos, add_bos (see tabllm.h).
+  // frequency_penalty, presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs (see tabllm.h).
   begin(prompt, params = {}) {
     this.abi.withStrings([prompt, JSON.stringify(params)], (p, j) =>
       this.abi.checkStatus(this.abi.m._tabllm_generate_begin(this.handle, p, j)));
@@ -146,7 +178,58 @@ class Session {
 
   // The next chunk of text ('' when held back), or null once finished.
   next() {
-    const ptr = this.abi.m._tabllm_generate_next(this.handle) >>> 0;
+    return this.chunkOrEnd(this.abi.m._tabllm_generate_next(this.handle));
+  }
+
+  // The host-driven step: {tokens: Int32Array (a copy), pos} for the host's forward pass; tokens is empty
+  // when the next advance needs no logits (the generation is finishing).
+  pending() {
+    const scratch = this.abi.malloc(8);
+    try {
+      const n = this.abi.m._tabllm_generate_pending(this.handle, scratch, scratch + 4);
+      if (n < 0) throw new TabllmError(this.abi.lastError());
+      const words = new Uint32Array(this.abi.heapU8().buffer, scratch, 2);
+      const tokensPtr = words[0], pos = words[1];
+      const tokens = n > 0 ? new Int32Array(this.abi.heapU8().buffer, tokensPtr, n).slice() : new Int32Array(0);
+      return { tokens, pos };
+    } finally {
+      this.abi.m._free(scratch);
+    }
+  }
+
+  // Whether the request lets the host take the argmax itself (advanceToken).
+  hostCanSample() {
+    const r = this.abi.m._tabllm_generate_host_can_sample(this.handle);
+    if (r < 0) throw new TabllmError(this.abi.lastError());
+    return r === 1;
+  }
+
+  // Samples from the last pending token's logits (a Float32Array of vocab values; null when pending was
+  // empty): the next chunk of text, or null once finished (as next()).
+  advance(logits) {
+    if (!logits) return this.chunkOrEnd(this.abi.m._tabllm_generate_advance(this.handle, 0));
+    if (logits.length < this.vocabSize) throw new TabllmError(`advance needs ${this.vocabSize} logits, got ${logits.length}`);
+    const ptr = this.abi.malloc(this.vocabSize * 4);
+    try {
+      new Float32Array(this.abi.heapU8().buffer, ptr, this.vocabSize).set(logits.subarray(0, this.vocabSize));
+      return this.chunkOrEnd(this.abi.m._tabllm_generate_advance(this.handle, ptr));
+    } finally {
+      this.abi.m._free(ptr);
+    }
+  }
+
+  // Takes the token the host chose (greedy on the GPU): as advance().
+  advanceToken(id) {
+    return this.chunkOrEnd(this.abi.m._tabllm_generate_advance_token(this.handle, id));
+  }
+
+  // The tokens the last step took: [{id, bytes, logprob?, top_logprobs?}].
+  lastTokens() {
+    return this.abi.json(this.abi.m._tabllm_generate_last_tokens(this.handle));
+  }
+
+  chunkOrEnd(ptr) {
+    ptr >>>= 0;
     if (ptr !== 0) return this.abi.string(ptr);
     const error = this.abi.lastError();
     if (error) throw new TabllmError(error);

@@ -1,5 +1,6 @@
 #include "report_json.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -15,18 +16,46 @@ using nlohmann::json;
 // making the dump throw.
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
+// A token's bytes as numbers: they may be part of a UTF-8 character, so they cannot always be a string.
+json bytes_of(const Tokenizer& tokenizer, int32_t id) {
+  json out = json::array();
+  for (const char c : tokenizer.token_bytes(id)) out.push_back(static_cast<unsigned char>(c));
+  return out;
+}
+
+// The text of a special token as a template writes it ("<s>", "<|endoftext|>"); "" when there is none.
+std::string token_text(const Vocab& v, int32_t id) { return id >= 0 && static_cast<size_t>(id) < v.tokens.size() ? v.tokens[static_cast<size_t>(id)] : ""; }
+
+json token_json(const Tokenizer& tokenizer, int32_t id, float logprob) {
+  return {{"id", id}, {"bytes", bytes_of(tokenizer, id)}, {"logprob", logprob}};
+}
+
+json tokens_json(const GenerateResult& r, size_t first, const Tokenizer& tokenizer) {
+  json out = json::array();
+  for (size_t i = first; i < r.tokens.size(); ++i) {
+    json t = {{"id", r.tokens[i]}, {"bytes", bytes_of(tokenizer, r.tokens[i])}};
+    if (i < r.logprobs.size()) {
+      t["logprob"] = r.logprobs[i].logprob;
+      json top = json::array();
+      for (const auto& [id, lp] : r.logprobs[i].top) top.push_back(token_json(tokenizer, id, lp));
+      t["top_logprobs"] = std::move(top);
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string model_info_json(const Model& model) {
-  const ModelConfig& c = model.config();
+std::string model_info_json(const gguf::Header& header, const ModelConfig& c, const Tokenizer& tokenizer, bool has_weights) {
   std::map<std::string, int> types;
   uint64_t bytes = 0, params = 0;
-  for (const auto& t : model.file().header().tensors) {
+  for (const auto& t : header.tensors) {
     types[type_traits(t.type).name]++;
     bytes += t.n_bytes();
     params += t.n_elements();
   }
-  const Vocab& v = model.tokenizer().vocab();
+  const Vocab& v = tokenizer.vocab();
   const json info = {
       {"name", c.name},
       {"arch", c.arch},
@@ -44,11 +73,17 @@ std::string model_info_json(const Model& model) {
       {"tokenizer", v.model == Vocab::Model::SentencePiece ? "sentencepiece" : "bpe/" + v.pre},
       {"bos", v.bos},
       {"eos", v.eos},
+      {"eot", v.eot},
+      {"add_bos", v.add_bos},
+      {"bos_token", token_text(v, v.bos)},
+      {"eos_token", token_text(v, v.eos)},
+      {"chat_template", v.chat_template},
+      {"weights", has_weights},
   };
   return dump(info);
 }
 
-std::string result_json(const GenerateResult& r) {
+std::string result_json(const GenerateResult& r, const Tokenizer& tokenizer) {
   const Timings& t = r.timings;
   const json out = {
       {"text", r.text},
@@ -61,8 +96,13 @@ std::string result_json(const GenerateResult& r) {
       {"decode_ms", t.decode_ms},
       {"prefill_tokens_per_s", t.prefill_tokens_per_s()},
       {"decode_tokens_per_s", t.decode_tokens_per_s()},
+      {"tokens", tokens_json(r, 0, tokenizer)},
   };
   return dump(out);
+}
+
+std::string last_tokens_json(const GenerateResult& r, size_t count, const Tokenizer& tokenizer) {
+  return dump(tokens_json(r, r.tokens.size() - std::min(count, r.tokens.size()), tokenizer));
 }
 
 std::string token_ids_json(const std::vector<int32_t>& ids) { return json(ids).dump(); }

@@ -9,8 +9,12 @@
 
 namespace tabllm::wasm {
 
-std::string model_info_json(const Model& model);
-std::string result_json(const GenerateResult& result);
+// `has_weights`: false for a model opened from its header only (its weights live on a GPU).
+std::string model_info_json(const gguf::Header& header, const ModelConfig& config, const Tokenizer& tokenizer, bool has_weights);
+// Adds "tokens" and, when the request asked for them, "logprobs" (see token_logprobs_json).
+std::string result_json(const GenerateResult& result, const Tokenizer& tokenizer);
+// The last `count` generated tokens: [{"id", "bytes", "logprob"?, "top_logprobs"?: [{"id", "bytes", "logprob"}]}].
+std::string last_tokens_json(const GenerateResult& result, size_t count, const Tokenizer& tokenizer);
 std::string token_ids_json(const std::vector<int32_t>& ids);
 std::string build_info_json();
 

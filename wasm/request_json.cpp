@@ -12,7 +12,7 @@ using nlohmann::json;
 
 const char* const kKeys =
     "max_tokens, temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n, frequency_penalty, "
-    "presence_penalty, logit_bias, stop, ignore_eos, add_bos";
+    "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs";
 
 int to_int(const json& v, const std::string& key) {
   if (!v.is_number_integer()) throw Error("parameter " + key + " must be an integer, got " + v.dump());
@@ -92,6 +92,7 @@ GenerateRequest request_from_json(std::string prompt, std::string_view params_js
     else if (key == "stop") req.stop = to_stop_list(v);
     else if (key == "ignore_eos") req.ignore_eos = to_bool(v, key);
     else if (key == "add_bos") req.add_bos = to_bool(v, key);
+    else if (key == "logprobs") req.logprobs = to_int(v, key);
     else throw Error("unknown generation parameter '" + key + "' (known: " + kKeys + ")");
   }
   return req;

@@ -35,10 +35,20 @@ TABLLM_API const char* tabllm_build_info(void);
 /* Loads a GGUF model from `size` bytes at `bytes`, allocated with malloc. Ownership of the buffer passes
  * to the library in every case: it is freed with the model, or at once when loading fails. */
 TABLLM_API tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size);
+/* How many leading bytes of a GGUF file hold its header (metadata and tensor infos), given its first
+ * `size` bytes: -1 when they end inside the header (pass more), -2 on error (not a GGUF, corrupt). */
+TABLLM_API double tabllm_model_header_size(const uint8_t* bytes, size_t size);
+/* A model from its header only — config and tokenizer, no weights — for hosts that run the forward pass
+ * themselves (WebGPU streams the weights to the GPU, never into this heap). `bytes` holds at least the
+ * first tabllm_model_header_size() bytes of the file and is only read during the call. Its sessions come
+ * from tabllm_session_create_external. */
+TABLLM_API tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size);
 /* Releases the host's handle; the model lives on until its last session is freed. NULL is ignored. */
 TABLLM_API void tabllm_model_free(tabllm_model* model);
 /* JSON: name, arch, parameters, tensor_bytes, tensor_types, vocab, dim, layers, heads, kv_heads,
- * head_dim, ffn, context, tokenizer, bos, eos. Valid as long as the model handle. */
+ * head_dim, ffn, context, tokenizer, bos, eos, eot (ids, -1: none), add_bos, bos_token, eos_token (their
+ * text), chat_template ("" when the file has none), weights (false: header only). Valid as long as the
+ * model handle. */
 TABLLM_API const char* tabllm_model_info(tabllm_model* model);
 /* JSON array of token ids for `text` (with BOS first when add_bos is non-zero and the vocabulary has one). */
 TABLLM_API const char* tabllm_tokenize(tabllm_model* model, const char* text, int add_bos);
@@ -46,23 +56,42 @@ TABLLM_API const char* tabllm_tokenize(tabllm_model* model, const char* text, in
 /* A conversation on the CPU: `threads` >= 1 (the caller included; 1 in single-threaded builds),
  * `kernels` "simd" or "scalar" (the reference path), `context_size` in tokens (0: the model's). */
 TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size);
+/* A conversation whose forward pass the host runs (see tabllm_generate_pending): `context_size` in tokens
+ * (0: the model's). Works with either kind of model handle. */
+TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size);
 TABLLM_API void tabllm_session_free(tabllm_session* session);
 
 /* Starts generating a continuation of `prompt`; ends any generation still running on the session.
  * params_json: an object with any of max_tokens, temperature, top_k, top_p, min_p, seed,
  * repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, logit_bias ({"id": bias}),
- * stop (string or array of strings), ignore_eos, add_bos; NULL or "" for the defaults. The KV cache
+ * stop (string or array of strings), ignore_eos, add_bos, logprobs (-1: off; 0..20: the chosen token's
+ * log-probability and that many alternatives); NULL or "" for the defaults. The KV cache
  * of the previous request is reused for the prompt's common prefix. Returns 0, or -1 on error. */
 TABLLM_API int tabllm_generate_begin(tabllm_session* session, const char* prompt, const char* params_json);
 /* Generates the next token: returns the text now safe to show (possibly "": a partial UTF-8 character or
  * a possible stop string is held back), or NULL once the generation has finished (or on error: then
  * tabllm_last_error() is not empty). Concatenating every chunk gives the whole text. */
 TABLLM_API const char* tabllm_generate_next(tabllm_session* session);
+/* The host-driven step, for sessions whose forward pass the host runs (any session may use it):
+ * tabllm_generate_pending returns how many tokens the next forward pass must process, points *tokens at
+ * them (valid until the next call on the session) and sets *pos to the first one's position; 0 when the
+ * next advance needs no logits (the generation finishes), -1 on error. The host runs the model over them
+ * and calls tabllm_generate_advance with the last token's logits (vocab floats; NULL when pending was 0),
+ * which samples and returns what tabllm_generate_next would. When tabllm_generate_host_can_sample says 1
+ * (greedy, no penalties, bias, logprobs or constraint; 0 otherwise, -1 on error) the host may instead take
+ * the argmax itself (ties to the lowest id) and call tabllm_generate_advance_token. */
+TABLLM_API int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int* pos);
+TABLLM_API int tabllm_generate_host_can_sample(tabllm_session* session);
+TABLLM_API const char* tabllm_generate_advance(tabllm_session* session, const float* logits);
+TABLLM_API const char* tabllm_generate_advance_token(tabllm_session* session, int32_t id);
+/* The tokens the last step took (zero or one), as JSON: [{"id", "bytes": [...]}], with "logprob" and
+ * "top_logprobs": [{"id", "bytes", "logprob"}] when the request asked for logprobs. */
+TABLLM_API const char* tabllm_generate_last_tokens(tabllm_session* session);
 /* Ends the running generation now (finish_reason "abort"). The session stays usable. */
 TABLLM_API void tabllm_generate_abort(tabllm_session* session);
 /* After tabllm_generate_next returned NULL or after an abort: JSON with text, finish_reason ("stop",
  * "length", "abort"), prompt_tokens, prompt_tokens_reused, generated_tokens, ttft_ms, prefill_ms,
- * decode_ms, prefill_tokens_per_s, decode_tokens_per_s. */
+ * decode_ms, prefill_tokens_per_s, decode_tokens_per_s, tokens (as tabllm_generate_last_tokens, all). */
 TABLLM_API const char* tabllm_generate_result(tabllm_session* session);
 
 /* Logits of every position of the `n` token ids at `ids`, processed from position 0 (parity tests,

@@ -1,8 +1,10 @@
 #include "runtime/generation.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "common/error.h"
+#include "sampling/logprobs.h"
 
 namespace tabllm {
 namespace {
@@ -13,20 +15,24 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-Generation::Generation(const Model& model, Backend& backend, std::vector<int32_t>& cached, GenerateRequest request)
-    : model_(model),
+Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
+                       GenerateRequest request)
+    : config_(config),
+      tokenizer_(tokenizer),
       backend_(backend),
       cached_(cached),
       start_(std::chrono::steady_clock::now()),
       request_(std::move(request)),
-      sampler_(request_.sampling, static_cast<int32_t>(model.config().n_vocab)),
-      detokenizer_(model.tokenizer()),
+      sampler_(request_.sampling, static_cast<int32_t>(config.n_vocab)),
+      detokenizer_(tokenizer),
       stops_(request_.stop),
-      logits_(static_cast<size_t>(model.config().n_vocab)),
+      logits_(static_cast<size_t>(config.n_vocab)),
       decode_start_(start_) {
   if (request_.prompt.empty()) throw Error("the prompt is empty: give some text to continue");
   if (request_.max_tokens < 0) throw Error("max_tokens must be >= 0, got " + std::to_string(request_.max_tokens));
-  history_ = model_.tokenizer().encode(request_.prompt, request_.add_bos);
+  if (request_.logprobs < -1 || request_.logprobs > 20)
+    throw Error("logprobs must be -1 (off) or a count of alternatives in [0, 20], got " + std::to_string(request_.logprobs));
+  history_ = tokenizer_.encode(request_.prompt, request_.add_bos);
   if (history_.empty()) throw Error("the prompt produced no tokens");
   const int64_t ctx = backend_.context_size();
   if (static_cast<int64_t>(history_.size()) >= ctx)
@@ -43,30 +49,90 @@ Generation::Generation(const Model& model, Backend& backend, std::vector<int32_t
 }
 
 bool Generation::step(std::string& chunk) {
+  if (!finished_ && !pending().empty())
+    backend_.forward(pending_, pending_pos(), Logits::Last, logits_.data());
+  return advance(logits_.data(), chunk);
+}
+
+std::span<const int32_t> Generation::pending() const {
+  if (finished_ || out_of_room()) return {};
+  return pending_;
+}
+
+bool Generation::host_can_sample() const {
+  const SamplingParams& s = request_.sampling;
+  return s.temperature == 0 && s.repeat_penalty == 1.0f && s.frequency_penalty == 0 && s.presence_penalty == 0 &&
+         s.logit_bias.empty() && request_.logprobs < 0 && !request_.constraint;
+}
+
+bool Generation::begin_advance(std::string& chunk) {
   chunk.clear();
-  if (finished_) return false;
-  if (out_of_room()) {  // max_tokens 0
+  last_step_tokens_ = 0;
+  if (finished_) return true;
+  if (out_of_room()) {  // max_tokens 0, or the context is full
     chunk = finish(FinishReason::Length);
     return true;
   }
-  backend_.forward(pending_, static_cast<int64_t>(cached_.size()), Logits::Last, logits_.data());
   cached_.insert(cached_.end(), pending_.begin(), pending_.end());
-  const int32_t next = sampler_.sample(logits_.data(), history_);
+  pending_.clear();  // a failure from here on leaves nothing to rerun
+  return false;
+}
+
+bool Generation::advance(const float* logits, std::string& chunk) {
+  if (finished_) {
+    chunk.clear();
+    return false;
+  }
+  if (!logits && !pending().empty()) throw Error("advance needs the logits of the pending tokens");
+  if (begin_advance(chunk)) return true;
+  const float* choose_from = logits;
+  if (request_.constraint) {
+    // Disallowed tokens become -inf, so neither the sampler nor the logprobs see them.
+    allowed_.assign((static_cast<size_t>(config_.n_vocab) + 31) / 32, 0);
+    request_.constraint->allowed_tokens(allowed_);
+    masked_.assign(logits, logits + config_.n_vocab);
+    for (size_t id = 0; id < masked_.size(); ++id)
+      if (!(allowed_[id / 32] >> (id % 32) & 1u)) masked_[id] = -std::numeric_limits<float>::infinity();
+    choose_from = masked_.data();
+  }
+  return take(sampler_.sample(choose_from, history_), choose_from, chunk);
+}
+
+bool Generation::advance_with_token(int32_t id, std::string& chunk) {
+  if (!host_can_sample())
+    throw Error("this request needs the logits (sampling temperature, penalties, bias, logprobs or a constraint): call advance(logits)");
+  if (id < 0 || id >= config_.n_vocab)
+    throw Error("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(config_.n_vocab) + ")");
+  if (finished_) {
+    chunk.clear();
+    return false;
+  }
+  if (begin_advance(chunk)) return true;
+  return take(id, nullptr, chunk);
+}
+
+bool Generation::take(int32_t next, const float* logits, std::string& chunk) {
   if (result_.timings.generated_tokens == 0) {
     result_.timings.prefill_ms = result_.timings.ttft_ms = ms_since(start_);
     decode_start_ = std::chrono::steady_clock::now();
   }
   result_.timings.generated_tokens++;
-  if (!request_.ignore_eos && model_.tokenizer().is_end_of_generation(next)) {
+  if (!request_.ignore_eos && tokenizer_.is_end_of_generation(next)) {
     chunk = finish(FinishReason::Stop);
     return true;
   }
+  if (request_.constraint && !request_.constraint->accept(next))
+    throw Error("the output constraint rejected token " + std::to_string(next) + " that it had allowed");
   history_.push_back(next);
   result_.tokens.push_back(next);
+  if (request_.logprobs >= 0 && logits)
+    result_.logprobs.push_back(token_logprob(logits, static_cast<int32_t>(config_.n_vocab), next, request_.logprobs));
+  last_step_tokens_ = 1;
   pending_.assign(1, next);
   chunk = stops_.push(detokenizer_.push(next));
   result_.text += chunk;
   if (stops_.stopped()) finish(FinishReason::Stop);  // the stop string itself is never shown
+  else if (request_.constraint && request_.constraint->is_complete()) chunk += finish(FinishReason::Stop);
   else if (out_of_room()) chunk += finish(FinishReason::Length);
   return true;
 }
@@ -82,6 +148,7 @@ void Generation::abort() {
 
 std::string Generation::finish(FinishReason reason) {
   finished_ = true;
+  pending_.clear();
   result_.finish = reason;
   if (result_.timings.generated_tokens > 0) result_.timings.decode_ms = ms_since(decode_start_);
   if (reason == FinishReason::Aborted || stops_.stopped()) return {};

@@ -1,9 +1,15 @@
 // One request's generation, driven a token at a time: each step() runs the model once, samples a token
 // and hands back the text that is now safe to show. Hosts that cannot take callbacks (the WebAssembly
 // C ABI) stream and abort between any two steps; Session::generate is a loop over it.
+//
+// A host that runs the forward pass itself (WebGPU from JavaScript) splits a step in two: it runs the
+// model over pending() and hands the result to advance(logits) — the core samples, with penalties,
+// logprobs and constraints — or, when host_can_sample() says the request needs nothing more than the
+// argmax, to advance_with_token(id) with the token it chose on the GPU.
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,28 +24,54 @@ namespace tabllm {
 class Generation {
  public:
   // `cached` lists the tokens whose keys and values the backend holds from earlier requests; the prompt's
-  // common prefix with it is reused, and it is kept up to date as tokens are processed. All three must
+  // common prefix with it is reused, and it is kept up to date as tokens are processed. All of them must
   // outlive the Generation. Throws Error for an invalid request (empty prompt, too long, bad sampling).
-  Generation(const Model& model, Backend& backend, std::vector<int32_t>& cached, GenerateRequest request);
+  Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
+             GenerateRequest request);
+  Generation(const Model& model, Backend& backend, std::vector<int32_t>& cached, GenerateRequest request)
+      : Generation(model.config(), model.tokenizer(), backend, cached, std::move(request)) {}
   Generation(const Generation&) = delete;
   Generation& operator=(const Generation&) = delete;
 
-  // Generates one token, or finishes. Sets `chunk` to the text now safe to emit — possibly empty: a
-  // partial UTF-8 character or a possible stop string is held back — and returns true; the step that
-  // finishes also hands over whatever was held back. Called after the finish: returns false, chunk empty.
+  // Generates one token, or finishes: the backend's forward pass, then advance(). Sets `chunk` to the text
+  // now safe to emit — possibly empty: a partial UTF-8 character or a possible stop string is held back —
+  // and returns true; the step that finishes also hands over whatever was held back. Called after the
+  // finish: returns false, chunk empty.
   bool step(std::string& chunk);
+
+  // The host-driven step. The tokens the next forward pass must process, at positions starting from
+  // pending_pos(); empty when the next advance() needs no logits (finished, or finishing for lack of room).
+  std::span<const int32_t> pending() const;
+  int64_t pending_pos() const { return static_cast<int64_t>(cached_.size()); }
+  // Takes the logits (n_vocab floats) of the last pending token and does the rest of step(); `logits` may
+  // be null only when pending() is empty.
+  bool advance(const float* logits, std::string& chunk);
+  // True when the request samples greedily with nothing that needs the logits (no penalties, bias,
+  // logprobs or constraint): a host may then take the argmax itself and call advance_with_token.
+  bool host_can_sample() const;
+  // Like advance(), with the token the host chose (ties of the argmax must go to the lowest id).
+  // Throws Error unless host_can_sample().
+  bool advance_with_token(int32_t id, std::string& chunk);
+
   // Ends an unfinished generation now (finish reason Aborted); text held back is dropped.
   void abort();
   bool finished() const { return finished_; }
   // The text, tokens and timings so far; complete once finished().
   const GenerateResult& result() const { return result_; }
+  // Tokens taken by the last step (0 or 1) and their log-probabilities when the request asked for them:
+  // the tail of result().tokens / result().logprobs.
+  size_t last_step_tokens() const { return last_step_tokens_; }
 
  private:
   bool out_of_room() const;  // token budget spent or context full
+  // The pending tokens have been processed; returns true when the step must end here (see advance).
+  bool begin_advance(std::string& chunk);
+  bool take(int32_t next, const float* logits, std::string& chunk);
   // Marks the generation finished; returns the text still held back, unless aborted or stopped.
   std::string finish(FinishReason reason);
 
-  const Model& model_;
+  const ModelConfig& config_;
+  const Tokenizer& tokenizer_;
   Backend& backend_;
   std::vector<int32_t>& cached_;
   const std::chrono::steady_clock::time_point start_;  // the request's arrival: TTFT counts from here
@@ -50,8 +82,11 @@ class Generation {
   std::vector<int32_t> history_;  // prompt and generated tokens: what the penalties look at
   std::vector<int32_t> pending_;  // tokens to run through the model at the next step
   std::vector<float> logits_;
+  std::vector<float> masked_;      // logits with the constraint's disallowed tokens at -inf
+  std::vector<uint32_t> allowed_;  // the constraint's bitset
   std::chrono::steady_clock::time_point decode_start_;
   GenerateResult result_;
+  size_t last_step_tokens_ = 0;
   bool finished_ = false;
 };
 

@@ -10,6 +10,8 @@
 
 #include "model/model.h"
 #include "runtime/backend.h"
+#include "runtime/token_constraint.h"
+#include "sampling/logprobs.h"
 #include "sampling/sampler.h"
 
 namespace tabllm {
@@ -21,6 +23,10 @@ struct GenerateRequest {
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;   // benchmarks generate a fixed count
+  int logprobs = -1;         // -1: none; 0..20: the chosen token's log-probability and that many alternatives
+  // Structured output (JSON Schema, grammars): only tokens it allows are sampled, and the generation
+  // stops once it is complete. Stateful: one constraint serves one generation.
+  std::shared_ptr<TokenConstraint> constraint;
 };
 
 enum class FinishReason { Stop, Length, Aborted };
@@ -40,15 +46,31 @@ struct Timings {
 struct GenerateResult {
   std::string text;
   std::vector<int32_t> tokens;
+  std::vector<TokenLogprob> logprobs;  // one per token when the request asked for them
   FinishReason finish = FinishReason::Length;
   Timings timings;
 };
 
 class Generation;
 
+// A backend whose forward pass the host runs itself (WebGPU from JavaScript): the host reads
+// Generation::pending(), runs the model and hands the logits (or its own greedy choice) to
+// Generation::advance / advance_with_token. forward() must not be called.
+class HostDrivenBackend final : public Backend {
+ public:
+  explicit HostDrivenBackend(int64_t context_size);
+  void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
+  int64_t context_size() const override { return context_size_; }
+
+ private:
+  int64_t context_size_;
+};
+
 class Session {
  public:
   Session(const Model& model, std::unique_ptr<Backend> backend);
+  // A model known by its config and tokenizer only (weights elsewhere, e.g. on a GPU the host drives).
+  Session(const ModelConfig& config, const Tokenizer& tokenizer, std::unique_ptr<Backend> backend);
   ~Session();
   // Begins a request driven one token at a time (hosts that stream and abort between steps). The
   // Generation must end before the session's next request.
@@ -60,10 +82,12 @@ class Session {
   // Logits for every position of `tokens` processed from position 0 (perplexity, parity tests).
   std::vector<float> logits_all(const std::vector<int32_t>& tokens);
   Backend& backend() { return *backend_; }
-  const Model& model() const { return model_; }
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return tokenizer_; }
 
  private:
-  const Model& model_;
+  const ModelConfig& config_;
+  const Tokenizer& tokenizer_;
   std::unique_ptr<Backend> backend_;
   std::vector<int32_t> cached_;  // tokens whose keys and values are in the backend's cache
 };

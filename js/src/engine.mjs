@@ -1,0 +1,297 @@
+// The engine: a model on a backend, behind OpenAI's API.
+//
+//   const engine = await createEngine({ model: 'https://…/model.gguf', backend: 'auto', onProgress });
+//   const reply = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] });
+//   for await (const chunk of await engine.chat.completions.create({ messages, stream: true })) …
+//
+// One request runs at a time; others wait their turn. A bad request is refused before any model work,
+// so it never disturbs the engine.
+import { capabilityReport, chooseBackend } from './capabilities.mjs';
+import { renderChat } from './chat_template.mjs';
+import { TabllmAPIError, abortError, engineFailure, invalidRequest } from './errors.mjs';
+import { createFetchHandler } from './fetch_handler.mjs';
+import { openModel } from './loader/index.mjs';
+import { parseChatRequest, parseCompletionRequest } from './request.mjs';
+import { chatLogprobs, completionLogprobs, nowSeconds, requestId, usage } from './responses.mjs';
+
+/**
+ * @param {import('./types').EngineOptions} options
+ * @returns {Promise<Engine>}
+ */
+export async function createEngine(options = {}) {
+  const engine = new Engine(options);
+  await engine.reload();
+  return engine;
+}
+
+export class Engine {
+  #options;
+  #runner = null;
+  #source = null;
+  #lost = null;        // the device-lost error, until reload()
+  #queue = Promise.resolve();
+  #current = null;     // the running request's control: {interrupted, signal}
+
+  constructor(options) {
+    if (options.model === undefined || options.model === null) throw new TypeError('createEngine needs a model: a URL, a File/Blob, or a file path in Node');
+    const backend = options.backend ?? 'auto';
+    if (!['auto', 'webgpu', 'wasm'].includes(backend)) throw new TypeError(`backend must be "auto", "webgpu" or "wasm", got ${JSON.stringify(backend)}`);
+    this.#options = { ...options, backend };
+    this.backend = null;          // 'webgpu' | 'wasm' once loaded
+    this.backendReason = '';      // why that backend
+    this.modelInfo = null;
+    this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
+    this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
+    this.models = { list: async () => ({ object: 'list', data: this.modelInfo ? [this.#modelEntry()] : [] }) };
+    /** OpenAI-compatible fetch: POST /v1/chat/completions, /v1/completions, GET /v1/models. */
+    this.fetch = createFetchHandler(this);
+  }
+
+  /** The model's name as requests and responses give it. */
+  get modelId() {
+    return this.#options.modelName ?? this.modelInfo?.name ?? this.#source?.name ?? 'model';
+  }
+
+  /** The GPUDevice the model runs on (WebGPU backend), else null. */
+  get gpuDevice() {
+    return this.#runner?.device ?? null;
+  }
+
+  get contextSize() {
+    return this.#runner?.contextSize ?? 0;
+  }
+
+  /** Backend details: {backend, reason, contextSize, ...}: WebAssembly variant and threads, or the adapter. */
+  get runtime() {
+    return { backend: this.backend, reason: this.backendReason, contextSize: this.contextSize, ...this.#runner?.details };
+  }
+
+  #modelEntry() {
+    return { id: this.modelId, object: 'model', created: 0, owned_by: 'tabllm' };
+  }
+
+  /** (Re)loads the model: after a lost GPU device, or to start over. Waits for the running request. */
+  async reload() {
+    await this.#exclusive(async () => {
+      await this.#release();
+      const { onProgress } = this.#options;
+      // Only 'auto' needs the capability report; an explicit choice fails on its own with the reason.
+      let choice;
+      if (this.#options.backend === 'wasm') choice = { backend: 'wasm', reason: 'asked for the WebAssembly backend' };
+      else if (this.#options.backend === 'webgpu') choice = { backend: 'webgpu', reason: 'asked for the WebGPU backend' };
+      else choice = chooseBackend('auto', await capabilityReport(), { allowSoftwareAdapter: this.#options.allowSoftwareAdapter });
+      this.#source = await openModel(this.#options.model, { onProgress, signal: this.#options.signal, sha256: this.#options.sha256 });
+      try {
+        const common = { contextSize: this.#options.contextSize, onProgress };
+        if (choice.backend === 'webgpu') {
+          const { WebgpuRunner } = await import('./runners/webgpu_runner.mjs');
+          this.#runner = await WebgpuRunner.create(this.#source, {
+            // A device given by the caller serves until it is lost; then a new one is requested.
+            ...common, device: this.#lost ? undefined : this.#options.device, maxBatch: this.#options.maxBatch,
+            onLost: (error) => { this.#lost = error; this.#options.onDeviceLost?.(error); },
+          });
+        } else {
+          const { WasmRunner } = await import('./runners/wasm_runner.mjs');
+          this.#runner = await WasmRunner.create(this.#source, { ...common, threads: this.#options.threads, wasmVariant: this.#options.wasmVariant });
+        }
+      } catch (e) {
+        await this.#source.close?.();
+        this.#source = null;
+        throw e;
+      }
+      this.#lost = null;
+      this.backend = choice.backend;
+      this.backendReason = choice.reason;
+      this.modelInfo = this.#runner.info;
+      onProgress?.({ phase: 'ready', backend: this.backend, reason: this.backendReason });
+    });
+  }
+
+  /** Ends the running request now; it finishes with finish_reason "abort" and the next one runs normally. */
+  interrupt() {
+    if (this.#current) this.#current.interrupted = true;
+  }
+
+  /** Frees the model, the GPU buffers and the WebAssembly workers. */
+  async unload() {
+    this.interrupt();
+    await this.#exclusive(() => this.#release());
+  }
+
+  async #release() {
+    const runner = this.#runner;
+    this.#runner = null;
+    this.modelInfo = null;
+    await runner?.destroy();
+    await this.#source?.close?.();
+    this.#source = null;
+  }
+
+  // Runs fn once every earlier job is done; jobs never overlap.
+  #exclusive(fn) {
+    const run = this.#queue.then(fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #checkUsable() {
+    if (this.#lost) throw new TabllmAPIError(`${this.#lost.message}. Call engine.reload() to load the model again.`, { status: 503, type: 'engine_unavailable', code: 'device_lost' });
+    if (!this.#runner) throw new TabllmAPIError('no model is loaded: call engine.reload()', { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
+  }
+
+  // A request's prompt, checked against the context: {prompt, addBos, promptTokens}.
+  #prompt(parsed) {
+    const info = this.#runner.info;
+    let prompt, addBos;
+    if (parsed.kind === 'chat') {
+      ({ prompt, addBos } = renderChat(parsed.messages, {
+        chatTemplate: this.#options.chatTemplate ?? info.chat_template, bosToken: info.bos_token, eosToken: info.eos_token, addBos: info.add_bos || !info.chat_template,
+      }));
+      if (!prompt) throw invalidRequest('messages', 'the messages hold no text: give the model something to continue', 'empty_string');
+    } else {
+      prompt = parsed.prompt;
+      addBos = true;
+    }
+    const promptTokens = this.#runner.tokenize(prompt, addBos).length;
+    if (promptTokens >= this.contextSize) {
+      throw new TabllmAPIError(`the prompt has ${promptTokens} tokens but the context holds ${this.contextSize}: shorten the ${parsed.kind === 'chat' ? 'messages' : 'prompt'} or load the model with a larger contextSize`,
+        { param: parsed.kind === 'chat' ? 'messages' : 'prompt', code: 'context_length_exceeded' });
+    }
+    return { prompt, addBos, promptTokens };
+  }
+
+  // Core parameters (tabllm.h) of one choice.
+  #coreParams(parsed, addBos, promptTokens, index) {
+    const room = this.contextSize - promptTokens;
+    const seed = parsed.seed !== undefined ? parsed.seed + index : Math.floor(Math.random() * 2 ** 32);
+    const params = { ...parsed.params, seed, add_bos: addBos, logprobs: parsed.logprobs, max_tokens: Math.min(parsed.maxTokens ?? room, room) };
+    if (parsed.constraint) params.response_format = parsed.constraint;
+    return params;
+  }
+
+  async #create(kind, request, { signal } = {}) {
+    this.#checkUsable();
+    const vocab = { vocab: this.#runner.info.vocab };
+    const parsed = kind === 'chat' ? parseChatRequest(request, vocab) : parseCompletionRequest(request, vocab);
+    // The prompt is checked now, so a streaming request that is too long fails here, not mid-stream.
+    const prompt = this.#prompt(parsed);
+    if (signal?.aborted) throw abortError(signal);
+    const chunks = this.#choices(parsed, prompt, signal);
+    if (parsed.stream) return chunks;
+    // Not streaming: the same run, gathered.
+    const choices = [];
+    for await (const event of chunks) {
+      if (event.done) return this.#final(parsed, event, choices);
+      if (event.finish) continue;
+      (choices[event.index] ??= { text: '', tokens: [] }).text += event.text;
+      if (event.tokens) choices[event.index].tokens.push(...event.tokens);
+    }
+    throw new Error('the generation ended without a result');
+  }
+
+  // The whole request as events: {index, text, tokens} per step, {index, finish, result} per choice, then
+  // {done, results, id, created}; as OpenAI chunks when streaming (see #streamChunks).
+  #choices(parsed, { prompt, addBos, promptTokens }, signal) {
+    const engine = this;
+    const id = requestId(parsed.kind === 'chat' ? 'chatcmpl-' : 'cmpl-');
+    const created = nowSeconds();
+    async function* events() {
+      const release = await engine.#acquire();
+      const control = { interrupted: false };
+      engine.#current = control;
+      try {
+        engine.#checkUsable();
+        const results = [];
+        for (let index = 0; index < parsed.n; index++) {
+          const params = engine.#coreParams(parsed, addBos, promptTokens, index);
+          let run;
+          try {
+            run = engine.#runner.run(prompt, params, {
+              wantTokens: parsed.logprobs >= 0,
+              shouldStop: () => control.interrupted || !!signal?.aborted,
+            });
+          } catch (e) {
+            throw new TabllmAPIError(e.message, { code: 'invalid_value' });  // the core refused the request
+          }
+          let step;
+          try {
+            while (!(step = await run.next()).done) yield { index, ...step.value };
+          } catch (e) {
+            throw engineFailure(e);
+          }
+          if (signal?.aborted) throw abortError(signal);
+          results.push(step.value.result);
+          yield { index, finish: true, result: step.value.result };
+          if (control.interrupted) break;
+        }
+        yield { done: true, results, id, created };
+      } finally {
+        engine.#current = null;
+        release();
+      }
+    }
+    const stream = events();
+    return parsed.stream ? this.#streamChunks(parsed, stream, id, created) : stream;
+  }
+
+  // A lock over the queue that a streaming consumer holds while it iterates.
+  #acquire() {
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    const acquired = this.#queue.then(() => release);
+    this.#queue = this.#queue.then(() => held);
+    return acquired;
+  }
+
+  #final(parsed, { results, id, created }, choices) {
+    const out = { id, object: parsed.kind === 'chat' ? 'chat.completion' : 'text_completion', created, model: this.modelId };
+    out.choices = results.map((r, index) => {
+      const c = choices[index] ?? { text: '', tokens: [] };
+      if (parsed.kind === 'chat') {
+        return {
+          index,
+          message: { role: 'assistant', content: c.text, refusal: null },
+          logprobs: parsed.logprobs >= 0 ? { content: chatLogprobs(c.tokens), refusal: null } : null,
+          finish_reason: r.finish_reason,
+        };
+      }
+      return { index, text: c.text, logprobs: parsed.logprobs >= 0 ? completionLogprobs(c.tokens) : null, finish_reason: r.finish_reason };
+    });
+    if (parsed.kind === 'chat') out.system_fingerprint = null;
+    out.usage = usage(results);
+    return out;
+  }
+
+  async* #streamChunks(parsed, events, id, created) {
+    const model = this.modelId;
+    const chat = parsed.kind === 'chat';
+    const object = chat ? 'chat.completion.chunk' : 'text_completion';
+    const chunk = (choice, extra = {}) => ({ id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [choice], ...extra });
+    const withUsage = parsed.includeUsage ? { usage: null } : {};
+    const started = new Set();
+    const offsets = [];
+    for await (const e of events) {
+      if (e.done) {
+        if (parsed.includeUsage) yield { id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [], usage: usage(e.results) };
+        return;
+      }
+      if (chat && !started.has(e.index)) {
+        started.add(e.index);
+        yield chunk({ index: e.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }, withUsage);
+      }
+      if (e.finish) {
+        yield chunk(chat ? { index: e.index, delta: {}, logprobs: null, finish_reason: e.result.finish_reason }
+          : { index: e.index, text: '', logprobs: null, finish_reason: e.result.finish_reason }, withUsage);
+        continue;
+      }
+      const logprobs = parsed.logprobs >= 0 && e.tokens ? e.tokens : null;
+      if (chat) {
+        yield chunk({ index: e.index, delta: { content: e.text }, logprobs: logprobs ? { content: chatLogprobs(logprobs), refusal: null } : null, finish_reason: null }, withUsage);
+      } else {
+        const offset = offsets[e.index] ?? 0;
+        offsets[e.index] = offset + e.text.length;
+        yield chunk({ index: e.index, text: e.text, logprobs: logprobs ? completionLogprobs(logprobs, offset) : null, finish_reason: null }, withUsage);
+      }
+    }
+  }
+}

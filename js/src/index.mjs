@@ -1,0 +1,8 @@
+// tabllm: LLM inference on the user's device, behind OpenAI's API.
+export { createEngine, Engine } from './engine.mjs';
+export { createWorkerEngine } from './worker_engine.mjs';
+export { TabllmAPIError } from './errors.mjs';
+export { createFetchHandler } from './fetch_handler.mjs';
+export { renderChat } from './chat_template.mjs';
+export { capabilityReport, chooseBackend } from './capabilities.mjs';
+export { listCachedModels, deleteCachedModel, ModelLoadError } from './loader/index.mjs';

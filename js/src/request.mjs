@@ -1,0 +1,205 @@
+// OpenAI request bodies → what the engine runs. Every field is checked (type, range, presence) and a
+// wrong one becomes an OpenAI-shaped error naming it, before any model work starts; fields the engine
+// cannot honour are refused rather than silently ignored.
+import { TabllmAPIError, invalidRequest } from './errors.mjs';
+
+// Accepted and ignored: they change nothing about the text (bookkeeping in OpenAI's service).
+const IGNORED = new Set(['model', 'user', 'store', 'metadata', 'service_tier', 'parallel_tool_calls']);
+
+const SAMPLING_FIELDS = ['temperature', 'top_p', 'seed', 'stop', 'frequency_penalty', 'presence_penalty', 'logit_bias',
+  'top_k', 'min_p', 'repetition_penalty', 'n', 'stream', 'stream_options', 'max_tokens'];
+const CHAT_FIELDS = new Set([...SAMPLING_FIELDS, 'messages', 'max_completion_tokens', 'logprobs', 'top_logprobs', 'response_format', 'tools', 'tool_choice']);
+const COMPLETION_FIELDS = new Set([...SAMPLING_FIELDS, 'prompt', 'logprobs', 'echo', 'suffix', 'best_of']);
+
+// Fields of OpenAI's API that this engine does not implement: named, so the error says so.
+const UNSUPPORTED = {
+  functions: 'use of functions', function_call: 'use of functions', audio: 'audio output', modalities: 'output modalities',
+  prediction: 'predicted outputs', reasoning_effort: 'reasoning effort', web_search_options: 'web search',
+};
+
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function number(body, param, { min = -Infinity, max = Infinity, integer = false, exclusiveMin = false } = {}) {
+  const v = body[param];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw invalidRequest(param, `${param} must be a number, got ${JSON.stringify(v)}`, 'invalid_type');
+  if (integer && !Number.isInteger(v)) throw invalidRequest(param, `${param} must be an integer, got ${v}`, 'invalid_type');
+  if (v < min || v > max || (exclusiveMin && v === min)) {
+    const low = exclusiveMin ? `> ${min}` : `>= ${min}`;
+    throw invalidRequest(param, `${param} must be ${max === Infinity ? low : `${low} and <= ${max}`}, got ${v}`);
+  }
+  return v;
+}
+
+function boolean(body, param) {
+  const v = body[param];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalidRequest(param, `${param} must be true or false, got ${JSON.stringify(v)}`, 'invalid_type');
+  return v;
+}
+
+function stopList(body) {
+  const v = body.stop;
+  if (v === undefined || v === null) return [];
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))
+    throw invalidRequest('stop', `stop must be a string or an array of strings, got ${JSON.stringify(v)}`, 'invalid_type');
+  if (list.length > 4) throw invalidRequest('stop', `stop takes at most 4 strings, got ${list.length}`);
+  if (list.some((s) => s === '')) throw invalidRequest('stop', 'stop strings must not be empty');
+  return list;
+}
+
+function logitBias(body, vocabSize) {
+  const v = body.logit_bias;
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw invalidRequest('logit_bias', `logit_bias must be an object {"token id": bias}, got ${JSON.stringify(v)}`, 'invalid_type');
+  const out = {};
+  for (const [key, bias] of Object.entries(v)) {
+    if (!/^\d+$/.test(key) || Number(key) >= vocabSize)
+      throw invalidRequest('logit_bias', `logit_bias keys must be token ids in [0, ${vocabSize}), got "${key}"`);
+    if (typeof bias !== 'number' || !Number.isFinite(bias) || bias < -100 || bias > 100)
+      throw invalidRequest('logit_bias', `logit_bias values must be numbers in [-100, 100], got ${JSON.stringify(bias)} for token ${key}`);
+    out[key] = bias;
+  }
+  return out;
+}
+
+function checkFields(body, known) {
+  for (const key of Object.keys(body)) {
+    if (known.has(key) || IGNORED.has(key)) continue;
+    if (UNSUPPORTED[key]) throw new TabllmAPIError(`${key}: ${UNSUPPORTED[key]} is not supported by this engine`, { param: key, code: 'unsupported_parameter' });
+    throw new TabllmAPIError(`unrecognized request argument: ${key}`, { param: key, code: 'unknown_parameter' });
+  }
+}
+
+// Sampling and stream settings shared by both endpoints; `model` is what the engine needs to check ranges.
+function common(body, model) {
+  const temperature = number(body, 'temperature', { min: 0, max: 2 });
+  const top_p = number(body, 'top_p', { min: 0, max: 1, exclusiveMin: true });
+  const seed = number(body, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
+  const n = number(body, 'n', { integer: true, min: 1, max: 16 }) ?? 1;
+  const stream = boolean(body, 'stream') ?? false;
+  let includeUsage = false;
+  if (body.stream_options !== undefined && body.stream_options !== null) {
+    if (!isObject(body.stream_options)) throw invalidRequest('stream_options', 'stream_options must be an object', 'invalid_type');
+    if (!stream) throw invalidRequest('stream_options', 'stream_options is only allowed with stream: true');
+    for (const key of Object.keys(body.stream_options))
+      if (key !== 'include_usage') throw new TabllmAPIError(`unrecognized stream option: ${key}`, { param: 'stream_options', code: 'unknown_parameter' });
+    includeUsage = boolean(body.stream_options, 'include_usage') ?? false;
+  }
+  const params = {
+    // OpenAI's defaults: plain sampling at temperature 1, no top-k, top-p or min-p cut.
+    temperature: temperature ?? 1,
+    top_p: top_p ?? 1,
+    top_k: number(body, 'top_k', { integer: true, min: 0 }) ?? 0,
+    min_p: number(body, 'min_p', { min: 0, max: 1 }) ?? 0,
+    repeat_penalty: number(body, 'repetition_penalty', { min: 0, max: 10, exclusiveMin: true }) ?? 1,
+    frequency_penalty: number(body, 'frequency_penalty', { min: -2, max: 2 }) ?? 0,
+    presence_penalty: number(body, 'presence_penalty', { min: -2, max: 2 }) ?? 0,
+    stop: stopList(body),
+  };
+  const bias = logitBias(body, model.vocab);
+  if (bias) params.logit_bias = bias;
+  return { params, seed, n, stream, includeUsage };
+}
+
+/** Text of a chat message's content: a string, or an array of text parts. */
+function messageText(content, i, role) {
+  const param = `messages[${i}].content`;
+  if (typeof content === 'string') return content;
+  if (content === null && role === 'assistant') return '';
+  if (!Array.isArray(content)) throw invalidRequest(param, `${param} must be a string or an array of text parts, got ${JSON.stringify(content)}`, 'invalid_type');
+  return content.map((part, j) => {
+    if (!isObject(part) || part.type !== 'text' || typeof part.text !== 'string') {
+      const kind = isObject(part) && typeof part.type === 'string' ? `"${part.type}" parts are not supported (text only)` : 'must be {"type": "text", "text": "..."}';
+      throw invalidRequest(`${param}[${j}]`, `${param}[${j}] ${kind}`, isObject(part) ? 'unsupported_content' : 'invalid_type');
+    }
+    return part.text;
+  }).join('');
+}
+
+function messages(body) {
+  const list = body.messages;
+  if (list === undefined || list === null) throw invalidRequest('messages', 'messages is required: an array of {role, content}', 'missing_required_parameter');
+  if (!Array.isArray(list)) throw invalidRequest('messages', `messages must be an array, got ${JSON.stringify(list)}`, 'invalid_type');
+  if (list.length === 0) throw invalidRequest('messages', 'messages must hold at least one message', 'empty_array');
+  return list.map((m, i) => {
+    if (!isObject(m)) throw invalidRequest(`messages[${i}]`, `messages[${i}] must be an object {role, content}`, 'invalid_type');
+    const roles = ['system', 'developer', 'user', 'assistant'];
+    if (m.role === 'tool' || m.role === 'function') throw new TabllmAPIError(`messages[${i}]: the role "${m.role}" is not supported yet (tool calls are not implemented)`, { param: `messages[${i}].role`, code: 'unsupported_value' });
+    if (!roles.includes(m.role)) throw invalidRequest(`messages[${i}].role`, `messages[${i}].role must be one of ${roles.join(', ')}, got ${JSON.stringify(m.role)}`);
+    if (m.tool_calls !== undefined) throw new TabllmAPIError(`messages[${i}].tool_calls: tool calls are not supported yet`, { param: `messages[${i}].tool_calls`, code: 'unsupported_value' });
+    if (m.name !== undefined && typeof m.name !== 'string') throw invalidRequest(`messages[${i}].name`, `messages[${i}].name must be a string`, 'invalid_type');
+    // "developer" is OpenAI's newer name for "system"; templates know only the latter.
+    return { role: m.role === 'developer' ? 'system' : m.role, content: messageText(m.content, i, m.role) };
+  });
+}
+
+/**
+ * Structured output and tools: checked here, refused until the grammar engine serves them. Once it does,
+ * this returns the core's `response_format` parameter (the engine passes it on to tabllm_generate_begin,
+ * which gives the generation its TokenConstraint) instead of refusing.
+ */
+function constraint(body) {
+  const format = body.response_format;
+  if (format !== undefined && format !== null) {
+    if (!isObject(format) || typeof format.type !== 'string') throw invalidRequest('response_format', 'response_format must be an object {type: ...}', 'invalid_type');
+    if (!['text', 'json_object', 'json_schema'].includes(format.type))
+      throw invalidRequest('response_format', `response_format.type must be "text", "json_object" or "json_schema", got ${JSON.stringify(format.type)}`);
+    if (format.type !== 'text')
+      throw new TabllmAPIError(`response_format ${format.type} is not supported yet: structured output needs the grammar engine, which this build lacks`, { param: 'response_format', code: 'unsupported_parameter' });
+  }
+  if (body.tools !== undefined && body.tools !== null) {
+    if (!Array.isArray(body.tools)) throw invalidRequest('tools', 'tools must be an array', 'invalid_type');
+    if (body.tools.length > 0) throw new TabllmAPIError('tools are not supported yet: tool calls need the grammar engine, which this build lacks', { param: 'tools', code: 'unsupported_parameter' });
+  }
+  if (body.tool_choice !== undefined && body.tool_choice !== null && body.tool_choice !== 'none' && body.tool_choice !== 'auto')
+    throw new TabllmAPIError('tool_choice is not supported yet (no tools)', { param: 'tool_choice', code: 'unsupported_parameter' });
+  return null;
+}
+
+function requireObject(body) {
+  if (!isObject(body)) throw new TabllmAPIError('the request body must be a JSON object', { code: 'invalid_type' });
+}
+
+/**
+ * @param {object} body a chat.completions request
+ * @param {{vocab: number}} model
+ */
+export function parseChatRequest(body, model) {
+  requireObject(body);
+  checkFields(body, CHAT_FIELDS);
+  const out = { kind: 'chat', model: typeof body.model === 'string' ? body.model : undefined, ...common(body, model), messages: messages(body) };
+  const maxTokens = number(body, 'max_completion_tokens', { integer: true, min: 1 }) ?? number(body, 'max_tokens', { integer: true, min: 1 });
+  out.maxTokens = maxTokens;
+  const logprobs = boolean(body, 'logprobs') ?? false;
+  const top = number(body, 'top_logprobs', { integer: true, min: 0, max: 20 });
+  if (top !== undefined && !logprobs) throw invalidRequest('top_logprobs', 'top_logprobs needs logprobs: true');
+  out.logprobs = logprobs ? top ?? 0 : -1;
+  out.constraint = constraint(body);
+  return out;
+}
+
+/**
+ * @param {object} body a (legacy) completions request
+ * @param {{vocab: number}} model
+ */
+export function parseCompletionRequest(body, model) {
+  requireObject(body);
+  checkFields(body, COMPLETION_FIELDS);
+  let prompt = body.prompt;
+  if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') prompt = prompt[0];
+  if (prompt === undefined || prompt === null) throw invalidRequest('prompt', 'prompt is required', 'missing_required_parameter');
+  if (typeof prompt !== 'string') throw invalidRequest('prompt', 'prompt must be a string (or an array of one string); token arrays and batches are not supported', 'invalid_type');
+  if (prompt === '') throw invalidRequest('prompt', 'prompt must not be empty', 'empty_string');
+  if (boolean(body, 'echo')) throw new TabllmAPIError('echo is not supported', { param: 'echo', code: 'unsupported_parameter' });
+  if (body.suffix !== undefined && body.suffix !== null) throw new TabllmAPIError('suffix (fill-in-the-middle) is not supported', { param: 'suffix', code: 'unsupported_parameter' });
+  const bestOf = number(body, 'best_of', { integer: true, min: 1, max: 16 });
+  const out = { kind: 'completion', model: typeof body.model === 'string' ? body.model : undefined, ...common(body, model), prompt };
+  if (bestOf !== undefined && bestOf !== out.n) throw new TabllmAPIError('best_of other than n is not supported', { param: 'best_of', code: 'unsupported_parameter' });
+  // OpenAI's completions default to 16 tokens.
+  out.maxTokens = number(body, 'max_tokens', { integer: true, min: 0 }) ?? 16;
+  const logprobs = number(body, 'logprobs', { integer: true, min: 0, max: 5 });
+  out.logprobs = logprobs ?? -1;
+  return out;
+}

@@ -1,0 +1,60 @@
+// OpenAI response objects: chat.completion, chat.completion.chunk, text_completion, and their usage
+// and logprobs parts, from what the core reports.
+
+const decoder = new TextDecoder();
+
+export function requestId(prefix) {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return prefix + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+
+const tokenText = (t) => decoder.decode(new Uint8Array(t.bytes));
+
+/** Chat logprobs entries ({token, logprob, bytes, top_logprobs}) of core tokens. */
+export function chatLogprobs(tokens) {
+  return tokens.map((t) => ({
+    token: tokenText(t),
+    logprob: t.logprob,
+    bytes: t.bytes,
+    top_logprobs: (t.top_logprobs ?? []).map((a) => ({ token: tokenText(a), logprob: a.logprob, bytes: a.bytes })),
+  }));
+}
+
+/** Completions logprobs ({tokens, token_logprobs, top_logprobs, text_offset}); offsets start at `offset`. */
+export function completionLogprobs(tokens, offset = 0) {
+  const out = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
+  for (const t of tokens) {
+    const text = tokenText(t);
+    out.tokens.push(text);
+    out.token_logprobs.push(t.logprob);
+    out.top_logprobs.push(Object.fromEntries((t.top_logprobs ?? []).map((a) => [tokenText(a), a.logprob])));
+    out.text_offset.push(offset);
+    offset += text.length;
+  }
+  return out;
+}
+
+/**
+ * usage with OpenAI's counts and, as an extension, the timings of the request:
+ * `timings: {ttft_ms, prefill_ms, decode_ms, prefill_tokens_per_s, decode_tokens_per_s, prompt_tokens_reused}`.
+ * With n > 1, the counts add up over the choices and the timings are the first choice's.
+ */
+export function usage(results) {
+  const first = results[0];
+  const completion = results.reduce((sum, r) => sum + r.generated_tokens, 0);
+  return {
+    prompt_tokens: first.prompt_tokens,
+    completion_tokens: completion,
+    total_tokens: first.prompt_tokens + completion,
+    timings: {
+      ttft_ms: first.ttft_ms,
+      prefill_ms: first.prefill_ms,
+      decode_ms: first.decode_ms,
+      prefill_tokens_per_s: first.prefill_tokens_per_s,
+      decode_tokens_per_s: first.decode_tokens_per_s,
+      prompt_tokens_reused: first.prompt_tokens_reused,
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// The loop both runners share: drive a session step by step, hand each chunk (and, when asked, the
+// tokens of that step with their log-probabilities) to the caller, and stop between tokens when told.
+
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+
+// A macrotask: lets pending messages (an abort from the main thread, a fetch's AbortSignal) through.
+// setTimeout(0) would be clamped to 4 ms in browsers; a message round-trip is not.
+export const yieldToEventLoop = isNode && typeof setImmediate === 'function'
+  ? () => new Promise((resolve) => setImmediate(resolve))
+  : () => new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(0);
+  });
+
+const YIELD_EVERY_MS = 8;
+
+/**
+ * @param {object} session a bindings.mjs Session, already begun
+ * @param {() => Promise<string|null>} step runs one step: the chunk, or null once finished
+ * @param {{wantTokens: boolean, shouldStop: () => boolean}} control
+ * @returns {AsyncGenerator<{text: string, tokens: object[]|null}, {result: object, stopped: boolean}>}
+ */
+export async function* stepLoop(session, step, { wantTokens, shouldStop }) {
+  let lastYield = performance.now();
+  for (;;) {
+    if (shouldStop()) {
+      session.abort();
+      return { result: session.result(), stopped: true };
+    }
+    const text = await step();
+    if (text === null) return { result: session.result(), stopped: false };
+    const tokens = wantTokens ? session.lastTokens() : null;
+    if (text || tokens?.length) yield { text, tokens };
+    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      await yieldToEventLoop();
+      lastYield = performance.now();
+    }
+  }
+}

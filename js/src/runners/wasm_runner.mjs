@@ -1,0 +1,62 @@
+// The model on the CPU: the whole GGUF file in the WebAssembly heap, a session with threads where the
+// host allows them.
+import { startWasm } from '../wasm_module.mjs';
+import { stepLoop } from './step_loop.mjs';
+
+const LOAD_CHUNK = 8 << 20;
+
+export class WasmRunner {
+  /**
+   * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
+   * @param {{threads?: number, contextSize?: number, onProgress?: Function, wasmVariant?: string}} options
+   */
+  static async create(source, { threads, contextSize, onProgress, wasmVariant } = {}) {
+    const wasm = await startWasm({ threads, variant: wasmVariant });
+    try {
+      let loaded = 0;
+      const model = await wasm.tabllm.loadModelStreaming(source.size, async (write) => {
+        while (loaded < source.size) {
+          const bytes = await source.read(loaded, Math.min(LOAD_CHUNK, source.size - loaded));
+          if (bytes.length === 0) throw new Error(`the model file ended after ${loaded} of ${source.size} bytes`);
+          write(bytes);
+          loaded += bytes.length;
+          onProgress?.({ phase: 'load', loaded, total: source.size });
+        }
+      });
+      const info = model.info();
+      const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
+      const session = model.createSession({ threads: wasm.threads, contextSize: context });
+      return new WasmRunner(wasm, model, session, info, context);
+    } catch (e) {
+      wasm.tabllm.shutdown();
+      throw e;
+    }
+  }
+
+  constructor(wasm, model, session, info, contextSize) {
+    this.wasm = wasm;
+    this.model = model;
+    this.session = session;
+    this.info = info;
+    this.contextSize = contextSize;
+    this.backend = 'wasm';
+    this.details = { variant: wasm.variant, threads: wasm.threads };
+  }
+
+  tokenize(text, addBos) {
+    return this.model.tokenize(text, addBos);
+  }
+
+  /** Generates from `prompt` with core params (tabllm.h); see stepLoop. */
+  run(prompt, params, control) {
+    this.session.begin(prompt, params);
+    return stepLoop(this.session, async () => this.session.next(), control);
+  }
+
+  async destroy() {
+    this.session?.free();
+    this.model?.free();
+    this.session = this.model = null;
+    this.wasm.tabllm.shutdown();
+  }
+}

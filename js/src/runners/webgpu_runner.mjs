@@ -1,0 +1,98 @@
+// The model on WebGPU: weights streamed from the file to GPU buffers (js/src/gpu), never into the
+// WebAssembly heap, which holds only the header-only model (tokenizer, config) and a session whose
+// forward pass this runner carries out: greedy requests take the GPU's argmax, others read the logits
+// back and let the core sample.
+import { WebgpuAbi } from '../gpu/abi.mjs';
+import { GpuModel } from '../gpu/model_runner.mjs';
+import { requestWebgpuDevice } from '../capabilities.mjs';
+import { startWasm } from '../wasm_module.mjs';
+import { stepLoop } from './step_loop.mjs';
+
+export class WebgpuRunner {
+  /**
+   * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
+   * @param {{contextSize?: number, onProgress?: Function, onLost?: (error: Error) => void, device?: GPUDevice,
+   *   limits?: Record<string, number>, maxBatch?: number}} options
+   */
+  static async create(source, { contextSize, onProgress, onLost, device, limits, maxBatch } = {}) {
+    const wasm = await startWasm({ variant: 'single' });
+    let gpu = null;
+    let model = null;
+    try {
+      model = await wasm.tabllm.loadModelHeader((offset, length) => source.read(offset, length), source.size);
+      const info = model.info();
+      const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
+      if (!device) ({ device, limits } = await requestWebgpuDevice());
+      else limits ??= planLimits(device.limits);
+      let uploaded = 0;
+      const reading = {
+        size: source.size,
+        read: async (offset, length) => {
+          const bytes = await source.read(offset, length);
+          uploaded += bytes.length;
+          onProgress?.({ phase: 'upload', loaded: Math.min(uploaded, source.size), total: source.size });
+          return bytes;
+        },
+      };
+      const options = { limits, context_size: context, onLost };
+      if (maxBatch) options.max_batch = maxBatch;
+      gpu = await GpuModel.load(new WebgpuAbi(wasm.module), device, reading, options);
+      const session = model.createExternalSession({ contextSize: context });
+      return new WebgpuRunner(wasm, model, session, gpu, device, info, context);
+    } catch (e) {
+      gpu?.destroy();
+      model?.free();
+      throw e;
+    }
+  }
+
+  constructor(wasm, model, session, gpu, device, info, contextSize) {
+    this.wasm = wasm;
+    this.model = model;
+    this.session = session;
+    this.gpu = gpu;
+    this.device = device;
+    this.info = info;
+    this.contextSize = contextSize;
+    this.backend = 'webgpu';
+    this.details = { adapter: device.adapterInfo?.description || device.adapterInfo?.vendor || null };
+  }
+
+  tokenize(text, addBos) {
+    return this.model.tokenize(text, addBos);
+  }
+
+  run(prompt, params, control) {
+    const session = this.session;
+    session.begin(prompt, params);
+    const greedy = session.hostCanSample();
+    const step = async () => {
+      const { tokens, pos } = session.pending();
+      if (tokens.length === 0) return session.advance(null);
+      this.gpu.pos = pos;  // the core reuses the cached prefix: run from where it says
+      let out;
+      try {
+        out = await this.gpu.feed(Array.from(tokens), { readLogits: !greedy });
+      } catch (e) {
+        session.abort();
+        throw e;
+      }
+      return greedy ? session.advanceToken(out.ids[0]) : session.advance(out.all);
+    };
+    return stepLoop(session, step, control);
+  }
+
+  async destroy() {
+    this.gpu?.destroy();
+    this.session?.free();
+    this.model?.free();
+    this.gpu = this.session = this.model = null;
+  }
+}
+
+const PLAN_LIMITS = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension',
+  'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment'];
+
+function planLimits(limits) {
+  return Object.fromEntries(PLAN_LIMITS.map((k) => [k, Number(limits[k])]));
+}

@@ -1,0 +1,68 @@
+// The engine's side of createWorkerEngine: runs in a Web Worker (or a Node worker_threads Worker) and
+// serves the main thread's proxy over messages. Streamed chunks are posted as they are produced.
+import { createEngine } from './engine.mjs';
+import { TabllmAPIError } from './errors.mjs';
+
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string' && typeof self === 'undefined';
+const port = isNode ? (await import('node:worker_threads')).parentPort : self;
+const post = (message) => port.postMessage(message);
+const listen = (fn) => (isNode ? port.on('message', fn) : port.addEventListener('message', (e) => fn(e.data)));
+
+let engine = null;
+const running = new Map();  // request id → AbortController
+
+function serializeError(error) {
+  if (error instanceof TabllmAPIError) return { kind: 'api', status: error.status, body: error.toJSON() };
+  return { kind: 'error', name: error?.name ?? 'Error', message: String(error?.message ?? error), code: error?.code };
+}
+
+function state() {
+  return { backend: engine.backend, backendReason: engine.backendReason, modelInfo: engine.modelInfo, modelId: engine.modelId, contextSize: engine.contextSize, runtime: engine.runtime };
+}
+
+async function handle(message) {
+  const { type, id } = message;
+  try {
+    switch (type) {
+      case 'init': {
+        engine = await createEngine({
+          ...message.options,
+          onProgress: (event) => post({ type: 'progress', event }),
+          onDeviceLost: (error) => post({ type: 'lost', error: serializeError(error) }),
+        });
+        return post({ type: 'ready', id, state: state() });
+      }
+      case 'reload':
+        await engine.reload();
+        return post({ type: 'ready', id, state: state() });
+      case 'unload':
+        await engine.unload();
+        return post({ type: 'done', id });
+      case 'interrupt':
+        return engine?.interrupt();
+      case 'abort':
+        return running.get(id)?.abort();
+      case 'create': {
+        const controller = new AbortController();
+        running.set(id, controller);
+        try {
+          const api = message.kind === 'chat' ? engine.chat.completions : engine.completions;
+          const result = await api.create(message.request, { signal: controller.signal });
+          if (message.request?.stream) {
+            for await (const chunk of result) post({ type: 'chunk', id, value: chunk });
+            return post({ type: 'end', id });
+          }
+          return post({ type: 'result', id, value: result });
+        } finally {
+          running.delete(id);
+        }
+      }
+      default:
+        throw new Error(`unknown message type ${JSON.stringify(type)}`);
+    }
+  } catch (error) {
+    post({ type: 'error', id, error: serializeError(error) });
+  }
+}
+
+listen((message) => void handle(message));

@@ -1,0 +1,202 @@
+// createWorkerEngine: the engine in a Web Worker (Node: worker_threads) behind a main-thread proxy with
+// the same API as createEngine's, so the page never blocks on model work. Requests, streamed chunks and
+// aborts cross over as messages.
+import { TabllmAPIError } from './errors.mjs';
+import { createFetchHandler } from './fetch_handler.mjs';
+
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
+
+function rebuildError(e) {
+  if (e.kind === 'api') return TabllmAPIError.fromJSON(e.body, e.status);
+  const error = new Error(e.message);
+  error.name = e.name;
+  if (e.code !== undefined) error.code = e.code;
+  return error;
+}
+
+// A Worker running ./worker.mjs, or the one the caller made (bundlers may need to make it themselves:
+// new Worker(new URL('tabllm/worker', import.meta.url), {type: 'module'})).
+async function startWorker(worker) {
+  if (worker) return worker;
+  const url = new URL('./worker.mjs', import.meta.url);
+  if (isNode) {
+    const { Worker } = await import('node:worker_threads');
+    return new Worker(url);
+  }
+  return new Worker(url, { type: 'module' });
+}
+
+/**
+ * @param {import('./types').WorkerEngineOptions} options as createEngine's (no functions but onProgress
+ *   and onDeviceLost; the model as a URL, a path or a File/Blob), plus `worker` to pass your own Worker
+ */
+export async function createWorkerEngine(options = {}) {
+  const { worker: given, onProgress, onDeviceLost, ...rest } = options;
+  const worker = await startWorker(given);
+  const proxy = new WorkerEngine(worker, onProgress, onDeviceLost);
+  await proxy.call({ type: 'init', options: rest });
+  return proxy;
+}
+
+class WorkerEngine {
+  #worker;
+  #nextId = 1;
+  #pending = new Map();  // id → {resolve, reject} or a stream's {push, fail, end}
+  #onProgress;
+  #onDeviceLost;
+
+  constructor(worker, onProgress, onDeviceLost) {
+    this.#worker = worker;
+    this.#onProgress = onProgress;
+    this.#onDeviceLost = onDeviceLost;
+    const receive = (message) => this.#receive(message);
+    if (isNode && typeof worker.on === 'function') {
+      worker.on('message', receive);
+      worker.on('error', (e) => this.#failAll(e));
+    } else {
+      worker.addEventListener('message', (e) => receive(e.data));
+      worker.addEventListener('error', (e) => this.#failAll(new Error(`the engine's worker failed: ${e.message ?? 'error'}`)));
+    }
+    this.backend = null;
+    this.backendReason = '';
+    this.modelInfo = null;
+    this.modelId = 'model';
+    this.contextSize = 0;
+    this.runtime = {};
+    this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
+    this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
+    this.models = { list: async () => ({ object: 'list', data: this.modelInfo ? [{ id: this.modelId, object: 'model', created: 0, owned_by: 'tabllm' }] : [] }) };
+    this.fetch = createFetchHandler(this);
+  }
+
+  #post(message) {
+    this.#worker.postMessage(message);
+  }
+
+  #receive(message) {
+    const { type, id } = message;
+    if (type === 'progress') return this.#onProgress?.(message.event);
+    if (type === 'lost') return this.#onDeviceLost?.(rebuildError(message.error));
+    const pending = this.#pending.get(id);
+    if (!pending) return;
+    switch (type) {
+      case 'ready':
+        Object.assign(this, message.state);
+        this.#pending.delete(id);
+        return pending.resolve();
+      case 'result':
+      case 'done':
+        this.#pending.delete(id);
+        return pending.resolve(message.value);
+      case 'chunk':
+        return pending.push(message.value);
+      case 'end':
+        this.#pending.delete(id);
+        return pending.end();
+      case 'error':
+        this.#pending.delete(id);
+        return pending.reject(rebuildError(message.error));
+    }
+  }
+
+  #failAll(error) {
+    for (const p of this.#pending.values()) p.reject(error);
+    this.#pending.clear();
+  }
+
+  call(message) {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, push() {}, end: resolve });
+      this.#post({ ...message, id });
+    });
+  }
+
+  async #create(kind, request, { signal } = {}) {
+    const id = this.#nextId++;
+    const stream = !!request?.stream;
+    const abort = () => this.#post({ type: 'abort', id });
+    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : Object.assign(new Error('the request was aborted'), { name: 'AbortError' });
+    signal?.addEventListener('abort', abort, { once: true });
+    if (!stream) {
+      try {
+        return await new Promise((resolve, reject) => {
+          this.#pending.set(id, { resolve, reject, push() {}, end: resolve });
+          this.#post({ type: 'create', id, kind, request });
+        });
+      } finally {
+        signal?.removeEventListener('abort', abort);
+      }
+    }
+    // Streaming: chunks queue up here until the caller takes them. The first message (a chunk, the end
+    // or an error) settles create(), so a bad request rejects create() itself, as with createEngine.
+    const queue = [];
+    let wake = null;
+    let finished = false;
+    let failure = null;
+    let first;
+    const started = new Promise((resolve, reject) => { first = { resolve, reject }; });
+    const notify = () => {
+      first.resolve();
+      wake?.();
+      wake = null;
+    };
+    this.#pending.set(id, {
+      push: (chunk) => { queue.push(chunk); notify(); },
+      end: () => { finished = true; notify(); },
+      reject: (error) => {
+        failure = error;
+        finished = true;
+        first.reject(error);
+        wake?.();
+        wake = null;
+      },
+      resolve() {},
+    });
+    this.#post({ type: 'create', id, kind, request });
+    try {
+      await started;
+    } catch (e) {
+      signal?.removeEventListener('abort', abort);
+      throw e;
+    }
+    const self = this;
+    return (async function* chunks() {
+      try {
+        for (;;) {
+          if (queue.length) {
+            yield queue.shift();
+            continue;
+          }
+          if (failure) throw failure;
+          if (finished) return;
+          await new Promise((resolve) => { wake = resolve; });
+        }
+      } finally {
+        signal?.removeEventListener('abort', abort);
+        if (!finished) {
+          abort();  // the caller stopped reading
+          self.#pending.delete(id);
+        }
+      }
+    })();
+  }
+
+  interrupt() {
+    this.#post({ type: 'interrupt' });
+  }
+
+  reload() {
+    return this.call({ type: 'reload' });
+  }
+
+  async unload() {
+    await this.call({ type: 'unload' });
+  }
+
+  /** Ends the worker (after unload, or to drop everything at once). */
+  terminate() {
+    this.#failAll(new Error('the engine was terminated'));
+    return this.#worker.terminate();
+  }
+}

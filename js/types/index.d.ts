@@ -1,0 +1,235 @@
+// Types of the tabllm package (ESM): createEngine, createWorkerEngine and the OpenAI-shaped API.
+
+export type Backend = 'auto' | 'webgpu' | 'wasm';
+
+export interface ProgressEvent {
+  /** download (bytes arriving), verify (SHA-256), load (into the WebAssembly heap), upload (to the GPU), ready */
+  phase: string;
+  loaded?: number;
+  total?: number;
+  bytesPerSecond?: number;
+  [key: string]: unknown;
+}
+
+export interface EngineOptions {
+  /** A URL, a File/Blob, or (Node) a file path of a GGUF model. */
+  model: string | URL | Blob;
+  backend?: Backend;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Called when the GPU device is lost; requests fail until engine.reload(). */
+  onDeviceLost?: (error: Error) => void;
+  /** Tokens of context (default: the model's, at most 4096). */
+  contextSize?: number;
+  /** CPU threads for the WebAssembly backend (threads need cross-origin isolation in browsers). */
+  threads?: number;
+  /** Force a WebAssembly build: 'threaded' or 'single'. */
+  wasmVariant?: 'threaded' | 'single';
+  /** The model's name in responses (default: its GGUF general.name). */
+  modelName?: string;
+  /** A Jinja chat template that replaces the model's own. */
+  chatTemplate?: string;
+  /** Expected SHA-256 of the model file (hex). */
+  sha256?: string;
+  /** Let backend 'auto' pick a software WebGPU adapter (SwiftShader). */
+  allowSoftwareAdapter?: boolean;
+  /** A GPUDevice to use instead of requesting one. */
+  device?: unknown;
+  signal?: AbortSignal;
+}
+
+export interface WorkerEngineOptions extends Omit<EngineOptions, 'device' | 'signal'> {
+  /** A Worker running tabllm's worker script (default: one started from the package). */
+  worker?: Worker | unknown;
+}
+
+export type Role = 'system' | 'developer' | 'user' | 'assistant';
+export interface TextPart { type: 'text'; text: string }
+export interface ChatMessage { role: Role; content: string | TextPart[] | null; name?: string }
+
+interface SamplingRequest {
+  model?: string;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean } | null;
+  n?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+  max_tokens?: number | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+  /** Extensions. */
+  top_k?: number | null;
+  min_p?: number | null;
+  repetition_penalty?: number | null;
+  user?: string;
+}
+
+export interface ChatCompletionRequest extends SamplingRequest {
+  messages: ChatMessage[];
+  max_completion_tokens?: number | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  /** Parsed; structured output is refused until the grammar engine serves it. */
+  response_format?: { type: 'text' | 'json_object' | 'json_schema'; json_schema?: unknown } | null;
+  tools?: unknown[] | null;
+  tool_choice?: unknown;
+}
+
+export interface CompletionRequest extends SamplingRequest {
+  prompt: string | [string];
+  logprobs?: number | null;
+  echo?: boolean | null;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface Timings {
+  ttft_ms: number;
+  prefill_ms: number;
+  decode_ms: number;
+  prefill_tokens_per_s: number;
+  decode_tokens_per_s: number;
+  prompt_tokens_reused: number;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  /** Extension: time to first token and throughput. */
+  timings: Timings;
+}
+
+export interface TopLogprob { token: string; logprob: number; bytes: number[] }
+export interface TokenLogprob extends TopLogprob { top_logprobs: TopLogprob[] }
+export interface ChatLogprobs { content: TokenLogprob[]; refusal: null }
+
+export interface ChatCompletion {
+  id: string;
+  object: 'chat.completion';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  choices: {
+    index: number;
+    message: { role: 'assistant'; content: string; refusal: null };
+    logprobs: ChatLogprobs | null;
+    finish_reason: FinishReason;
+  }[];
+  usage: Usage;
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  system_fingerprint: null;
+  choices: {
+    index: number;
+    delta: { role?: 'assistant'; content?: string };
+    logprobs: ChatLogprobs | null;
+    finish_reason: FinishReason | null;
+  }[];
+  /** Present with stream_options.include_usage: null on every chunk but the last, which has no choices. */
+  usage?: Usage | null;
+}
+
+export interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: number[];
+  top_logprobs: Record<string, number>[];
+  text_offset: number[];
+}
+
+export interface Completion {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: { index: number; text: string; logprobs: CompletionLogprobs | null; finish_reason: FinishReason | null }[];
+  usage?: Usage | null;
+}
+
+export interface RequestOptions { signal?: AbortSignal }
+
+export interface ChatCompletions {
+  create(request: ChatCompletionRequest & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<ChatCompletionChunk>>;
+  create(request: ChatCompletionRequest & { stream?: false | null }, options?: RequestOptions): Promise<ChatCompletion>;
+  create(request: ChatCompletionRequest, options?: RequestOptions): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+}
+
+export interface Completions {
+  create(request: CompletionRequest & { stream: true }, options?: RequestOptions): Promise<AsyncIterable<Completion>>;
+  create(request: CompletionRequest & { stream?: false | null }, options?: RequestOptions): Promise<Completion>;
+  create(request: CompletionRequest, options?: RequestOptions): Promise<Completion | AsyncIterable<Completion>>;
+}
+
+export interface ModelInfo {
+  name: string;
+  arch: string;
+  parameters: number;
+  vocab: number;
+  context: number;
+  chat_template: string;
+  bos: number;
+  eos: number;
+  [key: string]: unknown;
+}
+
+export interface TabllmEngine {
+  chat: { completions: ChatCompletions };
+  completions: Completions;
+  models: { list(): Promise<{ object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] }> };
+  /** OpenAI-compatible fetch: pass it as `fetch` to the openai client with baseURL 'http://tabllm.local/v1'. */
+  fetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+  /** Ends the running request (finish_reason "abort"); the next one runs normally. */
+  interrupt(): void;
+  /** Loads the model again (after a lost GPU device). */
+  reload(): Promise<void>;
+  /** Frees the model and its memory. */
+  unload(): Promise<void>;
+  readonly backend: 'webgpu' | 'wasm' | null;
+  readonly backendReason: string;
+  readonly modelInfo: ModelInfo | null;
+  readonly modelId: string;
+  readonly contextSize: number;
+  /** Backend details: {backend, reason, contextSize, variant and threads (WebAssembly) or adapter (WebGPU)}. */
+  readonly runtime: Record<string, unknown>;
+}
+
+export interface Engine extends TabllmEngine {
+  /** The GPUDevice the model runs on (WebGPU backend), else null. */
+  readonly gpuDevice: unknown;
+}
+
+export interface WorkerEngine extends TabllmEngine {
+  /** Stops the worker. */
+  terminate(): Promise<number> | void;
+}
+
+export function createEngine(options: EngineOptions): Promise<Engine>;
+export function createWorkerEngine(options: WorkerEngineOptions): Promise<WorkerEngine>;
+
+export class TabllmAPIError extends Error {
+  status: number;
+  type: string;
+  param: string | null;
+  code: string | null;
+  toJSON(): { error: { message: string; type: string; param: string | null; code: string | null } };
+}
+
+export function createFetchHandler(engine: Pick<TabllmEngine, 'chat' | 'completions' | 'models'>): TabllmEngine['fetch'];
+
+export function renderChat(
+  messages: { role: string; content: string }[],
+  model?: { chatTemplate?: string; bosToken?: string; eosToken?: string; addBos?: boolean; addGenerationPrompt?: boolean; extra?: Record<string, unknown> },
+): { prompt: string; addBos: boolean };
+
+export function capabilityReport(options?: { adapter?: unknown }): Promise<Record<string, unknown>>;
+export function chooseBackend(preference: Backend, report: Record<string, unknown>, options?: { allowSoftwareAdapter?: boolean }): { backend: 'webgpu' | 'wasm'; reason: string };
+export function listCachedModels(options?: Record<string, unknown>): Promise<{ url: string; size: number; complete: boolean; storage: string; [key: string]: unknown }[]>;
+export function deleteCachedModel(url: string, options?: Record<string, unknown>): Promise<boolean>;
+export class ModelLoadError extends Error { code: string }
