@@ -11,4 +11,5 @@ status=0
 if [ -d tests/js ] && ls tests/js/*.test.mjs >/dev/null 2>&1; then
   node --test --test-concurrency=1 tests/js/ || status=1
 fi
+node --test --test-concurrency=1 tests/browser/ || status=1  # headless Chromium (tests/browser/harness.mjs)
 exit $status

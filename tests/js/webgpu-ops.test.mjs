@@ -1,41 +1,19 @@
-// Per-op parity of the WebGPU kernels (core/backend/webgpu/wgsl) against the scalar C++ reference compiled
-// to WebAssembly (wasm/abi_reference.cpp), on random inputs, through the same plan executor the models use.
-// Runs on SwiftShader when no GPU is present (js/src/gpu/node_device.mjs). Needs a WebAssembly build with
-// the WebGPU exports: TABLLM_WASM_DIR (default build-wasm) must hold tabllm-st.mjs built with them.
-//
-// Error measure: max |gpu - ref| / max |ref| over each output. The kernels decode exactly the values the
-// reference decodes; only f32 summation order differs, so every bound below is a few ulps of the
-// accumulated magnitude.
+// Per-op parity of the WebGPU kernels against the scalar C++ reference (the cases and their error bounds:
+// tests/webgpu-cases/ops.mjs), in Node on Dawn — SwiftShader when no GPU is present
+// (js/src/gpu/node_device.mjs). tests/browser/webgpu.test.mjs runs the same cases in Chromium. Needs a
+// WebAssembly build with the WebGPU exports: TABLLM_WASM_DIR (default build-wasm) must hold tabllm-st.mjs.
 import { skipOrFail } from './wasm_env.mjs';
-import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { WebgpuAbi, hasWebgpuAbi } from '../../js/src/gpu/abi.mjs';
-import { PlanExecutor } from '../../js/src/gpu/executor.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
+import { opCases } from '../webgpu-cases/ops.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
-
-// GGUF type ids and the relative error bound of a matrix product with each.
-const TYPES = {
-  f32: { id: 0, bound: 2e-6 },
-  f16: { id: 1, bound: 2e-6 },
-  bf16: { id: 30, bound: 2e-6 },
-  q8_0: { id: 8, bound: 2e-6 },
-  q4_0: { id: 2, bound: 2e-6 },
-  q4_k: { id: 12, bound: 2e-6 },
-  q5_k: { id: 13, bound: 2e-6 },
-  q6_k: { id: 14, bound: 2e-6 },
-};
-const K_QUANTS = new Set(['q4_k', 'q5_k', 'q6_k']);
-const NORM_BOUND = 1e-5;   // fused RMSNorm: the reference sums squares in double
-const ROPE_BOUND = 1e-5;   // q/k post-processing (bias, q/k norm, RoPE from the core's table)
-const ATTN_BOUND = 1e-5;   // online softmax vs. two-pass softmax
-const EPS = 1e-5;
 
 let skip = null;
 let abi, device;
@@ -66,210 +44,9 @@ after(() => {
   device?.destroy();
 });
 
-let seed = 1;
-function random(n, scale = 1) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    a[i] = ((seed >>> 8) / 16777216 * 2 - 1) * scale;
-  }
-  return a;
-}
-
-function relError(gpu, ref) {
-  assert.equal(gpu.length, ref.length);
-  let diff = 0;
-  let max = 0;
-  for (let i = 0; i < ref.length; i++) {
-    assert.ok(Number.isFinite(gpu[i]), `gpu[${i}] = ${gpu[i]}`);
-    diff = Math.max(diff, Math.abs(gpu[i] - ref[i]));
-    max = Math.max(max, Math.abs(ref[i]));
-  }
-  return diff / Math.max(max, 1e-30);
-}
-
-function check(t, name, gpu, ref, bound) {
-  const err = relError(gpu, ref);
-  figures.push(`${name}: ${err.toExponential(2)} (bound ${bound})`);
-  t.diagnostic(`${name}: ${err.toExponential(2)}`);
-  assert.ok(err <= bound, `${name}: relative error ${err} above ${bound}`);
-}
-
-async function runOp(spec, inputs, outputs, { tokens = null, pos = 0 } = {}) {
-  const { plan, blob } = abi.planOp(spec);
-  const ex = await PlanExecutor.create(device, plan, blob);
-  try {
-    for (const [name, data] of Object.entries(inputs)) ex.writeBuffer(name, data);
-    const n = spec.n_tokens ?? 1;
-    await ex.run(tokens ?? new Array(n).fill(0), pos);
-    const out = {};
-    for (const [name, floats] of Object.entries(outputs)) out[name] = new Float32Array(await ex.readBuffer(name)).slice(0, floats);
-    return out;
-  } finally {
-    ex.destroy();
-  }
-}
-
-const silu = (v) => v / (1 + Math.exp(-v));
-
-async function matmulCase(t, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false }) {
-  const weights = types.map((ty, i) => abi.randomWeights(TYPES[ty].id, rows[i], cols, 1000 + i * 7 + rows[i]));
-  const x = random(nTokens * cols);
-  const g = random(cols, 1.5);
-  const gated = flags.includes('GATED');
-  const outRows = gated ? rows[0] : rows.reduce((a, b) => a + b, 0);
-  const yTokens = lastOnly ? 1 : nTokens;
-  const y0 = random(yTokens * outRows);
-  const xin = flags.includes('NORM') ? abi.rmsnorm(x, g, cols, nTokens, EPS) : x;
-  const parts = types.map((ty, i) => abi.matmul(TYPES[ty].id, weights[i], rows[i], cols, xin, nTokens));
-  const ref = new Float32Array(yTokens * outRows);
-  const t0 = lastOnly ? nTokens - 1 : 0;
-  for (let tt = 0; tt < yTokens; tt++) {
-    for (let r = 0; r < outRows; r++) {
-      let v;
-      if (gated) v = silu(parts[0][(t0 + tt) * rows[0] + r]) * parts[1][(t0 + tt) * rows[1] + r];
-      else {
-        let i = 0;
-        let rr = r;
-        while (rr >= rows[i]) rr -= rows[i++];
-        v = parts[i][(t0 + tt) * rows[i] + rr];
-      }
-      ref[tt * outRows + r] = (flags.includes('RESIDUAL') ? y0[tt * outRows + r] : 0) + v;
-    }
-  }
-  const inputs = { x, g, y: y0 };
-  weights.forEach((w, i) => { inputs[`w${i}`] = w; });
-  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS };
-  const { y } = await runOp(spec, inputs, { y: yTokens * outRows });
-  // f32 summation error grows like sqrt(cols): the bounds hold for rows up to 128 values and scale beyond.
-  const bound = Math.max(...types.map((ty) => TYPES[ty].bound)) * (flags.includes('NORM') || gated ? NORM_BOUND / TYPES.f32.bound : 1) *
-    Math.max(1, Math.sqrt(cols / 128));
-  check(t, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}`, y, ref, bound);
-}
-
-for (const [type] of Object.entries(TYPES)) {
-  test(`matmul ${type}: matrix-vector and matrix-matrix products, fused norm/residual/gate`, async (t) => {
+for (const { name, run } of opCases) {
+  test(name, async (t) => {
     if (skip) return skipOrFail(t, skip);
-    const cols = K_QUANTS.has(type) ? 512 : 96;   // 96: three 32-blocks (partial 64-thread stride)
-    await matmulCase(t, { types: [type], rows: [37], cols, nTokens: 1 });
-    await matmulCase(t, { types: [type], rows: [37], cols, nTokens: 11, tok: 8 });            // partial token tile
-    await matmulCase(t, { types: [type], rows: [21], cols, nTokens: 3, tok: 8, flags: ['NORM', 'RESIDUAL'] });
-    await matmulCase(t, { types: [type, type], rows: [19, 19], cols, nTokens: 2, tok: 8, flags: ['NORM', 'GATED'] });
-    if (!K_QUANTS.has(type)) await matmulCase(t, { types: [type], rows: [5], cols: 2048 + 32, nTokens: 1 });  // long rows
-    if (['f32', 'f16', 'bf16'].includes(type)) {  // cols % 8 == 4 (stories260K's ffn_dim 172)
-      await matmulCase(t, { types: [type], rows: [9], cols: 172, nTokens: 3, tok: 8, flags: ['RESIDUAL'] });
-      await matmulCase(t, { types: [type, type], rows: [6, 6], cols: 44, nTokens: 1, flags: ['NORM', 'GATED'] });
-    }
+    await run({ abi, device, note: (line) => { figures.push(line); t.diagnostic(line); } });
   });
 }
-
-test('matmul: Q, K, V of different types as one product; logits of the last token only', async (t) => {
-  if (skip) return skipOrFail(t, skip);
-  await matmulCase(t, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 8], cols: 256, nTokens: 5, tok: 8, flags: ['NORM', 'MULTI'] });
-  await matmulCase(t, { types: ['q4_0', 'f16', 'bf16'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'] });
-  await matmulCase(t, { types: ['q6_k'], rows: [70], cols: 256, nTokens: 4, flags: ['NORM'], lastOnly: true });
-});
-
-test('embedding lookup of every type', async (t) => {
-  if (skip) return skipOrFail(t, skip);
-  for (const [type, { id }] of Object.entries(TYPES)) {
-    const rows = 13;
-    const cols = K_QUANTS.has(type) ? 256 : 64;
-    const w = abi.randomWeights(id, rows, cols, 77);
-    const tokens = [3, 0, 12, 7, 3];
-    const rowBytes = abi.rowBytes(id, cols);
-    const ref = new Float32Array(tokens.length * cols);
-    tokens.forEach((tok, i) => ref.set(abi.dequantize(id, w.subarray(tok * rowBytes, (tok + 1) * rowBytes), cols), i * cols));
-    const { y } = await runOp({ op: 'embed', type, rows, cols, n_tokens: tokens.length }, { w0: w }, { y: ref.length }, { tokens });
-    check(t, `embed ${type}`, y, ref, 0);
-  }
-});
-
-async function qkvPostCase(t, { nHeads, nKv, hd, ropeDims, halves, flags, nTokens, pos, factors = null, base = 10000, scale = 1 }) {
-  const ctx = pos + nTokens + 3;
-  const qkvDim = (nHeads + 2 * nKv) * hd;
-  const kvDim = nKv * hd;
-  const qkv = random(nTokens * qkvDim, 2);
-  const bias = random(qkvDim, 0.5);
-  const qknorm = random(2 * hd, 1.5);
-  const rope = abi.ropeTable(ctx, ropeDims, base, factors, scale);
-  const kIn = random(ctx * kvDim);
-  const vIn = random(ctx * kvDim);
-  const refQ = new Float32Array(qkv);
-  const refK = new Float32Array(kIn);
-  const refV = new Float32Array(vIn);
-  for (let tt = 0; tt < nTokens; tt++) {
-    for (let s = 0; s < nHeads + 2 * nKv; s++) {
-      let head = qkv.slice(tt * qkvDim + s * hd, tt * qkvDim + (s + 1) * hd);
-      if (flags.includes('BIAS')) head = head.map((v, i) => v + bias[s * hd + i]);
-      if (s < nHeads + nKv) {
-        if (flags.includes('QKNORM')) head = abi.rmsnorm(head, qknorm.subarray(s < nHeads ? 0 : hd, s < nHeads ? hd : 2 * hd), hd, 1, EPS);
-        head = abi.rope(head, 1, hd, ropeDims, halves, pos + tt, base, factors, scale);
-      }
-      if (s < nHeads) refQ.set(head, tt * qkvDim + s * hd);
-      else if (s < nHeads + nKv) refK.set(head, (pos + tt) * kvDim + (s - nHeads) * hd);
-      else refV.set(head, (pos + tt) * kvDim + (s - nHeads - nKv) * hd);
-    }
-  }
-  const spec = { op: 'qkv_post', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, rope_dims: ropeDims, halves, n_tokens: nTokens, context: ctx, flags, eps: EPS };
-  const out = await runOp(spec, { qkv, bias, qknorm, rope, k: kIn, v: vIn }, { qkv: qkv.length, k: kIn.length, v: vIn.length }, { pos });
-  const name = `qkv_post h=${nHeads}/${nKv} hd=${hd} rope=${ropeDims}${halves ? ' halves' : ' pairs'}${factors ? ' llama3' : ''} ${flags.join('+') || 'plain'}`;
-  check(t, `${name} q`, out.qkv, refQ, ROPE_BOUND);
-  check(t, `${name} k`, out.k, refK, ROPE_BOUND);
-  check(t, `${name} v`, out.v, refV, ROPE_BOUND);
-}
-
-test('qkv_post: bias, q/k RMSNorm, RoPE (llama pairs, qwen halves, llama3 factors), KV cache append', async (t) => {
-  if (skip) return skipOrFail(t, skip);
-  await qkvPostCase(t, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 16, halves: false, flags: [], nTokens: 3, pos: 5 });
-  await qkvPostCase(t, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 8, halves: false, flags: [], nTokens: 1, pos: 9 });  // partial RoPE
-  await qkvPostCase(t, { nHeads: 2, nKv: 1, hd: 128, ropeDims: 128, halves: true, flags: ['BIAS'], nTokens: 2, pos: 40 });
-  await qkvPostCase(t, { nHeads: 4, nKv: 2, hd: 64, ropeDims: 64, halves: true, flags: ['QKNORM'], nTokens: 3, pos: 7 });
-  const factors = Float32Array.from({ length: 8 }, (_, i) => 1 + i * 0.75);
-  await qkvPostCase(t, { nHeads: 2, nKv: 2, hd: 16, ropeDims: 16, halves: false, flags: [], nTokens: 2, pos: 300, factors, base: 500000, scale: 2 });
-});
-
-async function attentionCase(t, { nHeads, nKv, hd, nTokens, pos, tq }) {
-  const ctx = pos + nTokens + 2;
-  const qkvDim = (nHeads + 2 * nKv) * hd;
-  const kvDim = nKv * hd;
-  const qkv = random(nTokens * qkvDim, 1);
-  const k = random(ctx * kvDim, 1);
-  const v = random(ctx * kvDim, 1);
-  const ref = abi.attention(qkv, qkvDim, nTokens, nHeads, nKv, hd, k, v, pos);
-  const spec = { op: 'attention', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, n_tokens: nTokens, context: ctx, tq };
-  const { out } = await runOp(spec, { qkv, k, v }, { out: ref.length }, { pos });
-  check(t, `attention h=${nHeads}/${nKv} hd=${hd} n=${nTokens} pos=${pos} tq=${tq}`, out, ref, ATTN_BOUND);
-}
-
-test('attention: single-pass decode and tiled prefill over the KV cache with GQA', async (t) => {
-  if (skip) return skipOrFail(t, skip);
-  await attentionCase(t, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1 });      // stories260K shape, first token
-  await attentionCase(t, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1 });   // three chunks, the last partial
-  await attentionCase(t, { nHeads: 4, nKv: 1, hd: 64, nTokens: 7, pos: 60, tq: 4 });    // partial query tile across a chunk edge
-  await attentionCase(t, { nHeads: 2, nKv: 2, hd: 128, nTokens: 5, pos: 0, tq: 4 });    // prefill from empty, hd > threads
-});
-
-test('sample: greedy argmax and ordered top-k on the GPU', async (t) => {
-  if (skip) return skipOrFail(t, skip);
-  const n = 1000;
-  const logits = random(n, 10);
-  logits[17] = 30;
-  logits[400] = 29;
-  logits[401] = 29;  // a tie: the lower index ranks first
-  logits[999] = 28.5;
-  for (const k of [1, 5]) {
-    const { plan, blob } = abi.planOp({ op: 'sample', n, k });
-    const ex = await PlanExecutor.create(device, plan, blob);
-    ex.writeBuffer('logits', logits);
-    await ex.run([0], 0);
-    const words = new Uint32Array(await ex.readBuffer('result'));
-    const floats = new Float32Array(words.buffer);
-    ex.destroy();
-    const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
-    const got = Array.from({ length: k }, (_, i) => words[2 * i]);
-    assert.deepEqual(got, order, `top-${k}`);
-    for (let i = 0; i < k; i++) assert.equal(floats[2 * i + 1], logits[order[i]]);
-    figures.push(`sample k=${k}: exact`);
-  }
-});

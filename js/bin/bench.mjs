@@ -1,0 +1,145 @@
+// tabllm bench: prefill and decode speed on a synthetic prompt, as one JSON object on stdout (the native
+// CLI's fields, plus the backend; on WebGPU also the adapter and the dispatches per token).
+// WebGPU: the executor directly (js/src/gpu), prompt ids as the native bench draws them, greedy on the GPU.
+// wasm: the engine's session on a text prompt of about --prompt-tokens tokens (its API takes text), with
+// end-of-sequence ignored, timed by the core.
+import fs from 'node:fs';
+
+import { capabilityReport, chooseBackend, requestWebgpuDevice } from '../src/capabilities.mjs';
+import { WebgpuAbi } from '../src/gpu/abi.mjs';
+import { GpuModel, nodeFileReader } from '../src/gpu/model_runner.mjs';
+import { startWasm } from '../src/wasm_module.mjs';
+import { ENGINE_OPTIONS, ENGINE_USAGE, UsageError, engineOptions, parseArgs } from './args.mjs';
+
+const USAGE = 'usage: node js/bin/tabllm.mjs bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [options]\n' + ENGINE_USAGE;
+
+export async function bench(argv) {
+  const args = parseArgs(argv, ['prompt-tokens|p', 'gen-tokens|n', 'repetitions|r', ...ENGINE_OPTIONS], [], USAGE);
+  const options = engineOptions(args);
+  const nPrompt = args.int('prompt-tokens', 512);
+  const nGen = args.int('gen-tokens', 128);
+  const reps = args.int('repetitions', 1);
+  if (nPrompt < 1 || nGen < 1 || reps < 1) throw new UsageError('--prompt-tokens, --gen-tokens and --repetitions must be at least 1');
+  if (!fs.existsSync(options.model)) throw new UsageError(`cannot open model ${options.model}: no such file`);
+  const choice = options.backend === 'wasm' ? { backend: 'wasm' } : chooseBackend(options.backend, await capabilityReport());
+  const run = choice.backend === 'webgpu' ? benchWebgpu : benchWasm;
+  const out = await run(options, nPrompt, nGen, reps);
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+function checkContext(nPrompt, nGen, context) {
+  if (nPrompt + nGen > context) {
+    throw new UsageError(`prompt + generated tokens (${nPrompt + nGen}) exceed the context (${context}); pass --ctx or fewer tokens`);
+  }
+}
+
+// The weight type: the type most tensors have (f32 norms aside), as the file's name gives it.
+function weightType(info) {
+  const types = Object.entries(info.tensor_types ?? {}).sort((a, b) => b[1] - a[1]).map(([t]) => t);
+  return types.find((t) => t !== 'f32') ?? types[0] ?? 'unknown';
+}
+
+// The native bench's prompt: a 64-bit LCG, token = (state >> 33) % vocab.
+function syntheticPrompt(n, vocab) {
+  const ids = new Array(n);
+  let s = 0x9E3779B97F4A7C15n;
+  const mask = (1n << 64n) - 1n;
+  for (let i = 0; i < n; i++) {
+    s = (s * 6364136223846793005n + 1442695040888963407n) & mask;
+    ids[i] = Number((s >> 33n) % BigInt(vocab));
+  }
+  return ids;
+}
+
+async function benchWebgpu(options, nPrompt, nGen, reps) {
+  const wasm = await startWasm({ variant: 'single' });
+  const file = await nodeFileReader(options.model);
+  let gpu = null;
+  let device = null;
+  try {
+    const header = await wasm.tabllm.loadModelHeader((offset, size) => file.read(offset, size), file.size);
+    const info = header.info();
+    header.free();
+    const context = Math.min(options.contextSize || Math.min(info.context, 4096), info.context);
+    checkContext(nPrompt, nGen, context);
+    let adapter, limits;
+    ({ adapter, device, limits } = await requestWebgpuDevice());
+    gpu = await GpuModel.load(new WebgpuAbi(wasm.module), device, file, { limits, context_size: context });
+    const prompt = syntheticPrompt(nPrompt, info.vocab);
+    let bestPrefill = Infinity;
+    let bestDecode = Infinity;
+    for (let r = 0; r < reps; r++) {
+      gpu.pos = 0;
+      let t0 = performance.now();
+      let next = (await gpu.feed(prompt)).ids[0];
+      bestPrefill = Math.min(bestPrefill, (performance.now() - t0) / 1e3);
+      t0 = performance.now();
+      for (let i = 0; i < nGen; i++) next = (await gpu.feed([next])).ids[0];
+      bestDecode = Math.min(bestDecode, (performance.now() - t0) / 1e3);
+    }
+    const a = adapter.info ?? {};
+    return {
+      model: info.name, arch: info.arch, weights: weightType(info), backend: 'webgpu',
+      adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' '),
+      prompt_tokens: nPrompt, gen_tokens: nGen,
+      prefill_tokens_per_s: round(nPrompt / bestPrefill, 2), decode_tokens_per_s: round(nGen / bestDecode, 2),
+      prefill_ms: round(bestPrefill * 1e3, 1), decode_ms_per_token: round(bestDecode * 1e3 / nGen, 3),
+      dispatches_per_token: gpu.executor.dispatchCount('decode'),
+      dispatches_per_prefill_call: gpu.executor.dispatchCount('prefill'), prefill_batch: gpu.plan.max_batch,
+    };
+  } finally {
+    gpu?.destroy();
+    device?.destroy();
+    await file.close();
+  }
+}
+
+// A text of about n tokens (BOS included): words added until the tokenizer counts n, or the most below.
+function promptOfTokens(model, n) {
+  const words = ['the', 'little', 'dog', 'ran', 'to', 'a', 'big', 'tree', 'and', 'saw', 'one', 'happy', 'bird', 'in', 'park'];
+  let text = 'Once';
+  let best = text;
+  for (let i = 0; ; i++) {
+    const candidate = `${text} ${words[i % words.length]}`;
+    const count = model.tokenize(candidate, true).length;
+    if (count > n) return best;
+    text = best = candidate;
+    if (count === n) return best;
+  }
+}
+
+async function benchWasm(options, nPrompt, nGen, reps) {
+  const wasm = await startWasm({ threads: options.threads });
+  const bytes = fs.readFileSync(options.model);
+  const model = wasm.tabllm.loadModel(bytes);
+  try {
+    const info = model.info();
+    const context = Math.min(options.contextSize || Math.min(info.context, 4096), info.context);
+    checkContext(nPrompt, nGen, context);
+    const prompt = promptOfTokens(model, nPrompt);
+    const promptTokens = model.tokenize(prompt, true).length;
+    let best = null;
+    for (let r = 0; r < reps; r++) {
+      // A fresh session per repetition: a session reuses its cached prompt.
+      const session = model.createSession({ threads: wasm.threads, contextSize: context });
+      try {
+        const result = session.generate(prompt, { max_tokens: nGen, temperature: 0, ignore_eos: true });
+        if (!best || result.prefill_ms + result.decode_ms < best.prefill_ms + best.decode_ms) best = result;
+      } finally {
+        session.free();
+      }
+    }
+    const decoded = best.generated_tokens - 1;  // the first token comes out of the prefill
+    return {
+      model: info.name, arch: info.arch, weights: weightType(info), backend: 'wasm', kernels: `wasm ${wasm.variant} simd128`, threads: wasm.threads,
+      prompt_tokens: promptTokens, gen_tokens: best.generated_tokens,
+      prefill_tokens_per_s: round(best.prefill_tokens_per_s, 2), decode_tokens_per_s: round(best.decode_tokens_per_s, 2),
+      prefill_ms: round(best.prefill_ms, 1), decode_ms_per_token: round(best.decode_ms / Math.max(1, decoded), 3),
+    };
+  } finally {
+    model.free();
+    wasm.tabllm.shutdown();
+  }
+}
+
+const round = (v, digits) => Number(v.toFixed(digits));

@@ -1,0 +1,87 @@
+// The WebGPU backend in headless Chromium (WebGPU on SwiftShader), through playwright-core: the per-op parity
+// cases of tests/webgpu-cases/ops.mjs, greedy stories260K F32 and Q8_0 equal to greedy_reference.jsonl (tokens,
+// and the text generated through the engine's host-driven session), split bindings, device loss and the
+// capability report. The page is tests/browser/pages/blank.html; the code it runs,
+// tests/browser/pages/webgpu-page.mjs. SwiftShader in Chromium runs a stories260K token in
+// ~0.18 s on 2 cores; the whole file takes about 2 minutes.
+import { skipOrFail, modelsDir, wasmDir } from '../js/wasm_env.mjs';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+
+import { launchChromium, openPage, startServer } from './harness.mjs';
+import { opCases } from '../webgpu-cases/ops.mjs';
+
+const STORIES_TOKENS = 64;  // the reference's length: ~12 s per type and test on SwiftShader
+let server, chromium, page;
+let skip = null;
+
+before(async () => {
+  if (!fs.existsSync(path.join(wasmDir, 'tabllm-st.mjs'))) return void (skip = `${wasmDir}/tabllm-st.mjs is missing: run scripts/build-wasm.sh`);
+  server = await startServer({ mounts: { '/wasm-build/': wasmDir, '/models/': modelsDir } });
+  try {
+    chromium = await launchChromium();
+  } catch (e) {
+    return void (skip = e.message);
+  }
+  page = await openPage(chromium.browser, `${server.url}/tests/browser/pages/blank.html`);
+  const hasGpu = await page.evaluate(async () => !!(navigator.gpu && await navigator.gpu.requestAdapter()));
+  if (!hasGpu) skip = 'Chromium offers no WebGPU adapter (flags: see tests/browser/harness.mjs)';
+});
+
+after(async () => {
+  await chromium?.close();
+  await server?.close();
+});
+
+/** Runs a case in the page; notes become test diagnostics, a missing input a skip (a failure under strict). */
+async function inPage(t, fn, ...args) {
+  if (skip) return skipOrFail(t, skip);
+  const out = await page.evaluate(async ({ fn, args }) => {
+    const m = await import('/tests/browser/pages/webgpu-page.mjs');
+    return m[fn](...args);
+  }, { fn, args });
+  for (const line of out.notes ?? []) t.diagnostic(line);
+  if (out.missing) return skipOrFail(t, out.missing);
+  return out;
+}
+
+for (const { name } of opCases) {
+  test(`chromium: ${name}`, (t) => inPage(t, 'runCase', 'ops', name));
+}
+
+for (const type of ['f32', 'q8_0']) {
+  test(`chromium: stories260K ${type} greedy ${STORIES_TOKENS} tokens on WebGPU equal the reference`, (t) =>
+    inPage(t, 'runCase', 'model', 'stories', { type, count: STORIES_TOKENS }));
+
+  test(`chromium: stories260K ${type} on WebGPU prints the reference text in the page`, async (t) => {
+    const out = await inPage(t, 'storiesText', type, STORIES_TOKENS);
+    if (!out) return;
+    t.diagnostic(`page text: ${JSON.stringify(out.text)}`);
+    assert.deepEqual(out.ids, out.referenceIds.slice(0, out.ids.length), 'tokens of the host-driven session');
+    assert.equal(out.text, out.reference, 'the text printed in the page');
+  });
+}
+
+test('chromium: split bindings under a 32 KiB binding limit give the same tokens', (t) => inPage(t, 'runCase', 'model', 'split'));
+
+test('chromium: device loss mid-generation is reported, and a reload on a new device generates correctly', (t) => inPage(t, 'runCase', 'model', 'deviceLoss'));
+
+test('chromium: capability report and backend choice', async (t) => {
+  const out = await inPage(t, 'capabilities');
+  if (!out) return;
+  const { report, choice, webgpuOnly, allowSoftware } = out;
+  t.diagnostic(JSON.stringify({ adapter: report.webgpu.adapter, subgroups: report.webgpu.subgroups, shaderF16: report.webgpu.shaderF16, wasm: report.wasm }));
+  assert.equal(report.host, 'browser');
+  assert.equal(report.crossOriginIsolated, true, 'the harness serves COOP/COEP');
+  assert.equal(report.webgpu.available, true);
+  assert.ok(report.webgpu.limits.maxStorageBufferBindingSize > 0 && report.webgpu.limits.maxBufferSize > 0);
+  assert.deepEqual(report.wasm, { webassembly: true, simd: true, threads: true });
+  assert.ok(report.hardwareThreads >= 1);
+  assert.equal(report.webgpu.adapter.software, true, 'SwiftShader is a software adapter');
+  assert.equal(choice.backend, 'wasm');
+  assert.match(choice.reason, /software/);
+  assert.equal(webgpuOnly.backend, 'webgpu');
+  assert.equal(allowSoftware.backend, 'webgpu');
+});

@@ -1,0 +1,212 @@
+// Whole models on WebGPU, planned by the core and run by the executor (js/src/gpu), host-neutral:
+// tests/js/webgpu-model.test.mjs runs these cases in Node (Dawn), tests/browser/webgpu.test.mjs in a Chromium
+// page. Each case is {name, run(ctx)}; ctx gives what differs between hosts:
+//   abi (WebgpuAbi), module (the Emscripten module), device, limits (plan limits of the device),
+//   openModel(name) → a file reader {size, read(offset, size), close()} for build/models/NAME.gguf, or null,
+//   modelBytes(name) → the whole file (Uint8Array) or null, reference() → greedy_reference.jsonl rows,
+//   requestDevice() → a fresh {device, limits} (device-loss case), note(line).
+import * as assert from './assert.mjs';
+import { bindTabllm } from '../../wasm/bindings.mjs';
+import { GpuModel } from '../../js/src/gpu/model_runner.mjs';
+
+class MissingInput extends Error {}
+/** Thrown when a case's model is not built: hosts turn it into a skip (or a failure under TABLLM_TEST_STRICT). */
+export { MissingInput };
+
+export async function loadGpuModel(ctx, name, options = {}, device = ctx.device, limits = ctx.limits) {
+  const file = await ctx.openModel(name);
+  if (!file) throw new MissingInput(`build/models/${name}.gguf is missing: run scripts/setup.sh`);
+  try {
+    return await GpuModel.load(ctx.abi, device, file, { max_batch: 16, context_size: 256, ...options, limits: { ...limits, ...options.limits } });
+  } finally {
+    await file.close?.();
+  }
+}
+
+/** Greedy stories260K of `type` for `count` tokens equal to the reference's first prompt. */
+export function storiesGreedyCase(type, count) {
+  return {
+    name: `stories260K ${type}: greedy ${count} tokens on WebGPU equal the reference`,
+    async run(ctx) {
+      const model = await loadGpuModel(ctx, `stories260K-${type}`);
+      try {
+        ctx.note(`dispatches per token: decode ${model.executor.dispatchCount('decode')}, prefill ${model.executor.dispatchCount('prefill')}; pipelines ${model.plan.pipelines.length}`);
+        const ref = (await ctx.reference())[0];
+        const t0 = performance.now();
+        const ids = await model.greedy(ref.prompt_ids, count);
+        ctx.note(`${count} tokens in ${(performance.now() - t0).toFixed(0)} ms (prefill included)`);
+        assert.deepEqual(ids, ref.ids.slice(0, count), `"${ref.prompt}": GPU tokens differ from the reference`);
+        return { prompt: ref.prompt, ids };
+      } finally {
+        model.destroy();
+      }
+    },
+  };
+}
+
+export const splitCase = {
+  name: 'stories260K f32 under a 32 KiB binding limit: split output, embedding and FFN matrices give the same tokens',
+  async run(ctx) {
+    const model = await loadGpuModel(ctx, 'stories260K-f32', { limits: { maxStorageBufferBindingSize: 32768 }, context_size: 128 });
+    try {
+      const decode = model.plan.decode.map((d) => d.label);
+      assert.ok(decode.some((l) => /^output\[1\]/.test(l)), 'the output matrix is split');
+      assert.ok(decode.some((l) => /^embed\[1\]/.test(l)), 'the embedding is split');
+      assert.ok(decode.some((l) => /gate_up\[1\]/.test(l)), 'the gate/up matrices are split');
+      ctx.note(`dispatches per token with splits: ${decode.length}`);
+      const ref = (await ctx.reference())[1];
+      const ids = await model.greedy(ref.prompt_ids, 24);
+      assert.deepEqual(ids, ref.ids.slice(0, 24));
+    } finally {
+      model.destroy();
+    }
+  },
+};
+
+export const cannotFitCase = {
+  name: 'a model that cannot fit is refused before any upload, saying what it needs',
+  async run(ctx) {
+    const prefix = await ctx.modelBytes('stories260K-f32');
+    if (!prefix) throw new MissingInput('build/models/stories260K-f32.gguf is missing: run scripts/setup.sh');
+    assert.throws(() => ctx.abi.planModel(prefix, { limits: { ...ctx.limits, maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 } }), /needs .*bytes.*this device allows/);
+  },
+};
+
+// Greedy tokens of the WebAssembly CPU engine (scalar kernels): the argmax of the last position's logits.
+function cpuGreedy(module, bytes, prompt, count) {
+  const tabllm = bindTabllm(module);
+  const m = tabllm.loadModel(bytes);
+  const session = m.createSession({ kernels: 'scalar', threads: 1 });
+  try {
+    const ids = [...prompt];
+    for (let i = 0; i < count; i++) {
+      const logits = session.logits(ids);
+      const last = logits.subarray(logits.length - logits.length / ids.length);
+      let best = 0;
+      for (let j = 1; j < last.length; j++) if (last[j] > last[best]) best = j;
+      ids.push(best);
+    }
+    return ids.slice(prompt.length);
+  } finally {
+    session.free();
+    m.free();
+  }
+}
+
+/** tiny-ARCH f32: 32 greedy tokens equal the CPU's; with countObjects, no GPU object is created per token. */
+export function cpuParityCase(arch, { countObjects = false } = {}) {
+  return {
+    name: `tiny-${arch} f32: 32 greedy tokens on WebGPU equal the CPU's${countObjects ? '; nothing is created per token' : ''}`,
+    async run(ctx) {
+      const bytes = await ctx.modelBytes(`tiny-${arch}-f32`);
+      if (!bytes) throw new MissingInput('synthetic models missing: run scripts/setup.sh');
+      const prompt = [1, 17, 42, 7, 99];
+      const cpu = cpuGreedy(ctx.module, bytes, prompt, 32);
+      const model = await loadGpuModel(ctx, `tiny-${arch}-f32`);
+      try {
+        const gpu = await model.greedy(prompt, 32);
+        assert.deepEqual(gpu, cpu);
+        if (!countObjects) return;
+        const { device } = ctx;
+        const counts = { createBuffer: 0, createBindGroup: 0, createComputePipeline: 0, createShaderModule: 0, createBindGroupLayout: 0 };
+        const saved = {};
+        for (const name of Object.keys(counts)) {
+          saved[name] = device[name];
+          device[name] = function counted(...args) { counts[name]++; return saved[name].apply(this, args); };
+        }
+        try {
+          let next = gpu[gpu.length - 1];
+          for (let i = 0; i < 100; i++) next = (await model.feed([next])).ids[0];
+        } finally {
+          for (const name of Object.keys(counts)) device[name] = saved[name];
+        }
+        ctx.note(`objects created over 100 tokens: ${JSON.stringify(counts)}; dispatches per token ${model.executor.dispatchCount('decode')}`);
+        assert.deepEqual(Object.values(counts), [0, 0, 0, 0, 0], 'GPU objects created per token');
+      } finally {
+        model.destroy();
+      }
+    },
+  };
+}
+
+/**
+ * Device loss: the device is destroyed while a token is being computed; the pending step and every later one
+ * fail saying the device was lost, onLost hears of it, and loading again on a new device generates correctly.
+ */
+export const deviceLossCase = {
+  name: 'device loss mid-generation: the error says so, and a reload on a new device generates correctly',
+  async run(ctx) {
+    const ref = (await ctx.reference())[0];
+    const count = 8;
+    const { device, limits } = await ctx.requestDevice();
+    let heard = null;
+    const model = await loadGpuModel(ctx, 'stories260K-q8_0', { onLost: (error) => { heard = error; } }, device, limits);
+    let next = (await model.feed(ref.prompt_ids)).ids[0];
+    assert.equal(next, ref.ids[0], 'first token before the loss');
+    next = (await model.feed([next])).ids[0];
+    const pending = model.feed([next]);
+    device.destroy();
+    // The step in flight fails; its message depends on whether the mapping or device.lost settles first
+    // (Dawn in Node: "device was lost"; Chromium: "Buffer was unmapped before mapping was resolved").
+    const error = await assert.rejects(() => pending, /./, 'the step in flight');
+    ctx.note(`in flight: ${error.message}`);
+    await device.lost;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.ok(heard && /device was lost/.test(heard.message), `onLost was told: ${heard?.message}`);
+    ctx.note(`onLost: ${heard.message}`);
+    await assert.rejects(() => model.feed([next]), /device was lost/, 'a step after the loss');
+    model.destroy();
+
+    const fresh = await ctx.requestDevice();
+    const again = await loadGpuModel(ctx, 'stories260K-q8_0', {}, fresh.device, fresh.limits);
+    try {
+      assert.deepEqual(await again.greedy(ref.prompt_ids, count), ref.ids.slice(0, count), 'tokens after reloading on a new device');
+    } finally {
+      again.destroy();
+      fresh.device.destroy();
+    }
+  },
+};
+
+/** Whether the engine can run a session whose forward pass the host drives (text from GPU-chosen tokens). */
+export function hasHostDrivenSession(module) {
+  return typeof module._tabllm_session_create_external === 'function' && typeof module._tabllm_model_load_header === 'function';
+}
+
+/**
+ * Greedy text on WebGPU: the engine's host-driven session tokenizes, detokenizes and decides when to stop;
+ * the GPU runs every forward pass and picks the argmax. Returns {text, ids}.
+ */
+export async function gpuGreedyText(ctx, name, gpu, prompt, maxTokens) {
+  const file = await ctx.openModel(name);
+  const tabllm = bindTabllm(ctx.module);
+  let header;
+  try {
+    header = await tabllm.loadModelHeader((offset, size) => file.read(offset, size), file.size);
+  } finally {
+    await file.close?.();
+  }
+  const session = header.createExternalSession({ contextSize: gpu.plan.context_size });
+  try {
+    session.begin(prompt, { max_tokens: maxTokens, temperature: 0 });
+    let text = '';
+    const ids = [];
+    for (;;) {
+      const { tokens, pos } = session.pending();
+      let chunk;
+      if (tokens.length === 0) chunk = session.advance(null);
+      else {
+        gpu.pos = pos;
+        const { ids: best } = await gpu.feed(Array.from(tokens));
+        ids.push(best[0]);
+        chunk = session.advanceToken(best[0]);
+      }
+      if (chunk === null) break;
+      text += chunk;
+    }
+    return { text, ids };
+  } finally {
+    session.free();
+    header.free();
+  }
+}
