@@ -383,7 +383,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   if (c.ffn_dim % 4 != 0) throw Error("the WebGPU kernels need a feed-forward dimension that is a multiple of 4, got " + std::to_string(c.ffn_dim));
 
   const int64_t ctx = o.context_size > 0 ? std::min(o.context_size, c.context_length) : std::min<int64_t>(c.context_length, 4096);
-  const int64_t B = o.max_batch;
+  const int64_t B = std::min(o.max_batch, ctx);  // a batch never needs more rows than the context
   const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), qkv_dim = q_dim + 2 * kv_dim;
   auto file_offset = [&](const Tensor& t) { return h.data_offset + h.find_tensor(t.name)->offset; };
 

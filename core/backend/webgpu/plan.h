@@ -42,7 +42,7 @@ struct DeviceLimits {
 struct PlanOptions {
   DeviceLimits limits;
   int64_t context_size = 0;  // positions in the KV cache; 0: the model's, at most 4096
-  int64_t max_batch = 16;    // tokens per prefill dispatch list
+  int64_t max_batch = 512;   // tokens per prefill forward call (at most the context)
   int top_k = 1;             // candidates read back per step (1: greedy)
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention

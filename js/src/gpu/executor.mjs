@@ -5,7 +5,7 @@
 // besides the command encoder WebGPU requires.
 
 const WRITE_CHUNK = 16 << 20;  // bytes per queue.writeBuffer while uploading
-const READBACK_SLOTS = 3;      // steps that may be in flight at once
+const READBACK_SLOTS = 4;      // steps that may be in flight at once
 
 /**
  * @typedef {{name: string, role: string, size: number, uploads: number[][], fills: number[][]}} PlanBuffer

@@ -66,13 +66,28 @@ export class WebgpuRunner {
     const session = this.session;
     session.begin(prompt, params);
     const greedy = session.hostCanSample();
+    const executor = this.gpu.executor;
+    // Greedy steps run one ahead on the GPU: as soon as a token is known, the step that feeds it is
+    // submitted (it reads the token on the GPU), so the core's bookkeeping, the readback and the encoding
+    // overlap the GPU's work. When the core's next step is something else (the generation ended), the
+    // step run ahead is dropped; its cache row is past what the session counts as cached.
+    let ahead = null;
     const step = async () => {
       const { tokens, pos } = session.pending();
       if (tokens.length === 0) return session.advance(null);
-      this.gpu.pos = pos;  // the core reuses the cached prefix: run from where it says
       let out;
       try {
-        out = await this.gpu.feed(Array.from(tokens), { readLogits: !greedy });
+        if (ahead && ahead.pos === pos && tokens.length === 1) out = await ahead.result;
+        else {
+          this.gpu.pos = pos;  // the core reuses the cached prefix: run from where it says
+          out = await this.gpu.feed(Array.from(tokens), { readLogits: !greedy });
+        }
+        ahead = null;
+        const next = pos + tokens.length;
+        if (greedy && next < this.contextSize) {
+          ahead = { pos: next, result: executor.submit(null, next, { chained: true }) };
+          ahead.result.catch(() => {});
+        }
       } catch (e) {
         session.abort();
         throw e;
