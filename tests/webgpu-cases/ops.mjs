@@ -143,7 +143,7 @@ async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTok
   check(ctx, `${name} v`, out.v, refV, ROPE_BOUND);
 }
 
-async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq }) {
+async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq, splits = 0 }) {
   const context = pos + nTokens + 2;
   const qkvDim = (nHeads + 2 * nKv) * hd;
   const kvDim = nKv * hd;
@@ -151,9 +151,9 @@ async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq }) {
   const k = random(context * kvDim, 1);
   const v = random(context * kvDim, 1);
   const ref = ctx.abi.attention(qkv, qkvDim, nTokens, nHeads, nKv, hd, k, v, pos);
-  const spec = { op: 'attention', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, n_tokens: nTokens, context, tq };
+  const spec = { op: 'attention', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, n_tokens: nTokens, context, tq, splits };
   const { out } = await runOp(ctx, spec, { qkv, k, v }, { out: ref.length }, { pos });
-  check(ctx, `attention h=${nHeads}/${nKv} hd=${hd} n=${nTokens} pos=${pos} tq=${tq}`, out, ref, ATTN_BOUND);
+  check(ctx, `attention h=${nHeads}/${nKv} hd=${hd} n=${nTokens} pos=${pos} tq=${tq}${splits ? ` splits=${splits}` : ''}`, out, ref, ATTN_BOUND);
 }
 
 /** @type {{name: string, run: (ctx: {abi: any, device: GPUDevice, note: (line: string) => void}) => Promise<void>}[]} */
@@ -168,9 +168,14 @@ for (const type of Object.keys(TYPES)) {
       await matmulCase(ctx, { types: [type], rows: [37], cols, nTokens: 11, tok: 8 });            // partial token tile
       await matmulCase(ctx, { types: [type], rows: [21], cols, nTokens: 3, tok: 8, flags: ['NORM', 'RESIDUAL'] });
       await matmulCase(ctx, { types: [type, type], rows: [19, 19], cols, nTokens: 2, tok: 8, flags: ['NORM', 'GATED'] });
+      // The tiled prefill kernel: partial row and token tiles (64 x 64), fused variants.
+      await matmulCase(ctx, { types: [type], rows: [70], cols, nTokens: 67, tok: 64 });
+      await matmulCase(ctx, { types: [type], rows: [21], cols, nTokens: 5, tok: 64, flags: ['NORM', 'RESIDUAL'] });
+      await matmulCase(ctx, { types: [type, type], rows: [19, 19], cols, nTokens: 9, tok: 64, flags: ['NORM', 'GATED'] });
       if (!K_QUANTS.has(type)) await matmulCase(ctx, { types: [type], rows: [5], cols: 2048 + 32, nTokens: 1 });  // long rows
       if (['f32', 'f16', 'bf16'].includes(type)) {  // cols % 8 == 4 (stories260K's ffn_dim 172)
         await matmulCase(ctx, { types: [type], rows: [9], cols: 172, nTokens: 3, tok: 8, flags: ['RESIDUAL'] });
+        await matmulCase(ctx, { types: [type], rows: [9], cols: 172, nTokens: 3, tok: 64, flags: ['RESIDUAL'] });
         await matmulCase(ctx, { types: [type, type], rows: [6, 6], cols: 44, nTokens: 1, flags: ['NORM', 'GATED'] });
       }
     },
@@ -181,7 +186,12 @@ opCases.push({
   name: 'matmul: Q, K, V of different types as one product; logits of the last token only',
   async run(ctx) {
     await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 8], cols: 256, nTokens: 5, tok: 8, flags: ['NORM', 'MULTI'] });
+    await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [64, 8, 8], cols: 256, nTokens: 5, tok: 64, flags: ['NORM', 'MULTI'] });
     await matmulCase(ctx, { types: ['q4_0', 'f16', 'bf16'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'] });
+    // Quantized weights in fused products of one token, blocks at both word alignments.
+    await matmulCase(ctx, { types: ['q4_0', 'q8_0', 'q4_0'], rows: [16, 8, 8], cols: 96, nTokens: 1, flags: ['NORM', 'MULTI'] });
+    await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [13, 13], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'] });
+    await matmulCase(ctx, { types: ['q4_0'], rows: [7], cols: 224, nTokens: 3, flags: ['RESIDUAL'], lastOnly: true });
     await matmulCase(ctx, { types: ['q6_k'], rows: [70], cols: 256, nTokens: 4, flags: ['NORM'], lastOnly: true });
   },
 });
@@ -217,12 +227,16 @@ opCases.push({
 });
 
 opCases.push({
-  name: 'attention: single-pass decode and tiled prefill over the KV cache with GQA',
+  name: 'attention: decode (single pass and split over the cache) and tiled prefill over the KV cache with GQA',
   async run(ctx) {
     await attentionCase(ctx, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1 });      // stories260K shape, first token
     await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1 });   // three chunks, the last partial
     await attentionCase(ctx, { nHeads: 4, nKv: 1, hd: 64, nTokens: 7, pos: 60, tq: 4 });    // partial query tile across a chunk edge
     await attentionCase(ctx, { nHeads: 2, nKv: 2, hd: 128, nTokens: 5, pos: 0, tq: 4 });    // prefill from empty, hd > threads
+    // Decode split over the cache (attention_split + attention_combine), as model plans run it.
+    await attentionCase(ctx, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1, splits: 16 });    // most slices empty
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1, splits: 4 });  // 38 positions a slice
+    await attentionCase(ctx, { nHeads: 2, nKv: 1, hd: 128, nTokens: 1, pos: 300, tq: 1, splits: 3 }); // chunks within a slice, hd > threads
   },
 });
 

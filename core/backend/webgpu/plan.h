@@ -46,7 +46,7 @@ struct PlanOptions {
   int top_k = 1;             // candidates read back per step (1: greedy)
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
-  int attn_splits = 16;      // slices of the cache in decode attention (0: one workgroup per head)
+  int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
   int matvec_wg = 64;        // threads per output row in one-token matrix products
 };
 
