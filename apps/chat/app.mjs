@@ -1,0 +1,374 @@
+// The chat page: all model work happens in a Web Worker (createWorkerEngine), so this thread only moves
+// text into the page, and it stays responsive while a reply streams.
+import { RateChart } from './chart.mjs';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const ui = {
+  modelSelect: $('model-select'), modelUrl: $('model-url'), modelFile: $('model-file'), backend: $('backend'),
+  form: $('model-form'), load: $('load'), loading: $('loading'), progress: $('progress'), progressText: $('progress-text'),
+  error: $('error'), errorText: $('error-text'), messages: $('messages'), prompt: $('prompt'), composer: $('composer'),
+  send: $('send'), stop: $('stop'), clear: $('clear'), mode: $('mode'), temperature: $('temperature'),
+  temperatureValue: $('temperature-value'), maxTokens: $('max-tokens'), ttft: $('ttft'), tps: $('tps'), tokens: $('tokens'),
+  engineStatus: $('engine-status'), capabilities: $('capabilities'), cached: $('cached'),
+};
+const chart = new RateChart($('chart'));
+
+// What the tests (and a curious developer in the console) can read.
+const app = window.tabllmChat = {
+  state: 'starting', loads: 0, progress: [], engine: null, backend: null, history: [], replies: [], lastStats: null, stopLatencyMs: null, errors: [],
+};
+
+let tabllm = null;
+const builtInSha256 = new Map();  // built-in model URL → SHA-256 from the build, checked on download
+let controller = null;
+let stopPressedAt = null;
+
+function setState(state) {
+  app.state = state;
+  document.body.dataset.state = state;
+  const busy = state === 'loading' || state === 'generating';
+  ui.send.disabled = state !== 'ready';
+  ui.stop.disabled = state !== 'generating';
+  ui.load.disabled = busy;
+  ui.clear.disabled = state === 'generating';
+}
+
+function showError(error) {
+  const message = error?.error?.message ?? error?.message ?? String(error);
+  app.errors.push(message);
+  ui.errorText.textContent = message;
+  ui.error.hidden = false;
+  console.warn(`tabllm chat: ${message}`);
+}
+
+const mb = (bytes) => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
+const seconds = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`);
+
+const PHASES = {
+  download: 'downloading', verify: 'checking SHA-256', load: 'loading into WebAssembly', upload: 'uploading to the GPU', ready: 'ready',
+};
+
+function showProgress(p) {
+  app.progress.push({ ...p, at: Math.round(performance.now()) });
+  ui.loading.hidden = false;
+  const total = p.total ?? 0;
+  if (p.phase === 'ready' && !total) ui.progress.value = 1;
+  else if (total > 0) ui.progress.value = Math.min(1, (p.loaded ?? 0) / total);
+  else ui.progress.removeAttribute('value');
+  const parts = [PHASES[p.phase] ?? p.phase ?? 'loading'];
+  if (p.loaded !== undefined) parts.push(total ? `${mb(p.loaded)} of ${mb(total)}` : mb(p.loaded));
+  if (p.bytesPerSecond) parts.push(`${mb(p.bytesPerSecond)}/s`);
+  if (p.fromCache) parts.push('stored on this device');
+  ui.progressText.textContent = parts.join(' · ');
+}
+
+// ---- models --------------------------------------------------------------------------------------------
+
+async function fillModelList() {
+  let builtIn = [];
+  try {
+    builtIn = await (await fetch('models/models.json')).json();
+  } catch {
+    showError('models/models.json is missing: build the demo with node apps/chat/build.mjs');
+  }
+  for (const m of builtIn) {
+    const href = new URL(m.url, location.href).href;
+    builtInSha256.set(href, m.sha256);
+    ui.modelSelect.add(new Option(`${m.name} (${mb(m.size)})`, href, m.default, m.default));
+  }
+  ui.modelSelect.add(new Option('a GGUF file by URL…', 'url'));
+  ui.modelSelect.add(new Option('a GGUF file on this device…', 'file'));
+  const wanted = params.get('model');
+  if (wanted) {
+    const href = new URL(wanted, location.href).href;
+    if (![...ui.modelSelect.options].some((o) => o.value === href)) {
+      ui.modelSelect.value = 'url';
+      ui.modelUrl.value = href;
+    } else ui.modelSelect.value = href;
+  }
+  syncModelInputs();
+}
+
+function syncModelInputs() {
+  ui.modelUrl.hidden = ui.modelSelect.value !== 'url';
+  ui.modelFile.hidden = ui.modelSelect.value !== 'file';
+}
+
+function chosenModel() {
+  const choice = ui.modelSelect.value;
+  if (choice === 'url') {
+    if (!ui.modelUrl.value.trim()) throw new Error('enter the URL of a .gguf file');
+    return ui.modelUrl.value.trim();
+  }
+  if (choice === 'file') {
+    const file = ui.modelFile.files?.[0];
+    if (!file) throw new Error('choose a .gguf file');
+    return file;
+  }
+  return choice;
+}
+
+async function refreshCached() {
+  if (!tabllm) return;
+  try {
+    const models = await tabllm.listCachedModels();
+    ui.cached.replaceChildren(...models.map((m) => {
+      const li = document.createElement('li');
+      const name = decodeURIComponent(new URL(m.url).pathname.split('/').pop() || m.url);
+      li.textContent = `${name} · ${m.complete ? mb(m.size) : `partial, ${mb(m.stored ?? 0)}`} · ${m.storage}`;
+      li.title = m.url;
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.textContent = 'delete';
+      remove.addEventListener('click', async () => {
+        await tabllm.deleteCachedModel(m.url);
+        refreshCached();
+      });
+      li.append(remove);
+      return li;
+    }));
+    if (models.length === 0) ui.cached.replaceChildren(Object.assign(document.createElement('li'), { textContent: 'none yet' }));
+  } catch (error) {
+    ui.cached.textContent = `storage unavailable: ${error.message}`;
+  }
+}
+
+// The capability report (js/src/capabilities.mjs) in one line.
+function describeCapabilities(c) {
+  const adapter = c.webgpu?.adapter;
+  const gpu = c.webgpu?.available ? [adapter?.vendor, adapter?.architecture, adapter?.description].filter(Boolean).join(' ') || 'yes' : `no (${c.webgpu?.reason})`;
+  return [`WebGPU: ${gpu}`, `cross-origin isolated: ${c.crossOriginIsolated ? 'yes' : 'no'}`,
+    `threads: ${c.wasm?.threads ? c.hardwareThreads ?? 'yes' : 'no'}`, `SIMD: ${c.wasm?.simd ? 'yes' : 'no'}`].join(' · ');
+}
+
+async function disposeEngine(engine) {
+  if (!engine) return;
+  try {
+    await engine.unload?.();
+    await engine.terminate?.();
+  } catch (error) {
+    console.warn(`tabllm chat: disposing the previous engine failed: ${error.message}`);
+  }
+}
+
+async function loadEngine() {
+  let model;
+  try {
+    model = chosenModel();
+  } catch (error) {
+    showError(error);
+    app.loads++;
+    return;
+  }
+  ui.error.hidden = true;
+  app.progress = [];
+  const previousState = app.engine ? 'ready' : 'idle';
+  setState('loading');
+  const backend = ui.backend.value;
+  const started = performance.now();
+  ui.engineStatus.textContent = `loading ${typeof model === 'string' ? decodeURIComponent(model.split('/').pop()) : model.name}…`;
+  try {
+    const sha256 = typeof model === 'string' ? builtInSha256.get(model) : undefined;
+    // One core stays free for the page (and the browser): WebAssembly threads spin while they wait.
+    const threads = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
+    const engine = await tabllm.createWorkerEngine({ model, backend, threads, onProgress: showProgress, ...(sha256 ? { sha256 } : {}) });
+    const previous = app.engine;
+    app.engine = engine;
+    app.backend = engine.backend ?? backend;
+    app.loadMs = performance.now() - started;
+    await disposeEngine(previous);
+    ui.engineStatus.textContent = `${typeof model === 'string' ? decodeURIComponent(model.split('/').pop()) : model.name} on ${app.backend} · loaded in ${seconds(app.loadMs)}`;
+    if (engine.backendReason) ui.engineStatus.title = engine.backendReason;
+    ui.engineStatus.textContent += engine.backendReason ? ` (${engine.backendReason})` : '';
+    ui.loading.hidden = true;
+    setState('ready');
+  } catch (error) {
+    ui.loading.hidden = true;
+    showError(error);
+    ui.engineStatus.textContent = app.engine ? `kept the previous model (${app.backend})` : 'not loaded';
+    setState(previousState);
+  }
+  app.loads++;
+  refreshCached();
+}
+
+// ---- chat ----------------------------------------------------------------------------------------------
+
+function addMessage(role, text) {
+  const li = document.createElement('li');
+  li.className = role;
+  li.append(document.createTextNode(text));
+  ui.messages.append(li);
+  li.scrollIntoView({ block: 'end' });
+  return li;
+}
+
+async function send(text) {
+  const mode = ui.mode.value;
+  const temperature = Number(ui.temperature.value);
+  const maxTokens = Math.max(1, Math.floor(Number(ui.maxTokens.value) || 1));
+  addMessage('user', text);
+  if (mode === 'chat') app.history.push({ role: 'user', content: text });
+  const bubble = addMessage('assistant streaming', '');
+  const textNode = bubble.firstChild;
+  setState('generating');
+  controller = new AbortController();
+  stopPressedAt = null;
+  chart.reset();
+  ui.ttft.textContent = ui.tps.textContent = ui.tokens.textContent = '…';
+
+  const started = performance.now();
+  let firstAt = null;
+  let pieces = 0;
+  let reply = '';
+  let pending = '';
+  let frame = 0;
+  let usage = null;
+  let finishReason = null;
+  let liveRate = null;
+  // All page updates of a frame at once: the text, the counters, the chart.
+  const flush = () => {
+    frame = 0;
+    textNode.appendData(pending);
+    pending = '';
+    ui.tokens.textContent = String(pieces);
+    if (liveRate !== null) {
+      ui.tps.textContent = liveRate.toFixed(1);
+      chart.add(liveRate);
+    }
+  };
+  const request = { stream: true, stream_options: { include_usage: true }, temperature, max_tokens: maxTokens };
+  try {
+    // Stop ends the reply on the page at once; the engine stops at the end of the token it is computing.
+    const stopped = new Promise((resolve) => controller.signal.addEventListener('abort', () => resolve(null), { once: true }));
+    const creating = mode === 'chat'
+      ? app.engine.chat.completions.create({ ...request, messages: app.history }, { signal: controller.signal })
+      : app.engine.completions.create({ ...request, prompt: text }, { signal: controller.signal });
+    const stream = await Promise.race([creating, stopped]);
+    if (stream === null) creating.catch(() => {});
+    const iterator = stream?.[Symbol.asyncIterator]();
+    while (iterator) {
+      const next = iterator.next();
+      const step = await Promise.race([next, stopped]);
+      if (step === null) {
+        next.catch(() => {});
+        iterator.return?.().catch(() => {});
+        finishReason = 'stopped';
+        break;
+      }
+      if (step.done) break;
+      const chunk = step.value;
+      if (chunk.usage) usage = chunk.usage;
+      const choice = chunk.choices?.[0];
+      if (choice?.finish_reason) finishReason = choice.finish_reason;
+      const piece = mode === 'chat' ? choice?.delta?.content : choice?.text;
+      if (!piece) continue;
+      const now = performance.now();
+      if (firstAt === null) {
+        firstAt = now;
+        ui.ttft.textContent = seconds(now - started);
+      }
+      pieces++;
+      reply += piece;
+      pending += piece;
+      if (pieces > 1) liveRate = (pieces - 1) / ((now - firstAt) / 1000);
+      if (!frame) frame = requestAnimationFrame(flush);
+    }
+    if (stream === null) finishReason = 'stopped';
+  } catch (error) {
+    if (controller.signal.aborted) finishReason = 'stopped';
+    else {
+      finishReason = 'error';
+      showError(error);
+    }
+  }
+  if (frame) cancelAnimationFrame(frame);
+  flush();
+  const endedAt = performance.now();
+  if (stopPressedAt !== null) app.stopLatencyMs = endedAt - stopPressedAt;
+  bubble.classList.remove('streaming');
+
+  const tokens = usage?.completion_tokens ?? pieces;
+  const stats = {
+    ttftMs: firstAt === null ? null : firstAt - started,
+    tokens,
+    tokensPerSecond: firstAt !== null && tokens > 1 ? (tokens - 1) / ((endedAt - firstAt) / 1000) : null,
+    finishReason,
+    usage,
+  };
+  app.lastStats = stats;
+  if (stats.tokensPerSecond) ui.tps.textContent = stats.tokensPerSecond.toFixed(1);
+  ui.tokens.textContent = String(tokens);
+  if (stats.ttftMs === null) ui.ttft.textContent = '–';
+  const note = document.createElement('span');
+  note.className = 'note';
+  note.textContent = [finishReason ?? 'done', `${tokens} tokens`, stats.ttftMs !== null ? `first token after ${seconds(stats.ttftMs)}` : null,
+    stats.tokensPerSecond ? `${stats.tokensPerSecond.toFixed(1)} tokens/s` : null].filter(Boolean).join(' · ');
+  bubble.append(note);
+  if (mode === 'chat' && reply) app.history.push({ role: 'assistant', content: reply });
+  app.replies.push({ text: reply, ...stats, startedAt: started, endedAt });
+  window.dispatchEvent(new CustomEvent('tabllm-chat-reply', { detail: app.replies.at(-1) }));
+  controller = null;
+  setState(app.engine ? 'ready' : 'idle');
+}
+
+// ---- wiring --------------------------------------------------------------------------------------------
+
+ui.modelSelect.addEventListener('change', syncModelInputs);
+ui.form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadEngine();
+});
+ui.composer.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const text = ui.prompt.value.trim();
+  if (!text || app.state !== 'ready') return;
+  ui.prompt.value = '';
+  send(text);
+});
+ui.prompt.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && !event.shiftKey) {
+    event.preventDefault();
+    ui.composer.requestSubmit();
+  }
+});
+ui.stop.addEventListener('click', () => {
+  if (!controller) return;
+  stopPressedAt = performance.now();
+  controller.abort();
+});
+ui.clear.addEventListener('click', () => {
+  app.history = [];
+  ui.messages.replaceChildren();
+});
+ui.temperature.addEventListener('input', () => {
+  ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
+});
+ui.error.querySelector('button').addEventListener('click', () => {
+  ui.error.hidden = true;
+});
+
+for (const [name, input] of [['backend', ui.backend], ['mode', ui.mode], ['temperature', ui.temperature], ['max_tokens', ui.maxTokens]]) {
+  if (params.has(name)) input.value = params.get(name);
+}
+ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
+
+setState('idle');
+if ('serviceWorker' in navigator && params.get('sw') !== '0') {
+  // The page's own files, cached for offline use (models are kept by the loader, in OPFS).
+  navigator.serviceWorker.register('sw.js').catch((error) => console.warn(`tabllm chat: no offline shell: ${error.message}`));
+}
+await fillModelList();
+try {
+  tabllm = await import('./js/dist/index.js');
+  refreshCached();
+} catch (error) {
+  showError(`the tabllm package did not load (${error.message}): run bash scripts/setup.sh, then node apps/chat/build.mjs`);
+  setState('error');
+  app.loads++;
+}
+if (tabllm) {
+  tabllm.capabilityReport?.().then((c) => { if (!ui.capabilities.textContent) ui.capabilities.textContent = describeCapabilities(c); }).catch(() => {});
+  if (params.get('autoload') !== '0' && ui.modelSelect.value !== 'file') await loadEngine();
+}

@@ -1,0 +1,232 @@
+// Opens a model from a URL, a File/Blob or (in Node) a path, as a source read by byte ranges:
+//
+//   const model = await openModel('https://example.org/model.gguf', {onProgress, sha256});
+//   const header = await model.read(0, 1 << 20);      // never the whole file in memory at once
+//
+// URLs are downloaded once into the origin's storage (OPFS; Cache Storage where OPFS is missing; a folder in
+// Node) and read from there on later visits, offline included. An interrupted download continues with an
+// HTTP range request, within the visit and on the next one.
+import { download, hashStored, ProgressReporter } from './download.mjs';
+import { ModelLoadError, abortError, integrityError, isQuotaError, quotaError } from './errors.mjs';
+import { blobSource, nodeFileSource } from './sources.mjs';
+import { MemoryStore } from './store_memory.mjs';
+
+export { ModelLoadError } from './errors.mjs';
+export { Sha256 } from './sha256.mjs';
+
+const isNode = () => typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined' && typeof WorkerGlobalScope === 'undefined';
+const hasScheme = (text) => /^[a-z][a-z0-9+.-]+:/i.test(text);
+
+function nameFromUrl(url) {
+  const last = url.pathname.split('/').filter(Boolean).pop();
+  try {
+    return last ? decodeURIComponent(last) : url.host;
+  } catch {
+    return last;
+  }
+}
+
+const STORAGE_KINDS = ['opfs', 'cache-storage', 'node-fs', 'memory'];
+
+/**
+ * The stores to use, default first: {cache: false} → memory only; a custom `store` wins; `storage` names one
+ * kind (to use the Cache Storage fallback where OPFS exists, say).
+ */
+async function storesFor({ cache = true, store, cacheDir, storage } = {}) {
+  if (store) return [store];
+  if (cache === false) return [new MemoryStore()];
+  if (storage !== undefined) {
+    if (!STORAGE_KINDS.includes(storage)) throw new TypeError(`storage must be one of ${STORAGE_KINDS.join(', ')}, got ${JSON.stringify(storage)}`);
+    if (storage === 'memory') return [new MemoryStore()];
+    if (storage === 'node-fs') {
+      if (!isNode()) throw new TypeError('storage "node-fs" is only available in Node');
+      const { NodeFsStore } = await import('./store_node_fs.mjs');
+      return [new NodeFsStore(cacheDir)];
+    }
+    if (storage === 'opfs') {
+      const { OpfsStore, opfsAvailable } = await import('./store_opfs.mjs');
+      if (!(await opfsAvailable())) throw new TypeError('storage "opfs": this context has no Origin Private File System');
+      return [new OpfsStore()];
+    }
+    if (typeof caches === 'undefined') throw new TypeError('storage "cache-storage": this context has no Cache Storage (it needs a secure context: https or localhost)');
+    const { CacheStorageStore } = await import('./store_cache_storage.mjs');
+    return [new CacheStorageStore()];
+  }
+  if (isNode()) {
+    const { NodeFsStore } = await import('./store_node_fs.mjs');
+    return [new NodeFsStore(cacheDir)];
+  }
+  const stores = [];
+  const { OpfsStore, opfsAvailable } = await import('./store_opfs.mjs');
+  if (await opfsAvailable()) stores.push(new OpfsStore());
+  if (typeof caches !== 'undefined') {
+    const { CacheStorageStore } = await import('./store_cache_storage.mjs');
+    stores.push(new CacheStorageStore());
+  }
+  if (stores.length === 0) stores.push(new MemoryStore());
+  return stores;
+}
+
+function checkSha256(sha256) {
+  if (sha256 == null) return null;
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(sha256)) {
+    throw new TypeError(`sha256 must be 64 hexadecimal digits, got ${JSON.stringify(sha256)}`);
+  }
+  return sha256.toLowerCase();
+}
+
+async function verifySource(source, expected, progress, signal) {
+  if (!expected) return source;
+  const actual = source.sha256 ?? (await hashStored((o, n) => source.read(o, n), source.size, progress, signal)).hex();
+  if (actual !== expected) {
+    await source.close();
+    throw integrityError(source.name, source.size, expected, actual);
+  }
+  source.sha256 = actual;
+  return source;
+}
+
+async function checkMagic(source) {
+  const head = await source.read(0, Math.min(4, source.size));
+  if (head.length < 4 || String.fromCharCode(...head) !== 'GGUF') {
+    await source.close();
+    const text = new TextDecoder().decode(head).replace(/[^\x20-\x7e]/g, '.');
+    throw new ModelLoadError(`${source.name} is not a GGUF file (it starts with "${text}", not "GGUF"). Choose a .gguf model file.`, { code: 'format' });
+  }
+  return source;
+}
+
+const inFlight = new Map();  // url → promise: two loads of one URL share one download
+
+/**
+ * @param {string|URL|Blob} source a URL, a File/Blob, or a filesystem path (Node)
+ * @param {{onProgress?: (p: {phase: 'download'|'verify'|'ready', loaded: number, total: number|null,
+ *   bytesPerSecond: number, name: string, url?: string, storage?: string, fromCache?: boolean}) => void,
+ *   sha256?: string, cache?: boolean, signal?: AbortSignal, cacheDir?: string, store?: object,
+ *   storage?: 'opfs'|'cache-storage'|'node-fs'|'memory',
+ *   fetch?: typeof fetch, maxRetries?: number, retryDelayMs?: number}} [options]
+ * @returns {Promise<{name: string, size: number, storage: string, url?: string, sha256?: string|null,
+ *   read: (offset: number, length: number) => Promise<Uint8Array>,
+ *   chunks: (chunkSize?: number) => AsyncIterable<Uint8Array>, close: () => Promise<void>}>}
+ */
+export async function openModel(source, options = {}) {
+  const expected = checkSha256(options.sha256);
+  const { signal } = options;
+  if (signal?.aborted) throw abortError(signal.reason);
+
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const name = source.name || 'model.gguf';
+    const progress = new ProgressReporter(options.onProgress, { name });
+    const opened = await verifySource(await checkMagic(blobSource(source, { name, storage: 'file' })), expected, progress, signal);
+    progress.report({ phase: 'ready', loaded: opened.size, total: opened.size, bytesPerSecond: 0, storage: 'file', fromCache: false }, true);
+    return opened;
+  }
+  if (source && typeof source === 'object' && !(source instanceof URL) && typeof source.read === 'function' && Number.isFinite(source.size)) {
+    return source;  // already a model source
+  }
+  if (typeof source !== 'string' && !(source instanceof URL)) {
+    throw new TypeError(`openModel takes a URL, a File/Blob or a file path, got ${source === null ? 'null' : typeof source}`);
+  }
+  const text = String(source);
+  if (isNode() && (!hasScheme(text) || text.startsWith('file:'))) {
+    const { fileURLToPath } = await import('node:url');
+    const filePath = text.startsWith('file:') ? fileURLToPath(text) : text;
+    const progress = new ProgressReporter(options.onProgress, { name: filePath });
+    const opened = await verifySource(await checkMagic(await nodeFileSource(filePath)), expected, progress, signal);
+    progress.report({ phase: 'ready', loaded: opened.size, total: opened.size, bytesPerSecond: 0, storage: 'file', fromCache: false }, true);
+    return opened;
+  }
+  let url;
+  try {
+    url = new URL(text, globalThis.location?.href);
+  } catch {
+    throw new TypeError(`"${text}" is not a valid URL${isNode() ? ' or file path' : ''}`);
+  }
+  const key = url.href;
+  while (inFlight.has(key)) await inFlight.get(key).catch(() => {});
+  const promise = openUrl(url, expected, options);
+  inFlight.set(key, promise);
+  try {
+    return await promise;
+  } finally {
+    inFlight.delete(key);
+  }
+}
+
+async function openUrl(url, expected, options) {
+  const { signal } = options;
+  const name = nameFromUrl(url);
+  const progress = new ProgressReporter(options.onProgress, { name, url: url.href });
+  const stores = await storesFor(options);
+
+  for (const store of stores) {
+    const cached = await store.complete(url.href, name);
+    if (!cached) continue;
+    if (expected && cached.sha256 && cached.sha256 !== expected) {  // the stored copy is another file: fetch it again
+      await cached.close();
+      await store.delete(url.href);
+      break;
+    }
+    try {
+      await verifySource(cached, expected, progress, signal);
+    } catch (error) {
+      if (error.code === 'integrity') await store.delete(url.href);
+      throw error;
+    }
+    progress.report({ phase: 'ready', loaded: cached.size, total: cached.size, bytesPerSecond: 0, storage: store.kind, fromCache: true }, true);
+    return cached;
+  }
+
+  const store = stores[0];
+  let part;
+  try {
+    part = await store.open(url.href);
+  } catch (error) {
+    if (isQuotaError(error)) throw quotaError(name, 0, await store.estimate?.().catch(() => null), error);
+    throw error;
+  }
+  let result;
+  try {
+    result = await download(url.href, part, {
+      fetchImpl: options.fetch ?? globalThis.fetch.bind(globalThis), signal, progress, sha256: expected, store, name,
+      maxRetries: options.maxRetries, retryDelayMs: options.retryDelayMs,
+    });
+  } catch (error) {
+    // Keep what arrived for a later resume, unless the file itself is wrong.
+    if (error.code === 'format' || error.code === 'http') await part.discard();
+    else await part.suspend().catch(() => {});
+    throw error;
+  }
+  if (expected && result.sha256 !== expected) {
+    await part.discard();
+    throw integrityError(name, result.size, expected, result.sha256);
+  }
+  let opened;
+  try {
+    opened = await part.finish({ sha256: result.sha256 ?? undefined }, name);
+  } catch (error) {
+    if (isQuotaError(error)) {
+      await part.discard().catch(() => {});
+      throw quotaError(name, result.size, await store.estimate?.().catch(() => null), error);
+    }
+    throw error;
+  }
+  opened.download = { resumedFrom: result.resumedFrom, requests: result.requests, bytesPerSecond: result.bytesPerSecond };
+  progress.report({ phase: 'ready', loaded: opened.size, total: opened.size, bytesPerSecond: result.bytesPerSecond, storage: store.kind, fromCache: false }, true);
+  return opened;
+}
+
+/** Models stored by earlier loads: [{url, size, stored, sha256, storedAt, complete, storage}] (partial ones too). */
+export async function listCachedModels(options = {}) {
+  const out = [];
+  for (const store of await storesFor(options)) out.push(...await store.list());
+  return out;
+}
+
+/** Deletes a stored model (complete or partial); true when something was deleted. */
+export async function deleteCachedModel(url, options = {}) {
+  const href = new URL(String(url), globalThis.location?.href).href;
+  let deleted = false;
+  for (const store of await storesFor(options)) deleted = (await store.delete(href)) || deleted;
+  return deleted;
+}
