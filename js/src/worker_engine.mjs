@@ -34,7 +34,12 @@ export async function createWorkerEngine(options = {}) {
   const { worker: given, onProgress, onDeviceLost, ...rest } = options;
   const worker = await startWorker(given);
   const proxy = new WorkerEngine(worker, onProgress, onDeviceLost);
-  await proxy.call({ type: 'init', options: rest });
+  try {
+    await proxy.call({ type: 'init', options: rest });
+  } catch (e) {
+    if (!given) await worker.terminate();  // a worker of ours that could not load its model is not left running
+    throw e;
+  }
   return proxy;
 }
 
