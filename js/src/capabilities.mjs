@@ -5,14 +5,11 @@
 //   const report = await capabilityReport();
 //   const { backend, reason } = chooseBackend('auto', report);   // 'webgpu' | 'wasm', and why
 
+import { REQUESTED_LIMITS, requiredLimits } from './gpu/limits.mjs';
+
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
-// Device limits the WebGPU plan depends on, requested at the adapter's maximum (the defaults are far lower,
-// e.g. 128 MiB bindings).
-const REQUESTED_LIMITS = [
-  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize',
-  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
-];
+// The limits the report shows: those requested, plus the rest the plan reads.
 const REPORTED_LIMITS = [
   ...REQUESTED_LIMITS, 'maxComputeWorkgroupsPerDimension', 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
 ];
@@ -122,9 +119,7 @@ export async function requestWebgpuDevice() {
   }
   const { adapter, reason } = await requestWebgpuAdapter();
   if (!adapter) throw new Error(`WebGPU is not available: ${reason}`);
-  const requiredLimits = {};
-  for (const k of REQUESTED_LIMITS) if (adapter.limits[k] !== undefined) requiredLimits[k] = adapter.limits[k];
-  const device = await adapter.requestDevice({ requiredLimits });
+  const device = await adapter.requestDevice({ requiredLimits: requiredLimits(adapter) });
   return { adapter, device, limits: Object.fromEntries(REPORTED_LIMITS.map((k) => [k, Number(device.limits[k])])) };
 }
 

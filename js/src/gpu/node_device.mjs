@@ -4,18 +4,11 @@
 
 import fs from 'node:fs';
 
+import { planLimits, requiredLimits } from './limits.mjs';
+
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-// The limits a plan depends on (core/backend/webgpu/plan.h DeviceLimits), requested at the adapter's maximum.
-export const PLAN_LIMITS = [
-  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
-  'maxComputeWorkgroupsPerDimension', 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
-];
-
-/** Limits of an adapter or device as a plain object of the keys the planner reads. */
-export function planLimits(limits) {
-  return Object.fromEntries(PLAN_LIMITS.map((k) => [k, Number(limits[k])]));
-}
+export { PLAN_LIMITS, planLimits } from './limits.mjs';
 
 // Dawn's GPU instance must outlive its devices: if the object `create()` returns is garbage-collected, the
 // instance is torn down under live devices and the process dies in native code (futex / pthread
@@ -40,10 +33,7 @@ export async function requestNodeDevice() {
   instances.add(gpu);
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter (is a Vulkan driver installed? VK_ICD_FILENAMES=' + (process.env.VK_ICD_FILENAMES ?? '') + ')');
-  const requiredLimits = {};
-  for (const k of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX']) requiredLimits[k] = adapter.limits[k];
-  const device = await adapter.requestDevice({ requiredLimits });
+  const device = await adapter.requestDevice({ requiredLimits: requiredLimits(adapter) });
   instances.add(adapter);
   return { gpu, adapter, device, limits: planLimits(device.limits) };
 }

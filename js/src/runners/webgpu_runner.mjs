@@ -3,6 +3,7 @@
 // forward pass this runner carries out: greedy requests take the GPU's argmax, others read the logits
 // back and let the core sample.
 import { WebgpuAbi } from '../gpu/abi.mjs';
+import { planLimits } from '../gpu/limits.mjs';
 import { GpuModel } from '../gpu/model_runner.mjs';
 import { requestWebgpuDevice } from '../capabilities.mjs';
 import { startWasm } from '../wasm_module.mjs';
@@ -103,11 +104,4 @@ export class WebgpuRunner {
     this.model?.free();
     this.gpu = this.session = this.model = null;
   }
-}
-
-const PLAN_LIMITS = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupsPerDimension',
-  'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment'];
-
-function planLimits(limits) {
-  return Object.fromEntries(PLAN_LIMITS.map((k) => [k, Number(limits[k])]));
 }

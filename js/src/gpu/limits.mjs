@@ -1,0 +1,22 @@
+// The device limits the WebGPU plan reads (core/backend/webgpu/plan.h DeviceLimits), and those a device is
+// requested with at the adapter's maximum (the defaults are far lower, e.g. 128 MiB bindings).
+export const REQUESTED_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
+];
+export const PLAN_LIMITS = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupsPerDimension', 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
+];
+
+/** Limits of an adapter or device as a plain object of the keys the planner reads. */
+export function planLimits(limits) {
+  return Object.fromEntries(PLAN_LIMITS.map((k) => [k, Number(limits[k])]));
+}
+
+/** The requiredLimits to ask a device for: every limit the engine benefits from, at the adapter's maximum. */
+export function requiredLimits(adapter) {
+  const out = {};
+  for (const k of REQUESTED_LIMITS) if (adapter.limits[k] !== undefined) out[k] = adapter.limits[k];
+  return out;
+}
