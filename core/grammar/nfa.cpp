@@ -1,0 +1,481 @@
+// Grammar IR → per-rule byte NFAs (Thompson construction), then the analyses the matcher and the mask
+// cache rely on: which rules can finish, left recursion, tail calls and the bytes that may follow a rule.
+#include "grammar/nfa.h"
+
+#include <algorithm>
+#include <functional>
+
+#include "grammar/utf8.h"
+
+namespace tabllm::grammar {
+namespace {
+
+// Beyond this the grammar is too large to run (usually a huge {m,n} repetition).
+constexpr size_t kMaxStates = 500'000;
+// Rules of at most this many IR nodes (inlined rules included) are inlined where they are used.
+constexpr int64_t kInlineLimit = 400;
+
+std::vector<CharRange> normalized(std::vector<CharRange> ranges, bool negated) {
+  std::sort(ranges.begin(), ranges.end(), [](const CharRange& a, const CharRange& b) { return a.first < b.first; });
+  std::vector<CharRange> merged;
+  for (const auto& r : ranges) {
+    if (!merged.empty() && r.first <= merged.back().last + 1) merged.back().last = std::max(merged.back().last, r.last);
+    else merged.push_back(r);
+  }
+  if (!negated) return merged;
+  std::vector<CharRange> complement;
+  uint32_t next = 0;
+  for (const auto& r : merged) {
+    if (r.first > next) complement.push_back({next, r.first - 1});
+    next = r.last + 1;
+  }
+  if (next <= 0x10FFFF) complement.push_back({next, 0x10FFFF});
+  return complement;
+}
+
+using ByteRangeSeq = std::vector<std::pair<uint8_t, uint8_t>>;
+
+// Splits a code point range (all of one encoded length, no surrogates) into byte-range sequences.
+void utf8_sequences(uint32_t lo, uint32_t hi, std::vector<ByteRangeSeq>& out) {
+  std::string a, b;
+  append_utf8(a, lo);
+  append_utf8(b, hi);
+  const size_t n = a.size();
+  for (size_t i = 1; i < n; ++i) {
+    const uint32_t mask = (1u << (6 * i)) - 1;
+    if ((lo & ~mask) != (hi & ~mask)) {
+      if ((lo & mask) != 0) {
+        utf8_sequences(lo, lo | mask, out);
+        utf8_sequences((lo | mask) + 1, hi, out);
+        return;
+      }
+      if ((hi & mask) != mask) {
+        utf8_sequences(lo, (hi & ~mask) - 1, out);
+        utf8_sequences(hi & ~mask, hi, out);
+        return;
+      }
+    }
+  }
+  ByteRangeSeq seq;
+  for (size_t k = 0; k < n; ++k) seq.emplace_back(static_cast<uint8_t>(a[k]), static_cast<uint8_t>(b[k]));
+  out.push_back(std::move(seq));
+}
+
+std::vector<ByteRangeSeq> class_sequences(const Expr& e) {
+  std::vector<ByteRangeSeq> out;
+  static constexpr uint32_t bounds[][2] = {{0, 0x7F}, {0x80, 0x7FF}, {0x800, 0xD7FF}, {0xE000, 0xFFFF}, {0x10000, 0x10FFFF}};
+  for (const auto& r : normalized(e.ranges, e.negated))
+    for (const auto& b : bounds) {
+      const uint32_t lo = std::max(r.first, b[0]), hi = std::min(r.last, b[1]);
+      if (lo <= hi) utf8_sequences(lo, hi, out);
+    }
+  return out;
+}
+
+class Builder {
+ public:
+  explicit Builder(const Grammar& g) : g_(g) {}
+
+  Nfa build() {
+    if (g_.rules.empty()) throw GrammarError("the grammar is empty: it has no rules");
+    if (g_.root < 0 || g_.root >= static_cast<int32_t>(g_.rules.size())) throw GrammarError("the grammar's start rule does not exist");
+    check_refs();
+    find_inlinable();
+    // Refuse oversized grammars before building them.
+    if (estimate_states() > static_cast<double>(kMaxStates)) too_large();
+    nfa_.rule_names.reserve(g_.rules.size());
+    for (const auto& r : g_.rules) nfa_.rule_names.push_back(r.name);
+    nfa_.rule_start.assign(g_.rules.size(), -1);
+    nfa_.root_rule = g_.root;
+    // Only rules reachable from the root through non-inlined calls get their own NFA.
+    pending_.push_back(g_.root);
+    nfa_.rule_start[g_.root] = -2;
+    while (!pending_.empty()) {
+      const int32_t r = pending_.back();
+      pending_.pop_back();
+      current_rule_ = r;
+      const int32_t start = new_state();
+      nfa_.rule_start[r] = start;
+      const int32_t end = build(g_.rules[r].body, start);
+      nfa_.states[end].final = true;
+    }
+    analyse();
+    return std::move(nfa_);
+  }
+
+ private:
+  const Grammar& g_;
+  Nfa nfa_;
+  std::vector<bool> inlinable_;
+  std::vector<int32_t> pending_;
+  int32_t current_rule_ = 0;
+
+  void check_refs() const {
+    std::function<void(const Expr&, const Rule&)> walk = [&](const Expr& e, const Rule& rule) {
+      if (e.kind == Expr::Kind::RuleRef && (e.rule < 0 || e.rule >= static_cast<int32_t>(g_.rules.size())))
+        throw GrammarError("the rule '" + rule.name + "' refers to an undefined rule");
+      for (const auto& c : e.children) walk(c, rule);
+    };
+    for (const auto& r : g_.rules) walk(r.body, r);
+  }
+
+  // A rule is inlined when it cannot reach itself and is small.
+  void find_inlinable() {
+    const size_t n = g_.rules.size();
+    std::vector<std::vector<int32_t>> refs(n);
+    std::function<void(const Expr&, std::vector<int32_t>&)> collect = [&](const Expr& e, std::vector<int32_t>& out) {
+      if (e.kind == Expr::Kind::RuleRef) out.push_back(e.rule);
+      for (const auto& c : e.children) collect(c, out);
+    };
+    for (size_t r = 0; r < n; ++r) collect(g_.rules[r].body, refs[r]);
+    std::vector<bool> recursive(n, false);
+    for (size_t r = 0; r < n; ++r) {
+      std::vector<bool> seen(n, false);
+      std::vector<int32_t> todo(refs[r].begin(), refs[r].end());
+      while (!todo.empty()) {
+        const int32_t q = todo.back();
+        todo.pop_back();
+        if (q == static_cast<int32_t>(r)) {
+          recursive[r] = true;
+          break;
+        }
+        if (seen[q]) continue;
+        seen[q] = true;
+        todo.insert(todo.end(), refs[q].begin(), refs[q].end());
+      }
+    }
+    inlinable_.assign(n, false);
+    std::vector<int64_t> size(n, -1);
+    std::function<int64_t(const Expr&)> expr_size = [&](const Expr& e) -> int64_t {
+      int64_t s = 1;
+      if (e.kind == Expr::Kind::Literal) s = static_cast<int64_t>(e.text.size());
+      if (e.kind == Expr::Kind::CharClass) s = 4 + static_cast<int64_t>(e.ranges.size());
+      if (e.kind == Expr::Kind::RuleRef && !recursive[e.rule]) {
+        if (size[e.rule] < 0) size[e.rule] = std::min<int64_t>(expr_size(g_.rules[e.rule].body), kInlineLimit + 1);
+        if (size[e.rule] <= kInlineLimit) s = size[e.rule];
+      }
+      int64_t children = 0;
+      for (const auto& c : e.children) children += expr_size(c);
+      if (e.kind == Expr::Kind::Repeat) children *= std::max(1, std::max(e.min_count, e.max_count));
+      return std::min<int64_t>(s + children, kInlineLimit + 1);
+    };
+    for (size_t r = 0; r < n; ++r) {
+      if (recursive[r] || static_cast<int32_t>(r) == g_.root) continue;
+      if (size[r] < 0) size[r] = expr_size(g_.rules[r].body);
+      inlinable_[r] = size[r] <= kInlineLimit;
+    }
+  }
+
+  [[noreturn]] static void too_large() {
+    throw GrammarError("the grammar is too large (over " + std::to_string(kMaxStates) +
+                       " automaton states); reduce large or nested {m,n} repetitions");
+  }
+
+  // An upper bound of the states build() creates (inlined rules counted at every use).
+  double estimate_states() const {
+    std::vector<double> rule_size(g_.rules.size(), -1);
+    std::function<double(const Expr&)> size = [&](const Expr& e) -> double {
+      switch (e.kind) {
+        case Expr::Kind::Empty: return 0;
+        case Expr::Kind::Literal: return static_cast<double>(e.text.size());
+        case Expr::Kind::CharClass: return 16.0 + 8.0 * static_cast<double>(e.ranges.size());
+        case Expr::Kind::RuleRef:
+          if (!inlinable_[e.rule]) return 1;
+          if (rule_size[e.rule] < 0) rule_size[e.rule] = size(g_.rules[e.rule].body);
+          return rule_size[e.rule];
+        case Expr::Kind::Sequence:
+        case Expr::Kind::Choice: {
+          double total = 2.0 * static_cast<double>(e.children.size()) + 1;
+          for (const auto& c : e.children) total += size(c);
+          return total;
+        }
+        case Expr::Kind::Repeat: {
+          const double copies = e.max_count < 0 ? std::max(e.min_count, 1) : e.max_count;
+          return (size(e.children[0]) + 2) * copies + 2;
+        }
+      }
+      return 0;
+    };
+    double total = 0;
+    for (size_t r = 0; r < g_.rules.size(); ++r)
+      if (!inlinable_[r]) total += size(g_.rules[r].body) + 1;
+    return total;
+  }
+
+  int32_t new_state() {
+    if (nfa_.states.size() >= kMaxStates) too_large();
+    nfa_.states.emplace_back();
+    nfa_.states.back().rule = current_rule_;
+    return static_cast<int32_t>(nfa_.states.size() - 1);
+  }
+
+  void byte_edge(int32_t from, uint8_t first, uint8_t last, int32_t to) { nfa_.states[from].bytes.push_back({first, last, to}); }
+  void epsilon(int32_t from, int32_t to) { nfa_.states[from].epsilons.push_back(to); }
+
+  // Adds the NFA of `e` starting at `start`; returns the state where it ends.
+  int32_t build(const Expr& e, int32_t start) {
+    switch (e.kind) {
+      case Expr::Kind::Empty: return start;
+      case Expr::Kind::Literal: {
+        int32_t cur = start;
+        for (unsigned char c : e.text) {
+          const int32_t next = new_state();
+          byte_edge(cur, c, c, next);
+          cur = next;
+        }
+        return cur;
+      }
+      case Expr::Kind::CharClass: {
+        const int32_t end = new_state();
+        for (const auto& seq : class_sequences(e)) {
+          int32_t cur = start;
+          for (size_t k = 0; k < seq.size(); ++k) {
+            const int32_t next = k + 1 == seq.size() ? end : new_state();
+            byte_edge(cur, seq[k].first, seq[k].second, next);
+            cur = next;
+          }
+        }
+        return end;
+      }
+      case Expr::Kind::RuleRef: {
+        if (inlinable_[e.rule]) return build(g_.rules[e.rule].body, start);
+        if (nfa_.rule_start[e.rule] == -1) {
+          nfa_.rule_start[e.rule] = -2;  // queued
+          pending_.push_back(e.rule);
+        }
+        const int32_t ret = new_state();
+        nfa_.states[start].calls.push_back({e.rule, ret, false});
+        return ret;
+      }
+      case Expr::Kind::Sequence: {
+        int32_t cur = start;
+        for (const auto& c : e.children) cur = build(c, cur);
+        return cur;
+      }
+      case Expr::Kind::Choice: {
+        const int32_t end = new_state();
+        for (const auto& c : e.children) {
+          const int32_t s = new_state();
+          epsilon(start, s);
+          epsilon(build(c, s), end);
+        }
+        return end;
+      }
+      case Expr::Kind::Repeat: {
+        const Expr& item = e.children[0];
+        int32_t cur = start;
+        // The last mandatory copy loops back on itself for an unbounded repetition, so x+ and x{m,}
+        // hold m copies of x, never m + 1 (nested repetitions then grow linearly, not exponentially).
+        const int32_t mandatory = e.max_count < 0 ? std::max(e.min_count, 1) : e.min_count;
+        for (int32_t i = 0; i < mandatory; ++i) {
+          const int32_t s = new_state();
+          epsilon(cur, s);
+          cur = build(item, s);
+          if (e.max_count < 0 && i + 1 == mandatory) epsilon(cur, s);
+        }
+        if (e.max_count < 0) {
+          if (e.min_count == 0) {
+            // x*: the single copy may also be skipped.
+            const int32_t end = new_state();
+            epsilon(start, end);
+            epsilon(cur, end);
+            return end;
+          }
+          return cur;
+        }
+        const int32_t end = new_state();
+        epsilon(cur, end);
+        for (int32_t i = e.min_count; i < e.max_count; ++i) {
+          const int32_t s = new_state();
+          epsilon(cur, s);
+          cur = build(item, s);
+          epsilon(cur, end);
+        }
+        return end;
+      }
+    }
+    return start;
+  }
+
+  // States reachable from `s` through epsilon edges (s included).
+  std::vector<int32_t> eps_closure(int32_t s) const {
+    std::vector<int32_t> out{s}, todo{s};
+    std::vector<int32_t> seen;  // small: linear search
+    seen.push_back(s);
+    while (!todo.empty()) {
+      const int32_t x = todo.back();
+      todo.pop_back();
+      for (int32_t t : nfa_.states[x].epsilons)
+        if (std::find(seen.begin(), seen.end(), t) == seen.end()) {
+          seen.push_back(t);
+          out.push_back(t);
+          todo.push_back(t);
+        }
+    }
+    return out;
+  }
+
+  void analyse() {
+    auto& st = nfa_.states;
+    const size_t n_rules = g_.rules.size();
+    // Tail calls: the return state can only end the rule.
+    std::vector<int8_t> ends_only(st.size(), -1);
+    std::function<bool(int32_t, int)> only_ends = [&](int32_t s, int depth) -> bool {
+      if (ends_only[s] >= 0) return ends_only[s];
+      if (depth > 64) return false;
+      bool ok = st[s].bytes.empty() && st[s].calls.empty() && (st[s].final || !st[s].epsilons.empty());
+      for (int32_t t : st[s].epsilons) ok = ok && only_ends(t, depth + 1);
+      ends_only[s] = ok;
+      return ok;
+    };
+    for (auto& s : st)
+      for (auto& c : s.calls) c.tail = only_ends(c.return_state, 0);
+
+    // Rules that can finish (productive) and that can finish without reading (nullable), by fixpoint.
+    auto can_reach_final = [&](int32_t start, const std::vector<bool>& ok_rule, bool through_bytes) {
+      std::vector<bool> seen(st.size(), false);
+      std::vector<int32_t> todo{start};
+      seen[start] = true;
+      while (!todo.empty()) {
+        const int32_t s = todo.back();
+        todo.pop_back();
+        if (st[s].final) return true;
+        auto go = [&](int32_t t) {
+          if (!seen[t]) {
+            seen[t] = true;
+            todo.push_back(t);
+          }
+        };
+        for (int32_t t : st[s].epsilons) go(t);
+        if (through_bytes)
+          for (const auto& b : st[s].bytes) go(b.target);
+        for (const auto& c : st[s].calls)
+          if (ok_rule[c.rule]) go(c.return_state);
+      }
+      return false;
+    };
+    std::vector<bool> productive(n_rules, false), nullable(n_rules, false);
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t r = 0; r < n_rules; ++r) {
+        if (nfa_.rule_start[r] < 0) continue;
+        if (!productive[r] && can_reach_final(nfa_.rule_start[r], productive, true)) productive[r] = changed = true;
+        if (!nullable[r] && can_reach_final(nfa_.rule_start[r], nullable, false)) nullable[r] = changed = true;
+      }
+    }
+    for (size_t r = 0; r < n_rules; ++r)
+      if (nfa_.rule_start[r] >= 0 && !productive[r])
+        throw GrammarError("the rule '" + g_.rules[r].name +
+                           "' can never be completed: every way through it needs itself again; add an alternative "
+                           "that ends");
+
+    // Left recursion: a rule calling itself (directly or not) before reading any byte.
+    std::vector<std::vector<int32_t>> first_calls(n_rules);
+    for (size_t r = 0; r < n_rules; ++r) {
+      if (nfa_.rule_start[r] < 0) continue;
+      std::vector<bool> seen(st.size(), false);
+      std::vector<int32_t> todo{nfa_.rule_start[r]};
+      while (!todo.empty()) {
+        const int32_t s = todo.back();
+        todo.pop_back();
+        if (seen[s]) continue;
+        seen[s] = true;
+        for (int32_t t : st[s].epsilons) todo.push_back(t);
+        for (const auto& c : st[s].calls) {
+          first_calls[r].push_back(c.rule);
+          if (nullable[c.rule]) todo.push_back(c.return_state);
+        }
+      }
+    }
+    std::vector<int> color(n_rules, 0);
+    std::vector<int32_t> path;
+    std::function<void(int32_t)> visit = [&](int32_t r) {
+      color[r] = 1;
+      path.push_back(r);
+      for (int32_t q : first_calls[r]) {
+        if (color[q] == 1) {
+          std::string cycle;
+          auto it = std::find(path.begin(), path.end(), q);
+          for (; it != path.end(); ++it) cycle += g_.rules[*it].name + " -> ";
+          cycle += g_.rules[q].name;
+          throw GrammarError("left recursion (" + cycle +
+                             ") is not supported: rewrite it with repetition, e.g. 'list ::= item (\",\" item)*'");
+        }
+        if (color[q] == 0) visit(q);
+      }
+      path.pop_back();
+      color[r] = 2;
+    };
+    for (size_t r = 0; r < n_rules; ++r)
+      if (nfa_.rule_start[r] >= 0 && color[r] == 0) visit(static_cast<int32_t>(r));
+
+    // FIRST bytes of each rule, then of the text after each state; FOLLOW by fixpoint.
+    std::vector<ByteSet> first(n_rules);
+    auto first_of_state = [&](int32_t start, ByteSet& out, bool& reaches_end) {
+      std::vector<bool> seen(st.size(), false);
+      std::vector<int32_t> todo{start};
+      reaches_end = false;
+      while (!todo.empty()) {
+        const int32_t s = todo.back();
+        todo.pop_back();
+        if (seen[s]) continue;
+        seen[s] = true;
+        if (st[s].final) reaches_end = true;
+        for (const auto& b : st[s].bytes)
+          for (int c = b.first; c <= b.last; ++c) out.set(c);
+        for (int32_t t : st[s].epsilons) todo.push_back(t);
+        for (const auto& c : st[s].calls) {
+          out |= first[c.rule];
+          if (nullable[c.rule]) todo.push_back(c.return_state);
+        }
+      }
+    };
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t r = 0; r < n_rules; ++r) {
+        if (nfa_.rule_start[r] < 0) continue;
+        ByteSet f = first[r];
+        bool ends;
+        first_of_state(nfa_.rule_start[r], f, ends);
+        if (f != first[r]) {
+          first[r] = f;
+          changed = true;
+        }
+      }
+    }
+    nfa_.follow.assign(n_rules, ByteSet());
+    struct Link {
+      int32_t callee, caller;
+      ByteSet after;
+      bool caller_may_end;
+    };
+    std::vector<Link> links;
+    for (const auto& s : st)
+      for (const auto& c : s.calls) {
+        Link l{c.rule, s.rule, {}, false};
+        first_of_state(c.return_state, l.after, l.caller_may_end);
+        links.push_back(l);
+      }
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (const auto& l : links) {
+        ByteSet f = nfa_.follow[l.callee] | l.after;
+        if (l.caller_may_end) f |= nfa_.follow[l.caller];
+        if (f != nfa_.follow[l.callee]) {
+          nfa_.follow[l.callee] = f;
+          changed = true;
+        }
+      }
+    }
+    for (size_t s = 0; s < st.size(); ++s)
+      if (!st[s].bytes.empty()) nfa_.top_states.push_back(static_cast<int32_t>(s));
+  }
+};
+
+}  // namespace
+
+Nfa Nfa::build(const Grammar& grammar) { return Builder(grammar).build(); }
+
+void validate(const Grammar& grammar) { Nfa::build(grammar); }
+
+}  // namespace tabllm::grammar

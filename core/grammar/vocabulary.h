@@ -1,0 +1,56 @@
+// The bytes of every token of a model's vocabulary, sorted into a trie: what the mask cache and the
+// matcher test tokens against.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tabllm {
+class Tokenizer;
+}
+
+namespace tabllm::grammar {
+
+class TokenVocabulary {
+ public:
+  // One node per distinct token prefix, in depth-first (= lexicographic) order. The tokens whose bytes
+  // pass through a node are the sorted positions [first_token, last_token); those that end exactly there
+  // are [first_token, first_token + ending).
+  struct TrieNode {
+    uint8_t byte;
+    int32_t depth;         // bytes from the root (the root: 0)
+    int32_t subtree_end;   // index of the first node after this node's subtree
+    int32_t first_token, last_token, ending;
+  };
+
+  // token_bytes[id]: the bytes token `id` stands for; "" for tokens that never appear in text (control
+  // tokens), which a grammar never allows. end_tokens: allowed once the text is complete (EOS, EOT).
+  TokenVocabulary(std::vector<std::string> token_bytes, std::vector<int32_t> end_tokens);
+  static std::shared_ptr<const TokenVocabulary> from_tokenizer(const Tokenizer& tokenizer);
+  // A .gguf model or vocabulary, or a tokenizer.json.
+  static std::shared_ptr<const TokenVocabulary> load(const std::string& path);
+
+  size_t size() const { return bytes_.size(); }
+  size_t mask_words() const { return (bytes_.size() + 31) / 32; }
+  const std::string& bytes(int32_t id) const { return bytes_[id]; }
+  std::span<const int32_t> end_tokens() const { return end_tokens_; }
+  bool is_end_token(int32_t id) const { return id >= 0 && static_cast<size_t>(id) < is_end_.size() && is_end_[id]; }
+
+  // Ids of the tokens with bytes, in lexicographic order of their bytes.
+  std::span<const int32_t> sorted() const { return sorted_; }
+  std::span<const TrieNode> trie() const { return trie_; }
+  // Bitset of the tokens that have bytes.
+  std::span<const uint32_t> text_tokens() const { return text_tokens_; }
+
+ private:
+  std::vector<std::string> bytes_;
+  std::vector<int32_t> end_tokens_;
+  std::vector<bool> is_end_;
+  std::vector<int32_t> sorted_;
+  std::vector<TrieNode> trie_;
+  std::vector<uint32_t> text_tokens_;
+};
+
+}  // namespace tabllm::grammar

@@ -1,0 +1,64 @@
+/* The grammar engine's C ABI (core/grammar): token vocabularies, compiled grammars and matchers, for the
+ * structured-output paths of the JavaScript hosts and for benchmarks. Conventions as in tabllm.h: handles
+ * are NULL and statuses -1 on failure, tabllm_grammar_last_error() then says why (grammar syntax errors
+ * read "line L, column C: ..."); no C++ exception leaves these functions.
+ *
+ * A compiled grammar may be shared by any number of matchers. Handles may be freed in any order: matchers
+ * and compiled grammars keep what they use alive. */
+#ifndef TABLLM_GRAMMAR_H
+#define TABLLM_GRAMMAR_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tabllm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tabllm_grammar_vocab tabllm_grammar_vocab;
+typedef struct tabllm_grammar_compiled tabllm_grammar_compiled;
+typedef struct tabllm_grammar_matcher tabllm_grammar_matcher;
+
+TABLLM_API const char* tabllm_grammar_last_error(void);
+
+/* A vocabulary from the bytes of a GGUF file (model or vocab-only) or of a tokenizer.json, read only
+ * during the call. */
+TABLLM_API tabllm_grammar_vocab* tabllm_grammar_vocab_load(const uint8_t* bytes, size_t size);
+/* A vocabulary from raw token bytes: token i is lengths[i] bytes of `data`, one after the other; the
+ * `n_end` ids of `end_ids` end a generation. */
+TABLLM_API tabllm_grammar_vocab* tabllm_grammar_vocab_from_bytes(const uint8_t* data, const uint32_t* lengths,
+                                                                  int n_tokens, const int32_t* end_ids, int n_end);
+TABLLM_API int tabllm_grammar_vocab_size(const tabllm_grammar_vocab* vocab);
+/* 32-bit words of a token bitmask for this vocabulary. */
+TABLLM_API int tabllm_grammar_vocab_mask_words(const tabllm_grammar_vocab* vocab);
+TABLLM_API void tabllm_grammar_vocab_free(tabllm_grammar_vocab* vocab);
+
+/* The text of a built-in grammar: "json" (any JSON value) or "json_object"; NULL for other names. */
+TABLLM_API const char* tabllm_grammar_builtin(const char* name);
+/* dialect: "gbnf", "ebnf" or "json" (the built-in JSON grammar; `text` is then ignored and may be NULL).
+ * root: the start rule, NULL for "root". */
+TABLLM_API tabllm_grammar_compiled* tabllm_grammar_compile(const tabllm_grammar_vocab* vocab, const char* text,
+                                                            const char* dialect, const char* root);
+/* {"nfa_states", "cached_states", "uncertain_tokens", "cache_bytes", ...} as JSON. */
+TABLLM_API const char* tabllm_grammar_compiled_stats(const tabllm_grammar_compiled* compiled);
+TABLLM_API void tabllm_grammar_compiled_free(tabllm_grammar_compiled* compiled);
+
+TABLLM_API tabllm_grammar_matcher* tabllm_grammar_matcher_create(const tabllm_grammar_compiled* compiled);
+TABLLM_API tabllm_grammar_matcher* tabllm_grammar_matcher_fork(const tabllm_grammar_matcher* matcher);
+TABLLM_API void tabllm_grammar_matcher_free(tabllm_grammar_matcher* matcher);
+/* 1 accepted, 0 not allowed (state unchanged), -1 error. */
+TABLLM_API int tabllm_grammar_matcher_accept_token(tabllm_grammar_matcher* matcher, int32_t token);
+TABLLM_API int tabllm_grammar_matcher_accept_bytes(tabllm_grammar_matcher* matcher, const uint8_t* bytes, size_t size);
+/* Writes the allowed-token bitmask into `words` (n_words ≥ tabllm_grammar_vocab_mask_words). 0 or -1. */
+TABLLM_API int tabllm_grammar_matcher_fill_mask(tabllm_grammar_matcher* matcher, uint32_t* words, int n_words);
+TABLLM_API int tabllm_grammar_matcher_rollback(tabllm_grammar_matcher* matcher, int tokens);
+TABLLM_API int tabllm_grammar_matcher_can_terminate(const tabllm_grammar_matcher* matcher);
+TABLLM_API int tabllm_grammar_matcher_is_terminated(const tabllm_grammar_matcher* matcher);
+/* Bytes that must come next (may be ""); owned by the matcher until its next call. */
+TABLLM_API const char* tabllm_grammar_matcher_jump_forward(tabllm_grammar_matcher* matcher);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
