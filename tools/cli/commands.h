@@ -11,5 +11,6 @@ int cmd_synth(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_info(int argc, char** argv);
+int cmd_grammar_check(int argc, char** argv);
 
 }  // namespace tabllm::cli

@@ -18,7 +18,8 @@ constexpr const char* kUsage =
     "  synth            SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N]\n"
     "  bench            -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--threads N]\n"
     "  perplexity       -m MODEL -f TEXT [--ctx N] [--threads N]\n"
-    "  info             -m MODEL\n";
+    "  info             -m MODEL\n"
+    "  grammar-check    --schema FILE --tests FILE -m MODEL_OR_VOCAB [--any-order] [--strict]\n";
 
 struct Command {
   const char* name;
@@ -29,7 +30,7 @@ constexpr Command kCommands[] = {
     {"generate", tabllm::cli::cmd_generate},     {"tokenize", tabllm::cli::cmd_tokenize},
     {"convert-llama2c", tabllm::cli::cmd_convert_llama2c}, {"synth", tabllm::cli::cmd_synth},
     {"bench", tabllm::cli::cmd_bench},           {"perplexity", tabllm::cli::cmd_perplexity},
-    {"info", tabllm::cli::cmd_info},
+    {"info", tabllm::cli::cmd_info},             {"grammar-check", tabllm::cli::cmd_grammar_check},
 };
 
 }  // namespace

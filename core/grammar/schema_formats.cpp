@@ -1,0 +1,39 @@
+// String formats as grammars. They follow RFC 3339 (date, time, date-time), RFC 4122 (uuid) and the
+// dotted-quad form of IPv4; email and uri take the common, unquoted forms (what a model should write and
+// what format validators such as ajv-formats accept).
+
+#include "grammar/schema_parts.h"
+
+namespace tabllm::grammar::schema {
+namespace {
+
+constexpr std::string_view kDate = R"([0-9]{4} "-" ( "0" [1-9] | "1" [0-2] ) "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ))";
+constexpr std::string_view kPartialTime =
+    R"(( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" ( [0-5] [0-9] | "60" ) ( "." [0-9]+ )?)";
+constexpr std::string_view kOffset = R"(( [zZ] | [+\-] ( [01] [0-9] | "2" [0-3] ) ":"? [0-5] [0-9] ))";
+constexpr std::string_view kHex = "[0-9a-fA-F]";
+constexpr std::string_view kOctet = R"(( "25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9] ))";
+constexpr std::string_view kLabel = R"([a-zA-Z0-9] ( [a-zA-Z0-9\-]{0,61} [a-zA-Z0-9] )?)";
+constexpr std::string_view kUriChar = R"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%])";
+constexpr std::string_view kEmailLocalChar = R"([a-zA-Z0-9!#$%&'*+/=?\^_`{|}~\-])";
+
+}  // namespace
+
+std::optional<std::string> string_format_expression(std::string_view format) {
+  const std::string date(kDate), partial_time(kPartialTime), offset(kOffset), hex(kHex), label(kLabel),
+      octet(kOctet), uri_char(kUriChar), local(kEmailLocalChar);
+  const std::string hostname = label + " ( \".\" " + label + " )*";
+  if (format == "date") return date;
+  if (format == "time") return partial_time + " " + offset + "?";
+  if (format == "date-time") return date + " [Tt ] " + partial_time + " " + offset;
+  if (format == "uuid")
+    return hex + "{8} \"-\" " + hex + "{4} \"-\" " + hex + "{4} \"-\" " + hex + "{4} \"-\" " + hex + "{12}";
+  if (format == "ipv4") return octet + " ( \".\" " + octet + " ){3}";
+  if (format == "hostname") return hostname;
+  if (format == "email") return local + "+ ( \".\" " + local + "+ )* \"@\" " + hostname;
+  if (format == "uri" || format == "url") return "[a-zA-Z] [a-zA-Z0-9+.\\-]* \":\" " + uri_char + "*";
+  if (format == "uri-reference") return uri_char + "*";
+  return std::nullopt;
+}
+
+}  // namespace tabllm::grammar::schema

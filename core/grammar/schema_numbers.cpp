@@ -1,0 +1,122 @@
+// Integer ranges as grammars over decimal digits: numbers are split by digit count, and each count's
+// range by the first digit where its ends differ (the construction every regex range generator uses).
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "grammar/schema_parts.h"
+
+namespace tabllm::grammar::schema {
+namespace {
+
+std::string digit_class(char lo, char hi) {
+  if (lo == hi) return std::string("\"") + lo + "\"";
+  if (lo == '0' && hi == '9') return "[0-9]";
+  return std::string("[") + lo + "-" + hi + "]";
+}
+
+std::string any_digits(size_t count) {
+  if (count == 0) return "";
+  if (count == 1) return "[0-9]";
+  return "[0-9]{" + std::to_string(count) + "}";
+}
+
+std::string join(const std::vector<std::string>& parts, const char* separator) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (p.empty()) continue;
+    if (!out.empty()) out += separator;
+    out += p;
+  }
+  return out;
+}
+
+std::string group(const std::vector<std::string>& alternatives) {
+  std::vector<std::string> nonempty;
+  for (const auto& a : alternatives)
+    if (!a.empty()) nonempty.push_back(a);
+  if (nonempty.size() == 1) return nonempty[0];
+  return "( " + join(nonempty, " | ") + " )";
+}
+
+// Digit strings of the same length as `s` that are >= s (leading zeros allowed: this is a suffix).
+std::string at_least(const std::string& s) {
+  if (s.empty()) return "";
+  if (s.find_first_not_of('0') == std::string::npos) return any_digits(s.size());
+  std::vector<std::string> alternatives;
+  alternatives.push_back(join({digit_class(s[0], s[0]), at_least(s.substr(1))}, " "));
+  if (s[0] < '9') alternatives.push_back(join({digit_class(static_cast<char>(s[0] + 1), '9'), any_digits(s.size() - 1)}, " "));
+  return group(alternatives);
+}
+
+// Digit strings of the same length as `s` that are <= s.
+std::string at_most(const std::string& s) {
+  if (s.empty()) return "";
+  if (s.find_first_not_of('9') == std::string::npos) return any_digits(s.size());
+  std::vector<std::string> alternatives;
+  if (s[0] > '0') alternatives.push_back(join({digit_class('0', static_cast<char>(s[0] - 1)), any_digits(s.size() - 1)}, " "));
+  alternatives.push_back(join({digit_class(s[0], s[0]), at_most(s.substr(1))}, " "));
+  return group(alternatives);
+}
+
+// Numbers written with the same number of digits, from x to y (x <= y, no leading zeros except "0").
+std::string same_length_range(const std::string& x, const std::string& y) {
+  size_t i = 0;
+  while (i < x.size() && x[i] == y[i]) ++i;
+  const std::string prefix = i ? "\"" + x.substr(0, i) + "\"" : "";
+  if (i == x.size()) return prefix;
+  const size_t rest = x.size() - i - 1;
+  std::vector<std::string> alternatives;
+  alternatives.push_back(join({digit_class(x[i], x[i]), at_least(x.substr(i + 1))}, " "));
+  if (y[i] - x[i] > 1) alternatives.push_back(join({digit_class(static_cast<char>(x[i] + 1), static_cast<char>(y[i] - 1)), any_digits(rest)}, " "));
+  alternatives.push_back(join({digit_class(y[i], y[i]), at_most(y.substr(i + 1))}, " "));
+  return join({prefix, group(alternatives)}, " ");
+}
+
+uint64_t power_of_ten(size_t digits) {
+  uint64_t p = 1;
+  for (size_t k = 0; k < digits; ++k) p *= 10;
+  return p;
+}
+
+// Magnitudes in [lo, hi] (hi absent: unbounded), as alternatives.
+void magnitude_range(uint64_t lo, const std::optional<uint64_t>& hi, std::vector<std::string>& out) {
+  const size_t lo_digits = std::to_string(lo).size();
+  const size_t hi_digits = hi ? std::to_string(*hi).size() : lo_digits;
+  for (size_t d = lo_digits; d <= hi_digits; ++d) {
+    const uint64_t first = d == 1 ? 0 : power_of_ten(d - 1);
+    const uint64_t last = d >= 20 ? UINT64_MAX : power_of_ten(d) - 1;
+    const uint64_t a = std::max(lo, first);
+    const uint64_t b = hi ? std::min(*hi, last) : last;
+    if (a > b) continue;
+    out.push_back(same_length_range(std::to_string(a), std::to_string(b)));
+  }
+  if (!hi) out.push_back("[1-9] [0-9]{" + std::to_string(lo_digits) + ",}");
+}
+
+}  // namespace
+
+std::string integer_range_expression(std::optional<int64_t> lo, std::optional<int64_t> hi) {
+  std::vector<std::string> alternatives;
+  // Non-negative part.
+  if (!hi || *hi >= 0) {
+    const uint64_t a = lo && *lo > 0 ? static_cast<uint64_t>(*lo) : 0;
+    std::optional<uint64_t> b;
+    if (hi) b = static_cast<uint64_t>(*hi);
+    magnitude_range(a, b, alternatives);
+  }
+  // Negative part, by magnitude.
+  if (!lo || *lo < 0) {
+    const uint64_t a = hi && *hi < 0 ? static_cast<uint64_t>(-(*hi + 1)) + 1 : 1;
+    std::optional<uint64_t> b;
+    if (lo) b = static_cast<uint64_t>(-(*lo + 1)) + 1;
+    std::vector<std::string> negative;
+    magnitude_range(a, b, negative);
+    if (!negative.empty()) alternatives.push_back("\"-\" " + group(negative));
+  }
+  return group(alternatives);
+}
+
+}  // namespace tabllm::grammar::schema
