@@ -63,15 +63,22 @@ export class GpuModel {
     const lastChunk = tokens.slice(Math.floor((tokens.length - 1) / B) * B);
     let pending = this.executor.submit(lastChunk, this.pos);
     this.pos += lastChunk.length;
-    for (;;) {
-      // The step after the pending one, submitted before the pending one is read back. (A rejection is
-      // seen when it becomes the pending one; unless the consumer stops first, which drops it.)
-      const ahead = this.pos < this.plan.context_size ? this.executor.submit(null, this.pos, { chained: true }) : null;
-      ahead?.catch(() => {});
-      yield (await pending).ids[0];
-      if (!ahead) return;
-      this.pos++;  // the token just handed out is in the cache now
-      pending = ahead;
+    let ahead = null;
+    try {
+      for (;;) {
+        // The step after the pending one, submitted before the pending one is read back. (A rejection is
+        // seen when it becomes the pending one; unless the consumer stops first, which drops it.)
+        ahead = this.pos < this.plan.context_size ? this.executor.submit(null, this.pos, { chained: true }) : null;
+        ahead?.catch(() => {});
+        yield (await pending).ids[0];
+        if (!ahead) return;
+        this.pos++;  // the token just handed out is in the cache now
+        pending = ahead;
+        ahead = null;
+      }
+    } finally {
+      // A dropped step still settles before the caller goes on (it may destroy the device next).
+      if (ahead) await ahead.catch(() => {});
     }
   }
 

@@ -95,7 +95,16 @@ export class WebgpuRunner {
       }
       return greedy ? session.advanceToken(out.ids[0]) : session.advance(out.all);
     };
-    return stepLoop(session, step, control);
+    // However the generation ends, wait for a step run ahead: a mapping left pending when the caller
+    // destroys the device or exits can take Dawn down with it.
+    async function* settled() {
+      try {
+        return yield* stepLoop(session, step, control);
+      } finally {
+        if (ahead) await ahead.result.catch(() => {});
+      }
+    }
+    return settled();
   }
 
   async destroy() {
