@@ -7,8 +7,12 @@
 #include <utility>
 #include <vector>
 
+#include "tokenizer/unicode.h"
+
 namespace tabllm::grammar {
 namespace {
+
+using unicode::append_utf8;
 
 constexpr char32_t kMaxCodepoint = 0x10FFFF;
 
@@ -111,24 +115,6 @@ struct Node {
   std::vector<Node> children;  // Concat, Alternation, Repeat (one child)
   int min = 0, max = -1;       // Repeat; max -1 = unbounded
 };
-
-void append_utf8(std::string& out, char32_t c) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
 
 // Decodes UTF-8; invalid bytes become U+FFFD so that any input parses to something reportable.
 std::u32string decode_utf8(std::string_view s) {

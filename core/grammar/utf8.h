@@ -1,28 +1,15 @@
-// UTF-8 encoding and decoding of single code points.
+// UTF-8 encoding and strict decoding of single code points.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "tokenizer/unicode.h"
+
 namespace tabllm::grammar {
 
-inline void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+// Encoding is the tokenizer's (one UTF-8 encoder in the core).
+using unicode::append_utf8;
 
 // Decodes the code point at the start of `s`; returns its length in bytes, 0 when `s` does not start with
 // well-formed UTF-8 (overlong forms, surrogates and values above U+10FFFF included).
