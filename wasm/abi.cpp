@@ -4,12 +4,17 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
 #include "gguf/gguf.h"
+#include "grammar/output_format.h"
+#include "grammar/vocabulary.h"
 #include "report_json.h"
 #include "request_json.h"
 #include "runtime/cpu_forward.h"
@@ -36,6 +41,17 @@ struct LoadedModel {
 
   const tabllm::ModelConfig& config() const { return model ? model->config() : *header_config; }
   const tabllm::Tokenizer& tokenizer() const { return model ? model->tokenizer() : *header_tokenizer; }
+  // Output formats compiled for this model's vocabulary, made at the first request that asks for one.
+  tabllm::grammar::ConstraintFactory& formats() const {
+    std::call_once(formats_made, [&] {
+      formats_factory = std::make_unique<tabllm::grammar::ConstraintFactory>(tabllm::grammar::TokenVocabulary::from_tokenizer(tokenizer()));
+    });
+    return *formats_factory;
+  }
+
+ private:
+  mutable std::once_flag formats_made;
+  mutable std::unique_ptr<tabllm::grammar::ConstraintFactory> formats_factory;
 };
 
 thread_local std::string last_error;
@@ -94,6 +110,7 @@ std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int thr
 struct tabllm_model {
   std::shared_ptr<const LoadedModel> loaded;
   std::string tokens_json;  // the last tabllm_tokenize answer
+  std::string format_json;  // the last tabllm_format_check answer
 };
 
 struct tabllm_session {
@@ -226,7 +243,8 @@ int tabllm_generate_begin(tabllm_session* session, const char* prompt, const cha
       [&] {
         tabllm_session& s = deref(session, "session");
         s.generation.reset();
-        s.generation = s.session.start(tabllm::wasm::request_from_json(prompt ? prompt : "", params_json ? params_json : ""));
+        s.generation = s.session.start(
+            tabllm::wasm::request_from_json(prompt ? prompt : "", params_json ? params_json : "", &s.loaded->formats()));
         return 0;
       },
       -1);
@@ -249,6 +267,35 @@ int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int
         if (tokens) *tokens = pending.data();
         if (pos) *pos = static_cast<int>(g.pending_pos());
         return static_cast<int>(pending.size());
+      },
+      -1);
+}
+
+const char* tabllm_format_check(tabllm_model* model, const char* response_format_json) {
+  return guarded(
+      [&] {
+        tabllm_model& m = deref(model, "model");
+        nlohmann::ordered_json answer;
+        try {
+          const auto parsed = nlohmann::ordered_json::parse(response_format_json ? response_format_json : "");
+          const auto compiled = m.loaded->formats().compile(tabllm::grammar::OutputFormat::from_json(parsed));
+          answer = {{"ok", true}, {"warnings", compiled.warnings}};
+        } catch (const nlohmann::json::parse_error&) {
+          answer = {{"ok", false}, {"param", "response_format"}, {"message", "response_format is not valid JSON"}};
+        } catch (const tabllm::grammar::FormatError& e) {
+          answer = {{"ok", false}, {"param", e.param()}, {"message", e.what()}};
+        }
+        m.format_json = answer.dump();
+        return m.format_json.c_str();
+      },
+      static_cast<const char*>(nullptr));
+}
+
+int tabllm_generate_allowed_tokens(tabllm_session* session, uint32_t* words, int n_words) {
+  return guarded(
+      [&] {
+        if (n_words < 0) throw Error("n_words must be >= 0");
+        return deref(session, "session").running().allowed_tokens({words, static_cast<size_t>(n_words)}) ? 1 : 0;
       },
       -1);
 }

@@ -143,6 +143,12 @@ class Model {
     return this.abi.withStrings([text], (p) => this.abi.json(this.abi.m._tabllm_tokenize(this.handle, p, addBos ? 1 : 0)));
   }
 
+  // Checks and compiles a response_format for this model (kept for the requests that use it):
+  // {ok: true, warnings: [...]} or {ok: false, param, message}.
+  checkFormat(responseFormat) {
+    return this.abi.withStrings([JSON.stringify(responseFormat)], (p) => this.abi.json(this.abi.m._tabllm_format_check(this.handle, p)));
+  }
+
   // threads: including the calling thread, each extra one takes a worker from the module's pthread pool.
   createSession({ threads = 1, kernels = 'simd', contextSize = 0 } = {}) {
     const handle = this.abi.withStrings([kernels], (k) => this.abi.m._tabllm_session_create(this.handle, threads, k, contextSize) >>> 0);
@@ -170,7 +176,8 @@ class Session {
   }
 
   // params: max_tokens, temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n,
-  // frequency_penalty, presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs (see tabllm.h).
+  // frequency_penalty, presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs, response_format
+  // (see tabllm.h).
   begin(prompt, params = {}) {
     this.abi.withStrings([prompt, JSON.stringify(params)], (p, j) =>
       this.abi.checkStatus(this.abi.m._tabllm_generate_begin(this.handle, p, j)));
@@ -202,6 +209,16 @@ class Session {
     const r = this.abi.m._tabllm_generate_host_can_sample(this.handle);
     if (r < 0) throw new TabllmError(this.abi.lastError());
     return r === 1;
+  }
+
+  // Under a response_format: the tokens allowed next, as a bitset (a Uint32Array of (vocab + 31) / 32 words,
+  // valid until the next call; the host copies it to the GPU); null when the request has no format.
+  allowedTokens() {
+    const words = Math.ceil(this.vocabSize / 32);
+    this.maskPtr ||= this.abi.malloc(words * 4);
+    const r = this.abi.m._tabllm_generate_allowed_tokens(this.handle, this.maskPtr, words);
+    if (r < 0) throw new TabllmError(this.abi.lastError());
+    return r === 1 ? new Uint32Array(this.abi.heapU8().buffer, this.maskPtr, words) : null;
   }
 
   // Samples from the last pending token's logits (a Float32Array of vocab values; null when pending was
@@ -279,6 +296,7 @@ class Session {
 
   free() {
     this.abi.m._tabllm_session_free(this.handle);
-    this.handle = 0;
+    if (this.maskPtr) this.abi.m._free(this.maskPtr);
+    this.handle = this.maskPtr = 0;
   }
 }

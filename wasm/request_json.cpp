@@ -8,11 +8,12 @@
 namespace tabllm::wasm {
 namespace {
 
-using nlohmann::json;
+// Key order is kept: a schema's property order is the output's.
+using json = nlohmann::ordered_json;
 
 const char* const kKeys =
     "max_tokens, temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n, frequency_penalty, "
-    "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs";
+    "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs, response_format";
 
 int to_int(const json& v, const std::string& key) {
   if (!v.is_number_integer()) throw Error("parameter " + key + " must be an integer, got " + v.dump());
@@ -69,7 +70,7 @@ std::vector<std::pair<int32_t, float>> to_logit_bias(const json& v) {
 
 }  // namespace
 
-GenerateRequest request_from_json(std::string prompt, std::string_view params_json) {
+GenerateRequest request_from_json(std::string prompt, std::string_view params_json, grammar::ConstraintFactory* formats) {
   GenerateRequest req;
   req.prompt = std::move(prompt);
   if (params_json.empty()) return req;
@@ -93,6 +94,12 @@ GenerateRequest request_from_json(std::string prompt, std::string_view params_js
     else if (key == "ignore_eos") req.ignore_eos = to_bool(v, key);
     else if (key == "add_bos") req.add_bos = to_bool(v, key);
     else if (key == "logprobs") req.logprobs = to_int(v, key);
+    else if (key == "response_format") {
+      const grammar::OutputFormat format = grammar::OutputFormat::from_json(v);
+      if (format.kind == grammar::OutputFormat::Kind::Text) continue;
+      if (!formats) throw Error("response_format needs a model vocabulary to compile the format against");
+      req.constraint = formats->constraint(format);
+    }
     else throw Error("unknown generation parameter '" + key + "' (known: " + kKeys + ")");
   }
   return req;

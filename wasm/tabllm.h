@@ -61,12 +61,20 @@ TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int thread
 TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size);
 TABLLM_API void tabllm_session_free(tabllm_session* session);
 
+/* Checks and compiles a response_format for this model's vocabulary (compiled formats are kept, so the
+ * request that uses it next starts at once): {"type": "text" | "json_object"}, {"type": "json_schema",
+ * "json_schema": {"name", "schema", "strict"}}, {"type": "grammar", "grammar", "syntax": "gbnf" | "ebnf"},
+ * {"type": "regex", "pattern"}. Returns JSON: {"ok": true, "warnings": ["POINTER: what is not enforced"]}
+ * or {"ok": false, "param": "response_format...", "message"}; NULL on an internal error. */
+TABLLM_API const char* tabllm_format_check(tabllm_model* model, const char* response_format_json);
+
 /* Starts generating a continuation of `prompt`; ends any generation still running on the session.
  * params_json: an object with any of max_tokens, temperature, top_k, top_p, min_p, seed,
  * repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, logit_bias ({"id": bias}),
  * stop (string or array of strings), ignore_eos, add_bos, logprobs (-1: off; 0..20: the chosen token's
- * log-probability and that many alternatives); NULL or "" for the defaults. The KV cache
- * of the previous request is reused for the prompt's common prefix. Returns 0, or -1 on error. */
+ * log-probability and that many alternatives), response_format (see tabllm_format_check); NULL or "" for
+ * the defaults. The KV cache of the previous request is reused for the prompt's common prefix. Returns 0,
+ * or -1 on error. */
 TABLLM_API int tabllm_generate_begin(tabllm_session* session, const char* prompt, const char* params_json);
 /* Generates the next token: returns the text now safe to show (possibly "": a partial UTF-8 character or
  * a possible stop string is held back), or NULL once the generation has finished (or on error: then
@@ -78,12 +86,17 @@ TABLLM_API const char* tabllm_generate_next(tabllm_session* session);
  * next advance needs no logits (the generation finishes), -1 on error. The host runs the model over them
  * and calls tabllm_generate_advance with the last token's logits (vocab floats; NULL when pending was 0),
  * which samples and returns what tabllm_generate_next would. When tabllm_generate_host_can_sample says 1
- * (greedy, no penalties, bias, logprobs or constraint; 0 otherwise, -1 on error) the host may instead take
- * the argmax itself (ties to the lowest id) and call tabllm_generate_advance_token. */
+ * (greedy, no penalties, bias or logprobs; 0 otherwise, -1 on error) the host may instead take the argmax
+ * itself (ties to the lowest id) and call tabllm_generate_advance_token; under a response_format, the argmax
+ * over the tokens tabllm_generate_allowed_tokens lets through. */
 TABLLM_API int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int* pos);
 TABLLM_API int tabllm_generate_host_can_sample(tabllm_session* session);
 TABLLM_API const char* tabllm_generate_advance(tabllm_session* session, const float* logits);
 TABLLM_API const char* tabllm_generate_advance_token(tabllm_session* session, int32_t id);
+/* Under a response_format: writes the tokens allowed at the next step as a bitset (bit id % 32 of
+ * words[id / 32]; n_words >= (vocab + 31) / 32) and returns 1; 0 when the request has no format, -1 on
+ * error (also when no token can continue the format). */
+TABLLM_API int tabllm_generate_allowed_tokens(tabllm_session* session, uint32_t* words, int n_words);
 /* The tokens the last step took (zero or one), as JSON: [{"id", "bytes": [...]}], with "logprob" and
  * "top_logprobs": [{"id", "bytes", "logprob"}] when the request asked for logprobs. */
 TABLLM_API const char* tabllm_generate_last_tokens(tabllm_session* session);

@@ -7,9 +7,16 @@
 namespace tabllm::grammar::schema {
 namespace {
 
-constexpr std::string_view kDate = R"([0-9]{4} "-" ( "0" [1-9] | "1" [0-2] ) "-" ( "0" [1-9] | [12] [0-9] | "3" [01] ))";
+// Real calendar dates only (validators check them): 30-day months, February with 28 days, and the 29th
+// in leap years (divisible by 4; centuries only when divisible by 400).
+constexpr std::string_view kDate =
+    R"(( [0-9]{4} "-" ( ( "0" [13578] | "1" [02] ) "-" ( "0" [1-9] | [12] [0-9] | "3" [01] )
+                    | ( "0" [469] | "11" ) "-" ( "0" [1-9] | [12] [0-9] | "30" )
+                    | "02-" ( "0" [1-9] | "1" [0-9] | "2" [0-8] ) )
+       | ( [0-9] [0-9] ( "0" [48] | [2468] [048] | [13579] [26] ) | ( [02468] [048] | [13579] [26] ) "00" ) "-02-29" ))";
+// Seconds stop at 59: a leap second is valid only at 23:59:60 UTC, which a grammar cannot tie to the offset.
 constexpr std::string_view kPartialTime =
-    R"(( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" ( [0-5] [0-9] | "60" ) ( "." [0-9]+ )?)";
+    R"(( [01] [0-9] | "2" [0-3] ) ":" [0-5] [0-9] ":" [0-5] [0-9] ( "." [0-9]+ )?)";
 constexpr std::string_view kOffset = R"(( [zZ] | [+\-] ( [01] [0-9] | "2" [0-3] ) ":"? [0-5] [0-9] ))";
 constexpr std::string_view kHex = "[0-9a-fA-F]";
 constexpr std::string_view kOctet = R"(( "25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9] ))";

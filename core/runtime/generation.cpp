@@ -62,7 +62,19 @@ std::span<const int32_t> Generation::pending() const {
 bool Generation::host_can_sample() const {
   const SamplingParams& s = request_.sampling;
   return s.temperature == 0 && s.repeat_penalty == 1.0f && s.frequency_penalty == 0 && s.presence_penalty == 0 &&
-         s.logit_bias.empty() && request_.logprobs < 0 && !request_.constraint;
+         s.logit_bias.empty() && request_.logprobs < 0;
+}
+
+bool Generation::allowed_tokens(std::span<uint32_t> words) {
+  if (!request_.constraint) return false;
+  const size_t n_words = (static_cast<size_t>(config_.n_vocab) + 31) / 32;
+  if (words.size() < n_words) throw Error("the allowed-token bitset needs " + std::to_string(n_words) + " words");
+  std::fill(words.begin(), words.end(), 0u);
+  request_.constraint->allowed_tokens(words.first(n_words));
+  // A vocabulary may lack the bytes the format needs next: say so rather than sample from nothing.
+  if (std::all_of(words.begin(), words.end(), [](uint32_t w) { return w == 0; }))
+    throw Error("no token of the vocabulary can continue the output in the requested format");
+  return true;
 }
 
 bool Generation::begin_advance(std::string& chunk) {
@@ -88,8 +100,8 @@ bool Generation::advance(const float* logits, std::string& chunk) {
   const float* choose_from = logits;
   if (request_.constraint) {
     // Disallowed tokens become -inf, so neither the sampler nor the logprobs see them.
-    allowed_.assign((static_cast<size_t>(config_.n_vocab) + 31) / 32, 0);
-    request_.constraint->allowed_tokens(allowed_);
+    allowed_.resize((static_cast<size_t>(config_.n_vocab) + 31) / 32);
+    allowed_tokens(allowed_);
     masked_.assign(logits, logits + config_.n_vocab);
     for (size_t id = 0; id < masked_.size(); ++id)
       if (!(allowed_[id / 32] >> (id % 32) & 1u)) masked_[id] = -std::numeric_limits<float>::infinity();
@@ -100,7 +112,7 @@ bool Generation::advance(const float* logits, std::string& chunk) {
 
 bool Generation::advance_with_token(int32_t id, std::string& chunk) {
   if (!host_can_sample())
-    throw Error("this request needs the logits (sampling temperature, penalties, bias, logprobs or a constraint): call advance(logits)");
+    throw Error("this request needs the logits (sampling temperature, penalties, bias or logprobs): call advance(logits)");
   if (id < 0 || id >= config_.n_vocab)
     throw Error("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(config_.n_vocab) + ")");
   if (finished_) {
@@ -122,7 +134,7 @@ bool Generation::take(int32_t next, const float* logits, std::string& chunk) {
     return true;
   }
   if (request_.constraint && !request_.constraint->accept(next))
-    throw Error("the output constraint rejected token " + std::to_string(next) + " that it had allowed");
+    throw Error("token " + std::to_string(next) + " breaks the requested output format (the host must choose among allowed_tokens)");
   history_.push_back(next);
   result_.tokens.push_back(next);
   if (request_.logprobs >= 0 && logits)

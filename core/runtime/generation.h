@@ -46,9 +46,13 @@ class Generation {
   // Takes the logits (n_vocab floats) of the last pending token and does the rest of step(); `logits` may
   // be null only when pending() is empty.
   bool advance(const float* logits, std::string& chunk);
-  // True when the request samples greedily with nothing that needs the logits (no penalties, bias,
-  // logprobs or constraint): a host may then take the argmax itself and call advance_with_token.
+  // True when the request samples greedily with nothing that needs the logits (no penalties, bias or
+  // logprobs): a host may then take the argmax itself and call advance_with_token. Under a constraint the
+  // argmax must be taken over the tokens allowed_tokens() lets through.
   bool host_can_sample() const;
+  // Whether the request has a constraint; when it does, writes the tokens allowed at the next step as a
+  // bitset ((n_vocab + 31) / 32 words, bit id % 32 of word id / 32). Throws Error when no token is allowed.
+  bool allowed_tokens(std::span<uint32_t> words);
   // Like advance(), with the token the host chose (ties of the argmax must go to the lowest id).
   // Throws Error unless host_can_sample().
   bool advance_with_token(int32_t id, std::string& chunk);

@@ -160,12 +160,21 @@ export class Engine {
     return { prompt, addBos, promptTokens };
   }
 
+  // Compiles the response_format (the core keeps it for the run): what it does not enforce, or an error
+  // naming the keyword, line or column at fault.
+  #checkFormat(format) {
+    if (!format) return [];
+    const check = this.#runner.model.checkFormat(format);
+    if (!check.ok) throw invalidRequest(check.param, check.message, 'invalid_response_format');
+    return check.warnings;
+  }
+
   // Core parameters (tabllm.h) of one choice.
   #coreParams(parsed, addBos, promptTokens, index) {
     const room = this.contextSize - promptTokens;
     const seed = parsed.seed !== undefined ? parsed.seed + index : Math.floor(Math.random() * 2 ** 32);
     const params = { ...parsed.params, seed, add_bos: addBos, logprobs: parsed.logprobs, max_tokens: Math.min(parsed.maxTokens ?? room, room) };
-    if (parsed.constraint) params.response_format = parsed.constraint;
+    if (parsed.responseFormat) params.response_format = parsed.responseFormat;
     return params;
   }
 
@@ -173,8 +182,9 @@ export class Engine {
     this.#checkUsable();
     const vocab = { vocab: this.#runner.info.vocab };
     const parsed = kind === 'chat' ? parseChatRequest(request, vocab) : parseCompletionRequest(request, vocab);
-    // The prompt is checked now, so a streaming request that is too long fails here, not mid-stream.
+    // The prompt and format are checked now, so a streaming request fails here, not mid-stream.
     const prompt = this.#prompt(parsed);
+    parsed.formatWarnings = this.#checkFormat(parsed.responseFormat);
     if (signal?.aborted) throw abortError(signal);
     const chunks = this.#choices(parsed, prompt, signal);
     if (parsed.stream) return chunks;
@@ -259,6 +269,7 @@ export class Engine {
     });
     if (parsed.kind === 'chat') out.system_fingerprint = null;
     out.usage = usage(results);
+    if (parsed.formatWarnings.length) out.warnings = parsed.formatWarnings;
     return out;
   }
 

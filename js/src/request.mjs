@@ -9,7 +9,8 @@ const IGNORED = new Set(['model', 'user', 'store', 'metadata', 'service_tier', '
 const SAMPLING_FIELDS = ['temperature', 'top_p', 'seed', 'stop', 'frequency_penalty', 'presence_penalty', 'logit_bias',
   'top_k', 'min_p', 'repetition_penalty', 'n', 'stream', 'stream_options', 'max_tokens'];
 const CHAT_FIELDS = new Set([...SAMPLING_FIELDS, 'messages', 'max_completion_tokens', 'logprobs', 'top_logprobs', 'response_format', 'tools', 'tool_choice']);
-const COMPLETION_FIELDS = new Set([...SAMPLING_FIELDS, 'prompt', 'logprobs', 'echo', 'suffix', 'best_of']);
+// response_format is an extension on completions: the same structured output as chat.
+const COMPLETION_FIELDS = new Set([...SAMPLING_FIELDS, 'prompt', 'logprobs', 'echo', 'suffix', 'best_of', 'response_format']);
 
 // Fields of OpenAI's API that this engine does not implement: named, so the error says so.
 const UNSUPPORTED = {
@@ -135,27 +136,31 @@ function messages(body) {
   });
 }
 
+const FORMAT_TYPES = ['text', 'json_object', 'json_schema', 'grammar', 'regex'];
+
 /**
- * Structured output and tools: checked here, refused until the grammar engine serves them. Once it does,
- * this returns the core's `response_format` parameter (the engine passes it on to tabllm_generate_begin,
- * which gives the generation its TokenConstraint) instead of refusing.
+ * Structured output: the core's `response_format` parameter (null for plain text). Its shape is checked
+ * here; the schema, grammar or pattern itself is compiled by the core before the request starts
+ * (engine: model.checkFormat), which names the offending keyword or line and column.
  */
-function constraint(body) {
+function responseFormat(body) {
   const format = body.response_format;
-  if (format !== undefined && format !== null) {
-    if (!isObject(format) || typeof format.type !== 'string') throw invalidRequest('response_format', 'response_format must be an object {type: ...}', 'invalid_type');
-    if (!['text', 'json_object', 'json_schema'].includes(format.type))
-      throw invalidRequest('response_format', `response_format.type must be "text", "json_object" or "json_schema", got ${JSON.stringify(format.type)}`);
-    if (format.type !== 'text')
-      throw new TabllmAPIError(`response_format ${format.type} is not supported yet: structured output needs the grammar engine, which this build lacks`, { param: 'response_format', code: 'unsupported_parameter' });
-  }
+  if (format === undefined || format === null) return null;
+  if (!isObject(format) || typeof format.type !== 'string') throw invalidRequest('response_format', 'response_format must be an object {type: ...}', 'invalid_type');
+  if (!FORMAT_TYPES.includes(format.type))
+    throw invalidRequest('response_format.type', `response_format.type must be one of ${FORMAT_TYPES.map((t) => `"${t}"`).join(', ')}, got ${JSON.stringify(format.type)}`);
+  if (format.type === 'json_schema' && !isObject(format.json_schema))
+    throw invalidRequest('response_format.json_schema', 'response_format.json_schema must be an object {name, schema, strict}', 'invalid_type');
+  return format.type === 'text' ? null : format;
+}
+
+function tools(body) {
   if (body.tools !== undefined && body.tools !== null) {
     if (!Array.isArray(body.tools)) throw invalidRequest('tools', 'tools must be an array', 'invalid_type');
-    if (body.tools.length > 0) throw new TabllmAPIError('tools are not supported yet: tool calls need the grammar engine, which this build lacks', { param: 'tools', code: 'unsupported_parameter' });
+    if (body.tools.length > 0) throw new TabllmAPIError('tools are not supported yet', { param: 'tools', code: 'unsupported_parameter' });
   }
   if (body.tool_choice !== undefined && body.tool_choice !== null && body.tool_choice !== 'none' && body.tool_choice !== 'auto')
     throw new TabllmAPIError('tool_choice is not supported yet (no tools)', { param: 'tool_choice', code: 'unsupported_parameter' });
-  return null;
 }
 
 function requireObject(body) {
@@ -176,7 +181,8 @@ export function parseChatRequest(body, model) {
   const top = number(body, 'top_logprobs', { integer: true, min: 0, max: 20 });
   if (top !== undefined && !logprobs) throw invalidRequest('top_logprobs', 'top_logprobs needs logprobs: true');
   out.logprobs = logprobs ? top ?? 0 : -1;
-  out.constraint = constraint(body);
+  out.responseFormat = responseFormat(body);
+  tools(body);
   return out;
 }
 
@@ -201,5 +207,6 @@ export function parseCompletionRequest(body, model) {
   out.maxTokens = number(body, 'max_tokens', { integer: true, min: 0 }) ?? 16;
   const logprobs = number(body, 'logprobs', { integer: true, min: 0, max: 5 });
   out.logprobs = logprobs ?? -1;
+  out.responseFormat = responseFormat(body);
   return out;
 }

@@ -66,13 +66,25 @@ interface SamplingRequest {
   user?: string;
 }
 
+/**
+ * Structured output: only text of this format is generated (constrained decoding). `grammar` and `regex`
+ * are extensions; `any_property_order` lets object properties come in any order (default: the schema's).
+ * Keywords a grammar cannot enforce are listed in the response's `warnings` (errors when `strict`).
+ */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name?: string; description?: string; schema?: Record<string, unknown> | boolean; strict?: boolean | null; any_property_order?: boolean } }
+  | { type: 'grammar'; grammar: string; syntax?: 'gbnf' | 'ebnf' }
+  | { type: 'regex'; pattern: string };
+
 export interface ChatCompletionRequest extends SamplingRequest {
   messages: ChatMessage[];
   max_completion_tokens?: number | null;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
-  /** Parsed; structured output is refused until the grammar engine serves it. */
-  response_format?: { type: 'text' | 'json_object' | 'json_schema'; json_schema?: unknown } | null;
+  response_format?: ResponseFormat | null;
+  /** Refused for now (tool calls are not served yet). */
   tools?: unknown[] | null;
   tool_choice?: unknown;
 }
@@ -81,6 +93,8 @@ export interface CompletionRequest extends SamplingRequest {
   prompt: string | [string];
   logprobs?: number | null;
   echo?: boolean | null;
+  /** Extension: structured output, as in chat requests. */
+  response_format?: ResponseFormat | null;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort';
@@ -119,6 +133,8 @@ export interface ChatCompletion {
     finish_reason: FinishReason;
   }[];
   usage: Usage;
+  /** Extension: what the response_format asked for that is not enforced ("POINTER: what"), when any. */
+  warnings?: string[];
 }
 
 export interface ChatCompletionChunk {
@@ -151,6 +167,7 @@ export interface Completion {
   model: string;
   choices: { index: number; text: string; logprobs: CompletionLogprobs | null; finish_reason: FinishReason | null }[];
   usage?: Usage | null;
+  warnings?: string[];
 }
 
 export interface RequestOptions { signal?: AbortSignal }

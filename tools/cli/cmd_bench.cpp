@@ -2,19 +2,25 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 
 #include "cli/commands.h"
 #include "cli/engine_setup.h"
+#include "cli/output_format_options.h"
 #include "common/error.h"
+#include "grammar/vocabulary.h"
 
 namespace tabllm::cli {
 
 int cmd_bench(int argc, char** argv) {
   std::vector<std::string> options = {"prompt-tokens|p", "gen-tokens|n", "repetitions|r"};
   options.insert(options.end(), kEngineOptions.begin(), kEngineOptions.end());
-  const Args args(argc, argv, options, {},
-                  std::string("usage: tabllm bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [options]\n") +
-                      kEngineUsage);
+  options.insert(options.end(), kOutputFormatOptions.begin(), kOutputFormatOptions.end());
+  const Args args(argc, argv, options, kOutputFormatFlags,
+                  std::string("usage: tabllm bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [options]\n"
+                              "With a structured-output option, decode runs once more under that format (greedy over the\n"
+                              "allowed tokens, a new document whenever one completes) and the JSON adds its speed.\n") +
+                      kOutputFormatUsage + kEngineUsage);
   const int n_prompt = args.get_int("prompt-tokens", 512);
   const int n_gen = args.get_int("gen-tokens", 128);
   const int reps = args.get_int("repetitions", 1);
@@ -33,13 +39,20 @@ int cmd_bench(int argc, char** argv) {
     s = s * 6364136223846793005ull + 1442695040888963407ull;
     t = static_cast<int32_t>((s >> 33) % static_cast<uint64_t>(c.n_vocab));
   }
-  std::vector<float> logits(static_cast<size_t>(c.n_vocab));
+  const auto format = output_format(args);
+  std::unique_ptr<grammar::ConstraintFactory> formats;
+  if (format) formats = std::make_unique<grammar::ConstraintFactory>(grammar::TokenVocabulary::from_tokenizer(engine.model->tokenizer()));
+  const size_t n_vocab = static_cast<size_t>(c.n_vocab);
+  std::vector<float> logits(n_vocab), masked(n_vocab);
+  std::vector<uint32_t> allowed((n_vocab + 31) / 32);
   using clock = std::chrono::steady_clock;
-  double best_prefill = 1e300, best_decode = 1e300;
+  double best_prefill = 1e300, best_decode = 1e300, best_constrained = 1e300;
+  int documents = 0;
   for (int r = 0; r < reps; ++r) {
     auto t0 = clock::now();
     backend.forward(prompt, 0, Logits::Last, logits.data());
     best_prefill = std::min(best_prefill, std::chrono::duration<double>(clock::now() - t0).count());
+    const std::vector<float> prompt_logits = logits;
     t0 = clock::now();
     for (int i = 0; i < n_gen; ++i) {
       const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
@@ -47,14 +60,40 @@ int cmd_bench(int argc, char** argv) {
       backend.forward(token, n_prompt + i, Logits::Last, logits.data());
     }
     best_decode = std::min(best_decode, std::chrono::duration<double>(clock::now() - t0).count());
+    if (!format) continue;
+    // The same decode under the format, doing what a generation does per token: the allowed set, the
+    // masked logits, the choice, the constraint's step.
+    logits = prompt_logits;
+    std::shared_ptr<TokenConstraint> constraint = formats->constraint(*format);
+    documents = 1;
+    t0 = clock::now();
+    for (int i = 0; i < n_gen; ++i) {
+      if (constraint->is_complete()) {
+        constraint = formats->constraint(*format);
+        ++documents;
+      }
+      constraint->allowed_tokens(allowed);
+      for (size_t id = 0; id < n_vocab; ++id)
+        masked[id] = allowed[id / 32] >> (id % 32) & 1u ? logits[id] : -std::numeric_limits<float>::infinity();
+      int32_t next = static_cast<int32_t>(std::max_element(masked.begin(), masked.end()) - masked.begin());
+      if (!constraint->accept(next)) throw Error("the format's constraint refused the token it allowed: " + std::to_string(next));
+      const int32_t token[1] = {next};
+      backend.forward(token, n_prompt + i, Logits::Last, logits.data());
+    }
+    best_constrained = std::min(best_constrained, std::chrono::duration<double>(clock::now() - t0).count());
   }
   const Tensor& first_weight = engine.model->weights().layers.front().wq;  // names the file's weight type
   std::printf(
       "{\"model\": \"%s\", \"arch\": \"%s\", \"weights\": \"%s\", \"backend\": \"cpu\", \"kernels\": \"%s\", \"threads\": %d, "
       "\"prompt_tokens\": %d, \"gen_tokens\": %d, \"prefill_tokens_per_s\": %.2f, \"decode_tokens_per_s\": %.2f, "
-      "\"prefill_ms\": %.1f, \"decode_ms_per_token\": %.3f}\n",
+      "\"prefill_ms\": %.1f, \"decode_ms_per_token\": %.3f",
       c.name.c_str(), c.arch.c_str(), type_traits(first_weight.type).name, engine.kernels.c_str(), engine.threads, n_prompt, n_gen,
       n_prompt / best_prefill, n_gen / best_decode, best_prefill * 1e3, best_decode * 1e3 / n_gen);
+  if (format)
+    std::printf(", \"constrained_decode_tokens_per_s\": %.2f, \"constrained_decode_ms_per_token\": %.3f, \"constrained_overhead_pct\": %.2f, "
+                "\"constrained_documents\": %d",
+                n_gen / best_constrained, best_constrained * 1e3 / n_gen, (best_constrained / best_decode - 1) * 100, documents);
+  std::printf("}\n");
   return 0;
 }
 

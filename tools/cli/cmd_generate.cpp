@@ -4,7 +4,9 @@
 
 #include "cli/commands.h"
 #include "cli/engine_setup.h"
+#include "cli/output_format_options.h"
 #include "common/error.h"
+#include "grammar/vocabulary.h"
 
 namespace tabllm::cli {
 
@@ -12,7 +14,10 @@ int cmd_generate(int argc, char** argv) {
   std::vector<std::string> options = {"p|prompt", "n|n-predict", "temp", "top-k", "top-p", "min-p", "seed",
                                       "repeat-penalty", "repeat-last-n", "stop"};
   options.insert(options.end(), kEngineOptions.begin(), kEngineOptions.end());
-  const Args args(argc, argv, options, {"ignore-eos"},
+  options.insert(options.end(), kOutputFormatOptions.begin(), kOutputFormatOptions.end());
+  std::vector<std::string> flags = {"ignore-eos"};
+  flags.insert(flags.end(), kOutputFormatFlags.begin(), kOutputFormatFlags.end());
+  const Args args(argc, argv, options, flags,
                   std::string("usage: tabllm generate -m MODEL -p PROMPT [options]\n"
                               "  -p, --prompt TEXT    text to continue\n"
                               "  -n, --n-predict N    tokens to generate (default 128)\n"
@@ -22,7 +27,7 @@ int cmd_generate(int argc, char** argv) {
                               "  --repeat-penalty R   penalty for repeating the last 64 tokens (default 1.0)\n"
                               "  --stop TEXT          stop before this text\n"
                               "  --ignore-eos         keep generating after end-of-sequence\n") +
-                      kEngineUsage);
+                      kOutputFormatUsage + kEngineUsage);
   if (!args.positional().empty()) throw Error("unexpected argument '" + args.positional().front() + "'\n" + args.usage());
   GenerateRequest req;
   req.prompt = args.require("p");
@@ -37,7 +42,14 @@ int cmd_generate(int argc, char** argv) {
   if (auto stop = args.get("stop")) req.stop.push_back(*stop);
   req.ignore_eos = args.flag("ignore-eos");
 
+  const auto format = output_format(args);
   Engine engine = open_engine(args);
+  if (format) {
+    grammar::ConstraintFactory formats(grammar::TokenVocabulary::from_tokenizer(engine.model->tokenizer()));
+    const auto compiled = formats.compile(*format);
+    for (const std::string& warning : compiled.warnings) std::fprintf(stderr, "[tabllm] not enforced: %s\n", warning.c_str());
+    req.constraint = formats.constraint(*format);
+  }
   const GenerateResult r = engine.session->generate(req, [](std::string_view text) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);

@@ -5,10 +5,8 @@
 // rejected_at is the byte offset of the first byte the grammar refused (the text's length when the text
 // was refused only for ending early). Exit 0 when the schema compiled; warnings go to stderr.
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,6 +14,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/output_format_options.h"
 #include "common/error.h"
 #include "grammar/compiled_grammar.h"
 #include "grammar/grammar.h"
@@ -30,14 +29,6 @@ namespace {
 constexpr const char* kUsage =
     "usage: tabllm grammar-check --schema FILE --tests FILE -m MODEL_OR_VOCAB [--any-order] [--strict]\n"
     "                            [--max-indent N] [--print-grammar]";
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open " + path + ": no such readable file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 struct Outcome {
   bool accepted = false;
@@ -77,7 +68,7 @@ int cmd_grammar_check(int argc, char** argv) {
   options.any_property_order = args.flag("any-order");
   options.strict = args.flag("strict");
   options.max_indent = args.get_int("max-indent", options.max_indent);
-  const grammar::SchemaGrammar converted = grammar::json_schema_text_to_gbnf(read_text(schema_path), options);
+  const grammar::SchemaGrammar converted = grammar::json_schema_text_to_gbnf(read_text_file(schema_path), options);
   for (const std::string& w : converted.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   if (args.flag("print-grammar")) std::fputs(converted.gbnf.c_str(), stderr);
 
@@ -90,7 +81,7 @@ int cmd_grammar_check(int argc, char** argv) {
 
   nlohmann::ordered_json tests;
   try {
-    tests = nlohmann::ordered_json::parse(read_text(tests_path));
+    tests = nlohmann::ordered_json::parse(read_text_file(tests_path));
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(tests_path + " is not valid JSON: " + e.what());
   }

@@ -3,13 +3,12 @@
 //   --file F  a llama.cpp vocab test input (cases separated by __ggml_vocab_test__ lines): one line per
 //             case in the .out format (" id id ..."), without BOS and with special tokens taken as text
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/output_format_options.h"
 #include "common/error.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,14 +17,6 @@ namespace {
 
 constexpr const char* kUsage = "usage: tabllm tokenize -m MODEL_OR_VOCAB (-p TEXT | --file F)";
 constexpr std::string_view kCaseSeparator = "\n__ggml_vocab_test__\n";
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open " + path + ": no such readable file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // Every case is followed by the separator line, the last one included.
 std::vector<std::string_view> split_cases(std::string_view content, const std::string& path) {
@@ -61,7 +52,7 @@ int cmd_tokenize(int argc, char** argv) {
     }
     out += '\n';
   } else {
-    const std::string content = read_file(*file);
+    const std::string content = read_text_file(*file);
     for (std::string_view text : split_cases(content, *file)) {
       for (int32_t id : tokenizer.encode(text, /*add_bos=*/false, /*parse_special=*/false)) {
         out += ' ';
