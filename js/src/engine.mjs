@@ -13,6 +13,7 @@ import { createFetchHandler } from './fetch_handler.mjs';
 import { openModel } from './loader/index.mjs';
 import { parseChatRequest, parseCompletionRequest } from './request.mjs';
 import { chatLogprobs, completionLogprobs, nowSeconds, requestId, usage } from './responses.mjs';
+import { DEFAULT_INSTRUCTIONS, mayStartCall, readToolCall, templateMessages, toolCallFormat, toolMarkup } from './tool_calls.mjs';
 
 /**
  * @param {import('./types').EngineOptions} options
@@ -144,8 +145,18 @@ export class Engine {
     const info = this.#runner.info;
     let prompt, addBos;
     if (parsed.kind === 'chat') {
-      ({ prompt, addBos } = renderChat(parsed.messages, {
-        chatTemplate: this.#options.chatTemplate ?? info.chat_template, bosToken: info.bos_token, eosToken: info.eos_token, addBos: info.add_bos || !info.chat_template,
+      const chatTemplate = this.#options.chatTemplate ?? info.chat_template;
+      const markup = toolMarkup(chatTemplate ?? '');
+      let messages = templateMessages(parsed.messages, markup);
+      let extra = {};
+      if (parsed.tools) {
+        parsed.toolMarkup = markup;
+        parsed.responseFormat = toolCallFormat(parsed.tools, markup);
+        if (markup.templateLists) extra = { tools: parsed.tools.tools };
+        else messages = withSystemText(messages, DEFAULT_INSTRUCTIONS(parsed.tools.tools));
+      }
+      ({ prompt, addBos } = renderChat(messages, {
+        chatTemplate, bosToken: info.bos_token, eosToken: info.eos_token, addBos: info.add_bos || !info.chat_template, extra,
       }));
       if (!prompt) throw invalidRequest('messages', 'the messages hold no text: give the model something to continue', 'empty_string');
     } else {
@@ -165,7 +176,7 @@ export class Engine {
   #checkFormat(format) {
     if (!format) return [];
     const check = this.#runner.model.checkFormat(format);
-    if (!check.ok) throw invalidRequest(check.param, check.message, 'invalid_response_format');
+    if (!check.ok) throw invalidRequest(check.param, check.message, check.param === 'tools' ? 'invalid_tools' : 'invalid_response_format');
     return check.warnings;
   }
 
@@ -258,11 +269,12 @@ export class Engine {
     out.choices = results.map((r, index) => {
       const c = choices[index] ?? { text: '', tokens: [] };
       if (parsed.kind === 'chat') {
+        const call = parsed.tools && readToolCall(c.text, parsed.toolMarkup, requestId('call_'));
         return {
           index,
-          message: { role: 'assistant', content: c.text, refusal: null },
+          message: call ? { role: 'assistant', content: null, tool_calls: [call], refusal: null } : { role: 'assistant', content: c.text, refusal: null },
           logprobs: parsed.logprobs >= 0 ? { content: chatLogprobs(c.tokens), refusal: null } : null,
-          finish_reason: r.finish_reason,
+          finish_reason: call ? 'tool_calls' : r.finish_reason,
         };
       }
       return { index, text: c.text, logprobs: parsed.logprobs >= 0 ? completionLogprobs(c.tokens) : null, finish_reason: r.finish_reason };
@@ -281,6 +293,9 @@ export class Engine {
     const withUsage = parsed.includeUsage ? { usage: null } : {};
     const started = new Set();
     const offsets = [];
+    // With tools, text that may be the start of a call is held back; a call is sent whole at the end.
+    const held = [];
+    const calling = [];
     for await (const e of events) {
       if (e.done) {
         if (parsed.includeUsage) yield { id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [], usage: usage(e.results) };
@@ -291,11 +306,24 @@ export class Engine {
         yield chunk({ index: e.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }, withUsage);
       }
       if (e.finish) {
-        yield chunk(chat ? { index: e.index, delta: {}, logprobs: null, finish_reason: e.result.finish_reason }
-          : { index: e.index, text: '', logprobs: null, finish_reason: e.result.finish_reason }, withUsage);
+        let finish = e.result.finish_reason;
+        if (held[e.index] !== undefined) {
+          const call = readToolCall(held[e.index], parsed.toolMarkup, requestId('call_'));
+          if (call) finish = 'tool_calls';
+          yield chunk({ index: e.index, delta: call ? { tool_calls: [{ index: 0, ...call }] } : { content: held[e.index] }, logprobs: null, finish_reason: null }, withUsage);
+        }
+        yield chunk(chat ? { index: e.index, delta: {}, logprobs: null, finish_reason: finish }
+          : { index: e.index, text: '', logprobs: null, finish_reason: finish }, withUsage);
         continue;
       }
       const logprobs = parsed.logprobs >= 0 && e.tokens ? e.tokens : null;
+      if (chat && parsed.tools && calling[e.index] !== false) {
+        held[e.index] = (held[e.index] ?? '') + e.text;
+        if (mayStartCall(held[e.index], parsed.toolMarkup)) continue;
+        calling[e.index] = false;  // plain text: send what was held, then stream as usual
+        e.text = held[e.index];
+        held[e.index] = undefined;
+      }
       if (chat) {
         yield chunk({ index: e.index, delta: { content: e.text }, logprobs: logprobs ? { content: chatLogprobs(logprobs), refusal: null } : null, finish_reason: null }, withUsage);
       } else {
@@ -305,4 +333,10 @@ export class Engine {
       }
     }
   }
+}
+
+// The messages with `text` added to the system message (one is put first when there is none).
+function withSystemText(messages, text) {
+  if (messages[0]?.role === 'system') return [{ ...messages[0], content: `${messages[0].content}\n\n${text}` }, ...messages.slice(1)];
+  return [{ role: 'system', content: text }, ...messages];
 }

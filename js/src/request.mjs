@@ -2,6 +2,7 @@
 // wrong one becomes an OpenAI-shaped error naming it, before any model work starts; fields the engine
 // cannot honour are refused rather than silently ignored.
 import { TabllmAPIError, invalidRequest } from './errors.mjs';
+import { checkToolMessage, checkToolsWithFormat, parseTools } from './tool_calls.mjs';
 
 // Accepted and ignored: they change nothing about the text (bookkeeping in OpenAI's service).
 const IGNORED = new Set(['model', 'user', 'store', 'metadata', 'service_tier', 'parallel_tool_calls']);
@@ -126,13 +127,16 @@ function messages(body) {
   if (list.length === 0) throw invalidRequest('messages', 'messages must hold at least one message', 'empty_array');
   return list.map((m, i) => {
     if (!isObject(m)) throw invalidRequest(`messages[${i}]`, `messages[${i}] must be an object {role, content}`, 'invalid_type');
-    const roles = ['system', 'developer', 'user', 'assistant'];
-    if (m.role === 'tool' || m.role === 'function') throw new TabllmAPIError(`messages[${i}]: the role "${m.role}" is not supported yet (tool calls are not implemented)`, { param: `messages[${i}].role`, code: 'unsupported_value' });
+    const roles = ['system', 'developer', 'user', 'assistant', 'tool'];
+    if (m.role === 'function') throw new TabllmAPIError(`messages[${i}]: the role "function" is deprecated and not supported: use tools and the role "tool"`, { param: `messages[${i}].role`, code: 'unsupported_value' });
     if (!roles.includes(m.role)) throw invalidRequest(`messages[${i}].role`, `messages[${i}].role must be one of ${roles.join(', ')}, got ${JSON.stringify(m.role)}`);
-    if (m.tool_calls !== undefined) throw new TabllmAPIError(`messages[${i}].tool_calls: tool calls are not supported yet`, { param: `messages[${i}].tool_calls`, code: 'unsupported_value' });
     if (m.name !== undefined && typeof m.name !== 'string') throw invalidRequest(`messages[${i}].name`, `messages[${i}].name must be a string`, 'invalid_type');
+    checkToolMessage(m, i);
     // "developer" is OpenAI's newer name for "system"; templates know only the latter.
-    return { role: m.role === 'developer' ? 'system' : m.role, content: messageText(m.content, i, m.role) };
+    const out = { role: m.role === 'developer' ? 'system' : m.role, content: messageText(m.content, i, m.role) };
+    if (m.tool_calls) out.tool_calls = m.tool_calls;
+    if (m.role === 'tool') out.tool_call_id = m.tool_call_id;
+    return out;
   });
 }
 
@@ -154,15 +158,6 @@ function responseFormat(body) {
   return format.type === 'text' ? null : format;
 }
 
-function tools(body) {
-  if (body.tools !== undefined && body.tools !== null) {
-    if (!Array.isArray(body.tools)) throw invalidRequest('tools', 'tools must be an array', 'invalid_type');
-    if (body.tools.length > 0) throw new TabllmAPIError('tools are not supported yet', { param: 'tools', code: 'unsupported_parameter' });
-  }
-  if (body.tool_choice !== undefined && body.tool_choice !== null && body.tool_choice !== 'none' && body.tool_choice !== 'auto')
-    throw new TabllmAPIError('tool_choice is not supported yet (no tools)', { param: 'tool_choice', code: 'unsupported_parameter' });
-}
-
 function requireObject(body) {
   if (!isObject(body)) throw new TabllmAPIError('the request body must be a JSON object', { code: 'invalid_type' });
 }
@@ -182,7 +177,8 @@ export function parseChatRequest(body, model) {
   if (top !== undefined && !logprobs) throw invalidRequest('top_logprobs', 'top_logprobs needs logprobs: true');
   out.logprobs = logprobs ? top ?? 0 : -1;
   out.responseFormat = responseFormat(body);
-  tools(body);
+  out.tools = parseTools(body);
+  checkToolsWithFormat(out.tools, out.responseFormat);
   return out;
 }
 

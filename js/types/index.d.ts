@@ -42,9 +42,21 @@ export interface WorkerEngineOptions extends Omit<EngineOptions, 'device' | 'sig
   worker?: Worker | unknown;
 }
 
-export type Role = 'system' | 'developer' | 'user' | 'assistant';
+export type Role = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 export interface TextPart { type: 'text'; text: string }
-export interface ChatMessage { role: Role; content: string | TextPart[] | null; name?: string }
+export interface ToolCall { id: string; type: 'function'; function: { name: string; /** JSON text */ arguments: string } }
+export interface ChatMessage {
+  role: Role;
+  content: string | TextPart[] | null;
+  name?: string;
+  /** assistant messages: the calls the model made */
+  tool_calls?: ToolCall[];
+  /** tool messages: the call this result answers */
+  tool_call_id?: string;
+}
+/** A function the model may call; `parameters` is a JSON Schema its arguments are generated to match. */
+export interface Tool { type: 'function'; function: { name: string; description?: string; parameters?: Record<string, unknown> } }
+export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
 
 interface SamplingRequest {
   model?: string;
@@ -84,9 +96,9 @@ export interface ChatCompletionRequest extends SamplingRequest {
   logprobs?: boolean | null;
   top_logprobs?: number | null;
   response_format?: ResponseFormat | null;
-  /** Refused for now (tool calls are not served yet). */
-  tools?: unknown[] | null;
-  tool_choice?: unknown;
+  /** One call per choice; arguments constrained by the function's parameters schema. */
+  tools?: Tool[] | null;
+  tool_choice?: ToolChoice | null;
 }
 
 export interface CompletionRequest extends SamplingRequest {
@@ -97,7 +109,7 @@ export interface CompletionRequest extends SamplingRequest {
   response_format?: ResponseFormat | null;
 }
 
-export type FinishReason = 'stop' | 'length' | 'abort';
+export type FinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
 
 export interface Timings {
   ttft_ms: number;
@@ -128,7 +140,7 @@ export interface ChatCompletion {
   system_fingerprint: null;
   choices: {
     index: number;
-    message: { role: 'assistant'; content: string; refusal: null };
+    message: { role: 'assistant'; content: string | null; refusal: null; tool_calls?: ToolCall[] };
     logprobs: ChatLogprobs | null;
     finish_reason: FinishReason;
   }[];
@@ -145,7 +157,7 @@ export interface ChatCompletionChunk {
   system_fingerprint: null;
   choices: {
     index: number;
-    delta: { role?: 'assistant'; content?: string };
+    delta: { role?: 'assistant'; content?: string; tool_calls?: (ToolCall & { index: number })[] };
     logprobs: ChatLogprobs | null;
     finish_reason: FinishReason | null;
   }[];

@@ -98,3 +98,27 @@ test('openai client: a bad request is a BadRequestError with OpenAI fields', asy
   const ok = await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'Once' }], max_tokens: 4 });
   assert.equal(ok.choices[0].finish_reason, 'length');
 });
+
+test('openai client: response_format json_schema, a bad schema, and a streamed tool call', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const schema = { type: 'object', properties: { pet: { enum: ['cat', 'dog'] }, age: { type: 'integer', minimum: 1, maximum: 20 } }, required: ['pet', 'age'], additionalProperties: false };
+  const r = await client.chat.completions.create({
+    model: 'stories260K', messages: [{ role: 'user', content: 'A pet.' }], seed: 3, max_tokens: 120,
+    response_format: { type: 'json_schema', json_schema: { name: 'pet', schema, strict: true } },
+  });
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  const pet = JSON.parse(r.choices[0].message.content);
+  assert.ok(['cat', 'dog'].includes(pet.pet) && pet.age >= 1 && pet.age <= 20, r.choices[0].message.content);
+  await assert.rejects(client.chat.completions.create({
+    model: 'stories260K', messages: [{ role: 'user', content: 'A pet.' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'pet', schema: { type: 'objekt' } } },
+  }), (e) => e instanceof OpenAI.BadRequestError && e.param === 'response_format.json_schema.schema');
+
+  const tools = [{ type: 'function', function: { name: 'feed', parameters: schema } }];
+  const runner = client.chat.completions.stream({ model: 'stories260K', messages: [{ role: 'user', content: 'Feed it.' }], tools, tool_choice: 'required', seed: 1, max_tokens: 140 });
+  const final = await runner.finalChatCompletion();
+  assert.equal(final.choices[0].finish_reason, 'tool_calls');
+  const [call] = final.choices[0].message.tool_calls;
+  assert.equal(call.function.name, 'feed');
+  assert.ok(['cat', 'dog'].includes(JSON.parse(call.function.arguments).pet));
+});
