@@ -1,6 +1,7 @@
 // Where a WebGPU decode step spends its time, as one JSON object: the submit + readback round trip, a
 // decode step with and without waiting for its result, and the GPU time of each kind of dispatch
-// (each dispatch of layer 0, plus embed, output and sample, repeated back to back in one pass).
+// (each dispatch of layer 0, plus embed, output, sample and sample_masked — the latter with every token
+// allowed, its slowest case — repeated back to back in one pass).
 //   node bench/webgpu-profile.mjs MODEL.gguf [--context 640] [--reps 200]
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -36,6 +37,7 @@ const ex = model.executor;
 // Fill the cache so attention reads `context` positions, as decoding at that length does.
 const prompt = Array.from({ length: context }, (_, i) => (i * 7919) % model.plan.n_vocab);
 await model.feed(prompt);
+ex.writeMask(new Uint32Array(Math.ceil(model.plan.n_vocab / 32)).fill(0xffffffff));
 
 const time = async (fn, n) => {
   const t = performance.now();
@@ -70,7 +72,7 @@ async function timeDispatches(listName, n) {
   const out = {};
   for (const [i, label] of labels.entries()) {
     if (/^blk\.(?!0\.)/.test(label)) continue;
-    const d = list[i];
+    const d = list.all[i];
     const run = async (count) => {
       const enc = device.createCommandEncoder();
       const pass = enc.beginComputePass();
@@ -93,18 +95,18 @@ async function timeDispatches(listName, n) {
   return out;
 }
 const labels = model.plan.decode.map((d) => d.label);
-const list = ex.lists.decode;
 const perDispatch = await timeDispatches('decode', 1);
 const B = model.plan.max_batch;
 await ex.forward(prompt.slice(0, B), 0);  // the step buffer now holds a full prefill batch at position 0
 const prefillPerDispatch = await timeDispatches('prefill', B);
 const layers = labels.filter((l) => /^blk\.\d+\.qkv_post$/.test(l)).length;
 const layerUs = Object.entries(perDispatch).filter(([l]) => l.startsWith('blk.0.')).reduce((s, [, v]) => s + v, 0);
-const otherUs = Object.entries(perDispatch).filter(([l]) => !l.startsWith('blk.')).reduce((s, [, v]) => s + v, 0);
+// An unconstrained step: sample_masked runs instead of sample only under structured output.
+const otherUs = Object.entries(perDispatch).filter(([l]) => !l.startsWith('blk.') && l !== 'sample_masked').reduce((s, [, v]) => s + v, 0);
 const info = adapter.info ?? {};
 console.log(JSON.stringify({
   model: path.basename(modelPath), adapter: `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`.trim(),
-  context, dispatches_per_token: list.length,
+  context, dispatches_per_token: ex.dispatchCount('decode'),
   roundtrip_ms: +roundtripMs.toFixed(3), decode_step_with_readback_ms: +withReadbackMs.toFixed(3), decode_step_pipelined_ms: +pipelinedMs.toFixed(3),
   estimated_step_ms: +((layerUs * layers + otherUs) / 1000).toFixed(3), per_dispatch_us: perDispatch,
   prefill_batch: B, prefill_per_dispatch_us: prefillPerDispatch,

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 
 import { createEngine } from '../src/index.mjs';
 import { ENGINE_OPTIONS, ENGINE_USAGE, UsageError, engineOptions, parseArgs } from './args.mjs';
+import { FORMAT_FLAGS, FORMAT_OPTIONS, FORMAT_USAGE, responseFormat } from './output_format.mjs';
 
 const USAGE = 'usage: node js/bin/tabllm.mjs generate -m MODEL -p PROMPT [options]\n' +
   '  -p, --prompt TEXT    text to continue\n' +
@@ -12,10 +13,11 @@ const USAGE = 'usage: node js/bin/tabllm.mjs generate -m MODEL -p PROMPT [option
   '  --top-k K --top-p P --min-p P   sampling filters (defaults 40, 0.95, 0.05)\n' +
   '  --seed S             random seed (default: random)\n' +
   '  --repeat-penalty R   penalty for repeating the last 64 tokens (default 1.0)\n' +
-  '  --stop TEXT          stop before this text\n' + ENGINE_USAGE;
+  '  --stop TEXT          stop before this text\n' + FORMAT_USAGE + ENGINE_USAGE;
 
 export async function generate(argv) {
-  const args = parseArgs(argv, ['p|prompt', 'n|n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'seed', 'repeat-penalty', 'stop', ...ENGINE_OPTIONS], [], USAGE);
+  const args = parseArgs(argv, ['p|prompt', 'n|n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'seed', 'repeat-penalty', 'stop', ...FORMAT_OPTIONS, ...ENGINE_OPTIONS],
+    FORMAT_FLAGS, USAGE);
   const options = engineOptions(args);
   const prompt = args.require('p');
   const request = {
@@ -32,6 +34,8 @@ export async function generate(argv) {
   if (request.max_tokens < 1) throw new UsageError('-n must be at least 1');
   if (args.get('seed') !== undefined) request.seed = args.int('seed');
   if (args.get('stop') !== undefined) request.stop = [args.get('stop')];
+  const format = responseFormat(args);
+  if (format) request.response_format = format;
   if (!fs.existsSync(options.model)) throw new UsageError(`cannot open model ${options.model}: no such file`);
 
   const engine = await createEngine({ ...options, allowSoftwareAdapter: false });

@@ -5,9 +5,12 @@
 //
 //   node js/bin/tabllm.mjs generate -m build/models/stories260K-q8_0.gguf -p "Once upon a time" -n 64 --temp 0 --backend webgpu
 //   node js/bin/tabllm.mjs bench -m build/models/stories260K-q8_0.gguf --prompt-tokens 128 --gen-tokens 64 --backend webgpu
+//   node js/bin/tabllm.mjs bench -m MODEL --backend webgpu --json-schema schema.json   (the cost of structured output)
 const USAGE = 'usage: node js/bin/tabllm.mjs COMMAND [options]\n' +
   '  generate -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--repeat-penalty R] [--threads N] [--backend auto|webgpu|wasm]\n' +
+  '           [--json | --json-schema FILE | --grammar FILE | --regex PATTERN]\n' +
   '  bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [--threads N] [--backend auto|webgpu|wasm]\n' +
+  '        [--json | --json-schema FILE | --grammar FILE | --regex PATTERN] (WebGPU: decode with and without the format)\n' +
   'Run with COMMAND --help for its options.\n';
 
 const COMMANDS = {

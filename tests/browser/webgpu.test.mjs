@@ -66,6 +66,7 @@ for (const type of ['f32', 'q8_0']) {
 
 test('chromium: split bindings under a 32 KiB binding limit give the same tokens', (t) => inPage(t, 'runCase', 'model', 'split'));
 
+test('chromium: greedy under a regex response_format gives the CPU\'s tokens; nothing is created per token', (t) => inPage(t, 'runCase', 'model', 'constrainedRegex'));
 test('chromium: device loss mid-generation is reported, and a reload on a new device generates correctly', (t) => inPage(t, 'runCase', 'model', 'deviceLoss'));
 
 test('chromium: capability report and backend choice', async (t) => {

@@ -1,11 +1,13 @@
 // The Node CLI (js/bin/tabllm.mjs): greedy stories260K text equals the native CLI's (build/bin/tabllm) on
 // both backends; bench prints one JSON object with the native fields (and dispatches per token on WebGPU);
-// errors are one line on stderr with exit code 1. WebGPU runs on SwiftShader here (~0.2 s per token on 2
-// cores), so its runs are short.
+// errors are one line on stderr with exit code 1; --json-schema output equals the native CLI's on both
+// backends and bench measures decode with and without it. WebGPU runs on SwiftShader here (~0.2 s per
+// token on 2 cores), so its runs are short.
 import { nativeBuildDir, modelsDir, skipOrFail, wasmDir } from './wasm_env.mjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -25,8 +27,8 @@ function missing() {
 const run = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8', cwd: root, timeout: 300_000 });
 const node = (args) => run(process.execPath, [cli, ...args]);
 
-function nativeText(prompt, n) {
-  const r = run(native, ['generate', '-m', model, '-p', prompt, '-n', String(n), '--temp', '0', '--threads', '1']);
+function nativeText(prompt, n, extra = []) {
+  const r = run(native, ['generate', '-m', model, '-p', prompt, '-n', String(n), '--temp', '0', '--threads', '1', ...extra]);
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 }
@@ -71,6 +73,42 @@ test('bench --backend wasm and webgpu: one JSON object with the native fields; d
   assert.ok(g.prefill_tokens_per_s > 0 && g.decode_tokens_per_s > 0);
 });
 
+// A schema stories260K completes greedily in 28 tokens, { "mood": "happy", "age": 3 }, with no near-tie
+// between allowed tokens (the CPU's int8 activations and the GPU's f32 pick the same ones).
+const SCHEMA = {
+  type: 'object',
+  properties: { mood: { enum: ['happy', 'sad', 'angry'] }, age: { type: 'integer', minimum: 1, maximum: 9 } },
+  required: ['mood', 'age'],
+  additionalProperties: false,
+};
+const schemaFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-cli-')), 'schema.json');
+fs.writeFileSync(schemaFile, JSON.stringify(SCHEMA));
+
+test('generate --json-schema on both backends: the native CLI\'s text, valid JSON; bench --json-schema on WebGPU', (t) => {
+  const why = missing();
+  if (why) return skipOrFail(t, why);
+  const expected = nativeText('Once upon a time', 48, ['--json-schema', schemaFile]);
+  const value = JSON.parse(expected);
+  assert.deepEqual(Object.keys(value), ['mood', 'age']);
+  assert.ok(SCHEMA.properties.mood.enum.includes(value.mood) && Number.isInteger(value.age) && value.age >= 1 && value.age <= 9, expected);
+  for (const backend of ['wasm', 'webgpu']) {
+    const r = node(['generate', '-m', model, '-p', 'Once upon a time', '-n', '48', '--temp', '0', '--threads', '1', '--json-schema', schemaFile, '--backend', backend]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, expected, `${backend}: the native CLI's text`);
+    assert.match(r.stderr, /finish stop/, `${backend}: the format completed`);
+  }
+
+  const bench = node(['bench', '-m', model, '--prompt-tokens', '20', '--gen-tokens', '4', '--backend', 'webgpu', '--json-schema', schemaFile]);
+  assert.equal(bench.status, 0, bench.stderr);
+  assert.equal(bench.stdout.trim().split('\n').length, 1, 'one line on stdout');
+  const b = JSON.parse(bench.stdout);
+  t.diagnostic(bench.stdout.trim());
+  assert.equal(b.format, 'json_schema');
+  for (const f of ['decode_tokens_per_s', 'session_decode_tokens_per_s', 'constrained_decode_tokens_per_s']) assert.ok(b[f] > 0, f);
+  assert.ok(Number.isFinite(b.constraint_overhead_pct) && Number.isFinite(b.constraint_overhead_vs_session_pct));
+  assert.equal(b.constrained_documents, 1, '4 tokens: the format does not complete');
+});
+
 test('errors: one line on stderr and exit code 1', (t) => {
   const why = missing();
   if (why) return skipOrFail(t, why);
@@ -82,6 +120,9 @@ test('errors: one line on stderr and exit code 1', (t) => {
     [['generate', '-m', model, '-p', 'x', '-n', 'many'], /-n needs an integer/],
     [['bench', '-m', model, '--prompt-tokens', '600', '--backend', 'wasm', '--threads', '1'], /exceed the context \(512\)/],
     [['generate', '-m', path.join(root, 'README.md'), '-p', 'x', '--backend', 'wasm', '--threads', '1'], /./],
+    [['generate', '-m', model, '-p', 'x', '--json', '--regex', 'a+'], /at most one of --json, --json-schema, --grammar and --regex/],
+    [['generate', '-m', model, '-p', 'x', '--json-schema', 'no/such.json'], /cannot open no\/such.json/],
+    [['bench', '-m', model, '--json', '--backend', 'wasm'], /pass --backend webgpu/],
   ];
   for (const [args, pattern] of cases) {
     const r = node(args);

@@ -2,7 +2,9 @@
 // executor (the cases: tests/webgpu-cases/model.mjs, shared with the Chromium tests): stories260K F32/Q8_0
 // greedy tokens equal greedy_reference.jsonl; synthetic qwen2/qwen3 equal the WebAssembly CPU engine for 32
 // greedy steps; a lowered binding limit (split output, embedding and FFN matrices) changes nothing; no
-// buffer, pipeline or bind group is created per token; a lost device is reported and a reload works. Needs a
+// buffer, pipeline or bind group is created per token; a lost device is reported and a reload works;
+// greedy under a JSON Schema and under a regex (the masked argmax on the GPU, through the engine's WebGPU
+// runner) gives the WebAssembly CPU engine's tokens and valid output. Needs a
 // WebAssembly build with the WebGPU exports (TABLLM_WASM_DIR, default build-wasm) and the converted models.
 import { skipOrFail } from './wasm_env.mjs';
 import fs from 'node:fs';
@@ -14,7 +16,7 @@ import { WebgpuAbi, hasWebgpuAbi } from '../../js/src/gpu/abi.mjs';
 import { nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
 import {
-  MissingInput, cannotFitCase, cpuParityCase, deviceLossCase, splitCase, storiesGreedyCase,
+  MissingInput, cannotFitCase, constrainedCase, cpuParityCase, deviceLossCase, splitCase, storiesGreedyCase,
 } from '../webgpu-cases/model.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -59,6 +61,7 @@ after(() => ctx?.device.destroy());
 const cases = [
   storiesGreedyCase('f32', 64), storiesGreedyCase('q8_0', 64), splitCase, cannotFitCase,
   cpuParityCase('qwen2'), cpuParityCase('qwen3', { countObjects: true }), deviceLossCase,
+  constrainedCase('json_schema'), constrainedCase('regex', { again: true }),
 ];
 for (const { name, run } of cases) {
   test(name, async (t) => {

@@ -8,6 +8,7 @@
 import * as assert from './assert.mjs';
 import { bindTabllm } from '../../wasm/bindings.mjs';
 import { GpuModel } from '../../js/src/gpu/model_runner.mjs';
+import { WebgpuRunner } from '../../js/src/runners/webgpu_runner.mjs';
 
 class MissingInput extends Error {}
 /** Thrown when a case's model is not built: hosts turn it into a skip (or a failure under TABLLM_TEST_STRICT). */
@@ -93,6 +94,22 @@ function cpuGreedy(module, bytes, prompt, count) {
   }
 }
 
+// Counts the GPU objects `fn` creates on `device`.
+async function countCreated(device, fn) {
+  const counts = { createBuffer: 0, createBindGroup: 0, createComputePipeline: 0, createShaderModule: 0, createBindGroupLayout: 0 };
+  const saved = {};
+  for (const name of Object.keys(counts)) {
+    saved[name] = device[name];
+    device[name] = function counted(...args) { counts[name]++; return saved[name].apply(this, args); };
+  }
+  try {
+    await fn();
+  } finally {
+    for (const name of Object.keys(counts)) device[name] = saved[name];
+  }
+  return counts;
+}
+
 /** tiny-ARCH f32: 32 greedy tokens equal the CPU's; with countObjects, no GPU object is created per token. */
 export function cpuParityCase(arch, { countObjects = false } = {}) {
   return {
@@ -107,22 +124,13 @@ export function cpuParityCase(arch, { countObjects = false } = {}) {
         const gpu = await model.greedy(prompt, 32);
         assert.deepEqual(gpu, cpu);
         if (!countObjects) return;
-        const { device } = ctx;
-        const counts = { createBuffer: 0, createBindGroup: 0, createComputePipeline: 0, createShaderModule: 0, createBindGroupLayout: 0 };
-        const saved = {};
-        for (const name of Object.keys(counts)) {
-          saved[name] = device[name];
-          device[name] = function counted(...args) { counts[name]++; return saved[name].apply(this, args); };
-        }
-        try {
+        const counts = await countCreated(ctx.device, async () => {
           // 100 steps read back one by one, then 100 chained steps (each submitted before the last is read).
           let next = gpu[gpu.length - 1];
           for (let i = 0; i < 100; i++) next = (await model.feed([next])).ids[0];
           let chained = 0;
           for await (const token of model.greedyStream([next])) if (++chained === 100) break;
-        } finally {
-          for (const name of Object.keys(counts)) device[name] = saved[name];
-        }
+        });
         ctx.note(`objects created over 200 tokens: ${JSON.stringify(counts)}; dispatches per token ${model.executor.dispatchCount('decode')}`);
         assert.deepEqual(Object.values(counts), [0, 0, 0, 0, 0], 'GPU objects created per token');
       } finally {
@@ -212,4 +220,111 @@ export async function gpuGreedyText(ctx, name, gpu, prompt, maxTokens) {
     session.free();
     header.free();
   }
+}
+
+// Structured output on stories260K: formats greedy decoding completes in a few dozen tokens, and how to
+// check what came out.
+const PET_SCHEMA = {
+  type: 'object',
+  properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer', minimum: 1, maximum: 12 }, happy: { type: 'boolean' } },
+  required: ['name', 'age', 'happy'],
+  additionalProperties: false,
+};
+const SENTENCE = '[A-Z][a-z]+ (saw|had|liked) a [a-z]+\\.';
+export const constrainedFormats = {
+  json_schema: {
+    prompt: 'Once upon a time',
+    format: { type: 'json_schema', json_schema: { name: 'pet', schema: PET_SCHEMA } },
+    check(text) {
+      const value = JSON.parse(text);
+      assert.deepEqual(Object.keys(value), ['name', 'age', 'happy'], 'properties in the schema\'s order');
+      assert.ok(typeof value.name === 'string' && [...value.name].length <= 12, `name ${JSON.stringify(value.name)}`);
+      assert.ok(Number.isInteger(value.age) && value.age >= 1 && value.age <= 12, `age ${value.age}`);
+      assert.equal(typeof value.happy, 'boolean', 'happy');
+    },
+  },
+  regex: {
+    prompt: 'Once upon a time, there was a little girl named Lily. She loved to play outside.',  // > one prefill batch
+    format: { type: 'regex', pattern: SENTENCE },
+    check(text) {
+      assert.ok(new RegExp(`^(?:${SENTENCE})$`).test(text), `${JSON.stringify(text)} matches ${SENTENCE}`);
+    },
+  },
+};
+
+// Drives a runner's generation to its end: {text, ids, finish}.
+async function runToEnd(runner, prompt, params) {
+  const run = runner.run(prompt, params, { wantTokens: false, shouldStop: () => false });
+  let text = '';
+  let step;
+  while (!(step = await run.next()).done) text += step.value.text;
+  const { result } = step.value;
+  assert.equal(result.text, text, 'streamed text');
+  return { text, ids: result.tokens.map((t) => t.id), finish: result.finish_reason };
+}
+
+/**
+ * Greedy under a response_format (`kind`: a key of constrainedFormats) through the engine's WebGPU runner —
+ * the masked argmax on the GPU, the forward pass run ahead of the core's mask — gives exactly the tokens of
+ * the WebAssembly CPU engine under the same format, and output the format accepts. With `again`, a second
+ * run of the same request (the prompt's cache reused) gives them again, creating no GPU object.
+ */
+export function constrainedCase(kind, { again = false } = {}) {
+  return {
+    name: `stories260K f32: greedy under a ${kind} response_format on WebGPU gives the CPU's tokens${again ? '; nothing is created per token' : ''}`,
+    async run(ctx) {
+      const bytes = await ctx.modelBytes('stories260K-f32');
+      if (!bytes) throw new MissingInput('build/models/stories260K-f32.gguf is missing: run scripts/setup.sh');
+      if (typeof ctx.module._tabllm_generate_allowed_tokens !== 'function') {
+        throw new MissingInput('the WebAssembly build lacks tabllm_generate_allowed_tokens: rebuild it');
+      }
+      const { prompt, format, check } = constrainedFormats[kind];
+      const params = { max_tokens: 64, temperature: 0, response_format: format };
+      const tabllm = bindTabllm(ctx.module);
+      const cpuModel = tabllm.loadModel(bytes);
+      const cpuSession = cpuModel.createSession({ kernels: 'scalar', threads: 1 });
+      let cpu;
+      try {
+        const r = cpuSession.generate(prompt, params);
+        cpu = { text: r.text, ids: r.tokens.map((t) => t.id), finish: r.finish_reason };
+      } finally {
+        cpuSession.free();
+        cpuModel.free();
+      }
+      const runner = await hostRunner(ctx, 'stories260K-f32');
+      try {
+        const t0 = performance.now();
+        const gpu = await runToEnd(runner, prompt, params);
+        ctx.note(`${kind}: ${gpu.ids.length} tokens in ${(performance.now() - t0).toFixed(0)} ms: ${JSON.stringify(gpu.text)}`);
+        assert.deepEqual(gpu.ids, cpu.ids, 'GPU tokens differ from the CPU engine\'s');
+        assert.equal(gpu.finish, 'stop', 'the format completed');
+        check(gpu.text);
+        if (!again) return;
+        let second;
+        const counts = await countCreated(ctx.device, async () => { second = await runToEnd(runner, prompt, params); });
+        assert.deepEqual(second.ids, gpu.ids, 'the same request again');
+        assert.deepEqual(Object.values(counts), [0, 0, 0, 0, 0], `GPU objects created per token: ${JSON.stringify(counts)}`);
+      } finally {
+        await runner.destroy();
+      }
+    },
+  };
+}
+
+// The engine's WebGPU runner over a GpuModel of build/models/NAME.gguf and a host-driven session.
+async function hostRunner(ctx, name) {
+  const gpu = await loadGpuModel(ctx, name);
+  const file = await ctx.openModel(name);
+  let header;
+  try {
+    header = await bindTabllm(ctx.module).loadModelHeader((offset, size) => file.read(offset, size), file.size);
+  } catch (e) {
+    gpu.destroy();
+    throw e;
+  } finally {
+    await file.close?.();
+  }
+  const context = gpu.plan.context_size;
+  const session = header.createExternalSession({ contextSize: context });
+  return new WebgpuRunner(null, header, session, gpu, ctx.device, header.info(), context);
 }

@@ -250,18 +250,69 @@ opCases.push({
     logits[401] = 29;  // a tie: the lower index ranks first
     logits[999] = 28.5;
     for (const k of [1, 5]) {
-      const { plan, blob } = ctx.abi.planOp({ op: 'sample', n, k });
-      const ex = await PlanExecutor.create(ctx.device, plan, blob);
-      ex.writeBuffer('logits', logits);
-      await ex.run([0], 0);
-      const words = new Uint32Array(await ex.readBuffer('result'));
-      const floats = new Float32Array(words.buffer);
-      ex.destroy();
-      const order = [...logits.keys()].sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k);
-      const got = Array.from({ length: k }, (_, i) => words[2 * i]);
-      assert.deepEqual(got, order, `top-${k}`);
-      for (let i = 0; i < k; i++) assert.equal(floats[2 * i + 1], logits[order[i]], `top-${k} value ${i}`);
+      const got = await sampleOnGpu(ctx, logits, k);
+      assert.deepEqual(got, sampleReference(logits, k, null), `top-${k}`);
       ctx.note(`sample k=${k}: exact`);
     }
+  },
+});
+
+// A bitset of the vocabulary (bit i % 32 of word i / 32), as the core's allowed-token masks.
+function maskOf(n, allowed) {
+  const words = new Uint32Array(Math.ceil(n / 32));
+  for (let i = 0; i < n; i++) if (allowed(i)) words[i >>> 5] |= 1 << (i & 31);
+  return words;
+}
+
+// The scalar reference: [index, value] of the k best allowed logits, value descending, index ascending.
+function sampleReference(logits, k, mask) {
+  const ids = [...logits.keys()].filter((i) => !mask || (mask[i >>> 5] >>> (i & 31)) & 1);
+  return ids.sort((a, b) => logits[b] - logits[a] || a - b).slice(0, k).map((i) => [i, logits[i]]);
+}
+
+async function sampleOnGpu(ctx, logits, k, mask = null) {
+  const { plan, blob } = ctx.abi.planOp({ op: 'sample', n: logits.length, k });
+  const ex = await PlanExecutor.create(ctx.device, plan, blob);
+  try {
+    ex.writeBuffer('logits', logits);
+    await ex.run([0], 0, 'decode', { mask });
+    const words = new Uint32Array(await ex.readBuffer('result'));
+    const floats = new Float32Array(words.buffer);
+    return Array.from({ length: k }, (_, i) => [words[2 * i], floats[2 * i + 1]]);
+  } finally {
+    ex.destroy();
+  }
+}
+
+opCases.push({
+  name: 'sample_masked: argmax and top-k over the allowed tokens only (structured output)',
+  async run(ctx) {
+    const n = 1000;  // not a multiple of 32: the last mask word is partial
+    const logits = random(n, 10);
+    logits[17] = 30;
+    logits[400] = 29;
+    logits[401] = 29;
+    let s = 7;
+    const coin = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 8) % 100;
+    const masks = {
+      'every token': maskOf(n, () => true),
+      'a third, at random': maskOf(n, () => coin() < 33),
+      'the best ones barred': maskOf(n, (i) => i !== 17 && i !== 400),
+      'a tie left in': maskOf(n, (i) => i === 401 || i === 400 || i === 3),
+      'one token': maskOf(n, (i) => i === 999),
+      'the last word only': maskOf(n, (i) => i >= 992),
+    };
+    for (const [what, mask] of Object.entries(masks)) {
+      for (const k of [1, 3]) {
+        const want = sampleReference(logits, k, mask);
+        const got = (await sampleOnGpu(ctx, logits, k, mask)).slice(0, want.length);
+        assert.deepEqual(got, want, `${what}, top-${k}`);
+      }
+    }
+    // A llama 3 sized vocabulary with a sparse mask, its winner far from the largest logit.
+    const big = random(128256, 10);
+    const sparse = maskOf(big.length, (i) => i % 997 === 5 || i === 128255);
+    assert.deepEqual(await sampleOnGpu(ctx, big, 1, sparse), sampleReference(big, 1, sparse), '128256 tokens');
+    ctx.note(`sample_masked: exact over ${Object.keys(masks).length} masks x k = 1, 3 and a 128256-token vocabulary`);
   },
 });

@@ -31,7 +31,7 @@ bool gpu_weight_type(TensorType type);
 
 struct KernelSpec {
   std::string kernel;                  // matmul, embed, qkv_post, attention, sample
-  std::vector<std::string> flags;      // variant flags: NORM, RESIDUAL, GATED, MULTI, BIAS, QKNORM
+  std::vector<std::string> flags;      // variant flags: NORM, RESIDUAL, GATED, MULTI, BIAS, QKNORM, MASK
   std::vector<TensorType> weights;     // one decoder per weight binding w0, w1, ...
   std::map<std::string, int64_t> constants;  // WG, TOK, TQ, HD
   // A stable name for the pipeline: kernel, flags, weight types and constants.

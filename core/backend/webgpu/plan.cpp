@@ -69,7 +69,10 @@ std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   }
   if (s.kernel == "attention" || s.kernel == "attention_split") return {{0, U}, {1, R}, {2, R}, {3, W}, {5, R}, {6, R}};
   if (s.kernel == "attention_combine") return {{0, U}, {1, R}, {2, R}, {3, W}};
-  if (s.kernel == "sample") return {{0, U}, {2, R}, {3, W}};
+  if (s.kernel == "sample") {
+    if (has("MASK")) return {{0, U}, {2, R}, {3, W}, {4, R}};
+    return {{0, U}, {2, R}, {3, W}};
+  }
   throw Error("no layout for kernel " + s.kernel);
 }
 
@@ -349,13 +352,23 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
   list.push_back(std::move(d));
 }
 
-void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, Range logits, Range result) {
+// The list's sampling tail: `sample`, then `sample_masked` (the same over the tokens the mask allows).
+// A forward call runs exactly one of them (plan.h).
+void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, Range logits, Range result, Range mask) {
+  const Range params = b.params({u32(n), static_cast<uint32_t>(k)});
   Dispatch d;
   d.label = "sample";
   d.pipeline = b.pipeline(KernelSpec{"sample", {}, {}, {}});
-  d.bindings = {bind(0, b.params({u32(n), static_cast<uint32_t>(k)})), bind(2, logits), bind(3, result)};
+  d.bindings = {bind(0, params), bind(2, logits), bind(3, result)};
+  list.push_back(d);
+  d.label = "sample_masked";
+  d.pipeline = b.pipeline(KernelSpec{"sample", {"MASK"}, {}, {}});
+  d.bindings.push_back(bind(4, mask));
   list.push_back(std::move(d));
 }
+
+// One bit per token of the vocabulary, in u32 words.
+uint64_t mask_bytes(int64_t n_vocab) { return 4 * ((static_cast<uint64_t>(n_vocab) + 31) / 32); }
 
 void check_options(const PlanOptions& o) {
   if (o.max_batch < 1 || o.max_batch > 4096) throw Error("max_batch must be in [1, 4096], got " + std::to_string(o.max_batch));
@@ -406,8 +419,10 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const Range part = b.bound_buffer("attn_part", "activation", 4 * static_cast<uint64_t>(c.n_heads * std::max(o.attn_splits, 1) * (c.head_dim + 2)));
   const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(c.n_vocab));
   const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(o.top_k));
+  const Range mask = b.bound_buffer("mask", "mask", mask_bytes(c.n_vocab));
   plan.logits_buffer = static_cast<int>(logits.buffer);
   plan.result_buffer = static_cast<int>(result.buffer);
+  plan.mask_buffer = static_cast<int>(mask.buffer);
 
   std::vector<Range> kcache, vcache;
   const uint64_t kv_bytes = 4 * static_cast<uint64_t>(ctx * kv_dim);
@@ -496,7 +511,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
       emit_matmul(b, list, step, MatmulCall{p + "down", {&y.down}, {"RESIDUAL"}, ffn, x, {}, c.ffn_dim, c.dim, 0, false, 0, tok});
     }
     emit_matmul(b, list, step, MatmulCall{"output", {&output}, {"NORM"}, x, logits, output_norm, c.dim, c.n_vocab, 0, true, c.norm_eps, 1});
-    emit_sample(b, list, c.n_vocab, o.top_k, logits, result);
+    emit_sample(b, list, c.n_vocab, o.top_k, logits, result, mask);
   };
   emit(plan.decode, 1, 1);
   emit(plan.prefill, o.tok_tile, o.attn_tile);
@@ -588,8 +603,11 @@ Plan build_op(const json& s) {
     const int k = s.value("k", 1);
     const Range logits = act("logits", n);
     const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(k));
+    const Range mask = b.bound_buffer("mask", "mask", mask_bytes(n));
+    plan.n_vocab = n;
     plan.result_buffer = static_cast<int>(result.buffer);
-    emit_sample(b, list, n, k, logits, result);
+    plan.mask_buffer = static_cast<int>(mask.buffer);
+    emit_sample(b, list, n, k, logits, result, mask);
   } else {
     throw Error("unknown op \"" + op + "\" (matmul, embed, qkv_post, attention, sample)");
   }
@@ -674,6 +692,7 @@ std::string Plan::to_json() const {
   j["step_buffer"] = step_buffer;
   j["result_buffer"] = result_buffer;
   j["logits_buffer"] = logits_buffer;
+  j["mask_buffer"] = mask_buffer;
   j["weight_bytes"] = weight_bytes;
   j["total_bytes"] = total_bytes;
   j["blob_size"] = blob.size();

@@ -11,6 +11,11 @@
 // last token's logits (k = 1: greedy). Nothing is created per token: a dispatch's token-axis workgroup
 // count is ceil(n_tokens / token_tile) when token_tile > 0, its fixed count otherwise.
 //
+// A list ends with two sampling dispatches of which a call runs one: `sample`, or `sample_masked`, which
+// picks among the tokens whose bit is set in the mask buffer (n_vocab bits in u32 words, bit id % 32 of
+// word id / 32; the host writes it per step under structured output). Everything before them is the
+// forward pass, which the host may also submit alone and sample later.
+//
 // Tensors larger than the device's maxStorageBufferBindingSize are split by rows into parts, each bound
 // separately (one dispatch per part). A model that cannot fit the limits is refused by build_model_plan
 // before anything is uploaded, with what it needs and what the device allows.
@@ -113,6 +118,7 @@ struct Plan {
   int step_buffer = -1;
   int result_buffer = -1;
   int logits_buffer = -1;
+  int mask_buffer = -1;
   uint64_t weight_bytes = 0;  // uploaded from the file
   uint64_t total_bytes = 0;   // all buffers
 
@@ -141,7 +147,7 @@ std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix
 //   {"op": "qkv_post", "n_heads", "n_kv_heads", "head_dim", "rope_dims", "halves", "n_tokens", "context",
 //    "flags": ["BIAS", "QKNORM"], "eps"}
 //   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq", "splits"}
-//   {"op": "sample", "n", "k"}
+//   {"op": "sample", "n", "k"}                        (with a mask buffer: both sampling dispatches)
 // Its single dispatch is in `decode` (and `prefill`); buffers are named after the kernel's inputs/outputs.
 Plan build_op_plan(const std::string& spec_json);
 

@@ -3,16 +3,23 @@
 // step buffer, encodes the dispatch list in one compute pass, submits once and reads back the few bytes
 // of the result (the top-k candidates; the full logits only on request). Nothing is created per token
 // besides the command encoder WebGPU requires.
+//
+// Under structured output the host writes the allowed tokens (a bitset) to the mask buffer and the masked
+// sampling dispatch runs instead of the plain one. The forward pass and the sampling can also go as two
+// submissions (submitForward, submitSample), so the next forward runs on the GPU while the host works out
+// the mask for the token after it.
 
 const WRITE_CHUNK = 16 << 20;  // bytes per queue.writeBuffer while uploading
 const READBACK_SLOTS = 4;      // steps that may be in flight at once
+const SAMPLE = 'sample';       // the labels of a list's sampling tail (plan.h): one of them runs per call
+const SAMPLE_MASKED = 'sample_masked';
 
 /**
  * @typedef {{name: string, role: string, size: number, uploads: number[][], fills: number[][]}} PlanBuffer
  * @typedef {{key: string, code: string, layout: [number, string][]}} PlanPipeline
  * @typedef {{label: string, pipeline: number, groups: number[], token_tile: number, bindings: number[][]}} PlanDispatch
  * @typedef {{kind: string, max_batch: number, context_size: number, n_vocab: number, top_k: number,
- *   step_buffer: number, result_buffer: number, logits_buffer: number, weight_bytes: number, total_bytes: number,
+ *   step_buffer: number, result_buffer: number, logits_buffer: number, mask_buffer: number, weight_bytes: number, total_bytes: number,
  *   buffers: PlanBuffer[], pipelines: PlanPipeline[], decode: PlanDispatch[], prefill: PlanDispatch[]}} Plan
  * @typedef {(fileOffset: number, size: number) => Promise<Uint8Array>} ReadRange
  */
@@ -101,18 +108,28 @@ export class PlanExecutor {
       }
       this.pipelines.push(pipeline);
     }
+    // Each list as its forward pass and its two sampling dispatches (absent from single-op plans); `all`
+    // in plan order (profiling).
     this.lists = {};
     for (const name of ['decode', 'prefill']) {
-      this.lists[name] = plan[name].map((d) => ({
-        pipeline: this.pipelines[d.pipeline],
-        groups: d.groups,
-        tile: d.token_tile,
-        bindGroup: device.createBindGroup({
-          label: d.label,
-          layout: this.layouts[d.pipeline],
-          entries: d.bindings.map(([binding, buffer, offset, size]) => ({ binding, resource: { buffer: this.buffers[buffer], offset, size } })),
-        }),
-      }));
+      const list = { forward: [], sample: null, masked: null, all: [] };
+      for (const d of plan[name]) {
+        const dispatch = {
+          pipeline: this.pipelines[d.pipeline],
+          groups: d.groups,
+          tile: d.token_tile,
+          bindGroup: device.createBindGroup({
+            label: d.label,
+            layout: this.layouts[d.pipeline],
+            entries: d.bindings.map(([binding, buffer, offset, size]) => ({ binding, resource: { buffer: this.buffers[buffer], offset, size } })),
+          }),
+        };
+        list.all.push(dispatch);
+        if (d.label === SAMPLE) list.sample = dispatch;
+        else if (d.label === SAMPLE_MASKED) list.masked = dispatch;
+        else list.forward.push(dispatch);
+      }
+      this.lists[name] = list;
     }
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
@@ -120,9 +137,10 @@ export class PlanExecutor {
     if (invalid) throw new Error(`WebGPU rejected the plan: ${invalid.message}`);
   }
 
-  /** Number of dispatches of a forward call through `list` ('decode' or 'prefill'). */
+  /** Number of dispatches of a forward call through `list` ('decode' or 'prefill'), sampling included. */
   dispatchCount(list = 'decode') {
-    return this.lists[list].length;
+    const { forward, sample } = this.lists[list];
+    return forward.length + (sample ? 1 : 0);
   }
 
   /**
@@ -195,12 +213,14 @@ export class PlanExecutor {
   /**
    * Encodes and submits one forward call: `tokens` at positions [pos, pos + tokens.length). With
    * `chained`, `tokens` is ignored: one token is processed, the one the previous step sampled on the GPU.
+   * With `mask` (the allowed tokens, see writeMask) the masked sampling runs; with `sample` false, none.
    * @param {ArrayLike<number> | null} tokens at most plan.max_batch
    * @param {number} pos
    * @param {'decode' | 'prefill'} [list] default: decode for one token, prefill otherwise
-   * @param {{readLogits?: boolean, chained?: boolean, resultRead?: GPUBuffer}} [options]
+   * @param {{readLogits?: boolean, chained?: boolean, resultRead?: GPUBuffer, mask?: Uint32Array | null,
+   *   sample?: boolean}} [options]
    */
-  encode(tokens, pos, list, { readLogits = false, chained = false, resultRead = null } = {}) {
+  encode(tokens, pos, list, { readLogits = false, chained = false, resultRead = null, mask = null, sample = true } = {}) {
     if (this.lost) throw this.lost;
     const n = chained ? 1 : tokens.length;
     if (n < 1 || n > this.plan.max_batch) throw new Error(`a forward call takes 1..${this.plan.max_batch} tokens, got ${n}`);
@@ -212,18 +232,33 @@ export class PlanExecutor {
     words[1] = pos;
     words[2] = chained ? 1 : 0;
     if (!chained) for (let i = 0; i < n; i++) words[4 + i] = tokens[i];
+    const { forward, sample: plain, masked } = this.lists[list ?? (n === 1 ? 'decode' : 'prefill')];
+    if (mask) this.writeMask(mask);
     this.device.queue.writeBuffer(this.buffers[this.plan.step_buffer], 0, words, 0, chained ? 4 : 4 + n);
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    for (const d of this.lists[list ?? (n === 1 ? 'decode' : 'prefill')]) {
-      pass.setPipeline(d.pipeline);
-      pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? Math.ceil(n / d.tile) : d.groups[2]);
-    }
+    for (const d of forward) dispatch(pass, d, n);
+    const sampling = !sample ? null : mask ? masked : plain;
+    if (sampling) dispatch(pass, sampling, n);
     pass.end();
     if (resultRead) enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, resultRead, 0, resultRead.size);
     if (readLogits && this.logitsRead) enc.copyBufferToBuffer(this.buffers[this.plan.logits_buffer], 0, this.logitsRead, 0, this.logitsRead.size);
     this.device.queue.submit([enc.finish()]);
+  }
+
+  /**
+   * Writes the tokens allowed at the next sampling: a bitset of the vocabulary (bit id % 32 of word
+   * id / 32), as the core's allowedTokens gives it. Queue-ordered: a sampling already submitted still
+   * sees the previous mask.
+   * @param {Uint32Array} words
+   */
+  writeMask(words) {
+    const at = this.plan.mask_buffer;
+    if (at < 0) throw new Error('this plan has no mask buffer');
+    if (words.length !== Math.ceil(this.plan.n_vocab / 32)) {
+      throw new Error(`the token mask has ${words.length} words; the vocabulary of ${this.plan.n_vocab} tokens needs ${Math.ceil(this.plan.n_vocab / 32)}`);
+    }
+    this.device.queue.writeBuffer(this.buffers[at], 0, words);
   }
 
   /**
@@ -232,16 +267,60 @@ export class PlanExecutor {
    * besides a logits read); they settle in submission order.
    * @returns {Promise<{ids: Uint32Array, logits: Float32Array, all?: Float32Array}>}
    */
-  submit(tokens, pos, { list, readLogits = false, chained = false } = {}) {
-    const resultRead = this.freeReads.pop();
-    if (!resultRead) throw new Error(`more than ${READBACK_SLOTS} forward calls in flight`);
+  submit(tokens, pos, { list, readLogits = false, chained = false, mask = null } = {}) {
+    const resultRead = this.takeRead();
     try {
-      this.encode(tokens, pos, list, { readLogits, chained, resultRead });
+      this.encode(tokens, pos, list, { readLogits, chained, resultRead, mask });
     } catch (e) {
       this.freeReads.push(resultRead);
       throw e;
     }
     return this.readResult(resultRead, readLogits);
+  }
+
+  /**
+   * Submits a forward call without its sampling and without readback: its logits stay on the GPU for a
+   * submitSample to come. (Nothing is mapped, so nothing needs settling but the queue; see settle.)
+   */
+  submitForward(tokens, pos, { list, chained = false } = {}) {
+    this.encode(tokens, pos, list, { chained, sample: false });
+  }
+
+  /**
+   * Samples the logits the last forward call left (masked when `mask` is given, see writeMask) and
+   * returns the promise of the readback, as submit does. Its result is what a chained step reads next.
+   * @param {Uint32Array | null} [mask]
+   * @returns {Promise<{ids: Uint32Array, logits: Float32Array}>}
+   */
+  submitSample(mask = null) {
+    if (this.lost) throw this.lost;
+    const { sample, masked } = this.lists.decode;
+    if (!sample) throw new Error('this plan has no sampling dispatch');
+    const resultRead = this.takeRead();
+    try {
+      if (mask) this.writeMask(mask);
+      const enc = this.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      dispatch(pass, mask ? masked : sample, 1);
+      pass.end();
+      enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, resultRead, 0, resultRead.size);
+      this.device.queue.submit([enc.finish()]);
+    } catch (e) {
+      this.freeReads.push(resultRead);
+      throw e;
+    }
+    return this.readResult(resultRead, false);
+  }
+
+  /** Resolves once the GPU has done everything submitted (or the device is lost). */
+  async settle() {
+    await this.device.queue.onSubmittedWorkDone().catch(() => {});
+  }
+
+  takeRead() {
+    const resultRead = this.freeReads.pop();
+    if (!resultRead) throw new Error(`more than ${READBACK_SLOTS} forward calls in flight`);
+    return resultRead;
   }
 
   async readResult(resultRead, readLogits) {
@@ -279,8 +358,8 @@ export class PlanExecutor {
   }
 
   /** Runs a forward call and waits for the GPU, without readback (single-op tests). */
-  async run(tokens, pos, list = 'decode') {
-    this.encode(tokens, pos, list);
+  async run(tokens, pos, list = 'decode', { mask = null } = {}) {
+    this.encode(tokens, pos, list, { mask });
     await this.device.queue.onSubmittedWorkDone();
     if (this.lost) throw this.lost;
   }
@@ -291,4 +370,10 @@ export class PlanExecutor {
     for (const b of this.resultReads ?? []) b.destroy();
     this.logitsRead?.destroy();
   }
+}
+
+function dispatch(pass, d, nTokens) {
+  pass.setPipeline(d.pipeline);
+  pass.setBindGroup(0, d.bindGroup);
+  pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? Math.ceil(nTokens / d.tile) : d.groups[2]);
 }

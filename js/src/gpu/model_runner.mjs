@@ -32,16 +32,20 @@ export class GpuModel {
     this.pos = 0;
   }
 
-  /** Processes `tokens` after what the cache holds; returns the last token's candidates. */
-  async feed(tokens, { readLogits = false } = {}) {
+  /**
+   * Processes `tokens` after what the cache holds; returns the last token's candidates (sampled among the
+   * allowed tokens when `mask` is given: see PlanExecutor.writeMask). Every chunk is submitted before
+   * this returns (the only wait is the last readback), so a caller may queue more work behind it first.
+   */
+  async feed(tokens, { readLogits = false, mask = null } = {}) {
     let out = null;
     const B = this.plan.max_batch;
     for (let i = 0; i < tokens.length; i += B) {
       const chunk = tokens.slice(i, i + B);
       const last = i + B >= tokens.length;
       // Only the last chunk's result matters; earlier chunks are submitted without waiting.
-      if (last) out = await this.executor.forward(chunk, this.pos, { readLogits });
-      else this.executor.encode(chunk, this.pos);
+      if (last) out = await this.executor.forward(chunk, this.pos, { readLogits, mask });
+      else this.executor.submitForward(chunk, this.pos);
       this.pos += chunk.length;
     }
     return out;
@@ -57,7 +61,7 @@ export class GpuModel {
   async *greedyStream(tokens) {
     const B = this.plan.max_batch;
     for (let i = 0; i + B < tokens.length; i += B) {
-      this.executor.encode(tokens.slice(i, i + B), this.pos);
+      this.executor.submitForward(tokens.slice(i, i + B), this.pos);
       this.pos += B;
     }
     const lastChunk = tokens.slice(Math.floor((tokens.length - 1) / B) * B);

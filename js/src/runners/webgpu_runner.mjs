@@ -1,7 +1,7 @@
 // The model on WebGPU: weights streamed from the file to GPU buffers (js/src/gpu), never into the
 // WebAssembly heap, which holds only the header-only model (tokenizer, config) and a session whose
-// forward pass this runner carries out: greedy requests take the GPU's argmax, others read the logits
-// back and let the core sample.
+// forward pass this runner carries out: greedy requests take the GPU's argmax (over the tokens the core
+// allows, under a response_format), others read the logits back and let the core sample.
 import { WebgpuAbi } from '../gpu/abi.mjs';
 import { planLimits } from '../gpu/limits.mjs';
 import { GpuModel } from '../gpu/model_runner.mjs';
@@ -67,6 +67,7 @@ export class WebgpuRunner {
     const session = this.session;
     session.begin(prompt, params);
     const greedy = session.hostCanSample();
+    if (greedy && session.allowedTokens() !== null) return this.runConstrained(session, control);
     const executor = this.gpu.executor;
     // Greedy steps run one ahead on the GPU: as soon as a token is known, the step that feeds it is
     // submitted (it reads the token on the GPU), so the core's bookkeeping, the readback and the encoding
@@ -102,6 +103,53 @@ export class WebgpuRunner {
         return yield* stepLoop(session, step, control);
       } finally {
         if (ahead) await ahead.result.catch(() => {});
+      }
+    }
+    return settled();
+  }
+
+  // Greedy under a response_format: the argmax over the tokens the core allows, taken on the GPU. The
+  // forward pass and the masked sampling go as separate submissions: once token k is read back, the core
+  // takes it and works out the mask for the next sampling while the GPU already runs the forward pass
+  // over token k (chained: it reads the token on the GPU). Per step:
+  //   mask = allowed tokens → submit masked sampling of the pending logits → submit the next forward pass
+  //   → await the sampled token → the core takes it.
+  runConstrained(session, control) {
+    const executor = this.gpu.executor;
+    let ahead = null;  // the position whose forward pass was submitted without its sampling
+    const step = async () => {
+      const { tokens, pos } = session.pending();
+      if (tokens.length === 0) return session.advance(null);
+      let out;
+      try {
+        const mask = session.allowedTokens();
+        let result;
+        if (ahead === pos && tokens.length === 1) result = executor.submitSample(mask);
+        else {
+          this.gpu.pos = pos;
+          result = this.gpu.feed(Array.from(tokens), { mask });  // submits everything before it returns
+        }
+        result.catch(() => {});  // seen below, unless submitting the next forward pass fails first
+        ahead = null;
+        const next = pos + tokens.length;
+        if (next < this.contextSize) {
+          executor.submitForward(null, next, { chained: true });
+          ahead = next;
+        }
+        out = await result;
+      } catch (e) {
+        session.abort();
+        throw e;
+      }
+      return session.advanceToken(out.ids[0]);
+    };
+    // A forward pass run ahead maps nothing, but it still finishes before the generation returns (the
+    // caller may destroy the device next).
+    async function* settled() {
+      try {
+        return yield* stepLoop(session, step, control);
+      } finally {
+        if (ahead !== null) await executor.settle();
       }
     }
     return settled();

@@ -6,7 +6,7 @@ import { WebgpuAbi, hasWebgpuAbi } from '../../../js/src/gpu/abi.mjs';
 import { capabilityReport, chooseBackend, requestWebgpuDevice } from '../../../js/src/capabilities.mjs';
 import { opCases } from '../../webgpu-cases/ops.mjs';
 import {
-  MissingInput, deviceLossCase, gpuGreedyText, hasHostDrivenSession, loadGpuModel, splitCase, storiesGreedyCase,
+  MissingInput, constrainedCase, deviceLossCase, gpuGreedyText, hasHostDrivenSession, loadGpuModel, splitCase, storiesGreedyCase,
 } from '../../webgpu-cases/model.mjs';
 
 let ctxPromise = null;
@@ -57,7 +57,7 @@ async function setup() {
   };
 }
 
-const modelCases = { split: splitCase, deviceLoss: deviceLossCase };
+const modelCases = { split: splitCase, deviceLoss: deviceLossCase, constrainedRegex: constrainedCase('regex', { again: true }) };
 
 /**
  * Runs one case. suite 'ops': `name` is an opCases name; suite 'model': `name` is 'split', 'deviceLoss' or

@@ -1,6 +1,8 @@
 // Greedy / top-k selection on the GPU: the k best logits in order (value descending, index ascending on
 // ties), as (index, f32 bits) pairs in `result`. Round r finds the best element ranked after the one round
 // r - 1 found, so k rounds give an exact ordered top-k without sorting. k = 1 is argmax.
+// MASK: only tokens whose bit is set in `mask` (bit i % 32 of word i / 32) compete — structured output;
+// a disallowed token's logit is not even read.
 // One workgroup. Grid: (1, 1, 1).
 struct Params {
   n: u32,
@@ -13,9 +15,20 @@ const LOWEST: f32 = -3.402823e38;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> result: array<u32>;
+//#if MASK
+@group(0) @binding(4) var<storage, read> mask: array<u32>;
+//#endif
 
 var<workgroup> best_v: array<f32, WG>;
 var<workgroup> best_i: array<u32, WG>;
+
+fn allowed(i: u32) -> bool {
+//#if MASK
+  return ((mask[i >> 5u] >> (i & 31u)) & 1u) != 0u;
+//#else
+  return true;
+//#endif
+}
 
 fn ranks_before(v: f32, i: u32, w: f32, j: u32) -> bool {
   return v > w || (v == w && i < j);
@@ -29,6 +42,7 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     var bv = LOWEST;
     var bi = 0xffffffffu;
     for (var i = tid; i < P.n; i += WG) {
+      if (!allowed(i)) { continue; }
       let v = logits[i];
       let eligible = r == 0u || ranks_before(prev_v, prev_i, v, i);
       if (eligible && ranks_before(v, i, bv, bi)) {
