@@ -312,8 +312,10 @@ export class Engine {
           if (call) finish = 'tool_calls';
           yield chunk({ index: e.index, delta: call ? { tool_calls: [{ index: 0, ...call }] } : { content: held[e.index] }, logprobs: null, finish_reason: null }, withUsage);
         }
+        // What the format does not enforce rides on each choice's last chunk (an extension, as on responses).
+        const extra = parsed.formatWarnings.length ? { ...withUsage, warnings: parsed.formatWarnings } : withUsage;
         yield chunk(chat ? { index: e.index, delta: {}, logprobs: null, finish_reason: finish }
-          : { index: e.index, text: '', logprobs: null, finish_reason: finish }, withUsage);
+          : { index: e.index, text: '', logprobs: null, finish_reason: finish }, extra);
         continue;
       }
       const logprobs = parsed.logprobs >= 0 && e.tokens ? e.tokens : null;

@@ -163,6 +163,8 @@ export interface ChatCompletionChunk {
   }[];
   /** Present with stream_options.include_usage: null on every chunk but the last, which has no choices. */
   usage?: Usage | null;
+  /** Extension: on each choice's last chunk, what the response_format does not enforce, when any. */
+  warnings?: string[];
 }
 
 export interface CompletionLogprobs {

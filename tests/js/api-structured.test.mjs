@@ -65,6 +65,10 @@ test('keywords a grammar cannot enforce are listed in warnings, or refused when 
   const r = await engine.completions.create({ prompt: 'x', max_tokens: 40, response_format: schemaFormat(schema) });
   assert.equal(r.warnings.length, 1);
   assert.match(r.warnings[0], /uniqueItems/);
+  const chunks = [];
+  for await (const chunk of await engine.completions.create({ prompt: 'x', max_tokens: 40, response_format: schemaFormat(schema), stream: true })) chunks.push(chunk);
+  assert.deepEqual(chunks.at(-1).warnings, r.warnings);
+  assert.ok(chunks.slice(0, -1).every((c) => c.warnings === undefined));
   await assert.rejects(engine.completions.create({ prompt: 'x', response_format: schemaFormat(schema, { strict: true }) }),
     (e) => e.status === 400 && e.param === 'response_format.json_schema.schema' && /uniqueItems/.test(e.message));
 });
