@@ -12,8 +12,9 @@ namespace {
 
 // Beyond this the grammar is too large to run (usually a huge {m,n} repetition).
 constexpr size_t kMaxStates = 500'000;
-// Rules of at most this many IR nodes (inlined rules included) are inlined where they are used.
-constexpr int64_t kInlineLimit = 400;
+// Rules whose body builds at most this many states are inlined at every use: JSON whitespace with its
+// 40-blank indentation bound (47 states), a JSON string (33).
+constexpr double kSmallRule = 128;
 
 std::vector<CharRange> normalized(std::vector<CharRange> ranges, bool negated) {
   std::sort(ranges.begin(), ranges.end(), [](const CharRange& a, const CharRange& b) { return a.first < b.first; });
@@ -81,8 +82,7 @@ class Builder {
     if (g_.root < 0 || g_.root >= static_cast<int32_t>(g_.rules.size())) throw GrammarError("the grammar's start rule does not exist");
     check_refs();
     find_inlinable();
-    // Refuse oversized grammars before building them.
-    if (estimate_states() > static_cast<double>(kMaxStates)) too_large();
+    if (total_states() > static_cast<double>(kMaxStates)) too_large();
     nfa_.rule_names.reserve(g_.rules.size());
     for (const auto& r : g_.rules) nfa_.rule_names.push_back(r.name);
     nfa_.rule_start.assign(g_.rules.size(), -1);
@@ -107,6 +107,7 @@ class Builder {
   const Grammar& g_;
   Nfa nfa_;
   std::vector<bool> inlinable_;
+  std::vector<double> body_states_;  // per rule: states built for its body (inlined rules included)
   std::vector<int32_t> pending_;
   int32_t current_rule_ = 0;
 
@@ -119,19 +120,30 @@ class Builder {
     for (const auto& r : g_.rules) walk(r.body, r);
   }
 
-  // A rule is inlined when it cannot reach itself and is small.
+  // Which rules are inlined where they are used. Inlining lets a state see what follows the rule in its
+  // caller, so fewer tokens are left "uncertain" at the rule's end (decided at run time, per stack); but
+  // every use is a copy, and copies cost automaton states and mask computations. So a rule that cannot
+  // reach itself is inlined everywhere when it is small (whitespace, a string: as calls, their inner
+  // states would leave most tokens uncertain), and otherwise only when it is built once, counting the
+  // copies of the rules it is inlined into. Also sizes every rule's body, for total_states().
   void find_inlinable() {
     const size_t n = g_.rules.size();
-    std::vector<std::vector<int32_t>> refs(n);
-    std::function<void(const Expr&, std::vector<int32_t>&)> collect = [&](const Expr& e, std::vector<int32_t>& out) {
-      if (e.kind == Expr::Kind::RuleRef) out.push_back(e.rule);
-      for (const auto& c : e.children) collect(c, out);
+    struct Ref {
+      int32_t rule;
+      double copies;  // how many times build() builds it: repetitions build their item several times
     };
-    for (size_t r = 0; r < n; ++r) collect(g_.rules[r].body, refs[r]);
+    std::vector<std::vector<Ref>> refs(n);
+    std::function<void(const Expr&, size_t, double)> collect = [&](const Expr& e, size_t from, double copies) {
+      if (e.kind == Expr::Kind::RuleRef) refs[from].push_back({e.rule, copies});
+      if (e.kind == Expr::Kind::Repeat) copies *= repeat_copies(e);
+      for (const auto& c : e.children) collect(c, from, copies);
+    };
+    for (size_t r = 0; r < n; ++r) collect(g_.rules[r].body, r, 1);
     std::vector<bool> recursive(n, false);
     for (size_t r = 0; r < n; ++r) {
       std::vector<bool> seen(n, false);
-      std::vector<int32_t> todo(refs[r].begin(), refs[r].end());
+      std::vector<int32_t> todo;
+      for (const Ref& q : refs[r]) todo.push_back(q.rule);
       while (!todo.empty()) {
         const int32_t q = todo.back();
         todo.pop_back();
@@ -141,29 +153,108 @@ class Builder {
         }
         if (seen[q]) continue;
         seen[q] = true;
-        todo.insert(todo.end(), refs[q].begin(), refs[q].end());
+        for (const Ref& t : refs[q]) todo.push_back(t.rule);
       }
     }
+    const auto candidate = [&](int32_t r) { return !recursive[r] && r != g_.root; };
+
+    // Small rules, callees first (a rule's size counts the small rules inlined into it).
     inlinable_.assign(n, false);
-    std::vector<int64_t> size(n, -1);
-    std::function<int64_t(const Expr&)> expr_size = [&](const Expr& e) -> int64_t {
-      int64_t s = 1;
-      if (e.kind == Expr::Kind::Literal) s = static_cast<int64_t>(e.text.size());
-      if (e.kind == Expr::Kind::CharClass) s = 4 + static_cast<int64_t>(e.ranges.size());
-      if (e.kind == Expr::Kind::RuleRef && !recursive[e.rule]) {
-        if (size[e.rule] < 0) size[e.rule] = std::min<int64_t>(expr_size(g_.rules[e.rule].body), kInlineLimit + 1);
-        if (size[e.rule] <= kInlineLimit) s = size[e.rule];
-      }
-      int64_t children = 0;
-      for (const auto& c : e.children) children += expr_size(c);
-      if (e.kind == Expr::Kind::Repeat) children *= std::max(1, std::max(e.min_count, e.max_count));
-      return std::min<int64_t>(s + children, kInlineLimit + 1);
+    body_states_.assign(n, -1);
+    std::function<void(int32_t)> size_small = [&](int32_t r) {
+      if (body_states_[r] >= 0) return;
+      for (const Ref& q : refs[r])
+        if (candidate(q.rule)) size_small(q.rule);
+      body_states_[r] = states_of(g_.rules[r].body);
+      inlinable_[r] = candidate(r) && body_states_[r] <= kSmallRule;
     };
-    for (size_t r = 0; r < n; ++r) {
-      if (recursive[r] || static_cast<int32_t>(r) == g_.root) continue;
-      if (size[r] < 0) size[r] = expr_size(g_.rules[r].body);
-      inlinable_[r] = size[r] <= kInlineLimit;
+    for (size_t r = 0; r < n; ++r) size_small(static_cast<int32_t>(r));
+
+    // The others, callers first: a rule inlined into a rule built k times is built k times too.
+    std::vector<int32_t> order;  // reverse post-order from the root: callers of a non-recursive rule first
+    std::vector<bool> visited(n, false);
+    std::function<void(int32_t)> visit = [&](int32_t r) {
+      visited[r] = true;
+      for (const Ref& q : refs[r])
+        if (!visited[q.rule]) visit(q.rule);
+      order.push_back(r);
+    };
+    visit(g_.root);
+    std::reverse(order.begin(), order.end());
+    std::vector<double> builds(n, 0);  // how many times the rule's body is built
+    for (int32_t r : order) {
+      if (!candidate(r)) builds[r] = 1;
+      else if (!inlinable_[r]) inlinable_[r] = builds[r] <= 1;
+      if (!inlinable_[r]) builds[r] = 1;
+      for (const Ref& q : refs[r]) builds[q.rule] += q.copies * builds[r];
     }
+
+    // Final sizes, callees first, now that rules built once are inlined too.
+    std::fill(body_states_.begin(), body_states_.end(), -1);
+    std::function<void(int32_t)> size_all = [&](int32_t r) {
+      if (body_states_[r] >= 0) return;
+      for (const Ref& q : refs[r])
+        if (inlinable_[q.rule]) size_all(q.rule);
+      body_states_[r] = states_of(g_.rules[r].body);
+    };
+    for (size_t r = 0; r < n; ++r) size_all(static_cast<int32_t>(r));
+  }
+
+  // How many times build() builds a repetition's item.
+  static double repeat_copies(const Expr& e) {
+    return e.max_count < 0 ? std::max(e.min_count, 1) : e.max_count;
+  }
+
+  // The states build() creates for `e` (rules inlined into it included).
+  double states_of(const Expr& e) const {
+    switch (e.kind) {
+      case Expr::Kind::Empty: return 0;
+      case Expr::Kind::Literal: return static_cast<double>(e.text.size());
+      case Expr::Kind::CharClass: {
+        double total = 1;  // the shared end
+        for (const auto& seq : class_sequences(e)) total += static_cast<double>(seq.size()) - 1;
+        return total;
+      }
+      case Expr::Kind::RuleRef: return inlinable_[e.rule] ? body_states_[e.rule] : 1;  // else: the return state
+      case Expr::Kind::Sequence: {
+        double total = 0;
+        for (const auto& c : e.children) total += states_of(c);
+        return total;
+      }
+      case Expr::Kind::Choice: {
+        double total = 1;  // the end
+        for (const auto& c : e.children) total += states_of(c);
+        return total;
+      }
+      case Expr::Kind::Repeat: {
+        const double item = states_of(e.children[0]);
+        if (e.max_count < 0) return std::max(e.min_count, 1) * item + 1 + (e.min_count == 0 ? 1 : 0);
+        return e.max_count * item + 1;
+      }
+    }
+    return 0;
+  }
+
+  // The states of the whole automaton: every rule reachable from the root that is not inlined.
+  double total_states() const {
+    std::vector<bool> seen(g_.rules.size(), false);
+    std::vector<int32_t> todo{g_.root};
+    seen[g_.root] = true;
+    double total = 0;
+    std::function<void(const Expr&)> visit = [&](const Expr& e) {
+      if (e.kind == Expr::Kind::RuleRef && !seen[e.rule]) {
+        seen[e.rule] = true;
+        todo.push_back(e.rule);
+      }
+      for (const auto& c : e.children) visit(c);
+    };
+    while (!todo.empty()) {
+      const int32_t r = todo.back();
+      todo.pop_back();
+      if (!inlinable_[r]) total += 1 + body_states_[r];
+      visit(g_.rules[r].body);
+    }
+    return total;
   }
 
   [[noreturn]] static void too_large() {
@@ -171,39 +262,7 @@ class Builder {
                        " automaton states); reduce large or nested {m,n} repetitions");
   }
 
-  // An upper bound of the states build() creates (inlined rules counted at every use).
-  double estimate_states() const {
-    std::vector<double> rule_size(g_.rules.size(), -1);
-    std::function<double(const Expr&)> size = [&](const Expr& e) -> double {
-      switch (e.kind) {
-        case Expr::Kind::Empty: return 0;
-        case Expr::Kind::Literal: return static_cast<double>(e.text.size());
-        case Expr::Kind::CharClass: return 16.0 + 8.0 * static_cast<double>(e.ranges.size());
-        case Expr::Kind::RuleRef:
-          if (!inlinable_[e.rule]) return 1;
-          if (rule_size[e.rule] < 0) rule_size[e.rule] = size(g_.rules[e.rule].body);
-          return rule_size[e.rule];
-        case Expr::Kind::Sequence:
-        case Expr::Kind::Choice: {
-          double total = 2.0 * static_cast<double>(e.children.size()) + 1;
-          for (const auto& c : e.children) total += size(c);
-          return total;
-        }
-        case Expr::Kind::Repeat: {
-          const double copies = e.max_count < 0 ? std::max(e.min_count, 1) : e.max_count;
-          return (size(e.children[0]) + 2) * copies + 2;
-        }
-      }
-      return 0;
-    };
-    double total = 0;
-    for (size_t r = 0; r < g_.rules.size(); ++r)
-      if (!inlinable_[r]) total += size(g_.rules[r].body) + 1;
-    return total;
-  }
-
   int32_t new_state() {
-    if (nfa_.states.size() >= kMaxStates) too_large();
     nfa_.states.emplace_back();
     nfa_.states.back().rule = current_rule_;
     return static_cast<int32_t>(nfa_.states.size() - 1);
@@ -253,25 +312,28 @@ class Builder {
         return cur;
       }
       case Expr::Kind::Choice: {
+        // Every alternative starts at `start` itself: no construction loops back to where it starts.
         const int32_t end = new_state();
-        for (const auto& c : e.children) {
-          const int32_t s = new_state();
-          epsilon(start, s);
-          epsilon(build(c, s), end);
-        }
+        for (const auto& c : e.children) epsilon(build(c, start), end);
         return end;
       }
       case Expr::Kind::Repeat: {
         const Expr& item = e.children[0];
         int32_t cur = start;
-        // The last mandatory copy loops back on itself for an unbounded repetition, so x+ and x{m,}
-        // hold m copies of x, never m + 1 (nested repetitions then grow linearly, not exponentially).
+        // Copies follow one another directly; only a copy that loops needs a fresh state to loop back to
+        // (looping back to `cur` would also repeat whatever else leaves it). The last mandatory copy loops
+        // for an unbounded repetition, so x+ and x{m,} hold m copies of x, never m + 1 (nested
+        // repetitions then grow linearly, not exponentially).
         const int32_t mandatory = e.max_count < 0 ? std::max(e.min_count, 1) : e.min_count;
         for (int32_t i = 0; i < mandatory; ++i) {
-          const int32_t s = new_state();
-          epsilon(cur, s);
-          cur = build(item, s);
-          if (e.max_count < 0 && i + 1 == mandatory) epsilon(cur, s);
+          if (e.max_count < 0 && i + 1 == mandatory) {
+            const int32_t s = new_state();
+            epsilon(cur, s);
+            cur = build(item, s);
+            epsilon(cur, s);
+          } else {
+            cur = build(item, cur);
+          }
         }
         if (e.max_count < 0) {
           if (e.min_count == 0) {
@@ -286,9 +348,7 @@ class Builder {
         const int32_t end = new_state();
         epsilon(cur, end);
         for (int32_t i = e.min_count; i < e.max_count; ++i) {
-          const int32_t s = new_state();
-          epsilon(cur, s);
-          cur = build(item, s);
+          cur = build(item, cur);
           epsilon(cur, end);
         }
         return end;

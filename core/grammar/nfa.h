@@ -1,7 +1,8 @@
 // The grammar as the pushdown automaton runs it: each rule becomes a byte-level NFA whose edges read a
-// byte range, call another rule (pushing where to return), or move without reading. Small non-recursive
-// rules are inlined so that the automaton's states (and their token-mask caches) see a whole rule's worth
-// of context; character classes become the UTF-8 byte sequences of their code points.
+// byte range, call another rule (pushing where to return), or move without reading. Non-recursive rules
+// that are small or used once are inlined so that the automaton's states (and their token-mask caches)
+// see a whole rule's worth of context; character classes become the UTF-8 byte sequences of their code
+// points.
 #pragma once
 #include <array>
 #include <bitset>
