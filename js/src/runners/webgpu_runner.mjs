@@ -66,55 +66,31 @@ export class WebgpuRunner {
   run(prompt, params, control) {
     const session = this.session;
     session.begin(prompt, params);
-    const greedy = session.hostCanSample();
-    if (greedy && session.allowedTokens() !== null) return this.runConstrained(session, control);
-    const executor = this.gpu.executor;
-    // Greedy steps run one ahead on the GPU: as soon as a token is known, the step that feeds it is
-    // submitted (it reads the token on the GPU), so the core's bookkeeping, the readback and the encoding
-    // overlap the GPU's work. When the core's next step is something else (the generation ended), the
-    // step run ahead is dropped; its cache row is past what the session counts as cached.
-    let ahead = null;
+    if (session.hostCanSample()) return this.runGreedy(session, control);
+    // Sampling with temperature, penalties, bias or logprobs: the core samples from the logits read back.
     const step = async () => {
       const { tokens, pos } = session.pending();
       if (tokens.length === 0) return session.advance(null);
       let out;
       try {
-        if (ahead && ahead.pos === pos && tokens.length === 1) out = await ahead.result;
-        else {
-          this.gpu.pos = pos;  // the core reuses the cached prefix: run from where it says
-          out = await this.gpu.feed(Array.from(tokens), { readLogits: !greedy });
-        }
-        ahead = null;
-        const next = pos + tokens.length;
-        if (greedy && next < this.contextSize) {
-          ahead = { pos: next, result: executor.submit(null, next, { chained: true }) };
-          ahead.result.catch(() => {});
-        }
+        this.gpu.pos = pos;  // the core reuses the cached prefix: run from where it says
+        out = await this.gpu.feed(Array.from(tokens), { readLogits: true });
       } catch (e) {
         session.abort();
         throw e;
       }
-      return greedy ? session.advanceToken(out.ids[0]) : session.advance(out.all);
+      return session.advance(out.all);
     };
-    // However the generation ends, wait for a step run ahead: a mapping left pending when the caller
-    // destroys the device or exits can take Dawn down with it.
-    async function* settled() {
-      try {
-        return yield* stepLoop(session, step, control);
-      } finally {
-        if (ahead) await ahead.result.catch(() => {});
-      }
-    }
-    return settled();
+    return stepLoop(session, step, control);
   }
 
-  // Greedy under a response_format: the argmax over the tokens the core allows, taken on the GPU. The
-  // forward pass and the masked sampling go as separate submissions: once token k is read back, the core
+  // Greedy: the argmax on the GPU (under a response_format, over the tokens the core allows). The
+  // forward pass and the sampling go as separate submissions: once token k is read back, the core
   // takes it and works out the mask for the next sampling while the GPU already runs the forward pass
   // over token k (chained: it reads the token on the GPU). Per step:
   //   mask = allowed tokens → submit masked sampling of the pending logits → submit the next forward pass
   //   → await the sampled token → the core takes it.
-  runConstrained(session, control) {
+  runGreedy(session, control) {
     const executor = this.gpu.executor;
     let ahead = null;  // the position whose forward pass was submitted without its sampling
     const step = async () => {
