@@ -26,7 +26,7 @@ const schemas = Object.fromEntries(names.map((n) => {
 }));
 
 for (const model of models) {
-  const engine = await createEngine({ model, backend: 'wasm' });
+  const engine = await createEngine({ model, backend: 'wasm', wasmVariant: 'single' });  // one thread: run several at once
   const start = performance.now();
   const report = await runSeeds(engine, { seeds, maxTokens, schemas });
   const seconds = (performance.now() - start) / 1000;
