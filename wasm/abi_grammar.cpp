@@ -2,8 +2,12 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "grammar/compiled_grammar.h"
+#include "grammar/json_schema.h"
 #include "grammar/matcher.h"
 #include "tabllm_grammar.h"
 
@@ -12,7 +16,8 @@ struct tabllm_grammar_vocab {
 };
 struct tabllm_grammar_compiled {
   std::shared_ptr<const tabllm::grammar::CompiledGrammar> compiled;
-  std::string stats;
+  std::vector<std::string> warnings;
+  std::string stats;  // the last tabllm_grammar_compiled_stats answer
 };
 struct tabllm_grammar_matcher {
   tabllm::grammar::Matcher matcher;
@@ -36,6 +41,26 @@ Result guarded(Body&& body, Result failed) noexcept {
     grammar_error = "unknown internal error";
   }
   return failed;
+}
+
+tabllm_grammar_compiled* compiled_handle(std::shared_ptr<const tabllm::grammar::CompiledGrammar> compiled,
+                                         std::vector<std::string> warnings) {
+  return new tabllm_grammar_compiled{std::move(compiled), std::move(warnings), {}};
+}
+
+tabllm::grammar::SchemaOptions parse_schema_options(const char* text) {
+  tabllm::grammar::SchemaOptions options;
+  if (!text || !*text) return options;
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  if (!json.is_object()) throw tabllm::Error("JSON Schema options must be a JSON object");
+  for (const auto& [key, value] : json.items()) {
+    if (key == "any_property_order" && value.is_boolean()) options.any_property_order = value.get<bool>();
+    else if (key == "strict" && value.is_boolean()) options.strict = value.get<bool>();
+    else if (key == "max_indent" && value.is_number_integer()) options.max_indent = value.get<int>();
+    else if (key == "max_repeat" && value.is_number_integer()) options.max_repeat = value.get<int>();
+    else throw tabllm::Error("unknown or mistyped JSON Schema option '" + key + "'");
+  }
+  return options;
 }
 
 }  // namespace
@@ -102,18 +127,33 @@ TABLLM_API tabllm_grammar_compiled* tabllm_grammar_compile(const tabllm_grammar_
     else if (kind == "gbnf") grammar = g::parse_gbnf(text ? text : "", start);
     else if (kind == "ebnf") grammar = g::parse_ebnf(text ? text : "", start);
     else throw tabllm::Error("unknown grammar dialect '" + kind + "': use \"gbnf\", \"ebnf\" or \"json\"");
-    auto compiled = g::compile(grammar, vocab->vocab);
-    const auto& s = compiled->stats();
-    std::string stats = "{\"nfa_states\": " + std::to_string(s.nfa_states) + ", \"cached_states\": " +
-                        std::to_string(s.cached_states) + ", \"accepted_lists\": " + std::to_string(s.accepted_lists) +
-                        ", \"not_accepted_lists\": " + std::to_string(s.not_accepted_lists) + ", \"bitsets\": " +
-                        std::to_string(s.bitsets) + ", \"uncertain_tokens\": " + std::to_string(s.uncertain_tokens) +
-                        ", \"cache_bytes\": " + std::to_string(s.cache_bytes) + "}";
-    return new tabllm_grammar_compiled{std::move(compiled), std::move(stats)};
+    return compiled_handle(g::compile(grammar, vocab->vocab), {});
   }, static_cast<tabllm_grammar_compiled*>(nullptr));
 }
 
-TABLLM_API const char* tabllm_grammar_compiled_stats(const tabllm_grammar_compiled* compiled) { return compiled->stats.c_str(); }
+TABLLM_API tabllm_grammar_compiled* tabllm_grammar_compile_json_schema(const tabllm_grammar_vocab* vocab, const char* schema,
+                                                                        const char* options) {
+  return guarded([&] {
+    namespace g = tabllm::grammar;
+    const g::SchemaOptions schema_options = parse_schema_options(options);
+    g::SchemaGrammar converted = g::json_schema_text_to_gbnf(schema ? schema : "", schema_options);
+    return compiled_handle(g::compile(g::parse_gbnf(converted.gbnf), vocab->vocab), std::move(converted.warnings));
+  }, static_cast<tabllm_grammar_compiled*>(nullptr));
+}
+
+TABLLM_API const char* tabllm_grammar_compiled_stats(tabllm_grammar_compiled* compiled) {
+  return guarded([&] {
+    const auto s = compiled->compiled->stats();
+    nlohmann::ordered_json stats = {
+        {"nfa_states", s.nfa_states},         {"top_states", s.top_states},
+        {"cached_states", s.cached_states},   {"accepted_lists", s.accepted_lists},
+        {"not_accepted_lists", s.not_accepted_lists}, {"bitsets", s.bitsets},
+        {"uncertain_tokens", s.uncertain_tokens}, {"cache_bytes", s.cache_bytes}};
+    if (!compiled->warnings.empty()) stats["warnings"] = compiled->warnings;
+    compiled->stats = stats.dump();
+    return compiled->stats.c_str();
+  }, static_cast<const char*>(nullptr));
+}
 TABLLM_API void tabllm_grammar_compiled_free(tabllm_grammar_compiled* compiled) { delete compiled; }
 
 TABLLM_API tabllm_grammar_matcher* tabllm_grammar_matcher_create(const tabllm_grammar_compiled* compiled) {

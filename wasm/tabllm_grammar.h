@@ -40,8 +40,17 @@ TABLLM_API const char* tabllm_grammar_builtin(const char* name);
  * root: the start rule, NULL for "root". */
 TABLLM_API tabllm_grammar_compiled* tabllm_grammar_compile(const tabllm_grammar_vocab* vocab, const char* text,
                                                             const char* dialect, const char* root);
-/* {"nfa_states", "cached_states", "uncertain_tokens", "cache_bytes", ...} as JSON. */
-TABLLM_API const char* tabllm_grammar_compiled_stats(const tabllm_grammar_compiled* compiled);
+/* A JSON Schema (its text) converted to a grammar (core/grammar/json_schema.h) and compiled. options: NULL
+ * or a JSON object with any of "any_property_order" (false), "strict" (false: keywords a grammar cannot
+ * enforce are warnings; true: errors), "max_indent" (40), "max_repeat" (64). The warnings are listed in
+ * the compiled grammar's stats. */
+TABLLM_API tabllm_grammar_compiled* tabllm_grammar_compile_json_schema(const tabllm_grammar_vocab* vocab, const char* schema,
+                                                                        const char* options);
+/* {"nfa_states", "top_states", "cached_states", "uncertain_tokens", "cache_bytes", ...} as JSON, owned by
+ * the compiled grammar until the next call. A state's token classes are computed when a matcher first
+ * reaches it (those of the grammar's start when it is compiled): "cached_states" of "top_states" so far.
+ * "warnings" (an array of "POINTER: what is not enforced") for grammars made from a JSON Schema. */
+TABLLM_API const char* tabllm_grammar_compiled_stats(tabllm_grammar_compiled* compiled);
 TABLLM_API void tabllm_grammar_compiled_free(tabllm_grammar_compiled* compiled);
 
 TABLLM_API tabllm_grammar_matcher* tabllm_grammar_matcher_create(const tabllm_grammar_compiled* compiled);

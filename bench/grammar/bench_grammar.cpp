@@ -1,51 +1,50 @@
 // Native grammar benchmark. For a grammar (GBNF, EBNF or the built-in JSON one) and a vocabulary (GGUF or
-// tokenizer.json) it times compile() (mask cache included) and, over each document of a text file
-// tokenized with the vocabulary's tokenizer, fill_next_token_bitmask before every token; prints one JSON
-// object.
+// tokenizer.json) it times compile() and, over each document of a text file tokenized with the
+// vocabulary's tokenizer, fill_next_token_bitmask before every token; prints one JSON object. With
+// --schemas it does the same for each JSON Schema of a directory (see bench_schemas.h). A state's token
+// classes are computed when a matcher first reaches it, so first masks include that work; --eager
+// computes them all in compile() instead.
 //
-//   tabllm_bench_grammar --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N]
+//   tabllm_bench_grammar --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N] [--eager]
+//   tabllm_bench_grammar --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager]
 //
 // FILE of --docs: one document per line. In .jsonl files lines are JSON documents taken as they are;
 // in other files the two characters \n stand for a line break.
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench_schemas.h"
+#include "bench_util.h"
 #include "grammar/compiled_grammar.h"
 #include "grammar/matcher.h"
 #include "tokenizer/tokenizer.h"
 
 using namespace tabllm;
-using Clock = std::chrono::steady_clock;
+using namespace tabllm::bench;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+constexpr const char* kUsage =
+    "usage: %s --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N] [--eager]\n"
+    "       %s --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager]\n";
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5));
-  return v[i];
+nlohmann::ordered_json cache_stats(const grammar::CompiledGrammar& compiled) {
+  const grammar::CompileStats s = compiled.stats();
+  return {{"nfa_states", s.nfa_states},         {"top_states", s.top_states},     {"cached_states", s.cached_states},
+          {"accepted_lists", s.accepted_lists}, {"not_accepted_lists", s.not_accepted_lists},
+          {"bitsets", s.bitsets},               {"uncertain_tokens", s.uncertain_tokens},
+          {"bytes", s.cache_bytes},             {"automaton_configs", s.automaton_configs}};
 }
-
-double micros(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::micro>(b - a).count(); }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string vocab_path, grammar_path, docs_path, dialect = "json";
   int compiles = 5;
+  SchemaBenchOptions schema_options;
+  grammar::CompileOptions compile_options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -57,9 +56,13 @@ int main(int argc, char** argv) {
     else if (a == "--ebnf") dialect = "ebnf", grammar_path = value();
     else if (a == "--json") dialect = "json";
     else if (a == "--docs") docs_path = value();
-    else if (a == "--compiles") compiles = std::stoi(value());
+    else if (a == "--compiles") compiles = schema_options.compiles = std::stoi(value());
+    else if (a == "--eager") compile_options.precompute_masks = schema_options.compile.precompute_masks = true;
+    else if (a == "--schemas") schema_options.dir = value();
+    else if (a == "--every") schema_options.every = std::stoi(value());
+    else if (a == "--limit") schema_options.limit = std::stoi(value());
     else {
-      std::fprintf(stderr, "usage: %s --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N]\n", argv[0]);
+      std::fprintf(stderr, kUsage, argv[0], argv[0]);
       return 2;
     }
   }
@@ -67,6 +70,12 @@ int main(int argc, char** argv) {
     if (vocab_path.empty()) throw Error("--vocab is required");
     const Tokenizer tokenizer(Vocab::load(vocab_path));
     const auto vocab = grammar::TokenVocabulary::from_tokenizer(tokenizer);
+    nlohmann::ordered_json report = {{"vocab", vocab_path}, {"vocab_size", vocab->size()}, {"eager", compile_options.precompute_masks}};
+    if (!schema_options.dir.empty()) {
+      report.update(bench_schemas(tokenizer, vocab, schema_options));
+      std::printf("%s\n", report.dump().c_str());
+      return 0;
+    }
     const std::string text = dialect == "json" ? grammar::json_gbnf() : read_file(grammar_path);
 
     std::vector<double> compile_ms;
@@ -74,7 +83,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < compiles; ++i) {
       const auto t0 = Clock::now();
       const grammar::Grammar g = dialect == "ebnf" ? grammar::parse_ebnf(text) : grammar::parse_gbnf(text);
-      compiled = grammar::compile(g, vocab);
+      compiled = grammar::compile(g, vocab, compile_options);
       compile_ms.push_back(micros(t0, Clock::now()) / 1000);
     }
 
@@ -105,17 +114,15 @@ int main(int argc, char** argv) {
         if (!ok || !m.can_terminate()) ++rejected;
       }
     }
-    const auto& s = compiled->stats();
-    std::printf(
-        "{\"vocab\": \"%s\", \"vocab_size\": %zu, \"grammar\": \"%s\", \"compile_ms\": {\"median\": %.3f, \"p95\": %.3f}, "
-        "\"mask_us\": {\"median\": %.2f, \"p99\": %.2f, \"mean\": %.2f, \"max\": %.2f}, \"docs\": %d, \"docs_rejected\": %d, \"tokens\": %d, "
-        "\"cache\": {\"nfa_states\": %zu, \"cached_states\": %zu, \"accepted_lists\": %zu, \"not_accepted_lists\": %zu, "
-        "\"bitsets\": %zu, \"uncertain_tokens\": %zu, \"bytes\": %zu}}\n",
-        vocab_path.c_str(), vocab->size(), dialect == "json" ? "builtin-json" : grammar_path.c_str(), percentile(compile_ms, 0.5),
-        percentile(compile_ms, 0.95), percentile(mask_us, 0.5), percentile(mask_us, 0.99),
-        mask_us.empty() ? 0.0 : [&] { double t = 0; for (double x : mask_us) t += x; return t / mask_us.size(); }(), percentile(mask_us, 1.0),
-        docs, rejected, tokens, s.nfa_states, s.cached_states, s.accepted_lists, s.not_accepted_lists, s.bitsets,
-        s.uncertain_tokens, s.cache_bytes);
+    report["grammar"] = dialect == "json" ? "builtin-json" : grammar_path;
+    report["compile_ms"] = {{"median", percentile(compile_ms, 0.5)}, {"p95", percentile(compile_ms, 0.95)}};
+    report["mask_us"] = {{"median", percentile(mask_us, 0.5)}, {"p99", percentile(mask_us, 0.99)}, {"mean", mean(mask_us)},
+                         {"max", percentile(mask_us, 1.0)}};
+    report["docs"] = docs;
+    report["docs_rejected"] = rejected;
+    report["tokens"] = tokens;
+    report["cache"] = cache_stats(*compiled);
+    std::printf("%s\n", report.dump().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

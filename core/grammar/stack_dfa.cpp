@@ -6,10 +6,33 @@
 namespace tabllm::grammar {
 
 StackDfa::StackDfa(const Nfa& nfa) : nfa_(nfa) {
+  // Byte classes: the runs of bytes between the ends of edge ranges.
+  std::array<bool, 257> starts_run{};
+  starts_run[0] = true;
+  for (const NfaState& s : nfa.states)
+    for (const ByteEdge& e : s.bytes) {
+      starts_run[e.first] = true;
+      starts_run[e.last + 1] = true;
+    }
+  for (int b = 0; b < 256; ++b) {
+    if (starts_run[b] && b > 0) ++classes_;
+    class_of_[b] = static_cast<uint8_t>(classes_);
+  }
+  ++classes_;
   configs_.push_back({0, 0, false});  // kDead
   config_ids_.emplace(std::string(1, '\0'), kDead);
-  row_of_.push_back(0);
-  rows_.assign(256, kDead);  // the dead configuration stays dead
+  row_of_.push_back(new_row());
+  std::fill(row_of_[kDead], row_of_[kDead] + classes_, kDead);  // the dead configuration stays dead
+}
+
+int32_t* StackDfa::new_row() {
+  if (rows_in_last_block_ == kRowsPerBlock) {
+    row_blocks_.emplace_back(new int32_t[kRowsPerBlock * classes_]);
+    rows_in_last_block_ = 0;
+  }
+  int32_t* row = row_blocks_.back().get() + rows_in_last_block_++ * classes_;
+  std::fill(row, row + classes_, kUnknown);
+  return row;
 }
 
 int32_t StackDfa::intern_node(int32_t state, int32_t parent) {
@@ -63,7 +86,7 @@ int32_t StackDfa::intern_config() {
   auto [it, inserted] = config_ids_.try_emplace(std::move(key), static_cast<int32_t>(configs_.size()));
   if (inserted) {
     configs_.push_back({static_cast<uint32_t>(top_pool_.size()), static_cast<uint32_t>(scratch_tops_.size()), scratch_bottom_});
-    row_of_.push_back(-1);
+    row_of_.push_back(nullptr);
     top_pool_.insert(top_pool_.end(), scratch_tops_.begin(), scratch_tops_.end());
   }
   return it->second;
@@ -98,11 +121,8 @@ int32_t StackDfa::single_top(int32_t nfa_state) {
 
 int32_t StackDfa::step_slow(int32_t config, uint8_t byte) {
   const int32_t next = compute_step(config, byte);
-  if (row_of_[config] < 0) {
-    row_of_[config] = static_cast<int32_t>(rows_.size() / 256);
-    rows_.resize(rows_.size() + 256, kUnknown);
-  }
-  rows_[static_cast<size_t>(row_of_[config]) * 256 + byte] = next;
+  if (!row_of_[config]) row_of_[config] = new_row();
+  row_of_[config][class_of_[byte]] = next;
   return next;
 }
 

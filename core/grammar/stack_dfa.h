@@ -4,7 +4,9 @@
 // reached the stack's bottom); configurations are interned and their byte transitions memoized, so
 // accepting a byte is usually one table lookup and rollback or fork only copy integers.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -34,9 +36,8 @@ class StackDfa {
   int32_t single_top(int32_t nfa_state);
 
   int32_t step(int32_t config, uint8_t byte) {
-    const int32_t row = row_of_[config];
-    if (row >= 0) {
-      const int32_t next = rows_[static_cast<size_t>(row) * 256 + byte];
+    if (const int32_t* row = row_of_[config]) {
+      const int32_t next = row[class_of_[byte]];
       if (next != kUnknown) return next;
     }
     return step_slow(config, byte);
@@ -71,9 +72,17 @@ class StackDfa {
   std::vector<Config> configs_;
   std::vector<int32_t> top_pool_;
   std::unordered_map<std::string, int32_t> config_ids_;
-  // Memoized transitions: a row of 256 (kUnknown until computed) for each configuration stepped so far.
-  std::vector<int32_t> row_of_;
-  std::vector<int32_t> rows_;
+  // Memoized transitions: a row (kUnknown until computed) for each configuration stepped so far, null for
+  // the others, indexed by byte class: bytes that no edge of the automaton tells apart share an entry
+  // (a few dozen classes in a JSON Schema's grammar, so rows are small). Rows are carved from blocks
+  // that never move, so that growing costs no copy (a first mask at a new configuration should not pay
+  // for copying every row before it).
+  static constexpr size_t kRowsPerBlock = 64;
+  std::array<uint8_t, 256> class_of_{};
+  size_t classes_ = 0;
+  std::vector<int32_t*> row_of_;
+  std::vector<std::unique_ptr<int32_t[]>> row_blocks_;
+  size_t rows_in_last_block_ = kRowsPerBlock;
   // Scratch of compute_step / closure.
   std::vector<int32_t> scratch_tops_;
   std::vector<std::pair<int32_t, int32_t>> scratch_todo_;
@@ -81,6 +90,7 @@ class StackDfa {
   FlatMap64 scratch_seen_map_;
   bool scratch_bottom_ = false;
 
+  int32_t* new_row();
   int32_t intern_node(int32_t state, int32_t parent);
   int32_t intern_config();
   void closure(int32_t state, int32_t parent);

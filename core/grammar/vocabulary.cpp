@@ -1,6 +1,7 @@
 #include "grammar/vocabulary.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "grammar/grammar.h"
 #include "tokenizer/tokenizer.h"
@@ -19,18 +20,18 @@ TokenVocabulary::TokenVocabulary(std::vector<std::string> token_bytes, std::vect
     if (!bytes_[id].empty() && !is_end_[id]) {
       sorted_.push_back(static_cast<int32_t>(id));
       text_tokens_[id / 32] |= 1u << (id % 32);
+      max_token_bytes_ = std::max(max_token_bytes_, bytes_[id].size());
     }
   std::sort(sorted_.begin(), sorted_.end(), [&](int32_t a, int32_t b) { return bytes_[a] < bytes_[b]; });
 
   // Build the trie in one pass over the sorted tokens: a path of open nodes, closed when a token leaves it.
-  trie_.push_back({0, 0, 0, 0, 0, 0});
+  if (max_token_bytes_ > UINT16_MAX) throw GrammarError("a token of " + std::to_string(max_token_bytes_) + " bytes is too long");
+  trie_.push_back({0, 0, 0, 0, 0});
   std::vector<int32_t> path{0};
   const std::string* previous = nullptr;
-  auto close_to = [&](size_t depth, int32_t token_index) {
+  auto close_to = [&](size_t depth) {
     while (path.size() > depth + 1) {
-      TrieNode& n = trie_[path.back()];
-      n.subtree_end = static_cast<int32_t>(trie_.size());
-      n.last_token = token_index;
+      trie_[path.back()].subtree_end = static_cast<int32_t>(trie_.size());
       path.pop_back();
     }
   };
@@ -41,17 +42,34 @@ TokenVocabulary::TokenVocabulary(std::vector<std::string> token_bytes, std::vect
       const size_t limit = std::min(previous->size(), b.size());
       while (common < limit && (*previous)[common] == b[common]) ++common;
     }
-    close_to(common, static_cast<int32_t>(i));
+    close_to(common);
     for (size_t d = common; d < b.size(); ++d) {
       path.push_back(static_cast<int32_t>(trie_.size()));
-      trie_.push_back({static_cast<uint8_t>(b[d]), static_cast<int32_t>(d + 1), 0, static_cast<int32_t>(i), 0, 0});
+      trie_.push_back({0, static_cast<int32_t>(i), static_cast<uint16_t>(d + 1), 0, static_cast<uint8_t>(b[d])});
     }
-    if (b.size() == path.size() - 1) ++trie_[path.back()].ending;
+    TrieNode& end = trie_[path.back()];
+    if (b.size() == path.size() - 1) {
+      if (end.ending == UINT16_MAX) throw GrammarError("too many tokens with the same bytes");
+      ++end.ending;
+    }
     previous = &b;
   }
-  close_to(0, static_cast<int32_t>(sorted_.size()));
+  close_to(0);
   trie_[0].subtree_end = static_cast<int32_t>(trie_.size());
-  trie_[0].last_token = static_cast<int32_t>(sorted_.size());
+  trie_.push_back({static_cast<int32_t>(trie_.size() + 1), static_cast<int32_t>(sorted_.size()), 0, 0, 0});  // the sentinel
+}
+
+std::shared_ptr<const RegionCore> TokenVocabulary::region_core(const std::string& key) const {
+  std::lock_guard lock(region_cores_mutex_);
+  const auto it = region_cores_.find(key);
+  return it == region_cores_.end() ? nullptr : it->second;
+}
+
+void TokenVocabulary::remember_region_core(const std::string& key, std::shared_ptr<const RegionCore> core) const {
+  // Common regions come first; past this many the rest are kept by their grammars only.
+  constexpr size_t kMaxShared = 256;
+  std::lock_guard lock(region_cores_mutex_);
+  if (region_cores_.size() < kMaxShared) region_cores_.emplace(key, std::move(core));
 }
 
 std::shared_ptr<const TokenVocabulary> TokenVocabulary::from_tokenizer(const Tokenizer& tokenizer) {

@@ -1,0 +1,279 @@
+#include "grammar/mask_builder.h"
+
+#include <algorithm>
+
+namespace tabllm::grammar {
+
+namespace {
+
+// Past this many configurations the walks' automaton starts afresh (each walk starts from its own
+// configuration, so nothing is lost but lookups).
+constexpr size_t kMaxWalkConfigs = 50'000;
+
+size_t token_set_bytes(const TokenSet& s) { return s.ids.size() * 4 + s.bits.size() * 4; }
+
+}  // namespace
+
+MaskBuilder::MaskBuilder(const Nfa& nfa, const TokenVocabulary& vocab)
+    : nfa_(nfa), vocab_(vocab), dfa_(std::make_unique<StackDfa>(nfa)), first_node_(256, -1),
+      config_(vocab.max_token_bytes() + 1), floor_(vocab.max_token_bytes() + 1) {
+  const auto trie = vocab.trie();
+  for (int32_t u = 1; u < trie[0].subtree_end; u = trie[u].subtree_end) first_node_[trie[u].byte] = u;
+}
+
+StateMask MaskBuilder::build(int32_t state, CompileStats& stats) {
+  if (dfa_->config_count() > kMaxWalkConfigs) {
+    dfa_ = std::make_unique<StackDfa>(nfa_);
+    shared_walk_of_.clear();
+  }
+  StateMask m;
+  accepted_.clear();
+  if (const RegionCore* core = region_core(state, stats)) {
+    m.shared.push_back(&core->accepted);
+    walk_list(*dfa_, dfa_->single_top(state), nfa_.follow[nfa_.states[state].rule], core->leaving, core->leaving_lcp,
+              accepted_, m.uncertain);
+  } else {
+    walk_state(state, m, stats);
+  }
+  m.accepted = store(accepted_, stats);
+  m.uncertain_lcp = common_prefixes(m.uncertain);
+  ++stats.cached_states;
+  stats.uncertain_tokens += m.uncertain.size();
+  stats.cache_bytes += token_set_bytes(m.accepted) + m.removed.size() * 4 + m.uncertain.size() * 6;
+  stats.automaton_configs = dfa_->config_count();
+  stats.automaton_nodes = dfa_->node_count();
+  return m;
+}
+
+const RegionCore* MaskBuilder::region_core(int32_t state, CompileStats& stats) {
+  std::optional<WideRegion> region = wide_region(nfa_, state);
+  if (!region) return nullptr;
+  auto [it, inserted] = cores_.try_emplace(region->key);
+  if (inserted) it->second = vocab_.region_core(region->key);
+  if (!it->second) {
+    it->second = walk_region(*region, stats);
+    vocab_.remember_region_core(region->key, it->second);
+  }
+  return it->second->useful ? it->second.get() : nullptr;
+}
+
+std::shared_ptr<const RegionCore> MaskBuilder::walk_region(const WideRegion& region, CompileStats& stats) {
+  // A region most tokens leave (characters that soon reach a call, say) saves nothing: the state is
+  // walked directly then.
+  const size_t max_leaving = vocab_.sorted().size() / 16;
+  StackDfa local(region.nfa);
+  auto core = std::make_shared<RegionCore>();
+  std::vector<int32_t>& accepted = shared_accepted_;
+  accepted.clear();
+  ++stats.region_walks;
+  if (!walk_nodes(local, local.single_top(0), region.nfa.follow[0], 1, vocab_.trie()[0].subtree_end, accepted,
+                  core->leaving, max_leaving)) {
+    core->leaving.clear();
+    core->useful = false;
+    return core;
+  }
+  core->accepted = store(accepted, stats);
+  core->leaving_lcp = common_prefixes(core->leaving);
+  stats.cache_bytes += token_set_bytes(core->accepted) + core->leaving.size() * 6;
+  return core;
+}
+
+// The walk of one state, by its first bytes. The first bytes that lead to one configuration and hold
+// many tokens share the walk below it with other states (made by the first state that needs it): one
+// such walk even when its first bytes differ from this state's (the tokens of first bytes this state
+// lacks are removed, those it has besides are walked), the others when they are the same.
+void MaskBuilder::walk_state(int32_t state, StateMask& m, CompileStats& stats) {
+  // A shared walk pays off when its first bytes hold a fair part of the vocabulary (2,000 tokens of
+  // Llama 3's).
+  const auto shared_tokens = std::max<int32_t>(1, static_cast<int32_t>(vocab_.sorted().size() / 64));
+  const auto trie = vocab_.trie();
+  const int32_t rule = nfa_.states[state].rule;
+  const int32_t start = dfa_->single_top(state);
+  first_steps_.clear();
+  struct Group {
+    int32_t tokens = 0, first_bytes = 0;
+  };
+  std::unordered_map<int32_t, Group> groups;  // by the configuration after the first byte
+  for (int32_t u = 1; u < trie[0].subtree_end; u = trie[u].subtree_end) {
+    const int32_t next = dfa_->step(start, trie[u].byte);
+    if (next == StackDfa::kDead) continue;  // at depth 1 the rule cannot have ended: rejected
+    first_steps_.emplace_back(u, next);
+    groups[next].tokens += trie[trie[u].subtree_end].first_token - trie[u].first_token;
+    ++groups[next].first_bytes;
+  }
+  std::vector<std::pair<int32_t, int32_t>> large;  // (tokens, configuration), largest first
+  for (const auto& [config, g] : groups)
+    if (g.tokens >= shared_tokens) large.emplace_back(g.tokens, config);
+  std::sort(large.rbegin(), large.rend());
+  std::unordered_map<int32_t, const SharedWalk*> walk_after;  // by configuration
+  const SharedWalk* differing = nullptr;
+  for (const auto& [tokens, config] : large) {
+    const SharedWalk* w = shared_walk(start, config, rule, stats);
+    if (!w) continue;
+    bool same = w->first_byte_count == groups[config].first_bytes;
+    for (const auto& [u, next] : first_steps_) same = same && (next != config || w->first_bytes[trie[u].byte]);
+    if (!same && differing) continue;
+    if (!same) differing = w;
+    walk_after[config] = w;
+    if (same) m.shared.push_back(&w->accepted);
+    else m.shared.insert(m.shared.begin(), &w->accepted);
+  }
+  std::vector<uint8_t> covered(256, 0);  // first bytes of the differing walk that this state has too
+  for (const auto& [u, next] : first_steps_) {
+    const auto& node = trie[u];
+    const auto it = walk_after.find(next);
+    if (it != walk_after.end() && it->second->first_bytes[node.byte]) {
+      if (it->second == differing) covered[node.byte] = 1;
+      const auto& uncertain = it->second->uncertain;
+      const auto from = std::lower_bound(uncertain.begin(), uncertain.end(), node.first_token);
+      const auto to = std::lower_bound(from, uncertain.end(), trie[node.subtree_end].first_token);
+      m.uncertain.insert(m.uncertain.end(), from, to);
+      continue;
+    }
+    walk_nodes(*dfa_, start, nfa_.follow[rule], u, node.subtree_end, accepted_, m.uncertain);
+  }
+  if (!differing) return;
+  const auto sorted = vocab_.sorted();
+  for (int b = 0; b < 256; ++b) {
+    if (!differing->first_bytes[b] || covered[b]) continue;
+    const auto& node = trie[first_node_[b]];
+    for (int32_t t = node.first_token; t < trie[node.subtree_end].first_token; ++t)
+      if (differing->is_accepted[t >> 6] >> (t & 63) & 1) m.removed.push_back(sorted[t]);
+  }
+}
+
+const MaskBuilder::SharedWalk* MaskBuilder::shared_walk(int32_t start, int32_t config, int32_t rule, CompileStats& stats) {
+  constexpr size_t kMaxSharedWalks = 256;  // each holds two bitsets of the vocabulary
+  const uint64_t key = static_cast<uint64_t>(static_cast<uint32_t>(config)) << 32 | static_cast<uint32_t>(rule);
+  if (const auto it = shared_walk_of_.find(key); it != shared_walk_of_.end()) return it->second;
+  if (shared_walks_.size() >= kMaxSharedWalks) return nullptr;
+  const auto trie = vocab_.trie();
+  SharedWalk& w = shared_walks_.emplace_back();
+  w.first_bytes.assign(256, 0);
+  std::vector<int32_t>& accepted = shared_accepted_;
+  accepted.clear();
+  for (const auto& [u, next] : first_steps_) {
+    if (next != config) continue;
+    w.first_bytes[trie[u].byte] = 1;
+    ++w.first_byte_count;
+    walk_nodes(*dfa_, start, nfa_.follow[rule], u, trie[u].subtree_end, accepted, w.uncertain);
+  }
+  w.accepted = store(accepted, stats);
+  w.is_accepted.assign((vocab_.sorted().size() + 63) / 64, 0);
+  for (int32_t t : accepted) w.is_accepted[t >> 6] |= uint64_t{1} << (t & 63);
+  stats.cache_bytes += token_set_bytes(w.accepted) + w.is_accepted.size() * 8 + w.uncertain.size() * 4;
+  shared_walk_of_.emplace(key, &w);
+  return &w;
+}
+
+// Depth-first over the trie nodes [begin, end) (whole subtrees): a transition lookup per node, and a dead
+// prefix skips its whole subtree.
+bool MaskBuilder::walk_nodes(StackDfa& dfa, int32_t start, const ByteSet& follow, int32_t begin, int32_t end,
+                             std::vector<int32_t>& accepted, std::vector<int32_t>& uncertain, size_t max_uncertain) {
+  const auto trie = vocab_.trie();
+  config_[0] = start;
+  floor_[0] = 0;
+  for (int32_t u = begin; u < end;) {
+    const auto& node = trie[u];
+    const int32_t d = node.depth;
+    const int32_t parent = config_[d - 1];
+    const int32_t next = dfa.step(parent, node.byte);
+    const bool floor = floor_[d - 1] || (dfa.reached_bottom(parent) && follow[node.byte]);
+    if (next == StackDfa::kDead) {
+      if (floor) {
+        for (int32_t t = node.first_token; t < trie[node.subtree_end].first_token; ++t) uncertain.push_back(t);
+        if (uncertain.size() > max_uncertain) return false;
+      }
+      u = node.subtree_end;
+      continue;
+    }
+    for (int32_t t = node.first_token; t < node.first_token + node.ending; ++t) accepted.push_back(t);
+    config_[d] = next;
+    floor_[d] = floor;
+    ++u;
+  }
+  return true;
+}
+
+// The same classification for a list of tokens in trie order: a shared prefix is stepped once, and a
+// token that starts with a prefix that died is classed like the token it died in.
+void MaskBuilder::walk_list(StackDfa& dfa, int32_t start, const ByteSet& follow, const std::vector<int32_t>& positions,
+                            const std::vector<uint16_t>& lcp, std::vector<int32_t>& accepted,
+                            std::vector<int32_t>& uncertain) {
+  const auto sorted = vocab_.sorted();
+  config_[0] = start;
+  floor_[0] = 0;
+  int64_t dead_at = -1;  // depth whose byte killed the previous token's walk
+  bool dead_uncertain = false;
+  for (size_t k = 0; k < positions.size(); ++k) {
+    const int32_t position = positions[k];
+    if (dead_at >= 0 && static_cast<int64_t>(lcp[k]) > dead_at) {
+      if (dead_uncertain) uncertain.push_back(position);
+      continue;
+    }
+    dead_at = -1;
+    const std::string& bytes = vocab_.bytes(sorted[position]);
+    for (size_t j = lcp[k]; j < bytes.size(); ++j) {
+      const auto byte = static_cast<uint8_t>(bytes[j]);
+      const int32_t parent = config_[j];
+      const int32_t next = dfa.step(parent, byte);
+      const bool floor = floor_[j] || (dfa.reached_bottom(parent) && follow[byte]);
+      if (next == StackDfa::kDead) {
+        dead_at = static_cast<int64_t>(j);
+        dead_uncertain = floor;
+        break;
+      }
+      config_[j + 1] = next;
+      floor_[j + 1] = floor;
+    }
+    if (dead_at < 0) accepted.push_back(position);
+    else if (dead_uncertain) uncertain.push_back(position);
+  }
+}
+
+// Accepted positions (increasing) in the smallest form. Id lists stay in trie order: a mask fits in the
+// L1 cache, so the order its bits are set in costs nothing.
+TokenSet MaskBuilder::store(const std::vector<int32_t>& accepted, CompileStats& stats) const {
+  const auto sorted = vocab_.sorted();
+  const size_t words = vocab_.mask_words();
+  const size_t n_accepted = accepted.size();
+  const size_t n_not = sorted.size() - n_accepted;
+  TokenSet s;
+  if (n_accepted <= n_not && n_accepted <= words) {
+    s.storage = TokenSet::Storage::AcceptedList;
+    s.ids.reserve(n_accepted);
+    for (int32_t t : accepted) s.ids.push_back(sorted[t]);
+    ++stats.accepted_lists;
+  } else if (n_not < words) {
+    s.storage = TokenSet::Storage::NotAcceptedList;
+    s.ids.reserve(n_not);
+    size_t next = 0;  // accepted is increasing: the others are the gaps between its entries
+    for (int32_t t = 0; t < static_cast<int32_t>(sorted.size()); ++t) {
+      if (next < n_accepted && accepted[next] == t) ++next;
+      else s.ids.push_back(sorted[t]);
+    }
+    ++stats.not_accepted_lists;
+  } else {
+    s.storage = TokenSet::Storage::AcceptedBitset;
+    s.bits.assign(words, 0);
+    for (int32_t t : accepted) s.bits[sorted[t] >> 5] |= 1u << (sorted[t] & 31);
+    ++stats.bitsets;
+  }
+  return s;
+}
+
+std::vector<uint16_t> MaskBuilder::common_prefixes(const std::vector<int32_t>& positions) const {
+  const auto sorted = vocab_.sorted();
+  std::vector<uint16_t> lcp(positions.size());
+  for (size_t i = 1; i < positions.size(); ++i) {
+    const std::string& a = vocab_.bytes(sorted[positions[i - 1]]);
+    const std::string& b = vocab_.bytes(sorted[positions[i]]);
+    const size_t limit = std::min({a.size(), b.size(), size_t{65535}});
+    size_t common = 0;
+    while (common < limit && a[common] == b[common]) ++common;
+    lcp[i] = static_cast<uint16_t>(common);
+  }
+  return lcp;
+}
+
+}  // namespace tabllm::grammar

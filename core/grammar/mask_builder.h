@@ -1,0 +1,82 @@
+// Computes a state's token classes (StateMask) for CompiledGrammar, which calls it under its lock.
+//
+// The basis is a depth-first walk of the vocabulary trie with the stack cut just below the state: a
+// token whose bytes all fit inside the state's rule is accepted in every context; one that fails inside
+// the rule is rejected in every context; one that finishes the rule with bytes left is uncertain, unless
+// its next byte can never follow the rule (then it is rejected too). Walks that would visit most of the
+// vocabulary are shared, two ways:
+// - a wide state (a JSON string's characters) walks the trie over its region instead (wide_region.h),
+//   once for all states of that shape, in this grammar and the later ones (the vocabulary keeps it); only
+//   the tokens that leave the region are walked from the state itself;
+// - states whose first bytes lead to the same configuration (the positions of a trie of declared keys,
+//   which all fall back to any other key) share the walk below it, each then walking only its other
+//   first bytes and removing the shared tokens of the first bytes it does not have.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "grammar/compiled_grammar.h"
+#include "grammar/stack_dfa.h"
+#include "grammar/wide_region.h"
+
+namespace tabllm::grammar {
+
+// The trie walk over a region: what every state of its shape accepts, and the tokens that leave the
+// region with bytes left (to be walked from each state).
+struct RegionCore {
+  bool useful = true;  // false: most tokens leave the region, its states are walked directly
+  TokenSet accepted;
+  std::vector<int32_t> leaving;  // positions in sorted(), increasing
+  std::vector<uint16_t> leaving_lcp;
+};
+
+class MaskBuilder {
+ public:
+  MaskBuilder(const Nfa& nfa, const TokenVocabulary& vocab);
+
+  StateMask build(int32_t state, CompileStats& stats);
+
+ private:
+  // The walk below the first bytes that lead to one configuration, for one rule's FOLLOW set.
+  struct SharedWalk {
+    std::vector<uint8_t> first_bytes;    // 256 flags: the first bytes walked
+    int first_byte_count = 0;
+    TokenSet accepted;
+    std::vector<uint64_t> is_accepted;   // bitset over positions in sorted()
+    std::vector<int32_t> uncertain;      // positions, increasing
+  };
+
+  const Nfa& nfa_;
+  const TokenVocabulary& vocab_;
+  std::unique_ptr<StackDfa> dfa_;  // shared by the walks, so later walks step by lookups
+  std::unordered_map<std::string, std::shared_ptr<const RegionCore>> cores_;  // this grammar's
+  std::deque<SharedWalk> shared_walks_;  // never freed: masks point into them
+  std::unordered_map<uint64_t, const SharedWalk*> shared_walk_of_;  // (configuration, rule) in dfa_
+  std::vector<int32_t> first_node_;  // per byte: the trie node of that first byte, or -1
+  // Per depth on the current path: the configuration, and whether the rule may have ended before it.
+  std::vector<int32_t> config_;
+  std::vector<uint8_t> floor_;
+  // Accepted positions in sorted(), increasing: the state's own, and those of a shared walk (kept between
+  // builds, so that their memory is not allocated again for each state).
+  std::vector<int32_t> accepted_, shared_accepted_;
+  std::vector<std::pair<int32_t, int32_t>> first_steps_;  // (trie node of a first byte, configuration after it)
+
+  const RegionCore* region_core(int32_t state, CompileStats& stats);
+  std::shared_ptr<const RegionCore> walk_region(const WideRegion& region, CompileStats& stats);
+  void walk_state(int32_t state, StateMask& m, CompileStats& stats);
+  const SharedWalk* shared_walk(int32_t start, int32_t config, int32_t rule, CompileStats& stats);
+  // False, leaving the walk unfinished, once more than `max_uncertain` tokens are uncertain.
+  bool walk_nodes(StackDfa& dfa, int32_t start, const ByteSet& follow, int32_t begin, int32_t end,
+                  std::vector<int32_t>& accepted, std::vector<int32_t>& uncertain, size_t max_uncertain = SIZE_MAX);
+  void walk_list(StackDfa& dfa, int32_t start, const ByteSet& follow, const std::vector<int32_t>& positions,
+                 const std::vector<uint16_t>& lcp, std::vector<int32_t>& accepted, std::vector<int32_t>& uncertain);
+  TokenSet store(const std::vector<int32_t>& accepted, CompileStats& stats) const;
+  std::vector<uint16_t> common_prefixes(const std::vector<int32_t>& positions) const;
+};
+
+}  // namespace tabllm::grammar
