@@ -280,7 +280,7 @@ const char* tabllm_format_check(tabllm_model* model, const char* response_format
           const auto parsed = nlohmann::ordered_json::parse(response_format_json ? response_format_json : "");
           const auto compiled = m.loaded->formats().compile(tabllm::grammar::OutputFormat::from_json(parsed));
           answer = {{"ok", true}, {"warnings", compiled.warnings}};
-        } catch (const nlohmann::json::parse_error&) {
+        } catch (const nlohmann::json::exception&) {
           answer = {{"ok", false}, {"param", "response_format"}, {"message", "response_format is not valid JSON"}};
         } catch (const tabllm::grammar::FormatError& e) {
           answer = {{"ok", false}, {"param", e.param()}, {"message", e.what()}};

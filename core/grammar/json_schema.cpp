@@ -1108,7 +1108,7 @@ SchemaGrammar json_schema_text_to_gbnf(std::string_view schema_text, const Schem
   nlohmann::ordered_json schema;
   try {
     schema = nlohmann::ordered_json::parse(schema_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // syntax errors, and numbers beyond a double
     throw SchemaError("", "", std::string("the schema is not valid JSON: ") + e.what());
   }
   return json_schema_to_gbnf(schema, options);

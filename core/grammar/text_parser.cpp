@@ -178,18 +178,28 @@ class Parser {
     return Expr::sequence(std::move(items));
   }
 
+  // `*`, `+` or `?` on an item. Stacked ones merge (X+* is X*, X?+ is X*, X++ is X+): the same language,
+  // where nesting them would only multiply the automaton's empty loops.
+  static Expr quantified(Expr item, int32_t min_count, int32_t max_count) {
+    const bool simple = item.kind == Expr::Kind::Repeat && item.min_count <= 1 && (item.max_count == 1 || item.max_count < 0);
+    if (!simple) return Expr::repeat(std::move(item), min_count, max_count);
+    item.min_count *= min_count;
+    item.max_count = item.max_count < 0 || max_count < 0 ? -1 : 1;
+    return item;
+  }
+
   Expr parse_postfix(Expr item) {
     for (;;) {
       const char c = peek();
       if (c == '*') {
         ++pos_;
-        item = Expr::repeat(std::move(item), 0, -1);
+        item = quantified(std::move(item), 0, -1);
       } else if (c == '+') {
         ++pos_;
-        item = Expr::repeat(std::move(item), 1, -1);
+        item = quantified(std::move(item), 1, -1);
       } else if (c == '?') {
         ++pos_;
-        item = Expr::repeat(std::move(item), 0, 1);
+        item = quantified(std::move(item), 0, 1);
       } else if (c == '{') {
         const size_t start = pos_;
         ++pos_;

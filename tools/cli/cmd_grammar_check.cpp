@@ -82,7 +82,7 @@ int cmd_grammar_check(int argc, char** argv) {
   nlohmann::ordered_json tests;
   try {
     tests = nlohmann::ordered_json::parse(read_text_file(tests_path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw Error(tests_path + " is not valid JSON: " + e.what());
   }
   if (!tests.is_array())
