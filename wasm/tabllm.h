@@ -64,7 +64,9 @@ TABLLM_API void tabllm_session_free(tabllm_session* session);
 /* Checks and compiles a response_format for this model's vocabulary (compiled formats are kept, so the
  * request that uses it next starts at once): {"type": "text" | "json_object"}, {"type": "json_schema",
  * "json_schema": {"name", "schema", "strict"}}, {"type": "grammar", "grammar", "syntax": "gbnf" | "ebnf"},
- * {"type": "regex", "pattern"}. Returns JSON: {"ok": true, "warnings": ["POINTER: what is not enforced"]}
+ * {"type": "regex", "pattern"}, and for hosts serving tools {"type": "tool_call", "schema", "prefix", "suffix",
+ * "allow_text"} (a call to match `schema` between prefix and suffix, or with allow_text plain text that does not
+ * start like one). Returns JSON: {"ok": true, "warnings": ["POINTER: what is not enforced"]}
  * or {"ok": false, "param": "response_format...", "message"}; NULL on an internal error. */
 TABLLM_API const char* tabllm_format_check(tabllm_model* model, const char* response_format_json);
 
