@@ -161,7 +161,7 @@ tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size) {
         loaded->model = tabllm::Model::from_memory(bytes, size);
         const tabllm::Model& m = *loaded->model;
         loaded->info_json = tabllm::wasm::model_info_json(m.file().header(), m.config(), m.tokenizer(), true);
-        return new tabllm_model{std::move(loaded), {}};
+        return new tabllm_model{.loaded = std::move(loaded)};
       },
       static_cast<tabllm_model*>(nullptr));
 }
@@ -192,7 +192,7 @@ tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size) {
         vocab.pad_to(n_vocab);
         loaded->header_tokenizer = std::make_unique<tabllm::Tokenizer>(std::move(vocab));
         loaded->info_json = tabllm::wasm::model_info_json(*header, *loaded->header_config, *loaded->header_tokenizer, false);
-        return new tabllm_model{std::move(loaded), {}};
+        return new tabllm_model{.loaded = std::move(loaded)};
       },
       static_cast<tabllm_model*>(nullptr));
 }

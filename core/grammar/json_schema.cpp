@@ -730,18 +730,18 @@ class Converter {
     }
     if (!min_length && !max_length) return json_string();
     int64_t lo = min_length.value_or(0);
-    std::optional<int64_t> max_length_kept = max_length;
-    if (lo > options_.max_repeat || (max_length && *max_length > options_.max_repeat)) {
+    int64_t hi = max_length.value_or(-1);  // -1: no upper bound
+    if (lo > options_.max_repeat || hi > options_.max_repeat) {
       unenforced(lo > options_.max_repeat ? "minLength" : "maxLength", pointer,
                  "string lengths above " + std::to_string(options_.max_repeat) + " are not enforced");
       lo = std::min<int64_t>(lo, options_.max_repeat);
-      max_length_kept.reset();
+      hi = -1;
       if (lo == 0) return json_string();
     }
-    std::string count = max_length_kept ? (lo == *max_length_kept ? "{" + std::to_string(lo) + "}"
-                                                                   : "{" + std::to_string(lo) + "," + std::to_string(*max_length_kept) + "}")
-                                        : "{" + std::to_string(lo) + ",}";
-    if (max_length_kept && *max_length_kept == 0) return rule("empty-string", quote + " " + quote);
+    std::string count = hi < 0 ? "{" + std::to_string(lo) + ",}"
+                        : lo == hi ? "{" + std::to_string(lo) + "}"
+                                   : "{" + std::to_string(lo) + "," + std::to_string(hi) + "}";
+    if (hi == 0) return rule("empty-string", quote + " " + quote);
     return rule(hint + "-string", quote + " " + json_char() + count + " " + quote);
   }
 
