@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "backend/cpu/forward.h"
 #include "backend/webgpu/plan.h"
@@ -157,5 +159,21 @@ TEST(Architectures, WebGpuPlanRefusesWhatItCannotRunYet) {
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("WebGPU backend does not run " + std::string(arch)), std::string::npos) << e.what();
     }
+  }
+}
+
+// Native scalar logits of every tiny architecture, for the WebAssembly comparison
+// (tests/js/wasm_architectures.test.mjs), over 24 positions that cross every sliding window.
+TEST(Architectures, WritesNativeScalarLogitsForWasm) {
+  for (const char* arch : {"llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3"}) {
+    const auto model = Model::load(tiny(arch));
+    const std::vector<int32_t> tokens = some_tokens(24, 1);
+    const std::vector<float> l = logits(*model, tokens);
+    for (float v : l) ASSERT_TRUE(std::isfinite(v)) << arch;
+    const std::filesystem::path out = test::build_dir() + "/parity/tiny-" + arch + "-f32-native-scalar-logits.json";
+    std::filesystem::create_directories(out.parent_path());
+    const nlohmann::json file = {{"model", std::string("tiny-") + arch + "-f32"}, {"tokens", tokens}, {"n_vocab", model->config().n_vocab}, {"logits", l}};
+    std::ofstream(out) << file.dump();
+    ASSERT_TRUE(std::filesystem::exists(out)) << arch;
   }
 }
