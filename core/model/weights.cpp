@@ -31,6 +31,12 @@ class Binder {
 
   bool has(const std::string& name) const { return h_.find_tensor(name) != nullptr; }
 
+  // Rows of a 2-D tensor (its outer dim), or -1 when absent or not 2-D.
+  int64_t rows(const std::string& name) const {
+    const gguf::TensorInfo* t = h_.find_tensor(name);
+    return t && t->dims.size() == 2 ? static_cast<int64_t>(t->dims[1]) : -1;
+  }
+
   // A vector of n floats (norm weights, biases); must be F32.
   Tensor vector(const std::string& name, int64_t n, bool required = true) const {
     const gguf::TensorInfo* t = h_.find_tensor(name);
@@ -102,7 +108,7 @@ ModelWeights bind_weights(const gguf::Header& h, const uint8_t* data, const Mode
       l.ffn_post_norm = b.vector(p + "post_ffw_norm.weight", c.dim);
     }
     l.ffn_norm = b.vector(p + "ffn_norm.weight", c.dim);
-    if (!b.has(p + "ffn_gate.weight") && b.has(p + "ffn_up.weight")) {
+    if (!b.has(p + "ffn_gate.weight") && b.rows(p + "ffn_up.weight") == 2 * c.ffn_dim) {
       // phi3: ffn_up holds the gate's rows, then the up projection's.
       const Tensor gate_up = b.matrix(p + "ffn_up.weight", 2 * c.ffn_dim, c.dim);
       l.w_gate = Binder::rows_of(gate_up, 0, c.ffn_dim);
