@@ -17,7 +17,7 @@
 #include "grammar/vocabulary.h"
 #include "report_json.h"
 #include "request_json.h"
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 #include "runtime/generation.h"
 #include "runtime/session.h"
 

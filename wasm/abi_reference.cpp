@@ -1,6 +1,6 @@
 // Reference ops for the WebGPU parity tests, exported to JavaScript: the scalar C++ kernels every backend
-// is checked against (cpu::matmul on Path::Scalar, dequantize_row) and the forward pass's plain rmsnorm,
-// RoPE and attention (as runtime/cpu_forward.cpp writes them), plus a generator of valid random weight
+// is checked against (cpu::matmul on Path::Scalar, dequantize_row) and the forward pass's rmsnorm, RoPE
+// and attention (core/ops, on the scalar kernels), plus a generator of valid random weight
 // blocks of every type. Sizes are int (wasm32); failures return -1 and tabllm_ref_last_error() says why.
 #include <cmath>
 #include <cstring>
@@ -10,6 +10,9 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/thread_pool.h"
 #include "common/error.h"
+#include "ops/attention.h"
+#include "ops/norm.h"
+#include "ops/rope.h"
 #include "quant/quantize.h"
 #include "quant/types.h"
 #include "tabllm.h"
@@ -119,38 +122,23 @@ TABLLM_API int tabllm_ref_matmul(int type, const void* W, int rows, int cols, co
 // out[t] = x[t] / rms(x[t]) * weight for n_tokens rows of n (the forward pass's rmsnorm: double sum).
 TABLLM_API int tabllm_ref_rmsnorm(const float* x, const float* weight, int n, int n_tokens, float eps, float* out) {
   return guarded([&] {
-    for (int t = 0; t < n_tokens; ++t) {
-      const float* xt = x + static_cast<size_t>(t) * n;
-      double ss = 0.0;
-      for (int i = 0; i < n; ++i) ss += static_cast<double>(xt[i]) * xt[i];
-      const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
-      for (int i = 0; i < n; ++i) out[static_cast<size_t>(t) * n + i] = xt[i] * scale * weight[i];
-    }
+    for (int t = 0; t < n_tokens; ++t)
+      tabllm::ops::rmsnorm(out + static_cast<size_t>(t) * n, x + static_cast<size_t>(t) * n, weight, n, eps);
     return 0;
   });
 }
 
 // Rotates n_heads heads of head_dim (in place) at position pos, as the forward pass does: float inverse
 // frequencies base^(-2i/rope_dims) / factors[i] (factors may be NULL) / linear_scale, double angles; pairs
-// (2i, 2i+1) or, with halves, (i, i + head_dim/2).
+// (2i, 2i+1) or, with halves, (i, i + rope_dims/2) (ops/rope.h).
 TABLLM_API int tabllm_ref_rope(float* heads, int n_heads, int head_dim, int rope_dims, int halves, int pos, float base,
                                const float* factors, float linear_scale) {
   return guarded([&] {
-    const int half = rope_dims / 2;
-    for (int i = 0; i < half; ++i) {
-      double f = std::pow(static_cast<double>(base), -2.0 * i / static_cast<double>(rope_dims));
-      if (factors) f /= factors[i];
-      const float inv_freq = static_cast<float>(f / linear_scale);
-      const double angle = static_cast<double>(pos) * inv_freq;
-      const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
-      for (int h = 0; h < n_heads; ++h) {
-        float* head = heads + static_cast<size_t>(h) * head_dim;
-        const int a = halves ? i : 2 * i, b = halves ? i + head_dim / 2 : 2 * i + 1;
-        const float x0 = head[a], x1 = head[b];
-        head[a] = x0 * c - x1 * s;
-        head[b] = x0 * s + x1 * c;
-      }
-    }
+    const std::vector<float> inv_freq = tabllm::ops::rope_inverse_frequencies(rope_dims, base, factors, linear_scale);
+    std::vector<float> c(inv_freq.size()), s(inv_freq.size());
+    tabllm::ops::rope_cos_sin(pos, inv_freq, 1.0f, c.data(), s.data());
+    const auto pairing = halves ? tabllm::ops::RopePairing::Halves : tabllm::ops::RopePairing::Interleaved;
+    for (int h = 0; h < n_heads; ++h) tabllm::ops::rope_rotate(heads + static_cast<size_t>(h) * head_dim, c.data(), s.data(), rope_dims, pairing);
     return 0;
   });
 }
@@ -162,25 +150,17 @@ TABLLM_API int tabllm_ref_attention(const float* q, int q_stride, int n_tokens, 
                                     const float* k, const float* v, int pos, float* out) {
   return guarded([&] {
     const int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    const tabllm::ops::AttentionShape shape{head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim)), 0.0f};
+    const auto dot = [](const float* a, const float* b, int64_t n) { return tabllm::cpu::dot_f32(a, b, n, tabllm::cpu::Path::Scalar); };
+    const auto axpy = [](float alpha, const float* x, float* y, int64_t n) { tabllm::cpu::axpy_f32(alpha, x, y, n, tabllm::cpu::Path::Scalar); };
     std::vector<float> scores(static_cast<size_t>(pos + n_tokens));
     for (int t = 0; t < n_tokens; ++t)
       for (int h = 0; h < n_heads; ++h) {
-        const float* qh = q + static_cast<size_t>(t) * q_stride + static_cast<size_t>(h) * head_dim;
-        const int off = (h / group) * head_dim, n_pos = pos + t + 1;
-        float max_score = -INFINITY;
-        for (int p = 0; p < n_pos; ++p) {
-          float s = 0.0f;
-          for (int d = 0; d < head_dim; ++d) s += qh[d] * k[static_cast<size_t>(p) * kv_dim + off + d];
-          scores[p] = s * scale;
-          max_score = std::max(max_score, scores[p]);
-        }
-        float sum = 0.0f;
-        for (int p = 0; p < n_pos; ++p) sum += scores[p] = std::exp(scores[p] - max_score);
-        float* o = out + (static_cast<size_t>(t) * n_heads + h) * head_dim;
-        for (int d = 0; d < head_dim; ++d) o[d] = 0.0f;
-        for (int p = 0; p < n_pos; ++p)
-          for (int d = 0; d < head_dim; ++d) o[d] += scores[p] / sum * v[static_cast<size_t>(p) * kv_dim + off + d];
+        const size_t off = static_cast<size_t>((h / group) * head_dim);
+        tabllm::ops::attend(
+            q + static_cast<size_t>(t) * q_stride + static_cast<size_t>(h) * head_dim, shape, 0, pos + t + 1,
+            [&](int64_t p) { return k + static_cast<size_t>(p) * kv_dim + off; }, [&](int64_t p) { return v + static_cast<size_t>(p) * kv_dim + off; },
+            dot, axpy, scores.data(), out + (static_cast<size_t>(t) * n_heads + h) * head_dim);
       }
     return 0;
   });

@@ -1,17 +1,28 @@
 // What a model is, read from GGUF metadata: an architecture is a short description (which norms, biases,
-// RoPE pairing, tied output), not a copy of the forward pass.
+// RoPE pairing, activation, attention windows, capping), not a copy of the forward pass. What each key
+// means follows llama.cpp's loader, which defines the format; docs/architectures.md lists the choices.
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "gguf/gguf.h"
+#include "ops/rope.h"
 
 namespace tabllm {
 
-// Which elements of a head RoPE rotates together.
-enum class RopePairing {
-  Interleaved,  // (2i, 2i+1): GGUF llama files
-  Halves,       // (i, i + head_dim/2): qwen2, qwen3 ("neox")
+using ops::RopePairing;
+
+// The gate of the feed-forward block: down(act(gate(x)) * up(x)).
+enum class FfnActivation {
+  Silu,      // llama, qwen2, qwen3, phi3
+  GeluTanh,  // gemma, gemma2, gemma3
+};
+
+// RoPE of one kind of layer (global, or sliding-window "local").
+struct RopeSettings {
+  float base = 10000.0f;
+  float linear_scale = 1.0f;  // positions are divided by this ("linear" scaling)
 };
 
 struct ModelConfig {
@@ -26,15 +37,33 @@ struct ModelConfig {
   int64_t ffn_dim = 0;
   int64_t context_length = 0;
   float norm_eps = 1e-5f;
-  float rope_base = 10000.0f;
-  float rope_linear_scale = 1.0f;  // positions are divided by this ("linear" scaling)
+  float rope_base = 10000.0f;      // global layers (rope.freq_base)
+  float rope_linear_scale = 1.0f;  // global layers
+  RopeSettings rope_local;         // sliding-window layers
   int64_t rope_dims = 0;           // leading dims of each head that RoPE rotates
   RopePairing rope_pairing = RopePairing::Interleaved;
+  float rope_attn_factor = 1.0f;           // LongRoPE: cos and sin are multiplied by it (phi3)
+  int64_t rope_original_context = 0;       // LongRoPE: contexts above it use rope_factors_long, else short
   bool qkv_bias = false;  // qwen2
-  bool qk_norm = false;   // qwen3: RMSNorm of each q/k head before RoPE
+  bool qk_norm = false;   // qwen3, gemma3: RMSNorm of each q/k head before RoPE
+  bool post_norms = false;  // gemma2, gemma3: RMSNorm of the attention and FFN outputs before the residual add
+  bool scale_embedding = false;  // gemma: the embedding row times sqrt(dim)
+  bool output_always_tied = false;  // gemma, gemma2: logits from token_embd even if output.weight exists
+  FfnActivation ffn_activation = FfnActivation::Silu;
+  float attn_scale = 0.0f;       // multiplies q·k; 1/sqrt(head_dim) unless the architecture says otherwise
+  float attn_soft_cap = 0.0f;    // > 0: scores soft-capped (gemma2)
+  float final_soft_cap = 0.0f;   // > 0: logits soft-capped (gemma2, gemma3 when the file says)
+  int64_t sliding_window = 0;    // > 0: local layers attend to the last `sliding_window` positions
+  std::vector<bool> layer_is_local;  // per layer: sliding window and rope_local
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
+  bool is_local(int64_t layer) const { return !layer_is_local.empty() && layer_is_local[static_cast<size_t>(layer)]; }
+  // Features the plain llama-style graph does not have (the WebGPU plan refuses them for now).
+  bool has_features_beyond_llama() const {
+    return post_norms || scale_embedding || ffn_activation != FfnActivation::Silu || attn_soft_cap > 0 ||
+           final_soft_cap > 0 || sliding_window > 0 || rope_attn_factor != 1.0f;
+  }
 };
 
 // Reads and validates the hyperparameters; throws Error naming the key or the unsupported architecture.

@@ -21,6 +21,22 @@ class Binder {
     return make(*t, rows, cols);
   }
 
+  // Rows [first, first + rows) of a matrix, as a matrix of their own (rows of GGUF tensors are contiguous).
+  static Tensor rows_of(const Tensor& t, int64_t first, int64_t rows) {
+    Tensor v = t;
+    v.data = t.data + static_cast<size_t>(first) * t.row_bytes();
+    v.rows = rows;
+    return v;
+  }
+
+  bool has(const std::string& name) const { return h_.find_tensor(name) != nullptr; }
+
+  // Rows of a 2-D tensor (its outer dim), or -1 when absent or not 2-D.
+  int64_t rows(const std::string& name) const {
+    const gguf::TensorInfo* t = h_.find_tensor(name);
+    return t && t->dims.size() == 2 ? static_cast<int64_t>(t->dims[1]) : -1;
+  }
+
   // A vector of n floats (norm weights, biases); must be F32.
   Tensor vector(const std::string& name, int64_t n, bool required = true) const {
     const gguf::TensorInfo* t = h_.find_tensor(name);
@@ -56,16 +72,27 @@ ModelWeights bind_weights(const gguf::Header& h, const uint8_t* data, const Mode
   ModelWeights w;
   w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.dim);
   w.output_norm = b.vector("output_norm.weight", c.dim);
-  w.output = b.matrix("output.weight", c.n_vocab, c.dim, /*required=*/false);
+  if (!c.output_always_tied) w.output = b.matrix("output.weight", c.n_vocab, c.dim, /*required=*/false);
   if (!w.output.present()) w.output = w.token_embd;
   w.rope_freqs = b.vector("rope_freqs.weight", c.rope_dims / 2, /*required=*/false);
+  w.rope_long = b.vector("rope_factors_long.weight", c.rope_dims / 2, /*required=*/false);
+  w.rope_short = b.vector("rope_factors_short.weight", c.rope_dims / 2, /*required=*/false);
+  if (w.rope_long.present() != w.rope_short.present())
+    throw Error("model has only one of rope_factors_long.weight and rope_factors_short.weight: LongRoPE needs both");
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     LayerWeights l;
     l.attn_norm = b.vector(p + "attn_norm.weight", c.dim);
-    l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
-    l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
-    l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
+    if (b.has(p + "attn_qkv.weight")) {
+      const Tensor qkv = b.matrix(p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.dim);
+      l.wq = Binder::rows_of(qkv, 0, c.q_dim());
+      l.wk = Binder::rows_of(qkv, c.q_dim(), c.kv_dim());
+      l.wv = Binder::rows_of(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+    } else {
+      l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
+      l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
+      l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
+    }
     l.wo = b.matrix(p + "attn_output.weight", c.dim, c.q_dim());
     if (c.qkv_bias) {
       l.bq = b.vector(p + "attn_q.bias", c.q_dim());
@@ -76,9 +103,20 @@ ModelWeights bind_weights(const gguf::Header& h, const uint8_t* data, const Mode
       l.q_norm = b.vector(p + "attn_q_norm.weight", c.head_dim);
       l.k_norm = b.vector(p + "attn_k_norm.weight", c.head_dim);
     }
+    if (c.post_norms) {
+      l.attn_post_norm = b.vector(p + "post_attention_norm.weight", c.dim);
+      l.ffn_post_norm = b.vector(p + "post_ffw_norm.weight", c.dim);
+    }
     l.ffn_norm = b.vector(p + "ffn_norm.weight", c.dim);
-    l.w_gate = b.matrix(p + "ffn_gate.weight", c.ffn_dim, c.dim);
-    l.w_up = b.matrix(p + "ffn_up.weight", c.ffn_dim, c.dim);
+    if (!b.has(p + "ffn_gate.weight") && b.rows(p + "ffn_up.weight") == 2 * c.ffn_dim) {
+      // phi3: ffn_up holds the gate's rows, then the up projection's.
+      const Tensor gate_up = b.matrix(p + "ffn_up.weight", 2 * c.ffn_dim, c.dim);
+      l.w_gate = Binder::rows_of(gate_up, 0, c.ffn_dim);
+      l.w_up = Binder::rows_of(gate_up, c.ffn_dim, c.ffn_dim);
+    } else {
+      l.w_gate = b.matrix(p + "ffn_gate.weight", c.ffn_dim, c.dim);
+      l.w_up = b.matrix(p + "ffn_up.weight", c.ffn_dim, c.dim);
+    }
     l.w_down = b.matrix(p + "ffn_down.weight", c.dim, c.ffn_dim);
     w.layers.push_back(l);
   }

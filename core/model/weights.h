@@ -22,10 +22,13 @@ struct Tensor {
   const float* f32() const { return reinterpret_cast<const float*>(data); }
 };
 
+// A file's fused tensors (phi3's attn_qkv, and its ffn_up holding gate then up) are bound as views of
+// their rows, so wq/wk/wv and w_gate/w_up are always there and the forward pass need not know.
 struct LayerWeights {
   Tensor attn_norm, wq, wk, wv, wo;
-  Tensor bq, bk, bv;          // qwen2
-  Tensor q_norm, k_norm;      // qwen3
+  Tensor bq, bk, bv;                      // qwen2
+  Tensor q_norm, k_norm;                  // qwen3, gemma3
+  Tensor attn_post_norm, ffn_post_norm;   // gemma2, gemma3
   Tensor ffn_norm, w_gate, w_up, w_down;
 };
 
@@ -34,6 +37,7 @@ struct ModelWeights {
   Tensor output_norm;
   Tensor output;      // token_embd when the output is tied to the embedding
   Tensor rope_freqs;  // optional per-frequency divisors (Llama 3 scaling)
+  Tensor rope_long, rope_short;  // optional LongRoPE divisors (phi3), chosen by context size
   std::vector<LayerWeights> layers;
 };
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "model/model.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 #include "runtime/session.h"
 #include "runtime/stop_matcher.h"
 #include "sampling/sampler.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "model/model.h"
-#include "runtime/backend.h"
+#include "backend/backend.h"
 #include "runtime/token_constraint.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 #include "runtime/session.h"
 #include "test_paths.h"
 

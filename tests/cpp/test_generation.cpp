@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 #include "runtime/generation.h"
 #include "runtime/session.h"
 #include "test_paths.h"

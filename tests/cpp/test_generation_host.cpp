@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 #include "runtime/generation.h"
 #include "runtime/session.h"
 #include "test_paths.h"

@@ -10,7 +10,7 @@
 #include "grammar/matcher.h"
 #include "grammar/output_format.h"
 #include "grammar/vocabulary.h"
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 #include "runtime/generation.h"
 #include "test_paths.h"
 

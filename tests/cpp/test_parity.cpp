@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 #include "runtime/session.h"
 #include "test_paths.h"
 
@@ -76,7 +76,8 @@ TEST_P(SyntheticParity, SimdMatchesScalar) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, SyntheticParity,
-                         ::testing::Combine(::testing::Values("tiny-llama", "tiny-qwen2", "tiny-qwen3"),
+                         ::testing::Combine(::testing::Values("tiny-llama", "tiny-qwen2", "tiny-qwen3", "tiny-phi3", "tiny-gemma",
+                                                              "tiny-gemma2", "tiny-gemma3"),
                                             ::testing::Values("f32", "q8_0", "q4_0", "q4_k", "q6_k")),
                          [](const auto& info) {
                            std::string name = std::get<0>(info.param) + "_" + std::get<1>(info.param);

@@ -214,6 +214,66 @@ TEST(Synth, OddRowsFallBackToSmallerBlocks) {
   EXPECT_EQ(tools::storage_type(TensorType::BF16, 7), TensorType::BF16);
 }
 
+TEST(Synth, Phi3AndGemmaTensorsAndKeysAsLlamaCppExpects) {
+  const auto phi3 = gguf::File::open(synth("tiny-phi3", TensorType::Q8_0, "phi3-keys.gguf").string());
+  const gguf::Header& p = phi3->header();
+  EXPECT_EQ(p.find_tensor("blk.1.attn_qkv.weight")->dims, (std::vector<uint64_t>{256, 256 + 2 * 128}));
+  EXPECT_EQ(p.find_tensor("blk.1.attn_q.weight"), nullptr);
+  EXPECT_EQ(p.find_tensor("blk.1.ffn_up.weight")->dims, (std::vector<uint64_t>{256, 2 * 512}));  // gate | up
+  EXPECT_EQ(p.find_tensor("blk.1.ffn_gate.weight"), nullptr);
+  EXPECT_EQ(p.find_tensor("rope_factors_long.weight")->dims, (std::vector<uint64_t>{24}));  // 48 rotated dims
+  EXPECT_EQ(p.find_tensor("rope_factors_short.weight")->dims, (std::vector<uint64_t>{24}));
+  EXPECT_EQ(p.get_int("phi3.rope.dimension_count"), 48);
+  EXPECT_EQ(p.get_int("phi3.rope.scaling.original_context_length"), 256);
+  EXPECT_NEAR(*p.get_float_opt("phi3.rope.scaling.attn_factor"), std::sqrt(1 + std::log(4.0) / std::log(256.0)), 1e-6);
+  EXPECT_TRUE(p.find_tensor("output.weight"));
+
+  const auto gemma2 = gguf::File::open(synth("tiny-gemma2", TensorType::Q8_0, "gemma2-keys.gguf").string());
+  const gguf::Header& g2 = gemma2->header();
+  EXPECT_TRUE(g2.find_tensor("blk.0.post_attention_norm.weight"));
+  EXPECT_TRUE(g2.find_tensor("blk.0.post_ffw_norm.weight"));
+  EXPECT_EQ(g2.find_tensor("output.weight"), nullptr);  // llama.cpp loads gemma2 tied only
+  EXPECT_EQ(*g2.get_float_opt("gemma2.attn_logit_softcapping"), 50.0);
+  EXPECT_EQ(*g2.get_float_opt("gemma2.final_logit_softcapping"), 30.0);
+  EXPECT_EQ(g2.get_int("gemma2.attention.sliding_window"), 8);
+  EXPECT_EQ(g2.get_int("gemma2.attention.key_length"), 64);
+
+  const auto gemma3 = gguf::File::open(synth("tiny-gemma3", TensorType::Q8_0, "gemma3-keys.gguf").string());
+  const gguf::Header& g3 = gemma3->header();
+  EXPECT_TRUE(g3.find_tensor("blk.5.attn_q_norm.weight"));
+  EXPECT_TRUE(g3.find_tensor("blk.5.post_ffw_norm.weight"));
+  EXPECT_EQ(g3.get_int("gemma3.attention.sliding_window_pattern"), 6);
+  EXPECT_EQ(*g3.get_float_opt("gemma3.rope.freq_base_swa"), 10000.0);
+  EXPECT_FALSE(g3.get_float_opt("gemma3.attn_logit_softcapping"));
+
+  // Real shapes: their own vocabularies and LongRoPE factors over the whole head.
+  EXPECT_EQ(tools::find_shape("gemma-3-1b", 0).vocab_size, 262144);
+  EXPECT_EQ(tools::find_shape("gemma-2-2b", 0).sliding_window, 4096);
+  const auto phi35 = tools::plan_tensors(tools::find_shape("phi-3.5-mini", 0), TensorType::Q4_K);
+  bool long_factors = false;
+  for (const auto& t : phi35) long_factors |= t.name == "rope_factors_long.weight" && t.dims == std::vector<uint64_t>{48};
+  EXPECT_TRUE(long_factors);
+  const std::vector<float> shorts = tools::longrope_factors(48, false), longs = tools::longrope_factors(48, true);
+  EXPECT_EQ(shorts.front(), 1.0f);
+  EXPECT_GT(longs.back(), 30.0f);
+}
+
+TEST(Synth, ScaleMultipliesTheWeightSpread) {
+  tools::SynthOptions o;
+  o.shape = "tiny-llama";
+  o.type = TensorType::F32;
+  o.seed = 1;
+  o.weight_scale = 4;
+  const fs::path out = scratch_dir() / "scaled.gguf";
+  tools::synthesize_model(o, small_vocab(), out.string());
+  const auto file = gguf::File::open(out.string());
+  const gguf::TensorInfo& t = *file->header().find_tensor("blk.0.ffn_gate.weight");
+  EXPECT_NEAR(decoded_stats(*file, t).std, 4 / std::sqrt(256.0), 0.02);
+  const Stats norm = decoded_stats(*file, *file->header().find_tensor("blk.0.attn_norm.weight"));
+  EXPECT_NEAR(norm.mean, 1.0, 0.05);  // norms keep their spread
+  fs::remove(out);
+}
+
 TEST(Synth, Llama3RopeFactors) {
   const tools::ModelSpec spec = tools::find_shape("llama3.2-1b", 0);
   EXPECT_EQ(spec.vocab_size, 128256);

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 #include "runtime/session.h"
 #include "test_paths.h"
 

@@ -1,5 +1,6 @@
-// tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--threads N]
+// tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--scale X] [--threads N]
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,10 +18,11 @@ namespace {
 std::string usage() {
   std::string shapes;
   for (const std::string& s : tools::shape_names()) shapes += (shapes.empty() ? "" : ", ") + s;
-  return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--threads N]\n"
+  return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--scale X] [--threads N]\n"
          "  SHAPE: " + shapes + "\n"
          "  T: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k\n"
-         "  VOCAB: a vocab or model GGUF, or a tokenizer.json (padded to the shape's vocabulary size)";
+         "  VOCAB: a vocab or model GGUF, or a tokenizer.json (padded to the shape's vocabulary size)\n"
+         "  X: weight scale, matrices get standard deviation X / sqrt(fan_in) (default 1; larger: larger top-1 margins)";
 }
 
 uint64_t parse_seed(const std::string& text) {
@@ -33,7 +35,7 @@ uint64_t parse_seed(const std::string& text) {
 }  // namespace
 
 int cmd_synth(int argc, char** argv) {
-  const Args args(argc, argv, {"type", "vocab", "seed", "layers", "threads"}, {}, usage());
+  const Args args(argc, argv, {"type", "vocab", "seed", "layers", "scale", "threads"}, {}, usage());
   if (args.positional().size() != 2)
     throw Error("expected SHAPE and OUT.gguf, got " + std::to_string(args.positional().size()) + " arguments\n" + usage());
   tools::SynthOptions options;
@@ -44,6 +46,12 @@ int cmd_synth(int argc, char** argv) {
   options.layers = args.get_int("layers", 0);
   options.n_threads = args.get_int("threads", tools::default_thread_count());
   if (options.layers < 0) throw Error("--layers must be positive");
+  if (const auto scale = args.get("scale")) {
+    char* end = nullptr;
+    options.weight_scale = std::strtof(scale->c_str(), &end);
+    if (scale->empty() || *end != '\0' || !(options.weight_scale > 0) || !std::isfinite(options.weight_scale))
+      throw Error("--scale expects a positive number, got '" + *scale + "'");
+  }
   if (options.n_threads < 1) throw Error("--threads must be at least 1");
 
   tools::find_shape(options.shape, 1);  // an unknown shape fails before the vocabulary is read

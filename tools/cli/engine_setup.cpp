@@ -3,7 +3,7 @@
 #include <thread>
 
 #include "common/error.h"
-#include "runtime/cpu_forward.h"
+#include "backend/cpu/forward.h"
 
 namespace tabllm::cli {
 

@@ -1,5 +1,7 @@
 #include "convert/model_spec.h"
 
+#include <cmath>
+
 #include "common/error.h"
 
 namespace tabllm::tools {
@@ -12,8 +14,9 @@ bool fits_blocks(TensorType type, uint64_t row_length) {
 }  // namespace
 
 void ModelSpec::validate() const {
-  if (arch != "llama" && arch != "qwen2" && arch != "qwen3")
-    throw Error("unknown architecture '" + arch + "': use llama, qwen2 or qwen3");
+  if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "phi3" && arch != "gemma" && arch != "gemma2" &&
+      arch != "gemma3")
+    throw Error("unknown architecture '" + arch + "': use llama, qwen2, qwen3, phi3, gemma, gemma2 or gemma3");
   if (vocab_size <= 0 || dim <= 0 || n_layers <= 0 || n_heads <= 0 || n_kv_heads <= 0 || ffn_dim <= 0 ||
       context_length <= 0 || head_dim < 0)
     throw Error("model sizes must be positive (vocab " + std::to_string(vocab_size) + ", dim " + std::to_string(dim) +
@@ -26,6 +29,14 @@ void ModelSpec::validate() const {
   if (head_dim == 0 && dim % n_heads != 0)
     throw Error("dim " + std::to_string(dim) + " is not a multiple of the head count " + std::to_string(n_heads));
   if (head_size() % 2 != 0) throw Error("the head size must be even for RoPE, got " + std::to_string(head_size()));
+  if (rotary_dims() % 2 != 0 || rotary_dims() > head_size())
+    throw Error("the rotary dims must be even and at most the head size, got " + std::to_string(rotary_dims()));
+}
+
+float ModelSpec::rope_attn_factor() const {
+  if (rope_original_context <= 0 || context_length <= rope_original_context) return 1.0f;
+  const double scale = static_cast<double>(context_length) / static_cast<double>(rope_original_context);
+  return static_cast<float>(std::sqrt(1 + std::log(scale) / std::log(static_cast<double>(rope_original_context))));
 }
 
 TensorType storage_type(TensorType requested, uint64_t row_length) {
@@ -73,11 +84,19 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& spec, TensorType weight_ty
 
   matrix("token_embd.weight", -1, spec.vocab_size, spec.dim);
   if (spec.llama3_rope) vector("rope_freqs.weight", -1, spec.head_size() / 2);
+  if (spec.rope_original_context > 0) {
+    vector("rope_factors_long.weight", -1, spec.rotary_dims() / 2);
+    vector("rope_factors_short.weight", -1, spec.rotary_dims() / 2);
+  }
   for (int l = 0; l < spec.n_layers; ++l) {
     vector("attn_norm.weight", l, spec.dim);
-    matrix("attn_q.weight", l, spec.q_dim(), spec.dim);
-    matrix("attn_k.weight", l, spec.kv_dim(), spec.dim);
-    matrix("attn_v.weight", l, spec.kv_dim(), spec.dim);
+    if (spec.fused_projections()) {
+      matrix("attn_qkv.weight", l, spec.q_dim() + 2 * spec.kv_dim(), spec.dim);
+    } else {
+      matrix("attn_q.weight", l, spec.q_dim(), spec.dim);
+      matrix("attn_k.weight", l, spec.kv_dim(), spec.dim);
+      matrix("attn_v.weight", l, spec.kv_dim(), spec.dim);
+    }
     if (spec.qkv_bias()) {
       vector("attn_q.bias", l, spec.q_dim());
       vector("attn_k.bias", l, spec.kv_dim());
@@ -88,13 +107,20 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& spec, TensorType weight_ty
       vector("attn_k_norm.weight", l, spec.head_size());
     }
     matrix("attn_output.weight", l, spec.dim, spec.q_dim());
+    if (spec.post_norms()) vector("post_attention_norm.weight", l, spec.dim);
     vector("ffn_norm.weight", l, spec.dim);
-    matrix("ffn_gate.weight", l, spec.ffn_dim, spec.dim);
-    matrix("ffn_down.weight", l, spec.dim, spec.ffn_dim);
-    matrix("ffn_up.weight", l, spec.ffn_dim, spec.dim);
+    if (spec.fused_projections()) {
+      matrix("ffn_up.weight", l, 2 * spec.ffn_dim, spec.dim);  // gate rows, then up rows
+      matrix("ffn_down.weight", l, spec.dim, spec.ffn_dim);
+    } else {
+      matrix("ffn_gate.weight", l, spec.ffn_dim, spec.dim);
+      matrix("ffn_down.weight", l, spec.dim, spec.ffn_dim);
+      matrix("ffn_up.weight", l, spec.ffn_dim, spec.dim);
+    }
+    if (spec.post_norms()) vector("post_ffw_norm.weight", l, spec.dim);
   }
   vector("output_norm.weight", -1, spec.dim);
-  if (!spec.tied_embeddings) matrix("output.weight", -1, spec.vocab_size, spec.dim);
+  if (!spec.output_tied()) matrix("output.weight", -1, spec.vocab_size, spec.dim);
   return plan;
 }
 
@@ -114,8 +140,17 @@ void write_hyperparameters(gguf::Writer& w, const ModelSpec& spec, TensorType we
   w.set(a + "attention.head_count_kv", u32(spec.n_kv_heads));
   w.set(a + "attention.layer_norm_rms_epsilon", Value::of_f32(spec.norm_eps));
   w.set(a + "rope.freq_base", Value::of_f32(spec.rope_base));
-  w.set(a + "rope.dimension_count", u32(spec.head_size()));
-  if (spec.head_size() * spec.n_heads != spec.dim) {
+  w.set(a + "rope.dimension_count", u32(spec.rotary_dims()));
+  if (spec.rope_original_context > 0) {
+    w.set(a + "rope.scaling.original_context_length", u32(spec.rope_original_context));
+    w.set(a + "rope.scaling.attn_factor", Value::of_f32(spec.rope_attn_factor()));
+  }
+  if (spec.rope_base_local > 0) w.set(a + "rope.freq_base_swa", Value::of_f32(spec.rope_base_local));
+  if (spec.sliding_window > 0) w.set(a + "attention.sliding_window", u32(spec.sliding_window));
+  if (spec.sliding_window_pattern > 0) w.set(a + "attention.sliding_window_pattern", u32(spec.sliding_window_pattern));
+  if (spec.attn_soft_cap > 0) w.set(a + "attn_logit_softcapping", Value::of_f32(spec.attn_soft_cap));
+  if (spec.final_soft_cap > 0) w.set(a + "final_logit_softcapping", Value::of_f32(spec.final_soft_cap));
+  if (spec.head_size() * spec.n_heads != spec.dim || spec.arch.rfind("gemma", 0) == 0) {  // Gemma's converter always writes it
     w.set(a + "attention.key_length", u32(spec.head_size()));
     w.set(a + "attention.value_length", u32(spec.head_size()));
   }

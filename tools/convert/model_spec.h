@@ -1,5 +1,6 @@
-// What the converter and the synthesizer write: a llama-family model's hyperparameters, the GGUF metadata
-// they become, and the list of tensors (names, shapes, storage types) in llama.cpp's naming.
+// What the converter and the synthesizer write: a model's hyperparameters (llama, qwen2, qwen3, phi3,
+// gemma, gemma2, gemma3), the GGUF metadata they become, and the list of tensors (names, shapes, fused
+// layouts, storage types) as llama.cpp's converter writes them and its loader expects them.
 // docs/model-format.md describes the conventions.
 #pragma once
 #include <cstdint>
@@ -12,7 +13,7 @@
 namespace tabllm::tools {
 
 struct ModelSpec {
-  std::string arch = "llama";  // llama | qwen2 | qwen3
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | phi3 | gemma | gemma2 | gemma3
   std::string name;
   int64_t vocab_size = 0;
   int64_t dim = 0;
@@ -26,12 +27,26 @@ struct ModelSpec {
   float rope_base = 10000.0f;
   bool tied_embeddings = false;  // no output.weight: logits use token_embd
   bool llama3_rope = false;      // Llama 3.x long-context RoPE: rope_freqs.weight holds the factors
+  double llama3_rope_factor = 32;  // its scaling factor (Llama 3.2: 32, Llama 3.1: 8)
+  int64_t rope_dims = 0;         // 0 → the head size; fewer: partial rotary (Phi-4-mini)
+  int64_t rope_original_context = 0;  // > 0: LongRoPE (phi3) factors for contexts beyond it
+  float rope_base_local = 0;     // > 0: rope.freq_base_swa, the base of sliding-window layers
+  int64_t sliding_window = 0;    // > 0: attention.sliding_window
+  int64_t sliding_window_pattern = 0;  // > 0: attention.sliding_window_pattern
+  float attn_soft_cap = 0;       // > 0: attn_logit_softcapping (gemma2)
+  float final_soft_cap = 0;      // > 0: final_logit_softcapping (gemma2)
 
   int64_t head_size() const { return head_dim > 0 ? head_dim : dim / n_heads; }
   int64_t q_dim() const { return n_heads * head_size(); }
   int64_t kv_dim() const { return n_kv_heads * head_size(); }
+  int64_t rotary_dims() const { return rope_dims > 0 ? rope_dims : head_size(); }
   bool qkv_bias() const { return arch == "qwen2"; }
-  bool qk_norm() const { return arch == "qwen3"; }
+  bool qk_norm() const { return arch == "qwen3" || arch == "gemma3"; }
+  bool fused_projections() const { return arch == "phi3"; }  // attn_qkv, and ffn_up holding gate then up
+  bool post_norms() const { return arch == "gemma2" || arch == "gemma3"; }
+  bool output_tied() const { return tied_embeddings || arch == "gemma" || arch == "gemma2"; }
+  // LongRoPE's magnitude correction, as llama.cpp's converter computes it.
+  float rope_attn_factor() const;
   // Throws Error when sizes are non-positive or inconsistent (heads, head size, architecture).
   void validate() const;
 };

@@ -23,4 +23,8 @@ std::vector<float> llama3_rope_factors(int64_t head_dim, double rope_base, doubl
                                        double low_freq_factor = 1, double high_freq_factor = 4,
                                        double original_context = 8192);
 
+// LongRoPE (phi3): per rotated pair, the divisor of its frequency for short contexts (up to the original
+// training context) or long ones — rope_factors_short.weight / rope_factors_long.weight.
+std::vector<float> longrope_factors(int64_t pairs, bool long_context);
+
 }  // namespace tabllm::tools

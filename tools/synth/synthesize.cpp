@@ -30,7 +30,9 @@ bool ends_with(const std::string& s, const char* suffix) {
 void produce_vector(const SynthContext& ctx, const TensorPlan& t, std::vector<uint8_t>& out) {
   std::vector<float> values;
   if (t.kind == "rope_freqs.weight") {
-    values = llama3_rope_factors(ctx.spec->head_size(), ctx.spec->rope_base);
+    values = llama3_rope_factors(ctx.spec->head_size(), ctx.spec->rope_base, ctx.spec->llama3_rope_factor);
+  } else if (t.kind == "rope_factors_long.weight" || t.kind == "rope_factors_short.weight") {
+    values = longrope_factors(static_cast<int64_t>(t.dims[0]), t.kind == "rope_factors_long.weight");
   } else {
     values.resize(t.dims[0]);
     SplitMix64 rng = row_generator(ctx.options->seed, t.name, 0);
@@ -45,7 +47,7 @@ void produce_vector(const SynthContext& ctx, const TensorPlan& t, std::vector<ui
 void produce_matrix(const SynthContext& ctx, const TensorPlan& t, std::vector<uint8_t>& out) {
   const uint64_t row_length = t.dims[0], rows = t.dims[1];
   const size_t row_bytes = type_row_bytes(t.type, row_length);
-  const float sigma = static_cast<float>(1.0 / std::sqrt(static_cast<double>(row_length)));
+  const float sigma = ctx.options->weight_scale * static_cast<float>(1.0 / std::sqrt(static_cast<double>(row_length)));
   out.resize(row_bytes * rows);
   uint8_t* dst = out.data();
   parallel_for(rows, ctx.options->n_threads, [&](uint64_t begin, uint64_t end) {

@@ -15,9 +15,10 @@ struct SynthOptions {
   uint64_t seed = 0;
   int64_t layers = 0;  // > 0 overrides the shape's layer count
   int n_threads = 1;
+  float weight_scale = 1;  // matrices get standard deviation weight_scale / sqrt(fan_in): above 1, larger top-1 margins
 };
 
-// Writes a GGUF model with weights of mean 0 and standard deviation 1/sqrt(fan_in) (norm weights near 1),
+// Writes a GGUF model with weights of mean 0 and standard deviation weight_scale/sqrt(fan_in) (norm weights near 1),
 // streaming one tensor at a time. `vocab` is padded to the shape's vocabulary size. The same options and
 // vocabulary give the same bytes. Returns the model's hyperparameters.
 ModelSpec synthesize_model(const SynthOptions& options, Vocab vocab, const std::string& out_path);

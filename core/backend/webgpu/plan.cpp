@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "model/model.h"
 #include "model/weights.h"
+#include "ops/rope.h"
 
 namespace tabllm::webgpu {
 namespace {
@@ -387,7 +388,9 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const ModelConfig c = read_config(h);
   // Only shapes and names are used; tensor bytes are addressed through their file offsets.
   const ModelWeights w = bind_weights(h, prefix + h.data_offset, c);
-  if (c.rope_pairing == RopePairing::Halves && c.rope_dims != c.head_dim) throw Error("partial RoPE with half pairing is not supported");
+  if (c.has_features_beyond_llama() || w.rope_long.present())
+    throw Error("the WebGPU backend does not run " + c.arch + " models yet (embedding scale, GELU, post norms, soft-capping, sliding windows or LongRoPE): use the WebAssembly backend");
+  if (c.rope_pairing == RopePairing::Halves && c.rope_dims != c.head_dim) throw Error("partial RoPE with half pairing is not supported on WebGPU");
   if (c.n_heads % c.n_kv_heads != 0) throw Error("n_heads must be a multiple of n_kv_heads");
   if (c.head_dim > kMaxHeadDim || c.head_dim % 2 != 0)
     throw Error("the WebGPU kernels need an even head_dim of at most " + std::to_string(kMaxHeadDim) + ", got " + std::to_string(c.head_dim));
@@ -398,7 +401,8 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const int64_t ctx = o.context_size > 0 ? std::min(o.context_size, c.context_length) : std::min<int64_t>(c.context_length, 4096);
   const int64_t B = std::min(o.max_batch, ctx);  // a batch never needs more rows than the context
   const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), qkv_dim = q_dim + 2 * kv_dim;
-  auto file_offset = [&](const Tensor& t) { return h.data_offset + h.find_tensor(t.name)->offset; };
+  // From the bound data pointer, so that row views of fused tensors (phi3's attn_qkv) land on their rows.
+  auto file_offset = [&](const Tensor& t) { return static_cast<uint64_t>(t.data - prefix); };
 
   Builder b(o.limits);
   b.matvec_wg = o.matvec_wg;
@@ -619,20 +623,16 @@ Plan build_op(const json& s) {
 }  // namespace
 
 std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale) {
-  const int64_t pairs = rope_dims / 2;
-  std::vector<float> inv_freq(static_cast<size_t>(pairs));
-  for (int64_t i = 0; i < pairs; ++i) {
-    double f = std::pow(static_cast<double>(base), -2.0 * static_cast<double>(i) / static_cast<double>(rope_dims));
-    if (factors) f /= factors[i];
-    inv_freq[static_cast<size_t>(i)] = static_cast<float>(f / linear_scale);
-  }
-  std::vector<float> table(static_cast<size_t>(2 * positions * pairs));
-  for (int64_t p = 0; p < positions; ++p)
-    for (int64_t i = 0; i < pairs; ++i) {
-      const double angle = static_cast<double>(p) * inv_freq[static_cast<size_t>(i)];
-      table[static_cast<size_t>(2 * (p * pairs + i))] = static_cast<float>(std::cos(angle));
-      table[static_cast<size_t>(2 * (p * pairs + i) + 1)] = static_cast<float>(std::sin(angle));
+  const std::vector<float> inv_freq = ops::rope_inverse_frequencies(rope_dims, base, factors, linear_scale);
+  const size_t pairs = inv_freq.size();
+  std::vector<float> table(2 * static_cast<size_t>(positions) * pairs), cos(pairs), sin(pairs);
+  for (int64_t p = 0; p < positions; ++p) {
+    ops::rope_cos_sin(p, inv_freq, 1.0f, cos.data(), sin.data());
+    for (size_t i = 0; i < pairs; ++i) {
+      table[2 * (static_cast<size_t>(p) * pairs + i)] = cos[i];
+      table[2 * (static_cast<size_t>(p) * pairs + i) + 1] = sin[i];
     }
+  }
   return table;
 }
 

@@ -6,7 +6,8 @@
 //   decode     the ordered dispatch list for one token, with bindings and workgroup counts
 //   prefill    the same for a batch of up to max_batch tokens (matrix-matrix kernels, tiled attention)
 //
-// Per forward call the host writes the step buffer ([n_tokens, pos, 0, 0, token ids]), encodes the list in
+// Per forward call the host writes the step buffer ([n_tokens, pos, chained, 0, token ids]; chained = 1:
+// the single token is the one the previous step sampled, read from the result buffer), encodes the list in
 // one compute pass, submits once and reads back the result buffer: the top-k (index, value) pairs of the
 // last token's logits (k = 1: greedy). Nothing is created per token: a dispatch's token-axis workgroup
 // count is ceil(n_tokens / token_tile) when token_tile > 0, its fixed count otherwise.
@@ -126,9 +127,9 @@ struct Plan {
   std::string to_json() const;
 };
 
-// RoPE (cos, sin) pairs for positions [0, positions) and rope_dims / 2 frequencies, computed as the CPU
-// reference does: float inverse frequencies base^(-2i/rope_dims) / factors[i] / linear_scale (factors:
-// Llama 3's rope_freqs, or null), double angles. Layout [position][pair][cos, sin].
+// RoPE (cos, sin) pairs for positions [0, positions) and rope_dims / 2 frequencies, from the same
+// functions as the CPU forward pass (ops/rope.h; factors: Llama 3's rope_freqs, or null). Layout
+// [position][pair][cos, sin].
 std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale);
 
 // The plan of a model from its GGUF header. `prefix` holds the first bytes of the file; it must cover the

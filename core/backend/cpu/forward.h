@@ -1,13 +1,14 @@
-// The forward pass on the CPU, reading top to bottom like the math. Path::Scalar is the reference
-// every other path (SIMD, WebAssembly, WebGPU) is checked against.
+// The forward pass on the CPU, reading top to bottom like the math, with the op math of core/ops and the
+// kernels of this folder. Path::Scalar is the reference every other path (SIMD, WebAssembly, WebGPU) is
+// checked against.
 #pragma once
 #include <memory>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "model/model.h"
-#include "runtime/backend.h"
-#include "runtime/kv_cache.h"
+#include "backend/backend.h"
+#include "backend/cpu/kv_cache.h"
 
 namespace tabllm {
 
@@ -36,9 +37,14 @@ class CpuForward final : public Backend {
   cpu::ThreadPool pool_;
   cpu::Scratch scratch_;
   KvCache kv_;
-  std::vector<float> inv_freq_;  // RoPE angle per position for each rotated pair
+  // RoPE angle per position for each rotated pair, of global and of sliding-window layers.
+  std::vector<float> inv_freq_global_, inv_freq_local_;
+  struct RopeTable {
+    std::vector<float> cos, sin;  // [token][pair] of the current batch
+  };
+  RopeTable rope_[2];  // global, local
   // Activations for up to max_batch tokens, allocated once.
-  std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, rope_cos_, rope_sin_, scores_;
+  std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, scores_;
 };
 
 }  // namespace tabllm

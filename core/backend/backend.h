@@ -1,5 +1,6 @@
-// What a session needs from a compute backend: run the model over new tokens and produce logits.
-// The CPU backend (cpu_forward.h) is the reference; a GPU backend implements the same interface.
+// What a session needs from a native compute backend: run the model over new tokens and produce logits.
+// The CPU forward pass (backend/cpu/forward.h) implements it. WebGPU does not: its forward pass runs in
+// JavaScript from a plan (backend/webgpu/plan.h) and hands logits or tokens to a Generation.
 #pragma once
 #include <cstdint>
 #include <span>

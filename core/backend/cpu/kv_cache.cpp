@@ -1,4 +1,4 @@
-#include "runtime/kv_cache.h"
+#include "backend/cpu/kv_cache.h"
 
 #include "common/error.h"
 

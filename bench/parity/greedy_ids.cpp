@@ -1,0 +1,45 @@
+// tabllm_greedy_ids MODEL N CONTEXT [scalar|simd] PROMPT...: the prompt's token ids (with BOS when the
+// vocabulary adds one) and N greedy token ids (ties to the lowest id; no stop at end-of-sequence), one
+// line each, space-separated. Used by llama-cpp-greedy.sh beside the same program for llama.cpp.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/forward.h"
+#include "common/error.h"
+#include "model/model.h"
+
+int main(int argc, char** argv) {
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: %s MODEL N CONTEXT scalar|simd PROMPT...\n", argv[0]);
+    return 2;
+  }
+  try {
+    const auto model = tabllm::Model::load(argv[1]);
+    const int n = std::atoi(argv[2]);
+    tabllm::CpuOptions options;
+    options.context_size = std::atoi(argv[3]);
+    options.path = std::string(argv[4]) == "scalar" ? tabllm::cpu::Path::Scalar : tabllm::cpu::Path::Simd;
+    std::string prompt = argv[5];
+    for (int i = 6; i < argc; ++i) prompt += std::string(" ") + argv[i];
+    const std::vector<int32_t> tokens = model->tokenizer().encode(prompt, model->tokenizer().vocab().add_bos);
+    tabllm::CpuForward forward(*model, options);
+    std::vector<float> logits(static_cast<size_t>(model->config().n_vocab));
+    for (int32_t t : tokens) std::printf("%d ", t);
+    std::printf("\n");
+    forward.forward(tokens, 0, tabllm::Logits::Last, logits.data());
+    int64_t pos = static_cast<int64_t>(tokens.size());
+    for (int i = 0; i < n; ++i) {
+      const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      std::printf("%d ", next);
+      forward.forward({&next, 1}, pos++, tabllm::Logits::Last, logits.data());
+    }
+    std::printf("\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

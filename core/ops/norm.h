@@ -1,0 +1,11 @@
+// RMSNorm, written once: the CPU forward pass, the reference exports and the GPU parity tests use it.
+#pragma once
+#include <cstdint>
+
+namespace tabllm::ops {
+
+// out[i] = x[i] / sqrt(mean(x²) + eps) * weight[i]; the sum of squares in double. out may alias x.
+// GGUF files store the weight a model multiplies by (Gemma's "1 + w" is folded in by the converters).
+void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps);
+
+}  // namespace tabllm::ops
