@@ -345,7 +345,7 @@ TEST(Kernels, ReportsTheBestLevelAndRejectsBadShapes) {
   float x[64] = {}, y[4];
   uint8_t w[256] = {};
   EXPECT_THROW(matmul(TensorType::Q4_0, w, 1, 48, x, 1, y, pool, scratch, Path::Simd), Error);
-  EXPECT_THROW(matmul(TensorType::Q2_K, w, 1, 256, x, 1, y, pool, scratch, Path::Simd), Error);
+  EXPECT_THROW(matmul(TensorType::IQ2_XXS, w, 1, 256, x, 1, y, pool, scratch, Path::Simd), Error);
 }
 
 }  // namespace
