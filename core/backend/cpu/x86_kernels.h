@@ -86,7 +86,8 @@ inline __m256i bits_to_nibble_4(__m256i v, int from, int width_mask) {
 
 // ---------------------------------------------------------------------------------------------------
 // Weight formats. Each decodes a block into kGroups groups of 32 weights: q(g) as unsigned bytes with
-// x = scale(g) * (q - kZero) + min(g). kSub16 formats have two scales per group (scale16(g, half)).
+// x = scale(g) * (q - kZero) + min(g). kSub16 formats have two scales and mins per group (scale16(g, half),
+// min16(g, half)).
 
 struct FormatQ4_0 {
   static constexpr int kBlockBytes = 18, kGroups = 1, kZero = 8;
