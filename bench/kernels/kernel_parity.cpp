@@ -22,9 +22,30 @@ using namespace tabllm::cpu;
 
 namespace {
 
-constexpr TensorType kTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,
-                                 TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
-                                 TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+constexpr TensorType kTypes[] = {TensorType::F32,  TensorType::F16,    TensorType::BF16, TensorType::Q4_0,
+                                 TensorType::Q4_1, TensorType::Q5_0,   TensorType::Q5_1, TensorType::Q8_0,
+                                 TensorType::Q2_K, TensorType::Q3_K,   TensorType::Q4_K, TensorType::Q5_K,
+                                 TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
+
+// Where a block keeps its f16 scale and min (-1: none), and the scale's size (the quants' range differs).
+struct ScaleFields {
+  int d_at, min_at;
+  float d;
+};
+ScaleFields scale_fields(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_1:
+    case TensorType::Q5_1:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K: return {0, 2, 0.02f};
+    case TensorType::Q2_K: return {80, 82, 0.02f};
+    case TensorType::Q3_K: return {108, -1, 0.001f};
+    case TensorType::Q6_K: return {208, -1, 0.001f};
+    case TensorType::IQ4_NL: return {0, -1, 0.002f};
+    case TensorType::IQ4_XS: return {0, -1, 0.0001f};
+    default: return {0, -1, 0.02f};
+  }
+}
 
 bool is_float(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
 
@@ -42,13 +63,12 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols,
   }
   for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
   const TypeTraits traits = type_traits(type);
-  const bool has_min = type == TensorType::Q4_1 || type == TensorType::Q5_1 || type == TensorType::Q4_K ||
-                       type == TensorType::Q5_K;
+  const ScaleFields fields = scale_fields(type);
   for (size_t at = 0; at < w.size(); at += traits.type_size) {
-    const uint16_t d = f32_to_f16((type == TensorType::Q6_K ? 0.001f : 0.02f) * (1.0f + 0.5f * uniform(rng)));
+    const uint16_t d = f32_to_f16(fields.d * (1.0f + 0.5f * uniform(rng)));
     const uint16_t m = f32_to_f16(0.05f * uniform(rng));
-    std::memcpy(&w[at + (type == TensorType::Q6_K ? 208 : 0)], &d, 2);
-    if (has_min) std::memcpy(&w[at + 2], &m, 2);
+    std::memcpy(&w[at + fields.d_at], &d, 2);
+    if (fields.min_at >= 0) std::memcpy(&w[at + fields.min_at], &m, 2);
   }
   return w;
 }
@@ -115,7 +135,7 @@ int main() {
       for (int64_t n_tokens : {1, 3, 17, 64}) worst = std::max(worst, worst_error_ratio(type, 37, cols, n_tokens, pool, rng));
       const bool ok = worst <= 1.0;
       failures += ok ? 0 : 1;
-      std::printf("%-13s %-5s worst error / bound %.3f %s\n", simd_level_name(level), type_traits(type).name, worst, ok ? "ok" : "FAIL");
+      std::printf("%-13s %-6s worst error / bound %.3f %s\n", simd_level_name(level), type_traits(type).name, worst, ok ? "ok" : "FAIL");
     }
     const bool f16_ok = f16_weights_exact(pool);
     failures += f16_ok ? 0 : 1;

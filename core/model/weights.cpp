@@ -58,7 +58,7 @@ class Binder {
   }
   Tensor make(const gguf::TensorInfo& t, int64_t rows, int64_t cols) const {
     if (!type_traits(t.type).supported)
-      throw Error("tensor " + t.name + " has type " + type_traits(t.type).name + ", which tabllm cannot compute with yet (supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k)");
+      throw Error("tensor " + t.name + " has type " + type_traits(t.type).name + ", which tabllm cannot compute with yet (supported: " + supported_type_names() + ")");
     return Tensor{t.name, t.type, data_ + t.offset, rows, cols};
   }
   const gguf::Header& h_;

@@ -98,13 +98,61 @@ void dequantize_q6_k(const blocks::Q6_K* b, float* y, int64_t n_blocks) {
   }
 }
 
+// Q2_K and Q3_K share the 2-bit layout: the low bits of element 128h + 32i + l are bits 2i.. of qs[32h + l].
+int low_2_bits(const uint8_t qs[64], int e) { return (qs[32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3; }
+
+void dequantize_q2_k(const blocks::Q2_K* b, float* y, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i, y += 256) {
+    const float d = f16_to_f32(b[i].d), dmin = f16_to_f32(b[i].dmin);
+    for (int e = 0; e < 256; ++e) {
+      const uint8_t sc = b[i].scales[e / 16];
+      y[e] = d * static_cast<float>(sc & 0xf) * static_cast<float>(low_2_bits(b[i].qs, e)) -
+             dmin * static_cast<float>(sc >> 4);
+    }
+  }
+}
+
+void dequantize_q3_k(const blocks::Q3_K* b, float* y, int64_t n_blocks) {
+  int8_t scale[16];
+  for (int64_t i = 0; i < n_blocks; ++i, y += 256) {
+    const float d = f16_to_f32(b[i].d);
+    blocks::unpack_q3_k_scales(b[i].scales, scale);
+    for (int e = 0; e < 256; ++e) {
+      const int high = (b[i].hmask[e % 32] >> (e / 32)) & 1;
+      const int q = low_2_bits(b[i].qs, e) | (high << 2);
+      y[e] = d * static_cast<float>(scale[e / 16]) * static_cast<float>(q - 4);
+    }
+  }
+}
+
+// 16 nibble indices into kIq4Values, scaled: elements j and j + 16 of a 32-value group.
+void dequantize_iq4_group(float d, const uint8_t qs[16], float* y) {
+  for (int j = 0; j < 16; ++j) {
+    y[j] = d * static_cast<float>(blocks::kIq4Values[qs[j] & 0xf]);
+    y[j + 16] = d * static_cast<float>(blocks::kIq4Values[qs[j] >> 4]);
+  }
+}
+
+void dequantize_iq4_nl(const blocks::IQ4_NL* b, float* y, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i, y += 32) dequantize_iq4_group(f16_to_f32(b[i].d), b[i].qs, y);
+}
+
+void dequantize_iq4_xs(const blocks::IQ4_XS* b, float* y, int64_t n_blocks) {
+  for (int64_t i = 0; i < n_blocks; ++i) {
+    const float d = f16_to_f32(b[i].d);
+    for (int j = 0; j < 8; ++j, y += 32) {
+      dequantize_iq4_group(d * static_cast<float>(blocks::iq4_xs_scale(b[i], j)), b[i].qs + 16 * j, y);
+    }
+  }
+}
+
 }  // namespace
 
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
   const TypeTraits traits = type_traits(type);
   if (!traits.supported || traits.block_size == 0) {
-    throw Error(std::string("cannot read tensors of type ") + traits.name + ": tabllm supports f32, f16, bf16, "
-                "q4_0, q4_1, q5_0, q5_1, q8_0, q4_k, q5_k, q6_k");
+    throw Error(std::string("cannot read tensors of type ") + traits.name + ": tabllm supports " +
+                supported_type_names());
   }
   if (n % traits.block_size != 0) {
     throw Error("dequantize_row: " + std::to_string(n) + " elements is not a multiple of the " + traits.name +
@@ -139,6 +187,10 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n) {
       return;
     }
     case TensorType::Q6_K: return dequantize_q6_k(static_cast<const blocks::Q6_K*>(src), dst, n_blocks);
+    case TensorType::Q2_K: return dequantize_q2_k(static_cast<const blocks::Q2_K*>(src), dst, n_blocks);
+    case TensorType::Q3_K: return dequantize_q3_k(static_cast<const blocks::Q3_K*>(src), dst, n_blocks);
+    case TensorType::IQ4_NL: return dequantize_iq4_nl(static_cast<const blocks::IQ4_NL*>(src), dst, n_blocks);
+    case TensorType::IQ4_XS: return dequantize_iq4_xs(static_cast<const blocks::IQ4_XS*>(src), dst, n_blocks);
     default: break;
   }
   throw Error(std::string("dequantize_row: no decoder for type ") + traits.name);

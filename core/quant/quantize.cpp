@@ -1,11 +1,13 @@
-// quantize_row: round-to-nearest encoders for the formats tabllm writes (the reference rules of each format,
-// so files it produces decode like files made by other GGUF tools).
+// quantize_row: round-to-nearest encoders for the 32-value formats tabllm writes (the reference rules of each
+// format, so files it produces decode like files made by other GGUF tools); the others searching encoders in
+// quantize_superblock.cpp.
 #include <cmath>
 #include <cstring>
 
 #include "common/error.h"
 #include "quant/block_formats.h"
 #include "quant/quantize.h"
+#include "quant/quantize_superblock.h"
 
 namespace tabllm {
 namespace {
@@ -132,7 +134,14 @@ bool can_quantize(TensorType type) {
     case TensorType::Q4_0:
     case TensorType::Q4_1:
     case TensorType::Q5_0:
-    case TensorType::Q5_1: return true;
+    case TensorType::Q5_1:
+    case TensorType::IQ4_NL:
+    case TensorType::Q2_K:
+    case TensorType::Q3_K:
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+    case TensorType::IQ4_XS: return true;
     default: return false;
   }
 }
@@ -140,8 +149,7 @@ bool can_quantize(TensorType type) {
 void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
   const TypeTraits traits = type_traits(type);
   if (!can_quantize(type)) {
-    throw Error(std::string("cannot quantize to ") + traits.name +
-                ": tabllm writes f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1");
+    throw Error(std::string("cannot quantize to ") + traits.name + ": tabllm writes " + supported_type_names());
   }
   if (n % traits.block_size != 0) {
     throw Error("quantize_row: " + std::to_string(n) + " elements is not a multiple of the " + traits.name +
@@ -165,7 +173,7 @@ void quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
     case TensorType::Q4_1: return quantize_q4_1(src, static_cast<blocks::Q4_1*>(dst), n_blocks);
     case TensorType::Q5_0: return quantize_q5_0(src, static_cast<blocks::Q5_0*>(dst), n_blocks);
     case TensorType::Q5_1: return quantize_q5_1(src, static_cast<blocks::Q5_1*>(dst), n_blocks);
-    default: break;
+    default: quantize_superblock_row(type, src, dst, n_blocks); return;
   }
 }
 

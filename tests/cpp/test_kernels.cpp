@@ -84,9 +84,10 @@ TEST(ThreadPool, PropagatesExceptionsAndStaysUsable) {
 // ----------------------------------------------------------------------------------------------------
 // Matmul: random weights of every type, every SIMD level.
 
-constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q4_0,
-                                    TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
-                                    TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,    TensorType::BF16, TensorType::Q4_0,
+                                    TensorType::Q4_1, TensorType::Q5_0,   TensorType::Q5_1, TensorType::Q8_0,
+                                    TensorType::Q2_K, TensorType::Q3_K,   TensorType::Q4_K, TensorType::Q5_K,
+                                    TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
 
 bool is_float_type(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
 
@@ -128,6 +129,13 @@ std::vector<uint8_t> random_weights(TensorType type, int64_t rows, int64_t cols,
       case TensorType::Q4_0:
       case TensorType::Q5_0:
       case TensorType::Q8_0: set_half(w, at, scale * (1.0f + uniform(rng) * 0.5f)); break;
+      case TensorType::IQ4_NL: set_half(w, at, scale * 0.1f * (1.0f + uniform(rng) * 0.5f)); break;
+      case TensorType::IQ4_XS: set_half(w, at, scale * 0.005f * (1.0f + uniform(rng) * 0.5f)); break;
+      case TensorType::Q2_K:
+        set_half(w, at + 80, scale * (1.0f + uniform(rng) * 0.5f));
+        set_half(w, at + 82, scale * uniform(rng));  // dmin
+        break;
+      case TensorType::Q3_K: set_half(w, at + 108, scale * 0.05f * (1.0f + uniform(rng) * 0.5f)); break;
       case TensorType::Q4_1:
       case TensorType::Q5_1:
       case TensorType::Q4_K:
@@ -345,7 +353,7 @@ TEST(Kernels, ReportsTheBestLevelAndRejectsBadShapes) {
   float x[64] = {}, y[4];
   uint8_t w[256] = {};
   EXPECT_THROW(matmul(TensorType::Q4_0, w, 1, 48, x, 1, y, pool, scratch, Path::Simd), Error);
-  EXPECT_THROW(matmul(TensorType::Q2_K, w, 1, 256, x, 1, y, pool, scratch, Path::Simd), Error);
+  EXPECT_THROW(matmul(TensorType::IQ2_XXS, w, 1, 256, x, 1, y, pool, scratch, Path::Simd), Error);
 }
 
 }  // namespace

@@ -17,11 +17,19 @@ export const TYPES = {
   bf16: { id: 30, bound: 2e-6 },
   q8_0: { id: 8, bound: 2e-6 },
   q4_0: { id: 2, bound: 2e-6 },
+  q4_1: { id: 3, bound: 2e-6 },
+  q5_0: { id: 6, bound: 2e-6 },
+  q5_1: { id: 7, bound: 2e-6 },
+  iq4_nl: { id: 20, bound: 2e-6 },
+  q2_k: { id: 10, bound: 2e-6 },
+  q3_k: { id: 11, bound: 2e-6 },
   q4_k: { id: 12, bound: 2e-6 },
   q5_k: { id: 13, bound: 2e-6 },
   q6_k: { id: 14, bound: 2e-6 },
+  iq4_xs: { id: 23, bound: 2e-6 },
 };
-const K_QUANTS = new Set(['q4_k', 'q5_k', 'q6_k']);
+// Types with 256-value super-blocks.
+const K_QUANTS = new Set(['q2_k', 'q3_k', 'q4_k', 'q5_k', 'q6_k', 'iq4_xs']);
 export const NORM_BOUND = 1e-5;   // fused RMSNorm: the reference sums squares in double
 export const ROPE_BOUND = 1e-5;   // q/k post-processing (bias, q/k norm, RoPE from the core's table)
 export const ATTN_BOUND = 1e-5;   // online softmax vs. two-pass softmax
@@ -193,6 +201,9 @@ opCases.push({
     await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [13, 13], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'] });
     await matmulCase(ctx, { types: ['q4_0'], rows: [7], cols: 224, nTokens: 3, flags: ['RESIDUAL'], lastOnly: true });
     await matmulCase(ctx, { types: ['q6_k'], rows: [70], cols: 256, nTokens: 4, flags: ['NORM'], lastOnly: true });
+    // Blocks of 18, 22 and 110 bytes (2-byte aligned) beside word-aligned ones in one product.
+    await matmulCase(ctx, { types: ['q5_0', 'q3_k', 'iq4_nl'], rows: [16, 8, 8], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'] });
+    await matmulCase(ctx, { types: ['q2_k', 'iq4_xs', 'q5_1'], rows: [16, 8, 8], cols: 256, nTokens: 3, tok: 8, flags: ['NORM', 'MULTI'] });
   },
 });
 

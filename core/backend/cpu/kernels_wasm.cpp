@@ -188,6 +188,83 @@ struct FormatQ6_K {
       return {decode(0), decode(16)};
     }
     float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub]); }
+    float min16(int, int) const { return 0.0f; }
+  };
+};
+
+// Q2_K / Q3_K: the 2-bit values of group g, bits 2(g % 4).. of qs[32(g / 4) ..].
+Group two_bits(const uint8_t* qs, int g) {
+  const uint8_t* at = qs + 32 * (g / 4);
+  const int shift = 2 * (g % 4);
+  const v128_t three = wasm_i8x16_splat(3);
+  return {wasm_v128_and(wasm_u8x16_shr(load(at), shift), three), wasm_v128_and(wasm_u8x16_shr(load(at + 16), shift), three)};
+}
+
+// Q2_K: group g = 32 consecutive values; each 16 has its own 4-bit scale and min.
+struct FormatQ2_K {
+  static constexpr int kBlockBytes = 84, kGroups = 8;
+  static constexpr bool kHasMin = true, kSub16 = true;
+  struct Block {
+    const blocks::Q2_K* b;
+    float d, dmin;
+    explicit Block(const uint8_t* p)
+        : b(reinterpret_cast<const blocks::Q2_K*>(p)), d(half_to_float(b->d)), dmin(half_to_float(b->dmin)) {}
+    Group group(int g) const { return two_bits(b->qs, g); }
+    float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub] & 0xf); }
+    float min16(int g, int sub) const { return -dmin * static_cast<float>(b->scales[2 * g + sub] >> 4); }
+  };
+};
+
+// Q3_K: Q2_K's low bits, the third from bit g of hmask[l], minus 4; signed 6-bit scales per 16 values.
+struct FormatQ3_K {
+  static constexpr int kBlockBytes = 110, kGroups = 8;
+  static constexpr bool kHasMin = false, kSub16 = true;
+  struct Block {
+    const blocks::Q3_K* b;
+    float d;
+    int8_t sc[16];
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q3_K*>(p)), d(half_to_float(b->d)) {
+      blocks::unpack_q3_k_scales(b->scales, sc);
+    }
+    Group group(int g) const {
+      const Group low = two_bits(b->qs, g);
+      const v128_t one = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
+      auto third_bit = [&](int at) { return wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(b->hmask + at), g), one), 2); };
+      return {wasm_i8x16_sub(wasm_v128_or(low.w0, third_bit(0)), four), wasm_i8x16_sub(wasm_v128_or(low.w1, third_bit(16)), four)};
+    }
+    float scale16(int g, int sub) const { return d * static_cast<float>(sc[2 * g + sub]); }
+    float min16(int, int) const { return 0.0f; }
+  };
+};
+
+// IQ4: 16 packed index pairs looked up in the grid (signed bytes as they are).
+Group iq4_group(const uint8_t* qs) {
+  const v128_t grid = wasm_i8x16_make(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const v128_t v = load(qs);
+  return {wasm_i8x16_swizzle(grid, low_nibbles(v)), wasm_i8x16_swizzle(grid, high_nibbles(v))};
+}
+
+struct FormatIQ4_NL {
+  static constexpr int kBlockBytes = 18, kGroups = 1;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::IQ4_NL* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_NL*>(p)) {}
+    Group group(int) const { return iq4_group(b->qs); }
+    float scale(int) const { return half_to_float(b->d); }
+    float min(int) const { return 0.0f; }
+  };
+};
+
+struct FormatIQ4_XS {
+  static constexpr int kBlockBytes = 136, kGroups = 8;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::IQ4_XS* b;
+    float d;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_XS*>(p)), d(half_to_float(b->d)) {}
+    Group group(int g) const { return iq4_group(b->qs + 16 * g); }
+    float scale(int g) const { return d * static_cast<float>(blocks::iq4_xs_scale(*b, g)); }
     float min(int) const { return 0.0f; }
   };
 };
@@ -203,18 +280,24 @@ bool visit_quantized(TensorType type, Fn&& fn) {
     case TensorType::Q4_K: fn(FormatK4<false>{}); return true;
     case TensorType::Q5_K: fn(FormatK4<true>{}); return true;
     case TensorType::Q6_K: fn(FormatQ6_K{}); return true;
+    case TensorType::Q2_K: fn(FormatQ2_K{}); return true;
+    case TensorType::Q3_K: fn(FormatQ3_K{}); return true;
+    case TensorType::IQ4_NL: fn(FormatIQ4_NL{}); return true;
+    case TensorType::IQ4_XS: fn(FormatIQ4_XS{}); return true;
     default: return false;
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Activations: token t has q[t * cols ..] (int16 holding int8-range values), and per 32-block b the
-// scale d and dsum = d * sum(q) at [t * n_blocks + b]. Scratch holds them in that order.
+// scale d, dsum = d * sum(q) and dsum_lo = d * sum of its first 16 q at [t * n_blocks + b]. Scratch holds
+// them in that order.
 
 struct Acts {
   int16_t* q;
   float* d;
   float* dsum;
+  float* dsum_lo;
   int64_t cols, n_blocks;
 };
 
@@ -224,16 +307,17 @@ Acts acts_in(const MatmulArgs& m, uint8_t* scratch) {
   const auto n_tokens = static_cast<size_t>(m.n_tokens), cols = static_cast<size_t>(m.cols);
   const size_t n_blocks = cols / 32, q_bytes = round_up(n_tokens * cols * 2), s_bytes = round_up(n_tokens * n_blocks * 4);
   return {reinterpret_cast<int16_t*>(scratch), reinterpret_cast<float*>(scratch + q_bytes),
-          reinterpret_cast<float*>(scratch + q_bytes + s_bytes), m.cols, static_cast<int64_t>(n_blocks)};
+          reinterpret_cast<float*>(scratch + q_bytes + s_bytes), reinterpret_cast<float*>(scratch + q_bytes + 2 * s_bytes),
+          m.cols, static_cast<int64_t>(n_blocks)};
 }
 
 size_t scratch_bytes(const MatmulArgs& m, int) {
   if (!visit_quantized(m.type, [](auto) {})) return 0;
   const auto n_tokens = static_cast<size_t>(m.n_tokens), cols = static_cast<size_t>(m.cols);
-  return round_up(n_tokens * cols * 2) + 2 * round_up(n_tokens * (cols / 32) * 4);
+  return round_up(n_tokens * cols * 2) + 3 * round_up(n_tokens * (cols / 32) * 4);
 }
 
-void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out) {
+void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out, float* dsum_lo_out) {
   v128_t v[8];
   v128_t amax = wasm_f32x4_splat(0.0f);
   for (int i = 0; i < 8; ++i) {
@@ -243,15 +327,17 @@ void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out) {
   const float m = std::max(std::max(wasm_f32x4_extract_lane(amax, 0), wasm_f32x4_extract_lane(amax, 1)),
                            std::max(wasm_f32x4_extract_lane(amax, 2), wasm_f32x4_extract_lane(amax, 3)));
   const v128_t inv = wasm_f32x4_splat(m > 0.0f ? 127.0f / m : 0.0f);
-  v128_t sum = wasm_i32x4_splat(0);
+  v128_t sum = wasm_i32x4_splat(0), sum_lo = sum;
   for (int i = 0; i < 8; i += 2) {
     const v128_t a = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(v[i], inv)));
     const v128_t b = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(v[i + 1], inv)));
     sum = wasm_i32x4_add(sum, wasm_i32x4_add(a, b));
+    if (i == 2) sum_lo = sum;
     wasm_v128_store(q + 4 * i, wasm_i16x8_narrow_i32x4(a, b));
   }
   *d_out = m / 127.0f;
   *dsum_out = *d_out * static_cast<float>(hsum_i32(sum));
+  *dsum_lo_out = *d_out * static_cast<float>(hsum_i32(sum_lo));
 }
 
 void prepare(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
@@ -261,7 +347,7 @@ void prepare(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
   for (int64_t t = t_begin; t < t_end; ++t) {
     for (int64_t b = 0; b < a.n_blocks; ++b) {
       const int64_t i = t * a.n_blocks + b;
-      quantize_block(m.x + t * m.cols + 32 * b, a.q + t * a.cols + 32 * b, &a.d[i], &a.dsum[i]);
+      quantize_block(m.x + t * m.cols + 32 * b, a.q + t * a.cols + 32 * b, &a.d[i], &a.dsum[i], &a.dsum_lo[i]);
     }
   }
 }
@@ -282,10 +368,12 @@ void row_times_tokens(const uint8_t* row, const Acts& a, int64_t t0, float* y, i
   const int16_t* x[T];
   const float* d[T];
   const float* dsum[T];
+  const float* dsum_lo[T];
   for (int t = 0; t < T; ++t) {
     x[t] = a.q + (t0 + t) * a.cols;
     d[t] = a.d + (t0 + t) * a.n_blocks;
     dsum[t] = a.dsum + (t0 + t) * a.n_blocks;
+    dsum_lo[t] = a.dsum_lo + (t0 + t) * a.n_blocks;
   }
   for (int64_t b = 0; b < a.n_blocks / F::kGroups; ++b) {
     const typename F::Block block(row + b * F::kBlockBytes);
@@ -307,7 +395,11 @@ void row_times_tokens(const uint8_t* row, const Acts& a, int64_t t0, float* y, i
           const v128_t dot = wasm_f32x4_convert_i32x4(wasm_i32x4_add(dot0, dot1));
           acc[t][slot] = wasm_f32x4_add(acc[t][slot], wasm_f32x4_mul(dot, wasm_f32x4_splat(block.scale(g) * d[t][ab])));
         }
-        if constexpr (F::kHasMin) min_acc[t] += block.min(g) * dsum[t][ab];
+        if constexpr (F::kHasMin && F::kSub16) {
+          min_acc[t] += block.min16(g, 0) * dsum_lo[t][ab] + block.min16(g, 1) * (dsum[t][ab] - dsum_lo[t][ab]);
+        } else if constexpr (F::kHasMin) {
+          min_acc[t] += block.min(g) * dsum[t][ab];
+        }
       }
     }
   }

@@ -86,7 +86,8 @@ inline __m256i bits_to_nibble_4(__m256i v, int from, int width_mask) {
 
 // ---------------------------------------------------------------------------------------------------
 // Weight formats. Each decodes a block into kGroups groups of 32 weights: q(g) as unsigned bytes with
-// x = scale(g) * (q - kZero) + min(g). kSub16 formats have two scales per group (scale16(g, half)).
+// x = scale(g) * (q - kZero) + min(g). kSub16 formats have two scales and mins per group (scale16(g, half),
+// min16(g, half)).
 
 struct FormatQ4_0 {
   static constexpr int kBlockBytes = 18, kGroups = 1, kZero = 8;
@@ -196,6 +197,85 @@ struct FormatQ6_K {
       return _mm256_or_si256(low, bits_to_nibble_4(qh, 2 * part, 3));
     }
     float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub]); }
+    float min16(int, int) const { return 0.0f; }
+  };
+};
+
+// Bit `from` of each byte moved to bit `to` (the others cleared).
+inline __m256i bit_to(__m256i v, int from, int to) {
+  const __m256i moved = from <= to ? _mm256_sll_epi16(v, _mm_cvtsi32_si128(to - from))
+                                   : _mm256_srl_epi16(v, _mm_cvtsi32_si128(from - to));
+  return _mm256_and_si256(moved, _mm256_set1_epi8(static_cast<char>(1 << to)));
+}
+
+// The 2-bit values of group g of a Q2_K / Q3_K block: bits 2(g % 4).. of qs[32(g / 4) ..].
+inline __m256i two_bits(const uint8_t* qs, int g) {
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * (g / 4)));
+  return _mm256_and_si256(_mm256_srl_epi16(packed, _mm_cvtsi32_si128(2 * (g % 4))), _mm256_set1_epi8(3));
+}
+
+// Q2_K: group g = 32 consecutive values, two sub-blocks of 16 with 4-bit scales and mins.
+struct FormatQ2_K {
+  static constexpr int kBlockBytes = 84, kGroups = 8, kZero = 0;
+  static constexpr bool kHasMin = true, kSub16 = true;
+  struct Block {
+    const blocks::Q2_K* b;
+    float d, dmin;
+    explicit Block(const uint8_t* p)
+        : b(reinterpret_cast<const blocks::Q2_K*>(p)), d(half_to_float(b->d)), dmin(half_to_float(b->dmin)) {}
+    __m256i q(int g) const { return two_bits(b->qs, g); }
+    float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub] & 0xf); }
+    float min16(int g, int sub) const { return -dmin * static_cast<float>(b->scales[2 * g + sub] >> 4); }
+  };
+};
+
+// Q3_K: as Q2_K's layout plus a third bit from hmask (bit g of hmask[l]); zero point 4, signed scales.
+struct FormatQ3_K {
+  static constexpr int kBlockBytes = 110, kGroups = 8, kZero = 4;
+  static constexpr bool kHasMin = false, kSub16 = true;
+  struct Block {
+    const blocks::Q3_K* b;
+    float d;
+    int8_t sc[16];
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q3_K*>(p)), d(half_to_float(b->d)) {
+      blocks::unpack_q3_k_scales(b->scales, sc);
+    }
+    __m256i q(int g) const {
+      const __m256i hmask = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->hmask));
+      return _mm256_or_si256(two_bits(b->qs, g), bit_to(hmask, g, 2));
+    }
+    float scale16(int g, int sub) const { return d * static_cast<float>(sc[2 * g + sub]); }
+    float min16(int, int) const { return 0.0f; }
+  };
+};
+
+// IQ4 indices looked up in the grid shifted by +128 (unsigned bytes with zero point 128, as Q8_0).
+inline __m256i iq4_lookup(const uint8_t* qs) {
+  const __m128i grid = _mm_setr_epi8(1, 24, 45, 63, 79, 93, 106, 118, -127, -115, -103, -90, -75, -59, -39, -15);
+  return _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(grid), split_nibbles(qs));
+}
+
+struct FormatIQ4_NL {
+  static constexpr int kBlockBytes = 18, kGroups = 1, kZero = 128;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::IQ4_NL* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_NL*>(p)) {}
+    __m256i q(int) const { return iq4_lookup(b->qs); }
+    float scale(int) const { return half_to_float(b->d); }
+    float min(int) const { return 0.0f; }
+  };
+};
+
+struct FormatIQ4_XS {
+  static constexpr int kBlockBytes = 136, kGroups = 8, kZero = 128;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::IQ4_XS* b;
+    float d;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_XS*>(p)), d(half_to_float(b->d)) {}
+    __m256i q(int g) const { return iq4_lookup(b->qs + 16 * g); }
+    float scale(int g) const { return d * static_cast<float>(blocks::iq4_xs_scale(*b, g)); }
     float min(int) const { return 0.0f; }
   };
 };
@@ -223,6 +303,10 @@ bool visit_quantized(TensorType type, Fn&& fn) {
     case TensorType::Q4_K: fn(FormatQ4_K{}); return true;
     case TensorType::Q5_K: fn(FormatQ5_K{}); return true;
     case TensorType::Q6_K: fn(FormatQ6_K{}); return true;
+    case TensorType::Q2_K: fn(FormatQ2_K{}); return true;
+    case TensorType::Q3_K: fn(FormatQ3_K{}); return true;
+    case TensorType::IQ4_NL: fn(FormatIQ4_NL{}); return true;
+    case TensorType::IQ4_XS: fn(FormatIQ4_XS{}); return true;
     default: return false;
   }
 }
@@ -262,6 +346,7 @@ struct RowActs {
   float* d;
   int32_t* lane_bias;
   float* dsum;
+  float* dsum_lo;  // d * sum of the first 16 values (formats with a min per 16 values)
   int64_t cols, n_blocks;
   uint8_t* wide;
   int64_t wide_stride;
@@ -337,6 +422,7 @@ struct Layout {
       rows.d = reinterpret_cast<float*>(take(n_tokens * n_blocks * 4));
       rows.lane_bias = reinterpret_cast<int32_t*>(take(n_tokens * n_blocks * 4));
       rows.dsum = reinterpret_cast<float*>(take(n_tokens * n_blocks * 4));
+      rows.dsum_lo = reinterpret_cast<float*>(take(n_tokens * n_blocks * 4));
       rows.wide_stride = static_cast<int64_t>(wide_stride);
       rows.wide = take(n_tokens * wide_stride);
     } else if (mode == Mode::Panels) {
@@ -384,6 +470,7 @@ inline void quantize_rows(const MatmulArgs& m, const RowActs& a, int zero, int64
       a.d[i] = qb.d;
       a.lane_bias[i] = -zero / 8 * sum;
       a.dsum[i] = qb.d * static_cast<float>(sum);
+      a.dsum_lo[i] = qb.d * static_cast<float>(qb.sum_lo);
     }
   }
 }
@@ -480,7 +567,11 @@ void row_times_tokens(const uint8_t* row, const RowActs& a, int64_t t0, float* y
           scale = _mm256_set1_ps(block.scale(g) * a.d[i]);
         }
         acc[t][slot] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), scale, acc[t][slot]);
-        if constexpr (F::kHasMin) min_acc[t] += block.min(g) * a.dsum[i];
+        if constexpr (F::kHasMin && F::kSub16) {
+          min_acc[t] += block.min16(g, 0) * a.dsum_lo[i] + block.min16(g, 1) * (a.dsum[i] - a.dsum_lo[i]);
+        } else if constexpr (F::kHasMin) {
+          min_acc[t] += block.min(g) * a.dsum[i];
+        }
       }
     }
   };
@@ -546,6 +637,8 @@ void unpack_panel(const MatmulArgs& m, const Panel& p, bool signed_w, int64_t ro
         if constexpr (F::kSub16) {
           dw[2 * ab] = block.scale16(g, 0);
           dw[2 * ab + 1] = block.scale16(g, 1);
+          mw[2 * ab] = block.min16(g, 0);
+          mw[2 * ab + 1] = block.min16(g, 1);
         } else {
           dw[ab] = block.scale(g);
           mw[ab] = block.min(g);

@@ -115,11 +115,21 @@ std::string_view wgsl_source(std::string_view name) {
 bool gpu_weight_type(TensorType type) {
   switch (type) {
     case TensorType::F32: case TensorType::F16: case TensorType::BF16: case TensorType::Q8_0:
-    case TensorType::Q4_0: case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K:
+    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
+    case TensorType::IQ4_NL: case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K:
+    case TensorType::Q5_K: case TensorType::Q6_K: case TensorType::IQ4_XS:
       return true;
     default:
       return false;
   }
+}
+
+std::string gpu_weight_type_names() {
+  std::string names;
+  for (TensorType t : supported_types()) {
+    if (gpu_weight_type(t)) names += std::string(names.empty() ? "" : ", ") + type_traits(t).name;
+  }
+  return names;
 }
 
 std::string KernelSpec::key() const {
@@ -139,7 +149,7 @@ std::string compose_kernel(const KernelSpec& spec) {
     const TensorType type = spec.weights[i];
     if (!gpu_weight_type(type))
       throw Error(std::string("the WebGPU backend cannot read weights of type ") + type_traits(type).name +
-                  " (it reads f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)");
+                  " (it reads " + gpu_weight_type_names() + ")");
     const std::string decoder = "dequant_" + lower(type_traits(type).name);
     std::string var = std::to_string(i);
     var.insert(var.begin(), 'w');  // (not "w" + ...: GCC 12 warns falsely about that concatenation)

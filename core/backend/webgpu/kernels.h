@@ -28,6 +28,8 @@ std::string_view wgsl_source(std::string_view name);
 
 // Whether the kernels read weights of this type in place.
 bool gpu_weight_type(TensorType type);
+// Their names joined by ", " (for error messages).
+std::string gpu_weight_type_names();
 
 struct KernelSpec {
   std::string kernel;                  // matmul, embed, qkv_post, attention, sample

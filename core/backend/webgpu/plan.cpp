@@ -147,7 +147,7 @@ class Builder {
   Matrix matrix(const std::string& name, TensorType type, int64_t rows, int64_t cols, uint64_t file_offset, int64_t rows_per_part = 0) {
     Matrix m{name, type, rows, cols, type_row_bytes(type, static_cast<uint64_t>(cols)), {}};
     if (!gpu_weight_type(type))
-      throw Error("tensor " + name + " has type " + type_traits(type).name + ", which the WebGPU backend cannot read (it reads f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)");
+      throw Error("tensor " + name + " has type " + type_traits(type).name + ", which the WebGPU backend cannot read (it reads " + gpu_weight_type_names() + ")");
     if (cols % 4 != 0) throw Error("tensor " + name + ": the WebGPU kernels need a multiple of 4 columns, got " + std::to_string(cols));
     const int64_t fit = static_cast<int64_t>(binding_limit() / m.row_bytes);
     if (fit < 1)

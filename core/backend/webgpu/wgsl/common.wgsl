@@ -23,6 +23,34 @@ fn nibbles4(word: u32, shift: u32, bias: f32) -> vec4<f32> {
   return vec4<f32>(f32(q & 0xffu), f32((q >> 8u) & 0xffu), f32((q >> 16u) & 0xffu), f32(q >> 24u)) - vec4<f32>(bias);
 }
 
+// Two bits at `shift` of each byte of `word` (Q2_K / Q3_K quants), as floats.
+fn crumbs4(word: u32, shift: u32) -> vec4<f32> {
+  let q = (word >> shift) & 0x03030303u;
+  return vec4<f32>(f32(q & 0xffu), f32((q >> 8u) & 0xffu), f32((q >> 16u) & 0xffu), f32(q >> 24u));
+}
+
+// Bits 0..7 of `bits` times 16: the fifth bits of eight consecutive Q5_0 / Q5_1 values.
+fn fifth_bits8(bits: u32) -> Group8 {
+  let b = vec4<u32>(bits, bits >> 1u, bits >> 2u, bits >> 3u) & vec4<u32>(1u);
+  let c = vec4<u32>(bits >> 4u, bits >> 5u, bits >> 6u, bits >> 7u) & vec4<u32>(1u);
+  return Group8(16.0 * vec4<f32>(b), 16.0 * vec4<f32>(c));
+}
+
+// IQ4 grid value `index` (a non-uniform 4-bit codebook: -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25,
+// 38, 53, 69, 89, 113), kept as four words of signed bytes and picked without dynamic indexing.
+fn iq4_value(index: u32) -> f32 {
+  let pair_lo = select(0xbfad9881u, 0xf6eaddcfu, (index & 4u) != 0u);
+  let pair_hi = select(0x26190d01u, 0x71594535u, (index & 4u) != 0u);
+  let word = select(pair_lo, pair_hi, (index & 8u) != 0u);
+  return f32(extractBits(bitcast<i32>(word), 8u * (index & 3u), 8u));
+}
+
+// Four IQ4 grid values for the nibbles at `shift` of each byte of `word`.
+fn iq4_grid4(word: u32, shift: u32) -> vec4<f32> {
+  let q = (word >> shift) & 0x0f0f0f0fu;
+  return vec4<f32>(iq4_value(q & 15u), iq4_value((q >> 8u) & 15u), iq4_value((q >> 16u) & 15u), iq4_value(q >> 24u));
+}
+
 fn silu(v: f32) -> f32 {
   return v / (1.0 + exp(-v));
 }
