@@ -12,6 +12,7 @@
 #include "tokenizer/spm.h"
 #include "tokenizer/token_index.h"
 #include "tokenizer/vocab_defaults.h"
+#include "tokenizer/wpm.h"
 
 namespace tabllm {
 namespace {
@@ -36,7 +37,7 @@ void validate(Vocab& v) {
       throw Error("the vocabulary has " + std::to_string(n) + " tokens but " + std::to_string(v.scores.size()) +
                   " scores; the tokenizer metadata is corrupt");
     }
-  } else if (v.merges.empty()) {
+  } else if (v.model == Vocab::Model::BytePairEncoding && v.merges.empty()) {
     throw Error("the byte-level BPE vocabulary has no merges (tokenizer.ggml.merges); re-convert the model "
                 "with its merges");
   }
@@ -58,6 +59,7 @@ struct Tokenizer::Impl {
   SpecialTokenMatcher specials;
   std::optional<SpmEncoder> spm;
   std::optional<BpeEncoder> bpe;
+  std::optional<WpmEncoder> wpm;
   std::optional<PreTokenizer> pre;
   std::vector<bool> end_of_generation;
 
@@ -65,6 +67,8 @@ struct Tokenizer::Impl {
     const size_t n = vocab.size();
     if (vocab.model == Vocab::Model::SentencePiece) {
       spm.emplace(vocab, index);
+    } else if (vocab.model == Vocab::Model::WordPiece) {
+      wpm.emplace(vocab, index);
     } else {
       pre.emplace(vocab.pre);
       bpe.emplace(vocab, index, pre->spec().ignore_merges, pre->spec().sentencepiece_style);
@@ -100,12 +104,17 @@ struct Tokenizer::Impl {
     return normalized;
   }
 
-  bool sentencepiece_pieces() const { return spm || (pre && pre->spec().sentencepiece_style); }
+  // Pieces written with "▁" for spaces (and <0xNN> bytes) rather than in the GPT-2 byte alphabet.
+  bool sentencepiece_pieces() const { return spm || wpm || (pre && pre->spec().sentencepiece_style); }
 
   void encode_text(std::string_view text, bool prefix_space, std::vector<int32_t>& out,
                    std::unordered_map<std::string_view, std::vector<int32_t>>& word_cache) const {
     if (spm) {
       spm->encode(escape_spaces(text, prefix_space), out);
+      return;
+    }
+    if (wpm) {
+      wpm->encode(text, out);
       return;
     }
     std::vector<std::string_view> words;
@@ -189,7 +198,8 @@ std::string Tokenizer::token_bytes(int32_t id) const {
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   const Vocab& v = impl_->vocab;
-  const bool strip_prefix = v.model == Vocab::Model::SentencePiece && v.add_space_prefix;
+  // WordPiece writes every word start as "▁": the first one is not part of the text.
+  const bool strip_prefix = (v.model == Vocab::Model::SentencePiece && v.add_space_prefix) || v.model == Vocab::Model::WordPiece;
   std::string out;
   bool after_special = true;  // mirrors encode: where it added a dummy prefix, take it away
   for (int32_t id : ids) {

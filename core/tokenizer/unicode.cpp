@@ -42,6 +42,39 @@ Category category_of(GeneralCategory gc) {
 
 Category category(uint32_t cp) { return category_of(general_category(cp)); }
 
+uint32_t to_lower(uint32_t cp) {
+  if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + ('a' - 'A') : cp;
+  const tables::CodePointMapping* end = tables::kLowercase + tables::kLowercaseCount;
+  const tables::CodePointMapping* it = std::lower_bound(
+      tables::kLowercase, end, cp, [](const tables::CodePointMapping& m, uint32_t c) { return m.from < c; });
+  return it != end && it->from == cp ? it->to : cp;
+}
+
+void append_decomposition(uint32_t cp, std::u32string& out) {
+  // Hangul syllables: the algorithm of the Unicode standard (section 3.12).
+  constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7, kTCount = 28,
+                     kNCount = 21 * kTCount, kSCount = 19 * kNCount;
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    const uint32_t s = cp - kSBase;
+    out += static_cast<char32_t>(kLBase + s / kNCount);
+    out += static_cast<char32_t>(kVBase + (s % kNCount) / kTCount);
+    if (s % kTCount) out += static_cast<char32_t>(kTBase + s % kTCount);
+    return;
+  }
+  if (cp < 0xC0) {
+    out += static_cast<char32_t>(cp);
+    return;
+  }
+  const tables::Decomposition* end = tables::kDecompositions + tables::kDecompositionCount;
+  const tables::Decomposition* it = std::lower_bound(
+      tables::kDecompositions, end, cp, [](const tables::Decomposition& d, uint32_t c) { return d.cp < c; });
+  if (it == end || it->cp != cp) {
+    out += static_cast<char32_t>(cp);
+    return;
+  }
+  for (uint32_t i = 0; i < it->count; ++i) out += static_cast<char32_t>(tables::kDecompositionCodePoints[it->offset + i]);
+}
+
 bool is_han(uint32_t cp) { return cp >= 0x2E80 && in_ranges(cp, tables::kHan, tables::kHanCount); }
 
 bool is_white_space(uint32_t cp) {

@@ -21,6 +21,10 @@ GeneralCategory general_category(uint32_t cp);
 Category category_of(GeneralCategory gc);
 bool is_white_space(uint32_t cp);  // the White_Space property, i.e. regex \s
 bool is_han(uint32_t cp);          // Script=Han, i.e. regex \p{Han}
+uint32_t to_lower(uint32_t cp);    // the simple lowercase mapping (cp itself when it has none)
+// Appends the full canonical decomposition of `cp` (itself when it has none; Hangul syllables into jamo).
+// Combining marks are not reordered: WordPiece removes them anyway.
+void append_decomposition(uint32_t cp, std::u32string& out);
 
 constexpr uint32_t kReplacementChar = 0xFFFD;
 

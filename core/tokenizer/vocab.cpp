@@ -48,17 +48,20 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
     v.model = Model::BytePairEncoding;
   } else if (*model == "gemma4") {  // SentencePiece-style BPE: merges over "▁"-escaped UTF-8
     v.model = Model::BytePairEncoding;
+  } else if (*model == "bert") {
+    v.model = Model::WordPiece;
   } else {
     // The other models llama.cpp knows, named so that the error says what the file holds.
     static const std::pair<std::string_view, std::string_view> kKnown[] = {
-        {"bert", "WordPiece (BERT)"}, {"t5", "Unigram (T5)"},          {"rwkv", "RWKV's trie"},
+        {"t5", "Unigram (T5)"},       {"rwkv", "RWKV's trie"},
         {"plamo2", "PLaMo-2's"},      {"hybriddna", "HybridDNA's BPE"},
         {"whitespace", "whitespace-split BPE"}};
     std::string message = "unsupported tokenizer model '" + *model + "' (" + kModelKey;
     for (const auto& [name, description] : kKnown) {
       if (*model == name) message.append(": a ").append(description).append(" tokenizer");
     }
-    message.append("); tabllm reads 'llama' (SentencePiece), 'gpt2' (byte-level BPE) and 'gemma4' vocabularies");
+    message.append("); tabllm reads 'llama' (SentencePiece), 'gpt2' (byte-level BPE), 'gemma4' and 'bert' (WordPiece) "
+                   "vocabularies");
     throw Error(message);
   }
   v.pre = *model == "gemma4" ? "gemma4" : header.get_string_opt("tokenizer.ggml.pre").value_or("default");
@@ -94,6 +97,12 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
     v.bos = n > 1 ? 1 : -1;
     v.eos = n > 2 ? 2 : -1;
   }
+  if (v.model == Model::WordPiece) {  // BERT's layout: [UNK] 100, [CLS] (the BOS) 101
+    v.unk = n > 100 ? 100 : -1;
+    v.bos = n > 101 ? 101 : -1;
+    v.lowercase = header.get_bool_opt("tokenizer.ggml.normalizer.lowercase").value_or(true);
+    v.strip_accents = header.get_bool_opt("tokenizer.ggml.normalizer.strip_accents").value_or(v.lowercase);
+  }
   read_token_id(header, "tokenizer.ggml.bos_token_id", n, v.bos);
   read_token_id(header, "tokenizer.ggml.eos_token_id", n, v.eos);
   read_token_id(header, "tokenizer.ggml.eot_token_id", n, v.eot);
@@ -109,7 +118,11 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
 
 void Vocab::write_gguf_metadata(gguf::Writer& writer) const {
   using gguf::Value;
-  writer.set(kModelKey, Value::of_string(model == Model::SentencePiece ? "llama" : "gpt2"));
+  writer.set(kModelKey, Value::of_string(model == Model::SentencePiece ? "llama" : model == Model::WordPiece ? "bert" : "gpt2"));
+  if (model == Model::WordPiece) {
+    writer.set("tokenizer.ggml.normalizer.lowercase", Value::of_bool(lowercase));
+    writer.set("tokenizer.ggml.normalizer.strip_accents", Value::of_bool(strip_accents));
+  }
   writer.set("tokenizer.ggml.pre", Value::of_string(pre));
   writer.set(kTokensKey, Value::of_strings(tokens));
   if (!scores.empty()) writer.set("tokenizer.ggml.scores", Value::of_f32s(scores));

@@ -9,10 +9,10 @@
 
 namespace tabllm::vocab_defaults {
 
-// SentencePiece models start every prompt with BOS; byte-level BPE models when their pre-tokenizer's
+// SentencePiece and WordPiece models start every prompt with BOS; BPE models when their pre-tokenizer's
 // family does (Llama 3, Mistral's Tekken, Chameleon).
 inline bool add_bos(Vocab::Model model, const std::string& pre) {
-  if (model == Vocab::Model::SentencePiece) return true;
+  if (model != Vocab::Model::BytePairEncoding) return true;  // SentencePiece's <s>, WordPiece's [CLS]
   const PreTokenizerSpec* spec = find_pre_tokenizer(pre);
   return spec && spec->add_bos;
 }

@@ -53,6 +53,23 @@ TEST(TokenizerUnicode, GeneralCategories) {
   EXPECT_FALSE(unicode::is_han('a'));
 }
 
+TEST(TokenizerUnicode, LowercaseAndDecomposition) {
+  EXPECT_EQ(unicode::to_lower('Q'), uint32_t{'q'});
+  EXPECT_EQ(unicode::to_lower(0x00C9), 0x00E9u);  // É → é
+  EXPECT_EQ(unicode::to_lower(0x0416), 0x0436u);  // Ж → ж
+  EXPECT_EQ(unicode::to_lower(0x4E2D), 0x4E2Du);
+  const auto decompose = [](uint32_t cp) {
+    std::u32string out;
+    unicode::append_decomposition(cp, out);
+    return out;
+  };
+  EXPECT_EQ(decompose(0x00E9), U"e\u0301");
+  EXPECT_EQ(decompose(0x1E69), U"s\u0323\u0307");  // ṩ: recursive (ṣ + dot above)
+  EXPECT_EQ(decompose(0xD55C), U"\u1112\u1161\u11AB");  // 한: Hangul jamo
+  EXPECT_EQ(decompose(0xFB01), U"\uFB01");  // ﬁ: a compatibility decomposition only
+  EXPECT_EQ(decompose('a'), U"a");
+}
+
 TEST(TokenizerUnicode, WhiteSpaceProperty) {
   for (uint32_t cp : {0x09u, 0x0Au, 0x0Du, 0x20u, 0x85u, 0xA0u, 0x2003u, 0x3000u}) EXPECT_TRUE(unicode::is_white_space(cp)) << cp;
   for (uint32_t cp : {0x00u, 0x41u, 0x200Bu, 0xFEFFu}) EXPECT_FALSE(unicode::is_white_space(cp)) << cp;

@@ -38,6 +38,9 @@ const Tokenizer& cached(const std::string& path) {
   return *slot;
 }
 
+void expect_same_vocab(const Vocab& a, const Vocab& b);
+Vocab through_gguf(const Vocab& v);
+
 // `v` written to GGUF metadata as a Gemma 4 converter does (tokenizer.ggml.model "gemma4", no pre) and read back.
 Vocab through_gguf_as_gemma4(const Vocab& v) {
   gguf::Writer writer;
@@ -110,6 +113,29 @@ TEST(TokenizerSentencePiece, UnknownCharacterWithoutByteTokensBecomesUnk) {
   v.unk = 0, v.bos = 1, v.eos = 2;
   const Tokenizer tok(std::move(v));
   EXPECT_EQ(tok.encode("a\xE2\x82\xAC" "a", false), (std::vector<int32_t>{5, 0, 4}));  // "▁a", "€" → unk, "a"
+}
+
+// BERT's rules: lowercase, accents stripped after decomposition, punctuation and CJK ideographs as words
+// of their own, longest pieces from the start of each word, [UNK] for a word that cannot be spelled.
+TEST(TokenizerWordPiece, NormalizesSplitsAndSpellsGreedily) {
+  Vocab v;
+  v.model = Vocab::Model::WordPiece;
+  v.tokens = {"[UNK]", "[CLS]", kSpmSpace + "hello", kSpmSpace + "world", "s", kSpmSpace + ",", kSpmSpace + "\xE4\xB8\xAD",
+              kSpmSpace + "cafe", kSpmSpace + "un", "aff", "able", kSpmSpace + "\xE1\x84\x92", "\xE1\x85\xA1", "\xE1\x86\xAB"};
+  v.types.assign(v.tokens.size(), TokenType::Normal);
+  v.types[0] = TokenType::Unknown;
+  v.types[1] = TokenType::Control;
+  v.unk = 0, v.bos = 1, v.add_space_prefix = false;
+  const Tokenizer tok(v);
+  // "Hello, WORLDs café 中文 unaffable 한": 文 is missing (its word becomes [UNK]); 한 decomposes into jamo.
+  const std::string text = "Hello, WORLDs caf\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87 unaffable \xED\x95\x9C";
+  EXPECT_EQ(tok.encode(text, false), (std::vector<int32_t>{2, 5, 3, 4, 7, 6, 0, 8, 9, 10, 11, 12, 13}));
+  EXPECT_EQ(tok.encode("hello", true), (std::vector<int32_t>{1, 2}));
+  EXPECT_EQ(tok.decode(tok.encode("hello, worlds", true)), "hello , worlds");
+  Vocab cased = v;
+  cased.lowercase = cased.strip_accents = false;
+  EXPECT_EQ(Tokenizer(cased).encode("Hello hello", false), (std::vector<int32_t>{0, 2}));
+  expect_same_vocab(v, through_gguf(v));
 }
 
 TEST(TokenizerSentencePiece, ControlPiecesAreNeverMergedFromText) {
@@ -235,6 +261,10 @@ void expect_same_vocab(const Vocab& a, const Vocab& b) {
   EXPECT_EQ(a.add_eos, b.add_eos);
   EXPECT_EQ(a.add_space_prefix, b.add_space_prefix);
   EXPECT_EQ(a.chat_template, b.chat_template);
+  if (a.model == Vocab::Model::WordPiece) {
+    EXPECT_EQ(a.lowercase, b.lowercase);
+    EXPECT_EQ(a.strip_accents, b.strip_accents);
+  }
 }
 
 Vocab through_gguf(const Vocab& v) {
@@ -353,12 +383,12 @@ TEST(TokenizerErrors, GgufWithoutTokens) {
 
 TEST(TokenizerErrors, UnknownModelAndPreTokenizer) {
   gguf::Writer writer;
-  writer.set("tokenizer.ggml.model", gguf::Value::of_string("bert"));
+  writer.set("tokenizer.ggml.model", gguf::Value::of_string("t5"));
   writer.set("tokenizer.ggml.tokens", gguf::Value::of_strings({"a"}));
   const std::vector<uint8_t> bytes = writer.write_memory();
   std::string message = error_of([&] { Vocab::from_gguf(gguf::parse_header(bytes.data(), bytes.size())); });
-  EXPECT_NE(message.find("unsupported tokenizer model 'bert'"), std::string::npos) << message;
-  EXPECT_NE(message.find("WordPiece"), std::string::npos) << message;
+  EXPECT_NE(message.find("unsupported tokenizer model 't5'"), std::string::npos) << message;
+  EXPECT_NE(message.find("Unigram"), std::string::npos) << message;
 
   Vocab v = Vocab::load(gguf_vocab("gpt-2"));
   v.pre = "mystery";
