@@ -569,14 +569,46 @@ class Matcher {
       }
       return false;
     }
-    if (n.possessive) {  // atomic: the repetition's own first match, never revisited
-      Matcher alone(t_);
+    // Iterations are matched one after another, in a loop, rather than by recursion (which would go one
+    // level deeper per iteration and could exhaust the stack on long inputs) when that cannot change the
+    // result: the body matches in one way only, or nothing follows the repetition (then the first
+    // success takes each iteration's own first match, as greedy backtracking would), or it is possessive.
+    const bool loop = deterministic(body) || !k || n.possessive;
+    if (!loop) return repeat_from(n, 0, pos, k);
+    std::vector<size_t> ends{pos};
+    while (ends.size() - 1 < n.max) {
+      Matcher iteration(t_);
+      if (!iteration.match(body, ends.back(), nullptr) || iteration.end_ == ends.back()) break;
+      ends.push_back(iteration.end_);
+    }
+    const size_t count = ends.size() - 1;
+    if (count < n.min) {  // only another way through the body could reach the minimum
+      if (deterministic(body)) return false;
+      if (!n.possessive) return repeat_from(n, 0, pos, k);
+      Matcher alone(t_);  // atomic: the repetition's own first match, never revisited
       Node greedy = n;
       greedy.possessive = false;
-      if (!alone.repeat_from(greedy, 0, pos, nullptr)) return false;
-      return resume(k, alone.end_);
+      return alone.repeat_from(greedy, 0, pos, nullptr) && resume(k, alone.end_);
     }
-    return repeat_from(n, 0, pos, k);
+    if (n.possessive || !k) return resume(k, ends[count]);
+    for (size_t c = count + 1; c-- > n.min;) {
+      if (resume(k, ends[c])) return true;
+    }
+    return false;
+  }
+
+  // Whether `n` can match in at most one way at any position (so backtracking into it finds nothing new).
+  static bool deterministic(const Node& n) {
+    switch (n.kind) {
+      case Kind::Set: return true;
+      case Kind::Repeat: return n.min == n.max && deterministic(n.children[0]);
+      case Kind::Sequence:
+        for (const Node& child : n.children) {
+          if (!deterministic(child)) return false;
+        }
+        return true;
+      default: return false;
+    }
   }
 
   // `done` iterations of the general repeat `n` have matched, ending at `pos`.

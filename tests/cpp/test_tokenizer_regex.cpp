@@ -177,6 +177,22 @@ TEST(TokenizerPreTokenizers, HandWrittenMatchersSplitAsTheirRegexes) {
   EXPECT_GE(compared, 6 * 300);
 }
 
+// Repetitions of groups run as loops where backtracking cannot change the result: a long input neither
+// exhausts the stack (one recursion level per iteration took ~1 KB) nor changes the split.
+TEST(TokenizerPreTokenizers, LongRepetitionsOfGroups) {
+  std::string words;
+  for (int i = 0; i < 50000; ++i) words += "ab ";
+  EXPECT_EQ(split("exaone-moe", words), (Words{words.substr(0, words.size() - 1), " "}));  // words joined by single spaces
+  EXPECT_EQ(split("exaone-moe", "Hello world, ok"), (Words{"Hello world", ",", " ok"}));
+  const std::string digits(3000, '7');
+  const Words groups = split("tiny_aya", digits);
+  EXPECT_EQ(groups.size(), 1000u);
+  EXPECT_EQ(groups.front(), "777");
+  EXPECT_EQ(match("(?:ab)+c", "ababab"), -1);
+  EXPECT_EQ(match("(?:a|ab)+c", "ababc"), 5);  // backtracks into an earlier iteration
+  EXPECT_EQ(match("(?:a|ab)++c", "ababc"), -1);  // possessive: never does
+}
+
 TEST(TokenizerPreTokenizers, RegexEngineSpeed) {
   std::string text = read_file(test::shared_dir() + "/corpora/tinystories.txt");
   text.resize(std::min<size_t>(text.size(), 100 * 1024));
