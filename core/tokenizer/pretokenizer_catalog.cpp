@@ -86,7 +86,7 @@ const std::vector<PreTokenizerSpec> kCatalog = {
     {{"exaone-moe"},
      {CONTRACTIONS R"re(|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+)re"}},
     // Only line breaks are split off: merges run over whole lines of "▁"-escaped text.
-    {{"gemma4", "granite-embed-multi-311m", "sarvam-moe"}, {R"re([^\n]+|[\n]+)re"}, H::None, false, false,
+    {{"gemma4", "granite-embed-multi-311m", "sarvam-moe"}, {R"re([^\n]+|[\n]+)re"}, H::None, false, /*add_bos=*/true,
      /*sentencepiece_style=*/true},
     {{"minicpm5"},
      {R"re(\p{N}{1,3})re",

@@ -109,6 +109,8 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
   read_token_id(header, "tokenizer.ggml.unknown_token_id", n, v.unk);
   read_token_id(header, "tokenizer.ggml.padding_token_id", n, v.pad);
   v.add_bos = header.get_bool_opt("tokenizer.ggml.add_bos_token").value_or(vocab_defaults::add_bos(v.model, v.pre));
+  // Gemma 4 files may say false, yet the model expects <bos> first (llama.cpp overrides it too).
+  if (v.pre == "gemma4") v.add_bos = true;
   v.add_eos = header.get_bool_opt("tokenizer.ggml.add_eos_token").value_or(false);
   v.add_space_prefix =
       header.get_bool_opt("tokenizer.ggml.add_space_prefix").value_or(v.model == Model::SentencePiece);

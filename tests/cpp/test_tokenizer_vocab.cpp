@@ -41,12 +41,14 @@ const Tokenizer& cached(const std::string& path) {
 void expect_same_vocab(const Vocab& a, const Vocab& b);
 Vocab through_gguf(const Vocab& v);
 
-// `v` written to GGUF metadata as a Gemma 4 converter does (tokenizer.ggml.model "gemma4", no pre) and read back.
+// `v` written to GGUF metadata as a Gemma 4 converter does (tokenizer.ggml.model "gemma4", pre "default",
+// add_bos false) and read back.
 Vocab through_gguf_as_gemma4(const Vocab& v) {
   gguf::Writer writer;
   v.write_gguf_metadata(writer);
   writer.set("tokenizer.ggml.model", gguf::Value::of_string("gemma4"));
   writer.set("tokenizer.ggml.pre", gguf::Value::of_string("default"));
+  writer.set("tokenizer.ggml.add_bos_token", gguf::Value::of_bool(false));  // as some Gemma 4 files say
   const std::vector<uint8_t> bytes = writer.write_memory();
   return Vocab::from_gguf(gguf::parse_header(bytes.data(), bytes.size()));
 }
@@ -242,6 +244,7 @@ TEST(TokenizerVocab, MultiRegexAndSentencePieceStyleTokenizerJsonMatchTheirRefer
   // A Gemma 4 GGUF names its model "gemma4": SentencePiece-style BPE through the same path.
   const Vocab gemma = through_gguf_as_gemma4(cached(npm_json("gemma")).vocab());
   EXPECT_EQ(gemma.pre, "gemma4");
+  EXPECT_TRUE(gemma.add_bos);
   EXPECT_EQ(Tokenizer(gemma).encode(text, false, false), cases[2].ids);
 }
 
