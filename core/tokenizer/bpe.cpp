@@ -1,10 +1,12 @@
 #include "tokenizer/bpe.h"
 
+#include <cstdio>
 #include <queue>
 #include <string>
 
 #include "common/error.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/unicode.h"
 
 namespace tabllm {
 namespace {
@@ -30,9 +32,13 @@ struct ByRank {
 
 }  // namespace
 
-BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenIndex& index, bool ignore_merges)
-    : vocab_(vocab), index_(index), ignore_merges_(ignore_merges) {
-  for (int b = 0; b < 256; ++b) byte_tokens_[b] = index_.find(byte_level::encode_byte(static_cast<uint8_t>(b)));
+BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenIndex& index, bool ignore_merges, bool sentencepiece_style)
+    : vocab_(vocab), index_(index), ignore_merges_(ignore_merges), sentencepiece_style_(sentencepiece_style) {
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    byte_tokens_[b] = sentencepiece_style ? index_.find(name) : index_.find(byte_level::encode_byte(static_cast<uint8_t>(b)));
+  }
   merges_.reserve(vocab.merges.size());
   std::string joined;
   for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
@@ -56,16 +62,34 @@ BpeEncoder::BpeEncoder(const Vocab& vocab, const TokenIndex& index, bool ignore_
 void BpeEncoder::encode_word(std::string_view word, std::vector<int32_t>& out) const {
   if (ignore_merges_) {
     std::string spelled;
-    byte_level::encode(word, spelled);
+    if (sentencepiece_style_) spelled = word;
+    else byte_level::encode(word, spelled);
     if (const int32_t id = index_.find(spelled); id >= 0) {
       out.push_back(id);
       return;
     }
   }
-  std::vector<Symbol> symbols(word.size());
-  for (size_t i = 0; i < word.size(); ++i) {
-    symbols[i] = {byte_tokens_[static_cast<uint8_t>(word[i])], static_cast<int32_t>(i) - 1,
-                  i + 1 < word.size() ? static_cast<int32_t>(i + 1) : -1, true};
+  std::vector<Symbol> symbols;
+  std::vector<std::string_view> unknown;  // SentencePiece-style: the text of symbols without a token
+  symbols.reserve(word.size());
+  for (size_t pos = 0; pos < word.size();) {
+    size_t length = 1;
+    int32_t token;
+    if (sentencepiece_style_) {
+      const unicode::Utf8Char c = unicode::next_utf8(word, pos);
+      length = c.status == unicode::Utf8Char::Status::Valid ? c.length : 1;
+      token = index_.find(word.substr(pos, length));
+      if (token < 0) {
+        unknown.resize(symbols.size() + 1);
+        unknown.back() = word.substr(pos, length);
+      }
+    } else {
+      token = byte_tokens_[static_cast<uint8_t>(word[pos])];
+    }
+    const int32_t i = static_cast<int32_t>(symbols.size());
+    symbols.push_back({token, i - 1, -1, true});
+    if (i > 0) symbols[i - 1].next = i;
+    pos += length;
   }
   std::priority_queue<Candidate, std::vector<Candidate>, ByRank> queue;
   const auto consider = [&](int32_t left, int32_t right) {
@@ -97,6 +121,14 @@ void BpeEncoder::encode_word(std::string_view word, std::vector<int32_t>& out) c
   for (int32_t i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[i].next) {
     if (symbols[i].token >= 0) {
       out.push_back(symbols[i].token);
+      continue;
+    }
+    // Byte fallback for a character the vocabulary lacks, when every byte has its token.
+    const std::string_view text = sentencepiece_style_ ? unknown[i] : std::string_view();
+    bool bytes = !text.empty();
+    for (char c : text) bytes = bytes && byte_tokens_[static_cast<uint8_t>(c)] >= 0;
+    if (bytes) {
+      for (char c : text) out.push_back(byte_tokens_[static_cast<uint8_t>(c)]);
     } else if (vocab_.unk >= 0) {
       out.push_back(vocab_.unk);
     }

@@ -1,5 +1,7 @@
-// Byte-level BPE ("gpt2" vocabularies): a pre-tokenized word is spelled in the GPT-2 byte alphabet, one
-// symbol per byte, then the adjacent pair with the best merge rank is merged until no ranked pair is left.
+// BPE: a pre-tokenized word starts as one symbol per byte spelled in the GPT-2 byte alphabet ("gpt2"
+// vocabularies) or, SentencePiece-style (Gemma 4), one symbol per UTF-8 character; then the adjacent pair
+// with the best merge rank is merged until no ranked pair is left. SentencePiece-style characters missing
+// from the vocabulary become <0xNN> byte tokens.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -16,7 +18,7 @@ class BpeEncoder {
  public:
   // `ignore_merges`: a word that is itself a token is emitted whole (Llama 3's tokenizer.json setting).
   // Throws Error for a malformed merge list. `vocab` and `index` must outlive the encoder.
-  BpeEncoder(const Vocab& vocab, const TokenIndex& index, bool ignore_merges);
+  BpeEncoder(const Vocab& vocab, const TokenIndex& index, bool ignore_merges, bool sentencepiece_style = false);
   // Encodes one pre-tokenized word given as raw bytes.
   void encode_word(std::string_view word, std::vector<int32_t>& out) const;
 
@@ -32,7 +34,9 @@ class BpeEncoder {
   const Vocab& vocab_;
   const TokenIndex& index_;
   bool ignore_merges_;
-  std::array<int32_t, 256> byte_tokens_;  // the token of each byte's stand-in character, -1 if missing
+  bool sentencepiece_style_;
+  // The token of each byte: its stand-in character (byte-level) or <0xNN> (SentencePiece-style); -1 if missing.
+  std::array<int32_t, 256> byte_tokens_;
   std::unordered_map<uint64_t, Merge> merges_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <string>
 
 #include "common/error.h"
@@ -19,17 +20,20 @@ struct CodePoints {
   std::vector<uint32_t> cp;
   std::vector<uint32_t> offset;
   std::vector<uint8_t> flags;
+  std::vector<unicode::GeneralCategory> categories;
 
   explicit CodePoints(std::string_view text) {
     cp.reserve(text.size());
     offset.reserve(text.size() + 1);
     flags.reserve(text.size());
+    categories.reserve(text.size());
     for (size_t pos = 0; pos < text.size();) {
       const unicode::Utf8Char c = unicode::next_utf8(text, pos);
       const uint32_t code = c.status == unicode::Utf8Char::Status::Valid ? c.cp : unicode::kReplacementChar;
       const size_t length = c.status == unicode::Utf8Char::Status::Valid ? c.length : 1;
+      const unicode::GeneralCategory gc = unicode::general_category(code);
       uint8_t f = 0;
-      switch (unicode::category(code)) {
+      switch (unicode::category_of(gc)) {
         case unicode::Category::Letter: f = kLetter; break;
         case unicode::Category::Number: f = kNumber; break;
         case unicode::Category::Punctuation: f = kPunctuation; break;
@@ -39,6 +43,7 @@ struct CodePoints {
       cp.push_back(code);
       offset.push_back(static_cast<uint32_t>(pos));
       flags.push_back(f);
+      categories.push_back(gc);
       pos += length;
     }
     offset.push_back(static_cast<uint32_t>(text.size()));
@@ -241,20 +246,41 @@ size_t match_deepseek_coder_punctuation(const CodePoints& t, size_t pos, size_t 
   return match_optional_space_then_run(t, pos, end, [&](size_t i) { return t.punctuation(i); });
 }
 
+// A Split step with a compiled regex: each leftmost-first match is a piece, and so is each gap. An empty
+// match (a bare lookahead) only marks a boundary.
+void split_with_regex(const TokenizerRegex& regex, const CodePoints& t, Range piece, std::vector<Range>& out) {
+  const CodePointText text{t.cp.data() + piece.begin, t.categories.data() + piece.begin, piece.end - piece.begin};
+  size_t gap = 0;
+  for (size_t pos = 0; pos < text.size;) {
+    const std::optional<size_t> n = regex.match_at(text, pos);
+    if (!n) {
+      ++pos;
+      continue;
+    }
+    if (gap < pos) out.push_back({piece.begin + gap, piece.begin + pos});
+    if (*n > 0) out.push_back({piece.begin + pos, piece.begin + pos + *n});
+    gap = pos + *n;
+    pos += std::max<size_t>(*n, 1);
+  }
+  if (gap < text.size) out.push_back({piece.begin + gap, piece.end});
+}
+
 using Step = void (*)(const CodePoints& t, Range piece, std::vector<Range>& out);
 
-// The Split steps of each kind, applied in order; each refines every piece of the previous one.
-std::vector<Step> steps_of(PreTokenizer kind) {
+// The hand-written Split steps of each kind, applied in order; each refines every piece of the previous one.
+std::vector<Step> hand_written_steps(HandWrittenSplit kind) {
+  using H = HandWrittenSplit;
   switch (kind) {
-    case PreTokenizer::Gpt2: return {split_isolated<match_gpt2>};
-    case PreTokenizer::Llama3: return {split_isolated<match_llama3_family<3>>};
-    case PreTokenizer::Qwen2: return {split_isolated<match_llama3_family<1>>};
-    case PreTokenizer::Starcoder: return {split_isolated<match_single_number>, split_isolated<match_gpt2>};
-    case PreTokenizer::DeepseekLlm:
+    case H::None: return {};
+    case H::Gpt2: return {split_isolated<match_gpt2>};
+    case H::Llama3: return {split_isolated<match_llama3_family<3>>};
+    case H::Qwen2: return {split_isolated<match_llama3_family<1>>};
+    case H::Starcoder: return {split_isolated<match_single_number>, split_isolated<match_gpt2>};
+    case H::DeepseekLlm:
       return {split_isolated<match_newline>,          split_isolated<match_deepseek_llm_letters>,
               split_isolated<match_deepseek_llm_punctuation>, split_trailing_space,
               split_isolated<match_deepseek_cjk>,     split_isolated<match_numbers>};
-    case PreTokenizer::DeepseekCoder:
+    case H::DeepseekCoder:
       return {split_isolated<match_newline>, split_isolated<match_deepseek_coder_letters>,
               split_isolated<match_deepseek_coder_punctuation>, split_isolated<match_deepseek_cjk>,
               split_isolated<match_single_number>};
@@ -264,40 +290,30 @@ std::vector<Step> steps_of(PreTokenizer kind) {
 
 }  // namespace
 
-PreTokenizer pre_tokenizer_from_name(std::string_view name) {
-  struct Alias {
-    std::string_view name;
-    PreTokenizer kind;
-  };
-  // Names written by llama.cpp's converter; several models share a regex.
-  static constexpr Alias kAliases[] = {
-      {"default", PreTokenizer::Gpt2},          {"gpt-2", PreTokenizer::Gpt2},
-      {"gpt2", PreTokenizer::Gpt2},             {"mpt", PreTokenizer::Gpt2},
-      {"olmo", PreTokenizer::Gpt2},             {"jais", PreTokenizer::Gpt2},
-      {"llama-bpe", PreTokenizer::Llama3},      {"llama3", PreTokenizer::Llama3},
-      {"llama-v3", PreTokenizer::Llama3},       {"dbrx", PreTokenizer::Llama3},
-      {"smaug-bpe", PreTokenizer::Llama3},      {"qwen2", PreTokenizer::Qwen2},
-      {"stablelm2", PreTokenizer::Qwen2},       {"starcoder", PreTokenizer::Starcoder},
-      {"refact", PreTokenizer::Starcoder},      {"command-r", PreTokenizer::Starcoder},
-      {"smollm", PreTokenizer::Starcoder},      {"codeshell", PreTokenizer::Starcoder},
-      {"deepseek-llm", PreTokenizer::DeepseekLlm}, {"deepseek-coder", PreTokenizer::DeepseekCoder},
-  };
-  for (const Alias& a : kAliases) {
-    if (a.name == name) return a.kind;
+PreTokenizer::PreTokenizer(std::string_view name, Engine engine) : spec_(find_pre_tokenizer(name)) {
+  if (!spec_) {
+    throw Error("unsupported BPE pre-tokenizer '" + std::string(name) + "' (tokenizer.ggml.pre); supported: " +
+                supported_pre_tokenizer_names() + ", and their aliases");
   }
-  throw Error("unsupported BPE pre-tokenizer '" + std::string(name) +
-              "' (tokenizer.ggml.pre); supported: gpt-2, llama-bpe, qwen2, deepseek-llm, deepseek-coder, starcoder "
-              "and their aliases");
+  hand_written_ = engine == Engine::Fastest ? spec_->hand_written : HandWrittenSplit::None;
+  if (hand_written_ == HandWrittenSplit::None) {
+    for (std::string_view regex : spec_->regexes) regexes_.emplace_back(regex);
+  }
 }
 
-void pre_tokenize(PreTokenizer kind, std::string_view text, std::vector<std::string_view>& words) {
+void PreTokenizer::split(std::string_view text, std::vector<std::string_view>& words) const {
   if (text.empty()) return;
   const CodePoints t(text);
   std::vector<Range> pieces{{0, t.size()}}, next;
-  for (Step step : steps_of(kind)) {
+  const auto refine = [&](const auto& step) {
     next.clear();
-    for (const Range& piece : pieces) step(t, piece, next);
+    for (const Range& piece : pieces) step(piece);
     pieces.swap(next);
+  };
+  if (hand_written_ != HandWrittenSplit::None) {
+    for (Step step : hand_written_steps(hand_written_)) refine([&](Range piece) { step(t, piece, next); });
+  } else {
+    for (const TokenizerRegex& regex : regexes_) refine([&](Range piece) { split_with_regex(regex, t, piece, next); });
   }
   for (const Range& r : pieces) {
     words.push_back(text.substr(t.offset[r.begin], t.offset[r.end] - t.offset[r.begin]));

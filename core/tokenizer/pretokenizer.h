@@ -1,26 +1,32 @@
-// Regex pre-tokenizers of byte-level BPE models: they cut text into words before BPE merges run inside
-// each word. Each kind reproduces one Hugging Face pre-tokenizer regex (or sequence of Split regexes)
-// with hand-written matchers over code points, because std::regex has no \p{L}.
+// Pre-tokenizers of byte-level BPE models: they cut text into words before BPE merges run inside each
+// word. Each reproduces the Hugging Face Split regexes of its models (pretokenizer_catalog.h) with the
+// project's regex engine; the most common ones also have hand-written matchers over code points, which
+// split the same way, faster.
 #pragma once
 #include <string_view>
 #include <vector>
 
+#include "tokenizer/pretokenizer_catalog.h"
+#include "tokenizer/regex.h"
+
 namespace tabllm {
 
-enum class PreTokenizer {
-  Gpt2,           // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-  Llama3,         // (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-  Qwen2,          // as Llama3 with \p{N} instead of \p{N}{1,3}
-  Starcoder,      // single digits isolated, then Gpt2
-  DeepseekLlm,    // Splits: [\r\n], \s?[cased letters]+, \s?[ASCII/CJK punctuation]+, \s+$, [CJK]+, \p{N}+
-  DeepseekCoder,  // Splits: [\r\n], \s?\p{L}+, \s?\p{P}+, [CJK]+, \p{N}
+class PreTokenizer {
+ public:
+  enum class Engine { Fastest, Regex };  // Regex: ignore the hand-written matcher (tests compare both)
+
+  // `name` is a tokenizer.ggml.pre value; throws Error naming the supported ones otherwise.
+  explicit PreTokenizer(std::string_view name, Engine engine = Engine::Fastest);
+
+  // Appends the words of `text` in order (views into `text`; together they cover it exactly).
+  void split(std::string_view text, std::vector<std::string_view>& words) const;
+
+  const PreTokenizerSpec& spec() const { return *spec_; }
+
+ private:
+  const PreTokenizerSpec* spec_;
+  HandWrittenSplit hand_written_;
+  std::vector<TokenizerRegex> regexes_;
 };
-
-// Maps a GGUF tokenizer.ggml.pre name (and the aliases that share a regex) to its kind; throws Error
-// naming the supported ones otherwise.
-PreTokenizer pre_tokenizer_from_name(std::string_view name);
-
-// Appends the words of `text` in order (views into `text`; together they cover it exactly).
-void pre_tokenize(PreTokenizer kind, std::string_view text, std::vector<std::string_view>& words);
 
 }  // namespace tabllm

@@ -12,6 +12,7 @@
 #include "tokenizer/spm.h"
 #include "tokenizer/token_index.h"
 #include "tokenizer/vocab_defaults.h"
+#include "tokenizer/wpm.h"
 
 namespace tabllm {
 namespace {
@@ -36,7 +37,7 @@ void validate(Vocab& v) {
       throw Error("the vocabulary has " + std::to_string(n) + " tokens but " + std::to_string(v.scores.size()) +
                   " scores; the tokenizer metadata is corrupt");
     }
-  } else if (v.merges.empty()) {
+  } else if (v.model == Vocab::Model::BytePairEncoding && v.merges.empty()) {
     throw Error("the byte-level BPE vocabulary has no merges (tokenizer.ggml.merges); re-convert the model "
                 "with its merges");
   }
@@ -58,16 +59,19 @@ struct Tokenizer::Impl {
   SpecialTokenMatcher specials;
   std::optional<SpmEncoder> spm;
   std::optional<BpeEncoder> bpe;
-  PreTokenizer pre = PreTokenizer::Gpt2;
+  std::optional<WpmEncoder> wpm;
+  std::optional<PreTokenizer> pre;
   std::vector<bool> end_of_generation;
 
   explicit Impl(Vocab v) : vocab((validate(v), std::move(v))), index(vocab.tokens) {
     const size_t n = vocab.size();
     if (vocab.model == Vocab::Model::SentencePiece) {
       spm.emplace(vocab, index);
+    } else if (vocab.model == Vocab::Model::WordPiece) {
+      wpm.emplace(vocab, index);
     } else {
-      pre = pre_tokenizer_from_name(vocab.pre);
-      bpe.emplace(vocab, index, /*ignore_merges=*/pre == PreTokenizer::Llama3);
+      pre.emplace(vocab.pre);
+      bpe.emplace(vocab, index, pre->spec().ignore_merges, pre->spec().sentencepiece_style);
     }
     end_of_generation.assign(n, false);
     for (size_t id = 0; id < n; ++id) {
@@ -85,24 +89,43 @@ struct Tokenizer::Impl {
     }
   }
 
+  // SentencePiece's normalization: spaces written as "▁", the dummy prefix when asked.
+  static std::string escape_spaces(std::string_view text, bool prefix_space = false) {
+    std::string normalized;
+    normalized.reserve(text.size() + text.size() / 2 + kSpmSpace.size());
+    if (prefix_space) normalized += kSpmSpace;
+    for (char c : text) {
+      if (c == ' ') {
+        normalized += kSpmSpace;
+      } else {
+        normalized += c;
+      }
+    }
+    return normalized;
+  }
+
+  // Pieces written with "▁" for spaces (and <0xNN> bytes) rather than in the GPT-2 byte alphabet.
+  bool sentencepiece_pieces() const { return spm || wpm || (pre && pre->spec().sentencepiece_style); }
+
   void encode_text(std::string_view text, bool prefix_space, std::vector<int32_t>& out,
                    std::unordered_map<std::string_view, std::vector<int32_t>>& word_cache) const {
     if (spm) {
-      std::string normalized;
-      normalized.reserve(text.size() + text.size() / 2 + kSpmSpace.size());
-      if (prefix_space) normalized += kSpmSpace;
-      for (char c : text) {
-        if (c == ' ') {
-          normalized += kSpmSpace;
-        } else {
-          normalized += c;
-        }
-      }
-      spm->encode(normalized, out);
+      spm->encode(escape_spaces(text, prefix_space), out);
+      return;
+    }
+    if (wpm) {
+      wpm->encode(text, out);
       return;
     }
     std::vector<std::string_view> words;
-    pre_tokenize(pre, text, words);
+    if (pre->spec().sentencepiece_style) {
+      // The words would point into this escaped copy, so they skip the cache (they are whole lines).
+      const std::string escaped = escape_spaces(text);
+      pre->split(escaped, words);
+      for (std::string_view word : words) bpe->encode_word(word, out);
+      return;
+    }
+    pre->split(text, words);
     for (std::string_view word : words) {
       auto [it, inserted] = word_cache.try_emplace(word);
       if (inserted) bpe->encode_word(word, it->second);
@@ -149,9 +172,10 @@ std::string Tokenizer::token_bytes(int32_t id) const {
   const std::string& text = v.tokens[id];
   const TokenType type = v.types[id];
   if (type == TokenType::Control || type == TokenType::Unused) return "";
-  if (v.model == Vocab::Model::SentencePiece) {
+  if (impl_->sentencepiece_pieces()) {
     unsigned byte = 0;
-    if (type == TokenType::Byte && text.size() == 6 && std::sscanf(text.c_str(), "<0x%02X>", &byte) == 1) {
+    if ((type == TokenType::Byte || v.model == Vocab::Model::BytePairEncoding) && text.size() == 6 &&
+        text.compare(0, 3, "<0x") == 0 && std::sscanf(text.c_str(), "<0x%02X>", &byte) == 1) {
       return std::string(1, static_cast<char>(byte));
     }
     std::string out;
@@ -174,7 +198,8 @@ std::string Tokenizer::token_bytes(int32_t id) const {
 
 std::string Tokenizer::decode(std::span<const int32_t> ids) const {
   const Vocab& v = impl_->vocab;
-  const bool strip_prefix = v.model == Vocab::Model::SentencePiece && v.add_space_prefix;
+  // WordPiece writes every word start as "▁": the first one is not part of the text.
+  const bool strip_prefix = (v.model == Vocab::Model::SentencePiece && v.add_space_prefix) || v.model == Vocab::Model::WordPiece;
   std::string out;
   bool after_special = true;  // mirrors encode: where it added a dummy prefix, take it away
   for (int32_t id : ids) {

@@ -6,16 +6,76 @@
 
 namespace tabllm::unicode {
 
-Category category(uint32_t cp) {
+namespace {
+
+bool in_ranges(uint32_t cp, const tables::CodePointRange* ranges, size_t count) {
+  const tables::CodePointRange* end = ranges + count;
+  const tables::CodePointRange* it =
+      std::upper_bound(ranges, end, cp, [](uint32_t c, const tables::CodePointRange& r) { return c < r.first; });
+  return it != ranges && cp <= (it - 1)->last;
+}
+
+}  // namespace
+
+GeneralCategory general_category(uint32_t cp) {
   if (cp < 0x80) {  // fast path for ASCII, which dominates most text
-    if ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') return Category::Letter;
-    if (cp >= '0' && cp <= '9') return Category::Number;
+    if (cp >= 'a' && cp <= 'z') return GeneralCategory::Ll;
+    if (cp >= 'A' && cp <= 'Z') return GeneralCategory::Lu;
+    if (cp >= '0' && cp <= '9') return GeneralCategory::Nd;
   }
   const uint32_t* end = tables::kCategoryRuns + tables::kCategoryRunCount;
   // The last run whose start is <= cp.
   const uint32_t* run = std::upper_bound(tables::kCategoryRuns, end, (cp << 8) | 0xFFu) - 1;
-  return static_cast<Category>(*run & 0xFFu);
+  return static_cast<GeneralCategory>(*run & 0xFFu);
 }
+
+Category category_of(GeneralCategory gc) {
+  using G = GeneralCategory;
+  if (gc <= G::Cs) return Category::Other;
+  if (gc <= G::Lu) return Category::Letter;
+  if (gc <= G::Mn) return Category::Mark;
+  if (gc <= G::No) return Category::Number;
+  if (gc <= G::Ps) return Category::Punctuation;
+  if (gc <= G::So) return Category::Symbol;
+  return Category::Separator;
+}
+
+Category category(uint32_t cp) { return category_of(general_category(cp)); }
+
+uint32_t to_lower(uint32_t cp) {
+  if (cp < 0x80) return cp >= 'A' && cp <= 'Z' ? cp + ('a' - 'A') : cp;
+  const tables::CodePointMapping* end = tables::kLowercase + tables::kLowercaseCount;
+  const tables::CodePointMapping* it = std::lower_bound(
+      tables::kLowercase, end, cp, [](const tables::CodePointMapping& m, uint32_t c) { return m.from < c; });
+  return it != end && it->from == cp ? it->to : cp;
+}
+
+void append_decomposition(uint32_t cp, std::u32string& out) {
+  // Hangul syllables: the algorithm of the Unicode standard (section 3.12).
+  constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7, kTCount = 28,
+                     kNCount = 21 * kTCount, kSCount = 19 * kNCount;
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    const uint32_t s = cp - kSBase;
+    out += static_cast<char32_t>(kLBase + s / kNCount);
+    out += static_cast<char32_t>(kVBase + (s % kNCount) / kTCount);
+    if (s % kTCount) out += static_cast<char32_t>(kTBase + s % kTCount);
+    return;
+  }
+  if (cp < 0xC0) {
+    out += static_cast<char32_t>(cp);
+    return;
+  }
+  const tables::Decomposition* end = tables::kDecompositions + tables::kDecompositionCount;
+  const tables::Decomposition* it = std::lower_bound(
+      tables::kDecompositions, end, cp, [](const tables::Decomposition& d, uint32_t c) { return d.cp < c; });
+  if (it == end || it->cp != cp) {
+    out += static_cast<char32_t>(cp);
+    return;
+  }
+  for (uint32_t i = 0; i < it->count; ++i) out += static_cast<char32_t>(tables::kDecompositionCodePoints[it->offset + i]);
+}
+
+bool is_han(uint32_t cp) { return cp >= 0x2E80 && in_ranges(cp, tables::kHan, tables::kHanCount); }
 
 bool is_white_space(uint32_t cp) {
   if (cp < 0x80) return cp == ' ' || (cp >= 0x09 && cp <= 0x0D);

@@ -1,4 +1,4 @@
-// UTF-8 decoding and the few Unicode properties the pre-tokenizers need (general-category class, White_Space).
+// UTF-8 decoding and the Unicode properties the pre-tokenizers need (general category, White_Space, Han script).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -9,8 +9,22 @@ namespace tabllm::unicode {
 // Major general-category class (the first letter of Lu, Nd, Po, ...): what \p{L}, \p{N}, \p{P} test.
 enum class Category : uint8_t { Other = 0, Letter, Mark, Number, Punctuation, Symbol, Separator };
 
+// The two-letter general category (Lu, Nd, Po, ...); Cn for unassigned code points. The order is the
+// generator's (tools/unicode/gen_unicode_tables.py).
+enum class GeneralCategory : uint8_t {
+  Cn, Cc, Cf, Co, Cs, Ll, Lm, Lo, Lt, Lu, Mc, Me, Mn, Nd, Nl, No,
+  Pc, Pd, Pe, Pf, Pi, Po, Ps, Sc, Sk, Sm, So, Zl, Zp, Zs,
+};
+
 Category category(uint32_t cp);
+GeneralCategory general_category(uint32_t cp);
+Category category_of(GeneralCategory gc);
 bool is_white_space(uint32_t cp);  // the White_Space property, i.e. regex \s
+bool is_han(uint32_t cp);          // Script=Han, i.e. regex \p{Han}
+uint32_t to_lower(uint32_t cp);    // the simple lowercase mapping (cp itself when it has none)
+// Appends the full canonical decomposition of `cp` (itself when it has none; Hangul syllables into jamo).
+// Combining marks are not reordered: WordPiece removes them anyway.
+void append_decomposition(uint32_t cp, std::u32string& out);
 
 constexpr uint32_t kReplacementChar = 0xFFFD;
 

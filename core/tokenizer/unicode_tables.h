@@ -9,9 +9,25 @@ struct CodePointRange {
   uint32_t first, last;  // inclusive
 };
 
+struct CodePointMapping {
+  uint32_t from, to;
+};
+
+struct Decomposition {
+  uint32_t cp;
+  uint32_t offset, count;  // into kDecompositionCodePoints
+};
+
 extern const uint32_t kCategoryRuns[];
 extern const size_t kCategoryRunCount;
 extern const CodePointRange kWhiteSpace[];
 extern const size_t kWhiteSpaceCount;
+extern const CodePointRange kHan[];
+extern const size_t kHanCount;
+extern const CodePointMapping kLowercase[];
+extern const size_t kLowercaseCount;
+extern const Decomposition kDecompositions[];
+extern const size_t kDecompositionCount;
+extern const uint32_t kDecompositionCodePoints[];
 
 }  // namespace tabllm::unicode::tables

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "common/error.h"
 #include "tokenizer/vocab_defaults.h"
@@ -45,11 +46,25 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
     v.model = Model::SentencePiece;
   } else if (*model == "gpt2") {
     v.model = Model::BytePairEncoding;
+  } else if (*model == "gemma4") {  // SentencePiece-style BPE: merges over "▁"-escaped UTF-8
+    v.model = Model::BytePairEncoding;
+  } else if (*model == "bert") {
+    v.model = Model::WordPiece;
   } else {
-    throw Error("unsupported tokenizer model '" + *model + "' (" + kModelKey +
-                "); tabllm reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE) vocabularies");
+    // The other models llama.cpp knows, named so that the error says what the file holds.
+    static const std::pair<std::string_view, std::string_view> kKnown[] = {
+        {"t5", "Unigram (T5)"},       {"rwkv", "RWKV's trie"},
+        {"plamo2", "PLaMo-2's"},      {"hybriddna", "HybridDNA's BPE"},
+        {"whitespace", "whitespace-split BPE"}};
+    std::string message = "unsupported tokenizer model '" + *model + "' (" + kModelKey;
+    for (const auto& [name, description] : kKnown) {
+      if (*model == name) message.append(": a ").append(description).append(" tokenizer");
+    }
+    message.append("); tabllm reads 'llama' (SentencePiece), 'gpt2' (byte-level BPE), 'gemma4' and 'bert' (WordPiece) "
+                   "vocabularies");
+    throw Error(message);
   }
-  v.pre = header.get_string_opt("tokenizer.ggml.pre").value_or("default");
+  v.pre = *model == "gemma4" ? "gemma4" : header.get_string_opt("tokenizer.ggml.pre").value_or("default");
   v.tokens = read_strings(header, kTokensKey);
   if (v.tokens.empty()) {
     throw Error(std::string("the model metadata has no tokens (") + kTokensKey +
@@ -82,12 +97,20 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
     v.bos = n > 1 ? 1 : -1;
     v.eos = n > 2 ? 2 : -1;
   }
+  if (v.model == Model::WordPiece) {  // BERT's layout: [UNK] 100, [CLS] (the BOS) 101
+    v.unk = n > 100 ? 100 : -1;
+    v.bos = n > 101 ? 101 : -1;
+    v.lowercase = header.get_bool_opt("tokenizer.ggml.normalizer.lowercase").value_or(true);
+    v.strip_accents = header.get_bool_opt("tokenizer.ggml.normalizer.strip_accents").value_or(v.lowercase);
+  }
   read_token_id(header, "tokenizer.ggml.bos_token_id", n, v.bos);
   read_token_id(header, "tokenizer.ggml.eos_token_id", n, v.eos);
   read_token_id(header, "tokenizer.ggml.eot_token_id", n, v.eot);
   read_token_id(header, "tokenizer.ggml.unknown_token_id", n, v.unk);
   read_token_id(header, "tokenizer.ggml.padding_token_id", n, v.pad);
   v.add_bos = header.get_bool_opt("tokenizer.ggml.add_bos_token").value_or(vocab_defaults::add_bos(v.model, v.pre));
+  // Gemma 4 files may say false, yet the model expects <bos> first (llama.cpp overrides it too).
+  if (v.pre == "gemma4") v.add_bos = true;
   v.add_eos = header.get_bool_opt("tokenizer.ggml.add_eos_token").value_or(false);
   v.add_space_prefix =
       header.get_bool_opt("tokenizer.ggml.add_space_prefix").value_or(v.model == Model::SentencePiece);
@@ -97,7 +120,11 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
 
 void Vocab::write_gguf_metadata(gguf::Writer& writer) const {
   using gguf::Value;
-  writer.set(kModelKey, Value::of_string(model == Model::SentencePiece ? "llama" : "gpt2"));
+  writer.set(kModelKey, Value::of_string(model == Model::SentencePiece ? "llama" : model == Model::WordPiece ? "bert" : "gpt2"));
+  if (model == Model::WordPiece) {
+    writer.set("tokenizer.ggml.normalizer.lowercase", Value::of_bool(lowercase));
+    writer.set("tokenizer.ggml.normalizer.strip_accents", Value::of_bool(strip_accents));
+  }
   writer.set("tokenizer.ggml.pre", Value::of_string(pre));
   writer.set(kTokensKey, Value::of_strings(tokens));
   if (!scores.empty()) writer.set("tokenizer.ggml.scores", Value::of_f32s(scores));

@@ -13,7 +13,7 @@ namespace tabllm {
 enum class TokenType : int32_t { Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6 };
 
 struct Vocab {
-  enum class Model { SentencePiece, BytePairEncoding };  // GGUF "llama" / "gpt2"
+  enum class Model { SentencePiece, BytePairEncoding, WordPiece };  // GGUF "llama" / "gpt2" (or "gemma4") / "bert"
   Model model = Model::SentencePiece;
   std::string pre = "default";  // BPE pre-tokenizer (tokenizer.ggml.pre): gpt-2, llama-bpe, qwen2, ...
   std::vector<std::string> tokens;
@@ -22,6 +22,7 @@ struct Vocab {
   std::vector<std::string> merges;  // BPE merges "a b", highest priority first
   int32_t bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
   bool add_bos = false, add_eos = false, add_space_prefix = true;
+  bool lowercase = true, strip_accents = true;  // WordPiece normalization (tokenizer.ggml.normalizer.*)
   std::string chat_template;
 
   size_t size() const { return tokens.size(); }

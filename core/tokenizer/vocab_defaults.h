@@ -4,13 +4,17 @@
 #include <string>
 #include <vector>
 
+#include "tokenizer/pretokenizer_catalog.h"
 #include "tokenizer/vocab.h"
 
 namespace tabllm::vocab_defaults {
 
-// SentencePiece models and Llama 3 start every prompt with BOS; other byte-level BPE models do not.
+// SentencePiece and WordPiece models start every prompt with BOS; BPE models when their pre-tokenizer's
+// family does (Llama 3, Mistral's Tekken, Chameleon).
 inline bool add_bos(Vocab::Model model, const std::string& pre) {
-  return model == Vocab::Model::SentencePiece || pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3";
+  if (model != Vocab::Model::BytePairEncoding) return true;  // SentencePiece's <s>, WordPiece's [CLS]
+  const PreTokenizerSpec* spec = find_pre_tokenizer(pre);
+  return spec && spec->add_bos;
 }
 
 // Texts of tokens that end a turn in common chat formats, best first: the end-of-turn token when the

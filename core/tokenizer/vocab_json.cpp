@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "tokenizer/pretokenizer_catalog.h"
 #include "tokenizer/vocab.h"
 #include "tokenizer/vocab_defaults.h"
 
@@ -65,20 +66,6 @@ TokenizerJson read_tokenizer_json(const std::string& path) {
   return out;
 }
 
-// The regexes of Split pre-tokenizers that select each of our pre-tokenizers.
-constexpr std::string_view kLlama3Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-constexpr std::string_view kQwen2Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-const std::vector<std::string> kDeepseekCoderRegexes = {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)",
-                                                        "[一-龥ࠀ-一가-퟿]+", R"(\p{N})"};
-
-bool is_deepseek_llm(const std::vector<std::string>& r) {
-  return r.size() == 6 && r[0] == "[\r\n]" && r[1].rfind(R"(\s?[A-Za-z)", 0) == 0 &&
-         r[2] == R"(\s?[!-/:-~！-／：-～‘-‟　-。]+)" && r[3] == R"(\s+$)" && r[4] == "[一-龥ࠀ-一가-퟿]+" &&
-         r[5] == R"(\p{N}+)";
-}
-
 // Names the GGUF pre-tokenizer (tokenizer.ggml.pre) that reproduces a tokenizer.json pre_tokenizer.
 std::string pre_tokenizer_name(const json& pre, const std::string& path) {
   if (pre.is_null()) throw Error(path + ": tokenizer.json has no pre_tokenizer; tabllm needs a byte-level one");
@@ -92,7 +79,6 @@ std::string pre_tokenizer_name(const json& pre, const std::string& path) {
     const bool isolating = step.value("behavior", "") == "Isolated" && !step.value("invert", false);
     if (type == "Split" && isolating && step.contains("pattern") && step["pattern"].contains("Regex")) {
       std::string regex = step["pattern"]["Regex"].get<std::string>();
-      if (regex == R"([\r\n])") regex = "[\r\n]";  // the line-break class, escaped or written out
       described += " " + regex;
       split_regexes.push_back(std::move(regex));
     } else if (type == "ByteLevel") {
@@ -107,15 +93,25 @@ std::string pre_tokenizer_name(const json& pre, const std::string& path) {
   if (byte_level) {
     if (split_regexes.empty() && byte_level_regex) return single_digits ? "starcoder" : "gpt-2";
     if (!byte_level_regex && !single_digits) {
-      if (split_regexes.size() == 1 && split_regexes[0] == kLlama3Regex) return "llama-bpe";
-      if (split_regexes.size() == 1 && split_regexes[0] == kQwen2Regex) return "qwen2";
-      if (split_regexes == kDeepseekCoderRegexes) return "deepseek-coder";
-      if (is_deepseek_llm(split_regexes)) return "deepseek-llm";
+      if (const PreTokenizerSpec* spec = find_pre_tokenizer_by_regexes(split_regexes)) {
+        return std::string(spec->names[0]);
+      }
     }
   }
   throw Error(path + ": unsupported pre_tokenizer [" + described +
-              "]; tabllm knows ByteLevel (gpt-2), Digits+ByteLevel (starcoder), and the Split regexes of Llama 3, "
-              "Qwen2, DeepSeek LLM and DeepSeek Coder");
+              "]; tabllm knows ByteLevel (gpt-2), Digits+ByteLevel (starcoder), and the Split regexes of the "
+              "pre-tokenizers " + supported_pre_tokenizer_names());
+}
+
+// Gemma's tokenizer.json: BPE over raw UTF-8 with byte fallback, spaces replaced by "▁" by the
+// normalizer, and no pre-tokenizer: what the "gemma4" pre-tokenizer reproduces.
+bool is_sentencepiece_style(const json& root) {
+  const json pre = root.value("pre_tokenizer", json());
+  const json normalizer = root.value("normalizer", json());
+  const bool replaces_spaces = normalizer.is_object() && normalizer.value("type", "") == "Replace" &&
+                               normalizer.contains("pattern") && normalizer["pattern"].value("String", "") == " " &&
+                               normalizer.value("content", "") == "\xE2\x96\x81";
+  return pre.is_null() && replaces_spaces && root["model"].value("byte_fallback", false);
 }
 
 // "bos_token" and friends are either a string or an AddedToken object.
@@ -185,7 +181,8 @@ Vocab parse_tokenizer_json(TokenizerJson& file, const std::string& path) {
   }
   Vocab v;
   v.model = Vocab::Model::BytePairEncoding;
-  v.pre = pre_tokenizer_name(root.contains("pre_tokenizer") ? root["pre_tokenizer"] : json(), path);
+  v.pre = is_sentencepiece_style(root) ? "gemma4"
+                                        : pre_tokenizer_name(root.contains("pre_tokenizer") ? root["pre_tokenizer"] : json(), path);
   v.add_space_prefix = false;
 
   // Ids may leave gaps (and added tokens may lie past the vocab): size by the largest id.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "test_paths.h"
 #include "tokenizer/byte_level.h"
 #include "tokenizer/pretokenizer.h"
+#include "tokenizer/regex.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
 
@@ -35,6 +37,37 @@ TEST(TokenizerUnicode, GeneralCategories) {
   EXPECT_EQ(unicode::category(0x1F999), Category::Symbol);      // 🦙
   EXPECT_EQ(unicode::category(0x0378), Category::Other);        // unassigned
   EXPECT_EQ(unicode::category(0x10FFFF), Category::Other);
+  using G = unicode::GeneralCategory;
+  EXPECT_EQ(unicode::general_category('a'), G::Ll);
+  EXPECT_EQ(unicode::general_category('A'), G::Lu);
+  EXPECT_EQ(unicode::general_category(0x01C5), G::Lt);  // ǅ
+  EXPECT_EQ(unicode::general_category(0x02B0), G::Lm);  // ʰ
+  EXPECT_EQ(unicode::general_category(0x4E2D), G::Lo);
+  EXPECT_EQ(unicode::general_category(0x0301), G::Mn);
+  EXPECT_EQ(unicode::general_category('_'), G::Pc);
+  EXPECT_EQ(unicode::general_category('$'), G::Sc);
+  EXPECT_EQ(unicode::general_category(0x0378), G::Cn);
+  EXPECT_TRUE(unicode::is_han(0x4E2D));
+  EXPECT_TRUE(unicode::is_han(0x20000));  // CJK Extension B
+  EXPECT_FALSE(unicode::is_han(0x3042));  // あ is Hiragana
+  EXPECT_FALSE(unicode::is_han('a'));
+}
+
+TEST(TokenizerUnicode, LowercaseAndDecomposition) {
+  EXPECT_EQ(unicode::to_lower('Q'), uint32_t{'q'});
+  EXPECT_EQ(unicode::to_lower(0x00C9), 0x00E9u);  // É → é
+  EXPECT_EQ(unicode::to_lower(0x0416), 0x0436u);  // Ж → ж
+  EXPECT_EQ(unicode::to_lower(0x4E2D), 0x4E2Du);
+  const auto decompose = [](uint32_t cp) {
+    std::u32string out;
+    unicode::append_decomposition(cp, out);
+    return out;
+  };
+  EXPECT_EQ(decompose(0x00E9), U"e\u0301");
+  EXPECT_EQ(decompose(0x1E69), U"s\u0323\u0307");  // ṩ: recursive (ṣ + dot above)
+  EXPECT_EQ(decompose(0xD55C), U"\u1112\u1161\u11AB");  // 한: Hangul jamo
+  EXPECT_EQ(decompose(0xFB01), U"\uFB01");  // ﬁ: a compatibility decomposition only
+  EXPECT_EQ(decompose('a'), U"a");
 }
 
 TEST(TokenizerUnicode, WhiteSpaceProperty) {
@@ -84,33 +117,45 @@ std::string random_text(std::mt19937& rng, size_t length) {
 
 TEST(TokenizerUnicode, PreTokenizersCoverAnyInput) {
   std::mt19937 rng(42);
-  for (PreTokenizer kind : {PreTokenizer::Gpt2, PreTokenizer::Llama3, PreTokenizer::Qwen2, PreTokenizer::Starcoder,
-                            PreTokenizer::DeepseekLlm, PreTokenizer::DeepseekCoder}) {
-    for (int trial = 0; trial < 200; ++trial) {
-      const std::string text = random_text(rng, 1 + rng() % 64);
-      std::vector<std::string_view> words;
-      pre_tokenize(kind, text, words);
-      std::string joined;
-      for (std::string_view w : words) {
-        EXPECT_FALSE(w.empty());
-        joined += w;
+  for (const PreTokenizerSpec& spec : pre_tokenizer_catalog()) {
+    for (PreTokenizer::Engine engine : {PreTokenizer::Engine::Fastest, PreTokenizer::Engine::Regex}) {
+      if (engine == PreTokenizer::Engine::Fastest && spec.hand_written == HandWrittenSplit::None) continue;
+      const PreTokenizer pre(spec.names[0], engine);
+      for (int trial = 0; trial < 100; ++trial) {
+        const std::string text = random_text(rng, 1 + rng() % 64);
+        std::vector<std::string_view> words;
+        pre.split(text, words);
+        std::string joined;
+        for (std::string_view w : words) {
+          EXPECT_FALSE(w.empty());
+          joined += w;
+        }
+        ASSERT_EQ(joined, text) << spec.names[0];
       }
-      ASSERT_EQ(joined, text) << static_cast<int>(kind);
     }
   }
 }
 
 TEST(TokenizerUnicode, PreTokenizerNames) {
-  EXPECT_EQ(pre_tokenizer_from_name("default"), PreTokenizer::Gpt2);
-  EXPECT_EQ(pre_tokenizer_from_name("llama-bpe"), PreTokenizer::Llama3);
-  EXPECT_EQ(pre_tokenizer_from_name("qwen2"), PreTokenizer::Qwen2);
-  EXPECT_THROW(pre_tokenizer_from_name("nope"), Error);
+  EXPECT_EQ(PreTokenizer("default").spec().regexes.size(), 4u);  // llama.cpp's fallback list
+  EXPECT_EQ(PreTokenizer("llama3").spec().names[0], "llama-bpe");
+  EXPECT_EQ(PreTokenizer("deepseek-r1-qwen").spec().hand_written, HandWrittenSplit::Qwen2);
+  EXPECT_TRUE(PreTokenizer("tekken").spec().ignore_merges);
+  EXPECT_FALSE(PreTokenizer("dbrx").spec().ignore_merges);
+  EXPECT_THROW(PreTokenizer("nope"), Error);
+  // Every catalog regex compiles, and no name is listed twice.
+  std::set<std::string_view> names;
+  for (const PreTokenizerSpec& spec : pre_tokenizer_catalog()) {
+    for (std::string_view regex : spec.regexes) EXPECT_NO_THROW(TokenizerRegex{regex}) << regex;
+    for (std::string_view name : spec.names) EXPECT_TRUE(names.insert(name).second) << name;
+  }
+  EXPECT_GE(names.size(), 80u);
 }
 
 TEST(TokenizerUnicode, Llama3SplitsAsItsRegex) {
   const auto split = [](std::string_view text) {
     std::vector<std::string_view> words;
-    pre_tokenize(PreTokenizer::Llama3, text, words);
+    PreTokenizer("llama-bpe").split(text, words);
     return std::vector<std::string>(words.begin(), words.end());
   };
   using W = std::vector<std::string>;
