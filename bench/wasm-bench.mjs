@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { bindTabllm } from '../wasm/bindings.mjs';
+import { bindTabllm } from '../js/src/core/wasm.mjs';
 
 const usage = 'usage: node bench/wasm-bench.mjs MODEL.gguf [--threads N] [--kernels simd|scalar] [--prompt-tokens 128] ' +
   '[--gen-tokens 32] [--repetitions 3] [--single-threaded-build]';

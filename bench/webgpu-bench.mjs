@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { WebgpuAbi } from '../js/src/gpu/abi.mjs';
+import { bindTabllm } from '../js/src/core/wasm.mjs';
 import { GpuModel, nodeFileReader } from '../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
 
@@ -26,11 +26,12 @@ const promptTokens = option('prompt-tokens', 512), genTokens = option('gen-token
 
 const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
 const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
-const abi = new WebgpuAbi(await createModule());
+const tabllm = bindTabllm(await createModule());
 const { adapter, device, limits } = await requestNodeDevice();
 const file = await nodeFileReader(modelPath);
+const header = await tabllm.loadModelHeader((offset, size) => file.read(offset, size), file.size);
 const t0 = performance.now();
-const model = await GpuModel.load(abi, device, file, { limits, max_batch: maxBatch, context_size: promptTokens + genTokens, ...planExtra });
+const model = await GpuModel.load(header, device, file, { limits, max_batch: maxBatch, context_size: promptTokens + genTokens, ...planExtra });
 await file.close();
 const loadMs = performance.now() - t0;
 

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { WebgpuAbi } from '../js/src/gpu/abi.mjs';
+import { bindTabllm } from '../js/src/core/wasm.mjs';
 import { GpuModel, nodeFileReader } from '../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
 
@@ -27,10 +27,11 @@ const context = option('context', 640), reps = option('reps', 200);
 
 const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
 const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
-const abi = new WebgpuAbi(await createModule());
+const tabllm = bindTabllm(await createModule());
 const { adapter, device, limits } = await requestNodeDevice();
 const file = await nodeFileReader(modelPath);
-const model = await GpuModel.load(abi, device, file, { limits, max_batch: 128, context_size: context + 64, ...planExtra });
+const header = await tabllm.loadModelHeader((offset, size) => file.read(offset, size), file.size);
+const model = await GpuModel.load(header, device, file, { limits, max_batch: 128, context_size: context + 64, ...planExtra });
 await file.close();
 const ex = model.executor;
 

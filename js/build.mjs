@@ -1,6 +1,7 @@
 // Builds the package into js/dist: the modules of js/src as they are (no bundling; they are plain ES
-// modules), the WebAssembly engine from build-wasm/ and its bindings beside them in dist/wasm/, and the
-// TypeScript declarations. Run after scripts/build-wasm.sh: node js/build.mjs
+// modules; js/src/core is the one that calls into WebAssembly), the WebAssembly engine from build-wasm/ in
+// dist/wasm/ (not the development module tabllm-dev.mjs, which only tests load), and the TypeScript
+// declarations. Run after scripts/build-wasm.sh: node js/build.mjs
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +24,9 @@ for (const f of WASM_FILES) if (!fs.existsSync(path.join(wasmBuild, f))) fail(`$
 fs.rmSync(dist, { recursive: true, force: true });
 fs.mkdirSync(path.join(dist, 'wasm'), { recursive: true });
 
-// Source paths that reach outside js/src, and where they point in dist.
+// Source paths that reach outside js/src (only to the WebAssembly build), and where they point in dist.
 const rewrites = [
   ['../../build-wasm/', './wasm/'],
-  ['../../wasm/bindings.mjs', './wasm/bindings.mjs'],
 ];
 
 function copyTree(from, to) {
@@ -52,7 +52,6 @@ function copyTree(from, to) {
 copyTree(src, dist);
 fs.renameSync(path.join(dist, 'index.mjs'), path.join(dist, 'index.js'));
 for (const f of WASM_FILES) fs.copyFileSync(path.join(wasmBuild, f), path.join(dist, 'wasm', f));
-fs.copyFileSync(path.join(root, 'wasm/bindings.mjs'), path.join(dist, 'wasm/bindings.mjs'));
 fs.copyFileSync(path.join(here, 'types/index.d.ts'), path.join(dist, 'index.d.ts'));
 
 const size = (dir) => fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? size(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).size), 0);

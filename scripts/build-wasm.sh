@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the WebAssembly engine into build-wasm/ with Debian's Emscripten: tabllm.mjs (threads) and
-# tabllm-st.mjs (single-threaded), each with its .wasm. Safe to run again: only what changed is rebuilt.
+# tabllm-st.mjs (single-threaded), each with its .wasm, and tabllm-dev.mjs, the development module that
+# tests and benchmarks load (not part of the package). Safe to run again: only what changed is rebuilt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,4 +11,4 @@ export NODE_PATH="${NODE_PATH:+$NODE_PATH:}/usr/share/nodejs"
 # cache, so nothing is written there.
 
 emcmake cmake -S . -B build-wasm -G Ninja -DCMAKE_BUILD_TYPE=Release -DTABLLM_TESTS=OFF >/dev/null
-cmake --build build-wasm --target tabllm_wasm tabllm_wasm_st -j "$(nproc)"
+cmake --build build-wasm --target tabllm_wasm tabllm_wasm_st tabllm_wasm_dev -j "$(nproc)"

@@ -4,72 +4,74 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
-#include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "abi_guard.h"
 #include "common/error.h"
 #include "gguf/gguf.h"
+#include "backend/webgpu/plan.h"
 #include "grammar/output_format.h"
-#include "grammar/vocabulary.h"
+#include "model_handle.h"
 #include "report_json.h"
 #include "request_json.h"
 #include "backend/cpu/forward.h"
 #include "runtime/generation.h"
 #include "runtime/session.h"
+#include "work_counters.h"
 
 #ifdef __EMSCRIPTEN_PTHREADS__
 #include <emscripten/em_asm.h>
 #endif
 
 using tabllm::Error;
+using tabllm::wasm::deref;
+using tabllm::wasm::guarded;
+using tabllm::wasm::LoadedModel;
+using tabllm::wasm::work_counters;
+
+// A request checked once for all of its starts (tabllm_request_create).
+struct tabllm_request {
+  std::shared_ptr<const LoadedModel> loaded;
+  tabllm::GenerateRequest request;                        // prompt_tokens filled, no constraint yet
+  std::optional<tabllm::grammar::OutputFormat> format;    // compiled already; each start gets a constraint
+  std::string info_json;
+
+  // What one start runs: this request with `params_json` applied over it.
+  tabllm::GenerateRequest start(const char* params_json) const {
+    tabllm::GenerateRequest r = request;
+    std::optional<tabllm::grammar::OutputFormat> f = format;
+    tabllm::wasm::apply_params_json(params_json ? params_json : "", r, f);
+    if (r.add_bos != request.add_bos) throw tabllm::wasm::ParamError("add_bos", "add_bos is part of the prompt's tokens: give it when the request is created");
+    if (f) r.constraint = loaded->formats().constraint(*f);
+    return r;
+  }
+};
 
 namespace {
 
-// A model shared by its handle and its sessions, so freeing the handle first cannot pull it from under a
-// session. Either the whole file (the host's bytes, read in place by `model`) or only its header: the
-// config and tokenizer of a model whose weights the host streams to a GPU.
-struct LoadedModel {
-  std::unique_ptr<uint8_t, decltype(&std::free)> bytes{nullptr, &std::free};  // destroyed after the model
-  std::unique_ptr<tabllm::Model> model;                // null for a header-only model
-  std::unique_ptr<tabllm::ModelConfig> header_config;  // header-only: what `model` would hold
-  std::unique_ptr<tabllm::Tokenizer> header_tokenizer;
-  std::string info_json;
-
-  const tabllm::ModelConfig& config() const { return model ? model->config() : *header_config; }
-  const tabllm::Tokenizer& tokenizer() const { return model ? model->tokenizer() : *header_tokenizer; }
-  // Output formats compiled for this model's vocabulary, made at the first request that asks for one.
-  tabllm::grammar::ConstraintFactory& formats() const {
-    std::call_once(formats_made, [&] {
-      formats_factory = std::make_unique<tabllm::grammar::ConstraintFactory>(tabllm::grammar::TokenVocabulary::from_tokenizer(tokenizer()));
-    });
-    return *formats_factory;
+// Reads params_json, reads and compiles its response_format, tokenizes the prompt: once per request. The
+// prompt itself (empty, too long) is checked when a generation starts.
+tabllm_request* prepare_request(std::shared_ptr<const LoadedModel> loaded, const char* prompt, const char* params_json) {
+  auto r = std::make_unique<tabllm_request>();
+  r->loaded = std::move(loaded);
+  r->request.prompt = prompt ? prompt : "";
+  tabllm::wasm::apply_params_json(params_json ? params_json : "", r->request, r->format);
+  std::vector<std::string> warnings;
+  if (r->format) {
+    try {
+      warnings = r->loaded->formats().compile(*r->format).warnings;
+    } catch (const tabllm::grammar::FormatError& e) {
+      throw tabllm::wasm::ParamError(e.param(), e.what());
+    }
   }
-
- private:
-  mutable std::once_flag formats_made;
-  mutable std::unique_ptr<tabllm::grammar::ConstraintFactory> formats_factory;
-};
-
-thread_local std::string last_error;
-
-// Runs the body of an exported function: whatever it throws becomes last_error, and `failed` is returned.
-template <class Body, class Result>
-Result guarded(Body&& body, Result failed) noexcept {
-  last_error.clear();
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    last_error = "out of memory: the model and its context do not fit in memory (a WebAssembly heap holds 4 GB at most)";
-  } catch (const std::exception& e) {
-    last_error = e.what();
-  } catch (...) {
-    last_error = "unknown internal error";
-  }
-  return failed;
+  ++work_counters.tokenizations;
+  r->request.prompt_tokens = r->loaded->tokenizer().encode(r->request.prompt, r->request.add_bos);
+  r->info_json = nlohmann::ordered_json{{"prompt_tokens", r->request.prompt_tokens.size()}, {"warnings", warnings}}.dump();
+  return r.release();
 }
 
 #ifdef __EMSCRIPTEN_PTHREADS__
@@ -82,12 +84,6 @@ void check_pthread_pool(int threads) {
                 std::to_string(idle) + ": create the module with a larger pthreadPoolSize, or free other sessions first");
 }
 #endif
-
-template <class Handle>
-Handle& deref(Handle* handle, const char* what) {
-  if (!handle) throw Error(std::string("no ") + what + " (the handle is NULL)");
-  return *handle;
-}
 
 std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int threads, const std::string& kernels, int context_size) {
   tabllm::CpuOptions options;
@@ -106,12 +102,6 @@ std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int thr
 }
 
 }  // namespace
-
-struct tabllm_model {
-  std::shared_ptr<const LoadedModel> loaded;
-  std::string tokens_json;  // the last tabllm_tokenize answer
-  std::string format_json;  // the last tabllm_format_check answer
-};
 
 struct tabllm_session {
   tabllm_session(std::shared_ptr<const LoadedModel> loaded_model, std::unique_ptr<tabllm::Backend> backend)
@@ -144,7 +134,16 @@ struct tabllm_session {
 
 extern "C" {
 
-const char* tabllm_last_error(void) { return last_error.c_str(); }
+const char* tabllm_last_error(void) { return tabllm::wasm::last_error.c_str(); }
+const char* tabllm_last_error_param(void) { return tabllm::wasm::last_error_param.c_str(); }
+
+const char* tabllm_debug_stats(void) {
+  thread_local std::string stats;
+  stats = nlohmann::ordered_json{{"header_parses", work_counters.header_parses.load()},
+                                 {"tokenizations", work_counters.tokenizations.load()},
+                                 {"format_parses", work_counters.format_parses.load()}}.dump();
+  return stats.c_str();
+}
 
 const char* tabllm_build_info(void) {
   static const std::string info = tabllm::wasm::build_info_json();
@@ -158,6 +157,7 @@ tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size) {
         if (!bytes || size == 0) throw Error("no model bytes were given");
         auto loaded = std::make_shared<LoadedModel>();
         loaded->bytes = std::move(owned);
+        ++work_counters.header_parses;
         loaded->model = tabllm::Model::from_memory(bytes, size);
         const tabllm::Model& m = *loaded->model;
         loaded->info_json = tabllm::wasm::model_info_json(m.file().header(), m.config(), m.tokenizer(), true);
@@ -166,23 +166,22 @@ tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size) {
       static_cast<tabllm_model*>(nullptr));
 }
 
-double tabllm_model_header_size(const uint8_t* bytes, size_t size) {
+tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size, double* needed) {
+  if (needed) *needed = 0;
   return guarded(
-      [&]() -> double {
-        if (!bytes) throw Error("no bytes were given");
-        const auto header = tabllm::gguf::parse_header_prefix(bytes, size);
-        return header ? static_cast<double>(header->data_offset) : -1.0;
-      },
-      -2.0);
-}
-
-tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size) {
-  return guarded(
-      [&] {
+      [&]() -> tabllm_model* {
         if (!bytes || size == 0) throw Error("no header bytes were given");
-        const auto header = tabllm::gguf::parse_header_prefix(bytes, size);
-        if (!header)
-          throw Error("the " + std::to_string(size) + " bytes given end inside the GGUF header: pass the first tabllm_model_header_size() bytes of the file");
+        auto header = tabllm::gguf::parse_header_prefix(bytes, size);
+        if (!header) {
+          if (needed) *needed = -1;  // the header's end is not known yet
+          return nullptr;
+        }
+        ++work_counters.header_parses;
+        const uint64_t prefix_size = tabllm::webgpu::prefix_bytes_needed(*header);
+        if (prefix_size > size) {
+          if (needed) *needed = static_cast<double>(prefix_size);
+          return nullptr;
+        }
         auto loaded = std::make_shared<LoadedModel>();
         loaded->header_config = std::make_unique<tabllm::ModelConfig>(tabllm::read_config(*header));
         tabllm::Vocab vocab = tabllm::Vocab::from_gguf(*header);
@@ -192,6 +191,8 @@ tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size) {
         vocab.pad_to(n_vocab);
         loaded->header_tokenizer = std::make_unique<tabllm::Tokenizer>(std::move(vocab));
         loaded->info_json = tabllm::wasm::model_info_json(*header, *loaded->header_config, *loaded->header_tokenizer, false);
+        loaded->prefix.assign(bytes, bytes + prefix_size);
+        loaded->header = std::make_unique<tabllm::gguf::Header>(std::move(*header));
         return new tabllm_model{.loaded = std::move(loaded)};
       },
       static_cast<tabllm_model*>(nullptr));
@@ -207,6 +208,7 @@ const char* tabllm_tokenize(tabllm_model* model, const char* text, int add_bos) 
   return guarded(
       [&] {
         tabllm_model& m = deref(model, "model");
+        ++work_counters.tokenizations;
         const auto ids = m.loaded->tokenizer().encode(text ? text : "", add_bos != 0);
         m.tokens_json = tabllm::wasm::token_ids_json(ids);
         return m.tokens_json.c_str();
@@ -238,16 +240,36 @@ tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_
 
 void tabllm_session_free(tabllm_session* session) { delete session; }
 
+tabllm_request* tabllm_request_create(tabllm_model* model, const char* prompt, const char* params_json) {
+  return guarded([&] { return prepare_request(deref(model, "model").loaded, prompt, params_json); },
+                 static_cast<tabllm_request*>(nullptr));
+}
+
+const char* tabllm_request_info(tabllm_request* request) {
+  return guarded([&] { return deref(request, "request").info_json.c_str(); }, static_cast<const char*>(nullptr));
+}
+
+void tabllm_request_free(tabllm_request* request) { delete request; }
+
+int tabllm_generate_start(tabllm_session* session, tabllm_request* request, const char* params_json) {
+  return guarded([&] {
+    tabllm_session& s = deref(session, "session");
+    const tabllm_request& r = deref(request, "request");
+    if (r.loaded != s.loaded) throw Error("the request was made for another model than the session's: create it from the session's model");
+    s.generation.reset();
+    s.generation = s.session.start(r.start(params_json));
+    return 0;
+  });
+}
+
 int tabllm_generate_begin(tabllm_session* session, const char* prompt, const char* params_json) {
-  return guarded(
-      [&] {
-        tabllm_session& s = deref(session, "session");
-        s.generation.reset();
-        s.generation = s.session.start(
-            tabllm::wasm::request_from_json(prompt ? prompt : "", params_json ? params_json : "", &s.loaded->formats()));
-        return 0;
-      },
-      -1);
+  return guarded([&] {
+    tabllm_session& s = deref(session, "session");
+    const std::unique_ptr<tabllm_request> r(prepare_request(s.loaded, prompt, params_json));
+    s.generation.reset();
+    s.generation = s.session.start(r->start(nullptr));
+    return 0;
+  });
 }
 
 const char* tabllm_generate_next(tabllm_session* session) {
@@ -269,26 +291,6 @@ int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int
         return static_cast<int>(pending.size());
       },
       -1);
-}
-
-const char* tabllm_format_check(tabllm_model* model, const char* response_format_json) {
-  return guarded(
-      [&] {
-        tabllm_model& m = deref(model, "model");
-        nlohmann::ordered_json answer;
-        try {
-          const auto parsed = nlohmann::ordered_json::parse(response_format_json ? response_format_json : "");
-          const auto compiled = m.loaded->formats().compile(tabllm::grammar::OutputFormat::from_json(parsed));
-          answer = {{"ok", true}, {"warnings", compiled.warnings}};
-        } catch (const nlohmann::json::exception&) {
-          answer = {{"ok", false}, {"param", "response_format"}, {"message", "response_format is not valid JSON"}};
-        } catch (const tabllm::grammar::FormatError& e) {
-          answer = {{"ok", false}, {"param", e.param()}, {"message", e.what()}};
-        }
-        m.format_json = answer.dump();
-        return m.format_json.c_str();
-      },
-      static_cast<const char*>(nullptr));
 }
 
 int tabllm_generate_allowed_tokens(tabllm_session* session, uint32_t* words, int n_words) {

@@ -3,7 +3,9 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "abi_guard.h"
 #include "common/error.h"
+#include "work_counters.h"
 
 namespace tabllm::wasm {
 namespace {
@@ -16,25 +18,25 @@ const char* const kKeys =
     "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs, response_format";
 
 int to_int(const json& v, const std::string& key) {
-  if (!v.is_number_integer()) throw Error("parameter " + key + " must be an integer, got " + v.dump());
+  if (!v.is_number_integer()) throw ParamError(key, "parameter " + key + " must be an integer, got " + v.dump());
   const int64_t i = v.get<int64_t>();
   if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max())
-    throw Error("parameter " + key + " is out of range: " + v.dump());
+    throw ParamError(key, "parameter " + key + " is out of range: " + v.dump());
   return static_cast<int>(i);
 }
 
 float to_float(const json& v, const std::string& key) {
-  if (!v.is_number()) throw Error("parameter " + key + " must be a number, got " + v.dump());
+  if (!v.is_number()) throw ParamError(key, "parameter " + key + " must be a number, got " + v.dump());
   return v.get<float>();
 }
 
 bool to_bool(const json& v, const std::string& key) {
-  if (!v.is_boolean()) throw Error("parameter " + key + " must be true or false, got " + v.dump());
+  if (!v.is_boolean()) throw ParamError(key, "parameter " + key + " must be true or false, got " + v.dump());
   return v.get<bool>();
 }
 
 uint64_t to_seed(const json& v) {
-  if (!v.is_number_unsigned()) throw Error("parameter seed must be a non-negative integer, got " + v.dump());
+  if (!v.is_number_unsigned()) throw ParamError("seed", "parameter seed must be a non-negative integer, got " + v.dump());
   return v.get<uint64_t>();
 }
 
@@ -46,13 +48,13 @@ std::vector<std::string> to_stop_list(const json& v) {
       if (!s.is_string()) break;
       stops.push_back(s.get<std::string>());
     }
-  if (!v.is_array() || stops.size() != v.size()) throw Error("parameter stop must be a string or an array of strings, got " + v.dump());
+  if (!v.is_array() || stops.size() != v.size()) throw ParamError("stop", "parameter stop must be a string or an array of strings, got " + v.dump());
   return stops;
 }
 
 // {"token id": bias}, as in OpenAI's API.
 std::vector<std::pair<int32_t, float>> to_logit_bias(const json& v) {
-  if (!v.is_object()) throw Error("parameter logit_bias must be an object {\"token id\": bias}, got " + v.dump());
+  if (!v.is_object()) throw ParamError("logit_bias", "parameter logit_bias must be an object {\"token id\": bias}, got " + v.dump());
   std::vector<std::pair<int32_t, float>> bias;
   for (const auto& [id, value] : v.items()) {
     size_t used = 0;
@@ -62,18 +64,28 @@ std::vector<std::pair<int32_t, float>> to_logit_bias(const json& v) {
     } catch (const std::exception&) {
     }
     if (used != id.size() || parsed < 0 || parsed > std::numeric_limits<int32_t>::max())
-      throw Error("logit_bias keys must be token ids, got \"" + id + "\"");
+      throw ParamError("logit_bias", "logit_bias keys must be token ids, got \"" + id + "\"");
     bias.emplace_back(static_cast<int32_t>(parsed), to_float(value, "logit_bias[" + id + "]"));
   }
   return bias;
 }
 
+// Counted: a request reads its format once, however many choices it has.
+std::optional<grammar::OutputFormat> read_format(const json& v) {
+  ++work_counters.format_parses;
+  try {
+    grammar::OutputFormat format = grammar::OutputFormat::from_json(v);
+    if (format.kind == grammar::OutputFormat::Kind::Text) return std::nullopt;
+    return format;
+  } catch (const grammar::FormatError& e) {
+    throw ParamError(e.param(), e.what());
+  }
+}
+
 }  // namespace
 
-GenerateRequest request_from_json(std::string prompt, std::string_view params_json, grammar::ConstraintFactory* formats) {
-  GenerateRequest req;
-  req.prompt = std::move(prompt);
-  if (params_json.empty()) return req;
+void apply_params_json(std::string_view params_json, GenerateRequest& req, std::optional<grammar::OutputFormat>& format) {
+  if (params_json.empty()) return;
   const json params = json::parse(params_json, nullptr, /*allow_exceptions=*/false);
   if (params.is_discarded()) throw Error("the generation parameters are not valid JSON");
   if (!params.is_object()) throw Error("the generation parameters must be a JSON object");
@@ -94,15 +106,9 @@ GenerateRequest request_from_json(std::string prompt, std::string_view params_js
     else if (key == "ignore_eos") req.ignore_eos = to_bool(v, key);
     else if (key == "add_bos") req.add_bos = to_bool(v, key);
     else if (key == "logprobs") req.logprobs = to_int(v, key);
-    else if (key == "response_format") {
-      const grammar::OutputFormat format = grammar::OutputFormat::from_json(v);
-      if (format.kind == grammar::OutputFormat::Kind::Text) continue;
-      if (!formats) throw Error("response_format needs a model vocabulary to compile the format against");
-      req.constraint = formats->constraint(format);
-    }
-    else throw Error("unknown generation parameter '" + key + "' (known: " + kKeys + ")");
+    else if (key == "response_format") format = read_format(v);
+    else throw ParamError(key, "unknown generation parameter '" + key + "' (known: " + kKeys + ")");
   }
-  return req;
 }
 
 }  // namespace tabllm::wasm

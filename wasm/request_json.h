@@ -1,7 +1,8 @@
-// Turns the JSON parameters a host passes to tabllm_generate_begin into a GenerateRequest. Unknown keys
-// and wrong types are errors, so a misspelt parameter never silently falls back to its default.
+// Turns the JSON parameters a host passes (tabllm_request_create, tabllm_generate_begin) into a
+// GenerateRequest. Unknown keys and wrong types are errors naming the key (ParamError), so a misspelt
+// parameter never silently falls back to its default.
 #pragma once
-#include <string>
+#include <optional>
 #include <string_view>
 
 #include "grammar/output_format.h"
@@ -9,8 +10,9 @@
 
 namespace tabllm::wasm {
 
-// `params_json` may be empty (all defaults). Throws Error naming the offending key. A `response_format`
-// becomes the request's constraint, made by `formats` (which may be null when the host offers none).
-GenerateRequest request_from_json(std::string prompt, std::string_view params_json, grammar::ConstraintFactory* formats = nullptr);
+// Applies `params_json` (may be empty: nothing changes) over `request`. A `response_format` is read into
+// `format` (left empty for {"type": "text"}); the caller compiles it and gives each start its constraint.
+// Throws ParamError naming the offending key.
+void apply_params_json(std::string_view params_json, GenerateRequest& request, std::optional<grammar::OutputFormat>& format);
 
 }  // namespace tabllm::wasm

@@ -1,9 +1,11 @@
-/* The C ABI of tabllm: one surface for every host (Web Worker, Service Worker, Node). Stepwise, so a
- * host streams text and aborts between tokens without callbacks into JavaScript.
+/* The C ABI of tabllm: the whole surface the package uses, for every host (Web Worker, Service Worker,
+ * Node). Stepwise, so a host streams text and aborts between tokens without callbacks into JavaScript.
+ * In JavaScript only js/src/core/wasm.mjs calls it. Tests and benchmarks load a development module with
+ * more exports (wasm/dev/tabllm_dev.h), which the package does not ship.
  *
  * Errors: a function that fails returns 0 (handles), NULL (strings) or -1 (status); tabllm_last_error()
- * then says why. Every call clears the previous error first. No C++ exception ever leaves these
- * functions.
+ * then says why, and tabllm_last_error_param() names the request parameter at fault when there is one.
+ * Every call clears the previous error first. No C++ exception ever leaves these functions.
  *
  * Strings: the library owns every string it returns; read it before the next call with the same handle
  * (for tabllm_last_error: before the next call on the same thread). Strings passed in are UTF-8, NUL-ended,
@@ -26,23 +28,30 @@ extern "C" {
 
 typedef struct tabllm_model tabllm_model;
 typedef struct tabllm_session tabllm_session;
+typedef struct tabllm_request tabllm_request;
 
 /* Why the last failing call on this thread failed ("" when it did not fail). */
 TABLLM_API const char* tabllm_last_error(void);
+/* The request parameter the last error is about, as OpenAI names it ("stop", "response_format.json_schema
+ * .schema", "tools[0].function.parameters"), or "" when the error is not about one parameter. */
+TABLLM_API const char* tabllm_last_error_param(void);
+/* {"header_parses", "tokenizations", "format_parses"}: how often this module has parsed a GGUF header,
+ * tokenized a text and read a response_format since it started. For tests: a load parses its header once,
+ * a request tokenizes its prompt and reads its format once, however many choices it has. */
+TABLLM_API const char* tabllm_debug_stats(void);
 /* {"simd": "wasm-simd128" or "scalar" (the Simd path's instruction set), "threads": built with threads}. */
 TABLLM_API const char* tabllm_build_info(void);
 
 /* Loads a GGUF model from `size` bytes at `bytes`, allocated with malloc. Ownership of the buffer passes
  * to the library in every case: it is freed with the model, or at once when loading fails. */
 TABLLM_API tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size);
-/* How many leading bytes of a GGUF file hold its header (metadata and tensor infos), given its first
- * `size` bytes: -1 when they end inside the header (pass more), -2 on error (not a GGUF, corrupt). */
-TABLLM_API double tabllm_model_header_size(const uint8_t* bytes, size_t size);
 /* A model from its header only — config and tokenizer, no weights — for hosts that run the forward pass
- * themselves (WebGPU streams the weights to the GPU, never into this heap). `bytes` holds at least the
- * first tabllm_model_header_size() bytes of the file and is only read during the call. Its sessions come
- * from tabllm_session_create_external. */
-TABLLM_API tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size);
+ * themselves (WebGPU streams the weights to the GPU, never into this heap). `bytes` are the first `size`
+ * bytes of the file, only read during the call. The header is parsed once and kept, with the small
+ * rope_freqs tensor when the model has one, for tabllm_webgpu_plan_model. When the bytes end too early it
+ * returns NULL with *needed set to how many to pass (-1: the header's end is not known yet, pass more) and
+ * no error; on errors NULL with *needed 0. Its sessions come from tabllm_session_create_external. */
+TABLLM_API tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size, double* needed);
 /* Releases the host's handle; the model lives on until its last session is freed. NULL is ignored. */
 TABLLM_API void tabllm_model_free(tabllm_model* model);
 /* JSON: name, arch, parameters, tensor_bytes, tensor_types, vocab, dim, layers, heads, kv_heads,
@@ -61,22 +70,31 @@ TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int thread
 TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size);
 TABLLM_API void tabllm_session_free(tabllm_session* session);
 
-/* Checks and compiles a response_format for this model's vocabulary (compiled formats are kept, so the
- * request that uses it next starts at once): {"type": "text" | "json_object"}, {"type": "json_schema",
+/* A request checked once, to start any number of times (OpenAI's `n` choices): reads params_json, reads
+ * and compiles its response_format, tokenizes the prompt. params_json: an object with any of max_tokens,
+ * temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n, frequency_penalty,
+ * presence_penalty, logit_bias ({"id": bias}), stop (string or array of strings), ignore_eos, add_bos,
+ * logprobs (-1: off; 0..20: the chosen token's log-probability and that many alternatives),
+ * response_format; NULL or "" for the defaults. Unknown keys and wrong types are errors naming the key
+ * (tabllm_last_error_param). Does not disturb a generation running on the model's sessions.
+ *
+ * response_format is compiled for this model's vocabulary (compiled formats are kept, so the next request
+ * with the same format starts at once): {"type": "text" | "json_object"}, {"type": "json_schema",
  * "json_schema": {"name", "schema", "strict"}}, {"type": "grammar", "grammar", "syntax": "gbnf" | "ebnf"},
- * {"type": "regex", "pattern"}, and for hosts serving tools {"type": "tool_call", "schema", "prefix", "suffix",
- * "allow_text"} (a call to match `schema` between prefix and suffix, or with allow_text plain text that does not
- * start like one). Returns JSON: {"ok": true, "warnings": ["POINTER: what is not enforced"]}
- * or {"ok": false, "param": "response_format...", "message"}; NULL on an internal error. */
-TABLLM_API const char* tabllm_format_check(tabllm_model* model, const char* response_format_json);
-
-/* Starts generating a continuation of `prompt`; ends any generation still running on the session.
- * params_json: an object with any of max_tokens, temperature, top_k, top_p, min_p, seed,
- * repeat_penalty, repeat_last_n, frequency_penalty, presence_penalty, logit_bias ({"id": bias}),
- * stop (string or array of strings), ignore_eos, add_bos, logprobs (-1: off; 0..20: the chosen token's
- * log-probability and that many alternatives), response_format (see tabllm_format_check); NULL or "" for
- * the defaults. The KV cache of the previous request is reused for the prompt's common prefix. Returns 0,
- * or -1 on error. */
+ * {"type": "regex", "pattern"}, and for hosts serving tools {"type": "tool_call", "schema", "prefix",
+ * "suffix", "allow_text"} (a call to match `schema` between prefix and suffix, or with allow_text plain text
+ * that does not start like one). An invalid format names its parameter ("response_format.json_schema.schema")
+ * with the keyword, line or column at fault. */
+TABLLM_API tabllm_request* tabllm_request_create(tabllm_model* model, const char* prompt, const char* params_json);
+/* {"prompt_tokens": N, "warnings": ["POINTER: what the format does not enforce"]}. */
+TABLLM_API const char* tabllm_request_info(tabllm_request* request);
+TABLLM_API void tabllm_request_free(tabllm_request* request);
+/* Starts generating a prepared request on a session of the same model, with `params_json` (NULL or "")
+ * applied over its parameters for this start only (a choice's seed or max_tokens); ends any generation
+ * still running on the session. The KV cache of the previous request is reused for the prompt's common
+ * prefix. Returns 0, or -1 on error (the prompt is empty or does not fit the session's context). */
+TABLLM_API int tabllm_generate_start(tabllm_session* session, tabllm_request* request, const char* params_json);
+/* tabllm_request_create, tabllm_generate_start and tabllm_request_free in one call. */
 TABLLM_API int tabllm_generate_begin(tabllm_session* session, const char* prompt, const char* params_json);
 /* Generates the next token: returns the text now safe to show (possibly "": a partial UTF-8 character or
  * a possible stop string is held back), or NULL once the generation has finished (or on error: then
@@ -112,6 +130,24 @@ TABLLM_API const char* tabllm_generate_result(tabllm_session* session);
 /* Logits of every position of the `n` token ids at `ids`, processed from position 0 (parity tests,
  * perplexity): writes n * vocab floats to `out`. Ends any running generation. Returns 0, or -1. */
 TABLLM_API int tabllm_logits(tabllm_session* session, const int32_t* ids, int n, float* out);
+
+/* ---- WebGPU: the plan a host's executor carries out (js/src/gpu/executor.mjs) ----
+ * The core decides every buffer, kernel (WGSL) and dispatch of a model on WebGPU; the host creates them
+ * and streams the weights from the file into the buffers the plan names (docs/webgpu.md). */
+typedef struct tabllm_webgpu_plan tabllm_webgpu_plan;
+
+/* The plan of a model (header-only or whole) from the header its handle keeps. options_json: the
+ * device's limits and the plan's choices ({"limits": {...}, "context_size", "max_batch", "top_k", ...};
+ * core/backend/webgpu/plan.h PlanOptions). A model that cannot fit the limits is an error that says which
+ * buffer needs how many bytes. */
+TABLLM_API tabllm_webgpu_plan* tabllm_webgpu_plan_model(tabllm_model* model, const char* options_json);
+/* The plan as JSON (buffers with their uploads and fills, pipelines with their WGSL, the decode and
+ * prefill dispatch lists) and its binary blob (the fills' bytes: RoPE table, constants). Both valid until
+ * tabllm_webgpu_plan_free. */
+TABLLM_API const char* tabllm_webgpu_plan_json(tabllm_webgpu_plan* plan);
+TABLLM_API const uint8_t* tabllm_webgpu_plan_blob(tabllm_webgpu_plan* plan);
+TABLLM_API size_t tabllm_webgpu_plan_blob_size(tabllm_webgpu_plan* plan);
+TABLLM_API void tabllm_webgpu_plan_free(tabllm_webgpu_plan* plan);
 
 #ifdef __cplusplus
 }

@@ -55,7 +55,6 @@ if (dev) {
   fs.mkdirSync(path.join(out, 'js/dist'), { recursive: true });
   fs.writeFileSync(path.join(out, 'js/dist/index.js'), "export * from '../src/index.mjs';\n");
   copyTree(path.join(repo, 'js/src'), path.join(out, 'js/src'), (file) => /\.m?js$/.test(file));
-  copy(path.join(repo, 'wasm/bindings.mjs'), path.join(out, 'wasm/bindings.mjs'));
   for (const file of WASM_FILES) copy(path.join(repo, 'build-wasm', file), path.join(out, 'build-wasm', file));
 } else {
   copyTree(path.join(repo, 'js/dist'), path.join(out, 'js/dist'), (file) => !file.endsWith('.d.ts'));

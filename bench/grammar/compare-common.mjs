@@ -70,7 +70,7 @@ export async function openVocab(M, xg, v) {
   v.stops.forEach((s, i) => { M.HEAP32[(stopPtr >> 2) + i] = s; });
   const ours = M._tabllm_grammar_vocab_from_bytes(dataPtr, lenPtr, v.bytes.length, stopPtr, v.stops.length);
   M._free(dataPtr); M._free(lenPtr); M._free(stopPtr);
-  if (!ours) throw new Error(`vocabulary: ${M.UTF8ToString(M._tabllm_grammar_last_error())}`);
+  if (!ours) throw new Error(`vocabulary: ${M.UTF8ToString(M._tabllm_last_error())}`);
   const words = M._tabllm_grammar_vocab_mask_words(ours);
   const tokInfo = await xg.TokenizerInfo.createTokenizerInfo(v.strings, "byte_level", false, v.strings.length, v.stops);
   const compiler = await xg.GrammarCompiler.createGrammarCompiler(tokInfo, false);  // no compiler cache

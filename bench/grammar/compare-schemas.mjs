@@ -43,7 +43,7 @@ export async function compareSchemas(M, xg, vocabNames, options) {
         const t0 = performance.now();
         ourCompiled = M._tabllm_grammar_compile_json_schema(ourVocab, schemaPtr, 0);
         ours.push(performance.now() - t0);
-        if (!ourCompiled) failed.tabllm.push({ schema: name, error: M.UTF8ToString(M._tabllm_grammar_last_error()).slice(0, 200) });
+        if (!ourCompiled) failed.tabllm.push({ schema: name, error: M.UTF8ToString(M._tabllm_last_error()).slice(0, 200) });
         if (!ourCompiled) break;
       }
       M._free(schemaPtr);

@@ -2,7 +2,7 @@
 // one Node process: same grammar text (or the same JSON Schemas), same vocabulary, same token sequences.
 // Prints one JSON object.
 //
-//   node bench/grammar/xgrammar-compare.mjs [--wasm build-wasm-gcore/tabllm-st.mjs] [--vocab llama3,qwen3]
+//   node bench/grammar/xgrammar-compare.mjs [--wasm build-wasm/tabllm-dev.mjs] [--vocab llama3,qwen3]
 //        [--compiles 5] [--grammars json,arithmetic,csv-records]
 //   node bench/grammar/xgrammar-compare.mjs --schemas ../shared/schemas [--every K] [--limit N] [--compiles 3] ...
 //
@@ -24,7 +24,7 @@ import { cstr as cstrIn, loadEngines, loadVocab, openVocab, root, round, stats }
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, a, i, all) => (a.startsWith("--") ? [...pairs, [a.slice(2), all[i + 1]]] : pairs), []),
 );
-const wasmPath = path.resolve(root, args.wasm ?? "build-wasm-gcore/tabllm-st.mjs");
+const wasmPath = path.resolve(root, args.wasm ?? "build-wasm/tabllm-dev.mjs");
 const vocabNames = (args.vocab ?? "llama3,qwen3").split(",");
 const compiles = Number(args.compiles ?? (args.schemas ? 3 : 5));
 const grammarNames = (args.grammars ?? "json,arithmetic,csv-records").split(",");
@@ -47,7 +47,7 @@ process.on("unhandledRejection", fail);
 const { M, xg } = await loadEngines(wasmPath);
 const cstr = (s) => cstrIn(M, s);
 function check(ok, what) {
-  if (!ok) throw new Error(`${what}: ${M.UTF8ToString(M._tabllm_grammar_last_error())}`);
+  if (!ok) throw new Error(`${what}: ${M.UTF8ToString(M._tabllm_last_error())}`);
 }
 
 const print = (report) => {

@@ -32,7 +32,7 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
   if (request_.max_tokens < 0) throw Error("max_tokens must be >= 0, got " + std::to_string(request_.max_tokens));
   if (request_.logprobs < -1 || request_.logprobs > 20)
     throw Error("logprobs must be -1 (off) or a count of alternatives in [0, 20], got " + std::to_string(request_.logprobs));
-  history_ = tokenizer_.encode(request_.prompt, request_.add_bos);
+  history_ = request_.prompt_tokens.empty() ? tokenizer_.encode(request_.prompt, request_.add_bos) : request_.prompt_tokens;
   if (history_.empty()) throw Error("the prompt produced no tokens");
   const int64_t ctx = backend_.context_size();
   if (static_cast<int64_t>(history_.size()) >= ctx)

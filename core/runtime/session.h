@@ -18,6 +18,9 @@ namespace tabllm {
 
 struct GenerateRequest {
   std::string prompt;
+  // The prompt's tokens when the host has them already (tokenized once for all of a request's choices);
+  // empty: the generation tokenizes `prompt`.
+  std::vector<int32_t> prompt_tokens;
   bool add_bos = true;       // prepend BOS when the vocabulary has one
   int max_tokens = 128;      // generated tokens at most
   SamplingParams sampling;

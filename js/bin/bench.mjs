@@ -8,7 +8,6 @@
 import fs from 'node:fs';
 
 import { capabilityReport, chooseBackend, requestWebgpuDevice } from '../src/capabilities.mjs';
-import { WebgpuAbi } from '../src/gpu/abi.mjs';
 import { nodeFileReader } from '../src/gpu/model_runner.mjs';
 import { WebgpuRunner } from '../src/runners/webgpu_runner.mjs';
 import { startWasm } from '../src/wasm_module.mjs';

@@ -108,6 +108,12 @@ export class Engine {
     });
   }
 
+  /** The core's work counters (tabllm_debug_stats): {header_parses, tokenizations, format_parses} since the
+   * model's WebAssembly module started; tests check that a load and a request each do their work once. */
+  debugStats() {
+    return this.#runner?.wasm.tabllm.debugStats() ?? null;
+  }
+
   /** Ends the running request now; it finishes with finish_reason "abort" and the next one runs normally. */
   interrupt() {
     if (this.#current) this.#current.interrupted = true;
@@ -140,7 +146,7 @@ export class Engine {
     if (!this.#runner) throw new TabllmAPIError('no model is loaded: call engine.reload()', { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
   }
 
-  // A request's prompt, checked against the context: {prompt, addBos, promptTokens}.
+  // A request's prompt, rendered: {prompt, addBos}.
   #prompt(parsed) {
     const info = this.#runner.info;
     let prompt, addBos;
@@ -163,30 +169,36 @@ export class Engine {
       prompt = parsed.prompt;
       addBos = true;
     }
-    const promptTokens = this.#runner.tokenize(prompt, addBos).length;
-    if (promptTokens >= this.contextSize) {
-      throw new TabllmAPIError(`the prompt has ${promptTokens} tokens but the context holds ${this.contextSize}: shorten the ${parsed.kind === 'chat' ? 'messages' : 'prompt'} or load the model with a larger contextSize`,
+    return { prompt, addBos };
+  }
+
+  // The request checked once by the core for all its choices (parameters, response_format compiled, the
+  // prompt tokenized), and its prompt checked against the context. The core names what it refuses: a
+  // format error names the keyword, line or column at fault.
+  #prepare(parsed, { prompt, addBos }) {
+    const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs };
+    if (parsed.responseFormat) params.response_format = parsed.responseFormat;
+    let request;
+    try {
+      request = this.#runner.model.prepare(prompt, params);
+    } catch (e) {
+      const param = e.param ?? null;
+      if (param === 'tools' || param?.startsWith('response_format')) throw invalidRequest(param, e.message, param === 'tools' ? 'invalid_tools' : 'invalid_response_format');
+      throw new TabllmAPIError(e.message, { param, code: 'invalid_value' });
+    }
+    if (request.promptTokens >= this.contextSize) {
+      request.free();
+      throw new TabllmAPIError(`the prompt has ${request.promptTokens} tokens but the context holds ${this.contextSize}: shorten the ${parsed.kind === 'chat' ? 'messages' : 'prompt'} or load the model with a larger contextSize`,
         { param: parsed.kind === 'chat' ? 'messages' : 'prompt', code: 'context_length_exceeded' });
     }
-    return { prompt, addBos, promptTokens };
+    return { request, runner: this.#runner };
   }
 
-  // Compiles the response_format (the core keeps it for the run): what it does not enforce, or an error
-  // naming the keyword, line or column at fault.
-  #checkFormat(format) {
-    if (!format) return [];
-    const check = this.#runner.model.checkFormat(format);
-    if (!check.ok) throw invalidRequest(check.param, check.message, check.param === 'tools' ? 'invalid_tools' : 'invalid_response_format');
-    return check.warnings;
-  }
-
-  // Core parameters (tabllm.h) of one choice.
-  #coreParams(parsed, addBos, promptTokens, index) {
+  // Core parameters (tabllm.h) of one choice, over the prepared request's.
+  #choiceParams(parsed, promptTokens, index) {
     const room = this.contextSize - promptTokens;
     const seed = parsed.seed !== undefined ? parsed.seed + index : Math.floor(Math.random() * 2 ** 32);
-    const params = { ...parsed.params, seed, add_bos: addBos, logprobs: parsed.logprobs, max_tokens: Math.min(parsed.maxTokens ?? room, room) };
-    if (parsed.responseFormat) params.response_format = parsed.responseFormat;
-    return params;
+    return { seed, max_tokens: Math.min(parsed.maxTokens ?? room, room) };
   }
 
   async #create(kind, request, { signal } = {}) {
@@ -194,10 +206,13 @@ export class Engine {
     const vocab = { vocab: this.#runner.info.vocab };
     const parsed = kind === 'chat' ? parseChatRequest(request, vocab) : parseCompletionRequest(request, vocab);
     // The prompt and format are checked now, so a streaming request fails here, not mid-stream.
-    const prompt = this.#prompt(parsed);
-    parsed.formatWarnings = this.#checkFormat(parsed.responseFormat);
-    if (signal?.aborted) throw abortError(signal);
-    const chunks = this.#choices(parsed, prompt, signal);
+    const prepared = this.#prepare(parsed, this.#prompt(parsed));
+    parsed.formatWarnings = prepared.request.warnings;
+    if (signal?.aborted) {
+      prepared.request.free();
+      throw abortError(signal);
+    }
+    const chunks = this.#choices(parsed, prepared, signal);
     if (parsed.stream) return chunks;
     // Not streaming: the same run, gathered.
     const choices = [];
@@ -212,7 +227,7 @@ export class Engine {
 
   // The whole request as events: {index, text, tokens} per step, {index, finish, result} per choice, then
   // {done, results, id, created}; as OpenAI chunks when streaming (see #streamChunks).
-  #choices(parsed, { prompt, addBos, promptTokens }, signal) {
+  #choices(parsed, prepared, signal) {
     const engine = this;
     const id = requestId(parsed.kind === 'chat' ? 'chatcmpl-' : 'cmpl-');
     const created = nowSeconds();
@@ -222,12 +237,18 @@ export class Engine {
       engine.#current = control;
       try {
         engine.#checkUsable();
+        // The model was reloaded while the request waited: check it again against the new one.
+        if (prepared.runner !== engine.#runner) {
+          prepared.request.free();
+          prepared = engine.#prepare(parsed, engine.#prompt(parsed));
+        }
+        const { request } = prepared;
         const results = [];
         for (let index = 0; index < parsed.n; index++) {
-          const params = engine.#coreParams(parsed, addBos, promptTokens, index);
+          const params = engine.#choiceParams(parsed, request.promptTokens, index);
           let run;
           try {
-            run = engine.#runner.run(prompt, params, {
+            run = engine.#runner.run(request, params, {
               wantTokens: parsed.logprobs >= 0,
               shouldStop: () => control.interrupted || !!signal?.aborted,
             });
@@ -247,6 +268,7 @@ export class Engine {
         }
         yield { done: true, results, id, created };
       } finally {
+        prepared.request.free();
         engine.#current = null;
         release();
       }

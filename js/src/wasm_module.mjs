@@ -1,6 +1,6 @@
 // Starts the WebAssembly engine: the threaded build where threads are possible (Node, cross-origin
-// isolated pages), else the single-threaded one; bound with wasm/bindings.mjs.
-import { bindTabllm } from '../../wasm/bindings.mjs';
+// isolated pages), else the single-threaded one; bound with core/wasm.mjs.
+import { bindTabllm } from './core/wasm.mjs';
 import { wasmFiles } from './wasm_files.mjs';
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';

@@ -18,7 +18,7 @@ let server, chromium, page;
 let skip = null;
 
 before(async () => {
-  if (!fs.existsSync(path.join(wasmDir, 'tabllm-st.mjs'))) return void (skip = `${wasmDir}/tabllm-st.mjs is missing: run scripts/build-wasm.sh`);
+  if (!fs.existsSync(path.join(wasmDir, 'tabllm-dev.mjs'))) return void (skip = `${wasmDir}/tabllm-dev.mjs is missing: run scripts/build-wasm.sh`);
   server = await startServer({ mounts: { '/wasm-build/': wasmDir, '/models/': modelsDir } });
   try {
     chromium = await launchChromium();

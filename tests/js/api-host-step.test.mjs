@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { TabllmError } from '../../wasm/bindings.mjs';
+import { TabllmError } from '../../js/src/core/wasm.mjs';
 import { missingBuild, reference } from './api-env.mjs';
 import { loadEngine, skipOrFail, storiesModel } from './wasm_env.mjs';
 

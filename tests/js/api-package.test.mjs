@@ -23,7 +23,7 @@ test('js/dist runs on its own files: createEngine from dist/index.js', async (t)
   const skip = missingBuild();
   if (skip) return skipOrFail(t, skip);
   build();
-  for (const f of ['index.js', 'index.d.ts', 'worker.mjs', 'wasm/tabllm.mjs', 'wasm/tabllm.wasm', 'wasm/tabllm-st.mjs', 'wasm/tabllm-st.wasm', 'wasm/bindings.mjs'])
+  for (const f of ['index.js', 'index.d.ts', 'worker.mjs', 'wasm/tabllm.mjs', 'wasm/tabllm.wasm', 'wasm/tabllm-st.mjs', 'wasm/tabllm-st.wasm', 'core/wasm.mjs'])
     assert.ok(fs.existsSync(path.join(dist, f)), f);
   // Nothing in dist may reach back into the repository.
   for (const f of fs.readdirSync(dist, { recursive: true })) {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { TabllmError } from '../../wasm/bindings.mjs';
+import { TabllmError } from '../../js/src/core/wasm.mjs';
 import { greedyReference, loadEngine, storiesModel } from './wasm_env.mjs';
 
 const references = greedyReference();

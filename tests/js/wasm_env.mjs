@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { bindTabllm } from '../../wasm/bindings.mjs';
+import { bindTabllm } from '../../js/src/core/wasm.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedDir = process.env.TABLLM_SHARED ?? path.join(root, '../shared');

@@ -5,14 +5,14 @@
 // buffer, pipeline or bind group is created per token; a lost device is reported and a reload works;
 // greedy under a JSON Schema and under a regex (the masked argmax on the GPU, through the engine's WebGPU
 // runner) gives the WebAssembly CPU engine's tokens and valid output. Needs a
-// WebAssembly build with the WebGPU exports (TABLLM_WASM_DIR, default build-wasm) and the converted models.
+// development module of the WebAssembly build (TABLLM_WASM_DIR, default build-wasm: tabllm-dev.mjs) and the converted models.
 import { skipOrFail } from './wasm_env.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { WebgpuAbi, hasWebgpuAbi } from '../../js/src/gpu/abi.mjs';
+import { DevAbi, hasDevExports } from '../../js/src/core/dev.mjs';
 import { nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
 import {
@@ -28,11 +28,11 @@ let skip = null;
 let ctx;
 
 before(async () => {
-  const file = path.join(wasmDir, 'tabllm-st.mjs');
+  const file = path.join(wasmDir, 'tabllm-dev.mjs');
   if (!fs.existsSync(file)) return void (skip = `${file} is missing: run scripts/build-wasm.sh`);
   const { default: createModule } = await import(pathToFileURL(file));
   const module = await createModule();
-  if (!hasWebgpuAbi(module)) return void (skip = `${file} lacks the WebGPU exports (wasm/abi_webgpu.cpp, wasm/abi_reference.cpp)`);
+  if (!hasDevExports(module)) return void (skip = `${file} is not the development module: run scripts/build-wasm.sh`);
   let device, limits;
   try {
     ({ device, limits } = await requestNodeDevice());
@@ -44,7 +44,7 @@ before(async () => {
     return fs.existsSync(p) ? p : null;
   };
   ctx = {
-    abi: new WebgpuAbi(module),
+    abi: new DevAbi(module),
     module,
     device,
     limits,

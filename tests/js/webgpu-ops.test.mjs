@@ -1,14 +1,14 @@
 // Per-op parity of the WebGPU kernels against the scalar C++ reference (the cases and their error bounds:
 // tests/webgpu-cases/ops.mjs), in Node on Dawn — SwiftShader when no GPU is present
 // (js/src/gpu/node_device.mjs). tests/browser/webgpu.test.mjs runs the same cases in Chromium. Needs a
-// WebAssembly build with the WebGPU exports: TABLLM_WASM_DIR (default build-wasm) must hold tabllm-st.mjs.
+// development module of the WebAssembly build: TABLLM_WASM_DIR (default build-wasm) must hold tabllm-dev.mjs.
 import { skipOrFail } from './wasm_env.mjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-import { WebgpuAbi, hasWebgpuAbi } from '../../js/src/gpu/abi.mjs';
+import { DevAbi, hasDevExports } from '../../js/src/core/dev.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
 import { opCases } from '../webgpu-cases/ops.mjs';
 
@@ -20,18 +20,18 @@ let abi, device;
 const figures = [];
 
 before(async () => {
-  const file = path.join(wasmDir, 'tabllm-st.mjs');
+  const file = path.join(wasmDir, 'tabllm-dev.mjs');
   if (!fs.existsSync(file)) {
     skip = `${file} is missing: run scripts/build-wasm.sh`;
     return;
   }
   const { default: createModule } = await import(pathToFileURL(file));
   const module = await createModule();
-  if (!hasWebgpuAbi(module)) {
-    skip = `${file} lacks the WebGPU exports (wasm/abi_webgpu.cpp, wasm/abi_reference.cpp are not in its build yet)`;
+  if (!hasDevExports(module)) {
+    skip = `${file} is not the development module: run scripts/build-wasm.sh`;
     return;
   }
-  abi = new WebgpuAbi(module);
+  abi = new DevAbi(module);
   try {
     ({ device } = await requestNodeDevice());
   } catch (e) {

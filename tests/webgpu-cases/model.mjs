@@ -1,12 +1,12 @@
 // Whole models on WebGPU, planned by the core and run by the executor (js/src/gpu), host-neutral:
 // tests/js/webgpu-model.test.mjs runs these cases in Node (Dawn), tests/browser/webgpu.test.mjs in a Chromium
 // page. Each case is {name, run(ctx)}; ctx gives what differs between hosts:
-//   abi (WebgpuAbi), module (the Emscripten module), device, limits (plan limits of the device),
+//   abi (DevAbi of js/src/core/dev.mjs), module (the development module), device, limits (plan limits of the device),
 //   openModel(name) → a file reader {size, read(offset, size), close()} for build/models/NAME.gguf, or null,
 //   modelBytes(name) → the whole file (Uint8Array) or null, reference() → greedy_reference.jsonl rows,
 //   requestDevice() → a fresh {device, limits} (device-loss case), note(line).
 import * as assert from './assert.mjs';
-import { bindTabllm } from '../../wasm/bindings.mjs';
+import { bindTabllm } from '../../js/src/core/wasm.mjs';
 import { GpuModel } from '../../js/src/gpu/model_runner.mjs';
 import { WebgpuRunner } from '../../js/src/runners/webgpu_runner.mjs';
 
@@ -14,14 +14,27 @@ class MissingInput extends Error {}
 /** Thrown when a case's model is not built: hosts turn it into a skip (or a failure under TABLLM_TEST_STRICT). */
 export { MissingInput };
 
-export async function loadGpuModel(ctx, name, options = {}, device = ctx.device, limits = ctx.limits) {
+// The core's header-only model of build/models/NAME.gguf and its GpuModel, planned from that header.
+async function loadOnGpu(ctx, name, options = {}, device = ctx.device, limits = ctx.limits) {
   const file = await ctx.openModel(name);
   if (!file) throw new MissingInput(`build/models/${name}.gguf is missing: run scripts/setup.sh`);
+  let header = null;
   try {
-    return await GpuModel.load(ctx.abi, device, file, { max_batch: 16, context_size: 256, ...options, limits: { ...limits, ...options.limits } });
+    header = await bindTabllm(ctx.module).loadModelHeader((offset, size) => file.read(offset, size), file.size);
+    const gpu = await GpuModel.load(header, device, file, { max_batch: 16, context_size: 256, ...options, limits: { ...limits, ...options.limits } });
+    return { gpu, header };
+  } catch (e) {
+    header?.free();
+    throw e;
   } finally {
     await file.close?.();
   }
+}
+
+export async function loadGpuModel(ctx, name, options = {}, device = ctx.device, limits = ctx.limits) {
+  const { gpu, header } = await loadOnGpu(ctx, name, options, device, limits);
+  header.free();
+  return gpu;
 }
 
 /** Greedy stories260K of `type` for `count` tokens equal to the reference's first prompt. */
@@ -67,9 +80,14 @@ export const splitCase = {
 export const cannotFitCase = {
   name: 'a model that cannot fit is refused before any upload, saying what it needs',
   async run(ctx) {
-    const prefix = await ctx.modelBytes('stories260K-f32');
-    if (!prefix) throw new MissingInput('build/models/stories260K-f32.gguf is missing: run scripts/setup.sh');
-    assert.throws(() => ctx.abi.planModel(prefix, { limits: { ...ctx.limits, maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 } }), /needs .*bytes.*this device allows/);
+    const bytes = await ctx.modelBytes('stories260K-f32');
+    if (!bytes) throw new MissingInput('build/models/stories260K-f32.gguf is missing: run scripts/setup.sh');
+    const header = await bindTabllm(ctx.module).loadModelHeader(async (offset, size) => bytes.subarray(offset, offset + size), bytes.length);
+    try {
+      assert.throws(() => header.planWebgpu({ limits: { ...ctx.limits, maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 } }), /needs .*bytes.*this device allows/);
+    } finally {
+      header.free();
+    }
   },
 };
 
@@ -254,10 +272,15 @@ export const constrainedFormats = {
 
 // Drives a runner's generation to its end: {text, ids, finish}.
 async function runToEnd(runner, prompt, params) {
-  const run = runner.run(prompt, params, { wantTokens: false, shouldStop: () => false });
+  const request = runner.model.prepare(prompt, params);
   let text = '';
   let step;
-  while (!(step = await run.next()).done) text += step.value.text;
+  try {
+    const run = runner.run(request, {}, { wantTokens: false, shouldStop: () => false });
+    while (!(step = await run.next()).done) text += step.value.text;
+  } finally {
+    request.free();
+  }
   const { result } = step.value;
   assert.equal(result.text, text, 'streamed text');
   return { text, ids: result.tokens.map((t) => t.id), finish: result.finish_reason };
@@ -313,17 +336,7 @@ export function constrainedCase(kind, { again = false } = {}) {
 
 // The engine's WebGPU runner over a GpuModel of build/models/NAME.gguf and a host-driven session.
 async function hostRunner(ctx, name) {
-  const gpu = await loadGpuModel(ctx, name);
-  const file = await ctx.openModel(name);
-  let header;
-  try {
-    header = await bindTabllm(ctx.module).loadModelHeader((offset, size) => file.read(offset, size), file.size);
-  } catch (e) {
-    gpu.destroy();
-    throw e;
-  } finally {
-    await file.close?.();
-  }
+  const { gpu, header } = await loadOnGpu(ctx, name);
   const context = gpu.plan.context_size;
   const session = header.createExternalSession({ contextSize: context });
   return new WebgpuRunner(null, header, session, gpu, ctx.device, header.info(), context);

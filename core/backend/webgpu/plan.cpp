@@ -716,18 +716,26 @@ std::string Plan::to_json() const {
   return j.dump();
 }
 
+uint64_t prefix_bytes_needed(const gguf::Header& h) {
+  uint64_t needed = h.data_offset;
+  if (const gguf::TensorInfo* t = h.find_tensor("rope_freqs.weight")) needed = std::max(needed, h.data_offset + t->offset + t->n_bytes());
+  return needed;
+}
+
 std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix_size) {
   const std::optional<gguf::Header> h = gguf::parse_header_prefix(prefix, prefix_size);
   if (!h) return std::nullopt;
-  uint64_t needed = h->data_offset;
-  if (const gguf::TensorInfo* t = h->find_tensor("rope_freqs.weight")) needed = std::max(needed, h->data_offset + t->offset + t->n_bytes());
-  return needed;
+  return prefix_bytes_needed(*h);
 }
 
 Plan build_model_plan(const uint8_t* prefix, size_t prefix_size, const PlanOptions& options) {
   const std::optional<gguf::Header> h = gguf::parse_header_prefix(prefix, prefix_size);
   if (!h) throw Error("the GGUF header is incomplete: pass more of the file (" + std::to_string(prefix_size) + " bytes given)");
   return build_from_header(*h, prefix, prefix_size, options);
+}
+
+Plan build_model_plan(const gguf::Header& header, const uint8_t* prefix, size_t prefix_size, const PlanOptions& options) {
+  return build_from_header(header, prefix, prefix_size, options);
 }
 
 Plan build_model_plan(const Model& model, const PlanOptions& options) {

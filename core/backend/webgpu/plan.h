@@ -135,11 +135,14 @@ std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, 
 // The plan of a model from its GGUF header. `prefix` holds the first bytes of the file; it must cover the
 // header and, when the model has one, the small rope_freqs tensor (see prefix_bytes_needed).
 Plan build_model_plan(const uint8_t* prefix, size_t prefix_size, const PlanOptions& options);
+// The same from a header parsed already (a host that keeps it parses it once per load).
+Plan build_model_plan(const gguf::Header& header, const uint8_t* prefix, size_t prefix_size, const PlanOptions& options);
 Plan build_model_plan(const Model& model, const PlanOptions& options);
 
 // How many leading bytes of the file build_model_plan needs, or std::nullopt when `prefix` does not yet
 // hold the whole header (pass more).
 std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix_size);
+uint64_t prefix_bytes_needed(const gguf::Header& header);
 
 // A plan running one kernel on named buffers, for per-op parity tests. `spec_json` names the op and shapes:
 //   {"op": "matmul", "types": ["q4_0"], "rows": [R] (one per weight), "cols": C, "n_tokens": N,

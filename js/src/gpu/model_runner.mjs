@@ -1,27 +1,21 @@
-// A model on WebGPU, driven from JavaScript: the core plans (WebgpuAbi.planModel), the executor runs the
-// plan, and this class steps generation — prefill in chunks of the plan's batch, then one token per step,
+// A model on WebGPU, driven from JavaScript: the core plans (Model.planWebgpu, js/src/core/wasm.mjs), the
+// executor runs the plan, and this class steps generation — prefill in chunks of the plan's batch, then one token per step,
 // sampling greedily on the GPU (or reading back top-k candidates). The WebAssembly engine stays the owner
 // of tokenizing and of any sampling that needs the logits (see docs/webgpu.md).
 import { PlanExecutor } from './executor.mjs';
 
 export class GpuModel {
   /**
-   * @param {import('./abi.mjs').WebgpuAbi} abi
+   * @param {{planWebgpu: (options: object) => {plan: object, blob: Uint8Array}}} model the core's model of the
+   *   file (header-only: tabllm.loadModelHeader), which plans from the header it parsed
    * @param {GPUDevice} device
    * @param {{size: number, read: (offset: number, size: number) => Promise<Uint8Array>}} file the GGUF file
    * @param {object} options plan options (limits, context_size, max_batch, top_k)
    */
-  static async load(abi, device, file, options = {}) {
-    let prefix = await file.read(0, Math.min(file.size, 1 << 20));
-    for (;;) {
-      const needed = abi.prefixNeeded(prefix);
-      if (needed >= 0 && needed <= prefix.byteLength) break;
-      const want = needed >= 0 ? needed : Math.min(file.size, prefix.byteLength * 4);
-      if (want <= prefix.byteLength) throw new Error('the GGUF header is truncated');
-      prefix = await file.read(0, want);
-    }
-    const { plan, blob } = abi.planModel(prefix, options);
-    const executor = await PlanExecutor.create(device, plan, blob, { onLost: options.onLost });
+  static async load(model, device, file, options = {}) {
+    const { onLost, ...planOptions } = options;
+    const { plan, blob } = model.planWebgpu(planOptions);
+    const executor = await PlanExecutor.create(device, plan, blob, { onLost });
     await executor.uploadWeights((offset, size) => file.read(offset, size));
     return new GpuModel(executor);
   }

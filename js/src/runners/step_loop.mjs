@@ -19,7 +19,28 @@ export const yieldToEventLoop = isNode && typeof setImmediate === 'function'
 const YIELD_EVERY_MS = 8;
 
 /**
- * @param {object} session a bindings.mjs Session, already begun
+ * A runner's run() over a request: a prepared one (Model.prepare, started with `params` over its own), or
+ * a prompt with its whole params, prepared here and freed when the run ends.
+ * @param {object} model the core's Model (js/src/core/wasm.mjs)
+ * @param {object|string} request
+ * @param {object} params
+ * @param {(request: object, params: object) => AsyncGenerator} run
+ */
+export function runRequest(model, request, params, run) {
+  if (typeof request !== 'string') return run(request, params);
+  const prepared = model.prepare(request, params);  // a refused request throws here, before any step
+  async function* owned() {
+    try {
+      return yield* run(prepared, {});
+    } finally {
+      prepared.free();
+    }
+  }
+  return owned();
+}
+
+/**
+ * @param {object} session a core/wasm.mjs Session, already begun
  * @param {() => Promise<string|null>} step runs one step: the chunk, or null once finished
  * @param {{wantTokens: boolean, shouldStop: () => boolean}} control
  * @returns {AsyncGenerator<{text: string, tokens: object[]|null}, {result: object, stopped: boolean}>}

@@ -1,7 +1,7 @@
 // The model on the CPU: the whole GGUF file in the WebAssembly heap, a session with threads where the
 // host allows them.
 import { startWasm } from '../wasm_module.mjs';
-import { stepLoop } from './step_loop.mjs';
+import { runRequest, stepLoop } from './step_loop.mjs';
 
 const LOAD_CHUNK = 8 << 20;
 
@@ -47,10 +47,12 @@ export class WasmRunner {
     return this.model.tokenize(text, addBos);
   }
 
-  /** Generates from `prompt` with core params (tabllm.h); see stepLoop. */
-  run(prompt, params, control) {
-    this.session.begin(prompt, params);
-    return stepLoop(this.session, async () => this.session.next(), control);
+  /** Generates a request (see runRequest) with core params (tabllm.h); see stepLoop. */
+  run(request, params, control) {
+    return runRequest(this.model, request, params, (prepared, startParams) => {
+      this.session.start(prepared, startParams);
+      return stepLoop(this.session, async () => this.session.next(), control);
+    });
   }
 
   async destroy() {

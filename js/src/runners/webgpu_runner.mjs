@@ -2,12 +2,11 @@
 // WebAssembly heap, which holds only the header-only model (tokenizer, config) and a session whose
 // forward pass this runner carries out: greedy requests take the GPU's argmax (over the tokens the core
 // allows, under a response_format), others read the logits back and let the core sample.
-import { WebgpuAbi } from '../gpu/abi.mjs';
 import { planLimits } from '../gpu/limits.mjs';
 import { GpuModel } from '../gpu/model_runner.mjs';
 import { requestWebgpuDevice } from '../capabilities.mjs';
 import { startWasm } from '../wasm_module.mjs';
-import { stepLoop } from './step_loop.mjs';
+import { runRequest, stepLoop } from './step_loop.mjs';
 
 export class WebgpuRunner {
   /**
@@ -37,7 +36,7 @@ export class WebgpuRunner {
       };
       const options = { limits, context_size: context, onLost };
       if (maxBatch) options.max_batch = maxBatch;
-      gpu = await GpuModel.load(new WebgpuAbi(wasm.module), device, reading, options);
+      gpu = await GpuModel.load(model, device, reading, options);
       const session = model.createExternalSession({ contextSize: context });
       return new WebgpuRunner(wasm, model, session, gpu, device, info, context);
     } catch (e) {
@@ -63,11 +62,16 @@ export class WebgpuRunner {
     return this.model.tokenize(text, addBos);
   }
 
-  run(prompt, params, control) {
-    const session = this.session;
-    session.begin(prompt, params);
-    if (session.hostCanSample()) return this.runGreedy(session, control);
-    // Sampling with temperature, penalties, bias or logprobs: the core samples from the logits read back.
+  /** Generates a request (see runRequest) with core params (tabllm.h); see stepLoop. */
+  run(request, params, control) {
+    return runRequest(this.model, request, params, (prepared, startParams) => {
+      this.session.start(prepared, startParams);
+      return this.session.hostCanSample() ? this.runGreedy(this.session, control) : this.runSampled(this.session, control);
+    });
+  }
+
+  // Sampling with temperature, penalties, bias or logprobs: the core samples from the logits read back.
+  runSampled(session, control) {
     const step = async () => {
       const { tokens, pos } = session.pending();
       if (tokens.length === 0) return session.advance(null);

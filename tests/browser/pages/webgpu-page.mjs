@@ -2,7 +2,7 @@
 // this page with navigator.gpu and the WebAssembly engine, and shows what it did in the page body.
 // The server (tests/browser/harness.mjs) mounts the WebAssembly build at /wasm-build/, the models at
 // /models/ and the shared data at /shared/.
-import { WebgpuAbi, hasWebgpuAbi } from '../../../js/src/gpu/abi.mjs';
+import { DevAbi, hasDevExports } from '../../../js/src/core/dev.mjs';
 import { capabilityReport, chooseBackend, requestWebgpuDevice } from '../../../js/src/capabilities.mjs';
 import { opCases } from '../../webgpu-cases/ops.mjs';
 import {
@@ -35,12 +35,12 @@ async function httpFileReader(url) {
 }
 
 async function setup() {
-  const { default: createModule } = await import('/wasm-build/tabllm-st.mjs');
+  const { default: createModule } = await import('/wasm-build/tabllm-dev.mjs');
   const module = await createModule();
-  if (!hasWebgpuAbi(module)) throw new MissingInput('the WebAssembly build lacks the WebGPU exports: run scripts/build-wasm.sh');
+  if (!hasDevExports(module)) throw new MissingInput('the WebAssembly build lacks its development module: run scripts/build-wasm.sh');
   const { device, limits } = await requestWebgpuDevice();
   return {
-    abi: new WebgpuAbi(module),
+    abi: new DevAbi(module),
     module,
     device,
     limits,

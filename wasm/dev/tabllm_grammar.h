@@ -1,7 +1,7 @@
 /* The grammar engine's C ABI (core/grammar): token vocabularies, compiled grammars and matchers, for the
- * structured-output paths of the JavaScript hosts and for benchmarks. Conventions as in tabllm.h: handles
- * are NULL and statuses -1 on failure, tabllm_grammar_last_error() then says why (grammar syntax errors
- * read "line L, column C: ..."); no C++ exception leaves these functions.
+ * grammar benchmarks (bench/grammar); development module only (build-wasm/tabllm-dev.mjs). Conventions
+ * as in tabllm.h: handles are NULL and statuses -1 on failure, tabllm_last_error() then says why (grammar
+ * syntax errors read "line L, column C: ..."); no C++ exception leaves these functions.
  *
  * A compiled grammar may be shared by any number of matchers. Handles may be freed in any order: matchers
  * and compiled grammars keep what they use alive. */
@@ -19,8 +19,6 @@ extern "C" {
 typedef struct tabllm_grammar_vocab tabllm_grammar_vocab;
 typedef struct tabllm_grammar_compiled tabllm_grammar_compiled;
 typedef struct tabllm_grammar_matcher tabllm_grammar_matcher;
-
-TABLLM_API const char* tabllm_grammar_last_error(void);
 
 /* A vocabulary from the bytes of a GGUF file (model or vocab-only) or of a tokenizer.json, read only
  * during the call. */

@@ -1,5 +1,5 @@
-// A thin JavaScript face on the C ABI (tabllm.h): copies bytes and strings across the WebAssembly heap
-// boundary and turns failures into exceptions. It does no I/O, so every host (Web Worker, Service
+// The one JavaScript module that calls into WebAssembly (tabllm.h): copies bytes and strings across the
+// heap boundary and turns failures into exceptions. It does no I/O, so every host (Web Worker, Service
 // Worker, Node) uses it the same way:
 //
 //   import createTabllmModule from './build-wasm/tabllm.mjs';
@@ -7,18 +7,27 @@
 //   const model = tabllm.loadModel(ggufBytes);
 //   const session = model.createSession({ threads: 4 });
 //   for (const chunk of session.stream('Once upon a time', { max_tokens: 64 })) show(chunk);
+//
+// A request is checked once (Model.prepare: parameters, response_format, the prompt's tokens) and
+// started once per choice (Session.start). The WebGPU executor (js/src/gpu) gets its plans from here too
+// (Model.planWebgpu); the development module's exports (scalar reference ops, per-kernel plans) are
+// wrapped in ./dev.mjs, for tests only.
 
 export class TabllmError extends Error {
-  constructor(message) {
+  /** @param {string} message @param {string|null} [param] the request parameter at fault, when one is */
+  constructor(message, param = null) {
     super(message);
     this.name = 'TabllmError';
+    this.param = param;
   }
 }
 
 export function bindTabllm(module) {
-  const abi = new Abi(module);
+  const abi = new CoreAbi(module);
   return {
     buildInfo: () => JSON.parse(abi.string(module._tabllm_build_info())),
+    // {header_parses, tokenizations, format_parses} since the module started (tabllm_debug_stats).
+    debugStats: () => JSON.parse(abi.string(module._tabllm_debug_stats())),
     // Copies `bytes` (a Uint8Array holding a GGUF file) into the heap; the model keeps that copy.
     loadModel(bytes) {
       const ptr = abi.malloc(bytes.length);
@@ -46,25 +55,33 @@ export function bindTabllm(module) {
     },
     // A model from the leading bytes of its GGUF file — config and tokenizer only, no weights — for a host
     // that runs the forward pass itself (WebGPU). `read(offset, length)` (may be async) returns file bytes;
-    // only the header is read.
+    // only the header (and the small rope_freqs tensor a WebGPU plan needs) is read, and parsed once.
     async loadModelHeader(read, size = Infinity) {
       let prefix = await read(0, Math.min(size, 1 << 20));
-      for (;;) {
-        const needed = abi.withBytes(prefix, (p) => module._tabllm_model_header_size(p, prefix.length));
-        if (needed === -2) throw new TabllmError(abi.lastError());
-        if (needed >= 0 && needed <= prefix.length) break;
-        const want = needed >= 0 ? needed : Math.min(size, prefix.length * 4);
-        if (want <= prefix.length) throw new TabllmError(`the GGUF header is truncated: the file ends after ${prefix.length} bytes`);
-        prefix = await read(0, want);
+      const scratch = abi.malloc(8);
+      try {
+        for (;;) {
+          const handle = abi.withBytes(prefix, (p) => module._tabllm_model_load_header(p, prefix.length, scratch) >>> 0);
+          if (handle) return new Model(abi, handle);
+          const needed = new Float64Array(abi.heapU8().buffer, scratch, 1)[0];
+          if (needed === 0) throw new TabllmError(abi.lastError());
+          const want = needed > 0 ? needed : Math.min(size, prefix.length * 4);
+          if (want <= prefix.length) throw new TabllmError(`the GGUF header is truncated: the file ends after ${prefix.length} bytes`);
+          prefix = await read(0, want);
+        }
+      } finally {
+        module._free(scratch);
       }
-      return new Model(abi, abi.check(abi.withBytes(prefix, (p) => module._tabllm_model_load_header(p, prefix.length) >>> 0)));
     },
     // Ends the module's pthread workers: Node keeps a process alive while they exist.
     shutdown: () => module.PThread?.terminateAllThreads(),
   };
 }
 
-class Abi {
+/** Heap copies, strings and errors over an instantiated tabllm module: the only code that touches its
+ * heap, malloc/free and the exported functions (every other module goes through the classes here). */
+export class CoreAbi {
+  /** @param {any} module an instantiated tabllm Emscripten module */
   constructor(module) {
     this.m = module;
   }
@@ -82,27 +99,53 @@ class Abi {
 
   // Calls fn with NUL-ended UTF-8 copies of `strings` in the heap, freed afterwards.
   withStrings(strings, fn) {
-    const ptrs = strings.map((s) => {
-      const size = this.m.lengthBytesUTF8(s) + 1;
-      const ptr = this.malloc(size);
-      this.m.stringToUTF8(s, ptr, size);
-      return ptr;
-    });
-    try {
-      return fn(...ptrs);
-    } finally {
-      ptrs.forEach((p) => this.m._free(p));
-    }
+    return this.with(strings, fn);
   }
 
   // Calls fn with a heap copy of `bytes`, freed afterwards.
   withBytes(bytes, fn) {
-    const ptr = this.malloc(Math.max(bytes.length, 1));
+    return this.with([bytes], fn);
+  }
+
+  /** Copies `bytes` (any typed array) into a new heap block; the caller frees it. */
+  copyIn(bytes) {
+    const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const ptr = this.malloc(Math.max(u8.byteLength, 1));
+    this.heapU8().set(u8, ptr);
+    return ptr;
+  }
+
+  /** Runs fn(...pointers) with strings and typed arrays copied in (null/undefined: a NULL pointer), freed afterwards. */
+  with(args, fn) {
+    const ptrs = [];
     try {
-      this.heapU8().set(bytes, ptr);
-      return fn(ptr);
+      for (const a of args) {
+        if (a === null || a === undefined) ptrs.push(0);
+        else if (typeof a === 'string') ptrs.push(this.stringIn(a));
+        else ptrs.push(this.copyIn(a));
+      }
+      return fn(...ptrs);
     } finally {
-      this.m._free(ptr);
+      for (const p of ptrs) if (p) this.m._free(p);
+    }
+  }
+
+  stringIn(text) {
+    const size = this.m.lengthBytesUTF8(text) + 1;
+    const ptr = this.malloc(size);
+    this.m.stringToUTF8(text, ptr, size);
+    return ptr;
+  }
+
+  /** Calls fn(out) with a heap block of `floats` floats (filled from `init` when given) and returns a copy of it. */
+  floatsOut(floats, fn, init = null) {
+    const out = this.malloc(floats * 4);
+    try {
+      if (init) this.heapU8().set(new Uint8Array(init.buffer, init.byteOffset, init.byteLength), out);
+      fn(out);
+      return new Float32Array(this.heapU8().buffer.slice(out, out + floats * 4));
+    } finally {
+      this.m._free(out);
     }
   }
 
@@ -114,14 +157,38 @@ class Abi {
     return this.string(this.m._tabllm_last_error());
   }
 
+  // The last failure as an exception, with the request parameter it names.
+  error() {
+    return new TabllmError(this.lastError(), this.string(this.m._tabllm_last_error_param()) || null);
+  }
+
   // Pointer and handle results: 0 means failure.
   check(ptr) {
-    if (ptr === 0) throw new TabllmError(this.lastError());
+    if (ptr === 0) throw this.error();
     return ptr;
   }
 
   checkStatus(status) {
-    if (status !== 0) throw new TabllmError(this.lastError());
+    if (status !== 0) throw this.error();
+  }
+
+  // Counts: -1 means failure.
+  checkCount(n) {
+    if (n < 0) throw this.error();
+    return n;
+  }
+
+  /** Reads a WebGPU plan handle into {plan, blob} and frees it. */
+  takePlan(handle) {
+    handle = this.check(handle >>> 0);
+    try {
+      const plan = JSON.parse(this.string(this.m._tabllm_webgpu_plan_json(handle)));
+      const ptr = this.m._tabllm_webgpu_plan_blob(handle) >>> 0;
+      const size = this.m._tabllm_webgpu_plan_blob_size(handle) >>> 0;
+      return { plan, blob: this.heapU8().slice(ptr, ptr + size) };
+    } finally {
+      this.m._tabllm_webgpu_plan_free(handle);
+    }
   }
 
   json(ptr) {
@@ -143,10 +210,16 @@ class Model {
     return this.abi.withStrings([text], (p) => this.abi.json(this.abi.m._tabllm_tokenize(this.handle, p, addBos ? 1 : 0)));
   }
 
-  // Checks and compiles a response_format for this model (kept for the requests that use it):
-  // {ok: true, warnings: [...]} or {ok: false, param, message}.
-  checkFormat(responseFormat) {
-    return this.abi.withStrings([JSON.stringify(responseFormat)], (p) => this.abi.json(this.abi.m._tabllm_format_check(this.handle, p)));
+  // A request checked once for all of its starts (Session.start): the parameters (tabllm.h), the
+  // response_format compiled, the prompt tokenized. Throws TabllmError naming the parameter at fault.
+  prepare(prompt, params = {}) {
+    const handle = this.abi.withStrings([prompt, JSON.stringify(params)], (p, j) => this.abi.m._tabllm_request_create(this.handle, p, j) >>> 0);
+    return new Request(this.abi, this.abi.check(handle));
+  }
+
+  /** @returns {{plan: object, blob: Uint8Array}} this model's WebGPU plan (options: limits, context_size, max_batch, ...) */
+  planWebgpu(options = {}) {
+    return this.abi.takePlan(this.abi.withStrings([JSON.stringify(options)], (o) => this.abi.m._tabllm_webgpu_plan_model(this.handle, o)));
   }
 
   // threads: including the calling thread, each extra one takes a worker from the module's pthread pool.
@@ -181,6 +254,11 @@ class Session {
   begin(prompt, params = {}) {
     this.abi.withStrings([prompt, JSON.stringify(params)], (p, j) =>
       this.abi.checkStatus(this.abi.m._tabllm_generate_begin(this.handle, p, j)));
+  }
+
+  // Starts a prepared request (Model.prepare), with `params` over its own for this start (seed, max_tokens).
+  start(request, params = {}) {
+    this.abi.withStrings([JSON.stringify(params)], (j) => this.abi.checkStatus(this.abi.m._tabllm_generate_start(this.handle, request.handle, j)));
   }
 
   // The next chunk of text ('' when held back), or null once finished.
@@ -298,5 +376,21 @@ class Session {
     this.abi.m._tabllm_session_free(this.handle);
     if (this.maskPtr) this.abi.m._free(this.maskPtr);
     this.handle = this.maskPtr = 0;
+  }
+}
+
+// A request checked once (Model.prepare): its prompt's token count and what its format does not enforce.
+class Request {
+  constructor(abi, handle) {
+    this.abi = abi;
+    this.handle = handle;
+    const info = abi.json(abi.m._tabllm_request_info(handle));
+    this.promptTokens = info.prompt_tokens;
+    this.warnings = info.warnings;
+  }
+
+  free() {
+    if (this.handle) this.abi.m._tabllm_request_free(this.handle);
+    this.handle = 0;
   }
 }

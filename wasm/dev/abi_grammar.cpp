@@ -1,4 +1,5 @@
-// tabllm_grammar.h over core/grammar.
+// tabllm_grammar.h over core/grammar: development module only (build-wasm/tabllm-dev.mjs), for the grammar
+// benchmarks; the package reaches grammars through tabllm_format_check and response_format (tabllm.h).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include "grammar/compiled_grammar.h"
 #include "grammar/json_schema.h"
 #include "grammar/matcher.h"
+#include "abi_guard.h"
 #include "tabllm_grammar.h"
 
 struct tabllm_grammar_vocab {
@@ -26,22 +28,7 @@ struct tabllm_grammar_matcher {
 
 namespace {
 
-std::string grammar_error;
-
-template <class Body, class Result>
-Result guarded(Body&& body, Result failed) noexcept {
-  grammar_error.clear();
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    grammar_error = "out of memory";
-  } catch (const std::exception& e) {
-    grammar_error = e.what();
-  } catch (...) {
-    grammar_error = "unknown internal error";
-  }
-  return failed;
-}
+using tabllm::wasm::guarded;
 
 tabllm_grammar_compiled* compiled_handle(std::shared_ptr<const tabllm::grammar::CompiledGrammar> compiled,
                                          std::vector<std::string> warnings) {
@@ -66,8 +53,6 @@ tabllm::grammar::SchemaOptions parse_schema_options(const char* text) {
 }  // namespace
 
 extern "C" {
-
-TABLLM_API const char* tabllm_grammar_last_error(void) { return grammar_error.c_str(); }
 
 TABLLM_API tabllm_grammar_vocab* tabllm_grammar_vocab_load(const uint8_t* bytes, size_t size) {
   return guarded([&] {

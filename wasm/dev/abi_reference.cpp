@@ -1,7 +1,8 @@
 // Reference ops for the WebGPU parity tests, exported to JavaScript: the scalar C++ kernels every backend
 // is checked against (cpu::matmul on Path::Scalar, dequantize_row) and the forward pass's rmsnorm, RoPE
 // and attention (core/ops, on the scalar kernels), plus a generator of valid random weight
-// blocks of every type. Sizes are int (wasm32); failures return -1 and tabllm_ref_last_error() says why.
+// blocks of every type. Sizes are int (wasm32); failures return -1 and tabllm_last_error() says why.
+// Development module only (build-wasm/tabllm-dev.mjs): the package does not ship these.
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -15,24 +16,12 @@
 #include "ops/rope.h"
 #include "quant/quantize.h"
 #include "quant/types.h"
-#include "tabllm.h"
+#include "abi_guard.h"
+#include "tabllm_dev.h"
 
 namespace {
 
-std::string ref_error;
-
-template <class Body>
-int guarded(Body&& body) noexcept {
-  ref_error.clear();
-  try {
-    return body();
-  } catch (const std::exception& e) {
-    ref_error = e.what();
-  } catch (...) {
-    ref_error = "unknown error";
-  }
-  return -1;
-}
+using tabllm::wasm::guarded;
 
 tabllm::TensorType type_of(int type) { return static_cast<tabllm::TensorType>(type); }
 
@@ -56,8 +45,6 @@ void put_half(uint8_t* p, float v) {
 }  // namespace
 
 extern "C" {
-
-TABLLM_API const char* tabllm_ref_last_error(void) { return ref_error.c_str(); }
 
 // Bytes of one row of `cols` elements of `type` (GGUF type id).
 TABLLM_API int tabllm_ref_row_bytes(int type, int cols) {

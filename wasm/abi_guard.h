@@ -1,0 +1,66 @@
+// The one error channel of every exported function (tabllm.h, and the development exports of
+// wasm/dev/): a C++ exception never crosses into JavaScript; it becomes the text tabllm_last_error()
+// returns, and the function returns its failure value instead.
+#ifndef TABLLM_WASM_ABI_GUARD_H
+#define TABLLM_WASM_ABI_GUARD_H
+
+#include <exception>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "common/error.h"
+
+namespace tabllm::wasm {
+
+// Why the last failing call on this thread failed; "" after a call that did not fail.
+inline thread_local std::string last_error;
+// The request parameter that last_error is about ("response_format.json_schema.schema", "stop"), or "".
+inline thread_local std::string last_error_param;
+
+// An error about one parameter of a request: hosts name it to their callers (OpenAI's "param").
+class ParamError : public Error {
+ public:
+  ParamError(std::string param, const std::string& message) : Error(message), param_(std::move(param)) {}
+  const std::string& param() const { return param_; }
+
+ private:
+  std::string param_;
+};
+
+// Runs the body of an exported function: whatever it throws becomes last_error, and `failed` is returned.
+template <class Body, class Result>
+Result guarded(Body&& body, Result failed) noexcept {
+  last_error.clear();
+  last_error_param.clear();
+  try {
+    return body();
+  } catch (const ParamError& e) {
+    last_error = e.what();
+    last_error_param = e.param();
+  } catch (const std::bad_alloc&) {
+    last_error = "out of memory: the model and its context do not fit in memory (a WebAssembly heap holds 4 GB at most)";
+  } catch (const std::exception& e) {
+    last_error = e.what();
+  } catch (...) {
+    last_error = "unknown internal error";
+  }
+  return failed;
+}
+
+// The object behind a handle the host passed; NULL is an error that names what was missing.
+template <class Handle>
+Handle& deref(Handle* handle, const char* what) {
+  if (!handle) throw Error(std::string("no ") + what + " (the handle is NULL)");
+  return *handle;
+}
+
+// A status function: the body's value (0 for success), -1 on failure.
+template <class Body>
+int guarded(Body&& body) noexcept {
+  return guarded(static_cast<Body&&>(body), -1);
+}
+
+}  // namespace tabllm::wasm
+
+#endif

@@ -1,0 +1,56 @@
+// The handle behind tabllm_model (tabllm.h), shared by the exports that take one (abi.cpp, abi_webgpu.cpp).
+#ifndef TABLLM_WASM_MODEL_HANDLE_H
+#define TABLLM_WASM_MODEL_HANDLE_H
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "grammar/output_format.h"
+#include "grammar/vocabulary.h"
+#include "model/model.h"
+#include "tabllm.h"
+
+namespace tabllm::wasm {
+
+// A model shared by its handle and its sessions, so freeing the handle first cannot pull it from under a
+// session. Either the whole file (the host's bytes, read in place by `model`) or only its header: the
+// config and tokenizer of a model whose weights the host streams to a GPU.
+struct LoadedModel {
+  std::unique_ptr<uint8_t, decltype(&std::free)> bytes{nullptr, &std::free};  // destroyed after the model
+  std::unique_ptr<Model> model;  // null for a header-only model
+  // Header-only: the header parsed once, the file's first bytes a WebGPU plan reads (header, rope_freqs),
+  // and what `model` would hold.
+  std::unique_ptr<gguf::Header> header;
+  std::vector<uint8_t> prefix;
+  std::unique_ptr<ModelConfig> header_config;
+  std::unique_ptr<Tokenizer> header_tokenizer;
+  std::string info_json;
+
+  const ModelConfig& config() const { return model ? model->config() : *header_config; }
+  const Tokenizer& tokenizer() const { return model ? model->tokenizer() : *header_tokenizer; }
+  // Output formats compiled for this model's vocabulary, made at the first request that asks for one.
+  grammar::ConstraintFactory& formats() const {
+    std::call_once(formats_made, [&] {
+      formats_factory = std::make_unique<grammar::ConstraintFactory>(grammar::TokenVocabulary::from_tokenizer(tokenizer()));
+    });
+    return *formats_factory;
+  }
+
+ private:
+  mutable std::once_flag formats_made;
+  mutable std::unique_ptr<grammar::ConstraintFactory> formats_factory;
+};
+
+}  // namespace tabllm::wasm
+
+struct tabllm_model {
+  std::shared_ptr<const tabllm::wasm::LoadedModel> loaded;
+  std::string tokens_json;  // the last tabllm_tokenize answer
+};
+
+#endif
