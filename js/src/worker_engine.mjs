@@ -1,6 +1,7 @@
 // createWorkerEngine: the engine in a Web Worker (Node: worker_threads) behind a main-thread proxy with
 // the same API as createEngine's, so the page never blocks on model work. Requests, streamed chunks and
 // aborts cross over as messages.
+import { engineOptions } from './engine_options.mjs';
 import { TabllmAPIError } from './errors.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 
@@ -31,7 +32,7 @@ async function startWorker(worker) {
  *   and onDeviceLost; the model as a URL, a path or a File/Blob), plus `worker` to pass your own Worker
  */
 export async function createWorkerEngine(options = {}) {
-  const { worker: given, onProgress, onDeviceLost, ...rest } = options;
+  const { worker: given, onProgress, onDeviceLost, ...rest } = engineOptions(options, { worker: true });
   const worker = await startWorker(given);
   const proxy = new WorkerEngine(worker, onProgress, onDeviceLost);
   try {
