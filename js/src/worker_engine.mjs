@@ -4,8 +4,7 @@
 import { engineOptions } from './engine_options.mjs';
 import { TabllmAPIError } from './errors.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
-
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
+import { importNodeOnly, isNode } from './node_only.mjs';
 
 function rebuildError(e) {
   if (e.kind === 'api') return TabllmAPIError.fromJSON(e.body, e.status);
@@ -15,16 +14,17 @@ function rebuildError(e) {
   return error;
 }
 
-// A Worker running ./worker.mjs, or the one the caller made (bundlers may need to make it themselves:
-// new Worker(new URL('tabllm/worker', import.meta.url), {type: 'module'})).
+// A Worker running ./worker.mjs, or the one the caller made. The browser's is written out as the pattern
+// bundlers (Vite, webpack) follow: they build worker.mjs with its imports as a worker entry.
 async function startWorker(worker) {
   if (worker) return worker;
-  const url = new URL('./worker.mjs', import.meta.url);
   if (isNode) {
-    const { Worker } = await import('node:worker_threads');
-    return new Worker(url);
+    // Out of bundlers' sight: named neither Worker nor written as new URL('literal', import.meta.url).
+    const threads = await importNodeOnly('node:worker_threads');
+    const script = './worker.mjs';
+    return new threads.Worker(new URL(script, import.meta.url));
   }
-  return new Worker(url, { type: 'module' });
+  return new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
 }
 
 /**

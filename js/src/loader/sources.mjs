@@ -1,6 +1,8 @@
 // Model sources: a stored or given file read by byte ranges, never all at once.
 //   {name, size, storage, read(offset, length) → Promise<Uint8Array>, chunks(size) → async iterable, close()}
 
+import { importNodeOnly } from '../node_only.mjs';
+
 const DEFAULT_CHUNK = 8 << 20;
 
 function withChunks(source) {
@@ -47,8 +49,8 @@ function fileKind(stat) {
 
 /** A file on disk (Node). */
 export async function nodeFileSource(filePath, { name, storage = 'file', ...extra } = {}) {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
+  const fs = await importNodeOnly('node:fs/promises');
+  const path = await importNodeOnly('node:path');
   let handle;
   try {
     // Checked before opening: a directory opens and fails only when read (EISDIR), a FIFO blocks the open.
