@@ -1,7 +1,7 @@
 // Builds the package into js/dist: the modules of js/src as they are (no bundling; they are plain ES
 // modules; js/src/core is the one that calls into WebAssembly), the WebAssembly engine from build-wasm/ in
-// dist/wasm/ (not the development module tabllm-dev.mjs, which only tests load), and the TypeScript
-// declarations. Run after scripts/build-wasm.sh: node js/build.mjs
+// dist/wasm/ (not the development module tabllm-dev.mjs, which only tests load), the TypeScript
+// declarations and the Node CLI (dist/bin/). Run after scripts/build-wasm.sh: node js/build.mjs
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +53,13 @@ copyTree(src, dist);
 fs.renameSync(path.join(dist, 'index.mjs'), path.join(dist, 'index.js'));
 for (const f of WASM_FILES) fs.copyFileSync(path.join(wasmBuild, f), path.join(dist, 'wasm', f));
 fs.copyFileSync(path.join(here, 'types/index.d.ts'), path.join(dist, 'index.d.ts'));
+fs.copyFileSync(path.join(here, 'types/worker.d.ts'), path.join(dist, 'worker.d.ts'));
+// The Node CLI (package.json's bin): js/bin's modules, importing the package's modules beside them.
+fs.mkdirSync(path.join(dist, 'bin'));
+for (const f of fs.readdirSync(path.join(here, 'bin'))) {
+  fs.writeFileSync(path.join(dist, 'bin', f), fs.readFileSync(path.join(here, 'bin', f), 'utf8')
+    .replaceAll("'../src/index.mjs'", "'../index.js'").replaceAll("'../src/", "'../"));
+}
 
 const size = (dir) => fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? size(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).size), 0);
-console.log(`built ${path.relative(root, dist)}/ (${(size(dist) / 1e6).toFixed(1)} MB): index.js, index.d.ts, worker.mjs, wasm/`);
+console.log(`built ${path.relative(root, dist)}/ (${(size(dist) / 1e6).toFixed(1)} MB): index.js, index.d.ts, worker.mjs, wasm/, bin/`);

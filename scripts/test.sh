@@ -12,4 +12,5 @@ if [ -d tests/js ] && ls tests/js/*.test.mjs >/dev/null 2>&1; then
   node --test --test-concurrency=1 tests/js/ || status=1
 fi
 node --test --test-concurrency=1 tests/browser/ || status=1  # headless Chromium (tests/browser/harness.mjs)
+node --test tests/bundlers/ || status=1  # the packed package in fresh Vite and webpack apps (bundlers from npm)
 exit $status

@@ -1105,9 +1105,17 @@ SchemaGrammar json_schema_to_gbnf(const nlohmann::ordered_json& schema, const Sc
 }
 
 SchemaGrammar json_schema_text_to_gbnf(std::string_view schema_text, const SchemaOptions& options) {
+  // Refused while parsing: building and walking JSON recurses, and a deep enough document would exhaust
+  // the stack (small in WebAssembly) instead of failing with an error.
+  constexpr int kMaxJsonDepth = 512;
+  const auto bounded = [](int depth, nlohmann::ordered_json::parse_event_t, nlohmann::ordered_json&) {
+    if (depth > kMaxJsonDepth)
+      throw SchemaError("", "", "the schema nests too deeply (more than " + std::to_string(kMaxJsonDepth) + " levels of JSON)");
+    return true;
+  };
   nlohmann::ordered_json schema;
   try {
-    schema = nlohmann::ordered_json::parse(schema_text);
+    schema = nlohmann::ordered_json::parse(schema_text, bounded);
   } catch (const nlohmann::json::exception& e) {  // syntax errors, and numbers beyond a double
     throw SchemaError("", "", std::string("the schema is not valid JSON: ") + e.what());
   }

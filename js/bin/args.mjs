@@ -86,7 +86,7 @@ export function engineOptions(args) {
   if (!['auto', 'webgpu', 'wasm'].includes(backend)) throw new UsageError(`--backend must be auto, webgpu or wasm, got '${backend}'`);
   const threads = args.int('threads', undefined);
   if (threads !== undefined && (threads < 1 || threads > 512)) throw new UsageError('--threads must be between 1 and 512');
-  const contextSize = args.int('ctx', 0);
-  if (contextSize < 0) throw new UsageError('--ctx must be positive');
+  const contextSize = args.int('ctx', undefined);
+  if (contextSize !== undefined && contextSize < 1) throw new UsageError('--ctx must be positive');
   return { model: args.require('m'), backend, threads, contextSize };
 }

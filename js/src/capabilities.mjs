@@ -6,6 +6,7 @@
 //   const { backend, reason } = chooseBackend('auto', report);   // 'webgpu' | 'wasm', and why
 
 import { REQUESTED_LIMITS, requiredLimits } from './gpu/limits.mjs';
+import { importNodeOnly } from './node_only.mjs';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
 
@@ -56,7 +57,7 @@ function hardwareThreads() {
 }
 
 async function nodeHardwareThreads() {
-  const os = await import('node:os');
+  const os = await importNodeOnly('node:os');
   return os.availableParallelism?.() ?? os.cpus().length;
 }
 
@@ -86,7 +87,7 @@ export async function requestWebgpuAdapter({ powerPreference = 'high-performance
     // keeps the GPU instance alive for the process (see the pitfall it describes); the device it opens is
     // not needed for a report.
     try {
-      const { requestNodeDevice } = await import('./gpu/node_device.mjs');
+      const { requestNodeDevice } = await import(/* webpackIgnore: true */ './gpu/node_device.mjs');
       const { adapter, device } = await requestNodeDevice();
       device.destroy();
       return { adapter, reason: '' };
@@ -113,7 +114,7 @@ export async function requestWebgpuAdapter({ powerPreference = 'high-performance
  */
 export async function requestWebgpuDevice() {
   if (isNode) {
-    const { requestNodeDevice } = await import('./gpu/node_device.mjs');
+    const { requestNodeDevice } = await import(/* webpackIgnore: true */ './gpu/node_device.mjs');
     const { adapter, device, limits } = await requestNodeDevice();
     return { adapter, device, limits };
   }

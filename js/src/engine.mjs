@@ -4,11 +4,13 @@
 //   const reply = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] });
 //   for await (const chunk of await engine.chat.completions.create({ messages, stream: true })) …
 //
-// One request runs at a time; others wait their turn. A bad request is refused before any model work,
-// so it never disturbs the engine.
+// One request runs at a time; others wait their turn, in the order they were made (a stream too, read
+// yet or not). A bad request is refused before any model work, so it never disturbs the engine.
 import { capabilityReport, chooseBackend } from './capabilities.mjs';
 import { renderChat } from './chat_template.mjs';
 import { TabllmAPIError, abortError, engineFailure, invalidRequest } from './errors.mjs';
+import { engineOptions } from './engine_options.mjs';
+import { eagerStream } from './eager_stream.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 import { openModel } from './loader/index.mjs';
 import { parseChatRequest, parseCompletionRequest } from './request.mjs';
@@ -34,10 +36,8 @@ export class Engine {
   #current = null;     // the running request's control: {interrupted, signal}
 
   constructor(options) {
-    if (options.model === undefined || options.model === null) throw new TypeError('createEngine needs a model: a URL, a File/Blob, or a file path in Node');
-    const backend = options.backend ?? 'auto';
-    if (!['auto', 'webgpu', 'wasm'].includes(backend)) throw new TypeError(`backend must be "auto", "webgpu" or "wasm", got ${JSON.stringify(backend)}`);
-    this.#options = { ...options, backend };
+    const checked = engineOptions(options);
+    this.#options = { ...checked, backend: checked.backend ?? 'auto' };
     this.backend = null;          // 'webgpu' | 'wasm' once loaded
     this.backendReason = '';      // why that backend
     this.modelInfo = null;
@@ -95,7 +95,10 @@ export class Engine {
           const { WasmRunner } = await import('./runners/wasm_runner.mjs');
           this.#runner = await WasmRunner.create(this.#source, { ...common, threads: this.#options.threads, wasmVariant: this.#options.wasmVariant });
         }
+        checkContextSize(this.#options.contextSize, this.#runner.info.context);
       } catch (e) {
+        await this.#runner?.destroy();
+        this.#runner = null;
         await this.#source.close?.();
         this.#source = null;
         throw e;
@@ -231,6 +234,7 @@ export class Engine {
     const engine = this;
     const id = requestId(parsed.kind === 'chat' ? 'chatcmpl-' : 'cmpl-');
     const created = nowSeconds();
+    const reader = { gone: false };  // a stream's reader stopped reading
     async function* events() {
       const release = await engine.#acquire();
       const control = { interrupted: false };
@@ -250,7 +254,7 @@ export class Engine {
           try {
             run = engine.#runner.run(request, params, {
               wantTokens: parsed.logprobs >= 0,
-              shouldStop: () => control.interrupted || !!signal?.aborted,
+              shouldStop: () => control.interrupted || reader.gone || !!signal?.aborted,
             });
           } catch (e) {
             throw new TabllmAPIError(e.message, { code: 'invalid_value' });  // the core refused the request
@@ -264,7 +268,7 @@ export class Engine {
           if (signal?.aborted) throw abortError(signal);
           results.push(step.value.result);
           yield { index, finish: true, result: step.value.result };
-          if (control.interrupted) break;
+          if (control.interrupted || reader.gone) break;
         }
         yield { done: true, results, id, created };
       } finally {
@@ -273,8 +277,9 @@ export class Engine {
         release();
       }
     }
-    const stream = events();
-    return parsed.stream ? this.#streamChunks(parsed, stream, id, created) : stream;
+    if (!parsed.stream) return events();  // read at once by #create
+    // A stream runs in its turn whether read yet or not (see eager_stream.mjs).
+    return this.#streamChunks(parsed, eagerStream(events(), () => { reader.gone = true; }), id, created);
   }
 
   // A lock over the queue that a streaming consumer holds while it iterates.
@@ -356,6 +361,13 @@ export class Engine {
         yield chunk({ index: e.index, text: e.text, logprobs: logprobs ? completionLogprobs(logprobs, offset) : null, finish_reason: null }, withUsage);
       }
     }
+  }
+}
+
+// A context larger than the model was trained for is refused, not cut down to the model's without a word.
+function checkContextSize(asked, modelContext) {
+  if (asked !== undefined && asked > modelContext) {
+    throw new RangeError(`contextSize ${asked} is more than the model's context of ${modelContext} tokens: give at most ${modelContext}, or leave contextSize out for min(${modelContext}, 4096)`);
   }
 }
 

@@ -69,7 +69,8 @@ function logitBias(body, vocabSize) {
 function checkFields(body, known) {
   for (const key of Object.keys(body)) {
     if (known.has(key) || IGNORED.has(key)) continue;
-    if (UNSUPPORTED[key]) throw new TabllmAPIError(`${key}: ${UNSUPPORTED[key]} is not supported by this engine`, { param: key, code: 'unsupported_parameter' });
+    // Own keys only: a field named "constructor" or "__proto__" is unknown, not Object.prototype's.
+    if (Object.hasOwn(UNSUPPORTED, key)) throw new TabllmAPIError(`${key}: ${UNSUPPORTED[key]} is not supported by this engine`, { param: key, code: 'unsupported_parameter' });
     throw new TabllmAPIError(`unrecognized request argument: ${key}`, { param: key, code: 'unknown_parameter' });
   }
 }
@@ -162,12 +163,27 @@ function requireObject(body) {
   if (!isObject(body)) throw new TabllmAPIError('the request body must be a JSON object', { code: 'invalid_type' });
 }
 
+// Levels of JSON a request may nest (a json_schema or tool parameters deeper than this is refused here, not
+// by a stack overflow on the way to the core). Walked without recursion.
+const MAX_DEPTH = 512;
+
+function checkDepth(body) {
+  const pending = Object.keys(body).map((key) => [body[key], 1, key]);
+  while (pending.length) {
+    const [value, depth, key] = pending.pop();
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_DEPTH) throw invalidRequest(key, `${key} nests too deeply (more than ${MAX_DEPTH} levels of JSON)`);
+    for (const child of Object.values(value)) pending.push([child, depth + 1, key]);
+  }
+}
+
 /**
  * @param {object} body a chat.completions request
  * @param {{vocab: number}} model
  */
 export function parseChatRequest(body, model) {
   requireObject(body);
+  checkDepth(body);
   checkFields(body, CHAT_FIELDS);
   const out = { kind: 'chat', model: typeof body.model === 'string' ? body.model : undefined, ...common(body, model), messages: messages(body) };
   const maxTokens = number(body, 'max_completion_tokens', { integer: true, min: 1 }) ?? number(body, 'max_tokens', { integer: true, min: 1 });
@@ -188,6 +204,7 @@ export function parseChatRequest(body, model) {
  */
 export function parseCompletionRequest(body, model) {
   requireObject(body);
+  checkDepth(body);
   checkFields(body, COMPLETION_FIELDS);
   let prompt = body.prompt;
   if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') prompt = prompt[0];

@@ -6,7 +6,9 @@ export const wasmFiles = {
   threaded: {
     module: new URL('../../build-wasm/tabllm.mjs', import.meta.url),
     wasm: new URL('../../build-wasm/tabllm.wasm', import.meta.url),
-    worker: new URL('../../build-wasm/tabllm.worker.js', import.meta.url),
+    // ?no-inline: the script is small enough for Vite to inline as a data: URL, and a worker started from
+    // one has an opaque origin, which cannot share the page's memory (the engine would wait forever).
+    worker: new URL('../../build-wasm/tabllm.worker.js?no-inline', import.meta.url),
   },
   // One thread: any page, Service Workers.
   single: {

@@ -1,6 +1,7 @@
 // Starts the WebAssembly engine: the threaded build where threads are possible (Node, cross-origin
 // isolated pages), else the single-threaded one; bound with core/wasm.mjs.
 import { bindTabllm } from './core/wasm.mjs';
+import { importNodeOnly } from './node_only.mjs';
 import { wasmFiles } from './wasm_files.mjs';
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
@@ -13,7 +14,7 @@ export function threadsAvailable() {
 
 /** Hardware threads, capped: a page shares the machine with everything else. */
 export async function defaultThreads() {
-  const cores = isNode ? (await import('node:os')).availableParallelism() : globalThis.navigator?.hardwareConcurrency ?? 4;
+  const cores = isNode ? (await importNodeOnly('node:os')).availableParallelism() : globalThis.navigator?.hardwareConcurrency ?? 4;
   return Math.max(1, Math.min(4, cores));
 }
 
@@ -27,7 +28,7 @@ export async function startWasm({ threads, variant } = {}) {
   const files = wasmFiles[chosen];
   if (!files) throw new Error(`unknown WebAssembly build "${variant}": use "threaded" or "single"`);
   const n = chosen === 'single' ? 1 : threads;
-  const { default: createTabllmModule } = await import(/* @vite-ignore */ files.module.href);
+  const { default: createTabllmModule } = await import(/* webpackIgnore: true */ /* @vite-ignore */ files.module.href);
   const locate = { [`${chosen === 'single' ? 'tabllm-st' : 'tabllm'}.wasm`]: files.wasm, 'tabllm.worker.js': files.worker };
   // Browsers: each file from the URL a bundler gave it. Node finds them beside the module by itself.
   const where = isNode ? {} : {

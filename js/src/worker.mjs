@@ -2,11 +2,10 @@
 // serves the main thread's proxy over messages. Streamed chunks are posted as they are produced.
 import { createEngine } from './engine.mjs';
 import { TabllmAPIError } from './errors.mjs';
+import { importNodeOnly, isNode } from './node_only.mjs';
 
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string' && typeof self === 'undefined';
-const port = isNode ? (await import('node:worker_threads')).parentPort : self;
+let port = null;  // the Web Worker's global scope, or Node's parentPort
 const post = (message) => port.postMessage(message);
-const listen = (fn) => (isNode ? port.on('message', fn) : port.addEventListener('message', (e) => fn(e.data)));
 
 let engine = null;
 const running = new Map();  // request id → AbortController
@@ -65,4 +64,14 @@ async function handle(message) {
   }
 }
 
-listen((message) => void handle(message));
+// No top-level await: bundlers may build this worker as a classic script. Node's port holds messages
+// until it has a listener; a Web Worker's listener is added before its first task ends.
+if (isNode) {
+  importNodeOnly('node:worker_threads').then(({ parentPort }) => {
+    port = parentPort;
+    port.on('message', (message) => void handle(message));
+  });
+} else {
+  port = self;
+  port.addEventListener('message', (e) => void handle(e.data));
+}

@@ -1,10 +1,10 @@
 // createWorkerEngine: the engine in a Web Worker (Node: worker_threads) behind a main-thread proxy with
 // the same API as createEngine's, so the page never blocks on model work. Requests, streamed chunks and
 // aborts cross over as messages.
+import { engineOptions } from './engine_options.mjs';
 import { TabllmAPIError } from './errors.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
-
-const isNode = typeof process === 'object' && typeof process.versions?.node === 'string' && typeof window === 'undefined';
+import { importNodeOnly, isNode } from './node_only.mjs';
 
 function rebuildError(e) {
   if (e.kind === 'api') return TabllmAPIError.fromJSON(e.body, e.status);
@@ -14,16 +14,17 @@ function rebuildError(e) {
   return error;
 }
 
-// A Worker running ./worker.mjs, or the one the caller made (bundlers may need to make it themselves:
-// new Worker(new URL('tabllm/worker', import.meta.url), {type: 'module'})).
+// A Worker running ./worker.mjs, or the one the caller made. The browser's is written out as the pattern
+// bundlers (Vite, webpack) follow: they build worker.mjs with its imports as a worker entry.
 async function startWorker(worker) {
   if (worker) return worker;
-  const url = new URL('./worker.mjs', import.meta.url);
   if (isNode) {
-    const { Worker } = await import('node:worker_threads');
-    return new Worker(url);
+    // Out of bundlers' sight: named neither Worker nor written as new URL('literal', import.meta.url).
+    const threads = await importNodeOnly('node:worker_threads');
+    const script = './worker.mjs';
+    return new threads.Worker(new URL(script, import.meta.url));
   }
-  return new Worker(url, { type: 'module' });
+  return new Worker(new URL('./worker.mjs', import.meta.url), { type: 'module' });
 }
 
 /**
@@ -31,7 +32,7 @@ async function startWorker(worker) {
  *   and onDeviceLost; the model as a URL, a path or a File/Blob), plus `worker` to pass your own Worker
  */
 export async function createWorkerEngine(options = {}) {
-  const { worker: given, onProgress, onDeviceLost, ...rest } = options;
+  const { worker: given, onProgress, onDeviceLost, ...rest } = engineOptions(options, { worker: true });
   const worker = await startWorker(given);
   const proxy = new WorkerEngine(worker, onProgress, onDeviceLost);
   try {

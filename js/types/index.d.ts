@@ -34,7 +34,13 @@ export interface EngineOptions {
   allowSoftwareAdapter?: boolean;
   /** A GPUDevice to use instead of requesting one. */
   device?: unknown;
+  /** WebGPU: the most prompt tokens one forward pass takes. */
+  maxBatch?: number;
   signal?: AbortSignal;
+  /** WebLLM's name for onProgress: called with WebLLM's {progress, timeElapsed, text} added to the event. */
+  initProgressCallback?: (report: ProgressEvent & { progress: number; timeElapsed: number; text: string }) => void;
+  /** WebLLM's name for contextSize. */
+  context_window_size?: number;
 }
 
 export interface WorkerEngineOptions extends Omit<EngineOptions, 'device' | 'signal'> {

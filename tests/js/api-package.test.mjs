@@ -1,6 +1,6 @@
 // The built package (js/dist, from js/build.mjs): index.js exports createEngine and createWorkerEngine
-// and runs from its own folder (the WebAssembly files beside it); its TypeScript declarations type-check
-// a usage sample with tsc --noEmit.
+// and runs from its own folder (the WebAssembly files beside it); its bin runs the Node CLI from there; its
+// TypeScript declarations type-check a usage sample with tsc --noEmit.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -23,7 +23,7 @@ test('js/dist runs on its own files: createEngine from dist/index.js', async (t)
   const skip = missingBuild();
   if (skip) return skipOrFail(t, skip);
   build();
-  for (const f of ['index.js', 'index.d.ts', 'worker.mjs', 'wasm/tabllm.mjs', 'wasm/tabllm.wasm', 'wasm/tabllm-st.mjs', 'wasm/tabllm-st.wasm', 'core/wasm.mjs'])
+  for (const f of ['index.js', 'index.d.ts', 'worker.mjs', 'worker.d.ts', 'bin/tabllm.mjs', 'wasm/tabllm.mjs', 'wasm/tabllm.wasm', 'wasm/tabllm-st.mjs', 'wasm/tabllm-st.wasm', 'core/wasm.mjs'])
     assert.ok(fs.existsSync(path.join(dist, f)), f);
   // Nothing in dist may reach back into the repository.
   for (const f of fs.readdirSync(dist, { recursive: true })) {
@@ -41,6 +41,18 @@ test('js/dist runs on its own files: createEngine from dist/index.js', async (t)
   } finally {
     await engine.unload();
   }
+});
+
+test("the package's bin (dist/bin/tabllm.mjs) runs from dist: greedy text on the WebAssembly backend", (t) => {
+  const skip = missingBuild();
+  if (skip) return skipOrFail(t, skip);
+  if (!fs.existsSync(path.join(dist, 'bin/tabllm.mjs'))) build();
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'js/package.json'), 'utf8'));
+  assert.equal(pkg.bin.tabllm, './dist/bin/tabllm.mjs');
+  const ref = reference();
+  const text = execFileSync(process.execPath, [path.join(dist, 'bin/tabllm.mjs'), 'generate', '-m', storiesPath(), '-p', ref.prompt, '-n', '8', '--temp', '0', '--backend', 'wasm'],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.ok(text.length > 0 && ref.text.startsWith(text), JSON.stringify(text));
 });
 
 test('the TypeScript declarations type-check a usage sample (tsc --noEmit)', (t) => {

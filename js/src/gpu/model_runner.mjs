@@ -2,6 +2,7 @@
 // executor runs the plan, and this class steps generation — prefill in chunks of the plan's batch, then one token per step,
 // sampling greedily on the GPU (or reading back top-k candidates). The WebAssembly engine stays the owner
 // of tokenizing and of any sampling that needs the logits (see docs/webgpu.md).
+import { importNodeOnly } from '../node_only.mjs';
 import { PlanExecutor } from './executor.mjs';
 
 export class GpuModel {
@@ -99,7 +100,7 @@ export class GpuModel {
 
 /** A file on disk as the reader GpuModel.load takes (Node). */
 export async function nodeFileReader(path) {
-  const fs = await import('node:fs/promises');
+  const fs = await importNodeOnly('node:fs/promises');
   const handle = await fs.open(path, 'r');
   const { size } = await handle.stat();
   return {

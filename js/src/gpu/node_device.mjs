@@ -2,8 +2,7 @@
 // SwiftShader when VK_ICD_FILENAMES points at its Vulkan driver; this module points it at Debian
 // Chromium's copy when nothing else is configured (set TABLLM_WEBGPU_ADAPTER=native to keep the system's).
 
-import fs from 'node:fs';
-
+import { importNodeOnly } from '../node_only.mjs';
 import { planLimits, requiredLimits } from './limits.mjs';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -19,12 +18,13 @@ const instances = new Set();
  * @returns {Promise<{gpu: GPU, adapter: GPUAdapter, device: GPUDevice, limits: Record<string, number>}>}
  */
 export async function requestNodeDevice() {
+  const fs = await importNodeOnly('node:fs');
   if (!process.env.VK_ICD_FILENAMES && process.env.TABLLM_WEBGPU_ADAPTER !== 'native' && fs.existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
   let webgpu;
   try {
-    webgpu = await import('webgpu');
+    webgpu = await importNodeOnly('webgpu');
   } catch (e) {
     throw new Error(`the npm package "webgpu" is not installed (npm install at the repository root): ${e.message}`);
   }

@@ -6,6 +6,7 @@
 // URLs are downloaded once into the origin's storage (OPFS; Cache Storage where OPFS is missing; a folder in
 // Node) and read from there on later visits, offline included. An interrupted download continues with an
 // HTTP range request, within the visit and on the next one.
+import { importNodeOnly } from '../node_only.mjs';
 import { download, hashStored, ProgressReporter } from './download.mjs';
 import { ModelLoadError, abortError, integrityError, isQuotaError, quotaError } from './errors.mjs';
 import { blobSource, nodeFileSource } from './sources.mjs';
@@ -40,7 +41,7 @@ async function storesFor({ cache = true, store, cacheDir, storage } = {}) {
     if (storage === 'memory') return [new MemoryStore()];
     if (storage === 'node-fs') {
       if (!isNode()) throw new TypeError('storage "node-fs" is only available in Node');
-      const { NodeFsStore } = await import('./store_node_fs.mjs');
+      const { NodeFsStore } = await import(/* webpackIgnore: true */ './store_node_fs.mjs');
       return [new NodeFsStore(cacheDir)];
     }
     if (storage === 'opfs') {
@@ -53,7 +54,7 @@ async function storesFor({ cache = true, store, cacheDir, storage } = {}) {
     return [new CacheStorageStore()];
   }
   if (isNode()) {
-    const { NodeFsStore } = await import('./store_node_fs.mjs');
+    const { NodeFsStore } = await import(/* webpackIgnore: true */ './store_node_fs.mjs');
     return [new NodeFsStore(cacheDir)];
   }
   const stores = [];
@@ -129,7 +130,7 @@ export async function openModel(source, options = {}) {
   }
   const text = String(source);
   if (isNode() && (!hasScheme(text) || text.startsWith('file:'))) {
-    const { fileURLToPath } = await import('node:url');
+    const { fileURLToPath } = await importNodeOnly('node:url');
     const filePath = text.startsWith('file:') ? fileURLToPath(text) : text;
     const progress = new ProgressReporter(options.onProgress, { name: filePath });
     const opened = await verifySource(await checkMagic(await nodeFileSource(filePath)), expected, progress, signal);

@@ -1,6 +1,8 @@
 // Model sources: a stored or given file read by byte ranges, never all at once.
 //   {name, size, storage, read(offset, length) → Promise<Uint8Array>, chunks(size) → async iterable, close()}
 
+import { importNodeOnly } from '../node_only.mjs';
+
 const DEFAULT_CHUNK = 8 << 20;
 
 function withChunks(source) {
@@ -37,12 +39,23 @@ export function blobSource(blob, { name = blob.name || 'model.gguf', storage = '
   });
 }
 
+function fileKind(stat) {
+  if (stat.isFile()) return 'file';
+  if (stat.isDirectory()) return 'a directory';
+  if (stat.isFIFO()) return 'a named pipe';
+  if (stat.isSocket()) return 'a socket';
+  return 'a device';
+}
+
 /** A file on disk (Node). */
 export async function nodeFileSource(filePath, { name, storage = 'file', ...extra } = {}) {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
+  const fs = await importNodeOnly('node:fs/promises');
+  const path = await importNodeOnly('node:path');
   let handle;
   try {
+    // Checked before opening: a directory opens and fails only when read (EISDIR), a FIFO blocks the open.
+    const kind = fileKind(await fs.stat(filePath));
+    if (kind !== 'file') throw Object.assign(new Error(`it is ${kind}, not a file: give the path of a GGUF file`), { code: 'ENOTFILE' });
     handle = await fs.open(filePath, 'r');
   } catch (error) {
     throw new Error(`cannot open the model file ${filePath}: ${error.code === 'ENOENT' ? 'it does not exist' : error.message}`, { cause: error });

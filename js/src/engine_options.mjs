@@ -1,0 +1,96 @@
+// createEngine's options, checked before anything loads: an option this engine does not know is an error
+// that names it (a misspelt option would otherwise change nothing, silently). WebLLM's names for the
+// same things are accepted as aliases, so code written for @mlc-ai/web-llm ports by changing the import.
+
+/** The options createEngine takes (js/types/index.d.ts documents each). */
+const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
+  'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal']);
+
+/** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
+const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
+WORKER_OPTIONS.delete('device');
+WORKER_OPTIONS.delete('signal');
+
+/** WebLLM (MLCEngineConfig, ChatOptions) names that mean what one of ours means. */
+const ALIASES = { initProgressCallback: 'onProgress', context_window_size: 'contextSize' };
+
+/** WebLLM names with no counterpart here, and what to do instead. */
+const WEBLLM_HINTS = {
+  appConfig: 'give the model itself as `model` (a URL, a File/Blob, or a path in Node)',
+  logitProcessorRegistry: 'use a request\'s response_format or logit_bias',
+  logLevel: 'errors are thrown, nothing else is logged',
+};
+
+/**
+ * The options with aliases replaced by our names; throws a TypeError naming an unknown option, a wrong
+ * value of a known one, or an option given twice under two names.
+ * @param {Record<string, unknown>} options
+ * @param {{worker?: boolean}} [where] worker: createWorkerEngine's options
+ */
+export function engineOptions(options, { worker = false } = {}) {
+  const api = worker ? 'createWorkerEngine' : 'createEngine';
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${api} takes an options object {model, backend, ...}, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
+  }
+  const known = worker ? WORKER_OPTIONS : ENGINE_OPTIONS;
+  const out = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const name = Object.hasOwn(ALIASES, key) ? ALIASES[key] : key;
+    if (!known.has(name)) {
+      if (!worker || !ENGINE_OPTIONS.has(name)) throw new TypeError(`${api}: unknown option "${key}"${hint(key, known)}`);
+      throw new TypeError(`${api}: the option "${key}" cannot cross to the worker: use createEngine for it`);
+    }
+    if (Object.hasOwn(out, name)) throw new TypeError(`${api}: "${key}" and "${name === key ? aliasOf(key) : name}" are the same option: give one of them`);
+    out[name] = name === 'onProgress' && key === 'initProgressCallback' ? webllmProgress(value) : value;
+  }
+  checkValues(api, out);
+  return out;
+}
+
+function aliasOf(name) {
+  return Object.keys(ALIASES).find((k) => ALIASES[k] === name);
+}
+
+function hint(key, known) {
+  if (Object.hasOwn(WEBLLM_HINTS, key)) return ` (a WebLLM option: ${WEBLLM_HINTS[key]})`;
+  const lower = key.toLowerCase();
+  const near = [...known, ...Object.keys(ALIASES)].find((k) => distance(k.toLowerCase(), lower) <= 2);
+  return `: ${near ? `did you mean "${near}"? ` : ''}the options are ${[...known].join(', ')}`;
+}
+
+// Edit distance, for "did you mean".
+function distance(a, b) {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
+}
+
+function checkValues(api, o) {
+  const fail = (message) => { throw new TypeError(`${api}: ${message}`); };
+  if (o.model === undefined || o.model === null) fail('it needs a model: a URL, a File/Blob, or a file path in Node');
+  if (o.backend !== undefined && !['auto', 'webgpu', 'wasm'].includes(o.backend)) fail(`backend must be "auto", "webgpu" or "wasm", got ${JSON.stringify(o.backend)}`);
+  for (const name of ['onProgress', 'onDeviceLost']) if (o[name] !== undefined && typeof o[name] !== 'function') fail(`${name} must be a function`);
+  for (const name of ['contextSize', 'threads', 'maxBatch']) {
+    const v = o[name];
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) fail(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+  if (o.wasmVariant !== undefined && !['threaded', 'single'].includes(o.wasmVariant)) fail(`wasmVariant must be "threaded" or "single", got ${JSON.stringify(o.wasmVariant)}`);
+  for (const name of ['modelName', 'chatTemplate', 'sha256']) if (o[name] !== undefined && typeof o[name] !== 'string') fail(`${name} must be a string`);
+}
+
+// WebLLM's progress callback takes {progress (0 to 1), timeElapsed (seconds), text}; it gets those with
+// our event's own fields.
+function webllmProgress(callback) {
+  if (typeof callback !== 'function') return callback;
+  const start = Date.now();
+  return (event) => {
+    const fraction = event.phase === 'ready' ? 1 : event.total ? event.loaded / event.total : 0;
+    const text = event.phase === 'ready' ? `ready (${event.backend})` : event.total ? `${event.phase}: ${Math.round(fraction * 100)}%` : event.phase;
+    callback({ ...event, progress: fraction, timeElapsed: (Date.now() - start) / 1000, text });
+  };
+}
