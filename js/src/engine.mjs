@@ -143,7 +143,8 @@ export class Engine {
     loading = false;
     if (lostWhileLoading) {
       await runner.destroy();
-      throw new Error(`the GPU device was lost while the model was loading (${lostWhileLoading.message})`);
+      const info = lostWhileLoading.info;
+      throw new Error(`the GPU device was lost while the model was loading (${[info?.reason, info?.message].filter(Boolean).join(': ') || lostWhileLoading.message})`);
     }
     return runner;
   }
