@@ -1,5 +1,6 @@
-// backend 'auto' when WebGPU fails: the device lost while the model uploads, no adapter at all (Vulkan
-// driver missing), and a model neither backend can run (the error carries both reasons).
+// backend 'auto' when WebGPU fails: the device lost while the model uploads, a tensor type its kernels cannot
+// read, no adapter at all (Vulkan driver missing), and a model neither backend can run (the error carries both
+// reasons).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 
 import { createEngine } from '../../js/src/index.mjs';
 import { missingBuild, reference, storiesPath } from './api-env.mjs';
-import { skipOrFail } from './wasm_env.mjs';
+import { nativeBuildDir, skipOrFail } from './wasm_env.mjs';
 
 const skip = missingBuild();
 const ask = { messages: [{ role: 'user', content: reference().prompt }], temperature: 0, max_tokens: 8 };
@@ -37,6 +38,49 @@ test('auto: the GPU device lost during the upload → the model runs on WebAssem
     assert.match(engine.backendReason, /^WebGPU could not load the model \(.*device was lost.*\); running on the WebAssembly CPU backend instead$/);
     const r = await engine.chat.completions.create(ask);
     assert.ok(reference().text.startsWith(r.choices[0].message.content) && r.choices[0].message.content.length > 15, r.choices[0].message.content);
+  } finally {
+    await engine.unload();
+  }
+});
+
+test('auto: a model with a tensor type the WebGPU kernels cannot read runs on WebAssembly, naming the type', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  let device;
+  try {
+    ({ device } = await (await import('../../js/src/gpu/node_device.mjs')).requestNodeDevice());
+  } catch (e) {
+    return skipOrFail(t, `no WebGPU device: ${e.message}`);
+  }
+  device.destroy();
+  // The first of these types that the WebGPU backend refuses (the CPU reads them all).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-fallback-'));
+  let refused = null;
+  for (const type of ['q5_0', 'q4_1', 'q5_1']) {
+    const file = path.join(dir, `tiny-llama-${type}.gguf`);
+    execFileSync(path.join(nativeBuildDir, 'bin/tabllm'), ['synth', 'tiny-llama', file, '--type', type, '--vocab', storiesPath(), '--seed', '1']);
+    try {
+      const gpu = await createEngine({ model: file, backend: 'webgpu', contextSize: 64 });
+      await gpu.unload();
+    } catch (e) {
+      if (!/cannot read/.test(e.message)) throw e;
+      refused = { type, file };
+      break;
+    }
+  }
+  if (!refused) {
+    // WebGPU reads them all: then auto must not fall back for them either.
+    t.diagnostic('the WebGPU backend reads q5_0, q4_1 and q5_1: checking that auto keeps WebGPU');
+    const engine = await createEngine({ model: path.join(dir, 'tiny-llama-q5_0.gguf'), backend: 'auto', allowSoftwareAdapter: true, contextSize: 64 });
+    assert.equal(engine.backend, 'webgpu', engine.backendReason);
+    await engine.unload();
+    return;
+  }
+  const engine = await createEngine({ model: refused.file, backend: 'auto', allowSoftwareAdapter: true, wasmVariant: 'single', contextSize: 64 });
+  try {
+    assert.equal(engine.backend, 'wasm');
+    assert.match(engine.backendReason, new RegExp(`^WebGPU could not load the model \\(.*has type ${refused.type}, which the WebGPU backend cannot read.*\\); running on the WebAssembly CPU backend instead$`));
+    const r = await engine.completions.create({ prompt: 'Once', max_tokens: 4, temperature: 0 });
+    assert.equal(r.usage.completion_tokens, 4);
   } finally {
     await engine.unload();
   }
