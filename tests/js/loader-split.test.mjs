@@ -113,6 +113,9 @@ test('the parts from paths, in any order as Blobs, and from the first path alone
   await assertSameModel(wholeBytes, joined);
   assert.deepEqual(Buffer.from(await fromBlobs.read(1000, 3000)), joined.subarray(1000, 4000), 'ranges read as the whole');
 
+  const single = await openModel([whole]);  // a list of one file is that file
+  assert.equal(single.size, wholeBytes.length);
+  await single.close();
   await assert.rejects(openModel(paths[1]), /part 2 of a model split in 3: give the first part/);
   await assert.rejects(openModel(blobs.slice(0, 2)), /split in 3, but 2 parts were given/);
   await assert.rejects(openModel([blobs[0], blobs[0], blobs[1]]), /missing/);

@@ -121,7 +121,7 @@ const inFlight = new Map();  // url → promise: two loads of one URL share one 
  *   chunks: (chunkSize?: number) => AsyncIterable<Uint8Array>, close: () => Promise<void>}>}
  */
 export async function openModel(source, options = {}) {
-  source = resolveModelReference(source, options);
+  source = resolveModelReference(Array.isArray(source) && source.length === 1 ? source[0] : source, options);
   if (options.signal?.aborted) throw abortError(options.signal.reason);
   const parts = await splitParts(source);
   const { beforeLoad } = options;
