@@ -8,6 +8,9 @@ export interface ProgressEvent {
   loaded?: number;
   total?: number;
   bytesPerSecond?: number;
+  /** A split model: the part downloading (0-based) and how many there are; loaded/total count all parts so far. */
+  part?: number;
+  parts?: number;
   [key: string]: unknown;
 }
 
