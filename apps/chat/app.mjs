@@ -89,7 +89,7 @@ async function fillModelList() {
     hub.append(new Option(`${m.name} · ${gbText(m.size)}${need ? ` · needs ${gbText(need.total)}` : ''}`, m.model));
   }
   ui.modelSelect.add(hub);
-  ui.modelSelect.add(new Option('a GGUF file by URL…', 'url'));
+  ui.modelSelect.add(new Option('a GGUF file by URL or hf: reference…', 'url'));
   ui.modelSelect.add(new Option('a GGUF file on this device…', 'file'));
   const wanted = params.get('model');
   if (wanted) {
