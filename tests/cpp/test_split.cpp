@@ -1,10 +1,14 @@
 // tabllm split: parts named and tagged as llama.cpp's gguf-split writes them, tensors spread in order over
-// parts of about equal size, every tensor's bytes unchanged, the model's metadata in the first part only.
+// parts of about equal size, every tensor's bytes unchanged, the model's metadata in the first part only;
+// tabllm merge: the parts back into the very bytes of the original.
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
 #include "gguf/gguf.h"
@@ -72,6 +76,27 @@ TEST(Split, RefusesBadRequests) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("already a part of a split model"), std::string::npos) << e.what();
   }
+}
+
+std::vector<char> read_bytes(const fs::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+TEST(Split, MergeGivesBackTheOriginalBytes) {
+  const std::vector<std::string> parts = tools::split_gguf(stories_q8(), (scratch_dir() / "merge").string(), 3);
+  const fs::path merged = scratch_dir() / "merged.gguf";
+  tools::merge_gguf(parts[0], merged.string());
+  EXPECT_EQ(read_bytes(merged), read_bytes(stories_q8()));
+
+  const auto part = tools::split_part_of(parts[1]);
+  ASSERT_TRUE(part.has_value());
+  EXPECT_EQ(part->index, 1);
+  EXPECT_EQ(part->count, 3);
+  EXPECT_FALSE(tools::split_part_of(stories_q8()).has_value());
+  EXPECT_THROW(tools::merge_gguf(parts[1], merged.string()), Error);  // not the first part
+  fs::remove(parts[2]);
+  EXPECT_THROW(tools::merge_gguf(parts[0], merged.string()), Error);  // a part is missing
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// tabllm split: a GGUF file into parts named and tagged as llama.cpp's gguf-split names them.
+// tabllm split: a GGUF file into parts named and tagged as llama.cpp's gguf-split names them; tabllm merge:
+// such parts back into one file.
 #include <cstdio>
 #include <string>
 
@@ -18,6 +19,14 @@ int cmd_split(int argc, char** argv) {
   std::string prefix = args.get("o").value_or(input);
   if (!args.get("o") && prefix.size() > 5 && prefix.compare(prefix.size() - 5, 5, ".gguf") == 0) prefix.resize(prefix.size() - 5);
   for (const std::string& path : tools::split_gguf(input, prefix, args.get_int("parts", 0))) std::printf("%s\n", path.c_str());
+  return 0;
+}
+
+int cmd_merge(int argc, char** argv) {
+  const Args args(argc, argv, {}, {}, "usage: tabllm merge FIRST-00001-of-0000N.gguf OUT.gguf  (the other parts are found from the first's name)");
+  if (args.positional().size() != 2) throw Error(args.usage());
+  tools::merge_gguf(args.positional()[0], args.positional()[1]);
+  std::printf("%s\n", args.positional()[1].c_str());
   return 0;
 }
 

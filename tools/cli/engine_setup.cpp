@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "runtime/cpu_forward.h"
+#include "split/gguf_split.h"
 
 namespace tabllm::cli {
 
@@ -16,7 +17,14 @@ const char* const kEngineUsage =
 
 Engine open_engine(const Args& args) {
   Engine e;
-  e.model = Model::load(args.require("m"));
+  const std::string path = args.require("m");
+  // The native reader takes one file; a part alone would fail later on a missing tensor.
+  if (const auto part = tools::split_part_of(path); part && part->count > 1) {
+    throw Error(path + " is part " + std::to_string(part->index + 1) + " of a model split in " + std::to_string(part->count) +
+                ": join the parts first (tabllm merge " + tools::split_part_path(part->prefix, 0, part->count) +
+                " OUT.gguf), or load it in JavaScript, which reads split models");
+  }
+  e.model = Model::load(path);
   CpuOptions options;
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.n_threads = args.get_int("threads", hw);

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <regex>
 
 #include "common/error.h"
 #include "gguf/gguf.h"
@@ -37,16 +39,15 @@ std::vector<size_t> part_starts(const std::vector<gguf::TensorInfo>& tensors, in
   return starts;
 }
 
+// Where each tensor written comes from: its file and its info there.
 struct CopySource {
-  const gguf::File* file;
-  const gguf::TensorInfo* first;  // the part's first tensor in the input header
+  std::vector<std::pair<const gguf::File*, const gguf::TensorInfo*>> tensors;
 };
 
 void copy_tensor(void* ctx, size_t index, std::vector<uint8_t>& out) {
-  const auto* source = static_cast<const CopySource*>(ctx);
-  const gguf::TensorInfo& t = source->first[index];
-  const uint8_t* data = source->file->tensor_data(t);
-  out.assign(data, data + t.n_bytes());
+  const auto& [file, t] = static_cast<const CopySource*>(ctx)->tensors[index];
+  const uint8_t* data = file->tensor_data(*t);
+  out.assign(data, data + t->n_bytes());
 }
 
 }  // namespace
@@ -80,12 +81,57 @@ std::vector<std::string> split_gguf(const std::string& input, const std::string&
     writer.set("split.tensors.count", gguf::Value::of_i32(static_cast<int32_t>(header.tensors.size())));
     const size_t begin = starts[static_cast<size_t>(p)];
     const size_t end = p + 1 < parts ? starts[static_cast<size_t>(p) + 1] : header.tensors.size();
-    for (size_t i = begin; i < end; ++i) writer.declare_tensor(header.tensors[i].name, header.tensors[i].dims, header.tensors[i].type);
-    CopySource source{file.get(), &header.tensors[begin]};
+    CopySource source;
+    for (size_t i = begin; i < end; ++i) {
+      writer.declare_tensor(header.tensors[i].name, header.tensors[i].dims, header.tensors[i].type);
+      source.tensors.emplace_back(file.get(), &header.tensors[i]);
+    }
     paths.push_back(split_part_path(prefix, p, parts));
     writer.write_file(paths.back(), copy_tensor, &source);
   }
   return paths;
+}
+
+std::optional<SplitPart> split_part_of(const std::string& path) {
+  static const std::regex kPart("^(.*)-([0-9]{5})-of-([0-9]{5})\\.gguf$");
+  std::smatch m;
+  if (!std::regex_match(path, m, kPart)) return std::nullopt;
+  const int index = std::stoi(m[2].str()) - 1, count = std::stoi(m[3].str());
+  if (index < 0 || index >= count) return std::nullopt;
+  return SplitPart{index, count, m[1].str()};
+}
+
+void merge_gguf(const std::string& first_part, const std::string& output) {
+  const auto part = split_part_of(first_part);
+  if (!part || part->index != 0) throw Error(first_part + " is not the first part of a split model (…-00001-of-0000N.gguf)");
+  std::vector<std::unique_ptr<gguf::File>> files;
+  for (int p = 0; p < part->count; ++p) {
+    const std::string path = split_part_path(part->prefix, p, part->count);
+    files.push_back(gguf::File::open(path));
+    const gguf::Header& h = files.back()->header();
+    const gguf::Value* no = h.find("split.no");
+    const gguf::Value* count = h.find("split.count");
+    if (!no || !count || no->as_int() != p || count->as_int() != part->count) {
+      throw Error(path + " is not part " + std::to_string(p + 1) + " of " + std::to_string(part->count) + " (its split.no and split.count say otherwise)");
+    }
+  }
+  const gguf::Header& first = files[0]->header();
+  gguf::Writer writer(first.alignment);
+  for (const auto& kv : first.metadata) {
+    if (!is_split_key(kv.key)) writer.set(kv.key, kv.value);
+  }
+  CopySource source;
+  for (const auto& file : files) {
+    for (const auto& t : file->header().tensors) {
+      writer.declare_tensor(t.name, t.dims, t.type);
+      source.tensors.emplace_back(file.get(), &t);
+    }
+  }
+  if (const gguf::Value* total = first.find("split.tensors.count"); total && total->as_int() != static_cast<int64_t>(source.tensors.size())) {
+    throw Error("the parts of " + first_part + " hold " + std::to_string(source.tensors.size()) + " tensors, but it says the model has " +
+                std::to_string(total->as_int()) + ": a part is from another model or corrupt");
+  }
+  writer.write_file(output, copy_tensor, &source);
 }
 
 }  // namespace tabllm::tools
