@@ -1,6 +1,6 @@
 // The memory a model needs, checked from its header before the download: figures for real shapes, the
 // choice under 'auto' when only WebGPU is too small, errors that say what would fit, and a URL refused after
-// a range request for its first bytes, before any download.
+// a range request for its first bytes, before any download (after it, from a server without ranges).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -67,9 +67,10 @@ test('a URL whose model cannot fit is refused from its first bytes, before the d
   assert.equal(bytes.readUInt32LE(valueAt), 5);
   bytes.writeUInt32LE(2_000_000, valueAt);
   const requests = [];
+  let ranges = true;
   const server = http.createServer((req, res) => {
     requests.push(req.headers.range ?? 'whole');
-    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const m = ranges && /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     if (!m) { res.writeHead(200, { 'Content-Length': String(bytes.length) }); return res.end(bytes); }
     const start = Number(m[1]);
     const end = Math.min(bytes.length - 1, m[2] ? Number(m[2]) : bytes.length - 1);
@@ -83,6 +84,12 @@ test('a URL whose model cannot fit is refused from its first bytes, before the d
       (e) => e.code === 'memory' && /KV cache \d+\.\d\d GB at context 512/.test(e.message) && /Choose a smaller model/.test(e.message));
     assert.deepEqual(requests, ['bytes=0-1048575'], 'only the first bytes were asked for');
     assert.deepEqual(fs.readdirSync(cacheDir), [], 'nothing stored');
+
+    // A server without range requests: the same check, once the model has arrived.
+    ranges = false;
+    requests.length = 0;
+    await assert.rejects(createEngine({ model: `http://127.0.0.1:${server.address().port}/deep.gguf`, backend: 'wasm', cacheDir }), { code: 'memory' });
+    assert.deepEqual(requests, ['bytes=0-1048575', 'whole']);
   } finally {
     server.closeAllConnections();
     server.close();
