@@ -52,6 +52,9 @@ test('auto: WebGPU too small for the model → WebAssembly, saying why; neither 
   assert.equal(fitBackend({ backend: 'webgpu', reason: 'adapter' }, { header: qwen, size: 0.49 * GB }, { auto: true, report, gpuMemory: 8 * GB }).backend, 'webgpu');
   assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { auto: true, report, gpuMemory: 2 * GB }),
     /^ModelLoadError: this model does not fit on this device\. WebGPU: .*\. WebAssembly: .*\. Choose a shorter context/);
+  // Asked for WebGPU (no capability report), gpuMemory still counts.
+  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { gpuMemory: 2 * GB }),
+    /^ModelLoadError: this model does not fit in the WebGPU backend: it needs 5\.\d\d GB .*, more than this device's estimated 2\.00 GB\. Choose a smaller quantization: a file of at most 0\.\d\d GB fits at context 2048/);
   // One layer's KV cache beyond the adapter's largest buffer.
   const small = { webgpu: { available: true, limits: { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 } } };
   assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { report: small, contextSize: 16384 }),

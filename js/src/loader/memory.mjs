@@ -65,7 +65,7 @@ export function backendCapacity(report, { gpuMemory } = {}) {
   const deviceMemory = typeof navigator !== 'undefined' && navigator.deviceMemory ? navigator.deviceMemory * 2 ** 30 : null;
   return {
     wasm: WASM_HEAP - WASM_RESERVED,
-    webgpu: report?.webgpu?.available ? (gpuMemory ?? deviceMemory) : null,
+    webgpu: gpuMemory ?? (report?.webgpu?.available ? deviceMemory : null),
     webgpuBuffer: Math.min(limits.maxBufferSize ?? Infinity, limits.maxStorageBufferBindingSize ?? Infinity),
   };
 }
