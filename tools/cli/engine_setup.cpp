@@ -15,16 +15,19 @@ const char* const kEngineUsage =
     "  -c, --ctx N          context size in tokens (default: the model's)\n"
     "  --kernels K          simd (default) or scalar (the reference path)\n";
 
-Engine open_engine(const Args& args) {
-  Engine e;
-  const std::string path = args.require("m");
-  // The native reader takes one file; a part alone would fail later on a missing tensor.
+std::unique_ptr<Model> load_model(const std::string& path) {
+  // A part alone would fail later, on a missing tensor.
   if (const auto part = tools::split_part_of(path); part && part->count > 1) {
     throw Error(path + " is part " + std::to_string(part->index + 1) + " of a model split in " + std::to_string(part->count) +
                 ": join the parts first (tabllm merge " + tools::split_part_path(part->prefix, 0, part->count) +
                 " OUT.gguf), or load it in JavaScript, which reads split models");
   }
-  e.model = Model::load(path);
+  return Model::load(path);
+}
+
+Engine open_engine(const Args& args) {
+  Engine e;
+  e.model = load_model(args.require("m"));
   CpuOptions options;
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.n_threads = args.get_int("threads", hw);
