@@ -1,7 +1,8 @@
 // Split GGUF models and Hugging Face references in the loader: stories260K split in 3 by `tabllm split`
 // joins back into a file with the same tensors and bytes, loads from paths, Blobs and 3 URLs (resumed,
-// SHA-256 per part), generates the same greedy tokens as the unsplit file; "hf:" and {repo, file} become
-// resolve/REVISION URLs, and the download path is served from a local copy under the same path.
+// SHA-256 per part), generates the same greedy tokens as the unsplit file (WebAssembly and WebGPU); "hf:"
+// and {repo, file} become resolve/REVISION URLs, and the download path is served from a local copy under the
+// same path.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -208,6 +209,7 @@ test('an hf: model downloads from its resolve URL (a local copy under the same p
     assert.equal(expected.length, 24);
     assert.deepEqual(await complete('hf:someone/stories-GGUF/stories260K-q8_0.gguf'), expected);
     assert.deepEqual(await complete(paths[0]), expected, 'the split file, from its first path');
+    assert.deepEqual(await complete(paths[0], { backend: 'webgpu' }), expected, 'the split file on WebGPU');
     assert.deepEqual(await complete({ repo: 'someone/stories-GGUF', file: path.basename(paths[0]) }, { revision: 'v2' }), expected, 'the split file, from 3 URLs');
     assert.ok(server.requests.some((r) => r.path === '/someone/stories-GGUF/resolve/v2/stories260K-q8_0-00003-of-00003.gguf'));
   } finally {
