@@ -1,6 +1,7 @@
 // The chat page: all model work happens in a Web Worker (createWorkerEngine), so this thread only moves
 // text into the page, and it stays responsive while a reply streams.
 import { RateChart } from './chart.mjs';
+import { HUGGING_FACE_MODELS, STORIES_NOTE, repositoryPage } from './models.mjs';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -11,6 +12,7 @@ const ui = {
   send: $('send'), stop: $('stop'), clear: $('clear'), mode: $('mode'), temperature: $('temperature'),
   temperatureValue: $('temperature-value'), maxTokens: $('max-tokens'), ttft: $('ttft'), tps: $('tps'), tokens: $('tokens'),
   engineStatus: $('engine-status'), capabilities: $('capabilities'), cached: $('cached'),
+  modelNote: $('model-note'), modelWarning: $('model-warning'),
 };
 const chart = new RateChart($('chart'));
 
@@ -21,6 +23,7 @@ const app = window.tabllmChat = {
 
 let tabllm = null;
 const builtInSha256 = new Map();  // built-in model URL → SHA-256 from the build, checked on download
+const hubModels = new Map(HUGGING_FACE_MODELS.map((m) => [m.model, m]));
 let controller = null;
 let stopPressedAt = null;
 
@@ -77,12 +80,22 @@ async function fillModelList() {
     builtInSha256.set(href, m.sha256);
     ui.modelSelect.add(new Option(`${m.name} (${mb(m.size)})`, href, m.default, m.default));
   }
-  ui.modelSelect.add(new Option('a GGUF file by URL…', 'url'));
+  // Instruct models from Hugging Face, with their download size and what they need at the demo's context.
+  const hub = document.createElement('optgroup');
+  hub.label = 'Instruct models (Hugging Face, Q4_K_M)';
+  for (const m of HUGGING_FACE_MODELS) {
+    const need = tabllm?.memoryNeed ? tabllm.memoryNeed({ ...m.shape, weights: m.size }, m.contextSize) : null;
+    m.needBytes = need?.total ?? null;
+    hub.append(new Option(`${m.name} · ${gbText(m.size)}${need ? ` · needs ${gbText(need.total)}` : ''}`, m.model));
+  }
+  ui.modelSelect.add(hub);
+  ui.modelSelect.add(new Option('a GGUF file by URL or hf: reference…', 'url'));
   ui.modelSelect.add(new Option('a GGUF file on this device…', 'file'));
   const wanted = params.get('model');
   if (wanted) {
     const href = new URL(wanted, location.href).href;
-    if (![...ui.modelSelect.options].some((o) => o.value === href)) {
+    if (hubModels.has(wanted)) ui.modelSelect.value = wanted;
+    else if (![...ui.modelSelect.options].some((o) => o.value === href)) {
       ui.modelSelect.value = 'url';
       ui.modelUrl.value = href;
     } else ui.modelSelect.value = href;
@@ -93,6 +106,27 @@ async function fillModelList() {
 function syncModelInputs() {
   ui.modelUrl.hidden = ui.modelSelect.value !== 'url';
   ui.modelFile.hidden = ui.modelSelect.value !== 'file';
+  ui.modelNote.replaceChildren(...modelNote(ui.modelSelect.value));
+}
+
+const gbText = (bytes) => `${(bytes / 1e9).toFixed(2)} GB`;
+
+// What the chosen model is: the story model's nature, or a Hugging Face model's download, need and page.
+function modelNote(choice) {
+  const hubModel = hubModels.get(choice);
+  if (hubModel) {
+    const link = Object.assign(document.createElement('a'), { href: repositoryPage(hubModel.model), textContent: repositoryPage(hubModel.model).replace('https://', ''), target: '_blank', rel: 'noopener' });
+    const need = hubModel.needBytes ? `, needs about ${gbText(hubModel.needBytes)} of memory at a context of ${hubModel.contextSize} tokens` : '';
+    return [`${hubModel.name}: a download of about ${gbText(hubModel.size)} (kept on this device afterwards)${need}. From `, link, '.'];
+  }
+  if (builtInSha256.has(choice) && /stories260K/.test(choice)) return [STORIES_NOTE];
+  return [];
+}
+
+// A model's name on the page: a URL's or reference's file name, a file's name, a split model's first part.
+function modelLabel(model) {
+  if (Array.isArray(model)) return `${[...model].sort((a, b) => a.name.localeCompare(b.name))[0].name} (${model.length} parts)`;
+  return typeof model === 'string' ? decodeURIComponent(model.split('/').pop()) : model.name;
 }
 
 function chosenModel() {
@@ -102,9 +136,9 @@ function chosenModel() {
     return ui.modelUrl.value.trim();
   }
   if (choice === 'file') {
-    const file = ui.modelFile.files?.[0];
-    if (!file) throw new Error('choose a .gguf file');
-    return file;
+    const files = [...(ui.modelFile.files ?? [])];
+    if (files.length === 0) throw new Error('choose a .gguf file (all its parts, for a split model)');
+    return files.length === 1 ? files[0] : files;  // several: the parts of a split model
   }
   return choice;
 }
@@ -167,21 +201,28 @@ async function loadEngine() {
   setState('loading');
   const backend = ui.backend.value;
   const started = performance.now();
-  ui.engineStatus.textContent = `loading ${typeof model === 'string' ? decodeURIComponent(model.split('/').pop()) : model.name}…`;
+  ui.engineStatus.textContent = `loading ${modelLabel(model)}…`;
   try {
     const sha256 = typeof model === 'string' ? builtInSha256.get(model) : undefined;
     // One core stays free for the page (and the browser): WebAssembly threads spin while they wait.
     const threads = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
-    const engine = await tabllm.createWorkerEngine({ model, backend, threads, onProgress: showProgress, ...(sha256 ? { sha256 } : {}) });
+    const contextSize = typeof model === 'string' ? hubModels.get(model)?.contextSize : undefined;
+    const engine = await tabllm.createWorkerEngine({ model, backend, threads, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
     const previous = app.engine;
     app.engine = engine;
     app.backend = engine.backend ?? backend;
     app.loadMs = performance.now() - started;
     await disposeEngine(previous);
-    ui.engineStatus.textContent = `${typeof model === 'string' ? decodeURIComponent(model.split('/').pop()) : model.name} on ${app.backend} · loaded in ${seconds(app.loadMs)}`;
+    ui.engineStatus.textContent = `${modelLabel(model)} on ${app.backend} · loaded in ${seconds(app.loadMs)}`;
     if (engine.backendReason) ui.engineStatus.title = engine.backendReason;
     ui.engineStatus.textContent += engine.backendReason ? ` (${engine.backendReason})` : '';
     ui.loading.hidden = true;
+    // Without a chat template, chat messages reach the model as plain text: say so.
+    const template = engine.modelInfo?.chat_template;
+    ui.modelWarning.hidden = !!template;
+    ui.modelWarning.textContent = template ? '' : 'This model has no chat template: chat messages reach it as plain text, and it may not answer as an assistant. '
+      + 'Use "continue text" mode, or load an instruct model.';
+    app.chatTemplate = !!template;
     setState('ready');
   } catch (error) {
     ui.loading.hidden = true;
@@ -359,15 +400,15 @@ if ('serviceWorker' in navigator && params.get('sw') !== '0') {
   // The page's own files, cached for offline use (models are kept by the loader, in OPFS).
   navigator.serviceWorker.register('sw.js').catch((error) => console.warn(`tabllm chat: no offline shell: ${error.message}`));
 }
-await fillModelList();
 try {
   tabllm = await import('./js/dist/index.js');
-  refreshCached();
 } catch (error) {
   showError(`the tabllm package did not load (${error.message}): run bash scripts/setup.sh, then node apps/chat/build.mjs`);
   setState('error');
   app.loads++;
 }
+await fillModelList();
+if (tabllm) refreshCached();
 if (tabllm) {
   tabllm.capabilityReport?.().then((c) => { if (!ui.capabilities.textContent) ui.capabilities.textContent = describeCapabilities(c); }).catch(() => {});
   if (params.get('autoload') !== '0' && ui.modelSelect.value !== 'file') await loadEngine();

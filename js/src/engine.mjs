@@ -13,6 +13,7 @@ import { engineOptions } from './engine_options.mjs';
 import { eagerStream } from './eager_stream.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 import { openModel } from './loader/index.mjs';
+import { fitBackend } from './loader/memory.mjs';
 import { parseChatRequest, parseCompletionRequest } from './request.mjs';
 import { chatLogprobs, completionLogprobs, nowSeconds, requestId, usage } from './responses.mjs';
 import { DEFAULT_INSTRUCTIONS, mayStartCall, readToolCall, templateMessages, toolCallFormat, toolMarkup } from './tool_calls.mjs';
@@ -80,21 +81,14 @@ export class Engine {
       let choice;
       if (this.#options.backend === 'wasm') choice = { backend: 'wasm', reason: 'asked for the WebAssembly backend' };
       else if (this.#options.backend === 'webgpu') choice = { backend: 'webgpu', reason: 'asked for the WebGPU backend' };
-      else choice = chooseBackend('auto', await capabilityReport(), { allowSoftwareAdapter: this.#options.allowSoftwareAdapter });
-      this.#source = await openModel(this.#options.model, { onProgress, signal: this.#options.signal, sha256: this.#options.sha256 });
+      const report = this.#options.backend === 'auto' ? await capabilityReport() : null;
+      if (report) choice = chooseBackend('auto', report, { allowSoftwareAdapter: this.#options.allowSoftwareAdapter });
+      const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, gpuMemory } = this.#options;
+      // The memory need is checked from the header, before a download starts.
+      const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, gpuMemory }); };
+      this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
       try {
-        const common = { contextSize: this.#options.contextSize, onProgress };
-        if (choice.backend === 'webgpu') {
-          const { WebgpuRunner } = await import('./runners/webgpu_runner.mjs');
-          this.#runner = await WebgpuRunner.create(this.#source, {
-            // A device given by the caller serves until it is lost; then a new one is requested.
-            ...common, device: this.#lost ? undefined : this.#options.device, maxBatch: this.#options.maxBatch,
-            onLost: (error) => { this.#lost = error; this.#options.onDeviceLost?.(error); },
-          });
-        } else {
-          const { WasmRunner } = await import('./runners/wasm_runner.mjs');
-          this.#runner = await WasmRunner.create(this.#source, { ...common, threads: this.#options.threads, wasmVariant: this.#options.wasmVariant });
-        }
+        ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, onProgress }));
         checkContextSize(this.#options.contextSize, this.#runner.info.context);
       } catch (e) {
         await this.#runner?.destroy();
@@ -115,6 +109,53 @@ export class Engine {
    * model's WebAssembly module started; tests check that a load and a request each do their work once. */
   debugStats() {
     return this.#runner?.wasm.tabllm.debugStats() ?? null;
+  }
+
+  // The runner of the chosen backend. Under 'auto', a model that WebGPU cannot hold or read (a tensor type
+  // its kernels lack, buffers beyond the adapter's limits, an adapter or device failure, the device lost
+  // while loading) runs on WebAssembly instead, and the reason says why.
+  async #startRunner(choice, common) {
+    if (choice.backend === 'wasm') return { runner: await this.#startWasm(common), ...choice };
+    try {
+      return { runner: await this.#startWebgpu(common), ...choice };
+    } catch (gpuError) {
+      if (this.#options.backend !== 'auto' || gpuError?.name === 'AbortError') throw gpuError;
+      const why = `WebGPU could not load the model (${gpuError.message})`;
+      try {
+        return { runner: await this.#startWasm(common), backend: 'wasm', reason: `${why}; running on the WebAssembly CPU backend instead` };
+      } catch (cpuError) {
+        throw new Error(`neither backend can run this model. ${why}. WebAssembly: ${cpuError.message}`, { cause: cpuError });
+      }
+    }
+  }
+
+  async #startWasm(common) {
+    const { WasmRunner } = await import('./runners/wasm_runner.mjs');
+    return WasmRunner.create(this.#source, { ...common, threads: this.#options.threads, wasmVariant: this.#options.wasmVariant });
+  }
+
+  async #startWebgpu(common) {
+    const { WebgpuRunner } = await import('./runners/webgpu_runner.mjs');
+    let loading = true;
+    let lostWhileLoading = null;
+    const runner = await WebgpuRunner.create(this.#source, {
+      // A device given by the caller serves until it is lost; then a new one is requested.
+      ...common, device: this.#lost ? undefined : this.#options.device, maxBatch: this.#options.maxBatch,
+      onLost: (error) => {
+        if (loading) lostWhileLoading = error;
+        else this.#lost = error;
+        if (!loading) this.#options.onDeviceLost?.(error);
+      },
+    });
+    // A loss during the upload is reported once device.lost settles: give it that turn.
+    await Promise.race([runner.device.lost, new Promise((resolve) => setTimeout(resolve, 0))]);
+    loading = false;
+    if (lostWhileLoading) {
+      await runner.destroy();
+      const info = lostWhileLoading.info;
+      throw new Error(`the GPU device was lost while the model was loading (${[info?.reason, info?.message].filter(Boolean).join(': ') || lostWhileLoading.message})`);
+    }
+    return runner;
   }
 
   /** Ends the running request now; it finishes with finish_reason "abort" and the next one runs normally. */

@@ -4,7 +4,8 @@
 
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
-  'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal']);
+  'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
+  'gpuMemory']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -80,7 +81,10 @@ function checkValues(api, o) {
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) fail(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
   }
   if (o.wasmVariant !== undefined && !['threaded', 'single'].includes(o.wasmVariant)) fail(`wasmVariant must be "threaded" or "single", got ${JSON.stringify(o.wasmVariant)}`);
-  for (const name of ['modelName', 'chatTemplate', 'sha256']) if (o[name] !== undefined && typeof o[name] !== 'string') fail(`${name} must be a string`);
+  for (const name of ['modelName', 'chatTemplate', 'revision', 'hfEndpoint', 'cacheDir']) if (o[name] !== undefined && typeof o[name] !== 'string') fail(`${name} must be a string`);
+  const isHashes = (v) => typeof v === 'string' || (Array.isArray(v) && v.every((h) => typeof h === 'string'));
+  if (o.sha256 !== undefined && !isHashes(o.sha256)) fail('sha256 must be a string, or an array of strings (one per part of a split model)');
+  if (o.gpuMemory !== undefined && (typeof o.gpuMemory !== 'number' || !(o.gpuMemory > 0))) fail(`gpuMemory must be a positive number of bytes, got ${JSON.stringify(o.gpuMemory)}`);
 }
 
 // WebLLM's progress callback takes {progress (0 to 1), timeElapsed (seconds), text}; it gets those with

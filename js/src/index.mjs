@@ -5,4 +5,4 @@ export { TabllmAPIError } from './errors.mjs';
 export { createFetchHandler } from './fetch_handler.mjs';
 export { renderChat } from './chat_template.mjs';
 export { capabilityReport, chooseBackend } from './capabilities.mjs';
-export { listCachedModels, deleteCachedModel, ModelLoadError } from './loader/index.mjs';
+export { listCachedModels, deleteCachedModel, ModelLoadError, openModel, resolveModelReference, memoryNeed } from './loader/index.mjs';

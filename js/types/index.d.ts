@@ -8,12 +8,20 @@ export interface ProgressEvent {
   loaded?: number;
   total?: number;
   bytesPerSecond?: number;
+  /** A split model: the part downloading (0-based) and how many there are; loaded/total count all parts so far. */
+  part?: number;
+  parts?: number;
   [key: string]: unknown;
 }
 
+export type ModelReference = string | URL | Blob | { repo: string; file: string; revision?: string };
+
 export interface EngineOptions {
-  /** A URL, a File/Blob, or (Node) a file path of a GGUF model. */
-  model: string | URL | Blob;
+  /**
+   * A URL, a File/Blob, or (Node) a file path of a GGUF model; "hf:owner/repo/file.gguf" or {repo, file} on
+   * Hugging Face; a split model's parts as an array, or its first part (…-00001-of-0000N.gguf).
+   */
+  model: ModelReference | ModelReference[];
   backend?: Backend;
   onProgress?: (event: ProgressEvent) => void;
   /** Called when the GPU device is lost; requests fail until engine.reload(). */
@@ -28,8 +36,15 @@ export interface EngineOptions {
   modelName?: string;
   /** A Jinja chat template that replaces the model's own. */
   chatTemplate?: string;
-  /** Expected SHA-256 of the model file (hex). */
-  sha256?: string;
+  /** Expected SHA-256 of the model file (hex); for a split model, one per part. */
+  sha256?: string | (string | null)[];
+  /** Hugging Face references: the branch, tag or commit (default 'main'), and the site (a mirror). */
+  revision?: string;
+  hfEndpoint?: string;
+  /** Node: where downloaded models are kept (default $TABLLM_CACHE_DIR or ~/.cache/tabllm/models). */
+  cacheDir?: string;
+  /** Bytes of GPU memory, when known: a model that needs more runs on WebAssembly under 'auto'. */
+  gpuMemory?: number;
   /** Let backend 'auto' pick a software WebGPU adapter (SwiftShader). */
   allowSoftwareAdapter?: boolean;
   /** A GPUDevice to use instead of requesting one. */
@@ -270,3 +285,6 @@ export function chooseBackend(preference: Backend, report: Record<string, unknow
 export function listCachedModels(options?: Record<string, unknown>): Promise<{ url: string; size: number; complete: boolean; storage: string; [key: string]: unknown }[]>;
 export function deleteCachedModel(url: string, options?: Record<string, unknown>): Promise<boolean>;
 export class ModelLoadError extends Error { code: string }
+export function resolveModelReference(model: ModelReference, options?: { revision?: string; hfEndpoint?: string }): string | URL | Blob;
+export function openModel(model: ModelReference | ModelReference[], options?: Record<string, unknown>): Promise<{ name: string; size: number; storage: string; read(offset: number, length: number): Promise<Uint8Array>; close(): Promise<void> }>;
+export function memoryNeed(shape: { layers: number; kvHeads: number; keyLength: number; valueLength: number; trainedContext?: number | null; vocab: number; weights: number }, contextSize?: number): { context: number; weights: number; kvCache: number; working: number; total: number };

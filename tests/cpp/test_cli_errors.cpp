@@ -119,3 +119,11 @@ TEST(CliErrors, BadNumbers) {
   expect_clear_error("generate -m " + model_path() + " -p hi -n many", "expects an integer");
   expect_clear_error("generate -m " + model_path() + " -p hi --temp -1", "temperature");
 }
+
+TEST(CliErrors, PartOfASplitModel) {
+  const std::string prefix = test::build_dir() + "/cli-split";
+  ASSERT_EQ(run_cli("split " + model_path() + " --parts 2 --out " + prefix).exit_code, 0);
+  expect_clear_error("generate -m " + prefix + "-00001-of-00002.gguf -p Hi -n 1", "is part 1 of a model split in 2: join the parts first (tabllm merge");
+  expect_clear_error("info -m " + prefix + "-00002-of-00002.gguf", "is part 2 of a model split in 2");
+  expect_clear_error("merge " + prefix + "-00002-of-00002.gguf out.gguf", "is not the first part of a split model");
+}

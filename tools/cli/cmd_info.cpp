@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/args.h"
+#include "cli/engine_setup.h"
 #include "common/error.h"
 #include "model/model.h"
 
@@ -11,7 +12,7 @@ namespace tabllm::cli {
 
 int cmd_info(int argc, char** argv) {
   const Args args(argc, argv, {"m|model"}, {}, "usage: tabllm info -m MODEL");
-  const auto model = Model::load(args.require("m"));
+  const auto model = load_model(args.require("m"));
   const ModelConfig& c = model->config();
   std::map<std::string, int> types;
   uint64_t bytes = 0, params = 0;

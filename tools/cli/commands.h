@@ -12,5 +12,7 @@ int cmd_bench(int argc, char** argv);
 int cmd_perplexity(int argc, char** argv);
 int cmd_info(int argc, char** argv);
 int cmd_grammar_check(int argc, char** argv);
+int cmd_split(int argc, char** argv);
+int cmd_merge(int argc, char** argv);
 
 }  // namespace tabllm::cli

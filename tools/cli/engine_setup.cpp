@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "backend/cpu/forward.h"
+#include "split/gguf_split.h"
 
 namespace tabllm::cli {
 
@@ -14,9 +15,19 @@ const char* const kEngineUsage =
     "  -c, --ctx N          context size in tokens (default: the model's)\n"
     "  --kernels K          simd (default) or scalar (the reference path)\n";
 
+std::unique_ptr<Model> load_model(const std::string& path) {
+  // A part alone would fail later, on a missing tensor.
+  if (const auto part = tools::split_part_of(path); part && part->count > 1) {
+    throw Error(path + " is part " + std::to_string(part->index + 1) + " of a model split in " + std::to_string(part->count) +
+                ": join the parts first (tabllm merge " + tools::split_part_path(part->prefix, 0, part->count) +
+                " OUT.gguf), or load it in JavaScript, which reads split models");
+  }
+  return Model::load(path);
+}
+
 Engine open_engine(const Args& args) {
   Engine e;
-  e.model = Model::load(args.require("m"));
+  e.model = load_model(args.require("m"));
   CpuOptions options;
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   options.n_threads = args.get_int("threads", hw);

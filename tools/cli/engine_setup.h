@@ -24,4 +24,7 @@ struct Engine {
 
 Engine open_engine(const Args& args);
 
+// The model at `path`; a part of a split model is refused with how to join it (the native reader takes one file).
+std::unique_ptr<Model> load_model(const std::string& path);
+
 }  // namespace tabllm::cli

@@ -19,7 +19,9 @@ constexpr const char* kUsage =
     "  bench            -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--threads N]\n"
     "  perplexity       -m MODEL -f TEXT [--ctx N] [--threads N]\n"
     "  info             -m MODEL\n"
-    "  grammar-check    --schema FILE --tests FILE -m MODEL_OR_VOCAB [--any-order] [--strict]\n";
+    "  grammar-check    --schema FILE --tests FILE -m MODEL_OR_VOCAB [--any-order] [--strict]\n"
+    "  split            IN.gguf --parts N [--out PREFIX]\n"
+    "  merge            FIRST-00001-of-0000N.gguf OUT.gguf\n";
 
 struct Command {
   const char* name;
@@ -31,6 +33,7 @@ constexpr Command kCommands[] = {
     {"convert-llama2c", tabllm::cli::cmd_convert_llama2c}, {"synth", tabllm::cli::cmd_synth},
     {"bench", tabllm::cli::cmd_bench},           {"perplexity", tabllm::cli::cmd_perplexity},
     {"info", tabllm::cli::cmd_info},             {"grammar-check", tabllm::cli::cmd_grammar_check},
+    {"split", tabllm::cli::cmd_split},           {"merge", tabllm::cli::cmd_merge},
 };
 
 }  // namespace

@@ -5,7 +5,7 @@ export class ModelLoadError extends Error {
   constructor(message, { code, cause } = {}) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'ModelLoadError';
-    this.code = code;  // 'http' | 'network' | 'integrity' | 'quota' | 'format' | 'busy' | 'aborted'
+    this.code = code;  // 'http' | 'network' | 'integrity' | 'quota' | 'format' | 'busy' | 'aborted' | 'memory'
   }
 }
 

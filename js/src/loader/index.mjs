@@ -9,11 +9,18 @@
 import { importNodeOnly } from '../node_only.mjs';
 import { download, hashStored, ProgressReporter } from './download.mjs';
 import { ModelLoadError, abortError, integrityError, isQuotaError, quotaError } from './errors.mjs';
+import { readGgufHeader } from './gguf_header.mjs';
+import { resolveModelReference } from './hf.mjs';
+import { probeRemote } from './probe.mjs';
 import { blobSource, nodeFileSource } from './sources.mjs';
+import { joinParts, splitPartName, splitPartNames, splitPartUrls } from './split.mjs';
 import { MemoryStore } from './store_memory.mjs';
 
 export { ModelLoadError } from './errors.mjs';
 export { Sha256 } from './sha256.mjs';
+export { isHfReference, resolveModelReference } from './hf.mjs';
+export { joinParts, splitPartName, splitPartUrls } from './split.mjs';
+export { fitBackend, memoryNeed, modelShape } from './memory.mjs';
 
 const isNode = () => typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined' && typeof WorkerGlobalScope === 'undefined';
 const hasScheme = (text) => /^[a-z][a-z0-9+.-]+:/i.test(text);
@@ -100,18 +107,136 @@ async function checkMagic(source) {
 const inFlight = new Map();  // url → promise: two loads of one URL share one download
 
 /**
- * @param {string|URL|Blob} source a URL, a File/Blob, or a filesystem path (Node)
+ * @param {string|URL|Blob|Array<string|URL|Blob>|{repo: string, file: string, revision?: string}} source a URL,
+ *   a File/Blob, a filesystem path (Node), "hf:owner/repo/file.gguf" or {repo, file}; the parts of a split
+ *   model as an array, or its first part's URL or path (the others are found from the name)
  * @param {{onProgress?: (p: {phase: 'download'|'verify'|'ready', loaded: number, total: number|null,
- *   bytesPerSecond: number, name: string, url?: string, storage?: string, fromCache?: boolean}) => void,
- *   sha256?: string, cache?: boolean, signal?: AbortSignal, cacheDir?: string, store?: object,
- *   storage?: 'opfs'|'cache-storage'|'node-fs'|'memory',
+ *   bytesPerSecond: number, name: string, url?: string, storage?: string, fromCache?: boolean,
+ *   part?: number, parts?: number}) => void,
+ *   sha256?: string|string[], cache?: boolean, signal?: AbortSignal, cacheDir?: string, store?: object,
+ *   storage?: 'opfs'|'cache-storage'|'node-fs'|'memory', revision?: string, hfEndpoint?: string,
+ *   beforeLoad?: (model: {header: object, size: number}) => void|Promise<void>,
  *   fetch?: typeof fetch, maxRetries?: number, retryDelayMs?: number}} [options]
  * @returns {Promise<{name: string, size: number, storage: string, url?: string, sha256?: string|null,
- *   read: (offset: number, length: number) => Promise<Uint8Array>,
+ *   parts?: object[], read: (offset: number, length: number) => Promise<Uint8Array>,
  *   chunks: (chunkSize?: number) => AsyncIterable<Uint8Array>, close: () => Promise<void>}>}
  */
 export async function openModel(source, options = {}) {
-  const expected = checkSha256(options.sha256);
+  source = resolveModelReference(Array.isArray(source) && source.length === 1 ? source[0] : source, options);
+  if (options.signal?.aborted) throw abortError(options.signal.reason);
+  const parts = await splitParts(source);
+  const { beforeLoad } = options;
+  // A model about to be downloaded is checked from its first bytes; any other once it is open.
+  let checked = false;
+  const remote = (parts ?? [source]).every(isRemote);
+  if (beforeLoad && remote && !(await storedComplete(parts ?? [source], options))) {
+    const urls = (parts ?? [source]).map((u) => new URL(String(u), globalThis.location?.href).href);
+    const probe = await probeRemote(urls, { fetchImpl: options.fetch, signal: options.signal, name: nameFromUrl(new URL(urls[0])) });
+    if (probe) {
+      await beforeLoad(probe);
+      checked = true;
+    }
+  }
+  const model = parts ? await openParts(parts, options) : await openOne(source, { ...options, sha256: checkSha256(options.sha256) });
+  if (beforeLoad && !checked) {
+    try {
+      await beforeLoad({ header: await readGgufHeader((o, n) => model.read(o, n), model.size, model.name), size: model.size });
+    } catch (error) {
+      await model.close?.();
+      throw error;
+    }
+  }
+  return model;
+}
+
+function isRemote(source) {
+  if (typeof source !== 'string' && !(source instanceof URL)) return false;
+  const text = String(source);
+  return !(isNode() && (!hasScheme(text) || text.startsWith('file:')));
+}
+
+// Whether every URL is already stored whole (then nothing is downloaded, and the check reads the stored copy).
+async function storedComplete(urls, options) {
+  const stores = await storesFor(options);
+  for (const u of urls) {
+    const href = new URL(String(u), globalThis.location?.href).href;
+    let found = false;
+    for (const store of stores) {
+      const stored = await store.complete(href, '');
+      if (stored) {
+        await stored.close();
+        found = true;
+        break;
+      }
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+// The parts of a split model: an array as given; the first part's URL or path → all of them; null otherwise.
+async function splitParts(source) {
+  if (Array.isArray(source)) {
+    if (source.length === 0) throw new TypeError('openModel was given an empty list of parts');
+    return source.map((s) => resolveModelReference(s));
+  }
+  if (typeof Blob !== 'undefined' && source instanceof Blob) {
+    const part = splitPartName(source.name ?? '');
+    if (part && part.count > 1) {
+      throw new ModelLoadError(`${source.name} is part ${part.index + 1} of a model split in ${part.count}: choose all ${part.count} files together.`, { code: 'format' });
+    }
+    return null;
+  }
+  if (typeof source !== 'string' && !(source instanceof URL)) return null;
+  const text = String(source);
+  if (isNode() && (!hasScheme(text) || text.startsWith('file:'))) {
+    const part = splitPartName(text);
+    if (!part || part.count < 2) return null;
+    if (part.index !== 0) throw new ModelLoadError(`${text} is part ${part.index + 1} of a model split in ${part.count}: give the first part's path; the others are found from its name.`, { code: 'format' });
+    return splitPartNames(text);
+  }
+  let url;
+  try {
+    url = new URL(text, globalThis.location?.href);
+  } catch {
+    return null;  // openOne says what is wrong
+  }
+  const part = splitPartName(url.pathname);
+  return part && part.count > 1 ? splitPartUrls(url.href) : null;
+}
+
+// Opens each part (downloads one after the other, each stored, resumed and hashed on its own), then joins
+// them. Progress counts the bytes of all parts; `total` grows as each part's size becomes known.
+async function openParts(parts, options) {
+  let hashes = options.sha256;
+  if (hashes != null && !Array.isArray(hashes)) {
+    throw new TypeError(`this model comes in ${parts.length} parts: give sha256 as an array of ${parts.length} hashes, one per part (null for a part not to check)`);
+  }
+  if (hashes && hashes.length !== parts.length) throw new TypeError(`sha256 has ${hashes.length} hashes for ${parts.length} parts: give one per part`);
+  hashes = (hashes ?? parts.map(() => null)).map(checkSha256);
+  const opened = [];
+  let before = 0;
+  try {
+    for (const [i, part] of parts.entries()) {
+      const onProgress = options.onProgress && ((p) => {
+        if (p.phase === 'ready') return;  // one ready event, for the joined model
+        options.onProgress({ ...p, loaded: before + p.loaded, total: p.total == null ? null : before + p.total, part: i, parts: parts.length });
+      });
+      const source = await openOne(part, { ...options, onProgress, sha256: hashes[i] });
+      opened.push(source);
+      before += source.size;
+    }
+    const joined = await joinParts(opened);
+    options.onProgress?.({ phase: 'ready', name: joined.name, url: joined.url, loaded: joined.size, total: joined.size, bytesPerSecond: 0, storage: joined.storage, fromCache: opened.every((s) => !s.download), parts: parts.length });
+    return joined;
+  } catch (error) {
+    await Promise.all(opened.map((s) => s.close?.().catch(() => {})));
+    throw error;
+  }
+}
+
+async function openOne(source, options) {
+  const expected = options.sha256;
   const { signal } = options;
   if (signal?.aborted) throw abortError(signal.reason);
 
@@ -126,7 +251,7 @@ export async function openModel(source, options = {}) {
     return source;  // already a model source
   }
   if (typeof source !== 'string' && !(source instanceof URL)) {
-    throw new TypeError(`openModel takes a URL, a File/Blob or a file path, got ${source === null ? 'null' : typeof source}`);
+    throw new TypeError(`openModel takes a URL, a File/Blob, a file path, "hf:owner/repo/file.gguf" or {repo, file}, got ${source === null ? 'null' : typeof source}`);
   }
   const text = String(source);
   if (isNode() && (!hasScheme(text) || text.startsWith('file:'))) {
@@ -226,7 +351,7 @@ export async function listCachedModels(options = {}) {
 
 /** Deletes a stored model (complete or partial); true when something was deleted. */
 export async function deleteCachedModel(url, options = {}) {
-  const href = new URL(String(url), globalThis.location?.href).href;
+  const href = new URL(String(resolveModelReference(url, options)), globalThis.location?.href).href;
   let deleted = false;
   for (const store of await storesFor(options)) deleted = (await store.delete(href)) || deleted;
   return deleted;
