@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "grammar/gbnf_text.h"
 #include "grammar/regex.h"
 #include "grammar/schema_parts.h"
 
@@ -1051,27 +1052,7 @@ class Converter {
   static std::string strip_optional(const std::string& e) {
     if (e.size() > 5 && e.rfind("( ", 0) == 0 && e.compare(e.size() - 3, 3, " )?") == 0) {
       // Only when the parentheses enclose the whole expression.
-      int depth = 0;
-      bool in_string = false, in_class = false;
-      for (size_t i = 0; i + 2 < e.size(); ++i) {
-        const char c = e[i];
-        if (c == '\\') {
-          ++i;
-          continue;
-        }
-        if (in_string) {
-          if (c == '"') in_string = false;
-          continue;
-        }
-        if (in_class) {
-          if (c == ']') in_class = false;
-          continue;
-        }
-        if (c == '"') in_string = true;
-        else if (c == '[') in_class = true;
-        else if (c == '(') ++depth;
-        else if (c == ')' && --depth == 0) return e;  // closes before the end
-      }
+      if (gbnf_group_end(e) != e.size() - 2) return e;
       return e.substr(2, e.size() - 5);
     }
     return e;

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "grammar/gbnf_text.h"
 #include "tokenizer/unicode.h"
 
 namespace tabllm::grammar {
@@ -621,30 +622,7 @@ class Emitter {
     if (e.front() == '[' && e.back() == ']' && e.find("] ") == std::string::npos && e.find(" [") == std::string::npos &&
         e.find('|') == std::string::npos)
       return true;
-    if (e.front() == '(' && e.back() == ')') {
-      int depth = 0;
-      bool in_string = false, in_class = false;
-      for (size_t i = 0; i < e.size(); ++i) {
-        const char c = e[i];
-        if (c == '\\') {
-          ++i;
-          continue;
-        }
-        if (in_string) {
-          if (c == '"') in_string = false;
-          continue;
-        }
-        if (in_class) {
-          if (c == ']') in_class = false;
-          continue;
-        }
-        if (c == '"') in_string = true;
-        else if (c == '[') in_class = true;
-        else if (c == '(') ++depth;
-        else if (c == ')' && --depth == 0 && i + 1 != e.size()) return false;
-      }
-      return true;
-    }
+    if (e.front() == '(' && e.back() == ')') return gbnf_group_end(e) == e.size() - 1;
     return false;
   }
 

@@ -153,7 +153,7 @@ std::string compose_kernel(const KernelSpec& spec) {
     const std::string decoder = "dequant_" + lower(type_traits(type).name);
     std::string var = std::to_string(i);
     var.insert(var.begin(), 'w');  // (not "w" + ...: GCC 12 warns falsely about that concatenation)
-    code += replace_all(std::string(wgsl_source(decoder)), "$W", var);
+    code += replace_all(std::string(wgsl_source("weight_bytes")) + std::string(wgsl_source(decoder)), "$W", var);
   }
   return code;
 }

@@ -2,17 +2,6 @@
 // sub-blocks of 16: x = d * (s - 32) * (q - 4), q in [0, 7]. The low 2 bits of q are laid out as in Q2_K
 // (qs), the third is bit 4h + i of hmask[l] for element 128h + 32i + l. Sub-block j's 6-bit s has its low 4
 // bits in nibble j/8 of scales[j%8] and its top 2 in bits 2(j/4).. of scales[8 + j%4]. 2-byte aligned.
-fn $W_u32(byte: u32) -> u32 {
-  let i = byte >> 2u;
-  let s = (byte & 3u) * 8u;
-  if (s == 0u) { return $W[i]; }
-  return ($W[i] >> s) | ($W[i + 1u] << (32u - s));
-}
-
-fn $W_byte(byte: u32) -> u32 {
-  return extractBits($W[byte >> 2u], (byte & 3u) * 8u, 8u);
-}
-
 // Bit `b` of each byte of `word`, times 4.
 fn $W_third4(word: u32, b: u32) -> vec4<f32> {
   let v = (word >> b) & 0x01010101u;

@@ -1,17 +1,6 @@
 // Q5_0: blocks of 22 bytes {f16 d; u8 qh[4]; u8 qs[16]}, x = d * (q - 16): the low 4 bits as in Q4_0, bit 4 of
 // element j is bit j of the little-endian word qh. Blocks are only 2-byte aligned. Group g%4 = k covers
 // elements 8k..8k+7: bytes qs[8(k&1)..], nibble k>>1, fifth bits 8k..8k+7 of qh.
-fn $W_u32(byte: u32) -> u32 {
-  let i = byte >> 2u;
-  let s = (byte & 3u) * 8u;
-  if (s == 0u) { return $W[i]; }
-  return ($W[i] >> s) | ($W[i + 1u] << (32u - s));
-}
-
-fn $W_half(byte: u32) -> f32 {  // byte is even
-  return unpack2x16float($W[byte >> 2u] >> ((byte & 2u) * 8u)).x;
-}
-
 fn $W_group8(row_byte: u32, g: u32) -> Group8 {
   let block = row_byte + 22u * (g >> 2u);
   let d = $W_half(block);

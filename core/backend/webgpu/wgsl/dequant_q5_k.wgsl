@@ -1,19 +1,5 @@
 // Q5_K: super-blocks of 176 bytes {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}: Q4_K plus a fifth
 // bit, q = nibble + 16 * bit s of qh[l] for element l of sub-block s. Word aligned.
-fn $W_byte(byte: u32) -> u32 {
-  return extractBits($W[byte >> 2u], (byte & 3u) * 8u, 8u);
-}
-
-fn $W_k4_scale_min(block: u32, s: u32) -> vec2<f32> {
-  let sc = block + 4u;
-  if (s < 4u) {
-    return vec2<f32>(f32($W_byte(sc + s) & 63u), f32($W_byte(sc + s + 4u) & 63u));
-  }
-  let hi = $W_byte(sc + s + 4u);
-  return vec2<f32>(f32((hi & 15u) | (($W_byte(sc + s - 4u) >> 6u) << 4u)),
-                   f32((hi >> 4u) | (($W_byte(sc + s) >> 6u) << 4u)));
-}
-
 // Bit s of each byte of `word`, times 16.
 fn $W_high4(word: u32, s: u32) -> vec4<f32> {
   let b = (word >> s) & 0x01010101u;

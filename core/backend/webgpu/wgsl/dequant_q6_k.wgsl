@@ -2,13 +2,6 @@
 // sub-blocks of 16: x = d * scales[s] * (q - 32), q in [0, 63]. Half h (128 values) uses ql[64h..] and
 // qh[32h..]; element 128h + 32i + l takes its low 4 bits from ql[64h + l + 32(i&1)] (nibble i>>1) and its
 // high 2 bits from (qh[32h + l] >> 2i) & 3. Blocks are only 2-byte aligned.
-fn $W_u32(byte: u32) -> u32 {
-  let i = byte >> 2u;
-  let s = (byte & 3u) * 8u;
-  if (s == 0u) { return $W[i]; }
-  return ($W[i] >> s) | ($W[i + 1u] << (32u - s));
-}
-
 // Two bits at `shift` of each byte of `word`, times 16.
 fn $W_top4(word: u32, shift: u32) -> vec4<f32> {
   let b = (word >> shift) & 0x03030303u;

@@ -1,16 +1,5 @@
 // Q8_0: blocks of 34 bytes {f16 d; i8 qs[32]}, x = d * q. Blocks are only 2-byte aligned, so words are
 // assembled from two reads.
-fn $W_u32(byte: u32) -> u32 {
-  let i = byte >> 2u;
-  let s = (byte & 3u) * 8u;
-  if (s == 0u) { return $W[i]; }
-  return ($W[i] >> s) | ($W[i + 1u] << (32u - s));
-}
-
-fn $W_half(byte: u32) -> f32 {  // byte is even
-  return unpack2x16float($W[byte >> 2u] >> ((byte & 2u) * 8u)).x;
-}
-
 fn $W_group8(row_byte: u32, g: u32) -> Group8 {
   let block = row_byte + 34u * (g >> 2u);
   let d = $W_half(block);
