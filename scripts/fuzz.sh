@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000000}
 shift || true
-targets=("${@:-fuzz_gguf fuzz_tokenizer fuzz_gbnf fuzz_ebnf fuzz_json_schema fuzz_regex}")
+targets=("${@:-fuzz_gguf fuzz_tokenizer fuzz_pretokenizer fuzz_gbnf fuzz_ebnf fuzz_json_schema fuzz_regex}")
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DTABLLM_FUZZ=ON -DTABLLM_TESTS=OFF >/dev/null
 for t in ${targets[@]}; do

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include <cstdio>
+#include <deque>
 #include <optional>
 #include <unordered_map>
 
@@ -11,6 +12,7 @@
 #include "tokenizer/special_tokens.h"
 #include "tokenizer/spm.h"
 #include "tokenizer/token_index.h"
+#include "tokenizer/unicode.h"
 #include "tokenizer/vocab_defaults.h"
 #include "tokenizer/wpm.h"
 
@@ -147,8 +149,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
   if (add_bos && v.bos >= 0) out.push_back(v.bos);
   std::vector<SpecialTokenMatcher::Fragment> fragments;
   impl_->specials.split(text, parse_special, fragments);
-  // Repeated words are encoded once; the views stay valid for this call.
+  // Repeated words are encoded once; the views stay valid for this call (normalized texts are kept).
   std::unordered_map<std::string_view, std::vector<int32_t>> word_cache;
+  std::deque<std::string> normalized;
   // SentencePiece's dummy prefix goes before the text and after each special token.
   bool after_special = true;
   for (const auto& fragment : fragments) {
@@ -157,7 +160,9 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
       after_special = true;
       continue;
     }
-    impl_->encode_text(fragment.text, v.add_space_prefix && after_special, out, word_cache);
+    std::string_view text = fragment.text;
+    if (v.nfc) text = normalized.emplace_back(unicode::to_nfc(text));
+    impl_->encode_text(text, v.add_space_prefix && after_special, out, word_cache);
     after_special = false;
   }
   return out;

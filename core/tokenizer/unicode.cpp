@@ -1,6 +1,7 @@
 #include "tokenizer/unicode.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "tokenizer/unicode_tables.h"
 
@@ -53,7 +54,7 @@ uint32_t to_lower(uint32_t cp) {
 void append_decomposition(uint32_t cp, std::u32string& out) {
   // Hangul syllables: the algorithm of the Unicode standard (section 3.12).
   constexpr uint32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161, kTBase = 0x11A7, kTCount = 28,
-                     kNCount = 21 * kTCount, kSCount = 19 * kNCount;
+                     kNCount = 21 * kTCount, kSCount = 19 * kNCount;  // as in to_nfc
   if (cp >= kSBase && cp < kSBase + kSCount) {
     const uint32_t s = cp - kSBase;
     out += static_cast<char32_t>(kLBase + s / kNCount);
@@ -73,6 +74,81 @@ void append_decomposition(uint32_t cp, std::u32string& out) {
     return;
   }
   for (uint32_t i = 0; i < it->count; ++i) out += static_cast<char32_t>(tables::kDecompositionCodePoints[it->offset + i]);
+}
+
+namespace {
+
+constexpr uint32_t kHangulSBase = 0xAC00, kHangulLBase = 0x1100, kHangulVBase = 0x1161, kHangulTBase = 0x11A7;
+constexpr uint32_t kHangulLCount = 19, kHangulVCount = 21, kHangulTCount = 28;
+
+uint32_t combining_class(uint32_t cp) {
+  if (cp < 0x300) return 0;
+  const tables::CodePointMapping* end = tables::kCombiningClasses + tables::kCombiningClassCount;
+  const tables::CodePointMapping* it = std::lower_bound(
+      tables::kCombiningClasses, end, cp, [](const tables::CodePointMapping& m, uint32_t c) { return m.from < c; });
+  return it != end && it->from == cp ? it->to : 0;
+}
+
+// The primary composite of a starter and the next character, or 0.
+uint32_t compose(uint32_t first, uint32_t second) {
+  if (first >= kHangulLBase && first < kHangulLBase + kHangulLCount && second >= kHangulVBase &&
+      second < kHangulVBase + kHangulVCount) {
+    return kHangulSBase + ((first - kHangulLBase) * kHangulVCount + (second - kHangulVBase)) * kHangulTCount;
+  }
+  if (first >= kHangulSBase && first < kHangulSBase + kHangulLCount * kHangulVCount * kHangulTCount &&
+      (first - kHangulSBase) % kHangulTCount == 0 && second > kHangulTBase && second < kHangulTBase + kHangulTCount) {
+    return first + (second - kHangulTBase);
+  }
+  const tables::Composition* end = tables::kCompositions + tables::kCompositionCount;
+  const tables::Composition* it = std::lower_bound(
+      tables::kCompositions, end, std::pair{first, second}, [](const tables::Composition& c, std::pair<uint32_t, uint32_t> key) {
+        return c.first < key.first || (c.first == key.first && c.second < key.second);
+      });
+  return it != end && it->first == first && it->second == second ? it->composite : 0;
+}
+
+}  // namespace
+
+std::string to_nfc(std::string_view text) {
+  std::u32string cps;
+  bool needs_work = false;
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Char c = next_utf8(text, pos);
+    pos += c.status == Utf8Char::Status::Valid ? c.length : 1;
+    needs_work = needs_work || c.cp >= 0x300;
+    append_decomposition(c.cp, cps);
+  }
+  if (!needs_work) return std::string(text);
+  // Canonical order: marks sorted by combining class, stably, between starters.
+  for (size_t i = 1; i < cps.size(); ++i) {
+    for (size_t j = i; j > 0; --j) {
+      const uint32_t before = combining_class(cps[j - 1]), after = combining_class(cps[j]);
+      if (after == 0 || before <= after) break;
+      std::swap(cps[j - 1], cps[j]);
+    }
+  }
+  // Canonical composition: each character joins the last starter unless a character of the same or a
+  // higher class (or another starter) stands between them.
+  std::u32string composed;
+  size_t starter = std::u32string::npos;
+  uint32_t last_class = 0;
+  for (char32_t c : cps) {
+    const uint32_t cp = static_cast<uint32_t>(c);
+    const uint32_t cls = combining_class(cp);
+    if (starter != std::u32string::npos && (last_class < cls || (last_class == 0 && composed.size() == starter + 1))) {
+      if (const uint32_t composite = compose(static_cast<uint32_t>(composed[starter]), cp)) {
+        composed[starter] = static_cast<char32_t>(composite);
+        continue;
+      }
+    }
+    if (cls == 0) starter = composed.size();
+    last_class = cls;
+    composed += c;
+  }
+  std::string out;
+  out.reserve(text.size());
+  for (char32_t c : composed) append_utf8(out, static_cast<uint32_t>(c));
+  return out;
 }
 
 bool is_han(uint32_t cp) { return cp >= 0x2E80 && in_ranges(cp, tables::kHan, tables::kHanCount); }

@@ -25,6 +25,9 @@ uint32_t to_lower(uint32_t cp);    // the simple lowercase mapping (cp itself wh
 // Appends the full canonical decomposition of `cp` (itself when it has none; Hangul syllables into jamo).
 // Combining marks are not reordered: WordPiece removes them anyway.
 void append_decomposition(uint32_t cp, std::u32string& out);
+// Unicode Normalization Form C of UTF-8 text (invalid bytes become U+FFFD). Text without code points from
+// U+0300 on is returned unchanged without work.
+std::string to_nfc(std::string_view text);
 
 constexpr uint32_t kReplacementChar = 0xFFFD;
 

@@ -18,6 +18,10 @@ struct Decomposition {
   uint32_t offset, count;  // into kDecompositionCodePoints
 };
 
+struct Composition {
+  uint32_t first, second, composite;
+};
+
 extern const uint32_t kCategoryRuns[];
 extern const size_t kCategoryRunCount;
 extern const CodePointRange kWhiteSpace[];
@@ -29,5 +33,9 @@ extern const size_t kLowercaseCount;
 extern const Decomposition kDecompositions[];
 extern const size_t kDecompositionCount;
 extern const uint32_t kDecompositionCodePoints[];
+extern const CodePointMapping kCombiningClasses[];
+extern const size_t kCombiningClassCount;
+extern const Composition kCompositions[];
+extern const size_t kCompositionCount;
 
 }  // namespace tabllm::unicode::tables

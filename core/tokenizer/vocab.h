@@ -23,6 +23,7 @@ struct Vocab {
   int32_t bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
   bool add_bos = false, add_eos = false, add_space_prefix = true;
   bool lowercase = true, strip_accents = true;  // WordPiece normalization (tokenizer.ggml.normalizer.*)
+  bool nfc = false;  // text is put in Unicode NFC first (a tokenizer.json NFC normalizer; GGUF has no key for it)
   std::string chat_template;
 
   size_t size() const { return tokens.size(); }

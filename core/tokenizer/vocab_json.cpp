@@ -114,6 +114,17 @@ bool is_sentencepiece_style(const json& root) {
   return pre.is_null() && replaces_spaces && root["model"].value("byte_fallback", false);
 }
 
+// Whether the normalizer (or one step of a Sequence) is NFC.
+bool normalizes_to_nfc(const json& normalizer) {
+  if (!normalizer.is_object()) return false;
+  if (normalizer.value("type", "") == "NFC") return true;
+  if (normalizer.value("type", "") != "Sequence") return false;
+  for (const json& step : normalizer.value("normalizers", json::array())) {
+    if (normalizes_to_nfc(step)) return true;
+  }
+  return false;
+}
+
 // "bos_token" and friends are either a string or an AddedToken object.
 std::string token_text(const json& config, const char* key) {
   if (!config.contains(key)) return "";
@@ -184,6 +195,7 @@ Vocab parse_tokenizer_json(TokenizerJson& file, const std::string& path) {
   v.pre = is_sentencepiece_style(root) ? "gemma4"
                                         : pre_tokenizer_name(root.contains("pre_tokenizer") ? root["pre_tokenizer"] : json(), path);
   v.add_space_prefix = false;
+  v.nfc = normalizes_to_nfc(root.value("normalizer", json()));
 
   // Ids may leave gaps (and added tokens may lie past the vocab): size by the largest id.
   const json added = root.value("added_tokens", json::array());

@@ -70,6 +70,17 @@ TEST(TokenizerUnicode, LowercaseAndDecomposition) {
   EXPECT_EQ(decompose('a'), U"a");
 }
 
+TEST(TokenizerUnicode, NormalizationFormC) {
+  EXPECT_EQ(unicode::to_nfc("cafe\xCC\x81"), "caf\xC3\xA9");                      // e + ◌́ → é
+  EXPECT_EQ(unicode::to_nfc("s\xCC\x87\xCC\xA3"), "\xE1\xB9\xA9");             // s + ◌̇ + ◌̣ → ṩ (marks reordered)
+  EXPECT_EQ(unicode::to_nfc("\xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB"), "\xED\x95\x9C");  // jamo → 한
+  EXPECT_EQ(unicode::to_nfc("A\xCC\x8A"), "\xC3\x85");                            // Å, not the Ångström sign
+  EXPECT_EQ(unicode::to_nfc("\xE2\x84\xAB"), "\xC3\x85");                        // U+212B Å → U+00C5
+  EXPECT_EQ(unicode::to_nfc("\xCD\x84"), "\xCC\x88\xCC\x81");                  // U+0344: excluded from composition
+  EXPECT_EQ(unicode::to_nfc("\xEF\xAC\x81 plain"), "\xEF\xAC\x81 plain");        // ﬁ stays (compatibility only)
+  EXPECT_EQ(unicode::to_nfc("\xCC\x81" "a"), "\xCC\x81" "a");                       // a leading mark stays
+}
+
 TEST(TokenizerUnicode, WhiteSpaceProperty) {
   for (uint32_t cp : {0x09u, 0x0Au, 0x0Du, 0x20u, 0x85u, 0xA0u, 0x2003u, 0x3000u}) EXPECT_TRUE(unicode::is_white_space(cp)) << cp;
   for (uint32_t cp : {0x00u, 0x41u, 0x200Bu, 0xFEFFu}) EXPECT_FALSE(unicode::is_white_space(cp)) << cp;

@@ -248,6 +248,19 @@ TEST(TokenizerVocab, MultiRegexAndSentencePieceStyleTokenizerJsonMatchTheirRefer
   EXPECT_EQ(Tokenizer(gemma).encode(text, false, false), cases[2].ids);
 }
 
+// Qwen's tokenizer.json puts text in NFC first: decomposed input gives the composed text's ids
+// (the reference's, from Transformers.js).
+TEST(TokenizerVocab, NfcNormalizerOfTokenizerJson) {
+  const Tokenizer& qwen = cached(npm_json("qwen2_5"));
+  EXPECT_TRUE(qwen.vocab().nfc);
+  const std::vector<int32_t> expected = {924, 58858, 86089, 117, 102, 130092, 79252};
+  EXPECT_EQ(qwen.encode("cafe\xCC\x81 s\xCC\x87\xCC\xA3 \xE1\x84\x92\xE1\x85\xA1\xE1\x86\xAB\xE1\x84\x80\xE1\x85\xAE"
+                        "\xE1\x86\xA8 A\xCC\x8A", false, false),
+            expected);
+  EXPECT_EQ(qwen.encode("caf\xC3\xA9 \xE1\xB9\xA9 \xED\x95\x9C\xEA\xB5\xAD \xC3\x85", false, false), expected);
+  EXPECT_FALSE(cached(llama3_json()).vocab().nfc);
+}
+
 void expect_same_vocab(const Vocab& a, const Vocab& b) {
   EXPECT_EQ(a.model, b.model);
   EXPECT_EQ(a.pre, b.pre);

@@ -32,7 +32,10 @@ int cmd_info(int argc, char** argv) {
       static_cast<long long>(c.n_vocab), static_cast<long long>(c.dim), static_cast<long long>(c.n_layers),
       static_cast<long long>(c.n_heads), static_cast<long long>(c.n_kv_heads), static_cast<long long>(c.head_dim),
       static_cast<long long>(c.ffn_dim), static_cast<long long>(c.context_length), c.rope_base,
-      v.model == Vocab::Model::SentencePiece ? "sentencepiece" : ("bpe/" + v.pre).c_str(), v.bos, v.eos);
+      v.model == Vocab::Model::SentencePiece ? "sentencepiece"
+      : v.model == Vocab::Model::WordPiece   ? "wordpiece"
+                                             : ("bpe/" + v.pre).c_str(),
+      v.bos, v.eos);
   return 0;
 }
 
