@@ -1,7 +1,9 @@
 // tabllm_greedy_ids MODEL N CONTEXT [scalar|simd] PROMPT...: the prompt's token ids (with BOS when the
-// vocabulary adds one) and N greedy token ids (ties to the lowest id; no stop at end-of-sequence), one
-// line each, space-separated. Used by llama-cpp-greedy.sh beside the same program for llama.cpp.
+// vocabulary adds one), N greedy token ids (ties to the lowest id; no stop at end-of-sequence), and the
+// margin of each choice (top-1 minus top-2 logit), one line each, space-separated. Used by
+// llama-cpp-greedy.sh beside the same program for llama.cpp.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -31,11 +33,18 @@ int main(int argc, char** argv) {
     std::printf("\n");
     forward.forward(tokens, 0, tabllm::Logits::Last, logits.data());
     int64_t pos = static_cast<int64_t>(tokens.size());
+    std::vector<float> margins;
     for (int i = 0; i < n; ++i) {
       const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      float second = -INFINITY;
+      for (size_t v = 0; v < logits.size(); ++v)
+        if (static_cast<int32_t>(v) != next) second = std::max(second, logits[v]);
+      margins.push_back(logits[static_cast<size_t>(next)] - second);
       std::printf("%d ", next);
       forward.forward({&next, 1}, pos++, tabllm::Logits::Last, logits.data());
     }
+    std::printf("\n");
+    for (float m : margins) std::printf("%.4g ", m);
     std::printf("\n");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
