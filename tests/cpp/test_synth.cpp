@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "convert/model_spec.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "quant/quantize.h"
 #include "synth/model_shapes.h"
 #include "synth/synthesize.h"
@@ -218,6 +219,34 @@ TEST(Synth, OddRowsFallBackToSmallerBlocks) {
   EXPECT_EQ(tools::storage_type(TensorType::Q3_K, 896), TensorType::Q4_0);
   EXPECT_EQ(tools::storage_type(TensorType::IQ4_XS, 896), TensorType::IQ4_NL);
   EXPECT_EQ(tools::storage_type(TensorType::IQ4_NL, 896), TensorType::IQ4_NL);
+}
+
+TEST(Synth, AKnownTypeTabllmCannotComputeWithIsNamedWithTheSupportedOnes) {
+  // A tiny-llama file with one iq2_xxs matrix (zero blocks): its header reads, the model is refused by name.
+  const tools::ModelSpec spec = tools::find_shape("tiny-llama", 300);
+  gguf::Writer writer;
+  tools::write_hyperparameters(writer, spec, TensorType::F32);
+  small_vocab().write_gguf_metadata(writer);
+  for (tools::TensorPlan t : tools::plan_tensors(spec, TensorType::F32)) {
+    if (t.name == "blk.0.attn_q.weight") t.type = TensorType::IQ2_XXS;
+    uint64_t n = 1;
+    for (uint64_t d : t.dims) n *= d;
+    const std::vector<uint8_t> zeros(type_row_bytes(t.type, n));
+    writer.add_tensor(t.name, t.dims, t.type, zeros.data());
+  }
+  const fs::path path = scratch_dir() / "tiny-llama-iq2_xxs.gguf";
+  writer.write_file(path.string());
+  EXPECT_EQ(gguf::File::open(path.string())->header().find_tensor("blk.0.attn_q.weight")->type, TensorType::IQ2_XXS);
+  try {
+    Model::load(path.string());
+    ADD_FAILURE() << "a model with an iq2_xxs matrix loaded";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("blk.0.attn_q.weight"), std::string::npos) << message;
+    EXPECT_NE(message.find("iq2_xxs"), std::string::npos) << message;
+    EXPECT_NE(message.find(supported_type_names()), std::string::npos) << message;
+  }
+  fs::remove(path);
 }
 
 TEST(Synth, Q4_K_MMixTypesTensorsAsLlamaQuantize) {
