@@ -23,6 +23,11 @@ for spec in "${specs[@]}"; do
   shape=${spec%%:*} type=${spec#*:}
   file="$models/$shape-$type.gguf"
   [ -f "$file" ] || build/bin/tabllm synth "$shape" "$file" --type "$type" --vocab "$vocab" >&2
-  node js/bin/tabllm.mjs bench -m "$file" --backend webgpu --prompt-tokens "${PROMPT:-512}" \
-    --gen-tokens "${GEN:-128}" --repetitions "${REPS:-2}" | sed "s/^{/{\"file\":\"$shape-$type\",/"
+  # A model the backend refuses gets a line with its error instead of ending the suite.
+  if out=$(node js/bin/tabllm.mjs bench -m "$file" --backend webgpu --prompt-tokens "${PROMPT:-512}" \
+             --gen-tokens "${GEN:-128}" --repetitions "${REPS:-2}" 2>"$models/error.txt"); then
+    echo "$out" | sed "s/^{/{\"file\":\"$shape-$type\",/"
+  else
+    node -e 'console.log(JSON.stringify({file: process.argv[1], error: process.argv[2].trim()}))' "$shape-$type" "$(tail -c 400 "$models/error.txt")"
+  fi
 done

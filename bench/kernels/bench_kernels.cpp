@@ -83,27 +83,15 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-// Random weights with sane scales: quantizable types are encoded from random floats, the others get
-// random bits (any bit pattern but the scales is a valid block) with scales patched to small halves.
+// Random weights (normal, sigma 0.02) encoded by the type's own quantizer.
 std::vector<uint8_t> random_matrix(TensorType type, int64_t rows, int64_t cols, std::mt19937& rng) {
   const size_t row_bytes = type_row_bytes(type, cols);
   std::vector<uint8_t> w(row_bytes * rows);
-  if (can_quantize(type)) {
-    std::normal_distribution<float> normal(0.0f, 0.02f);
-    std::vector<float> row(cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      for (float& v : row) v = normal(rng);
-      quantize_row(type, row.data(), &w[r * row_bytes], cols);
-    }
-    return w;
-  }
-  for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
-  const TypeTraits traits = type_traits(type);
-  const uint16_t small = f32_to_f16(0.001f);
-  const size_t scale_at = type == TensorType::Q6_K ? 208 : 0;
-  for (size_t at = 0; at < w.size(); at += traits.type_size) {
-    std::memcpy(&w[at + scale_at], &small, 2);
-    if (type == TensorType::Q4_K || type == TensorType::Q5_K) std::memcpy(&w[at + 2], &small, 2);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> row(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : row) v = normal(rng);
+    quantize_row(type, row.data(), &w[r * row_bytes], cols);
   }
   return w;
 }

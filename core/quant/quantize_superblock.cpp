@@ -18,7 +18,8 @@ namespace {
 // Below this a group counts as all zeros (its scale would underflow).
 constexpr float kZeroGroup = 1e-15f;
 
-int round_int(float v) { return static_cast<int>(std::nearbyint(v)); }
+// Round half away from zero, without a libm call (this runs for every value and every candidate scale).
+int round_int(float v) { return v >= 0.0f ? static_cast<int>(v + 0.5f) : -static_cast<int>(0.5f - v); }
 int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 // Importance of each value when fitting a group: the bigger values count more (their error moves the
@@ -56,9 +57,9 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, uint8_t* q
   float best_error = INFINITY;
   uint8_t trial[256];
   // Spacings from a grid slightly wider than [lo, hi] to one somewhat narrower (clipping the extremes).
-  constexpr int kSteps = 20;
+  constexpr int kSteps = 10;
   for (int step = 0; step <= kSteps; ++step) {
-    const float levels = static_cast<float>(nmax) - 1.0f + static_cast<float>(step) * 0.1f;
+    const float levels = static_cast<float>(nmax) - 1.0f + static_cast<float>(step) * 0.2f;
     const float inv = levels / (hi - lo);
     float sum_wq = 0, sum_wqq = 0, sum_wqx = 0;
     for (int i = 0; i < n; ++i) {
@@ -102,9 +103,9 @@ float fit_symmetric(const float* x, const float* w, int n, int nmax) {
   }
   if (amax < kZeroGroup) return 0.0f;
   float best_scale = -max / static_cast<float>(nmax), best_gain = -1;
-  constexpr int kSteps = 9;
+  constexpr int kSteps = 4;
   for (int step = -kSteps; step <= kSteps; ++step) {
-    const float inv = -(static_cast<float>(nmax) + 0.1f * static_cast<float>(step)) / max;
+    const float inv = -(static_cast<float>(nmax) + 0.2f * static_cast<float>(step)) / max;
     float sum_wqx = 0, sum_wqq = 0;
     for (int i = 0; i < n; ++i) {
       const auto l = static_cast<float>(clamp_int(round_int(inv * x[i]), -nmax, nmax - 1));
@@ -120,18 +121,13 @@ float fit_symmetric(const float* x, const float* w, int n, int nmax) {
   return best_scale;
 }
 
-// The index of the IQ4 grid value nearest to v.
+// The index of the IQ4 grid value nearest to v: how many midpoints between neighbours lie below it.
 int nearest_iq4(float v) {
-  const int8_t* g = blocks::kIq4Values;
-  if (v <= g[0]) return 0;
-  if (v >= g[15]) return 15;
-  int lo = 0, hi = 15;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (v < static_cast<float>(g[mid])) hi = mid;
-    else lo = mid;
-  }
-  return v - static_cast<float>(g[lo]) < static_cast<float>(g[hi]) - v ? lo : hi;
+  static constexpr float kMidpoints[15] = {-115.5f, -93.5f, -74.0f, -57.0f, -42.0f, -28.5f, -16.0f, -4.5f,
+                                           7.0f,    19.0f,  31.5f,  45.5f,  61.0f,  79.0f,  101.0f};
+  int index = 0;
+  for (float m : kMidpoints) index += v > m ? 1 : 0;
+  return index;
 }
 
 // x ≈ scale * kIq4Values[index]: tries spacings that put the largest magnitude on either end of the

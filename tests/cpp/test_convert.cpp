@@ -302,10 +302,30 @@ TEST(Convert, RejectsMismatchedTokenizer) {
   EXPECT_NE(error_of(checkpoint_path(), (scratch_dir() / "fewer-tok.bin").string()).find("511 tokens"), std::string::npos);
 }
 
-TEST(Convert, RejectsTypesWithoutQuantizer) {
-  EXPECT_THROW(tools::convert_llama2c(checkpoint_path(), tokenizer_path(), (scratch_dir() / "k.gguf").string(),
-                                      TensorType::Q4_K, 1),
-               Error);
+TEST(Convert, EverySupportedTypeWithLlamaCppFallbacks) {
+  // stories260K's rows of 64 are no whole 256-blocks: each 256-block type falls back to its 32-block kin.
+  const struct {
+    TensorType requested, stored;
+  } cases[] = {{TensorType::Q2_K, TensorType::Q4_0}, {TensorType::Q3_K, TensorType::Q4_0},
+               {TensorType::Q4_K, TensorType::Q5_0}, {TensorType::Q5_K, TensorType::Q5_1},
+               {TensorType::Q6_K, TensorType::Q8_0}, {TensorType::IQ4_XS, TensorType::IQ4_NL},
+               {TensorType::IQ4_NL, TensorType::IQ4_NL}, {TensorType::Q4_1, TensorType::Q4_1},
+               {TensorType::Q5_0, TensorType::Q5_0}, {TensorType::BF16, TensorType::BF16}};
+  for (const auto& c : cases) {
+    const std::string name = std::string("stories260K-") + type_traits(c.requested).name + ".gguf";
+    const auto file = gguf::File::open(convert(checkpoint_path(), name, c.requested).string());
+    const gguf::Header& h = file->header();
+    EXPECT_EQ(h.find_tensor("blk.0.attn_q.weight")->type, c.stored) << name;
+    EXPECT_EQ(h.find_tensor("token_embd.weight")->type, c.stored) << name;
+    EXPECT_EQ(h.find_tensor("blk.0.ffn_down.weight")->type, c.requested == TensorType::BF16 ? TensorType::BF16 : TensorType::F16) << name;
+    EXPECT_EQ(h.get_int("general.file_type"), tools::gguf_file_type(c.requested)) << name;
+  }
+  try {
+    tools::convert_llama2c(checkpoint_path(), tokenizer_path(), (scratch_dir() / "iq2.gguf").string(), TensorType::IQ2_XXS, 1);
+    ADD_FAILURE() << "iq2_xxs was written";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("iq2_xxs"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -72,7 +72,8 @@ class SyntheticParity : public ::testing::TestWithParam<std::tuple<std::string, 
 
 TEST_P(SyntheticParity, SimdMatchesScalar) {
   const auto& [shape, type] = GetParam();
-  expect_parity(test::build_dir() + "/models/" + shape + "-" + type + ".gguf", type == "f32" ? 1e-5f : 4e-2f);
+  const bool float_weights = type == "f32" || type == "f16" || type == "bf16";
+  expect_parity(test::build_dir() + "/models/" + shape + "-" + type + ".gguf", float_weights ? 1e-5f : 4e-2f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Architectures, SyntheticParity,
@@ -84,3 +85,10 @@ INSTANTIATE_TEST_SUITE_P(Architectures, SyntheticParity,
                            for (char& c : name) if (c == '-') c = '_';
                            return name;
                          });
+
+// Every tensor type (and the q4_k_m mix) on one architecture.
+INSTANTIATE_TEST_SUITE_P(TensorTypes, SyntheticParity,
+                         ::testing::Combine(::testing::Values("tiny-llama"),
+                                            ::testing::Values("f16", "bf16", "q4_1", "q5_0", "q5_1", "iq4_nl", "q2_k",
+                                                              "q3_k", "q5_k", "iq4_xs", "q4_k_m")),
+                         [](const auto& info) { return std::get<1>(info.param); });

@@ -13,9 +13,11 @@
 #include "common/error.h"
 #include "convert/model_spec.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "quant/quantize.h"
 #include "synth/model_shapes.h"
 #include "synth/synthesize.h"
+#include "synth/weight_mix.h"
 #include "test_paths.h"
 #include "tokenizer/vocab.h"
 
@@ -24,9 +26,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
-                                TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
-                                TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+const TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,    TensorType::BF16, TensorType::Q8_0,
+                                TensorType::Q4_0, TensorType::Q4_1,   TensorType::Q5_0, TensorType::Q5_1,
+                                TensorType::Q2_K, TensorType::Q3_K,   TensorType::Q4_K, TensorType::Q5_K,
+                                TensorType::Q6_K, TensorType::IQ4_NL, TensorType::IQ4_XS};
 
 fs::path scratch_dir() {
   const fs::path dir = fs::path(test::build_dir()) / "test-scratch" / "synth";
@@ -212,6 +215,89 @@ TEST(Synth, OddRowsFallBackToSmallerBlocks) {
   EXPECT_EQ(tools::storage_type(TensorType::Q4_0, 172), TensorType::F16);
   EXPECT_EQ(tools::storage_type(TensorType::Q6_K, 100), TensorType::F16);
   EXPECT_EQ(tools::storage_type(TensorType::BF16, 7), TensorType::BF16);
+  EXPECT_EQ(tools::storage_type(TensorType::Q2_K, 896), TensorType::Q4_0);
+  EXPECT_EQ(tools::storage_type(TensorType::Q3_K, 896), TensorType::Q4_0);
+  EXPECT_EQ(tools::storage_type(TensorType::IQ4_XS, 896), TensorType::IQ4_NL);
+  EXPECT_EQ(tools::storage_type(TensorType::IQ4_NL, 896), TensorType::IQ4_NL);
+}
+
+TEST(Synth, AKnownTypeTabllmCannotComputeWithIsNamedWithTheSupportedOnes) {
+  // A tiny-llama file with one iq2_xxs matrix (zero blocks): its header reads, the model is refused by name.
+  const tools::ModelSpec spec = tools::find_shape("tiny-llama", 300);
+  gguf::Writer writer;
+  tools::write_hyperparameters(writer, spec, TensorType::F32);
+  small_vocab().write_gguf_metadata(writer);
+  for (tools::TensorPlan t : tools::plan_tensors(spec, TensorType::F32)) {
+    if (t.name == "blk.0.attn_q.weight") t.type = TensorType::IQ2_XXS;
+    uint64_t n = 1;
+    for (uint64_t d : t.dims) n *= d;
+    const std::vector<uint8_t> zeros(type_row_bytes(t.type, n));
+    writer.add_tensor(t.name, t.dims, t.type, zeros.data());
+  }
+  const fs::path path = scratch_dir() / "tiny-llama-iq2_xxs.gguf";
+  writer.write_file(path.string());
+  EXPECT_EQ(gguf::File::open(path.string())->header().find_tensor("blk.0.attn_q.weight")->type, TensorType::IQ2_XXS);
+  try {
+    Model::load(path.string());
+    ADD_FAILURE() << "a model with an iq2_xxs matrix loaded";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("blk.0.attn_q.weight"), std::string::npos) << message;
+    EXPECT_NE(message.find("iq2_xxs"), std::string::npos) << message;
+    EXPECT_NE(message.find(supported_type_names()), std::string::npos) << message;
+  }
+  fs::remove(path);
+}
+
+TEST(Synth, Q4_K_MMixTypesTensorsAsLlamaQuantize) {
+  EXPECT_EQ(tools::parse_weight_mix("Q4_K_M"), tools::WeightMix::Q4_K_M);
+  EXPECT_EQ(tools::parse_weight_mix("q4_k"), std::nullopt);
+  // qwen2.5-0.5b: 24 layers (more bits for 0-2, 21-23 and every third between: 5, 8, ..., 20), rows of 896
+  // fall back (q4_k -> q5_0, q6_k -> q8_0), ffn_down rows of 4864 fit; the tied embedding is the output.
+  tools::ModelSpec spec = tools::find_shape("qwen2.5-0.5b", 0);
+  auto plan = tools::plan_tensors(spec, TensorType::Q4_K);
+  tools::apply_weight_mix(tools::WeightMix::Q4_K_M, spec, plan);
+  const auto type_of = [&](const std::string& name) -> std::optional<TensorType> {
+    for (const auto& t : plan)
+      if (t.name == name) return t.type;
+    return std::nullopt;
+  };
+  EXPECT_EQ(type_of("token_embd.weight"), TensorType::Q8_0);
+  EXPECT_EQ(type_of("blk.0.attn_q.weight"), TensorType::Q5_0);
+  EXPECT_EQ(type_of("blk.0.attn_v.weight"), TensorType::Q8_0);
+  EXPECT_EQ(type_of("blk.3.attn_v.weight"), TensorType::Q5_0);
+  EXPECT_EQ(type_of("blk.0.ffn_down.weight"), TensorType::Q6_K);
+  EXPECT_EQ(type_of("blk.3.ffn_down.weight"), TensorType::Q4_K);
+  EXPECT_EQ(type_of("blk.5.ffn_down.weight"), TensorType::Q6_K);
+  EXPECT_EQ(type_of("blk.23.ffn_down.weight"), TensorType::Q6_K);
+  EXPECT_EQ(type_of("blk.0.attn_norm.weight"), TensorType::F32);
+  // An untied model of whole 256-blocks: q6_k output, q4_k embedding.
+  spec = tools::find_shape("tinyllama-1.1b", 0);
+  plan = tools::plan_tensors(spec, TensorType::Q4_K);
+  tools::apply_weight_mix(tools::WeightMix::Q4_K_M, spec, plan);
+  EXPECT_EQ(type_of("output.weight"), TensorType::Q6_K);
+  EXPECT_EQ(type_of("token_embd.weight"), TensorType::Q4_K);
+  EXPECT_EQ(type_of("blk.0.ffn_gate.weight"), TensorType::Q4_K);
+  EXPECT_EQ(type_of("blk.21.attn_v.weight"), TensorType::Q6_K);
+
+  // The file: those types, general.file_type 15, and the weights' spread kept.
+  tools::SynthOptions o;
+  o.shape = "tiny-llama";
+  o.mix = tools::WeightMix::Q4_K_M;
+  o.type = tools::weight_mix_base_type(*o.mix);
+  o.seed = 3;
+  const fs::path out = scratch_dir() / "tiny-llama-q4_k_m.gguf";
+  tools::synthesize_model(o, small_vocab(), out.string());
+  const auto file = gguf::File::open(out.string());
+  const gguf::Header& h = file->header();
+  EXPECT_EQ(h.get_int("general.file_type"), 15);
+  EXPECT_EQ(h.find_tensor("output.weight")->type, TensorType::Q6_K);
+  EXPECT_EQ(h.find_tensor("blk.0.ffn_down.weight")->type, TensorType::Q4_K);  // 2 layers: only the last gets more bits
+  EXPECT_EQ(h.find_tensor("blk.1.ffn_down.weight")->type, TensorType::Q6_K);
+  EXPECT_EQ(h.find_tensor("blk.0.ffn_up.weight")->type, TensorType::Q4_K);
+  const gguf::TensorInfo& up = *h.find_tensor("blk.1.ffn_up.weight");
+  EXPECT_NEAR(decoded_stats(*file, up).std, 1 / 16.0, 0.15 / 16.0);
+  fs::remove(out);
 }
 
 TEST(Synth, Phi3AndGemmaTensorsAndKeysAsLlamaCppExpects) {

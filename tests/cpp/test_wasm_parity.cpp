@@ -1,6 +1,6 @@
-// Native scalar logits of the default model, written for the Node test (tests/js/wasm_parity.test.mjs),
-// which checks the WebAssembly SIMD and scalar paths against them. Native SIMD against native scalar is
-// checked in test_parity.cpp.
+// Native scalar logits of the default model and of tiny-llama in every tensor type, written for the Node
+// test (tests/js/wasm_parity.test.mjs), which checks the WebAssembly SIMD and scalar paths against them.
+// Native SIMD against native scalar is checked in test_parity.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -48,4 +48,25 @@ TEST(WasmParity, WritesNativeScalarLogits) {
   const nlohmann::json file = {{"model", "stories260K-f32"}, {"tokens", tokens}, {"n_vocab", model->config().n_vocab}, {"logits", logits}};
   std::ofstream(out) << file.dump();
   ASSERT_TRUE(std::filesystem::exists(out));
+}
+
+// The tensor types of the synthetic tiny-llama models (tools/CMakeLists.txt), 16 positions each.
+TEST(WasmParity, WritesNativeScalarLogitsOfEveryTensorType) {
+  for (const char* type : {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "iq4_nl", "q2_k", "q3_k",
+                           "q4_k", "q5_k", "q6_k", "iq4_xs", "q4_k_m"}) {
+    const std::string name = std::string("tiny-llama-") + type;
+    const auto model = Model::load(test::build_dir() + "/models/" + name + ".gguf");
+    CpuOptions options;
+    options.path = cpu::Path::Scalar;
+    Session session(*model, std::make_unique<CpuForward>(*model, options));
+    std::vector<int32_t> tokens = {1};
+    for (int32_t i = 1; i < 16; ++i) tokens.push_back((i * 37 + 11) % static_cast<int32_t>(model->config().n_vocab));
+    const std::vector<float> logits = session.logits_all(tokens);
+    for (float v : logits) ASSERT_TRUE(std::isfinite(v)) << name;
+    const std::filesystem::path out = test::build_dir() + "/parity/" + name + "-native-scalar-logits.json";
+    std::filesystem::create_directories(out.parent_path());
+    const nlohmann::json file = {{"model", name}, {"tokens", tokens}, {"n_vocab", model->config().n_vocab}, {"logits", logits}};
+    std::ofstream(out) << file.dump();
+    ASSERT_TRUE(std::filesystem::exists(out)) << name;
+  }
 }

@@ -34,6 +34,20 @@ export function storiesModel(type) {
   return fs.readFileSync(file);
 }
 
+// The synthetic model SHAPE-TYPE.gguf (tools/CMakeLists.txt), synthesized with the native CLI when missing.
+export function synthModel(shape, type) {
+  const file = path.join(modelsDir, `${shape}-${type}.gguf`);
+  if (!fs.existsSync(file)) {
+    const cli = path.join(nativeBuildDir, 'bin/tabllm');
+    if (!fs.existsSync(cli)) throw new Error(`${file} is missing and so is ${cli} to synthesize it: run scripts/setup.sh`);
+    fs.mkdirSync(modelsDir, { recursive: true });
+    const vocab = path.join(modelsDir, 'stories260K-f32.gguf');
+    if (!fs.existsSync(vocab)) storiesModel('f32');
+    execFileSync(cli, ['synth', shape, file, '--type', type, '--vocab', vocab, '--seed', '1']);
+  }
+  return fs.readFileSync(file);
+}
+
 // The engine from build-wasm: 'tabllm' (threads) or 'tabllm-st' (single-threaded).
 export async function loadEngine(name, options = {}) {
   const file = path.join(wasmDir, `${name}.mjs`);

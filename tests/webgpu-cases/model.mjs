@@ -128,16 +128,19 @@ async function countCreated(device, fn) {
   return counts;
 }
 
-/** tiny-ARCH f32: 32 greedy tokens equal the CPU's; with countObjects, no GPU object is created per token. */
-export function cpuParityCase(arch, { countObjects = false } = {}) {
+/**
+ * tiny-ARCH of `type` (f32 unless given; the CPU's scalar path decodes the same values the GPU does): 32 greedy
+ * tokens equal the CPU's; with countObjects, no GPU object is created per token.
+ */
+export function cpuParityCase(arch, { countObjects = false, type = 'f32' } = {}) {
   return {
-    name: `tiny-${arch} f32: 32 greedy tokens on WebGPU equal the CPU's${countObjects ? '; nothing is created per token' : ''}`,
+    name: `tiny-${arch} ${type}: 32 greedy tokens on WebGPU equal the CPU's${countObjects ? '; nothing is created per token' : ''}`,
     async run(ctx) {
-      const bytes = await ctx.modelBytes(`tiny-${arch}-f32`);
+      const bytes = await ctx.modelBytes(`tiny-${arch}-${type}`);
       if (!bytes) throw new MissingInput('synthetic models missing: run scripts/setup.sh');
       const prompt = [1, 17, 42, 7, 99];
       const cpu = cpuGreedy(ctx.module, bytes, prompt, 32);
-      const model = await loadGpuModel(ctx, `tiny-${arch}-f32`);
+      const model = await loadGpuModel(ctx, `tiny-${arch}-${type}`);
       try {
         const gpu = await model.greedy(prompt, 32);
         assert.deepEqual(gpu, cpu);

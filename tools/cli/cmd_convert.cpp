@@ -11,8 +11,9 @@ namespace tabllm::cli {
 
 int cmd_convert_llama2c(int argc, char** argv) {
   const Args args(argc, argv, {"type", "threads"}, {},
-                  "usage: tabllm convert-llama2c CHECKPOINT TOKENIZER OUT.gguf [--type f32|f16|q8_0|q4_0] [--threads N]\n"
-                  "  CHECKPOINT: llama2.c model (legacy or version 1 .bin); TOKENIZER: llama2.c tokenizer.bin");
+                  "usage: tabllm convert-llama2c CHECKPOINT TOKENIZER OUT.gguf [--type T] [--threads N]\n"
+                  "  CHECKPOINT: llama2.c model (legacy or version 1 .bin); TOKENIZER: llama2.c tokenizer.bin\n"
+                  "  T: " + supported_type_names() + " (default f32)");
   if (args.positional().size() != 3) throw Error("expected 3 arguments, got " + std::to_string(args.positional().size()) + "\n" + args.usage());
   const std::string& checkpoint = args.positional()[0];
   const std::string& tokenizer = args.positional()[1];

@@ -20,7 +20,7 @@ std::string usage() {
   for (const std::string& s : tools::shape_names()) shapes += (shapes.empty() ? "" : ", ") + s;
   return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--scale X] [--threads N]\n"
          "  SHAPE: " + shapes + "\n"
-         "  T: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k\n"
+         "  T: " + supported_type_names() + ", or q4_k_m (llama-quantize's Q4_K_M mix)\n"
          "  VOCAB: a vocab or model GGUF, or a tokenizer.json (padded to the shape's vocabulary size)\n"
          "  X: weight scale, matrices get standard deviation X / sqrt(fan_in) (default 1; larger: larger top-1 margins)";
 }
@@ -41,7 +41,9 @@ int cmd_synth(int argc, char** argv) {
   tools::SynthOptions options;
   options.shape = args.positional()[0];
   const std::string& out = args.positional()[1];
-  options.type = parse_type_name(args.require("type"));
+  const std::string type = args.require("type");
+  options.mix = tools::parse_weight_mix(type);
+  options.type = options.mix ? tools::weight_mix_base_type(*options.mix) : parse_type_name(type);
   options.seed = parse_seed(args.get("seed").value_or("0"));
   options.layers = args.get_int("layers", 0);
   options.n_threads = args.get_int("threads", tools::default_thread_count());
@@ -60,7 +62,7 @@ int cmd_synth(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("wrote %s: %s, %lld layers, vocab %lld, %s, %.1f MB in %.2f s\n", out.c_str(), spec.name.c_str(),
               static_cast<long long>(spec.n_layers), static_cast<long long>(spec.vocab_size),
-              type_traits(options.type).name, static_cast<double>(std::filesystem::file_size(out)) / 1e6, seconds);
+              options.mix ? tools::weight_mix_name(*options.mix) : type_traits(options.type).name, static_cast<double>(std::filesystem::file_size(out)) / 1e6, seconds);
   return 0;
 }
 

@@ -14,7 +14,7 @@ constexpr const char* kUsage =
     "  generate         -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
     "                   [--repeat-penalty R] [--threads N]\n"
     "  tokenize         -m MODEL_OR_VOCAB (-p TEXT | --file F)\n"
-    "  convert-llama2c  CHECKPOINT TOKENIZER OUT.gguf [--type f32|f16|q8_0|q4_0]\n"
+    "  convert-llama2c  CHECKPOINT TOKENIZER OUT.gguf [--type T]\n"
     "  synth            SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N]\n"
     "  bench            -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--threads N]\n"
     "  perplexity       -m MODEL -f TEXT [--ctx N] [--threads N]\n"

@@ -46,8 +46,8 @@ void produce_tensor(void* ctx_ptr, size_t index, std::vector<uint8_t>& out) {
 ModelSpec convert_llama2c(const std::string& checkpoint_path, const std::string& tokenizer_path,
                           const std::string& out_path, TensorType type, int n_threads) {
   if (!can_quantize(type))
-    throw Error(std::string("cannot convert to ") + type_traits(type).name +
-                " (no quantizer for it): use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0 or q5_1");
+    throw Error(std::string("cannot convert to ") + type_traits(type).name + " (no quantizer for it): use " +
+                supported_type_names());
   Llama2cCheckpoint checkpoint(checkpoint_path);
   const Llama2cConfig& c = checkpoint.config();
   const Vocab vocab = read_llama2c_tokenizer(tokenizer_path, c.vocab_size);

@@ -43,6 +43,9 @@ TensorType storage_type(TensorType requested, uint64_t row_length) {
   if (fits_blocks(requested, row_length)) return requested;
   TensorType fallback = TensorType::F16;
   switch (requested) {
+    case TensorType::Q2_K:
+    case TensorType::Q3_K: fallback = TensorType::Q4_0; break;
+    case TensorType::IQ4_XS: fallback = TensorType::IQ4_NL; break;
     case TensorType::Q4_K: fallback = TensorType::Q5_0; break;
     case TensorType::Q5_K: fallback = TensorType::Q5_1; break;
     case TensorType::Q6_K: fallback = TensorType::Q8_0; break;
@@ -60,9 +63,13 @@ uint32_t gguf_file_type(TensorType weight_type) {
     case TensorType::Q8_0: return 7;
     case TensorType::Q5_0: return 8;
     case TensorType::Q5_1: return 9;
+    case TensorType::Q2_K: return 10;
+    case TensorType::Q3_K: return 11;  // Q3_K_S: every matrix Q3_K
     case TensorType::Q4_K: return 14;  // Q4_K_S: every matrix Q4_K
     case TensorType::Q5_K: return 16;  // Q5_K_S
     case TensorType::Q6_K: return 18;
+    case TensorType::IQ4_NL: return 25;
+    case TensorType::IQ4_XS: return 30;
     case TensorType::BF16: return 32;
     default: throw Error(std::string("no GGUF file type for tensor type ") + type_traits(weight_type).name);
   }

@@ -66,7 +66,8 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& spec, TensorType weight_ty
 
 // The type a matrix with rows of `row_length` is stored in when `requested` is asked for: the requested
 // type if the row is a whole number of its blocks, else a close type with smaller blocks (as llama.cpp
-// does): q4_k→q5_0, q5_k→q5_1, q6_k→q8_0, and f16 when even 32-element blocks do not fit.
+// does): q2_k/q3_k→q4_0, q4_k→q5_0, q5_k→q5_1, q6_k→q8_0, iq4_xs→iq4_nl, and f16 when even
+// 32-element blocks do not fit.
 TensorType storage_type(TensorType requested, uint64_t row_length);
 
 // general.file_type as llama.cpp numbers it (LLAMA_FTYPE_*) for a model made of `weight_type` matrices.

@@ -5,8 +5,6 @@
 #include <cstdint>
 #include <string_view>
 
-#include "quant/types.h"
-
 namespace tabllm::tools {
 
 // splitmix64: small, fast and good enough for weights.
@@ -30,11 +28,5 @@ SplitMix64 row_generator(uint64_t seed, std::string_view tensor_name, uint64_t r
 // dst[0..n) = mean + bell-shaped noise of standard deviation sigma (the sum of four uniforms, an
 // Irwin-Hall approximation of the normal distribution that is bounded at ±3.46 sigma).
 void fill_bell(SplitMix64& rng, float mean, float sigma, float* dst, int64_t n);
-
-bool is_k_quant(TensorType type);  // Q4_K, Q5_K, Q6_K: no quantizer, so blocks are drawn directly
-
-// `n_blocks` valid blocks of a K-quant type with random quants and sub-block scales, whose decoded values
-// have a mean near 0 and a standard deviation near sigma.
-void fill_random_k_blocks(TensorType type, SplitMix64& rng, float sigma, uint8_t* dst, int64_t n_blocks);
 
 }  // namespace tabllm::tools

@@ -51,16 +51,11 @@ void produce_matrix(const SynthContext& ctx, const TensorPlan& t, std::vector<ui
   out.resize(row_bytes * rows);
   uint8_t* dst = out.data();
   parallel_for(rows, ctx.options->n_threads, [&](uint64_t begin, uint64_t end) {
-    std::vector<float> floats(is_k_quant(t.type) ? 0 : row_length);
+    std::vector<float> floats(row_length);
     for (uint64_t r = begin; r < end; ++r) {
       SplitMix64 rng = row_generator(ctx.options->seed, t.name, r);
-      uint8_t* row = dst + r * row_bytes;
-      if (is_k_quant(t.type)) {
-        fill_random_k_blocks(t.type, rng, sigma, row, static_cast<int64_t>(row_length / 256));
-      } else {
-        fill_bell(rng, 0.0f, sigma, floats.data(), static_cast<int64_t>(row_length));
-        quantize_row(t.type, floats.data(), row, static_cast<int64_t>(row_length));
-      }
+      fill_bell(rng, 0.0f, sigma, floats.data(), static_cast<int64_t>(row_length));
+      quantize_row(t.type, floats.data(), dst + r * row_bytes, static_cast<int64_t>(row_length));
     }
   });
 }
@@ -75,9 +70,10 @@ void produce_tensor(void* ctx_ptr, size_t index, std::vector<uint8_t>& out) {
 }  // namespace
 
 ModelSpec synthesize_model(const SynthOptions& options, Vocab vocab, const std::string& out_path) {
-  if (!is_k_quant(options.type) && !can_quantize(options.type))
-    throw Error(std::string("synth cannot produce ") + type_traits(options.type).name +
-                ": use f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k");
+  const TensorType base = options.mix ? weight_mix_base_type(*options.mix) : options.type;
+  if (!can_quantize(base))
+    throw Error(std::string("synth cannot produce ") + type_traits(base).name + ": use " + supported_type_names() +
+                " or q4_k_m");
   if (vocab.size() == 0) throw Error("the vocabulary is empty: pass a vocab GGUF or a tokenizer.json");
   ModelSpec spec = find_shape(options.shape, static_cast<int64_t>(vocab.size()));
   if (options.layers > 0) spec.n_layers = options.layers;
@@ -88,9 +84,11 @@ ModelSpec synthesize_model(const SynthOptions& options, Vocab vocab, const std::
   vocab.pad_to(static_cast<size_t>(spec.vocab_size));
 
   gguf::Writer writer;
-  write_hyperparameters(writer, spec, options.type);
+  write_hyperparameters(writer, spec, base);
+  if (options.mix) writer.set("general.file_type", gguf::Value::of_u32(weight_mix_file_type(*options.mix)));
   vocab.write_gguf_metadata(writer);
-  const std::vector<TensorPlan> plan = plan_tensors(spec, options.type);
+  std::vector<TensorPlan> plan = plan_tensors(spec, base);
+  if (options.mix) apply_weight_mix(*options.mix, spec, plan);
   for (const TensorPlan& t : plan) writer.declare_tensor(t.name, t.dims, t.type);
   SynthContext ctx{&options, &spec, &plan};
   writer.write_file(out_path, produce_tensor, &ctx);

@@ -3,8 +3,11 @@
 #include <cstdint>
 #include <string>
 
+#include <optional>
+
 #include "convert/model_spec.h"
 #include "quant/types.h"
+#include "synth/weight_mix.h"
 #include "tokenizer/vocab.h"
 
 namespace tabllm::tools {
@@ -12,6 +15,7 @@ namespace tabllm::tools {
 struct SynthOptions {
   std::string shape;   // see shape_names()
   TensorType type = TensorType::Q4_0;  // of the matrices (storage_type decides fallbacks)
+  std::optional<WeightMix> mix;        // per-tensor types instead (type is then the mix's base type)
   uint64_t seed = 0;
   int64_t layers = 0;  // > 0 overrides the shape's layer count
   int n_threads = 1;
@@ -19,7 +23,7 @@ struct SynthOptions {
 };
 
 // Writes a GGUF model with weights of mean 0 and standard deviation weight_scale/sqrt(fan_in) (norm weights near 1),
-// streaming one tensor at a time. `vocab` is padded to the shape's vocabulary size. The same options and
+// quantized by each type's encoder, streaming one tensor at a time. `vocab` is padded to the shape's vocabulary size. The same options and
 // vocabulary give the same bytes. Returns the model's hyperparameters.
 ModelSpec synthesize_model(const SynthOptions& options, Vocab vocab, const std::string& out_path);
 
