@@ -119,9 +119,9 @@ test('a json_schema nested 1,000 levels deep is a 400 naming the depth limit, an
   assert.equal(ok.choices[0].message.content.slice(0, 1), '{');
 });
 
-test("the schema compiler refuses JSON nested past its limit while parsing, on every entry (here the grammar ABI's)", async (t) => {
+test("the schema compiler refuses JSON nested past its limit while parsing, on every entry (here the development module's grammar ABI)", async (t) => {
   if (skip) return skipOrFail(t, skip);
-  const { default: createTabllmModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
+  const { default: createTabllmModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-dev.mjs')));
   const M = await createTabllmModule();
   const text = (s) => {
     const bytes = new TextEncoder().encode(s);
@@ -135,11 +135,11 @@ test("the schema compiler refuses JSON nested past its limit while parsing, on e
   M.HEAPU8.set(gguf, bytes);
   const vocab = M._tabllm_grammar_vocab_load(bytes, gguf.length);
   M._free(bytes);
-  assert.ok(vocab, M.UTF8ToString(M._tabllm_grammar_last_error()));
+  assert.ok(vocab, M.UTF8ToString(M._tabllm_last_error()));
   const schema = text(JSON.stringify(nestedSchema(1000)));
   const compiled = M._tabllm_grammar_compile_json_schema(vocab, schema, 0);
   assert.equal(compiled, 0);
-  assert.match(M.UTF8ToString(M._tabllm_grammar_last_error()), /the schema nests too deeply \(more than 512 levels of JSON\)/);
+  assert.match(M.UTF8ToString(M._tabllm_last_error()), /the schema nests too deeply \(more than 512 levels of JSON\)/);
   M._free(schema);
   M._tabllm_grammar_vocab_free(vocab);
 });
