@@ -44,7 +44,7 @@ struct tabllm_request {
   tabllm::GenerateRequest start(const char* params_json) const {
     tabllm::GenerateRequest r = request;
     std::optional<tabllm::grammar::OutputFormat> f = format;
-    tabllm::wasm::apply_params_json(params_json ? params_json : "", r, f);
+    tabllm::wasm::apply_params_json(params_json ? params_json : "", loaded->config().n_vocab, r, f);
     if (r.add_bos != request.add_bos) throw tabllm::wasm::ParamError("add_bos", "add_bos is part of the prompt's tokens: give it when the request is created");
     if (f) r.constraint = loaded->formats().constraint(*f);
     return r;
@@ -59,7 +59,7 @@ tabllm_request* prepare_request(std::shared_ptr<const LoadedModel> loaded, const
   auto r = std::make_unique<tabllm_request>();
   r->loaded = std::move(loaded);
   r->request.prompt = prompt ? prompt : "";
-  tabllm::wasm::apply_params_json(params_json ? params_json : "", r->request, r->format);
+  tabllm::wasm::apply_params_json(params_json ? params_json : "", r->loaded->config().n_vocab, r->request, r->format);
   std::vector<std::string> warnings;
   if (r->format) {
     try {
@@ -136,6 +136,7 @@ extern "C" {
 
 const char* tabllm_last_error(void) { return tabllm::wasm::last_error.c_str(); }
 const char* tabllm_last_error_param(void) { return tabllm::wasm::last_error_param.c_str(); }
+const char* tabllm_last_error_code(void) { return tabllm::wasm::last_error_code.c_str(); }
 
 const char* tabllm_debug_stats(void) {
   thread_local std::string stats;

@@ -15,17 +15,22 @@ namespace tabllm::wasm {
 
 // Why the last failing call on this thread failed; "" after a call that did not fail.
 inline thread_local std::string last_error;
-// The request parameter that last_error is about ("response_format.json_schema.schema", "stop"), or "".
+// The request parameter that last_error is about ("response_format.json_schema.schema", "stop"), or "",
+// and what was wrong with it: "invalid_type" or "invalid_value" (OpenAI's error codes).
 inline thread_local std::string last_error_param;
+inline thread_local std::string last_error_code;
 
-// An error about one parameter of a request: hosts name it to their callers (OpenAI's "param").
+// An error about one parameter of a request: hosts name it to their callers (OpenAI's "param" and "code").
 class ParamError : public Error {
  public:
-  ParamError(std::string param, const std::string& message) : Error(message), param_(std::move(param)) {}
+  ParamError(std::string param, const std::string& message, std::string code = "invalid_value")
+      : Error(message), param_(std::move(param)), code_(std::move(code)) {}
   const std::string& param() const { return param_; }
+  const std::string& code() const { return code_; }
 
  private:
   std::string param_;
+  std::string code_;
 };
 
 // Runs the body of an exported function: whatever it throws becomes last_error, and `failed` is returned.
@@ -33,11 +38,13 @@ template <class Body, class Result>
 Result guarded(Body&& body, Result failed) noexcept {
   last_error.clear();
   last_error_param.clear();
+  last_error_code.clear();
   try {
     return body();
   } catch (const ParamError& e) {
     last_error = e.what();
     last_error_param = e.param();
+    last_error_code = e.code();
   } catch (const std::bad_alloc&) {
     last_error = "out of memory: the model and its context do not fit in memory (a WebAssembly heap holds 4 GB at most)";
   } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #include "request_json.h"
 
+#include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -25,11 +26,6 @@ int to_int(const json& v, const std::string& key) {
   return static_cast<int>(i);
 }
 
-float to_float(const json& v, const std::string& key) {
-  if (!v.is_number()) throw ParamError(key, "parameter " + key + " must be a number, got " + v.dump());
-  return v.get<float>();
-}
-
 bool to_bool(const json& v, const std::string& key) {
   if (!v.is_boolean()) throw ParamError(key, "parameter " + key + " must be true or false, got " + v.dump());
   return v.get<bool>();
@@ -40,32 +36,48 @@ uint64_t to_seed(const json& v) {
   return v.get<uint64_t>();
 }
 
+// The sampling settings a host takes from its callers are checked with OpenAI's ranges and words, so a
+// host passes them through as they came ("invalid_type": not a number; "invalid_value": out of range).
+constexpr double kNoLimit = std::numeric_limits<double>::infinity();
+
+std::string limit_text(double x) { return std::to_string(static_cast<int64_t>(x)); }  // the limits are whole
+
+double in_range(const json& v, const std::string& key, double min, double max, bool above_min = false, bool integer = false) {
+  if (!v.is_number()) throw ParamError(key, key + " must be a number, got " + v.dump(), "invalid_type");
+  if (integer && !v.is_number_integer()) throw ParamError(key, key + " must be an integer, got " + v.dump(), "invalid_type");
+  const double x = v.get<double>();
+  if (x < min || x > max || (above_min && x == min)) {
+    const std::string low = (above_min ? "> " : ">= ") + limit_text(min);
+    throw ParamError(key, key + " must be " + (max == kNoLimit ? low : low + " and <= " + limit_text(max)) + ", got " + v.dump());
+  }
+  return x;
+}
+
+// A string or up to 4 non-empty strings.
 std::vector<std::string> to_stop_list(const json& v) {
-  if (v.is_string()) return {v.get<std::string>()};
+  const bool strings = v.is_string() || (v.is_array() && std::all_of(v.begin(), v.end(), [](const json& s) { return s.is_string(); }));
+  if (!strings) throw ParamError("stop", "stop must be a string or an array of strings, got " + v.dump(), "invalid_type");
   std::vector<std::string> stops;
-  if (v.is_array())
-    for (const json& s : v) {
-      if (!s.is_string()) break;
-      stops.push_back(s.get<std::string>());
-    }
-  if (!v.is_array() || stops.size() != v.size()) throw ParamError("stop", "parameter stop must be a string or an array of strings, got " + v.dump());
+  if (v.is_string()) stops.push_back(v.get<std::string>());
+  else
+    for (const json& s : v) stops.push_back(s.get<std::string>());
+  if (stops.size() > 4) throw ParamError("stop", "stop takes at most 4 strings, got " + std::to_string(stops.size()));
+  for (const std::string& s : stops)
+    if (s.empty()) throw ParamError("stop", "stop strings must not be empty");
   return stops;
 }
 
-// {"token id": bias}, as in OpenAI's API.
-std::vector<std::pair<int32_t, float>> to_logit_bias(const json& v) {
-  if (!v.is_object()) throw ParamError("logit_bias", "parameter logit_bias must be an object {\"token id\": bias}, got " + v.dump());
+// {"token id": bias in [-100, 100]}, as in OpenAI's API.
+std::vector<std::pair<int32_t, float>> to_logit_bias(const json& v, int64_t n_vocab) {
+  if (!v.is_object()) throw ParamError("logit_bias", "logit_bias must be an object {\"token id\": bias}, got " + v.dump(), "invalid_type");
   std::vector<std::pair<int32_t, float>> bias;
   for (const auto& [id, value] : v.items()) {
-    size_t used = 0;
-    long parsed = -1;
-    try {
-      parsed = std::stol(id, &used);
-    } catch (const std::exception&) {
-    }
-    if (used != id.size() || parsed < 0 || parsed > std::numeric_limits<int32_t>::max())
-      throw ParamError("logit_bias", "logit_bias keys must be token ids, got \"" + id + "\"");
-    bias.emplace_back(static_cast<int32_t>(parsed), to_float(value, "logit_bias[" + id + "]"));
+    const bool digits = !id.empty() && id.size() <= 10 && std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoll(id) >= n_vocab)
+      throw ParamError("logit_bias", "logit_bias keys must be token ids in [0, " + std::to_string(n_vocab) + "), got \"" + id + "\"");
+    if (!value.is_number() || value.get<double>() < -100 || value.get<double>() > 100)
+      throw ParamError("logit_bias", "logit_bias values must be numbers in [-100, 100], got " + value.dump() + " for token " + id);
+    bias.emplace_back(static_cast<int32_t>(std::stoll(id)), value.get<float>());
   }
   return bias;
 }
@@ -84,7 +96,7 @@ std::optional<grammar::OutputFormat> read_format(const json& v) {
 
 }  // namespace
 
-void apply_params_json(std::string_view params_json, GenerateRequest& req, std::optional<grammar::OutputFormat>& format) {
+void apply_params_json(std::string_view params_json, int64_t n_vocab, GenerateRequest& req, std::optional<grammar::OutputFormat>& format) {
   if (params_json.empty()) return;
   const json params = json::parse(params_json, nullptr, /*allow_exceptions=*/false);
   if (params.is_discarded()) throw Error("the generation parameters are not valid JSON");
@@ -92,16 +104,16 @@ void apply_params_json(std::string_view params_json, GenerateRequest& req, std::
   SamplingParams& s = req.sampling;
   for (const auto& [key, v] : params.items()) {
     if (key == "max_tokens") req.max_tokens = to_int(v, key);
-    else if (key == "temperature") s.temperature = to_float(v, key);
-    else if (key == "top_k") s.top_k = to_int(v, key);
-    else if (key == "top_p") s.top_p = to_float(v, key);
-    else if (key == "min_p") s.min_p = to_float(v, key);
+    else if (key == "temperature") s.temperature = static_cast<float>(in_range(v, key, 0, 2));
+    else if (key == "top_k") s.top_k = static_cast<int>(std::min<double>(in_range(v, key, 0, kNoLimit, false, true), std::numeric_limits<int>::max()));
+    else if (key == "top_p") s.top_p = static_cast<float>(in_range(v, key, 0, 1, /*above_min=*/true));
+    else if (key == "min_p") s.min_p = static_cast<float>(in_range(v, key, 0, 1));
     else if (key == "seed") s.seed = to_seed(v);
-    else if (key == "repeat_penalty") s.repeat_penalty = to_float(v, key);
+    else if (key == "repeat_penalty") s.repeat_penalty = static_cast<float>(in_range(v, key, 0, 10, /*above_min=*/true));
     else if (key == "repeat_last_n") s.repeat_last_n = to_int(v, key);
-    else if (key == "frequency_penalty") s.frequency_penalty = to_float(v, key);
-    else if (key == "presence_penalty") s.presence_penalty = to_float(v, key);
-    else if (key == "logit_bias") s.logit_bias = to_logit_bias(v);
+    else if (key == "frequency_penalty") s.frequency_penalty = static_cast<float>(in_range(v, key, -2, 2));
+    else if (key == "presence_penalty") s.presence_penalty = static_cast<float>(in_range(v, key, -2, 2));
+    else if (key == "logit_bias") s.logit_bias = to_logit_bias(v, n_vocab);
     else if (key == "stop") req.stop = to_stop_list(v);
     else if (key == "ignore_eos") req.ignore_eos = to_bool(v, key);
     else if (key == "add_bos") req.add_bos = to_bool(v, key);

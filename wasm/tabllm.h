@@ -33,8 +33,10 @@ typedef struct tabllm_request tabllm_request;
 /* Why the last failing call on this thread failed ("" when it did not fail). */
 TABLLM_API const char* tabllm_last_error(void);
 /* The request parameter the last error is about, as OpenAI names it ("stop", "response_format.json_schema
- * .schema", "tools[0].function.parameters"), or "" when the error is not about one parameter. */
+ * .schema", "tools[0].function.parameters"), or "" when the error is not about one parameter; and what was
+ * wrong with it: "invalid_type", "invalid_value" (OpenAI's error codes), or "". */
 TABLLM_API const char* tabllm_last_error_param(void);
+TABLLM_API const char* tabllm_last_error_code(void);
 /* {"header_parses", "tokenizations", "format_parses"}: how often this module has parsed a GGUF header,
  * tokenized a text and read a response_format since it started. For tests: a load parses its header once,
  * a request tokenizes its prompt and reads its format once, however many choices it has. */
@@ -71,7 +73,10 @@ TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, i
 TABLLM_API void tabllm_session_free(tabllm_session* session);
 
 /* A request checked once, to start any number of times (OpenAI's `n` choices): reads params_json, reads
- * and compiles its response_format, tokenizes the prompt. params_json: an object with any of max_tokens,
+ * and compiles its response_format, tokenizes the prompt. The sampling settings are checked with OpenAI's
+ * ranges: temperature [0, 2], top_p (0, 1], top_k >= 0, min_p [0, 1], repeat_penalty (0, 10],
+ * frequency_penalty and presence_penalty [-2, 2], stop: up to 4 non-empty strings, logit_bias: token ids
+ * of the vocabulary with biases in [-100, 100]. params_json: an object with any of max_tokens,
  * temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n, frequency_penalty,
  * presence_penalty, logit_bias ({"id": bias}), stop (string or array of strings), ignore_eos, add_bos,
  * logprobs (-1: off; 0..20: the chosen token's log-probability and that many alternatives),

@@ -226,9 +226,11 @@ export class Engine {
     try {
       request = this.#runner.model.prepare(prompt, params);
     } catch (e) {
-      const param = e.param ?? null;
-      if (param === 'tools' || param?.startsWith('response_format')) throw invalidRequest(param, e.message, param === 'tools' ? 'invalid_tools' : 'invalid_response_format');
-      throw new TabllmAPIError(e.message, { param, code: 'invalid_value' });
+      // The core's name of a setting OpenAI names otherwise, as the request gave it.
+      const param = e.param === 'repeat_penalty' ? 'repetition_penalty' : e.param ?? null;
+      const message = param === 'repetition_penalty' ? e.message.replace(/^repeat_penalty\b/, param) : e.message;
+      if (param === 'tools' || param?.startsWith('response_format')) throw invalidRequest(param, message, param === 'tools' ? 'invalid_tools' : 'invalid_response_format');
+      throw invalidRequest(param, message, e.code ?? 'invalid_value');
     }
     if (request.promptTokens >= this.contextSize) {
       request.free();
@@ -247,8 +249,7 @@ export class Engine {
 
   async #create(kind, request, { signal } = {}) {
     this.#checkUsable();
-    const vocab = { vocab: this.#runner.info.vocab };
-    const parsed = kind === 'chat' ? parseChatRequest(request, vocab) : parseCompletionRequest(request, vocab);
+    const parsed = kind === 'chat' ? parseChatRequest(request) : parseCompletionRequest(request);
     // The prompt and format are checked now, so a streaming request fails here, not mid-stream.
     const prepared = this.#prepare(parsed, this.#prompt(parsed));
     parsed.formatWarnings = prepared.request.warnings;

@@ -1,6 +1,9 @@
-// OpenAI request bodies → what the engine runs. Every field is checked (type, range, presence) and a
-// wrong one becomes an OpenAI-shaped error naming it, before any model work starts; fields the engine
-// cannot honour are refused rather than silently ignored.
+// OpenAI request bodies → what the engine runs. The fields only the engine uses (messages, n, stream,
+// max_tokens, logprobs, tools, the shape of response_format) are checked here (type, range, presence); the
+// sampling settings the core consumes (temperature, top_p, top_k, min_p, penalties, stop, logit_bias) and
+// the format itself are passed through and checked once by the core (Model.prepare), which names the
+// parameter in the same words. Either way a wrong field is an OpenAI-shaped error naming it, before any
+// model work starts; fields the engine cannot honour are refused rather than silently ignored.
 import { TabllmAPIError, invalidRequest } from './errors.mjs';
 import { checkToolMessage, checkToolsWithFormat, parseTools } from './tool_calls.mjs';
 
@@ -40,31 +43,8 @@ function boolean(body, param) {
   return v;
 }
 
-function stopList(body) {
-  const v = body.stop;
-  if (v === undefined || v === null) return [];
-  const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))
-    throw invalidRequest('stop', `stop must be a string or an array of strings, got ${JSON.stringify(v)}`, 'invalid_type');
-  if (list.length > 4) throw invalidRequest('stop', `stop takes at most 4 strings, got ${list.length}`);
-  if (list.some((s) => s === '')) throw invalidRequest('stop', 'stop strings must not be empty');
-  return list;
-}
-
-function logitBias(body, vocabSize) {
-  const v = body.logit_bias;
-  if (v === undefined || v === null) return undefined;
-  if (!isObject(v)) throw invalidRequest('logit_bias', `logit_bias must be an object {"token id": bias}, got ${JSON.stringify(v)}`, 'invalid_type');
-  const out = {};
-  for (const [key, bias] of Object.entries(v)) {
-    if (!/^\d+$/.test(key) || Number(key) >= vocabSize)
-      throw invalidRequest('logit_bias', `logit_bias keys must be token ids in [0, ${vocabSize}), got "${key}"`);
-    if (typeof bias !== 'number' || !Number.isFinite(bias) || bias < -100 || bias > 100)
-      throw invalidRequest('logit_bias', `logit_bias values must be numbers in [-100, 100], got ${JSON.stringify(bias)} for token ${key}`);
-    out[key] = bias;
-  }
-  return out;
-}
+// A field's value, or undefined when absent (OpenAI reads null as absent).
+const given = (v) => (v === null ? undefined : v);
 
 function checkFields(body, known) {
   for (const key of Object.keys(body)) {
@@ -75,10 +55,8 @@ function checkFields(body, known) {
   }
 }
 
-// Sampling and stream settings shared by both endpoints; `model` is what the engine needs to check ranges.
-function common(body, model) {
-  const temperature = number(body, 'temperature', { min: 0, max: 2 });
-  const top_p = number(body, 'top_p', { min: 0, max: 1, exclusiveMin: true });
+// Sampling and stream settings shared by both endpoints.
+function common(body) {
   const seed = number(body, 'seed', { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
   const n = number(body, 'n', { integer: true, min: 1, max: 16 }) ?? 1;
   const stream = boolean(body, 'stream') ?? false;
@@ -90,19 +68,19 @@ function common(body, model) {
       if (key !== 'include_usage') throw new TabllmAPIError(`unrecognized stream option: ${key}`, { param: 'stream_options', code: 'unknown_parameter' });
     includeUsage = boolean(body.stream_options, 'include_usage') ?? false;
   }
+  // The core's names (tabllm.h), with OpenAI's defaults: plain sampling at temperature 1, no top-k, top-p
+  // or min-p cut, no penalties.
   const params = {
-    // OpenAI's defaults: plain sampling at temperature 1, no top-k, top-p or min-p cut.
-    temperature: temperature ?? 1,
-    top_p: top_p ?? 1,
-    top_k: number(body, 'top_k', { integer: true, min: 0 }) ?? 0,
-    min_p: number(body, 'min_p', { min: 0, max: 1 }) ?? 0,
-    repeat_penalty: number(body, 'repetition_penalty', { min: 0, max: 10, exclusiveMin: true }) ?? 1,
-    frequency_penalty: number(body, 'frequency_penalty', { min: -2, max: 2 }) ?? 0,
-    presence_penalty: number(body, 'presence_penalty', { min: -2, max: 2 }) ?? 0,
-    stop: stopList(body),
+    temperature: given(body.temperature) ?? 1,
+    top_p: given(body.top_p) ?? 1,
+    top_k: given(body.top_k) ?? 0,
+    min_p: given(body.min_p) ?? 0,
+    repeat_penalty: given(body.repetition_penalty) ?? 1,
+    frequency_penalty: given(body.frequency_penalty) ?? 0,
+    presence_penalty: given(body.presence_penalty) ?? 0,
+    stop: given(body.stop) ?? [],
   };
-  const bias = logitBias(body, model.vocab);
-  if (bias) params.logit_bias = bias;
+  if (given(body.logit_bias) !== undefined) params.logit_bias = body.logit_bias;
   return { params, seed, n, stream, includeUsage };
 }
 
@@ -177,15 +155,12 @@ function checkDepth(body) {
   }
 }
 
-/**
- * @param {object} body a chat.completions request
- * @param {{vocab: number}} model
- */
-export function parseChatRequest(body, model) {
+/** @param {object} body a chat.completions request */
+export function parseChatRequest(body) {
   requireObject(body);
   checkDepth(body);
   checkFields(body, CHAT_FIELDS);
-  const out = { kind: 'chat', model: typeof body.model === 'string' ? body.model : undefined, ...common(body, model), messages: messages(body) };
+  const out = { kind: 'chat', model: typeof body.model === 'string' ? body.model : undefined, ...common(body), messages: messages(body) };
   const maxTokens = number(body, 'max_completion_tokens', { integer: true, min: 1 }) ?? number(body, 'max_tokens', { integer: true, min: 1 });
   out.maxTokens = maxTokens;
   const logprobs = boolean(body, 'logprobs') ?? false;
@@ -198,11 +173,8 @@ export function parseChatRequest(body, model) {
   return out;
 }
 
-/**
- * @param {object} body a (legacy) completions request
- * @param {{vocab: number}} model
- */
-export function parseCompletionRequest(body, model) {
+/** @param {object} body a (legacy) completions request */
+export function parseCompletionRequest(body) {
   requireObject(body);
   checkDepth(body);
   checkFields(body, COMPLETION_FIELDS);
@@ -214,7 +186,7 @@ export function parseCompletionRequest(body, model) {
   if (boolean(body, 'echo')) throw new TabllmAPIError('echo is not supported', { param: 'echo', code: 'unsupported_parameter' });
   if (body.suffix !== undefined && body.suffix !== null) throw new TabllmAPIError('suffix (fill-in-the-middle) is not supported', { param: 'suffix', code: 'unsupported_parameter' });
   const bestOf = number(body, 'best_of', { integer: true, min: 1, max: 16 });
-  const out = { kind: 'completion', model: typeof body.model === 'string' ? body.model : undefined, ...common(body, model), prompt };
+  const out = { kind: 'completion', model: typeof body.model === 'string' ? body.model : undefined, ...common(body), prompt };
   if (bestOf !== undefined && bestOf !== out.n) throw new TabllmAPIError('best_of other than n is not supported', { param: 'best_of', code: 'unsupported_parameter' });
   // OpenAI's completions default to 16 tokens.
   out.maxTokens = number(body, 'max_tokens', { integer: true, min: 0 }) ?? 16;

@@ -14,11 +14,16 @@
 // wrapped in ./dev.mjs, for tests only.
 
 export class TabllmError extends Error {
-  /** @param {string} message @param {string|null} [param] the request parameter at fault, when one is */
-  constructor(message, param = null) {
+  /**
+   * @param {string} message
+   * @param {string|null} [param] the request parameter at fault, when one is
+   * @param {string|null} [code] what was wrong with it: 'invalid_type' or 'invalid_value'
+   */
+  constructor(message, param = null, code = null) {
     super(message);
     this.name = 'TabllmError';
     this.param = param;
+    this.code = code;
   }
 }
 
@@ -157,9 +162,10 @@ export class CoreAbi {
     return this.string(this.m._tabllm_last_error());
   }
 
-  // The last failure as an exception, with the request parameter it names.
+  // The last failure as an exception, with the request parameter it names and what was wrong with it.
   error() {
-    return new TabllmError(this.lastError(), this.string(this.m._tabllm_last_error_param()) || null);
+    return new TabllmError(this.lastError(), this.string(this.m._tabllm_last_error_param()) || null,
+      this.string(this.m._tabllm_last_error_code()) || null);
   }
 
   // Pointer and handle results: 0 means failure.
