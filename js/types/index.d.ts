@@ -255,6 +255,9 @@ export interface TabllmEngine {
 export interface Engine extends TabllmEngine {
   /** The GPUDevice the model runs on (WebGPU backend), else null. */
   readonly gpuDevice: unknown;
+  /** The core's work counters since its WebAssembly module started (null before a model is loaded): a load
+   * parses the model header once; a request tokenizes its prompt once and reads its response_format once. */
+  debugStats(): { header_parses: number; tokenizations: number; format_parses: number } | null;
 }
 
 export interface WorkerEngine extends TabllmEngine {
