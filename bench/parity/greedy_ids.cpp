@@ -1,7 +1,7 @@
 // tabllm_greedy_ids MODEL N CONTEXT [scalar|simd] PROMPT...: the prompt's token ids (with BOS when the
 // vocabulary adds one), N greedy token ids (ties to the lowest id; no stop at end-of-sequence), and the
-// margin of each choice (top-1 minus top-2 logit), one line each, space-separated. Used by
-// llama-cpp-greedy.sh beside the same program for llama.cpp.
+// margin of each choice (top-1 minus top-2 logit), one line each, space-separated: the form a greedy loop
+// over another engine's API prints too, so the two outputs compare line by line (docs/architectures.md).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>

@@ -1,6 +1,6 @@
 // What each architecture description means, on the tiny synthetic models of the build: the traits read
 // from the files, and behaviours a parity test cannot see (sliding windows, LongRoPE's choice by context
-// size, soft-capping). Agreement with llama.cpp is checked outside CI (bench/parity/llama-cpp-greedy.sh).
+// size, soft-capping). Agreement with llama.cpp is checked outside CI (docs/architectures.md).
 #include <gtest/gtest.h>
 
 #include <cmath>
