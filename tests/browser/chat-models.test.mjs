@@ -44,6 +44,15 @@ async function withStringEntry(bytes, key, value) {
   return Buffer.concat([padded, bytes.subarray(h.dataOffset)]);
 }
 
+// The same file with a u32 metadata value changed in place (the key must exist and hold a u32).
+function withU32Entry(bytes, key, value) {
+  const out = Buffer.from(bytes);
+  const at = out.indexOf(Buffer.from(key)) + Buffer.byteLength(key);
+  assert.ok(at > Buffer.byteLength(key) && out.readUInt32LE(at) === 4, `${key} is not a u32 entry`);
+  out.writeUInt32LE(value, at + 4);
+  return out;
+}
+
 before(async () => {
   if (!fs.existsSync(path.join(wasmDir, 'tabllm-st.mjs'))) return void (skip = `${wasmDir}/tabllm-st.mjs is missing: run scripts/build-wasm.sh`);
   execFileSync(process.execPath, [path.join(repoRoot, 'apps/chat/build.mjs'), '--dev', '--out', OUT], { stdio: 'inherit' });
@@ -100,7 +109,8 @@ test('the demo lists real instruct models from Hugging Face, loads one from its 
   const entry = HUGGING_FACE_MODELS.find((m) => m.name.startsWith('Qwen2.5 0.5B'));
   const [, owner, repo, file] = /^hf:([^/]+)\/([^/]+)\/(.+)$/.exec(entry.model);
   const hubPath = `/${owner}/${repo}/resolve/main/${file}`;
-  const model = await withStringEntry(storiesModel('f32'), 'tokenizer.chat_template', TEMPLATE);
+  // Stands in for the listed model: the demo asks for its context of entry.contextSize tokens.
+  const model = await withStringEntry(withU32Entry(storiesModel('f32'), 'llama.context_length', entry.contextSize), 'tokenizer.chat_template', TEMPLATE);
   const { context, page, requests } = await hubContext({ [hubPath]: model });
   try {
     await page.goto(`${server.url}?autoload=0&sw=0&max_tokens=24&temperature=0`);

@@ -41,7 +41,8 @@ function startServer() {
         };`);
     }
     const file = path.join(repoRoot, path.normalize(url.pathname));
-    if (!url.pathname.startsWith('/js/src/loader/') || !fs.existsSync(file)) return res.writeHead(404).end();
+    // The loader's modules, and the package modules they import (js/src/node_only.mjs).
+    if (!url.pathname.startsWith('/js/src/') || !fs.existsSync(file)) return res.writeHead(404).end();
     res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(fs.readFileSync(file));
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
