@@ -91,18 +91,33 @@ AffineFit fit_affine(const float* x, const float* w, int n, int nmax, uint8_t* q
   return best;
 }
 
+// The signed value of largest magnitude.
+float signed_max(const float* v, int n) {
+  float best = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(v[i]) > std::fabs(best)) best = v[i];
+  }
+  return best;
+}
+
+// Keeps the candidate grid whose least-squares scale sum_wqx / sum_wqq lowers the weighted error most
+// (by sum_wqx^2 / sum_wqq).
+struct LeastSquaresScale {
+  float scale, gain = -1;
+  void consider(float sum_wqx, float sum_wqq) {
+    if (sum_wqq > 0 && sum_wqx * sum_wqx > gain * sum_wqq) {
+      gain = sum_wqx * sum_wqx / sum_wqq;
+      scale = sum_wqx / sum_wqq;
+    }
+  }
+};
+
 // x ≈ scale * q with q in [-nmax, nmax - 1]; returns the scale (negative when the largest magnitude is
 // positive: the grid has one more level below zero, which the largest value takes).
 float fit_symmetric(const float* x, const float* w, int n, int nmax) {
-  float amax = 0, max = 0;
-  for (int i = 0; i < n; ++i) {
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  }
-  if (amax < kZeroGroup) return 0.0f;
-  float best_scale = -max / static_cast<float>(nmax), best_gain = -1;
+  const float max = signed_max(x, n);
+  if (std::fabs(max) < kZeroGroup) return 0.0f;
+  LeastSquaresScale best{-max / static_cast<float>(nmax)};
   constexpr int kSteps = 4;
   for (int step = -kSteps; step <= kSteps; ++step) {
     const float inv = -(static_cast<float>(nmax) + 0.2f * static_cast<float>(step)) / max;
@@ -112,13 +127,9 @@ float fit_symmetric(const float* x, const float* w, int n, int nmax) {
       sum_wqx += w[i] * l * x[i];
       sum_wqq += w[i] * l * l;
     }
-    // The least-squares scale sum_wqx / sum_wqq lowers the error by sum_wqx^2 / sum_wqq: maximise that.
-    if (sum_wqq > 0 && sum_wqx * sum_wqx > best_gain * sum_wqq) {
-      best_gain = sum_wqx * sum_wqx / sum_wqq;
-      best_scale = sum_wqx / sum_wqq;
-    }
+    best.consider(sum_wqx, sum_wqq);
   }
-  return best_scale;
+  return best.scale;
 }
 
 // The index of the IQ4 grid value nearest to v: how many midpoints between neighbours lie below it.
@@ -133,15 +144,9 @@ int nearest_iq4(float v) {
 // x ≈ scale * kIq4Values[index]: tries spacings that put the largest magnitude on either end of the
 // (asymmetric) grid and keeps the least-squares scale with the least error.
 float fit_iq4(const float* x, const float* w, int n) {
-  float amax = 0, max = 0;
-  for (int i = 0; i < n; ++i) {
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  }
-  if (amax < kZeroGroup) return 0.0f;
-  float best_scale = max / 127.0f, best_gain = -1;
+  const float max = signed_max(x, n);
+  if (std::fabs(max) < kZeroGroup) return 0.0f;
+  LeastSquaresScale best{max / 127.0f};
   constexpr int kSteps = 7;
   for (const int end : {static_cast<int>(blocks::kIq4Values[0]), static_cast<int>(blocks::kIq4Values[15])}) {
     for (int step = -kSteps; step <= kSteps; ++step) {
@@ -152,22 +157,10 @@ float fit_iq4(const float* x, const float* w, int n) {
         sum_wqx += w[i] * l * x[i];
         sum_wqq += w[i] * l * l;
       }
-      if (sum_wqq > 0 && sum_wqx * sum_wqx > best_gain * sum_wqq) {
-        best_gain = sum_wqx * sum_wqx / sum_wqq;
-        best_scale = sum_wqx / sum_wqq;
-      }
+      best.consider(sum_wqx, sum_wqq);
     }
   }
-  return best_scale;
-}
-
-// The signed value of largest magnitude.
-float signed_max(const float* v, int n) {
-  float best = 0;
-  for (int i = 0; i < n; ++i) {
-    if (std::fabs(v[i]) > std::fabs(best)) best = v[i];
-  }
-  return best;
+  return best.scale;
 }
 
 // Rounds x / step onto [lo, hi] (0 where the step is 0).
