@@ -162,6 +162,21 @@ TEST(Architectures, WebGpuPlanRefusesWhatItCannotRunYet) {
   }
 }
 
+TEST(Architectures, WebGpuPlanRefusesAnAttentionTileBeyondWorkgroupMemory) {
+  // tiny-qwen3's heads of 128: 16 queries a workgroup need 16,640 bytes, past the 16 KiB every device has.
+  const auto model = Model::load(tiny("qwen3"));
+  webgpu::PlanOptions o;
+  o.attn_tile = 16;
+  try {
+    webgpu::build_model_plan(*model, o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("maxComputeWorkgroupStorageSize"), std::string::npos) << e.what();
+  }
+  o.limits.max_compute_workgroup_storage_size = 32768;
+  EXPECT_NO_THROW(webgpu::build_model_plan(*model, o));
+}
+
 // Native scalar logits of every tiny architecture, for the WebAssembly comparison
 // (tests/js/wasm_architectures.test.mjs), over 24 positions that cross every sliding window.
 TEST(Architectures, WritesNativeScalarLogitsForWasm) {
