@@ -410,9 +410,6 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const ModelConfig c = read_config(h);
   // Only shapes and names are used; tensor bytes are addressed through their file offsets.
   const ModelWeights w = bind_weights(h, prefix + h.data_offset, c);
-  if (c.has_features_beyond_llama() || w.rope_long.present())
-    throw Error("the WebGPU backend does not run " + c.arch + " models yet (embedding scale, GELU, post norms, soft-capping, sliding windows or LongRoPE): use the WebAssembly backend");
-  if (c.rope_pairing == RopePairing::Halves && c.rope_dims != c.head_dim) throw Error("partial RoPE with half pairing is not supported on WebGPU");
   if (c.n_heads % c.n_kv_heads != 0) throw Error("n_heads must be a multiple of n_kv_heads");
   if (c.head_dim > kMaxHeadDim || c.head_dim % 2 != 0)
     throw Error("the WebGPU kernels need an even head_dim of at most " + std::to_string(kMaxHeadDim) + ", got " + std::to_string(c.head_dim));
