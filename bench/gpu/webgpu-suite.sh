@@ -3,6 +3,8 @@
 #
 #   bash bench/gpu/webgpu-suite.sh [SHAPE:TYPE ...]     (default: tinyllama-1.1b:q4_0 tinyllama-1.1b:q8_0 llama2-7b:q4_0)
 #
+# Any shape of `tabllm synth` works, e.g. phi-3.5-mini:q4_k_m gemma-2-2b:q4_k_m gemma-3-1b:q4_k_m.
+#
 # Run from the repository root on a machine with a GPU, Node and the `webgpu` package. It builds the native CLI
 # (for `tabllm synth`) when build/bin/tabllm is missing and needs the WebAssembly engine in build-wasm/.
 # Environment: VOCAB (default ../shared/tokenizers/ggml-vocab-llama-spm.gguf), MODELS (where the models are

@@ -59,11 +59,6 @@ struct ModelConfig {
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
   bool is_local(int64_t layer) const { return !layer_is_local.empty() && layer_is_local[static_cast<size_t>(layer)]; }
-  // Features the plain llama-style graph does not have (the WebGPU plan refuses them for now).
-  bool has_features_beyond_llama() const {
-    return post_norms || scale_embedding || ffn_activation != FfnActivation::Silu || attn_soft_cap > 0 ||
-           final_soft_cap > 0 || sliding_window > 0 || rope_attn_factor != 1.0f;
-  }
 };
 
 // Reads and validates the hyperparameters; throws Error naming the key or the unsupported architecture.

@@ -123,4 +123,9 @@ ModelWeights bind_weights(const gguf::Header& h, const uint8_t* data, const Mode
   return w;
 }
 
+const Tensor& rope_factors(const ModelWeights& w, const ModelConfig& c, int64_t context) {
+  if (w.rope_freqs.present()) return w.rope_freqs;
+  return context > c.rope_original_context ? w.rope_long : w.rope_short;
+}
+
 }  // namespace tabllm

@@ -44,4 +44,9 @@ struct ModelWeights {
 // Binds every tensor the config needs; throws Error naming a missing, misshapen or unsupported tensor.
 ModelWeights bind_weights(const gguf::Header& header, const uint8_t* data_section, const ModelConfig& config);
 
+// The per-frequency RoPE divisors for a KV cache of `context` positions: Llama 3's rope_freqs, or LongRoPE's
+// long factors when the context is longer than the original training context and its short ones otherwise
+// (as llama.cpp chooses). Absent (not present()) when the model has none.
+const Tensor& rope_factors(const ModelWeights& weights, const ModelConfig& config, int64_t context);
+
 }  // namespace tabllm

@@ -150,16 +150,44 @@ TEST(Architectures, FinalSoftCapBoundsLogits) {
   EXPECT_GT(max_abs, 25.0f);
 }
 
-TEST(Architectures, WebGpuPlanRefusesWhatItCannotRunYet) {
-  for (const char* arch : {"gemma", "gemma2", "gemma3", "phi3"}) {
+TEST(Architectures, WebGpuPlansEveryArchitecture) {
+  // Each feature as the plan's kernels (the numbers: tests/webgpu-cases/model.mjs against the CPU).
+  auto has_pipeline = [](const webgpu::Plan& plan, const std::string& prefix) {
+    for (const auto& p : plan.pipelines)
+      if (p.key.rfind(prefix, 0) == 0) return true;
+    return false;
+  };
+  for (const char* arch : {"llama", "qwen2", "qwen3", "phi3", "gemma", "gemma2", "gemma3"}) {
     const auto model = Model::load(tiny(arch));
-    try {
-      webgpu::build_model_plan(*model, webgpu::PlanOptions{});
-      ADD_FAILURE() << arch << ": no error";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("WebGPU backend does not run " + std::string(arch)), std::string::npos) << e.what();
-    }
+    const ModelConfig& c = model->config();
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, webgpu::PlanOptions{});
+    EXPECT_EQ(has_pipeline(plan, "norm_add"), c.post_norms) << arch;
+    EXPECT_EQ(has_pipeline(plan, "matmul+norm+gated+gelu"), c.ffn_activation == FfnActivation::GeluTanh) << arch;
+    EXPECT_EQ(has_pipeline(plan, "matmul+norm+softcap"), c.final_soft_cap > 0) << arch;
   }
+  // The LongRoPE factors are read from the file's first bytes, as rope_freqs is.
+  const auto phi3 = Model::load(tiny("phi3"));
+  const gguf::Header& h = phi3->file().header();
+  for (const char* name : {"rope_factors_long.weight", "rope_factors_short.weight"}) {
+    const gguf::TensorInfo* t = h.find_tensor(name);
+    ASSERT_NE(t, nullptr) << name;
+    EXPECT_GE(webgpu::prefix_bytes_needed(h), h.data_offset + t->offset + t->n_bytes()) << name;
+  }
+}
+
+TEST(Architectures, WebGpuPlanRefusesAnAttentionTileBeyondWorkgroupMemory) {
+  // tiny-qwen3's heads of 128: 16 queries a workgroup need 16,640 bytes, past the 16 KiB every device has.
+  const auto model = Model::load(tiny("qwen3"));
+  webgpu::PlanOptions o;
+  o.attn_tile = 16;
+  try {
+    webgpu::build_model_plan(*model, o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("maxComputeWorkgroupStorageSize"), std::string::npos) << e.what();
+  }
+  o.limits.max_compute_workgroup_storage_size = 32768;
+  EXPECT_NO_THROW(webgpu::build_model_plan(*model, o));
 }
 
 // Native scalar logits of every tiny architecture, for the WebAssembly comparison

@@ -1,5 +1,5 @@
 // backend 'auto' when WebGPU fails: the device lost while the model uploads, a tensor type its kernels cannot
-// read, no adapter at all (Vulkan driver missing), and a model neither backend can run (the error carries both
+// read, a model beyond the device's limits, no adapter at all (Vulkan driver missing), and a model neither backend can run (the error carries both
 // reasons).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -83,6 +83,33 @@ test('auto: a model with a tensor type the WebGPU kernels cannot read runs on We
     assert.equal(r.usage.completion_tokens, 4);
   } finally {
     await engine.unload();
+  }
+});
+
+test('auto: a model beyond the device\'s limits is refused by the WebGPU planner and runs on WebAssembly, saying what it needs', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  let device, PLAN_LIMITS;
+  try {
+    ({ device, PLAN_LIMITS } = await (async () => {
+      const nodeDevice = await import('../../js/src/gpu/node_device.mjs');
+      return { ...(await nodeDevice.requestNodeDevice()), PLAN_LIMITS: nodeDevice.PLAN_LIMITS };
+    })());
+  } catch (e) {
+    return skipOrFail(t, `no WebGPU device: ${e.message}`);
+  }
+  // The planner reads the limits of the device it is given: bindings of 1 KiB refuse stories260K before
+  // anything is created on the GPU. (Every tensor type and architecture the CPU runs, WebGPU runs too.)
+  const limits = { ...Object.fromEntries(PLAN_LIMITS.map((k) => [k, device.limits[k]])), maxStorageBufferBindingSize: 1024, maxBufferSize: 1024 };
+  const small = new Proxy(device, { get: (target, key) => (key === 'limits' ? limits : Reflect.get(target, key)) });
+  const engine = await createEngine({ model: storiesPath(), backend: 'auto', allowSoftwareAdapter: true, wasmVariant: 'single', device: small, contextSize: 64 });
+  try {
+    assert.equal(engine.backend, 'wasm');
+    assert.match(engine.backendReason, /^WebGPU could not load the model \(.*needs .*bytes.*this device allows.*\); running on the WebAssembly CPU backend instead$/);
+    const r = await engine.completions.create({ prompt: 'Once', max_tokens: 4, temperature: 0 });
+    assert.equal(r.usage.completion_tokens, 4);
+  } finally {
+    await engine.unload();
+    device.destroy();
   }
 });
 

@@ -1,7 +1,8 @@
 // Whole models on WebGPU in Node (Dawn; SwiftShader without a GPU), planned by the core and run by the
 // executor (the cases: tests/webgpu-cases/model.mjs, shared with the Chromium tests): stories260K F32/Q8_0
 // greedy tokens equal greedy_reference.jsonl; synthetic qwen2/qwen3 equal the WebAssembly CPU engine for 32
-// greedy steps; a lowered binding limit (split output, embedding and FFN matrices) changes nothing; no
+// greedy steps; synthetic phi3 (LongRoPE short and long, partial rotary), gemma, gemma2 and gemma3 (sliding
+// windows that slide) give the CPU's greedy tokens with logits close to the CPU's; a lowered binding limit (split output, embedding and FFN matrices) changes nothing; no
 // buffer, pipeline or bind group is created per token; a lost device is reported and a reload works;
 // greedy under a JSON Schema and under a regex (the masked argmax on the GPU, through the engine's WebGPU
 // runner) gives the WebAssembly CPU engine's tokens and valid output. Needs a
@@ -16,7 +17,7 @@ import { DevAbi, hasDevExports } from '../../js/src/core/dev.mjs';
 import { nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
 import {
-  MissingInput, cannotFitCase, constrainedCase, cpuParityCase, deviceLossCase, splitCase, storiesGreedyCase,
+  MissingInput, archParityCase, cannotFitCase, constrainedCase, cpuParityCase, deviceLossCase, splitCase, storiesGreedyCase,
 } from '../webgpu-cases/model.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,6 +64,9 @@ const cases = [
   cpuParityCase('qwen2'), cpuParityCase('qwen3', { countObjects: true }), deviceLossCase,
   cpuParityCase('llama', { type: 'q4_k_m' }), cpuParityCase('llama', { type: 'q3_k' }), cpuParityCase('llama', { type: 'iq4_xs' }),
   constrainedCase('json_schema'), constrainedCase('regex', { again: true }),
+  archParityCase('phi3', { context: 256, what: ' (LongRoPE short factors: context 256)' }),
+  archParityCase('phi3', { context: 512, what: ' (LongRoPE long factors: context 512)' }),
+  archParityCase('gemma'), archParityCase('gemma2'), archParityCase('gemma3'),
 ];
 for (const { name, run } of cases) {
   test(name, async (t) => {

@@ -162,6 +162,65 @@ export function cpuParityCase(arch, { countObjects = false, type = 'f32' } = {})
 }
 
 /**
+ * tiny-ARCH f32 with a KV cache of `context` positions on both sides (LongRoPE picks its factors by it):
+ * after a 20-token prompt (two prefill chunks of the plan's 16), `count` greedy tokens on WebGPU equal the
+ * CPU's (scalar kernels) and every step's logits are close to the CPU's. The tiny gemma2/gemma3 windows are
+ * 8 positions, so they slide in prefill and in decode.
+ */
+export function archParityCase(arch, { context = 256, count = 6, what = '' } = {}) {
+  return {
+    name: `tiny-${arch} f32${what}: ${count} greedy tokens and their logits on WebGPU equal the CPU's`,
+    async run(ctx) {
+      const name = `tiny-${arch}-f32`;
+      const bytes = await ctx.modelBytes(name);
+      if (!bytes) throw new MissingInput('synthetic models missing: run scripts/setup.sh');
+      const prompt = Array.from({ length: 20 }, (_, i) => (i === 0 ? 1 : 3 + ((i * 37) % 400)));
+      const model = await loadGpuModel(ctx, name, { context_size: context });
+      const gpuIds = [];
+      const gpuLogits = [];
+      try {
+        let out = await model.feed(prompt, { readLogits: true });
+        for (;;) {
+          gpuIds.push(out.ids[0]);
+          gpuLogits.push(out.all);
+          if (gpuIds.length === count) break;
+          out = await model.feed([out.ids[0]], { readLogits: true });
+        }
+      } finally {
+        model.destroy();
+      }
+      // The CPU's logits of every position of the same sequence, in one call: row prompt.length - 1 + i is
+      // what the CPU samples step i from, given the same earlier tokens.
+      const tabllm = bindTabllm(ctx.module);
+      const m = tabllm.loadModel(bytes);
+      const session = m.createSession({ kernels: 'scalar', threads: 1, contextSize: context });
+      let cpu;
+      try {
+        cpu = session.logits([...prompt, ...gpuIds.slice(0, -1)]);
+      } finally {
+        session.free();
+        m.free();
+      }
+      const vocab = gpuLogits[0].length;
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < count; i++) {
+        const row = cpu.subarray((prompt.length - 1 + i) * vocab, (prompt.length + i) * vocab);
+        let best = 0;
+        for (let j = 0; j < vocab; j++) {
+          if (row[j] > row[best]) best = j;
+          diff = Math.max(diff, Math.abs(gpuLogits[i][j] - row[j]));
+          scale = Math.max(scale, Math.abs(row[j]));
+        }
+        assert.equal(gpuIds[i], best, `step ${i}: the GPU took ${gpuIds[i]}, the CPU ${best}`);
+      }
+      ctx.note(`${name}${what}: max |gpu - cpu| logit ${diff.toExponential(2)} (largest |logit| ${scale.toFixed(2)}, relative ${(diff / scale).toExponential(2)})`);
+      assert.ok(diff / scale < 1e-4, `logits differ by ${diff} (largest ${scale})`);
+    },
+  };
+}
+
+/**
  * Device loss: the device is destroyed while a token is being computed; the pending step and every later one
  * fail saying the device was lost, onLost hears of it, and loading again on a new device generates correctly.
  */

@@ -80,7 +80,7 @@ async function runOp(ctx, spec, inputs, outputs, { tokens = null, pos = 0 } = {}
 
 const silu = (v) => v / (1 + Math.exp(-v));
 
-async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false }) {
+async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0 }) {
   const { abi } = ctx;
   const weights = types.map((ty, i) => abi.randomWeights(TYPES[ty].id, rows[i], cols, 1000 + i * 7 + rows[i]));
   const x = random(nTokens * cols);
@@ -91,12 +91,13 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   const y0 = random(yTokens * outRows);
   const xin = flags.includes('NORM') ? abi.rmsnorm(x, g, cols, nTokens, EPS) : x;
   const parts = types.map((ty, i) => abi.matmul(TYPES[ty].id, weights[i], rows[i], cols, xin, nTokens));
+  const gate = flags.includes('GELU') ? abi.geluTanh(parts[0]) : parts[0].map(silu);
   const ref = new Float32Array(yTokens * outRows);
   const t0 = lastOnly ? nTokens - 1 : 0;
   for (let tt = 0; tt < yTokens; tt++) {
     for (let r = 0; r < outRows; r++) {
       let v;
-      if (gated) v = silu(parts[0][(t0 + tt) * rows[0] + r]) * parts[1][(t0 + tt) * rows[1] + r];
+      if (gated) v = gate[(t0 + tt) * rows[0] + r] * parts[1][(t0 + tt) * rows[1] + r];
       else {
         let i = 0;
         let rr = r;
@@ -106,17 +107,18 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
       ref[tt * outRows + r] = (flags.includes('RESIDUAL') ? y0[tt * outRows + r] : 0) + v;
     }
   }
+  const want = flags.includes('SOFTCAP') ? abi.softCap(ref, softCap) : ref;
   const inputs = { x, g, y: y0 };
   weights.forEach((w, i) => { inputs[`w${i}`] = w; });
-  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS };
+  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap };
   const { y } = await runOp(ctx, spec, inputs, { y: yTokens * outRows });
   // f32 summation error grows like sqrt(cols): the bounds hold for rows up to 128 values and scale beyond.
   const bound = Math.max(...types.map((ty) => TYPES[ty].bound)) * (flags.includes('NORM') || gated ? NORM_BOUND / TYPES.f32.bound : 1) *
     Math.max(1, Math.sqrt(cols / 128));
-  check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}`, y, ref, bound);
+  check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}`, y, want, bound);
 }
 
-async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTokens, pos, factors = null, base = 10000, scale = 1 }) {
+async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTokens, pos, factors = null, base = 10000, scale = 1, attnFactor = 1 }) {
   const { abi } = ctx;
   const context = pos + nTokens + 3;
   const qkvDim = (nHeads + 2 * nKv) * hd;
@@ -124,7 +126,7 @@ async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTok
   const qkv = random(nTokens * qkvDim, 2);
   const bias = random(qkvDim, 0.5);
   const qknorm = random(2 * hd, 1.5);
-  const rope = abi.ropeTable(context, ropeDims, base, factors, scale);
+  const rope = abi.ropeTable(context, ropeDims, base, factors, scale, attnFactor);
   const kIn = random(context * kvDim);
   const vIn = random(context * kvDim);
   const refQ = new Float32Array(qkv);
@@ -136,7 +138,7 @@ async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTok
       if (flags.includes('BIAS')) head = head.map((v, i) => v + bias[s * hd + i]);
       if (s < nHeads + nKv) {
         if (flags.includes('QKNORM')) head = abi.rmsnorm(head, qknorm.subarray(s < nHeads ? 0 : hd, s < nHeads ? hd : 2 * hd), hd, 1, EPS);
-        head = abi.rope(head, 1, hd, ropeDims, halves, pos + tt, base, factors, scale);
+        head = abi.rope(head, 1, hd, ropeDims, halves, pos + tt, base, factors, scale, attnFactor);
       }
       if (s < nHeads) refQ.set(head, tt * qkvDim + s * hd);
       else if (s < nHeads + nKv) refK.set(head, (pos + tt) * kvDim + (s - nHeads) * hd);
@@ -145,23 +147,25 @@ async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTok
   }
   const spec = { op: 'qkv_post', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, rope_dims: ropeDims, halves, n_tokens: nTokens, context, flags, eps: EPS };
   const out = await runOp(ctx, spec, { qkv, bias, qknorm, rope, k: kIn, v: vIn }, { qkv: qkv.length, k: kIn.length, v: vIn.length }, { pos });
-  const name = `qkv_post h=${nHeads}/${nKv} hd=${hd} rope=${ropeDims}${halves ? ' halves' : ' pairs'}${factors ? ' llama3' : ''} ${flags.join('+') || 'plain'}`;
+  const name = `qkv_post h=${nHeads}/${nKv} hd=${hd} rope=${ropeDims}${halves ? ' halves' : ' pairs'}${factors ? ' factors' : ''}${attnFactor !== 1 ? ` attn_factor=${attnFactor}` : ''} ${flags.join('+') || 'plain'}`;
   check(ctx, `${name} q`, out.qkv, refQ, ROPE_BOUND);
   check(ctx, `${name} k`, out.k, refK, ROPE_BOUND);
   check(ctx, `${name} v`, out.v, refV, ROPE_BOUND);
 }
 
-async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq, splits = 0 }) {
+async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq, splits = 0, scale = Math.fround(1 / Math.sqrt(hd)), softCap = 0, window = 0 }) {
   const context = pos + nTokens + 2;
   const qkvDim = (nHeads + 2 * nKv) * hd;
   const kvDim = nKv * hd;
-  const qkv = random(nTokens * qkvDim, 1);
+  // Soft-capping only bites on large scores: larger queries then.
+  const qkv = random(nTokens * qkvDim, softCap > 0 ? 8 : 1);
   const k = random(context * kvDim, 1);
   const v = random(context * kvDim, 1);
-  const ref = ctx.abi.attention(qkv, qkvDim, nTokens, nHeads, nKv, hd, k, v, pos);
-  const spec = { op: 'attention', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, n_tokens: nTokens, context, tq, splits };
+  const ref = ctx.abi.attention(qkv, qkvDim, nTokens, nHeads, nKv, hd, k, v, pos, { scale, softCap, window });
+  const spec = { op: 'attention', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, n_tokens: nTokens, context, tq, splits, scale, soft_cap: softCap, window };
   const { out } = await runOp(ctx, spec, { qkv, k, v }, { out: ref.length }, { pos });
-  check(ctx, `attention h=${nHeads}/${nKv} hd=${hd} n=${nTokens} pos=${pos} tq=${tq}${splits ? ` splits=${splits}` : ''}`, out, ref, ATTN_BOUND);
+  const extra = `${splits ? ` splits=${splits}` : ''}${softCap ? ` cap=${softCap}` : ''}${window ? ` window=${window}` : ''}`;
+  check(ctx, `attention h=${nHeads}/${nKv} hd=${hd} n=${nTokens} pos=${pos} tq=${tq} scale=${scale.toPrecision(3)}${extra}`, out, ref, ATTN_BOUND);
 }
 
 /** @type {{name: string, run: (ctx: {abi: any, device: GPUDevice, note: (line: string) => void}) => Promise<void>}[]} */
@@ -208,6 +212,16 @@ opCases.push({
 });
 
 opCases.push({
+  name: 'matmul: GELU-tanh gate (Gemma) in the row and tiled kernels; soft-capped logits (Gemma 2)',
+  async run(ctx) {
+    await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 96, nTokens: 1, flags: ['NORM', 'GATED', 'GELU'] });
+    await matmulCase(ctx, { types: ['f32', 'f32'], rows: [70, 70], cols: 96, nTokens: 9, tok: 64, flags: ['NORM', 'GATED', 'GELU'] });
+    // Logits of the last token around and far past the cap.
+    await matmulCase(ctx, { types: ['f32'], rows: [50], cols: 96, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5 });
+  },
+});
+
+opCases.push({
   name: 'embedding lookup of every type',
   async run(ctx) {
     const { abi } = ctx;
@@ -222,11 +236,18 @@ opCases.push({
       const { y } = await runOp(ctx, { op: 'embed', type, rows, cols, n_tokens: tokens.length }, { w0: w }, { y: ref.length }, { tokens });
       check(ctx, `embed ${type}`, y, ref, 0);
     }
+    // Gemma's embedding times sqrt(dim): one f32 product per value, as the CPU does.
+    const id = TYPES.q8_0.id;
+    const scale = Math.fround(Math.sqrt(2304));
+    const w = abi.randomWeights(id, 5, 64, 78);
+    const ref = abi.dequantize(id, w.subarray(3 * abi.rowBytes(id, 64), 4 * abi.rowBytes(id, 64)), 64).map((v) => v * scale);
+    const { y } = await runOp(ctx, { op: 'embed', type: 'q8_0', rows: 5, cols: 64, n_tokens: 1, scale }, { w0: w }, { y: 64 }, { tokens: [3] });
+    check(ctx, `embed q8_0 scale=${scale}`, y, ref, 0);
   },
 });
 
 opCases.push({
-  name: 'qkv_post: bias, q/k RMSNorm, RoPE (llama pairs, qwen halves, llama3 factors), KV cache append',
+  name: 'qkv_post: bias, q/k RMSNorm, RoPE (llama pairs, qwen halves, llama3 factors, phi3 partial halves with LongRoPE), KV cache append',
   async run(ctx) {
     await qkvPostCase(ctx, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 16, halves: false, flags: [], nTokens: 3, pos: 5 });
     await qkvPostCase(ctx, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 8, halves: false, flags: [], nTokens: 1, pos: 9 });  // partial RoPE
@@ -234,6 +255,11 @@ opCases.push({
     await qkvPostCase(ctx, { nHeads: 4, nKv: 2, hd: 64, ropeDims: 64, halves: true, flags: ['QKNORM'], nTokens: 3, pos: 7 });
     const factors = Float32Array.from({ length: 8 }, (_, i) => 1 + i * 0.75);
     await qkvPostCase(ctx, { nHeads: 2, nKv: 2, hd: 16, ropeDims: 16, halves: false, flags: [], nTokens: 2, pos: 300, factors, base: 500000, scale: 2 });
+    // Phi-3: partial rotary with half pairing (48 of 64 dims), LongRoPE factors and attention factor.
+    const longrope = Float32Array.from({ length: 24 }, (_, i) => 1 + 39 * (i / 23) ** 2);
+    await qkvPostCase(ctx, { nHeads: 4, nKv: 2, hd: 64, ropeDims: 48, halves: true, flags: [], nTokens: 3, pos: 20, factors: longrope, attnFactor: 1.19 });
+    // Gemma's heads of 256, q/k norms (Gemma 3).
+    await qkvPostCase(ctx, { nHeads: 2, nKv: 1, hd: 256, ropeDims: 256, halves: true, flags: ['QKNORM'], nTokens: 2, pos: 11, base: 1000000 });
   },
 });
 
@@ -248,6 +274,41 @@ opCases.push({
     await attentionCase(ctx, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1, splits: 16 });    // most slices empty
     await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1, splits: 4 });  // 38 positions a slice
     await attentionCase(ctx, { nHeads: 2, nKv: 1, hd: 128, nTokens: 1, pos: 300, tq: 1, splits: 3 }); // chunks within a slice, hd > threads
+  },
+});
+
+opCases.push({
+  name: 'attention: query scale, score soft-capping (Gemma 2), sliding windows (Gemma 2/3), heads of 256',
+  async run(ctx) {
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 1, pos: 40, tq: 1, splits: 4, scale: 0.05 });
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 5, pos: 30, tq: 4, softCap: 2 });
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 1, pos: 70, tq: 1, splits: 4, softCap: 2 });
+    // Windows: decode split over the window only, single pass, and prefill tiles whose queries' windows
+    // start in different places, across chunk edges and from an empty cache.
+    await attentionCase(ctx, { nHeads: 4, nKv: 1, hd: 64, nTokens: 1, pos: 150, tq: 1, splits: 8, window: 20 });
+    await attentionCase(ctx, { nHeads: 4, nKv: 1, hd: 64, nTokens: 1, pos: 5, tq: 1, splits: 8, window: 8 });     // window not full yet
+    await attentionCase(ctx, { nHeads: 4, nKv: 1, hd: 64, nTokens: 1, pos: 150, tq: 1, window: 100 });
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 13, pos: 60, tq: 4, window: 8 });
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 22, pos: 0, tq: 4, window: 8, softCap: 2 });
+    await attentionCase(ctx, { nHeads: 2, nKv: 2, hd: 32, nTokens: 9, pos: 100, tq: 4, window: 70 });           // windows across a chunk edge
+    // Gemma's heads of 256: one pass, split and tiled.
+    await attentionCase(ctx, { nHeads: 2, nKv: 1, hd: 256, nTokens: 1, pos: 90, tq: 1, splits: 4, scale: 0.0625 });
+    await attentionCase(ctx, { nHeads: 2, nKv: 1, hd: 256, nTokens: 6, pos: 20, tq: 4, window: 16 });
+  },
+});
+
+opCases.push({
+  name: 'norm_add: post-attention / post-FFN RMSNorm into the residual stream (Gemma 2/3)',
+  async run(ctx) {
+    for (const [dim, nTokens] of [[256, 3], [72, 1], [2304, 2]]) {
+      const x = random(nTokens * dim, 2);
+      const y = random(nTokens * dim, 5);
+      const g = random(dim, 1.5);
+      const normed = ctx.abi.rmsnorm(y, g, dim, nTokens, EPS);
+      const ref = x.map((v, i) => v + normed[i]);
+      const out = await runOp(ctx, { op: 'norm_add', dim, n_tokens: nTokens, eps: EPS }, { x, y, g }, { x: x.length });
+      check(ctx, `norm_add dim=${dim} n=${nTokens}`, out.x, ref, NORM_BOUND);
+    }
   },
 });
 

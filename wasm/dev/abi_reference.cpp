@@ -11,6 +11,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/thread_pool.h"
 #include "common/error.h"
+#include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/norm.h"
 #include "ops/rope.h"
@@ -116,28 +117,45 @@ TABLLM_API int tabllm_ref_rmsnorm(const float* x, const float* weight, int n, in
 }
 
 // Rotates n_heads heads of head_dim (in place) at position pos, as the forward pass does: float inverse
-// frequencies base^(-2i/rope_dims) / factors[i] (factors may be NULL) / linear_scale, double angles; pairs
-// (2i, 2i+1) or, with halves, (i, i + rope_dims/2) (ops/rope.h).
+// frequencies base^(-2i/rope_dims) / factors[i] (factors may be NULL) / linear_scale, double angles, cos and
+// sin times attn_factor; pairs (2i, 2i+1) or, with halves, (i, i + rope_dims/2) (ops/rope.h).
 TABLLM_API int tabllm_ref_rope(float* heads, int n_heads, int head_dim, int rope_dims, int halves, int pos, float base,
-                               const float* factors, float linear_scale) {
+                               const float* factors, float linear_scale, float attn_factor) {
   return guarded([&] {
     const std::vector<float> inv_freq = tabllm::ops::rope_inverse_frequencies(rope_dims, base, factors, linear_scale);
     std::vector<float> c(inv_freq.size()), s(inv_freq.size());
-    tabllm::ops::rope_cos_sin(pos, inv_freq, 1.0f, c.data(), s.data());
+    tabllm::ops::rope_cos_sin(pos, inv_freq, attn_factor, c.data(), s.data());
     const auto pairing = halves ? tabllm::ops::RopePairing::Halves : tabllm::ops::RopePairing::Interleaved;
     for (int h = 0; h < n_heads; ++h) tabllm::ops::rope_rotate(heads + static_cast<size_t>(h) * head_dim, c.data(), s.data(), rope_dims, pairing);
     return 0;
   });
 }
 
+// out[i] = ops::gelu_tanh(x[i]).
+TABLLM_API int tabllm_ref_gelu_tanh(const float* x, int n, float* out) {
+  return guarded([&] {
+    for (int i = 0; i < n; ++i) out[i] = tabllm::ops::gelu_tanh(x[i]);
+    return 0;
+  });
+}
+
+// out[i] = ops::soft_cap(x[i], cap).
+TABLLM_API int tabllm_ref_soft_cap(const float* x, int n, float cap, float* out) {
+  return guarded([&] {
+    for (int i = 0; i < n; ++i) out[i] = tabllm::ops::soft_cap(x[i], cap);
+    return 0;
+  });
+}
+
 // Causal attention of n_tokens queries at positions pos.. over caches of kv_dim = n_kv_heads * head_dim
-// floats per position: out[t][h] = softmax(q·k / sqrt(head_dim)) v over positions [0, pos + t].
-// q is [n_tokens][n_heads * head_dim] with q_stride floats between tokens.
+// floats per position: out[t][h] = softmax(cap(scale · q·k)) v over positions [window start, pos + t]
+// (ops::attend, ops::attention_window_start). q is [n_tokens][n_heads * head_dim] with q_stride floats
+// between tokens.
 TABLLM_API int tabllm_ref_attention(const float* q, int q_stride, int n_tokens, int n_heads, int n_kv_heads, int head_dim,
-                                    const float* k, const float* v, int pos, float* out) {
+                                    const float* k, const float* v, int pos, float scale, float soft_cap, int window, float* out) {
   return guarded([&] {
     const int kv_dim = n_kv_heads * head_dim, group = n_heads / n_kv_heads;
-    const tabllm::ops::AttentionShape shape{head_dim, 1.0f / std::sqrt(static_cast<float>(head_dim)), 0.0f};
+    const tabllm::ops::AttentionShape shape{head_dim, scale, soft_cap};
     const auto dot = [](const float* a, const float* b, int64_t n) { return tabllm::cpu::dot_f32(a, b, n, tabllm::cpu::Path::Scalar); };
     const auto axpy = [](float alpha, const float* x, float* y, int64_t n) { tabllm::cpu::axpy_f32(alpha, x, y, n, tabllm::cpu::Path::Scalar); };
     std::vector<float> scores(static_cast<size_t>(pos + n_tokens));
@@ -145,7 +163,8 @@ TABLLM_API int tabllm_ref_attention(const float* q, int q_stride, int n_tokens, 
       for (int h = 0; h < n_heads; ++h) {
         const size_t off = static_cast<size_t>((h / group) * head_dim);
         tabllm::ops::attend(
-            q + static_cast<size_t>(t) * q_stride + static_cast<size_t>(h) * head_dim, shape, 0, pos + t + 1,
+            q + static_cast<size_t>(t) * q_stride + static_cast<size_t>(h) * head_dim, shape,
+            tabllm::ops::attention_window_start(pos + t, window), pos + t + 1,
             [&](int64_t p) { return k + static_cast<size_t>(p) * kv_dim + off; }, [&](int64_t p) { return v + static_cast<size_t>(p) * kv_dim + off; },
             dot, axpy, scores.data(), out + (static_cast<size_t>(t) * n_heads + h) * head_dim);
       }

@@ -41,9 +41,10 @@ const char* tabllm_webgpu_kernel(const char* spec_json) {
       static_cast<const char*>(nullptr));
 }
 
-int tabllm_webgpu_rope_table(int positions, int rope_dims, float base, const float* factors, float linear_scale, float* out) {
+int tabllm_webgpu_rope_table(int positions, int rope_dims, float base, const float* factors, float linear_scale, float attn_factor,
+                             float* out) {
   return guarded([&] {
-    const std::vector<float> t = tabllm::webgpu::rope_table(positions, rope_dims, base, factors, linear_scale);
+    const std::vector<float> t = tabllm::webgpu::rope_table(positions, rope_dims, base, factors, linear_scale, attn_factor);
     std::copy(t.begin(), t.end(), out);
     return 0;
   });

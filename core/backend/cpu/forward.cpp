@@ -29,12 +29,7 @@ CpuForward::CpuForward(const Model& model, CpuOptions options)
       kv_(c_.n_layers, c_.kv_dim(), options.context_size > 0 ? std::min(options.context_size, c_.context_length) : c_.context_length) {
   if (options_.max_batch < 1) throw Error("max_batch must be at least 1");
   const int64_t half = c_.rope_dims / 2;
-  // Per-frequency divisors: Llama 3's rope_freqs, or LongRoPE's long factors when the context is longer
-  // than the original training context and its short ones otherwise (as llama.cpp chooses).
-  const ModelWeights& w = model.weights();
-  const Tensor& factors = w.rope_freqs.present() ? w.rope_freqs
-                          : kv_.capacity() > c_.rope_original_context ? w.rope_long
-                                                                      : w.rope_short;
+  const Tensor& factors = rope_factors(model.weights(), c_, kv_.capacity());
   const float* f = factors.present() ? factors.f32() : nullptr;
   inv_freq_global_ = ops::rope_inverse_frequencies(c_.rope_dims, c_.rope_base, f, c_.rope_linear_scale);
   inv_freq_local_ = ops::rope_inverse_frequencies(c_.rope_dims, c_.rope_local.base, f, c_.rope_local.linear_scale);

@@ -70,6 +70,7 @@ std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   }
   if (s.kernel == "attention" || s.kernel == "attention_split") return {{0, U}, {1, R}, {2, R}, {3, W}, {5, R}, {6, R}};
   if (s.kernel == "attention_combine") return {{0, U}, {1, R}, {2, R}, {3, W}};
+  if (s.kernel == "norm_add") return {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
   if (s.kernel == "sample") {
     if (has("MASK")) return {{0, U}, {2, R}, {3, W}, {4, R}};
     return {{0, U}, {2, R}, {3, W}};
@@ -224,12 +225,13 @@ Binding bind(uint32_t binding, const Range& r) { return Binding{binding, r.buffe
 struct MatmulCall {
   std::string label;
   std::vector<const Matrix*> w;   // 1 weight; GATED: gate, up; MULTI: three concatenated
-  std::vector<std::string> flags; // NORM, RESIDUAL, GATED, MULTI
+  std::vector<std::string> flags; // NORM, RESIDUAL, GATED (+ GELU), MULTI, SOFTCAP
   Range x, y, norm;
   int64_t x_stride = 0, y_stride = 0, y_offset = 0;
   bool last_only = false;
   float eps = 0;
   int tok = 1;
+  float soft_cap = 0;  // SOFTCAP
 };
 
 void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const MatmulCall& c) {
@@ -248,7 +250,7 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
         u32(rows), u32(m0.cols), u32(rows0), u32(rows1), u32(m0.row_bytes),
         u32(c.w.size() > 1 ? c.w[1]->row_bytes : 0), u32(c.w.size() > 2 ? c.w[2]->row_bytes : 0),
         u32(c.x_stride), u32(c.y_stride), u32(y_offset), gx, c.last_only ? 1u : 0u, f32_bits(c.eps),
-        f32_bits(1.0f / static_cast<float>(m0.cols))};
+        f32_bits(1.0f / static_cast<float>(m0.cols)), f32_bits(c.soft_cap)};
     Dispatch d;
     d.label = label;
     d.pipeline = pipeline;
@@ -281,15 +283,16 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   }
 }
 
-// `result` is where the previous step's sampled token lies (chained decoding reads it from there).
-void emit_embed(Builder& b, std::vector<Dispatch>& list, Range step, const Matrix& e, Range x, Range result) {
+// `result` is where the previous step's sampled token lies (chained decoding reads it from there); rows are
+// multiplied by `scale`.
+void emit_embed(Builder& b, std::vector<Dispatch>& list, Range step, const Matrix& e, float scale, Range x, Range result) {
   const uint32_t pipeline = b.pipeline(KernelSpec{"embed", {}, {e.type}, {{"WG", kWG}}});
   for (size_t p = 0; p < e.parts.size(); ++p) {
     const MatrixPart& part = e.parts[p];
     Dispatch d;
     d.label = e.parts.size() > 1 ? "embed[" + std::to_string(p) + "]" : "embed";
     d.pipeline = pipeline;
-    d.bindings = {bind(0, b.params({u32(e.row_bytes), u32(e.cols), u32(part.row_first), u32(part.rows)})), bind(1, step),
+    d.bindings = {bind(0, b.params({u32(e.row_bytes), u32(e.cols), u32(part.row_first), u32(part.rows), f32_bits(scale)})), bind(1, step),
                   bind(2, result), bind(3, x), bind(4, part.range)};
     d.groups[0] = u32((e.cols / 8 + kWG - 1) / kWG);
     d.token_tile = 1;
@@ -301,6 +304,9 @@ struct AttnShape {
   int64_t n_heads, n_kv_heads, head_dim, rope_pairs;
   bool halves;
   float eps;
+  float scale;         // multiplies q·k
+  float soft_cap;      // > 0: scores soft-capped
+  int64_t window = 0;  // > 0: sliding-window attention (a local layer)
 };
 
 void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, Range qkv, Range rope, Range k, Range v,
@@ -328,7 +334,7 @@ void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const At
 void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, int tq, int splits, Range q, int64_t q_stride,
                     Range out, Range k, Range v, Range part, const std::string& label) {
   const std::vector<uint32_t> words = {u32(s.n_heads), u32(s.n_kv_heads), u32(q_stride), u32(s.n_kv_heads * s.head_dim),
-                                       u32(s.n_heads * s.head_dim), f32_bits(1.0f / std::sqrt(static_cast<float>(s.head_dim)))};
+                                       u32(s.n_heads * s.head_dim), f32_bits(s.scale), f32_bits(s.soft_cap), u32(s.window)};
   const Range params = b.params(words);
   Dispatch d;
   d.label = label;
@@ -347,9 +353,25 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
     list.push_back(std::move(c));
     return;
   }
+  // The tile's queries, scores and softmax statistics live in workgroup memory (attention.wgsl).
+  const uint64_t shared = 4 * static_cast<uint64_t>(tq) * static_cast<uint64_t>(s.head_dim + 2 * kWG + 4);
+  if (shared > b.limits().max_compute_workgroup_storage_size)
+    throw Error("prefill attention over " + std::to_string(tq) + " queries of head_dim " + std::to_string(s.head_dim) + " needs " +
+                std::to_string(shared) + " bytes of workgroup memory; this device allows " +
+                std::to_string(b.limits().max_compute_workgroup_storage_size) + " (maxComputeWorkgroupStorageSize): lower attn_tile");
   d.pipeline = b.pipeline(KernelSpec{"attention", {}, {}, {{"WG", kWG}, {"TQ", tq}, {"HD", s.head_dim}}});
   d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, out), bind(5, k), bind(6, v)};
   d.token_tile = static_cast<uint32_t>(tq);
+  list.push_back(std::move(d));
+}
+
+// x += rmsnorm(y) * g per token (post norms: the block's output y normalized before the residual add).
+void emit_norm_add(Builder& b, std::vector<Dispatch>& list, Range step, int64_t dim, float eps, Range y, Range x, Range g, const std::string& label) {
+  Dispatch d;
+  d.label = label;
+  d.pipeline = b.pipeline(KernelSpec{"norm_add", {}, {}, {{"WG", kWG}}});
+  d.bindings = {bind(0, b.params({u32(dim), f32_bits(eps), f32_bits(1.0f / static_cast<float>(dim))})), bind(1, step), bind(2, y), bind(3, x), bind(4, g)};
+  d.token_tile = 1;
   list.push_back(std::move(d));
 }
 
@@ -388,9 +410,6 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const ModelConfig c = read_config(h);
   // Only shapes and names are used; tensor bytes are addressed through their file offsets.
   const ModelWeights w = bind_weights(h, prefix + h.data_offset, c);
-  if (c.has_features_beyond_llama() || w.rope_long.present())
-    throw Error("the WebGPU backend does not run " + c.arch + " models yet (embedding scale, GELU, post norms, soft-capping, sliding windows or LongRoPE): use the WebAssembly backend");
-  if (c.rope_pairing == RopePairing::Halves && c.rope_dims != c.head_dim) throw Error("partial RoPE with half pairing is not supported on WebGPU");
   if (c.n_heads % c.n_kv_heads != 0) throw Error("n_heads must be a multiple of n_kv_heads");
   if (c.head_dim > kMaxHeadDim || c.head_dim % 2 != 0)
     throw Error("the WebGPU kernels need an even head_dim of at most " + std::to_string(kMaxHeadDim) + ", got " + std::to_string(c.head_dim));
@@ -420,6 +439,8 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const Range qkv = b.bound_buffer("qkv", "activation", 4 * static_cast<uint64_t>(B * qkv_dim));
   const Range att = b.bound_buffer("att", "activation", 4 * static_cast<uint64_t>(B * q_dim));
   const Range ffn = b.bound_buffer("ffn", "activation", 4 * static_cast<uint64_t>(B * c.ffn_dim));
+  // Post norms: the outputs of wo and down land here, to be normalized into the residual stream.
+  const Range xb = c.post_norms ? b.bound_buffer("xb", "activation", 4 * static_cast<uint64_t>(B * c.dim)) : Range{};
   const Range part = b.bound_buffer("attn_part", "activation", 4 * static_cast<uint64_t>(c.n_heads * std::max(o.attn_splits, 1) * (c.head_dim + 2)));
   const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(c.n_vocab));
   const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(o.top_k));
@@ -435,19 +456,27 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
     vcache.push_back(b.place("kv", kv_bytes, "the KV cache of one layer (" + std::to_string(ctx) + " positions)"));
   }
 
-  // RoPE cos/sin for every position, computed as the CPU reference does.
+  // RoPE cos/sin for every position, computed as the CPU forward pass does: its frequency factors chosen
+  // for this context, a second table for sliding-window layers when their RoPE differs.
   const int64_t pairs = c.rope_dims / 2;
-  std::vector<float> freq_factors;
-  if (w.rope_freqs.present()) {
-    const uint64_t at = file_offset(w.rope_freqs), bytes = 4 * static_cast<uint64_t>(pairs);
+  std::vector<float> factors;
+  if (const Tensor& f = rope_factors(w, c, ctx); f.present()) {
+    const uint64_t at = file_offset(f), bytes = 4 * static_cast<uint64_t>(pairs);
     if (at + bytes > prefix_size)
-      throw Error("rope_freqs.weight lies at bytes [" + std::to_string(at) + ", " + std::to_string(at + bytes) + ") of the file: pass a prefix that covers it (prefix_bytes_needed)");
-    freq_factors.resize(static_cast<size_t>(pairs));
-    std::memcpy(freq_factors.data(), prefix + at, bytes);
+      throw Error(f.name + " lies at bytes [" + std::to_string(at) + ", " + std::to_string(at + bytes) + ") of the file: pass a prefix that covers it (prefix_bytes_needed)");
+    factors.resize(static_cast<size_t>(pairs));
+    std::memcpy(factors.data(), prefix + at, bytes);
   }
-  const std::vector<float> table = rope_table(ctx, c.rope_dims, c.rope_base, freq_factors.empty() ? nullptr : freq_factors.data(), c.rope_linear_scale);
-  const Range rope = b.place("weights", std::max<uint64_t>(table.size() * 4, 16), "the RoPE table");
-  b.fill(rope.buffer, rope.offset, table.data(), table.size() * 4);
+  auto rope_range = [&](const RopeSettings& r) {
+    const std::vector<float> table = rope_table(ctx, c.rope_dims, r.base, factors.empty() ? nullptr : factors.data(), r.linear_scale, c.rope_attn_factor);
+    const Range range = b.place("weights", std::max<uint64_t>(table.size() * 4, 16), "the RoPE table");
+    b.fill(range.buffer, range.offset, table.data(), table.size() * 4);
+    return range;
+  };
+  const Range rope_global = rope_range({c.rope_base, c.rope_linear_scale});
+  const bool any_local = std::find(c.layer_is_local.begin(), c.layer_is_local.end(), true) != c.layer_is_local.end();
+  const bool same_rope = c.rope_local.base == c.rope_base && c.rope_local.linear_scale == c.rope_linear_scale;
+  const Range rope_local = any_local && !same_rope ? rope_range(c.rope_local) : rope_global;
 
   auto vec = [&](const Tensor& t) { return b.upload(file_offset(t), t.row_bytes(), t.name); };
   // Several f32 vectors side by side in one range (bq | bk | bv, q_norm | k_norm).
@@ -474,7 +503,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const Range output_norm = vec(w.output_norm);
 
   struct Layer {
-    Range attn_norm, ffn_norm, bias, qknorm;
+    Range attn_norm, ffn_norm, bias, qknorm, attn_post_norm, ffn_post_norm;
     Matrix wq, wk, wv, wo, gate, up, down;
   };
   std::vector<Layer> layers;
@@ -487,6 +516,10 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
     if (c.qkv_bias) y.bias = vecs({&L.bq, &L.bk, &L.bv}, "qkv bias");
     if (c.qk_norm) y.qknorm = vecs({&L.q_norm, &L.k_norm}, "q/k norm");
     y.wo = mat(L.wo);
+    if (c.post_norms) {
+      y.attn_post_norm = vec(L.attn_post_norm);
+      y.ffn_post_norm = vec(L.ffn_post_norm);
+    }
     y.ffn_norm = vec(L.ffn_norm);
     const int64_t gu_rows = joint_rows(L.w_gate, L.w_up);
     y.gate = mat(L.w_gate, gu_rows);
@@ -495,12 +528,27 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
     layers.push_back(std::move(y));
   }
 
-  const AttnShape shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps};
+  const float embedding_scale = c.scale_embedding ? std::sqrt(static_cast<float>(c.dim)) : 1.0f;
+  const std::vector<std::string> ffn_flags = c.ffn_activation == FfnActivation::GeluTanh
+                                                 ? std::vector<std::string>{"NORM", "GATED", "GELU"}
+                                                 : std::vector<std::string>{"NORM", "GATED"};
+  // A block's output (wo, down) goes straight into the residual stream, or through its post norm.
+  auto block_out = [&](std::vector<Dispatch>& list, const std::string& label, const Matrix& m, Range in, int64_t in_dim, Range post_norm, int tok) {
+    if (!c.post_norms) {
+      emit_matmul(b, list, step, MatmulCall{label, {&m}, {"RESIDUAL"}, in, x, {}, in_dim, c.dim, 0, false, 0, tok});
+      return;
+    }
+    emit_matmul(b, list, step, MatmulCall{label, {&m}, {}, in, xb, {}, in_dim, c.dim, 0, false, 0, tok});
+    emit_norm_add(b, list, step, c.dim, c.norm_eps, xb, x, post_norm, label + "_norm");
+  };
   auto emit = [&](std::vector<Dispatch>& list, int tok, int tq) {
-    emit_embed(b, list, step, embd, x, result);
+    emit_embed(b, list, step, embd, embedding_scale, x, result);
     for (size_t l = 0; l < layers.size(); ++l) {
       const Layer& y = layers[l];
       const std::string p = "blk." + std::to_string(l) + ".";
+      const bool local = c.is_local(static_cast<int64_t>(l));
+      const AttnShape shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps,
+                            c.attn_scale, c.attn_soft_cap, local ? c.sliding_window : 0};
       if (y.wq.parts.size() == 1 && y.wk.parts.size() == 1 && y.wv.parts.size() == 1) {
         emit_matmul(b, list, step, MatmulCall{p + "qkv", {&y.wq, &y.wk, &y.wv}, {"NORM", "MULTI"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
       } else {
@@ -508,13 +556,18 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
         emit_matmul(b, list, step, MatmulCall{p + "k", {&y.wk}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim, false, c.norm_eps, tok});
         emit_matmul(b, list, step, MatmulCall{p + "v", {&y.wv}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim + kv_dim, false, c.norm_eps, tok});
       }
-      emit_qkv_post(b, list, step, shape, qkv, rope, kcache[l], vcache[l], c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr, p + "qkv_post");
+      emit_qkv_post(b, list, step, shape, qkv, local ? rope_local : rope_global, kcache[l], vcache[l], c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr, p + "qkv_post");
       emit_attention(b, list, step, shape, tq, o.attn_splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention");
-      emit_matmul(b, list, step, MatmulCall{p + "wo", {&y.wo}, {"RESIDUAL"}, att, x, {}, q_dim, c.dim, 0, false, 0, tok});
-      emit_matmul(b, list, step, MatmulCall{p + "gate_up", {&y.gate, &y.up}, {"NORM", "GATED"}, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
-      emit_matmul(b, list, step, MatmulCall{p + "down", {&y.down}, {"RESIDUAL"}, ffn, x, {}, c.ffn_dim, c.dim, 0, false, 0, tok});
+      block_out(list, p + "wo", y.wo, att, q_dim, y.attn_post_norm, tok);
+      emit_matmul(b, list, step, MatmulCall{p + "gate_up", {&y.gate, &y.up}, ffn_flags, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
+      block_out(list, p + "down", y.down, ffn, c.ffn_dim, y.ffn_post_norm, tok);
     }
-    emit_matmul(b, list, step, MatmulCall{"output", {&output}, {"NORM"}, x, logits, output_norm, c.dim, c.n_vocab, 0, true, c.norm_eps, 1});
+    MatmulCall out{"output", {&output}, {"NORM"}, x, logits, output_norm, c.dim, c.n_vocab, 0, true, c.norm_eps, 1};
+    if (c.final_soft_cap > 0) {
+      out.flags.push_back("SOFTCAP");  // the sampler's top-k values are capped logits too
+      out.soft_cap = c.final_soft_cap;
+    }
+    emit_matmul(b, list, step, out);
     emit_sample(b, list, c.n_vocab, o.top_k, logits, result, mask);
   };
   emit(plan.decode, 1, 1);
@@ -577,16 +630,18 @@ Plan build_op(const json& s) {
     c.y_stride = out_rows;
     c.eps = s.value("eps", 1e-5f);
     c.tok = s.value("tok", 1);
+    c.soft_cap = s.value("soft_cap", 0.0f);
     emit_matmul(b, list, step, c);
   } else if (op == "embed") {
     const int64_t rows = s.at("rows").get<int64_t>(), cols = s.at("cols").get<int64_t>();
     const Matrix e = weights("w0", parse_type_name(s.at("type").get<std::string>()), rows, cols);
-    emit_embed(b, list, step, e, act("y", n_tokens * cols), step);  // never chained: the step's flag is 0
+    emit_embed(b, list, step, e, s.value("scale", 1.0f), act("y", n_tokens * cols), step);  // never chained: the step's flag is 0
   } else if (op == "qkv_post" || op == "attention") {
     const int64_t n_heads = s.at("n_heads").get<int64_t>(), n_kv = s.at("n_kv_heads").get<int64_t>(), hd = s.at("head_dim").get<int64_t>();
     const int64_t ctx = s.at("context").get<int64_t>();
     const int64_t rope_dims = s.value("rope_dims", hd);
-    const AttnShape shape{n_heads, n_kv, hd, rope_dims / 2, s.value("halves", false), s.value("eps", 1e-5f)};
+    const AttnShape shape{n_heads, n_kv, hd, rope_dims / 2, s.value("halves", false), s.value("eps", 1e-5f),
+                          s.value("scale", 1.0f / std::sqrt(static_cast<float>(hd))), s.value("soft_cap", 0.0f), s.value("window", int64_t{0})};
     const int64_t qkv_dim = (n_heads + 2 * n_kv) * hd;
     const Range qkv = act("qkv", n_tokens * qkv_dim);
     const Range k = act("k", ctx * n_kv * hd), v = act("v", ctx * n_kv * hd);
@@ -602,6 +657,9 @@ Plan build_op(const json& s) {
       emit_attention(b, list, step, shape, s.value("tq", 1), splits, qkv, qkv_dim, act("out", n_tokens * n_heads * hd), k, v,
                      act("part", n_heads * std::max(splits, 1) * (hd + 2)), "attention");
     }
+  } else if (op == "norm_add") {
+    const int64_t dim = s.at("dim").get<int64_t>();
+    emit_norm_add(b, list, step, dim, s.value("eps", 1e-5f), act("y", n_tokens * dim), act("x", n_tokens * dim), act("g", dim), "norm_add");
   } else if (op == "sample") {
     const int64_t n = s.at("n").get<int64_t>();
     const int k = s.value("k", 1);
@@ -613,7 +671,7 @@ Plan build_op(const json& s) {
     plan.mask_buffer = static_cast<int>(mask.buffer);
     emit_sample(b, list, n, k, logits, result, mask);
   } else {
-    throw Error("unknown op \"" + op + "\" (matmul, embed, qkv_post, attention, sample)");
+    throw Error("unknown op \"" + op + "\" (matmul, embed, qkv_post, attention, norm_add, sample)");
   }
   plan.prefill = plan.decode;
   b.finish();
@@ -622,12 +680,12 @@ Plan build_op(const json& s) {
 
 }  // namespace
 
-std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale) {
+std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale, float attn_factor) {
   const std::vector<float> inv_freq = ops::rope_inverse_frequencies(rope_dims, base, factors, linear_scale);
   const size_t pairs = inv_freq.size();
   std::vector<float> table(2 * static_cast<size_t>(positions) * pairs), cos(pairs), sin(pairs);
   for (int64_t p = 0; p < positions; ++p) {
-    ops::rope_cos_sin(p, inv_freq, 1.0f, cos.data(), sin.data());
+    ops::rope_cos_sin(p, inv_freq, attn_factor, cos.data(), sin.data());
     for (size_t i = 0; i < pairs; ++i) {
       table[2 * (static_cast<size_t>(p) * pairs + i)] = cos[i];
       table[2 * (static_cast<size_t>(p) * pairs + i) + 1] = sin[i];
@@ -652,6 +710,7 @@ PlanOptions parse_plan_options(const std::string& text) {
         else if (name == "maxComputeWorkgroupsPerDimension") o.limits.max_compute_workgroups_per_dimension = static_cast<uint32_t>(n);
         else if (name == "minStorageBufferOffsetAlignment") o.limits.min_storage_buffer_offset_alignment = static_cast<uint32_t>(n);
         else if (name == "minUniformBufferOffsetAlignment") o.limits.min_uniform_buffer_offset_alignment = static_cast<uint32_t>(n);
+        else if (name == "maxComputeWorkgroupStorageSize") o.limits.max_compute_workgroup_storage_size = static_cast<uint32_t>(n);
         // Other GPUSupportedLimits are accepted and ignored, so a host can pass the adapter's limits whole.
       }
     } else if (key == "context_size") o.context_size = value.get<int64_t>();
@@ -718,7 +777,9 @@ std::string Plan::to_json() const {
 
 uint64_t prefix_bytes_needed(const gguf::Header& h) {
   uint64_t needed = h.data_offset;
-  if (const gguf::TensorInfo* t = h.find_tensor("rope_freqs.weight")) needed = std::max(needed, h.data_offset + t->offset + t->n_bytes());
+  // The RoPE factors the plan computes its tables from.
+  for (const char* name : {"rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight"})
+    if (const gguf::TensorInfo* t = h.find_tensor(name)) needed = std::max(needed, h.data_offset + t->offset + t->n_bytes());
   return needed;
 }
 

@@ -43,6 +43,7 @@ struct DeviceLimits {
   uint32_t max_compute_workgroups_per_dimension = 65535;
   uint32_t min_storage_buffer_offset_alignment = 256;
   uint32_t min_uniform_buffer_offset_alignment = 256;
+  uint32_t max_compute_workgroup_storage_size = 16384;
 };
 
 struct PlanOptions {
@@ -128,12 +129,15 @@ struct Plan {
 };
 
 // RoPE (cos, sin) pairs for positions [0, positions) and rope_dims / 2 frequencies, from the same
-// functions as the CPU forward pass (ops/rope.h; factors: Llama 3's rope_freqs, or null). Layout
+// functions as the CPU forward pass (ops/rope.h; factors: Llama 3's rope_freqs, LongRoPE's long or short
+// factors, or null; attn_factor: LongRoPE's scale of cos and sin, 1 elsewhere). Layout
 // [position][pair][cos, sin].
-std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale);
+std::vector<float> rope_table(int64_t positions, int64_t rope_dims, float base, const float* factors, float linear_scale,
+                              float attn_factor);
 
 // The plan of a model from its GGUF header. `prefix` holds the first bytes of the file; it must cover the
-// header and, when the model has one, the small rope_freqs tensor (see prefix_bytes_needed).
+// header and, when the model has them, the small RoPE factor tensors (rope_freqs, rope_factors_long/short;
+// see prefix_bytes_needed).
 Plan build_model_plan(const uint8_t* prefix, size_t prefix_size, const PlanOptions& options);
 // The same from a header parsed already (a host that keeps it parses it once per load).
 Plan build_model_plan(const gguf::Header& header, const uint8_t* prefix, size_t prefix_size, const PlanOptions& options);
@@ -146,11 +150,14 @@ uint64_t prefix_bytes_needed(const gguf::Header& header);
 
 // A plan running one kernel on named buffers, for per-op parity tests. `spec_json` names the op and shapes:
 //   {"op": "matmul", "types": ["q4_0"], "rows": [R] (one per weight), "cols": C, "n_tokens": N,
-//    "flags": ["NORM", "RESIDUAL", "GATED", "MULTI"], "tok": 8, "last_only": false, "eps": 1e-5}
-//   {"op": "embed", "type": T, "rows": R, "cols": C, "n_tokens": N}
+//    "flags": ["NORM", "RESIDUAL", "GATED", "GELU", "MULTI", "SOFTCAP"], "tok": 8, "last_only": false, "eps": 1e-5,
+//    "soft_cap": 30}
+//   {"op": "embed", "type": T, "rows": R, "cols": C, "n_tokens": N, "scale": 1}
 //   {"op": "qkv_post", "n_heads", "n_kv_heads", "head_dim", "rope_dims", "halves", "n_tokens", "context",
 //    "flags": ["BIAS", "QKNORM"], "eps"}
-//   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq", "splits"}
+//   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq", "splits",
+//    "scale" (1/sqrt(head_dim)), "soft_cap" (0), "window" (0)}
+//   {"op": "norm_add", "dim", "n_tokens", "eps"}      (x += rmsnorm(y) * g)
 //   {"op": "sample", "n", "k"}                        (with a mask buffer: both sampling dispatches)
 // Its single dispatch is in `decode` (and `prefill`); buffers are named after the kernel's inputs/outputs.
 Plan build_op_plan(const std::string& spec_json);

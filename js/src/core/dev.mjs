@@ -20,9 +20,10 @@ export class DevAbi {
     return this.abi.takePlan(this.abi.with([JSON.stringify(spec)], (s) => this.abi.m._tabllm_webgpu_plan_op(s)));
   }
 
-  /** The RoPE table of the plans: [position][pair] (cos, sin), computed by the core. */
-  ropeTable(positions, ropeDims, base, factors, linearScale) {
-    return this.refOut(positions * ropeDims, [factors], (f, out) => this.abi.m._tabllm_webgpu_rope_table(positions, ropeDims, base, f, linearScale, out));
+  /** The RoPE table of the plans: [position][pair] (cos, sin) times attnFactor, computed by the core. */
+  ropeTable(positions, ropeDims, base, factors, linearScale, attnFactor = 1) {
+    return this.refOut(positions * ropeDims, [factors], (f, out) =>
+      this.abi.m._tabllm_webgpu_rope_table(positions, ropeDims, base, f, linearScale, attnFactor, out));
   }
 
   rowBytes(type, cols) {
@@ -60,13 +61,25 @@ export class DevAbi {
   }
 
   /** RoPE of nHeads heads (returns the rotated copy). */
-  rope(heads, nHeads, headDim, ropeDims, halves, pos, base, factors, linearScale) {
+  rope(heads, nHeads, headDim, ropeDims, halves, pos, base, factors, linearScale, attnFactor = 1) {
     const n = nHeads * headDim;
-    return this.refOut(n, [factors], (f, out) => this.abi.m._tabllm_ref_rope(out, nHeads, headDim, ropeDims, halves ? 1 : 0, pos, base, f, linearScale), heads);
+    return this.refOut(n, [factors], (f, out) =>
+      this.abi.m._tabllm_ref_rope(out, nHeads, headDim, ropeDims, halves ? 1 : 0, pos, base, f, linearScale, attnFactor), heads);
   }
 
-  attention(q, qStride, nTokens, nHeads, nKvHeads, headDim, k, v, pos) {
+  /** ops::gelu_tanh of every element. */
+  geluTanh(x) {
+    return this.refOut(x.length, [x], (xp, out) => this.abi.m._tabllm_ref_gelu_tanh(xp, x.length, out));
+  }
+
+  /** ops::soft_cap of every element. */
+  softCap(x, cap) {
+    return this.refOut(x.length, [x], (xp, out) => this.abi.m._tabllm_ref_soft_cap(xp, x.length, cap, out));
+  }
+
+  /** Attention with scores q·k · scale (default 1/sqrt(headDim)), soft-capped (softCap > 0), over the last `window` positions (> 0). */
+  attention(q, qStride, nTokens, nHeads, nKvHeads, headDim, k, v, pos, { scale = 1 / Math.sqrt(headDim), softCap = 0, window = 0 } = {}) {
     return this.refOut(nTokens * nHeads * headDim, [q, k, v], (qp, kp, vp, out) =>
-      this.abi.m._tabllm_ref_attention(qp, qStride, nTokens, nHeads, nKvHeads, headDim, kp, vp, pos, out));
+      this.abi.m._tabllm_ref_attention(qp, qStride, nTokens, nHeads, nKvHeads, headDim, kp, vp, pos, Math.fround(scale), softCap, window, out));
   }
 }

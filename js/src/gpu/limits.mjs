@@ -7,6 +7,7 @@ export const REQUESTED_LIMITS = [
 export const PLAN_LIMITS = [
   'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
   'maxComputeWorkgroupsPerDimension', 'minStorageBufferOffsetAlignment', 'minUniformBufferOffsetAlignment',
+  'maxComputeWorkgroupStorageSize',
 ];
 
 /** Limits of an adapter or device as a plain object of the keys the planner reads. */

@@ -2,14 +2,16 @@
 // for $TQ consecutive tokens (1 when decoding, a tile when prefilling, so each key and value row is read
 // once per tile), walks the cache in chunks of WG positions and keeps a running max and sum per query
 // (online softmax), so any context length works with fixed workgroup memory.
-// Token t0 + i attends to positions [0, pos + t0 + i]. Grid: (n_heads, 1, ceil(tokens / TQ)).
+// Token t0 + i attends to positions [window_start(pos + t0 + i), pos + t0 + i]. Grid: (n_heads, 1, ceil(tokens / TQ)).
 struct Params {
   n_heads: u32,
   n_kv_heads: u32,
   q_stride: u32,    // floats per token in the q buffer (the fused qkv rows)
   kv_dim: u32,      // floats per position in the cache
   out_stride: u32,
-  scale: f32,       // 1 / sqrt(head_dim)
+  scale: f32,       // multiplies q·k (the model's attn_scale)
+  soft_cap: f32,    // > 0: scores soft-capped after scaling (Gemma 2)
+  window: u32,      // > 0: a query at p sees only positions p - window + 1 .. p (sliding-window layers)
 }
 
 const WG: u32 = $WGu;
@@ -53,7 +55,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (tid < TQ) { stats[tid] = vec2<f32>(LOW, 0.0); }
   var acc: array<f32, NO>;
   let kv_len = pos + t0 + nq;
-  for (var c0 = 0u; c0 < kv_len; c0 += WG) {
+  // From the first position the tile's first query sees: each query's own first one lies in the first
+  // chunk (they differ by less than TQ), so every running max is a real score after it.
+  let first = window_start(pos + t0, P.window);
+  for (var c0 = first; c0 < kv_len; c0 += WG) {
     workgroupBarrier();
     let p = c0 + tid;
     // Each key row is read once, as vec4s, for all the tile's queries.
@@ -67,7 +72,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     for (var tq = 0u; tq < TQ; tq++) {
       var s = LOW;
-      if (tq < nq && p <= pos + t0 + tq) { s = dots[tq]; }
+      let qpos = pos + t0 + tq;
+      if (tq < nq && p <= qpos && p >= window_start(qpos, P.window)) { s = soft_cap(dots[tq], P.soft_cap); }
       sc[tq * WG + tid] = s;
     }
     // Softmax statistics of the chunk for every query at once: tree reductions over the workgroup.

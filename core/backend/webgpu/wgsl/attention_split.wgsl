@@ -1,6 +1,6 @@
 // Decode attention, split over the cache (one new token): workgroup (h, s) takes q head h and the s-th of
-// $Su equal slices of positions [0, pos], and writes a partial result — running max m, sum of exp l and the
-// unnormalized output acc — for attention_combine to merge. Splitting keeps every SM busy even with few
+// $Su equal slices of the positions the query sees ([0, pos], or its window), and writes a partial result —
+// running max m, sum of exp l and the unnormalized output acc — for attention_combine to merge. Splitting keeps every SM busy even with few
 // heads and makes the time grow with the context only by pos / S per workgroup.
 // Grid: (n_heads, S, 1). Partials: [head][slice][m, l, acc[HD]].
 struct Params {
@@ -9,7 +9,9 @@ struct Params {
   q_stride: u32,    // floats per token in the q buffer (the fused qkv rows)
   kv_dim: u32,      // floats per position in the cache
   out_stride: u32,  // (unused here; attention_combine's)
-  scale: f32,       // 1 / sqrt(head_dim)
+  scale: f32,       // multiplies q·k (the model's attn_scale)
+  soft_cap: f32,    // > 0: scores soft-capped after scaling (Gemma 2)
+  window: u32,      // > 0: the query sees only its last `window` positions (sliding-window layers)
 }
 
 const WG: u32 = $WGu;
@@ -58,8 +60,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let h = wid.x;
   let kv_off = (h / (P.n_heads / P.n_kv_heads)) * HD;
   let kv_len = step_pos() + 1u;
-  let per = (kv_len + S - 1u) / S;
-  let p0 = min(kv_len, wid.y * per);
+  let first = window_start(step_pos(), P.window);
+  let per = (kv_len - first + S - 1u) / S;
+  let p0 = min(kv_len, first + wid.y * per);
   let p1 = min(kv_len, p0 + per);
   let qbase = h * HD;
   for (var i = tid; i < HD / 4u; i += WG) {
@@ -77,6 +80,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       s = 0.0;
       let k = (p * P.kv_dim + kv_off) / 4u;
       for (var d = 0u; d < HD / 4u; d++) { s += dot(qs[d], kcache[k + d]); }
+      s = soft_cap(s, P.soft_cap);
     }
     let m_new = max(m, reduce_max(s, tid));
     let e = select(0.0, exp(s - m_new), p < p1);

@@ -51,6 +51,32 @@ fn iq4_grid4(word: u32, shift: u32) -> vec4<f32> {
   return vec4<f32>(iq4_value(q & 15u), iq4_value((q >> 8u) & 15u), iq4_value((q >> 16u) & 15u), iq4_value(q >> 24u));
 }
 
+// The op math of core/ops, as the CPU computes it.
+
+// ops::silu
 fn silu(v: f32) -> f32 {
   return v / (1.0 + exp(-v));
+}
+
+// tanh with its argument clamped to [-10, 10], where the f32 result is already ±1: WGSL lets tanh be
+// computed as sinh / cosh, which gives NaN once exp overflows.
+fn tanh_f32(v: f32) -> f32 {
+  return tanh(clamp(v, -10.0, 10.0));
+}
+
+// ops::gelu_tanh: the gate of Gemma's feed-forward blocks.
+fn gelu_tanh(v: f32) -> f32 {
+  return 0.5 * v * (1.0 + tanh_f32(0.7978845608028654 * v * (1.0 + 0.044715 * v * v)));
+}
+
+// ops::soft_cap: cap · tanh(v / cap), or v when cap <= 0.
+fn soft_cap(v: f32, cap: f32) -> f32 {
+  if (cap > 0.0) { return cap * tanh_f32(v / cap); }
+  return v;
+}
+
+// ops::attention_window_start: the first position a query at `qpos` sees (window 0: no window).
+fn window_start(qpos: u32, window: u32) -> u32 {
+  if (window > 0u && qpos >= window) { return qpos + 1u - window; }
+  return 0u;
 }

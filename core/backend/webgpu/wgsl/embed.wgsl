@@ -1,4 +1,5 @@
-// x[t] = row step_token(t) of the embedding matrix (or, for a chained step, of the token in result[0]), decoded. A matrix split over several bindings is
+// x[t] = row step_token(t) of the embedding matrix (or, for a chained step, of the token in result[0]), decoded,
+// times `scale` (Gemma's sqrt(dim); 1 elsewhere, which is exact). A matrix split over several bindings is
 // looked up by one dispatch per part; each ignores tokens outside its rows [row_first, row_first + rows).
 // Grid: (ceil(dim / 8 / WG), 1, tokens).
 struct Params {
@@ -6,6 +7,7 @@ struct Params {
   dim: u32,
   row_first: u32,
   rows: u32,
+  scale: f32,
 }
 
 const WG: u32 = $WGu;
@@ -27,6 +29,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (g >= P.dim / 8u) { return; }
   let v = w0_group8((token - P.row_first) * P.row_bytes, g);
   let o = t * (P.dim / 4u) + 2u * g;
-  y[o] = v.a;
-  y[o + 1u] = v.b;
+  y[o] = v.a * P.scale;
+  y[o + 1u] = v.b * P.scale;
 }

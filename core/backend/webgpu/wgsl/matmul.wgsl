@@ -6,6 +6,8 @@
 //             alongside the dot products, so the fused norm costs no extra pass.
 //   RESIDUAL  y[t][r] += result (residual stream update)
 //   GATED     two weights with the same rows (w0 = gate, w1 = up): y = silu(gate x) * (up x)
+//   GELU      with GATED: gelu_tanh instead of silu (Gemma)
+//   SOFTCAP   y = soft_cap(result, soft_cap) (Gemma 2's final logits)
 //   MULTI     rows of w0, then w1, then w2 concatenated (Q, K, V as one product)
 // Grid: (grid_x, ceil(rows / grid_x), token tiles).
 struct Params {
@@ -23,6 +25,7 @@ struct Params {
   last_only: u32,   // 1: only the step's last token (logits), written as y row 0
   eps: f32,
   inv_cols: f32,
+  soft_cap: f32,
 }
 
 const WG: u32 = $WGu;
@@ -36,6 +39,12 @@ const NV: u32 = 1u;
 const SLOTS: u32 = NV + 1u;
 //#else
 const SLOTS: u32 = NV;
+//#endif
+
+//#if GELU
+fn gate(v: f32) -> f32 { return gelu_tanh(v); }
+//#else
+fn gate(v: f32) -> f32 { return silu(v); }
 //#endif
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -154,7 +163,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 //#if NORM
     up *= scale;
 //#endif
-    v = silu(v) * up;
+    v = gate(v) * up;
+//#endif
+//#if SOFTCAP
+    v = soft_cap(v, P.soft_cap);
 //#endif
     let yi = (yt0 + tid) * P.y_stride + P.y_offset + row;
 //#if RESIDUAL

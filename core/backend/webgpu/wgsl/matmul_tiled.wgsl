@@ -2,7 +2,8 @@
 // the columns 16 at a time. Each step decodes a 64 x 16 weight tile (2 groups of 8 per row, in place from
 // the GGUF blocks) and a 16 x 64 tile of x into workgroup memory; each thread then accumulates its 4 rows x
 // 4 tokens from there, so a weight is decoded once per 64 tokens and every shared read feeds 4 products.
-// Same parameters and variants as matmul.wgsl (NORM, RESIDUAL, GATED, MULTI); last_only is not supported.
+// Same parameters and variants as matmul.wgsl (NORM, RESIDUAL, GATED, GELU, MULTI); last_only and SOFTCAP
+// (final logits, always last_only) are not supported.
 // Grid: (grid_x, ceil(ceil(rows / 64) / grid_x), ceil(tokens / 64)).
 struct Params {
   rows: u32,
@@ -19,11 +20,18 @@ struct Params {
   last_only: u32,
   eps: f32,
   inv_cols: f32,
+  soft_cap: f32,
 }
 
 const TM: u32 = 64u;  // rows per workgroup
 const TN: u32 = 64u;  // tokens per workgroup
 const KS: u32 = 16u;  // columns per step (2 groups of 8)
+
+//#if GELU
+fn gate(v: f32) -> f32 { return gelu_tanh(v); }
+//#else
+fn gate(v: f32) -> f32 { return silu(v); }
+//#endif
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> step: array<u32>;
@@ -176,7 +184,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 //#if NORM
     up *= scale;
 //#endif
-    v = vec4<f32>(silu(v.x), silu(v.y), silu(v.z), silu(v.w)) * up;
+    v = vec4<f32>(gate(v.x), gate(v.y), gate(v.z), gate(v.w)) * up;
 //#endif
     for (var i = 0u; i < 4u; i++) {
       let row = row0 + 4u * rq + i;

@@ -7,7 +7,7 @@ struct Params {
   n_kv_heads: u32,
   head_dim: u32,
   rope_pairs: u32,  // rope_dims / 2
-  halves: u32,      // 1: pairs (i, i + head_dim/2) (neox); 0: (2i, 2i + 1)
+  halves: u32,      // 1: pairs (i, i + rope_pairs) (neox); 0: (2i, 2i + 1); dims past rope_pairs * 2 stay
   qkv_stride: u32,  // floats per token in qkv
   kv_dim: u32,
   eps: f32,
@@ -18,7 +18,7 @@ const WG: u32 = 64u;
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> step: array<u32>;
 @group(0) @binding(3) var<storage, read_write> qkv: array<f32>;
-@group(0) @binding(4) var<storage, read> rope: array<vec2<f32>>;  // [position][pair] (cos, sin)
+@group(0) @binding(4) var<storage, read> rope: array<vec2<f32>>;  // [position][pair] (cos, sin), of the layer's kind
 @group(0) @binding(5) var<storage, read_write> kcache: array<f32>;
 @group(0) @binding(6) var<storage, read_write> vcache: array<f32>;
 //#if BIAS
@@ -65,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 //#endif
     for (var i = tid; i < P.rope_pairs; i += WG) {
       let a = select(2u * i, i, P.halves == 1u);
-      let b = select(2u * i + 1u, i + hd / 2u, P.halves == 1u);
+      let b = select(2u * i + 1u, i + P.rope_pairs, P.halves == 1u);
       let cs = rope[pos * P.rope_pairs + i];
       let x0 = head[a];
       let x1 = head[b];
