@@ -383,11 +383,12 @@ void check_options(const PlanOptions& o) {
 
 // ---- the model plan ----
 
-Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t prefix_size, const PlanOptions& o) {
+// `freq_factors`: the values of the model's rope_freqs.weight (empty when it has none).
+Plan build_from_header(const gguf::Header& h, const std::vector<float>& freq_factors, const PlanOptions& o) {
   check_options(o);
   const ModelConfig c = read_config(h);
-  // Only shapes and names are used; tensor bytes are addressed through their file offsets.
-  const ModelWeights w = bind_weights(h, prefix + h.data_offset, c);
+  // Only shapes, names and file offsets: the host uploads tensor bytes from the file.
+  const ModelWeights w = bind_weights(h, c);
   if (c.has_features_beyond_llama() || w.rope_long.present())
     throw Error("the WebGPU backend does not run " + c.arch + " models yet (embedding scale, GELU, post norms, soft-capping, sliding windows or LongRoPE): use the WebAssembly backend");
   if (c.rope_pairing == RopePairing::Halves && c.rope_dims != c.head_dim) throw Error("partial RoPE with half pairing is not supported on WebGPU");
@@ -401,8 +402,6 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const int64_t ctx = o.context_size > 0 ? std::min(o.context_size, c.context_length) : std::min<int64_t>(c.context_length, 4096);
   const int64_t B = std::min(o.max_batch, ctx);  // a batch never needs more rows than the context
   const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), qkv_dim = q_dim + 2 * kv_dim;
-  // From the bound data pointer, so that row views of fused tensors (phi3's attn_qkv) land on their rows.
-  auto file_offset = [&](const Tensor& t) { return static_cast<uint64_t>(t.data - prefix); };
 
   Builder b(o.limits);
   b.matvec_wg = o.matvec_wg;
@@ -437,19 +436,11 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
 
   // RoPE cos/sin for every position, computed as the CPU reference does.
   const int64_t pairs = c.rope_dims / 2;
-  std::vector<float> freq_factors;
-  if (w.rope_freqs.present()) {
-    const uint64_t at = file_offset(w.rope_freqs), bytes = 4 * static_cast<uint64_t>(pairs);
-    if (at + bytes > prefix_size)
-      throw Error("rope_freqs.weight lies at bytes [" + std::to_string(at) + ", " + std::to_string(at + bytes) + ") of the file: pass a prefix that covers it (prefix_bytes_needed)");
-    freq_factors.resize(static_cast<size_t>(pairs));
-    std::memcpy(freq_factors.data(), prefix + at, bytes);
-  }
   const std::vector<float> table = rope_table(ctx, c.rope_dims, c.rope_base, freq_factors.empty() ? nullptr : freq_factors.data(), c.rope_linear_scale);
   const Range rope = b.place("weights", std::max<uint64_t>(table.size() * 4, 16), "the RoPE table");
   b.fill(rope.buffer, rope.offset, table.data(), table.size() * 4);
 
-  auto vec = [&](const Tensor& t) { return b.upload(file_offset(t), t.row_bytes(), t.name); };
+  auto vec = [&](const Tensor& t) { return b.upload(t.file_offset, t.row_bytes(), t.name); };
   // Several f32 vectors side by side in one range (bq | bk | bv, q_norm | k_norm).
   auto vecs = [&](std::initializer_list<const Tensor*> ts, const std::string& what) {
     uint64_t total = 0;
@@ -457,13 +448,13 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
     const Range r = b.place("weights", total, what);
     uint64_t at = r.offset;
     for (const Tensor* t : ts) {
-      plan.buffers[r.buffer].uploads.push_back(Upload{file_offset(*t), t->row_bytes(), at});
+      plan.buffers[r.buffer].uploads.push_back(Upload{t->file_offset, t->row_bytes(), at});
       plan.weight_bytes += t->row_bytes();
       at += t->row_bytes();
     }
     return r;
   };
-  auto mat = [&](const Tensor& t, int64_t rows_per_part = 0) { return b.matrix(t.name, t.type, t.rows, t.cols, file_offset(t), rows_per_part); };
+  auto mat = [&](const Tensor& t, int64_t rows_per_part = 0) { return b.matrix(t.name, t.type, t.rows, t.cols, t.file_offset, rows_per_part); };
   auto joint_rows = [&](const Tensor& a, const Tensor& bb) {
     return static_cast<int64_t>(std::min(b.binding_limit() / std::max<uint64_t>(a.row_bytes(), 1), b.binding_limit() / std::max<uint64_t>(bb.row_bytes(), 1)));
   };
@@ -731,15 +722,25 @@ std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix
 Plan build_model_plan(const uint8_t* prefix, size_t prefix_size, const PlanOptions& options) {
   const std::optional<gguf::Header> h = gguf::parse_header_prefix(prefix, prefix_size);
   if (!h) throw Error("the GGUF header is incomplete: pass more of the file (" + std::to_string(prefix_size) + " bytes given)");
-  return build_from_header(*h, prefix, prefix_size, options);
+  return build_model_plan(*h, prefix, prefix_size, options);
 }
 
 Plan build_model_plan(const gguf::Header& header, const uint8_t* prefix, size_t prefix_size, const PlanOptions& options) {
-  return build_from_header(header, prefix, prefix_size, options);
+  std::vector<float> freq_factors;
+  if (const gguf::TensorInfo* t = header.find_tensor("rope_freqs.weight")) {
+    const uint64_t at = header.data_offset + t->offset, bytes = t->n_bytes();
+    if (at + bytes > prefix_size)
+      throw Error("rope_freqs.weight lies at bytes [" + std::to_string(at) + ", " + std::to_string(at + bytes) + ") of the file: pass a prefix that covers it (prefix_bytes_needed)");
+    freq_factors.resize(static_cast<size_t>(bytes / 4));
+    std::memcpy(freq_factors.data(), prefix + at, freq_factors.size() * 4);
+  }
+  return build_from_header(header, freq_factors, options);
 }
 
 Plan build_model_plan(const Model& model, const PlanOptions& options) {
-  return build_from_header(model.file().header(), model.file().data(), model.file().size(), options);
+  const Tensor& f = model.weights().rope_freqs;
+  const std::vector<float> freq_factors = f.present() ? std::vector<float>(f.f32(), f.f32() + f.cols) : std::vector<float>();
+  return build_from_header(model.file().header(), freq_factors, options);
 }
 
 Plan build_op_plan(const std::string& spec_json) {
