@@ -24,10 +24,6 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   }
 }
 
-std::unique_ptr<Model> Model::from_memory(const uint8_t* data, size_t size) {
-  return std::unique_ptr<Model>(new Model(gguf::File::from_memory(data, size)));
-}
-
 std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
   return std::unique_ptr<Model>(new Model(std::move(file)));
 }

@@ -14,7 +14,6 @@ namespace tabllm {
 class Model {
  public:
   static std::unique_ptr<Model> load(const std::string& path);  // memory-mapped
-  static std::unique_ptr<Model> from_memory(const uint8_t* data, size_t size);  // caller keeps data alive
   // Over a File the caller made (gguf::File::with_pieces: its bytes must be in place before a session runs).
   static std::unique_ptr<Model> from_file(std::unique_ptr<gguf::File> file);
 
