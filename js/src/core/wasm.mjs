@@ -226,29 +226,24 @@ class ModelLoader {
     const at = this.received;
     this.received += chunk.length;
     if (this.handle) return this.store(chunk, at);
-    this.head.push(chunk.slice());
+    this.head.push(chunk);
     this.headBytes += chunk.length;
     if (this.headBytes >= this.tryBytes || this.received === this.size) this.create();
+    // Kept past this call: a copy, since the caller may reuse its buffer.
+    if (!this.handle) this.head[this.head.length - 1] = chunk.slice();
   }
 
   // Hands the core the head's first 1, 2, 4... MB (never a large chunk whole) until they hold the header;
   // then the core has allocated the pieces, and the head goes into them.
   create() {
-    const head = new Uint8Array(this.headBytes);
-    let at = 0;
-    for (const chunk of this.head) {
-      head.set(chunk, at);
-      at += chunk.length;
-    }
-    this.head = [head];
     const m = this.abi.m;
     for (;;) {
-      const n = Math.min(head.length, this.tryBytes);
-      this.handle = this.abi.withBytes(head.subarray(0, n), (p) => m._tabllm_loader_create(p, n, this.size, this.maxPieceBytes) >>> 0);
+      const prefix = this.prefix(Math.min(this.headBytes, this.tryBytes));
+      this.handle = this.abi.withBytes(prefix, (p) => m._tabllm_loader_create(p, prefix.length, this.size, this.maxPieceBytes) >>> 0);
       if (this.handle) break;
       if (this.abi.lastError()) throw this.abi.error();
       this.tryBytes *= 2;
-      if (n === head.length) return;  // the header goes on past what has come
+      if (prefix.length === this.headBytes) return;  // the header goes on past what has come
     }
     const count = this.abi.checkCount(m._tabllm_loader_pieces(this.handle));
     const scratch = this.abi.malloc(16);
@@ -261,8 +256,19 @@ class ModelLoader {
     } finally {
       m._free(scratch);
     }
+    let at = 0;
+    for (const chunk of this.head) {
+      this.store(chunk, at);
+      at += chunk.length;
+    }
     this.head = [];
-    this.store(head, 0);
+  }
+
+  // The head's first n bytes, as one array.
+  prefix(n) {
+    const out = new Uint8Array(n);
+    for (let i = 0, at = 0; at < n; at += this.head[i++].length) out.set(this.head[i].subarray(0, n - at), at);
+    return out;
   }
 
   // Copies file bytes [at, at + bytes.length) into the pieces they belong to (padding between pieces is dropped).
