@@ -2,6 +2,7 @@
 #include "tabllm.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -23,6 +24,8 @@
 #include "runtime/session.h"
 #include "work_counters.h"
 
+#include <emscripten/heap.h>
+#include <malloc.h>
 #ifdef __EMSCRIPTEN_PTHREADS__
 #include <emscripten/em_asm.h>
 #endif
@@ -32,6 +35,13 @@ using tabllm::wasm::deref;
 using tabllm::wasm::guarded;
 using tabllm::wasm::LoadedModel;
 using tabllm::wasm::work_counters;
+
+// A whole model on its way into the heap (tabllm_loader_create): the core model is made at once, over
+// pieces whose bytes the host then writes.
+struct tabllm_loader {
+  std::unique_ptr<tabllm::Model> model;
+  std::vector<tabllm::gguf::File::Piece> pieces;
+};
 
 // A request checked once for all of its starts (tabllm_request_create).
 struct tabllm_request {
@@ -52,6 +62,16 @@ struct tabllm_request {
 };
 
 namespace {
+
+// The bound on a piece of a model's tensor data: small beside the heap, so pieces pack it tightly, and
+// large enough that a 3B model needs only a few dozen allocations.
+constexpr uint64_t kPieceBytes = uint64_t{64} << 20;
+
+std::string gigabytes(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GB", static_cast<double>(bytes) / 1e9);
+  return text;
+}
 
 // Reads params_json, reads and compiles its response_format, tokenizes the prompt: once per request. The
 // prompt itself (empty, too long) is checked when a generation starts.
@@ -151,21 +171,73 @@ const char* tabllm_build_info(void) {
   return info.c_str();
 }
 
-tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size) {
+const char* tabllm_heap_stats(void) {
+  thread_local char stats[64];  // not a std::string: reading the stats must not allocate
+  const struct mallinfo m = mallinfo();
+  std::snprintf(stats, sizeof stats, "{\"heap_bytes\":%zu,\"in_use_bytes\":%u}", emscripten_get_heap_size(),
+                static_cast<unsigned>(m.uordblks));  // dlmalloc's int field holds the size mod 2^32
+  return stats;
+}
+
+tabllm_loader* tabllm_loader_create(const uint8_t* bytes, size_t size, double file_size, double max_piece_bytes) {
+  return guarded(
+      [&]() -> tabllm_loader* {
+        if (!bytes || size == 0) throw Error("no model bytes were given");
+        if (!(file_size >= static_cast<double>(size)) || !(max_piece_bytes >= 0))
+          throw Error("the file size must cover the bytes given and the piece size must be >= 0");
+        const auto total = static_cast<uint64_t>(file_size);
+        auto header = tabllm::gguf::parse_header_prefix(bytes, size, total);
+        if (!header) return nullptr;  // no error: the header goes on past these bytes
+        ++work_counters.header_parses;
+        const uint64_t data_bytes = total - header->data_offset;
+        std::unique_ptr<tabllm::gguf::File> file;
+        try {
+          file = tabllm::gguf::File::with_pieces(std::move(*header), total, max_piece_bytes > 0 ? static_cast<uint64_t>(max_piece_bytes) : kPieceBytes);
+        } catch (const std::bad_alloc&) {
+          throw Error("out of memory: the model's " + gigabytes(data_bytes) +
+                      " of weights do not fit in the WebAssembly heap (4 GB at most, which also holds the KV cache and working memory): choose a smaller model or quantization");
+        }
+        auto loader = std::make_unique<tabllm_loader>();
+        loader->pieces = file->pieces();
+        loader->model = tabllm::Model::from_file(std::move(file));
+        return loader.release();
+      },
+      static_cast<tabllm_loader*>(nullptr));
+}
+
+int tabllm_loader_pieces(tabllm_loader* loader) {
+  return guarded([&] { return static_cast<int>(deref(loader, "loader").pieces.size()); }, -1);
+}
+
+uint8_t* tabllm_loader_piece(tabllm_loader* loader, int index, double* file_offset, double* size) {
   return guarded(
       [&] {
-        std::unique_ptr<uint8_t, decltype(&std::free)> owned(bytes, &std::free);
-        if (!bytes || size == 0) throw Error("no model bytes were given");
+        const auto& pieces = deref(loader, "loader").pieces;
+        if (index < 0 || static_cast<size_t>(index) >= pieces.size())
+          throw Error("piece " + std::to_string(index) + " does not exist: the loader has " + std::to_string(pieces.size()));
+        const tabllm::gguf::File::Piece& p = pieces[static_cast<size_t>(index)];
+        if (file_offset) *file_offset = static_cast<double>(p.file_offset);
+        if (size) *size = static_cast<double>(p.size);
+        return p.data;
+      },
+      static_cast<uint8_t*>(nullptr));
+}
+
+tabllm_model* tabllm_loader_finish(tabllm_loader* loader) {
+  const std::unique_ptr<tabllm_loader> owned(loader);
+  return guarded(
+      [&] {
+        tabllm_loader& l = deref(loader, "loader");
         auto loaded = std::make_shared<LoadedModel>();
-        loaded->bytes = std::move(owned);
-        ++work_counters.header_parses;
-        loaded->model = tabllm::Model::from_memory(bytes, size);
+        loaded->model = std::move(l.model);
         const tabllm::Model& m = *loaded->model;
         loaded->info_json = tabllm::wasm::model_info_json(m.file().header(), m.config(), m.tokenizer(), true);
         return new tabllm_model{.loaded = std::move(loaded)};
       },
       static_cast<tabllm_model*>(nullptr));
 }
+
+void tabllm_loader_free(tabllm_loader* loader) { delete loader; }
 
 tabllm_model* tabllm_model_load_header(const uint8_t* bytes, size_t size, double* needed) {
   if (needed) *needed = 0;
@@ -222,7 +294,7 @@ tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const ch
       [&] {
         const auto& loaded = deref(model, "model").loaded;
         if (!loaded->model)
-          throw Error("this model was opened from its header only (no weights): create its session with tabllm_session_create_external, or load the whole file with tabllm_model_load");
+          throw Error("this model was opened from its header only (no weights): create its session with tabllm_session_create_external, or load the whole model with tabllm_loader_create");
         return new tabllm_session(loaded, cpu_backend(*loaded->model, threads, kernels ? kernels : "", context_size));
       },
       static_cast<tabllm_session*>(nullptr));

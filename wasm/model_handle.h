@@ -3,7 +3,6 @@
 #define TABLLM_WASM_MODEL_HANDLE_H
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,10 +17,9 @@
 namespace tabllm::wasm {
 
 // A model shared by its handle and its sessions, so freeing the handle first cannot pull it from under a
-// session. Either the whole file (the host's bytes, read in place by `model`) or only its header: the
+// session. Either the whole model (its tensor data in heap pieces the model owns) or only its header: the
 // config and tokenizer of a model whose weights the host streams to a GPU.
 struct LoadedModel {
-  std::unique_ptr<uint8_t, decltype(&std::free)> bytes{nullptr, &std::free};  // destroyed after the model
   std::unique_ptr<Model> model;  // null for a header-only model
   // Header-only: the header parsed once, the file's first bytes a WebGPU plan reads (header, rope_freqs),
   // and what `model` would hold.

@@ -29,6 +29,7 @@ extern "C" {
 typedef struct tabllm_model tabllm_model;
 typedef struct tabllm_session tabllm_session;
 typedef struct tabllm_request tabllm_request;
+typedef struct tabllm_loader tabllm_loader;
 
 /* Why the last failing call on this thread failed ("" when it did not fail). */
 TABLLM_API const char* tabllm_last_error(void);
@@ -41,12 +42,30 @@ TABLLM_API const char* tabllm_last_error_code(void);
  * tokenized a text and read a response_format since it started. For tests: a load parses its header once,
  * a request tokenizes its prompt and reads its format once, however many choices it has. */
 TABLLM_API const char* tabllm_debug_stats(void);
+/* {"heap_bytes": the heap's size (it only grows, so this is its peak), "in_use_bytes": bytes allocated and
+ * not freed}. For tests (a failed load gives back what it took) and benchmarks. */
+TABLLM_API const char* tabllm_heap_stats(void);
 /* {"simd": "wasm-simd128" or "scalar" (the Simd path's instruction set), "threads": built with threads}. */
 TABLLM_API const char* tabllm_build_info(void);
 
-/* Loads a GGUF model from `size` bytes at `bytes`, allocated with malloc. Ownership of the buffer passes
- * to the library in every case: it is freed with the model, or at once when loading fails. */
-TABLLM_API tabllm_model* tabllm_model_load(uint8_t* bytes, size_t size);
+/* Loading a whole GGUF model into the heap, its tensor data in pieces of bounded size rather than one
+ * block, so that a model up to what the 4 GB heap holds loads (one block of 2 GB does not), and the bytes
+ * go from the host's stream straight to their place:
+ *   1. tabllm_loader_create: the first `size` bytes of the file at `bytes` (only read during the call) and
+ *      the file's size. Once they hold the whole header it checks the model (config, tokenizer, tensors)
+ *      and allocates its pieces; before that it returns NULL with no error: call again with more bytes.
+ *      `max_piece_bytes` bounds a piece (a larger tensor gets one of its own); 0 for the default, 64 MB.
+ *      On errors (not a GGUF, an unsupported model, out of memory) NULL with tabllm_last_error set.
+ *   2. For each piece (index < tabllm_loader_pieces), tabllm_loader_piece returns where it is and sets
+ *      *file_offset and *size to the bytes of the file that go there. Pieces lie in file order and hold
+ *      whole tensors; the bytes between them (alignment padding) go nowhere.
+ *   3. tabllm_loader_finish: the model, once the host has written every piece. It frees the loader.
+ * tabllm_loader_free gives up instead and frees every piece (NULL is ignored). */
+TABLLM_API tabllm_loader* tabllm_loader_create(const uint8_t* bytes, size_t size, double file_size, double max_piece_bytes);
+TABLLM_API int tabllm_loader_pieces(tabllm_loader* loader);
+TABLLM_API uint8_t* tabllm_loader_piece(tabllm_loader* loader, int index, double* file_offset, double* size);
+TABLLM_API tabllm_model* tabllm_loader_finish(tabllm_loader* loader);
+TABLLM_API void tabllm_loader_free(tabllm_loader* loader);
 /* A model from its header only — config and tokenizer, no weights — for hosts that run the forward pass
  * themselves (WebGPU streams the weights to the GPU, never into this heap). `bytes` are the first `size`
  * bytes of the file, only read during the call. The header is parsed once and kept, with the small

@@ -2,6 +2,7 @@
 //
 //   GgufFile::open(path)        memory-maps a file (native hosts)
 //   GgufFile::from_memory(...)  parses a buffer the caller keeps alive
+//   GgufFile::with_pieces(...)  allocates the tensor data in pieces the host fills (a WebAssembly heap)
 //   GgufHeaderParser            is fed the first bytes of a stream (browser downloads) and says when the
 //                               header is complete and where each tensor's bytes will arrive
 //   GgufWriter                  builds a file: metadata, then tensors, aligned
@@ -96,8 +97,8 @@ struct Header {
 Header parse_header(const uint8_t* data, size_t size, std::optional<uint64_t> total_size = std::nullopt);
 
 // Returns the header if `data[0..size)` holds all of it, std::nullopt if more bytes are needed.
-// Throws Error for malformed content.
-std::optional<Header> parse_header_prefix(const uint8_t* data, size_t size);
+// Throws Error for malformed content (and, given `total_size`, for tensors past the file's end).
+std::optional<Header> parse_header_prefix(const uint8_t* data, size_t size, std::optional<uint64_t> total_size = std::nullopt);
 
 // Incremental parser for a byte stream: feed chunks until `done()`; then `header()` is valid and
 // `consumed()` bytes of the stream belong to the header (the data section starts at header().data_offset).
@@ -114,27 +115,46 @@ class HeaderParser {
   std::optional<Header> header_;
 };
 
-// A parsed file whose bytes are in memory (mmap or caller-owned buffer).
+// A parsed file whose tensor bytes are in memory: memory-mapped, a caller's buffer, or pieces the File
+// owns. Each tensor is addressed through its own pointer, so the data need not be one block.
 class File {
  public:
   // Memory-maps `path`. Errors name the path: missing file, not a GGUF, truncated, corrupt.
   static std::unique_ptr<File> open(const std::string& path);
   // Uses the caller's buffer, which must outlive the File.
   static std::unique_ptr<File> from_memory(const uint8_t* data, size_t size);
+  // Allocates the tensor data of a `file_size`-byte file (its header parsed already) in pieces of at most
+  // `max_piece_bytes` (a larger tensor gets a piece of its own), each holding whole tensors in file order:
+  // a 32-bit WebAssembly heap fits a 2 GB model in many blocks where one block of 2 GB fails. The bytes
+  // are not there yet: the caller copies file bytes [file_offset, file_offset + size) into each piece
+  // (those between pieces are alignment padding) before any tensor is read.
+  static std::unique_ptr<File> with_pieces(Header header, uint64_t file_size, uint64_t max_piece_bytes);
   ~File();
   File(const File&) = delete;
   File& operator=(const File&) = delete;
 
+  struct Piece {
+    uint64_t file_offset = 0;
+    uint64_t size = 0;
+    uint8_t* data = nullptr;
+  };
+  // Where the caller writes the tensor data of a with_pieces File (empty for the others).
+  const std::vector<Piece>& pieces() { return pieces_; }
+
   const Header& header() const { return header_; }
-  const uint8_t* tensor_data(const TensorInfo& t) const { return data_ + header_.data_offset + t.offset; }
-  const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
+  // `t` must be one of header().tensors.
+  const uint8_t* tensor_data(const TensorInfo& t) const { return tensor_data_.at(static_cast<size_t>(&t - header_.tensors.data())); }
+  uint64_t size() const { return size_; }  // of the whole file
 
  private:
   File() = default;
+  // Points every tensor at base + its offset in the file (mapped and caller-owned files).
+  void point_into(const uint8_t* base);
   Header header_;
-  const uint8_t* data_ = nullptr;
-  size_t size_ = 0;
+  std::vector<const uint8_t*> tensor_data_;  // one per header_.tensors
+  std::vector<Piece> pieces_;
+  std::vector<std::unique_ptr<uint8_t[]>> owned_;  // the pieces' bytes
+  uint64_t size_ = 0;
   void* mapping_ = nullptr;  // non-null when memory-mapped
 };
 

@@ -180,9 +180,9 @@ Header parse_header(const uint8_t* data, size_t size, std::optional<uint64_t> to
   }
 }
 
-std::optional<Header> parse_header_prefix(const uint8_t* data, size_t size) {
+std::optional<Header> parse_header_prefix(const uint8_t* data, size_t size, std::optional<uint64_t> total_size) {
   try {
-    return parse(data, size, std::nullopt);
+    return parse(data, size, total_size);
   } catch (const NeedMoreBytes&) {
     if (size >= 4) {
       uint32_t magic;

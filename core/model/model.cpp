@@ -7,7 +7,7 @@ namespace tabllm {
 Model::Model(std::unique_ptr<gguf::File> file) : file_(std::move(file)) {
   const gguf::Header& h = file_->header();
   config_ = read_config(h);
-  weights_ = bind_weights(h, file_->data() + h.data_offset, config_);
+  weights_ = bind_weights(*file_, config_);
   Vocab vocab = Vocab::from_gguf(h);
   if (static_cast<int64_t>(vocab.size()) > config_.n_vocab)
     throw Error("tokenizer has " + std::to_string(vocab.size()) + " tokens but the model's embedding has only " + std::to_string(config_.n_vocab) + " rows");
@@ -24,8 +24,8 @@ std::unique_ptr<Model> Model::load(const std::string& path) {
   }
 }
 
-std::unique_ptr<Model> Model::from_memory(const uint8_t* data, size_t size) {
-  return std::unique_ptr<Model>(new Model(gguf::File::from_memory(data, size)));
+std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
+  return std::unique_ptr<Model>(new Model(std::move(file)));
 }
 
 }  // namespace tabllm

@@ -13,8 +13,9 @@ namespace tabllm {
 
 class Model {
  public:
-  static std::unique_ptr<Model> load(const std::string& path);                 // memory-mapped
-  static std::unique_ptr<Model> from_memory(const uint8_t* data, size_t size);  // caller keeps data alive
+  static std::unique_ptr<Model> load(const std::string& path);  // memory-mapped
+  // Over a File the caller made (gguf::File::with_pieces: its bytes must be in place before a session runs).
+  static std::unique_ptr<Model> from_file(std::unique_ptr<gguf::File> file);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }

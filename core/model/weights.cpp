@@ -7,7 +7,7 @@ namespace {
 
 class Binder {
  public:
-  Binder(const gguf::Header& h, const uint8_t* data) : h_(h), data_(data) {}
+  Binder(const gguf::Header& h, const gguf::File* file) : h_(h), file_(file) {}
 
   // A matrix of `rows` outputs × `cols` inputs (GGUF dims {cols, rows}).
   Tensor matrix(const std::string& name, int64_t rows, int64_t cols, bool required = true) const {
@@ -24,7 +24,9 @@ class Binder {
   // Rows [first, first + rows) of a matrix, as a matrix of their own (rows of GGUF tensors are contiguous).
   static Tensor rows_of(const Tensor& t, int64_t first, int64_t rows) {
     Tensor v = t;
-    v.data = t.data + static_cast<size_t>(first) * t.row_bytes();
+    const uint64_t skip = static_cast<uint64_t>(first) * t.row_bytes();
+    if (t.data) v.data = t.data + skip;
+    v.file_offset = t.file_offset + skip;
     v.rows = rows;
     return v;
   }
@@ -59,16 +61,14 @@ class Binder {
   Tensor make(const gguf::TensorInfo& t, int64_t rows, int64_t cols) const {
     if (!type_traits(t.type).supported)
       throw Error("tensor " + t.name + " has type " + type_traits(t.type).name + ", which tabllm cannot compute with yet (supported: " + supported_type_names() + ")");
-    return Tensor{t.name, t.type, data_ + t.offset, rows, cols};
+    return Tensor{t.name, t.type, file_ ? file_->tensor_data(t) : nullptr, h_.data_offset + t.offset, rows, cols};
   }
   const gguf::Header& h_;
-  const uint8_t* data_;
+  const gguf::File* file_;  // null: a header-only binding
 };
 
-}  // namespace
-
-ModelWeights bind_weights(const gguf::Header& h, const uint8_t* data, const ModelConfig& c) {
-  const Binder b(h, data);
+ModelWeights bind(const gguf::Header& h, const gguf::File* file, const ModelConfig& c) {
+  const Binder b(h, file);
   ModelWeights w;
   w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.dim);
   w.output_norm = b.vector("output_norm.weight", c.dim);
@@ -122,6 +122,11 @@ ModelWeights bind_weights(const gguf::Header& h, const uint8_t* data, const Mode
   }
   return w;
 }
+
+}  // namespace
+
+ModelWeights bind_weights(const gguf::File& file, const ModelConfig& config) { return bind(file.header(), &file, config); }
+ModelWeights bind_weights(const gguf::Header& header, const ModelConfig& config) { return bind(header, nullptr, config); }
 
 const Tensor& rope_factors(const ModelWeights& w, const ModelConfig& c, int64_t context) {
   if (w.rope_freqs.present()) return w.rope_freqs;

@@ -10,14 +10,15 @@
 namespace tabllm {
 
 // A 2-D weight (rows × cols in GGUF block layout) or a 1-D vector (rows == 1). Data stays where the
-// file is (mmap or caller buffer).
+// file's bytes are (mmap, caller buffer or pieces); a header-only binding has none, only file offsets.
 struct Tensor {
   std::string name;
   TensorType type = TensorType::F32;
   const uint8_t* data = nullptr;
+  uint64_t file_offset = 0;  // of its first byte in the file: where a GPU plan uploads it from
   int64_t rows = 0;
   int64_t cols = 0;
-  bool present() const { return data != nullptr; }
+  bool present() const { return rows > 0; }
   size_t row_bytes() const { return type_row_bytes(type, static_cast<uint64_t>(cols)); }
   const float* f32() const { return reinterpret_cast<const float*>(data); }
 };
@@ -42,7 +43,9 @@ struct ModelWeights {
 };
 
 // Binds every tensor the config needs; throws Error naming a missing, misshapen or unsupported tensor.
-ModelWeights bind_weights(const gguf::Header& header, const uint8_t* data_section, const ModelConfig& config);
+ModelWeights bind_weights(const gguf::File& file, const ModelConfig& config);
+// The same from a header alone: shapes, types and file offsets, no data (a GPU plan).
+ModelWeights bind_weights(const gguf::Header& header, const ModelConfig& config);
 
 // The per-frequency RoPE divisors for a KV cache of `context` positions: Llama 3's rope_freqs, or LongRoPE's
 // long factors when the context is longer than the original training context and its short ones otherwise

@@ -14,6 +14,8 @@ import { startWasm } from '../src/wasm_module.mjs';
 import { ENGINE_OPTIONS, ENGINE_USAGE, UsageError, engineOptions, parseArgs } from './args.mjs';
 import { FORMAT_FLAGS, FORMAT_OPTIONS, FORMAT_USAGE, responseFormat } from './output_format.mjs';
 
+const LOAD_CHUNK = 64 << 20;  // bytes read at a time while a model streams into the WebAssembly heap
+
 const USAGE = 'usage: node js/bin/tabllm.mjs bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [options]\n' +
   'with a structured output option (WebGPU): greedy decode without and with the format, and its overhead\n' + FORMAT_USAGE + ENGINE_USAGE;
 
@@ -171,9 +173,13 @@ function promptOfTokens(model, n) {
 
 async function benchWasm(options, nPrompt, nGen, reps) {
   const wasm = await startWasm({ threads: options.threads });
-  const bytes = fs.readFileSync(options.model);
-  const model = wasm.tabllm.loadModel(bytes);
+  const file = await nodeFileReader(options.model);
+  let model = null;
   try {
+    // From the file straight into the heap, so the model is never held twice.
+    model = await wasm.tabllm.loadModelStreaming(file.size, async (write) => {
+      for (let at = 0; at < file.size; at += LOAD_CHUNK) write(await file.read(at, Math.min(LOAD_CHUNK, file.size - at)));
+    });
     const info = model.info();
     const context = Math.min(options.contextSize || Math.min(info.context, 4096), info.context);
     checkContext(nPrompt, nGen, context);
@@ -198,7 +204,8 @@ async function benchWasm(options, nPrompt, nGen, reps) {
       prefill_ms: round(best.prefill_ms, 1), decode_ms_per_token: round(best.decode_ms / Math.max(1, decoded), 3),
     };
   } finally {
-    model.free();
+    await file.close();
+    model?.free();
     wasm.tabllm.shutdown();
   }
 }

@@ -109,6 +109,38 @@ TEST(Gguf, StreamParserNeedsOnlyTheHeader) {
   EXPECT_FALSE(parse_header_prefix(bytes.data(), 40).has_value());
 }
 
+namespace {
+
+// Copies the file's bytes into the pieces of a with_pieces File, as a host streaming the file does.
+std::unique_ptr<File> filled_pieces(const std::vector<uint8_t>& bytes, uint64_t max_piece_bytes) {
+  auto f = File::with_pieces(parse_header(bytes.data(), bytes.size(), bytes.size()), bytes.size(), max_piece_bytes);
+  for (const File::Piece& p : f->pieces()) std::memcpy(p.data, bytes.data() + p.file_offset, p.size);
+  return f;
+}
+
+}  // namespace
+
+TEST(Gguf, PiecesHoldWholeTensorsInFileOrder) {
+  Writer w;
+  std::vector<std::vector<float>> values;
+  for (int i = 0; i < 5; ++i) {
+    values.emplace_back(static_cast<size_t>(10 + i), static_cast<float>(i));
+    w.add_tensor("t" + std::to_string(i), {values.back().size()}, TensorType::F32, values.back().data());
+  }
+  const auto bytes = w.write_memory();
+  const uint64_t data_offset = parse_header(bytes.data(), bytes.size()).data_offset;
+  for (const uint64_t max_piece : {uint64_t{0}, uint64_t{150}, uint64_t{1} << 30}) {
+    auto f = filled_pieces(bytes, max_piece);
+    EXPECT_EQ(f->pieces().size(), max_piece == 0 ? 5u : max_piece == 150 ? 3u : 1u) << max_piece;
+    EXPECT_EQ(f->pieces().front().file_offset, data_offset);
+    for (const File::Piece& p : f->pieces()) EXPECT_TRUE(p.size <= std::max<uint64_t>(max_piece, 64)) << max_piece;
+    for (int i = 0; i < 5; ++i) {
+      const TensorInfo& t = f->header().tensors[static_cast<size_t>(i)];
+      EXPECT_EQ(std::memcmp(f->tensor_data(t), values[static_cast<size_t>(i)].data(), t.n_bytes()), 0) << t.name;
+    }
+  }
+}
+
 TEST(Gguf, EveryTruncationIsAnErrorNotACrash) {
   const auto bytes = sample_file();
   for (size_t n = 0; n < bytes.size(); ++n) {

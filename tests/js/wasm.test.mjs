@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { TabllmError } from '../../js/src/core/wasm.mjs';
-import { greedyReference, loadEngine, storiesModel } from './wasm_env.mjs';
+import { greedyReference, loadEngine, storiesModel, synthModel } from './wasm_env.mjs';
 
 const references = greedyReference();
 const greedy = (maxTokens = 64) => ({ max_tokens: maxTokens, temperature: 0 });
@@ -44,7 +44,7 @@ describe('threaded build (tabllm.mjs)', () => {
     session.free();
   });
 
-  test('a model streamed into the heap in pieces works the same', async () => {
+  test('a model streamed into the heap in chunks works the same', async () => {
     const bytes = storiesModel('f32');
     const pieces = [bytes.subarray(0, 1000), bytes.subarray(1000, 300000), bytes.subarray(300000)];
     const model = await tabllm.loadModelStreaming(bytes.length, async (write) => {
@@ -166,5 +166,91 @@ describe('single-threaded build (tabllm-st.mjs)', () => {
 
   test('more than one thread is refused with a reason', () => {
     assert.throws(() => model.createSession({ threads: 2 }), /single-threaded/);
+  });
+});
+
+// A GGUF header, without its data, declaring `n` f32 tensors of `rows` × 4096 floats each.
+function hugeHeader(n, rows) {
+  const parts = [Buffer.from('GGUF')];
+  const u32 = (v) => { const b = Buffer.alloc(4); b.writeUInt32LE(v); parts.push(b); };
+  const u64 = (v) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); parts.push(b); };
+  u32(3);
+  u64(n);
+  u64(0);
+  for (let i = 0; i < n; i++) {
+    const name = Buffer.from(`t${i}`);
+    u64(name.length);
+    parts.push(name);
+    u32(2);
+    u64(4096);
+    u64(rows);
+    u32(0);
+    u64(i * rows * 4096 * 4);
+  }
+  const header = Buffer.concat(parts);
+  return { header, fileSize: Math.ceil(header.length / 32) * 32 + n * rows * 4096 * 4 };
+}
+
+// A load that fails with `error` gives back every byte it took. Measured on a second attempt: the first
+// leaves the error's text behind (tabllm_last_error keeps it).
+async function failsTakingNothing(tabllm, load, error) {
+  await assert.rejects(load(), error);
+  const before = tabllm.heapStats().in_use_bytes;
+  await assert.rejects(load(), error);
+  assert.equal(tabllm.heapStats().in_use_bytes, before, String(error));
+}
+
+describe('the model in heap pieces (tabllm_loader)', () => {
+  let tabllm;
+  before(async () => {
+    tabllm = await loadEngine('tabllm', { pthreadPoolSize: 1 });
+  });
+  after(() => tabllm.shutdown());
+
+  // One piece for the whole file, against one piece per tensor.
+  for (const [name, bytes] of [['stories260K f32', () => storiesModel('f32')], ['tiny-llama q4_k_m', () => synthModel('tiny-llama', 'q4_k_m')]]) {
+    test(`${name}: a piece per tensor gives the logits and greedy tokens of one piece`, () => {
+      const file = bytes();
+      const ids = references[0].prompt_ids.concat(references[0].ids).slice(0, 24);
+      const run = (maxPieceBytes) => {
+        const model = tabllm.loadModel(file, { maxPieceBytes });
+        const session = model.createSession({ threads: 2 });
+        const out = { logits: session.logits(ids), text: session.generate(references[0].prompt, greedy(16)).text };
+        session.free();
+        model.free();
+        return out;
+      };
+      const whole = run(2 ** 40), pieces = run(1);
+      assert.deepEqual(pieces.logits, whole.logits);
+      assert.equal(pieces.text, whole.text);
+      assert.ok(whole.text.length > 0);
+    });
+  }
+
+  test('a failed load frees everything it took', async () => {
+    const bytes = storiesModel('f32');
+    const fails = [
+      // the stream ends early, after the header (the pieces are allocated) or inside it
+      [bytes.length, (write) => write(bytes.subarray(0, bytes.length - 1000)), /has \d+ bytes, not the announced/],
+      [bytes.length, (write) => write(bytes.subarray(0, 100)), /not the announced/],
+      // the host's stream fails half-way
+      [bytes.length, async (write) => { write(bytes.subarray(0, 300000)); throw new Error('network down'); }, /network down/],
+      [bytes.length - 1000, (write) => write(bytes), /more than the announced/],
+    ];
+    for (const [size, fill, error] of fails) await failsTakingNothing(tabllm, () => tabllm.loadModelStreaming(size, fill, { maxPieceBytes: 4096 }), error);
+    const model = tabllm.loadModel(bytes);
+    assert.ok(tabllm.heapStats().in_use_bytes > bytes.length);
+    model.free();
+  });
+
+  test('a model beyond what the heap can grow to is refused, and takes nothing', async () => {
+    const fresh = await loadEngine('tabllm-st');
+    const { header, fileSize } = hugeHeader(80, 4096);  // 80 tensors of 64 MiB: 5.37 GB
+    await failsTakingNothing(fresh, () => fresh.loadModelStreaming(fileSize, (write) => { write(header); write(new Uint8Array(1 << 20)); }),
+      /^TabllmError: out of memory: the model's 5\.37 GB of weights do not fit in the WebAssembly heap/);
+    assert.ok(fresh.heapStats().heap_bytes > 3.5 * 2 ** 30, 'the heap grew as far as it could');
+    // What fits still loads.
+    const model = fresh.loadModel(storiesModel('f32'));
+    assert.equal(model.createSession().generate(references[0].prompt, greedy()).text, references[0].text);
   });
 });

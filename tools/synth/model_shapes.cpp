@@ -55,6 +55,7 @@ std::vector<Shape> all_shapes() {
       {"tinyllama-1.1b", make("llama", 32000, 22, 2048, 32, 4, 0, 5632, 2048, 10000.0f, 1e-5f, false)},
       {"llama2-7b", make("llama", 32000, 32, 4096, 32, 32, 0, 11008, 4096, 10000.0f, 1e-5f, false)},
       {"llama3.2-1b", make("llama", 128256, 16, 2048, 32, 8, 0, 8192, 131072, 500000.0f, 1e-5f, true)},
+      {"llama-3.2-3b", make("llama", 128256, 28, 3072, 24, 8, 0, 8192, 131072, 500000.0f, 1e-5f, true)},
       {"llama-3.1-8b", make("llama", 128256, 32, 4096, 32, 8, 0, 14336, 131072, 500000.0f, 1e-5f, false)},
       {"qwen2.5-0.5b", make("qwen2", 151936, 24, 896, 14, 2, 0, 4864, 32768, 1000000.0f, 1e-6f, true)},
       {"qwen2.5-1.5b", make("qwen2", 151936, 28, 1536, 12, 2, 0, 8960, 32768, 1000000.0f, 1e-6f, true)},
@@ -78,9 +79,10 @@ std::vector<Shape> all_shapes() {
       {"tiny-gemma3", with_local_layers(make("gemma3", 0, 6, 256, 4, 1, 64, 512, 512, 1000000.0f, 1e-6f, true), 8, 6, 10000.0f, 0, 0)},
   };
   for (Shape& s : shapes) {
-    s.spec.name = std::string(s.name) + " (synthetic)";
-    s.spec.llama3_rope = std::string(s.name) == "llama3.2-1b" || std::string(s.name) == "llama-3.1-8b";
-    if (std::string(s.name) == "llama-3.1-8b") s.spec.llama3_rope_factor = 8;
+    const std::string name = s.name;
+    s.spec.name = name + " (synthetic)";
+    s.spec.llama3_rope = name == "llama3.2-1b" || name == "llama-3.2-3b" || name == "llama-3.1-8b";
+    if (name == "llama-3.1-8b") s.spec.llama3_rope_factor = 8;
   }
   return shapes;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <map>
 
 #include <nlohmann/json.hpp>
@@ -405,11 +406,14 @@ void check_options(const PlanOptions& o) {
 
 // ---- the model plan ----
 
-Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t prefix_size, const PlanOptions& o) {
+// `read_vector` returns the values of a small f32 tensor (the RoPE factors the plan folds into its tables).
+using ReadVector = std::function<std::vector<float>(const Tensor&)>;
+
+Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, const PlanOptions& o) {
   check_options(o);
   const ModelConfig c = read_config(h);
-  // Only shapes and names are used; tensor bytes are addressed through their file offsets.
-  const ModelWeights w = bind_weights(h, prefix + h.data_offset, c);
+  // Only shapes, names and file offsets: the host uploads tensor bytes from the file.
+  const ModelWeights w = bind_weights(h, c);
   if (c.n_heads % c.n_kv_heads != 0) throw Error("n_heads must be a multiple of n_kv_heads");
   if (c.head_dim > kMaxHeadDim || c.head_dim % 2 != 0)
     throw Error("the WebGPU kernels need an even head_dim of at most " + std::to_string(kMaxHeadDim) + ", got " + std::to_string(c.head_dim));
@@ -420,8 +424,6 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const int64_t ctx = o.context_size > 0 ? std::min(o.context_size, c.context_length) : std::min<int64_t>(c.context_length, 4096);
   const int64_t B = std::min(o.max_batch, ctx);  // a batch never needs more rows than the context
   const int64_t q_dim = c.q_dim(), kv_dim = c.kv_dim(), qkv_dim = q_dim + 2 * kv_dim;
-  // From the bound data pointer, so that row views of fused tensors (phi3's attn_qkv) land on their rows.
-  auto file_offset = [&](const Tensor& t) { return static_cast<uint64_t>(t.data - prefix); };
 
   Builder b(o.limits);
   b.matvec_wg = o.matvec_wg;
@@ -459,14 +461,8 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   // RoPE cos/sin for every position, computed as the CPU forward pass does: its frequency factors chosen
   // for this context, a second table for sliding-window layers when their RoPE differs.
   const int64_t pairs = c.rope_dims / 2;
-  std::vector<float> factors;
-  if (const Tensor& f = rope_factors(w, c, ctx); f.present()) {
-    const uint64_t at = file_offset(f), bytes = 4 * static_cast<uint64_t>(pairs);
-    if (at + bytes > prefix_size)
-      throw Error(f.name + " lies at bytes [" + std::to_string(at) + ", " + std::to_string(at + bytes) + ") of the file: pass a prefix that covers it (prefix_bytes_needed)");
-    factors.resize(static_cast<size_t>(pairs));
-    std::memcpy(factors.data(), prefix + at, bytes);
-  }
+  const Tensor& factor_tensor = rope_factors(w, c, ctx);
+  const std::vector<float> factors = factor_tensor.present() ? read_vector(factor_tensor) : std::vector<float>();
   auto rope_range = [&](const RopeSettings& r) {
     const std::vector<float> table = rope_table(ctx, c.rope_dims, r.base, factors.empty() ? nullptr : factors.data(), r.linear_scale, c.rope_attn_factor);
     const Range range = b.place("weights", std::max<uint64_t>(table.size() * 4, 16), "the RoPE table");
@@ -478,7 +474,7 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
   const bool same_rope = c.rope_local.base == c.rope_base && c.rope_local.linear_scale == c.rope_linear_scale;
   const Range rope_local = any_local && !same_rope ? rope_range(c.rope_local) : rope_global;
 
-  auto vec = [&](const Tensor& t) { return b.upload(file_offset(t), t.row_bytes(), t.name); };
+  auto vec = [&](const Tensor& t) { return b.upload(t.file_offset, t.row_bytes(), t.name); };
   // Several f32 vectors side by side in one range (bq | bk | bv, q_norm | k_norm).
   auto vecs = [&](std::initializer_list<const Tensor*> ts, const std::string& what) {
     uint64_t total = 0;
@@ -486,13 +482,13 @@ Plan build_from_header(const gguf::Header& h, const uint8_t* prefix, size_t pref
     const Range r = b.place("weights", total, what);
     uint64_t at = r.offset;
     for (const Tensor* t : ts) {
-      plan.buffers[r.buffer].uploads.push_back(Upload{file_offset(*t), t->row_bytes(), at});
+      plan.buffers[r.buffer].uploads.push_back(Upload{t->file_offset, t->row_bytes(), at});
       plan.weight_bytes += t->row_bytes();
       at += t->row_bytes();
     }
     return r;
   };
-  auto mat = [&](const Tensor& t, int64_t rows_per_part = 0) { return b.matrix(t.name, t.type, t.rows, t.cols, file_offset(t), rows_per_part); };
+  auto mat = [&](const Tensor& t, int64_t rows_per_part = 0) { return b.matrix(t.name, t.type, t.rows, t.cols, t.file_offset, rows_per_part); };
   auto joint_rows = [&](const Tensor& a, const Tensor& bb) {
     return static_cast<int64_t>(std::min(b.binding_limit() / std::max<uint64_t>(a.row_bytes(), 1), b.binding_limit() / std::max<uint64_t>(bb.row_bytes(), 1)));
   };
@@ -792,15 +788,22 @@ std::optional<uint64_t> prefix_bytes_needed(const uint8_t* prefix, size_t prefix
 Plan build_model_plan(const uint8_t* prefix, size_t prefix_size, const PlanOptions& options) {
   const std::optional<gguf::Header> h = gguf::parse_header_prefix(prefix, prefix_size);
   if (!h) throw Error("the GGUF header is incomplete: pass more of the file (" + std::to_string(prefix_size) + " bytes given)");
-  return build_from_header(*h, prefix, prefix_size, options);
+  return build_model_plan(*h, prefix, prefix_size, options);
 }
 
 Plan build_model_plan(const gguf::Header& header, const uint8_t* prefix, size_t prefix_size, const PlanOptions& options) {
-  return build_from_header(header, prefix, prefix_size, options);
+  return build_from_header(header, [&](const Tensor& t) {
+    const uint64_t at = t.file_offset, bytes = t.row_bytes();
+    if (at + bytes > prefix_size)
+      throw Error(t.name + " lies at bytes [" + std::to_string(at) + ", " + std::to_string(at + bytes) + ") of the file: pass a prefix that covers it (prefix_bytes_needed)");
+    std::vector<float> values(static_cast<size_t>(bytes / 4));
+    std::memcpy(values.data(), prefix + at, values.size() * 4);
+    return values;
+  }, options);
 }
 
 Plan build_model_plan(const Model& model, const PlanOptions& options) {
-  return build_from_header(model.file().header(), model.file().data(), model.file().size(), options);
+  return build_from_header(model.file().header(), [](const Tensor& t) { return std::vector<float>(t.f32(), t.f32() + t.cols); }, options);
 }
 
 Plan build_op_plan(const std::string& spec_json) {

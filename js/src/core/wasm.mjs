@@ -4,7 +4,7 @@
 //
 //   import createTabllmModule from './build-wasm/tabllm.mjs';
 //   const tabllm = bindTabllm(await createTabllmModule({ pthreadPoolSize: 4 }));
-//   const model = tabllm.loadModel(ggufBytes);
+//   const model = tabllm.loadModel(ggufBytes);   // or loadModelStreaming(size, fill): never held twice
 //   const session = model.createSession({ threads: 4 });
 //   for (const chunk of session.stream('Once upon a time', { max_tokens: 64 })) show(chunk);
 //
@@ -33,30 +33,33 @@ export function bindTabllm(module) {
     buildInfo: () => JSON.parse(abi.string(module._tabllm_build_info())),
     // {header_parses, tokenizations, format_parses} since the module started (tabllm_debug_stats).
     debugStats: () => JSON.parse(abi.string(module._tabllm_debug_stats())),
+    // {heap_bytes (the heap's size: it only grows), in_use_bytes (allocated, not freed)}: tabllm_heap_stats.
+    heapStats: () => JSON.parse(abi.string(module._tabllm_heap_stats())),
     // Copies `bytes` (a Uint8Array holding a GGUF file) into the heap; the model keeps that copy.
-    loadModel(bytes) {
-      const ptr = abi.malloc(bytes.length);
-      abi.heapU8().set(bytes, ptr);
-      return new Model(abi, abi.check(module._tabllm_model_load(ptr, bytes.length) >>> 0));
+    // options.maxPieceBytes: the bound on each heap block of its tensor data (0: the core's; tests lower it).
+    loadModel(bytes, options = {}) {
+      const loader = new ModelLoader(abi, bytes.length, options);
+      try {
+        loader.write(bytes);
+        return loader.finish();
+      } catch (error) {
+        loader.free();
+        throw error;
+      }
     },
     // Loads a GGUF file of `size` bytes that `fill(write)` delivers piece by piece — from a fetch() stream or
     // a file — straight into the heap, so a large model is never held twice in memory. fill may be async and
-    // calls write(chunk) with consecutive Uint8Arrays.
-    async loadModelStreaming(size, fill) {
-      const ptr = abi.malloc(size);
-      let offset = 0;
+    // calls write(chunk) with consecutive Uint8Arrays (it may reuse a chunk's buffer once write returns).
+    // A failed load frees everything it took. options as loadModel's.
+    async loadModelStreaming(size, fill, options = {}) {
+      const loader = new ModelLoader(abi, size, options);
       try {
-        await fill((chunk) => {
-          if (offset + chunk.length > size) throw new TabllmError(`the model has more than the announced ${size} bytes`);
-          abi.heapU8().set(chunk, ptr + offset);
-          offset += chunk.length;
-        });
-        if (offset !== size) throw new TabllmError(`the model has ${offset} bytes, not the announced ${size}`);
+        await fill((chunk) => loader.write(chunk));
+        return loader.finish();
       } catch (error) {
-        module._free(ptr);
+        loader.free();
         throw error;
       }
-      return new Model(abi, abi.check(module._tabllm_model_load(ptr, size) >>> 0));
     },
     // A model from the leading bytes of its GGUF file — config and tokenizer only, no weights — for a host
     // that runs the forward pass itself (WebGPU). `read(offset, length)` (may be async) returns file bytes;
@@ -199,6 +202,99 @@ export class CoreAbi {
 
   json(ptr) {
     return JSON.parse(this.string(this.check(ptr >>> 0)));
+  }
+}
+
+// A whole model on its way into the heap (tabllm_loader_create): the first chunks are kept until they hold
+// the GGUF header; from then on every byte goes straight to its place in one of the model's heap pieces.
+class ModelLoader {
+  constructor(abi, size, { maxPieceBytes = 0 } = {}) {
+    this.abi = abi;
+    this.size = size;
+    this.maxPieceBytes = maxPieceBytes;
+    this.received = 0;
+    this.head = [];           // copies of the chunks that came before the header was complete
+    this.headBytes = 0;
+    this.tryBytes = 1 << 20;  // how much of the head the core parses next: 1 MB, doubled until the header fits
+    this.handle = 0;
+    this.pieces = [];         // {ptr, start, end}: file bytes [start, end) go to ptr, in file order
+    this.next = 0;            // the pieces before it are complete
+  }
+
+  write(chunk) {
+    if (this.received + chunk.length > this.size) throw new TabllmError(`the model has more than the announced ${this.size} bytes`);
+    const at = this.received;
+    this.received += chunk.length;
+    if (this.handle) return this.store(chunk, at);
+    this.head.push(chunk);
+    this.headBytes += chunk.length;
+    if (this.headBytes >= this.tryBytes || this.received === this.size) this.create();
+    // Kept past this call: a copy, since the caller may reuse its buffer.
+    if (!this.handle) this.head[this.head.length - 1] = chunk.slice();
+  }
+
+  // Hands the core the head's first 1, 2, 4... MB (never a large chunk whole) until they hold the header;
+  // then the core has allocated the pieces, and the head goes into them.
+  create() {
+    const m = this.abi.m;
+    for (;;) {
+      const prefix = this.prefix(Math.min(this.headBytes, this.tryBytes));
+      this.handle = this.abi.withBytes(prefix, (p) => m._tabllm_loader_create(p, prefix.length, this.size, this.maxPieceBytes) >>> 0);
+      if (this.handle) break;
+      if (this.abi.lastError()) throw this.abi.error();
+      this.tryBytes *= 2;
+      if (prefix.length === this.headBytes) return;  // the header goes on past what has come
+    }
+    const count = this.abi.checkCount(m._tabllm_loader_pieces(this.handle));
+    const scratch = this.abi.malloc(16);
+    try {
+      for (let i = 0; i < count; i++) {
+        const ptr = this.abi.check(m._tabllm_loader_piece(this.handle, i, scratch, scratch + 8) >>> 0);
+        const [start, size] = new Float64Array(this.abi.heapU8().buffer, scratch, 2);
+        this.pieces.push({ ptr, start, end: start + size });
+      }
+    } finally {
+      m._free(scratch);
+    }
+    let at = 0;
+    for (const chunk of this.head) {
+      this.store(chunk, at);
+      at += chunk.length;
+    }
+    this.head = [];
+  }
+
+  // The head's first n bytes, as one array.
+  prefix(n) {
+    const out = new Uint8Array(n);
+    for (let i = 0, at = 0; at < n; at += this.head[i++].length) out.set(this.head[i].subarray(0, n - at), at);
+    return out;
+  }
+
+  // Copies file bytes [at, at + bytes.length) into the pieces they belong to (padding between pieces is dropped).
+  store(bytes, at) {
+    const end = at + bytes.length;
+    const heap = this.abi.heapU8();
+    while (this.next < this.pieces.length && this.pieces[this.next].end <= at) this.next++;
+    for (let i = this.next; i < this.pieces.length && this.pieces[i].start < end; i++) {
+      const p = this.pieces[i];
+      const from = Math.max(at, p.start), to = Math.min(end, p.end);
+      if (from < to) heap.set(bytes.subarray(from - at, to - at), p.ptr + (from - p.start));
+    }
+  }
+
+  finish() {
+    if (this.received !== this.size) throw new TabllmError(`the model has ${this.received} bytes, not the announced ${this.size}`);
+    if (!this.handle) this.create();
+    if (!this.handle) throw new TabllmError(`the GGUF header is truncated: the file ends after ${this.size} bytes`);
+    const handle = this.handle;
+    this.handle = 0;  // tabllm_loader_finish frees the loader, whatever it returns
+    return new Model(this.abi, this.abi.check(this.abi.m._tabllm_loader_finish(handle) >>> 0));
+  }
+
+  free() {
+    this.abi.m._tabllm_loader_free(this.handle);
+    this.handle = 0;
   }
 }
 

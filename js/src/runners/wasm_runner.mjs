@@ -1,5 +1,5 @@
-// The model on the CPU: the whole GGUF file in the WebAssembly heap, a session with threads where the
-// host allows them.
+// The model on the CPU: the whole model in the WebAssembly heap (streamed from the file into its pieces),
+// a session with threads where the host allows them.
 import { startWasm } from '../wasm_module.mjs';
 import { runRequest, stepLoop } from './step_loop.mjs';
 
