@@ -1,18 +1,42 @@
 // Context shift on WebGPU in Node (Dawn; SwiftShader without a GPU): the plan's shift list (kv_shift.wgsl)
 // leaves the cache a fresh prefill of the kept tokens would have written, so the next token's logits are
-// the same (a one-layer model, where a key depends on its token and position only).
+// the same (a one-layer model, where a key depends on its token and position only); and through the
+// package at a small context: a reply past the context (logits read back, and the GPU's masked argmax under
+// a response_format) gives the WebAssembly engine's tokens, and a long chat is cut or refused as
+// truncation says.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 
+import { createEngine } from '../../js/src/index.mjs';
 import { GpuModel, nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
-import { missingBuild } from './api-env.mjs';
+import { longChat, missingBuild, storiesEngine, storiesPath } from './api-env.mjs';
 import { loadEngine, modelsDir, nativeBuildDir, skipOrFail } from './wasm_env.mjs';
 
-const skip = missingBuild();
+// Small, so that replies cross the context's end within a few dozen tokens (SwiftShader runs a few per second).
+const CONTEXT = 48;
+const END_TOKENS = { 1: -100, 2: -100 };
+let gpu = null;
+let cpu = null;
+let skip = missingBuild();
+
+before(async () => {
+  if (skip) return;
+  try {
+    gpu = await createEngine({ model: storiesPath(), backend: 'webgpu', contextSize: CONTEXT });
+  } catch (e) {
+    skip = `no WebGPU engine: ${e.message}`;
+    return;
+  }
+  cpu = await storiesEngine({ contextSize: CONTEXT });
+});
+after(async () => {
+  await gpu?.unload();
+  await cpu?.unload();
+});
 
 // tiny-llama with one layer (as tests/cpp/test_context_shift.cpp makes it), synthesized when missing.
 function oneLayerLlama() {
@@ -58,4 +82,35 @@ test('after a shift on the GPU, the next logits equal a fresh prefill of the kep
     device.destroy();
     tabllm.shutdown();
   }
+});
+
+test('webgpu: 70 tokens at context 48 with the end tokens banned, the logits read back: the CPU engine\'s tokens', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const req = { prompt: 'Once upon a time', max_tokens: 70, temperature: 0, logit_bias: END_TOKENS };
+  const r = await gpu.completions.create(req);
+  t.diagnostic(`${r.usage.context_shifts} shifts, ${r.usage.timings.decode_tokens_per_s.toFixed(1)} tokens/s`);
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 70);
+  assert.equal(r.usage.context_shifts, 2);
+  assert.equal(r.choices[0].text, (await cpu.completions.create(req)).choices[0].text);
+});
+
+test('webgpu: greedy on the GPU under a response_format goes on across shifts, as on the CPU', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const req = { messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 100, temperature: 0, response_format: { type: 'regex', pattern: '(cat |dog ){18}' } };
+  const r = await gpu.chat.completions.create(req);
+  assert.ok(r.usage.context_shifts >= 1, `${r.usage.context_shifts} shifts`);
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.match(r.choices[0].message.content, /^((cat|dog) ){18}$/);
+  assert.equal(r.choices[0].message.content, (await cpu.chat.completions.create(req)).choices[0].message.content);
+});
+
+test('webgpu: a 14-turn chat is answered under truncation "auto" and refused under "disabled", naming truncation', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const r = await gpu.chat.completions.create({ messages: longChat(), truncation: 'auto', max_tokens: 8, temperature: 0 });
+  assert.ok(r.choices[0].message.content.length > 0);
+  assert.ok(r.usage.truncated_messages > 0);
+  assert.ok(r.usage.prompt_tokens + 8 <= CONTEXT);
+  await assert.rejects(gpu.chat.completions.create({ messages: longChat(), truncation: 'disabled', max_tokens: 8 }),
+    (e) => e.status === 400 && e.code === 'context_length_exceeded' && /truncation/.test(e.message));
 });
