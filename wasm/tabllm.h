@@ -124,7 +124,8 @@ TABLLM_API const char* tabllm_generate_next(tabllm_session* session);
  * Before running the pending tokens the host asks tabllm_generate_pending_shift whether the context shifted:
  * 1 (handed out once) when it must first shift its KV cache: drop the rows of positions [keep, keep +
  * discard), move those of [keep + discard, end) down by discard and rotate their keys by -discard (RoPE;
- * the WebGPU plan's `shift` dispatch list does it); 0 when there is nothing to shift, -1 on error. */
+ * the WebGPU plan's `shift` dispatch list does it); 0 when there is nothing to shift, -1 on error. A session
+ * of tabllm_session_create shifts its own cache and reports nothing here. */
 TABLLM_API int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int* pos);
 TABLLM_API int tabllm_generate_pending_shift(tabllm_session* session, int32_t* keep, int32_t* discard, int32_t* end);
 TABLLM_API int tabllm_generate_host_can_sample(tabllm_session* session);

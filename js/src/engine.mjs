@@ -223,7 +223,8 @@ export class Engine {
     let rendered = this.#prompt(parsed);
     let request = this.#coreRequest(parsed, rendered, truncation);
     parsed.truncatedMessages = 0;
-    if (parsed.kind === 'chat' && truncation === 'auto' && request.promptTokens + replyRoom(context, parsed.maxTokens) > context) {
+    const short = request.promptTokens + replyRoom(context, parsed.maxTokens) <= context;
+    if (parsed.kind === 'chat' && truncation === 'auto' && !short && droppableTurns(parsed.messages) > 0) {
       request.free();
       ({ rendered, request } = this.#dropOldestTurns(parsed, truncation));
     }
@@ -259,7 +260,8 @@ export class Engine {
   }
 
   // Truncation "auto" of a chat (truncation.mjs): the fewest oldest turns dropped for the prompt to leave
-  // the reply its room; when no count does, all but the last turn. Sets parsed.truncatedMessages.
+  // the reply its room; when no count does, all but the last turn (the prompt may then leave less room, or
+  // not fit at all). Sets parsed.truncatedMessages.
   #dropOldestTurns(parsed, truncation) {
     const context = this.contextSize;
     const room = replyRoom(context, parsed.maxTokens);
