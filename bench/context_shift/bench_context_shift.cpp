@@ -1,9 +1,12 @@
 // tabllm_bench_context_shift -m MODEL -f TEXT [--window 256] [--full 512] [--keep 4] [--threads 2]: how much
-// a context shift costs in quality. Prints one JSON object with the perplexity of the text read in
-// windows of N tokens, each from BOS (as `tabllm perplexity`), and in one pass through a context of N
-// tokens that shifts when full, as a generation does (runtime/context_shift.h: the first --keep tokens
-// stay, the older half of the rest goes), for N = --full and --window. Every token of the text is scored
-// once in each, from the logits of the position before it.
+// a context shift costs in quality. Prints one JSON object with the perplexity of the text read, for
+// N = --full and --window,
+//   windows    in windows of N tokens, each from BOS (as `tabllm perplexity`),
+//   shift      in one pass through a context of N tokens that shifts when full, as a generation does
+//              (runtime/context_shift.h: the first --keep tokens stay, the older half of the rest goes),
+//   reprefill  the same pass, with the kept tokens prefilled again at each shift instead: the exact
+//              cache the in-place shift approximates.
+// Every token of the text is scored once in each, from the logits of the position before it.
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -57,9 +60,10 @@ struct Reader {
     return s;
   }
 
-  // BOS and the whole text through a context of `window` positions that shifts when full. Tokens go in
-  // batches that fill the context: each is predicted from everything the cache holds, as in decoding.
-  Score shifting(const std::vector<int32_t>& text, int64_t window, int64_t keep) const {
+  // BOS and the whole text through a context of `window` positions that shifts when full (with
+  // `reprefill`, the kept tokens are run again from position 0 instead). Tokens go in batches that fill the
+  // context: each is predicted from everything the cache holds, as in decoding.
+  Score shifting(const std::vector<int32_t>& text, int64_t window, int64_t keep, bool reprefill = false) const {
     CpuOptions o = options;
     o.context_size = window;
     o.max_batch = window;
@@ -69,15 +73,19 @@ struct Reader {
     Score s;
     std::vector<float> logits(static_cast<size_t>(window * model.config().n_vocab));
     int64_t n_past = 0;
+    std::vector<int32_t> cached;
     for (size_t at = 0; at + 1 < seq.size();) {
       if (n_past == window) {
         const KvShift shift = plan_context_shift(n_past, keep, window);
-        forward.shift(shift);
+        cached.erase(cached.begin() + shift.keep, cached.begin() + shift.keep + shift.discard);
+        if (reprefill) forward.forward(cached, 0, Logits::Last, logits.data());
+        else forward.shift(shift);
         n_past -= shift.discard;
         s.shifts++;
       }
       const size_t n = std::min(static_cast<size_t>(window - n_past), seq.size() - 1 - at);
       forward.forward(std::span(seq).subspan(at, n), n_past, Logits::All, logits.data());
+      cached.insert(cached.end(), seq.begin() + static_cast<std::ptrdiff_t>(at), seq.begin() + static_cast<std::ptrdiff_t>(at + n));
       score(logits, seq, at, n, s);
       at += n;
       n_past += static_cast<int64_t>(n);
@@ -111,11 +119,14 @@ int main(int argc, char** argv) {
     const Reader reader{*model, options, model->tokenizer().vocab().bos};
     const Score whole = reader.windows(tokens, full), small = reader.windows(tokens, window);
     const Score shift_whole = reader.shifting(tokens, full, keep), shift_small = reader.shifting(tokens, window, keep);
+    const Score again_whole = reader.shifting(tokens, full, keep, true), again_small = reader.shifting(tokens, window, keep, true);
     std::printf("{\"model\": \"%s\", \"text_tokens\": %zu, \"keep\": %lld, \"windows_full\": %s, \"windows_small\": %s, "
-                "\"shift_full\": %s, \"shift_small\": %s, \"shift_small_vs_windows_full\": %.4f, \"shift_small_vs_shift_full\": %.4f}\n",
+                "\"shift_full\": %s, \"shift_small\": %s, \"reprefill_full\": %s, \"reprefill_small\": %s, "
+                "\"shift_small_vs_windows_full\": %.4f, \"shift_small_vs_reprefill_small\": %.4f}\n",
                 model->config().name.c_str(), tokens.size(), static_cast<long long>(keep), json_score(whole, full).c_str(),
                 json_score(small, window).c_str(), json_score(shift_whole, full).c_str(), json_score(shift_small, window).c_str(),
-                shift_small.perplexity() / whole.perplexity() - 1, shift_small.perplexity() / shift_whole.perplexity() - 1);
+                json_score(again_whole, full).c_str(), json_score(again_small, window).c_str(),
+                shift_small.perplexity() / whole.perplexity() - 1, shift_small.perplexity() / again_small.perplexity() - 1);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
