@@ -366,6 +366,22 @@ int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int
       -1);
 }
 
+int tabllm_generate_pending_shift(tabllm_session* session, int32_t* keep, int32_t* discard, int32_t* end) {
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        s.running();
+        auto* host = dynamic_cast<tabllm::HostDrivenBackend*>(&s.session.backend());
+        const std::optional<tabllm::KvShift> shift = host ? host->take_shift() : std::nullopt;
+        if (!shift) return 0;
+        if (keep) *keep = static_cast<int32_t>(shift->keep);
+        if (discard) *discard = static_cast<int32_t>(shift->discard);
+        if (end) *end = static_cast<int32_t>(shift->end);
+        return 1;
+      },
+      -1);
+}
+
 int tabllm_generate_allowed_tokens(tabllm_session* session, uint32_t* words, int n_words) {
   return guarded(
       [&] {

@@ -96,6 +96,8 @@ std::string result_json(const GenerateResult& r, const Tokenizer& tokenizer) {
       {"decode_ms", t.decode_ms},
       {"prefill_tokens_per_s", t.prefill_tokens_per_s()},
       {"decode_tokens_per_s", t.decode_tokens_per_s()},
+      {"truncated_prompt_tokens", r.truncated_prompt_tokens},
+      {"context_shifts", r.context_shifts},
       {"tokens", tokens_json(r, 0, tokenizer)},
   };
   return dump(out);

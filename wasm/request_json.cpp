@@ -16,7 +16,7 @@ using json = nlohmann::ordered_json;
 
 const char* const kKeys =
     "max_tokens, temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n, frequency_penalty, "
-    "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs, response_format";
+    "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs, response_format, truncation, n_keep";
 
 int to_int(const json& v, const std::string& key) {
   if (!v.is_number_integer()) throw ParamError(key, "parameter " + key + " must be an integer, got " + v.dump());
@@ -82,6 +82,14 @@ std::vector<std::pair<int32_t, float>> to_logit_bias(const json& v, int64_t n_vo
   return bias;
 }
 
+// OpenAI's truncation (Responses API): "auto" keeps the end of a prompt that does not fit the context,
+// "disabled" refuses it.
+bool to_truncation(const json& v) {
+  if (!v.is_string()) throw ParamError("truncation", "truncation must be \"auto\" or \"disabled\", got " + v.dump(), "invalid_type");
+  if (v != "auto" && v != "disabled") throw ParamError("truncation", "truncation must be \"auto\" or \"disabled\", got " + v.dump());
+  return v == "auto";
+}
+
 // Counted: a request reads its format once, however many choices it has.
 std::optional<grammar::OutputFormat> read_format(const json& v) {
   ++work_counters.format_parses;
@@ -119,6 +127,8 @@ void apply_params_json(std::string_view params_json, int64_t n_vocab, GenerateRe
     else if (key == "add_bos") req.add_bos = to_bool(v, key);
     else if (key == "logprobs") req.logprobs = to_int(v, key);
     else if (key == "response_format") format = read_format(v);
+    else if (key == "truncation") req.truncate_prompt = to_truncation(v);
+    else if (key == "n_keep") req.n_keep = static_cast<int64_t>(in_range(v, key, 0, std::numeric_limits<int>::max(), false, true));
     else throw ParamError(key, "unknown generation parameter '" + key + "' (known: " + kKeys + ")");
   }
 }

@@ -99,7 +99,10 @@ TABLLM_API void tabllm_session_free(tabllm_session* session);
  * temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n, frequency_penalty,
  * presence_penalty, logit_bias ({"id": bias}), stop (string or array of strings), ignore_eos, add_bos,
  * logprobs (-1: off; 0..20: the chosen token's log-probability and that many alternatives),
- * response_format; NULL or "" for the defaults. Unknown keys and wrong types are errors naming the key
+ * response_format, truncation ("disabled", the default: a prompt that does not fit the session's context is
+ * refused; "auto": BOS and the prompt's newest tokens are kept, leaving room for max_tokens, at most a
+ * quarter of the context), n_keep (4: leading tokens a context shift keeps; at most half the context);
+ * NULL or "" for the defaults. Unknown keys and wrong types are errors naming the key
  * (tabllm_last_error_param). Does not disturb a generation running on the model's sessions.
  *
  * response_format is compiled for this model's vocabulary (compiled formats are kept, so the next request
@@ -116,7 +119,10 @@ TABLLM_API void tabllm_request_free(tabllm_request* request);
 /* Starts generating a prepared request on a session of the same model, with `params_json` (NULL or "")
  * applied over its parameters for this start only (a choice's seed or max_tokens); ends any generation
  * still running on the session. The KV cache of the previous request is reused for the prompt's common
- * prefix. Returns 0, or -1 on error (the prompt is empty or does not fit the session's context). */
+ * prefix. A generation that fills the context goes on: the context shifts (the first n_keep tokens stay,
+ * the older half of the rest is dropped, the kept keys are re-rotated), so only max_tokens ends it with
+ * "length". Returns 0, or -1 on error (the prompt is empty, or does not fit the session's context and
+ * truncation is not "auto"). */
 TABLLM_API int tabllm_generate_start(tabllm_session* session, tabllm_request* request, const char* params_json);
 /* tabllm_request_create, tabllm_generate_start and tabllm_request_free in one call. */
 TABLLM_API int tabllm_generate_begin(tabllm_session* session, const char* prompt, const char* params_json);
@@ -132,8 +138,15 @@ TABLLM_API const char* tabllm_generate_next(tabllm_session* session);
  * which samples and returns what tabllm_generate_next would. When tabllm_generate_host_can_sample says 1
  * (greedy, no penalties, bias or logprobs; 0 otherwise, -1 on error) the host may instead take the argmax
  * itself (ties to the lowest id) and call tabllm_generate_advance_token; under a response_format, the argmax
- * over the tokens tabllm_generate_allowed_tokens lets through. */
+ * over the tokens tabllm_generate_allowed_tokens lets through.
+ *
+ * Before running the pending tokens the host asks tabllm_generate_pending_shift whether the context shifted:
+ * 1 (handed out once) when it must first shift its KV cache: drop the rows of positions [keep, keep +
+ * discard), move those of [keep + discard, end) down by discard and rotate their keys by -discard (RoPE;
+ * the WebGPU plan's `shift` dispatch list does it); 0 when there is nothing to shift, -1 on error. A session
+ * of tabllm_session_create shifts its own cache and reports nothing here. */
 TABLLM_API int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int* pos);
+TABLLM_API int tabllm_generate_pending_shift(tabllm_session* session, int32_t* keep, int32_t* discard, int32_t* end);
 TABLLM_API int tabllm_generate_host_can_sample(tabllm_session* session);
 TABLLM_API const char* tabllm_generate_advance(tabllm_session* session, const float* logits);
 TABLLM_API const char* tabllm_generate_advance_token(tabllm_session* session, int32_t id);
@@ -147,8 +160,10 @@ TABLLM_API const char* tabllm_generate_last_tokens(tabllm_session* session);
 /* Ends the running generation now (finish_reason "abort"). The session stays usable. */
 TABLLM_API void tabllm_generate_abort(tabllm_session* session);
 /* After tabllm_generate_next returned NULL or after an abort: JSON with text, finish_reason ("stop",
- * "length", "abort"), prompt_tokens, prompt_tokens_reused, generated_tokens, ttft_ms, prefill_ms,
- * decode_ms, prefill_tokens_per_s, decode_tokens_per_s, tokens (as tabllm_generate_last_tokens, all). */
+ * "length": max_tokens reached, "abort"), prompt_tokens (after truncation), prompt_tokens_reused,
+ * generated_tokens, ttft_ms, prefill_ms, decode_ms, prefill_tokens_per_s, decode_tokens_per_s,
+ * truncated_prompt_tokens (dropped from the prompt's front by truncation "auto"), context_shifts, tokens (as
+ * tabllm_generate_last_tokens, all). */
 TABLLM_API const char* tabllm_generate_result(tabllm_session* session);
 
 /* Logits of every position of the `n` token ids at `ids`, processed from position 0 (parity tests,

@@ -17,8 +17,11 @@ const ui = {
 const chart = new RateChart($('chart'));
 
 // What the tests (and a curious developer in the console) can read.
+// history: the chat's messages, each with the element that shows it (item); outOfView: how many of them the
+// last reply's prompt left out (truncation "auto" drops the oldest turns once the chat outgrows the context).
 const app = window.tabllmChat = {
-  state: 'starting', loads: 0, progress: [], engine: null, backend: null, history: [], replies: [], lastStats: null, stopLatencyMs: null, errors: [],
+  state: 'starting', loads: 0, progress: [], engine: null, backend: null, history: [], outOfView: 0, replies: [], lastStats: null,
+  stopLatencyMs: null, errors: [],
 };
 
 let tabllm = null;
@@ -245,12 +248,24 @@ function addMessage(role, text) {
   return li;
 }
 
+// The marker before the first message the model still sees: the messages above it left its view.
+const outOfViewMarker = Object.assign(document.createElement('li'), {
+  className: 'out-of-view', textContent: 'the messages above are out of the model\'s view (its context is full)',
+});
+
+function markOutOfView(count) {
+  app.outOfView = count;
+  const first = app.history[count]?.item;
+  if (count > 0 && first) first.before(outOfViewMarker);
+  else outOfViewMarker.remove();
+}
+
 async function send(text) {
   const mode = ui.mode.value;
   const temperature = Number(ui.temperature.value);
   const maxTokens = Math.max(1, Math.floor(Number(ui.maxTokens.value) || 1));
-  addMessage('user', text);
-  if (mode === 'chat') app.history.push({ role: 'user', content: text });
+  const userItem = addMessage('user', text);
+  if (mode === 'chat') app.history.push({ role: 'user', content: text, item: userItem });
   const bubble = addMessage('assistant streaming', '');
   const textNode = bubble.firstChild;
   setState('generating');
@@ -279,12 +294,15 @@ async function send(text) {
       chart.add(liveRate);
     }
   };
-  const request = { stream: true, stream_options: { include_usage: true }, temperature, max_tokens: maxTokens };
+  // truncation "auto": a chat longer than the context loses its oldest turns (marked in the thread), and a
+  // text longer than the context keeps its end.
+  const request = { stream: true, stream_options: { include_usage: true }, temperature, max_tokens: maxTokens, truncation: 'auto' };
   try {
     // Stop ends the reply on the page at once; the engine stops at the end of the token it is computing.
     const stopped = new Promise((resolve) => controller.signal.addEventListener('abort', () => resolve(null), { once: true }));
+    const messages = app.history.map(({ role, content }) => ({ role, content }));
     const creating = mode === 'chat'
-      ? app.engine.chat.completions.create({ ...request, messages: app.history }, { signal: controller.signal })
+      ? app.engine.chat.completions.create({ ...request, messages }, { signal: controller.signal })
       : app.engine.completions.create({ ...request, prompt: text }, { signal: controller.signal });
     const stream = await Promise.race([creating, stopped]);
     if (stream === null) creating.catch(() => {});
@@ -344,10 +362,14 @@ async function send(text) {
   if (stats.ttftMs === null) ui.ttft.textContent = '–';
   const note = document.createElement('span');
   note.className = 'note';
+  const shifts = usage?.context_shifts ?? 0;
   note.textContent = [finishReason ?? 'done', `${tokens} tokens`, stats.ttftMs !== null ? `first token after ${seconds(stats.ttftMs)}` : null,
-    stats.tokensPerSecond ? `${stats.tokensPerSecond.toFixed(1)} tokens/s` : null].filter(Boolean).join(' · ');
+    stats.tokensPerSecond ? `${stats.tokensPerSecond.toFixed(1)} tokens/s` : null,
+    shifts ? `the context was full: its older half left the model's view ${shifts === 1 ? 'once' : `${shifts} times`}` : null,
+  ].filter(Boolean).join(' · ');
   bubble.append(note);
-  if (mode === 'chat' && reply) app.history.push({ role: 'assistant', content: reply });
+  if (mode === 'chat' && usage) markOutOfView(usage.truncated_messages ?? 0);
+  if (mode === 'chat' && reply) app.history.push({ role: 'assistant', content: reply, item: bubble });
   app.replies.push({ text: reply, ...stats, startedAt: started, endedAt });
   window.dispatchEvent(new CustomEvent('tabllm-chat-reply', { detail: app.replies.at(-1) }));
   controller = null;
@@ -381,6 +403,7 @@ ui.stop.addEventListener('click', () => {
 });
 ui.clear.addEventListener('click', () => {
   app.history = [];
+  app.outOfView = 0;
   ui.messages.replaceChildren();
 });
 ui.temperature.addEventListener('input', () => {

@@ -23,6 +23,10 @@ void rope_cos_sin(int64_t position, const std::vector<float>& inv_freq, float at
   }
 }
 
+void rope_shift_cos_sin(int64_t distance, const std::vector<float>& inv_freq, float* cos, float* sin) {
+  rope_cos_sin(-distance, inv_freq, 1.0f, cos, sin);
+}
+
 void rope_rotate(float* head, const float* cos, const float* sin, int64_t rope_dims, RopePairing pairing) {
   const int64_t half = rope_dims / 2;
   for (int64_t i = 0; i < half; ++i) {

@@ -21,6 +21,12 @@ std::vector<float> rope_inverse_frequencies(int64_t rope_dims, float base, const
 // magnitude correction; 1 elsewhere), for every pair.
 void rope_cos_sin(int64_t position, const std::vector<float>& inv_freq, float attn_factor, float* cos, float* sin);
 
+// cos and sin that turn a key rotated for position p into one rotated for p - distance (a context shift):
+// those of position -distance, without attn_factor, which the key carries already. RoPE angles are linear
+// in the position, so for every frequency table (plain, linear-scaled, Llama 3's factors, LongRoPE) the
+// result is the key at p - distance, up to float rounding.
+void rope_shift_cos_sin(int64_t distance, const std::vector<float>& inv_freq, float* cos, float* sin);
+
 // Rotates the first rope_dims elements of one head in place by the position's (cos, sin); the rest of
 // the head is left as it is (partial rotary).
 void rope_rotate(float* head, const float* cos, const float* sin, int64_t rope_dims, RopePairing pairing);

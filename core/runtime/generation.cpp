@@ -35,9 +35,12 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
   history_ = request_.prompt_tokens.empty() ? tokenizer_.encode(request_.prompt, request_.add_bos) : request_.prompt_tokens;
   if (history_.empty()) throw Error("the prompt produced no tokens");
   const int64_t ctx = backend_.context_size();
-  if (static_cast<int64_t>(history_.size()) >= ctx)
-    throw Error("the prompt has " + std::to_string(history_.size()) + " tokens but the context holds " + std::to_string(ctx) +
-                " (shorten the prompt or use a larger context)");
+  if (static_cast<int64_t>(history_.size()) >= ctx) {
+    if (!request_.truncate_prompt)
+      throw Error("the prompt has " + std::to_string(history_.size()) + " tokens but the context holds " + std::to_string(ctx) +
+                  " (shorten the prompt, use a larger context, or set truncation to \"auto\" to keep the prompt's end)");
+    truncate_prompt(ctx);
+  }
   result_.timings.prompt_tokens = static_cast<int64_t>(history_.size());
   // Reuse the cached prefix; at least one token must be processed to get logits.
   size_t reuse = 0;
@@ -46,6 +49,29 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
   result_.timings.prompt_tokens_reused = static_cast<int64_t>(reuse);
   cached_.resize(reuse);
   pending_.assign(history_.begin() + static_cast<std::ptrdiff_t>(reuse), history_.end());
+}
+
+void Generation::truncate_prompt(int64_t context) {
+  const int64_t room = std::clamp<int64_t>(request_.max_tokens, 1, std::max<int64_t>(1, context / 4));
+  const int64_t bos = request_.add_bos && history_.front() == tokenizer_.vocab().bos ? 1 : 0;
+  const int64_t keep = context - room;
+  if (keep <= bos) throw Error("a context of " + std::to_string(context) + " tokens is too small to hold any of the prompt: use a larger context");
+  const int64_t dropped = static_cast<int64_t>(history_.size()) - keep;
+  history_.erase(history_.begin() + bos, history_.begin() + bos + dropped);
+  result_.truncated_prompt_tokens = dropped;
+}
+
+void Generation::shift_context() {
+  const KvShift s = plan_context_shift(static_cast<int64_t>(cached_.size()), request_.n_keep, backend_.context_size());
+  try {
+    backend_.shift(s);
+  } catch (...) {
+    cached_.clear();  // the cache may be half moved: nothing in it is reusable
+    throw;
+  }
+  cached_.erase(cached_.begin() + s.keep, cached_.begin() + s.keep + s.discard);
+  exact_rows_ = std::min(exact_rows_, static_cast<size_t>(s.keep));
+  result_.context_shifts++;
 }
 
 bool Generation::step(std::string& chunk) {
@@ -81,7 +107,7 @@ bool Generation::begin_advance(std::string& chunk) {
   chunk.clear();
   last_step_tokens_ = 0;
   if (finished_) return true;
-  if (out_of_room()) {  // max_tokens 0, or the context is full
+  if (out_of_room()) {  // max_tokens 0
     chunk = finish(FinishReason::Length);
     return true;
   }
@@ -146,13 +172,11 @@ bool Generation::take(int32_t next, const float* logits, std::string& chunk) {
   if (stops_.stopped()) finish(FinishReason::Stop);  // the stop string itself is never shown
   else if (request_.constraint && request_.constraint->is_complete()) chunk += finish(FinishReason::Stop);
   else if (out_of_room()) chunk += finish(FinishReason::Length);
+  else if (static_cast<int64_t>(cached_.size() + pending_.size()) > backend_.context_size()) shift_context();
   return true;
 }
 
-bool Generation::out_of_room() const {
-  return result_.timings.generated_tokens >= request_.max_tokens ||
-         static_cast<int64_t>(cached_.size() + pending_.size()) > backend_.context_size();
-}
+bool Generation::out_of_room() const { return result_.timings.generated_tokens >= request_.max_tokens; }
 
 void Generation::abort() {
   if (!finished_) finish(FinishReason::Aborted);
@@ -162,6 +186,7 @@ std::string Generation::finish(FinishReason reason) {
   finished_ = true;
   pending_.clear();
   result_.finish = reason;
+  cached_.resize(std::min(cached_.size(), exact_rows_));
   if (result_.timings.generated_tokens > 0) result_.timings.decode_ms = ms_since(decode_start_);
   if (reason == FinishReason::Aborted || stops_.stopped()) return {};
   std::string tail = stops_.push(detokenizer_.finish()) + stops_.flush();

@@ -6,6 +6,9 @@
 // model over pending() and hands the result to advance(logits) — the core samples, with penalties,
 // logprobs and constraints — or, when host_can_sample() says the request needs nothing more than the
 // argmax, to advance_with_token(id) with the token it chose on the GPU.
+//
+// When the context is full and the token budget is not spent, the generation shifts the context
+// (runtime/context_shift.h) and goes on; a host-driven backend is told to move its cache (HostDrivenBackend).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -25,13 +28,15 @@ class Generation {
  public:
   // `cached` lists the tokens whose keys and values the backend holds from earlier requests; the prompt's
   // common prefix with it is reused, and it is kept up to date as tokens are processed. All of them must
-  // outlive the Generation. Throws Error for an invalid request (empty prompt, too long, bad sampling).
+  // outlive the Generation. Throws Error for an invalid request (empty prompt, too long without
+  // truncate_prompt, bad sampling).
   Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
              GenerateRequest request);
   Generation(const Model& model, Backend& backend, std::vector<int32_t>& cached, GenerateRequest request)
       : Generation(model.config(), model.tokenizer(), backend, cached, std::move(request)) {}
   Generation(const Generation&) = delete;
   Generation& operator=(const Generation&) = delete;
+  ~Generation() { abort(); }  // an unfinished generation ends as aborted (see finish)
 
   // Generates one token, or finishes: the backend's forward pass, then advance(). Sets `chunk` to the text
   // now safe to emit — possibly empty: a partial UTF-8 character or a possible stop string is held back —
@@ -40,7 +45,7 @@ class Generation {
   bool step(std::string& chunk);
 
   // The host-driven step. The tokens the next forward pass must process, at positions starting from
-  // pending_pos(); empty when the next advance() needs no logits (finished, or finishing for lack of room).
+  // pending_pos(); empty when the next advance() needs no logits (finished, or max_tokens 0).
   std::span<const int32_t> pending() const;
   int64_t pending_pos() const { return static_cast<int64_t>(cached_.size()); }
   // Takes the logits (n_vocab floats) of the last pending token and does the rest of step(); `logits` may
@@ -67,11 +72,15 @@ class Generation {
   size_t last_step_tokens() const { return last_step_tokens_; }
 
  private:
-  bool out_of_room() const;  // token budget spent or context full
+  bool out_of_room() const;  // token budget spent
+  void truncate_prompt(int64_t context);
+  void shift_context();
   // The pending tokens have been processed; returns true when the step must end here (see advance).
   bool begin_advance(std::string& chunk);
   bool take(int32_t next, const float* logits, std::string& chunk);
-  // Marks the generation finished; returns the text still held back, unless aborted or stopped.
+  // Marks the generation finished; returns the text still held back, unless aborted or stopped. After a
+  // context shift only the kept rows stay reusable by the next request: the rows after them were computed
+  // with the dropped tokens in view, which a fresh prefill of the next prompt would not have.
   std::string finish(FinishReason reason);
 
   const ModelConfig& config_;
@@ -91,6 +100,7 @@ class Generation {
   std::chrono::steady_clock::time_point decode_start_;
   GenerateResult result_;
   size_t last_step_tokens_ = 0;
+  size_t exact_rows_ = SIZE_MAX;  // leading cached rows equal to a fresh prefill's (less after a shift)
   bool finished_ = false;
 };
 

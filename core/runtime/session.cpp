@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/error.h"
 #include "runtime/generation.h"
@@ -32,6 +33,13 @@ HostDrivenBackend::HostDrivenBackend(int64_t context_size) : context_size_(conte
 void HostDrivenBackend::forward(std::span<const int32_t>, int64_t, Logits, float*) {
   throw Error("this session's forward pass runs on the host: run Generation::pending() and call advance() with the logits");
 }
+
+void HostDrivenBackend::shift(const KvShift& shift) {
+  if (shift_) throw Error("the host has not run the previous context shift: take it (take_shift) before the pending tokens");
+  shift_ = shift;
+}
+
+std::optional<KvShift> HostDrivenBackend::take_shift() { return std::exchange(shift_, std::nullopt); }
 
 Session::Session(const Model& model, std::unique_ptr<Backend> backend)
     : Session(model.config(), model.tokenizer(), std::move(backend)) {}

@@ -4,12 +4,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "model/model.h"
 #include "backend/backend.h"
+#include "runtime/context_shift.h"
 #include "runtime/token_constraint.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
@@ -22,7 +24,7 @@ struct GenerateRequest {
   // empty: the generation tokenizes `prompt`.
   std::vector<int32_t> prompt_tokens;
   bool add_bos = true;       // prepend BOS when the vocabulary has one
-  int max_tokens = 128;      // generated tokens at most
+  int max_tokens = 128;      // generated tokens at most; past the end of the context the context shifts
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;   // benchmarks generate a fixed count
@@ -30,6 +32,11 @@ struct GenerateRequest {
   // Structured output (JSON Schema, grammars): only tokens it allows are sampled, and the generation
   // stops once it is complete. Stateful: one constraint serves one generation.
   std::shared_ptr<TokenConstraint> constraint;
+  // A prompt that does not fit the context: false refuses it; true keeps BOS and the prompt's newest tokens,
+  // leaving room for max_tokens, at most a quarter of the context (OpenAI's truncation "auto").
+  bool truncate_prompt = false;
+  // Leading tokens a context shift keeps (the system prompt, or attention sinks); at most half the context.
+  int64_t n_keep = kDefaultKeep;
 };
 
 enum class FinishReason { Stop, Length, Aborted };
@@ -52,21 +59,28 @@ struct GenerateResult {
   std::vector<TokenLogprob> logprobs;  // one per token when the request asked for them
   FinishReason finish = FinishReason::Length;
   Timings timings;
+  int64_t truncated_prompt_tokens = 0;  // dropped from the front of the prompt (truncate_prompt)
+  int64_t context_shifts = 0;           // times the context was full and its older half was dropped
 };
 
 class Generation;
 
 // A backend whose forward pass the host runs itself (WebGPU from JavaScript): the host reads
 // Generation::pending(), runs the model and hands the logits (or its own greedy choice) to
-// Generation::advance / advance_with_token. forward() must not be called.
+// Generation::advance / advance_with_token. forward() must not be called. A context shift is recorded
+// for the host, which runs it on its KV cache before the next pending tokens (take_shift).
 class HostDrivenBackend final : public Backend {
  public:
   explicit HostDrivenBackend(int64_t context_size);
   void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
+  void shift(const KvShift& shift) override;
   int64_t context_size() const override { return context_size_; }
+  // The shift to run before the next pending tokens, handed out once; nullopt when there is none.
+  std::optional<KvShift> take_shift();
 
  private:
   int64_t context_size_;
+  std::optional<KvShift> shift_;
 };
 
 class Session {

@@ -17,6 +17,7 @@ import { fitBackend } from './loader/memory.mjs';
 import { parseChatRequest, parseCompletionRequest } from './request.mjs';
 import { chatLogprobs, completionLogprobs, nowSeconds, requestId, usage } from './responses.mjs';
 import { DEFAULT_INSTRUCTIONS, mayStartCall, readToolCall, templateMessages, toolCallFormat, toolMarkup } from './tool_calls.mjs';
+import { droppableTurns, fewestTurnsToDrop, replyRoom, withoutOldestTurns } from './truncation.mjs';
 
 /**
  * @param {import('./types').EngineOptions} options
@@ -38,7 +39,9 @@ export class Engine {
 
   constructor(options) {
     const checked = engineOptions(options);
-    this.#options = { ...checked, backend: checked.backend ?? 'auto' };
+    // truncation "auto" by default: on-device contexts are small, so a chat app reaches their end within a
+    // few turns; dropping the oldest turns (said in usage.truncated_messages) keeps the conversation going.
+    this.#options = { ...checked, backend: checked.backend ?? 'auto', truncation: checked.truncation ?? 'auto' };
     this.backend = null;          // 'webgpu' | 'wasm' once loaded
     this.backendReason = '';      // why that backend
     this.modelInfo = null;
@@ -190,41 +193,63 @@ export class Engine {
     if (!this.#runner) throw new TabllmAPIError('no model is loaded: call engine.reload()', { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
   }
 
-  // A request's prompt, rendered: {prompt, addBos}.
-  #prompt(parsed) {
+  // A request's prompt, rendered: {prompt, addBos, systemPrefix}; a chat from `messages` (its own, or fewer
+  // under truncation). systemPrefix: the prompt's beginning that renders its leading system messages, or null.
+  #prompt(parsed, messages = parsed.messages) {
     const info = this.#runner.info;
-    let prompt, addBos;
-    if (parsed.kind === 'chat') {
-      const chatTemplate = this.#options.chatTemplate ?? info.chat_template;
-      const markup = toolMarkup(chatTemplate ?? '');
-      let messages = templateMessages(parsed.messages, markup);
-      let extra = {};
-      if (parsed.tools) {
-        parsed.toolMarkup = markup;
-        parsed.responseFormat = toolCallFormat(parsed.tools, markup);
-        if (markup.templateLists) extra = { tools: parsed.tools.tools };
-        else messages = withSystemText(messages, DEFAULT_INSTRUCTIONS(parsed.tools.tools));
-      }
-      ({ prompt, addBos } = renderChat(messages, {
-        chatTemplate, bosToken: info.bos_token, eosToken: info.eos_token, addBos: info.add_bos || !info.chat_template, extra,
-      }));
-      if (!prompt) throw invalidRequest('messages', 'the messages hold no text: give the model something to continue', 'empty_string');
-    } else {
-      prompt = parsed.prompt;
-      addBos = true;
+    if (parsed.kind !== 'chat') return { prompt: parsed.prompt, addBos: true, systemPrefix: null };
+    const chatTemplate = this.#options.chatTemplate ?? info.chat_template;
+    const markup = toolMarkup(chatTemplate ?? '');
+    let list = templateMessages(messages, markup);
+    let extra = {};
+    if (parsed.tools) {
+      parsed.toolMarkup = markup;
+      parsed.responseFormat = toolCallFormat(parsed.tools, markup);
+      if (markup.templateLists) extra = { tools: parsed.tools.tools };
+      else list = withSystemText(list, DEFAULT_INSTRUCTIONS(parsed.tools.tools));
     }
-    return { prompt, addBos };
+    const options = { chatTemplate, bosToken: info.bos_token, eosToken: info.eos_token, addBos: info.add_bos || !info.chat_template, extra };
+    const { prompt, addBos } = renderChat(list, options);
+    if (!prompt) throw invalidRequest('messages', 'the messages hold no text: give the model something to continue', 'empty_string');
+    return { prompt, addBos, systemPrefix: systemPrefix(list, options, prompt) };
   }
 
   // The request checked once by the core for all its choices (parameters, response_format compiled, the
-  // prompt tokenized), and its prompt checked against the context. The core names what it refuses: a
-  // format error names the keyword, line or column at fault.
-  #prepare(parsed, { prompt, addBos }) {
-    const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs };
+  // prompt tokenized), a chat cut to the context under truncation "auto", and its prompt checked against
+  // the context; with what a context shift keeps (keep: the core's n_keep, or undefined for its default).
+  #prepare(parsed) {
+    const truncation = parsed.truncation ?? this.#options.truncation;
+    const context = this.contextSize;
+    let rendered = this.#prompt(parsed);
+    let request = this.#coreRequest(parsed, rendered, truncation);
+    parsed.truncatedMessages = 0;
+    const short = request.promptTokens + replyRoom(context, parsed.maxTokens) <= context;
+    if (parsed.kind === 'chat' && truncation === 'auto' && !short && droppableTurns(parsed.messages) > 0) {
+      request.free();
+      ({ rendered, request } = this.#dropOldestTurns(parsed, truncation));
+    }
+    // A completion under "auto" is cut by the core when it starts (BOS and the prompt's end).
+    if (request.promptTokens >= context && !(parsed.kind === 'completion' && truncation === 'auto')) {
+      const tokens = request.promptTokens;
+      request.free();
+      const fix = parsed.kind === 'completion'
+        ? 'shorten the prompt, send truncation: "auto" to keep its end, or load the model with a larger contextSize'
+        : truncation === 'auto'
+          ? 'truncation "auto" drops whole turns, the oldest first, but the system messages and the last turn alone are this long: shorten them or load the model with a larger contextSize'
+          : 'shorten the messages, send truncation: "auto" to drop the oldest turns, or load the model with a larger contextSize';
+      throw new TabllmAPIError(`the prompt has ${tokens} tokens but the context holds ${context}: ${fix}`,
+        { param: parsed.kind === 'chat' ? 'messages' : 'prompt', code: 'context_length_exceeded' });
+    }
+    return { request, runner: this.#runner, keep: this.#keptTokens(parsed, rendered, request.promptTokens) };
+  }
+
+  // The core's request for a rendered prompt. The core names what it refuses: a format error names the
+  // keyword, line or column at fault.
+  #coreRequest(parsed, { prompt, addBos }, truncation) {
+    const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs, truncation };
     if (parsed.responseFormat) params.response_format = parsed.responseFormat;
-    let request;
     try {
-      request = this.#runner.model.prepare(prompt, params);
+      return this.#runner.model.prepare(prompt, params);
     } catch (e) {
       // The core's name of a setting OpenAI names otherwise, as the request gave it.
       const param = e.param === 'repeat_penalty' ? 'repetition_penalty' : e.param ?? null;
@@ -232,26 +257,49 @@ export class Engine {
       if (param === 'tools' || param?.startsWith('response_format')) throw invalidRequest(param, message, param === 'tools' ? 'invalid_tools' : 'invalid_response_format');
       throw invalidRequest(param, message, e.code ?? 'invalid_value');
     }
-    if (request.promptTokens >= this.contextSize) {
-      request.free();
-      throw new TabllmAPIError(`the prompt has ${request.promptTokens} tokens but the context holds ${this.contextSize}: shorten the ${parsed.kind === 'chat' ? 'messages' : 'prompt'} or load the model with a larger contextSize`,
-        { param: parsed.kind === 'chat' ? 'messages' : 'prompt', code: 'context_length_exceeded' });
-    }
-    return { request, runner: this.#runner };
   }
 
-  // Core parameters (tabllm.h) of one choice, over the prepared request's.
-  #choiceParams(parsed, promptTokens, index) {
-    const room = this.contextSize - promptTokens;
+  // Truncation "auto" of a chat (truncation.mjs): the fewest oldest turns dropped for the prompt to leave
+  // the reply its room; when no count does, all but the last turn (the prompt may then leave less room, or
+  // not fit at all). Sets parsed.truncatedMessages.
+  #dropOldestTurns(parsed, truncation) {
+    const context = this.contextSize;
+    const room = replyRoom(context, parsed.maxTokens);
+    const make = (count) => {
+      const rendered = this.#prompt(parsed, withoutOldestTurns(parsed.messages, count));
+      return { rendered, request: this.#coreRequest(parsed, rendered, truncation) };
+    };
+    const max = droppableTurns(parsed.messages);
+    const count = fewestTurnsToDrop(max, (n) => {
+      const { request } = make(n);
+      request.free();
+      return request.promptTokens + room <= context;
+    }) ?? max;
+    parsed.truncatedMessages = parsed.messages.length - withoutOldestTurns(parsed.messages, count).length;
+    return make(count);
+  }
+
+  // Tokens a context shift keeps (the core's n_keep): a chat's system messages, when the reply may outgrow
+  // the context (finding them costs a tokenization); otherwise the core's 4 attention sinks.
+  #keptTokens(parsed, { systemPrefix, addBos }, promptTokens) {
+    if (!systemPrefix || parsed.maxTokens === undefined || promptTokens + parsed.maxTokens <= this.contextSize) return undefined;
+    return this.#runner.model.tokenize(systemPrefix, addBos).length;
+  }
+
+  // Core parameters (tabllm.h) of one choice, over the prepared request's. Without max_tokens a reply may
+  // fill the context; with it, it goes on past the context's end (the core shifts the context).
+  #choiceParams(parsed, { request, keep }, index) {
     const seed = parsed.seed !== undefined ? parsed.seed + index : Math.floor(Math.random() * 2 ** 32);
-    return { seed, max_tokens: Math.min(parsed.maxTokens ?? room, room) };
+    const params = { seed, max_tokens: parsed.maxTokens ?? this.contextSize - request.promptTokens };
+    if (keep !== undefined) params.n_keep = keep;
+    return params;
   }
 
   async #create(kind, request, { signal } = {}) {
     this.#checkUsable();
     const parsed = kind === 'chat' ? parseChatRequest(request) : parseCompletionRequest(request);
     // The prompt and format are checked now, so a streaming request fails here, not mid-stream.
-    const prepared = this.#prepare(parsed, this.#prompt(parsed));
+    const prepared = this.#prepare(parsed);
     parsed.formatWarnings = prepared.request.warnings;
     if (signal?.aborted) {
       prepared.request.free();
@@ -286,12 +334,12 @@ export class Engine {
         // The model was reloaded while the request waited: check it again against the new one.
         if (prepared.runner !== engine.#runner) {
           prepared.request.free();
-          prepared = engine.#prepare(parsed, engine.#prompt(parsed));
+          prepared = engine.#prepare(parsed);
         }
         const { request } = prepared;
         const results = [];
         for (let index = 0; index < parsed.n; index++) {
-          const params = engine.#choiceParams(parsed, request.promptTokens, index);
+          const params = engine.#choiceParams(parsed, prepared, index);
           let run;
           try {
             run = engine.#runner.run(request, params, {
@@ -349,7 +397,7 @@ export class Engine {
       return { index, text: c.text, logprobs: parsed.logprobs >= 0 ? completionLogprobs(c.tokens) : null, finish_reason: r.finish_reason };
     });
     if (parsed.kind === 'chat') out.system_fingerprint = null;
-    out.usage = usage(results);
+    out.usage = usage(results, parsed.kind, parsed.truncatedMessages);
     if (parsed.formatWarnings.length) out.warnings = parsed.formatWarnings;
     return out;
   }
@@ -367,7 +415,7 @@ export class Engine {
     const calling = [];
     for await (const e of events) {
       if (e.done) {
-        if (parsed.includeUsage) yield { id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [], usage: usage(e.results) };
+        if (parsed.includeUsage) yield { id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [], usage: usage(e.results, parsed.kind, parsed.truncatedMessages) };
         return;
       }
       if (chat && !started.has(e.index)) {
@@ -410,6 +458,19 @@ export class Engine {
 function checkContextSize(asked, modelContext) {
   if (asked !== undefined && asked > modelContext) {
     throw new RangeError(`contextSize ${asked} is more than the model's context of ${modelContext} tokens: give at most ${modelContext}, or leave contextSize out for min(${modelContext}, 4096)`);
+  }
+}
+
+// The beginning of `prompt` that renders the leading system messages of `messages` alone (what a context
+// shift keeps), or null when there are none or the template does not render them as the prompt's start.
+function systemPrefix(messages, options, prompt) {
+  const leading = messages.findIndex((m) => m.role !== 'system');
+  if (leading === 0) return null;
+  try {
+    const { prompt: prefix } = renderChat(messages.slice(0, leading < 0 ? messages.length : leading), { ...options, addGenerationPrompt: false });
+    return prefix && prompt.startsWith(prefix) ? prefix : null;
+  } catch {
+    return null;  // templates that fold the system message into the first user turn refuse it alone
   }
 }
 

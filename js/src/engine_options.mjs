@@ -5,7 +5,7 @@
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory']);
+  'gpuMemory', 'truncation']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -84,6 +84,7 @@ function checkValues(api, o) {
   for (const name of ['modelName', 'chatTemplate', 'revision', 'hfEndpoint', 'cacheDir']) if (o[name] !== undefined && typeof o[name] !== 'string') fail(`${name} must be a string`);
   const isHashes = (v) => typeof v === 'string' || (Array.isArray(v) && v.every((h) => typeof h === 'string'));
   if (o.sha256 !== undefined && !isHashes(o.sha256)) fail('sha256 must be a string, or an array of strings (one per part of a split model)');
+  if (o.truncation !== undefined && !['auto', 'disabled'].includes(o.truncation)) fail(`truncation must be "auto" or "disabled", got ${JSON.stringify(o.truncation)}`);
   if (o.gpuMemory !== undefined && (typeof o.gpuMemory !== 'number' || !(o.gpuMemory > 0))) fail(`gpuMemory must be a positive number of bytes, got ${JSON.stringify(o.gpuMemory)}`);
 }
 

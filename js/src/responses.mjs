@@ -37,17 +37,21 @@ export function completionLogprobs(tokens, offset = 0) {
 }
 
 /**
- * usage with OpenAI's counts and, as an extension, the timings of the request:
- * `timings: {ttft_ms, prefill_ms, decode_ms, prefill_tokens_per_s, decode_tokens_per_s, prompt_tokens_reused}`.
+ * usage with OpenAI's counts and, as extensions, the timings of the request:
+ * `timings: {ttft_ms, prefill_ms, decode_ms, prefill_tokens_per_s, decode_tokens_per_s, prompt_tokens_reused}`,
+ * `context_shifts` (times a reply filled the context and its older half was dropped), and what truncation
+ * "auto" dropped: `truncated_messages` (chat) or `truncated_prompt_tokens` (completions, from the front).
  * With n > 1, the counts add up over the choices and the timings are the first choice's.
  */
-export function usage(results) {
+export function usage(results, kind, truncatedMessages) {
   const first = results[0];
   const completion = results.reduce((sum, r) => sum + r.generated_tokens, 0);
   return {
     prompt_tokens: first.prompt_tokens,
     completion_tokens: completion,
     total_tokens: first.prompt_tokens + completion,
+    ...(kind === 'chat' ? { truncated_messages: truncatedMessages } : { truncated_prompt_tokens: first.truncated_prompt_tokens }),
+    context_shifts: results.reduce((sum, r) => sum + r.context_shifts, 0),
     timings: {
       ttft_ms: first.ttft_ms,
       prefill_ms: first.prefill_ms,

@@ -51,6 +51,8 @@ export interface EngineOptions {
   device?: unknown;
   /** WebGPU: the most prompt tokens one forward pass takes. */
   maxBatch?: number;
+  /** The default of requests' `truncation` (default 'auto'). */
+  truncation?: Truncation;
   signal?: AbortSignal;
   /** WebLLM's name for onProgress: called with WebLLM's {progress, timeElapsed, text} added to the event. */
   initProgressCallback?: (report: ProgressEvent & { progress: number; timeElapsed: number; text: string }) => void;
@@ -79,6 +81,12 @@ export interface ChatMessage {
 export interface Tool { type: 'function'; function: { name: string; description?: string; parameters?: Record<string, unknown> } }
 export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
 
+/**
+ * What a prompt that does not fit the context becomes (OpenAI's Responses API field; an extension here):
+ * 'auto' drops a chat's oldest turns (a completion prompt keeps BOS and its end), 'disabled' is a 400.
+ */
+export type Truncation = 'auto' | 'disabled';
+
 interface SamplingRequest {
   model?: string;
   stream?: boolean | null;
@@ -96,6 +104,8 @@ interface SamplingRequest {
   top_k?: number | null;
   min_p?: number | null;
   repetition_penalty?: number | null;
+  /** Extension: see Truncation; default: the engine's option. */
+  truncation?: Truncation | null;
   user?: string;
 }
 
@@ -147,6 +157,12 @@ export interface Usage {
   total_tokens: number;
   /** Extension: time to first token and throughput. */
   timings: Timings;
+  /** Extension: times a reply filled the context and the older half of it was dropped (all choices). */
+  context_shifts: number;
+  /** Extension, chat: messages truncation 'auto' left out of the prompt (the oldest turns). */
+  truncated_messages?: number;
+  /** Extension, completions: prompt tokens truncation 'auto' dropped from the front (BOS stays). */
+  truncated_prompt_tokens?: number;
 }
 
 export interface TopLogprob { token: string; logprob: number; bytes: number[] }

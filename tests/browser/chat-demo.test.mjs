@@ -1,6 +1,7 @@
 // The chat demo (apps/chat), built and served as `bash scripts/start.sh` does, in headless Chromium with
 // WebGPU on SwiftShader: reference text on both backends, Stop, a responsive main thread, offline reload
-// from OPFS, bad models, and the unmodified openai client through engine.fetch.
+// from OPFS, twenty turns past the context (older turns marked out of view), bad models, and the unmodified
+// openai client through engine.fetch.
 //
 //   node --test --test-concurrency=1 tests/browser/chat-demo.test.mjs
 // Artifacts (screenshot, figures) go to build/test-artifacts/.
@@ -205,6 +206,34 @@ test('backend wasm gives the same text; a reload with the server gone still gene
   } finally {
     await context.close();
     if (serverClosed) server = await serveChat({ mounts, port });
+  }
+});
+
+test('twenty chat turns at the context of 512: no error; the thread marks where older turns left the model\'s view', async () => {
+  const { page, context } = await openDemo('backend=wasm');
+  try {
+    const turns = [];
+    for (let i = 1; i <= 20; i++) {
+      const { reply } = await ask(page, `On day ${i} Lily and her dog went to the park. What did they find there?`, { temperature: 0.8, maxTokens: 48 });
+      assert.notEqual(reply.finishReason, 'error', `turn ${i}: ${await page.evaluate(() => window.tabllmChat.errors.join('; '))}`);
+      turns.push({ promptTokens: reply.usage.prompt_tokens, outOfView: reply.usage.truncated_messages });
+    }
+    figures.twentyTurns = turns;
+    const state = await page.evaluate(() => {
+      const items = [...document.querySelectorAll('#messages li')];
+      const { history, outOfView, errors } = window.tabllmChat;
+      return { errors, outOfView, messages: history.length, marker: items.findIndex((li) => li.classList.contains('out-of-view')),
+        firstInView: items.indexOf(history[outOfView]?.item), markerText: document.querySelector('#messages li.out-of-view')?.textContent };
+    });
+    assert.deepEqual(state.errors, []);
+    assert.ok(turns.every((t) => t.promptTokens < 512), JSON.stringify(turns));
+    assert.ok(turns[0].outOfView === 0 && state.outOfView > 0, `messages out of view: ${turns.map((t) => t.outOfView).join(' ')}`);
+    assert.equal(state.firstInView, state.marker + 1, 'the marker stands right before the first message the model still sees');
+    assert.match(state.markerText, /out of the model's view/);
+    await page.locator('#messages li.out-of-view').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, 'chat-demo-twenty-turns.png') });
+  } finally {
+    await context.close();
   }
 });
 

@@ -23,3 +23,14 @@ export function storiesEngine(options = {}) {
 
 /** The first greedy reference: prompt "Once upon a time" and its 64-token continuation. */
 export const reference = () => greedyReference()[0];
+
+/** A chat of `turns` user/assistant turns ending with a question, far longer than a context of 512. */
+export function longChat(turns = 14, system = null) {
+  const messages = system ? [{ role: 'system', content: system }] : [];
+  for (let i = 0; i < turns - 1; i++) {
+    messages.push({ role: 'user', content: `Tell me about day ${i + 1}, when Lily and her dog went to the big park with a red ball and played.` });
+    messages.push({ role: 'assistant', content: 'Lily and her dog played in the park all day. They were very happy and had lots of fun with the ball.' });
+  }
+  messages.push({ role: 'user', content: 'What happened next?' });
+  return messages;
+}

@@ -48,10 +48,12 @@ const CASES = [
   ['response_format of an unknown type', 'chat', { messages: user, response_format: { type: 'yaml' } }, 'response_format.type', 'invalid_value'],
   ['tools that are not an array', 'chat', { messages: user, tools: { type: 'function' } }, 'tools', 'invalid_type'],
   ['tool_choice naming no tool', 'chat', { messages: user, tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }, 'tool_choice', 'invalid_value'],
-  ['a prompt longer than the context', 'chat', { messages: [{ role: 'user', content: long }] }, 'messages', 'context_length_exceeded'],
+  ['a last message longer than the context (truncation "auto" drops whole turns only)', 'chat', { messages: [{ role: 'user', content: long }] }, 'messages', 'context_length_exceeded'],
+  ['a chat longer than the context under truncation "disabled"', 'chat', { messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: long }, { role: 'user', content: 'Go on' }], truncation: 'disabled' }, 'messages', 'context_length_exceeded'],
+  ['truncation of an unknown value', 'chat', { messages: user, truncation: 'sometimes' }, 'truncation', 'invalid_value'],
   ['a completion without a prompt', 'completion', {}, 'prompt', 'missing_required_parameter'],
   ['a completion prompt of token ids', 'completion', { prompt: [1, 2, 3] }, 'prompt', 'invalid_type'],
-  ['a completion prompt longer than the context', 'completion', { prompt: long }, 'prompt', 'context_length_exceeded'],
+  ['a completion prompt longer than the context under truncation "disabled"', 'completion', { prompt: long, truncation: 'disabled' }, 'prompt', 'context_length_exceeded'],
   ['completion logprobs out of range', 'completion', { prompt: 'Once', logprobs: 6 }, 'logprobs', 'invalid_value'],
 ];
 

@@ -72,6 +72,25 @@ void CpuForward::forward(std::span<const int32_t> tokens, int64_t pos, Logits wh
   }
 }
 
+void CpuForward::shift(const KvShift& s) {
+  if (s.keep < 0 || s.discard < 1 || s.moved() < 0 || s.end > kv_.capacity() || s.discard < s.moved())
+    throw Error("invalid context shift (keep " + std::to_string(s.keep) + ", discard " + std::to_string(s.discard) + ", end " +
+                std::to_string(s.end) + "): plan it with plan_context_shift");
+  const auto half = static_cast<size_t>(c_.rope_dims / 2);
+  std::vector<float> cos(2 * half), sin(2 * half);  // global, then local
+  ops::rope_shift_cos_sin(s.discard, inv_freq_global_, cos.data(), sin.data());
+  ops::rope_shift_cos_sin(s.discard, inv_freq_local_, cos.data() + half, sin.data() + half);
+  pool_.run([&](int thread, int n_threads) {
+    for (int64_t l = thread; l < c_.n_layers; l += n_threads) {
+      kv_.move_rows(l, s);
+      const size_t table = c_.is_local(l) ? half : 0;
+      for (int64_t p = s.keep; p < s.end - s.discard; ++p)
+        for (int64_t h = 0; h < c_.n_kv_heads; ++h)
+          ops::rope_rotate(kv_.key(l, p) + h * c_.head_dim, cos.data() + table, sin.data() + table, c_.rope_dims, c_.rope_pairing);
+    }
+  });
+}
+
 void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits) {
   const ModelWeights& w = model_.weights();
   const int64_t dim = c_.dim, q_dim = c_.q_dim(), kv_dim = c_.kv_dim(), hd = c_.head_dim, half = c_.rope_dims / 2;

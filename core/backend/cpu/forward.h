@@ -24,6 +24,9 @@ class CpuForward final : public Backend {
   CpuForward(const Model& model, CpuOptions options);
   ~CpuForward() override;
   void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
+  // Moves the rows and re-rotates the keys of every layer with its own RoPE (global or local), layers
+  // split across threads.
+  void shift(const KvShift& shift) override;
   int64_t context_size() const override { return kv_.capacity(); }
 
  private:

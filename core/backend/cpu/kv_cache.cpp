@@ -1,5 +1,7 @@
 #include "backend/cpu/kv_cache.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace tabllm {
@@ -17,6 +19,14 @@ void KvCache::reserve(int64_t n) {
     for (int64_t l = 0; l < n_layers_; ++l)
       page.push_back(std::make_unique<float[]>(static_cast<size_t>(2 * kPagePositions * kv_dim_)));
     pages_.push_back(std::move(page));
+  }
+}
+
+void KvCache::move_rows(int64_t layer, const KvShift& s) {
+  // Upwards, row by row: a destination row lies below its source, so no source is overwritten early.
+  for (int64_t p = s.keep + s.discard; p < s.end; ++p) {
+    std::copy_n(key(layer, p), kv_dim_, key(layer, p - s.discard));
+    std::copy_n(value(layer, p), kv_dim_, value(layer, p - s.discard));
   }
 }
 

@@ -6,6 +6,8 @@
 #include <memory>
 #include <vector>
 
+#include "backend/backend.h"
+
 namespace tabllm {
 
 class KvCache {
@@ -24,6 +26,9 @@ class KvCache {
   const float* key(int64_t layer, int64_t pos) const { return const_cast<KvCache*>(this)->row(layer, pos, 0); }
   const float* value(int64_t layer, int64_t pos) const { return const_cast<KvCache*>(this)->row(layer, pos, 1); }
   size_t bytes_allocated() const;
+  // A context shift's move in one layer: the key and value rows of [s.keep + s.discard, s.end) go to
+  // [s.keep, s.end - s.discard), as they are (the caller re-rotates the keys).
+  void move_rows(int64_t layer, const KvShift& s);
 
  private:
   float* row(int64_t layer, int64_t pos, int kind) {

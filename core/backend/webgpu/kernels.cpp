@@ -143,7 +143,7 @@ std::string KernelSpec::key() const {
 
 std::string compose_kernel(const KernelSpec& spec) {
   std::string code = std::string(wgsl_source("common"));
-  if (spec.kernel != "sample") code += wgsl_source("step");
+  if (spec.kernel != "sample" && spec.kernel != "kv_shift") code += wgsl_source("step");  // those two read no step buffer
   code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags), spec.constants);
   for (size_t i = 0; i < spec.weights.size(); ++i) {
     const TensorType type = spec.weights[i];

@@ -32,7 +32,7 @@ bool gpu_weight_type(TensorType type);
 std::string gpu_weight_type_names();
 
 struct KernelSpec {
-  std::string kernel;                  // matmul, embed, qkv_post, attention, sample
+  std::string kernel;                  // matmul, embed, qkv_post, attention, sample, kv_shift
   std::vector<std::string> flags;      // variant flags: NORM, RESIDUAL, GATED, MULTI, BIAS, QKNORM, MASK
   std::vector<TensorType> weights;     // one decoder per weight binding w0, w1, ...
   std::map<std::string, int64_t> constants;  // WG, TOK, TQ, HD

@@ -72,6 +72,7 @@ std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   if (s.kernel == "attention" || s.kernel == "attention_split") return {{0, U}, {1, R}, {2, R}, {3, W}, {5, R}, {6, R}};
   if (s.kernel == "attention_combine") return {{0, U}, {1, R}, {2, R}, {3, W}};
   if (s.kernel == "norm_add") return {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
+  if (s.kernel == "kv_shift") return {{0, U}, {1, R}, {4, R}, {5, W}, {6, W}};
   if (s.kernel == "sample") {
     if (has("MASK")) return {{0, U}, {2, R}, {3, W}, {4, R}};
     return {{0, U}, {2, R}, {3, W}};
@@ -391,6 +392,23 @@ void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, Rang
   list.push_back(std::move(d));
 }
 
+// A context shift in one layer (kv_shift.wgsl): the rows after the dropped ones move down and their keys
+// are rotated back by the dropped distance, with keep, discard and end read from `shift` (written by the
+// host) and the cos and sin of every distance from `rotations` ([distance][pair], the layer's RoPE without
+// LongRoPE's attn_factor, which the keys carry already). At most `rows` rows move; they are strided over
+// the y workgroups.
+void emit_kv_shift(Builder& b, std::vector<Dispatch>& list, Range shift, const AttnShape& s, int64_t rows, Range rotations, Range k,
+                   Range v, const std::string& label) {
+  Dispatch d;
+  d.label = label;
+  d.pipeline = b.pipeline(KernelSpec{"kv_shift", {}, {}, {{"WG", kWG}}});
+  d.bindings = {bind(0, b.params({u32(s.n_kv_heads), u32(s.head_dim), u32(s.rope_pairs), s.halves ? 1u : 0u, u32(s.n_kv_heads * s.head_dim)})),
+                bind(1, shift), bind(4, rotations), bind(5, k), bind(6, v)};
+  d.groups[0] = u32(2 * s.n_kv_heads);
+  d.groups[1] = u32(std::clamp<int64_t>(rows, 1, b.limits().max_compute_workgroups_per_dimension));
+  list.push_back(std::move(d));
+}
+
 // One bit per token of the vocabulary, in u32 words.
 uint64_t mask_bytes(int64_t n_vocab) { return 4 * ((static_cast<uint64_t>(n_vocab) + 31) / 32); }
 
@@ -568,6 +586,25 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   };
   emit(plan.decode, 1, 1);
   emit(plan.prefill, o.tok_tile, o.attn_tile);
+
+  // Context shifts (emit_kv_shift): the buffer the host writes per shift, and the rotation by every distance;
+  // a shift moves at most half the context's rows.
+  const Range shift = b.bound_buffer("shift", "shift", 16);
+  plan.shift_buffer = static_cast<int>(shift.buffer);
+  // The keys carry LongRoPE's attn_factor already, so the rotations leave it out; sliding-window layers
+  // rotate with their own RoPE when it differs.
+  auto rotation_range = [&](const RopeSettings& r) {
+    const std::vector<float> rotations = rope_table(ctx, c.rope_dims, r.base, factors.empty() ? nullptr : factors.data(), r.linear_scale, 1.0f);
+    const Range range = b.place("weights", std::max<uint64_t>(rotations.size() * 4, 16), "the context shift's rotations");
+    b.fill(range.buffer, range.offset, rotations.data(), rotations.size() * 4);
+    return range;
+  };
+  const Range rotation_global = rotation_range({c.rope_base, c.rope_linear_scale});
+  const Range rotation_local = any_local && !same_rope ? rotation_range(c.rope_local) : rotation_global;
+  const AttnShape shift_shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps, c.attn_scale, c.attn_soft_cap};
+  for (size_t l = 0; l < layers.size(); ++l)
+    emit_kv_shift(b, plan.shift, shift, shift_shape, ctx / 2, c.is_local(static_cast<int64_t>(l)) ? rotation_local : rotation_global, kcache[l], vcache[l],
+                  "blk." + std::to_string(l) + ".kv_shift");
   b.finish();
   return std::move(b.plan);
 }
@@ -748,6 +785,7 @@ std::string Plan::to_json() const {
   j["result_buffer"] = result_buffer;
   j["logits_buffer"] = logits_buffer;
   j["mask_buffer"] = mask_buffer;
+  j["shift_buffer"] = shift_buffer;
   j["weight_bytes"] = weight_bytes;
   j["total_bytes"] = total_bytes;
   j["blob_size"] = blob.size();
@@ -768,6 +806,7 @@ std::string Plan::to_json() const {
   j["pipelines"] = pipes;
   j["decode"] = dispatches(decode);
   j["prefill"] = dispatches(prefill);
+  j["shift"] = dispatches(shift);
   return j.dump();
 }
 

@@ -5,6 +5,9 @@
 //   pipelines  composed WGSL modules (kernels.h) with their bind group layouts
 //   decode     the ordered dispatch list for one token, with bindings and workgroup counts
 //   prefill    the same for a batch of up to max_batch tokens (matrix-matrix kernels, tiled attention)
+//   shift      a context shift of the KV cache (backend.h KvShift): one dispatch per layer; the host writes
+//              [keep, discard, end, 0] to the shift buffer and runs it when the core says so
+//              (tabllm_generate_pending_shift), before the next forward call
 //
 // Per forward call the host writes the step buffer ([n_tokens, pos, chained, 0, token ids]; chained = 1:
 // the single token is the one the previous step sampled, read from the result buffer), encodes the list in
@@ -112,6 +115,7 @@ struct Plan {
   std::vector<PipelineDesc> pipelines;
   std::vector<Dispatch> decode;
   std::vector<Dispatch> prefill;
+  std::vector<Dispatch> shift;
   std::vector<uint8_t> blob;
   int64_t max_batch = 1;
   int64_t context_size = 0;
@@ -121,6 +125,7 @@ struct Plan {
   int result_buffer = -1;
   int logits_buffer = -1;
   int mask_buffer = -1;
+  int shift_buffer = -1;
   uint64_t weight_bytes = 0;  // uploaded from the file
   uint64_t total_bytes = 0;   // all buffers
 

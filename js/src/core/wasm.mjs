@@ -368,17 +368,22 @@ class Session {
     return this.chunkOrEnd(this.abi.m._tabllm_generate_next(this.handle));
   }
 
-  // The host-driven step: {tokens: Int32Array (a copy), pos} for the host's forward pass; tokens is empty
-  // when the next advance needs no logits (the generation is finishing).
+  // The host-driven step: {tokens: Int32Array (a copy), pos, shift} for the host's forward pass; tokens is
+  // empty when the next advance needs no logits (the generation is finishing). shift, when not null, is a
+  // context shift {keep, discard, end} the host must run on its KV cache first (handed out once).
   pending() {
-    const scratch = this.abi.malloc(8);
+    const scratch = this.abi.malloc(12);
     try {
+      const shifted = this.abi.m._tabllm_generate_pending_shift(this.handle, scratch, scratch + 4, scratch + 8);
+      if (shifted < 0) throw new TabllmError(this.abi.lastError());
+      const [keep, discard, end] = new Int32Array(this.abi.heapU8().buffer, scratch, 3);
+      const shift = shifted === 1 ? { keep, discard, end } : null;
       const n = this.abi.m._tabllm_generate_pending(this.handle, scratch, scratch + 4);
       if (n < 0) throw new TabllmError(this.abi.lastError());
       const words = new Uint32Array(this.abi.heapU8().buffer, scratch, 2);
       const tokensPtr = words[0], pos = words[1];
       const tokens = n > 0 ? new Int32Array(this.abi.heapU8().buffer, tokensPtr, n).slice() : new Int32Array(0);
-      return { tokens, pos };
+      return { tokens, pos, shift };
     } finally {
       this.abi.m._free(scratch);
     }

@@ -7,7 +7,8 @@
 // Under structured output the host writes the allowed tokens (a bitset) to the mask buffer and the masked
 // sampling dispatch runs instead of the plain one. The forward pass and the sampling can also go as two
 // submissions (submitForward, submitSample), so the next forward runs on the GPU while the host works out
-// the mask for the token after it.
+// the mask for the token after it. When the core shifts the context, the host runs the plan's `shift` list
+// (shift) before the next forward call.
 
 const WRITE_CHUNK = 16 << 20;  // bytes per queue.writeBuffer while uploading
 const READBACK_SLOTS = 4;      // steps that may be in flight at once
@@ -19,8 +20,9 @@ const SAMPLE_MASKED = 'sample_masked';
  * @typedef {{key: string, code: string, layout: [number, string][]}} PlanPipeline
  * @typedef {{label: string, pipeline: number, groups: number[], token_tile: number, bindings: number[][]}} PlanDispatch
  * @typedef {{kind: string, max_batch: number, context_size: number, n_vocab: number, top_k: number,
- *   step_buffer: number, result_buffer: number, logits_buffer: number, mask_buffer: number, weight_bytes: number, total_bytes: number,
- *   buffers: PlanBuffer[], pipelines: PlanPipeline[], decode: PlanDispatch[], prefill: PlanDispatch[]}} Plan
+ *   step_buffer: number, result_buffer: number, logits_buffer: number, mask_buffer: number, shift_buffer: number,
+ *   weight_bytes: number, total_bytes: number, buffers: PlanBuffer[], pipelines: PlanPipeline[], decode: PlanDispatch[],
+ *   prefill: PlanDispatch[], shift?: PlanDispatch[]}} Plan
  * @typedef {(fileOffset: number, size: number) => Promise<Uint8Array>} ReadRange
  */
 
@@ -109,11 +111,11 @@ export class PlanExecutor {
       this.pipelines.push(pipeline);
     }
     // Each list as its forward pass and its two sampling dispatches (absent from single-op plans); `all`
-    // in plan order (profiling).
+    // in plan order (profiling). The shift list has no sampling.
     this.lists = {};
-    for (const name of ['decode', 'prefill']) {
+    for (const name of ['decode', 'prefill', 'shift']) {
       const list = { forward: [], sample: null, masked: null, all: [] };
-      for (const d of plan[name]) {
+      for (const d of plan[name] ?? []) {
         const dispatch = {
           pipeline: this.pipelines[d.pipeline],
           groups: d.groups,
@@ -310,6 +312,27 @@ export class PlanExecutor {
       throw e;
     }
     return this.readResult(resultRead, false);
+  }
+
+  /**
+   * Shifts the KV cache as the core asks (Session.pending().shift, tabllm_generate_pending_shift): drops
+   * the rows of positions [keep, keep + discard), moves those of [keep + discard, end) down by discard and
+   * rotates their keys back by discard. Queue-ordered: the next forward call sees the shifted cache.
+   * @param {{keep: number, discard: number, end: number}} shift
+   */
+  shift({ keep, discard, end }) {
+    if (this.lost) throw this.lost;
+    if (this.plan.shift_buffer < 0 || this.lists.shift.all.length === 0) throw new Error('this plan has no context shift');
+    const moved = end - keep - discard;
+    if (!(keep >= 0 && discard >= 1 && moved >= 0 && moved <= discard && end <= this.plan.context_size)) {
+      throw new Error(`invalid context shift (keep ${keep}, discard ${discard}, end ${end}): the core plans shifts that drop at least as many rows as they move, within the context of ${this.plan.context_size}`);
+    }
+    this.device.queue.writeBuffer(this.buffers[this.plan.shift_buffer], 0, new Uint32Array([keep, discard, end, 0]));
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (const d of this.lists.shift.all) dispatch(pass, d, 1);
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
   }
 
   /** Resolves once the GPU has done everything submitted (or the device is lost). */

@@ -73,10 +73,11 @@ export class WebgpuRunner {
   // Sampling with temperature, penalties, bias or logprobs: the core samples from the logits read back.
   runSampled(session, control) {
     const step = async () => {
-      const { tokens, pos } = session.pending();
+      const { tokens, pos, shift } = session.pending();
       if (tokens.length === 0) return session.advance(null);
       let out;
       try {
+        if (shift) this.gpu.executor.shift(shift);  // the context was full: the core dropped its older half
         this.gpu.pos = pos;  // the core reuses the cached prefix: run from where it says
         out = await this.gpu.feed(Array.from(tokens), { readLogits: true });
       } catch (e) {
@@ -98,10 +99,12 @@ export class WebgpuRunner {
     const executor = this.gpu.executor;
     let ahead = null;  // the position whose forward pass was submitted without its sampling
     const step = async () => {
-      const { tokens, pos } = session.pending();
+      const { tokens, pos, shift } = session.pending();
       if (tokens.length === 0) return session.advance(null);
       let out;
       try {
+        // A shift comes when the context is full, where nothing was run ahead (next < contextSize below).
+        if (shift) executor.shift(shift);
         const mask = session.allowedTokens();
         let result;
         if (ahead === pos && tokens.length === 1) result = executor.submitSample(mask);
