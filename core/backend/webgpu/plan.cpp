@@ -842,7 +842,12 @@ Plan build_model_plan(const gguf::Header& header, const uint8_t* prefix, size_t 
 }
 
 Plan build_model_plan(const Model& model, const PlanOptions& options) {
-  return build_from_header(model.file().header(), [](const Tensor& t) { return std::vector<float>(t.f32(), t.f32() + t.cols); }, options);
+  const gguf::File& file = model.file();
+  // The plan binds shapes only (no data), so the values come from the model's own copy of the tensor.
+  return build_from_header(file.header(), [&](const Tensor& t) {
+    const auto* values = reinterpret_cast<const float*>(file.tensor_data(*file.header().find_tensor(t.name)));
+    return std::vector<float>(values, values + t.cols);
+  }, options);
 }
 
 Plan build_op_plan(const std::string& spec_json) {
