@@ -58,9 +58,11 @@ function readFileInChunks(file) {
   };
 }
 
+const fileBytes = fs.statSync(positionals[0]).size;
 const loadStart = performance.now();
-const model = await tabllm.loadModelStreaming(fs.statSync(positionals[0]).size, readFileInChunks(positionals[0]));
+const model = await tabllm.loadModelStreaming(fileBytes, readFileInChunks(positionals[0]));
 const loadMs = performance.now() - loadStart;
+const modelBytes = tabllm.heapStats().in_use_bytes;
 const info = model.info();
 
 // A prompt of exactly `n` tokens (BOS included): plain words, since the content does not change the cost.
@@ -111,6 +113,9 @@ console.log(JSON.stringify({
   decode_tokens_per_s: Number(best.decode.toFixed(2)),
   ttft_ms: Number(best.ttft.toFixed(1)),
   load_ms: Number(loadMs.toFixed(1)),
+  file_bytes: fileBytes,
+  in_use_after_load_bytes: modelBytes,  // the model in the heap, with what the module held before
+  peak_heap_bytes: tabllm.heapStats().heap_bytes,  // the heap only grows: its size now is its peak
   node: process.version,
 }));
 model.free();

@@ -43,6 +43,21 @@ test('a model too large for the WebAssembly heap is refused with a context and a
   assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, { header: phi, size: phiSize }, { contextSize: 1024 }), { backend: 'wasm', reason: 'r' });
 });
 
+test('the WebAssembly heap holds a 3B model in Q4_K_M at the default context; an 8B one is refused with what fits', () => {
+  const llama = (layers, dim, ffn) => header('llama', { block_count: layers, embedding_length: dim, feed_forward_length: ffn, 'attention.head_count': dim / 128,
+    'attention.head_count_kv': 8, context_length: 131072, vocab_size: 128256 }, 7 << 20);
+  // Llama 3.2 3B Q4_K_M: 2.02 GB (bench/wasm-large-model.mjs loads and runs it), KV cache 0.94 GB at 4096.
+  const small = { header: llama(28, 3072, 8192), size: 2.02 * GB };
+  assert.equal(memoryNeed(modelShape(small.header, small.size)).kvCache, 4096 * 28 * 8 * 256 * 4);
+  assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, small), { backend: 'wasm', reason: 'r' });
+  // Llama 3.1 8B Q4_K_M: 4.92 GB of weights alone are more than the heap.
+  assert.throws(() => fitBackend({ backend: 'wasm', reason: '' }, { header: llama(32, 4096, 14336), size: 4.92 * GB }), (e) => {
+    assert.equal(e.code, 'memory');
+    assert.match(e.message, /^this model does not fit in the WebAssembly backend: it needs 6\.\d\d GB \(weights 4\.91 GB \+ KV cache 1\.07 GB at context 4096\), more than the 4\.03 GB the WebAssembly heap can hold\. Choose a smaller quantization: a file of at most 3\.\d\d GB fits at context 2048/);
+    return true;
+  });
+});
+
 test('auto: WebGPU too small for the model → WebAssembly, saying why; neither → one error', () => {
   const report = { webgpu: { available: true, limits: { maxBufferSize: 2 ** 31, maxStorageBufferBindingSize: 2 ** 31 } } };
   const qwen = header('qwen2', { block_count: 24, embedding_length: 896, 'attention.head_count': 14, 'attention.head_count_kv': 2, context_length: 32768 });

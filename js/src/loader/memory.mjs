@@ -7,7 +7,11 @@ import { ModelLoadError, gb } from './errors.mjs';
 
 const MIN_CONTEXT = 256;
 const KV_BYTES = 4;                 // both backends keep the KV cache in f32
-const WASM_HEAP = 4 * 2 ** 30;      // wasm32: 4 GiB of linear memory
+// wasm32: 4 GiB of linear memory, all of it for the model: its weights stream into heap pieces of 64 MB, so no
+// block of their size is needed. Beside them bench/wasm-large-model.mjs measured, for Llama 3.2 3B Q4_K_M
+// (Llama 3's vocabulary), 44 MB once loaded (header, tokenizer) and 145 MB more at the heap's peak in a short
+// generation (activations, the first KV page, heap growth): well within the two allowances below.
+const WASM_HEAP = 4 * 2 ** 30;
 const WASM_RESERVED = 256 * 2 ** 20;  // code, stacks, allocator slack
 const WORKING_MEMORY = 64 * 2 ** 20;  // activations of a batch and the tokenizer, beside the logits
 
