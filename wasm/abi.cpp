@@ -105,7 +105,8 @@ void check_pthread_pool(int threads) {
 }
 #endif
 
-std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int threads, const std::string& kernels, int context_size) {
+std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int threads, const std::string& kernels, int context_size,
+                                             const std::string& kv_type) {
   tabllm::CpuOptions options;
   if (threads < 1) throw Error("threads must be at least 1, got " + std::to_string(threads));
 #ifdef __EMSCRIPTEN_PTHREADS__
@@ -118,6 +119,7 @@ std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int thr
   else if (kernels != "simd") throw Error("kernels must be \"simd\" or \"scalar\", got \"" + kernels + "\"");
   if (context_size < 0) throw Error("context_size must be >= 0 (0: the model's), got " + std::to_string(context_size));
   options.context_size = context_size;
+  options.kv_type = tabllm::kv_cache_type(kv_type);
   return std::make_unique<tabllm::CpuForward>(model, options);
 }
 
@@ -289,13 +291,13 @@ const char* tabllm_tokenize(tabllm_model* model, const char* text, int add_bos) 
       static_cast<const char*>(nullptr));
 }
 
-tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size) {
+tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size, const char* kv_type) {
   return guarded(
       [&] {
         const auto& loaded = deref(model, "model").loaded;
         if (!loaded->model)
           throw Error("this model was opened from its header only (no weights): create its session with tabllm_session_create_external, or load the whole model with tabllm_loader_create");
-        return new tabllm_session(loaded, cpu_backend(*loaded->model, threads, kernels ? kernels : "", context_size));
+        return new tabllm_session(loaded, cpu_backend(*loaded->model, threads, kernels ? kernels : "", context_size, kv_type ? kv_type : ""));
       },
       static_cast<tabllm_session*>(nullptr));
 }

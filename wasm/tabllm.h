@@ -84,8 +84,10 @@ TABLLM_API const char* tabllm_model_info(tabllm_model* model);
 TABLLM_API const char* tabllm_tokenize(tabllm_model* model, const char* text, int add_bos);
 
 /* A conversation on the CPU: `threads` >= 1 (the caller included; 1 in single-threaded builds),
- * `kernels` "simd" or "scalar" (the reference path), `context_size` in tokens (0: the model's). */
-TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size);
+ * `kernels` "simd" or "scalar" (the reference path), `context_size` in tokens (0: the model's), `kv_type`
+ * the KV cache's element type: "f16", "q8_0" or "f32". */
+TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size,
+                                                 const char* kv_type);
 /* A conversation whose forward pass the host runs (see tabllm_generate_pending): `context_size` in tokens
  * (0: the model's). Works with either kind of model handle. */
 TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size);

@@ -91,7 +91,7 @@ export class Engine {
       const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, gpuMemory }); };
       this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
       try {
-        ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, onProgress }));
+        ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, onProgress }));
         checkContextSize(this.#options.contextSize, this.#runner.info.context);
       } catch (e) {
         await this.#runner?.destroy();

@@ -5,7 +5,7 @@
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation']);
+  'gpuMemory', 'truncation', 'kvType']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -85,6 +85,7 @@ function checkValues(api, o) {
   const isHashes = (v) => typeof v === 'string' || (Array.isArray(v) && v.every((h) => typeof h === 'string'));
   if (o.sha256 !== undefined && !isHashes(o.sha256)) fail('sha256 must be a string, or an array of strings (one per part of a split model)');
   if (o.truncation !== undefined && !['auto', 'disabled'].includes(o.truncation)) fail(`truncation must be "auto" or "disabled", got ${JSON.stringify(o.truncation)}`);
+  if (o.kvType !== undefined && !['f16', 'q8_0', 'f32'].includes(o.kvType)) fail(`kvType must be "f16", "q8_0" or "f32", got ${JSON.stringify(o.kvType)}`);
   if (o.gpuMemory !== undefined && (typeof o.gpuMemory !== 'number' || !(o.gpuMemory > 0))) fail(`gpuMemory must be a positive number of bytes, got ${JSON.stringify(o.gpuMemory)}`);
 }
 

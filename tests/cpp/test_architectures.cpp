@@ -41,6 +41,7 @@ std::vector<float> logits(const Model& model, const std::vector<int32_t>& tokens
   o.path = cpu::Path::Scalar;
   o.context_size = context;
   o.max_batch = 5;  // several chunks, so windows cross batch boundaries
+  o.kv_type = TensorType::F32;
   Session s(model, std::make_unique<CpuForward>(model, o));
   return s.logits_all(tokens);
 }

@@ -73,10 +73,12 @@ GenerateRequest request(const std::string& prompt, int max_tokens) {
   return r;
 }
 
-std::unique_ptr<Backend> cpu_backend(const Model& model, int64_t context, cpu::Path path = cpu::Path::Simd) {
+std::unique_ptr<Backend> cpu_backend(const Model& model, int64_t context, cpu::Path path = cpu::Path::Simd,
+                                     TensorType kv_type = TensorType::F32) {
   CpuOptions o;
   o.context_size = context;
   o.path = path;
+  o.kv_type = kv_type;
   return std::make_unique<CpuForward>(model, o);
 }
 

@@ -20,6 +20,7 @@ std::vector<float> logits(const Model& model, cpu::Path path, int threads, const
   o.path = path;
   o.n_threads = threads;
   o.max_batch = 16;  // several prefill chunks, to cover KV reuse across batches
+  o.kv_type = TensorType::F32;  // the paths' own parity; the KV types have tests of their own (test_kv_cache)
   Session s(model, std::make_unique<CpuForward>(model, o));
   return s.logits_all(tokens);
 }

@@ -8,12 +8,13 @@
 
 namespace tabllm::cli {
 
-const std::vector<std::string> kEngineOptions = {"m|model", "threads|t", "ctx|c", "kernels"};
+const std::vector<std::string> kEngineOptions = {"m|model", "threads|t", "ctx|c", "kernels", "kv-type"};
 const char* const kEngineUsage =
     "  -m, --model FILE     GGUF model\n"
     "  -t, --threads N      CPU threads (default: all cores)\n"
     "  -c, --ctx N          context size in tokens (default: the model's)\n"
-    "  --kernels K          simd (default) or scalar (the reference path)\n";
+    "  --kernels K          simd (default) or scalar (the reference path)\n"
+    "  --kv-type T          KV cache type: f16 (default), q8_0 or f32\n";
 
 std::unique_ptr<Model> load_model(const std::string& path) {
   // A part alone would fail later, on a missing tensor.
@@ -37,6 +38,7 @@ Engine open_engine(const Args& args) {
   const std::string kernels = args.get("kernels").value_or("simd");
   if (kernels == "scalar") options.path = cpu::Path::Scalar;
   else if (kernels != "simd") throw Error("--kernels must be simd or scalar, got '" + kernels + "'");
+  options.kv_type = kv_cache_type(args.get("kv-type").value_or("f16"));
   e.threads = options.n_threads;
   e.kernels = options.path == cpu::Path::Scalar ? "scalar" : cpu::simd_level();
   e.session = std::make_unique<Session>(*e.model, std::make_unique<CpuForward>(*e.model, options));

@@ -26,7 +26,8 @@ CpuForward::CpuForward(const Model& model, CpuOptions options)
       c_(model.config()),
       options_(options),
       pool_(std::max(1, options.n_threads)),
-      kv_(c_.n_layers, c_.kv_dim(), options.context_size > 0 ? std::min(options.context_size, c_.context_length) : c_.context_length) {
+      kv_(c_.n_layers, c_.kv_dim(), options.context_size > 0 ? std::min(options.context_size, c_.context_length) : c_.context_length,
+          options.kv_type) {
   if (options_.max_batch < 1) throw Error("max_batch must be at least 1");
   const int64_t half = c_.rope_dims / 2;
   const Tensor& factors = rope_factors(model.weights(), c_, kv_.capacity());
@@ -47,6 +48,7 @@ CpuForward::CpuForward(const Model& model, CpuOptions options)
     r.sin.resize(B * half);
   }
   scores_.resize(static_cast<size_t>(pool_.size()) * static_cast<size_t>(kv_.capacity()));
+  kv_rows_.resize(static_cast<size_t>(pool_.size() * 2 * c_.head_dim));
 }
 
 CpuForward::~CpuForward() = default;
@@ -82,11 +84,11 @@ void CpuForward::shift(const KvShift& s) {
   ops::rope_shift_cos_sin(s.discard, inv_freq_local_, cos.data() + half, sin.data() + half);
   pool_.run([&](int thread, int n_threads) {
     for (int64_t l = thread; l < c_.n_layers; l += n_threads) {
-      kv_.move_rows(l, s);
       const size_t table = c_.is_local(l) ? half : 0;
-      for (int64_t p = s.keep; p < s.end - s.discard; ++p)
+      kv_.shift_rows(l, s, [&](float* key) {
         for (int64_t h = 0; h < c_.n_kv_heads; ++h)
-          ops::rope_rotate(kv_.key(l, p) + h * c_.head_dim, cos.data() + table, sin.data() + table, c_.rope_dims, c_.rope_pairing);
+          ops::rope_rotate(key + h * c_.head_dim, cos.data() + table, sin.data() + table, c_.rope_dims, c_.rope_pairing);
+      });
     }
   });
 }
@@ -129,8 +131,7 @@ void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Lo
         if (c_.qk_norm) ops::rmsnorm(head, head, L.k_norm.f32(), hd, c_.norm_eps);
         ops::rope_rotate(head, cs, sn, c_.rope_dims, c_.rope_pairing);
       }
-      std::copy_n(&k_[t * kv_dim], kv_dim, kv_.key(l, pos + t));
-      std::copy_n(&v_[t * kv_dim], kv_dim, kv_.value(l, pos + t));
+      kv_.store(l, pos + t, &k_[t * kv_dim], &v_[t * kv_dim]);
     }
     attention(l, n, pos);
     matmul(L.wo, att_.data(), n, xb_.data());
@@ -179,6 +180,8 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
     const cpu::Path path = f.options_.path;
     const int64_t n_heads = f.c_.n_heads, hd = j->hd;
     float* scores = &f.scores_[static_cast<size_t>(thread) * static_cast<size_t>(f.kv_.capacity())];
+    float* key_row = &f.kv_rows_[static_cast<size_t>(thread * 2 * hd)];
+    float* value_row = key_row + hd;
     for (int64_t task = thread; task < j->n * n_heads; task += n_threads) {
       const int64_t t = task / n_heads, h = task % n_heads;
       const int64_t kv_offset = (h / j->group) * hd;
@@ -186,8 +189,8 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
       const KvCache& kv = f.kv_;
       const int64_t query_pos = j->pos + t;
       ops::attend(
-          q, j->shape, ops::attention_window_start(query_pos, j->window), query_pos + 1, [&](int64_t p) { return kv.key(j->layer, p) + kv_offset; },
-          [&](int64_t p) { return kv.value(j->layer, p) + kv_offset; },
+          q, j->shape, ops::attention_window_start(query_pos, j->window), query_pos + 1, [&](int64_t p) { return kv.key(j->layer, p, kv_offset, hd, key_row); },
+          [&](int64_t p) { return kv.value(j->layer, p, kv_offset, hd, value_row); },
           [path](const float* a, const float* b, int64_t n) { return cpu::dot_f32(a, b, n, path); },
           [path](float alpha, const float* x, float* y, int64_t n) { cpu::axpy_f32(alpha, x, y, n, path); }, scores,
           &f.att_[t * j->q_dim + h * hd]);

@@ -17,6 +17,7 @@ struct CpuOptions {
   cpu::Path path = cpu::Path::Simd;
   int64_t context_size = 0;  // 0 → the model's context length
   int64_t max_batch = 256;   // prompt tokens processed per matrix-matrix step
+  TensorType kv_type = TensorType::F16;  // f32, f16 or q8_0 (KvCache)
 };
 
 class CpuForward final : public Backend {
@@ -28,6 +29,7 @@ class CpuForward final : public Backend {
   // split across threads.
   void shift(const KvShift& shift) override;
   int64_t context_size() const override { return kv_.capacity(); }
+  const KvCache& kv_cache() const { return kv_; }
 
  private:
   void forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits);
@@ -48,6 +50,7 @@ class CpuForward final : public Backend {
   RopeTable rope_[2];  // global, local
   // Activations for up to max_batch tokens, allocated once.
   std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, scores_;
+  std::vector<float> kv_rows_;  // per thread: one key and one value head decoded from the cache
 };
 
 }  // namespace tabllm

@@ -325,8 +325,9 @@ class Model {
   }
 
   // threads: including the calling thread, each extra one takes a worker from the module's pthread pool.
-  createSession({ threads = 1, kernels = 'simd', contextSize = 0 } = {}) {
-    const handle = this.abi.withStrings([kernels], (k) => this.abi.m._tabllm_session_create(this.handle, threads, k, contextSize) >>> 0);
+  // kvType: the KV cache's element type, 'f16', 'q8_0' or 'f32'.
+  createSession({ threads = 1, kernels = 'simd', contextSize = 0, kvType = 'f16' } = {}) {
+    const handle = this.abi.withStrings([kernels, kvType], (k, t) => this.abi.m._tabllm_session_create(this.handle, threads, k, contextSize, t) >>> 0);
     return new Session(this.abi, this.abi.check(handle), this.info().vocab);
   }
 

@@ -10,7 +10,7 @@ export class WasmRunner {
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
    * @param {{threads?: number, contextSize?: number, onProgress?: Function, wasmVariant?: string}} options
    */
-  static async create(source, { threads, contextSize, onProgress, wasmVariant } = {}) {
+  static async create(source, { threads, contextSize, kvType, onProgress, wasmVariant } = {}) {
     const wasm = await startWasm({ threads, variant: wasmVariant });
     try {
       let loaded = 0;
@@ -25,7 +25,7 @@ export class WasmRunner {
       });
       const info = model.info();
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
-      const session = model.createSession({ threads: wasm.threads, contextSize: context });
+      const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType });
       return new WasmRunner(wasm, model, session, info, context);
     } catch (e) {
       wasm.tabllm.shutdown();
