@@ -49,6 +49,7 @@ struct tabllm_request {
   tabllm::GenerateRequest request;                        // prompt_tokens filled, no constraint yet
   std::optional<tabllm::grammar::OutputFormat> format;    // compiled already; each start gets a constraint
   std::string info_json;
+  std::string tokens_json;  // tabllm_request_tokens, made on first call
 
   // What one start runs: this request with `params_json` applied over it.
   tabllm::GenerateRequest start(const char* params_json) const {
@@ -135,6 +136,8 @@ struct tabllm_session {
   std::string chunk;        // the last tabllm_generate_next answer
   std::string result_json;  // the last tabllm_generate_result answer
   std::string tokens_json;  // the last tabllm_generate_last_tokens answer
+  std::string info_json;    // the last tabllm_session_info answer
+  std::vector<uint8_t> page;  // the last tabllm_session_export_page answer
 
   tabllm::Generation& running() {
     if (!generation) throw Error("no generation is running: call tabllm_generate_begin first");
@@ -315,6 +318,46 @@ tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_
 
 void tabllm_session_free(tabllm_session* session) { delete session; }
 
+const char* tabllm_session_info(tabllm_session* session) {
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        const tabllm::KvLayout kv = s.session.backend().kv_layout();
+        nlohmann::json j = {{"context_size", s.session.backend().context_size()},
+                            {"kv_type", kv.n_layers ? nlohmann::json(tabllm::type_traits(kv.type).name) : nlohmann::json()},
+                            {"kv_bytes_per_token", kv.bytes_per_position()},
+                            {"cached_tokens", s.session.cached_tokens()}};
+        s.info_json = j.dump();
+        return s.info_json.c_str();
+      },
+      static_cast<const char*>(nullptr));
+}
+
+const uint8_t* tabllm_session_export_page(tabllm_session* session, int start, int end, size_t* size) {
+  if (size) *size = 0;
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        s.page = s.session.export_kv_page(start, end);
+        if (size) *size = s.page.size();
+        return static_cast<const uint8_t*>(s.page.data());
+      },
+      static_cast<const uint8_t*>(nullptr));
+}
+
+int tabllm_session_import_page(tabllm_session* session, tabllm_request* request, const uint8_t* page, size_t size) {
+  return guarded(
+      [&] {
+        tabllm_session& s = deref(session, "session");
+        const tabllm_request& r = deref(request, "request");
+        if (r.loaded != s.loaded) throw Error("the request was made for another model than the session's: create it from the session's model");
+        if (!page) throw Error("page is NULL");
+        s.generation.reset();  // a generation reads the cached tokens: it cannot outlive a restore
+        return static_cast<int>(s.session.import_kv_page({page, size}, r.request.prompt_tokens));
+      },
+      -1);
+}
+
 tabllm_request* tabllm_request_create(tabllm_model* model, const char* prompt, const char* params_json) {
   return guarded([&] { return prepare_request(deref(model, "model").loaded, prompt, params_json); },
                  static_cast<tabllm_request*>(nullptr));
@@ -322,6 +365,16 @@ tabllm_request* tabllm_request_create(tabllm_model* model, const char* prompt, c
 
 const char* tabllm_request_info(tabllm_request* request) {
   return guarded([&] { return deref(request, "request").info_json.c_str(); }, static_cast<const char*>(nullptr));
+}
+
+const char* tabllm_request_tokens(tabllm_request* request) {
+  return guarded(
+      [&] {
+        tabllm_request& r = deref(request, "request");
+        if (r.tokens_json.empty()) r.tokens_json = tabllm::wasm::token_ids_json(r.request.prompt_tokens);
+        return r.tokens_json.c_str();
+      },
+      static_cast<const char*>(nullptr));
 }
 
 void tabllm_request_free(tabllm_request* request) { delete request; }

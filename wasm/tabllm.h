@@ -92,6 +92,16 @@ TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int thread
  * (0: the model's). Works with either kind of model handle. */
 TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size);
 TABLLM_API void tabllm_session_free(tabllm_session* session);
+/* JSON: context_size, kv_type ("f32", "f16", "q8_0"; null when the host keeps the cache), kv_bytes_per_token,
+ * cached_tokens (the token ids whose keys and values the cache holds). Valid until the next call. */
+TABLLM_API const char* tabllm_session_info(tabllm_session* session);
+/* KV pages (docs/long-context.md): the cached positions [start, end) as a checksummed page of *size bytes,
+ * valid until the next call on the session; NULL on errors. */
+TABLLM_API const uint8_t* tabllm_session_export_page(tabllm_session* session, int start, int end, size_t* size);
+/* Restores a page whose tokens are the request's prompt's at its positions (pages in order, the first at or
+ * before the end of what the cache holds of the prompt); returns the prompt's positions now cached, or -1
+ * (the page is refused: damaged, of another model or cache type, or of other tokens). */
+TABLLM_API int tabllm_session_import_page(tabllm_session* session, tabllm_request* request, const uint8_t* page, size_t size);
 
 /* A request checked once, to start any number of times (OpenAI's `n` choices): reads params_json, reads
  * and compiles its response_format, tokenizes the prompt. The sampling settings are checked with OpenAI's
@@ -117,6 +127,8 @@ TABLLM_API void tabllm_session_free(tabllm_session* session);
 TABLLM_API tabllm_request* tabllm_request_create(tabllm_model* model, const char* prompt, const char* params_json);
 /* {"prompt_tokens": N, "warnings": ["POINTER: what the format does not enforce"]}. */
 TABLLM_API const char* tabllm_request_info(tabllm_request* request);
+/* The request's prompt as a JSON array of token ids (before any truncation). */
+TABLLM_API const char* tabllm_request_tokens(tabllm_request* request);
 TABLLM_API void tabllm_request_free(tabllm_request* request);
 /* Starts generating a prepared request on a session of the same model, with `params_json` (NULL or "")
  * applied over its parameters for this start only (a choice's seed or max_tokens); ends any generation

@@ -2,10 +2,22 @@
 // The CPU forward pass (backend/cpu/forward.h) implements it. WebGPU does not: its forward pass runs in
 // JavaScript from a plan (backend/webgpu/plan.h) and hands logits or tokens to a Generation.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "quant/types.h"
+
 namespace tabllm {
+
+// How a backend's KV cache lays out one position, for copies of it as bytes (runtime/kv_pages.h).
+struct KvLayout {
+  TensorType type = TensorType::F32;
+  int64_t n_layers = 0;  // 0: the cache is not the backend's to copy (the host keeps it)
+  size_t row_bytes = 0;  // one key (or value) row of one layer
+  size_t bytes_per_position() const { return static_cast<size_t>(2 * n_layers) * row_bytes; }
+  bool operator==(const KvLayout&) const = default;
+};
 
 enum class Logits { Last, All };
 
@@ -30,6 +42,11 @@ class Backend {
   // Shifts the KV cache as `shift` says; positions from shift.end - shift.discard on are free afterwards.
   virtual void shift(const KvShift& shift) = 0;
   virtual int64_t context_size() const = 0;
+  // The KV cache as bytes: positions [start, start + count), per layer their key rows then their value
+  // rows, copied out or in. Throw where kv_layout().n_layers is 0.
+  virtual KvLayout kv_layout() const = 0;
+  virtual void read_kv(int64_t start, int64_t count, uint8_t* out) const = 0;
+  virtual void write_kv(int64_t start, int64_t count, const uint8_t* in) = 0;
 };
 
 }  // namespace tabllm

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "runtime/generation.h"
+#include "runtime/kv_pages.h"
 
 namespace tabllm {
 
@@ -38,6 +39,9 @@ void HostDrivenBackend::shift(const KvShift& shift) {
   if (shift_) throw Error("the host has not run the previous context shift: take it (take_shift) before the pending tokens");
   shift_ = shift;
 }
+
+void HostDrivenBackend::read_kv(int64_t, int64_t, uint8_t*) const { throw Error("this session's KV cache is the host's (WebGPU): the host copies it"); }
+void HostDrivenBackend::write_kv(int64_t, int64_t, const uint8_t*) { throw Error("this session's KV cache is the host's (WebGPU): the host copies it"); }
 
 std::optional<KvShift> HostDrivenBackend::take_shift() { return std::exchange(shift_, std::nullopt); }
 
@@ -74,6 +78,36 @@ std::vector<float> Session::logits_all(const std::vector<int32_t>& tokens) {
   backend_->forward(tokens, 0, Logits::All, out.data());
   cached_ = tokens;
   return out;
+}
+
+std::vector<uint8_t> Session::export_kv_page(int64_t start, int64_t end) const {
+  if (start < 0 || end <= start || end > static_cast<int64_t>(cached_.size()))
+    throw Error("KV page [" + std::to_string(start) + ", " + std::to_string(end) + ") is outside the " + std::to_string(cached_.size()) +
+                " cached positions");
+  const KvLayout layout = backend_->kv_layout();
+  std::vector<uint8_t> rows(layout.bytes_per_position() * static_cast<size_t>(end - start));
+  backend_->read_kv(start, end - start, rows.data());
+  return encode_kv_page(layout, start, std::span(cached_).subspan(static_cast<size_t>(start), static_cast<size_t>(end - start)), rows);
+}
+
+int64_t Session::import_kv_page(std::span<const uint8_t> bytes, std::span<const int32_t> prompt) {
+  const KvPage page = decode_kv_page(bytes);
+  if (!(page.layout == backend_->kv_layout()))
+    throw Error(std::string("a KV page of another model or cache type (") + type_traits(page.layout.type).name + ", " +
+                std::to_string(page.layout.n_layers) + " layers, rows of " + std::to_string(page.layout.row_bytes) + " bytes)");
+  const auto end = page.start + static_cast<int64_t>(page.tokens.size());
+  if (end > static_cast<int64_t>(prompt.size()) || end > backend_->context_size() ||
+      !std::equal(page.tokens.begin(), page.tokens.end(), prompt.begin() + page.start))
+    throw Error("a KV page of other tokens than the prompt's at positions [" + std::to_string(page.start) + ", " + std::to_string(end) + ")");
+  size_t held = 0;
+  while (held < cached_.size() && held < prompt.size() && cached_[held] == prompt[held]) ++held;
+  if (page.start > static_cast<int64_t>(held))
+    throw Error("a KV page from position " + std::to_string(page.start) + ", but the cache holds the prompt's first " + std::to_string(held) +
+                " positions only: restore pages in order");
+  cached_.resize(held);  // rows past `held` are about to change: until the copy is done, they count for nothing
+  backend_->write_kv(page.start, end - page.start, page.rows.data());
+  cached_.assign(prompt.begin(), prompt.begin() + std::max<int64_t>(end, static_cast<int64_t>(held)));
+  return static_cast<int64_t>(cached_.size());
 }
 
 }  // namespace tabllm

@@ -75,6 +75,9 @@ class HostDrivenBackend final : public Backend {
   void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
   void shift(const KvShift& shift) override;
   int64_t context_size() const override { return context_size_; }
+  KvLayout kv_layout() const override { return {}; }
+  void read_kv(int64_t, int64_t, uint8_t*) const override;
+  void write_kv(int64_t, int64_t, const uint8_t*) override;
   // The shift to run before the next pending tokens, handed out once; nullopt when there is none.
   std::optional<KvShift> take_shift();
 
@@ -98,6 +101,14 @@ class Session {
                           const std::function<bool(std::string_view)>& on_text = nullptr);
   // Logits for every position of `tokens` processed from position 0 (perplexity, parity tests).
   std::vector<float> logits_all(const std::vector<int32_t>& tokens);
+  // The tokens whose keys and values the cache holds, from position 0.
+  const std::vector<int32_t>& cached_tokens() const { return cached_; }
+  // KV pages (runtime/kv_pages.h) of the cached positions [start, end).
+  std::vector<uint8_t> export_kv_page(int64_t start, int64_t end) const;
+  // Restores a page whose tokens are `prompt`'s at its positions, and which starts at or before the end of
+  // what the cache already holds of `prompt`; returns the positions of `prompt` now cached. Throws Error
+  // (the cache unchanged) for a page of another layout, damaged, out of order, or of other tokens.
+  int64_t import_kv_page(std::span<const uint8_t> page, std::span<const int32_t> prompt);
   Backend& backend() { return *backend_; }
   const ModelConfig& config() const { return config_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }

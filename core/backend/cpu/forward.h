@@ -30,6 +30,9 @@ class CpuForward final : public Backend {
   void shift(const KvShift& shift) override;
   int64_t context_size() const override { return kv_.capacity(); }
   const KvCache& kv_cache() const { return kv_; }
+  KvLayout kv_layout() const override { return kv_.layout(); }
+  void read_kv(int64_t start, int64_t count, uint8_t* out) const override { kv_.read(start, count, out); }
+  void write_kv(int64_t start, int64_t count, const uint8_t* in) override { kv_.write(start, count, in); }
 
  private:
   void forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits);

@@ -76,6 +76,19 @@ const float* KvCache::load(const uint8_t* row, int64_t offset, int64_t n, float*
   }
 }
 
+void KvCache::read(int64_t start, int64_t count, uint8_t* out) const {
+  for (int64_t l = 0; l < n_layers_; ++l)
+    for (int kind = 0; kind < 2; ++kind)
+      for (int64_t p = start; p < start + count; ++p, out += row_bytes_) std::memcpy(out, row(l, p, kind), row_bytes_);
+}
+
+void KvCache::write(int64_t start, int64_t count, const uint8_t* in) {
+  reserve(start + count);
+  for (int64_t l = 0; l < n_layers_; ++l)
+    for (int kind = 0; kind < 2; ++kind)
+      for (int64_t p = start; p < start + count; ++p, in += row_bytes_) std::memcpy(row(l, p, kind), in, row_bytes_);
+}
+
 size_t KvCache::bytes_allocated() const {
   return pages_.size() * static_cast<size_t>(n_layers_ * 2 * kPagePositions) * row_bytes_;
 }

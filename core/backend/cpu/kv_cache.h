@@ -40,6 +40,11 @@ class KvCache {
     return load(row(layer, pos, 1), offset, n, scratch);
   }
   size_t bytes_allocated() const;
+  KvLayout layout() const { return {type_, n_layers_, row_bytes_}; }
+  // Positions [start, start + count) as bytes, per layer key rows then value rows (KvLayout); write
+  // reserves the positions first.
+  void read(int64_t start, int64_t count, uint8_t* out) const;
+  void write(int64_t start, int64_t count, const uint8_t* in);
   // A context shift's move in one layer: the key and value rows of [s.keep + s.discard, s.end) go to
   // [s.keep, s.end - s.discard), and `rotate` re-rotates each moved key row (kv_dim floats) in place.
   template <class Rotate>
