@@ -93,6 +93,7 @@ export class Engine {
       try {
         ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, onProgress }));
         checkContextSize(this.#options.contextSize, this.#runner.info.context);
+        if (this.#options.prefixCache) await this.#openPrefixCache();
       } catch (e) {
         await this.#runner?.destroy();
         this.#runner = null;
@@ -106,6 +107,37 @@ export class Engine {
       this.modelInfo = this.#runner.info;
       onProgress?.({ phase: 'ready', backend: this.backend, reason: this.backendReason });
     });
+  }
+
+  /** The persisted prefix cache's counters (pages written and read, bytes, restores, restored tokens,
+   * restore time, refused pages), or null without one (the prefixCache option). */
+  prefixCacheStats() {
+    return this.#runner?.prefixCache ? { ...this.#runner.prefixCache.stats, entries: this.#runner.prefixCache.entries.size } : null;
+  }
+
+  /** Waits until the KV pages of finished requests are stored (they are written in the background). */
+  async flushPrefixCache() {
+    await this.#runner?.prefixCache?.flush();
+  }
+
+  /** Deletes this model's stored KV pages. */
+  async clearPrefixCache() {
+    await this.#runner?.prefixCache?.clear();
+  }
+
+  async #openPrefixCache() {
+    const runner = this.#runner;
+    if (runner.backend !== 'wasm') {
+      console.warn('tabllm: the prefix cache keeps KV pages of the WebAssembly backend only for now; this engine runs on WebGPU without it');
+      return;
+    }
+    const { openPrefixCache } = await import('./prefix_cache.mjs');
+    const { VERSION } = await import('./version.mjs');
+    const source = this.#source;
+    const identity = JSON.stringify({ tabllm: VERSION, model: source.url ?? source.name, size: source.size, sha256: source.sha256 ?? null,
+      kv: runner.details.kvType, backend: runner.backend, context: runner.contextSize });
+    const options = this.#options.prefixCache === true ? {} : this.#options.prefixCache;
+    runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes });
   }
 
   /** The core's work counters (tabllm_debug_stats): {header_parses, tokenizations, format_parses} since the

@@ -5,7 +5,7 @@
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation', 'kvType']);
+  'gpuMemory', 'truncation', 'kvType', 'prefixCache']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -86,6 +86,11 @@ function checkValues(api, o) {
   if (o.sha256 !== undefined && !isHashes(o.sha256)) fail('sha256 must be a string, or an array of strings (one per part of a split model)');
   if (o.truncation !== undefined && !['auto', 'disabled'].includes(o.truncation)) fail(`truncation must be "auto" or "disabled", got ${JSON.stringify(o.truncation)}`);
   if (o.kvType !== undefined && !['f16', 'q8_0', 'f32'].includes(o.kvType)) fail(`kvType must be "f16", "q8_0" or "f32", got ${JSON.stringify(o.kvType)}`);
+  if (o.prefixCache !== undefined && typeof o.prefixCache !== 'boolean' &&
+    !(typeof o.prefixCache === 'object' && o.prefixCache !== null && Object.keys(o.prefixCache).every((k) => k === 'maxBytes') &&
+      (o.prefixCache.maxBytes === undefined || (Number.isFinite(o.prefixCache.maxBytes) && o.prefixCache.maxBytes > 0)))) {
+    fail(`prefixCache must be true, false or {maxBytes: a positive number}, got ${JSON.stringify(o.prefixCache)}`);
+  }
   if (o.gpuMemory !== undefined && (typeof o.gpuMemory !== 'number' || !(o.gpuMemory > 0))) fail(`gpuMemory must be a positive number of bytes, got ${JSON.stringify(o.gpuMemory)}`);
 }
 

@@ -53,6 +53,12 @@ export interface EngineOptions {
   maxBatch?: number;
   /** The default of requests' `truncation` (default 'auto'). */
   truncation?: Truncation;
+  /** The KV cache's element type (default 'f16'; 'q8_0' halves it again, 'f32' is exact). */
+  kvType?: 'f16' | 'q8_0' | 'f32';
+  /** Keep KV pages of conversations in storage (OPFS; files in Node) so a reopened page continues a long
+   * chat without prefilling it again (default false; WebAssembly backend). maxBytes: the store's size
+   * (default 512 MiB), least recently used pages evicted first. */
+  prefixCache?: boolean | { maxBytes?: number };
   signal?: AbortSignal;
   /** WebLLM's name for onProgress: called with WebLLM's {progress, timeElapsed, text} added to the event. */
   initProgressCallback?: (report: ProgressEvent & { progress: number; timeElapsed: number; text: string }) => void;
@@ -264,7 +270,8 @@ export interface TabllmEngine {
   readonly modelInfo: ModelInfo | null;
   readonly modelId: string;
   readonly contextSize: number;
-  /** Backend details: {backend, reason, contextSize, variant and threads (WebAssembly) or adapter (WebGPU)}. */
+  /** Backend details: {backend, reason, contextSize, variant and threads (WebAssembly) or adapter (WebGPU),
+   * kvType and kvBytesPerToken (WebAssembly)}. */
   readonly runtime: Record<string, unknown>;
 }
 
@@ -274,6 +281,13 @@ export interface Engine extends TabllmEngine {
   /** The core's work counters since its WebAssembly module started (null before a model is loaded): a load
    * parses the model header once; a request tokenizes its prompt once and reads its response_format once. */
   debugStats(): { header_parses: number; tokenizations: number; format_parses: number } | null;
+  /** The prefix cache's counters, or null without one. */
+  prefixCacheStats(): { pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
+    restored_tokens: number; restore_ms: number; refused: number; entries: number } | null;
+  /** Resolves once the KV pages of finished requests are stored (they are written in the background). */
+  flushPrefixCache(): Promise<void>;
+  /** Deletes this model's stored KV pages. */
+  clearPrefixCache(): Promise<void>;
 }
 
 export interface WorkerEngine extends TabllmEngine {

@@ -431,6 +431,28 @@ class Session {
     return this.abi.json(this.abi.m._tabllm_generate_last_tokens(this.handle));
   }
 
+  /** {context_size, kv_type, kv_bytes_per_token, cached_tokens} (tabllm_session_info). */
+  info() {
+    return this.abi.json(this.abi.m._tabllm_session_info(this.handle));
+  }
+
+  /** A copy of the checksummed KV page of cached positions [start, end). */
+  exportPage(start, end) {
+    const size = this.abi.malloc(4);
+    try {
+      const ptr = this.abi.check(this.abi.m._tabllm_session_export_page(this.handle, start, end, size) >>> 0);
+      const n = new Uint32Array(this.abi.heapU8().buffer, size, 1)[0];
+      return this.abi.heapU8().slice(ptr, ptr + n);
+    } finally {
+      this.abi.m._free(size);
+    }
+  }
+
+  /** Restores a page for a prepared request's prompt; returns the prompt's positions now cached. */
+  importPage(request, bytes) {
+    return this.abi.withBytes(bytes, (ptr) => this.abi.checkCount(this.abi.m._tabllm_session_import_page(this.handle, request.handle, ptr, bytes.length)));
+  }
+
   chunkOrEnd(ptr) {
     ptr >>>= 0;
     if (ptr !== 0) return this.abi.string(ptr);
@@ -495,6 +517,11 @@ class Request {
     const info = abi.json(abi.m._tabllm_request_info(handle));
     this.promptTokens = info.prompt_tokens;
     this.warnings = info.warnings;
+  }
+
+  /** The prompt's token ids (before any truncation). */
+  tokens() {
+    return this.abi.json(this.abi.m._tabllm_request_tokens(this.handle));
   }
 
   free() {

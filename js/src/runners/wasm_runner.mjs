@@ -40,7 +40,7 @@ export class WasmRunner {
     this.info = info;
     this.contextSize = contextSize;
     this.backend = 'wasm';
-    this.details = { variant: wasm.variant, threads: wasm.threads };
+    this.details = { variant: wasm.variant, threads: wasm.threads, ...this.kvInfo() };
   }
 
   tokenize(text, addBos) {
@@ -49,10 +49,23 @@ export class WasmRunner {
 
   /** Generates a request (see runRequest) with core params (tabllm.h); see stepLoop. */
   run(request, params, control) {
-    return runRequest(this.model, request, params, (prepared, startParams) => {
-      this.session.start(prepared, startParams);
-      return stepLoop(this.session, async () => this.session.next(), control);
-    });
+    return runRequest(this.model, request, params, (prepared, startParams) => this.#generate(prepared, startParams, control));
+  }
+
+  // With a prefix cache (prefix_cache.mjs), the prompt's stored KV pages are restored first and the new
+  // ones stored after.
+  async *#generate(prepared, startParams, control) {
+    if (this.prefixCache) await this.prefixCache.restore(this.session, prepared);
+    this.session.start(prepared, startParams);
+    const out = yield* stepLoop(this.session, async () => this.session.next(), control);
+    this.prefixCache?.save(this.session);
+    return out;
+  }
+
+  /** {kv_type, kv_bytes_per_token} of the session's KV cache. */
+  kvInfo() {
+    const { kv_type, kv_bytes_per_token } = this.session.info();
+    return { kvType: kv_type, kvBytesPerToken: kv_bytes_per_token };
   }
 
   async destroy() {

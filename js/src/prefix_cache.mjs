@@ -1,0 +1,290 @@
+// A prefix cache that outlives the page: KV pages (the core's checksummed copies of cached positions, see
+// docs/long-context.md) kept in a store — OPFS in a browser, files in Node — so a reopened tab continues a
+// long conversation from its stored keys and values instead of prefilling it again.
+//
+// A page holds positions [start, end) with start a multiple of PAGE; its key hashes every token from
+// position 0 to `end`, so conversations that begin alike share pages, and the pages of one conversation
+// form a chain. Full pages are written once; the last, partial one is rewritten as the conversation grows
+// (the previous partial page of the same chain is dropped). Entries are evicted least recently used first
+// once the store holds more than maxBytes. The store is keyed by the model, the cache type, the backend
+// and the tabllm version: pages of anything else are never read.
+import { importNodeOnly, isNode } from './node_only.mjs';
+
+export const PAGE = 256;
+const INDEX = 'index.json';
+const FORMAT = 1;
+
+// FNV-1a (64-bit) over the token ids from position 0, as each position is passed: keys[i] covers tokens [0, i).
+function prefixKeys(tokens, upTo = tokens.length) {
+  const keys = new Array(upTo + 1);
+  let h = 0xcbf29ce484222325n;
+  const mask = (1n << 64n) - 1n;
+  keys[0] = '0';
+  for (let i = 0; i < upTo; i++) {
+    h = ((h ^ BigInt(tokens[i] >>> 0)) * 0x100000001b3n) & mask;
+    keys[i + 1] = h.toString(16);
+  }
+  return keys;
+}
+
+export class PrefixCache {
+  /**
+   * @param {{get(name): Promise<Uint8Array|null>, put(name, bytes): Promise<void>, delete(name): Promise<void>}} store
+   * @param {{identity: string, maxBytes?: number, onWarning?: (message: string) => void}} options
+   */
+  constructor(store, { identity, maxBytes = 512 << 20, onWarning = (m) => console.warn(`tabllm: ${m}`) }) {
+    this.store = store;
+    this.identity = identity;
+    this.maxBytes = maxBytes;
+    this.warn = onWarning;
+    this.entries = new Map();  // key → {start, end, bytes, used}
+    this.stats = { pages_written: 0, pages_read: 0, bytes_written: 0, bytes_read: 0, restores: 0, restored_tokens: 0, restore_ms: 0, refused: 0 };
+    this.writing = Promise.resolve();
+  }
+
+  async open() {
+    const index = await this.#readIndex();
+    if (index?.format === FORMAT && index.identity === this.identity) {
+      for (const [key, e] of Object.entries(index.entries ?? {})) this.entries.set(key, e);
+    } else if (index) {
+      // Pages of another model, cache type or version: never read, so dropped.
+      await Promise.all(Object.keys(index.entries ?? {}).map((key) => this.store.delete(`${key}.kv`).catch(() => {})));
+    }
+    return this;
+  }
+
+  /**
+   * Restores into `session` the stored pages of `request`'s prompt beyond what the session already holds.
+   * @returns {Promise<number>} the positions restored (0: none)
+   */
+  async restore(session, request) {
+    const tokens = request.tokens();
+    const cached = session.info().cached_tokens;
+    let held = 0;
+    while (held < cached.length && held < tokens.length && cached[held] === tokens[held]) held++;
+    // The last prompt token is always processed again (its logits start the reply).
+    const limit = tokens.length - 1;
+    if (limit - held < PAGE / 4) return 0;  // little to gain
+    const keys = prefixKeys(tokens, limit);
+    const chain = [];
+    for (let end = PAGE; end <= limit && this.entries.has(keys[end]); end += PAGE) chain.push(end);
+    const full = chain.length ? chain.at(-1) : 0;
+    for (let end = Math.min(limit, full + PAGE - 1); end > full; end--) {
+      if (this.entries.has(keys[end])) {
+        chain.push(end);
+        break;
+      }
+    }
+    const wanted = chain.filter((end) => end > held);
+    if (!wanted.length) return 0;
+    const started = performance.now();
+    let now = held;
+    for (const end of wanted) {
+      const key = keys[end];
+      const bytes = await this.store.get(`${key}.kv`).catch(() => null);
+      if (!bytes) {
+        this.warn(`a stored KV page is missing (${key}): the rest of the prompt is prefilled`);
+        await this.#forget(key);
+        break;
+      }
+      try {
+        now = session.importPage(request, bytes);
+      } catch (error) {
+        this.stats.refused++;
+        this.warn(`a stored KV page was refused and removed (${error.message}): the rest of the prompt is prefilled`);
+        await this.#forget(key);
+        break;
+      }
+      this.entries.get(key).used = Date.now();
+      this.stats.pages_read++;
+      this.stats.bytes_read += bytes.length;
+    }
+    const restored = Math.max(0, now - held);
+    if (restored) {
+      this.stats.restores++;
+      this.stats.restored_tokens += restored;
+      this.stats.restore_ms += performance.now() - started;
+    }
+    return restored;
+  }
+
+  /** Copies the session's new pages out now and writes them in the background (see flush). */
+  save(session) {
+    const cached = session.info().cached_tokens;
+    if (cached.length < 1) return this.writing;
+    const keys = prefixKeys(cached);
+    const pages = [];
+    for (let start = 0; start < cached.length; start += PAGE) {
+      const end = Math.min(start + PAGE, cached.length);
+      if (this.entries.has(keys[end])) continue;
+      pages.push({ key: keys[end], start, end, bytes: session.exportPage(start, end) });
+    }
+    // Partial pages of this chain that the new pages cover are superseded.
+    const superseded = [...this.entries].filter(([key, e]) => e.end % PAGE !== 0 && e.end <= cached.length && keys[e.end] === key &&
+      pages.some((p) => p.start === e.start && p.end > e.end)).map(([key]) => key);
+    this.writing = this.writing.then(() => this.#write(pages, superseded)).catch((error) => {
+      this.warn(`KV pages could not be stored (${error?.message ?? error}); conversations will be prefilled after a reload`);
+    });
+    return this.writing;
+  }
+
+  /** Resolves once every page handed to save is written. */
+  flush() {
+    return this.writing;
+  }
+
+  async clear() {
+    await this.flush();
+    await Promise.all([...this.entries.keys()].map((key) => this.store.delete(`${key}.kv`).catch(() => {})));
+    this.entries.clear();
+    await this.#writeIndex();
+  }
+
+  async #write(pages, superseded) {
+    for (const p of pages) {
+      await this.store.put(`${p.key}.kv`, p.bytes);
+      this.entries.set(p.key, { start: p.start, end: p.end, bytes: p.bytes.length, used: Date.now() });
+      this.stats.pages_written++;
+      this.stats.bytes_written += p.bytes.length;
+    }
+    for (const key of superseded) await this.#forget(key, false);
+    await this.#evict();
+    await this.#writeIndex();
+  }
+
+  async #evict() {
+    let total = [...this.entries.values()].reduce((s, e) => s + e.bytes, 0);
+    const oldest = [...this.entries].sort((a, b) => a[1].used - b[1].used);
+    for (const [key, e] of oldest) {
+      if (total <= this.maxBytes) break;
+      await this.#forget(key, false);
+      total -= e.bytes;
+    }
+  }
+
+  async #forget(key, writeIndex = true) {
+    this.entries.delete(key);
+    await this.store.delete(`${key}.kv`).catch(() => {});
+    if (writeIndex) await this.#writeIndex();
+  }
+
+  async #readIndex() {
+    try {
+      const bytes = await this.store.get(INDEX);
+      return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : null;
+    } catch {
+      return null;  // a damaged index: the pages it named are unreachable, and are overwritten as needed
+    }
+  }
+
+  async #writeIndex() {
+    const index = { format: FORMAT, identity: this.identity, entries: Object.fromEntries(this.entries) };
+    await this.store.put(INDEX, new TextEncoder().encode(JSON.stringify(index)));
+  }
+}
+
+/** Pages in memory only (tests; no storage). */
+export class MemoryPageStore {
+  files = new Map();
+  async get(name) { return this.files.get(name) ?? null; }
+  async put(name, bytes) { this.files.set(name, bytes.slice()); }
+  async delete(name) { this.files.delete(name); }
+}
+
+/** Pages as files in a folder (Node). */
+export class NodePageStore {
+  constructor(dir) {
+    this.dir = dir;
+  }
+
+  async #fs() {
+    this.fsp ??= await importNodeOnly('node:fs/promises');
+    this.path ??= await importNodeOnly('node:path');
+    await this.fsp.mkdir(this.dir, { recursive: true });
+    return this.fsp;
+  }
+
+  async get(name) {
+    const fs = await this.#fs();
+    try {
+      return new Uint8Array(await fs.readFile(this.path.join(this.dir, name)));
+    } catch (error) {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async put(name, bytes) {
+    const fs = await this.#fs();
+    // Written beside, then renamed: a crash never leaves half a page under the page's name.
+    const file = this.path.join(this.dir, name);
+    await fs.writeFile(`${file}.part`, bytes);
+    await fs.rename(`${file}.part`, file);
+  }
+
+  async delete(name) {
+    const fs = await this.#fs();
+    await fs.rm(this.path.join(this.dir, name), { force: true });
+  }
+}
+
+/** Pages in the Origin Private File System (browsers), folder tabllm-kv/NAME. */
+export class OpfsPageStore {
+  constructor(name) {
+    this.name = name;
+  }
+
+  async #dir() {
+    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv', { create: true });
+    return root.getDirectoryHandle(this.name, { create: true });
+  }
+
+  async get(name) {
+    try {
+      const file = await (await (await this.#dir()).getFileHandle(name)).getFile();
+      return new Uint8Array(await file.arrayBuffer());
+    } catch (error) {
+      if (error?.name === 'NotFoundError') return null;
+      throw error;
+    }
+  }
+
+  async put(name, bytes) {
+    const writable = await (await (await this.#dir()).getFileHandle(name, { create: true })).createWritable();
+    await writable.write(bytes);
+    await writable.close();
+  }
+
+  async delete(name) {
+    try {
+      await (await this.#dir()).removeEntry(name);
+    } catch (error) {
+      if (error?.name !== 'NotFoundError') throw error;
+    }
+  }
+}
+
+/**
+ * The prefix cache for an engine: pages in OPFS (browsers) or in a folder (Node: cacheDir's sibling `kv`,
+ * or TABLLM_KV_DIR), one store per identity.
+ */
+export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning }) {
+  const name = await digest(identity);
+  let store;
+  if (isNode) {
+    const path = await importNodeOnly('node:path');
+    const { defaultCacheDir } = await import('./loader/store_node_fs.mjs');
+    const base = process.env.TABLLM_KV_DIR ?? path.join(path.dirname(cacheDir ?? defaultCacheDir()), 'kv');
+    store = new NodePageStore(path.join(base, name));
+  } else if (globalThis.navigator?.storage?.getDirectory) {
+    store = new OpfsPageStore(name);
+  } else {
+    store = new MemoryPageStore();
+  }
+  return new PrefixCache(store, { identity, maxBytes, onWarning }).open();
+}
+
+async function digest(text) {
+  const bytes = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  return [...bytes.slice(0, 12)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

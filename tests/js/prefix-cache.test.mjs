@@ -1,0 +1,110 @@
+// The persisted prefix cache through the package (WebAssembly, stories260K, Node files): a second engine
+// on the same folder (a reopened page) answers the next turn of a long chat from the stored KV pages —
+// the same text as an engine that prefills it all, with the stored positions reported as reused — and a
+// damaged or missing page, or a store that cannot be written, is a warning and a correct answer.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+
+import { createEngine } from '../../js/src/index.mjs';
+import { PAGE, PrefixCache, MemoryPageStore } from '../../js/src/prefix_cache.mjs';
+import { VERSION } from '../../js/src/version.mjs';
+import { missingBuild, storiesPath } from './api-env.mjs';
+import { skipOrFail } from './wasm_env.mjs';
+
+const skip = missingBuild();
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-kv-'));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+process.env.TABLLM_KV_DIR = dir;
+
+const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. ';
+const first = { prompt: story.repeat(9), max_tokens: 40, temperature: 0 };  // ~430 prompt tokens: one full page and a partial one
+
+const open = (prefixCache = true) => createEngine({ model: storiesPath(), backend: 'wasm', wasmVariant: 'single', prefixCache });
+const kvFiles = () => fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.kv')).map((f) => path.join(dir, String(f)));
+
+async function warnings(fn) {
+  const seen = [];
+  const warn = console.warn;
+  console.warn = (m) => seen.push(String(m));
+  try {
+    return { result: await fn(), seen };
+  } finally {
+    console.warn = warn;
+  }
+}
+
+test('the package version and the prefix cache\'s agree', () => {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../js/package.json', import.meta.url), 'utf8'));
+  assert.equal(VERSION, pkg.version);
+});
+
+test('a reopened engine answers the next turn from the stored pages, with the text of a full prefill', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const a = await open();
+  const one = await a.completions.create(first);
+  await a.flushPrefixCache();
+  const written = a.prefixCacheStats();
+  assert.ok(written.pages_written >= 2, JSON.stringify(written));
+  await a.unload();
+  assert.ok(kvFiles().length >= 2);
+
+  const next = { ...first, prompt: first.prompt + one.choices[0].text + ' The next day,', max_tokens: 24 };
+  const plain = await open(false);
+  const expected = await plain.completions.create(next);
+  await plain.unload();
+
+  const b = await open();
+  const got = await b.completions.create(next);
+  const stats = b.prefixCacheStats();
+  t.diagnostic(`prompt ${got.usage.prompt_tokens} tokens, ${got.usage.timings.prompt_tokens_reused} reused from ${stats.pages_read} pages; ` +
+    `TTFT ${got.usage.timings.ttft_ms.toFixed(1)} ms against ${expected.usage.timings.ttft_ms.toFixed(1)} ms prefilled`);
+  assert.equal(got.choices[0].text, expected.choices[0].text);
+  assert.ok(got.usage.timings.prompt_tokens_reused >= PAGE, JSON.stringify(got.usage.timings));
+  assert.equal(expected.usage.timings.prompt_tokens_reused, 0);
+  assert.ok(stats.pages_read >= 1 && stats.restored_tokens >= PAGE, JSON.stringify(stats));
+  await b.unload();
+});
+
+test('a damaged page and a missing page are warnings, the answer still right; a failing store is a warning', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const plain = await open(false);
+  const expected = await plain.completions.create(first);
+  await plain.unload();
+
+  for (const fault of ['damaged', 'missing']) {
+    const seed = await open();
+    await seed.completions.create(first);
+    await seed.flushPrefixCache();
+    await seed.unload();
+    for (const file of kvFiles()) {
+      if (fault === 'missing') fs.rmSync(file);
+      else {
+        const bytes = fs.readFileSync(file);
+        bytes[bytes.length >> 1] ^= 0x40;
+        fs.writeFileSync(file, bytes);
+      }
+    }
+    const e = await open();
+    const { result, seen } = await warnings(() => e.completions.create(first));
+    assert.equal(result.choices[0].text, expected.choices[0].text, fault);
+    assert.ok(seen.some((m) => m.includes(fault === 'missing' ? 'missing' : 'refused')), `${fault}: ${seen.join(' | ')}`);
+    await e.clearPrefixCache();
+    await e.unload();
+  }
+
+  // A store that cannot be written: the answer comes, saving warns.
+  const store = new MemoryPageStore();
+  store.put = async () => { throw new Error('QuotaExceededError: the quota is exhausted'); };
+  const seen = [];
+  const cache = await new PrefixCache(store, { identity: 'x', onWarning: (m) => seen.push(m) }).open();
+  const e = await open(false);
+  const result = await e.completions.create(first);
+  assert.equal(result.choices[0].text, expected.choices[0].text);
+  await e.unload();
+  assert.ok(cache.entries.size === 0);
+  await cache.save({ info: () => ({ cached_tokens: [1, 2, 3] }), exportPage: () => new Uint8Array(8) });
+  assert.ok(seen.some((m) => m.includes('could not be stored')), seen.join(' | '));
+});
