@@ -37,6 +37,7 @@ TEST(WasmParity, WritesNativeScalarLogits) {
   const auto model = Model::load(test::build_dir() + "/models/stories260K-f32.gguf");
   CpuOptions options;
   options.path = cpu::Path::Scalar;
+  options.kv_type = TensorType::F32;  // kernel parity, on an exact cache
   Session session(*model, std::make_unique<CpuForward>(*model, options));
   const std::vector<int32_t> tokens = reference_tokens();
   const std::vector<float> logits = session.logits_all(tokens);
@@ -58,6 +59,7 @@ TEST(WasmParity, WritesNativeScalarLogitsOfEveryTensorType) {
     const auto model = Model::load(test::build_dir() + "/models/" + name + ".gguf");
     CpuOptions options;
     options.path = cpu::Path::Scalar;
+    options.kv_type = TensorType::F32;  // kernel parity, on an exact cache
     Session session(*model, std::make_unique<CpuForward>(*model, options));
     std::vector<int32_t> tokens = {1};
     for (int32_t i = 1; i < 16; ++i) tokens.push_back((i * 37 + 11) % static_cast<int32_t>(model->config().n_vocab));

@@ -29,7 +29,7 @@ for (const arch of ARCHS) {
     try {
       const scale = Math.max(...native.logits.map(Math.abs));
       for (const kernels of ['scalar', 'simd']) {
-        const session = model.createSession({ kernels, threads: 1 });
+        const session = model.createSession({ kernels, threads: 1, kvType: 'f32' });  // the native logits' cache type
         try {
           const got = session.logits(native.tokens);
           assert.equal(got.length, native.logits.length);
