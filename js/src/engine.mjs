@@ -134,7 +134,9 @@ export class Engine {
     const { openPrefixCache } = await import('./prefix_cache.mjs');
     const { VERSION } = await import('./version.mjs');
     const source = this.#source;
-    const identity = JSON.stringify({ tabllm: VERSION, model: source.url ?? source.name, size: source.size, sha256: source.sha256 ?? null,
+    // The file's hash is not always known (a fresh download computes it, a stored copy remembers it), so
+    // the model is its URL or name and its size; a page's layout and tokens are checked again on restore.
+    const identity = JSON.stringify({ tabllm: VERSION, model: source.url ?? source.name, size: source.size,
       kv: runner.details.kvType, backend: runner.backend, context: runner.contextSize });
     const options = this.#options.prefixCache === true ? {} : this.#options.prefixCache;
     runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes });
