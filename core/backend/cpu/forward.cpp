@@ -174,8 +174,23 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
     ops::AttentionShape shape;
   } job{this, layer, n, pos, c_.head_dim, c_.q_dim(), c_.n_heads / c_.n_kv_heads, c_.is_local(layer) ? c_.sliding_window : 0,
         {c_.head_dim, c_.attn_scale, c_.attn_soft_cap}};
+  // Every query head of a group, and every token of a batch, reads the same rows: over a rounded cache
+  // they are decoded once per layer here (while they fit in kDecodedRowsBytes), not once per head.
+  const int64_t first = ops::attention_window_start(pos, job.window), rows = pos + n - first, kv_dim = c_.kv_dim();
+  const bool decode = kv_.type() != TensorType::F32 && rows * kv_dim * 2 * 4 <= kDecodedRowsBytes;
+  if (decode) {
+    decoded_.resize(static_cast<size_t>(rows * 2 * kv_dim));
+    pool_.run([&](int thread, int n_threads) {
+      for (int64_t r = thread; r < rows; r += n_threads) {
+        float* k = &decoded_[static_cast<size_t>(r * 2 * kv_dim)];
+        kv_.key(layer, first + r, 0, kv_dim, k);
+        kv_.value(layer, first + r, 0, kv_dim, k + kv_dim);
+      }
+    });
+  }
+  const float* decoded = decode ? decoded_.data() - first * 2 * kv_dim : nullptr;  // indexed by position
   const Job* j = &job;
-  pool_.run([j](int thread, int n_threads) {
+  pool_.run([j, decoded, kv_dim](int thread, int n_threads) {
     CpuForward& f = *j->self;
     const cpu::Path path = f.options_.path;
     const int64_t n_heads = f.c_.n_heads, hd = j->hd;
@@ -189,8 +204,9 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
       const KvCache& kv = f.kv_;
       const int64_t query_pos = j->pos + t;
       ops::attend(
-          q, j->shape, ops::attention_window_start(query_pos, j->window), query_pos + 1, [&](int64_t p) { return kv.key(j->layer, p, kv_offset, hd, key_row); },
-          [&](int64_t p) { return kv.value(j->layer, p, kv_offset, hd, value_row); },
+          q, j->shape, ops::attention_window_start(query_pos, j->window), query_pos + 1,
+          [&](int64_t p) { return decoded ? decoded + p * 2 * kv_dim + kv_offset : kv.key(j->layer, p, kv_offset, hd, key_row); },
+          [&](int64_t p) { return decoded ? decoded + (p * 2 + 1) * kv_dim + kv_offset : kv.value(j->layer, p, kv_offset, hd, value_row); },
           [path](const float* a, const float* b, int64_t n) { return cpu::dot_f32(a, b, n, path); },
           [path](float alpha, const float* x, float* y, int64_t n) { cpu::axpy_f32(alpha, x, y, n, path); }, scores,
           &f.att_[t * j->q_dim + h * hd]);

@@ -54,6 +54,9 @@ class CpuForward final : public Backend {
   // Activations for up to max_batch tokens, allocated once.
   std::vector<float> x_, xb_, q_, k_, v_, att_, gate_, up_, scores_;
   std::vector<float> kv_rows_;  // per thread: one key and one value head decoded from the cache
+  // A layer's rows that attention reads, decoded once from a rounded cache: [position][key, value][kv_dim].
+  static constexpr int64_t kDecodedRowsBytes = 64 << 20;
+  std::vector<float> decoded_;
 };
 
 }  // namespace tabllm
