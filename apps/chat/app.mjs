@@ -210,7 +210,7 @@ async function loadEngine() {
     // One core stays free for the page (and the browser): WebAssembly threads spin while they wait.
     const threads = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
     const contextSize = typeof model === 'string' ? hubModels.get(model)?.contextSize : undefined;
-    const engine = await tabllm.createWorkerEngine({ model, backend, threads, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
+    const engine = await tabllm.createWorkerEngine({ model, backend, threads, prefixCache: true, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
     const previous = app.engine;
     app.engine = engine;
     app.backend = engine.backend ?? backend;

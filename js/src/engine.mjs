@@ -128,7 +128,7 @@ export class Engine {
   async #openPrefixCache() {
     const runner = this.#runner;
     if (runner.backend !== 'wasm') {
-      console.warn('tabllm: the prefix cache keeps KV pages of the WebAssembly backend only for now; this engine runs on WebGPU without it');
+      runner.details.prefixCache = 'off: the prefix cache keeps KV pages of the WebAssembly backend only, for now';
       return;
     }
     const { openPrefixCache } = await import('./prefix_cache.mjs');
@@ -140,6 +140,7 @@ export class Engine {
       kv: runner.details.kvType, backend: runner.backend, context: runner.contextSize });
     const options = this.#options.prefixCache === true ? {} : this.#options.prefixCache;
     runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes });
+    runner.details.prefixCache = `on (${runner.prefixCache.store.kind})`;
   }
 
   /** The core's work counters (tabllm_debug_stats): {header_parses, tokenizations, format_parses} since the

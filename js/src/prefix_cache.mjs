@@ -185,6 +185,7 @@ export class PrefixCache {
 
 /** Pages in memory only (tests; no storage). */
 export class MemoryPageStore {
+  kind = 'memory';
   files = new Map();
   async get(name) { return this.files.get(name) ?? null; }
   async put(name, bytes) { this.files.set(name, bytes.slice()); }
@@ -193,6 +194,8 @@ export class MemoryPageStore {
 
 /** Pages as files in a folder (Node). */
 export class NodePageStore {
+  kind = 'files';
+
   constructor(dir) {
     this.dir = dir;
   }
@@ -230,6 +233,8 @@ export class NodePageStore {
 
 /** Pages in the Origin Private File System (browsers), folder tabllm-kv/NAME. */
 export class OpfsPageStore {
+  kind = 'opfs';
+
   constructor(name) {
     this.name = name;
   }
