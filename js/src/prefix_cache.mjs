@@ -38,7 +38,7 @@ export class PrefixCache {
     this.maxBytes = maxBytes;
     this.warn = onWarning;
     this.entries = new Map();  // key → {start, end, bytes, used}
-    this.stats = { pages_written: 0, pages_read: 0, bytes_written: 0, bytes_read: 0, restores: 0, restored_tokens: 0, restore_ms: 0, refused: 0 };
+    this.stats = { lookups: 0, pages_written: 0, pages_read: 0, bytes_written: 0, bytes_read: 0, restores: 0, restored_tokens: 0, restore_ms: 0, refused: 0 };
     this.writing = Promise.resolve();
   }
 
@@ -58,6 +58,7 @@ export class PrefixCache {
    * @returns {Promise<number>} the positions restored (0: none)
    */
   async restore(session, request) {
+    this.stats.lookups++;
     const tokens = request.tokens();
     const cached = session.info().cached_tokens;
     let held = 0;

@@ -282,7 +282,7 @@ export interface Engine extends TabllmEngine {
    * parses the model header once; a request tokenizes its prompt once and reads its response_format once. */
   debugStats(): { header_parses: number; tokenizations: number; format_parses: number } | null;
   /** The prefix cache's counters, or null without one. */
-  prefixCacheStats(): { pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
+  prefixCacheStats(): { lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
     restored_tokens: number; restore_ms: number; refused: number; entries: number } | null;
   /** Resolves once the KV pages of finished requests are stored (they are written in the background). */
   flushPrefixCache(): Promise<void>;
