@@ -40,7 +40,7 @@ try {
     if (!r || r.usage.prompt_tokens >= want - 24) break;
     prompt += sentence;
   }
-  const told = await first.completions.create({ prompt, max_tokens: 8, temperature: 0, ignore_eos: true });
+  const told = await first.completions.create({ prompt, max_tokens: 8, temperature: 0 });
   await first.flushPrefixCache();
   await first.unload();
   const next = { prompt: prompt + told.choices[0].text + ' Then', max_tokens: 8, temperature: 0 };

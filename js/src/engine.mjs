@@ -211,6 +211,7 @@ export class Engine {
     const runner = this.#runner;
     this.#runner = null;
     this.modelInfo = null;
+    await runner?.prefixCache?.flush();  // pages of finished requests are stored before the engine goes
     await runner?.destroy();
     await this.#source?.close?.();
     this.#source = null;
