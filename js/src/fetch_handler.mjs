@@ -15,6 +15,12 @@ function errorResponse(error) {
 
 const json = (body, status = 200) => new Response(JSON.stringify(body), { status, headers: JSON_HEADERS });
 
+/** The server-sent event that ends a stream with an error: `event: error` and OpenAI's error body. */
+export function sseErrorEvent(error) {
+  const e = error instanceof TabllmAPIError ? error : engineFailure(error);
+  return `event: error\ndata: ${JSON.stringify(e.toJSON())}\n\n`;
+}
+
 // Server-sent events of an async iterable of chunks, ended by `data: [DONE]`. An error after the first
 // byte can no longer change the status: it goes out as an error event.
 function sseResponse(chunks, abort) {
@@ -31,10 +37,7 @@ function sseResponse(chunks, abort) {
           controller.enqueue(encoder.encode(`data: ${JSON.stringify(value)}\n\n`));
         }
       } catch (error) {
-        if (error?.name !== 'AbortError') {
-          const e = error instanceof TabllmAPIError ? error : engineFailure(error);
-          controller.enqueue(encoder.encode(`event: error\ndata: ${JSON.stringify(e.toJSON())}\n\n`));
-        }
+        if (error?.name !== 'AbortError') controller.enqueue(encoder.encode(sseErrorEvent(error)));
         controller.close();
       }
     },
