@@ -239,6 +239,32 @@ async function loadEngine() {
 
 // ---- chat ----------------------------------------------------------------------------------------------
 
+// The chat thread survives a reload (localStorage); with the engine's prefix cache, its KV cache does too, so
+// the next turn after a reload does not prefill the whole thread again.
+const THREAD_KEY = 'tabllm-chat-thread';
+
+function saveThread() {
+  try {
+    if (app.history.length) localStorage.setItem(THREAD_KEY, JSON.stringify(app.history.map(({ role, content }) => ({ role, content }))));
+    else localStorage.removeItem(THREAD_KEY);
+  } catch (error) {
+    console.warn(`tabllm chat: the thread is not saved (${error.message})`);
+  }
+}
+
+function restoreThread() {
+  let saved = [];
+  try {
+    saved = JSON.parse(localStorage.getItem(THREAD_KEY) ?? '[]');
+  } catch {
+    localStorage.removeItem(THREAD_KEY);  // unreadable: start afresh
+  }
+  for (const { role, content } of Array.isArray(saved) ? saved : []) {
+    if ((role !== 'user' && role !== 'assistant') || typeof content !== 'string') continue;
+    app.history.push({ role, content, item: addMessage(role, content) });
+  }
+}
+
 function addMessage(role, text) {
   const li = document.createElement('li');
   li.className = role;
@@ -370,6 +396,7 @@ async function send(text) {
   bubble.append(note);
   if (mode === 'chat' && usage) markOutOfView(usage.truncated_messages ?? 0);
   if (mode === 'chat' && reply) app.history.push({ role: 'assistant', content: reply, item: bubble });
+  if (mode === 'chat') saveThread();
   app.replies.push({ text: reply, ...stats, startedAt: started, endedAt });
   window.dispatchEvent(new CustomEvent('tabllm-chat-reply', { detail: app.replies.at(-1) }));
   controller = null;
@@ -405,6 +432,7 @@ ui.clear.addEventListener('click', () => {
   app.history = [];
   app.outOfView = 0;
   ui.messages.replaceChildren();
+  saveThread();
 });
 ui.temperature.addEventListener('input', () => {
   ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
@@ -418,6 +446,7 @@ for (const [name, input] of [['backend', ui.backend], ['mode', ui.mode], ['tempe
 }
 ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
 
+restoreThread();
 setState('idle');
 if ('serviceWorker' in navigator && params.get('sw') !== '0') {
   // The page's own files, cached for offline use (models are kept by the loader, in OPFS).

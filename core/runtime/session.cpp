@@ -95,17 +95,33 @@ int64_t Session::import_kv_page(std::span<const uint8_t> bytes, std::span<const 
   if (!(page.layout == backend_->kv_layout()))
     throw Error(std::string("a KV page of another model or cache type (") + type_traits(page.layout.type).name + ", " +
                 std::to_string(page.layout.n_layers) + " layers, rows of " + std::to_string(page.layout.row_bytes) + " bytes)");
-  const auto end = page.start + static_cast<int64_t>(page.tokens.size());
-  if (end > static_cast<int64_t>(prompt.size()) || end > backend_->context_size() ||
-      !std::equal(page.tokens.begin(), page.tokens.end(), prompt.begin() + page.start))
-    throw Error("a KV page of other tokens than the prompt's at positions [" + std::to_string(page.start) + ", " + std::to_string(end) + ")");
+  // The rows of the tokens the page shares with the prompt from its start: a position's keys and values
+  // depend only on the tokens up to it.
+  int64_t shared = 0;
+  const auto count = static_cast<int64_t>(page.tokens.size());
+  while (shared < count && page.start + shared < static_cast<int64_t>(prompt.size()) &&
+         page.tokens[static_cast<size_t>(shared)] == prompt[static_cast<size_t>(page.start + shared)])
+    ++shared;
+  const int64_t end = page.start + shared;
+  if (shared == 0 || end > backend_->context_size())
+    throw Error("a KV page of other tokens than the prompt's at positions [" + std::to_string(page.start) + ", " +
+                std::to_string(page.start + count) + ")");
   size_t held = 0;
   while (held < cached_.size() && held < prompt.size() && cached_[held] == prompt[held]) ++held;
   if (page.start > static_cast<int64_t>(held))
     throw Error("a KV page from position " + std::to_string(page.start) + ", but the cache holds the prompt's first " + std::to_string(held) +
                 " positions only: restore pages in order");
   cached_.resize(held);  // rows past `held` are about to change: until the copy is done, they count for nothing
-  backend_->write_kv(page.start, end - page.start, page.rows.data());
+  if (shared == count) {
+    backend_->write_kv(page.start, shared, page.rows.data());
+  } else {  // each layer's key rows, then its value rows, of the first `shared` positions
+    const size_t row = page.layout.row_bytes;
+    std::vector<uint8_t> rows(page.layout.bytes_per_position() * static_cast<size_t>(shared));
+    for (size_t block = 0; block < static_cast<size_t>(2 * page.layout.n_layers); ++block)
+      std::copy_n(page.rows.data() + block * static_cast<size_t>(count) * row, static_cast<size_t>(shared) * row,
+                  rows.data() + block * static_cast<size_t>(shared) * row);
+    backend_->write_kv(page.start, shared, rows.data());
+  }
   cached_.assign(prompt.begin(), prompt.begin() + std::max<int64_t>(end, static_cast<int64_t>(held)));
   return static_cast<int64_t>(cached_.size());
 }

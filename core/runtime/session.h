@@ -105,9 +105,10 @@ class Session {
   const std::vector<int32_t>& cached_tokens() const { return cached_; }
   // KV pages (runtime/kv_pages.h) of the cached positions [start, end).
   std::vector<uint8_t> export_kv_page(int64_t start, int64_t end) const;
-  // Restores a page whose tokens are `prompt`'s at its positions, and which starts at or before the end of
-  // what the cache already holds of `prompt`; returns the positions of `prompt` now cached. Throws Error
-  // (the cache unchanged) for a page of another layout, damaged, out of order, or of other tokens.
+  // Restores the positions of a page whose tokens `prompt` shares from the page's start (all of them, or
+  // the first ones), for a page that starts at or before the end of what the cache already holds of
+  // `prompt`; returns the positions of `prompt` now cached. Throws Error (the cache unchanged) for a page
+  // of another layout, damaged, out of order, or whose first token is not the prompt's.
   int64_t import_kv_page(std::span<const uint8_t> page, std::span<const int32_t> prompt);
   Backend& backend() { return *backend_; }
   const ModelConfig& config() const { return config_; }

@@ -4,15 +4,19 @@
 //
 // A page holds positions [start, end) with start a multiple of PAGE; its key hashes every token from
 // position 0 to `end`, so conversations that begin alike share pages, and the pages of one conversation
-// form a chain. Full pages are written once; the last, partial one is rewritten as the conversation grows
-// (the previous partial page of the same chain is dropped). Entries are evicted least recently used first
+// form a chain (each entry knows the key of what comes before it and its own tokens). A prompt gets the
+// chain's pages it begins with, and of the first page it parts from, the positions before it parts (a
+// chat's earlier reply, tokenized again, may differ from the tokens that were sampled). Full pages are
+// written once; the last, partial one is rewritten as the conversation grows (the previous partial page of
+// the same chain is dropped). Entries are evicted least recently used first
 // once the store holds more than maxBytes. The store is keyed by the model, the cache type, the backend
 // and the tabllm version: pages of anything else are never read.
 import { importNodeOnly, isNode } from './node_only.mjs';
 
 export const PAGE = 256;
 const INDEX = 'index.json';
-const FORMAT = 1;
+const FORMAT = 2;
+const WORTH_RESTORING = 32;  // positions: fewer are prefilled faster than read
 
 // FNV-1a (64-bit) over the token ids from position 0, as each position is passed: keys[i] covers tokens [0, i).
 function prefixKeys(tokens, upTo = tokens.length) {
@@ -27,6 +31,21 @@ function prefixKeys(tokens, upTo = tokens.length) {
   return keys;
 }
 
+// Token ids in the index, compactly: base64 of their little-endian int32s.
+function packTokens(ids) {
+  const bytes = new Uint8Array(Int32Array.from(ids).buffer);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+function unpackTokens(text) {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return new Int32Array(bytes.buffer);
+}
+
 export class PrefixCache {
   /**
    * @param {{get(name): Promise<Uint8Array|null>, put(name, bytes): Promise<void>, delete(name): Promise<void>}} store
@@ -37,7 +56,7 @@ export class PrefixCache {
     this.identity = identity;
     this.maxBytes = maxBytes;
     this.warn = onWarning;
-    this.entries = new Map();  // key → {start, end, bytes, used}
+    this.entries = new Map();  // key → {start, end, prev (the key of [0, start)), tokens (packTokens), bytes, used}
     this.stats = { lookups: 0, pages_written: 0, pages_read: 0, bytes_written: 0, bytes_read: 0, restores: 0, restored_tokens: 0, restore_ms: 0, refused: 0 };
     this.writing = Promise.resolve();
   }
@@ -65,23 +84,28 @@ export class PrefixCache {
     while (held < cached.length && held < tokens.length && cached[held] === tokens[held]) held++;
     // The last prompt token is always processed again (its logits start the reply).
     const limit = tokens.length - 1;
-    if (limit - held < PAGE / 4) return 0;  // little to gain
+    if (limit - held < WORTH_RESTORING) return 0;
     const keys = prefixKeys(tokens, limit);
-    const chain = [];
-    for (let end = PAGE; end <= limit && this.entries.has(keys[end]); end += PAGE) chain.push(end);
-    const full = chain.length ? chain.at(-1) : 0;
-    for (let end = Math.min(limit, full + PAGE - 1); end > full; end--) {
-      if (this.entries.has(keys[end])) {
-        chain.push(end);
-        break;
+    // The chain: at each page start, the stored page after this prefix that shares most of the prompt.
+    const plan = [];
+    for (let start = 0; start < limit; start += PAGE) {
+      let best = null;
+      for (const [key, e] of this.entries) {
+        if (e.start !== start || e.prev !== keys[start]) continue;
+        const ids = unpackTokens(e.tokens);
+        let shared = 0;
+        while (shared < ids.length && start + shared < limit && ids[shared] === tokens[start + shared]) shared++;
+        if (shared > 0 && (!best || shared > best.shared)) best = { key, shared, whole: shared === ids.length && ids.length === PAGE };
       }
+      if (!best) break;
+      plan.push({ key: best.key, end: start + best.shared });
+      if (!best.whole) break;
     }
-    const wanted = chain.filter((end) => end > held);
-    if (!wanted.length) return 0;
+    const wanted = plan.filter((p) => p.end > held);
+    if (!wanted.length || wanted.at(-1).end - held < WORTH_RESTORING) return 0;
     const started = performance.now();
     let now = held;
-    for (const end of wanted) {
-      const key = keys[end];
+    for (const { key } of wanted) {
       const bytes = await this.store.get(`${key}.kv`).catch(() => null);
       if (!bytes) {
         this.warn(`a stored KV page is missing (${key}): the rest of the prompt is prefilled`);
@@ -118,7 +142,7 @@ export class PrefixCache {
     for (let start = 0; start < cached.length; start += PAGE) {
       const end = Math.min(start + PAGE, cached.length);
       if (this.entries.has(keys[end])) continue;
-      pages.push({ key: keys[end], start, end, bytes: session.exportPage(start, end) });
+      pages.push({ key: keys[end], start, end, prev: keys[start], tokens: packTokens(cached.slice(start, end)), bytes: session.exportPage(start, end) });
     }
     // Partial pages of this chain that the new pages cover are superseded.
     const superseded = [...this.entries].filter(([key, e]) => e.end % PAGE !== 0 && e.end <= cached.length && keys[e.end] === key &&
@@ -144,7 +168,7 @@ export class PrefixCache {
   async #write(pages, superseded) {
     for (const p of pages) {
       await this.store.put(`${p.key}.kv`, p.bytes);
-      this.entries.set(p.key, { start: p.start, end: p.end, bytes: p.bytes.length, used: Date.now() });
+      this.entries.set(p.key, { start: p.start, end: p.end, prev: p.prev, tokens: p.tokens, bytes: p.bytes.length, used: Date.now() });
       this.stats.pages_written++;
       this.stats.bytes_written += p.bytes.length;
     }

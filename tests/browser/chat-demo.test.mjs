@@ -200,6 +200,12 @@ test('backend wasm gives the same text; a reload with the server gone still gene
     figures.offlineReloadMs = Date.now() - reloadStarted;
     const fromDisk = await page.evaluate(() => window.tabllmChat.progress.find((p) => p.phase === 'ready' && p.storage));
     assert.deepEqual([fromDisk?.storage, fromDisk?.fromCache], ['opfs', true]);
+    // The thread is back, and its next turn starts from the KV pages stored before the reload.
+    assert.deepEqual(await page.evaluate(() => window.tabllmChat.history.map((m) => m.role)), ['user', 'assistant']);
+    const resumed = await ask(page, 'The end.', { temperature: 0, maxTokens: 4 });
+    assert.ok(resumed.reply.usage.timings.prompt_tokens_reused >= 64, JSON.stringify(resumed.reply.usage.timings));
+    await page.locator('#clear').click();
+    assert.equal(await page.evaluate(() => localStorage.getItem('tabllm-chat-thread')), null);
     const offline = await ask(page, reference.prompt, { temperature: 0, maxTokens: 16 });
     assert.ok(reference.text.startsWith(offline.reply.text), `offline: ${JSON.stringify(offline.reply.text)}`);
     assert.ok(offline.reply.text.length > 20);

@@ -66,6 +66,15 @@ TEST(KvPages, ARestoredCacheAnswersAsTheOneThatComputedIt) {
   EXPECT_EQ(got.tokens, expected.tokens);
   EXPECT_EQ(got.timings.prompt_tokens_reused, static_cast<int64_t>(history.size()));
   (void)told;
+
+  // A prompt that parts from the stored history inside the second page: the shared part of that page is
+  // restored, and the answer is a fresh session's.
+  GenerateRequest parted = next;
+  parted.prompt_tokens[300] = parted.prompt_tokens[300] == 5 ? 6 : 5;
+  auto partial = session(*model);
+  EXPECT_EQ(partial->import_kv_page(page0, parted.prompt_tokens), 256);
+  EXPECT_EQ(partial->import_kv_page(page1, parted.prompt_tokens), 300);
+  EXPECT_EQ(partial->generate(parted).tokens, session(*model)->generate(parted).tokens);
 }
 
 TEST(KvPages, RefusesWhatItCannotUse) {
@@ -83,12 +92,16 @@ TEST(KvPages, RefusesWhatItCannotUse) {
   expect_refused(*s, std::span(page0).first(page0.size() - 9), history, "truncated");
   expect_refused(*s, page1, history, "restore pages in order");
   std::vector<int32_t> other = history;
-  other[10] = other[10] == 5 ? 6 : 5;
+  other[0] = other[0] == 5 ? 6 : 5;
   expect_refused(*s, page0, other, "other tokens");
   expect_refused(*session(*model, TensorType::Q8_0), page0, history, "another model or cache type");
   const std::vector<uint8_t> junk(64, 7);
   expect_refused(*s, junk, history, "not a KV page");
   EXPECT_TRUE(s->cached_tokens().empty());
+  // A prompt that parts from the page at position 10 gets its first 10 positions.
+  std::vector<int32_t> parted = history;
+  parted[10] = parted[10] == 5 ? 6 : 5;
+  EXPECT_EQ(session(*model)->import_kv_page(page0, parted), 10);
   // After the refusals the good pages still restore.
   EXPECT_EQ(s->import_kv_page(page0, history), 256);
   EXPECT_EQ(s->import_kv_page(page1, history), static_cast<int64_t>(history.size()));
