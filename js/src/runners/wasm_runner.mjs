@@ -5,12 +5,19 @@ import { runRequest, stepLoop } from './step_loop.mjs';
 
 const LOAD_CHUNK = 8 << 20;
 
+// KV cache bytes a position takes on the CPU (KvCache::bytes_per_position): a key and a value row of
+// kv_heads * head_dim values per layer; q8_0 keeps 34 bytes (an f16 scale and 32 bytes) per 32 values.
+const KV_ROW_BYTES = { f32: (n) => 4 * n, f16: (n) => 2 * n, q8_0: (n) => (n / 32) * 34 };
+export function cpuKvBytesPerToken(info, kvType) {
+  return 2 * info.layers * KV_ROW_BYTES[kvType](info.kv_heads * info.head_dim);
+}
+
 export class WasmRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
-   * @param {{threads?: number, contextSize?: number, onProgress?: Function, wasmVariant?: string}} options
+   * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', onProgress?: Function, wasmVariant?: string}} options
    */
-  static async create(source, { threads, contextSize, kvType, onProgress, wasmVariant } = {}) {
+  static async create(source, { threads, contextSize, kvType = 'f16', onProgress, wasmVariant } = {}) {
     const wasm = await startWasm({ threads, variant: wasmVariant });
     try {
       let loaded = 0;
@@ -26,21 +33,21 @@ export class WasmRunner {
       const info = model.info();
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
       const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType });
-      return new WasmRunner(wasm, model, session, info, context);
+      return new WasmRunner(wasm, model, session, info, context, kvType);
     } catch (e) {
       wasm.tabllm.shutdown();
       throw e;
     }
   }
 
-  constructor(wasm, model, session, info, contextSize) {
+  constructor(wasm, model, session, info, contextSize, kvType = 'f16') {
     this.wasm = wasm;
     this.model = model;
     this.session = session;
     this.info = info;
     this.contextSize = contextSize;
     this.backend = 'wasm';
-    this.details = { variant: wasm.variant, threads: wasm.threads };
+    this.details = { variant: wasm.variant, threads: wasm.threads, kvType, kvBytesPerToken: cpuKvBytesPerToken(info, kvType) };
   }
 
   tokenize(text, addBos) {
