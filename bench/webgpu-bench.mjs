@@ -1,6 +1,6 @@
 // WebGPU speed of a GGUF model in Node (Dawn): prefill of a synthetic prompt, then greedy decode with
 // sampling on the GPU, as one JSON object. On a machine without a GPU it runs on SwiftShader.
-//   node bench/webgpu-bench.mjs MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128] [--max-batch 128]
+//   node bench/webgpu-bench.mjs MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128] [--max-batch 128] [--kv-type f16]
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -11,7 +11,7 @@ import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
 const planIndex = process.argv.indexOf('--plan');
 const planExtra = planIndex >= 0 ? JSON.parse(process.argv[planIndex + 1]) : {};  // more plan options, e.g. '{"matvec_wg": 128}'
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const usage = 'usage: node bench/webgpu-bench.mjs MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128] [--max-batch 128]';
+const usage = 'usage: node bench/webgpu-bench.mjs MODEL.gguf [--prompt-tokens 512] [--gen-tokens 128] [--max-batch 128] [--kv-type f16|q8_0|f32]';
 const args = process.argv.slice(2);
 const modelPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
 if (!modelPath) {
@@ -23,6 +23,7 @@ const option = (name, fallback) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const promptTokens = option('prompt-tokens', 512), genTokens = option('gen-tokens', 128), maxBatch = option('max-batch', 128);
+const kvType = args.includes('--kv-type') ? args[args.indexOf('--kv-type') + 1] : 'f16';
 
 const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
 const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
@@ -31,7 +32,7 @@ const { adapter, device, limits } = await requestNodeDevice();
 const file = await nodeFileReader(modelPath);
 const header = await tabllm.loadModelHeader((offset, size) => file.read(offset, size), file.size);
 const t0 = performance.now();
-const model = await GpuModel.load(header, device, file, { limits, max_batch: maxBatch, context_size: promptTokens + genTokens, ...planExtra });
+const model = await GpuModel.load(header, device, file, { limits, max_batch: maxBatch, context_size: promptTokens + genTokens, kv_type: kvType, ...planExtra });
 await file.close();
 const loadMs = performance.now() - t0;
 
@@ -55,7 +56,7 @@ const decodeMs = performance.now() - t;
 const info = adapter.info ?? {};
 console.log(JSON.stringify({
   model: path.basename(modelPath), backend: 'webgpu', adapter: `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`.trim(),
-  prompt_tokens: promptTokens, gen_tokens: genTokens, max_batch: maxBatch,
+  prompt_tokens: promptTokens, gen_tokens: genTokens, max_batch: maxBatch, kv_type: model.plan.kv_type,
   prefill_tokens_per_s: +(promptTokens / (prefillMs / 1000)).toFixed(2), decode_tokens_per_s: +(genTokens / (decodeMs / 1000)).toFixed(2),
   decode_ms_per_token: +(decodeMs / genTokens).toFixed(3), dispatches_per_token: model.executor.dispatchCount('decode'),
   load_ms: Math.round(loadMs),

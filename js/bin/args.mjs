@@ -73,12 +73,13 @@ export function parseArgs(argv, options, flags, usage) {
   };
 }
 
-export const ENGINE_OPTIONS = ['m|model', 'threads|t', 'ctx|c', 'backend'];
+export const ENGINE_OPTIONS = ['m|model', 'threads|t', 'ctx|c', 'backend', 'kv-type'];
 export const ENGINE_USAGE =
   '  -m, --model FILE     GGUF model\n' +
   '  --backend B          auto (default), webgpu or wasm; auto takes WebGPU when a GPU adapter exists\n' +
   '  -t, --threads N      CPU threads of the wasm backend (default: up to 4)\n' +
-  '  -c, --ctx N          context size in tokens (default: the model\'s, at most 4096)\n';
+  '  -c, --ctx N          context size in tokens (default: the model\'s, at most 4096)\n' +
+  '  --kv-type T          KV cache type: f16 (default), q8_0 or f32\n';
 
 /** The backend and engine options shared by generate and bench. */
 export function engineOptions(args) {
@@ -88,5 +89,7 @@ export function engineOptions(args) {
   if (threads !== undefined && (threads < 1 || threads > 512)) throw new UsageError('--threads must be between 1 and 512');
   const contextSize = args.int('ctx', undefined);
   if (contextSize !== undefined && contextSize < 1) throw new UsageError('--ctx must be positive');
-  return { model: args.require('m'), backend, threads, contextSize };
+  const kvType = args.get('kv-type');
+  if (kvType !== undefined && !['f16', 'q8_0', 'f32'].includes(kvType)) throw new UsageError(`--kv-type must be f16, q8_0 or f32, got '${kvType}'`);
+  return { model: args.require('m'), backend, threads, contextSize, kvType };
 }

@@ -66,7 +66,7 @@ async function benchWebgpu(options, nPrompt, nGen, reps, format) {
   try {
     let adapter, limits;
     ({ adapter, device, limits } = await requestWebgpuDevice());
-    runner = await WebgpuRunner.create(file, { contextSize: options.contextSize, device, limits });
+    runner = await WebgpuRunner.create(file, { contextSize: options.contextSize, kvType: options.kvType, device, limits });
     const { gpu, info } = runner;
     checkContext(nPrompt, nGen, runner.contextSize);
     // Under a format the session needs text: its tokens feed the unconstrained run too, so the cache rows
@@ -103,7 +103,7 @@ async function benchWebgpu(options, nPrompt, nGen, reps, format) {
     const out = {
       model: info.name, arch: info.arch, weights: weightType(info), backend: 'webgpu',
       adapter: [a.vendor, a.architecture, a.description].filter(Boolean).join(' '),
-      prompt_tokens: prompt.length, gen_tokens: nGen,
+      prompt_tokens: prompt.length, gen_tokens: nGen, kv_type: gpu.plan.kv_type,
       prefill_tokens_per_s: round(prompt.length / bestPrefill, 2), decode_tokens_per_s: round(nGen / bestDecode, 2),
       prefill_ms: round(bestPrefill * 1e3, 1), decode_ms_per_token: round(bestDecode * 1e3 / nGen, 3),
       dispatches_per_token: gpu.executor.dispatchCount('decode'),
@@ -188,7 +188,7 @@ async function benchWasm(options, nPrompt, nGen, reps) {
     let best = null;
     for (let r = 0; r < reps; r++) {
       // A fresh session per repetition: a session reuses its cached prompt.
-      const session = model.createSession({ threads: wasm.threads, contextSize: context });
+      const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType: options.kvType });
       try {
         const result = session.generate(prompt, { max_tokens: nGen, temperature: 0, ignore_eos: true });
         if (!best || result.prefill_ms + result.decode_ms < best.prefill_ms + best.decode_ms) best = result;
@@ -199,7 +199,7 @@ async function benchWasm(options, nPrompt, nGen, reps) {
     const decoded = best.generated_tokens - 1;  // the first token comes out of the prefill
     return {
       model: info.name, arch: info.arch, weights: weightType(info), backend: 'wasm', kernels: `wasm ${wasm.variant} simd128`, threads: wasm.threads,
-      prompt_tokens: promptTokens, gen_tokens: best.generated_tokens,
+      prompt_tokens: promptTokens, gen_tokens: best.generated_tokens, kv_type: options.kvType ?? 'f16',
       prefill_tokens_per_s: round(best.prefill_tokens_per_s, 2), decode_tokens_per_s: round(best.decode_tokens_per_s, 2),
       prefill_ms: round(best.prefill_ms, 1), decode_ms_per_token: round(best.decode_ms / Math.max(1, decoded), 3),
     };

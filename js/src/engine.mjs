@@ -66,7 +66,7 @@ export class Engine {
     return this.#runner?.contextSize ?? 0;
   }
 
-  /** Backend details: {backend, reason, contextSize, ...}: WebAssembly variant and threads, or the adapter. */
+  /** Backend details: {backend, reason, contextSize, kvType, kvBytesPerToken, ...}: WebAssembly variant and threads, or the adapter. */
   get runtime() {
     return { backend: this.backend, reason: this.backendReason, contextSize: this.contextSize, ...this.#runner?.details };
   }

@@ -28,6 +28,13 @@ export interface EngineOptions {
   onDeviceLost?: (error: Error) => void;
   /** Tokens of context (default: the model's, at most 4096). */
   contextSize?: number;
+  /**
+   * The KV cache's element type, on either backend: 'f16' (default; 2 bytes a value), 'q8_0' (blocks of 32
+   * values with one scale: about 1.1 bytes a value, a little less exact; needs key/value rows of a multiple
+   * of 32 values, else loading fails saying to use 'f16') or 'f32' (4 bytes a value). engine.runtime reports
+   * the type and the cache's bytes per token.
+   */
+  kvType?: 'f16' | 'q8_0' | 'f32';
   /** CPU threads for the WebAssembly backend (threads need cross-origin isolation in browsers). */
   threads?: number;
   /** Force a WebAssembly build: 'threaded' or 'single'. */
@@ -270,8 +277,7 @@ export interface TabllmEngine {
   readonly modelInfo: ModelInfo | null;
   readonly modelId: string;
   readonly contextSize: number;
-  /** Backend details: {backend, reason, contextSize, variant and threads (WebAssembly) or adapter (WebGPU),
-   * kvType and kvBytesPerToken (WebAssembly)}. */
+  /** Backend details: {backend, reason, contextSize, kvType, kvBytesPerToken (KV cache bytes a token takes), variant and threads (WebAssembly) or adapter (WebGPU)}. */
   readonly runtime: Record<string, unknown>;
 }
 

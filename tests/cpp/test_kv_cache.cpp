@@ -1,11 +1,14 @@
 // The KV cache's element types: rows read back as the type rounds them (any head slice, even inside a
 // q8_0 block), a type the rows cannot take is refused by name, and the model's logits with f16 and q8_0
-// caches stay within the rounding of their type of the f32 cache's, on both paths and after a shift.
+// caches stay within the rounding of their type of the f32 cache's, on both paths and after a shift. The
+// WebGPU plan takes the same types (its numbers against the CPU: tests/js/webgpu-kv.test.mjs).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 
 #include "backend/cpu/forward.h"
+#include "backend/webgpu/plan.h"
 #include "common/error.h"
 #include "quant/quantize.h"
 #include "runtime/context_shift.h"
@@ -136,5 +139,46 @@ TEST(KvCache, AShiftOfARoundedCacheStaysCloseToTheSameShiftOfAnF32One) {
     const float d = relative_diff(shifted(type), f32);
     std::printf("[kv] after a shift, %s cache: %.3g of the largest f32-cache logit\n", type_traits(type).name, d);
     EXPECT_LT(d, type == TensorType::F16 ? 5e-3f : 1e-1f);
+  }
+}
+
+// The WebGPU plan's kv_type: f16 by default, the cache buffers sized by the type, the same refusals as the
+// CPU's cache, and kernels composed with the type's codec (stores only where a kernel writes the cache).
+TEST(KvCache, WebGpuPlanSizesAndComposesTheCacheOfItsType) {
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-f32.gguf");  // 5 layers, kv_dim 32
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  EXPECT_EQ(o.kv_type, "f16");
+  const std::map<std::string, uint64_t> row_bytes = {{"f32", 128}, {"f16", 64}, {"q8_0", 36}};
+  for (const auto& [type, bytes] : row_bytes) {
+    o.kv_type = type;
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+    EXPECT_EQ(plan.kv_type, type);
+    EXPECT_EQ(plan.kv_bytes_per_token, 2 * 5 * bytes) << type;
+    uint64_t kv = 0;
+    for (const auto& b : plan.buffers) kv += b.role == "kv" ? b.size : 0;
+    EXPECT_GE(kv, 2 * 5 * 64 * bytes) << type;
+    EXPECT_LT(kv, 2 * 5 * 64 * bytes + 10 * 256) << type;  // ranges aligned to 256 bytes
+    for (const auto& p : plan.pipelines) {
+      const bool cache = p.key.rfind("qkv_post", 0) == 0 || p.key.rfind("attention", 0) == 0 || p.key.rfind("kv_shift", 0) == 0;
+      const bool combine = p.key.rfind("attention_combine", 0) == 0;
+      EXPECT_EQ(p.code.find("fn kcache_load4(") != std::string::npos, cache && !combine) << p.key;
+      const bool writes = p.key.rfind("qkv_post", 0) == 0 || p.key.rfind("kv_shift", 0) == 0;
+      EXPECT_EQ(p.code.find("fn vcache_store(") != std::string::npos, writes) << p.key;
+    }
+    EXPECT_NE(plan.to_json().find("\"kv_type\":\"" + type + "\""), std::string::npos);
+  }
+  EXPECT_EQ(webgpu::parse_plan_options(R"({"kv_type": "q8_0"})").kv_type, "q8_0");
+  try {
+    webgpu::parse_plan_options(R"({"kv_type": "q4_0"})");
+    FAIL() << "kv_type q4_0 was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("f32, f16, q8_0"), std::string::npos) << e.what();
+  }
+  try {  // kv_dim 48: not whole q8_0 blocks
+    webgpu::build_op_plan(R"({"op": "attention", "n_heads": 2, "n_kv_heads": 1, "head_dim": 48, "n_tokens": 1, "context": 4, "kv_type": "q8_0"})");
+    FAIL() << "a q8_0 cache of 48-value rows was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(use kv type f16)"), std::string::npos) << e.what();
   }
 }

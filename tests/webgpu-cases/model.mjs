@@ -162,7 +162,7 @@ export function cpuParityCase(arch, { countObjects = false, type = 'f32' } = {})
 }
 
 /**
- * tiny-ARCH f32 with a KV cache of `context` positions on both sides (LongRoPE picks its factors by it):
+ * tiny-ARCH f32 with an f32 KV cache of `context` positions on both sides (LongRoPE picks its factors by it):
  * after a 20-token prompt (two prefill chunks of the plan's 16), `count` greedy tokens on WebGPU equal the
  * CPU's (scalar kernels) and every step's logits are close to the CPU's. The tiny gemma2/gemma3 windows are
  * 8 positions, so they slide in prefill and in decode.
@@ -175,7 +175,7 @@ export function archParityCase(arch, { context = 256, count = 6, what = '' } = {
       const bytes = await ctx.modelBytes(name);
       if (!bytes) throw new MissingInput('synthetic models missing: run scripts/setup.sh');
       const prompt = Array.from({ length: 20 }, (_, i) => (i === 0 ? 1 : 3 + ((i * 37) % 400)));
-      const model = await loadGpuModel(ctx, name, { context_size: context });
+      const model = await loadGpuModel(ctx, name, { context_size: context, kv_type: 'f32' });
       const gpuIds = [];
       const gpuLogits = [];
       try {
@@ -193,7 +193,7 @@ export function archParityCase(arch, { context = 256, count = 6, what = '' } = {
       // what the CPU samples step i from, given the same earlier tokens.
       const tabllm = bindTabllm(ctx.module);
       const m = tabllm.loadModel(bytes);
-      const session = m.createSession({ kernels: 'scalar', threads: 1, contextSize: context });
+      const session = m.createSession({ kernels: 'scalar', threads: 1, contextSize: context, kvType: 'f32' });
       let cpu;
       try {
         cpu = session.logits([...prompt, ...gpuIds.slice(0, -1)]);

@@ -97,6 +97,14 @@ TABLLM_API int tabllm_ref_dequantize(int type, const void* src, int n, float* ds
   });
 }
 
+// dst = the n floats at src encoded as `type` (quantize_row: what the CPU's KV cache stores of a row).
+TABLLM_API int tabllm_ref_quantize(int type, const float* src, int n, void* dst) {
+  return guarded([&] {
+    tabllm::quantize_row(type_of(type), src, dst, n);
+    return 0;
+  });
+}
+
 // y[t][r] = sum_c W[r][c] x[t][c] on the scalar reference path (cpu::matmul, Path::Scalar, one thread).
 TABLLM_API int tabllm_ref_matmul(int type, const void* W, int rows, int cols, const float* x, int n_tokens, float* y) {
   return guarded([&] {

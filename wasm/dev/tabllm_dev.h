@@ -33,6 +33,8 @@ TABLLM_API int tabllm_ref_row_bytes(int type, int cols);
 TABLLM_API int tabllm_ref_random_weights(int type, int rows, int cols, unsigned seed, uint8_t* out);
 /* `n` elements of type `type` at `src` as floats. */
 TABLLM_API int tabllm_ref_dequantize(int type, const void* src, int n, float* dst);
+/* `n` floats at `src` encoded as `type` (f32, f16, bf16, q8_0, q4_0, ...; n a multiple of its block) into `dst`. */
+TABLLM_API int tabllm_ref_quantize(int type, const float* src, int n, void* dst);
 /* y[t][r] = sum_c W[r][c] x[t][c] with the scalar CPU kernel. */
 TABLLM_API int tabllm_ref_matmul(int type, const void* W, int rows, int cols, const float* x, int n_tokens, float* y);
 TABLLM_API int tabllm_ref_rmsnorm(const float* x, const float* weight, int n, int n_tokens, float eps, float* out);

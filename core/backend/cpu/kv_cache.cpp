@@ -29,11 +29,7 @@ inline float half_to_float(uint16_t h) {
 
 KvCache::KvCache(int64_t n_layers, int64_t kv_dim, int64_t capacity, TensorType type)
     : n_layers_(n_layers), kv_dim_(kv_dim), capacity_(capacity), type_(type) {
-  if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::Q8_0)
-    throw Error(std::string("the KV cache holds f32, f16 or q8_0, not ") + type_traits(type).name);
-  if (type == TensorType::Q8_0 && kv_dim % 32 != 0)
-    throw Error("a q8_0 KV cache needs key/value rows of a multiple of 32 values; this model's have " + std::to_string(kv_dim) +
-                " (use kv type f16)");
+  check_kv_cache_type(type, kv_dim);
   row_bytes_ = type_row_bytes(type, kv_dim);
 }
 
@@ -91,6 +87,14 @@ void KvCache::write(int64_t start, int64_t count, const uint8_t* in) {
 
 size_t KvCache::bytes_allocated() const {
   return pages_.size() * static_cast<size_t>(n_layers_ * 2 * kPagePositions) * row_bytes_;
+}
+
+void check_kv_cache_type(TensorType type, int64_t kv_dim) {
+  if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::Q8_0)
+    throw Error(std::string("the KV cache holds f32, f16 or q8_0, not ") + type_traits(type).name);
+  if (type == TensorType::Q8_0 && kv_dim % 32 != 0)
+    throw Error("a q8_0 KV cache needs key/value rows of a multiple of 32 values; this model's have " + std::to_string(kv_dim) +
+                " (use kv type f16)");
 }
 
 TensorType kv_cache_type(const std::string& name) {

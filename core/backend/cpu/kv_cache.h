@@ -75,5 +75,8 @@ class KvCache {
 
 // The cache type named "f32", "f16" or "q8_0"; throws Error naming the choices otherwise.
 TensorType kv_cache_type(const std::string& name);
+// Throws Error when rows of kv_dim values cannot be kept as `type` (q8_0 needs a multiple of 32); the
+// WebGPU plan checks its cache with it too.
+void check_kv_cache_type(TensorType type, int64_t kv_dim);
 
 }  // namespace tabllm

@@ -138,7 +138,15 @@ std::string KernelSpec::key() const {
   for (const auto& f : flags) s << '+' << lower(f);
   for (TensorType t : weights) s << ':' << type_traits(t).name;
   for (const auto& [k, v] : constants) s << ',' << lower(k) << '=' << v;
+  if (!kv.empty()) s << "@kv=" << kv;
   return s.str();
+}
+
+int64_t kv_group(std::string_view kv_type) {
+  if (kv_type == "f32") return 1;
+  if (kv_type == "f16") return 2;
+  if (kv_type == "q8_0") return 32;
+  throw Error("no KV cache codec for type \"" + std::string(kv_type) + "\"");
 }
 
 std::string compose_kernel(const KernelSpec& spec) {
@@ -154,6 +162,15 @@ std::string compose_kernel(const KernelSpec& spec) {
     std::string var = std::to_string(i);
     var.insert(var.begin(), 'w');  // (not "w" + ...: GCC 12 warns falsely about that concatenation)
     code += replace_all(std::string(wgsl_source("weight_bytes")) + std::string(wgsl_source(decoder)), "$W", var);
+  }
+  if (!spec.kv.empty()) {
+    kv_group(spec.kv);  // a known type
+    const std::string codec = "kv_" + spec.kv;
+    const bool writes = spec.kernel == "qkv_post" || spec.kernel == "kv_shift";
+    const std::string text = preprocess(codec, wgsl_source(codec), writes ? std::vector<std::string>{"STORE"} : std::vector<std::string>{});
+    code += wgsl_source("kv_common");
+    code += replace_all(text, "$C", "kcache");
+    code += replace_all(text, "$C", "vcache");
   }
   return code;
 }

@@ -5,9 +5,11 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <numeric>
 
 #include <nlohmann/json.hpp>
 
+#include "backend/cpu/kv_cache.h"
 #include "backend/webgpu/kernels.h"
 #include "common/error.h"
 #include "model/model.h"
@@ -302,6 +304,32 @@ void emit_embed(Builder& b, std::vector<Dispatch>& list, Range step, const Matri
   }
 }
 
+// The KV cache on the GPU (kv_<type>.wgsl): a layer's keys (and its values) are an array<u32> of `row_bytes`
+// per position. qkv_post and kv_shift take a row in units of `unit` values, whole heads and whole codec
+// groups (a q8_0 block of 32 may span several heads, or cut through one), so one thread writes a group.
+struct KvLayout {
+  std::string type = "f32";
+  int64_t unit = 0;
+  uint64_t row_bytes = 0;
+};
+
+KvLayout kv_layout(const std::string& type, int64_t head_dim, int64_t kv_dim, const DeviceLimits& limits) {
+  check_kv_cache_type(kv_cache_type(type), kv_dim);
+  KvLayout l;
+  l.type = type;
+  const int64_t group = kv_group(type);
+  l.unit = std::lcm(head_dim, group);
+  const uint64_t values = static_cast<uint64_t>(kv_dim);
+  l.row_bytes = type == "f32" ? 4 * values : type == "f16" ? 2 * values : values / 32 * 36;  // q8_0: 9 words a block
+  // qkv_post keeps a unit and a reduction row of 64 floats in workgroup memory.
+  const uint64_t shared = 4 * static_cast<uint64_t>(l.unit + 64);
+  if (shared > limits.max_compute_workgroup_storage_size)
+    throw Error("a " + type + " KV cache with heads of " + std::to_string(head_dim) + " values is written in units of " + std::to_string(l.unit) +
+                " values, which need " + std::to_string(shared) + " bytes of workgroup memory; this device allows " +
+                std::to_string(limits.max_compute_workgroup_storage_size) + " (maxComputeWorkgroupStorageSize): use kv type f16");
+  return l;
+}
+
 struct AttnShape {
   int64_t n_heads, n_kv_heads, head_dim, rope_pairs;
   bool halves;
@@ -309,6 +337,7 @@ struct AttnShape {
   float scale;         // multiplies q·k
   float soft_cap;      // > 0: scores soft-capped
   int64_t window = 0;  // > 0: sliding-window attention (a local layer)
+  KvLayout kv{};
 };
 
 void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, Range qkv, Range rope, Range k, Range v,
@@ -316,7 +345,7 @@ void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const At
   std::vector<std::string> flags;
   if (bias) flags.push_back("BIAS");
   if (qknorm) flags.push_back("QKNORM");
-  const uint32_t pipeline = b.pipeline(KernelSpec{"qkv_post", flags, {}, {}});
+  const uint32_t pipeline = b.pipeline(KernelSpec{"qkv_post", flags, {}, {{"UNIT", s.kv.unit}}, s.kv.type});
   const int64_t kv_dim = s.n_kv_heads * s.head_dim;
   Dispatch d;
   d.label = label;
@@ -326,7 +355,7 @@ void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const At
                 bind(1, step), bind(3, qkv), bind(4, rope), bind(5, k), bind(6, v)};
   if (bias) d.bindings.push_back(bind(7, *bias));
   if (qknorm) d.bindings.push_back(bind(8, *qknorm));
-  d.groups[0] = u32(s.n_heads + 2 * s.n_kv_heads);
+  d.groups[0] = u32(s.n_heads + 2 * kv_dim / s.kv.unit);
   d.token_tile = 1;
   list.push_back(std::move(d));
 }
@@ -343,7 +372,7 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
   d.groups[0] = u32(s.n_heads);
   if (tq == 1 && splits > 0) {
     const std::map<std::string, int64_t> constants = {{"WG", kWG}, {"HD", s.head_dim}, {"S", splits}};
-    d.pipeline = b.pipeline(KernelSpec{"attention_split", {}, {}, constants});
+    d.pipeline = b.pipeline(KernelSpec{"attention_split", {}, {}, constants, s.kv.type});
     d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, part), bind(5, k), bind(6, v)};
     d.groups[1] = u32(splits);
     list.push_back(d);
@@ -361,7 +390,7 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
     throw Error("prefill attention over " + std::to_string(tq) + " queries of head_dim " + std::to_string(s.head_dim) + " needs " +
                 std::to_string(shared) + " bytes of workgroup memory; this device allows " +
                 std::to_string(b.limits().max_compute_workgroup_storage_size) + " (maxComputeWorkgroupStorageSize): lower attn_tile");
-  d.pipeline = b.pipeline(KernelSpec{"attention", {}, {}, {{"WG", kWG}, {"TQ", tq}, {"HD", s.head_dim}}});
+  d.pipeline = b.pipeline(KernelSpec{"attention", {}, {}, {{"WG", kWG}, {"TQ", tq}, {"HD", s.head_dim}}, s.kv.type});
   d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, out), bind(5, k), bind(6, v)};
   d.token_tile = static_cast<uint32_t>(tq);
   list.push_back(std::move(d));
@@ -401,10 +430,10 @@ void emit_kv_shift(Builder& b, std::vector<Dispatch>& list, Range shift, const A
                    Range v, const std::string& label) {
   Dispatch d;
   d.label = label;
-  d.pipeline = b.pipeline(KernelSpec{"kv_shift", {}, {}, {{"WG", kWG}}});
+  d.pipeline = b.pipeline(KernelSpec{"kv_shift", {}, {}, {{"WG", kWG}, {"UNIT", s.kv.unit}}, s.kv.type});
   d.bindings = {bind(0, b.params({u32(s.n_kv_heads), u32(s.head_dim), u32(s.rope_pairs), s.halves ? 1u : 0u, u32(s.n_kv_heads * s.head_dim)})),
                 bind(1, shift), bind(4, rotations), bind(5, k), bind(6, v)};
-  d.groups[0] = u32(2 * s.n_kv_heads);
+  d.groups[0] = u32(2 * s.n_kv_heads * s.head_dim / s.kv.unit);
   d.groups[1] = u32(std::clamp<int64_t>(rows, 1, b.limits().max_compute_workgroups_per_dimension));
   list.push_back(std::move(d));
 }
@@ -469,8 +498,11 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   plan.result_buffer = static_cast<int>(result.buffer);
   plan.mask_buffer = static_cast<int>(mask.buffer);
 
+  const KvLayout kv = kv_layout(o.kv_type, c.head_dim, kv_dim, o.limits);
+  plan.kv_type = kv.type;
+  plan.kv_bytes_per_token = 2 * static_cast<uint64_t>(c.n_layers) * kv.row_bytes;
   std::vector<Range> kcache, vcache;
-  const uint64_t kv_bytes = 4 * static_cast<uint64_t>(ctx * kv_dim);
+  const uint64_t kv_bytes = static_cast<uint64_t>(ctx) * kv.row_bytes;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     kcache.push_back(b.place("kv", kv_bytes, "the KV cache of one layer (" + std::to_string(ctx) + " positions)"));
     vcache.push_back(b.place("kv", kv_bytes, "the KV cache of one layer (" + std::to_string(ctx) + " positions)"));
@@ -562,7 +594,7 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
       const std::string p = "blk." + std::to_string(l) + ".";
       const bool local = c.is_local(static_cast<int64_t>(l));
       const AttnShape shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps,
-                            c.attn_scale, c.attn_soft_cap, local ? c.sliding_window : 0};
+                            c.attn_scale, c.attn_soft_cap, local ? c.sliding_window : 0, kv};
       if (y.wq.parts.size() == 1 && y.wk.parts.size() == 1 && y.wv.parts.size() == 1) {
         emit_matmul(b, list, step, MatmulCall{p + "qkv", {&y.wq, &y.wk, &y.wv}, {"NORM", "MULTI"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
       } else {
@@ -601,7 +633,7 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   };
   const Range rotation_global = rotation_range({c.rope_base, c.rope_linear_scale});
   const Range rotation_local = any_local && !same_rope ? rotation_range(c.rope_local) : rotation_global;
-  const AttnShape shift_shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps, c.attn_scale, c.attn_soft_cap};
+  const AttnShape shift_shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps, c.attn_scale, c.attn_soft_cap, 0, kv};
   for (size_t l = 0; l < layers.size(); ++l)
     emit_kv_shift(b, plan.shift, shift, shift_shape, ctx / 2, c.is_local(static_cast<int64_t>(l)) ? rotation_local : rotation_global, kcache[l], vcache[l],
                   "blk." + std::to_string(l) + ".kv_shift");
@@ -673,11 +705,13 @@ Plan build_op(const json& s) {
     const int64_t n_heads = s.at("n_heads").get<int64_t>(), n_kv = s.at("n_kv_heads").get<int64_t>(), hd = s.at("head_dim").get<int64_t>();
     const int64_t ctx = s.at("context").get<int64_t>();
     const int64_t rope_dims = s.value("rope_dims", hd);
+    const KvLayout kv = kv_layout(s.value("kv_type", std::string("f32")), hd, n_kv * hd, b.limits());
     const AttnShape shape{n_heads, n_kv, hd, rope_dims / 2, s.value("halves", false), s.value("eps", 1e-5f),
-                          s.value("scale", 1.0f / std::sqrt(static_cast<float>(hd))), s.value("soft_cap", 0.0f), s.value("window", int64_t{0})};
+                          s.value("scale", 1.0f / std::sqrt(static_cast<float>(hd))), s.value("soft_cap", 0.0f), s.value("window", int64_t{0}), kv};
     const int64_t qkv_dim = (n_heads + 2 * n_kv) * hd;
     const Range qkv = act("qkv", n_tokens * qkv_dim);
-    const Range k = act("k", ctx * n_kv * hd), v = act("v", ctx * n_kv * hd);
+    const Range k = b.bound_buffer("k", "activation", static_cast<uint64_t>(ctx) * kv.row_bytes);
+    const Range v = b.bound_buffer("v", "activation", static_cast<uint64_t>(ctx) * kv.row_bytes);
     if (op == "qkv_post") {
       const auto flags = s.value("flags", std::vector<std::string>{});
       const bool bias = std::find(flags.begin(), flags.end(), "BIAS") != flags.end();
@@ -753,7 +787,11 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
     else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
-    else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg)");
+    else if (key == "kv_type") {
+      if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
+      o.kv_type = value.get<std::string>();
+      kv_cache_type(o.kv_type);  // a known name, or the error that lists them
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, kv_type)");
   }
   return o;
 }
@@ -788,6 +826,8 @@ std::string Plan::to_json() const {
   j["shift_buffer"] = shift_buffer;
   j["weight_bytes"] = weight_bytes;
   j["total_bytes"] = total_bytes;
+  j["kv_type"] = kv_type;
+  j["kv_bytes_per_token"] = kv_bytes_per_token;
   j["blob_size"] = blob.size();
   json bufs = json::array();
   for (const BufferDesc& b : buffers) {

@@ -8,6 +8,8 @@
 //   shift      a context shift of the KV cache (backend.h KvShift): one dispatch per layer; the host writes
 //              [keep, discard, end, 0] to the shift buffer and runs it when the core says so
 //              (tabllm_generate_pending_shift), before the next forward call
+//   kv_type    the KV cache's element type (kv_<type>.wgsl): f16 (the default), q8_0 or f32, as on the CPU
+//              (core/backend/cpu/kv_cache.h), values rounded as the CPU rounds them
 //
 // Per forward call the host writes the step buffer ([n_tokens, pos, chained, 0, token ids]; chained = 1:
 // the single token is the one the previous step sampled, read from the result buffer), encodes the list in
@@ -58,10 +60,11 @@ struct PlanOptions {
   int attn_tile = 4;         // queries per workgroup in prefill attention
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
   int matvec_wg = 64;        // threads per output row in one-token matrix products
+  std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32
 };
 
 // Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ...,
-// "top_k": ...}; unknown keys are errors.
+// "top_k": ..., "kv_type": "f16"}; unknown keys are errors.
 PlanOptions parse_plan_options(const std::string& json);
 
 struct Upload {          // bytes of the GGUF file copied into a buffer
@@ -128,6 +131,8 @@ struct Plan {
   int shift_buffer = -1;
   uint64_t weight_bytes = 0;  // uploaded from the file
   uint64_t total_bytes = 0;   // all buffers
+  std::string kv_type;              // the KV cache's element type (model plans)
+  uint64_t kv_bytes_per_token = 0;  // KV cache bytes one position takes, keys and values of every layer
 
   int buffer_index(const std::string& name) const;  // -1 when absent
   std::string to_json() const;
@@ -159,12 +164,13 @@ uint64_t prefix_bytes_needed(const gguf::Header& header);
 //    "soft_cap": 30}
 //   {"op": "embed", "type": T, "rows": R, "cols": C, "n_tokens": N, "scale": 1}
 //   {"op": "qkv_post", "n_heads", "n_kv_heads", "head_dim", "rope_dims", "halves", "n_tokens", "context",
-//    "flags": ["BIAS", "QKNORM"], "eps"}
+//    "flags": ["BIAS", "QKNORM"], "eps", "kv_type" ("f32")}
 //   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq", "splits",
-//    "scale" (1/sqrt(head_dim)), "soft_cap" (0), "window" (0)}
+//    "scale" (1/sqrt(head_dim)), "soft_cap" (0), "window" (0), "kv_type" ("f32")}
 //   {"op": "norm_add", "dim", "n_tokens", "eps"}      (x += rmsnorm(y) * g)
 //   {"op": "sample", "n", "k"}                        (with a mask buffer: both sampling dispatches)
-// Its single dispatch is in `decode` (and `prefill`); buffers are named after the kernel's inputs/outputs.
+// Its single dispatch is in `decode` (and `prefill`); buffers are named after the kernel's inputs/outputs
+// (the caches k and v hold context positions in the layout of kv_<kv_type>.wgsl).
 Plan build_op_plan(const std::string& spec_json);
 
 }  // namespace tabllm::webgpu

@@ -51,6 +51,18 @@ export class DevAbi {
     return this.refOut(n, [bytes], (src, out) => this.abi.m._tabllm_ref_dequantize(type, src, n, out));
   }
 
+  /** @returns {Uint8Array} the floats `x` encoded as GGUF type id `type` (quantize_row: what the CPU's KV cache stores) */
+  quantize(type, x) {
+    const size = this.rowBytes(type, x.length);
+    const ptr = this.abi.malloc(size);
+    try {
+      this.abi.with([x], (src) => this.abi.checkStatus(this.abi.m._tabllm_ref_quantize(type, src, x.length, ptr)));
+      return this.abi.heapU8().slice(ptr, ptr + size);
+    } finally {
+      this.abi.m._free(ptr);
+    }
+  }
+
   /** y[t][r] = sum_c W[r][c] x[t][c] (cpu::matmul, Path::Scalar) */
   matmul(type, weights, rows, cols, x, nTokens) {
     return this.refOut(rows * nTokens, [weights, x], (w, xp, out) => this.abi.m._tabllm_ref_matmul(type, w, rows, cols, xp, nTokens, out));

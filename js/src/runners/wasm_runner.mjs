@@ -8,9 +8,9 @@ const LOAD_CHUNK = 8 << 20;
 export class WasmRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
-   * @param {{threads?: number, contextSize?: number, onProgress?: Function, wasmVariant?: string}} options
+   * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', onProgress?: Function, wasmVariant?: string}} options
    */
-  static async create(source, { threads, contextSize, kvType, onProgress, wasmVariant } = {}) {
+  static async create(source, { threads, contextSize, kvType = 'f16', onProgress, wasmVariant } = {}) {
     const wasm = await startWasm({ threads, variant: wasmVariant });
     try {
       let loaded = 0;

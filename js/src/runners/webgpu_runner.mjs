@@ -11,10 +11,10 @@ import { runRequest, stepLoop } from './step_loop.mjs';
 export class WebgpuRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
-   * @param {{contextSize?: number, onProgress?: Function, onLost?: (error: Error) => void, device?: GPUDevice,
-   *   limits?: Record<string, number>, maxBatch?: number}} options
+   * @param {{contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', onProgress?: Function, onLost?: (error: Error) => void,
+   *   device?: GPUDevice, limits?: Record<string, number>, maxBatch?: number}} options
    */
-  static async create(source, { contextSize, onProgress, onLost, device, limits, maxBatch } = {}) {
+  static async create(source, { contextSize, kvType = 'f16', onProgress, onLost, device, limits, maxBatch } = {}) {
     const wasm = await startWasm({ variant: 'single' });
     let gpu = null;
     let model = null;
@@ -34,7 +34,7 @@ export class WebgpuRunner {
           return bytes;
         },
       };
-      const options = { limits, context_size: context, onLost };
+      const options = { limits, context_size: context, kv_type: kvType, onLost };
       if (maxBatch) options.max_batch = maxBatch;
       gpu = await GpuModel.load(model, device, reading, options);
       const session = model.createExternalSession({ contextSize: context });
@@ -55,7 +55,11 @@ export class WebgpuRunner {
     this.info = info;
     this.contextSize = contextSize;
     this.backend = 'webgpu';
-    this.details = { adapter: device.adapterInfo?.description || device.adapterInfo?.vendor || null };
+    this.details = {
+      adapter: device.adapterInfo?.description || device.adapterInfo?.vendor || null,
+      kvType: gpu.plan.kv_type,
+      kvBytesPerToken: gpu.plan.kv_bytes_per_token,
+    };
   }
 
   tokenize(text, addBos) {

@@ -7,7 +7,7 @@ struct Params {
   n_heads: u32,
   n_kv_heads: u32,
   q_stride: u32,    // floats per token in the q buffer (the fused qkv rows)
-  kv_dim: u32,      // floats per position in the cache
+  kv_dim: u32,      // values per position in the cache
   out_stride: u32,
   scale: f32,       // multiplies q·k (the model's attn_scale)
   soft_cap: f32,    // > 0: scores soft-capped after scaling (Gemma 2)
@@ -24,8 +24,8 @@ const LOW: f32 = -1.0e30;                  // stands for -infinity (masked score
 @group(0) @binding(1) var<storage, read> step: array<u32>;
 @group(0) @binding(2) var<storage, read> q: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> kcache: array<vec4<f32>>;
-@group(0) @binding(6) var<storage, read> vcache: array<f32>;
+@group(0) @binding(5) var<storage, read> kcache: array<u32>;  // read through kv_<type>.wgsl
+@group(0) @binding(6) var<storage, read> vcache: array<u32>;
 
 var<workgroup> qs: array<vec4<f32>, TQ * HD / 4u>;
 var<workgroup> sc: array<f32, TQ * WG>;
@@ -64,9 +64,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // Each key row is read once, as vec4s, for all the tile's queries.
     var dots = array<f32, TQ>();
     if (p < kv_len) {
-      let k = (p * P.kv_dim + kv_off) / 4u;
+      let k = p * P.kv_dim + kv_off;
       for (var d = 0u; d < HD / 4u; d++) {
-        let kv = kcache[k + d];
+        let kv = kcache_load4(k + 4u * d);
         for (var tq = 0u; tq < TQ; tq++) { dots[tq] += dot(qs[tq * (HD / 4u) + d], kv); }
       }
     }
@@ -112,7 +112,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let tq = o / HD;
         var a = acc[j] * corr[tq];
         let v = c0 * P.kv_dim + kv_off + o % HD;
-        for (var jj = 0u; jj < chunk; jj++) { a += sc[tq * WG + jj] * vcache[v + jj * P.kv_dim]; }
+        for (var jj = 0u; jj < chunk; jj++) { a += sc[tq * WG + jj] * vcache_load(v + jj * P.kv_dim); }
         acc[j] = a;
       }
     }

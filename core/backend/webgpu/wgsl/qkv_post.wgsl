@@ -1,7 +1,9 @@
 // After the fused Q,K,V product: per head and token, add the bias (qwen2), RMS-normalize q and k heads
 // (qwen3), rotate q and k by RoPE, keep q in place and append k and v to the layer's KV cache at pos + t.
-// The head is "slot" wid.x: q heads [0, n_heads), then k heads, then v heads, all in one row of qkv.
-// Grid: (n_heads + 2 * n_kv_heads, 1, tokens).
+// Workgroup wid.x takes q head wid.x (< n_heads), else a unit of UNIT consecutive values of the token's k,
+// then of its v row: whole heads and whole groups of the cache's codec (kv_<type>.wgsl: a q8_0 block may
+// span several heads, or cut through one), so every cache group is written by one thread.
+// Grid: (n_heads + 2 * kv_dim / UNIT, 1, tokens).
 struct Params {
   n_heads: u32,
   n_kv_heads: u32,
@@ -14,13 +16,14 @@ struct Params {
 }
 
 const WG: u32 = 64u;
+const UNIT: u32 = $UNITu;  // a multiple of head_dim and of the cache's group
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> step: array<u32>;
 @group(0) @binding(3) var<storage, read_write> qkv: array<f32>;
 @group(0) @binding(4) var<storage, read> rope: array<vec2<f32>>;  // [position][pair] (cos, sin), of the layer's kind
-@group(0) @binding(5) var<storage, read_write> kcache: array<f32>;
-@group(0) @binding(6) var<storage, read_write> vcache: array<f32>;
+@group(0) @binding(5) var<storage, read_write> kcache: array<u32>;
+@group(0) @binding(6) var<storage, read_write> vcache: array<u32>;
 //#if BIAS
 @group(0) @binding(7) var<storage, read> bias: array<f32>;        // bq | bk | bv
 //#endif
@@ -28,7 +31,7 @@ const WG: u32 = 64u;
 @group(0) @binding(8) var<storage, read> qknorm: array<f32>;      // q_norm | k_norm
 //#endif
 
-var<workgroup> head: array<f32, 512>;
+var<workgroup> head: array<f32, UNIT>;  // a q head, or a k or v unit
 var<workgroup> red: array<f32, WG>;
 
 @compute @workgroup_size(WG)
@@ -38,34 +41,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let slot = wid.x;
   let hd = P.head_dim;
   let pos = step_pos() + t;
-  let base = t * P.qkv_stride + slot * hd;
-  for (var i = tid; i < hd; i += WG) {
+  let q_dim = P.n_heads * hd;
+  let units = P.kv_dim / UNIT;
+  // kind 0: q head `slot`; 1, 2: unit u of k, of v. `first`: where it starts in the token's qkv row.
+  var kind = 0u;
+  var u = 0u;
+  var first = slot * hd;
+  var n = hd;
+  if (slot >= P.n_heads) {
+    kind = select(2u, 1u, slot < P.n_heads + units);
+    u = select(slot - P.n_heads - units, slot - P.n_heads, kind == 1u);
+    first = q_dim + (kind - 1u) * P.kv_dim + u * UNIT;
+    n = UNIT;
+  }
+  let base = t * P.qkv_stride + first;
+  for (var i = tid; i < n; i += WG) {
     var v = qkv[base + i];
 //#if BIAS
-    v += bias[slot * hd + i];
+    v += bias[first + i];
 //#endif
     head[i] = v;
   }
   workgroupBarrier();
-  let rotated = slot < P.n_heads + P.n_kv_heads;
-  if (rotated) {
+  if (kind < 2u) {
+    let heads = n / hd;
 //#if QKNORM
-    var ss = 0.0;
-    for (var i = tid; i < hd; i += WG) { ss += head[i] * head[i]; }
-    red[tid] = ss;
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    let norm_base = select(hd, 0u, kind == 0u);
+    for (var h = 0u; h < heads; h++) {
+      var ss = 0.0;
+      for (var i = tid; i < hd; i += WG) { ss += head[h * hd + i] * head[h * hd + i]; }
+      red[tid] = ss;
+      for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        workgroupBarrier();
+        if (tid < s) { red[tid] += red[tid + s]; }
+      }
       workgroupBarrier();
-      if (tid < s) { red[tid] += red[tid + s]; }
+      let scale = inverseSqrt(red[0] / f32(hd) + P.eps);
+      workgroupBarrier();
+      for (var i = tid; i < hd; i += WG) { head[h * hd + i] = head[h * hd + i] * scale * qknorm[norm_base + i]; }
     }
     workgroupBarrier();
-    let scale = inverseSqrt(red[0] / f32(hd) + P.eps);
-    let norm_base = select(hd, 0u, slot < P.n_heads);
-    for (var i = tid; i < hd; i += WG) { head[i] = head[i] * scale * qknorm[norm_base + i]; }
-    workgroupBarrier();
 //#endif
-    for (var i = tid; i < P.rope_pairs; i += WG) {
-      let a = select(2u * i, i, P.halves == 1u);
-      let b = select(2u * i + 1u, i + P.rope_pairs, P.halves == 1u);
+    for (var j = tid; j < heads * P.rope_pairs; j += WG) {
+      let i = j % P.rope_pairs;
+      let h0 = (j / P.rope_pairs) * hd;
+      let a = h0 + select(2u * i, i, P.halves == 1u);
+      let b = h0 + select(2u * i + 1u, i + P.rope_pairs, P.halves == 1u);
       let cs = rope[pos * P.rope_pairs + i];
       let x0 = head[a];
       let x1 = head[b];
@@ -74,13 +95,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   workgroupBarrier();
-  if (slot < P.n_heads) {
+  if (kind == 0u) {
     for (var i = tid; i < hd; i += WG) { qkv[base + i] = head[i]; }
-  } else if (slot < P.n_heads + P.n_kv_heads) {
-    let o = pos * P.kv_dim + (slot - P.n_heads) * hd;
-    for (var i = tid; i < hd; i += WG) { kcache[o + i] = head[i]; }
+  } else if (kind == 1u) {
+    let e = pos * P.kv_dim + u * UNIT;
+    for (var g = tid * kcache_group; g < UNIT; g += WG * kcache_group) {
+      var v: array<f32, kcache_group>;
+      for (var j = 0u; j < kcache_group; j++) { v[j] = head[g + j]; }
+      kcache_store(e + g, v);
+    }
   } else {
-    let o = pos * P.kv_dim + (slot - P.n_heads - P.n_kv_heads) * hd;
-    for (var i = tid; i < hd; i += WG) { vcache[o + i] = head[i]; }
+    let e = pos * P.kv_dim + u * UNIT;
+    for (var g = tid * vcache_group; g < UNIT; g += WG * vcache_group) {
+      var v: array<f32, vcache_group>;
+      for (var j = 0u; j < vcache_group; j++) { v[j] = head[g + j]; }
+      vcache_store(e + g, v);
+    }
   }
 }
