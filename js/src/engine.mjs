@@ -86,9 +86,9 @@ export class Engine {
       else if (this.#options.backend === 'webgpu') choice = { backend: 'webgpu', reason: 'asked for the WebGPU backend' };
       const report = this.#options.backend === 'auto' ? await capabilityReport() : null;
       if (report) choice = chooseBackend('auto', report, { allowSoftwareAdapter: this.#options.allowSoftwareAdapter });
-      const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, gpuMemory } = this.#options;
+      const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, gpuMemory } = this.#options;
       // The memory need is checked from the header, before a download starts.
-      const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, gpuMemory }); };
+      const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, gpuMemory }); };
       this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
       try {
         ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, onProgress }));

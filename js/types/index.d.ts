@@ -326,4 +326,4 @@ export function deleteCachedModel(url: string, options?: Record<string, unknown>
 export class ModelLoadError extends Error { code: string }
 export function resolveModelReference(model: ModelReference, options?: { revision?: string; hfEndpoint?: string }): string | URL | Blob;
 export function openModel(model: ModelReference | ModelReference[], options?: Record<string, unknown>): Promise<{ name: string; size: number; storage: string; read(offset: number, length: number): Promise<Uint8Array>; close(): Promise<void> }>;
-export function memoryNeed(shape: { layers: number; kvHeads: number; keyLength: number; valueLength: number; trainedContext?: number | null; vocab: number; weights: number }, contextSize?: number): { context: number; weights: number; kvCache: number; working: number; total: number };
+export function memoryNeed(shape: { layers: number; kvHeads: number; keyLength: number; valueLength: number; trainedContext?: number | null; vocab: number; weights: number }, contextSize?: number, kvType?: 'f16' | 'q8_0' | 'f32'): { context: number; kvType: string; weights: number; kvCache: number; working: number; total: number };

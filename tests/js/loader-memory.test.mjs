@@ -21,26 +21,36 @@ const GB = 1e9;
 const phi = header('phi3', { block_count: 32, embedding_length: 3072, 'attention.head_count': 32, 'attention.head_count_kv': 32, context_length: 131072, vocab_size: 32064 });
 const phiSize = 2.39 * GB;
 
-test('memory need: weights, and the f32 KV cache of every layer at the context', () => {
+test('memory need: weights, and the KV cache of every layer at the context, by cache type', () => {
   const shape = modelShape(phi, phiSize);
-  assert.equal(kvBytesPerToken(shape), 32 * 32 * (96 + 96) * 4);
-  const need = memoryNeed(shape);
+  assert.equal(kvBytesPerToken(shape, 'f32'), 32 * 32 * (96 + 96) * 4);
+  assert.equal(kvBytesPerToken(shape), 32 * 32 * (96 + 96) * 2, 'f16, the default');
+  assert.equal(kvBytesPerToken(shape, 'q8_0'), 32 * 32 * (96 + 96) * 36 / 32);
+  assert.equal(memoryNeed(shape).kvCache * 2, memoryNeed(shape, 0, 'f32').kvCache);
+  const need = memoryNeed(shape, 0, 'f32');
   assert.equal(need.context, 4096, 'the engine\'s default: the trained context up to 4096');
   assert.equal(need.kvCache, 4096 * 786432);
   assert.equal(need.weights, phiSize - (4 << 20));
-  assert.equal(memoryNeed(shape, 1024).kvCache, 1024 * 786432);
+  assert.equal(memoryNeed(shape, 1024, 'f32').kvCache, 1024 * 786432);
   // Qwen2.5-0.5B: grouped-query attention, 2 KV heads of 64, 24 layers.
   const qwen = modelShape(header('qwen2', { block_count: 24, embedding_length: 896, 'attention.head_count': 14, 'attention.head_count_kv': 2, context_length: 32768 }), 0.49 * GB);
-  assert.equal(memoryNeed(qwen).kvCache, 4096 * 24 * 2 * 128 * 4);
+  assert.equal(memoryNeed(qwen, 0, 'f32').kvCache, 4096 * 24 * 2 * 128 * 4);
 });
 
 test('a model too large for the WebAssembly heap is refused with a context and a file size that fit', () => {
   assert.throws(() => fitBackend({ backend: 'wasm', reason: '' }, { header: phi, size: phiSize }), (e) => {
     assert.equal(e.code, 'memory');
+    assert.match(e.message, /^this model does not fit in the WebAssembly backend: it needs 4\.07 GB \(weights 2\.39 GB \+ KV cache 1\.61 GB at context 4096\), more than the 4\.03 GB the WebAssembly heap can hold\. Choose a shorter context: contextSize 2048 fits; or a smaller quantization: a file of at most 3\.\d\d GB fits at context 2048/);
+    return true;
+  });
+  // An f32 cache takes twice as much.
+  assert.throws(() => fitBackend({ backend: 'wasm', reason: '' }, { header: phi, size: phiSize }, { kvType: 'f32' }), (e) => {
+    assert.equal(e.code, 'memory');
     assert.match(e.message, /^this model does not fit in the WebAssembly backend: it needs 5\.\d\d GB \(weights 2\.39 GB \+ KV cache 3\.22 GB at context 4096\), more than the 4\.03 GB the WebAssembly heap can hold\. Choose a shorter context: contextSize 1024 fits; or a smaller quantization: a file of at most \d\.\d\d GB fits at context 2048/);
     return true;
   });
-  assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, { header: phi, size: phiSize }, { contextSize: 1024 }), { backend: 'wasm', reason: 'r' });
+  assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, { header: phi, size: phiSize }, { contextSize: 1024, kvType: 'f32' }), { backend: 'wasm', reason: 'r' });
+  assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, { header: phi, size: phiSize }, { contextSize: 2048 }), { backend: 'wasm', reason: 'r' });
 });
 
 test('the WebAssembly heap holds a 3B model in Q4_K_M at the default context; an 8B one is refused with what fits', () => {
@@ -48,31 +58,31 @@ test('the WebAssembly heap holds a 3B model in Q4_K_M at the default context; an
     'attention.head_count_kv': 8, context_length: 131072, vocab_size: 128256 }, 7 << 20);
   // Llama 3.2 3B Q4_K_M: 2.02 GB (bench/wasm-large-model.mjs loads and runs it), KV cache 0.94 GB at 4096.
   const small = { header: llama(28, 3072, 8192), size: 2.02 * GB };
-  assert.equal(memoryNeed(modelShape(small.header, small.size)).kvCache, 4096 * 28 * 8 * 256 * 4);
+  assert.equal(memoryNeed(modelShape(small.header, small.size)).kvCache, 4096 * 28 * 8 * 256 * 2);
   assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, small), { backend: 'wasm', reason: 'r' });
   // Llama 3.1 8B Q4_K_M: 4.92 GB of weights alone are more than the heap.
   assert.throws(() => fitBackend({ backend: 'wasm', reason: '' }, { header: llama(32, 4096, 14336), size: 4.92 * GB }), (e) => {
     assert.equal(e.code, 'memory');
-    assert.match(e.message, /^this model does not fit in the WebAssembly backend: it needs 6\.\d\d GB \(weights 4\.91 GB \+ KV cache 1\.07 GB at context 4096\), more than the 4\.03 GB the WebAssembly heap can hold\. Choose a smaller quantization: a file of at most 3\.\d\d GB fits at context 2048/);
+    assert.match(e.message, /^this model does not fit in the WebAssembly backend: it needs 5\.\d\d GB \(weights 4\.91 GB \+ KV cache 0\.54 GB at context 4096\), more than the 4\.03 GB the WebAssembly heap can hold\. Choose a smaller quantization: a file of at most 3\.\d\d GB fits at context 2048/);
     return true;
   });
 });
 
-test('auto: WebGPU too small for the model → WebAssembly, saying why; neither → one error', () => {
+test('auto: WebGPU too small for the model → WebAssembly, saying why; neither → one error (f32 caches)', () => {
   const report = { webgpu: { available: true, limits: { maxBufferSize: 2 ** 31, maxStorageBufferBindingSize: 2 ** 31 } } };
   const qwen = header('qwen2', { block_count: 24, embedding_length: 896, 'attention.head_count': 14, 'attention.head_count_kv': 2, context_length: 32768 });
-  const choice = fitBackend({ backend: 'webgpu', reason: 'adapter' }, { header: qwen, size: 0.49 * GB }, { auto: true, report, gpuMemory: 0.3 * GB });
+  const choice = fitBackend({ backend: 'webgpu', reason: 'adapter' }, { header: qwen, size: 0.49 * GB }, { auto: true, report, gpuMemory: 0.3 * GB, kvType: 'f32' });
   assert.equal(choice.backend, 'wasm');
   assert.match(choice.reason, /^WebGPU cannot hold the model \(it needs 0\.6\d GB .*, more than this device's estimated 0\.3\d GB\); running on the WebAssembly CPU backend instead$/);
-  assert.equal(fitBackend({ backend: 'webgpu', reason: 'adapter' }, { header: qwen, size: 0.49 * GB }, { auto: true, report, gpuMemory: 8 * GB }).backend, 'webgpu');
-  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { auto: true, report, gpuMemory: 2 * GB }),
+  assert.equal(fitBackend({ backend: 'webgpu', reason: 'adapter' }, { header: qwen, size: 0.49 * GB }, { auto: true, report, gpuMemory: 8 * GB, kvType: 'f32' }).backend, 'webgpu');
+  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { auto: true, report, gpuMemory: 2 * GB, kvType: 'f32' }),
     /^ModelLoadError: this model does not fit on this device\. WebGPU: .*\. WebAssembly: .*\. Choose a shorter context/);
   // Asked for WebGPU (no capability report), gpuMemory still counts.
-  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { gpuMemory: 2 * GB }),
+  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { gpuMemory: 2 * GB, kvType: 'f32' }),
     /^ModelLoadError: this model does not fit in the WebGPU backend: it needs 5\.\d\d GB .*, more than this device's estimated 2\.00 GB\. Choose a smaller quantization: a file of at most 0\.\d\d GB fits at context 2048/);
   // One layer's KV cache beyond the adapter's largest buffer.
   const small = { webgpu: { available: true, limits: { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 } } };
-  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { report: small, contextSize: 16384 }),
+  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { report: small, contextSize: 16384, kvType: 'f32' }),
     /exceeds the adapter's largest buffer \(0\.13 GB\)\. Choose a shorter context: contextSize 8192 fits/);
 });
 

@@ -1,12 +1,13 @@
 // The memory a model needs on a backend, from its GGUF header, and what a backend can hold: checked before a
 // download starts, so a model that cannot run is refused at once, with what would fit instead.
 //
-//   need = weights (the file's tensor data) + KV cache (f32 keys and values, every layer, every position of
-//          the context) + working memory (activations and logits for a batch, the tokenizer)
+//   need = weights (the file's tensor data) + KV cache (keys and values of the cache's type, every layer,
+//          every position of the context) + working memory (activations and logits for a batch, the tokenizer)
 import { ModelLoadError, gb } from './errors.mjs';
 
 const MIN_CONTEXT = 256;
-const KV_BYTES = 4;                 // both backends keep the KV cache in f32
+// Bytes a cached value takes by KV cache type (q8_0: WebGPU's 36 bytes a block of 32, the CPU's are 34).
+const KV_BYTES = { f32: 4, f16: 2, q8_0: 36 / 32 };
 // wasm32: 4 GiB of linear memory, all of it for the model: its weights stream into heap pieces of 64 MB, so no
 // block of their size is needed. Beside them bench/wasm-large-model.mjs measured, for Llama 3.2 3B Q4_K_M
 // (Llama 3's vocabulary), 44 MB once loaded (header, tokenizer) and 145 MB more at the heap's peak in a short
@@ -43,19 +44,19 @@ export function modelShape(header, totalSize) {
   };
 }
 
-/** KV cache bytes per position of the context. */
-export const kvBytesPerToken = (s) => s.layers * s.kvHeads * (s.keyLength + s.valueLength) * KV_BYTES;
+/** KV cache bytes per position of the context, for a cache of kvType ('f16', the engine's default, 'q8_0', 'f32'). */
+export const kvBytesPerToken = (s, kvType = 'f16') => s.layers * s.kvHeads * (s.keyLength + s.valueLength) * KV_BYTES[kvType];
 
 /**
  * What the model needs at a context: {context, weights, kvCache, working, total} in bytes. The context is
  * the one the engine will use: the one asked for, else the model's own up to 4096.
  */
-export function memoryNeed(shape, contextSize) {
+export function memoryNeed(shape, contextSize, kvType = 'f16') {
   const trained = shape.trainedContext ?? 4096;
   const context = Math.min(contextSize || Math.min(trained, 4096), trained);
-  const kvCache = context * kvBytesPerToken(shape);
+  const kvCache = Math.ceil(context * kvBytesPerToken(shape, kvType));
   const working = WORKING_MEMORY + 2 * shape.vocab * 4 * 8;
-  return { context, weights: shape.weights, kvCache, working, total: shape.weights + kvCache + working };
+  return { context, kvType, weights: shape.weights, kvCache, working, total: shape.weights + kvCache + working };
 }
 
 /**
@@ -77,7 +78,7 @@ export function backendCapacity(report, { gpuMemory } = {}) {
 /** Why `need` does not fit on `backend`, or null when it fits. */
 export function whyNotFit(shape, need, backend, capacity) {
   if (backend === 'webgpu') {
-    const layerKv = need.context * shape.kvHeads * Math.max(shape.keyLength, shape.valueLength) * KV_BYTES;
+    const layerKv = need.context * shape.kvHeads * Math.max(shape.keyLength, shape.valueLength) * KV_BYTES[need.kvType];
     if (layerKv > capacity.webgpuBuffer) {
       return `one layer's KV cache at context ${need.context} (${gb(layerKv)}) exceeds the adapter's largest buffer (${gb(capacity.webgpuBuffer)})`;
     }
@@ -93,7 +94,7 @@ export function describeNeed(need) {
 
 /** What would fit in `room` bytes: the longest context for these weights, and the largest file at a short context. */
 export function whatWouldFit(shape, need, room) {
-  const perToken = kvBytesPerToken(shape);
+  const perToken = kvBytesPerToken(shape, need.kvType);
   const hints = [];
   const maxContext = perToken ? Math.floor((room - need.weights - need.working) / perToken) : 0;
   if (maxContext >= MIN_CONTEXT && maxContext < need.context) hints.push(`a shorter context: contextSize ${2 ** Math.floor(Math.log2(maxContext))} fits`);
@@ -110,11 +111,11 @@ export function whatWouldFit(shape, need, room) {
  * would fit.
  * @param {{backend: 'webgpu'|'wasm', reason: string}} choice
  * @param {{header: object, size: number}} model the parsed header and the model's size in bytes
- * @param {{auto?: boolean, report?: object|null, contextSize?: number, gpuMemory?: number}} options
+ * @param {{auto?: boolean, report?: object|null, contextSize?: number, kvType?: string, gpuMemory?: number}} options
  */
-export function fitBackend(choice, { header, size }, { auto = false, report = null, contextSize, gpuMemory } = {}) {
+export function fitBackend(choice, { header, size }, { auto = false, report = null, contextSize, kvType, gpuMemory } = {}) {
   const shape = modelShape(header, size);
-  const need = memoryNeed(shape, contextSize);
+  const need = memoryNeed(shape, contextSize, kvType);
   const capacity = backendCapacity(report, { gpuMemory });
   const why = whyNotFit(shape, need, choice.backend, capacity);
   if (!why) return choice;
@@ -124,7 +125,7 @@ export function fitBackend(choice, { header, size }, { auto = false, report = nu
     throw new ModelLoadError(`this model does not fit on this device. WebGPU: ${why}. WebAssembly: ${cpuWhy}. Choose ${whatWouldFit(shape, need, Math.max(capacity.wasm, capacity.webgpu ?? 0))}.`, { code: 'memory' });
   }
   const room = choice.backend === 'webgpu' ? (capacity.webgpu ?? capacity.wasm) : capacity.wasm;
-  const bufferContext = Math.floor(capacity.webgpuBuffer / (shape.kvHeads * Math.max(shape.keyLength, shape.valueLength) * KV_BYTES));
+  const bufferContext = Math.floor(capacity.webgpuBuffer / (shape.kvHeads * Math.max(shape.keyLength, shape.valueLength) * KV_BYTES[need.kvType]));
   const hint = choice.backend === 'webgpu' && why.includes('largest buffer')
     ? `a shorter context: contextSize ${2 ** Math.floor(Math.log2(Math.max(1, bufferContext)))} fits`
     : whatWouldFit(shape, need, room);
