@@ -60,8 +60,6 @@ export interface EngineOptions {
   maxBatch?: number;
   /** The default of requests' `truncation` (default 'auto'). */
   truncation?: Truncation;
-  /** The KV cache's element type (default 'f16'; 'q8_0' halves it again, 'f32' is exact). */
-  kvType?: 'f16' | 'q8_0' | 'f32';
   /** Keep KV pages of conversations in storage (OPFS; files in Node) so a reopened page continues a long
    * chat without prefilling it again (default false; WebAssembly backend). maxBytes: the store's size
    * (default 512 MiB), least recently used pages evicted first. */
