@@ -309,6 +309,10 @@ export class Cloud {
       try {
         answer = await conn.response.json();
       } catch (e) {
+        if (signal?.aborted) {
+          this.#update(entry, { status: 'aborted' });
+          throw abortError(signal);
+        }
         const error = new RemoteError(conn.timedOut() ? `no answer within ${this.#o.timeoutMs} ms` : `its answer is not JSON (${e.message})`, { timeout: conn.timedOut() });
         this.#failed(entry, error, false);
         throw error;
@@ -391,6 +395,10 @@ export class Cloud {
   // error status.
   async #send(path, sent, entry, signal) {
     const url = this.endpoint + path;
+    if (signal?.aborted) {
+      this.#update(entry, { status: 'aborted' });
+      throw abortError(signal);
+    }
     const controller = new AbortController();
     const onAbort = () => controller.abort(signal.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -559,6 +567,7 @@ class Handoff {
       return false;
     }
     if (tokens === 1) this.#ttft = now - this.#start;
+    if (this.#local.maxTokens !== null && tokens >= this.#local.maxTokens) return false;  // the reply is complete
     const p = this.#cloud.policy;
     this.#times.push(now);
     if (this.#times.length > p.window) this.#times.shift();
