@@ -8,6 +8,7 @@
 // yet or not). A bad request is refused before any model work, so it never disturbs the engine.
 import { capabilityReport, chooseBackend } from './capabilities.mjs';
 import { renderChat } from './chat_template.mjs';
+import { Cloud } from './cloud.mjs';
 import { TabllmAPIError, abortError, engineFailure, invalidRequest } from './errors.mjs';
 import { engineOptions } from './engine_options.mjs';
 import { eagerStream } from './eager_stream.mjs';
@@ -34,8 +35,10 @@ export class Engine {
   #runner = null;
   #source = null;
   #lost = null;        // the device-lost error, until reload()
+  #loadError = null;   // why the model could not be loaded, when the cloud fallback took the engine on without it
   #queue = Promise.resolve();
   #current = null;     // the running request's control: {interrupted, signal}
+  #handedOff = new Set();  // controls of requests whose reply the cloud endpoint is continuing
 
   constructor(options) {
     const checked = engineOptions(options);
@@ -50,6 +53,8 @@ export class Engine {
     this.models = { list: async () => ({ object: 'list', data: this.modelInfo ? [this.#modelEntry()] : [] }) };
     /** OpenAI-compatible fetch: POST /v1/chat/completions, /v1/completions, GET /v1/models. */
     this.fetch = createFetchHandler(this);
+    /** The cloud fallback (cloud.mjs; the `cloud` option), else null: its log(), setConsent(), status(). */
+    this.cloud = checked.cloud ? new Cloud(checked.cloud) : null;
   }
 
   /** The model's name as requests and responses give it. */
@@ -89,19 +94,31 @@ export class Engine {
       const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, gpuMemory } = this.#options;
       // The memory need is checked from the header, before a download starts.
       const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, gpuMemory }); };
-      this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
       try {
-        ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, onProgress }));
-        checkContextSize(this.#options.contextSize, this.#runner.info.context);
-        if (this.#options.prefixCache) await this.#openPrefixCache();
+        this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
+        try {
+          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, onProgress }));
+          checkContextSize(this.#options.contextSize, this.#runner.info.context);
+          if (this.#options.prefixCache) await this.#openPrefixCache();
+        } catch (e) {
+          await this.#runner?.destroy();
+          this.#runner = null;
+          await this.#source.close?.();
+          this.#source = null;
+          throw e;
+        }
       } catch (e) {
-        await this.#runner?.destroy();
-        this.#runner = null;
-        await this.#source.close?.();
-        this.#source = null;
-        throw e;
+        // A model this device cannot hold, with the cloud fallback on: the engine goes on without it and
+        // its requests go to the cloud endpoint (with the user's consent).
+        if (!this.cloud?.takesLoadFailure(e)) throw e;
+        this.#loadError = e;
+        this.backend = null;
+        this.backendReason = `no local backend can run the model (${e.message}): requests go to the cloud endpoint`;
+        onProgress?.({ phase: 'ready', backend: null, reason: this.backendReason });
+        return;
       }
       this.#lost = null;
+      this.#loadError = null;
       this.backend = choice.backend;
       this.backendReason = choice.reason;
       this.modelInfo = this.#runner.info;
@@ -199,6 +216,7 @@ export class Engine {
   /** Ends the running request now; it finishes with finish_reason "abort" and the next one runs normally. */
   interrupt() {
     if (this.#current) this.#current.interrupted = true;
+    for (const control of this.#handedOff) control.interrupted = true;
   }
 
   /** Frees the model, the GPU buffers and the WebAssembly workers. */
@@ -226,6 +244,7 @@ export class Engine {
 
   #checkUsable() {
     if (this.#lost) throw new TabllmAPIError(`${this.#lost.message}. Call engine.reload() to load the model again.`, { status: 503, type: 'engine_unavailable', code: 'device_lost' });
+    if (!this.#runner && this.#loadError) throw new TabllmAPIError(`no local backend can run the model: ${this.#loadError.message}`, { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
     if (!this.#runner) throw new TabllmAPIError('no model is loaded: call engine.reload()', { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
   }
 
@@ -259,6 +278,7 @@ export class Engine {
     let rendered = this.#prompt(parsed);
     let request = this.#coreRequest(parsed, rendered, truncation);
     parsed.truncatedMessages = 0;
+    parsed.promptTokens = request.promptTokens;  // before any truncation (the cloud policy weighs it)
     const short = request.promptTokens + replyRoom(context, parsed.maxTokens) <= context;
     if (parsed.kind === 'chat' && truncation === 'auto' && !short && droppableTurns(parsed.messages) > 0) {
       request.free();
@@ -276,7 +296,7 @@ export class Engine {
       throw new TabllmAPIError(`the prompt has ${tokens} tokens but the context holds ${context}: ${fix}`,
         { param: parsed.kind === 'chat' ? 'messages' : 'prompt', code: 'context_length_exceeded' });
     }
-    return { request, runner: this.#runner, keep: this.#keptTokens(parsed, rendered, request.promptTokens) };
+    return { request, runner: this.#runner, rendered, keep: this.#keptTokens(parsed, rendered, request.promptTokens) };
   }
 
   // The core's request for a rendered prompt. The core names what it refuses: a format error names the
@@ -332,10 +352,43 @@ export class Engine {
   }
 
   async #create(kind, request, { signal } = {}) {
-    this.#checkUsable();
+    if (!this.cloud) this.#checkUsable();
     const parsed = kind === 'chat' ? parseChatRequest(request) : parseCompletionRequest(request);
+    if (this.cloud) return this.cloud.create(parsed, request, this.#local(parsed, signal), signal);
     // The prompt and format are checked now, so a streaming request fails here, not mid-stream.
-    const prepared = this.#prepare(parsed);
+    return this.#answer(parsed, this.#prepare(parsed), signal);
+  }
+
+  // Answering here, as the cloud policy weighs it (cloud.mjs): a request this engine cannot take as it is
+  // (no model, a lost device, a prompt beyond the context) is not refused yet, as the endpoint may take it.
+  #local(parsed, signal) {
+    let prepared = null;
+    let error = null;
+    try {
+      this.#checkUsable();
+      prepared = this.#prepare(parsed);
+    } catch (e) {
+      if (!(e instanceof TabllmAPIError && (e.status === 503 || e.code === 'context_length_exceeded'))) throw e;
+      error = e;
+    }
+    const context = this.contextSize;
+    return {
+      error,
+      backend: this.backend,
+      contextSize: context,
+      promptTokens: parsed.promptTokens ?? null,
+      maxTokens: parsed.maxTokens ?? (prepared ? context - prepared.request.promptTokens : undefined),
+      // Truncation "auto" cut the prompt: a chat's oldest turns, or a completion prompt's start (the core's).
+      cut: !!prepared && (parsed.truncatedMessages > 0 || (parsed.kind === 'completion' && prepared.request.promptTokens >= context)),
+      run: (handoff) => {
+        parsed.handoff = handoff;
+        return this.#answer(parsed, prepared, signal);
+      },
+      release: () => prepared?.request.free(),
+    };
+  }
+
+  async #answer(parsed, prepared, signal) {
     parsed.formatWarnings = prepared.request.warnings;
     if (signal?.aborted) {
       prepared.request.free();
@@ -361,10 +414,21 @@ export class Engine {
     const id = requestId(parsed.kind === 'chat' ? 'chatcmpl-' : 'cmpl-');
     const created = nowSeconds();
     const reader = { gone: false };  // a stream's reader stopped reading
+    const handoff = parsed.handoff ?? null;  // the cloud endpoint may continue the reply (cloud.mjs)
     async function* events() {
       const release = await engine.#acquire();
       const control = { interrupted: false };
+      const stop = () => control.interrupted || reader.gone || !!signal?.aborted;
       engine.#current = control;
+      let ended = false;
+      // The engine's turn ends: at the end, or when the cloud endpoint takes the reply over.
+      const endTurn = () => {
+        if (ended) return;
+        ended = true;
+        prepared.request.free();
+        if (engine.#current === control) engine.#current = null;
+        release();
+      };
       try {
         engine.#checkUsable();
         // The model was reloaded while the request waited: check it again against the new one.
@@ -380,32 +444,67 @@ export class Engine {
           try {
             run = engine.#runner.run(request, params, {
               wantTokens: parsed.logprobs >= 0,
-              shouldStop: () => control.interrupted || reader.gone || !!signal?.aborted,
+              shouldStop: () => stop() || !!handoff?.due(),
             });
           } catch (e) {
             throw new TabllmAPIError(e.message, { code: 'invalid_value' });  // the core refused the request
           }
           let step;
+          let text = '';
           try {
-            while (!(step = await run.next()).done) yield { index, ...step.value };
+            while (!(step = await run.next()).done) {
+              text += step.value.text;
+              yield { index, ...step.value };
+            }
           } catch (e) {
             throw engineFailure(e);
           }
           if (signal?.aborted) throw abortError(signal);
-          results.push(step.value.result);
-          yield { index, finish: true, result: step.value.result };
+          let result = step.value.result;
+          engine.cloud?.observe(result);
+          if (handoff?.triggered && result.finish_reason === 'abort' && !stop()) {
+            engine.#handedOff.add(control);
+            const first = result;
+            result = yield* handoff.continue({
+              index, text, result, prompt: prepared.rendered.prompt, bosToken: engine.#runner.info.bos_token, maxTokens: params.max_tokens,
+              stop, release: endTurn, signal,
+              continueLocally: (partial) => engine.#continueLocally(parsed, prepared, params, partial, first, { index, stop }),
+            });
+            if (signal?.aborted) throw abortError(signal);
+          }
+          results.push(result);
+          yield { index, finish: true, result };
           if (control.interrupted || reader.gone) break;
         }
         yield { done: true, results, id, created };
       } finally {
-        prepared.request.free();
-        engine.#current = null;
-        release();
+        engine.#handedOff.delete(control);
+        endTurn();
       }
     }
     if (!parsed.stream) return events();  // read at once by #create
     // A stream runs in its turn whether read yet or not (see eager_stream.mjs).
     return this.#streamChunks(parsed, eagerStream(events(), () => { reader.gone = true; }), id, created);
+  }
+
+  // The reply going on locally from `text` (a hand-off the cloud endpoint did not take): the rendered prompt
+  // and the text so far as one prompt (its KV rows are reused), with the tokens left; yields its steps and
+  // returns its result.
+  async* #continueLocally(parsed, prepared, params, text, first, { index, stop }) {
+    const { prompt, addBos } = prepared.rendered;
+    const request = this.#coreRequest(parsed, { prompt: prompt + text, addBos }, 'auto');
+    try {
+      const run = this.#runner.run(request, { ...params, max_tokens: params.max_tokens - first.generated_tokens }, { wantTokens: false, shouldStop: stop });
+      let step;
+      try {
+        while (!(step = await run.next()).done) yield { index, ...step.value };
+      } catch (e) {
+        throw engineFailure(e);
+      }
+      return step.value.result;
+    } finally {
+      request.free();
+    }
   }
 
   // A lock over the queue that a streaming consumer holds while it iterates.
@@ -435,6 +534,10 @@ export class Engine {
     if (parsed.kind === 'chat') out.system_fingerprint = null;
     out.usage = usage(results, parsed.kind, parsed.truncatedMessages);
     if (parsed.formatWarnings.length) out.warnings = parsed.formatWarnings;
+    if (this.cloud) {
+      out.usage = this.cloud.splitUsage(out.usage, results);
+      out.x_tabllm = this.cloud.summary(parsed, results);
+    }
     return out;
   }
 
@@ -442,7 +545,11 @@ export class Engine {
     const model = this.modelId;
     const chat = parsed.kind === 'chat';
     const object = chat ? 'chat.completion.chunk' : 'text_completion';
-    const chunk = (choice, extra = {}) => ({ id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [choice], ...extra });
+    // With the cloud fallback, each chunk says where its text comes from: x_tabllm.source 'local' or 'remote'.
+    const cloud = this.cloud;
+    const source = (e) => (cloud ? { x_tabllm: { source: e.source ?? (e.result?.x_cloud?.remote ? 'remote' : 'local') } } : {});
+    let from = {};
+    const chunk = (choice, extra = {}) => ({ id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [choice], ...extra, ...from });
     const withUsage = parsed.includeUsage ? { usage: null } : {};
     const started = new Set();
     const offsets = [];
@@ -451,9 +558,13 @@ export class Engine {
     const calling = [];
     for await (const e of events) {
       if (e.done) {
-        if (parsed.includeUsage) yield { id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [], usage: usage(e.results, parsed.kind, parsed.truncatedMessages) };
+        if (!parsed.includeUsage) return;
+        const total = usage(e.results, parsed.kind, parsed.truncatedMessages);
+        const cloudParts = cloud ? { x_tabllm: cloud.summary(parsed, e.results) } : {};
+        yield { id, object, created, model, ...(chat ? { system_fingerprint: null } : {}), choices: [], usage: cloud ? cloud.splitUsage(total, e.results) : total, ...cloudParts };
         return;
       }
+      from = source(e);
       if (chat && !started.has(e.index)) {
         started.add(e.index);
         yield chunk({ index: e.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }, withUsage);

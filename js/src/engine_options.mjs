@@ -1,16 +1,18 @@
 // createEngine's options, checked before anything loads: an option this engine does not know is an error
 // that names it (a misspelt option would otherwise change nothing, silently). WebLLM's names for the
 // same things are accepted as aliases, so code written for @mlc-ai/web-llm ports by changing the import.
+import { checkCloudOptions } from './cloud.mjs';
 
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation', 'kvType', 'prefixCache']);
+  'gpuMemory', 'truncation', 'kvType', 'prefixCache', 'cloud']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
 WORKER_OPTIONS.delete('device');
 WORKER_OPTIONS.delete('signal');
+WORKER_OPTIONS.delete('cloud');  // functions (consent, policy.route) and the endpoint's traffic stay on the page
 
 /** WebLLM (MLCEngineConfig, ChatOptions) names that mean what one of ours means. */
 const ALIASES = { initProgressCallback: 'onProgress', context_window_size: 'contextSize' };
@@ -91,6 +93,7 @@ function checkValues(api, o) {
       (o.prefixCache.maxBytes === undefined || (Number.isFinite(o.prefixCache.maxBytes) && o.prefixCache.maxBytes > 0)))) {
     fail(`prefixCache must be true, false or {maxBytes: a positive number}, got ${JSON.stringify(o.prefixCache)}`);
   }
+  if (o.cloud !== undefined) checkCloudOptions(o.cloud, fail);
   if (o.gpuMemory !== undefined && (typeof o.gpuMemory !== 'number' || !(o.gpuMemory > 0))) fail(`gpuMemory must be a positive number of bytes, got ${JSON.stringify(o.gpuMemory)}`);
 }
 

@@ -64,6 +64,8 @@ export interface EngineOptions {
    * chat without prefilling it again (default false; WebAssembly backend). maxBytes: the store's size
    * (default 512 MiB), least recently used pages evicted first. */
   prefixCache?: boolean | { maxBytes?: number };
+  /** The cloud fallback (off without it, and inert without consent): docs/cloud.md. */
+  cloud?: CloudOptions;
   signal?: AbortSignal;
   /** WebLLM's name for onProgress: called with WebLLM's {progress, timeElapsed, text} added to the event. */
   initProgressCallback?: (report: ProgressEvent & { progress: number; timeElapsed: number; text: string }) => void;
@@ -71,7 +73,139 @@ export interface EngineOptions {
   context_window_size?: number;
 }
 
-export interface WorkerEngineOptions extends Omit<EngineOptions, 'device' | 'signal'> {
+/** Why a request went (or would have gone) to the cloud endpoint: the built-in rules' reasons, or the app's. */
+export type CloudReason = 'unavailable' | 'context' | 'ttft' | 'throughput' | 'policy' | (string & {});
+
+/** What policy.route is told. `suggested`: the built-in rules' verdict, which an answer of nothing keeps. */
+export interface CloudRouteStats {
+  /** 'start': before the request (the answer may be a promise); 'generating': before each local token (answer at once). */
+  phase: 'start' | 'generating';
+  suggested: { route: 'local' | 'remote'; reason: CloudReason | null; detail: string | null };
+  local: {
+    available: boolean;
+    error: string | null;
+    backend: 'webgpu' | 'wasm' | null;
+    contextSize: number;
+    /** The prompt's tokens before any truncation (null without a local model). */
+    promptTokens: number | null;
+    maxTokens: number | null;
+    /** Truncation "auto" cut the prompt here. */
+    cut: boolean;
+    /** promptTokens at the last local request's prefill rate, or null before one. */
+    predictedTtftMs: number | null;
+    prefillTokensPerSecond: number | null;
+    decodeTokensPerSecond: number | null;
+  };
+  /** 'generating': tokens made so far, time since the run started, its time to first token, and the rate
+   * over the last `window` tokens (null until that many). */
+  tokens?: number;
+  elapsedMs?: number;
+  ttftMs?: number | null;
+  tokensPerSecond?: number | null;
+}
+
+export type CloudRouteAnswer = 'local' | 'remote' | { route: 'local' | 'remote'; reason?: string; detail?: string } | null | undefined;
+
+export interface CloudPolicy {
+  /** Route requests to the endpoint when no local backend can run the model (its load failed for memory, or
+   * on every backend) or the GPU device is lost (default true). */
+  localUnavailable?: boolean;
+  /** 'cut' (default): route when the local context would cut the prompt (truncation "auto") or refuse it;
+   * 'fit': also when prompt tokens + max_tokens exceed it; false: never for the context. */
+  contextOverflow?: 'cut' | 'fit' | false;
+  /** Route when the predicted local time to first token exceeds this (ms). */
+  maxTtftMs?: number;
+  /** Hand off mid-stream when the local rate over the last `window` tokens is under this (tokens/s). */
+  minTokensPerSecond?: number;
+  /** Tokens the rate is measured over (default 16, at least 2). */
+  window?: number;
+  /** How a chat is handed off: 'completions' (default: the rendered prompt and the text so far to
+   * /v1/completions) or 'prefill' (the messages and an assistant message with the text so far to
+   * /v1/chat/completions, for servers that continue a final assistant message, as llama-server does). */
+  chatHandoff?: 'completions' | 'prefill';
+  /** The app's hook (an energy profile, say): called before each request and before each local token of a
+   * reply that may be handed off; 'remote' sends it, 'local' keeps it here, nothing keeps the built-in verdict. */
+  route?: (request: ChatCompletionRequest | CompletionRequest, stats: CloudRouteStats) => CloudRouteAnswer | Promise<CloudRouteAnswer>;
+}
+
+export interface CloudOptions {
+  /** An OpenAI-compatible API's base URL: 'http://127.0.0.1:8080/v1' (llama-server, vLLM, tabllm serve). */
+  endpoint: string;
+  /** Sent as Authorization: Bearer; never logged. */
+  apiKey?: string;
+  /** The model name sent (default: the request's `model`, if any). */
+  model?: string;
+  /** Nothing is ever sent without it (default false). A function is asked before a request that could go
+   * to the endpoint; remember the user's answer in it. */
+  consent?: boolean | (() => boolean | Promise<boolean>);
+  policy?: CloudPolicy;
+  /** The fetch used to reach the endpoint (default: globalThis.fetch). */
+  fetch?: typeof fetch;
+  /** Time for the endpoint's answer to start, and between its chunks (default 30000 ms; 0: none). */
+  timeoutMs?: number;
+  /** After the endpoint failed (unreachable, 5xx, 429, timeout), nothing is tried for this long (default 30000 ms). */
+  retryAfterMs?: number;
+  /** Entries the log keeps, the oldest dropped first (default 100). */
+  logLimit?: number;
+  /** Called with a copy of each log entry when it is made and when it changes. */
+  onEvent?: (entry: CloudLogEntry) => void;
+}
+
+/** One decision of the cloud fallback: a request sent whole ('remote'), a reply handed off ('handoff'), or
+ * one the policy chose the endpoint for but nothing was sent ('withheld': no consent; 'skipped': the
+ * endpoint failed recently). */
+export interface CloudLogEntry {
+  id: string;
+  /** ISO 8601. */
+  time: string;
+  action: 'remote' | 'handoff' | 'withheld' | 'skipped';
+  reason: CloudReason | null;
+  detail: string | null;
+  request: 'chat' | 'completion';
+  sent: boolean;
+  /** Sent entries: the URL and the JSON body, as sent. */
+  endpoint?: string;
+  body?: Record<string, unknown>;
+  /** Hand-offs: tokens the local model made first. */
+  local_tokens?: number;
+  status?: 'pending' | 'ok' | 'failed' | 'aborted';
+  http_status?: number;
+  /** Time until the endpoint's answer started (ms). */
+  ms?: number;
+  error?: string;
+  answered_by?: 'remote' | 'local' | null;
+  usage?: { prompt_tokens: number | null; completion_tokens: number | null } | null;
+  note?: string;
+}
+
+/** usage.x_tabllm, with the cloud fallback: the tokens of each side (null: none from it). */
+export interface CloudUsage {
+  local: { prompt_tokens: number; completion_tokens: number } | null;
+  remote: { prompt_tokens: number | null; completion_tokens: number | null } | null;
+}
+
+/** x_tabllm of a response (and of a stream's usage chunk), with the cloud fallback. */
+export interface CloudSummary {
+  source: 'local' | 'remote' | 'local+remote';
+  reason?: CloudReason;
+  handoff_after_tokens?: number;
+  /** What happened instead of the endpoint, when the policy chose it. */
+  note?: string;
+  /** The log entry's id. */
+  log?: string;
+}
+
+export interface CloudFallback {
+  readonly endpoint: string;
+  /** Copies of the log's entries, oldest first. */
+  log(): CloudLogEntry[];
+  clearLog(): void;
+  setConsent(consent: boolean | (() => boolean | Promise<boolean>)): void;
+  status(): { endpoint: string; consent: 'granted' | 'denied' | 'ask'; down: { until: string; because: string } | null;
+    recent: { prefillTokensPerSecond: number | null; decodeTokensPerSecond: number | null } };
+}
+
+export interface WorkerEngineOptions extends Omit<EngineOptions, 'device' | 'signal' | 'cloud'> {
   /** A Worker running tabllm's worker script (default: one started from the package). */
   worker?: Worker | unknown;
 }
@@ -174,6 +308,8 @@ export interface Usage {
   truncated_messages?: number;
   /** Extension, completions: prompt tokens truncation 'auto' dropped from the front (BOS stays). */
   truncated_prompt_tokens?: number;
+  /** Extension, with the cloud fallback: the local and the endpoint's tokens. */
+  x_tabllm?: CloudUsage;
 }
 
 export interface TopLogprob { token: string; logprob: number; bytes: number[] }
@@ -195,6 +331,8 @@ export interface ChatCompletion {
   usage: Usage;
   /** Extension: what the response_format asked for that is not enforced ("POINTER: what"), when any. */
   warnings?: string[];
+  /** Extension, with the cloud fallback: where the reply came from. */
+  x_tabllm?: CloudSummary;
 }
 
 export interface ChatCompletionChunk {
@@ -213,6 +351,8 @@ export interface ChatCompletionChunk {
   usage?: Usage | null;
   /** Extension: on each choice's last chunk, what the response_format does not enforce, when any. */
   warnings?: string[];
+  /** Extension, with the cloud fallback: where this chunk's text came from (the usage chunk: a CloudSummary). */
+  x_tabllm?: { source: 'local' | 'remote' } | CloudSummary;
 }
 
 export interface CompletionLogprobs {
@@ -230,6 +370,7 @@ export interface Completion {
   choices: { index: number; text: string; logprobs: CompletionLogprobs | null; finish_reason: FinishReason | null }[];
   usage?: Usage | null;
   warnings?: string[];
+  x_tabllm?: { source: 'local' | 'remote' } | CloudSummary;
 }
 
 export interface RequestOptions { signal?: AbortSignal }
@@ -292,6 +433,8 @@ export interface Engine extends TabllmEngine {
   flushPrefixCache(): Promise<void>;
   /** Deletes this model's stored KV pages. */
   clearPrefixCache(): Promise<void>;
+  /** The cloud fallback (the `cloud` option), else null. */
+  readonly cloud: CloudFallback | null;
 }
 
 export interface WorkerEngine extends TabllmEngine {
