@@ -16,11 +16,12 @@ const USAGE = 'usage: node js/bin/tabllm.mjs serve -m MODEL [options]\n' +
   '  --queue N            requests that may wait while one runs; more get 429 (default 16)\n' +
   '  --grace SECONDS      on SIGTERM/SIGINT, time for requests in flight to finish (default 10)\n' +
   '  --model-name NAME    the model\'s id in /v1/models and responses (default: from the GGUF)\n' +
-  '  --kv-type T          KV cache type: f16 (default), q8_0 or f32\n' +
+  '  --prefix-cache       keep conversations\' KV pages on disk (beside the model cache, or $TABLLM_KV_DIR):\n' +
+  '                       a restarted server answers the next turn of a long chat without prefilling it\n' +
   '  --quiet              no request log on stderr\n' + ENGINE_USAGE;
 
 export async function serve(argv) {
-  const args = parseArgs(argv, ['host', 'port', 'api-key', 'cors', 'queue', 'grace', 'model-name', 'kv-type', ...ENGINE_OPTIONS], ['quiet'], USAGE);
+  const args = parseArgs(argv, ['host', 'port', 'api-key', 'cors', 'queue', 'grace', 'model-name', ...ENGINE_OPTIONS], ['quiet', 'prefix-cache'], USAGE);
   const options = engineOptions(args);
   const port = args.int('port', 8080);
   if (port < 0 || port > 65535) throw new UsageError('--port must be from 0 to 65535');
@@ -28,8 +29,6 @@ export async function serve(argv) {
   if (queue < 0) throw new UsageError('--queue must be 0 or more');
   const grace = args.number('grace', 10);
   if (grace < 0) throw new UsageError('--grace must be 0 or more');
-  const kvType = args.get('kv-type');
-  if (kvType !== undefined && !['f16', 'q8_0', 'f32'].includes(kvType)) throw new UsageError(`--kv-type must be f16, q8_0 or f32, got '${kvType}'`);
   if (!fs.existsSync(options.model)) throw new UsageError(`cannot open model ${options.model}: no such file`);
   const apiKey = args.get('api-key') ?? (process.env.TABLLM_API_KEY || undefined);
 
@@ -38,7 +37,7 @@ export async function serve(argv) {
     process.stderr.write(`[tabllm] ${method} ${path} ${status} ${ms.toFixed(0)} ms${outcome === 'ok' || outcome === 'refused' ? '' : ` (${outcome === 'gone' ? 'client went away' : 'stopped by shutdown'})`}\n`);
   };
   const server = await startServer({
-    engineOptions: { ...options, kvType, modelName: args.get('model-name'), allowSoftwareAdapter: false },
+    engineOptions: { ...options, modelName: args.get('model-name'), prefixCache: args.flag('prefix-cache'), allowSoftwareAdapter: false },
     host: args.get('host') ?? '127.0.0.1', port, apiKey, cors: args.get('cors'), queue, graceMs: grace * 1000, log,
   });
   process.stdout.write(`tabllm serve: listening on ${server.url} (loading ${options.model})\n`);
