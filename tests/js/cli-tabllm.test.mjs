@@ -4,6 +4,7 @@
 // backends and bench measures decode with and without it. WebGPU runs on SwiftShader here (~0.2 s per
 // token on 2 cores), so its runs are short.
 import { nativeBuildDir, modelsDir, skipOrFail, wasmDir } from './wasm_env.mjs';
+import { nodeOptionsWithDawnPolling } from './dawn_polling.mjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +25,9 @@ function missing() {
   return null;
 }
 
-const run = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8', cwd: root, timeout: 300_000 });
+// The CLI's own Node process lets Dawn wait on a timer too (tests/js/dawn_polling.mjs).
+const env = { ...process.env, NODE_OPTIONS: nodeOptionsWithDawnPolling() };
+const run = (cmd, args) => spawnSync(cmd, args, { encoding: 'utf8', cwd: root, timeout: 300_000, env });
 const node = (args) => run(process.execPath, [cli, ...args]);
 
 function nativeText(prompt, n, extra = []) {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { bindTabllm } from '../../js/src/core/wasm.mjs';
+import './dawn_polling.mjs';  // Dawn waits for the GPU on a timer, not in a busy loop (see there)
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const sharedDir = process.env.TABLLM_SHARED ?? path.join(root, '../shared');
