@@ -51,15 +51,15 @@ test('auto: a model with a tensor type the WebGPU kernels cannot read runs on We
   } catch (e) {
     return skipOrFail(t, `no WebGPU device: ${e.message}`);
   }
-  device.destroy();
-  // The first of these types that the WebGPU backend refuses (the CPU reads them all).
+  // The first of these types that the WebGPU backend refuses (the CPU reads them all). The probes share one
+  // device: the kernels they have in common are compiled once.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-fallback-'));
   let refused = null;
   for (const type of ['q5_0', 'q4_1', 'q5_1']) {
     const file = path.join(dir, `tiny-llama-${type}.gguf`);
     execFileSync(path.join(nativeBuildDir, 'bin/tabllm'), ['synth', 'tiny-llama', file, '--type', type, '--vocab', storiesPath(), '--seed', '1']);
     try {
-      const gpu = await createEngine({ model: file, backend: 'webgpu', contextSize: 64 });
+      const gpu = await createEngine({ model: file, backend: 'webgpu', contextSize: 64, device });
       await gpu.unload();
     } catch (e) {
       if (!/cannot read/.test(e.message)) throw e;
@@ -67,6 +67,7 @@ test('auto: a model with a tensor type the WebGPU kernels cannot read runs on We
       break;
     }
   }
+  device.destroy();
   if (!refused) {
     // WebGPU reads them all: then auto must not fall back for them either.
     t.diagnostic('the WebGPU backend reads q5_0, q4_1 and q5_1: checking that auto keeps WebGPU');
