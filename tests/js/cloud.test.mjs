@@ -16,6 +16,7 @@ import { TabllmAPIError, createEngine, createWorkerEngine } from '../../js/src/i
 import { startServer } from '../../js/src/serve.mjs';
 import { longChat, missingBuild, reference, storiesEngine, storiesPath } from './api-env.mjs';
 import { skipOrFail } from './wasm_env.mjs';
+import { parseSse } from './sse.mjs';
 
 const skip = missingBuild();
 const KEY = 'sk-cloud-test-7f3a9c0e51';
@@ -42,20 +43,6 @@ async function direct(route, body) {
   const r = await fetch(`${cloud.url}/v1${route}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: JSON.stringify(body) });
   assert.equal(r.status, 200);
   return r.json();
-}
-
-// Server-sent events: the JSON of each `data:` event, the errors (`event: error`), and whether [DONE] came.
-function parseSse(text) {
-  const out = { chunks: [], errors: [], done: false };
-  for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
-    const lines = block.split('\n');
-    const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-    if (lines.includes('event: error')) out.errors.push(JSON.parse(data));
-    else if (data === '[DONE]') out.done = true;
-    else out.chunks.push(JSON.parse(data));
-  }
-  return out;
 }
 
 const pieceOf = (c) => c.choices[0]?.delta?.content ?? c.choices[0]?.text ?? '';

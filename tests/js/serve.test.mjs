@@ -18,6 +18,7 @@ import OpenAI from 'openai';
 import { startServer } from '../../js/src/serve.mjs';
 import { greedyReference, skipOrFail } from './wasm_env.mjs';
 import { missingBuild, reference, storiesEngine, storiesPath } from './api-env.mjs';
+import { parseSse } from './sse.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const skip = missingBuild();
@@ -39,20 +40,6 @@ const chat = (content, extra = {}) => ({ model: 'stories260K', messages: [{ role
 
 function post(base, route, body, headers = {}) {
   return fetch(base + route, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
-}
-
-// Server-sent events: the JSON of each `data:` event, errors (`event: error`), and whether [DONE] came.
-function parseSse(text) {
-  const out = { chunks: [], errors: [], done: false };
-  for (const block of text.split('\n\n')) {
-    if (!block.trim()) continue;
-    const lines = block.split('\n');
-    const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
-    if (lines.includes('event: error')) out.errors.push(JSON.parse(data));
-    else if (data === '[DONE]') out.done = true;
-    else out.chunks.push(JSON.parse(data));
-  }
-  return out;
 }
 
 const textOf = (chunks) => chunks.map((c) => c.choices[0]?.delta?.content ?? c.choices[0]?.text ?? '').join('');
