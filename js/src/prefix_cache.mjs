@@ -303,7 +303,7 @@ export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning 
   let store;
   if (isNode) {
     const path = await importNodeOnly('node:path');
-    const { defaultCacheDir } = await import('./loader/store_node_fs.mjs');
+    const { defaultCacheDir } = await import(/* webpackIgnore: true */ './loader/store_node_fs.mjs');  // Node only
     const base = process.env.TABLLM_KV_DIR ?? path.join(path.dirname(cacheDir ?? defaultCacheDir()), 'kv');
     store = new NodePageStore(path.join(base, name));
   } else if (globalThis.navigator?.storage?.getDirectory) {

@@ -200,10 +200,9 @@ test('backend wasm gives the same text; a reload with the server gone still gene
     figures.offlineReloadMs = Date.now() - reloadStarted;
     const fromDisk = await page.evaluate(() => window.tabllmChat.progress.find((p) => p.phase === 'ready' && p.storage));
     assert.deepEqual([fromDisk?.storage, fromDisk?.fromCache], ['opfs', true]);
-    // The thread is back, and its next turn starts from the KV pages stored before the reload.
+    // The thread is back (stories260K has no chat template: its plain-text chat shares only the first
+    // message's tokens with the reply's, so tests/browser/prefix-cache.test.mjs checks the restored pages).
     assert.deepEqual(await page.evaluate(() => window.tabllmChat.history.map((m) => m.role)), ['user', 'assistant']);
-    const resumed = await ask(page, 'The end.', { temperature: 0, maxTokens: 4 });
-    assert.ok(resumed.reply.usage.timings.prompt_tokens_reused >= 64, JSON.stringify(resumed.reply.usage.timings));
     await page.locator('#clear').click();
     assert.equal(await page.evaluate(() => localStorage.getItem('tabllm-chat-thread')), null);
     const offline = await ask(page, reference.prompt, { temperature: 0, maxTokens: 16 });

@@ -106,7 +106,8 @@ test('the packed package holds what its exports, bin and types name, and nothing
       continue;
     }
     assert.ok(value.types, `${entry} has types`);
-    targets.push(value.types, value.default);
+    assert.ok(value.default ?? value.node, `${entry} names its module (default, or node for a Node-only entry)`);
+    targets.push(value.types, value.default ?? value.node);
   }
   targets.push(...Object.values(pkg.bin));
   for (const target of targets) assert.ok(list.includes(target.replace(/^\.\//, '')), `${target} is in the package`);
