@@ -18,10 +18,49 @@ const USAGE = 'usage: node js/bin/tabllm.mjs serve -m MODEL [options]\n' +
   '  --model-name NAME    the model\'s id in /v1/models and responses (default: from the GGUF)\n' +
   '  --prefix-cache       keep conversations\' KV pages on disk (beside the model cache, or $TABLLM_KV_DIR):\n' +
   '                       a restarted server answers the next turn of a long chat without prefilling it\n' +
-  '  --quiet              no request log on stderr\n' + ENGINE_USAGE;
+  '  --quiet              no request log on stderr\n' +
+  '  --cloud URL          hand requests to this OpenAI-compatible endpoint when the policy says so\n' +
+  '                       (docs/cloud.md); giving it is the operator\'s consent. Off by default\n' +
+  '  --cloud-api-key KEY  the endpoint\'s key (default: $TABLLM_CLOUD_API_KEY, else none)\n' +
+  '  --cloud-model NAME   the model name sent to the endpoint (default: the request\'s)\n' +
+  '  --cloud-context C    cut (default): route prompts the local context would cut; fit: also those whose\n' +
+  '                       reply would not fit; off: never route for context\n' +
+  '  --cloud-max-ttft-ms N    route when the predicted time to first token is over N ms\n' +
+  '  --cloud-min-tps N    hand a reply over mid-stream when it runs under N tokens/s\n' + ENGINE_USAGE;
+
+const CLOUD_OPTIONS = ['cloud', 'cloud-api-key', 'cloud-model', 'cloud-context', 'cloud-max-ttft-ms', 'cloud-min-tps'];
+
+// The engine's cloud option from the --cloud flags, or undefined without --cloud. The operator who names an
+// endpoint consents for the server's clients; each routing decision is logged on stderr (unless --quiet).
+function cloudOptions(args, quiet) {
+  const endpoint = args.get('cloud');
+  if (endpoint === undefined) {
+    const stray = CLOUD_OPTIONS.slice(1).find((k) => args.get(k) !== undefined);
+    if (stray) throw new UsageError(`--${stray} needs --cloud URL (the endpoint to hand requests to)`);
+    return undefined;
+  }
+  const context = args.get('cloud-context') ?? 'cut';
+  if (!['cut', 'fit', 'off'].includes(context)) throw new UsageError(`--cloud-context must be cut, fit or off, got '${context}'`);
+  const positive = (key) => {
+    const n = args.number(key, undefined);
+    if (n !== undefined && !(n > 0)) throw new UsageError(`--${key} must be a positive number`);
+    return n;
+  };
+  return {
+    endpoint,
+    apiKey: args.get('cloud-api-key') ?? (process.env.TABLLM_CLOUD_API_KEY || undefined),
+    model: args.get('cloud-model'),
+    consent: true,
+    policy: { contextOverflow: context === 'off' ? false : context, maxTtftMs: positive('cloud-max-ttft-ms'), minTokensPerSecond: positive('cloud-min-tps') },
+    onEvent: quiet ? undefined : (e) => {
+      const what = e.sent ? `${e.action === 'handoff' ? 'handed off' : 'sent'} to ${e.endpoint}` : `kept local (${e.note ?? e.action})`;
+      process.stderr.write(`[tabllm] cloud: ${e.request ?? 'request'} ${what}: ${e.reason}\n`);
+    },
+  };
+}
 
 export async function serve(argv) {
-  const args = parseArgs(argv, ['host', 'port', 'api-key', 'cors', 'queue', 'grace', 'model-name', ...ENGINE_OPTIONS], ['quiet', 'prefix-cache'], USAGE);
+  const args = parseArgs(argv, ['host', 'port', 'api-key', 'cors', 'queue', 'grace', 'model-name', ...CLOUD_OPTIONS, ...ENGINE_OPTIONS], ['quiet', 'prefix-cache'], USAGE);
   const options = engineOptions(args);
   const port = args.int('port', 8080);
   if (port < 0 || port > 65535) throw new UsageError('--port must be from 0 to 65535');
@@ -33,11 +72,12 @@ export async function serve(argv) {
   const apiKey = args.get('api-key') ?? (process.env.TABLLM_API_KEY || undefined);
 
   const quiet = args.flag('quiet');
+  const cloud = cloudOptions(args, quiet);
   const log = quiet ? undefined : ({ method, path, status, ms, outcome }) => {
     process.stderr.write(`[tabllm] ${method} ${path} ${status} ${ms.toFixed(0)} ms${outcome === 'ok' || outcome === 'refused' ? '' : ` (${outcome === 'gone' ? 'client went away' : 'stopped by shutdown'})`}\n`);
   };
   const server = await startServer({
-    engineOptions: { ...options, modelName: args.get('model-name'), prefixCache: args.flag('prefix-cache'), allowSoftwareAdapter: false },
+    engineOptions: { ...options, modelName: args.get('model-name'), prefixCache: args.flag('prefix-cache'), cloud, allowSoftwareAdapter: false },
     host: args.get('host') ?? '127.0.0.1', port, apiKey, cors: args.get('cors'), queue, graceMs: grace * 1000, log,
   });
   process.stdout.write(`tabllm serve: listening on ${server.url} (loading ${options.model})\n`);

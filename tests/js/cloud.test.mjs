@@ -6,6 +6,7 @@
 // and the app's own policy route to it; an endpoint that is down leaves the answer local, with the reason
 // logged; a failure after the hand-off is an OpenAI-shaped error; the log holds what was sent, never the key.
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -445,4 +446,42 @@ test('the log holds what was sent (endpoint, body, time, reason), never the API 
   await assert.rejects(createEngine({ model, cloud: { endpoint: 'http://host/v1', policy: { minTokensPerSec: 3 } } }), /cloud.policy: unknown option "minTokensPerSec"/);
   await assert.rejects(createEngine({ model, cloud: { endpoint: 'http://host/v1', policy: { contextOverflow: 'always' } } }), /contextOverflow must be "cut", "fit" or false/);
   await assert.rejects(createWorkerEngine({ model, cloud: { endpoint: 'http://host/v1' } }), /the option "cloud" cannot cross to the worker/);
+});
+
+test('tabllm serve --cloud: a chat beyond the local context goes to the endpoint, logged on stderr; the flags are checked', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const cli = path.join(path.dirname(new URL(import.meta.url).pathname), '../../js/bin/tabllm.mjs');
+  const child = spawn(process.execPath, [cli, 'serve', '-m', storiesPath(), '--backend', 'wasm', '--threads', '1', '--port', '0', '--ctx', '64',
+    '--cloud', endpoint(), '--cloud-model', 'stories-cloud'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TABLLM_CLOUD_API_KEY: KEY } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => { stderr += d; });
+  try {
+    for (let i = 0; i < 500 && !/ready:/.test(stdout); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.match(stdout, /ready:/, stdout + stderr);
+    const base = /listening on (http:\/\/\S+)/.exec(stdout)[1];
+    const body = { messages: longChat(4), max_tokens: 16, temperature: 0 };
+    const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    assert.equal(r.status, 200);
+    const answer = await r.json();
+    const expected = await direct('/chat/completions', body);
+    assert.equal(answer.choices[0].message.content, expected.choices[0].message.content);
+    assert.equal(answer.x_tabllm.source, 'remote');
+    assert.match(stderr, /\[tabllm\] cloud: chat sent to http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions: context/);
+    assert.ok(!stderr.includes(KEY), 'the key is never logged');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  const run = (...args) => spawnSync(process.execPath, [cli, 'serve', '-m', storiesPath(), ...args], { encoding: 'utf8', timeout: 60_000 });
+  for (const [args, message] of [
+    [['--cloud-model', 'x'], /--cloud-model needs --cloud URL/],
+    [['--cloud', endpoint(), '--cloud-context', 'always'], /--cloud-context must be cut, fit or off/],
+    [['--cloud', endpoint(), '--cloud-min-tps', '0'], /--cloud-min-tps must be a positive number/],
+    [['--cloud', 'ftp://host/v1', '--port', '0'], /cloud\.endpoint must be an http: or https: URL/],
+  ]) {
+    const out = run(...args);
+    assert.equal(out.status, 1, `${args.join(' ')}: ${out.stderr}`);
+    assert.match(out.stderr, message);
+  }
 });
