@@ -15,6 +15,7 @@ const ui = {
   modelNote: $('model-note'), modelWarning: $('model-warning'),
 };
 const chart = new RateChart($('chart'));
+const LIVE_RATE_AFTER_MS = 250;
 
 // What the tests (and a curious developer in the console) can read.
 // history: the chat's messages, each with the element that shows it (item); outOfView: how many of them the
@@ -357,7 +358,9 @@ async function send(text) {
       pieces++;
       reply += piece;
       pending += piece;
-      if (pieces > 1) liveRate = (pieces - 1) / ((now - firstAt) / 1000);
+      // Chunks can arrive in bursts (a fast engine outruns the page's event loop): the arrival rate over the
+      // first few milliseconds says nothing, so the live figure waits for a quarter second of the reply.
+      if (pieces > 1 && now - firstAt >= LIVE_RATE_AFTER_MS) liveRate = (pieces - 1) / ((now - firstAt) / 1000);
       if (!frame) frame = requestAnimationFrame(flush);
     }
     if (stream === null) finishReason = 'stopped';
@@ -375,10 +378,14 @@ async function send(text) {
   bubble.classList.remove('streaming');
 
   const tokens = usage?.completion_tokens ?? pieces;
+  // The engine's own timings when the reply ends with them (usage.timings); the page's clock otherwise (a
+  // reply stopped before its usage chunk).
+  const timings = usage?.timings;
   const stats = {
     ttftMs: firstAt === null ? null : firstAt - started,
     tokens,
-    tokensPerSecond: firstAt !== null && tokens > 1 ? (tokens - 1) / ((endedAt - firstAt) / 1000) : null,
+    tokensPerSecond: timings?.decode_tokens_per_s > 0 ? timings.decode_tokens_per_s
+      : firstAt !== null && tokens > 1 ? (tokens - 1) / ((endedAt - firstAt) / 1000) : null,
     finishReason,
     usage,
   };
