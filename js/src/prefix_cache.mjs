@@ -17,6 +17,7 @@ export const PAGE = 256;
 const INDEX = 'index.json';
 const FORMAT = 2;
 const WORTH_RESTORING = 32;  // positions: fewer are prefilled faster than read
+const READ_AHEAD = 4;  // pages being read while one is imported
 
 // FNV-1a (64-bit) over the token ids from position 0, as each position is passed: keys[i] covers tokens [0, i).
 function prefixKeys(tokens, upTo = tokens.length) {
@@ -97,10 +98,13 @@ export class PrefixCache {
     if (!wanted.length || wanted.at(-1).end - held < WORTH_RESTORING) return 0;
     const looked = performance.now();
     this.stats.lookup_ms += looked - started;
-    // All reads start at once: the store reads the later pages while the core imports the first.
-    const reads = wanted.map(({ key }) => this.store.get(`${key}.kv`).catch(() => null));
+    // The store reads the next pages while the core imports one (a few ahead: a long chain's pages are
+    // not all held in memory at once).
+    const readPage = (i) => this.store.get(`${wanted[i].key}.kv`).catch(() => null);
+    const reads = wanted.slice(0, READ_AHEAD).map((_, i) => readPage(i));
     let now = held;
     for (const [i, { key }] of wanted.entries()) {
+      if (i + READ_AHEAD < wanted.length) reads.push(readPage(i + READ_AHEAD));
       const waited = performance.now();
       const bytes = await reads[i];
       const read = performance.now();
@@ -138,7 +142,11 @@ export class PrefixCache {
   #chain(tokens, limit) {
     const keys = prefixKeys(tokens, limit);
     const after = new Map();  // the key of a prefix → the keys of the pages stored after it
-    for (const [key, e] of this.entries) if (e.start < limit) after.set(e.prev, [...(after.get(e.prev) ?? []), key]);
+    for (const [key, e] of this.entries) {
+      if (e.start >= limit) continue;
+      if (after.has(e.prev)) after.get(e.prev).push(key);
+      else after.set(e.prev, [key]);
+    }
     const plan = [];
     for (let start = 0; start < limit; start += PAGE) {
       let best = null;
