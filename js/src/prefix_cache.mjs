@@ -19,15 +19,20 @@ const FORMAT = 2;
 const WORTH_RESTORING = 32;  // positions: fewer are prefilled faster than read
 const READ_AHEAD = 4;  // pages being read while one is imported
 
-// FNV-1a (64-bit) over the token ids from position 0, as each position is passed: keys[i] covers tokens [0, i).
-function prefixKeys(tokens, upTo = tokens.length) {
+// FNV-1a (64-bit) over the token ids from position 0: keys[i] covers tokens [0, i), for the positions i
+// that `at` names (a key's text costs more than the hash). The hash runs in two 32-bit halves, no BigInt
+// per token: h * 0x100000001b3 mod 2^64 is h * 0x1b3 + (h << 40), and lo * 0x1b3 < 2^41 is exact in a double.
+function prefixKeys(tokens, upTo = tokens.length, at = () => true) {
   const keys = new Array(upTo + 1);
-  let h = 0xcbf29ce484222325n;
-  const mask = (1n << 64n) - 1n;
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
   keys[0] = '0';
   for (let i = 0; i < upTo; i++) {
-    h = ((h ^ BigInt(tokens[i] >>> 0)) * 0x100000001b3n) & mask;
-    keys[i + 1] = h.toString(16);
+    lo = (lo ^ tokens[i]) >>> 0;
+    const low = lo * 0x1b3;
+    hi = (hi * 0x1b3 + Math.floor(low / 0x100000000) + ((lo << 8) >>> 0)) >>> 0;
+    lo = low >>> 0;
+    if (at(i + 1)) keys[i + 1] = hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16);
   }
   return keys;
 }
@@ -140,7 +145,7 @@ export class PrefixCache {
   // The stored pages `tokens` begins with, up to position `limit`: at each page start, the page stored after
   // this same prefix that shares most of the prompt; a page the prompt parts from ends the chain.
   #chain(tokens, limit) {
-    const keys = prefixKeys(tokens, limit);
+    const keys = prefixKeys(tokens, limit, (i) => i % PAGE === 0);
     const after = new Map();  // the key of a prefix → the keys of the pages stored after it
     for (const [key, e] of this.entries) {
       if (e.start >= limit) continue;
@@ -176,7 +181,8 @@ export class PrefixCache {
   save(session) {
     const cached = session.info().cached_tokens;
     if (cached.length < 1) return this.writing;
-    const keys = prefixKeys(cached);
+    const partialEnds = new Set([...this.entries.values()].filter((e) => e.end % PAGE !== 0).map((e) => e.end));
+    const keys = prefixKeys(cached, cached.length, (i) => i % PAGE === 0 || i === cached.length || partialEnds.has(i));
     const pages = [];
     for (let start = 0; start < cached.length; start += PAGE) {
       const end = Math.min(start + PAGE, cached.length);

@@ -31,9 +31,9 @@ after(async () => {
   await server?.close();
 });
 
-// In a page: globalThis.open(prefixCache) makes the page's engine; globalThis.ask({prompt, maxTokens, pause})
-// answers streamed — with `pause`, the stream waits after its first text (globalThis.paused resolves) until
-// globalThis.proceed() — and returns the text, TTFT from the call, the usage and the warnings since the last ask.
+// In a page: globalThis.open(prefixCache) makes the page's engine; globalThis.ask({prompt, maxTokens})
+// answers streamed — globalThis.firstText resolves with its first text, with the prefix cache's counters
+// then — and returns the text, TTFT from the call, the usage and the warnings since the last ask.
 function install() {
   globalThis.warnings = [];
   const warn = console.warn;
@@ -43,8 +43,8 @@ function install() {
     await globalThis.engine?.unload();
     globalThis.engine = await createEngine({ model: '/models/stories260K-f32.gguf', backend: 'wasm', wasmVariant: 'single', prefixCache });
   };
-  globalThis.paused = new Promise((resolve) => { globalThis.pausedNow = resolve; });
-  globalThis.ask = async ({ prompt, maxTokens, pause = false }) => {
+  globalThis.firstText = new Promise((resolve) => { globalThis.firstTextOut = resolve; });
+  globalThis.ask = async ({ prompt, maxTokens }) => {
     globalThis.warnings = [];
     const start = performance.now();
     let ttft = null;
@@ -54,17 +54,13 @@ function install() {
     for await (const chunk of stream) {
       if (chunk.choices?.[0]?.text && ttft === null) {
         ttft = performance.now() - start;
-        if (pause) {
-          const resumed = new Promise((resolve) => { globalThis.proceed = resolve; });
-          globalThis.pausedNow();
-          await resumed;
-          globalThis.paused = new Promise((resolve) => { globalThis.pausedNow = resolve; });
-        }
+        globalThis.firstTextOut(globalThis.engine.prefixCacheStats());
       }
       text += chunk.choices?.[0]?.text ?? '';
       usage = chunk.usage ?? usage;
     }
     await globalThis.engine.flushPrefixCache();
+    globalThis.firstText = new Promise((resolve) => { globalThis.firstTextOut = resolve; });
     return { text, ttft, usage, reused: usage.timings.prompt_tokens_reused, stats: globalThis.engine.prefixCacheStats(), warnings: globalThis.warnings };
   };
   globalThis.kvFiles = async () => {
@@ -77,13 +73,17 @@ function install() {
   };
 }
 
-// Starts a paused ask (see install) and resolves once its first text is out: then `proceed()` lets it go on
-// and `answer` is its result.
-async function askPaused(page, request) {
-  const answer = page.evaluate((r) => globalThis.ask({ ...r, pause: true }), request);
-  answer.catch(() => {});  // awaited by the caller; a failure before that must not hide the test's own error
-  await Promise.race([page.evaluate(() => globalThis.paused), answer]);
-  return { answer, proceed: () => page.evaluate(() => globalThis.proceed()) };
+// Asks, brings `fault` about once the answer's first text is out (the engine goes on generating meanwhile),
+// and returns the answer. The fault must come before the answer's pages are written: a long answer leaves
+// it the time, and the counters say whether it did.
+async function askWithFault(page, request, fault) {
+  const answer = page.evaluate((r) => globalThis.ask(r), request);
+  answer.catch(() => {});  // awaited below; a failure before that must not hide the test's own error
+  const atFirstText = await Promise.race([page.evaluate(() => globalThis.firstText), answer]);
+  await fault();
+  const now = await page.evaluate(() => globalThis.engine.prefixCacheStats());
+  assert.equal(now.pages_written, atFirstText.pages_written, 'the fault came after the answer was stored: make the answer longer');
+  return answer;
 }
 
 async function newPage(context) {
@@ -137,18 +137,17 @@ test('Chromium, OPFS: a reloaded page continues a long prompt from its stored KV
 }));
 
 test('Chromium, OPFS: the quota exhausted mid-generation is a warning, the answer right, and the engine goes on', (t) => withContext(t, async (context) => {
-  const turn = { prompt, maxTokens: 24 };
+  const turn = { prompt, maxTokens: 150 };
   const expected = await plainAnswer(context, turn);
   const page = await newPage(context);
   const cdp = await context.newCDPSession(page);
   try {
     await page.evaluate(() => globalThis.open(true));
-    const asked = await askPaused(page, turn);
     // Mid-generation, the origin's quota becomes what it uses now (the model file counts): no page fits.
-    const { usage } = await page.evaluate(() => navigator.storage.estimate());
-    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url, quotaSize: usage + 1024 });
-    await asked.proceed();
-    const got = await asked.answer;
+    const got = await askWithFault(page, turn, async () => {
+      const { usage } = await page.evaluate(() => navigator.storage.estimate());
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.url, quotaSize: usage + 1024 });
+    });
     assert.equal(got.text, expected.text);
     assert.ok(got.warnings.some((w) => w.includes('could not be stored') && /quota/i.test(w)), got.warnings.join(' | '));
     assert.equal(await page.evaluate(async () => (await globalThis.kvFiles()).length), 0);
@@ -192,7 +191,18 @@ test('Chromium, OPFS: a stored page with a byte changed is refused with a warnin
 test('Chromium, OPFS: the page store removed by another tab while the engine runs is a warning, the answer right', (t) => withContext(t, async (context) => {
   const page = await newPage(context);
   const other = await newPage(context);
-  const removeStore = () => other.evaluate(async () => (await navigator.storage.getDirectory()).removeEntry('tabllm-kv', { recursive: true }));
+  // Chromium refuses the removal while a file is in use (a read or a write just ending): the other tab
+  // tries again, as a user clearing the site's data never sees it.
+  const removeStore = () => other.evaluate(async () => {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await (await navigator.storage.getDirectory()).removeEntry('tabllm-kv', { recursive: true });
+      } catch (error) {
+        if (error.name !== 'NoModificationAllowedError' || tries === 50) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  });
   await page.evaluate(() => globalThis.open(true));
   const first = await page.evaluate((p) => globalThis.ask({ prompt: p, maxTokens: 40 }), prompt);
 
@@ -207,11 +217,8 @@ test('Chromium, OPFS: the page store removed by another tab while the engine run
   assert.ok((await page.evaluate(async () => (await globalThis.kvFiles()).length)) >= 2, 'the store is made again and the pages written');
 
   // And mid-generation: the pages of that answer cannot be written; the answer is still right.
-  const last = { prompt: `${next.prompt}${got.text} Then`, maxTokens: 16 };
-  const asked = await askPaused(page, last);
-  await removeStore();
-  await asked.proceed();
-  const mid = await asked.answer;
+  const last = { prompt: `${next.prompt}${got.text} Then`, maxTokens: 96 };
+  const mid = await askWithFault(page, last, removeStore);
   assert.equal(mid.text, (await plainAnswer(context, last)).text);
   assert.ok(mid.warnings.some((w) => w.includes('could not be stored')), mid.warnings.join(' | '));
 }));
