@@ -17,16 +17,22 @@ export const PAGE = 256;
 const INDEX = 'index.json';
 const FORMAT = 2;
 const WORTH_RESTORING = 32;  // positions: fewer are prefilled faster than read
+const READ_AHEAD = 4;  // pages being read while one is imported
 
-// FNV-1a (64-bit) over the token ids from position 0, as each position is passed: keys[i] covers tokens [0, i).
-function prefixKeys(tokens, upTo = tokens.length) {
+// FNV-1a (64-bit) over the token ids from position 0: keys[i] covers tokens [0, i), for the positions i
+// that `at` names (a key's text costs more than the hash). The hash runs in two 32-bit halves, no BigInt
+// per token: h * 0x100000001b3 mod 2^64 is h * 0x1b3 + (h << 40), and lo * 0x1b3 < 2^41 is exact in a double.
+function prefixKeys(tokens, upTo = tokens.length, at = () => true) {
   const keys = new Array(upTo + 1);
-  let h = 0xcbf29ce484222325n;
-  const mask = (1n << 64n) - 1n;
+  let hi = 0xcbf29ce4;
+  let lo = 0x84222325;
   keys[0] = '0';
   for (let i = 0; i < upTo; i++) {
-    h = ((h ^ BigInt(tokens[i] >>> 0)) * 0x100000001b3n) & mask;
-    keys[i + 1] = h.toString(16);
+    lo = (lo ^ tokens[i]) >>> 0;
+    const low = lo * 0x1b3;
+    hi = (hi * 0x1b3 + Math.floor(low / 0x100000000) + ((lo << 8) >>> 0)) >>> 0;
+    lo = low >>> 0;
+    if (at(i + 1)) keys[i + 1] = hi ? hi.toString(16) + lo.toString(16).padStart(8, '0') : lo.toString(16);
   }
   return keys;
 }
@@ -47,6 +53,8 @@ function unpackTokens(text) {
 }
 
 export class PrefixCache {
+  #unpacked = new Map();  // key → the tokens of its entry (Int32Array)
+
   /**
    * @param {{get(name): Promise<Uint8Array|null>, put(name, bytes): Promise<void>, delete(name): Promise<void>}} store
    * @param {{identity: string, maxBytes?: number, onWarning?: (message: string) => void}} options
@@ -57,11 +65,15 @@ export class PrefixCache {
     this.maxBytes = maxBytes;
     this.warn = onWarning;
     this.entries = new Map();  // key → {start, end, prev (the key of [0, start)), tokens (packTokens), bytes, used}
-    this.stats = { lookups: 0, pages_written: 0, pages_read: 0, bytes_written: 0, bytes_read: 0, restores: 0, restored_tokens: 0, restore_ms: 0, refused: 0 };
+    // restore_ms is the restores' whole time; open_ms, lookup_ms, read_ms and import_ms say where it goes
+    // (reading the index, finding the chain, reading pages from the store, the core's checks and copies).
+    this.stats = { lookups: 0, pages_written: 0, pages_read: 0, bytes_written: 0, bytes_read: 0, restores: 0, restored_tokens: 0, restore_ms: 0,
+      open_ms: 0, lookup_ms: 0, read_ms: 0, import_ms: 0, refused: 0 };
     this.writing = Promise.resolve();
   }
 
   async open() {
+    const started = performance.now();
     const index = await this.#readIndex();
     if (index?.format === FORMAT && index.identity === this.identity) {
       for (const [key, e] of Object.entries(index.entries ?? {})) this.entries.set(key, e);
@@ -69,6 +81,7 @@ export class PrefixCache {
       // Pages of another model, cache type or version: never read, so dropped.
       await Promise.all(Object.keys(index.entries ?? {}).map((key) => this.store.delete(`${key}.kv`).catch(() => {})));
     }
+    this.stats.open_ms = performance.now() - started;
     return this;
   }
 
@@ -78,6 +91,7 @@ export class PrefixCache {
    */
   async restore(session, request) {
     this.stats.lookups++;
+    const started = performance.now();
     const tokens = request.tokens();
     const cached = session.info().cached_tokens;
     let held = 0;
@@ -85,28 +99,21 @@ export class PrefixCache {
     // The last prompt token is always processed again (its logits start the reply).
     const limit = tokens.length - 1;
     if (limit - held < WORTH_RESTORING) return 0;
-    const keys = prefixKeys(tokens, limit);
-    // The chain: at each page start, the stored page after this prefix that shares most of the prompt.
-    const plan = [];
-    for (let start = 0; start < limit; start += PAGE) {
-      let best = null;
-      for (const [key, e] of this.entries) {
-        if (e.start !== start || e.prev !== keys[start]) continue;
-        const ids = unpackTokens(e.tokens);
-        let shared = 0;
-        while (shared < ids.length && start + shared < limit && ids[shared] === tokens[start + shared]) shared++;
-        if (shared > 0 && (!best || shared > best.shared)) best = { key, shared, whole: shared === ids.length && ids.length === PAGE };
-      }
-      if (!best) break;
-      plan.push({ key: best.key, end: start + best.shared });
-      if (!best.whole) break;
-    }
-    const wanted = plan.filter((p) => p.end > held);
+    const wanted = this.#chain(tokens, limit).filter((p) => p.end > held);
     if (!wanted.length || wanted.at(-1).end - held < WORTH_RESTORING) return 0;
-    const started = performance.now();
+    const looked = performance.now();
+    this.stats.lookup_ms += looked - started;
+    // The store reads the next pages while the core imports one (a few ahead: a long chain's pages are
+    // not all held in memory at once).
+    const readPage = (i) => this.store.get(`${wanted[i].key}.kv`).catch(() => null);
+    const reads = wanted.slice(0, READ_AHEAD).map((_, i) => readPage(i));
     let now = held;
-    for (const { key } of wanted) {
-      const bytes = await this.store.get(`${key}.kv`).catch(() => null);
+    for (const [i, { key }] of wanted.entries()) {
+      if (i + READ_AHEAD < wanted.length) reads.push(readPage(i + READ_AHEAD));
+      const waited = performance.now();
+      const bytes = await reads[i];
+      const read = performance.now();
+      this.stats.read_ms += read - waited;
       if (!bytes) {
         this.warn(`a stored KV page is missing (${key}): the rest of the prompt is prefilled`);
         await this.#forget(key);
@@ -119,6 +126,8 @@ export class PrefixCache {
         this.warn(`a stored KV page was refused and removed (${error.message}): the rest of the prompt is prefilled`);
         await this.#forget(key);
         break;
+      } finally {
+        this.stats.import_ms += performance.now() - read;
       }
       this.entries.get(key).used = Date.now();
       this.stats.pages_read++;
@@ -128,16 +137,52 @@ export class PrefixCache {
     if (restored) {
       this.stats.restores++;
       this.stats.restored_tokens += restored;
-      this.stats.restore_ms += performance.now() - started;
     }
+    this.stats.restore_ms += performance.now() - started;
     return restored;
+  }
+
+  // The stored pages `tokens` begins with, up to position `limit`: at each page start, the page stored after
+  // this same prefix that shares most of the prompt; a page the prompt parts from ends the chain.
+  #chain(tokens, limit) {
+    const keys = prefixKeys(tokens, limit, (i) => i % PAGE === 0);
+    const after = new Map();  // the key of a prefix → the keys of the pages stored after it
+    for (const [key, e] of this.entries) {
+      if (e.start >= limit) continue;
+      if (after.has(e.prev)) after.get(e.prev).push(key);
+      else after.set(e.prev, [key]);
+    }
+    const plan = [];
+    for (let start = 0; start < limit; start += PAGE) {
+      let best = null;
+      for (const key of after.get(keys[start]) ?? []) {
+        const e = this.entries.get(key);
+        if (e.start !== start) continue;
+        const ids = this.#tokensOf(key, e);
+        let shared = 0;
+        while (shared < ids.length && start + shared < limit && ids[shared] === tokens[start + shared]) shared++;
+        if (shared > 0 && (!best || shared > best.shared)) best = { key, shared, whole: shared === ids.length && ids.length === PAGE };
+      }
+      if (!best) break;
+      plan.push({ key: best.key, end: start + best.shared });
+      if (!best.whole) break;
+    }
+    return plan;
+  }
+
+  // An entry's tokens, unpacked once.
+  #tokensOf(key, entry) {
+    let ids = this.#unpacked.get(key);
+    if (!ids) this.#unpacked.set(key, ids = unpackTokens(entry.tokens));
+    return ids;
   }
 
   /** Copies the session's new pages out now and writes them in the background (see flush). */
   save(session) {
     const cached = session.info().cached_tokens;
     if (cached.length < 1) return this.writing;
-    const keys = prefixKeys(cached);
+    const partialEnds = new Set([...this.entries.values()].filter((e) => e.end % PAGE !== 0).map((e) => e.end));
+    const keys = prefixKeys(cached, cached.length, (i) => i % PAGE === 0 || i === cached.length || partialEnds.has(i));
     const pages = [];
     for (let start = 0; start < cached.length; start += PAGE) {
       const end = Math.min(start + PAGE, cached.length);
@@ -162,6 +207,7 @@ export class PrefixCache {
     await this.flush();
     await Promise.all([...this.entries.keys()].map((key) => this.store.delete(`${key}.kv`).catch(() => {})));
     this.entries.clear();
+    this.#unpacked.clear();
     await this.#writeIndex();
   }
 
@@ -189,6 +235,7 @@ export class PrefixCache {
 
   async #forget(key, writeIndex = true) {
     this.entries.delete(key);
+    this.#unpacked.delete(key);
     await this.store.delete(`${key}.kv`).catch(() => {});
     if (writeIndex) await this.#writeIndex();
   }
@@ -259,20 +306,34 @@ export class NodePageStore {
 /** Pages in the Origin Private File System (browsers), folder tabllm-kv/NAME. */
 export class OpfsPageStore {
   kind = 'opfs';
+  #folder = null;  // the folder's handle, looked up once (three lookups a page otherwise)
 
   constructor(name) {
     this.name = name;
   }
 
-  async #dir() {
-    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv', { create: true });
-    return root.getDirectoryHandle(this.name, { create: true });
+  #dir() {
+    this.#folder ??= (async () => {
+      const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv', { create: true });
+      return root.getDirectoryHandle(this.name, { create: true });
+    })();
+    return this.#folder;
+  }
+
+  // Runs fn on the folder; a folder removed meanwhile (another tab cleared the site's data) is made again
+  // for the next call.
+  async #inDir(fn) {
+    try {
+      return await fn(await this.#dir());
+    } catch (error) {
+      if (error?.name === 'NotFoundError') this.#folder = null;
+      throw error;
+    }
   }
 
   async get(name) {
     try {
-      const file = await (await (await this.#dir()).getFileHandle(name)).getFile();
-      return new Uint8Array(await file.arrayBuffer());
+      return await this.#inDir(async (dir) => new Uint8Array(await (await (await dir.getFileHandle(name)).getFile()).arrayBuffer()));
     } catch (error) {
       if (error?.name === 'NotFoundError') return null;
       throw error;
@@ -280,14 +341,23 @@ export class OpfsPageStore {
   }
 
   async put(name, bytes) {
-    const writable = await (await (await this.#dir()).getFileHandle(name, { create: true })).createWritable();
-    await writable.write(bytes);
-    await writable.close();
+    await this.#inDir(async (dir) => {
+      const existing = await dir.getFileHandle(name).catch(() => null);
+      try {
+        const writable = await (existing ?? await dir.getFileHandle(name, { create: true })).createWritable();
+        await writable.write(bytes);
+        await writable.close();  // a refused write (over the quota, say) leaves the file as it was
+      } catch (error) {
+        // A new file's handle made it empty: no empty file under the name of a page.
+        if (!existing) await dir.removeEntry(name).catch(() => {});
+        throw error;
+      }
+    });
   }
 
   async delete(name) {
     try {
-      await (await this.#dir()).removeEntry(name);
+      await this.#inDir((dir) => dir.removeEntry(name));
     } catch (error) {
       if (error?.name !== 'NotFoundError') throw error;
     }

@@ -175,6 +175,17 @@ TEST(Synth, LayersOverride) {
   EXPECT_FALSE(file->header().find_tensor("blk.1.ffn_up.weight"));
 }
 
+TEST(Synth, ContextOverride) {
+  tools::SynthOptions o;
+  o.shape = "tiny-llama";
+  o.type = TensorType::F16;
+  o.layers = 1;
+  o.context = 4096;
+  const fs::path out = scratch_dir() / "context.gguf";
+  EXPECT_EQ(tools::synthesize_model(o, small_vocab(), out.string()).context_length, 4096);
+  EXPECT_EQ(gguf::File::open(out.string())->header().get_int("llama.context_length"), 4096);
+}
+
 TEST(Synth, RealShapePadsTheVocabulary) {
   const auto start = std::chrono::steady_clock::now();
   const fs::path path = synth("tinyllama-1.1b", TensorType::Q4_K, "tinyllama-1layer.gguf", 1, 2, 1);

@@ -1,8 +1,10 @@
 // The persisted prefix cache through the package (WebAssembly, stories260K, Node files): a second engine
 // on the same folder (a reopened page) answers the next turn of a long chat from the stored KV pages —
-// the same text as an engine that prefills it all, with the stored positions reported as reused — and a
-// damaged or missing page, or a store that cannot be written, is a warning and a correct answer.
+// the same text as an engine that prefills it all, with the stored positions reported as reused, a chain
+// of pages longer than the restore reads ahead included — and a damaged or missing page, or a store that
+// cannot be written, is a warning and a correct answer.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import { createEngine } from '../../js/src/index.mjs';
 import { PAGE, PrefixCache, MemoryPageStore } from '../../js/src/prefix_cache.mjs';
 import { VERSION } from '../../js/src/version.mjs';
 import { missingBuild, storiesPath } from './api-env.mjs';
-import { skipOrFail } from './wasm_env.mjs';
+import { nativeBuildDir, sharedDir, skipOrFail } from './wasm_env.mjs';
 
 const skip = missingBuild();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-kv-'));
@@ -66,6 +68,30 @@ test('a reopened engine answers the next turn from the stored pages, with the te
   assert.equal(expected.usage.timings.prompt_tokens_reused, 0);
   assert.ok(stats.pages_read >= 1 && stats.restored_tokens >= PAGE, JSON.stringify(stats));
   await b.unload();
+});
+
+test('a chain of pages longer than the read-ahead is restored whole, with the text of a full prefill', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  // stories260K declaring 2048 positions (trained on 512: the text past that is its guess, the same both ways).
+  const model = path.join(dir, 'stories260K-2k.gguf');
+  const stories = path.join(sharedDir, 'models/stories260K');
+  execFileSync(path.join(nativeBuildDir, 'bin/tabllm'), ['convert-llama2c', path.join(stories, 'stories260K.bin'), path.join(stories, 'tok512.bin'), model, '--context', '2048']);
+  const openLong = (prefixCache) => createEngine({ model, backend: 'wasm', wasmVariant: 'single', contextSize: 2048, prefixCache });
+  const long = { prompt: story.repeat(45), max_tokens: 8, temperature: 0 };  // ~1,590 tokens: 6 full pages and a partial one
+  const a = await openLong(true);
+  const one = await a.completions.create(long);
+  await a.unload();
+  const next = { ...long, prompt: long.prompt + one.choices[0].text + ' Then' };
+  const plain = await openLong(false);
+  const expected = await plain.completions.create(next);
+  await plain.unload();
+  const b = await openLong(true);
+  const got = await b.completions.create(next);
+  const stats = b.prefixCacheStats();
+  await b.clearPrefixCache();
+  await b.unload();
+  assert.equal(got.choices[0].text, expected.choices[0].text);
+  assert.ok(stats.pages_read >= 6 && got.usage.timings.prompt_tokens_reused >= 6 * PAGE, JSON.stringify(stats));
 });
 
 test('a damaged page and a missing page are warnings, the answer still right; a failing store is a warning', async (t) => {

@@ -1,4 +1,4 @@
-// tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--scale X] [--threads N]
+// tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--context N] [--scale X] [--threads N]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,7 +18,7 @@ namespace {
 std::string usage() {
   std::string shapes;
   for (const std::string& s : tools::shape_names()) shapes += (shapes.empty() ? "" : ", ") + s;
-  return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--scale X] [--threads N]\n"
+  return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--context N] [--scale X] [--threads N]\n"
          "  SHAPE: " + shapes + "\n"
          "  T: " + supported_type_names() + ", or q4_k_m (llama-quantize's Q4_K_M mix)\n"
          "  VOCAB: a vocab or model GGUF, or a tokenizer.json (padded to the shape's vocabulary size)\n"
@@ -35,7 +35,7 @@ uint64_t parse_seed(const std::string& text) {
 }  // namespace
 
 int cmd_synth(int argc, char** argv) {
-  const Args args(argc, argv, {"type", "vocab", "seed", "layers", "scale", "threads"}, {}, usage());
+  const Args args(argc, argv, {"type", "vocab", "seed", "layers", "context", "scale", "threads"}, {}, usage());
   if (args.positional().size() != 2)
     throw Error("expected SHAPE and OUT.gguf, got " + std::to_string(args.positional().size()) + " arguments\n" + usage());
   tools::SynthOptions options;
@@ -46,8 +46,10 @@ int cmd_synth(int argc, char** argv) {
   options.type = options.mix ? tools::weight_mix_base_type(*options.mix) : parse_type_name(type);
   options.seed = parse_seed(args.get("seed").value_or("0"));
   options.layers = args.get_int("layers", 0);
+  options.context = args.get_int("context", 0);
   options.n_threads = args.get_int("threads", tools::default_thread_count());
   if (options.layers < 0) throw Error("--layers must be positive");
+  if (options.context < 0) throw Error("--context must be positive");
   if (const auto scale = args.get("scale")) {
     char* end = nullptr;
     options.weight_scale = std::strtof(scale->c_str(), &end);

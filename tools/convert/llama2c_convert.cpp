@@ -44,7 +44,7 @@ void produce_tensor(void* ctx_ptr, size_t index, std::vector<uint8_t>& out) {
 }  // namespace
 
 ModelSpec convert_llama2c(const std::string& checkpoint_path, const std::string& tokenizer_path,
-                          const std::string& out_path, TensorType type, int n_threads) {
+                          const std::string& out_path, TensorType type, int n_threads, int64_t context) {
   if (!can_quantize(type))
     throw Error(std::string("cannot convert to ") + type_traits(type).name + " (no quantizer for it): use " +
                 supported_type_names());
@@ -61,7 +61,7 @@ ModelSpec convert_llama2c(const std::string& checkpoint_path, const std::string&
   spec.n_heads = c.n_heads;
   spec.n_kv_heads = c.n_kv_heads;
   spec.ffn_dim = c.hidden_dim;
-  spec.context_length = c.seq_len;
+  spec.context_length = context > 0 ? context : c.seq_len;
   spec.norm_eps = 1e-5f;
   spec.rope_base = 10000.0f;
   spec.tied_embeddings = c.shared_classifier;

@@ -77,6 +77,7 @@ ModelSpec synthesize_model(const SynthOptions& options, Vocab vocab, const std::
   if (vocab.size() == 0) throw Error("the vocabulary is empty: pass a vocab GGUF or a tokenizer.json");
   ModelSpec spec = find_shape(options.shape, static_cast<int64_t>(vocab.size()));
   if (options.layers > 0) spec.n_layers = options.layers;
+  if (options.context > 0) spec.context_length = options.context;
   if (static_cast<int64_t>(vocab.size()) > spec.vocab_size)
     throw Error("the vocabulary has " + std::to_string(vocab.size()) + " tokens, more than the " +
                 std::to_string(spec.vocab_size) + " rows of " + options.shape +
