@@ -70,7 +70,7 @@ export class HostBroker {
         return await new Promise((resolve, reject) => {
           fail = reject;
           signal?.addEventListener('abort', onAbort, { once: true });
-          this.#pending.set(id, { message, from, sink: (m) => (m.type === 'error' ? reject(deserializeError(m.error)) : resolve(m.value)) });
+          this.#pending.set(id, { message, from, abort: onAbort, sink: (m) => (m.type === 'error' ? reject(deserializeError(m.error)) : resolve(m.value)) });
           port.postMessage({ ...message, from });
         });
       } finally {
@@ -83,11 +83,17 @@ export class HostBroker {
     this.#pending.set(id, {
       message,
       from,
+      abort: onAbort,
       sink: (m) => (m.type === 'chunk' ? chunks.push(m.value) : m.type === 'end' ? chunks.end() : chunks.fail(deserializeError(m.error))),
     });
     port.postMessage({ ...message, from });
     await chunks.started;
     return chunks.read();
+  }
+
+  /** Aborts request `id` (a page said so: ABORT_REQUEST). */
+  abort(id) {
+    this.#pending.get(id)?.abort();
   }
 
   /** The engine-shaped object createFetchHandler takes, for one fetch event's request. */

@@ -8,7 +8,7 @@ import { engineOptions } from '../engine_options.mjs';
 import { TabllmAPIError, abortError, deserializeError } from '../errors.mjs';
 import { createFetchHandler } from '../fetch_handler.mjs';
 import { readLoadCount, standForHost } from './host.mjs';
-import { CHANNEL, REQUEST_HEADER, RESUME_HEADER } from './protocol.mjs';
+import { ABORT_REQUEST, CHANNEL, REQUEST_HEADER, RESUME_HEADER } from './protocol.mjs';
 
 /** Attempts of one request while the Service Worker or the host is away, and the first pause between them. */
 const ATTEMPTS = 6;
@@ -28,7 +28,7 @@ export async function createServiceWorkerEngine(options = {}) {
     await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
   }
   const engine = new ServiceWorkerEngine(baseURL.replace(/\/+$/, ''), onProgress);
-  standForHost(hostOptions);
+  standForHost(hostOptions, () => { engine.host = true; });
   await engine.ready();
   return engine;
 }
@@ -47,6 +47,7 @@ class ServiceWorkerEngine {
     this.modelId = 'model';
     this.contextSize = 0;
     this.runtime = {};
+    this.host = false;  // whether this tab hosts the model
     this.#channel.onmessage = (e) => {
       if (e.data?.type === 'progress') onProgress?.(e.data.event);
       if (e.data?.type === 'state') this.#setState(e.data.state);
@@ -73,9 +74,10 @@ class ServiceWorkerEngine {
     if (this.#state.status === 'failed') throw deserializeError(this.#state.error);
   }
 
-  /** {status, loads, backend, modelId}: the host's state; `loads` counts the origin's model loads. */
+  /** {status, loads, host, backend, modelId}: the host's state; `loads` counts the origin's model loads,
+   * `host` says whether this tab is the one that hosts the model. */
   async status() {
-    return { status: this.#state.status, loads: await readLoadCount(), backend: this.backend, modelId: this.modelId };
+    return { status: this.#state.status, loads: await readLoadCount(), host: this.host, backend: this.backend, modelId: this.modelId };
   }
 
   // One fetch, tried again while the Service Worker or the host is away (a network error: no response).
@@ -97,6 +99,8 @@ class ServiceWorkerEngine {
     const plain = request !== null && typeof request === 'object' && !Array.isArray(request);
     const body = JSON.stringify(plain && request.seed === undefined ? { ...request, seed: Math.floor(Math.random() * 2 ** 31) } : request);
     const id = crypto.randomUUID();
+    // The page's abort of a fetch does not reach the Service Worker before the response comes: said aloud.
+    signal?.addEventListener('abort', () => navigator.serviceWorker.controller?.postMessage({ type: ABORT_REQUEST, id }), { once: true });
     let from = 0;
     const post = async () => {
       const response = await fetch(`${this.#base}/${path}`, {

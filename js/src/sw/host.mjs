@@ -17,9 +17,11 @@ const KEEP_MS = 60_000;
  * Joins the election: when this page gets the lock, it loads the model with `options` and serves it until
  * the page closes. Returns at once.
  * @param {object} options createWorkerEngine's options
+ * @param {() => void} onElected called when this page becomes the host
  */
-export function standForHost(options) {
+export function standForHost(options, onElected) {
   navigator.locks.request(HOST_LOCK, async () => {
+    onElected();
     const host = new EngineHost();
     await host.serve(options);
     await new Promise(() => {});  // the lock is held while this page lives

@@ -13,7 +13,7 @@
 import { TabllmAPIError } from '../errors.mjs';
 import { createFetchHandler, errorResponse } from '../fetch_handler.mjs';
 import { HostBroker } from './broker.mjs';
-import { HOST_PORT, REQUEST_HEADER, RESUME_HEADER } from './protocol.mjs';
+import { ABORT_REQUEST, HOST_PORT, REQUEST_HEADER, RESUME_HEADER } from './protocol.mjs';
 
 /** As `tabllm serve`: a chat that needs more is not one an on-device context holds. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -29,6 +29,7 @@ export function serveOpenAI({ prefix = '/v1/', maxBodyBytes = MAX_BODY_BYTES } =
   const broker = new HostBroker();
   self.addEventListener('message', (event) => {
     if (event.data?.type === HOST_PORT && event.ports[0]) broker.setPort(event.ports[0]);
+    if (event.data?.type === ABORT_REQUEST && typeof event.data.id === 'string') broker.abort(event.data.id);
   });
   self.addEventListener('fetch', (event) => {
     const url = new URL(event.request.url);

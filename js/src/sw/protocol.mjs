@@ -22,6 +22,9 @@ export const REQUEST_HEADER = 'x-tabllm-request';
 export const RESUME_HEADER = 'x-tabllm-resume-from';
 /** The message a Service Worker without a host sends to its pages; the host answers with a port. */
 export const NEED_HOST = 'tabllm-sw-need-host';
+/** A page's message to the Service Worker: the request with this id was aborted (Chromium does not abort a
+ * fetch event's request when the page aborts a fetch whose response has not come yet). */
+export const ABORT_REQUEST = 'tabllm-sw-abort';
 /** The message that hands the Service Worker a port to the host. */
 export const HOST_PORT = 'tabllm-sw-host-port';
 /** Where the number of model loads of this origin is kept (Cache Storage: windows, workers and the Service Worker all reach it). */
