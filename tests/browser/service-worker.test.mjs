@@ -1,8 +1,8 @@
 // The origin's OpenAI endpoint in the Service Worker (tabllm/sw) with one model for all tabs
 // (createServiceWorkerEngine), in headless Chromium on the chat demo (apps/chat, engine=sw, backend wasm):
 // two tabs, one load, the greedy reference text; a stopped Service Worker and a closed host tab lose
-// nothing; offline reload; the unmodified openai client on location.origin + '/v1'; bad input; and two
-// workers loading one model into OPFS at once.
+// nothing; offline reload; the unmodified openai client on location.origin + '/v1'; bad input; aborts;
+// the endpoint on WebGPU (SwiftShader); and two workers loading one model into OPFS at once.
 //
 //   node --test --test-concurrency=1 tests/browser/service-worker.test.mjs
 import assert from 'node:assert/strict';
@@ -126,28 +126,16 @@ test('two tabs fetch /v1/chat/completions (JSON and stream): one model load, the
   assert.deepEqual([await pageA.evaluate(() => window.tabllmChat.engine.host), status.host], [true, false], 'page A hosts');
   assert.equal(status.status, 'ready');
 
-  // First answer: through the Service Worker and the host tab vs this tab's own worker engine.
-  figures.firstTokenMs = await pageB.evaluate(async (chat) => {
-    const tabllm = await import('/js/dist/index.js');
-    const timeToFirst = async (engine) => {
-      const started = performance.now();
-      const stream = await engine.chat.completions.create({ ...chat, max_tokens: 8, stream: true });
-      let first = null;
-      for await (const chunk of stream) if (first === null && chunk.choices[0]?.delta?.content) first = performance.now() - started;
-      return first;
-    };
-    // The same options as the demo's host engine.
-    const threads = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
-    const direct = await tabllm.createWorkerEngine({ model: '/models/stories260K-f32.gguf', backend: 'wasm', threads, prefixCache: true });
-    const out = { serviceWorker: [], direct: [] };
-    for (let i = 0; i < 5; i++) {
-      out.serviceWorker.push(await timeToFirst(window.tabllmChat.engine));
-      out.direct.push(await timeToFirst(direct));
-    }
-    await direct.terminate();
-    const median = (v) => v.sort((x, y) => x - y)[2];
-    return { serviceWorker: Number(median(out.serviceWorker).toFixed(1)), direct: Number(median(out.direct).toFixed(1)) };
-  }, CHAT);
+  // Tabs take turns: page B's one request, sent after page A's three, is answered before A's second.
+  const ended = [];
+  const send = (page, name, body) => plainFetch(page, body).then((r) => {
+    assert.equal(r.status, 200);
+    ended.push(name);
+  });
+  const longA = [1, 2, 3].map((i) => send(pageA, `A${i}`, LONG));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await Promise.all([...longA, send(pageB, 'B1', CHAT)]);
+  assert.ok(ended.indexOf('B1') < ended.indexOf('A2'), `answered in the order ${ended.join(' ')}`);
 });
 
 test('the Service Worker stopped mid-stream: the client resumes without loss; a plain fetch fails and resumes by its headers', async () => {
@@ -351,6 +339,25 @@ test('a page aborting a stream\'s fetch, or the client\'s JSON request, stops th
   // Had an aborted reply (n: 16, four times LONG's) gone on, the next request would wait for most of it.
   for (const ms of [timings.nextMs, timings.afterJsonAbortMs]) {
     assert.ok(ms < figures.longReplyMs, `the request after an abort waited ${ms} ms (the aborted reply takes about ${4 * figures.longReplyMs} ms)`);
+  }
+});
+
+test('WebGPU (SwiftShader): the host tab\'s model on the GPU streams the greedy reference text through the endpoint', async () => {
+  const gpu = await chromium.browser.newContext();
+  try {
+    const page = await gpu.newPage();
+    const started = Date.now();
+    await page.goto(`${server.url}?engine=sw&backend=webgpu`);
+    await whenReady(page);
+    figures.webgpuLoadMs = Date.now() - started;
+    assert.equal(await page.evaluate(() => window.tabllmChat.engine.backend), 'webgpu');
+    // 16 tokens: SwiftShader runs the GPU's work on the (shared) CPU.
+    const stream = await plainFetch(page, { ...CHAT, max_tokens: 16, stream: true });
+    figures.webgpuStreamMs = Math.round(stream.ms);
+    assert.ok(stream.done);
+    assert.ok(stream.text.length > 20 && reference.text.startsWith(stream.text), JSON.stringify(stream.text));
+  } finally {
+    await gpu.close();
   }
 });
 

@@ -141,7 +141,7 @@ class EngineHost {
   #enqueue(record) {
     if (!this.#queues.has(record.client)) {
       this.#queues.set(record.client, []);
-      this.#turns.push(record.client);
+      this.#turns.unshift(record.client);  // a client that just came goes before those already served
     }
     this.#queues.get(record.client).push(record);
     this.#pump();
