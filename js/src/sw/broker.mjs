@@ -2,13 +2,17 @@
 // MessagePort to the host, for createFetchHandler to answer fetch events with. The Service Worker keeps
 // no model and may be stopped at any time: a restarted one asks its pages for the host again (NEED_HOST).
 // A request in flight when the host changes (its tab closed) is sent to the new host with the number of
-// events it already passed on, so the new host's answer continues where the old one stopped.
-import { TabllmAPIError, abortError, deserializeError } from '../errors.mjs';
+// events it already passed on, so the new host's answer continues where the old one stopped. The host
+// confirms each request it gets ('accepted'); one it does not confirm means the port leads nowhere (the
+// tab is gone and no other has taken over yet), so the pages are asked for the host again.
+import { TabllmAPIError, abortError, deserializeError, serializeError } from '../errors.mjs';
 import { messageStream } from '../message_stream.mjs';
 import { NEED_HOST } from './protocol.mjs';
 
 /** How long a request waits for a host before it is answered 503. */
 const HOST_WAIT_MS = 10_000;
+/** How long the host has to confirm a request. */
+const ACCEPT_MS = 3000;
 
 export class HostBroker {
   #port = null;
@@ -20,9 +24,28 @@ export class HostBroker {
     this.#port?.close();
     this.#port = port;
     port.onmessage = (e) => this.#receive(e.data);
-    for (const p of this.#pending.values()) port.postMessage({ ...p.message, from: p.from });
+    for (const p of this.#pending.values()) this.#send(p);
     for (const resolve of this.#waiting) resolve();
     this.#waiting.clear();
+  }
+
+  #send(p) {
+    clearTimeout(p.acceptTimer);
+    this.#port.postMessage({ ...p.message, from: p.from });
+    p.acceptTimer = setTimeout(() => this.#lostHost(), ACCEPT_MS);
+  }
+
+  // The host did not confirm a request: find it again (a new port sends every pending request again), or
+  // end them all with the 503 that no host gives.
+  async #lostHost() {
+    if (!this.#port) return;  // already looking
+    this.#port.close();
+    this.#port = null;
+    try {
+      await this.#host();
+    } catch (error) {
+      for (const [id, p] of this.#pending) this.#receive({ type: 'error', id, index: p.from, error: serializeError(error) });
+    }
   }
 
   async #host() {
@@ -45,7 +68,9 @@ export class HostBroker {
 
   #receive(message) {
     const p = this.#pending.get(message.id);
-    if (!p || message.index < p.from) return;  // an event this request already has (a resend's overlap)
+    if (!p) return;
+    clearTimeout(p.acceptTimer);
+    if (message.type === 'accepted' || message.index < p.from) return;  // or an event it already has (a resend's overlap)
     p.from = message.index + 1;
     if (message.type !== 'chunk') this.#pending.delete(message.id);
     p.sink(message);
@@ -57,9 +82,10 @@ export class HostBroker {
    */
   async request({ id, client, kind, request, from = 0, signal }) {
     if (signal?.aborted) throw abortError(signal);
-    const port = await this.#host();
+    await this.#host();
     const message = kind === 'models' ? { type: 'models', id } : { type: 'create', id, client, kind, request };
     const abort = () => {
+      clearTimeout(this.#pending.get(id)?.acceptTimer);
       this.#pending.delete(id);
       this.#port?.postMessage({ type: 'abort', id });
     };
@@ -70,8 +96,9 @@ export class HostBroker {
         return await new Promise((resolve, reject) => {
           fail = reject;
           signal?.addEventListener('abort', onAbort, { once: true });
-          this.#pending.set(id, { message, from, abort: onAbort, sink: (m) => (m.type === 'error' ? reject(deserializeError(m.error)) : resolve(m.value)) });
-          port.postMessage({ ...message, from });
+          const entry = { message, from, abort: onAbort, sink: (m) => (m.type === 'error' ? reject(deserializeError(m.error)) : resolve(m.value)) };
+          this.#pending.set(id, entry);
+          this.#send(entry);
         });
       } finally {
         signal?.removeEventListener('abort', onAbort);
@@ -80,13 +107,14 @@ export class HostBroker {
     const onAbort = () => { abort(); chunks.fail(abortError(signal)); };
     const chunks = messageStream({ onFinish: () => signal?.removeEventListener('abort', onAbort), onCancel: abort });
     signal?.addEventListener('abort', onAbort, { once: true });
-    this.#pending.set(id, {
+    const entry = {
       message,
       from,
       abort: onAbort,
       sink: (m) => (m.type === 'chunk' ? chunks.push(m.value) : m.type === 'end' ? chunks.end() : chunks.fail(deserializeError(m.error))),
-    });
-    port.postMessage({ ...message, from });
+    };
+    this.#pending.set(id, entry);
+    this.#send(entry);
     await chunks.started;
     return chunks.read();
   }

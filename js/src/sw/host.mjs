@@ -88,13 +88,14 @@ class EngineHost {
     const { type, id } = message;
     if (type === 'create') return this.#create(message, port);
     if (type === 'abort') return this.#abort(id, port);
-    if (type === 'models') {
+    if (type === 'models') {  // answered at once: no 'accepted' first
       const data = this.#state.status === 'ready' ? [{ id: this.#state.modelId, object: 'model', created: 0, owned_by: 'tabllm' }] : [];
       return port.postMessage({ type: 'result', id, index: 0, value: { object: 'list', data } });
     }
   }
 
   #create({ id, client, kind, request, from }, port) {
+    port.postMessage({ type: 'accepted', id });
     let record = this.#records.get(id);
     if (!record) {
       record = { id, client, kind, request, events: [], done: false, controller: new AbortController(), subscribers: new Set() };

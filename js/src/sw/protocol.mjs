@@ -8,6 +8,7 @@
 //   {type: 'abort', id}                                                       the reader went away
 //   {type: 'models', id}                                                      the model list
 // host → Service Worker:
+//   {type: 'accepted', id}   at once, for every 'create': the host has the request
 //   {type: 'chunk', id, index, value} | {type: 'end', id} | {type: 'result', id, value} | {type: 'error', id, error}
 // host ↔ pages, on the BroadcastChannel:
 //   {type: 'progress', event}, {type: 'state', state}   (the host); {type: 'hello'} (a page asking for the state)
