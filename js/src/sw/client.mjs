@@ -33,6 +33,12 @@ export async function createServiceWorkerEngine(options = {}) {
   return engine;
 }
 
+// The response, or the OpenAI error it carries, thrown.
+async function answerOf(response) {
+  if (!response.ok) throw TabllmAPIError.fromJSON(await response.json().catch(() => null), response.status);
+  return response;
+}
+
 class ServiceWorkerEngine {
   #base;
   #channel = new BroadcastChannel(CHANNEL);
@@ -54,7 +60,7 @@ class ServiceWorkerEngine {
     };
     this.chat = { completions: { create: (request, opts) => this.#create('chat/completions', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completions', request, opts) };
-    this.models = { list: async () => (await this.#send(() => fetch(`${this.#base}/models`))).json() };
+    this.models = { list: () => this.#send(async () => answerOf(await fetch(`${this.#base}/models`))).then((r) => r.json()) };
     this.fetch = createFetchHandler(this);
   }
 
@@ -65,6 +71,7 @@ class ServiceWorkerEngine {
       Object.assign(this, { backend, backendReason, modelId, modelInfo, contextSize, runtime });
     }
     for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
   }
 
   /** Resolves when the host tab has loaded the model; rejects with its error if it could not. */
@@ -102,21 +109,19 @@ class ServiceWorkerEngine {
     // The page's abort of a fetch does not reach the Service Worker before the response comes: said aloud.
     signal?.addEventListener('abort', () => navigator.serviceWorker.controller?.postMessage({ type: ABORT_REQUEST, id }), { once: true });
     let from = 0;
-    const post = async () => {
-      const response = await fetch(`${this.#base}/${path}`, {
-        method: 'POST', body, signal,
-        headers: { 'content-type': 'application/json', [REQUEST_HEADER]: id, [RESUME_HEADER]: String(from) },
-      });
-      if (!response.ok) throw TabllmAPIError.fromJSON(await response.json().catch(() => null), response.status);
-      return response;
-    };
+    const post = async () => answerOf(await fetch(`${this.#base}/${path}`, {
+      method: 'POST', body, signal,
+      headers: { 'content-type': 'application/json', [REQUEST_HEADER]: id, [RESUME_HEADER]: String(from) },
+    }));
     // A whole JSON answer is asked for again, from the start, if it was cut: the host replays it.
     if (!(plain && request.stream)) return this.#send(async () => (await post()).json(), signal);
     const response = await this.#send(post, signal);
     const self = this;
     return (async function* events() {
       let current = response;
+      let stalled = 0;  // resumes in a row that brought no event
       for (;;) {
+        const before = from;
         try {
           for await (const event of readSse(current.body)) {
             if (event.event === 'error') throw TabllmAPIError.fromJSON(JSON.parse(event.data), 500);
@@ -126,7 +131,8 @@ class ServiceWorkerEngine {
           }
           throw new TypeError('the stream ended before data: [DONE]');
         } catch (error) {
-          if (!(error instanceof TypeError) || signal?.aborted) throw error;
+          stalled = from === before ? stalled + 1 : 0;
+          if (!(error instanceof TypeError) || signal?.aborted || stalled === ATTEMPTS) throw error;
           current = await self.#send(post, signal);  // the Service Worker was stopped: resume after the events we have
         }
       }
