@@ -20,7 +20,7 @@ const FIRST_PAUSE_MS = 100;
  */
 export async function createServiceWorkerEngine(options = {}) {
   const { baseURL = `${location.origin}/v1`, ...rest } = options;
-  const { onProgress, ...hostOptions } = engineOptions(rest, { worker: true });
+  const { onProgress, ...hostOptions } = engineOptions(rest, { worker: true, api: 'createServiceWorkerEngine' });
   if (!('serviceWorker' in navigator) || !navigator.locks) throw new Error('createServiceWorkerEngine needs Service Workers and Web Locks (a secure context: https or localhost)');
   await navigator.serviceWorker.ready;
   if (!navigator.serviceWorker.controller) {
