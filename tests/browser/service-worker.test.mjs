@@ -2,7 +2,7 @@
 // (createServiceWorkerEngine), in headless Chromium on the chat demo (apps/chat, engine=sw, backend wasm):
 // two tabs, one load, the greedy reference text; a stopped Service Worker and a closed host tab lose
 // nothing; offline reload; the unmodified openai client on location.origin + '/v1'; bad input; aborts;
-// the endpoint on WebGPU (SwiftShader); and two workers loading one model into OPFS at once.
+// no host at all; the endpoint on WebGPU (SwiftShader); and two workers loading one model into OPFS at once.
 //
 //   node --test --test-concurrency=1 tests/browser/service-worker.test.mjs
 import assert from 'node:assert/strict';
@@ -339,6 +339,26 @@ test('a page aborting a stream\'s fetch, or the client\'s JSON request, stops th
   // Had an aborted reply (n: 16, four times LONG's) gone on, the next request would wait for most of it.
   for (const ms of [timings.nextMs, timings.afterJsonAbortMs]) {
     assert.ok(ms < figures.longReplyMs, `the request after an abort waited ${ms} ms (the aborted reply takes about ${4 * figures.longReplyMs} ms)`);
+  }
+});
+
+test('with no tab hosting a model, the endpoint answers 503 no_host after its wait, in OpenAI\'s shape', async () => {
+  const empty = await chromium.browser.newContext();
+  try {
+    const page = await empty.newPage();
+    await page.goto(`${server.url}?autoload=0`);  // the demo's Service Worker, and no engine
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 20_000 });
+    const answer = await page.evaluate(async () => {
+      const started = performance.now();
+      const response = await fetch('/v1/models');
+      return { status: response.status, body: await response.json(), ms: performance.now() - started };
+    });
+    assert.equal(answer.status, 503);
+    assert.equal(answer.body.error.code, 'no_host');
+    assert.match(answer.body.error.message, /createServiceWorkerEngine/);
+    assert.ok(answer.ms >= 9000, `answered after ${answer.ms} ms, before the wait for a host ended`);
+  } finally {
+    await empty.close();
   }
 });
 
