@@ -55,6 +55,7 @@ for (const f of WASM_FILES) fs.copyFileSync(path.join(wasmBuild, f), path.join(d
 fs.copyFileSync(path.join(here, 'types/index.d.ts'), path.join(dist, 'index.d.ts'));
 fs.copyFileSync(path.join(here, 'types/worker.d.ts'), path.join(dist, 'worker.d.ts'));
 fs.copyFileSync(path.join(here, 'types/serve.d.ts'), path.join(dist, 'serve.d.ts'));
+fs.copyFileSync(path.join(here, 'types/sw.d.ts'), path.join(dist, 'sw.d.ts'));
 // The Node CLI (package.json's bin): js/bin's modules, importing the package's modules beside them.
 fs.mkdirSync(path.join(dist, 'bin'));
 for (const f of fs.readdirSync(path.join(here, 'bin'))) {
@@ -63,4 +64,4 @@ for (const f of fs.readdirSync(path.join(here, 'bin'))) {
 }
 
 const size = (dir) => fs.readdirSync(dir, { withFileTypes: true }).reduce((n, e) => n + (e.isDirectory() ? size(path.join(dir, e.name)) : fs.statSync(path.join(dir, e.name)).size), 0);
-console.log(`built ${path.relative(root, dist)}/ (${(size(dist) / 1e6).toFixed(1)} MB): index.js, index.d.ts, worker.mjs, serve.mjs, wasm/, bin/`);
+console.log(`built ${path.relative(root, dist)}/ (${(size(dist) / 1e6).toFixed(1)} MB): index.js, index.d.ts, worker.mjs, serve.mjs, sw/, wasm/, bin/`);

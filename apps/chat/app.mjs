@@ -211,7 +211,10 @@ async function loadEngine() {
     // One core stays free for the page (and the browser): WebAssembly threads spin while they wait.
     const threads = Math.max(1, (navigator.hardwareConcurrency || 2) - 1);
     const contextSize = typeof model === 'string' ? hubModels.get(model)?.contextSize : undefined;
-    const engine = await tabllm.createWorkerEngine({ model, backend, threads, prefixCache: true, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
+    // engine=sw: one model for all the demo's tabs, hosted by one of them and reached through the Service
+    // Worker (docs/service-worker.md); otherwise this tab's own worker.
+    const create = params.get('engine') === 'sw' ? tabllm.createServiceWorkerEngine : tabllm.createWorkerEngine;
+    const engine = await create({ model, backend, threads, prefixCache: true, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
     const previous = app.engine;
     app.engine = engine;
     app.backend = engine.backend ?? backend;
@@ -456,8 +459,9 @@ ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
 restoreThread();
 setState('idle');
 if ('serviceWorker' in navigator && params.get('sw') !== '0') {
-  // The page's own files, cached for offline use (models are kept by the loader, in OPFS).
-  navigator.serviceWorker.register('sw.js').catch((error) => console.warn(`tabllm chat: no offline shell: ${error.message}`));
+  // The page's own files, cached for offline use (models are kept by the loader, in OPFS), and the
+  // origin's OpenAI endpoint (tabllm/sw).
+  navigator.serviceWorker.register('sw.js', { type: 'module' }).catch((error) => console.warn(`tabllm chat: no offline shell: ${error.message}`));
 }
 try {
   tabllm = await import('./js/dist/index.js');

@@ -54,6 +54,8 @@ for (const file of APP_FILES) copy(path.join(repo, 'apps/chat', file), path.join
 if (dev) {
   fs.mkdirSync(path.join(out, 'js/dist'), { recursive: true });
   fs.writeFileSync(path.join(out, 'js/dist/index.js'), "export * from '../src/index.mjs';\n");
+  fs.mkdirSync(path.join(out, 'js/dist/sw'));
+  fs.writeFileSync(path.join(out, 'js/dist/sw/index.mjs'), "export * from '../../src/sw/index.mjs';\n");
   copyTree(path.join(repo, 'js/src'), path.join(out, 'js/src'), (file) => /\.m?js$/.test(file));
   for (const file of WASM_FILES) copy(path.join(repo, 'build-wasm', file), path.join(out, 'build-wasm', file));
 } else {

@@ -1,6 +1,12 @@
-// The page's own files, cached when the demo is first opened, so it starts offline. The build writes the
-// version and file list below. Models are not handled here: the loader keeps them in OPFS and needs
-// range requests to reach the network untouched.
+// The demo's Service Worker (a module): the origin's OpenAI endpoint (tabllm/sw: fetch('/v1/...') from any
+// page of the demo is answered by the model a tab hosts for all), and the page's own files, cached when
+// the demo is first opened, so it starts offline. The build writes the version and file list below.
+// Models are not handled here: the loader keeps them in OPFS and needs range requests to reach the network
+// untouched.
+import { serveOpenAI } from './js/dist/sw/index.mjs';
+
+serveOpenAI();
+
 const VERSION = '__VERSION__';
 const FILES = __FILES__;
 const CACHE = `tabllm-chat-${VERSION}`;

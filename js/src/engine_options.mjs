@@ -28,10 +28,10 @@ const WEBLLM_HINTS = {
  * The options with aliases replaced by our names; throws a TypeError naming an unknown option, a wrong
  * value of a known one, or an option given twice under two names.
  * @param {Record<string, unknown>} options
- * @param {{worker?: boolean}} [where] worker: createWorkerEngine's options
+ * @param {{worker?: boolean, api?: string}} [where] worker: createWorkerEngine's options; api: the function
+ *   errors name (createServiceWorkerEngine takes createWorkerEngine's options)
  */
-export function engineOptions(options, { worker = false } = {}) {
-  const api = worker ? 'createWorkerEngine' : 'createEngine';
+export function engineOptions(options, { worker = false, api = worker ? 'createWorkerEngine' : 'createEngine' } = {}) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`${api} takes an options object {model, backend, ...}, got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options}`);
   }

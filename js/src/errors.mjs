@@ -51,3 +51,18 @@ export function abortError(signal) {
   e.name = 'AbortError';
   return e;
 }
+
+/** An error as a message can carry it (to or from a worker, a Service Worker, a host page). */
+export function serializeError(error) {
+  if (error instanceof TabllmAPIError) return { kind: 'api', status: error.status, body: error.toJSON() };
+  return { kind: 'error', name: error?.name ?? 'Error', message: String(error?.message ?? error), code: error?.code };
+}
+
+/** The error serializeError described, rebuilt on the receiving side. */
+export function deserializeError(e) {
+  if (e.kind === 'api') return TabllmAPIError.fromJSON(e.body, e.status);
+  const error = new Error(e.message);
+  error.name = e.name;
+  if (e.code !== undefined) error.code = e.code;
+  return error;
+}

@@ -8,7 +8,8 @@ import { TabllmAPIError, engineFailure } from './errors.mjs';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-function errorResponse(error) {
+/** OpenAI's error object as a Response, with the error's HTTP status. */
+export function errorResponse(error) {
   const e = error instanceof TabllmAPIError ? error : engineFailure(error);
   return new Response(JSON.stringify(e.toJSON()), { status: e.status, headers: JSON_HEADERS });
 }

@@ -1,6 +1,7 @@
 // tabllm: LLM inference on the user's device, behind OpenAI's API.
 export { createEngine, Engine } from './engine.mjs';
 export { createWorkerEngine } from './worker_engine.mjs';
+export { createServiceWorkerEngine } from './sw/client.mjs';
 export { TabllmAPIError } from './errors.mjs';
 export { createFetchHandler } from './fetch_handler.mjs';
 export { renderChat } from './chat_template.mjs';

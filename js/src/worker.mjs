@@ -1,7 +1,7 @@
 // The engine's side of createWorkerEngine: runs in a Web Worker (or a Node worker_threads Worker) and
 // serves the main thread's proxy over messages. Streamed chunks are posted as they are produced.
 import { createEngine } from './engine.mjs';
-import { TabllmAPIError } from './errors.mjs';
+import { serializeError } from './errors.mjs';
 import { importNodeOnly, isNode } from './node_only.mjs';
 
 let port = null;  // the Web Worker's global scope, or Node's parentPort
@@ -9,11 +9,6 @@ const post = (message) => port.postMessage(message);
 
 let engine = null;
 const running = new Map();  // request id → AbortController
-
-function serializeError(error) {
-  if (error instanceof TabllmAPIError) return { kind: 'api', status: error.status, body: error.toJSON() };
-  return { kind: 'error', name: error?.name ?? 'Error', message: String(error?.message ?? error), code: error?.code };
-}
 
 function state() {
   return { backend: engine.backend, backendReason: engine.backendReason, modelInfo: engine.modelInfo, modelId: engine.modelId, contextSize: engine.contextSize, runtime: engine.runtime };

@@ -2,17 +2,10 @@
 // the same API as createEngine's, so the page never blocks on model work. Requests, streamed chunks and
 // aborts cross over as messages.
 import { engineOptions } from './engine_options.mjs';
-import { TabllmAPIError } from './errors.mjs';
+import { deserializeError } from './errors.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
+import { messageStream } from './message_stream.mjs';
 import { importNodeOnly, isNode } from './node_only.mjs';
-
-function rebuildError(e) {
-  if (e.kind === 'api') return TabllmAPIError.fromJSON(e.body, e.status);
-  const error = new Error(e.message);
-  error.name = e.name;
-  if (e.code !== undefined) error.code = e.code;
-  return error;
-}
 
 // A Worker running ./worker.mjs, or the one the caller made. The browser's is written out as the pattern
 // bundlers (Vite, webpack) follow: they build worker.mjs with its imports as a worker entry.
@@ -82,7 +75,7 @@ class WorkerEngine {
   #receive(message) {
     const { type, id } = message;
     if (type === 'progress') return this.#onProgress?.(message.event);
-    if (type === 'lost') return this.#onDeviceLost?.(rebuildError(message.error));
+    if (type === 'lost') return this.#onDeviceLost?.(deserializeError(message.error));
     const pending = this.#pending.get(id);
     if (!pending) return;
     switch (type) {
@@ -101,7 +94,7 @@ class WorkerEngine {
         return pending.end();
       case 'error':
         this.#pending.delete(id);
-        return pending.reject(rebuildError(message.error));
+        return pending.reject(deserializeError(message.error));
     }
   }
 
@@ -120,11 +113,10 @@ class WorkerEngine {
 
   async #create(kind, request, { signal } = {}) {
     const id = this.#nextId++;
-    const stream = !!request?.stream;
     const abort = () => this.#post({ type: 'abort', id });
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : Object.assign(new Error('the request was aborted'), { name: 'AbortError' });
     signal?.addEventListener('abort', abort, { once: true });
-    if (!stream) {
+    if (!request?.stream) {
       try {
         return await new Promise((resolve, reject) => {
           this.#pending.set(id, { resolve, reject, push() {}, end: resolve });
@@ -134,58 +126,23 @@ class WorkerEngine {
         signal?.removeEventListener('abort', abort);
       }
     }
-    // Streaming: chunks queue up here until the caller takes them. The first message (a chunk, the end
-    // or an error) settles create(), so a bad request rejects create() itself, as with createEngine.
-    const queue = [];
-    let wake = null;
-    let finished = false;
-    let failure = null;
-    let first;
-    const started = new Promise((resolve, reject) => { first = { resolve, reject }; });
-    const notify = () => {
-      first.resolve();
-      wake?.();
-      wake = null;
-    };
-    this.#pending.set(id, {
-      push: (chunk) => { queue.push(chunk); notify(); },
-      end: () => { finished = true; notify(); },
-      reject: (error) => {
-        failure = error;
-        finished = true;
-        first.reject(error);
-        wake?.();
-        wake = null;
+    // Streaming: the first message settles create(), so a bad request rejects create() itself, as with createEngine.
+    const chunks = messageStream({
+      onFinish: () => signal?.removeEventListener('abort', abort),
+      onCancel: () => {
+        abort();  // the caller stopped reading
+        this.#pending.delete(id);
       },
-      resolve() {},
     });
+    this.#pending.set(id, { push: chunks.push, end: chunks.end, reject: chunks.fail, resolve() {} });
     this.#post({ type: 'create', id, kind, request });
     try {
-      await started;
+      await chunks.started;
     } catch (e) {
       signal?.removeEventListener('abort', abort);
       throw e;
     }
-    const self = this;
-    return (async function* chunks() {
-      try {
-        for (;;) {
-          if (queue.length) {
-            yield queue.shift();
-            continue;
-          }
-          if (failure) throw failure;
-          if (finished) return;
-          await new Promise((resolve) => { wake = resolve; });
-        }
-      } finally {
-        signal?.removeEventListener('abort', abort);
-        if (!finished) {
-          abort();  // the caller stopped reading
-          self.#pending.delete(id);
-        }
-      }
-    })();
+    return chunks.read();
   }
 
   interrupt() {

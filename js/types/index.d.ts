@@ -445,6 +445,20 @@ export interface WorkerEngine extends TabllmEngine {
 export function createEngine(options: EngineOptions): Promise<Engine>;
 export function createWorkerEngine(options: WorkerEngineOptions): Promise<WorkerEngine>;
 
+export interface ServiceWorkerEngineOptions extends Omit<WorkerEngineOptions, 'worker'> {
+  /** Where the Service Worker's serveOpenAI answers (default: this origin's /v1). */
+  baseURL?: string;
+}
+
+/** The engine one tab of the origin hosts for all (docs/service-worker.md), reached through the Service Worker. */
+export interface ServiceWorkerEngine extends TabllmEngine {
+  /** The host's state; `loads` counts the times a tab of this origin loaded the model. */
+  status(): Promise<{ status: 'loading' | 'ready' | 'failed'; loads: number; backend: string | null; modelId: string }>;
+}
+
+/** Needs a Service Worker that runs serveOpenAI (tabllm/sw) controlling the page. */
+export function createServiceWorkerEngine(options: ServiceWorkerEngineOptions): Promise<ServiceWorkerEngine>;
+
 export class TabllmAPIError extends Error {
   status: number;
   type: string;

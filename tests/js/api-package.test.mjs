@@ -24,7 +24,7 @@ test('js/dist runs on its own files: createEngine from dist/index.js', async (t)
   const skip = missingBuild();
   if (skip) return skipOrFail(t, skip);
   build();
-  for (const f of ['index.js', 'index.d.ts', 'worker.mjs', 'worker.d.ts', 'serve.mjs', 'serve.d.ts', 'bin/tabllm.mjs', 'bin/serve.mjs', 'wasm/tabllm.mjs', 'wasm/tabllm.wasm', 'wasm/tabllm-st.mjs', 'wasm/tabllm-st.wasm', 'core/wasm.mjs'])
+  for (const f of ['index.js', 'index.d.ts', 'worker.mjs', 'worker.d.ts', 'serve.mjs', 'serve.d.ts', 'sw/index.mjs', 'sw.d.ts', 'bin/tabllm.mjs', 'bin/serve.mjs', 'wasm/tabllm.mjs', 'wasm/tabllm.wasm', 'wasm/tabllm-st.mjs', 'wasm/tabllm-st.wasm', 'core/wasm.mjs'])
     assert.ok(fs.existsSync(path.join(dist, f)), f);
   // Nothing in dist may reach back into the repository.
   for (const f of fs.readdirSync(dist, { recursive: true })) {
@@ -67,20 +67,21 @@ test("the package's bin (dist/bin/tabllm.mjs) runs from dist: greedy text on the
   assert.ok(text.length > 0 && ref.text.startsWith(text), JSON.stringify(text));
 });
 
-test('the TypeScript declarations type-check usage samples of tabllm and tabllm/serve (tsc --noEmit)', (t) => {
+test('the TypeScript declarations type-check usage samples of tabllm, tabllm/serve and tabllm/sw (tsc --noEmit)', (t) => {
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');
   if (!fs.existsSync(tsc)) return skipOrFail(t, 'typescript is not installed (npm ci)');
   if (!fs.existsSync(path.join(dist, 'index.d.ts'))) build();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-ts-'));
   fs.copyFileSync(path.join(root, 'tests/js/fixtures/api-usage.ts'), path.join(dir, 'usage.ts'));
   fs.copyFileSync(path.join(root, 'tests/js/fixtures/serve-usage.ts'), path.join(dir, 'serve-usage.ts'));
+  fs.copyFileSync(path.join(root, 'tests/js/fixtures/sw-usage.ts'), path.join(dir, 'sw-usage.ts'));
   fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
     compilerOptions: {
       target: 'es2022', module: 'esnext', moduleResolution: 'bundler', strict: true, noEmit: true, skipLibCheck: false,
       lib: ['es2022', 'dom', 'dom.iterable'], types: [],
-      paths: { tabllm: [path.join(dist, 'index.d.ts')], 'tabllm/serve': [path.join(dist, 'serve.d.ts')] },
+      paths: { tabllm: [path.join(dist, 'index.d.ts')], 'tabllm/serve': [path.join(dist, 'serve.d.ts')], 'tabllm/sw': [path.join(dist, 'sw.d.ts')] },
     },
-    files: ['usage.ts', 'serve-usage.ts'],
+    files: ['usage.ts', 'serve-usage.ts', 'sw-usage.ts'],
   }));
   try {
     execFileSync(process.execPath, [tsc, '--noEmit', '-p', dir], { stdio: 'pipe', encoding: 'utf8' });

@@ -270,13 +270,20 @@ async function openOne(source, options) {
   }
   const key = url.href;
   while (inFlight.has(key)) await inFlight.get(key).catch(() => {});
-  const promise = openUrl(url, expected, options);
+  const promise = oneContextAtATime(key, options.signal, () => openUrl(url, expected, options));
   inFlight.set(key, promise);
   try {
     return await promise;
   } finally {
     inFlight.delete(key);
   }
+}
+
+// Another tab or worker of the origin storing the same model holds its file (an OPFS sync access handle is
+// exclusive, and a second one fails with NoModificationAllowedError): wait for it, then open what it stored.
+function oneContextAtATime(key, signal, task) {
+  const locks = globalThis.navigator?.locks;
+  return locks ? locks.request(`tabllm-model ${key}`, signal ? { signal } : {}, task) : task();
 }
 
 async function openUrl(url, expected, options) {
