@@ -41,6 +41,19 @@ void MemoryKvPageStore::remove(const std::string& name) {
   });
 }
 
+int64_t kv_budget_window(size_t budget_bytes, size_t bytes_per_position, int64_t context) {
+  if (bytes_per_position == 0) throw Error("this backend's KV cache cannot be paged (its host keeps it)");
+  const auto positions = static_cast<int64_t>(budget_bytes / bytes_per_position);
+  if (positions >= context) return context;
+  const int64_t window = positions / KvPager::kPagePositions * KvPager::kPagePositions;
+  const int64_t least = 2 * KvPager::kPagePositions;
+  if (window < least)
+    throw Error("a kvBudget of " + std::to_string(budget_bytes) + " bytes holds " + std::to_string(positions) + " positions of this model's KV (" +
+                std::to_string(bytes_per_position) + " bytes each); it must hold at least " + std::to_string(least) + ": give at least " +
+                std::to_string(static_cast<size_t>(least) * bytes_per_position) + " bytes, or no kvBudget");
+  return window;
+}
+
 KvPager::KvPager(std::unique_ptr<KvPageStore> store, KvPagerOptions options) : store_(std::move(store)), options_(options) {
   if (!store_) throw Error("a KV pager needs a page store");
   if (options_.context < 1) throw Error("a KV pager's context must be at least 1 position, got " + std::to_string(options_.context));

@@ -213,6 +213,19 @@ TEST(KvPager, ALongPromptRecallsBeforeItsLastPiece) {
   EXPECT_TRUE(r.warnings.empty());
 }
 
+TEST(KvPager, ABudgetHoldsWholePagesOfTheWindow) {
+  const size_t llama_1b_f16 = 32768;  // 16 layers, 8 KV heads of 64, keys and values
+  EXPECT_EQ(kv_budget_window(128u << 20, llama_1b_f16, 32768), 4096);
+  EXPECT_EQ(kv_budget_window((128u << 20) + 5 * llama_1b_f16, llama_1b_f16, 32768), 4096);  // rounded down
+  EXPECT_EQ(kv_budget_window(2u << 30, llama_1b_f16, 32768), 32768);  // all of it: nothing to page
+  try {
+    kv_budget_window(10u << 20, llama_1b_f16, 32768);
+    FAIL() << "a budget of 320 positions was taken";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("at least 16777216 bytes"), std::string::npos) << e.what();
+  }
+}
+
 TEST(KvPager, RefusesABadConfiguration) {
   EXPECT_THROW(KvPager(nullptr, {512, 0}), Error);
   EXPECT_THROW(KvPager(std::make_unique<MemoryKvPageStore>(), {0, 0}), Error);
