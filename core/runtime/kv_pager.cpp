@@ -46,7 +46,7 @@ int64_t kv_budget_window(size_t budget_bytes, size_t bytes_per_position, int64_t
   const auto positions = static_cast<int64_t>(budget_bytes / bytes_per_position);
   if (positions >= context) return context;
   const int64_t window = positions / KvPager::kPagePositions * KvPager::kPagePositions;
-  const int64_t least = 2 * KvPager::kPagePositions;
+  const int64_t least = KvPager::kPagePositions;
   if (window < least)
     throw Error("a kvBudget of " + std::to_string(budget_bytes) + " bytes holds " + std::to_string(positions) + " positions of this model's KV (" +
                 std::to_string(bytes_per_position) + " bytes each); it must hold at least " + std::to_string(least) + ": give at least " +

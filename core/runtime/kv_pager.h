@@ -64,8 +64,8 @@ struct KvPagerOptions {
   int64_t recall_positions = 0;
 };
 
-// The window a kvBudget of fast memory holds: whole pages of 256 positions, at least 2 (one to keep, one to
-// shift through); `context` when the budget holds all of it (nothing to page). Throws Error naming the
+// The window a kvBudget of fast memory holds: whole pages of 256 positions, at least one (so that a shift
+// pages out at least ~128 positions at once); `context` when the budget holds all of it (nothing to page). Throws Error naming the
 // smallest budget that works.
 int64_t kv_budget_window(size_t budget_bytes, size_t bytes_per_position, int64_t context);
 
