@@ -320,7 +320,7 @@ tabllm_session* tabllm_session_create_paged(tabllm_model* model, int threads, co
         const size_t per_position = 2 * static_cast<size_t>(c.n_layers) * tabllm::type_row_bytes(tabllm::kv_cache_type(type), static_cast<uint64_t>(c.kv_dim()));
         const int64_t window = tabllm::kv_budget_window(static_cast<size_t>(std::min(kv_budget, 1e18)), per_position, context);
         auto s = std::make_unique<tabllm_session>(loaded, cpu_backend(*loaded->model, threads, kernels ? kernels : "", static_cast<int>(window), type));
-        const int64_t recall = recall_positions < 0 ? window / 4 : recall_positions;
+        const int64_t recall = recall_positions < 0 ? window / 2 : recall_positions;
         s->session.set_kv_pager(std::make_unique<tabllm::KvPager>(std::make_unique<tabllm::wasm::HostKvPageStore>(s.get()),
                                                                   tabllm::KvPagerOptions{context, recall}));
         return s.release();

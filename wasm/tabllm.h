@@ -93,7 +93,7 @@ TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int thread
  * the logical context is `context_size` (0: the model's); the rows a full window's shift drops go to the
  * host's page store, Module.tabllmKvPageStores.get(session) (synchronous put(name, bytes), get(name),
  * remove(name); what it throws is a warning and the shift a plain one), and up to `recall_positions`
- * positions of pages (-1: a quarter of the window) come back before a long prompt's last piece. tabllm_session_info's context_size is
+ * positions of pages (-1: half the window) come back before a long prompt's last piece. tabllm_session_info's context_size is
  * the logical context, kv_window the window; tabllm_generate_result adds kv_pages ({pages_out, pages_in,
  * bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures}) and warnings. */
 TABLLM_API tabllm_session* tabllm_session_create_paged(tabllm_model* model, int threads, const char* kernels, int context_size,

@@ -104,11 +104,13 @@ void Generation::after_prompt_piece(size_t piece) {
   if (static_cast<int64_t>(cached_.size()) >= window) shift_context();
   const auto rest = static_cast<int64_t>(pending_.size());
   if (static_cast<int64_t>(cached_.size()) + rest > window || pager_->pages().empty()) return;
-  // The last piece: make room for the recall if a shift can, then recall what the prompt's end names.
+  // The last piece: shifts make room for the recall (older rows of the window give way to the recalled
+  // pages), then the pages the prompt's end names come back.
   std::span<const int32_t> query(history_);
   query = query.last(std::min(query.size(), kRecallQueryTokens));
   const int64_t wanted = std::min(pager_->recall_positions(), window - rest - 1);
-  if (window - static_cast<int64_t>(cached_.size()) - rest < wanted && static_cast<int64_t>(cached_.size()) > request_.n_keep) shift_context();
+  while (window - static_cast<int64_t>(cached_.size()) - rest < wanted && static_cast<int64_t>(cached_.size()) > std::min(request_.n_keep, window / 2))
+    shift_context();
   const auto at = cached_.size();
   if (pager_->recall_for(query, backend_, cached_, window - static_cast<int64_t>(cached_.size()) - rest) > 0)
     exact_rows_ = std::min(exact_rows_, at);

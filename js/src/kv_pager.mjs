@@ -77,11 +77,78 @@ export class KvPageSpill {
 }
 
 /**
+ * Pages in one OPFS file through a synchronous access handle (workers only), so that a recall reads a page
+ * back at once: slots of the file are reused as pages come and go. put and delete look asynchronous, as the
+ * prefix cache's stores, so that KvPageSpill writes in the background; readSync reads.
+ */
+export class OpfsSlabStore {
+  kind = 'opfs';
+
+  static async open(name) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv-pages', { create: true });
+    const handle = await (await dir.getFileHandle(name, { create: true })).createSyncAccessHandle();
+    handle.truncate(0);
+    return new OpfsSlabStore(dir, name, handle);
+  }
+
+  constructor(dir, name, handle) {
+    this.dir = dir;
+    this.name = name;
+    this.handle = handle;
+    this.slots = new Map();  // page name → {at, size (the slot's), length (the page's)}
+    this.free = [];          // {at, size} of removed pages' slots
+    this.end = 0;
+  }
+
+  async put(name, bytes) {
+    const i = this.free.findIndex((slot) => slot.size >= bytes.length);
+    const slot = i >= 0 ? this.free.splice(i, 1)[0] : { at: this.end, size: bytes.length };
+    if (i < 0) this.end += bytes.length;
+    const written = this.handle.write(bytes, { at: slot.at });
+    if (written !== bytes.length) {
+      this.free.push(slot);
+      throw new Error(`OPFS took ${written} of a page's ${bytes.length} bytes (storage full?)`);
+    }
+    this.slots.set(name, { ...slot, length: bytes.length });
+  }
+
+  readSync(name) {
+    const slot = this.slots.get(name);
+    if (!slot) throw new Error(`no KV page ${name} in the OPFS file`);
+    const out = new Uint8Array(slot.length);
+    const read = this.handle.read(out, { at: slot.at });
+    if (read !== out.length) throw new Error(`OPFS gave ${read} of a page's ${out.length} bytes`);
+    return out;
+  }
+
+  async delete(name) {
+    const slot = this.slots.get(name);
+    if (!slot) return;
+    this.slots.delete(name);
+    this.free.push({ at: slot.at, size: slot.size });
+  }
+
+  async close() {
+    this.handle.close();
+    await this.dir.removeEntry(this.name);
+  }
+}
+
+/**
  * The spill of one engine: in Node files under `dir` (written in the background, read back with
- * readFileSync); elsewhere, for now, in JavaScript's memory, outside the WebAssembly heap (a browser store on
- * disk needs OPFS's synchronous handles).
+ * readFileSync); in a worker with OPFS's synchronous access handles, one OPFS file (OpfsSlabStore);
+ * elsewhere (a page's main thread, no OPFS) in JavaScript's memory, outside the WebAssembly heap.
  */
 export async function openKvPageSpill({ dir, maxBytes, onWarning } = {}) {
+  if (!isNode && globalThis.FileSystemFileHandle?.prototype?.createSyncAccessHandle && typeof WorkerGlobalScope !== 'undefined') {
+    try {
+      const store = await OpfsSlabStore.open(`pages-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+      const spill = new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => store.readSync(name) });
+      return { spill, close: async () => { await spill.flush(); await store.close(); } };
+    } catch (error) {
+      (onWarning ?? console.warn)(`tabllm: OPFS cannot hold KV pages (${error.message}): they stay in memory`);
+    }
+  }
   if (!isNode) {
     const store = new MemoryPageStore();
     return { spill: new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => store.files.get(name) }), close: async () => {} };

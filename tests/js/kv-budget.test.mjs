@@ -97,8 +97,8 @@ test('the engine option: files in the background, recall, usage.kv_pages and kvP
   const engine = await storiesEngine({ contextSize: 512, kvBudget: BUDGET });
   try {
     assert.equal(engine.runtime.kvWindow, 256);
-    // Lily's dog, named early and asked about at the end: the page that holds "Max" comes back.
-    const prompt = `Lily had a dog named Max. ${story.repeat(10)}Where was Max?`;
+    // A code given early and asked about at the end: a page out comes back before the question.
+    const prompt = `The code is 4 7 1 9 2. ${story.repeat(10)}Was the code 4 7 1 9 2?`;
     const r = await engine.completions.create({ prompt, max_tokens: 30, temperature: 0 });
     t.diagnostic(`usage.kv_pages ${JSON.stringify(r.usage.kv_pages)}`);
     assert.ok(r.usage.kv_pages.pages_out >= 2);

@@ -29,7 +29,7 @@ export class WasmRunner {
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
       const pages = kvBudget ? await openKvPageSpill() : null;
       try {
-        // recallPositions -1: a quarter of the window (tabllm.h).
+        // recallPositions -1: half the window (tabllm.h).
         const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill, recallPositions: -1 });
         return new WasmRunner(wasm, model, session, info, context, pages);
       } catch (e) {
