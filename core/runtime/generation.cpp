@@ -109,11 +109,10 @@ void Generation::after_prompt_piece(size_t piece) {
   std::span<const int32_t> query(history_);
   query = query.last(std::min(query.size(), kRecallQueryTokens));
   const int64_t wanted = std::min(pager_->recall_positions(), window - rest - 1);
-  while (window - static_cast<int64_t>(cached_.size()) - rest < wanted && static_cast<int64_t>(cached_.size()) > std::min(request_.n_keep, window / 2))
-    shift_context();
-  const auto at = cached_.size();
-  if (pager_->recall_for(query, backend_, cached_, window - static_cast<int64_t>(cached_.size()) - rest) > 0)
-    exact_rows_ = std::min(exact_rows_, at);
+  const int64_t keep = std::min(request_.n_keep, window / 2);
+  while (window - static_cast<int64_t>(cached_.size()) - rest < wanted && static_cast<int64_t>(cached_.size()) > keep) shift_context();
+  if (pager_->recall_for(query, backend_, cached_, window - static_cast<int64_t>(cached_.size()) - rest, keep) > 0)
+    exact_rows_ = std::min(exact_rows_, static_cast<size_t>(keep));
 }
 
 bool Generation::host_can_sample() const {

@@ -120,7 +120,7 @@ std::vector<int32_t> KvPager::recall(size_t index, Backend& backend, int64_t at)
   return decoded.tokens;
 }
 
-int64_t KvPager::recall_for(std::span<const int32_t> query, Backend& backend, std::vector<int32_t>& cached, int64_t room) {
+int64_t KvPager::recall_for(std::span<const int32_t> query, Backend& backend, std::vector<int32_t>& cached, int64_t room, int64_t keep) {
   const int64_t budget = std::min(options_.recall_positions, room);
   if (budget <= 0 || pages_.empty() || query.empty()) return 0;
   // Score: the query's distinct tokens each page holds, weighted by rarity across pages (idf), as a
@@ -154,6 +154,7 @@ int64_t KvPager::recall_for(std::span<const int32_t> query, Backend& backend, st
   std::vector<std::string> names;
   for (size_t i : chosen) names.push_back(pages_[i].name);
   int64_t recalled = 0;
+  const auto end = static_cast<int64_t>(cached.size());
   for (const std::string& name : names) {
     const auto it = std::find_if(pages_.begin(), pages_.end(), [&](const Page& p) { return p.name == name; });
     try {
@@ -163,6 +164,21 @@ int64_t KvPager::recall_for(std::span<const int32_t> query, Backend& backend, st
     } catch (const Error& e) {
       warnings_.push_back(std::string(e.what()) + "; the generation goes on without " + name);
     }
+  }
+  keep = std::clamp<int64_t>(keep, 0, end);
+  if (options_.place == KvPagerOptions::Place::AfterKeep && recalled > 0 && keep < end) {
+    // Swap the blocks [keep, end) and [end, end + recalled), each rotated by how far it moves.
+    const auto t0 = std::chrono::steady_clock::now();
+    const size_t per = backend.kv_layout().bytes_per_position();
+    std::vector<uint8_t> window(per * static_cast<size_t>(end - keep)), back(per * static_cast<size_t>(recalled));
+    backend.read_kv(keep, end - keep, window.data());
+    backend.read_kv(end, recalled, back.data());
+    backend.write_kv(keep, recalled, back.data());
+    backend.rotate_kv(keep, recalled, keep - end);
+    backend.write_kv(keep + recalled, end - keep, window.data());
+    backend.rotate_kv(keep + recalled, end - keep, recalled);
+    std::rotate(cached.begin() + keep, cached.begin() + end, cached.end());
+    stats_.rehydrate_ms += ms_since(t0);
   }
   return recalled;
 }

@@ -62,6 +62,9 @@ struct KvPagerOptions {
   int64_t context = 0;
   // Positions of the window that recalled pages may take at most (0: recall nothing).
   int64_t recall_positions = 0;
+  // Where recalled pages go: right after the kept rows (sinks, recalled pages, recent window, question:
+  // the text's order) or at the end of the window, just before the question.
+  enum class Place { AfterKeep, End } place = Place::AfterKeep;
 };
 
 // The window a kvBudget of fast memory holds: whole pages of 256 positions, at least one (so that a shift
@@ -83,9 +86,10 @@ class KvPager {
 
   // Recall: the pages whose tokens best match `query` (tokens shared with it, rarer ones across pages
   // weighing more), most recent first among equals, up to recall_positions and `room` positions, brought
-  // back at the end of the window (cached.size() on) in their original order, keys rotated to where they
-  // land. Appends their tokens to `cached` and returns the positions recalled.
-  int64_t recall_for(std::span<const int32_t> query, Backend& backend, std::vector<int32_t>& cached, int64_t room);
+  // back in their original order after the first `keep` rows (the rows after them move up, their keys
+  // rotated by the distance) or at the end of the window (options' place), keys rotated to where they
+  // land. Inserts their tokens into `cached` where their rows went and returns the positions recalled.
+  int64_t recall_for(std::span<const int32_t> query, Backend& backend, std::vector<int32_t>& cached, int64_t room, int64_t keep);
 
   // Brings page `index` back at window positions [at, at + n); returns its tokens. Throws Error (the page is
   // forgotten, the window unchanged up to `at`) when the store lost or damaged it.

@@ -192,14 +192,47 @@ TEST(KvPager, TheRecallBringsBackThePagesThePromptsEndNames) {
   ASSERT_EQ(pager.pages().size(), 2u);
   std::vector<int32_t> window(tokens.begin(), tokens.begin() + 4);
   const std::vector<int32_t> query{410, 411, tokens[5], tokens[300 + 40]};  // the 2 rare ones decide
-  EXPECT_EQ(pager.recall_for(query, *backend, window, 1000), 252);
+  EXPECT_EQ(pager.recall_for(query, *backend, window, 1000, 4), 252);
   ASSERT_EQ(window.size(), 256u);
   EXPECT_EQ(std::vector<int32_t>(window.begin() + 4, window.end()), std::vector<int32_t>(tokens.begin() + 260, tokens.end()));
   EXPECT_EQ(pager.pages().size(), 1u);
   EXPECT_EQ(pager.stats().pages_in, 1);
   // Nothing recalled beyond the room given, nor for a query no page holds.
-  EXPECT_EQ(pager.recall_for(query, *backend, window, 100), 0);
-  EXPECT_EQ(pager.recall_for({{450, 451}}, *backend, window, 1000), 0);
+  EXPECT_EQ(pager.recall_for(query, *backend, window, 100, 4), 0);
+  EXPECT_EQ(pager.recall_for({{450, 451}}, *backend, window, 1000, 4), 0);
+}
+
+TEST(KvPager, RecalledPagesGoAfterTheKeptRowsAndTheWindowMovesUpExactly) {
+  // One layer: every row of the window after the recall equals a fresh prefill of the tokens in their new
+  // order (sinks, the recalled page, the rest of the window).
+  const auto model = test::one_layer("tiny-llama");
+  const std::vector<int32_t> tokens = some_tokens(300);
+  std::vector<float> logits(static_cast<size_t>(model->config().n_vocab));
+  auto backend = cpu_backend(*model, 512);
+  backend->forward(tokens, 0, Logits::Last, logits.data());
+  KvPager pager(std::make_unique<MemoryKvPageStore>(), {4096, 256});
+  const KvShift s{40, 130, 300};  // [40, 170) out as one page
+  pager.page_out(*backend, tokens, s);
+  backend->shift(s);
+  std::vector<int32_t> window(tokens.begin(), tokens.begin() + 40);
+  window.insert(window.end(), tokens.begin() + 170, tokens.end());
+  const std::vector<int32_t> query(tokens.begin() + 50, tokens.begin() + 60);
+  ASSERT_EQ(pager.recall_for(query, *backend, window, 300, 4), 130);
+  std::vector<int32_t> order(tokens.begin(), tokens.begin() + 4);
+  order.insert(order.end(), tokens.begin() + 40, tokens.begin() + 170);
+  order.insert(order.end(), tokens.begin() + 4, tokens.begin() + 40);
+  order.insert(order.end(), tokens.begin() + 170, tokens.end());
+  ASSERT_EQ(window, order);
+
+  auto fresh = cpu_backend(*model, 512);
+  fresh->forward(order, 0, Logits::Last, logits.data());
+  const std::vector<float> got = as_floats(rows(*backend, 0, 300)), want = as_floats(rows(*fresh, 0, 300));
+  float diff = 0, scale = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    diff = std::max(diff, std::fabs(got[i] - want[i]));
+    scale = std::max(scale, std::fabs(want[i]));
+  }
+  EXPECT_LT(diff, 1e-5f * scale);
 }
 
 TEST(KvPager, ALongPromptRecallsBeforeItsLastPiece) {
