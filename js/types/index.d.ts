@@ -424,7 +424,7 @@ export interface TabllmEngine {
   readonly modelInfo: ModelInfo | null;
   readonly modelId: string;
   readonly contextSize: number;
-  /** Backend details: {backend, reason, contextSize, kvType, kvBytesPerToken (KV cache bytes a token takes), variant and threads (WebAssembly) or adapter (WebGPU)}. */
+  /** Backend details: {backend, reason, contextSize, kvType, kvBytesPerToken (KV cache bytes a token takes), kvWindow (positions the KV cache holds: contextSize, or the window of a kvBudget; WebAssembly), variant and threads (WebAssembly) or adapter (WebGPU)}. */
   readonly runtime: Record<string, unknown>;
 }
 
