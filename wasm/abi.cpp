@@ -16,6 +16,7 @@
 #include "gguf/gguf.h"
 #include "backend/webgpu/plan.h"
 #include "grammar/output_format.h"
+#include "host_kv_store.h"
 #include "model_handle.h"
 #include "report_json.h"
 #include "request_json.h"
@@ -305,6 +306,28 @@ tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const ch
       static_cast<tabllm_session*>(nullptr));
 }
 
+tabllm_session* tabllm_session_create_paged(tabllm_model* model, int threads, const char* kernels, int context_size, const char* kv_type,
+                                           double kv_budget, int recall_positions) {
+  return guarded(
+      [&] {
+        const auto& loaded = deref(model, "model").loaded;
+        if (!loaded->model) throw Error("this model was opened from its header only (no weights): a kvBudget pages a CPU session's cache");
+        if (!(kv_budget > 0)) throw Error("kv_budget must be a number of bytes > 0");
+        if (context_size < 0) throw Error("context_size must be >= 0 (0: the model's), got " + std::to_string(context_size));
+        const tabllm::ModelConfig& c = loaded->config();
+        const int64_t context = context_size > 0 ? context_size : c.context_length;
+        const std::string type = kv_type ? kv_type : "";
+        const size_t per_position = 2 * static_cast<size_t>(c.n_layers) * tabllm::type_row_bytes(tabllm::kv_cache_type(type), static_cast<uint64_t>(c.kv_dim()));
+        const int64_t window = tabllm::kv_budget_window(static_cast<size_t>(std::min(kv_budget, 1e18)), per_position, context);
+        auto s = std::make_unique<tabllm_session>(loaded, cpu_backend(*loaded->model, threads, kernels ? kernels : "", static_cast<int>(window), type));
+        const int64_t recall = recall_positions < 0 ? window / 2 : recall_positions;
+        s->session.set_kv_pager(std::make_unique<tabllm::KvPager>(std::make_unique<tabllm::wasm::HostKvPageStore>(s.get()),
+                                                                  tabllm::KvPagerOptions{context, recall}));
+        return s.release();
+      },
+      static_cast<tabllm_session*>(nullptr));
+}
+
 tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size) {
   return guarded(
       [&] {
@@ -323,7 +346,9 @@ const char* tabllm_session_info(tabllm_session* session) {
       [&] {
         tabllm_session& s = deref(session, "session");
         const tabllm::KvLayout kv = s.session.backend().kv_layout();
-        nlohmann::json j = {{"context_size", s.session.backend().context_size()},
+        tabllm::KvPager* pager = s.session.kv_pager();
+        nlohmann::json j = {{"context_size", pager ? pager->context() : s.session.backend().context_size()},
+                            {"kv_window", s.session.backend().context_size()},
                             {"kv_type", kv.n_layers ? nlohmann::json(tabllm::type_traits(kv.type).name) : nlohmann::json()},
                             {"kv_bytes_per_token", kv.bytes_per_position()},
                             {"cached_tokens", s.session.cached_tokens()}};
@@ -496,7 +521,7 @@ const char* tabllm_generate_result(tabllm_session* session) {
         if (!s.generation) throw Error("no generation to report on: call tabllm_generate_begin first");
         if (!s.generation->finished())
           throw Error("the generation is still running: call tabllm_generate_next until it returns NULL, or tabllm_generate_abort");
-        s.result_json = tabllm::wasm::result_json(s.generation->result(), s.loaded->tokenizer());
+        s.result_json = tabllm::wasm::result_json(s.generation->result(), s.loaded->tokenizer(), s.session.kv_pager() != nullptr);
         return s.result_json.c_str();
       },
       static_cast<const char*>(nullptr));

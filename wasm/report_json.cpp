@@ -83,9 +83,9 @@ std::string model_info_json(const gguf::Header& header, const ModelConfig& c, co
   return dump(info);
 }
 
-std::string result_json(const GenerateResult& r, const Tokenizer& tokenizer) {
+std::string result_json(const GenerateResult& r, const Tokenizer& tokenizer, bool paged) {
   const Timings& t = r.timings;
-  const json out = {
+  json out = {
       {"text", r.text},
       {"finish_reason", finish_reason_name(r.finish)},
       {"prompt_tokens", t.prompt_tokens},
@@ -100,6 +100,12 @@ std::string result_json(const GenerateResult& r, const Tokenizer& tokenizer) {
       {"context_shifts", r.context_shifts},
       {"tokens", tokens_json(r, 0, tokenizer)},
   };
+  if (paged) {
+    const KvPagerStats& p = r.kv_pages;
+    out["kv_pages"] = {{"pages_out", p.pages_out}, {"pages_in", p.pages_in}, {"bytes_out", p.bytes_out}, {"bytes_in", p.bytes_in},
+                       {"page_out_ms", p.page_out_ms}, {"rehydrate_ms", p.rehydrate_ms}, {"failures", p.failures}};
+    out["warnings"] = r.warnings;
+  }
   return dump(out);
 }
 

@@ -88,11 +88,22 @@ TABLLM_API const char* tabllm_tokenize(tabllm_model* model, const char* text, in
  * the KV cache's element type: "f16", "q8_0" or "f32". */
 TABLLM_API tabllm_session* tabllm_session_create(tabllm_model* model, int threads, const char* kernels, int context_size,
                                                  const char* kv_type);
+/* A CPU conversation under a KV budget (docs/long-context.md, "Paged KV"): the cache holds the window of
+ * whole pages of 256 positions that `kv_budget` bytes hold (an error names the least budget that works),
+ * the logical context is `context_size` (0: the model's); the rows a full window's shift drops go to the
+ * host's page store, Module.tabllmKvPageStores.get(session) (synchronous put(name, bytes), get(name),
+ * remove(name); what it throws is a warning and the shift a plain one), and up to `recall_positions`
+ * positions of pages (-1: half the window) come back before a long prompt's last piece. tabllm_session_info's context_size is
+ * the logical context, kv_window the window; tabllm_generate_result adds kv_pages ({pages_out, pages_in,
+ * bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures}) and warnings. */
+TABLLM_API tabllm_session* tabllm_session_create_paged(tabllm_model* model, int threads, const char* kernels, int context_size,
+                                                       const char* kv_type, double kv_budget, int recall_positions);
 /* A conversation whose forward pass the host runs (see tabllm_generate_pending): `context_size` in tokens
  * (0: the model's). Works with either kind of model handle. */
 TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size);
 TABLLM_API void tabllm_session_free(tabllm_session* session);
-/* JSON: context_size, kv_type ("f32", "f16", "q8_0"; null when the host keeps the cache), kv_bytes_per_token,
+/* JSON: context_size, kv_window (positions the cache holds: context_size unless paged), kv_type ("f32", "f16",
+ * "q8_0"; null when the host keeps the cache), kv_bytes_per_token,
  * cached_tokens (the token ids whose keys and values the cache holds). Valid until the next call. */
 TABLLM_API const char* tabllm_session_info(tabllm_session* session);
 /* KV pages (docs/long-context.md): the cached positions [start, end) as a checksummed page of *size bytes,

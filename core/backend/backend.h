@@ -47,6 +47,10 @@ class Backend {
   virtual KvLayout kv_layout() const = 0;
   virtual void read_kv(int64_t start, int64_t count, uint8_t* out) const = 0;
   virtual void write_kv(int64_t start, int64_t count, const uint8_t* in) = 0;
+  // Rotates the keys of positions [start, start + count) by `distance` positions in place, so that rows
+  // computed at p read as computed at p + distance (a paged-out row placed elsewhere when it comes back,
+  // runtime/kv_pager.h). Throw where kv_layout().n_layers is 0.
+  virtual void rotate_kv(int64_t start, int64_t count, int64_t distance) = 0;
 };
 
 }  // namespace tabllm

@@ -13,16 +13,21 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The prompt's last tokens score the pages to recall: a question or instruction ends a prompt.
+constexpr size_t kRecallQueryTokens = 128;
+
 }  // namespace
 
 Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
-                       GenerateRequest request)
+                       GenerateRequest request, KvPager* pager)
     : config_(config),
       tokenizer_(tokenizer),
       backend_(backend),
       cached_(cached),
       start_(std::chrono::steady_clock::now()),
       request_(std::move(request)),
+      pager_(pager),
+      pager_start_(pager ? pager->stats() : KvPagerStats{}),
       sampler_(request_.sampling, static_cast<int32_t>(config.n_vocab)),
       detokenizer_(tokenizer),
       stops_(request_.stop),
@@ -34,7 +39,7 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
     throw Error("logprobs must be -1 (off) or a count of alternatives in [0, 20], got " + std::to_string(request_.logprobs));
   history_ = request_.prompt_tokens.empty() ? tokenizer_.encode(request_.prompt, request_.add_bos) : request_.prompt_tokens;
   if (history_.empty()) throw Error("the prompt produced no tokens");
-  const int64_t ctx = backend_.context_size();
+  const int64_t ctx = pager_ ? pager_->context() : backend_.context_size();
   if (static_cast<int64_t>(history_.size()) >= ctx) {
     if (!request_.truncate_prompt)
       throw Error("the prompt has " + std::to_string(history_.size()) + " tokens but the context holds " + std::to_string(ctx) +
@@ -49,6 +54,12 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
   result_.timings.prompt_tokens_reused = static_cast<int64_t>(reuse);
   cached_.resize(reuse);
   pending_.assign(history_.begin() + static_cast<std::ptrdiff_t>(reuse), history_.end());
+  if (pager_) {
+    // Pages of earlier requests hold text this prompt runs through the window again (a shifted cache is
+    // reused only up to its kept rows).
+    pager_->clear();
+    if (static_cast<int64_t>(cached_.size()) >= backend_.context_size()) shift_context();
+  }
 }
 
 void Generation::truncate_prompt(int64_t context) {
@@ -63,6 +74,7 @@ void Generation::truncate_prompt(int64_t context) {
 
 void Generation::shift_context() {
   const KvShift s = plan_context_shift(static_cast<int64_t>(cached_.size()), request_.n_keep, backend_.context_size());
+  if (pager_) pager_->page_out(backend_, cached_, s);
   try {
     backend_.shift(s);
   } catch (...) {
@@ -76,13 +88,31 @@ void Generation::shift_context() {
 
 bool Generation::step(std::string& chunk) {
   if (!finished_ && !pending().empty())
-    backend_.forward(pending_, pending_pos(), Logits::Last, logits_.data());
+    backend_.forward(pending(), pending_pos(), Logits::Last, logits_.data());
   return advance(logits_.data(), chunk);
 }
 
 std::span<const int32_t> Generation::pending() const {
   if (finished_ || out_of_room()) return {};
-  return pending_;
+  const auto room = static_cast<size_t>(std::max<int64_t>(0, backend_.context_size() - pending_pos()));
+  return std::span(pending_).first(std::min(pending_.size(), room));
+}
+
+void Generation::after_prompt_piece(size_t piece) {
+  pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(piece));
+  const int64_t window = backend_.context_size();
+  if (static_cast<int64_t>(cached_.size()) >= window) shift_context();
+  const auto rest = static_cast<int64_t>(pending_.size());
+  if (static_cast<int64_t>(cached_.size()) + rest > window || pager_->pages().empty()) return;
+  // The last piece: shifts make room for the recall (older rows of the window give way to the recalled
+  // pages), then the pages the prompt's end names come back.
+  std::span<const int32_t> query(history_);
+  query = query.last(std::min(query.size(), kRecallQueryTokens));
+  const int64_t wanted = std::min(pager_->recall_positions(), window - rest - 1);
+  const int64_t keep = std::min(request_.n_keep, window / 2);
+  while (window - static_cast<int64_t>(cached_.size()) - rest < wanted && static_cast<int64_t>(cached_.size()) > keep) shift_context();
+  if (pager_->recall_for(query, backend_, cached_, window - static_cast<int64_t>(cached_.size()) - rest, keep) > 0)
+    exact_rows_ = std::min(exact_rows_, static_cast<size_t>(keep));
 }
 
 bool Generation::host_can_sample() const {
@@ -111,7 +141,12 @@ bool Generation::begin_advance(std::string& chunk) {
     chunk = finish(FinishReason::Length);
     return true;
   }
-  cached_.insert(cached_.end(), pending_.begin(), pending_.end());
+  const size_t piece = pending().size();
+  cached_.insert(cached_.end(), pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(piece));
+  if (piece < pending_.size()) {  // a piece of a prompt longer than the window: no token yet
+    after_prompt_piece(piece);
+    return true;
+  }
   pending_.clear();  // a failure from here on leaves nothing to rerun
   return false;
 }
@@ -188,6 +223,10 @@ std::string Generation::finish(FinishReason reason) {
   result_.finish = reason;
   cached_.resize(std::min(cached_.size(), exact_rows_));
   if (result_.timings.generated_tokens > 0) result_.timings.decode_ms = ms_since(decode_start_);
+  if (pager_) {
+    result_.kv_pages = pager_->stats() - pager_start_;
+    result_.warnings = pager_->take_warnings();
+  }
   if (reason == FinishReason::Aborted || stops_.stopped()) return {};
   std::string tail = stops_.push(detokenizer_.finish()) + stops_.flush();
   result_.text += tail;

@@ -9,6 +9,9 @@
 //
 // When the context is full and the token budget is not spent, the generation shifts the context
 // (runtime/context_shift.h) and goes on; a host-driven backend is told to move its cache (HostDrivenBackend).
+// With a KvPager the backend's context is a window of the pager's larger one: a prompt longer than the
+// window runs in pieces that fit, each full window shifting (its dropped rows paged out), and before the
+// prompt's last piece the pager recalls the pages its last tokens name (runtime/kv_pager.h).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -31,7 +34,7 @@ class Generation {
   // outlive the Generation. Throws Error for an invalid request (empty prompt, too long without
   // truncate_prompt, bad sampling).
   Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
-             GenerateRequest request);
+             GenerateRequest request, KvPager* pager = nullptr);
   Generation(const Model& model, Backend& backend, std::vector<int32_t>& cached, GenerateRequest request)
       : Generation(model.config(), model.tokenizer(), backend, cached, std::move(request)) {}
   Generation(const Generation&) = delete;
@@ -45,7 +48,8 @@ class Generation {
   bool step(std::string& chunk);
 
   // The host-driven step. The tokens the next forward pass must process, at positions starting from
-  // pending_pos(); empty when the next advance() needs no logits (finished, or max_tokens 0).
+  // pending_pos(); empty when the next advance() needs no logits (finished, or max_tokens 0). A piece of a
+  // prompt longer than the window (a KvPager) is not the last: its advance() samples nothing.
   std::span<const int32_t> pending() const;
   int64_t pending_pos() const { return static_cast<int64_t>(cached_.size()); }
   // Takes the logits (n_vocab floats) of the last pending token and does the rest of step(); `logits` may
@@ -75,6 +79,8 @@ class Generation {
   bool out_of_room() const;  // token budget spent
   void truncate_prompt(int64_t context);
   void shift_context();
+  // A piece of the prompt has run (a KvPager's window): shift when full, recall before the last piece.
+  void after_prompt_piece(size_t piece);
   // The pending tokens have been processed; returns true when the step must end here (see advance).
   bool begin_advance(std::string& chunk);
   bool take(int32_t next, const float* logits, std::string& chunk);
@@ -89,6 +95,8 @@ class Generation {
   std::vector<int32_t>& cached_;
   const std::chrono::steady_clock::time_point start_;  // the request's arrival: TTFT counts from here
   const GenerateRequest request_;
+  KvPager* const pager_;
+  const KvPagerStats pager_start_;  // the pager's counts when the request began: the result shows the difference
   Sampler sampler_;
   StreamingDetokenizer detokenizer_;
   StopMatcher stops_;

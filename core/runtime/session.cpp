@@ -42,6 +42,7 @@ void HostDrivenBackend::shift(const KvShift& shift) {
 
 void HostDrivenBackend::read_kv(int64_t, int64_t, uint8_t*) const { throw Error("this session's KV cache is the host's (WebGPU): the host copies it"); }
 void HostDrivenBackend::write_kv(int64_t, int64_t, const uint8_t*) { throw Error("this session's KV cache is the host's (WebGPU): the host copies it"); }
+void HostDrivenBackend::rotate_kv(int64_t, int64_t, int64_t) { throw Error("this session's KV cache is the host's (WebGPU): the host rotates it"); }
 
 std::optional<KvShift> HostDrivenBackend::take_shift() { return std::exchange(shift_, std::nullopt); }
 
@@ -54,7 +55,7 @@ Session::Session(const ModelConfig& config, const Tokenizer& tokenizer, std::uni
 Session::~Session() = default;
 
 std::unique_ptr<Generation> Session::start(GenerateRequest request) {
-  return std::make_unique<Generation>(config_, tokenizer_, *backend_, cached_, std::move(request));
+  return std::make_unique<Generation>(config_, tokenizer_, *backend_, cached_, std::move(request), pager_.get());
 }
 
 GenerateResult Session::generate(const GenerateRequest& request, const std::function<bool(std::string_view)>& on_text) {

@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "backend/backend.h"
 #include "runtime/context_shift.h"
+#include "runtime/kv_pager.h"
 #include "runtime/token_constraint.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
@@ -61,6 +62,8 @@ struct GenerateResult {
   Timings timings;
   int64_t truncated_prompt_tokens = 0;  // dropped from the front of the prompt (truncate_prompt)
   int64_t context_shifts = 0;           // times the context was full and its older half was dropped
+  KvPagerStats kv_pages;                // this request's paging (a session with a KvPager)
+  std::vector<std::string> warnings;    // what went wrong without failing the request (a KV page store)
 };
 
 class Generation;
@@ -78,6 +81,7 @@ class HostDrivenBackend final : public Backend {
   KvLayout kv_layout() const override { return {}; }
   void read_kv(int64_t, int64_t, uint8_t*) const override;
   void write_kv(int64_t, int64_t, const uint8_t*) override;
+  void rotate_kv(int64_t, int64_t, int64_t) override;
   // The shift to run before the next pending tokens, handed out once; nullopt when there is none.
   std::optional<KvShift> take_shift();
 
@@ -110,6 +114,10 @@ class Session {
   // `prompt`; returns the positions of `prompt` now cached. Throws Error (the cache unchanged) for a page
   // of another layout, damaged, out of order, or whose first token is not the prompt's.
   int64_t import_kv_page(std::span<const uint8_t> page, std::span<const int32_t> prompt);
+  // Pages the rows a context shift drops to a store, and lets prompts and replies reach the pager's context
+  // beyond the backend's window (runtime/kv_pager.h); null turns paging off.
+  void set_kv_pager(std::unique_ptr<KvPager> pager) { pager_ = std::move(pager); }
+  KvPager* kv_pager() { return pager_.get(); }
   Backend& backend() { return *backend_; }
   const ModelConfig& config() const { return config_; }
   const Tokenizer& tokenizer() const { return tokenizer_; }
@@ -119,6 +127,7 @@ class Session {
   const Tokenizer& tokenizer_;
   std::unique_ptr<Backend> backend_;
   std::vector<int32_t> cached_;  // tokens whose keys and values are in the backend's cache
+  std::unique_ptr<KvPager> pager_;
 };
 
 }  // namespace tabllm

@@ -97,7 +97,8 @@ export class Engine {
       try {
         this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
         try {
-          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, onProgress }));
+          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, onProgress }));
+          if (this.#options.kvBudget && this.#runner.backend !== 'wasm') this.#runner.details.kvBudget = 'off: a kvBudget pages the WebAssembly backend\'s cache only, for now';
           checkContextSize(this.#options.contextSize, this.#runner.info.context);
           if (this.#options.prefixCache) await this.#openPrefixCache();
         } catch (e) {
@@ -130,6 +131,13 @@ export class Engine {
    * restore time, refused pages), or null without one (the prefixCache option). */
   prefixCacheStats() {
     return this.#runner?.prefixCache ? { ...this.#runner.prefixCache.stats, entries: this.#runner.prefixCache.entries.size } : null;
+  }
+
+  /** Paged KV under the kvBudget option: the window (positions the cache holds), pages out and back in,
+   * their bytes, the time paging out and rehydrating took, failures (each warned about), and the store's
+   * writes; null without a kvBudget. */
+  kvPagerStats() {
+    return this.#runner?.kvPagerStats?.() ?? null;
   }
 
   /** Waits until the KV pages of finished requests are stored (they are written in the background). */

@@ -41,6 +41,7 @@ export function completionLogprobs(tokens, offset = 0) {
  * `timings: {ttft_ms, prefill_ms, decode_ms, prefill_tokens_per_s, decode_tokens_per_s, prompt_tokens_reused}`,
  * `context_shifts` (times a reply filled the context and its older half was dropped), and what truncation
  * "auto" dropped: `truncated_messages` (chat) or `truncated_prompt_tokens` (completions, from the front).
+ * Under a kvBudget, `kv_pages: {pages_out, pages_in, bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures}`.
  * With n > 1, the counts add up over the choices and the timings are the first choice's.
  */
 export function usage(results, kind, truncatedMessages) {
@@ -52,6 +53,7 @@ export function usage(results, kind, truncatedMessages) {
     total_tokens: first.prompt_tokens + completion,
     ...(kind === 'chat' ? { truncated_messages: truncatedMessages } : { truncated_prompt_tokens: first.truncated_prompt_tokens }),
     context_shifts: results.reduce((sum, r) => sum + r.context_shifts, 0),
+    ...(first.kv_pages ? { kv_pages: Object.fromEntries(Object.keys(first.kv_pages).map((k) => [k, results.reduce((sum, r) => sum + r.kv_pages[k], 0)])) } : {}),
     timings: {
       ttft_ms: first.ttft_ms,
       prefill_ms: first.prefill_ms,

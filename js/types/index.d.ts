@@ -35,6 +35,14 @@ export interface EngineOptions {
    * the type and the cache's bytes per token.
    */
   kvType?: 'f16' | 'q8_0' | 'f32';
+  /**
+   * Bytes of fast memory the KV cache may take (WebAssembly: the heap). The cache then holds the window of
+   * whole pages of 256 positions that fit, while prompts and replies reach contextSize: the rows a full
+   * window drops go to storage (Node: files; written in the background, checksummed), and pages come back
+   * before a long prompt's last piece when its end names what they hold. A failing or full store warns and
+   * shifts as without a budget. Responses add usage.kv_pages; engine.kvPagerStats() sums them.
+   */
+  kvBudget?: number;
   /** CPU threads for the WebAssembly backend (threads need cross-origin isolation in browsers). */
   threads?: number;
   /** Force a WebAssembly build: 'threaded' or 'single'. */
@@ -416,7 +424,7 @@ export interface TabllmEngine {
   readonly modelInfo: ModelInfo | null;
   readonly modelId: string;
   readonly contextSize: number;
-  /** Backend details: {backend, reason, contextSize, kvType, kvBytesPerToken (KV cache bytes a token takes), variant and threads (WebAssembly) or adapter (WebGPU)}. */
+  /** Backend details: {backend, reason, contextSize, kvType, kvBytesPerToken (KV cache bytes a token takes), kvWindow (positions the KV cache holds: contextSize, or the window of a kvBudget; WebAssembly), variant and threads (WebAssembly) or adapter (WebGPU)}. */
   readonly runtime: Record<string, unknown>;
 }
 
@@ -427,6 +435,8 @@ export interface Engine extends TabllmEngine {
    * parses the model header once; a request tokenizes its prompt once and reads its response_format once. */
   debugStats(): { header_parses: number; tokenizations: number; format_parses: number } | null;
   /** The prefix cache's counters, or null without one. */
+  kvPagerStats(): { window: number; pagesOut: number; pagesIn: number; bytesOut: number; bytesIn: number; pageOutMs: number; rehydrateMs: number;
+    failures: number; store: { pagesWritten: number; bytesWritten: number; pagesRead: number; bytesRead: number; writeFailures: number; bytesHeld: number } } | null;
   prefixCacheStats(): { lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
     restored_tokens: number; restore_ms: number; refused: number; entries: number } | null;
   /** Resolves once the KV pages of finished requests are stored (they are written in the background). */

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <random>
 
 #include "backend/cpu/forward.h"
@@ -20,7 +19,7 @@
 #include "runtime/generation.h"
 #include "runtime/session.h"
 #include "synth/model_shapes.h"
-#include "synth/synthesize.h"
+#include "one_layer_model.h"
 #include "test_paths.h"
 
 using namespace tabllm;
@@ -29,22 +28,7 @@ namespace {
 
 std::unique_ptr<Model> stories() { return Model::load(test::build_dir() + "/models/stories260K-f32.gguf"); }
 
-// A one-layer variant of a tiny shape, synthesized once into the test scratch folder.
-std::unique_ptr<Model> one_layer(const std::string& shape) {
-  const std::filesystem::path dir = std::filesystem::path(test::build_dir()) / "test-scratch" / "context-shift";
-  std::filesystem::create_directories(dir);
-  const std::string out = (dir / (shape + "-1layer.gguf")).string();
-  if (!std::filesystem::exists(out)) {
-    tools::SynthOptions o;
-    o.shape = shape;
-    o.type = TensorType::F32;
-    o.seed = 7;
-    o.layers = 1;
-    o.weight_scale = 2;  // sharper attention: positions matter more
-    tools::synthesize_model(o, Vocab::load(test::build_dir() + "/models/stories260K-f32.gguf"), out);
-  }
-  return Model::load(out);
-}
+using test::one_layer;
 
 std::vector<int32_t> some_tokens(int64_t n) {
   std::vector<int32_t> t{1};

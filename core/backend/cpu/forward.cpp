@@ -78,14 +78,28 @@ void CpuForward::shift(const KvShift& s) {
   if (s.keep < 0 || s.discard < 1 || s.moved() < 0 || s.end > kv_.capacity() || s.discard < s.moved())
     throw Error("invalid context shift (keep " + std::to_string(s.keep) + ", discard " + std::to_string(s.discard) + ", end " +
                 std::to_string(s.end) + "): plan it with plan_context_shift");
+  rotate_layers(-s.discard, [&](int64_t layer, const auto& rotate) { kv_.shift_rows(layer, s, rotate); });
+}
+
+void CpuForward::rotate_kv(int64_t start, int64_t count, int64_t distance) {
+  if (start < 0 || count < 0 || start + count > kv_.capacity())
+    throw Error("cannot rotate KV positions [" + std::to_string(start) + ", " + std::to_string(start + count) + ") of a context of " +
+                std::to_string(kv_.capacity()));
+  if (count == 0 || distance == 0) return;
+  rotate_layers(distance, [&](int64_t layer, const auto& rotate) { kv_.rotate_rows(layer, start, count, rotate); });
+}
+
+template <class PerLayer>
+void CpuForward::rotate_layers(int64_t distance, const PerLayer& per_layer) {
+  // rope_shift_cos_sin(d) gives the angles of position -d: a rotation by `distance` is a shift by -distance.
   const auto half = static_cast<size_t>(c_.rope_dims / 2);
   std::vector<float> cos(2 * half), sin(2 * half);  // global, then local
-  ops::rope_shift_cos_sin(s.discard, inv_freq_global_, cos.data(), sin.data());
-  ops::rope_shift_cos_sin(s.discard, inv_freq_local_, cos.data() + half, sin.data() + half);
+  ops::rope_shift_cos_sin(-distance, inv_freq_global_, cos.data(), sin.data());
+  ops::rope_shift_cos_sin(-distance, inv_freq_local_, cos.data() + half, sin.data() + half);
   pool_.run([&](int thread, int n_threads) {
     for (int64_t l = thread; l < c_.n_layers; l += n_threads) {
       const size_t table = c_.is_local(l) ? half : 0;
-      kv_.shift_rows(l, s, [&](float* key) {
+      per_layer(l, [&](float* key) {
         for (int64_t h = 0; h < c_.n_kv_heads; ++h)
           ops::rope_rotate(key + h * c_.head_dim, cos.data() + table, sin.data() + table, c_.rope_dims, c_.rope_pairing);
       });

@@ -33,11 +33,16 @@ class CpuForward final : public Backend {
   KvLayout kv_layout() const override { return kv_.layout(); }
   void read_kv(int64_t start, int64_t count, uint8_t* out) const override { kv_.read(start, count, out); }
   void write_kv(int64_t start, int64_t count, const uint8_t* in) override { kv_.write(start, count, in); }
+  void rotate_kv(int64_t start, int64_t count, int64_t distance) override;
 
  private:
   void forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits);
   void attention(int64_t layer, int64_t n, int64_t pos);
   void matmul(const Tensor& w, const float* x, int64_t n, float* y);
+  // Runs per_layer(layer, rotate) for every layer across threads, where rotate(key) turns one key row
+  // (kv_dim floats) by `distance` positions with the layer's own RoPE (global or local).
+  template <class PerLayer>
+  void rotate_layers(int64_t distance, const PerLayer& per_layer);
 
   const Model& model_;
   const ModelConfig& c_;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "quant/quantize.h"
 #include "quant/types.h"
 
 namespace tabllm {
@@ -57,6 +58,17 @@ class KvCache {
       const float* vp = value(layer, p, 0, kv_dim_, v.data());
       rotate(k.data());
       store(layer, p - s.discard, k.data(), vp);
+    }
+  }
+  // Re-rotates the key rows of [start, start + count) in one layer in place (values stay as they are).
+  template <class Rotate>
+  void rotate_rows(int64_t layer, int64_t start, int64_t count, const Rotate& rotate) {
+    std::vector<float> k(static_cast<size_t>(kv_dim_));
+    for (int64_t p = start; p < start + count; ++p) {
+      const float* kp = key(layer, p, 0, kv_dim_, k.data());
+      if (kp != k.data()) std::copy_n(kp, kv_dim_, k.data());
+      rotate(k.data());
+      quantize_row(type_, k.data(), row(layer, p, 0), kv_dim_);
     }
   }
 

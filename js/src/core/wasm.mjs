@@ -326,9 +326,21 @@ class Model {
 
   // threads: including the calling thread, each extra one takes a worker from the module's pthread pool.
   // kvType: the KV cache's element type, 'f16', 'q8_0' or 'f32'.
-  createSession({ threads = 1, kernels = 'simd', contextSize = 0, kvType = 'f16' } = {}) {
-    const handle = this.abi.withStrings([kernels, kvType], (k, t) => this.abi.m._tabllm_session_create(this.handle, threads, k, contextSize, t) >>> 0);
-    return new Session(this.abi, this.abi.check(handle), this.info().vocab);
+  // kvBudget (bytes) with kvPageStore (synchronous put(name, bytes), get(name), remove(name); kv_pager.mjs):
+  // the cache holds the window the budget holds, older rows go to the store (tabllm_session_create_paged),
+  // and up to recallPositions positions of them come back before a long prompt's last piece.
+  createSession({ threads = 1, kernels = 'simd', contextSize = 0, kvType = 'f16', kvBudget = 0, kvPageStore = null, recallPositions = 0 } = {}) {
+    if (!kvBudget) {
+      const handle = this.abi.withStrings([kernels, kvType], (k, t) => this.abi.m._tabllm_session_create(this.handle, threads, k, contextSize, t) >>> 0);
+      return new Session(this.abi, this.abi.check(handle), this.info().vocab);
+    }
+    if (!kvPageStore) throw new TypeError('a kvBudget needs a kvPageStore: where the rows beyond the budget go');
+    const handle = this.abi.withStrings([kernels, kvType], (k, t) =>
+      this.abi.m._tabllm_session_create_paged(this.handle, threads, k, contextSize, t, kvBudget, recallPositions) >>> 0);
+    const session = new Session(this.abi, this.abi.check(handle), this.info().vocab);
+    // The core finds the store by its session's handle (wasm/host_kv_store.h).
+    (this.abi.m.tabllmKvPageStores ??= new Map()).set(handle, kvPageStore);
+    return session;
   }
 
   // A session whose forward pass the host runs (pending / advance / advanceToken).
@@ -504,6 +516,7 @@ class Session {
 
   free() {
     this.abi.m._tabllm_session_free(this.handle);
+    this.abi.m.tabllmKvPageStores?.delete(this.handle);
     if (this.maskPtr) this.abi.m._free(this.maskPtr);
     this.handle = this.maskPtr = 0;
   }

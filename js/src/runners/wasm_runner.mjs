@@ -2,15 +2,17 @@
 // a session with threads where the host allows them.
 import { startWasm } from '../wasm_module.mjs';
 import { runRequest, stepLoop } from './step_loop.mjs';
+import { openKvPageSpill } from '../kv_pager.mjs';
 
 const LOAD_CHUNK = 8 << 20;
 
 export class WasmRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
-   * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', onProgress?: Function, wasmVariant?: string}} options
+   * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', kvBudget?: number, onProgress?: Function, wasmVariant?: string}} options
+   *   kvBudget: bytes of the heap the KV cache may take; older pages go to files (Node) or memory (kv_pager.mjs).
    */
-  static async create(source, { threads, contextSize, kvType = 'f16', onProgress, wasmVariant } = {}) {
+  static async create(source, { threads, contextSize, kvType = 'f16', kvBudget, onProgress, wasmVariant } = {}) {
     const wasm = await startWasm({ threads, variant: wasmVariant });
     try {
       let loaded = 0;
@@ -25,16 +27,26 @@ export class WasmRunner {
       });
       const info = model.info();
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
-      const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType });
-      return new WasmRunner(wasm, model, session, info, context);
+      const pages = kvBudget ? await openKvPageSpill() : null;
+      try {
+        // recallPositions -1: half the window (tabllm.h).
+        const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill, recallPositions: -1 });
+        return new WasmRunner(wasm, model, session, info, context, pages);
+      } catch (e) {
+        await pages?.close();
+        throw e;
+      }
     } catch (e) {
       wasm.tabllm.shutdown();
       throw e;
     }
   }
 
-  constructor(wasm, model, session, info, contextSize) {
+  constructor(wasm, model, session, info, contextSize, kvPages = null) {
     this.wasm = wasm;
+    this.kvPages = kvPages;
+    // What the core reported of its paging, summed over requests (engine.kvPagerStats()).
+    this.kvPageCounts = { pages_out: 0, pages_in: 0, bytes_out: 0, bytes_in: 0, page_out_ms: 0, rehydrate_ms: 0, failures: 0 };
     this.model = model;
     this.session = session;
     this.info = info;
@@ -59,17 +71,29 @@ export class WasmRunner {
     this.session.start(prepared, startParams);
     const out = yield* stepLoop(this.session, async () => this.session.next(), control);
     this.prefixCache?.save(this.session);
+    const paged = out.result.kv_pages;
+    if (paged) for (const key of Object.keys(this.kvPageCounts)) this.kvPageCounts[key] += paged[key];
+    for (const warning of out.result.warnings ?? []) console.warn(`tabllm: ${warning}`);
     return out;
   }
 
-  /** {kv_type, kv_bytes_per_token} of the session's KV cache. */
+  /** {kv_type, kv_bytes_per_token, kv_window} of the session's KV cache. */
   kvInfo() {
-    const { kv_type, kv_bytes_per_token } = this.session.info();
-    return { kvType: kv_type, kvBytesPerToken: kv_bytes_per_token };
+    const { kv_type, kv_bytes_per_token, kv_window } = this.session.info();
+    return { kvType: kv_type, kvBytesPerToken: kv_bytes_per_token, kvWindow: kv_window };
+  }
+
+  /** The paging's counts: the core's (pages out and in, bytes, times, failures) and the store's writes. */
+  kvPagerStats() {
+    if (!this.kvPages) return null;
+    const { pages_out, pages_in, bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures } = this.kvPageCounts;
+    return { window: this.details.kvWindow, pagesOut: pages_out, pagesIn: pages_in, bytesOut: bytes_out, bytesIn: bytes_in,
+      pageOutMs: page_out_ms, rehydrateMs: rehydrate_ms, failures, store: { ...this.kvPages.spill.stats } };
   }
 
   async destroy() {
     this.session?.free();
+    await this.kvPages?.close();
     this.model?.free();
     this.session = this.model = null;
     this.wasm.tabllm.shutdown();

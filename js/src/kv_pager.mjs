@@ -1,0 +1,168 @@
+// Where the KV rows beyond a kvBudget go (docs/long-context.md, "Paged KV"). The core hands a page over
+// synchronously when a full window shifts (wasm/host_kv_store.h); this store keeps its bytes in memory only
+// until the background write to a page store of prefix_cache.mjs (files in Node) is done, and reads a page
+// back synchronously when a recall asks for it. The pages checksum themselves: the core checks them on the
+// way back. A full store, a failed write or a lost page is a warning and the shift a plain one: never a
+// wrong answer.
+import { NodePageStore, MemoryPageStore } from './prefix_cache.mjs';
+import { importNodeOnly, isNode } from './node_only.mjs';
+
+export class KvPageSpill {
+  /**
+   * @param {{get, put, delete}} store an asynchronous page store (prefix_cache.mjs)
+   * @param {{maxBytes?: number, readSync?: (name: string) => Uint8Array, onWarning?: (message: string) => void}} options
+   *   readSync: reads a written page at once (Node: the file); without it only pages still being written come back.
+   */
+  constructor(store, { maxBytes = 4 * 2 ** 30, readSync = null, onWarning = (m) => console.warn(`tabllm: ${m}`) } = {}) {
+    this.store = store;
+    this.maxBytes = maxBytes;
+    this.readSync = readSync;
+    this.onWarning = onWarning;
+    this.pending = new Map();  // name → bytes not yet written
+    this.sizes = new Map();    // name → bytes, of every page held
+    this.lost = new Map();     // name → why its write failed
+    this.writes = new Set();
+    this.stats = { pagesWritten: 0, bytesWritten: 0, pagesRead: 0, bytesRead: 0, writeFailures: 0, bytesHeld: 0 };
+  }
+
+  put(name, bytes) {
+    if (this.stats.bytesHeld + bytes.length > this.maxBytes) {
+      throw new Error(`the KV page store is full (${this.stats.bytesHeld} of ${this.maxBytes} bytes)`);
+    }
+    this.pending.set(name, bytes);
+    this.sizes.set(name, bytes.length);
+    this.stats.bytesHeld += bytes.length;
+    const write = this.store.put(name, bytes).then(() => {
+      this.stats.pagesWritten++;
+      this.stats.bytesWritten += bytes.length;
+    }, (error) => {
+      this.stats.writeFailures++;
+      this.lost.set(name, error.message);
+      this.onWarning(`a KV page could not be written (${error.message}): the rows it held are dropped, as a plain context shift drops them`);
+    }).finally(() => {
+      if (this.pending.get(name) === bytes) this.pending.delete(name);
+      this.writes.delete(write);
+    });
+    this.writes.add(write);
+  }
+
+  get(name) {
+    const held = this.pending.get(name);
+    const bytes = held ?? this.#read(name);
+    this.stats.pagesRead++;
+    this.stats.bytesRead += bytes.length;
+    return bytes;
+  }
+
+  #read(name) {
+    if (this.lost.has(name)) throw new Error(`KV page ${name} was never written: ${this.lost.get(name)}`);
+    if (!this.sizes.has(name)) throw new Error(`no KV page ${name} in the store`);
+    if (!this.readSync) throw new Error(`KV page ${name} is written, and this store cannot read pages back while the engine runs`);
+    return this.readSync(name);
+  }
+
+  remove(name) {
+    this.stats.bytesHeld -= this.sizes.get(name) ?? 0;
+    this.sizes.delete(name);
+    this.pending.delete(name);
+    this.lost.delete(name);
+    // After its write, if one is under way: a page is never deleted before it is written.
+    Promise.allSettled([...this.writes]).then(() => this.store.delete(name)).catch(() => {});
+  }
+
+  /** Waits for the writes under way. */
+  async flush() {
+    while (this.writes.size) await Promise.allSettled([...this.writes]);
+  }
+}
+
+/**
+ * Pages in one OPFS file through a synchronous access handle (workers only), so that a recall reads a page
+ * back at once: slots of the file are reused as pages come and go. put and delete look asynchronous, as the
+ * prefix cache's stores, so that KvPageSpill writes in the background; readSync reads.
+ */
+export class OpfsSlabStore {
+  kind = 'opfs';
+
+  static async open(name) {
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv-pages', { create: true });
+    const handle = await (await dir.getFileHandle(name, { create: true })).createSyncAccessHandle();
+    handle.truncate(0);
+    return new OpfsSlabStore(dir, name, handle);
+  }
+
+  constructor(dir, name, handle) {
+    this.dir = dir;
+    this.name = name;
+    this.handle = handle;
+    this.slots = new Map();  // page name → {at, size (the slot's), length (the page's)}
+    this.free = [];          // {at, size} of removed pages' slots
+    this.end = 0;
+  }
+
+  async put(name, bytes) {
+    const i = this.free.findIndex((slot) => slot.size >= bytes.length);
+    const slot = i >= 0 ? this.free.splice(i, 1)[0] : { at: this.end, size: bytes.length };
+    if (i < 0) this.end += bytes.length;
+    const written = this.handle.write(bytes, { at: slot.at });
+    if (written !== bytes.length) {
+      this.free.push(slot);
+      throw new Error(`OPFS took ${written} of a page's ${bytes.length} bytes (storage full?)`);
+    }
+    this.slots.set(name, { ...slot, length: bytes.length });
+  }
+
+  readSync(name) {
+    const slot = this.slots.get(name);
+    if (!slot) throw new Error(`no KV page ${name} in the OPFS file`);
+    const out = new Uint8Array(slot.length);
+    const read = this.handle.read(out, { at: slot.at });
+    if (read !== out.length) throw new Error(`OPFS gave ${read} of a page's ${out.length} bytes`);
+    return out;
+  }
+
+  async delete(name) {
+    const slot = this.slots.get(name);
+    if (!slot) return;
+    this.slots.delete(name);
+    this.free.push({ at: slot.at, size: slot.size });
+  }
+
+  async close() {
+    this.handle.close();
+    await this.dir.removeEntry(this.name);
+  }
+}
+
+/**
+ * The spill of one engine: in Node files under `dir` (written in the background, read back with
+ * readFileSync); in a worker with OPFS's synchronous access handles, one OPFS file (OpfsSlabStore);
+ * elsewhere (a page's main thread, no OPFS) in JavaScript's memory, outside the WebAssembly heap.
+ */
+export async function openKvPageSpill({ dir, maxBytes, onWarning } = {}) {
+  if (!isNode && globalThis.FileSystemFileHandle?.prototype?.createSyncAccessHandle && typeof WorkerGlobalScope !== 'undefined') {
+    try {
+      const store = await OpfsSlabStore.open(`pages-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+      const spill = new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => store.readSync(name) });
+      return { spill, close: async () => { await spill.flush(); await store.close(); } };
+    } catch (error) {
+      (onWarning ?? console.warn)(`tabllm: OPFS cannot hold KV pages (${error.message}): they stay in memory`);
+    }
+  }
+  if (!isNode) {
+    const store = new MemoryPageStore();
+    return { spill: new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => store.files.get(name) }), close: async () => {} };
+  }
+  const fs = await importNodeOnly('node:fs');
+  const path = await importNodeOnly('node:path');
+  const os = await importNodeOnly('node:os');
+  const folder = dir ?? fs.mkdtempSync(path.join(process.env.TABLLM_KV_DIR ?? os.tmpdir(), 'tabllm-kv-pages-'));
+  const store = new NodePageStore(folder);
+  const spill = new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => new Uint8Array(fs.readFileSync(path.join(folder, name))) });
+  // The pages are a live cache's: nothing reads them once the engine is gone.
+  const close = async () => {
+    await spill.flush();
+    if (!dir) await fs.promises.rm(folder, { recursive: true, force: true });
+  };
+  return { spill, close };
+}
