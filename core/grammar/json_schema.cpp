@@ -27,7 +27,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
 // Constraints no grammar here enforces.
 const std::set<std::string, std::less<>> kUnenforceable = {
     "not", "if", "then", "else", "dependencies", "dependentRequired", "dependentSchemas", "contains", "minContains",
-    "maxContains", "minProperties", "maxProperties", "propertyNames", "multipleOf", "unevaluatedProperties",
+    "maxContains", "minProperties", "maxProperties", "propertyNames", "unevaluatedProperties",
     "unevaluatedItems", "$dynamicRef", "$recursiveRef"};
 
 // Every keyword that constrains instances (the rest annotate, or belong to no vocabulary).
@@ -518,7 +518,7 @@ class Converter {
         out.insert("array");
       else if (key == "minLength" || key == "maxLength" || key == "pattern" || key == "format")
         out.insert("string");
-      else if (key == "minimum" || key == "maximum" || key == "exclusiveMinimum" || key == "exclusiveMaximum")
+      else if (key == "minimum" || key == "maximum" || key == "exclusiveMinimum" || key == "exclusiveMaximum" || key == "multipleOf")
         out.insert("number");
     }
     // `format` alone often annotates non-strings too (int64, double): then it says nothing about the type.
@@ -783,10 +783,25 @@ class Converter {
     return out;
   }
 
+  // multipleOf as an integer k > 1, or as 10^-p (decimal places); nullopt when absent or 1.
+  struct Multiple {
+    uint64_t integer = 0;    // k, when integral
+    int decimal_places = 0;  // p, when k = 10^-p
+  };
+  std::optional<Multiple> multiple_of(const json& schema, const std::string& pointer) {
+    if (!schema.contains("multipleOf")) return std::nullopt;
+    const json& m = schema["multipleOf"];
+    if (!m.is_number() || !(m.get<double>() > 0)) throw SchemaError("multipleOf", pointer + "/multipleOf", "multipleOf must be a number above 0");
+    const double k = m.get<double>();
+    if (is_integral(k)) return k == 1 ? std::nullopt : std::optional<Multiple>(Multiple{static_cast<uint64_t>(k), 0});
+    for (int p = 1; p <= 12; ++p)
+      if (std::fabs(k * std::pow(10.0, p) - 1) < 1e-9) return Multiple{0, p};
+    return Multiple{};
+  }
+
   std::string integer_grammar(const json& schema, const std::string& pointer) {
     const auto lower = lower_bound(schema, pointer);
     const auto upper = upper_bound(schema, pointer);
-    if (!lower && !upper) return json_integer();
     constexpr double kLimit = 9.0e18;
     std::optional<int64_t> lo, hi;
     if (lower && std::fabs(lower->value) < kLimit) {
@@ -798,15 +813,76 @@ class Converter {
       hi = static_cast<int64_t>(v);
     }
     if (lo && hi && *lo > *hi) return "";
+    const auto multiple = multiple_of(schema, pointer);
+    if (multiple && multiple->integer > 1) return integer_multiples(multiple->integer, lo, hi, pointer);
+    // Every integer is a multiple of 10^-p; other fractional multipleOf values are reported.
+    if (multiple && multiple->integer == 0 && multiple->decimal_places == 0)
+      unenforced("multipleOf", pointer + "/multipleOf", "multipleOf " + schema["multipleOf"].dump() + " is not enforced");
     if (!lo && !hi) return json_integer();
     return rule("integer-range", schema::integer_range_expression(lo, hi));
+  }
+
+  // Integers in [lo, hi] that are multiples of k: listed when there are few, else the remainder automaton
+  // with the bounds' signs (the rest of the bounds reported).
+  std::string integer_multiples(uint64_t k, std::optional<int64_t> lo, std::optional<int64_t> hi, const std::string& pointer) {
+    constexpr int64_t kMaxListed = 64;
+    constexpr uint64_t kMaxModulus = 1000;
+    if (lo && hi && k <= static_cast<uint64_t>(INT64_MAX)) {
+      const auto kk = static_cast<int64_t>(k);
+      auto floor_div = [](int64_t a, int64_t b) { return a / b - ((a % b != 0) && (a < 0)); };
+      const int64_t first = -floor_div(-*lo, kk), last = floor_div(*hi, kk);
+      if (first > last) return "";
+      if (last - first < kMaxListed) {
+        std::vector<std::string> values;
+        for (int64_t q = first; q <= last; ++q) values.push_back(gbnf_literal(std::to_string(q * kk)));
+        return rule("integer-multiples", join_alternatives(values));
+      }
+    }
+    if (k > kMaxModulus) {
+      unenforced("multipleOf", pointer + "/multipleOf", "multipleOf above " + std::to_string(kMaxModulus) + " is not enforced");
+      if (!lo && !hi) return json_integer();
+      return rule("integer-range", schema::integer_range_expression(lo, hi));
+    }
+    const std::string magnitude = multiple_magnitude(k);
+    if ((lo && *lo != 0) || (hi && *hi != 0))
+      unenforced(lo && *lo != 0 ? "minimum" : "maximum", pointer, "with multipleOf, only the signs of the bounds are enforced");
+    if (lo && *lo >= 0) return magnitude;
+    if (hi && *hi <= 0) return rule("non-positive-multiples", "\"0\" | \"-\" " + magnitude);
+    return rule("integer-multiples", "\"-\"? " + magnitude);
+  }
+
+  // The rule for the decimal magnitudes that are multiples of k (its remainder automaton: k rules).
+  std::string multiple_magnitude(uint64_t k) {
+    if (auto it = multiple_rules_.find(k); it != multiple_rules_.end()) return it->second;
+    std::vector<std::string> names;
+    for (uint64_t r = 0; r < k; ++r) names.push_back(unique_name("multiple-of-" + std::to_string(k) + "-r" + std::to_string(r)));
+    for (uint64_t r = 0; r < k; ++r) rules_.push_back({names[r], schema::multiple_state_body(k, r, names)});
+    return multiple_rules_[k] = rule("multiple-of-" + std::to_string(k), schema::multiple_magnitude(k, names));
   }
 
   std::string number_grammar(const json& schema, const std::string& pointer) {
     const auto lower = lower_bound(schema, pointer);
     const auto upper = upper_bound(schema, pointer);
-    if (!lower && !upper) return json_number();
-    const std::string fraction = "( \".\" [0-9]+ )?", exponent = "( [eE] [\\-+]? [0-9]+ )?";
+    std::string fraction = "( \".\" [0-9]+ )?", exponent = "( [eE] [\\-+]? [0-9]+ )?";
+    if (const auto multiple = multiple_of(schema, pointer)) {
+      if (multiple->integer > 1) {
+        // Integral multiples, possibly written with a zero fraction (3.0).
+        json as_integer = schema;
+        as_integer["type"] = "integer";
+        const std::string integers = integer_grammar(as_integer, pointer);
+        return integers.empty() ? "" : rule("integral-number", integers + " ( \".\" \"0\"+ )?");
+      }
+      if (multiple->decimal_places > 0) {
+        fraction = "( \".\" [0-9]{1," + std::to_string(multiple->decimal_places) + "} )?";
+        exponent = "";
+      } else {
+        unenforced("multipleOf", pointer + "/multipleOf", "multipleOf " + schema["multipleOf"].dump() + " is not enforced on numbers");
+      }
+    }
+    if (!lower && !upper) {
+      if (exponent.empty()) return rule("decimal", "\"-\"? ( \"0\" | [1-9] [0-9]* ) " + fraction);
+      return json_number();
+    }
     std::string body;
     if (lower && lower->value >= 0) {
       if (lower->value == 0 && lower->exclusive) {
@@ -827,6 +903,7 @@ class Converter {
     }
     if (lower) unenforced(lower->exclusive ? "exclusiveMinimum" : "minimum", pointer, "the lower bound of a number is not enforced");
     if (upper) unenforced(upper->exclusive ? "exclusiveMaximum" : "maximum", pointer, "the upper bound of a number is not enforced");
+    if (exponent.empty()) return rule("decimal", "\"-\"? ( \"0\" | [1-9] [0-9]* ) " + fraction);
     return json_number();
   }
 
@@ -908,9 +985,9 @@ class Converter {
     }
     if (additional) {
       if (additional_value.empty()) additional_value = json_value();
-      // Any key: excluding the declared names would cost a rule per character of them, and a declared key
-      // written again is a duplicate no JSON reader keeps anyway.
-      extra.push_back(rule(hint + "-additional-kv", json_string() + " \":\" ws " + additional_value));
+      // Any key but the declared ones: a declared key always gets its declared value schema, and is
+      // written once.
+      extra.push_back(rule(hint + "-additional-kv", undeclared_key(known, hint) + " \":\" ws " + additional_value));
     }
 
     std::vector<std::string> kvs;
@@ -919,15 +996,7 @@ class Converter {
     const std::string extra_kv = extra.empty() ? "" : extra.size() == 1 ? extra[0] : rule(hint + "-extra-kv", join_alternatives(extra));
     const std::string comma = "\",\" ws";
 
-    if (options_.any_property_order) {
-      std::vector<std::string> all = kvs;
-      if (!extra_kv.empty()) all.push_back(extra_kv);
-      if (!required.empty())
-        unenforced("required", pointer + "/required", "required properties are not enforced when properties may come in any order");
-      if (all.empty()) return rule("empty-object", "\"{\" ws \"}\"");
-      const std::string item = all.size() == 1 ? all[0] : rule(hint + "-member", join_alternatives(all));
-      return rule(hint, "\"{\" ws ( " + item + " ( " + comma + " " + item + " )* ws )? \"}\"");
-    }
+    if (options_.any_property_order) return any_order_object(properties, kvs, extra_kv, pointer, hint);
 
     // Schema order. rest[i]: members from property i on, after something was written (each with its
     // comma); first[i]: the same when nothing was written yet ("" when it must be empty).
@@ -955,6 +1024,81 @@ class Converter {
     if (first[0].empty()) return rule("empty-object", "\"{\" ws \"}\"");
     const std::string members = first[0].find(" | ") != std::string::npos ? "( " + first[0] + " )" : first[0];
     if (any_required) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
+    return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
+  }
+
+  // A JSON string (with its quotes) that is none of `names`.
+  std::string undeclared_key(const std::set<std::string>& names, const std::string& hint) {
+    if (names.empty()) return json_string();
+    const std::string content = schema::key_excluding_expression(
+        std::vector<std::string>(names.begin(), names.end()), json_char(),
+        [&](const std::string& body) { return rule(hint + "-other-key", body); });
+    return "\"\\\"\" " + content + " \"\\\"\"";
+  }
+
+  // Members in any order. The rule after each member knows which of the tracked properties were written
+  // (a subset of them, as a bit set): each appears at most once and the object closes only when the
+  // required ones are all there. The subsets double with every tracked property, so only the first
+  // kMaxTrackedProperties (required ones first) are; the others may repeat (reported).
+  std::string any_order_object(const std::vector<Property>& properties, const std::vector<std::string>& kvs,
+                               const std::string& extra_kv, const std::string& pointer, const std::string& hint) {
+    constexpr size_t kMaxTrackedProperties = 8;
+    std::vector<size_t> tracked, untracked;
+    for (size_t i = 0; i < properties.size(); ++i)
+      if (properties[i].required) tracked.push_back(i);
+    for (size_t i = 0; i < properties.size(); ++i)
+      if (!properties[i].required) tracked.push_back(i);
+    if (tracked.size() > kMaxTrackedProperties) {
+      untracked.assign(tracked.begin() + kMaxTrackedProperties, tracked.end());
+      tracked.resize(kMaxTrackedProperties);
+      for (size_t i : untracked)
+        unenforced(properties[i].required ? "required" : "properties", pointer + "/properties/" + pointer_escape(properties[i].name),
+                   properties[i].required ? "in any order, the required property '" + properties[i].name + "' is not enforced (only " +
+                                                std::to_string(kMaxTrackedProperties) + " properties are tracked)"
+                                          : "in any order, the property '" + properties[i].name + "' may be repeated (only " +
+                                                std::to_string(kMaxTrackedProperties) + " properties are tracked)");
+    }
+    uint32_t required_mask = 0;
+    for (size_t t = 0; t < tracked.size(); ++t)
+      if (properties[tracked[t]].required) required_mask |= 1u << t;
+    // Members that may come any number of times: untracked properties and additional ones.
+    std::vector<std::string> free;
+    for (size_t i : untracked) free.push_back(kvs[i]);
+    if (!extra_kv.empty()) free.push_back(extra_kv);
+    const std::string comma = "\",\" ws ";
+    const std::string free_kv = free.empty() ? "" : free.size() == 1 ? free[0] : rule(hint + "-free-kv", join_alternatives(free));
+    const std::string free_rest = free_kv.empty() ? "" : "( " + comma + free_kv + " )*";
+    // after(seen): what may follow once the members of `seen` (and maybe free ones) were written.
+    std::map<uint32_t, std::string> memo;
+    std::function<std::string(uint32_t)> after = [&](uint32_t seen) -> std::string {
+      if (auto it = memo.find(seen); it != memo.end()) return it->second;
+      std::vector<std::string> next;
+      for (size_t t = 0; t < tracked.size(); ++t) {
+        if (seen & (1u << t)) continue;
+        const std::string then = after(seen | (1u << t));
+        next.push_back(comma + kvs[tracked[t]] + (then.empty() ? "" : " " + then));
+      }
+      std::string body = free_rest;
+      if (!next.empty()) {
+        const std::string choice = join_alternatives(next);
+        const bool may_end = (seen & required_mask) == required_mask;
+        body += (body.empty() ? "" : " ") + ("( " + choice + " )" + (may_end ? "?" : ""));
+      }
+      return memo[seen] = body.empty() ? "" : rule(hint + "-after-" + std::to_string(seen), body);
+    };
+    // The first member: a tracked one, or a free one.
+    std::vector<std::string> first;
+    for (size_t t = 0; t < tracked.size(); ++t) {
+      const std::string then = after(1u << t);
+      first.push_back(kvs[tracked[t]] + (then.empty() ? "" : " " + then));
+    }
+    if (!free_kv.empty()) {
+      const std::string then = after(0);
+      first.push_back(free_kv + (then.empty() ? "" : " " + then));
+    }
+    if (first.empty()) return rule("empty-object", "\"{\" ws \"}\"");
+    const std::string members = first.size() == 1 ? first[0] : "( " + join_alternatives(first) + " )";
+    if (required_mask) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
     return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
   }
 
@@ -1065,6 +1209,7 @@ class Converter {
   std::map<std::string, std::string> by_body_;
   std::set<std::string> used_names_;
   std::map<std::string, std::string> ref_rules_;
+  std::map<uint64_t, std::string> multiple_rules_;
   std::set<std::string> never_refs_;
   std::set<std::string> inlining_;  // $ref targets merged inline by the visits in progress
   std::map<std::string, std::string> ids_;

@@ -1,5 +1,6 @@
 // Integer ranges as grammars over decimal digits: numbers are split by digit count, and each count's
 // range by the first digit where its ends differ (the construction every regex range generator uses).
+// Multiples of k: the automaton of the remainder modulo k, read digit by digit.
 #include <algorithm>
 #include <cstdint>
 #include <optional>
@@ -116,6 +117,26 @@ std::string integer_range_expression(std::optional<int64_t> lo, std::optional<in
     magnitude_range(a, b, negative);
     if (!negative.empty()) alternatives.push_back("\"-\" " + group(negative));
   }
+  return group(alternatives);
+}
+
+std::string multiple_state_body(uint64_t k, uint64_t r, const std::vector<std::string>& names) {
+  // Digits grouped by the state they lead to.
+  std::vector<std::string> alternatives;
+  std::vector<std::string> classes(static_cast<size_t>(k));
+  for (char d = '0'; d <= '9'; ++d) classes[static_cast<size_t>((r * 10 + static_cast<uint64_t>(d - '0')) % k)] += d;
+  for (size_t t = 0; t < classes.size(); ++t)
+    if (!classes[t].empty()) alternatives.push_back("[" + classes[t] + "] " + names[t]);
+  std::string body = join(alternatives, " | ");
+  return r == 0 ? "( " + body + " )?" : body;
+}
+
+std::string multiple_magnitude(uint64_t k, const std::vector<std::string>& names) {
+  std::vector<std::string> classes(static_cast<size_t>(k));
+  for (char d = '1'; d <= '9'; ++d) classes[static_cast<size_t>(static_cast<uint64_t>(d - '0') % k)] += d;
+  std::vector<std::string> alternatives{"\"0\""};
+  for (size_t t = 0; t < classes.size(); ++t)
+    if (!classes[t].empty()) alternatives.push_back("[" + classes[t] + "] " + names[t]);
   return group(alternatives);
 }
 
