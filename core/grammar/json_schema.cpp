@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "grammar/gbnf_text.h"
@@ -27,7 +28,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
 // Constraints no grammar here enforces.
 const std::set<std::string, std::less<>> kUnenforceable = {
     "not", "if", "then", "else", "dependencies", "dependentRequired", "dependentSchemas", "contains", "minContains",
-    "maxContains", "minProperties", "maxProperties", "propertyNames", "unevaluatedProperties",
+    "maxContains", "unevaluatedProperties",
     "unevaluatedItems", "$dynamicRef", "$recursiveRef"};
 
 // Every keyword that constrains instances (the rest annotate, or belong to no vocabulary).
@@ -38,6 +39,9 @@ const std::set<std::string, std::less<>> kConstraints = {
     "exclusiveMaximum", "multipleOf", "anyOf", "oneOf", "allOf", "not", "if", "then", "else", "$ref",
     "dependencies", "dependentRequired", "dependentSchemas", "minProperties", "maxProperties", "propertyNames",
     "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"};
+
+// Members (over all subsets of tracked properties) that objects in any order may track, per schema.
+constexpr size_t kTrackingBudget = 4096;
 
 enum class Draft { Draft4, Draft6, Draft7, Draft2019, Draft2020, Unknown };
 
@@ -442,6 +446,8 @@ class Converter {
       return visit_alternatives(schema, key, pointer, hint);
     }
 
+    if (const auto shapes = dependency_shapes(schema, pointer)) return visit(*shapes, pointer, hint);
+
     report_unenforceable(schema, pointer);
 
     if (schema.contains("const")) return literal_for(schema, schema["const"], pointer, "const");
@@ -461,6 +467,13 @@ class Converter {
       throw SchemaError("type", pointer, "type must be a string or an array of strings");
     if (schema.contains("type") && types.empty()) return "";
     if (types.empty()) types = inferred_types(schema);
+    if (const auto excluded = excluded_types(schema)) {
+      if (types.empty()) types = {"null", "boolean", "object", "array", "number", "string"};
+      if (types.count("number") && !excluded->count("number") && excluded->count("integer"))
+        unenforced("not", pointer + "/not", "'not' of integers beside numbers is not enforced");
+      for (const std::string& t : *excluded) types.erase(t);
+      if (types.empty()) return "";
+    }
     if (types.empty()) return json_value();
     if (types.count("number")) types.erase("integer");
 
@@ -482,10 +495,78 @@ class Converter {
     return rule(hint, join_alternatives(options));
   }
 
+  // dependencies / dependentRequired / dependentSchemas as a union of object shapes: for each trigger
+  // property, one shape without it and one with it (and what it depends on). Up to 4 triggers (16 shapes);
+  // nullopt when there are none, or too many (then reported).
+  std::optional<json> dependency_shapes(const json& schema, const std::string& pointer) {
+    constexpr size_t kMaxTriggers = 4;
+    std::vector<std::tuple<std::string, std::string, json>> triggers;  // keyword, property, dependency
+    for (const char* keyword : {"dependencies", "dependentRequired", "dependentSchemas"}) {
+      if (!schema.contains(keyword)) continue;
+      if (!schema[keyword].is_object()) throw SchemaError(keyword, pointer + "/" + keyword, std::string(keyword) + " must be an object");
+      for (const auto& [name, dependency] : schema[keyword].items()) triggers.emplace_back(keyword, name, dependency);
+    }
+    if (triggers.empty() || triggers.size() > kMaxTriggers) return std::nullopt;
+    const std::set<std::string> types = types_of(schema);
+    if (!types.empty() && !types.count("object")) return std::nullopt;  // they only constrain objects
+    json base = schema;
+    for (const char* keyword : {"dependencies", "dependentRequired", "dependentSchemas"}) base.erase(keyword);
+    std::vector<json> shapes{base};
+    for (const auto& [keyword, name, dependency] : triggers) {
+      const std::string at = pointer + "/" + keyword + "/" + pointer_escape(name);
+      std::vector<json> next;
+      for (const json& shape : shapes) {
+        json absent = shape;
+        if (!absent.contains("properties") || !absent["properties"].is_object()) absent["properties"] = json::object();
+        absent["properties"][name] = false;
+        next.push_back(std::move(absent));
+        json present = shape;
+        json needs = json::array({name});
+        if (dependency.is_array()) {
+          for (const json& d : dependency) needs.push_back(d);
+        } else {
+          present = merge(std::move(present), expand(dependency, at, 0), at, 0);
+        }
+        present = merge(std::move(present), json{{"required", needs}}, at, 0);
+        next.push_back(std::move(present));
+      }
+      shapes = std::move(next);
+    }
+    return json{{"anyOf", shapes}};
+  }
+
+  // `not` in the forms a grammar enforces: {"type": ...} (those types left out), and a list of strings
+  // (const/enum) beside a plain string schema (those strings left out).
+  static std::optional<std::set<std::string>> excluded_types(const json& schema) {
+    if (!schema.contains("not") || !schema["not"].is_object() || schema["not"].size() != 1 || !schema["not"].contains("type"))
+      return std::nullopt;
+    std::set<std::string> out = types_of(schema["not"]);
+    if (out.count("number")) out.insert("integer");
+    return out.empty() ? std::nullopt : std::optional<std::set<std::string>>(out);
+  }
+  static std::optional<std::vector<std::string>> excluded_strings(const json& schema) {
+    if (!schema.contains("not") || !schema["not"].is_object()) return std::nullopt;
+    for (const char* key : {"pattern", "format", "minLength", "maxLength"})
+      if (schema.contains(key)) return std::nullopt;
+    if (types_of(schema) != std::set<std::string>{"string"}) return std::nullopt;
+    const json& n = schema["not"];
+    std::vector<std::string> out;
+    for (const auto& [key, value] : n.items()) {
+      if (key == "type" && types_of(n) == std::set<std::string>{"string"}) continue;
+      if (key != "const" && key != "enum") return std::nullopt;
+      for (const json& v : key == "const" ? json::array({value}) : value) {
+        if (!v.is_string()) return std::nullopt;
+        out.push_back(v.get<std::string>());
+      }
+    }
+    return out.empty() ? std::nullopt : std::optional<std::vector<std::string>>(out);
+  }
+
   void report_unenforceable(const json& schema, const std::string& pointer) {
     for (const auto& [key, value] : schema.items()) {
       if (!kUnenforceable.count(key)) continue;
-      if (key == "propertyNames" || key == "not" || key == "if") {
+      if (key == "not" && (excluded_types(schema) || excluded_strings(schema))) continue;
+      if (key == "not" || key == "if") {
         if (value.is_boolean() ? value.get<bool>() : (value.is_object() && value.empty())) continue;
       }
       unenforced(key, pointer + "/" + key, "'" + key + "' is not enforced");
@@ -702,6 +783,11 @@ class Converter {
     const auto max_length = count_keyword(schema, "maxLength", pointer);
     if (min_length && max_length && *min_length > *max_length) return "";
     const std::string quote = "\"\\\"\"";
+    if (const auto excluded = excluded_strings(schema)) {
+      const std::string content = schema::key_excluding_expression(
+          *excluded, json_char(), [&](const std::string& body) { return rule(hint + "-other-string", body); });
+      return rule(hint + "-string", quote + " " + content + " " + quote);
+    }
     if (schema.contains("pattern")) {
       if (!schema["pattern"].is_string()) throw SchemaError("pattern", pointer + "/pattern", "pattern must be a string");
       std::string expression;
@@ -983,11 +1069,14 @@ class Converter {
         if (additional_value.empty()) additional = false;
       }
     }
+    std::string additional_key;
+    if (additional) {
+      additional_key = property_name_key(schema, known, pointer, hint);
+      additional = !additional_key.empty();
+    }
     if (additional) {
       if (additional_value.empty()) additional_value = json_value();
-      // Any key but the declared ones: a declared key always gets its declared value schema, and is
-      // written once.
-      extra.push_back(rule(hint + "-additional-kv", undeclared_key(known, hint) + " \":\" ws " + additional_value));
+      extra.push_back(rule(hint + "-additional-kv", additional_key + " \":\" ws " + additional_value));
     }
 
     std::vector<std::string> kvs;
@@ -996,7 +1085,35 @@ class Converter {
     const std::string extra_kv = extra.empty() ? "" : extra.size() == 1 ? extra[0] : rule(hint + "-extra-kv", join_alternatives(extra));
     const std::string comma = "\",\" ws";
 
-    if (options_.any_property_order) return any_order_object(properties, kvs, extra_kv, pointer, hint);
+    // minProperties/maxProperties: exact for maps (no declared properties), else when the required
+    // properties or the declared ones decide them, or when minProperties 1 only asks for a member.
+    const auto min_properties = count_keyword(schema, "minProperties", pointer);
+    const auto max_properties = count_keyword(schema, "maxProperties", pointer);
+    size_t required_count = 0;
+    for (const Property& p : properties) required_count += p.required;
+    if (properties.empty() && (min_properties || max_properties)) {
+      const int64_t lo = std::min<int64_t>(min_properties.value_or(0), options_.max_repeat);
+      if (max_properties && lo > *max_properties) return "";
+      if (max_properties && *max_properties == 0) return rule("empty-object", "\"{\" ws \"}\"");
+      if (extra_kv.empty()) return lo > 0 ? "" : rule("empty-object", "\"{\" ws \"}\"");
+      if (min_properties.value_or(0) > options_.max_repeat || max_properties.value_or(0) > options_.max_repeat)
+        unenforced("minProperties", pointer, "property counts above " + std::to_string(options_.max_repeat) + " are not enforced");
+      std::optional<int64_t> hi;
+      if (max_properties && *max_properties <= options_.max_repeat) hi = *max_properties;
+      const std::string more = repeat_count(std::max<int64_t>(0, lo - 1), hi ? std::optional<int64_t>(*hi - 1) : std::nullopt);
+      const std::string members = extra_kv + (more == "{0}" ? "" : " ( " + comma + " " + extra_kv + " )" + more);
+      if (lo > 0) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
+      return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
+    }
+    bool non_empty = false;
+    if (min_properties && static_cast<size_t>(*min_properties) > required_count) {
+      if (*min_properties == 1) non_empty = true;
+      else unenforced("minProperties", pointer + "/minProperties", "minProperties above 1 is not enforced beside declared properties");
+    }
+    if (max_properties && (!extra_kv.empty() || static_cast<size_t>(*max_properties) < properties.size()))
+      unenforced("maxProperties", pointer + "/maxProperties", "maxProperties is not enforced beside declared properties");
+
+    if (options_.any_property_order) return any_order_object(properties, kvs, extra_kv, non_empty, pointer, hint);
 
     // Schema order. rest[i]: members from property i on, after something was written (each with its
     // comma); first[i]: the same when nothing was written yet ("" when it must be empty).
@@ -1021,10 +1138,33 @@ class Converter {
     }
     bool any_required = false;
     for (const Property& p : properties) any_required |= p.required;
-    if (first[0].empty()) return rule("empty-object", "\"{\" ws \"}\"");
+    if (first[0].empty()) return non_empty ? "" : rule("empty-object", "\"{\" ws \"}\"");
     const std::string members = first[0].find(" | ") != std::string::npos ? "( " + first[0] + " )" : first[0];
-    if (any_required) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
+    if (any_required || non_empty) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
     return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
+  }
+
+  // The keys of additional properties (a JSON string with its quotes; "" when none may be): any key but the
+  // declared ones, so that a declared key always gets its declared value schema and is written once; with
+  // propertyNames, the names it allows (exactly when there are no declared names or it lists its names).
+  std::string property_name_key(const json& schema, const std::set<std::string>& known, const std::string& pointer,
+                                const std::string& hint) {
+    const bool constrained = schema.contains("propertyNames") &&
+                             !(schema["propertyNames"].is_boolean() ? schema["propertyNames"].get<bool>()
+                                                                    : schema["propertyNames"].is_object() && schema["propertyNames"].empty());
+    if (!constrained) return undeclared_key(known, hint);
+    const std::string at = pointer + "/propertyNames";
+    json names = merge(expand(schema["propertyNames"], at, 0), json{{"type", "string"}}, at, 0);
+    const json* listed = names.contains("const") ? &names["const"] : names.contains("enum") ? &names["enum"] : nullptr;
+    if (listed) {
+      std::vector<std::string> keys;
+      for (const json& v : listed->is_array() ? *listed : json::array({*listed}))
+        if (v.is_string() && !known.count(v.get<std::string>())) keys.push_back(gbnf_literal(json_string_text(v.get<std::string>())));
+      return keys.empty() ? "" : rule(hint + "-names", join_alternatives(keys));
+    }
+    if (known.empty()) return visit(names, at, hint + "-name");
+    unenforced("propertyNames", at, "'propertyNames' is not enforced beside declared properties");
+    return undeclared_key(known, hint);
   }
 
   // A JSON string (with its quotes) that is none of `names`.
@@ -1038,25 +1178,31 @@ class Converter {
 
   // Members in any order. The rule after each member knows which of the tracked properties were written
   // (a subset of them, as a bit set): each appears at most once and the object closes only when the
-  // required ones are all there. The subsets double with every tracked property, so only the first
-  // kMaxTrackedProperties (required ones first) are; the others may repeat (reported).
+  // required ones are all there. The subsets double with every tracked property, and each subset's rule
+  // copies the members that may follow it into the automaton, so an object tracks at most
+  // kMaxTrackedProperties (required ones first) and the schema at most kTrackingBudget members over all
+  // its subsets; the others may repeat (reported).
   std::string any_order_object(const std::vector<Property>& properties, const std::vector<std::string>& kvs,
-                               const std::string& extra_kv, const std::string& pointer, const std::string& hint) {
-    constexpr size_t kMaxTrackedProperties = 8;
+                               const std::string& extra_kv, bool non_empty, const std::string& pointer,
+                               const std::string& hint) {
+    constexpr size_t kMaxTrackedProperties = 6;
     std::vector<size_t> tracked, untracked;
     for (size_t i = 0; i < properties.size(); ++i)
       if (properties[i].required) tracked.push_back(i);
     for (size_t i = 0; i < properties.size(); ++i)
       if (!properties[i].required) tracked.push_back(i);
-    if (tracked.size() > kMaxTrackedProperties) {
-      untracked.assign(tracked.begin() + kMaxTrackedProperties, tracked.end());
-      tracked.resize(kMaxTrackedProperties);
-      for (size_t i : untracked)
-        unenforced(properties[i].required ? "required" : "properties", pointer + "/properties/" + pointer_escape(properties[i].name),
-                   properties[i].required ? "in any order, the required property '" + properties[i].name + "' is not enforced (only " +
-                                                std::to_string(kMaxTrackedProperties) + " properties are tracked)"
-                                          : "in any order, the property '" + properties[i].name + "' may be repeated (only " +
-                                                std::to_string(kMaxTrackedProperties) + " properties are tracked)");
+    size_t k = std::min(tracked.size(), kMaxTrackedProperties);
+    while (k > 0 && (size_t{1} << k) * k > tracking_budget_) --k;
+    tracking_budget_ -= (size_t{1} << k) * k;
+    if (tracked.size() > k) {
+      untracked.assign(tracked.begin() + static_cast<std::ptrdiff_t>(k), tracked.end());
+      tracked.resize(k);
+      for (size_t i : untracked) {
+        const std::string& name = properties[i].name;
+        unenforced(properties[i].required ? "required" : "properties", pointer + "/properties/" + pointer_escape(name),
+                   properties[i].required ? "in any order, the required property '" + name + "' is not enforced (too many properties to track)"
+                                          : "in any order, the property '" + name + "' may be repeated (too many properties to track)");
+      }
     }
     uint32_t required_mask = 0;
     for (size_t t = 0; t < tracked.size(); ++t)
@@ -1096,9 +1242,9 @@ class Converter {
       const std::string then = after(0);
       first.push_back(free_kv + (then.empty() ? "" : " " + then));
     }
-    if (first.empty()) return rule("empty-object", "\"{\" ws \"}\"");
+    if (first.empty()) return non_empty ? "" : rule("empty-object", "\"{\" ws \"}\"");
     const std::string members = first.size() == 1 ? first[0] : "( " + join_alternatives(first) + " )";
-    if (required_mask) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
+    if (required_mask || non_empty) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
     return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
   }
 
@@ -1210,6 +1356,7 @@ class Converter {
   std::set<std::string> used_names_;
   std::map<std::string, std::string> ref_rules_;
   std::map<uint64_t, std::string> multiple_rules_;
+  size_t tracking_budget_ = kTrackingBudget;
   std::set<std::string> never_refs_;
   std::set<std::string> inlining_;  // $ref targets merged inline by the visits in progress
   std::map<std::string, std::string> ids_;

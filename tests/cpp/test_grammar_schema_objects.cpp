@@ -92,16 +92,16 @@ TEST(GrammarSchemaObjects, RequiredKeysInAnyOrder) {
 
 TEST(GrammarSchemaObjects, ManyPropertiesInAnyOrderAreTrackedUpToALimit) {
   std::string properties, required;
-  for (int i = 0; i < 12; ++i) {
+  for (int i = 0; i < 10; ++i) {
     properties += std::string(i ? ", " : "") + "\"p" + std::to_string(i) + "\": {\"type\": \"integer\"}";
     if (i < 3) required += std::string(i ? ", " : "") + "\"p" + std::to_string(i) + "\"";
   }
   const std::string schema = "{\"type\": \"object\", \"properties\": {" + properties + "}, \"required\": [" + required + "]}";
   const Checked o(schema, any_order());
-  EXPECT_TRUE(o.accepts(R"({"p11": 1, "p2": 2, "p0": 0, "p1": 1})"));
-  EXPECT_FALSE(o.accepts(R"({"p11": 1, "p2": 2, "p0": 0})"));         // p1 is required
-  EXPECT_FALSE(o.accepts_text(R"({"p0":0,"p1":1,"p2":2,"p3":3,"p3":3})"));  // tracked: once
-  EXPECT_FALSE(o.accepts(R"({"p0": 0, "p1": 1, "p2": 2, "p11": "x"})"));
+  EXPECT_TRUE(o.accepts(R"({"p9": 1, "p2": 2, "p0": 0, "p1": 1})"));
+  EXPECT_FALSE(o.accepts(R"({"p9": 1, "p2": 2, "p0": 0})"));         // p1 is required
+  EXPECT_FALSE(o.accepts_text(R"({"p0":0,"p1":1,"p2":2,"p2":2,"p0":0})"));  // tracked: once
+  EXPECT_FALSE(o.accepts(R"({"p0": 0, "p1": 1, "p2": 2, "p9": "x"})"));
   EXPECT_TRUE(o.warned("may be repeated"));  // the last ones are not tracked
   EXPECT_FALSE(o.warned("required"));
 }
