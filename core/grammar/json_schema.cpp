@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "grammar/gbnf_text.h"
+#include "grammar/grammar.h"
 #include "grammar/regex.h"
 #include "grammar/schema_parts.h"
 
@@ -969,6 +970,15 @@ class Converter {
       if (exponent.empty()) return rule("decimal", "\"-\"? ( \"0\" | [1-9] [0-9]* ) " + fraction);
       return json_number();
     }
+    // Bounds other than zero: decimals (without exponent) in the range, digit by digit.
+    const bool sign_only = (!lower || lower->value == 0) && (!upper || upper->value == 0);
+    if (!sign_only && !exponent.empty()) {
+      const auto range = schema::decimal_range_expression(lower ? std::optional<double>(lower->value) : std::nullopt,
+                                                          lower && lower->exclusive,
+                                                          upper ? std::optional<double>(upper->value) : std::nullopt,
+                                                          upper && upper->exclusive);
+      if (range) return range->empty() ? "" : rule("number-range", *range);
+    }
     std::string body;
     if (lower && lower->value >= 0) {
       if (lower->value == 0 && lower->exclusive) {
@@ -1059,7 +1069,12 @@ class Converter {
         extra.push_back(rule(hint + "-pattern-kv", "\"\\\"\" " + key + " \"\\\"\" \":\" ws " + value));
       }
     }
-    bool additional = true;
+    // A key matching a pattern must have the pattern's value, so a pattern that matches every key leaves
+    // no additional ones; other patterns cannot be subtracted from the additional keys (reported).
+    bool universal_pattern = false, other_pattern = false;
+    if (schema.contains("patternProperties"))
+      for (const auto& [pattern, sub] : schema["patternProperties"].items()) (matches_every_string(pattern) ? universal_pattern : other_pattern) = true;
+    bool additional = !universal_pattern;
     std::string additional_value;
     if (schema.contains("additionalProperties")) {
       const json& ap = schema["additionalProperties"];
@@ -1076,6 +1091,9 @@ class Converter {
     }
     if (additional) {
       if (additional_value.empty()) additional_value = json_value();
+      if (other_pattern)
+        unenforced("patternProperties", pointer + "/patternProperties",
+                   "additional properties whose keys match a patternProperties pattern are not held to its schema");
       extra.push_back(rule(hint + "-additional-kv", additional_key + " \":\" ws " + additional_value));
     }
 
@@ -1165,6 +1183,29 @@ class Converter {
     if (known.empty()) return visit(names, at, hint + "-name");
     unenforced("propertyNames", at, "'propertyNames' is not enforced beside declared properties");
     return undeclared_key(known, hint);
+  }
+
+  // Whether a JSON Schema pattern (a search) matches every string: it has no end anchor and matches "".
+  static bool matches_every_string(const std::string& pattern) {
+    if (pattern.find('$') != std::string::npos) return false;
+    try {
+      const Grammar g = parse_gbnf("root ::= " + regex_to_gbnf_expression(pattern, {.json_string_content = true}));
+      std::function<bool(const Expr&)> nullable = [&](const Expr& e) -> bool {
+        switch (e.kind) {
+          case Expr::Kind::Empty: return true;
+          case Expr::Kind::Literal: return e.text.empty();
+          case Expr::Kind::CharClass: return false;
+          case Expr::Kind::RuleRef: return false;  // (regex expressions have none)
+          case Expr::Kind::Sequence: return std::all_of(e.children.begin(), e.children.end(), nullable);
+          case Expr::Kind::Choice: return std::any_of(e.children.begin(), e.children.end(), nullable);
+          case Expr::Kind::Repeat: return e.min_count == 0 || nullable(e.children[0]);
+        }
+        return false;
+      };
+      return nullable(g.rules[static_cast<size_t>(g.root)].body);
+    } catch (const Error&) {
+      return false;  // not a pattern the converter reads: it falls back on its own
+    }
   }
 
   // A JSON string (with its quotes) that is none of `names`.

@@ -12,6 +12,11 @@ namespace tabllm::grammar::schema {
 // A GBNF expression for the decimal JSON integers in [lo, hi] (either side open when absent); lo <= hi.
 std::string integer_range_expression(std::optional<int64_t> lo, std::optional<int64_t> hi);
 
+// A GBNF expression for the decimal JSON numbers without exponent in the range from lo to hi (exclusive
+// where lo_x / hi_x; an absent bound is open): "" when the range is empty, nullopt when a bound is too
+// large (1e15 or more) to spell here.
+std::optional<std::string> decimal_range_expression(std::optional<double> lo, bool lo_x, std::optional<double> hi, bool hi_x);
+
 // Decimal magnitudes that are multiples of k (1 <= k), as k rules: names[r] is the rule for the digits
 // that may follow once the digits so far leave remainder r (it may end only at r == 0).
 std::string multiple_state_body(uint64_t k, uint64_t r, const std::vector<std::string>& names);

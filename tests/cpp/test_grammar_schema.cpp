@@ -257,7 +257,9 @@ TEST(GrammarSchema, NumberSigns) {
   EXPECT_FALSE(positive.accepts("0"));
   EXPECT_FALSE(positive.accepts_text("0.0"));
   const Checked bounded(R"({"type": "number", "minimum": 0, "maximum": 1})");
-  EXPECT_TRUE(bounded.warned("upper bound"));
+  EXPECT_TRUE(bounded.accepts("0.25"));
+  EXPECT_FALSE(bounded.accepts("1.5"));
+  EXPECT_TRUE(bounded.converted.warnings.empty());
 }
 
 TEST(GrammarSchema, WhitespaceIsBounded) {

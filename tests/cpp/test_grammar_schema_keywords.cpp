@@ -46,6 +46,23 @@ TEST(GrammarSchemaKeywords, NumberMultipleOf) {
   EXPECT_TRUE(other.warned("multipleOf"));
 }
 
+TEST(GrammarSchemaKeywords, DecimalBounds) {
+  const Checked above(R"({"type": "number", "minimum": 0.3})");
+  for (const char* ok : {"0.3", "0.31", "0.30001", "5", "12.5"}) EXPECT_TRUE(above.accepts(ok)) << ok;
+  for (const char* bad : {"0.29", "0", "-1", "0.2999"}) EXPECT_FALSE(above.accepts(bad)) << bad;
+  const Checked between(R"({"type": "number", "exclusiveMinimum": -2.5, "maximum": 10})");
+  for (const char* ok : {"-2.49", "0", "-0.5", "9.999", "10"}) EXPECT_TRUE(between.accepts(ok)) << ok;
+  for (const char* bad : {"-2.5", "-3", "10.01", "11"}) EXPECT_FALSE(between.accepts(bad)) << bad;
+  const Checked narrow(R"({"type": "number", "minimum": 1.25, "maximum": 1.5})");
+  for (const char* ok : {"1.25", "1.3", "1.5", "1.4999"}) EXPECT_TRUE(narrow.accepts(ok)) << ok;
+  for (const char* bad : {"1.51", "1.2", "1.249", "2"}) EXPECT_FALSE(narrow.accepts(bad)) << bad;
+  const Checked negative(R"({"type": "number", "exclusiveMaximum": -0.05})");
+  for (const char* ok : {"-0.051", "-1", "-100.5"}) EXPECT_TRUE(negative.accepts(ok)) << ok;
+  for (const char* bad : {"-0.05", "0", "-0.04", "3"}) EXPECT_FALSE(negative.accepts(bad)) << bad;
+  EXPECT_TRUE(above.converted.warnings.empty());
+  EXPECT_TRUE(between.converted.warnings.empty());
+}
+
 TEST(GrammarSchemaKeywords, PropertyCounts) {
   for (const SchemaOptions& options : {SchemaOptions{}, any_order()}) {
     const Checked map(R"({"type": "object", "additionalProperties": {"type": "integer"}, "minProperties": 1, "maxProperties": 2})", options);

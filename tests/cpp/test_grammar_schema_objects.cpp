@@ -46,6 +46,17 @@ TEST(GrammarSchemaObjects, KeysSharingAPrefixWithDeclaredOnes) {
   EXPECT_TRUE(closed.rejects(R"({"id": 1, "idx": 1})"));
 }
 
+TEST(GrammarSchemaObjects, PatternsThatMatchEveryKeyLeaveNoAdditionalOnes) {
+  const BothOrders all(R"({"type": "object", "properties": {"default": {"type": "string"}},
+    "patternProperties": {"^[a-z]*": {"type": "string"}}, "required": ["default"]})");
+  EXPECT_TRUE(all.accepts(R"({"default": "x", "web": "y", "Print": "z"})"));
+  EXPECT_TRUE(all.rejects(R"({"default": "x", "print": 42})"));
+  EXPECT_TRUE(all.ordered.converted.warnings.empty());
+  const Checked some(R"({"type": "object", "patternProperties": {"^x-": {"type": "string"}}})");
+  EXPECT_TRUE(some.accepts(R"({"x-a": "s", "b": 1})"));
+  EXPECT_TRUE(some.warned("patternProperties"));  // {"x-a": 1} passes as an additional property
+}
+
 TEST(GrammarSchemaObjects, RepeatedKeysAreRejected) {
   const BothOrders o(kOpen);
   EXPECT_TRUE(o.rejects_text(R"({"id":1,"id":2})"));
