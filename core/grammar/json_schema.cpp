@@ -196,6 +196,12 @@ class Converter {
     define("json-string", "\"\\\"\" " + c + "* \"\\\"\"");
     return "json-string";
   }
+  // Any string content, as one recursive rule: recursion keeps the automaton from copying it into every
+  // node of a key trie, so all of them share its states (and their token masks).
+  std::string string_rest() {
+    define("string-rest", "( " + json_char() + " string-rest )?");
+    return "string-rest";
+  }
   std::string json_integer() {
     define("json-integer", "\"-\"? ( \"0\" | [1-9] [0-9]* )");
     return "json-integer";
@@ -786,7 +792,7 @@ class Converter {
     const std::string quote = "\"\\\"\"";
     if (const auto excluded = excluded_strings(schema)) {
       const std::string content = schema::key_excluding_expression(
-          *excluded, json_char(), [&](const std::string& body) { return rule(hint + "-other-string", body); });
+          *excluded, string_rest(), [&](const std::string& body) { return rule(hint + "-other-string", body); });
       return rule(hint + "-string", quote + " " + content + " " + quote);
     }
     if (schema.contains("pattern")) {
@@ -1212,7 +1218,7 @@ class Converter {
   std::string undeclared_key(const std::set<std::string>& names, const std::string& hint) {
     if (names.empty()) return json_string();
     const std::string content = schema::key_excluding_expression(
-        std::vector<std::string>(names.begin(), names.end()), json_char(),
+        std::vector<std::string>(names.begin(), names.end()), string_rest(),
         [&](const std::string& body) { return rule(hint + "-other-key", body); });
     return "\"\\\"\" " + content + " \"\\\"\"";
   }

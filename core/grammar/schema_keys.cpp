@@ -123,7 +123,7 @@ std::string char_excluding(const std::set<uint32_t>& chars) {
 
 }  // namespace
 
-std::string key_excluding_expression(const std::vector<std::string>& names, const std::string& json_char,
+std::string key_excluding_expression(const std::vector<std::string>& names, const std::string& string_rest,
                                      const std::function<std::string(const std::string&)>& define) {
   std::vector<TrieNode> trie(1);
   for (const std::string& name : names) {
@@ -149,7 +149,7 @@ std::string key_excluding_expression(const std::vector<std::string>& names, cons
       chars.insert(cp);
       body += spellings(cp) + " " + rule_of[child] + " | ";
     }
-    body += char_excluding(chars) + " " + json_char + "*";
+    body += char_excluding(chars) + " " + string_rest;
     rule_of[i] = define(trie[i].terminal ? body : "( " + body + " )?");
   }
   return rule_of[0];

@@ -28,9 +28,10 @@ std::string multiple_magnitude(uint64_t k, const std::vector<std::string>& names
 std::optional<std::string> string_format_expression(std::string_view format);
 
 // A GBNF expression for the content of a JSON string that decodes to none of `names`, however it is
-// spelled (escapes included). `json_char` names the rule of one string character; `define(body)` returns
-// the name of a rule with that body (one per node of the names' trie).
-std::string key_excluding_expression(const std::vector<std::string>& names, const std::string& json_char,
+// spelled (escapes included). `string_rest` names a rule for any string content (where a key leaves
+// every name behind); `define(body)` returns the name of a rule with that body (one per node of the
+// names' trie).
+std::string key_excluding_expression(const std::vector<std::string>& names, const std::string& string_rest,
                                      const std::function<std::string(const std::string&)>& define);
 
 }  // namespace tabllm::grammar::schema
