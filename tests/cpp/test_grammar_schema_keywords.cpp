@@ -127,4 +127,14 @@ TEST(GrammarSchemaKeywords, NotInFiniteForms) {
   EXPECT_TRUE(other.warned("not"));
 }
 
+TEST(GrammarSchemaKeywords, Ipv6Format) {
+  const Checked ip(R"({"type": "string", "format": "ipv6"})");
+  for (const char* ok : {R"("::")", R"("::1")", R"("fe80::1")", R"("2001:db8:0:0:0:0:2:1")", R"("2001:DB8::8:800:200C:417A")",
+                         R"("::ffff:192.0.2.128")", R"("1:2:3:4:5:6:7::")", R"("1::2:3:4:5:6:7")"})
+    EXPECT_TRUE(ip.accepts(ok)) << ok;
+  for (const char* bad : {R"("1:2:3:4:5:6:7:8:9")", R"("1::2::3")", R"("12345::")", R"("g::1")", R"(":1")", R"("1:2:3:4:5:6:7")"})
+    EXPECT_FALSE(ip.accepts(bad)) << bad;
+  EXPECT_TRUE(ip.converted.warnings.empty());
+}
+
 }  // namespace
