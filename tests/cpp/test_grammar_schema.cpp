@@ -341,7 +341,10 @@ TEST(GrammarSchema, SharedSchemasAcceptTheirValidDocuments) {
   for (const Case& c : {Case{"BFCL_java_15", true}, Case{"Github_medium---o5268", true}, Case{"Github_trivial---o67196", true},
                         Case{"Glaiveai2K---schedule_meeting_9ed64d34", true}, Case{"JsonSchemaStore---pull-request-labeler", true},
                         Case{"Snowplow---sp_258_Normalized", true}, Case{"WashingtonPost---wp_2_Normalized", true},
-                        Case{"Kubernetes---kb_973_Normalized", false}}) {
+                        Case{"Kubernetes---kb_973_Normalized", false},
+                        // A universal patternProperties pattern, dependencies, decimal bounds.
+                        Case{"Github_easy---o87825", true}, Case{"Snowplow---sp_356_Normalized", true},
+                        Case{"Github_easy---o81583", true}, Case{"Github_hard---o90819", true}}) {
     SCOPED_TRACE(c.name);
     const Checked schema(read_shared(std::string(c.name) + ".json"));
     const json tests = json::parse(read_shared(std::string(c.name) + ".tests.json"));
