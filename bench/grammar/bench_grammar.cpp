@@ -6,7 +6,7 @@
 // computes them all in compile() instead.
 //
 //   tabllm_bench_grammar --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N] [--eager]
-//   tabllm_bench_grammar --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager]
+//   tabllm_bench_grammar --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager] [--any-order]
 //
 // FILE of --docs: one document per line. In .jsonl files lines are JSON documents taken as they are;
 // in other files the two characters \n stand for a line break.
@@ -28,7 +28,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: %s --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N] [--eager]\n"
-    "       %s --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager]\n";
+    "       %s --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager] [--any-order]\n";
 
 nlohmann::ordered_json cache_stats(const grammar::CompiledGrammar& compiled) {
   const grammar::CompileStats s = compiled.stats();
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     else if (a == "--compiles") compiles = schema_options.compiles = std::stoi(value());
     else if (a == "--eager") compile_options.precompute_masks = schema_options.compile.precompute_masks = true;
     else if (a == "--schemas") schema_options.dir = value();
+    else if (a == "--any-order") schema_options.any_property_order = true;
     else if (a == "--every") schema_options.every = std::stoi(value());
     else if (a == "--limit") schema_options.limit = std::stoi(value());
     else {

@@ -27,8 +27,8 @@ std::vector<std::string> schema_names(const SchemaBenchOptions& options) {
 
 std::shared_ptr<const grammar::CompiledGrammar> compile_schema(const std::string& schema_text,
                                                                const std::shared_ptr<const grammar::TokenVocabulary>& vocab,
-                                                               grammar::CompileOptions options) {
-  const grammar::SchemaGrammar converted = grammar::json_schema_text_to_gbnf(schema_text);
+                                                               grammar::CompileOptions options, bool any_property_order) {
+  const grammar::SchemaGrammar converted = grammar::json_schema_text_to_gbnf(schema_text, {.any_property_order = any_property_order});
   return grammar::compile(grammar::parse_gbnf(converted.gbnf), vocab, options);
 }
 
@@ -50,7 +50,7 @@ nlohmann::ordered_json bench_schemas(const Tokenizer& tokenizer, std::shared_ptr
     try {
       for (int i = 0; i < options.compiles; ++i) {
         const auto t0 = Clock::now();
-        compiled = compile_schema(schema_text, vocab, options.compile);
+        compiled = compile_schema(schema_text, vocab, options.compile, options.any_property_order);
         runs.push_back(micros(t0, Clock::now()) / 1000);
       }
     } catch (const std::exception& e) {

@@ -17,6 +17,7 @@ struct SchemaBenchOptions {
   int limit = 0;     // at most this many schemas (0: all)
   int compiles = 3;  // a schema's compile time is the median of this many
   grammar::CompileOptions compile;
+  bool any_property_order = false;  // objects' properties in any order (SchemaOptions)
 };
 
 // Compile ms (per schema: convert + parse + compile) and mask µs (every fill before every token of every

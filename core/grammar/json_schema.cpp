@@ -7,9 +7,11 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "grammar/gbnf_text.h"
+#include "grammar/grammar.h"
 #include "grammar/regex.h"
 #include "grammar/schema_parts.h"
 
@@ -27,7 +29,7 @@ const std::set<std::string, std::less<>> kAnnotations = {
 // Constraints no grammar here enforces.
 const std::set<std::string, std::less<>> kUnenforceable = {
     "not", "if", "then", "else", "dependencies", "dependentRequired", "dependentSchemas", "contains", "minContains",
-    "maxContains", "minProperties", "maxProperties", "propertyNames", "multipleOf", "unevaluatedProperties",
+    "maxContains", "unevaluatedProperties",
     "unevaluatedItems", "$dynamicRef", "$recursiveRef"};
 
 // Every keyword that constrains instances (the rest annotate, or belong to no vocabulary).
@@ -38,6 +40,9 @@ const std::set<std::string, std::less<>> kConstraints = {
     "exclusiveMaximum", "multipleOf", "anyOf", "oneOf", "allOf", "not", "if", "then", "else", "$ref",
     "dependencies", "dependentRequired", "dependentSchemas", "minProperties", "maxProperties", "propertyNames",
     "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"};
+
+// Members (over all subsets of tracked properties) that objects in any order may track, per schema.
+constexpr size_t kTrackingBudget = 4096;
 
 enum class Draft { Draft4, Draft6, Draft7, Draft2019, Draft2020, Unknown };
 
@@ -190,6 +195,12 @@ class Converter {
     const std::string c = json_char();
     define("json-string", "\"\\\"\" " + c + "* \"\\\"\"");
     return "json-string";
+  }
+  // Any string content, as one recursive rule: recursion keeps the automaton from copying it into every
+  // node of a key trie, so all of them share its states (and their token masks).
+  std::string string_rest() {
+    define("string-rest", "( " + json_char() + " string-rest )?");
+    return "string-rest";
   }
   std::string json_integer() {
     define("json-integer", "\"-\"? ( \"0\" | [1-9] [0-9]* )");
@@ -442,6 +453,8 @@ class Converter {
       return visit_alternatives(schema, key, pointer, hint);
     }
 
+    if (const auto shapes = dependency_shapes(schema, pointer)) return visit(*shapes, pointer, hint);
+
     report_unenforceable(schema, pointer);
 
     if (schema.contains("const")) return literal_for(schema, schema["const"], pointer, "const");
@@ -461,6 +474,13 @@ class Converter {
       throw SchemaError("type", pointer, "type must be a string or an array of strings");
     if (schema.contains("type") && types.empty()) return "";
     if (types.empty()) types = inferred_types(schema);
+    if (const auto excluded = excluded_types(schema)) {
+      if (types.empty()) types = {"null", "boolean", "object", "array", "number", "string"};
+      if (types.count("number") && !excluded->count("number") && excluded->count("integer"))
+        unenforced("not", pointer + "/not", "'not' of integers beside numbers is not enforced");
+      for (const std::string& t : *excluded) types.erase(t);
+      if (types.empty()) return "";
+    }
     if (types.empty()) return json_value();
     if (types.count("number")) types.erase("integer");
 
@@ -482,10 +502,78 @@ class Converter {
     return rule(hint, join_alternatives(options));
   }
 
+  // dependencies / dependentRequired / dependentSchemas as a union of object shapes: for each trigger
+  // property, one shape without it and one with it (and what it depends on). Up to 4 triggers (16 shapes);
+  // nullopt when there are none, or too many (then reported).
+  std::optional<json> dependency_shapes(const json& schema, const std::string& pointer) {
+    constexpr size_t kMaxTriggers = 4;
+    std::vector<std::tuple<std::string, std::string, json>> triggers;  // keyword, property, dependency
+    for (const char* keyword : {"dependencies", "dependentRequired", "dependentSchemas"}) {
+      if (!schema.contains(keyword)) continue;
+      if (!schema[keyword].is_object()) throw SchemaError(keyword, pointer + "/" + keyword, std::string(keyword) + " must be an object");
+      for (const auto& [name, dependency] : schema[keyword].items()) triggers.emplace_back(keyword, name, dependency);
+    }
+    if (triggers.empty() || triggers.size() > kMaxTriggers) return std::nullopt;
+    const std::set<std::string> types = types_of(schema);
+    if (!types.empty() && !types.count("object")) return std::nullopt;  // they only constrain objects
+    json base = schema;
+    for (const char* keyword : {"dependencies", "dependentRequired", "dependentSchemas"}) base.erase(keyword);
+    std::vector<json> shapes{base};
+    for (const auto& [keyword, name, dependency] : triggers) {
+      const std::string at = pointer + "/" + keyword + "/" + pointer_escape(name);
+      std::vector<json> next;
+      for (const json& shape : shapes) {
+        json absent = shape;
+        if (!absent.contains("properties") || !absent["properties"].is_object()) absent["properties"] = json::object();
+        absent["properties"][name] = false;
+        next.push_back(std::move(absent));
+        json present = shape;
+        json needs = json::array({name});
+        if (dependency.is_array()) {
+          for (const json& d : dependency) needs.push_back(d);
+        } else {
+          present = merge(std::move(present), expand(dependency, at, 0), at, 0);
+        }
+        present = merge(std::move(present), json{{"required", needs}}, at, 0);
+        next.push_back(std::move(present));
+      }
+      shapes = std::move(next);
+    }
+    return json{{"anyOf", shapes}};
+  }
+
+  // `not` in the forms a grammar enforces: {"type": ...} (those types left out), and a list of strings
+  // (const/enum) beside a plain string schema (those strings left out).
+  static std::optional<std::set<std::string>> excluded_types(const json& schema) {
+    if (!schema.contains("not") || !schema["not"].is_object() || schema["not"].size() != 1 || !schema["not"].contains("type"))
+      return std::nullopt;
+    std::set<std::string> out = types_of(schema["not"]);
+    if (out.count("number")) out.insert("integer");
+    return out.empty() ? std::nullopt : std::optional<std::set<std::string>>(out);
+  }
+  static std::optional<std::vector<std::string>> excluded_strings(const json& schema) {
+    if (!schema.contains("not") || !schema["not"].is_object()) return std::nullopt;
+    for (const char* key : {"pattern", "format", "minLength", "maxLength"})
+      if (schema.contains(key)) return std::nullopt;
+    if (types_of(schema) != std::set<std::string>{"string"}) return std::nullopt;
+    const json& n = schema["not"];
+    std::vector<std::string> out;
+    for (const auto& [key, value] : n.items()) {
+      if (key == "type" && types_of(n) == std::set<std::string>{"string"}) continue;
+      if (key != "const" && key != "enum") return std::nullopt;
+      for (const json& v : key == "const" ? json::array({value}) : value) {
+        if (!v.is_string()) return std::nullopt;
+        out.push_back(v.get<std::string>());
+      }
+    }
+    return out.empty() ? std::nullopt : std::optional<std::vector<std::string>>(out);
+  }
+
   void report_unenforceable(const json& schema, const std::string& pointer) {
     for (const auto& [key, value] : schema.items()) {
       if (!kUnenforceable.count(key)) continue;
-      if (key == "propertyNames" || key == "not" || key == "if") {
+      if (key == "not" && (excluded_types(schema) || excluded_strings(schema))) continue;
+      if (key == "not" || key == "if") {
         if (value.is_boolean() ? value.get<bool>() : (value.is_object() && value.empty())) continue;
       }
       unenforced(key, pointer + "/" + key, "'" + key + "' is not enforced");
@@ -518,7 +606,7 @@ class Converter {
         out.insert("array");
       else if (key == "minLength" || key == "maxLength" || key == "pattern" || key == "format")
         out.insert("string");
-      else if (key == "minimum" || key == "maximum" || key == "exclusiveMinimum" || key == "exclusiveMaximum")
+      else if (key == "minimum" || key == "maximum" || key == "exclusiveMinimum" || key == "exclusiveMaximum" || key == "multipleOf")
         out.insert("number");
     }
     // `format` alone often annotates non-strings too (int64, double): then it says nothing about the type.
@@ -702,6 +790,11 @@ class Converter {
     const auto max_length = count_keyword(schema, "maxLength", pointer);
     if (min_length && max_length && *min_length > *max_length) return "";
     const std::string quote = "\"\\\"\"";
+    if (const auto excluded = excluded_strings(schema)) {
+      const std::string content = schema::key_excluding_expression(
+          *excluded, string_rest(), [&](const std::string& body) { return rule(hint + "-other-string", body); });
+      return rule(hint + "-string", quote + " " + content + " " + quote);
+    }
     if (schema.contains("pattern")) {
       if (!schema["pattern"].is_string()) throw SchemaError("pattern", pointer + "/pattern", "pattern must be a string");
       std::string expression;
@@ -783,10 +876,25 @@ class Converter {
     return out;
   }
 
+  // multipleOf as an integer k > 1, or as 10^-p (decimal places); nullopt when absent or 1.
+  struct Multiple {
+    uint64_t integer = 0;    // k, when integral
+    int decimal_places = 0;  // p, when k = 10^-p
+  };
+  std::optional<Multiple> multiple_of(const json& schema, const std::string& pointer) {
+    if (!schema.contains("multipleOf")) return std::nullopt;
+    const json& m = schema["multipleOf"];
+    if (!m.is_number() || !(m.get<double>() > 0)) throw SchemaError("multipleOf", pointer + "/multipleOf", "multipleOf must be a number above 0");
+    const double k = m.get<double>();
+    if (is_integral(k)) return k == 1 ? std::nullopt : std::optional<Multiple>(Multiple{static_cast<uint64_t>(k), 0});
+    for (int p = 1; p <= 12; ++p)
+      if (std::fabs(k * std::pow(10.0, p) - 1) < 1e-9) return Multiple{0, p};
+    return Multiple{};
+  }
+
   std::string integer_grammar(const json& schema, const std::string& pointer) {
     const auto lower = lower_bound(schema, pointer);
     const auto upper = upper_bound(schema, pointer);
-    if (!lower && !upper) return json_integer();
     constexpr double kLimit = 9.0e18;
     std::optional<int64_t> lo, hi;
     if (lower && std::fabs(lower->value) < kLimit) {
@@ -798,15 +906,85 @@ class Converter {
       hi = static_cast<int64_t>(v);
     }
     if (lo && hi && *lo > *hi) return "";
+    const auto multiple = multiple_of(schema, pointer);
+    if (multiple && multiple->integer > 1) return integer_multiples(multiple->integer, lo, hi, pointer);
+    // Every integer is a multiple of 10^-p; other fractional multipleOf values are reported.
+    if (multiple && multiple->integer == 0 && multiple->decimal_places == 0)
+      unenforced("multipleOf", pointer + "/multipleOf", "multipleOf " + schema["multipleOf"].dump() + " is not enforced");
     if (!lo && !hi) return json_integer();
     return rule("integer-range", schema::integer_range_expression(lo, hi));
+  }
+
+  // Integers in [lo, hi] that are multiples of k: listed when there are few, else the remainder automaton
+  // with the bounds' signs (the rest of the bounds reported).
+  std::string integer_multiples(uint64_t k, std::optional<int64_t> lo, std::optional<int64_t> hi, const std::string& pointer) {
+    constexpr int64_t kMaxListed = 64;
+    constexpr uint64_t kMaxModulus = 1000;
+    if (lo && hi && k <= static_cast<uint64_t>(INT64_MAX)) {
+      const auto kk = static_cast<int64_t>(k);
+      auto floor_div = [](int64_t a, int64_t b) { return a / b - ((a % b != 0) && (a < 0)); };
+      const int64_t first = -floor_div(-*lo, kk), last = floor_div(*hi, kk);
+      if (first > last) return "";
+      if (last - first < kMaxListed) {
+        std::vector<std::string> values;
+        for (int64_t q = first; q <= last; ++q) values.push_back(gbnf_literal(std::to_string(q * kk)));
+        return rule("integer-multiples", join_alternatives(values));
+      }
+    }
+    if (k > kMaxModulus) {
+      unenforced("multipleOf", pointer + "/multipleOf", "multipleOf above " + std::to_string(kMaxModulus) + " is not enforced");
+      if (!lo && !hi) return json_integer();
+      return rule("integer-range", schema::integer_range_expression(lo, hi));
+    }
+    const std::string magnitude = multiple_magnitude(k);
+    if ((lo && *lo != 0) || (hi && *hi != 0))
+      unenforced(lo && *lo != 0 ? "minimum" : "maximum", pointer, "with multipleOf, only the signs of the bounds are enforced");
+    if (lo && *lo >= 0) return magnitude;
+    if (hi && *hi <= 0) return rule("non-positive-multiples", "\"0\" | \"-\" " + magnitude);
+    return rule("integer-multiples", "\"-\"? " + magnitude);
+  }
+
+  // The rule for the decimal magnitudes that are multiples of k (its remainder automaton: k rules).
+  std::string multiple_magnitude(uint64_t k) {
+    if (auto it = multiple_rules_.find(k); it != multiple_rules_.end()) return it->second;
+    std::vector<std::string> names;
+    for (uint64_t r = 0; r < k; ++r) names.push_back(unique_name("multiple-of-" + std::to_string(k) + "-r" + std::to_string(r)));
+    for (uint64_t r = 0; r < k; ++r) rules_.push_back({names[r], schema::multiple_state_body(k, r, names)});
+    return multiple_rules_[k] = rule("multiple-of-" + std::to_string(k), schema::multiple_magnitude(k, names));
   }
 
   std::string number_grammar(const json& schema, const std::string& pointer) {
     const auto lower = lower_bound(schema, pointer);
     const auto upper = upper_bound(schema, pointer);
-    if (!lower && !upper) return json_number();
-    const std::string fraction = "( \".\" [0-9]+ )?", exponent = "( [eE] [\\-+]? [0-9]+ )?";
+    std::string fraction = "( \".\" [0-9]+ )?", exponent = "( [eE] [\\-+]? [0-9]+ )?";
+    if (const auto multiple = multiple_of(schema, pointer)) {
+      if (multiple->integer > 1) {
+        // Integral multiples, possibly written with a zero fraction (3.0).
+        json as_integer = schema;
+        as_integer["type"] = "integer";
+        const std::string integers = integer_grammar(as_integer, pointer);
+        return integers.empty() ? "" : rule("integral-number", integers + " ( \".\" \"0\"+ )?");
+      }
+      if (multiple->decimal_places > 0) {
+        fraction = "( \".\" [0-9]{1," + std::to_string(multiple->decimal_places) + "} )?";
+        exponent = "";
+      } else {
+        unenforced("multipleOf", pointer + "/multipleOf", "multipleOf " + schema["multipleOf"].dump() + " is not enforced on numbers");
+      }
+    }
+    if (!lower && !upper) {
+      if (exponent.empty()) return rule("decimal", "\"-\"? ( \"0\" | [1-9] [0-9]* ) " + fraction);
+      return json_number();
+    }
+    // Bounds other than zero: decimals (without exponent) in the range, digit by digit.
+    const bool sign_only = (!lower || lower->value == 0) && (!upper || upper->value == 0);
+    if (!sign_only && !exponent.empty()) {
+      const auto range = schema::decimal_range_expression(lower ? std::optional<double>(lower->value) : std::nullopt,
+                                                          lower && lower->exclusive,
+                                                          upper ? std::optional<double>(upper->value) : std::nullopt,
+                                                          upper && upper->exclusive);
+      if (range) return range->empty() ? "" : rule("number-range", *range);
+    }
     std::string body;
     if (lower && lower->value >= 0) {
       if (lower->value == 0 && lower->exclusive) {
@@ -827,6 +1005,7 @@ class Converter {
     }
     if (lower) unenforced(lower->exclusive ? "exclusiveMinimum" : "minimum", pointer, "the lower bound of a number is not enforced");
     if (upper) unenforced(upper->exclusive ? "exclusiveMaximum" : "maximum", pointer, "the upper bound of a number is not enforced");
+    if (exponent.empty()) return rule("decimal", "\"-\"? ( \"0\" | [1-9] [0-9]* ) " + fraction);
     return json_number();
   }
 
@@ -896,7 +1075,12 @@ class Converter {
         extra.push_back(rule(hint + "-pattern-kv", "\"\\\"\" " + key + " \"\\\"\" \":\" ws " + value));
       }
     }
-    bool additional = true;
+    // A key matching a pattern must have the pattern's value, so a pattern that matches every key leaves
+    // no additional ones; other patterns cannot be subtracted from the additional keys (reported).
+    bool universal_pattern = false, other_pattern = false;
+    if (schema.contains("patternProperties"))
+      for (const auto& [pattern, sub] : schema["patternProperties"].items()) (matches_every_string(pattern) ? universal_pattern : other_pattern) = true;
+    bool additional = !universal_pattern;
     std::string additional_value;
     if (schema.contains("additionalProperties")) {
       const json& ap = schema["additionalProperties"];
@@ -906,11 +1090,17 @@ class Converter {
         if (additional_value.empty()) additional = false;
       }
     }
+    std::string additional_key;
+    if (additional) {
+      additional_key = property_name_key(schema, known, pointer, hint);
+      additional = !additional_key.empty();
+    }
     if (additional) {
       if (additional_value.empty()) additional_value = json_value();
-      // Any key: excluding the declared names would cost a rule per character of them, and a declared key
-      // written again is a duplicate no JSON reader keeps anyway.
-      extra.push_back(rule(hint + "-additional-kv", json_string() + " \":\" ws " + additional_value));
+      if (other_pattern)
+        unenforced("patternProperties", pointer + "/patternProperties",
+                   "additional properties whose keys match a patternProperties pattern are not held to its schema");
+      extra.push_back(rule(hint + "-additional-kv", additional_key + " \":\" ws " + additional_value));
     }
 
     std::vector<std::string> kvs;
@@ -919,15 +1109,35 @@ class Converter {
     const std::string extra_kv = extra.empty() ? "" : extra.size() == 1 ? extra[0] : rule(hint + "-extra-kv", join_alternatives(extra));
     const std::string comma = "\",\" ws";
 
-    if (options_.any_property_order) {
-      std::vector<std::string> all = kvs;
-      if (!extra_kv.empty()) all.push_back(extra_kv);
-      if (!required.empty())
-        unenforced("required", pointer + "/required", "required properties are not enforced when properties may come in any order");
-      if (all.empty()) return rule("empty-object", "\"{\" ws \"}\"");
-      const std::string item = all.size() == 1 ? all[0] : rule(hint + "-member", join_alternatives(all));
-      return rule(hint, "\"{\" ws ( " + item + " ( " + comma + " " + item + " )* ws )? \"}\"");
+    // minProperties/maxProperties: exact for maps (no declared properties), else when the required
+    // properties or the declared ones decide them, or when minProperties 1 only asks for a member.
+    const auto min_properties = count_keyword(schema, "minProperties", pointer);
+    const auto max_properties = count_keyword(schema, "maxProperties", pointer);
+    size_t required_count = 0;
+    for (const Property& p : properties) required_count += p.required;
+    if (properties.empty() && (min_properties || max_properties)) {
+      const int64_t lo = std::min<int64_t>(min_properties.value_or(0), options_.max_repeat);
+      if (max_properties && lo > *max_properties) return "";
+      if (max_properties && *max_properties == 0) return rule("empty-object", "\"{\" ws \"}\"");
+      if (extra_kv.empty()) return lo > 0 ? "" : rule("empty-object", "\"{\" ws \"}\"");
+      if (min_properties.value_or(0) > options_.max_repeat || max_properties.value_or(0) > options_.max_repeat)
+        unenforced("minProperties", pointer, "property counts above " + std::to_string(options_.max_repeat) + " are not enforced");
+      std::optional<int64_t> hi;
+      if (max_properties && *max_properties <= options_.max_repeat) hi = *max_properties;
+      const std::string more = repeat_count(std::max<int64_t>(0, lo - 1), hi ? std::optional<int64_t>(*hi - 1) : std::nullopt);
+      const std::string members = extra_kv + (more == "{0}" ? "" : " ( " + comma + " " + extra_kv + " )" + more);
+      if (lo > 0) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
+      return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
     }
+    bool non_empty = false;
+    if (min_properties && static_cast<size_t>(*min_properties) > required_count) {
+      if (*min_properties == 1) non_empty = true;
+      else unenforced("minProperties", pointer + "/minProperties", "minProperties above 1 is not enforced beside declared properties");
+    }
+    if (max_properties && (!extra_kv.empty() || static_cast<size_t>(*max_properties) < properties.size()))
+      unenforced("maxProperties", pointer + "/maxProperties", "maxProperties is not enforced beside declared properties");
+
+    if (options_.any_property_order) return any_order_object(properties, kvs, extra_kv, non_empty, pointer, hint);
 
     // Schema order. rest[i]: members from property i on, after something was written (each with its
     // comma); first[i]: the same when nothing was written yet ("" when it must be empty).
@@ -952,9 +1162,136 @@ class Converter {
     }
     bool any_required = false;
     for (const Property& p : properties) any_required |= p.required;
-    if (first[0].empty()) return rule("empty-object", "\"{\" ws \"}\"");
+    if (first[0].empty()) return non_empty ? "" : rule("empty-object", "\"{\" ws \"}\"");
     const std::string members = first[0].find(" | ") != std::string::npos ? "( " + first[0] + " )" : first[0];
-    if (any_required) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
+    if (any_required || non_empty) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
+    return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
+  }
+
+  // The keys of additional properties (a JSON string with its quotes; "" when none may be): any key but the
+  // declared ones, so that a declared key always gets its declared value schema and is written once; with
+  // propertyNames, the names it allows (exactly when there are no declared names or it lists its names).
+  std::string property_name_key(const json& schema, const std::set<std::string>& known, const std::string& pointer,
+                                const std::string& hint) {
+    const bool constrained = schema.contains("propertyNames") &&
+                             !(schema["propertyNames"].is_boolean() ? schema["propertyNames"].get<bool>()
+                                                                    : schema["propertyNames"].is_object() && schema["propertyNames"].empty());
+    if (!constrained) return undeclared_key(known, hint);
+    const std::string at = pointer + "/propertyNames";
+    json names = merge(expand(schema["propertyNames"], at, 0), json{{"type", "string"}}, at, 0);
+    const json* listed = names.contains("const") ? &names["const"] : names.contains("enum") ? &names["enum"] : nullptr;
+    if (listed) {
+      std::vector<std::string> keys;
+      for (const json& v : listed->is_array() ? *listed : json::array({*listed}))
+        if (v.is_string() && !known.count(v.get<std::string>())) keys.push_back(gbnf_literal(json_string_text(v.get<std::string>())));
+      return keys.empty() ? "" : rule(hint + "-names", join_alternatives(keys));
+    }
+    if (known.empty()) return visit(names, at, hint + "-name");
+    unenforced("propertyNames", at, "'propertyNames' is not enforced beside declared properties");
+    return undeclared_key(known, hint);
+  }
+
+  // Whether a JSON Schema pattern (a search) matches every string: it has no end anchor and matches "".
+  static bool matches_every_string(const std::string& pattern) {
+    if (pattern.find('$') != std::string::npos) return false;
+    try {
+      const Grammar g = parse_gbnf("root ::= " + regex_to_gbnf_expression(pattern, {.json_string_content = true}));
+      std::function<bool(const Expr&)> nullable = [&](const Expr& e) -> bool {
+        switch (e.kind) {
+          case Expr::Kind::Empty: return true;
+          case Expr::Kind::Literal: return e.text.empty();
+          case Expr::Kind::CharClass: return false;
+          case Expr::Kind::RuleRef: return false;  // (regex expressions have none)
+          case Expr::Kind::Sequence: return std::all_of(e.children.begin(), e.children.end(), nullable);
+          case Expr::Kind::Choice: return std::any_of(e.children.begin(), e.children.end(), nullable);
+          case Expr::Kind::Repeat: return e.min_count == 0 || nullable(e.children[0]);
+        }
+        return false;
+      };
+      return nullable(g.rules[static_cast<size_t>(g.root)].body);
+    } catch (const Error&) {
+      return false;  // not a pattern the converter reads: it falls back on its own
+    }
+  }
+
+  // A JSON string (with its quotes) that is none of `names`.
+  std::string undeclared_key(const std::set<std::string>& names, const std::string& hint) {
+    if (names.empty()) return json_string();
+    const std::string content = schema::key_excluding_expression(
+        std::vector<std::string>(names.begin(), names.end()), string_rest(),
+        [&](const std::string& body) { return rule(hint + "-other-key", body); });
+    return "\"\\\"\" " + content + " \"\\\"\"";
+  }
+
+  // Members in any order. The rule after each member knows which of the tracked properties were written
+  // (a subset of them, as a bit set): each appears at most once and the object closes only when the
+  // required ones are all there. The subsets double with every tracked property, and each subset's rule
+  // copies the members that may follow it into the automaton, so an object tracks at most
+  // kMaxTrackedProperties (required ones first) and the schema at most kTrackingBudget members over all
+  // its subsets; the others may repeat (reported).
+  std::string any_order_object(const std::vector<Property>& properties, const std::vector<std::string>& kvs,
+                               const std::string& extra_kv, bool non_empty, const std::string& pointer,
+                               const std::string& hint) {
+    constexpr size_t kMaxTrackedProperties = 6;
+    std::vector<size_t> tracked, untracked;
+    for (size_t i = 0; i < properties.size(); ++i)
+      if (properties[i].required) tracked.push_back(i);
+    for (size_t i = 0; i < properties.size(); ++i)
+      if (!properties[i].required) tracked.push_back(i);
+    size_t k = std::min(tracked.size(), kMaxTrackedProperties);
+    while (k > 0 && (size_t{1} << k) * k > tracking_budget_) --k;
+    tracking_budget_ -= (size_t{1} << k) * k;
+    if (tracked.size() > k) {
+      untracked.assign(tracked.begin() + static_cast<std::ptrdiff_t>(k), tracked.end());
+      tracked.resize(k);
+      for (size_t i : untracked) {
+        const std::string& name = properties[i].name;
+        unenforced(properties[i].required ? "required" : "properties", pointer + "/properties/" + pointer_escape(name),
+                   properties[i].required ? "in any order, the required property '" + name + "' is not enforced (too many properties to track)"
+                                          : "in any order, the property '" + name + "' may be repeated (too many properties to track)");
+      }
+    }
+    uint32_t required_mask = 0;
+    for (size_t t = 0; t < tracked.size(); ++t)
+      if (properties[tracked[t]].required) required_mask |= 1u << t;
+    // Members that may come any number of times: untracked properties and additional ones.
+    std::vector<std::string> free;
+    for (size_t i : untracked) free.push_back(kvs[i]);
+    if (!extra_kv.empty()) free.push_back(extra_kv);
+    const std::string comma = "\",\" ws ";
+    const std::string free_kv = free.empty() ? "" : free.size() == 1 ? free[0] : rule(hint + "-free-kv", join_alternatives(free));
+    const std::string free_rest = free_kv.empty() ? "" : "( " + comma + free_kv + " )*";
+    // after(seen): what may follow once the members of `seen` (and maybe free ones) were written.
+    std::map<uint32_t, std::string> memo;
+    std::function<std::string(uint32_t)> after = [&](uint32_t seen) -> std::string {
+      if (auto it = memo.find(seen); it != memo.end()) return it->second;
+      std::vector<std::string> next;
+      for (size_t t = 0; t < tracked.size(); ++t) {
+        if (seen & (1u << t)) continue;
+        const std::string then = after(seen | (1u << t));
+        next.push_back(comma + kvs[tracked[t]] + (then.empty() ? "" : " " + then));
+      }
+      std::string body = free_rest;
+      if (!next.empty()) {
+        const std::string choice = join_alternatives(next);
+        const bool may_end = (seen & required_mask) == required_mask;
+        body += (body.empty() ? "" : " ") + ("( " + choice + " )" + (may_end ? "?" : ""));
+      }
+      return memo[seen] = body.empty() ? "" : rule(hint + "-after-" + std::to_string(seen), body);
+    };
+    // The first member: a tracked one, or a free one.
+    std::vector<std::string> first;
+    for (size_t t = 0; t < tracked.size(); ++t) {
+      const std::string then = after(1u << t);
+      first.push_back(kvs[tracked[t]] + (then.empty() ? "" : " " + then));
+    }
+    if (!free_kv.empty()) {
+      const std::string then = after(0);
+      first.push_back(free_kv + (then.empty() ? "" : " " + then));
+    }
+    if (first.empty()) return non_empty ? "" : rule("empty-object", "\"{\" ws \"}\"");
+    const std::string members = first.size() == 1 ? first[0] : "( " + join_alternatives(first) + " )";
+    if (required_mask || non_empty) return rule(hint, "\"{\" ws " + members + " ws \"}\"");
     return rule(hint, "\"{\" ws ( " + members + " ws )? \"}\"");
   }
 
@@ -1065,6 +1402,8 @@ class Converter {
   std::map<std::string, std::string> by_body_;
   std::set<std::string> used_names_;
   std::map<std::string, std::string> ref_rules_;
+  std::map<uint64_t, std::string> multiple_rules_;
+  size_t tracking_budget_ = kTrackingBudget;
   std::set<std::string> never_refs_;
   std::set<std::string> inlining_;  // $ref targets merged inline by the visits in progress
   std::map<std::string, std::string> ids_;

@@ -33,8 +33,8 @@ struct SchemaOptions {
   // A keyword that cannot be enforced is an error instead of a warning.
   bool strict = false;
   // Object properties may come in any order (otherwise: the order of `properties` in the schema, as
-  // other engines do). Any order cannot track which required properties were seen, nor duplicates: those
-  // are reported as warnings (errors when strict).
+  // other engines do). Each object tracks which of its first properties (required ones first) were
+  // written, up to a budget; properties beyond it are reported (errors when strict).
   bool any_property_order = false;
   // Most spaces/tabs after a newline between two tokens.
   int max_indent = 40;

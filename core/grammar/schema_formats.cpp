@@ -1,5 +1,5 @@
-// String formats as grammars. They follow RFC 3339 (date, time, date-time), RFC 4122 (uuid) and the
-// dotted-quad form of IPv4; email and uri take the common, unquoted forms (what a model should write and
+// String formats as grammars. They follow RFC 3339 (date, time, date-time), RFC 4122 (uuid), the
+// dotted-quad form of IPv4 and RFC 4291's forms of IPv6; email and uri take the common, unquoted forms (what a model should write and
 // what format validators such as ajv-formats accept).
 
 #include "grammar/schema_parts.h"
@@ -24,6 +24,20 @@ constexpr std::string_view kLabel = R"([a-zA-Z0-9] ( [a-zA-Z0-9\-]{0,61} [a-zA-Z
 constexpr std::string_view kUriChar = R"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%])";
 constexpr std::string_view kEmailLocalChar = R"([a-zA-Z0-9!#$%&'*+/=?\^_`{|}~\-])";
 
+// RFC 4291's text forms (RFC 3986's grammar): eight groups, or fewer around one "::", the last two
+// groups possibly an IPv4 address.
+std::string ipv6(const std::string& hex, const std::string& ipv4) {
+  const std::string h16 = hex + "{1,4}";
+  const std::string ls32 = "( " + h16 + " \":\" " + h16 + " | " + ipv4 + " )";
+  const auto groups = [&](int n) { return n == 0 ? std::string() : "( " + h16 + " \":\" ){" + std::to_string(n) + "} "; };
+  // Up to m + 1 groups before "::".
+  const auto before = [&](int m) { return "( " + (m == 0 ? std::string() : "( " + h16 + " \":\" ){0," + std::to_string(m) + "} ") + h16 + " )? "; };
+  std::string out = "( " + groups(6) + ls32 + " | \"::\" " + groups(5) + ls32;
+  for (int m = 0; m <= 4; ++m) out += " | " + before(m) + "\"::\" " + groups(4 - m) + ls32;
+  out += " | " + before(5) + "\"::\" " + h16 + " | " + before(6) + "\"::\" )";
+  return out;
+}
+
 }  // namespace
 
 std::optional<std::string> string_format_expression(std::string_view format) {
@@ -36,6 +50,7 @@ std::optional<std::string> string_format_expression(std::string_view format) {
   if (format == "uuid")
     return hex + "{8} \"-\" " + hex + "{4} \"-\" " + hex + "{4} \"-\" " + hex + "{4} \"-\" " + hex + "{12}";
   if (format == "ipv4") return octet + " ( \".\" " + octet + " ){3}";
+  if (format == "ipv6") return ipv6(hex, octet + " ( \".\" " + octet + " ){3}");
   if (format == "hostname") return hostname;
   if (format == "email") return local + "+ ( \".\" " + local + "+ )* \"@\" " + hostname;
   if (format == "uri" || format == "url") return "[a-zA-Z] [a-zA-Z0-9+.\\-]* \":\" " + uri_char + "*";

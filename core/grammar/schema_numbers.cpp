@@ -1,6 +1,8 @@
 // Integer ranges as grammars over decimal digits: numbers are split by digit count, and each count's
 // range by the first digit where its ends differ (the construction every regex range generator uses).
+// Multiples of k: the automaton of the remainder modulo k, read digit by digit.
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -116,6 +118,157 @@ std::string integer_range_expression(std::optional<int64_t> lo, std::optional<in
     magnitude_range(a, b, negative);
     if (!negative.empty()) alternatives.push_back("\"-\" " + group(negative));
   }
+  return group(alternatives);
+}
+
+namespace {
+
+// Digit strings d (a fraction's digits, maybe none) with lo < 0.d (or <=, unless lo_x) and 0.d < hi (or <=);
+// an absent bound does not constrain. Returns the expression for the non-empty ones ("" when none is) and
+// sets `empty_ok` when no digits at all (0.d = 0) is in range.
+std::string fraction_digits(const std::optional<std::string>& lo, bool lo_x, const std::optional<std::string>& hi, bool hi_x,
+                            bool& empty_ok) {
+  const auto zeros = [](const std::string& t) { return t.find_first_not_of('0') == std::string::npos; };
+  const bool lo_done = !lo || (zeros(*lo) && !lo_x);  // every rest satisfies the lower bound
+  empty_ok = (lo_done) && (!hi || !zeros(*hi) || !hi_x);
+  if (lo_done && !hi) return "[0-9]+";
+  if (lo && zeros(*lo) && lo_x && !hi) return "\"0\"* [1-9] [0-9]*";  // above zero: a non-zero digit somewhere
+  if (hi && zeros(*hi)) {
+    // At most 0.000...: only zeros, and only when the bound is inclusive and the lower one allows zero.
+    empty_ok = !hi_x && lo_done;
+    return empty_ok ? "\"0\"+" : "";
+  }
+  std::vector<std::string> alternatives;
+  std::string free_digits;  // first digits after which nothing constrains the rest
+  for (char c = '0'; c <= '9'; ++c) {
+    std::optional<std::string> next_lo, next_hi;
+    if (!lo_done) {
+      const char l0 = lo->empty() ? '0' : (*lo)[0];
+      if (c < l0) continue;
+      if (c == l0) next_lo = lo->empty() ? std::string() : lo->substr(1);
+    }
+    if (hi) {
+      const char h0 = (*hi)[0];
+      if (c > h0) continue;
+      if (c == h0) next_hi = hi->substr(1);
+    }
+    if (!next_lo && !next_hi) {
+      free_digits += c;
+      continue;
+    }
+    bool rest_empty_ok = false;
+    const std::string rest = fraction_digits(next_lo, lo_x, next_hi, hi_x, rest_empty_ok);
+    std::string piece = std::string("\"") + c + "\"";
+    if (!rest.empty()) piece += rest_empty_ok ? " ( " + rest + " )?" : " " + rest;
+    else if (!rest_empty_ok) continue;
+    alternatives.push_back(piece);
+  }
+  if (!free_digits.empty()) alternatives.insert(alternatives.begin(), "[" + free_digits + "] [0-9]*");
+  return alternatives.empty() ? "" : group(alternatives);
+}
+
+struct Decimal {
+  uint64_t integer;
+  std::string fraction;  // digits, no trailing zeros
+};
+
+// The decimal digits of a non-negative bound (nullopt when too large to spell exactly here).
+std::optional<Decimal> decimal_of(double v) {
+  if (!(v >= 0) || v >= 1e15) return std::nullopt;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  std::string text = buf;
+  if (text.find_first_of("eE") != std::string::npos) {
+    std::snprintf(buf, sizeof buf, "%.17f", v);
+    text = buf;
+  }
+  const size_t dot = text.find('.');
+  Decimal d{std::stoull(text.substr(0, dot)), dot == std::string::npos ? "" : text.substr(dot + 1)};
+  while (!d.fraction.empty() && d.fraction.back() == '0') d.fraction.pop_back();
+  return d;
+}
+
+// Magnitudes (no sign, no exponent) m with lo <(=) m <(=) hi.
+std::string magnitude_between(const std::optional<Decimal>& lo, bool lo_x, const std::optional<Decimal>& hi, bool hi_x) {
+  const std::string any_fraction = "( \".\" [0-9]+ )?";
+  std::vector<std::string> alternatives;
+  auto with_fraction = [&](uint64_t integer, const std::optional<std::string>& flo, bool fx_lo, const std::optional<std::string>& fhi, bool fx_hi) {
+    bool empty_ok = false;
+    const std::string digits = fraction_digits(flo, fx_lo, fhi, fx_hi, empty_ok);
+    const std::string integer_text = "\"" + std::to_string(integer) + "\"";
+    if (!digits.empty()) alternatives.push_back(integer_text + " ( \".\" " + digits + " )" + (empty_ok ? "?" : ""));
+    else if (empty_ok) alternatives.push_back(integer_text);
+  };
+  // Integer parts strictly between the bounds' integer parts: any fraction.
+  const uint64_t first = lo ? lo->integer + 1 : 0;
+  std::optional<uint64_t> last;
+  if (hi) {
+    if (hi->integer == 0 || (lo && hi->integer <= first)) last = std::nullopt;
+    else last = hi->integer - 1;
+  }
+  if (!hi || (last && first <= *last)) {
+    std::vector<std::string> integers;
+    magnitude_range(first, last, integers);
+    alternatives.push_back(group(integers) + " " + any_fraction);
+  }
+  if (lo && hi && lo->integer == hi->integer) {
+    with_fraction(lo->integer, lo->fraction, lo_x, hi->fraction, hi_x);
+  } else {
+    if (lo) with_fraction(lo->integer, lo->fraction, lo_x, std::nullopt, false);
+    if (hi && !(lo && hi->integer < lo->integer)) with_fraction(hi->integer, std::nullopt, false, hi->fraction, hi_x);
+  }
+  if (lo && hi && hi->integer < lo->integer) return "";
+  return alternatives.empty() ? "" : group(alternatives);
+}
+
+}  // namespace
+
+std::optional<std::string> decimal_range_expression(std::optional<double> lo, bool lo_x, std::optional<double> hi, bool hi_x) {
+  std::vector<std::string> alternatives;
+  // Zero and above: magnitudes from max(lo, 0).
+  if (!hi || *hi >= 0) {
+    std::optional<Decimal> a, b;
+    bool a_x = false;
+    if (lo && *lo >= 0) {
+      a = decimal_of(*lo), a_x = lo_x;
+      if (!a) return std::nullopt;
+    }
+    if (hi && !(b = decimal_of(*hi))) return std::nullopt;
+    const std::string m = magnitude_between(a, a_x, b, hi_x);
+    if (!m.empty()) alternatives.push_back(m);
+  }
+  // Below zero: "-" and magnitudes from max(-hi, 0) (exclusive at 0) to -lo.
+  if (!lo || *lo < 0) {
+    std::optional<Decimal> a = Decimal{0, ""}, b;
+    bool a_x = true;
+    if (hi && *hi < 0) {
+      a = decimal_of(-*hi), a_x = hi_x;
+      if (!a) return std::nullopt;
+    }
+    if (lo && !(b = decimal_of(-*lo))) return std::nullopt;
+    const std::string m = magnitude_between(a, a_x, b, lo_x);
+    if (!m.empty()) alternatives.push_back("\"-\" " + m);
+  }
+  return alternatives.empty() ? "" : group(alternatives);
+}
+
+std::string multiple_state_body(uint64_t k, uint64_t r, const std::vector<std::string>& names) {
+  // Digits grouped by the state they lead to.
+  std::vector<std::string> alternatives;
+  std::vector<std::string> classes(static_cast<size_t>(k));
+  for (char d = '0'; d <= '9'; ++d) classes[static_cast<size_t>((r * 10 + static_cast<uint64_t>(d - '0')) % k)] += d;
+  for (size_t t = 0; t < classes.size(); ++t)
+    if (!classes[t].empty()) alternatives.push_back("[" + classes[t] + "] " + names[t]);
+  std::string body = join(alternatives, " | ");
+  return r == 0 ? "( " + body + " )?" : body;
+}
+
+std::string multiple_magnitude(uint64_t k, const std::vector<std::string>& names) {
+  std::vector<std::string> classes(static_cast<size_t>(k));
+  for (char d = '1'; d <= '9'; ++d) classes[static_cast<size_t>(static_cast<uint64_t>(d - '0') % k)] += d;
+  std::vector<std::string> alternatives{"\"0\""};
+  for (size_t t = 0; t < classes.size(); ++t)
+    if (!classes[t].empty()) alternatives.push_back("[" + classes[t] + "] " + names[t]);
   return group(alternatives);
 }
 

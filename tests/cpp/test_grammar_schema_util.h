@@ -6,8 +6,11 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "grammar/compiled_grammar.h"
 #include "grammar/grammar.h"
+#include "grammar/json_schema.h"
 #include "grammar/matcher.h"
 #include "grammar/vocabulary.h"
 
@@ -36,6 +39,25 @@ class GrammarProbe {
 
  private:
   std::shared_ptr<const grammar::CompiledGrammar> compiled_;
+};
+
+// A JSON Schema converted and compiled, asked about documents.
+struct Checked {
+  grammar::SchemaGrammar converted;
+  GrammarProbe probe;
+  explicit Checked(const std::string& schema, grammar::SchemaOptions options = {})
+      : converted(grammar::json_schema_text_to_gbnf(schema, options)), probe(converted.gbnf) {}
+  // The document is accepted compact and with 2-space indentation.
+  bool accepts(const std::string& document) const {
+    const auto value = nlohmann::ordered_json::parse(document);
+    return probe.accepts(value.dump()) && probe.accepts(value.dump(2));
+  }
+  bool accepts_text(const std::string& text) const { return probe.accepts(text); }
+  bool warned(const std::string& words) const {
+    for (const std::string& w : converted.warnings)
+      if (w.find(words) != std::string::npos) return true;
+    return false;
+  }
 };
 
 }  // namespace tabllm::test
