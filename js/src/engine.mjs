@@ -97,7 +97,7 @@ export class Engine {
       try {
         this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
         try {
-          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, onProgress }));
+          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, kvRecall: this.#options.kvRecall, onProgress }));
           if (this.#options.kvBudget && this.#runner.backend !== 'wasm') this.#runner.details.kvBudget = 'off: a kvBudget pages the WebAssembly backend\'s cache only, for now';
           checkContextSize(this.#options.contextSize, this.#runner.info.context);
           if (this.#options.prefixCache) await this.#openPrefixCache();

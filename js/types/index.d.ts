@@ -43,6 +43,12 @@ export interface EngineOptions {
    * shifts as without a budget. Responses add usage.kv_pages; engine.kvPagerStats() sums them.
    */
   kvBudget?: number;
+  /**
+   * With a kvBudget: bring paged-out pages back (up to half the window) before a long prompt's last piece,
+   * those that share the most rare tokens with its end. Off by default: on stories260K it lowered agreement
+   * with a whole cache (docs/long-context.md).
+   */
+  kvRecall?: boolean;
   /** CPU threads for the WebAssembly backend (threads need cross-origin isolation in browsers). */
   threads?: number;
   /** Force a WebAssembly build: 'threaded' or 'single'. */

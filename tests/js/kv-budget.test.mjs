@@ -94,7 +94,8 @@ test('the engine option: files in the background, recall, usage.kv_pages and kvP
   if (skip) return skipOrFail(t, skip);
   await assert.rejects(async () => storiesEngine({ kvBudget: -1 }), /kvBudget must be a positive number of bytes/);
   await assert.rejects(storiesEngine({ contextSize: 512, kvBudget: 50_000 }), /holds 78 positions.*at least 163840 bytes/);
-  const engine = await storiesEngine({ contextSize: 512, kvBudget: BUDGET });
+  await assert.rejects(storiesEngine({ kvRecall: true }), /kvRecall needs a kvBudget/);
+  const engine = await storiesEngine({ contextSize: 512, kvBudget: BUDGET, kvRecall: true });
   try {
     assert.equal(engine.runtime.kvWindow, 256);
     // A code given early and asked about at the end: a page out comes back before the question.

@@ -9,10 +9,10 @@ const LOAD_CHUNK = 8 << 20;
 export class WasmRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
-   * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', kvBudget?: number, onProgress?: Function, wasmVariant?: string}} options
+   * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', kvBudget?: number, kvRecall?: boolean, onProgress?: Function, wasmVariant?: string}} options
    *   kvBudget: bytes of the heap the KV cache may take; older pages go to files (Node) or memory (kv_pager.mjs).
    */
-  static async create(source, { threads, contextSize, kvType = 'f16', kvBudget, onProgress, wasmVariant } = {}) {
+  static async create(source, { threads, contextSize, kvType = 'f16', kvBudget, kvRecall = false, onProgress, wasmVariant } = {}) {
     const wasm = await startWasm({ threads, variant: wasmVariant });
     try {
       let loaded = 0;
@@ -30,7 +30,7 @@ export class WasmRunner {
       const pages = kvBudget ? await openKvPageSpill() : null;
       try {
         // recallPositions -1: half the window (tabllm.h).
-        const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill, recallPositions: -1 });
+        const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill, recallPositions: kvRecall ? -1 : 0 });
         return new WasmRunner(wasm, model, session, info, context, pages);
       } catch (e) {
         await pages?.close();
