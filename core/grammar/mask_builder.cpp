@@ -19,6 +19,9 @@ MaskBuilder::MaskBuilder(const Nfa& nfa, const TokenVocabulary& vocab)
       config_(vocab.max_token_bytes() + 1), floor_(vocab.max_token_bytes() + 1) {
   const auto trie = vocab.trie();
   for (int32_t u = 1; u < trie[0].subtree_end; u = trie[u].subtree_end) first_node_[trie[u].byte] = u;
+  std::unordered_map<ByteSet, int32_t> ids;
+  follow_id_.reserve(nfa.follow.size());
+  for (const ByteSet& f : nfa.follow) follow_id_.push_back(ids.try_emplace(f, static_cast<int32_t>(ids.size())).first->second);
 }
 
 StateMask MaskBuilder::build(int32_t state, CompileStats& stats) {
@@ -142,28 +145,89 @@ void MaskBuilder::walk_state(int32_t state, StateMask& m, CompileStats& stats) {
   }
 }
 
-const MaskBuilder::SharedWalk* MaskBuilder::shared_walk(int32_t start, int32_t config, int32_t rule, CompileStats& stats) {
+const SharedWalk* MaskBuilder::shared_walk(int32_t start, int32_t config, int32_t rule, CompileStats& stats) {
   constexpr size_t kMaxSharedWalks = 256;  // each holds two bitsets of the vocabulary
-  const uint64_t key = static_cast<uint64_t>(static_cast<uint32_t>(config)) << 32 | static_cast<uint32_t>(rule);
+  // Below the first byte a walk depends on the configuration and the rule's FOLLOW set, and at the
+  // first byte on whether the rule may be empty: rules that agree share it (each node of a key trie is
+  // a rule of its own, and all of them fall back to the same configuration).
+  const uint64_t key = static_cast<uint64_t>(static_cast<uint32_t>(config)) << 32 |
+                       static_cast<uint32_t>(follow_id_[rule]) << 1 | (dfa_->reached_bottom(start) ? 1 : 0);
   if (const auto it = shared_walk_of_.find(key); it != shared_walk_of_.end()) return it->second;
   if (shared_walks_.size() >= kMaxSharedWalks) return nullptr;
   const auto trie = vocab_.trie();
-  SharedWalk& w = shared_walks_.emplace_back();
-  w.first_bytes.assign(256, 0);
-  std::vector<int32_t>& accepted = shared_accepted_;
-  accepted.clear();
-  for (const auto& [u, next] : first_steps_) {
-    if (next != config) continue;
-    w.first_bytes[trie[u].byte] = 1;
-    ++w.first_byte_count;
-    walk_nodes(*dfa_, start, nfa_.follow[rule], u, trie[u].subtree_end, accepted, w.uncertain);
+  std::vector<uint8_t> first_bytes(256, 0);
+  for (const auto& [u, next] : first_steps_)
+    if (next == config) first_bytes[trie[u].byte] = 1;
+  const std::string vocab_key = shared_walk_key(start, config, rule, first_bytes);
+  std::shared_ptr<const SharedWalk> known = vocab_key.empty() ? nullptr : vocab_.shared_walk(vocab_key);
+  if (!known) {
+    auto w = std::make_shared<SharedWalk>();
+    w->first_bytes = std::move(first_bytes);
+    std::vector<int32_t>& accepted = shared_accepted_;
+    accepted.clear();
+    for (const auto& [u, next] : first_steps_) {
+      if (next != config) continue;
+      ++w->first_byte_count;
+      walk_nodes(*dfa_, start, nfa_.follow[rule], u, trie[u].subtree_end, accepted, w->uncertain);
+    }
+    w->accepted = store(accepted, stats);
+    w->is_accepted.assign((vocab_.sorted().size() + 63) / 64, 0);
+    for (int32_t t : accepted) w->is_accepted[t >> 6] |= uint64_t{1} << (t & 63);
+    stats.cache_bytes += token_set_bytes(w->accepted) + w->is_accepted.size() * 8 + w->uncertain.size() * 4;
+    if (!vocab_key.empty()) vocab_.remember_shared_walk(vocab_key, w);
+    known = std::move(w);
   }
-  w.accepted = store(accepted, stats);
-  w.is_accepted.assign((vocab_.sorted().size() + 63) / 64, 0);
-  for (int32_t t : accepted) w.is_accepted[t >> 6] |= uint64_t{1} << (t & 63);
-  stats.cache_bytes += token_set_bytes(w.accepted) + w.is_accepted.size() * 8 + w.uncertain.size() * 4;
-  shared_walk_of_.emplace(key, &w);
-  return &w;
+  shared_walks_.push_back(known);
+  shared_walk_of_.emplace(key, known.get());
+  return known.get();
+}
+
+// The automaton reachable from the configuration's stack tops (which must rest on the bottom: what lies
+// below the cut is the FOLLOW set), numbered in the order it is reached, with the FOLLOW set, the first
+// bytes and whether the rule may be empty. Equal keys walk alike in any grammar.
+std::string MaskBuilder::shared_walk_key(int32_t start, int32_t config, int32_t rule,
+                                         const std::vector<uint8_t>& first_bytes) const {
+  constexpr size_t kMaxStates = 512;  // the "any other key" rule has a few dozen
+  std::vector<int32_t> order;
+  std::unordered_map<int32_t, int32_t> id_of;
+  auto id = [&](int32_t state) {
+    const auto [it, inserted] = id_of.try_emplace(state, static_cast<int32_t>(order.size()));
+    if (inserted) order.push_back(state);
+    return it->second;
+  };
+  std::string key;
+  auto append = [&](int32_t v) { key.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  key.push_back(dfa_->reached_bottom(start) ? 'E' : 'N');
+  key.push_back(dfa_->reached_bottom(config) ? 'B' : 'N');
+  key.append(nfa_.follow[rule].to_string());
+  key.append(first_bytes.begin(), first_bytes.end());
+  const auto tops = dfa_->tops(config);
+  append(static_cast<int32_t>(tops.size()));
+  for (const int32_t top : tops) {
+    const StackDfa::Node& n = dfa_->node(top);
+    if (n.parent != StackDfa::kBottom) return "";
+    append(id(n.state));
+  }
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (order.size() > kMaxStates) return "";
+    const NfaState& s = nfa_.states[order[k]];
+    key.push_back(s.final ? 'F' : 'N');
+    append(static_cast<int32_t>(s.bytes.size()));
+    for (const ByteEdge& e : s.bytes) {
+      key.push_back(static_cast<char>(e.first));
+      key.push_back(static_cast<char>(e.last));
+      append(id(e.target));
+    }
+    append(static_cast<int32_t>(s.epsilons.size()));
+    for (const int32_t t : s.epsilons) append(id(t));
+    append(static_cast<int32_t>(s.calls.size()));
+    for (const CallEdge& c : s.calls) {
+      append(id(nfa_.rule_start[c.rule]));
+      append(id(c.return_state));
+      key.push_back(c.tail ? 'T' : 'R');
+    }
+  }
+  return key;
 }
 
 // Depth-first over the trie nodes [begin, end) (whole subtrees): a transition lookup per node, and a dead

@@ -97,9 +97,11 @@ std::string spellings(uint32_t cp) {
   return joined + " )";
 }
 
-// One string character that is none of `chars`, in any spelling.
-std::string char_excluding(const std::set<uint32_t>& chars) {
+// One string character that is none of `chars`, in any spelling; with `ascii_literal`, written literally
+// only when it is ASCII.
+std::string char_excluding(const std::set<uint32_t>& chars, bool ascii_literal) {
   std::string literal_class = R"([^"\\\x00-\x1F)";
+  if (ascii_literal) literal_class += R"(\u0080-\U0010FFFF)";
   std::set<std::string> codes;
   for (const uint32_t c : chars) {
     if (c >= 0x20 && c != '"' && c != '\\') literal_class += class_char(c);
@@ -149,7 +151,14 @@ std::string key_excluding_expression(const std::vector<std::string>& names, cons
       chars.insert(cp);
       body += spellings(cp) + " " + rule_of[child] + " | ";
     }
-    body += char_excluding(chars) + " " + string_rest;
+    // With ASCII characters only to avoid, a literal non-ASCII character goes to one rule shared by all
+    // nodes: a token that starts with one then reaches the same configuration from every node (as one
+    // that starts with an ASCII character does), so the nodes share its mask walk.
+    if (chars.empty() || *chars.rbegin() < 0x80)
+      body += "( " + char_excluding(chars, true) + " " + string_rest + " | " +
+              define("[\\u0080-\\U0010FFFF] " + string_rest) + " )";
+    else
+      body += char_excluding(chars, false) + " " + string_rest;
     rule_of[i] = define(trie[i].terminal ? body : "( " + body + " )?");
   }
   return rule_of[0];

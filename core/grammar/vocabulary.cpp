@@ -59,17 +59,44 @@ TokenVocabulary::TokenVocabulary(std::vector<std::string> token_bytes, std::vect
   trie_.push_back({static_cast<int32_t>(trie_.size() + 1), static_cast<int32_t>(sorted_.size()), 0, 0, 0});  // the sentinel
 }
 
+namespace {
+
+// Common entries come first; past this many the rest are kept by their grammars only.
+constexpr size_t kMaxShared = 256;
+
+template <typename T>
+std::shared_ptr<const T> find_shared(const std::unordered_map<std::string, std::shared_ptr<const T>>& map,
+                                     const std::string& key) {
+  const auto it = map.find(key);
+  return it == map.end() ? nullptr : it->second;
+}
+
+template <typename T>
+void remember_shared(std::unordered_map<std::string, std::shared_ptr<const T>>& map, const std::string& key,
+                     std::shared_ptr<const T> value) {
+  if (map.size() < kMaxShared) map.emplace(key, std::move(value));
+}
+
+}  // namespace
+
 std::shared_ptr<const RegionCore> TokenVocabulary::region_core(const std::string& key) const {
   std::lock_guard lock(region_cores_mutex_);
-  const auto it = region_cores_.find(key);
-  return it == region_cores_.end() ? nullptr : it->second;
+  return find_shared(region_cores_, key);
 }
 
 void TokenVocabulary::remember_region_core(const std::string& key, std::shared_ptr<const RegionCore> core) const {
-  // Common regions come first; past this many the rest are kept by their grammars only.
-  constexpr size_t kMaxShared = 256;
   std::lock_guard lock(region_cores_mutex_);
-  if (region_cores_.size() < kMaxShared) region_cores_.emplace(key, std::move(core));
+  remember_shared(region_cores_, key, std::move(core));
+}
+
+std::shared_ptr<const SharedWalk> TokenVocabulary::shared_walk(const std::string& key) const {
+  std::lock_guard lock(region_cores_mutex_);
+  return find_shared(shared_walks_, key);
+}
+
+void TokenVocabulary::remember_shared_walk(const std::string& key, std::shared_ptr<const SharedWalk> walk) const {
+  std::lock_guard lock(region_cores_mutex_);
+  remember_shared(shared_walks_, key, std::move(walk));
 }
 
 std::shared_ptr<const TokenVocabulary> TokenVocabulary::from_tokenizer(const Tokenizer& tokenizer) {

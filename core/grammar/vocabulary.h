@@ -16,6 +16,7 @@ class Tokenizer;
 namespace tabllm::grammar {
 
 struct RegionCore;  // mask_builder.h
+struct SharedWalk;  // mask_builder.h
 
 class TokenVocabulary {
  public:
@@ -56,6 +57,9 @@ class TokenVocabulary {
   // every grammar compiled for this vocabulary shares them. Thread-safe; null when not known.
   std::shared_ptr<const RegionCore> region_core(const std::string& key) const;
   void remember_region_core(const std::string& key, std::shared_ptr<const RegionCore> core) const;
+  // Likewise the walks that states of a key trie share below their first bytes (mask_builder.h).
+  std::shared_ptr<const SharedWalk> shared_walk(const std::string& key) const;
+  void remember_shared_walk(const std::string& key, std::shared_ptr<const SharedWalk> walk) const;
 
  private:
   std::vector<std::string> bytes_;
@@ -67,6 +71,7 @@ class TokenVocabulary {
   size_t max_token_bytes_ = 0;
   mutable std::mutex region_cores_mutex_;
   mutable std::unordered_map<std::string, std::shared_ptr<const RegionCore>> region_cores_;
+  mutable std::unordered_map<std::string, std::shared_ptr<const SharedWalk>> shared_walks_;
 };
 
 }  // namespace tabllm::grammar
