@@ -39,6 +39,7 @@ export class Engine {
   #queue = Promise.resolve();
   #current = null;     // the running request's control: {interrupted, signal}
   #handedOff = new Set();  // controls of requests whose reply the cloud endpoint is continuing
+  #prefixCacheForgotten = false;  // forget() closed the prefix cache: the next request opens a new one
 
   constructor(options) {
     const checked = engineOptions(options);
@@ -97,7 +98,7 @@ export class Engine {
       try {
         this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
         try {
-          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, kvRecall: this.#options.kvRecall, onProgress }));
+          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, kvRecall: this.#options.kvRecall, encryptPages: this.#options.encryption !== false, onProgress }));
           if (this.#options.kvBudget && this.#runner.backend !== 'wasm') this.#runner.details.kvBudget = 'off: a kvBudget pages the WebAssembly backend\'s cache only, for now';
           checkContextSize(this.#options.contextSize, this.#runner.info.context);
           if (this.#options.prefixCache) await this.#openPrefixCache();
@@ -150,6 +151,27 @@ export class Engine {
     await this.#runner?.prefixCache?.clear();
   }
 
+  /**
+   * Wipes everything tabllm stores for this origin (Node: this user's cache folders), whichever engine or
+   * model stored it: models, KV pages, the at-rest key, tabllm's IndexedDB databases, caches and
+   * localStorage items (at_rest/forget.mjs). The loaded model stays loaded; this engine's paged-out KV rows
+   * are dropped (a recall of them is a warning), and its prefix cache starts afresh, under a new key, at
+   * the next request. Waits for the running request.
+   */
+  async forget() {
+    await this.#exclusive(async () => {
+      const runner = this.#runner;
+      await runner?.prefixCache?.flush();
+      await runner?.kvPages?.spill.forget();
+      if (runner?.prefixCache) {
+        runner.prefixCache = null;
+        this.#prefixCacheForgotten = true;
+      }
+      const { forgetStored } = await import('./at_rest/forget.mjs');
+      await forgetStored({ cacheDir: this.#options.cacheDir });
+    });
+  }
+
   async #openPrefixCache() {
     const runner = this.#runner;
     if (runner.backend !== 'wasm') {
@@ -164,7 +186,9 @@ export class Engine {
     const identity = JSON.stringify({ tabllm: VERSION, model: source.url ?? source.name, size: source.size,
       kv: runner.details.kvType, backend: runner.backend, context: runner.contextSize });
     const options = this.#options.prefixCache === true ? {} : this.#options.prefixCache;
-    runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes });
+    const { atRestKey } = await import('./at_rest/keys.mjs');
+    const key = await atRestKey(this.#options.encryption ?? true, { cacheDir: this.#options.cacheDir });
+    runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes, key });
     runner.details.prefixCache = `on (${runner.prefixCache.store.kind})`;
   }
 
@@ -439,6 +463,10 @@ export class Engine {
       };
       try {
         engine.#checkUsable();
+        if (engine.#prefixCacheForgotten) {
+          engine.#prefixCacheForgotten = false;
+          await engine.#openPrefixCache();
+        }
         // The model was reloaded while the request waited: check it again against the new one.
         if (prepared.runner !== engine.#runner) {
           prepared.request.free();

@@ -7,3 +7,7 @@ export { createFetchHandler } from './fetch_handler.mjs';
 export { renderChat } from './chat_template.mjs';
 export { capabilityReport, chooseBackend } from './capabilities.mjs';
 export { listCachedModels, deleteCachedModel, ModelLoadError, openModel, resolveModelReference, memoryNeed } from './loader/index.mjs';
+export { createSealer } from './at_rest/sealer.mjs';
+export { forgetStored } from './at_rest/forget.mjs';
+export { RecordError } from './at_rest/record.mjs';
+export { PBKDF2_ITERATIONS } from './at_rest/keys.mjs';

@@ -3,9 +3,15 @@
 // until the background write to a page store of prefix_cache.mjs (files in Node) is done, and reads a page
 // back synchronously when a recall asks for it. The pages checksum themselves: the core checks them on the
 // way back. A full store, a failed write or a lost page is a warning and the shift a plain one: never a
-// wrong answer.
+// wrong answer. Encrypted (the engine's default), the pages are sealed records (at_rest/record.mjs) under a
+// key made for this spill and never stored: they are a live cache's, unreadable once the engine is gone.
 import { NodePageStore, MemoryPageStore } from './prefix_cache.mjs';
 import { importNodeOnly, isNode } from './node_only.mjs';
+import { nodeSealer, webCryptoSealer } from './at_rest/record.mjs';
+import { SealedStore } from './at_rest/sealed_store.mjs';
+import { nodeDirs } from './at_rest/node_dirs.mjs';
+
+const SEALED_AS = 'kv-pages';
 
 export class KvPageSpill {
   /**
@@ -74,6 +80,17 @@ export class KvPageSpill {
   async flush() {
     while (this.writes.size) await Promise.allSettled([...this.writes]);
   }
+
+  /** Drops every page held and removes the store's files (engine.forget()); a recall of one fails as a
+   * lost page does, and pages paged out later are stored afresh. */
+  async forget() {
+    await this.flush();
+    for (const name of this.sizes.keys()) this.lost.set(name, 'forget() wiped it');
+    this.sizes.clear();
+    this.pending.clear();
+    this.stats.bytesHeld = 0;
+    await this.store.clear();
+  }
 }
 
 /**
@@ -85,22 +102,27 @@ export class OpfsSlabStore {
   kind = 'opfs';
 
   static async open(name) {
-    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv-pages', { create: true });
-    const handle = await (await dir.getFileHandle(name, { create: true })).createSyncAccessHandle();
-    handle.truncate(0);
-    return new OpfsSlabStore(dir, name, handle);
+    const store = new OpfsSlabStore(name);
+    await store.#open();
+    return store;
   }
 
-  constructor(dir, name, handle) {
-    this.dir = dir;
+  constructor(name) {
     this.name = name;
-    this.handle = handle;
+    this.handle = null;      // null once cleared, until the next put
     this.slots = new Map();  // page name → {at, size (the slot's), length (the page's)}
     this.free = [];          // {at, size} of removed pages' slots
     this.end = 0;
   }
 
+  async #open() {
+    this.dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv-pages', { create: true });
+    this.handle = await (await this.dir.getFileHandle(this.name, { create: true })).createSyncAccessHandle();
+    this.handle.truncate(0);
+  }
+
   async put(name, bytes) {
+    if (!this.handle) await this.#open();
     const i = this.free.findIndex((slot) => slot.size >= bytes.length);
     const slot = i >= 0 ? this.free.splice(i, 1)[0] : { at: this.end, size: bytes.length };
     if (i < 0) this.end += bytes.length;
@@ -129,8 +151,17 @@ export class OpfsSlabStore {
   }
 
   async close() {
+    if (!this.handle) return;
     this.handle.close();
+    this.handle = null;
     await this.dir.removeEntry(this.name);
+  }
+
+  async clear() {
+    await this.close();
+    this.slots.clear();
+    this.free = [];
+    this.end = 0;
   }
 }
 
@@ -138,15 +169,21 @@ export class OpfsSlabStore {
  * The spill of one engine: in Node files under `dir` (written in the background, read back with
  * readFileSync); in a worker with OPFS's synchronous access handles, one OPFS file (OpfsSlabStore);
  * elsewhere (a page's main thread, no OPFS) in JavaScript's memory, outside the WebAssembly heap.
+ * encrypt: pages are sealed on their way to a file. A browser opens records asynchronously only, and a
+ * recall reads a page in the middle of a step: with readBack (kvRecall) an encrypted browser spill keeps
+ * its pages in memory; without it, pages are written and never read, sealed.
  */
-export async function openKvPageSpill({ dir, maxBytes, onWarning } = {}) {
-  if (!isNode && globalThis.FileSystemFileHandle?.prototype?.createSyncAccessHandle && typeof WorkerGlobalScope !== 'undefined') {
+export async function openKvPageSpill({ dir, maxBytes, onWarning, encrypt = false, readBack = true } = {}) {
+  const warn = onWarning ?? ((m) => console.warn(`tabllm: ${m}`));
+  if (!isNode && globalThis.FileSystemFileHandle?.prototype?.createSyncAccessHandle && typeof WorkerGlobalScope !== 'undefined' && !(encrypt && readBack)) {
     try {
-      const store = await OpfsSlabStore.open(`pages-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
-      const spill = new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => store.readSync(name) });
-      return { spill, close: async () => { await spill.flush(); await store.close(); } };
+      const slab = await OpfsSlabStore.open(`pages-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+      const key = encrypt ? await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) : null;
+      const store = key ? new SealedStore(slab, webCryptoSealer(key), SEALED_AS) : slab;
+      const spill = new KvPageSpill(store, { maxBytes, onWarning, readSync: key ? null : (name) => slab.readSync(name) });
+      return { spill, close: async () => { await spill.flush(); await slab.close(); } };
     } catch (error) {
-      (onWarning ?? console.warn)(`tabllm: OPFS cannot hold KV pages (${error.message}): they stay in memory`);
+      warn(`OPFS cannot hold KV pages (${error.message}): they stay in memory`);
     }
   }
   if (!isNode) {
@@ -155,10 +192,17 @@ export async function openKvPageSpill({ dir, maxBytes, onWarning } = {}) {
   }
   const fs = await importNodeOnly('node:fs');
   const path = await importNodeOnly('node:path');
-  const os = await importNodeOnly('node:os');
-  const folder = dir ?? fs.mkdtempSync(path.join(process.env.TABLLM_KV_DIR ?? os.tmpdir(), 'tabllm-kv-pages-'));
-  const store = new NodePageStore(folder);
-  const spill = new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => new Uint8Array(fs.readFileSync(path.join(folder, name))) });
+  const folder = dir ?? fs.mkdtempSync(path.join((await nodeDirs()).pages, 'tabllm-kv-pages-'));
+  const read = (name) => new Uint8Array(fs.readFileSync(path.join(folder, name)));
+  let store = new NodePageStore(folder);
+  let readSync = read;
+  if (encrypt) {
+    const nodeCrypto = await importNodeOnly('node:crypto');
+    const sealer = nodeSealer(nodeCrypto.randomBytes(32), nodeCrypto);
+    store = new SealedStore(store, sealer, SEALED_AS);
+    readSync = (name) => sealer.open(SEALED_AS, name, read(name));
+  }
+  const spill = new KvPageSpill(store, { maxBytes, onWarning, readSync });
   // The pages are a live cache's: nothing reads them once the engine is gone.
   const close = async () => {
     await spill.flush();

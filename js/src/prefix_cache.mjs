@@ -10,8 +10,13 @@
 // written once; the last, partial one is rewritten as the conversation grows (the previous partial page of
 // the same chain is dropped). Entries are evicted least recently used first
 // once the store holds more than maxBytes. The store is keyed by the model, the cache type, the backend
-// and the tabllm version: pages of anything else are never read.
+// and the tabllm version: pages of anything else are never read. With an at-rest key (the encryption
+// option, at_rest/keys.mjs) the index and every page are sealed records (at_rest/record.mjs): one that
+// fails authentication is discarded with a warning, as a missing one is.
 import { importNodeOnly, isNode } from './node_only.mjs';
+import { nodeDirs } from './at_rest/node_dirs.mjs';
+import { webCryptoSealer } from './at_rest/record.mjs';
+import { SealedStore } from './at_rest/sealed_store.mjs';
 
 export const PAGE = 256;
 const INDEX = 'index.json';
@@ -105,7 +110,7 @@ export class PrefixCache {
     this.stats.lookup_ms += looked - started;
     // The store reads the next pages while the core imports one (a few ahead: a long chain's pages are
     // not all held in memory at once).
-    const readPage = (i) => this.store.get(`${wanted[i].key}.kv`).catch(() => null);
+    const readPage = (i) => this.store.get(`${wanted[i].key}.kv`).catch((error) => error);
     const reads = wanted.slice(0, READ_AHEAD).map((_, i) => readPage(i));
     let now = held;
     for (const [i, { key }] of wanted.entries()) {
@@ -114,8 +119,8 @@ export class PrefixCache {
       const bytes = await reads[i];
       const read = performance.now();
       this.stats.read_ms += read - waited;
-      if (!bytes) {
-        this.warn(`a stored KV page is missing (${key}): the rest of the prompt is prefilled`);
+      if (!bytes || bytes instanceof Error) {
+        this.warn(`a stored KV page ${bytes ? `was discarded (${bytes.message})` : `is missing (${key})`}: the rest of the prompt is prefilled`);
         await this.#forget(key);
         break;
       }
@@ -244,8 +249,10 @@ export class PrefixCache {
     try {
       const bytes = await this.store.get(INDEX);
       return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : null;
-    } catch {
-      return null;  // a damaged index: the pages it named are unreachable, and are overwritten as needed
+    } catch (error) {
+      // A damaged index: the pages it named are unreachable, and are overwritten as needed.
+      this.warn(`the prefix cache's index was discarded (${error.message}): its pages are prefilled again`);
+      return null;
     }
   }
 
@@ -262,6 +269,7 @@ export class MemoryPageStore {
   async get(name) { return this.files.get(name) ?? null; }
   async put(name, bytes) { this.files.set(name, bytes.slice()); }
   async delete(name) { this.files.delete(name); }
+  async clear() { this.files.clear(); }
 }
 
 /** Pages as files in a folder (Node). */
@@ -300,6 +308,12 @@ export class NodePageStore {
   async delete(name) {
     const fs = await this.#fs();
     await fs.rm(this.path.join(this.dir, name), { force: true });
+  }
+
+  /** Removes the folder (made again by the next put). */
+  async clear() {
+    const fs = await this.#fs();
+    await fs.rm(this.dir, { recursive: true, force: true });
   }
 }
 
@@ -366,21 +380,20 @@ export class OpfsPageStore {
 
 /**
  * The prefix cache for an engine: pages in OPFS (browsers) or in a folder (Node: cacheDir's sibling `kv`,
- * or TABLLM_KV_DIR), one store per identity.
+ * or TABLLM_KV_DIR), one store per identity; sealed with `key` (a CryptoKey) unless it is null.
  */
-export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning }) {
+export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning, key = null }) {
   const name = await digest(identity);
   let store;
   if (isNode) {
     const path = await importNodeOnly('node:path');
-    const { defaultCacheDir } = await import(/* webpackIgnore: true */ './loader/store_node_fs.mjs');  // Node only
-    const base = process.env.TABLLM_KV_DIR ?? path.join(path.dirname(cacheDir ?? defaultCacheDir()), 'kv');
-    store = new NodePageStore(path.join(base, name));
+    store = new NodePageStore(path.join((await nodeDirs(cacheDir)).kv, name));
   } else if (globalThis.navigator?.storage?.getDirectory) {
     store = new OpfsPageStore(name);
   } else {
     store = new MemoryPageStore();
   }
+  if (key) store = new SealedStore(store, webCryptoSealer(key), `prefix-cache/${name}`);
   return new PrefixCache(store, { identity, maxBytes, onWarning }).open();
 }
 

@@ -32,6 +32,9 @@ async function handle(message) {
       case 'unload':
         await engine.unload();
         return post({ type: 'done', id });
+      case 'forget':
+        await engine.forget();
+        return post({ type: 'done', id });
       case 'interrupt':
         return engine?.interrupt();
       case 'abort':

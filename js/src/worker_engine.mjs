@@ -6,6 +6,7 @@ import { deserializeError } from './errors.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 import { messageStream } from './message_stream.mjs';
 import { importNodeOnly, isNode } from './node_only.mjs';
+import { forgetStored } from './at_rest/forget.mjs';
 
 // A Worker running ./worker.mjs, or the one the caller made. The browser's is written out as the pattern
 // bundlers (Vite, webpack) follow: they build worker.mjs with its imports as a worker entry.
@@ -27,7 +28,7 @@ async function startWorker(worker) {
 export async function createWorkerEngine(options = {}) {
   const { worker: given, onProgress, onDeviceLost, ...rest } = engineOptions(options, { worker: true });
   const worker = await startWorker(given);
-  const proxy = new WorkerEngine(worker, onProgress, onDeviceLost);
+  const proxy = new WorkerEngine(worker, onProgress, onDeviceLost, rest.cacheDir);
   try {
     await proxy.call({ type: 'init', options: rest });
   } catch (e) {
@@ -43,9 +44,11 @@ class WorkerEngine {
   #pending = new Map();  // id → {resolve, reject} or a stream's {push, fail, end}
   #onProgress;
   #onDeviceLost;
+  #cacheDir;
 
-  constructor(worker, onProgress, onDeviceLost) {
+  constructor(worker, onProgress, onDeviceLost, cacheDir) {
     this.#worker = worker;
+    this.#cacheDir = cacheDir;
     this.#onProgress = onProgress;
     this.#onDeviceLost = onDeviceLost;
     const receive = (message) => this.#receive(message);
@@ -155,6 +158,12 @@ class WorkerEngine {
 
   async unload() {
     await this.call({ type: 'unload' });
+  }
+
+  /** engine.forget() in the worker, then what only this side reaches (a page's localStorage). */
+  async forget() {
+    await this.call({ type: 'forget' });
+    await forgetStored({ cacheDir: this.#cacheDir });
   }
 
   /** Ends the worker (after unload, or to drop everything at once). */

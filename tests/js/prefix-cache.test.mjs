@@ -24,7 +24,7 @@ process.env.TABLLM_KV_DIR = dir;
 const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. ';
 const first = { prompt: story.repeat(9), max_tokens: 40, temperature: 0 };  // ~430 prompt tokens: one full page and a partial one
 
-const open = (prefixCache = true) => createEngine({ model: storiesPath(), backend: 'wasm', wasmVariant: 'single', prefixCache });
+const open = (prefixCache = true, encryption = undefined) => createEngine({ model: storiesPath(), backend: 'wasm', wasmVariant: 'single', prefixCache, encryption });
 const kvFiles = () => fs.readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.kv')).map((f) => path.join(dir, String(f)));
 
 async function warnings(fn) {
@@ -100,8 +100,12 @@ test('a damaged page and a missing page are warnings, the answer still right; a 
   const expected = await plain.completions.create(first);
   await plain.unload();
 
-  for (const fault of ['damaged', 'missing']) {
-    const seed = await open();
+  // Encrypted (the default), a changed byte fails the record's authentication; unencrypted, the core's
+  // checksum refuses the page.
+  const faults = { damaged: 'failed authentication', 'damaged, unencrypted': 'refused', missing: 'missing' };
+  for (const [fault, said] of Object.entries(faults)) {
+    const encryption = fault.includes('unencrypted') ? false : undefined;
+    const seed = await open(true, encryption);
     await seed.completions.create(first);
     await seed.flushPrefixCache();
     await seed.unload();
@@ -113,10 +117,10 @@ test('a damaged page and a missing page are warnings, the answer still right; a 
         fs.writeFileSync(file, bytes);
       }
     }
-    const e = await open();
+    const e = await open(true, encryption);
     const { result, seen } = await warnings(() => e.completions.create(first));
     assert.equal(result.choices[0].text, expected.choices[0].text, fault);
-    assert.ok(seen.some((m) => m.includes(fault === 'missing' ? 'missing' : 'refused')), `${fault}: ${seen.join(' | ')}`);
+    assert.ok(seen.some((m) => m.includes(said)), `${fault}: ${seen.join(' | ')}`);
     await e.clearPrefixCache();
     await e.unload();
   }

@@ -11,8 +11,9 @@ export class WasmRunner {
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
    * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', kvBudget?: number, kvRecall?: boolean, onProgress?: Function, wasmVariant?: string}} options
    *   kvBudget: bytes of the heap the KV cache may take; older pages go to files (Node) or memory (kv_pager.mjs).
+   *   encryptPages: the pages paged out are sealed on their way to a file (kv_pager.mjs).
    */
-  static async create(source, { threads, contextSize, kvType = 'f16', kvBudget, kvRecall = false, onProgress, wasmVariant } = {}) {
+  static async create(source, { threads, contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, wasmVariant } = {}) {
     const wasm = await startWasm({ threads, variant: wasmVariant });
     try {
       let loaded = 0;
@@ -27,7 +28,7 @@ export class WasmRunner {
       });
       const info = model.info();
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
-      const pages = kvBudget ? await openKvPageSpill() : null;
+      const pages = kvBudget ? await openKvPageSpill({ encrypt: encryptPages, readBack: kvRecall }) : null;
       try {
         // recallPositions -1: half the window (tabllm.h).
         const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill, recallPositions: kvRecall ? -1 : 0 });
@@ -53,6 +54,7 @@ export class WasmRunner {
     this.contextSize = contextSize;
     this.backend = 'wasm';
     this.details = { variant: wasm.variant, threads: wasm.threads, ...this.kvInfo() };
+    if (kvPages) this.details.kvPageStore = kvPages.spill.store.kind;
   }
 
   tokenize(text, addBos) {

@@ -81,6 +81,22 @@ class ServiceWorkerEngine {
     if (this.#state.status === 'failed') throw deserializeError(this.#state.error);
   }
 
+  /** engine.forget(), done by the tab that hosts the model (its engine holds the stored things' index). */
+  async forget() {
+    const id = crypto.randomUUID();
+    const channel = new BroadcastChannel(CHANNEL);
+    try {
+      const answer = new Promise((resolve) => {
+        channel.onmessage = (e) => { if (e.data?.type === 'forgotten' && e.data.id === id) resolve(e.data); };
+      });
+      channel.postMessage({ type: 'forget', id });
+      const { error } = await answer;
+      if (error) throw deserializeError(error);
+    } finally {
+      channel.close();
+    }
+  }
+
   /** {status, loads, host, backend, modelId}: the host's state; `loads` counts the origin's model loads,
    * `host` says whether this tab is the one that hosts the model. */
   async status() {

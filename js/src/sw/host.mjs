@@ -8,6 +8,7 @@
 // Tabs take turns: each client (page) has its own queue, served round-robin, one request at a time.
 import { TabllmAPIError, abortError, serializeError } from '../errors.mjs';
 import { createWorkerEngine } from '../worker_engine.mjs';
+import { forgetStored } from '../at_rest/forget.mjs';
 import { CHANNEL, HOST_LOCK, HOST_PORT, LOADS_KEY, NEED_HOST, STATE_CACHE } from './protocol.mjs';
 
 /** How long a finished request's events are kept for a resume. */
@@ -44,7 +45,10 @@ class EngineHost {
   #state = { status: 'loading' };
 
   async serve(options) {
-    this.#channel.onmessage = (e) => { if (e.data?.type === 'hello') this.#broadcastState(); };
+    this.#channel.onmessage = (e) => {
+      if (e.data?.type === 'hello') this.#broadcastState();
+      if (e.data?.type === 'forget') this.#forget(e.data.id);
+    };
     navigator.serviceWorker.addEventListener('message', (e) => { if (e.data?.type === NEED_HOST) this.#handPort(e.source); });
     navigator.serviceWorker.addEventListener('controllerchange', () => this.#handPort(navigator.serviceWorker.controller));
     navigator.serviceWorker.startMessages();
@@ -65,6 +69,18 @@ class EngineHost {
       this.#setState({ status: 'failed', loads, error: serializeError(error) });
     }
     this.#pump();
+  }
+
+  // A page's engine.forget(): the model's engine wipes what it keeps (and forgets its in-memory cache's
+  // index, which would otherwise be written again), or, without one, the origin's storage is wiped here.
+  async #forget(id) {
+    try {
+      if (this.#engine) await this.#engine.forget();
+      else await forgetStored();
+      this.#channel.postMessage({ type: 'forgotten', id });
+    } catch (error) {
+      this.#channel.postMessage({ type: 'forgotten', id, error: serializeError(error) });
+    }
   }
 
   #setState(state) {
