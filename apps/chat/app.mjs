@@ -9,7 +9,7 @@ const ui = {
   modelSelect: $('model-select'), modelUrl: $('model-url'), modelFile: $('model-file'), backend: $('backend'),
   form: $('model-form'), load: $('load'), loading: $('loading'), progress: $('progress'), progressText: $('progress-text'),
   error: $('error'), errorText: $('error-text'), messages: $('messages'), prompt: $('prompt'), composer: $('composer'),
-  send: $('send'), stop: $('stop'), clear: $('clear'), mode: $('mode'), temperature: $('temperature'),
+  send: $('send'), stop: $('stop'), clear: $('clear'), forget: $('forget'), mode: $('mode'), temperature: $('temperature'),
   temperatureValue: $('temperature-value'), maxTokens: $('max-tokens'), ttft: $('ttft'), tps: $('tps'), tokens: $('tokens'),
   engineStatus: $('engine-status'), capabilities: $('capabilities'), cached: $('cached'),
   modelNote: $('model-note'), modelWarning: $('model-warning'),
@@ -243,24 +243,33 @@ async function loadEngine() {
 
 // ---- chat ----------------------------------------------------------------------------------------------
 
-// The chat thread survives a reload (localStorage); with the engine's prefix cache, its KV cache does too, so
-// the next turn after a reload does not prefill the whole thread again.
+// The chat thread survives a reload (localStorage, sealed with the package's at-rest key: no plain text of
+// the chat is stored); with the engine's prefix cache, its KV cache does too (sealed as well), so the next
+// turn after a reload does not prefill the whole thread again.
 const THREAD_KEY = 'tabllm-chat-thread';
+let sealer = null;  // tabllm.createSealer's, once the package is loaded
+let saving = Promise.resolve();
 
+// Saves run one after another, so that the last thread is the one kept.
 function saveThread() {
-  try {
-    if (app.history.length) localStorage.setItem(THREAD_KEY, JSON.stringify(app.history.map(({ role, content }) => ({ role, content }))));
-    else localStorage.removeItem(THREAD_KEY);
-  } catch (error) {
-    console.warn(`tabllm chat: the thread is not saved (${error.message})`);
-  }
+  const thread = JSON.stringify(app.history.map(({ role, content }) => ({ role, content })));
+  const empty = app.history.length === 0;
+  saving = saving.then(async () => {
+    if (empty) return localStorage.removeItem(THREAD_KEY);
+    if (!sealer) throw new Error('the tabllm package is not loaded');
+    localStorage.setItem(THREAD_KEY, await sealer.sealText('thread', thread));
+  }).catch((error) => console.warn(`tabllm chat: the thread is not saved (${error.message})`));
+  app.saved = saving;
 }
 
-function restoreThread() {
+async function restoreThread() {
+  const stored = localStorage.getItem(THREAD_KEY);
+  if (stored === null || !sealer) return;
   let saved = [];
   try {
-    saved = JSON.parse(localStorage.getItem(THREAD_KEY) ?? '[]');
-  } catch {
+    saved = JSON.parse(await sealer.openText('thread', stored));
+  } catch (error) {
+    console.warn(`tabllm chat: the saved thread was discarded (${error.message})`);
     localStorage.removeItem(THREAD_KEY);  // unreadable: start afresh
   }
   for (const { role, content } of Array.isArray(saved) ? saved : []) {
@@ -438,11 +447,26 @@ ui.stop.addEventListener('click', () => {
   stopPressedAt = performance.now();
   controller.abort();
 });
-ui.clear.addEventListener('click', () => {
+function clearThread() {
   app.history = [];
   app.outOfView = 0;
   ui.messages.replaceChildren();
   saveThread();
+}
+ui.clear.addEventListener('click', clearThread);
+// Everything the demo and the package keep on this device: models, KV pages, the key, the thread.
+ui.forget.addEventListener('click', async () => {
+  if (!tabllm || !confirm('Forget everything this demo stored on this device: the chat, its KV cache, the encryption key and the downloaded models?')) return;
+  clearThread();
+  try {
+    await saving;
+    await (app.engine ? app.engine.forget() : tabllm.forgetStored());
+    ui.engineStatus.textContent += ' · everything stored was forgotten';
+  } catch (error) {
+    showError(error);
+  }
+  app.forgotten = (app.forgotten ?? 0) + 1;
+  refreshCached();
 });
 ui.temperature.addEventListener('input', () => {
   ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
@@ -456,7 +480,6 @@ for (const [name, input] of [['backend', ui.backend], ['mode', ui.mode], ['tempe
 }
 ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
 
-restoreThread();
 setState('idle');
 if ('serviceWorker' in navigator && params.get('sw') !== '0') {
   // The page's own files, cached for offline use (models are kept by the loader, in OPFS), and the
@@ -469,6 +492,14 @@ try {
   showError(`the tabllm package did not load (${error.message}): run bash scripts/setup.sh, then node apps/chat/build.mjs`);
   setState('error');
   app.loads++;
+}
+if (tabllm) {
+  try {
+    sealer = await tabllm.createSealer({ store: 'chat' });
+    await restoreThread();
+  } catch (error) {
+    console.warn(`tabllm chat: the thread cannot be saved on this device (${error.message})`);
+  }
 }
 await fillModelList();
 if (tabllm) refreshCached();

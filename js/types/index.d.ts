@@ -78,6 +78,13 @@ export interface EngineOptions {
    * chat without prefilling it again (default false; WebAssembly backend). maxBytes: the store's size
    * (default 512 MiB), least recently used pages evicted first. */
   prefixCache?: boolean | { maxBytes?: number };
+  /** Encryption at rest of what the engine stores about its user (docs/privacy.md): the prefix cache's
+   * pages and index, the kvBudget's pages. AES-GCM-256, a fresh IV per record, each record bound to its
+   * name; one that fails authentication is discarded with a warning. true (default): a key kept on this
+   * device (a non-extractable CryptoKey in IndexedDB; Node: a 0600 file beside the KV folder);
+   * {passphrase}: a key derived from it (PBKDF2-SHA-256, 600,000 iterations, a stored random salt);
+   * false: stored unencrypted. Models are public data and stored as downloaded. */
+  encryption?: boolean | { passphrase: string };
   /** The cloud fallback (off without it, and inert without consent): docs/cloud.md. */
   cloud?: CloudOptions;
   signal?: AbortSignal;
@@ -425,6 +432,10 @@ export interface TabllmEngine {
   reload(): Promise<void>;
   /** Frees the model and its memory. */
   unload(): Promise<void>;
+  /** Wipes everything tabllm stores for this origin (Node: this user's cache folders): models, KV pages,
+   * the at-rest key, tabllm's IndexedDB databases, Cache Storage caches and localStorage items. The model
+   * stays loaded; the prefix cache starts afresh, under a new key, at the next request. */
+  forget(): Promise<void>;
   readonly backend: 'webgpu' | 'wasm' | null;
   readonly backendReason: string;
   readonly modelInfo: ModelInfo | null;
@@ -474,6 +485,23 @@ export interface ServiceWorkerEngine extends TabllmEngine {
 
 /** Needs a Service Worker that runs serveOpenAI (tabllm/sw) controlling the page. */
 export function createServiceWorkerEngine(options: ServiceWorkerEngineOptions): Promise<ServiceWorkerEngine>;
+
+/** An app's own records sealed with tabllm's at-rest key and record format (docs/privacy.md). */
+export interface Sealer {
+  seal(name: string, bytes: Uint8Array): Promise<Uint8Array>;
+  /** Rejects with a RecordError for a record that is not what was sealed under `name` with this key. */
+  open(name: string, record: Uint8Array): Promise<Uint8Array>;
+  /** As seal and open, for text, with base64 records (for stores of strings, such as localStorage). */
+  sealText(name: string, text: string): Promise<string>;
+  openText(name: string, record: string): Promise<string>;
+}
+export function createSealer(options: { store: string; encryption?: true | { passphrase: string }; cacheDir?: string }): Promise<Sealer>;
+/** A stored record that failed authentication (changed, truncated, moved, or sealed with another key). */
+export class RecordError extends Error {}
+/** engine.forget()'s wipe, without an engine. */
+export function forgetStored(options?: { cacheDir?: string }): Promise<void>;
+/** PBKDF2-SHA-256 iterations of a passphrase key. */
+export const PBKDF2_ITERATIONS: number;
 
 export class TabllmAPIError extends Error {
   status: number;

@@ -35,8 +35,9 @@ export class CacheStorageStore {
   }
 
   async list() {
-    const cache = await this.cache();
     const out = [];
+    if (!await caches.has(CACHE_NAME)) return out;  // listing makes no cache (nothing left after forget())
+    const cache = await this.cache();
     for (const request of await cache.keys()) {
       const response = await cache.match(request);
       const meta = JSON.parse(response?.headers.get(META_HEADER) ?? '{}');

@@ -23,8 +23,8 @@ export async function opfsAvailable() {
 export class OpfsStore {
   kind = 'opfs';
 
-  async dir() {
-    return (await navigator.storage.getDirectory()).getDirectoryHandle(DIR, { create: true });
+  async dir({ create = true } = {}) {
+    return (await navigator.storage.getDirectory()).getDirectoryHandle(DIR, { create });
   }
 
   async readJson(dir, file) {
@@ -102,8 +102,10 @@ export class OpfsStore {
   }
 
   async list() {
-    const dir = await this.dir();
+    // Listing makes nothing: after forget() the origin holds no folder of tabllm's.
+    const dir = await this.dir({ create: false }).catch(() => null);
     const out = [];
+    if (!dir) return out;
     for await (const [file, handle] of dir.entries()) {
       if (!file.endsWith('.json')) continue;
       const meta = await this.readJson(dir, file);
