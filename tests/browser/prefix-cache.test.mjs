@@ -38,10 +38,10 @@ function install() {
   globalThis.warnings = [];
   const warn = console.warn;
   console.warn = (m) => { globalThis.warnings.push(String(m)); warn(m); };
-  globalThis.open = async (prefixCache) => {
+  globalThis.open = async (prefixCache, encryption) => {
     const { createEngine } = await import('/js/src/index.mjs');
     await globalThis.engine?.unload();
-    globalThis.engine = await createEngine({ model: '/models/stories260K-f32.gguf', backend: 'wasm', wasmVariant: 'single', prefixCache });
+    globalThis.engine = await createEngine({ model: '/models/stories260K-f32.gguf', backend: 'wasm', wasmVariant: 'single', prefixCache, encryption });
   };
   globalThis.firstText = new Promise((resolve) => { globalThis.firstTextOut = resolve; });
   globalThis.ask = async ({ prompt, maxTokens }) => {
@@ -160,9 +160,11 @@ test('Chromium, OPFS: the quota exhausted mid-generation is a warning, the answe
   }
 }));
 
+// Unencrypted, so that the core's checksum is what refuses the page (encrypted, its authentication fails
+// first: tests/browser/privacy.test.mjs).
 test('Chromium, OPFS: a stored page with a byte changed is refused with a warning; the pages before it still serve', (t) => withContext(t, async (context) => {
   const page = await newPage(context);
-  await page.evaluate(() => globalThis.open(true));
+  await page.evaluate(() => globalThis.open(true, false));
   const first = await page.evaluate((p) => globalThis.ask({ prompt: p, maxTokens: 40 }), prompt);
   // The page of positions [256, …) gets one byte flipped in the middle, on disk.
   await page.evaluate(async () => {
@@ -180,7 +182,7 @@ test('Chromium, OPFS: a stored page with a byte changed is refused with a warnin
   const next = { prompt: `${prompt}${first.text} The next day,`, maxTokens: 16 };
   await page.reload();
   await page.evaluate(install);
-  await page.evaluate(() => globalThis.open(true));
+  await page.evaluate(() => globalThis.open(true, false));
   const got = await page.evaluate((r) => globalThis.ask(r), next);
   assert.equal(got.text, (await plainAnswer(context, next)).text);
   assert.ok(got.warnings.some((w) => w.includes('refused') && w.includes('checksum')), got.warnings.join(' | '));
