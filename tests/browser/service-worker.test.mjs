@@ -425,3 +425,37 @@ test('two workers load one model into OPFS at once: one downloads, the other wai
     await fresh.close();
   }
 });
+
+test('engine.forget() from a tab that does not host: the host\'s engine wipes the origin\'s storage', async () => {
+  const fresh = await chromium.browser.newContext();
+  try {
+    const open = async () => {
+      const page = await fresh.newPage();
+      page.on('pageerror', (e) => process.stderr.write(`[page exception] ${e.stack ?? e.message}\n`));
+      await page.goto(`${server.url}?engine=sw&backend=wasm`);
+      await page.waitForFunction(() => window.tabllmChat?.loads >= 1, null, { timeout: 60_000, polling: 100 });
+      return page;
+    };
+    const host = await open();
+    const guest = await open();
+    assert.deepEqual(await Promise.all([host, guest].map((p) => p.evaluate(() => window.tabllmChat.engine.host))), [true, false]);
+    // A long prompt, so that the host's prefix cache stores pages (and the at-rest key) before forget().
+    const answer = await plainFetch(guest, { ...CHAT, messages: [{ role: 'user', content: reference.prompt.repeat(20) }], max_tokens: 4 });
+    assert.equal(answer.status, 200);
+    const ours = (page) => page.evaluate(async () => {
+      const opfs = [];
+      for await (const [name] of (await navigator.storage.getDirectory()).entries()) if (name.startsWith('tabllm')) opfs.push(name);
+      return { opfs: opfs.sort(), indexedDb: (await indexedDB.databases()).map((d) => d.name).filter((n) => n.startsWith('tabllm')),
+        caches: (await caches.keys()).filter((n) => n.startsWith('tabllm')).length };
+    });
+    const before = await ours(guest);
+    for (let i = 0; i < 50 && !before.opfs.includes('tabllm-kv'); i++) Object.assign(before, await ours(guest));  // pages are written in the background
+    assert.ok(before.opfs.includes('tabllm-models') && before.opfs.includes('tabllm-kv') && before.indexedDb.includes('tabllm-keys') && before.caches > 0, JSON.stringify(before));
+    await guest.evaluate(() => window.tabllmChat.engine.forget());
+    assert.deepEqual(await ours(guest), { opfs: [], indexedDb: [], caches: 0 });
+    // The host still answers (its model stays loaded).
+    assert.equal((await plainFetch(guest, CHAT)).json.choices[0].message.content, reference.text);
+  } finally {
+    await fresh.close();
+  }
+});

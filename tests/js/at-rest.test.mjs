@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { createEngine } from '../../js/src/index.mjs';
+import { createEngine, createWorkerEngine } from '../../js/src/index.mjs';
 import { atRestKey } from '../../js/src/at_rest/keys.mjs';
 import { OVERHEAD, RecordError, nodeSealer, webCryptoSealer } from '../../js/src/at_rest/record.mjs';
 import { missingBuild, storiesPath } from './api-env.mjs';
@@ -195,4 +195,19 @@ test('a passphrase opens its own pages only; a wrong one is a warning and a pref
   assert.ok(seen.some((m) => m.includes('failed authentication')), seen.join(' | '));
   await assert.rejects(open({ encryption: { passphrase: '' } }), /encryption must be true/);
   await assert.rejects(open({ encryption: 'yes' }), /encryption must be true/);
+});
+
+test('forget() through a worker engine (worker_threads) wipes what its engine stored', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const engine = await createWorkerEngine({ model: storiesPath(), backend: 'wasm', wasmVariant: 'single', contextSize: 512, prefixCache: true });
+  try {
+    await engine.completions.create(cachedRequest);
+    await engine.unload();  // its pages are written
+    assert.ok(filesUnder(kvDir).some((f) => f.endsWith('.kv')) && fs.existsSync(path.join(kvDir, 'device.key')));
+    await engine.reload();
+    await engine.forget();
+    assert.deepEqual(fs.readdirSync(kvDir), []);
+  } finally {
+    await engine.terminate();
+  }
 });
