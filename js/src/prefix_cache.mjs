@@ -14,6 +14,7 @@
 // option, at_rest/keys.mjs) the index and every page are sealed records (at_rest/record.mjs): one that
 // fails authentication is discarded with a warning, as a missing one is.
 import { importNodeOnly, isNode } from './node_only.mjs';
+import { base64ToBytes, bytesToBase64 } from './base64.mjs';
 import { nodeDirs } from './at_rest/node_dirs.mjs';
 import { webCryptoSealer } from './at_rest/record.mjs';
 import { SealedStore } from './at_rest/sealed_store.mjs';
@@ -44,17 +45,11 @@ function prefixKeys(tokens, upTo = tokens.length, at = () => true) {
 
 // Token ids in the index, compactly: base64 of their little-endian int32s.
 function packTokens(ids) {
-  const bytes = new Uint8Array(Int32Array.from(ids).buffer);
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
+  return bytesToBase64(new Uint8Array(Int32Array.from(ids).buffer));
 }
 
 function unpackTokens(text) {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return new Int32Array(bytes.buffer);
+  return new Int32Array(base64ToBytes(text).buffer);
 }
 
 export class PrefixCache {

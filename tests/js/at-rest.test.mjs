@@ -1,5 +1,6 @@
 // Encryption at rest in Node (WebAssembly, stories260K, files): the record format's two sealers agree and
 // refuse a changed, truncated, moved or foreign-key record; the device key is one file of mode 0600; an
+// app's records (createSealer) are sealed the same way; an
 // engine's prefix-cache pages, its index and its KV pager's pages hold nothing of the prompt (no text, no
 // token ids, no KV row of the same engine unencrypted), a reopened engine still answers from them, a
 // passphrase opens its own pages only, and forget() leaves nothing of tabllm in its folders.
@@ -10,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { createEngine, createWorkerEngine } from '../../js/src/index.mjs';
+import { createEngine, createSealer, createWorkerEngine } from '../../js/src/index.mjs';
 import { atRestKey } from '../../js/src/at_rest/keys.mjs';
 import { OVERHEAD, RecordError, nodeSealer, webCryptoSealer } from '../../js/src/at_rest/record.mjs';
 import { missingBuild, storiesPath } from './api-env.mjs';
@@ -92,6 +93,20 @@ test('the device key: one file of mode 0600, the same key each time; a passphras
   await assert.rejects(async () => webCryptoSealer(await atRestKey({ passphrase: 'wrong horse' })).open('s', 'n', record), RecordError);
   await assert.rejects(async () => first.open('s', 'n', record), RecordError);
   assert.ok(ms > 20, `600,000 PBKDF2 iterations took ${ms.toFixed(0)} ms`);
+});
+
+test('createSealer: an app\'s text sealed as base64 under the device key; a changed or moved record is refused', async () => {
+  const sealer = await createSealer({ store: 'notes' });
+  const record = await sealer.sealText('today', SECRET);
+  assert.ok(!record.includes('ZEBRA') && !Buffer.from(record, 'base64').includes('ZEBRA'));
+  assert.equal(await (await createSealer({ store: 'notes' })).openText('today', record), SECRET);
+  await assert.rejects(sealer.openText('yesterday', record), RecordError);
+  await assert.rejects((await createSealer({ store: 'other' })).openText('today', record), RecordError);
+  const changed = `${record.slice(0, 10)}${record[10] === 'A' ? 'B' : 'A'}${record.slice(11)}`;
+  await assert.rejects(sealer.openText('today', changed), RecordError);
+  await assert.rejects(sealer.openText('today', 'not base64 at all!'), RecordError);
+  await assert.rejects(createSealer({}), /store must be a non-empty string/);
+  await assert.rejects(createSealer({ store: 'x', encryption: false }), /encryption must be true/);
 });
 
 test('an engine stores nothing of the prompt in plain; reopened, it answers from its pages; forget() leaves nothing', async (t) => {

@@ -35,8 +35,9 @@ export async function atRestKey(encryption = true, { cacheDir } = {}) {
   return crypto.subtle.deriveKey({ name: 'PBKDF2', hash: 'SHA-256', salt, iterations: PBKDF2_ITERATIONS }, base, AES, false, ['encrypt', 'decrypt']);
 }
 
-// once(name, make, bytes): the value kept under `name`, made and kept first if there is none (by make(),
-// or `bytes` random bytes); two callers at once get the same value (the first kept wins).
+// once(name, make, bytes): the value kept under `name`, made and kept first if there is none; two callers
+// at once get the same value (the first kept wins). IndexedDB keeps make()'s value (a CryptoKey) when there
+// is a make, else `bytes` random bytes; a file always holds `bytes` random bytes (make is not used).
 
 function indexedDbHeld() {
   const done = (request) => new Promise((resolve, reject) => {
