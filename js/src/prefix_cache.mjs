@@ -56,7 +56,7 @@ export class PrefixCache {
   #unpacked = new Map();  // key → the tokens of its entry (Int32Array)
 
   /**
-   * @param {{get(name): Promise<Uint8Array|null>, put(name, bytes): Promise<void>, delete(name): Promise<void>}} store
+   * @param {{get(name): Promise<Uint8Array|null>, put(name, bytes): Promise<void>, delete(name): Promise<void>, clear(): Promise<void>}} store
    * @param {{identity: string, maxBytes?: number, onWarning?: (message: string) => void}} options
    */
   constructor(store, { identity, maxBytes = 512 << 20, onWarning = (m) => console.warn(`tabllm: ${m}`) }) {
@@ -80,6 +80,10 @@ export class PrefixCache {
     } else if (index) {
       // Pages of another model, cache type or version: never read, so dropped.
       await Promise.all(Object.keys(index.entries ?? {}).map((key) => this.store.delete(`${key}.kv`).catch(() => {})));
+    } else if (index === false) {
+      // An index that cannot be read (damaged, stored unencrypted before, or under another key): its pages
+      // can never be found again, so none is left behind (unencrypted ones least of all).
+      await this.store.clear().catch((error) => this.warn(`the unreadable pages could not be removed (${error.message})`));
     }
     this.stats.open_ms = performance.now() - started;
     return this;
@@ -240,14 +244,14 @@ export class PrefixCache {
     if (writeIndex) await this.#writeIndex();
   }
 
+  // The index; null when there is none, false when it cannot be read.
   async #readIndex() {
     try {
       const bytes = await this.store.get(INDEX);
       return bytes ? JSON.parse(new TextDecoder().decode(bytes)) : null;
     } catch (error) {
-      // A damaged index: the pages it named are unreachable, and are overwritten as needed.
-      this.warn(`the prefix cache's index was discarded (${error.message}): its pages are prefilled again`);
-      return null;
+      this.warn(`the prefix cache's index was discarded with its pages (${error.message}): their prompts are prefilled again`);
+      return false;
     }
   }
 
@@ -370,6 +374,13 @@ export class OpfsPageStore {
     } catch (error) {
       if (error?.name !== 'NotFoundError') throw error;
     }
+  }
+
+  /** Removes the folder (made again by the next put). */
+  async clear() {
+    this.#folder = null;
+    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv', { create: true });
+    await root.removeEntry(this.name, { recursive: true }).catch((error) => { if (error?.name !== 'NotFoundError') throw error; });
   }
 }
 

@@ -226,3 +226,28 @@ test('forget() through a worker engine (worker_threads) wipes what its engine st
     await engine.terminate();
   }
 });
+
+test('pages stored unencrypted before are removed when an encrypting engine opens the store', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const plain = await open({ prefixCache: true, encryption: false });
+  await plain.completions.create(cachedRequest);
+  await plain.unload();
+  const plainPages = prefixPages();
+  assert.ok(Object.keys(plainPages).length >= 2);
+  const seen = [];
+  const warn = console.warn;
+  console.warn = (m) => seen.push(String(m));
+  let engine;
+  try {
+    engine = await open({ prefixCache: true });
+  } finally {
+    console.warn = warn;
+  }
+  assert.ok(seen.some((m) => m.includes('discarded with its pages')), seen.join(' | '));
+  assert.deepEqual(prefixPages(), {});
+  await engine.completions.create(cachedRequest);
+  await engine.flushPrefixCache();
+  for (const [name, bytes] of Object.entries(prefixPages())) assert.ok(!sharesPieces(plainPages[name], bytes), name);
+  await engine.forget();
+  await engine.unload();
+});
