@@ -186,9 +186,9 @@ export class Engine {
     const identity = JSON.stringify({ tabllm: VERSION, model: source.url ?? source.name, size: source.size,
       kv: runner.details.kvType, backend: runner.backend, context: runner.contextSize });
     const options = this.#options.prefixCache === true ? {} : this.#options.prefixCache;
-    const { atRestKey } = await import('./at_rest/keys.mjs');
-    const key = await atRestKey(this.#options.encryption ?? true, { cacheDir: this.#options.cacheDir });
-    runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes, key });
+    const { atRestKeys } = await import('./at_rest/keys.mjs');
+    const keys = await atRestKeys(this.#options.encryption ?? true, { cacheDir: this.#options.cacheDir });
+    runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes, keys });
     runner.details.prefixCache = `on (${runner.prefixCache.store.kind})`;
   }
 

@@ -80,10 +80,16 @@ export class PrefixCache {
     } else if (index) {
       // Pages of another model, cache type or version: never read, so dropped.
       await Promise.all(Object.keys(index.entries ?? {}).map((key) => this.store.delete(`${key}.kv`).catch(() => {})));
-    } else if (index === false) {
-      // An index that cannot be read (damaged, stored unencrypted before, or under another key): its pages
-      // can never be found again, so none is left behind (unencrypted ones least of all).
-      await this.store.clear().catch((error) => this.warn(`the unreadable pages could not be removed (${error.message})`));
+    } else {
+      // No index this cache can read (none, a damaged one; encrypted, one stored unencrypted before or under
+      // another key, whose file this cache does not even find by name): the folder's pages can never be
+      // found again, so none is left behind (unencrypted ones least of all).
+      try {
+        const removed = await this.store.clear();
+        if (removed && index === null) this.warn(`the prefix cache's folder held ${removed} files that no index it can read names (stored unencrypted, or under another key or passphrase): removed`);
+      } catch (error) {
+        this.warn(`the prefix cache's unreadable pages could not be removed (${error.message})`);
+      }
     }
     this.stats.open_ms = performance.now() - started;
     return this;
@@ -268,7 +274,11 @@ export class MemoryPageStore {
   async get(name) { return this.files.get(name) ?? null; }
   async put(name, bytes) { this.files.set(name, bytes.slice()); }
   async delete(name) { this.files.delete(name); }
-  async clear() { this.files.clear(); }
+  async clear() {
+    const removed = this.files.size;
+    this.files.clear();
+    return removed;
+  }
 }
 
 /** Pages as files in a folder (Node). */
@@ -309,10 +319,12 @@ export class NodePageStore {
     await fs.rm(this.path.join(this.dir, name), { force: true });
   }
 
-  /** Removes the folder (made again by the next put). */
+  /** Removes the folder (made again by the next put); resolves with the number of files it held. */
   async clear() {
     const fs = await this.#fs();
+    const removed = (await fs.readdir(this.dir)).length;
     await fs.rm(this.dir, { recursive: true, force: true });
+    return removed;
   }
 }
 
@@ -376,19 +388,24 @@ export class OpfsPageStore {
     }
   }
 
-  /** Removes the folder (made again by the next put). */
+  /** Removes the folder (made again by the next put); resolves with the number of files it held. */
   async clear() {
     this.#folder = null;
     const root = await (await navigator.storage.getDirectory()).getDirectoryHandle('tabllm-kv', { create: true });
-    await root.removeEntry(this.name, { recursive: true }).catch((error) => { if (error?.name !== 'NotFoundError') throw error; });
+    const dir = await root.getDirectoryHandle(this.name).catch(() => null);
+    if (!dir) return 0;
+    const names = [];
+    for await (const name of dir.keys()) names.push(name);
+    await root.removeEntry(this.name, { recursive: true });
+    return names.length;
   }
 }
 
 /**
  * The prefix cache for an engine: pages in OPFS (browsers) or in a folder (Node: cacheDir's sibling `kv`,
- * or TABLLM_KV_DIR), one store per identity; sealed with `key` (a CryptoKey) unless it is null.
+ * or TABLLM_KV_DIR), one store per identity; sealed with `keys` (at_rest/keys.mjs) unless it is null.
  */
-export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning, key = null }) {
+export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning, keys = null }) {
   const name = await digest(identity);
   let store;
   if (isNode) {
@@ -399,7 +416,7 @@ export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning,
   } else {
     store = new MemoryPageStore();
   }
-  if (key) store = new SealedStore(store, webCryptoSealer(key), `prefix-cache/${name}`);
+  if (keys) store = new SealedStore(store, webCryptoSealer(keys.key), `prefix-cache/${name}`, keys.names);
   return new PrefixCache(store, { identity, maxBytes, onWarning }).open();
 }
 

@@ -80,9 +80,10 @@ export interface EngineOptions {
   prefixCache?: boolean | { maxBytes?: number };
   /** Encryption at rest of what the engine stores about its user (docs/privacy.md): the prefix cache's
    * pages and index, the kvBudget's pages. AES-GCM-256, a fresh IV per record, each record bound to its
-   * name; one that fails authentication is discarded with a warning. true (default): a key kept on this
-   * device (a non-extractable CryptoKey in IndexedDB; Node: a 0600 file beside the KV folder);
-   * {passphrase}: a key derived from it (PBKDF2-SHA-256, 600,000 iterations, a stored random salt);
+   * name (the prefix cache's files named by a keyed MAC); one that fails authentication is discarded with
+   * a warning. true (default): keys kept on this device (non-extractable CryptoKeys in IndexedDB; Node: a
+   * 0600 file beside the KV folder); {passphrase}: keys derived from it (PBKDF2-SHA-256, 600,000
+   * iterations, a stored random salt);
    * false: stored unencrypted. Models are public data and stored as downloaded. */
   encryption?: boolean | { passphrase: string };
   /** The cloud fallback (off without it, and inert without consent): docs/cloud.md. */

@@ -94,8 +94,10 @@ function install() {
         const db = await new Promise((resolve, reject) => { const r = indexedDB.open(name); r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
         for (const store of db.objectStoreNames) {
           const values = await new Promise((resolve) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => resolve(r.result); });
+          const describe = async (k) => ({ type: k.type, extractable: k.extractable, algorithm: k.algorithm.name, exported: await crypto.subtle.exportKey('raw', k).then(() => 'exported', (e) => e.name) });
           for (const v of values) {
-            if (v instanceof CryptoKey) out.push({ db: name, store, key: { type: v.type, extractable: v.extractable, algorithm: v.algorithm.name, exported: await crypto.subtle.exportKey('raw', v).then(() => 'exported', (e) => e.name) } });
+            const keys = v instanceof CryptoKey ? { v } : Object.values(v ?? {}).every((k) => k instanceof CryptoKey) ? v : null;
+            if (keys) out.push({ db: name, store, keys: Object.fromEntries(await Promise.all(Object.entries(keys).map(async ([n, k]) => [n, await describe(k)]))) });
             else out.push({ db: name, store, value: v instanceof Uint8Array ? toBase64(v) : JSON.stringify(v) });
           }
         }
@@ -192,7 +194,7 @@ test('Chromium: nothing of a chat in plain storage; reload restores it; a flippe
     const everything = [
       ...Object.entries(stored.files).map(([f, b]) => [`OPFS ${f}`, bytesOf(b)]),
       ['OPFS pager file', bytesOf(stored.slab)],
-      ...stored.indexedDb.map((v) => [`IndexedDB ${v.db}/${v.store}`, v.value ? Buffer.concat([Buffer.from(v.value), bytesOf(v.value)]) : Buffer.from(JSON.stringify(v.key))]),
+      ...stored.indexedDb.map((v) => [`IndexedDB ${v.db}/${v.store}`, v.value ? Buffer.concat([Buffer.from(v.value), bytesOf(v.value)]) : Buffer.from(JSON.stringify(v.keys))]),
       ...Object.entries(stored.localStorage).map(([k, v]) => [`localStorage ${k}`, Buffer.concat([Buffer.from(v), bytesOf(v)])]),
     ];
     t.diagnostic(`raw storage: ${everything.map(([w, b]) => `${w} (${b.length} bytes)`).join(', ')}`);
@@ -203,15 +205,20 @@ test('Chromium: nothing of a chat in plain storage; reload restores it; a flippe
         assert.ok(bytes.indexOf(tokens.slice(0, 24)) < 0 && bytes.indexOf(bytesOf(tokens).subarray(0, 32)) < 0, `${where} holds the prompt's token ids`);
       }
     }
-    for (const [file, base64] of plainPages) {
-      const sealed = stored.files[file];
-      assert.ok(sealed, `${file}: the encrypted run stored the same pages`);
-      assert.equal(bytesOf(sealed).length, bytesOf(base64).length + OVERHEAD, file);
-      assert.ok(!sharesPieces(bytesOf(base64), bytesOf(sealed)), `${file} holds bytes of the unencrypted page`);
+    // The same pages (and the chat's), sealed, under names that are keyed MACs (not the hashes of the
+    // prompt's tokens).
+    const sealedPages = Object.entries(stored.files).filter(([f]) => f.endsWith('.kv'));
+    const sealedSizes = sealedPages.map(([, b]) => bytesOf(b).length);
+    for (const [file, base64] of plainPages) assert.ok(sealedSizes.includes(bytesOf(base64).length + OVERHEAD), `${file} has no sealed counterpart`);
+    assert.ok(!Object.keys(stored.files).some((f) => f.endsWith('index.json')));
+    for (const [file, sealed] of sealedPages) {
+      assert.ok(!Object.hasOwn(plain.files, file), `${file}: the name of an unencrypted page`);
+      for (const [, base64] of plainPages) assert.ok(!sharesPieces(bytesOf(base64), bytesOf(sealed)), `${file} holds bytes of an unencrypted page`);
     }
     assert.ok(bytesOf(plain.slab).length > 0 && !sharesPieces(bytesOf(plain.slab), bytesOf(stored.slab)), 'the pager file holds bytes of the unencrypted pages');
-    const keys = stored.indexedDb.filter((v) => v.key);
-    assert.deepEqual(keys.map((v) => v.key), [{ type: 'secret', extractable: false, algorithm: 'AES-GCM', exported: 'InvalidAccessError' }]);
+    // The device's keys, sealing and naming: non-extractable CryptoKeys, and nothing else in IndexedDB.
+    const unreadable = (algorithm) => ({ type: 'secret', extractable: false, algorithm, exported: 'InvalidAccessError' });
+    assert.deepEqual(stored.indexedDb.map((v) => v.keys), [{ key: unreadable('AES-GCM'), names: unreadable('HMAC') }]);
 
     // A reload: the thread is back, and the engine answers from the stored pages.
     await page.reload();
@@ -227,7 +234,7 @@ test('Chromium: nothing of a chat in plain storage; reload restores it; a flippe
 
     // A byte changed in a stored page and in the saved thread: each discarded with a warning.
     await page.evaluate(() => window.tabllmChat.engine.unload());
-    const firstPage = plainPages.map(([f]) => f).sort((a, b) => bytesOf(plain.files[b]).length - bytesOf(plain.files[a]).length)[0];
+    const firstPage = sealedPages.sort(([, a], [, b]) => bytesOf(b).length - bytesOf(a).length)[0][0];  // the full page
     await page.evaluate(async (file) => {
       await globalThis.privacy.flip(file);
       const thread = Uint8Array.from(atob(localStorage.getItem('tabllm-chat-thread')), (c) => c.charCodeAt(0));

@@ -1,7 +1,7 @@
 // An app's own records sealed with tabllm's at-rest key (keys.mjs) and record format (record.mjs): what a
 // chat app saves of its conversations, say. Text comes and goes as base64 strings, for stores that keep
 // strings (localStorage); a record that fails authentication is a RecordError, for the app to discard.
-import { atRestKey } from './keys.mjs';
+import { atRestKeys } from './keys.mjs';
 import { webCryptoSealer } from './record.mjs';
 import { base64ToBytes, bytesToBase64 } from '../base64.mjs';
 
@@ -14,7 +14,7 @@ export async function createSealer({ store, encryption = true, cacheDir } = {}) 
   if (encryption !== true && !(typeof encryption?.passphrase === 'string' && encryption.passphrase)) {
     throw new TypeError('createSealer: encryption must be true (the device key) or {passphrase: a non-empty string}');
   }
-  const sealer = webCryptoSealer(await atRestKey(encryption, { cacheDir }));
+  const sealer = webCryptoSealer((await atRestKeys(encryption, { cacheDir })).key);
   const app = `app/${store}`;
   return {
     seal: (name, bytes) => sealer.seal(app, name, bytes),
