@@ -187,7 +187,15 @@ export class Engine {
       kv: runner.details.kvType, backend: runner.backend, context: runner.contextSize });
     const options = this.#options.prefixCache === true ? {} : this.#options.prefixCache;
     const { atRestKeys } = await import('./at_rest/keys.mjs');
-    const keys = await atRestKeys(this.#options.encryption ?? true, { cacheDir: this.#options.cacheDir });
+    let keys;
+    try {
+      keys = await atRestKeys(this.#options.encryption ?? true, { cacheDir: this.#options.cacheDir });
+    } catch (error) {
+      // No key, nothing stored in plain: the engine runs without the prefix cache.
+      runner.details.prefixCache = `off: the at-rest key is unavailable (${error.message})`;
+      console.warn(`tabllm: the prefix cache is off: the at-rest key is unavailable (${error.message})`);
+      return;
+    }
     runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes, keys });
     runner.details.prefixCache = `on (${runner.prefixCache.store.kind})`;
   }
