@@ -256,6 +256,12 @@ test('Chromium: nothing of a chat in plain storage; reload restores it; a flippe
     // Forget everything, confirmed: nothing of tabllm is left in the origin's storage.
     await page.locator('#prompt').fill(SECRET);
     await waitForReply(page, () => page.locator('#send').click());
+    // Dismissed, the confirmation leaves everything as it was.
+    page.once('dialog', (dialog) => dialog.dismiss());
+    await page.locator('#forget').click();
+    const kept = await page.evaluate(() => globalThis.privacy.leftovers());
+    assert.ok(kept.opfs.includes('tabllm-kv') && kept.indexedDb.includes('tabllm-keys') && kept.localStorage.includes('tabllm-chat-thread'), JSON.stringify(kept));
+    assert.equal(await page.evaluate(() => window.tabllmChat.forgotten), undefined);
     page.once('dialog', (dialog) => dialog.accept());
     await page.locator('#forget').click();
     await page.waitForFunction(() => window.tabllmChat.forgotten === 1, null, { timeout: 30_000 });
