@@ -1,10 +1,11 @@
 // Encryption at rest in Chromium, on real OPFS, IndexedDB, Cache Storage and localStorage, through the chat
 // demo (its engine in a Web Worker, prefixCache on, encrypted by default) and a worker engine whose KV
-// pages go out under a kvBudget: the origin's raw storage holds no text of a chat, no token ids of its
-// prompt, and no bytes of the KV pages an unencrypted engine (a second browser profile) stores for the same
-// prompt; a reload restores the thread and answers from the stored pages; a flipped byte in a stored page
-// and in the saved thread is detected and discarded with a warning, the answer unchanged; "Forget
-// everything" leaves nothing of tabllm in OPFS, IndexedDB, Cache Storage or localStorage.
+// pages go out under a kvBudget (to OPFS, sealed; with kvRecall, to memory): the origin's raw storage holds
+// no text of a chat, no token ids of its prompt, and no bytes of the KV pages an unencrypted engine (a
+// second browser profile) stores for the same prompt; a reload restores the thread and answers from the
+// stored pages; a flipped byte in a stored page and in the saved thread is detected and discarded with a
+// warning, the answer unchanged; "Forget everything" leaves nothing of tabllm in OPFS, IndexedDB, Cache
+// Storage or localStorage (and, dismissed, leaves everything).
 //
 //   node --test --test-concurrency=1 tests/browser/privacy.test.mjs
 import assert from 'node:assert/strict';
@@ -182,13 +183,21 @@ test('Chromium: nothing of a chat in plain storage; reload restores it; a flippe
       const runtime = paged.runtime;
       const slab = await globalThis.privacy.pagerFile();
       await paged.unload();
+      // With kvRecall, pages are read back mid-step, which WebCrypto cannot do at once: they stay in memory.
+      const recalling = await globalThis.privacy.engine({ kvBudget: BUDGET, kvRecall: true });
+      const recalled = { store: recalling.runtime.kvPageStore, answer: await globalThis.privacy.ask(recalling, PAGED),
+        files: Object.keys(await globalThis.privacy.opfs()).filter((f) => f.startsWith('tabllm-kv-pages/')) };
+      await recalling.unload();
       await window.tabllmChat.engine.unload();  // its pages are written
-      return { answer, pagedAnswer, runtime, slab, files: await globalThis.privacy.opfs(), indexedDb: await globalThis.privacy.indexedDb(),
+      return { answer, pagedAnswer, runtime, slab, recalled, files: await globalThis.privacy.opfs(), indexedDb: await globalThis.privacy.indexedDb(),
         localStorage: { ...localStorage } };
     }, { LONG, PAGED, BUDGET });
     assert.equal(stored.answer.text, plain.answer.text);
     assert.equal(stored.pagedAnswer.text, plain.pagedAnswer.text);
     assert.match(stored.runtime.kvPageStore, /opfs, encrypted/);
+    assert.equal(stored.recalled.store, 'memory');
+    assert.deepEqual(stored.recalled.files, []);
+    assert.ok(stored.recalled.answer.usage.kv_pages.pages_out >= 1, JSON.stringify(stored.recalled.answer.usage.kv_pages));
 
     // No text, no token ids, no KV bytes of the unencrypted run, anywhere.
     const everything = [
