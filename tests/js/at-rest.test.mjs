@@ -179,10 +179,17 @@ test('an engine stores nothing of the prompt in plain; reopened, it answers from
   const again = await reopened.completions.create(cachedRequest);
   assert.ok(again.usage.timings.prompt_tokens_reused > 0, JSON.stringify(again.usage.timings));
   assert.equal(again.choices[0].text, plainAnswer.choices[0].text);
-  // forget() through either engine wipes what both stored, the paged engine's live pages included.
+  // forget() through either engine wipes what both stored, the paged engine's live pages included; files
+  // of others in the same folders stay.
   const oldKey = fs.readFileSync(path.join(kvDir, 'device.key'));
+  const others = [path.join(kvDir, 'notes.txt'), path.join(process.env.TABLLM_CACHE_DIR, 'mine.gguf')];
+  fs.mkdirSync(process.env.TABLLM_CACHE_DIR, { recursive: true });
+  for (const file of others) fs.writeFileSync(file, 'not tabllm\'s');
+  fs.writeFileSync(path.join(process.env.TABLLM_CACHE_DIR, `${'a'.repeat(32)}.gguf`), 'a stored model');
   await reopened.forget();
-  assert.deepEqual(fs.readdirSync(kvDir), []);
+  assert.deepEqual(fs.readdirSync(kvDir), ['notes.txt']);
+  assert.deepEqual(fs.readdirSync(process.env.TABLLM_CACHE_DIR), ['mine.gguf']);
+  for (const file of others) fs.rmSync(file);
   const afterPaged = await pagedEngine.completions.create(pagedRequest);
   assert.equal(afterPaged.choices[0].text, plainPagedAnswer.choices[0].text);
   await pagedEngine.forget();

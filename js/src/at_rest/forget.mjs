@@ -1,8 +1,8 @@
 // Wipes what tabllm keeps for this origin (browsers) or this user (Node), whatever made it: in a browser
 // the Origin Private File System's tabllm-* entries (models, the prefix cache, the KV pager's files), the
 // tabllm-* IndexedDB databases (the at-rest key among them), the tabllm-* caches of Cache Storage and the
-// tabllm-* localStorage items (where this scope has each); in Node what the models folder and the KV
-// folder hold (the key file with it), and the KV pager's folders. An entry that cannot be removed (held open by
+// tabllm-* localStorage items (where this scope has each); in Node tabllm's files in the models folder and
+// the KV folder (the key file with them), and the KV pager's folders. An entry that cannot be removed (held open by
 // another tab's engine) is an error that names it, after everything else is removed.
 import { importNodeOnly, isNode } from '../node_only.mjs';
 import { nodeDirs } from './node_dirs.mjs';
@@ -22,16 +22,20 @@ export async function forgetStored({ cacheDir } = {}) {
   if (isNode) {
     const fs = await importNodeOnly('node:fs/promises');
     const path = await importNodeOnly('node:path');
+    const { DEVICE_KEY, SALT } = await import('./keys.mjs');
     const dirs = await nodeDirs(cacheDir);
-    // The folders are emptied, not removed: TABLLM_KV_DIR may be where new pager folders are made.
-    const empty = async (dir, which = () => true) => {
-      for (const name of (await fs.readdir(dir).catch(() => [])).filter(which)) {
+    // Only tabllm's own entries, by their names: the folders may be the user's (cacheDir, TABLLM_KV_DIR)
+    // and hold other things; they stay, and new pager folders are made in them.
+    const remove = async (dir, ours) => {
+      for (const name of (await fs.readdir(dir).catch(() => [])).filter(ours)) {
         await attempt(path.join(dir, name), () => fs.rm(path.join(dir, name), { recursive: true, force: true }));
       }
     };
-    await empty(dirs.models);
-    await empty(dirs.kv);
-    await empty(dirs.pages, (name) => name.startsWith('tabllm-kv-pages-'));
+    const pagerFolder = (name) => name.startsWith('tabllm-kv-pages-');
+    // loader/store_node_fs.mjs: KEY.gguf and KEY.json; prefix_cache.mjs: a folder per identity; keys.mjs.
+    await remove(dirs.models, (name) => /^[0-9a-f]{32}\.(gguf|json)$/.test(name));
+    await remove(dirs.kv, (name) => /^[0-9a-f]{24}$/.test(name) || name === DEVICE_KEY || name === SALT || pagerFolder(name));
+    await remove(dirs.pages, pagerFolder);
   } else {
     const root = await globalThis.navigator?.storage?.getDirectory?.().catch(() => null);
     if (root) {

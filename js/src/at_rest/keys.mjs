@@ -14,8 +14,9 @@ import { nodeDirs } from './node_dirs.mjs';
 /** OWASP's recommendation for PBKDF2-HMAC-SHA-256 (2023). */
 export const PBKDF2_ITERATIONS = 600_000;
 export const KEY_DB = 'tabllm-keys';
-const DEVICE_KEY = 'device.key';
-const SALT = 'passphrase.salt';
+/** Where the keys are kept (IndexedDB record names; Node file names in the KV folder). */
+export const DEVICE_KEY = 'device.key';
+export const SALT = 'passphrase.salt';
 const AES = { name: 'AES-GCM', length: 256 };
 const HMAC = { name: 'HMAC', hash: 'SHA-256', length: 256 };
 
