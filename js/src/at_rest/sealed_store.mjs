@@ -42,6 +42,7 @@ export class SealedStore {
 
   async delete(name) {
     await this.store.delete(await this.#file(name));
+    this.#files.delete(name);
   }
 
   clear() {
