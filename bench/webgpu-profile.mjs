@@ -82,7 +82,9 @@ async function timestampSteps(steps) {
   const kinds = {};
   for (const i of runs) {
     const kind = kindOf(plan[i].label);
-    const weightBytes = plan[i].bindings.filter(([, buffer]) => model.plan.buffers[buffer].role === 'weights').reduce((s, b) => s + b[3], 0);
+    // Matrix products read their weight bindings whole (embed reads one row of its binding).
+    const matmul = model.plan.pipelines[plan[i].pipeline].key.startsWith('matmul');
+    const weightBytes = matmul ? plan[i].bindings.filter(([, buffer]) => model.plan.buffers[buffer].role === 'weights').reduce((s, b) => s + b[3], 0) : 0;
     kinds[kind] ??= { dispatches: 0, us: 0, weight_bytes: 0 };
     kinds[kind].dispatches++;
     kinds[kind].weight_bytes += weightBytes;
