@@ -94,7 +94,6 @@ class Builder {
   Plan plan;
   int matvec_wg = kWG;  // threads per workgroup of one-token matrix products
   int matvec_rows = 1;  // and the output rows each computes
-  int matvec_span = 1;  // groups of 8 columns a thread takes at a time
   bool subgroups = false;
 
   const DeviceLimits& limits() const { return limits_; }
@@ -251,7 +250,7 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
   if (!tiled) {
-    spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}, {"SPAN", tok == 1 ? b.matvec_span : 1}}};
+    spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
     if (b.subgroups) spec.flags.push_back("SUBGROUPS");
     // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
     // value reduced (the products, gate's and up's, and the sums of squares of NORM).
@@ -467,7 +466,6 @@ void check_options(const PlanOptions& o) {
   if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
   if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
   if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8) throw Error("matvec_rows must be 1, 2, 4 or 8");
-  if (o.matvec_span != 1 && o.matvec_span != 2 && o.matvec_span != 4 && o.matvec_span != 8) throw Error("matvec_span must be 1, 2, 4 or 8");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
 }
 
@@ -495,7 +493,6 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   Builder b(o.limits);
   b.matvec_wg = o.matvec_wg;
   b.matvec_rows = o.matvec_rows;
-  b.matvec_span = o.matvec_span;
   b.subgroups = o.subgroups;
   Plan& plan = b.plan;
   plan.kind = "model";
@@ -719,7 +716,6 @@ Plan build_op(const json& s) {
     c.eps = s.value("eps", 1e-5f);
     c.tok = s.value("tok", 1);
     b.matvec_rows = s.value("matvec_rows", 1);
-    b.matvec_span = s.value("matvec_span", 1);
     b.subgroups = s.value("subgroups", false);
     c.soft_cap = s.value("soft_cap", 0.0f);
     emit_matmul(b, list, step, c);
@@ -814,7 +810,6 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
     else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
     else if (key == "matvec_rows") o.matvec_rows = value.get<int>();
-    else if (key == "matvec_span") o.matvec_span = value.get<int>();
     else if (key == "subgroups") {
       if (!value.is_boolean()) throw Error("subgroups must be true or false (whether the device has the subgroups feature)");
       o.subgroups = value.get<bool>();
@@ -823,7 +818,7 @@ PlanOptions parse_plan_options(const std::string& text) {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_span, subgroups, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, subgroups, kv_type)");
   }
   return o;
 }

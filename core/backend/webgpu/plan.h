@@ -61,7 +61,6 @@ struct PlanOptions {
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
   int matvec_wg = 64;        // threads per workgroup in one-token matrix products
   int matvec_rows = 2;       // output rows per workgroup in one-token matrix products (1, 2, 4 or 8)
-  int matvec_span = 4;       // groups of 8 columns a thread reads at a time in those (1, 2, 4 or 8)
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32
 };

@@ -1,9 +1,7 @@
 // y[t][r] = sum_c W[r][c] * x[t][c], with weights in their GGUF block layout (decoded 8 values at a time by
 // `wN_group8`). One workgroup computes $ROWS output rows for up to $TOK tokens, so each weight block is read
-// once per $TOK tokens and each load of x serves $ROWS rows; each thread takes $SPAN consecutive groups of 8
-// columns at a time (4: a whole 32-value block, whose scale and words the decoders' inlined reads then share,
-// so a thread has a block's bytes in flight instead of a quarter of them), and the threads reduce in
-// workgroup memory.
+// once per $TOK tokens and each load of x serves $ROWS rows; its threads stride over the groups of 8 columns
+// and reduce in workgroup memory.
 // Variants (composer defines):
 //   NORM      x is RMS-normalized on the fly: y = rms(x) * W (x * g); the sum of squares is reduced
 //             alongside the dot products, so the fused norm costs no extra pass.
@@ -35,7 +33,6 @@ struct Params {
 const WG: u32 = $WGu;
 const TOK: u32 = $TOKu;
 const ROWS: u32 = $ROWSu;
-const SPAN: u32 = $SPANu;
 const NACC: u32 = ROWS * TOK;  // outputs of one workgroup: slot r * TOK + t
 //#if GATED
 const NV: u32 = 2u;
@@ -122,12 +119,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let groups = (P.cols + 7u) / 8u;
   let half_last = (P.cols & 7u) != 0u;
   let xs = P.x_stride / 4u;
-  for (var g0 = tid * SPAN; g0 < groups; g0 += WG * SPAN) {
-  for (var k = 0u; k < SPAN; k++) {
-    // Past the row's end (its last span): the last group is read again and its x taken as zero, without a
-    // branch, so the span's reads can all be issued before the first is used.
-    let valid = g0 + k < groups;
-    let g = min(g0 + k, groups - 1u);
+  for (var g = tid; g < groups; g += WG) {
     let half = half_last && g == groups - 1u;
 //#if NORM
     let ga = gnorm[2u * g];
@@ -149,10 +141,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           var xa = x[xi];
           var xb = vec4<f32>(0.0);
           if (!half) { xb = x[xi + 1u]; }
-          if (!valid) {
-            xa = vec4<f32>(0.0);
-            xb = vec4<f32>(0.0);
-          }
 //#if NORM
           if (r == 0u) { part[NV * NACC + t] += dot(xa, xa) + dot(xb, xb); }
           xa *= ga;
@@ -165,7 +153,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
       }
     }
-  }
   }
 
 //#if SUBGROUPS
