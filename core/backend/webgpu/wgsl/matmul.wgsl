@@ -1,7 +1,8 @@
 // y[t][r] = sum_c W[r][c] * x[t][c], with weights in their GGUF block layout (decoded 8 values at a time by
 // `wN_group8`). One workgroup computes $ROWS output rows for up to $TOK tokens, so each weight block is read
-// once per $TOK tokens and each load of x serves $ROWS rows; its threads stride over the groups of 8 columns
-// and reduce in workgroup memory.
+// once per $TOK tokens, a group's norm weights are loaded once for the $ROWS rows (and its x comes from the
+// cache after the first), and each thread has $ROWS rows' weight reads in flight; its threads stride over the
+// groups of 8 columns and reduce in workgroup memory.
 // Variants (composer defines):
 //   NORM      x is RMS-normalized on the fly: y = rms(x) * W (x * g); the sum of squares is reduced
 //             alongside the dot products, so the fused norm costs no extra pass.
