@@ -1,7 +1,9 @@
 // Where a WebGPU decode step spends its time, as one JSON object: the submit + readback round trip, a
-// decode step with and without waiting for its result, and the GPU time of each kind of dispatch
-// (each dispatch of layer 0, plus embed, output, sample and sample_masked — the latter with every token
-// allowed, its slowest case — repeated back to back in one pass).
+// decode step with and without waiting for its result, the GPU time of each kind of dispatch (each
+// dispatch of layer 0, plus embed, output, sample and sample_masked — the latter with every token
+// allowed, its slowest case — repeated back to back in one pass), and, where the adapter has
+// `timestamp-query`, GPU timestamps of whole decode steps: every dispatch of the step timed where it runs
+// (`gpu_step`: µs, dispatches and weight bytes per token for each kind, and the bandwidth they reach).
 //   node bench/webgpu-profile.mjs MODEL.gguf [--context 640] [--reps 200]
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,7 +30,9 @@ const context = option('context', 640), reps = option('reps', 200);
 const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
 const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
 const tabllm = bindTabllm(await createModule());
-const { adapter, device, limits } = await requestNodeDevice();
+const { adapter, device, limits } = await requestNodeDevice({
+  features: ['timestamp-query'], dawnFlags: ['disable-dawn-features=timestamp_quantization'],
+});
 const file = await nodeFileReader(modelPath);
 const header = await tabllm.loadModelHeader((offset, size) => file.read(offset, size), file.size);
 const model = await GpuModel.load(header, device, file, { limits, max_batch: 128, context_size: context + 64, ...planExtra });
@@ -65,7 +69,58 @@ const pipelinedMs = await time(async (i) => {
   if (i % 50 === 49) await device.queue.onSubmittedWorkDone();
 }, 100);
 
-// 3. GPU time per dispatch: the dispatch alone, `reps` times in one pass, for the step now in the step
+// 3. GPU timestamps of whole decode steps: each dispatch in a compute pass of its own, timed at the pass's
+// start and end, so each layer's products read their own weights (not a matrix repetition keeps in the L2).
+const kindOf = (label) => label.replace(/^blk\.\d+\./, '').replace(/\[\d+\]$/, '');
+async function timestampSteps(steps) {
+  if (!device.features.has('timestamp-query')) return null;
+  const plan = model.plan.decode;
+  const runs = plan.map((d, i) => i).filter((i) => plan[i].label !== 'sample_masked');
+  const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * runs.length });
+  const resolved = device.createBuffer({ size: 16 * runs.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: 16 * runs.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const kinds = {};
+  for (const i of runs) {
+    const kind = kindOf(plan[i].label);
+    // Matrix products read their weight bindings whole (embed reads one row of its binding).
+    const matmul = model.plan.pipelines[plan[i].pipeline].key.startsWith('matmul');
+    const weightBytes = matmul ? plan[i].bindings.filter(([, buffer]) => model.plan.buffers[buffer].role === 'weights').reduce((s, b) => s + b[3], 0) : 0;
+    kinds[kind] ??= { dispatches: 0, us: 0, weight_bytes: 0 };
+    kinds[kind].dispatches++;
+    kinds[kind].weight_bytes += weightBytes;
+  }
+  for (let step = 0; step < steps; step++) {
+    const enc = device.createCommandEncoder();
+    runs.forEach((i, k) => {
+      const d = ex.lists.decode.all[i];
+      const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 } });
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.bindGroup);
+      pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? 1 : d.groups[2]);
+      pass.end();
+    });
+    enc.resolveQuerySet(querySet, 0, 2 * runs.length, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, read, 0, 16 * runs.length);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    runs.forEach((i, k) => { kinds[kindOf(plan[i].label)].us += Number(t[2 * k + 1] - t[2 * k]) / 1000 / steps; });
+  }
+  querySet.destroy();
+  resolved.destroy();
+  read.destroy();
+  let total = 0;
+  for (const k of Object.values(kinds)) {
+    k.us = +k.us.toFixed(1);
+    total += k.us;
+    if (k.weight_bytes > 0) k.weight_gb_per_s = +(k.weight_bytes / k.us / 1000).toFixed(0);
+  }
+  return { us_per_token: +total.toFixed(1), kinds };
+}
+const gpuStep = await timestampSteps(20);
+
+// 4. GPU time per dispatch: the dispatch alone, `reps` times in one pass, for the step now in the step
 // buffer (one token at `pos` for the decode list; max_batch tokens for the prefill list).
 async function timeDispatches(listName, n) {
   const list = ex.lists[listName];
@@ -110,7 +165,7 @@ console.log(JSON.stringify({
   context, dispatches_per_token: ex.dispatchCount('decode'),
   roundtrip_ms: +roundtripMs.toFixed(3), decode_step_with_readback_ms: +withReadbackMs.toFixed(3), decode_step_pipelined_ms: +pipelinedMs.toFixed(3),
   estimated_step_ms: +((layerUs * layers + otherUs) / 1000).toFixed(3), per_dispatch_us: perDispatch,
-  prefill_batch: B, prefill_per_dispatch_us: prefillPerDispatch,
+  gpu_step: gpuStep, prefill_batch: B, prefill_per_dispatch_us: prefillPerDispatch,
 }));
 model.destroy();
 device.destroy();

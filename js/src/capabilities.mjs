@@ -5,7 +5,7 @@
 //   const report = await capabilityReport();
 //   const { backend, reason } = chooseBackend('auto', report);   // 'webgpu' | 'wasm', and why
 
-import { REQUESTED_LIMITS, requiredLimits } from './gpu/limits.mjs';
+import { REQUESTED_LIMITS, requiredFeatures, requiredLimits } from './gpu/limits.mjs';
 import { importNodeOnly } from './node_only.mjs';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
@@ -120,7 +120,7 @@ export async function requestWebgpuDevice() {
   }
   const { adapter, reason } = await requestWebgpuAdapter();
   if (!adapter) throw new Error(`WebGPU is not available: ${reason}`);
-  const device = await adapter.requestDevice({ requiredLimits: requiredLimits(adapter) });
+  const device = await adapter.requestDevice({ requiredLimits: requiredLimits(adapter), requiredFeatures: requiredFeatures(adapter) });
   return { adapter, device, limits: Object.fromEntries(REPORTED_LIMITS.map((k) => [k, Number(device.limits[k])])) };
 }
 

@@ -80,7 +80,7 @@ async function runOp(ctx, spec, inputs, outputs, { tokens = null, pos = 0 } = {}
 
 const silu = (v) => v / (1 + Math.exp(-v));
 
-async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0 }) {
+async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false }) {
   const { abi } = ctx;
   const weights = types.map((ty, i) => abi.randomWeights(TYPES[ty].id, rows[i], cols, 1000 + i * 7 + rows[i]));
   const x = random(nTokens * cols);
@@ -110,12 +110,13 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   const want = flags.includes('SOFTCAP') ? abi.softCap(ref, softCap) : ref;
   const inputs = { x, g, y: y0 };
   weights.forEach((w, i) => { inputs[`w${i}`] = w; });
-  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap };
+  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups };
   const { y } = await runOp(ctx, spec, inputs, { y: yTokens * outRows });
   // f32 summation error grows like sqrt(cols): the bounds hold for rows up to 128 values and scale beyond.
   const bound = Math.max(...types.map((ty) => TYPES[ty].bound)) * (flags.includes('NORM') || gated ? NORM_BOUND / TYPES.f32.bound : 1) *
     Math.max(1, Math.sqrt(cols / 128));
-  check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}`, y, want, bound);
+  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}`;
+  check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}${variant}`, y, want, bound);
 }
 
 async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTokens, pos, factors = null, base = 10000, scale = 1, attnFactor = 1 }) {
@@ -208,6 +209,30 @@ opCases.push({
     // Blocks of 18, 22 and 110 bytes (2-byte aligned) beside word-aligned ones in one product.
     await matmulCase(ctx, { types: ['q5_0', 'q3_k', 'iq4_nl'], rows: [16, 8, 8], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'] });
     await matmulCase(ctx, { types: ['q2_k', 'iq4_xs', 'q5_1'], rows: [16, 8, 8], cols: 256, nTokens: 3, tok: 8, flags: ['NORM', 'MULTI'] });
+  },
+});
+
+// The decode kernels: several rows per workgroup (row counts that leave the last workgroup partial), with
+// the workgroup-memory reduction and, where the device has the feature, with subgroupAdd.
+opCases.push({
+  name: 'matmul: several rows per workgroup, subgroup reductions (the decode variants)',
+  async run(ctx) {
+    const reductions = ctx.device.features.has('subgroups') ? [false, true] : [false];
+    if (reductions.length === 1) ctx.note('matmul: this device has no subgroups feature; the subgroupAdd variant was not run');
+    for (const subgroups of reductions) {
+      for (const matvecRows of [1, 2, 4, 8]) {
+        const v = { matvecRows, subgroups };
+        await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens: 1, flags: ['RESIDUAL'], ...v });
+        await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
+        await matmulCase(ctx, { types: ['q6_k'], rows: [29], cols: 256, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5, ...v });
+        await matmulCase(ctx, { types: ['f16'], rows: [13], cols: 2048 + 32, nTokens: 1, ...v });
+      }
+      const v = { matvecRows: 2, subgroups };
+      await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], ...v });
+      await matmulCase(ctx, { types: ['f32', 'f32'], rows: [6, 6], cols: 44, nTokens: 1, flags: ['NORM', 'GATED', 'GELU'], ...v });
+      // Several tokens per workgroup (one row each) with the same reduction.
+      await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 11, tok: 8, flags: ['NORM', 'GATED'], subgroups });
+    }
   },
 });
 

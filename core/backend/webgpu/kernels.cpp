@@ -150,7 +150,9 @@ int64_t kv_group(std::string_view kv_type) {
 }
 
 std::string compose_kernel(const KernelSpec& spec) {
-  std::string code = std::string(wgsl_source("common"));
+  // Extensions come first in a module.
+  std::string code = has_flag(spec.flags, "SUBGROUPS") ? "enable subgroups;\n" : "";
+  code += wgsl_source("common");
   if (spec.kernel != "sample" && spec.kernel != "kv_shift") code += wgsl_source("step");  // those two read no step buffer
   code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags), spec.constants);
   for (size_t i = 0; i < spec.weights.size(); ++i) {

@@ -92,7 +92,9 @@ class Builder {
   }
 
   Plan plan;
-  int matvec_wg = kWG;  // threads per output row of one-token matrix products
+  int matvec_wg = kWG;  // threads per workgroup of one-token matrix products
+  int matvec_rows = 1;  // and the output rows each computes
+  bool subgroups = false;
 
   const DeviceLimits& limits() const { return limits_; }
   uint64_t binding_limit() const { return std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size) / 4 * 4; }
@@ -243,13 +245,28 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const bool gated = has("GATED"), multi = has("MULTI");
   const int tok = c.last_only ? 1 : c.tok;
   const bool tiled = tok == kTiledTokens;
+  // One token: several rows per workgroup, so each load of x serves them all.
   const int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
-  KernelSpec spec = tiled ? KernelSpec{"matmul_tiled", c.flags, {}, {}} : KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}}};
+  const int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
+  KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
+  if (!tiled) {
+    spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
+    if (b.subgroups) spec.flags.push_back("SUBGROUPS");
+    // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
+    // value reduced (the products, gate's and up's, and the sums of squares of NORM).
+    const int64_t values = (gated ? 2 : 1) * rows_per_wg * tok + (has("NORM") ? tok : 0);
+    const int64_t bytes = 4 * values * (b.subgroups ? (wg + 3) / 4 : wg);
+    if (bytes > b.limits().max_compute_workgroup_storage_size)
+      throw Error("the row matrix kernel needs " + std::to_string(bytes) + " bytes of workgroup memory; this device allows " +
+                  std::to_string(b.limits().max_compute_workgroup_storage_size) +
+                  " (maxComputeWorkgroupStorageSize): lower matvec_rows, matvec_wg or tok_tile");
+  }
   for (const Matrix* m : c.w) spec.weights.push_back(m->type);
   const uint32_t pipeline = b.pipeline(spec);
   const Matrix& m0 = *c.w[0];
   auto add = [&](int64_t rows, int64_t y_offset, std::vector<Binding> weights, int64_t rows0, int64_t rows1, const std::string& label) {
-    const auto [gx, gy] = b.rows_grid(tiled ? (rows + kTiledTokens - 1) / kTiledTokens : rows);
+    const int64_t per_group = tiled ? kTiledTokens : rows_per_wg;
+    const auto [gx, gy] = b.rows_grid((rows + per_group - 1) / per_group);
     const std::vector<uint32_t> words = {
         u32(rows), u32(m0.cols), u32(rows0), u32(rows1), u32(m0.row_bytes),
         u32(c.w.size() > 1 ? c.w[1]->row_bytes : 0), u32(c.w.size() > 2 ? c.w[2]->row_bytes : 0),
@@ -448,6 +465,7 @@ void check_options(const PlanOptions& o) {
   if (o.attn_tile < 1 || o.attn_tile > 16) throw Error("attn_tile must be in [1, 16]");
   if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
   if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
+  if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8) throw Error("matvec_rows must be 1, 2, 4 or 8");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
 }
 
@@ -474,6 +492,8 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
 
   Builder b(o.limits);
   b.matvec_wg = o.matvec_wg;
+  b.matvec_rows = o.matvec_rows;
+  b.subgroups = o.subgroups;
   Plan& plan = b.plan;
   plan.kind = "model";
   plan.max_batch = B;
@@ -695,6 +715,8 @@ Plan build_op(const json& s) {
     c.y_stride = out_rows;
     c.eps = s.value("eps", 1e-5f);
     c.tok = s.value("tok", 1);
+    b.matvec_rows = s.value("matvec_rows", 1);
+    b.subgroups = s.value("subgroups", false);
     c.soft_cap = s.value("soft_cap", 0.0f);
     emit_matmul(b, list, step, c);
   } else if (op == "embed") {
@@ -787,11 +809,16 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
     else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
+    else if (key == "matvec_rows") o.matvec_rows = value.get<int>();
+    else if (key == "subgroups") {
+      if (!value.is_boolean()) throw Error("subgroups must be true or false (whether the device has the subgroups feature)");
+      o.subgroups = value.get<bool>();
+    }
     else if (key == "kv_type") {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, subgroups, kv_type)");
   }
   return o;
 }

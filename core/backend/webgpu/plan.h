@@ -59,12 +59,14 @@ struct PlanOptions {
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
-  int matvec_wg = 64;        // threads per output row in one-token matrix products
+  int matvec_wg = 64;        // threads per workgroup in one-token matrix products
+  int matvec_rows = 2;       // output rows per workgroup in one-token matrix products (1, 2, 4 or 8)
+  bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32
 };
 
 // Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ...,
-// "top_k": ..., "kv_type": "f16"}; unknown keys are errors.
+// "top_k": ..., "subgroups": true, "kv_type": "f16"}; unknown keys are errors.
 PlanOptions parse_plan_options(const std::string& json);
 
 struct Upload {          // bytes of the GGUF file copied into a buffer

@@ -21,3 +21,11 @@ export function requiredLimits(adapter) {
   for (const k of REQUESTED_LIMITS) if (adapter.limits[k] !== undefined) out[k] = adapter.limits[k];
   return out;
 }
+
+// Features the kernels use where the adapter offers them (the plan's `subgroups` option follows the device).
+export const OPTIONAL_FEATURES = ['subgroups'];
+
+/** The requiredFeatures to ask a device for: those of OPTIONAL_FEATURES the adapter offers. */
+export function requiredFeatures(adapter) {
+  return OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+}

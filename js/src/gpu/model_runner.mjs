@@ -11,11 +11,12 @@ export class GpuModel {
    *   file (header-only: tabllm.loadModelHeader), which plans from the header it parsed
    * @param {GPUDevice} device
    * @param {{size: number, read: (offset: number, size: number) => Promise<Uint8Array>}} file the GGUF file
-   * @param {object} options plan options (limits, context_size, max_batch, top_k)
+   * @param {object} options plan options (limits, context_size, max_batch, top_k; `subgroups` defaults to
+   *   whether the device has that feature)
    */
   static async load(model, device, file, options = {}) {
     const { onLost, ...planOptions } = options;
-    const { plan, blob } = model.planWebgpu(planOptions);
+    const { plan, blob } = model.planWebgpu({ subgroups: device.features.has('subgroups'), ...planOptions });
     const executor = await PlanExecutor.create(device, plan, blob, { onLost });
     await executor.uploadWeights((offset, size) => file.read(offset, size));
     return new GpuModel(executor);

@@ -3,7 +3,7 @@
 // Chromium's copy when nothing else is configured (set TABLLM_WEBGPU_ADAPTER=native to keep the system's).
 
 import { importNodeOnly } from '../node_only.mjs';
-import { planLimits, requiredLimits } from './limits.mjs';
+import { planLimits, requiredFeatures, requiredLimits } from './limits.mjs';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -15,9 +15,12 @@ export { PLAN_LIMITS, planLimits } from './limits.mjs';
 const instances = new Set();
 
 /**
+ * @param {{features?: string[], dawnFlags?: string[]}} [options] more features to ask for where the adapter
+ *   offers them (the kernels' own, OPTIONAL_FEATURES, always are), and Dawn instance flags
+ *   (e.g. 'disable-dawn-features=timestamp_quantization' for a profiler)
  * @returns {Promise<{gpu: GPU, adapter: GPUAdapter, device: GPUDevice, limits: Record<string, number>}>}
  */
-export async function requestNodeDevice() {
+export async function requestNodeDevice({ features = [], dawnFlags = [] } = {}) {
   const fs = await importNodeOnly('node:fs');
   if (!process.env.VK_ICD_FILENAMES && process.env.TABLLM_WEBGPU_ADAPTER !== 'native' && fs.existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
@@ -29,11 +32,14 @@ export async function requestNodeDevice() {
     throw new Error(`the npm package "webgpu" is not installed (npm install at the repository root): ${e.message}`);
   }
   Object.assign(globalThis, webgpu.globals);
-  const gpu = webgpu.create([]);
+  const gpu = webgpu.create(dawnFlags);
   instances.add(gpu);
   const adapter = await gpu.requestAdapter();
   if (!adapter) throw new Error('no WebGPU adapter (is a Vulkan driver installed? VK_ICD_FILENAMES=' + (process.env.VK_ICD_FILENAMES ?? '') + ')');
-  const device = await adapter.requestDevice({ requiredLimits: requiredLimits(adapter) });
+  const device = await adapter.requestDevice({
+    requiredLimits: requiredLimits(adapter),
+    requiredFeatures: [...requiredFeatures(adapter), ...features.filter((f) => adapter.features.has(f))],
+  });
   instances.add(adapter);
   return { gpu, adapter, device, limits: planLimits(device.limits) };
 }

@@ -1,12 +1,13 @@
 // Byte-level reads of a weight buffer $W (array<u32>), composed before each weight type's decoder: GGUF
 // blocks are packed at byte offsets that need not be word aligned.
 
-// The 4 bytes at `byte`, little-endian, aligned or not.
+// The 4 bytes at `byte`, little-endian, aligned or not. Without a branch: neighbouring threads read blocks
+// of both alignments, and a branch would run both paths one after the other. (A shift by 32 - 0 is a shift
+// by 0 in WGSL, hence the select; the word past the end of a buffer reads as some value of it or zero.)
 fn $W_u32(byte: u32) -> u32 {
   let i = byte >> 2u;
   let s = (byte & 3u) * 8u;
-  if (s == 0u) { return $W[i]; }
-  return ($W[i] >> s) | ($W[i + 1u] << (32u - s));
+  return ($W[i] >> s) | select($W[i + 1u] << (32u - s), 0u, s == 0u);
 }
 
 fn $W_byte(byte: u32) -> u32 {

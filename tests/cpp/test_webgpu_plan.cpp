@@ -1,0 +1,77 @@
+// The WebGPU plan's one-token matrix products: rows per workgroup, the subgroup reduction where the device
+// has the feature, and the options that choose them (their numbers: tests/webgpu-cases/ops.mjs).
+#include <gtest/gtest.h>
+
+#include "backend/webgpu/plan.h"
+#include "common/error.h"
+#include "model/model.h"
+#include "test_paths.h"
+
+namespace tabllm {
+namespace {
+
+bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+const webgpu::Dispatch& find(const std::vector<webgpu::Dispatch>& list, const std::string& label) {
+  for (const auto& d : list)
+    if (d.label == label) return d;
+  throw Error("no dispatch " + label);
+}
+
+TEST(WebGpuPlan, OneTokenProductsTakeSeveralRowsPerWorkgroupAndSubgroupsWhenOffered) {
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-f32.gguf");  // dim 64, ffn 172, vocab 512
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  o.tok_tile = 8;  // prefill through the row kernel too: it keeps one row per workgroup
+  EXPECT_EQ(o.matvec_rows, 2);
+  EXPECT_FALSE(o.subgroups);
+  for (const bool subgroups : {false, true}) {
+    o.subgroups = subgroups;
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+    const auto& wo = find(plan.decode, "blk.0.wo");
+    EXPECT_EQ(wo.groups[0] * wo.groups[1], 32u);  // 64 rows, 2 a workgroup
+    const auto& output = find(plan.decode, "output");
+    EXPECT_EQ(output.groups[0] * output.groups[1], 256u);
+    EXPECT_NE(plan.pipelines[wo.pipeline].key.find("rows=2"), std::string::npos);
+    EXPECT_NE(plan.pipelines[find(plan.prefill, "blk.0.wo").pipeline].key.find("rows=1"), std::string::npos);
+    for (const auto& p : plan.pipelines) {
+      if (!starts_with(p.key, "matmul+") && !starts_with(p.key, "matmul:")) continue;
+      EXPECT_EQ(p.key.find("+subgroups") != std::string::npos, subgroups) << p.key;
+      EXPECT_EQ(starts_with(p.code, "enable subgroups;\n"), subgroups) << p.key;
+    }
+  }
+}
+
+TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
+  EXPECT_EQ(webgpu::parse_plan_options(R"({"matvec_rows": 4, "subgroups": true})").matvec_rows, 4);
+  EXPECT_TRUE(webgpu::parse_plan_options(R"({"subgroups": true})").subgroups);
+  EXPECT_THROW(
+      {
+        try {
+          webgpu::parse_plan_options(R"({"subgroups": "yes"})");
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("subgroups must be true or false"), std::string::npos);
+          throw;
+        }
+      },
+      Error);
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-f32.gguf");
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  o.matvec_rows = 3;
+  EXPECT_THROW(webgpu::build_model_plan(*model, o), Error);
+  // 8 rows of gate and up with the norm fused: 17 values a thread, 4,352 bytes over 64 threads.
+  o.matvec_rows = 8;
+  o.limits.max_compute_workgroup_storage_size = 4096;
+  try {
+    webgpu::build_model_plan(*model, o);
+    ADD_FAILURE() << "a row kernel over the workgroup memory limit was planned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("lower matvec_rows"), std::string::npos) << e.what();
+  }
+  o.subgroups = true;  // one partial per subgroup of at least 4: fits
+  EXPECT_NO_THROW(webgpu::build_model_plan(*model, o));
+}
+
+}  // namespace
+}  // namespace tabllm
