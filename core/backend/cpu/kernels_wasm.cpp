@@ -340,10 +340,11 @@ void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out, f
   *dsum_lo_out = *d_out * static_cast<float>(hsum_i32(sum_lo));
 }
 
-void prepare(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
+Grain grain(const MatmulArgs&) { return {1, 4}; }
+
+void prepare(const MatmulArgs& m, uint8_t* scratch, int64_t t_begin, int64_t t_end) {
   if (!visit_quantized(m.type, [](auto) {})) return;
   const Acts a = acts_in(m, scratch);
-  const int64_t t_begin = m.n_tokens * thread / n_threads, t_end = m.n_tokens * (thread + 1) / n_threads;
   for (int64_t t = t_begin; t < t_end; ++t) {
     for (int64_t b = 0; b < a.n_blocks; ++b) {
       const int64_t i = t * a.n_blocks + b;
@@ -501,8 +502,7 @@ void multiply_float(const MatmulArgs& m, int64_t r_begin, int64_t r_end) {
   for (; r < r_end; ++r) float_rows<kType, 1>(m, r);
 }
 
-void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
-  const int64_t r_begin = m.rows * thread / n_threads, r_end = m.rows * (thread + 1) / n_threads;
+void multiply(const MatmulArgs& m, uint8_t* scratch, int, int64_t r_begin, int64_t r_end) {
   const bool quantized = visit_quantized(m.type, [&](auto format) {
     multiply_rows<decltype(format)>(m, acts_in(m, scratch), r_begin, r_end);
   });
@@ -537,7 +537,7 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
 }  // namespace
 
 const SimdKernels* wasm_kernels() {
-  static const SimdKernels table{SimdLevel::Wasm128, &scratch_bytes, &prepare, &multiply, &dot_f32, &axpy_f32};
+  static const SimdKernels table{SimdLevel::Wasm128, &scratch_bytes, &grain, &prepare, &multiply, &dot_f32, &axpy_f32};
   return &table;
 }
 
