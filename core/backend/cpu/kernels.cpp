@@ -2,6 +2,7 @@
 // CPU, and the split of each product over the thread pool.
 #include "backend/cpu/kernels.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "backend/cpu/scalar_reference.h"
@@ -50,6 +51,16 @@ uint8_t* scratch_of_size(Scratch& scratch, size_t bytes) {
 
 // Below this many tokens the caller quantizes the activations alone: waking the pool costs more.
 constexpr int64_t kParallelPrepareTokens = 8;
+
+// Rows per part of a product: the kernels' grain, raised until a part reads at least kMinPartBytes of
+// weights times tokens (about a microsecond of work), since a smaller part costs more to claim than it
+// spreads. A small model's products then run on the caller alone.
+constexpr size_t kMinPartBytes = 16 << 10;
+int64_t part_rows(const MatmulArgs& args, int64_t grain) {
+  const size_t per_row = args.row_bytes * static_cast<size_t>(args.n_tokens);
+  const auto rows = static_cast<int64_t>((kMinPartBytes + per_row - 1) / per_row);
+  return (std::max(rows, grain) + grain - 1) / grain * grain;
+}
 
 }  // namespace
 
@@ -107,7 +118,7 @@ void matmul(TensorType type, const void* W, int64_t rows, int64_t cols, const fl
       float* rows;
     } job{&args, reinterpret_cast<float*>(scratch_of_size(
                      scratch, scalar::matmul_scratch_floats(args) * sizeof(float) * n_threads))};
-    pool.run(rows, 1, [&job](int64_t begin, int64_t end, int thread) {
+    pool.run(rows, part_rows(args, 1), [&job](int64_t begin, int64_t end, int thread) {
       scalar::matmul_rows(*job.args, begin, end, job.rows + static_cast<size_t>(thread) * job.args->cols);
     });
     return;
@@ -125,7 +136,7 @@ void matmul(TensorType type, const void* W, int64_t rows, int64_t cols, const fl
     pool.run(n_tokens, grain.tokens,
              [&job](int64_t begin, int64_t end, int) { job.kernels->prepare(*job.args, job.scratch, begin, end); });
   }
-  pool.run(rows, grain.rows,
+  pool.run(rows, part_rows(args, grain.rows),
            [&job](int64_t begin, int64_t end, int thread) { job.kernels->multiply(*job.args, job.scratch, thread, begin, end); });
 }
 
