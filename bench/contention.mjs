@@ -2,10 +2,11 @@
 // object on stdout:
 //   node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium] [--threads 1,2] [--busy N]
 //        [--rounds 2] [--prompt-tokens 32] [--gen-tokens 32] [--native-bin build/bin/tabllm] [--wasm-dir build-wasm]
-// Engines: native (`tabllm bench`), wasm (bench/wasm-bench.mjs, Node) and chromium (bench/browser-model.mjs: the
-// package's WebAssembly engine in a cross-origin isolated page of headless Chromium; its prompt is that many
-// words, so it may be more tokens). Every round runs each model x engine x thread count quiet, then loaded, so that drift in the machine's
-// other work falls on both alike; the median over rounds counts. Each figure carries the 1-minute load
+// Engines: native (`tabllm bench`), wasm (bench/wasm-bench.mjs, Node) and chromium (bench/browser-model.mjs:
+// the package's WebAssembly engine on the main thread of a cross-origin isolated page in headless Chromium;
+// its prompt is that many words, so it may be more tokens). Every round runs each model x engine x thread
+// count quiet, then loaded, so that drift in the machine's other work falls on both alike; the median over
+// rounds counts. Each figure carries the 1-minute load
 // average before and after it, since a quiet figure is only as quiet as the machine was. --busy defaults to
 // the number of cores. The checks are the contention goals: loaded decode keeps at least a third of its
 // quiet speed, and threads never lose to one thread under the same load.
