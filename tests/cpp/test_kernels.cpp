@@ -1,16 +1,12 @@
-// CPU kernels: the thread pool; every SIMD level of matmul against exact products within stated error
+// CPU kernels: every SIMD level of matmul against exact products within stated error
 // bounds; dot / axpy against the scalar reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
-#include <stdexcept>
-#include <thread>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -20,66 +16,6 @@
 
 namespace tabllm::cpu {
 namespace {
-
-// ----------------------------------------------------------------------------------------------------
-// Thread pool
-
-TEST(ThreadPool, EveryThreadRunsOncePerCall) {
-  for (int n : {1, 2, 4}) {
-    ThreadPool pool(n);
-    EXPECT_EQ(pool.size(), n);
-    std::vector<std::atomic<int>> calls(static_cast<size_t>(n));
-    std::atomic<int> bad_count{0};
-    constexpr int kRuns = 2000;
-    for (int run = 0; run < kRuns; ++run) {
-      pool.run([&](int i, int count) {
-        if (count != n || i < 0 || i >= n) {
-          bad_count.fetch_add(1);
-          return;
-        }
-        calls[static_cast<size_t>(i)].fetch_add(1);
-      });
-    }
-    EXPECT_EQ(bad_count.load(), 0);
-    for (int i = 0; i < n; ++i) EXPECT_EQ(calls[static_cast<size_t>(i)].load(), kRuns) << "threads " << n;
-  }
-}
-
-TEST(ThreadPool, RunReturnsOnlyWhenAllWorkIsDone) {
-  ThreadPool pool(4);
-  std::vector<int> out(4000, 0);
-  for (int run = 1; run <= 50; ++run) {
-    pool.run([&](int i, int n) {
-      for (size_t k = static_cast<size_t>(i); k < out.size(); k += static_cast<size_t>(n)) out[k] = run;
-    });
-    ASSERT_TRUE(std::all_of(out.begin(), out.end(), [run](int v) { return v == run; })) << run;
-  }
-}
-
-TEST(ThreadPool, WakesSleepingWorkers) {
-  ThreadPool pool(2);
-  std::atomic<int> sum{0};
-  pool.run([&](int i, int) { sum += i + 1; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(60));  // past the spin and yield phases
-  pool.run([&](int i, int) { sum += i + 1; });
-  EXPECT_EQ(sum.load(), 6);
-}
-
-TEST(ThreadPool, PropagatesExceptionsAndStaysUsable) {
-  ThreadPool pool(3);
-  EXPECT_THROW(pool.run([](int i, int) {
-    if (i == 2) throw std::runtime_error("worker failed");
-  }),
-               std::runtime_error);
-  EXPECT_THROW(pool.run([](int i, int) {
-    if (i == 0) throw std::runtime_error("caller failed");
-  }),
-               std::runtime_error);
-  std::atomic<int> calls{0};
-  pool.run([&](int, int) { ++calls; });
-  EXPECT_EQ(calls.load(), 3);
-  EXPECT_THROW(ThreadPool bad(0), Error);
-}
 
 // ----------------------------------------------------------------------------------------------------
 // Matmul: random weights of every type, every SIMD level.

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "quant/block_formats.h"
+#include "quant/half_inline.h"
 #include "quant/quantize.h"
 
 namespace tabllm {
@@ -56,6 +57,15 @@ TEST(Half, EveryHalfRoundTrips) {
     const float f = f16_to_f32(static_cast<uint16_t>(h));
     if (std::isnan(f)) continue;
     ASSERT_EQ(f32_to_f16(f), h) << "half 0x" << std::hex << h;
+  }
+}
+
+// The kernels' inline conversion (WebAssembly block scales) against the reference, bit for bit.
+TEST(Half, InlineConversionMatchesEveryHalf) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    const auto half = static_cast<uint16_t>(h);
+    ASSERT_EQ(std::bit_cast<uint32_t>(f16_to_f32_inline(half)), std::bit_cast<uint32_t>(f16_to_f32(half)))
+        << "half 0x" << std::hex << h;
   }
 }
 

@@ -1,9 +1,8 @@
 #include "cli/engine_setup.h"
 
-#include <thread>
-
 #include "common/error.h"
 #include "backend/cpu/forward.h"
+#include "backend/cpu/thread_pool.h"
 #include "split/gguf_split.h"
 
 namespace tabllm::cli {
@@ -11,7 +10,7 @@ namespace tabllm::cli {
 const std::vector<std::string> kEngineOptions = {"m|model", "threads|t", "ctx|c", "kernels", "kv-type"};
 const char* const kEngineUsage =
     "  -m, --model FILE     GGUF model\n"
-    "  -t, --threads N      CPU threads (default: all cores)\n"
+    "  -t, --threads N      CPU threads (default: the CPUs this process may use)\n"
     "  -c, --ctx N          context size in tokens (default: the model's)\n"
     "  --kernels K          simd (default) or scalar (the reference path)\n"
     "  --kv-type T          KV cache type: f16 (default), q8_0 or f32\n";
@@ -30,8 +29,7 @@ Engine open_engine(const Args& args) {
   Engine e;
   e.model = load_model(args.require("m"));
   CpuOptions options;
-  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  options.n_threads = args.get_int("threads", hw);
+  options.n_threads = args.get_int("threads", cpu::available_cpus());
   if (options.n_threads < 1 || options.n_threads > 512) throw Error("--threads must be between 1 and 512");
   options.context_size = args.get_int("ctx", 0);
   if (options.context_size < 0) throw Error("--ctx must be positive");

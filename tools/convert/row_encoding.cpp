@@ -5,11 +5,12 @@
 #include <thread>
 #include <vector>
 
+#include "backend/cpu/thread_pool.h"
 #include "quant/quantize.h"
 
 namespace tabllm::tools {
 
-int default_thread_count() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+int default_thread_count() { return cpu::available_cpus(); }
 
 void parallel_for(uint64_t n, int n_threads, const std::function<void(uint64_t, uint64_t)>& work) {
   const uint64_t slices = std::clamp<uint64_t>(static_cast<uint64_t>(std::max(n_threads, 1)), 1, std::max<uint64_t>(n, 1));

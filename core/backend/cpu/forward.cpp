@@ -96,8 +96,8 @@ void CpuForward::rotate_layers(int64_t distance, const PerLayer& per_layer) {
   std::vector<float> cos(2 * half), sin(2 * half);  // global, then local
   ops::rope_shift_cos_sin(-distance, inv_freq_global_, cos.data(), sin.data());
   ops::rope_shift_cos_sin(-distance, inv_freq_local_, cos.data() + half, sin.data() + half);
-  pool_.run([&](int thread, int n_threads) {
-    for (int64_t l = thread; l < c_.n_layers; l += n_threads) {
+  pool_.run(c_.n_layers, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t l = begin; l < end; ++l) {
       const size_t table = c_.is_local(l) ? half : 0;
       per_layer(l, [&](float* key) {
         for (int64_t h = 0; h < c_.n_kv_heads; ++h)
@@ -194,8 +194,8 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
   const bool decode = kv_.type() != TensorType::F32 && rows * kv_dim * 2 * 4 <= kDecodedRowsBytes;
   if (decode) {
     decoded_.resize(static_cast<size_t>(rows * 2 * kv_dim));
-    pool_.run([&](int thread, int n_threads) {
-      for (int64_t r = thread; r < rows; r += n_threads) {
+    pool_.run(rows, 1, [&](int64_t begin, int64_t end, int) {
+      for (int64_t r = begin; r < end; ++r) {
         float* k = &decoded_[static_cast<size_t>(r * 2 * kv_dim)];
         kv_.key(layer, first + r, 0, kv_dim, k);
         kv_.value(layer, first + r, 0, kv_dim, k + kv_dim);
@@ -204,14 +204,14 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
   }
   const float* decoded = decode ? decoded_.data() - first * 2 * kv_dim : nullptr;  // indexed by position
   const Job* j = &job;
-  pool_.run([j, decoded, kv_dim](int thread, int n_threads) {
+  pool_.run(job.n * c_.n_heads, 1, [j, decoded, kv_dim](int64_t begin, int64_t end, int thread) {
     CpuForward& f = *j->self;
     const cpu::Path path = f.options_.path;
     const int64_t n_heads = f.c_.n_heads, hd = j->hd;
     float* scores = &f.scores_[static_cast<size_t>(thread) * static_cast<size_t>(f.kv_.capacity())];
     float* key_row = &f.kv_rows_[static_cast<size_t>(thread * 2 * hd)];
     float* value_row = key_row + hd;
-    for (int64_t task = thread; task < j->n * n_heads; task += n_threads) {
+    for (int64_t task = begin; task < end; ++task) {
       const int64_t t = task / n_heads, h = task % n_heads;
       const int64_t kv_offset = (h / j->group) * hd;
       const float* q = &f.q_[t * j->q_dim + h * hd];

@@ -2,6 +2,7 @@
 // CPU, and the split of each product over the thread pool.
 #include "backend/cpu/kernels.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include "backend/cpu/scalar_reference.h"
@@ -41,16 +42,6 @@ std::atomic<int> forced_level{-1};
 
 const SimdKernels* active_kernels() { return kernels_of(active_simd_level()); }
 
-// [begin, end) of `n` items for thread `i` of `n_threads`, in `align`-sized pieces.
-struct Range {
-  int64_t begin, end;
-};
-Range share(int64_t n, int i, int n_threads, int64_t align = 1) {
-  const int64_t pieces = (n + align - 1) / align;
-  const int64_t begin = pieces * i / n_threads * align, end = pieces * (i + 1) / n_threads * align;
-  return {begin < n ? begin : n, end < n ? end : n};
-}
-
 uint8_t* scratch_of_size(Scratch& scratch, size_t bytes) {
   constexpr size_t kAlign = 64;
   if (scratch.bytes.size() < bytes + kAlign) scratch.bytes.resize(bytes + kAlign);
@@ -60,6 +51,16 @@ uint8_t* scratch_of_size(Scratch& scratch, size_t bytes) {
 
 // Below this many tokens the caller quantizes the activations alone: waking the pool costs more.
 constexpr int64_t kParallelPrepareTokens = 8;
+
+// Rows per part of a product: the kernels' grain, raised until a part reads at least kMinPartBytes of
+// weights times tokens (about a microsecond of work), since a smaller part costs more to claim than it
+// spreads. A small model's products then run on the caller alone.
+constexpr size_t kMinPartBytes = 16 << 10;
+int64_t part_rows(const MatmulArgs& args, int64_t grain) {
+  const size_t per_row = args.row_bytes * static_cast<size_t>(args.n_tokens);
+  const auto rows = static_cast<int64_t>((kMinPartBytes + per_row - 1) / per_row);
+  return (std::max(rows, grain) + grain - 1) / grain * grain;
+}
 
 }  // namespace
 
@@ -117,9 +118,8 @@ void matmul(TensorType type, const void* W, int64_t rows, int64_t cols, const fl
       float* rows;
     } job{&args, reinterpret_cast<float*>(scratch_of_size(
                      scratch, scalar::matmul_scratch_floats(args) * sizeof(float) * n_threads))};
-    pool.run([&job](int i, int n) {
-      const Range r = share(job.args->rows, i, n);
-      scalar::matmul_rows(*job.args, r.begin, r.end, job.rows + static_cast<size_t>(i) * job.args->cols);
+    pool.run(rows, part_rows(args, 1), [&job](int64_t begin, int64_t end, int thread) {
+      scalar::matmul_rows(*job.args, begin, end, job.rows + static_cast<size_t>(thread) * job.args->cols);
     });
     return;
   }
@@ -129,12 +129,15 @@ void matmul(TensorType type, const void* W, int64_t rows, int64_t cols, const fl
     const SimdKernels* kernels;
     uint8_t* scratch;
   } job{&args, kernels, scratch_of_size(scratch, kernels->scratch_bytes(args, n_threads))};
+  const Grain grain = kernels->grain(args);
   if (n_threads == 1 || n_tokens < kParallelPrepareTokens) {
-    kernels->prepare(args, job.scratch, 0, 1);
+    kernels->prepare(args, job.scratch, 0, n_tokens);
   } else {
-    pool.run([&job](int i, int n) { job.kernels->prepare(*job.args, job.scratch, i, n); });
+    pool.run(n_tokens, grain.tokens,
+             [&job](int64_t begin, int64_t end, int) { job.kernels->prepare(*job.args, job.scratch, begin, end); });
   }
-  pool.run([&job](int i, int n) { job.kernels->multiply(*job.args, job.scratch, i, n); });
+  pool.run(rows, part_rows(args, grain.rows),
+           [&job](int64_t begin, int64_t end, int thread) { job.kernels->multiply(*job.args, job.scratch, thread, begin, end); });
 }
 
 float dot_f32(const float* a, const float* b, int64_t n, Path path) {

@@ -11,10 +11,10 @@
 #include <wasm_simd128.h>
 
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 
 #include "quant/block_formats.h"
+#include "quant/half_inline.h"
 #include "quant/quantize.h"
 
 namespace tabllm::cpu {
@@ -31,17 +31,6 @@ int32_t hsum_i32(v128_t v) {
 }
 
 v128_t load(const void* p) { return wasm_v128_load(p); }
-
-// Block scales are halves; an inline conversion (bits into place, rescaled by 2^112, exact for normals and
-// subnormals) avoids a call per block.
-float half_to_float(uint16_t h) {
-  if ((h & 0x7c00) == 0x7c00) return f16_to_f32(h);  // inf / nan
-  const uint32_t bits = static_cast<uint32_t>(h & 0x7fff) << 13;
-  float magnitude;
-  std::memcpy(&magnitude, &bits, 4);
-  magnitude *= 0x1p112f;
-  return (h & 0x8000) ? -magnitude : magnitude;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Weight formats: group g of a block as two vectors of signed bytes w0 (values 0-15) and w1 (16-31) with
@@ -72,7 +61,7 @@ struct FormatQ4_0 {
       const v128_t v = load(b->qs), eight = wasm_i8x16_splat(8);
       return {wasm_i8x16_sub(low_nibbles(v), eight), wasm_i8x16_sub(high_nibbles(v), eight)};
     }
-    float scale(int) const { return half_to_float(b->d); }
+    float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return 0.0f; }
   };
 };
@@ -87,8 +76,8 @@ struct FormatQ4_1 {
       const v128_t v = load(b->qs);
       return {low_nibbles(v), high_nibbles(v)};
     }
-    float scale(int) const { return half_to_float(b->d); }
-    float min(int) const { return half_to_float(b->m); }
+    float scale(int) const { return f16_to_f32_inline(b->d); }
+    float min(int) const { return f16_to_f32_inline(b->m); }
   };
 };
 
@@ -107,7 +96,7 @@ struct FormatQ5_0 {
     const blocks::Q5_0* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q5_0*>(p)) {}
     Group group(int) const { return q5_group(b, 16); }
-    float scale(int) const { return half_to_float(b->d); }
+    float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return 0.0f; }
   };
 };
@@ -119,8 +108,8 @@ struct FormatQ5_1 {
     const blocks::Q5_1* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q5_1*>(p)) {}
     Group group(int) const { return q5_group(b, 0); }
-    float scale(int) const { return half_to_float(b->d); }
-    float min(int) const { return half_to_float(b->m); }
+    float scale(int) const { return f16_to_f32_inline(b->d); }
+    float min(int) const { return f16_to_f32_inline(b->m); }
   };
 };
 
@@ -131,7 +120,7 @@ struct FormatQ8_0 {
     const blocks::Q8_0* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q8_0*>(p)) {}
     Group group(int) const { return {load(b->qs), load(b->qs + 16)}; }
-    float scale(int) const { return half_to_float(b->d); }
+    float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return 0.0f; }
   };
 };
@@ -147,8 +136,8 @@ struct FormatK4 {
     float d, dmin;
     uint8_t sc[8], mn[8];
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const Raw*>(p)) {
-      d = half_to_float(b->d);
-      dmin = half_to_float(b->dmin);
+      d = f16_to_f32_inline(b->d);
+      dmin = f16_to_f32_inline(b->dmin);
       blocks::unpack_k4_scales(b->scales, sc, mn);
     }
     Group group(int g) const {
@@ -174,7 +163,7 @@ struct FormatQ6_K {
   struct Block {
     const blocks::Q6_K* b;
     float d;
-    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q6_K*>(p)), d(half_to_float(b->d)) {}
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q6_K*>(p)), d(f16_to_f32_inline(b->d)) {}
     Group group(int g) const {
       const int half = g / 4, part = g % 4;
       const uint8_t* low = b->ql + 64 * half + 32 * (part & 1);
@@ -208,7 +197,7 @@ struct FormatQ2_K {
     const blocks::Q2_K* b;
     float d, dmin;
     explicit Block(const uint8_t* p)
-        : b(reinterpret_cast<const blocks::Q2_K*>(p)), d(half_to_float(b->d)), dmin(half_to_float(b->dmin)) {}
+        : b(reinterpret_cast<const blocks::Q2_K*>(p)), d(f16_to_f32_inline(b->d)), dmin(f16_to_f32_inline(b->dmin)) {}
     Group group(int g) const { return two_bits(b->qs, g); }
     float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub] & 0xf); }
     float min16(int g, int sub) const { return -dmin * static_cast<float>(b->scales[2 * g + sub] >> 4); }
@@ -223,7 +212,7 @@ struct FormatQ3_K {
     const blocks::Q3_K* b;
     float d;
     int8_t sc[16];
-    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q3_K*>(p)), d(half_to_float(b->d)) {
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q3_K*>(p)), d(f16_to_f32_inline(b->d)) {
       blocks::unpack_q3_k_scales(b->scales, sc);
     }
     Group group(int g) const {
@@ -251,7 +240,7 @@ struct FormatIQ4_NL {
     const blocks::IQ4_NL* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_NL*>(p)) {}
     Group group(int) const { return iq4_group(b->qs); }
-    float scale(int) const { return half_to_float(b->d); }
+    float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return 0.0f; }
   };
 };
@@ -262,7 +251,7 @@ struct FormatIQ4_XS {
   struct Block {
     const blocks::IQ4_XS* b;
     float d;
-    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_XS*>(p)), d(half_to_float(b->d)) {}
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_XS*>(p)), d(f16_to_f32_inline(b->d)) {}
     Group group(int g) const { return iq4_group(b->qs + 16 * g); }
     float scale(int g) const { return d * static_cast<float>(blocks::iq4_xs_scale(*b, g)); }
     float min(int) const { return 0.0f; }
@@ -340,10 +329,11 @@ void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out, f
   *dsum_lo_out = *d_out * static_cast<float>(hsum_i32(sum_lo));
 }
 
-void prepare(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
+Grain grain(const MatmulArgs&) { return {1, 4}; }
+
+void prepare(const MatmulArgs& m, uint8_t* scratch, int64_t t_begin, int64_t t_end) {
   if (!visit_quantized(m.type, [](auto) {})) return;
   const Acts a = acts_in(m, scratch);
-  const int64_t t_begin = m.n_tokens * thread / n_threads, t_end = m.n_tokens * (thread + 1) / n_threads;
   for (int64_t t = t_begin; t < t_end; ++t) {
     for (int64_t b = 0; b < a.n_blocks; ++b) {
       const int64_t i = t * a.n_blocks + b;
@@ -501,8 +491,7 @@ void multiply_float(const MatmulArgs& m, int64_t r_begin, int64_t r_end) {
   for (; r < r_end; ++r) float_rows<kType, 1>(m, r);
 }
 
-void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
-  const int64_t r_begin = m.rows * thread / n_threads, r_end = m.rows * (thread + 1) / n_threads;
+void multiply(const MatmulArgs& m, uint8_t* scratch, int, int64_t r_begin, int64_t r_end) {
   const bool quantized = visit_quantized(m.type, [&](auto format) {
     multiply_rows<decltype(format)>(m, acts_in(m, scratch), r_begin, r_end);
   });
@@ -537,7 +526,7 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
 }  // namespace
 
 const SimdKernels* wasm_kernels() {
-  static const SimdKernels table{SimdLevel::Wasm128, &scratch_bytes, &prepare, &multiply, &dot_f32, &axpy_f32};
+  static const SimdKernels table{SimdLevel::Wasm128, &scratch_bytes, &grain, &prepare, &multiply, &dot_f32, &axpy_f32};
   return &table;
 }
 

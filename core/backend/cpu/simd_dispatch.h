@@ -24,13 +24,19 @@ struct MatmulArgs {
   float* y;
 };
 
-// A product runs in two phases, each split over the pool's threads: prepare() quantizes the activations
-// into scratch, multiply() computes y. Both see the same scratch (scratch_bytes long, 64-byte aligned).
+// A product runs in two phases, each split over the pool's threads in parts: prepare() quantizes the
+// activations of tokens [t_begin, t_end) into scratch, multiply() computes rows [r_begin, r_end) of y.
+// Both see the same scratch (scratch_bytes long, 64-byte aligned); multiply() may use the slice of it that
+// belongs to `thread`. Parts start at multiples of grain()'s sizes.
+struct Grain {
+  int64_t tokens, rows;
+};
 struct SimdKernels {
   SimdLevel level;
   size_t (*scratch_bytes)(const MatmulArgs& args, int n_threads);
-  void (*prepare)(const MatmulArgs& args, uint8_t* scratch, int thread, int n_threads);
-  void (*multiply)(const MatmulArgs& args, uint8_t* scratch, int thread, int n_threads);
+  Grain (*grain)(const MatmulArgs& args);
+  void (*prepare)(const MatmulArgs& args, uint8_t* scratch, int64_t t_begin, int64_t t_end);
+  void (*multiply)(const MatmulArgs& args, uint8_t* scratch, int thread, int64_t r_begin, int64_t r_end);
   float (*dot_f32)(const float* a, const float* b, int64_t n);
   void (*axpy_f32)(float alpha, const float* x, float* y, int64_t n);
 };

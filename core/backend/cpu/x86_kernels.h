@@ -448,16 +448,6 @@ struct Layout {
   }
 };
 
-// [begin, end) of n items for thread i, in pieces of `align`.
-struct Range {
-  int64_t begin, end;
-};
-inline Range share(int64_t n, int i, int n_threads, int64_t align) {
-  const int64_t pieces = (n + align - 1) / align;
-  const int64_t begin = pieces * i / n_threads * align, end = pieces * (i + 1) / n_threads * align;
-  return {begin < n ? begin : n, end < n ? end : n};
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Activation preparation.
 
@@ -728,15 +718,14 @@ void panel_tiles(const MatmulArgs& m, const Panel& p, const LaneActs& a, int64_t
 }
 
 template <class Isa, class F>
-void multiply_panels(const MatmulArgs& m, const Layout<Isa>& layout, int thread, int n_threads) {
+void multiply_panels(const MatmulArgs& m, const Layout<Isa>& layout, int thread, int64_t r_begin, int64_t r_end) {
   constexpr int kSub = F::kSub16 ? 16 : 32;
-  const Range rows = share(m.rows, thread, n_threads, Isa::kTileRows);
   const Panel panel = layout.panel(m, thread);
   const int64_t groups = (m.n_tokens + Isa::kLanes - 1) / Isa::kLanes;
   for (int64_t c = 0; c < groups; c += kChunkGroups) {
     const int64_t c_end = c + kChunkGroups < groups ? c + kChunkGroups : groups;
-    for (int64_t row0 = rows.begin; row0 < rows.end; row0 += Isa::kPanelRows) {
-      const int64_t n_rows = rows.end - row0 < Isa::kPanelRows ? rows.end - row0 : Isa::kPanelRows;
+    for (int64_t row0 = r_begin; row0 < r_end; row0 += Isa::kPanelRows) {
+      const int64_t n_rows = r_end - row0 < Isa::kPanelRows ? r_end - row0 : Isa::kPanelRows;
       unpack_panel<Isa, F>(m, panel, layout.signed_w, row0, n_rows);
       if (layout.signed_w) {
         if constexpr (!Isa::kVnni) panel_tiles<Isa, kSub, F::kHasMin, false, true>(m, panel, layout.lanes, row0, n_rows, c, c_end);
@@ -831,37 +820,44 @@ size_t scratch_bytes(const MatmulArgs& m, int n_threads) {
   return layout.shared_bytes + layout.per_thread_bytes * static_cast<size_t>(n_threads);
 }
 
+// Panels take whole tiles of rows and whole lane groups of tokens; a part of at least one panel keeps
+// the panel's reuse of the activations.
 template <class Isa>
-void prepare(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
+Grain grain(const MatmulArgs& m) {
+  const Layout<Isa> layout(m, nullptr, Isa::kMinPanelTokens);
+  if (layout.mode == Mode::Panels) return {Isa::kLanes, Isa::kPanelRows};
+  return {1, 4};
+}
+
+template <class Isa>
+void prepare(const MatmulArgs& m, uint8_t* scratch, int64_t t_begin, int64_t t_end) {
   const Layout<Isa> layout(m, scratch, Isa::kMinPanelTokens);
   if (layout.mode == Mode::Rows) {
-    const Range t = share(m.n_tokens, thread, n_threads, 1);
-    quantize_rows(m, layout.rows, layout.zero, t.begin, t.end);
+    quantize_rows(m, layout.rows, layout.zero, t_begin, t_end);
     visit_quantized(m.type, [&](auto format) {
-      for (int64_t i = t.begin; i < t.end; ++i) Isa::template prepare_wide<decltype(format)>(layout.rows, i);
+      for (int64_t i = t_begin; i < t_end; ++i) Isa::template prepare_wide<decltype(format)>(layout.rows, i);
     });
   } else if (layout.mode == Mode::Panels) {
-    const Range g = share((m.n_tokens + Isa::kLanes - 1) / Isa::kLanes, thread, n_threads, 1);
-    quantize_lanes<Isa::kLanes>(m, layout.lanes, layout.sub, layout.zero, g.begin, g.end);
+    quantize_lanes<Isa::kLanes>(m, layout.lanes, layout.sub, layout.zero, t_begin / Isa::kLanes,
+                                (t_end + Isa::kLanes - 1) / Isa::kLanes);
   }
 }
 
 template <class Isa>
-void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int n_threads) {
+void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int64_t r_begin, int64_t r_end) {
   const Layout<Isa> layout(m, scratch, Isa::kMinPanelTokens);
   if (layout.mode == Mode::Panels) {
-    visit_quantized(m.type, [&](auto format) { multiply_panels<Isa, decltype(format)>(m, layout, thread, n_threads); });
+    visit_quantized(m.type, [&](auto format) { multiply_panels<Isa, decltype(format)>(m, layout, thread, r_begin, r_end); });
     return;
   }
-  const Range rows = share(m.rows, thread, n_threads, 1);
   if (layout.mode == Mode::Rows) {
-    visit_quantized(m.type, [&](auto format) { multiply_rows<Isa, decltype(format)>(m, layout.rows, rows.begin, rows.end); });
+    visit_quantized(m.type, [&](auto format) { multiply_rows<Isa, decltype(format)>(m, layout.rows, r_begin, r_end); });
     return;
   }
   switch (m.type) {
-    case TensorType::F32: return multiply_float<Isa, TensorType::F32>(m, rows.begin, rows.end);
-    case TensorType::F16: return multiply_float<Isa, TensorType::F16>(m, rows.begin, rows.end);
-    case TensorType::BF16: return multiply_float<Isa, TensorType::BF16>(m, rows.begin, rows.end);
+    case TensorType::F32: return multiply_float<Isa, TensorType::F32>(m, r_begin, r_end);
+    case TensorType::F16: return multiply_float<Isa, TensorType::F16>(m, r_begin, r_end);
+    case TensorType::BF16: return multiply_float<Isa, TensorType::BF16>(m, r_begin, r_end);
     default: return;
   }
 }
@@ -893,7 +889,7 @@ void axpy_f32(float alpha, const float* x, float* y, int64_t n) {
 
 template <class Isa>
 SimdKernels make_table(SimdLevel level) {
-  return {level, &scratch_bytes<Isa>, &prepare<Isa>, &multiply<Isa>, &dot_f32<Isa>, &axpy_f32<Isa>};
+  return {level, &scratch_bytes<Isa>, &grain<Isa>, &prepare<Isa>, &multiply<Isa>, &dot_f32<Isa>, &axpy_f32<Isa>};
 }
 
 }  // namespace
