@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "runtime/context_shift.h"
 #include "runtime/kv_pager.h"
+#include "runtime/speculative.h"
 #include "runtime/token_constraint.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
@@ -38,6 +39,8 @@ struct GenerateRequest {
   bool truncate_prompt = false;
   // Leading tokens a context shift keeps (the system prompt, or attention sinks); at most half the context.
   int64_t n_keep = kDefaultKeep;
+  // Speculative decoding (runtime/speculative.h); off by default. Same output, fewer forward passes.
+  SpeculativeParams speculative;
 };
 
 enum class FinishReason { Stop, Length, Aborted };
@@ -64,6 +67,7 @@ struct GenerateResult {
   int64_t context_shifts = 0;           // times the context was full and its older half was dropped
   KvPagerStats kv_pages;                // this request's paging (a session with a KvPager)
   std::vector<std::string> warnings;    // what went wrong without failing the request (a KV page store)
+  SpeculativeStats speculative;         // drafted and accepted tokens (a request with speculative decoding)
 };
 
 class Generation;
