@@ -6,7 +6,7 @@ import { checkCloudOptions } from './cloud.mjs';
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'cloud']);
+  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'cloud', 'speculative']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -94,6 +94,11 @@ function checkValues(api, o) {
     fail(`prefixCache must be true, false or {maxBytes: a positive number}, got ${JSON.stringify(o.prefixCache)}`);
   }
   if (o.cloud !== undefined) checkCloudOptions(o.cloud, fail);
+  // The fields' ranges are the core's to check, per request, with errors naming them (speculative.k, ...).
+  if (o.speculative !== undefined && (typeof o.speculative !== 'object' || o.speculative === null || Array.isArray(o.speculative) ||
+    !['prompt-lookup', 'self', 'off'].includes(o.speculative.method))) {
+    fail(`speculative must be {method: "prompt-lookup" | "self" | "off", k?, ngram?, draft_layers?}, got ${JSON.stringify(o.speculative)}`);
+  }
   if (o.kvRecall !== undefined && typeof o.kvRecall !== 'boolean') fail(`kvRecall must be true or false, got ${JSON.stringify(o.kvRecall)}`);
   if (o.kvRecall && !o.kvBudget) fail('kvRecall needs a kvBudget: pages are recalled from what a budget paged out');
   if (o.kvBudget !== undefined && (typeof o.kvBudget !== 'number' || !(o.kvBudget > 0))) fail(`kvBudget must be a positive number of bytes, got ${JSON.stringify(o.kvBudget)}`);

@@ -69,9 +69,9 @@ int cmd_generate(int argc, char** argv) {
                t.decode_tokens_per_s(), t.ttft_ms, finish_reason_name(r.finish), engine.threads, engine.kernels.c_str());
   if (req.speculative.method != SpeculativeMethod::Off) {
     const SpeculativeStats& s = r.speculative;
-    std::fprintf(stderr, "[tabllm] speculative %s: drafted %lld, accepted %lld (%.0f%%), %lld forward passes for %lld tokens\n",
+    std::fprintf(stderr, "[tabllm] speculative %s: drafted %lld, accepted %lld (%.0f%%), %lld forward passes after the first token\n",
                  speculative_method_name(req.speculative.method), static_cast<long long>(s.drafted), static_cast<long long>(s.accepted),
-                 100 * s.acceptance_rate(), static_cast<long long>(s.forward_passes), static_cast<long long>(t.generated_tokens));
+                 100 * s.acceptance_rate(), static_cast<long long>(s.forward_passes));
   }
   return 0;
 }
