@@ -103,7 +103,6 @@ void Generation::shift_context() {
 
 bool Generation::step(std::string& chunk) {
   if (finished_ || pending().empty()) return advance(logits_.data(), chunk);
-  if (result_.timings.generated_tokens > 0) result_.speculative.forward_passes++;
   if (draft()) {
     backend_.forward(pending_, pending_pos(), Logits::All, verify_logits_.data());
     return advance_speculative(chunk);
@@ -233,6 +232,7 @@ bool Generation::begin_advance(std::string& chunk) {
     chunk = finish(FinishReason::Length);
     return true;
   }
+  if (result_.timings.generated_tokens > 0) result_.speculative.forward_passes++;  // a decode pass, on any backend
   const size_t piece = pending().size();
   cached_.insert(cached_.end(), pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(piece));
   if (piece < pending_.size()) {  // a piece of a prompt longer than the window: no token yet

@@ -285,3 +285,26 @@ TEST(Speculative, BadParametersAreRefused) {
   EXPECT_THROW(Generation(model->config(), model->tokenizer(), host, cached, speculative(greedy("Once", 4), SpeculativeMethod::Self)),
                Error);
 }
+
+TEST(Speculative, HostDrivenBackendDecodesPlainly) {
+  // The host's forward pass gives the last position's logits only: prompt lookup drafts nothing there,
+  // and the output and counts are plain decoding's.
+  const auto model = stories();
+  auto session = make_session(*model);
+  const GenerateRequest req = speculative(greedy("Once upon a time", 24), SpeculativeMethod::PromptLookup);
+  const GenerateResult plain = session->generate(req);
+  CpuForward forward(*model, CpuOptions{});
+  HostDrivenBackend host(512);
+  std::vector<int32_t> cached;
+  Generation g(model->config(), model->tokenizer(), host, cached, req);
+  std::vector<float> logits(static_cast<size_t>(model->config().n_vocab));
+  std::string chunk;
+  for (;;) {
+    const auto pending = g.pending();
+    if (!pending.empty()) forward.forward(pending, g.pending_pos(), Logits::Last, logits.data());
+    if (!g.advance(pending.empty() ? nullptr : logits.data(), chunk)) break;
+  }
+  EXPECT_EQ(g.result().tokens, plain.tokens);
+  EXPECT_EQ(g.result().speculative.drafted, 0);
+  EXPECT_EQ(g.result().speculative.forward_passes, 23);
+}
