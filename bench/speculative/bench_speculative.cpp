@@ -1,5 +1,6 @@
 // tabllm_bench_speculative -m MODEL [--tasks bench/speculative/tasks.json] [--threads 1] [--reps 3] [--k 8]
-// [--draft-layers L]: greedy decode speed without and with speculative decoding (prompt-lookup, self), per
+// [--draft-layers L] [--draft-model FILE]: greedy decode speed without and with speculative decoding
+// (prompt-lookup, self, and draft with --draft-model), per
 // task of the tasks file (a prompt, max_tokens and an optional response_format), as one JSON object:
 // median decode tokens/s over the repetitions, the speed-up over plain decoding, the draft's counts, and
 // whether the output equals plain decoding's (it must).
@@ -109,8 +110,8 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   try {
-    const cli::Args args(argc, argv, {"m|model", "tasks", "threads", "reps", "k", "draft-layers", "forced", "gen-tokens"}, {},
-                         "usage: tabllm_bench_speculative -m MODEL [--tasks bench/speculative/tasks.json] [--threads 1] [--reps 3] [--k 8] [--draft-layers L]\n"
+    const cli::Args args(argc, argv, {"m|model", "tasks", "threads", "reps", "k", "draft-layers", "draft-model", "forced", "gen-tokens"}, {},
+                         "usage: tabllm_bench_speculative -m MODEL [--tasks bench/speculative/tasks.json] [--threads 1] [--reps 3] [--k 8] [--draft-layers L] [--draft-model FILE]\n"
                          "       tabllm_bench_speculative -m MODEL --forced 0.5,0.7,0.9 [--gen-tokens 128] [--threads 1] [--k 8]");
     const auto model = Model::load(args.require("m"));
     if (const auto rates = args.get("forced")) {
@@ -128,6 +129,12 @@ int main(int argc, char** argv) {
     CpuOptions options;
     options.n_threads = args.get_int("threads", 1);
     const int reps = std::max(1, args.get_int("reps", 3));
+    std::unique_ptr<Model> draft;
+    std::vector<SpeculativeMethod> methods = {SpeculativeMethod::Off, SpeculativeMethod::PromptLookup, SpeculativeMethod::Self};
+    if (const auto path = args.get("draft-model")) {
+      draft = Model::load(*path);
+      methods.push_back(SpeculativeMethod::Draft);
+    }
     grammar::ConstraintFactory formats(grammar::TokenVocabulary::from_tokenizer(model->tokenizer()));
     json out = {{"bench", "speculative"}, {"backend", "cpu"}, {"model", args.require("m")}, {"threads", options.n_threads}, {"reps", reps}};
     json rows = json::array();
@@ -136,10 +143,11 @@ int main(int argc, char** argv) {
       if (task.contains("response_format")) format = grammar::OutputFormat::from_json(task["response_format"]);
       double plain_speed = 0, plain_cpu_speed = 0;
       std::vector<int32_t> plain_tokens;
-      for (const SpeculativeMethod method : {SpeculativeMethod::Off, SpeculativeMethod::PromptLookup, SpeculativeMethod::Self}) {
+      for (const SpeculativeMethod method : methods) {
         std::vector<Run> runs;
         for (int rep = 0; rep < reps; ++rep) {
           Session session(*model, std::make_unique<CpuForward>(*model, options));  // a fresh cache: no prompt reuse
+          if (draft) session.set_draft_model(draft->config(), std::make_unique<CpuForward>(*draft, options));
           GenerateRequest req;
           req.prompt = task["prompt"];
           req.max_tokens = task["max_tokens"];

@@ -21,7 +21,7 @@ constexpr size_t kRecallQueryTokens = 128;
 }  // namespace
 
 Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
-                       GenerateRequest request, KvPager* pager)
+                       GenerateRequest request, KvPager* pager, DraftModel* draft)
     : config_(config),
       tokenizer_(tokenizer),
       backend_(backend),
@@ -35,6 +35,7 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
       stops_(request_.stop),
       logits_(static_cast<size_t>(config.n_vocab)),
       decode_start_(start_),
+      draft_model_(draft),
       draft_length_(request_.speculative.k) {
   if (request_.prompt.empty()) throw Error("the prompt is empty: give some text to continue");
   if (request_.max_tokens < 0) throw Error("max_tokens must be >= 0, got " + std::to_string(request_.max_tokens));
@@ -49,8 +50,10 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
     draft_layers_ = spec.draft_layers > 0 ? spec.draft_layers : std::max<int64_t>(1, config_.n_layers / 2);
     if (draft_layers_ > most)
       throw Error("speculative.draft_layers must be in [1, " + std::to_string(most) + "] for this model, got " + std::to_string(draft_layers_));
-    draft_logits_.resize(static_cast<size_t>(config_.n_vocab));
   }
+  if (spec.method == SpeculativeMethod::Draft && !draft_model_)
+    throw Error("speculative method \"draft\" needs a draft model loaded beside the model (tabllm generate --draft-model FILE)");
+  if (spec.method == SpeculativeMethod::Self || spec.method == SpeculativeMethod::Draft) draft_logits_.resize(static_cast<size_t>(config_.n_vocab));
   if (spec.method != SpeculativeMethod::Off) verify_logits_.resize(static_cast<size_t>(spec.k + 1) * static_cast<size_t>(config_.n_vocab));
   history_ = request_.prompt_tokens.empty() ? tokenizer_.encode(request_.prompt, request_.add_bos) : request_.prompt_tokens;
   if (history_.empty()) throw Error("the prompt produced no tokens");
@@ -123,32 +126,60 @@ bool Generation::draft() {
   draft_q_.clear();
   if (spec.method == SpeculativeMethod::PromptLookup)
     prompt_lookup(history_, static_cast<size_t>(k), static_cast<size_t>(spec.ngram), drafts_);
-  else
+  else if (spec.method == SpeculativeMethod::Self)
     draft_with_layers(k);
+  else
+    draft_with_model(k);
   if (drafts_.empty()) return false;
   result_.speculative.drafted += static_cast<int64_t>(drafts_.size());
   pending_.insert(pending_.end(), drafts_.begin(), drafts_.end());
   return true;
 }
 
+int32_t Generation::draft_token(const float* logits) {
+  int32_t token;
+  if (request_.sampling.temperature > 0) {
+    sampler_.distribution(logits, history_, draft_q_.emplace_back());
+    token = draw_from(draft_q_.back(), sampler_.uniform());
+  } else {
+    token = sampler_.sample(logits, history_);
+  }
+  drafts_.push_back(token);
+  history_.push_back(token);  // taken back once the draft is done
+  return token;
+}
+
 void Generation::draft_with_layers(int64_t k) {
-  // The draft samples as the request does (penalties see the drafts before it); sampled drafts keep their
-  // distributions for the verification.
-  const bool sampled = request_.sampling.temperature > 0;
   const size_t history = history_.size();
   int32_t token = pending_.front();
   for (int64_t i = 0; i < k; ++i) {
     backend_.forward_draft(std::span(&token, 1), pending_pos() + i, draft_layers_, draft_logits_.data());
     result_.speculative.draft_passes++;
-    if (sampled) {
-      sampler_.distribution(draft_logits_.data(), history_, draft_q_.emplace_back());
-      token = draw_from(draft_q_.back(), sampler_.uniform());
-    } else {
-      token = sampler_.sample(draft_logits_.data(), history_);
-    }
-    drafts_.push_back(token);
-    history_.push_back(token);
+    token = draft_token(draft_logits_.data());
     if (!request_.ignore_eos && tokenizer_.is_end_of_generation(token)) break;  // nothing follows an end
+  }
+  history_.resize(history);
+}
+
+void Generation::draft_with_model(int64_t k) {
+  // The draft's cache runs over the whole history from position 0 (it does not shift): past its context,
+  // steps are plain.
+  DraftModel& d = *draft_model_;
+  const size_t history = history_.size();
+  if (static_cast<int64_t>(history) + k > d.backend->context_size()) return;
+  // What the draft's cache lacks of the history (the prompt at first, then the tokens kept since), as
+  // prompt reuse does; the rows of rejected drafts are overwritten.
+  size_t reuse = 0;
+  while (reuse < d.cached.size() && reuse + 1 < history && d.cached[reuse] == history_[reuse]) ++reuse;
+  d.cached.resize(reuse);
+  std::span<const int32_t> run = std::span(history_).subspan(reuse);
+  for (int64_t i = 0; i < k; ++i) {
+    d.backend->forward(run, static_cast<int64_t>(d.cached.size()), Logits::Last, draft_logits_.data());
+    d.cached.insert(d.cached.end(), run.begin(), run.end());
+    result_.speculative.draft_passes++;
+    const int32_t token = draft_token(draft_logits_.data());
+    if (!request_.ignore_eos && tokenizer_.is_end_of_generation(token)) break;
+    run = std::span(history_).last(1);
   }
   history_.resize(history);
 }

@@ -34,7 +34,7 @@ class Generation {
   // outlive the Generation. Throws Error for an invalid request (empty prompt, too long without
   // truncate_prompt, bad sampling).
   Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
-             GenerateRequest request, KvPager* pager = nullptr);
+             GenerateRequest request, KvPager* pager = nullptr, DraftModel* draft = nullptr);
   Generation(const Model& model, Backend& backend, std::vector<int32_t>& cached, GenerateRequest request)
       : Generation(model.config(), model.tokenizer(), backend, cached, std::move(request)) {}
   Generation(const Generation&) = delete;
@@ -95,6 +95,10 @@ class Generation {
   // to verify (off, no room, nothing found), and the step is a plain one.
   bool draft();
   void draft_with_layers(int64_t k);
+  void draft_with_model(int64_t k);
+  // Chooses a drafted token from the draft's logits as the request samples (penalties see the drafts
+  // before it); a sampled draft keeps its distribution for the verification.
+  int32_t draft_token(const float* logits);
   // Verifies the drafts against verify_logits_ (one row per pending token), takes the kept ones and the
   // model's token after them, and cuts the cache back to the rows of the kept tokens.
   bool advance_speculative(std::string& chunk);
@@ -126,6 +130,7 @@ class Generation {
   bool finished_ = false;
   // Speculative decoding.
   int64_t draft_layers_ = 0;  // self-speculation: layers the draft runs
+  DraftModel* const draft_model_;
   DraftLength draft_length_;
   std::vector<int32_t> drafts_;                 // this step's drafted tokens
   std::vector<std::vector<TokenProb>> draft_q_; // their draft distributions (self-speculation, sampled)

@@ -121,6 +121,9 @@ class Session {
   // Pages the rows a context shift drops to a store, and lets prompts and replies reach the pager's context
   // beyond the backend's window (runtime/kv_pager.h); null turns paging off.
   void set_kv_pager(std::unique_ptr<KvPager> pager) { pager_ = std::move(pager); }
+  // The draft model of speculative method "draft" (runtime/speculative.h): a smaller model with this one's
+  // vocabulary, on its own backend. Throws Error for another vocabulary size; null removes it.
+  void set_draft_model(const ModelConfig& draft_config, std::unique_ptr<Backend> backend);
   KvPager* kv_pager() { return pager_.get(); }
   Backend& backend() { return *backend_; }
   const ModelConfig& config() const { return config_; }
@@ -132,6 +135,7 @@ class Session {
   std::unique_ptr<Backend> backend_;
   std::vector<int32_t> cached_;  // tokens whose keys and values are in the backend's cache
   std::unique_ptr<KvPager> pager_;
+  std::unique_ptr<DraftModel> draft_;
 };
 
 }  // namespace tabllm

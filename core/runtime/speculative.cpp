@@ -9,8 +9,9 @@ namespace tabllm {
 SpeculativeMethod speculative_method_from_name(std::string_view name) {
   if (name == "prompt-lookup") return SpeculativeMethod::PromptLookup;
   if (name == "self") return SpeculativeMethod::Self;
+  if (name == "draft") return SpeculativeMethod::Draft;
   if (name == "off") return SpeculativeMethod::Off;
-  throw Error("speculative.method must be \"prompt-lookup\", \"self\" or \"off\", got \"" + std::string(name) + "\"");
+  throw Error("speculative.method must be \"prompt-lookup\", \"self\", \"draft\" or \"off\", got \"" + std::string(name) + "\"");
 }
 
 const char* speculative_method_name(SpeculativeMethod method) {
@@ -18,6 +19,7 @@ const char* speculative_method_name(SpeculativeMethod method) {
     case SpeculativeMethod::Off: return "off";
     case SpeculativeMethod::PromptLookup: return "prompt-lookup";
     case SpeculativeMethod::Self: return "self";
+    case SpeculativeMethod::Draft: return "draft";
   }
   return "unknown";
 }

@@ -4,7 +4,11 @@
 // the plain decoding's distribution (sampling/speculative_sampling.h).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "backend/backend.h"
 #include <string_view>
 
 namespace tabllm {
@@ -13,9 +17,10 @@ enum class SpeculativeMethod {
   Off,
   PromptLookup,  // the tokens that followed the latest earlier occurrence of the last n-gram (prompt and output)
   Self,          // the model's own first layers, then its output norm and head (layer skip)
+  Draft,         // a smaller model with the same vocabulary, loaded beside the model (DraftModel)
 };
 
-// Request's name ("prompt-lookup", "self") → method; throws Error naming the allowed names.
+// Request's name ("prompt-lookup", "self", "draft") → method; throws Error naming the allowed names.
 SpeculativeMethod speculative_method_from_name(std::string_view name);
 const char* speculative_method_name(SpeculativeMethod method);
 
@@ -36,6 +41,13 @@ struct SpeculativeStats {
   int64_t forward_passes = 0;  // the model's forward passes while decoding (verifications and plain steps)
   int64_t draft_passes = 0;    // the draft's forward passes (self-speculation)
   double acceptance_rate() const { return drafted > 0 ? static_cast<double>(accepted) / static_cast<double>(drafted) : 0.0; }
+};
+
+// A draft model: its backend (with its own KV cache) and the tokens that cache holds, kept between
+// requests as a session's are. Its vocabulary is the model's.
+struct DraftModel {
+  std::unique_ptr<Backend> backend;
+  std::vector<int32_t> cached;
 };
 
 // The draft length, adapted to the observed acceptance: longer after a step whose whole draft was kept,

@@ -58,6 +58,7 @@ test('structured output with speculation: the document plain decoding gives', as
 
 const BAD = [
   [{ method: 'medusa' }, 'speculative.method'],
+  [{ method: 'draft' }, 'speculative.method'],  // the WebAssembly engine loads no draft model
   [{ k: 4 }, 'speculative.method'],
   [{ method: 'self', k: 0 }, 'speculative.k'],
   [{ method: 'self', k: 2.5 }, 'speculative.k'],

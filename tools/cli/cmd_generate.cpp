@@ -12,7 +12,7 @@ namespace tabllm::cli {
 
 int cmd_generate(int argc, char** argv) {
   std::vector<std::string> options = {"p|prompt", "n|n-predict", "temp", "top-k", "top-p", "min-p", "seed",
-                                      "repeat-penalty", "repeat-last-n", "stop", "speculative", "draft-k", "draft-layers"};
+                                      "repeat-penalty", "repeat-last-n", "stop", "speculative", "draft-k", "draft-layers", "draft-model"};
   options.insert(options.end(), kEngineOptions.begin(), kEngineOptions.end());
   options.insert(options.end(), kOutputFormatOptions.begin(), kOutputFormatOptions.end());
   std::vector<std::string> flags = {"ignore-eos"};
@@ -27,9 +27,10 @@ int cmd_generate(int argc, char** argv) {
                               "  --repeat-penalty R   penalty for repeating the last 64 tokens (default 1.0)\n"
                               "  --stop TEXT          stop before this text\n"
                               "  --ignore-eos         keep generating after end-of-sequence\n"
-                              "  --speculative METHOD speculative decoding: prompt-lookup or self (same output, fewer passes)\n"
+                              "  --speculative METHOD speculative decoding: prompt-lookup, self or draft (same output, fewer passes)\n"
                               "  --draft-k K          most tokens drafted per step (default 8)\n"
-                              "  --draft-layers L     self: the first layers the draft runs (default half)\n") +
+                              "  --draft-layers L     self: the first layers the draft runs (default half)\n"
+                              "  --draft-model FILE   draft: a smaller model with the same vocabulary\n") +
                       kOutputFormatUsage + kEngineUsage);
   if (!args.positional().empty()) throw Error("unexpected argument '" + args.positional().front() + "'\n" + args.usage());
   GenerateRequest req;
