@@ -203,8 +203,8 @@ bool Generation::advance_speculative(std::string& chunk) {
     }
     const bool hit = drafted && next == drafts_[i];
     take(next, row, chunk);
+    if (hit) ++kept;  // its row is valid: the pass computed it
     if (!hit || finished_) break;
-    ++kept;
   }
   result_.speculative.accepted += static_cast<int64_t>(kept);
   draft_length_.observe(static_cast<int64_t>(drafts_.size()), static_cast<int64_t>(kept));

@@ -45,6 +45,22 @@ for (const method of ['prompt-lookup', 'self']) {
   });
 }
 
+test('streamed logprobs with speculation: one per token, as plain decoding gives them', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const body = { messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 48, temperature: 0, logprobs: true, top_logprobs: 2,
+    stream: true, logit_bias: END_TOKENS };
+  const collect = async (extra) => {
+    const content = [];
+    for await (const chunk of await engine.chat.completions.create({ ...body, ...extra })) content.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    return content;
+  };
+  const plain = await collect({});
+  const spec = await collect({ speculative: { method: 'prompt-lookup', k: 4 } });
+  assert.equal(plain.length, 48);
+  assert.deepEqual(spec.map((c) => c.token), plain.map((c) => c.token));
+  for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(spec[i].logprob - plain[i].logprob) < 1e-4, `token ${i}`);
+});
+
 test('structured output with speculation: the document plain decoding gives', async (t) => {
   if (skip) return skipOrFail(t, skip);
   const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 10 }, tags: { type: 'array', items: { type: 'string', maxLength: 6 }, maxItems: 3 } },
