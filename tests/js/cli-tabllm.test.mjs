@@ -64,7 +64,7 @@ test('generate --speculative on both CLIs: the plain text, the counts on stderr'
   }
   const bad = run(native, ['generate', '-m', model, '-p', 'x', '--speculative', 'medusa']);
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /speculative.method must be "prompt-lookup", "self" or "off"/);
+  assert.match(bad.stderr, /speculative.method must be "prompt-lookup", "self", "draft" or "off", got "medusa"/);
 });
 
 test('bench --backend wasm and webgpu: one JSON object with the native fields; dispatches per token on WebGPU', (t) => {
