@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "backend/backend.h"
-#include <string_view>
 
 namespace tabllm {
 
@@ -39,7 +39,7 @@ struct SpeculativeStats {
   int64_t drafted = 0;         // tokens proposed by the draft
   int64_t accepted = 0;        // of them, kept
   int64_t forward_passes = 0;  // the model's forward passes while decoding (verifications and plain steps)
-  int64_t draft_passes = 0;    // the draft's forward passes (self-speculation)
+  int64_t draft_passes = 0;    // the draft's forward passes (self-speculation, a draft model)
   double acceptance_rate() const { return drafted > 0 ? static_cast<double>(accepted) / static_cast<double>(drafted) : 0.0; }
 };
 

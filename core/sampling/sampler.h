@@ -57,8 +57,8 @@ class Sampler {
   // Copies logits into adjusted_ and applies bias and penalties; returns adjusted_.
   const float* adjust(const float* logits, std::span<const int32_t> history);
   int32_t draw(const float* logits);
-  // Fills candidates_ with the tokens draw() chooses among, best first, and returns how many lead it
-  // (their weights unnormalized); a token certain to be drawn (+inf logit) is returned as the only one.
+  // Fills candidates_ (weights unnormalized) and returns how many of its first entries draw() chooses
+  // among; a token certain to be drawn (+inf logit) is returned as the only one.
   size_t keep_candidates(const float* logits);
   // Fills candidates_ with the top_k highest logits, sorted best first.
   void select_top_k(const float* logits, int k);
