@@ -43,7 +43,8 @@ try {
       }
       const speed = median(speeds);
       if (method === 'off') [plainSpeed, plainText] = [speed, last.choices[0].text];
-      const s = last.usage.speculative ?? { drafted: 0, accepted: 0, acceptance_rate: 0, forward_passes: 0, draft_passes: 0 };
+      // Plain decoding reports no counts: one pass a token after the first.
+      const s = last.usage.speculative ?? { drafted: 0, accepted: 0, acceptance_rate: 0, forward_passes: last.usage.completion_tokens - 1, draft_passes: 0 };
       results.push({ task, method, tokens: last.usage.completion_tokens, decode_tokens_per_s: speed, speedup: speed / plainSpeed,
         drafted: s.drafted, accepted: s.accepted, acceptance_rate: s.acceptance_rate, forward_passes: s.forward_passes, draft_passes: s.draft_passes,
         same_output: last.choices[0].text === plainText });
