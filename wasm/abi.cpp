@@ -82,6 +82,14 @@ tabllm_request* prepare_request(std::shared_ptr<const LoadedModel> loaded, const
   r->loaded = std::move(loaded);
   r->request.prompt = prompt ? prompt : "";
   tabllm::wasm::apply_params_json(params_json ? params_json : "", r->loaded->config().n_vocab, r->request, r->format);
+  // The one speculative field whose range is the model's: a draft runs fewer layers than the model.
+  const tabllm::SpeculativeParams& spec = r->request.speculative;
+  const int64_t n_layers = r->loaded->config().n_layers;
+  if (spec.method == tabllm::SpeculativeMethod::Self && spec.draft_layers >= n_layers)
+    throw tabllm::wasm::ParamError("speculative.draft_layers", "speculative.draft_layers must be below the model's " + std::to_string(n_layers) +
+                                                                   " layers (0 = half of them), got " + std::to_string(spec.draft_layers));
+  if (spec.method == tabllm::SpeculativeMethod::Draft)
+    throw tabllm::wasm::ParamError("speculative.method", "speculative.method \"draft\" needs a draft model, which this engine does not load: use \"prompt-lookup\" or \"self\"");
   std::vector<std::string> warnings;
   if (r->format) {
     try {

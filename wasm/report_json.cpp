@@ -100,6 +100,11 @@ std::string result_json(const GenerateResult& r, const Tokenizer& tokenizer, boo
       {"context_shifts", r.context_shifts},
       {"tokens", tokens_json(r, 0, tokenizer)},
   };
+  if (r.speculative.method != SpeculativeMethod::Off) {
+    const SpeculativeStats& s = r.speculative;
+    out["speculative"] = {{"method", speculative_method_name(s.method)}, {"drafted", s.drafted}, {"accepted", s.accepted},
+                          {"acceptance_rate", s.acceptance_rate()}, {"forward_passes", s.forward_passes}, {"draft_passes", s.draft_passes}};
+  }
   if (paged) {
     const KvPagerStats& p = r.kv_pages;
     out["kv_pages"] = {{"pages_out", p.pages_out}, {"pages_in", p.pages_in}, {"bytes_out", p.bytes_out}, {"bytes_in", p.bytes_in},

@@ -16,7 +16,7 @@ using json = nlohmann::ordered_json;
 
 const char* const kKeys =
     "max_tokens, temperature, top_k, top_p, min_p, seed, repeat_penalty, repeat_last_n, frequency_penalty, "
-    "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs, response_format, truncation, n_keep";
+    "presence_penalty, logit_bias, stop, ignore_eos, add_bos, logprobs, response_format, truncation, n_keep, speculative";
 
 int to_int(const json& v, const std::string& key) {
   if (!v.is_number_integer()) throw ParamError(key, "parameter " + key + " must be an integer, got " + v.dump());
@@ -90,6 +90,29 @@ bool to_truncation(const json& v) {
   return v == "auto";
 }
 
+// {"method": "prompt-lookup" | "self" | "off", "k": 1..32, "ngram": 1..8, "draft_layers": >= 0} (an extension;
+// runtime/speculative.h). Errors name the field, e.g. "speculative.k".
+SpeculativeParams to_speculative(const json& v) {
+  if (!v.is_object()) throw ParamError("speculative", "speculative must be an object {\"method\": \"prompt-lookup\" | \"self\", \"k\": N}, got " + v.dump(), "invalid_type");
+  SpeculativeParams s;
+  if (!v.contains("method")) throw ParamError("speculative.method", "speculative.method is required: \"prompt-lookup\" or \"self\"", "missing_required_parameter");
+  for (const auto& [key, value] : v.items()) {
+    const std::string param = "speculative." + key;
+    if (key == "method") {
+      if (!value.is_string()) throw ParamError(param, param + " must be a string, got " + value.dump(), "invalid_type");
+      try {
+        s.method = speculative_method_from_name(value.get<std::string>());
+      } catch (const Error& e) {
+        throw ParamError(param, e.what());
+      }
+    } else if (key == "k") s.k = static_cast<int>(in_range(value, param, 1, SpeculativeParams::kMaxDraft, false, true));
+    else if (key == "ngram") s.ngram = static_cast<int>(in_range(value, param, 1, 8, false, true));
+    else if (key == "draft_layers") s.draft_layers = static_cast<int>(in_range(value, param, 0, 1024, false, true));
+    else throw ParamError(param, "unknown field '" + param + "' (known: method, k, ngram, draft_layers)", "unknown_parameter");
+  }
+  return s;
+}
+
 // Counted: a request reads its format once, however many choices it has.
 std::optional<grammar::OutputFormat> read_format(const json& v) {
   ++work_counters.format_parses;
@@ -128,6 +151,7 @@ void apply_params_json(std::string_view params_json, int64_t n_vocab, GenerateRe
     else if (key == "logprobs") req.logprobs = to_int(v, key);
     else if (key == "response_format") format = read_format(v);
     else if (key == "truncation") req.truncate_prompt = to_truncation(v);
+    else if (key == "speculative") req.speculative = to_speculative(v);
     else if (key == "n_keep") req.n_keep = static_cast<int64_t>(in_range(v, key, 0, std::numeric_limits<int>::max(), false, true));
     else throw ParamError(key, "unknown generation parameter '" + key + "' (known: " + kKeys + ")");
   }

@@ -124,7 +124,9 @@ TABLLM_API int tabllm_session_import_page(tabllm_session* session, tabllm_reques
  * logprobs (-1: off; 0..20: the chosen token's log-probability and that many alternatives),
  * response_format, truncation ("disabled", the default: a prompt that does not fit the session's context is
  * refused; "auto": BOS and the prompt's newest tokens are kept, leaving room for max_tokens, at most a
- * quarter of the context), n_keep (4: leading tokens a context shift keeps; at most half the context);
+ * quarter of the context), n_keep (4: leading tokens a context shift keeps; at most half the context),
+ * speculative ({"method": "prompt-lookup" | "self" | "off", "k": 1..32, "ngram": 1..8, "draft_layers":
+ * below the model's layers}: speculative decoding, docs/speculative.md; a step may then take several tokens);
  * NULL or "" for the defaults. Unknown keys and wrong types are errors naming the key
  * (tabllm_last_error_param). Does not disturb a generation running on the model's sessions.
  *
@@ -179,8 +181,9 @@ TABLLM_API const char* tabllm_generate_advance_token(tabllm_session* session, in
  * words[id / 32]; n_words >= (vocab + 31) / 32) and returns 1; 0 when the request has no format, -1 on
  * error (also when no token can continue the format). */
 TABLLM_API int tabllm_generate_allowed_tokens(tabllm_session* session, uint32_t* words, int n_words);
-/* The tokens the last step took (zero or one), as JSON: [{"id", "bytes": [...]}], with "logprob" and
- * "top_logprobs": [{"id", "bytes", "logprob"}] when the request asked for logprobs. */
+/* The tokens the last step took (zero or one; up to k + 1 with speculative decoding), as JSON:
+ * [{"id", "bytes": [...]}], with "logprob" and "top_logprobs": [{"id", "bytes", "logprob"}] when the
+ * request asked for logprobs. */
 TABLLM_API const char* tabllm_generate_last_tokens(tabllm_session* session);
 /* Ends the running generation now (finish_reason "abort"). The session stays usable. */
 TABLLM_API void tabllm_generate_abort(tabllm_session* session);
@@ -188,7 +191,8 @@ TABLLM_API void tabllm_generate_abort(tabllm_session* session);
  * "length": max_tokens reached, "abort"), prompt_tokens (after truncation), prompt_tokens_reused,
  * generated_tokens, ttft_ms, prefill_ms, decode_ms, prefill_tokens_per_s, decode_tokens_per_s,
  * truncated_prompt_tokens (dropped from the prompt's front by truncation "auto"), context_shifts, tokens (as
- * tabllm_generate_last_tokens, all). */
+ * tabllm_generate_last_tokens, all), and with speculative decoding speculative ({method, drafted, accepted,
+ * acceptance_rate, forward_passes, draft_passes}). */
 TABLLM_API const char* tabllm_generate_result(tabllm_session* session);
 
 /* Logits of every position of the `n` token ids at `ids`, processed from position 0 (parity tests,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "common/error.h"
 #include "quant/types.h"
 
 namespace tabllm {
@@ -39,6 +40,11 @@ class Backend {
   // Processes `tokens` at positions [pos, pos + tokens.size()), appending to the KV cache.
   // Writes n_vocab logits for the last token (Logits::Last) or for every token (Logits::All, row-major).
   virtual void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) = 0;
+  // Self-speculation's draft (runtime/speculative.h): like forward() with Logits::Last, through the first
+  // `n_layers` layers only, then the output norm and head; writes those layers' KV rows, which the model's
+  // own pass over the same positions overwrites. draft_layers_max() is 0 where a backend cannot.
+  virtual int64_t draft_layers_max() const { return 0; }
+  virtual void forward_draft(std::span<const int32_t> tokens, int64_t pos, int64_t n_layers, float* logits);
   // Shifts the KV cache as `shift` says; positions from shift.end - shift.discard on are free afterwards.
   virtual void shift(const KvShift& shift) = 0;
   virtual int64_t context_size() const = 0;
@@ -52,5 +58,9 @@ class Backend {
   // runtime/kv_pager.h). Throw where kv_layout().n_layers is 0.
   virtual void rotate_kv(int64_t start, int64_t count, int64_t distance) = 0;
 };
+
+inline void Backend::forward_draft(std::span<const int32_t>, int64_t, int64_t, float*) {
+  throw Error("this backend cannot run its first layers as a draft: use speculative method \"prompt-lookup\"");
+}
 
 }  // namespace tabllm

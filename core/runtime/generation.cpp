@@ -4,7 +4,9 @@
 #include <limits>
 
 #include "common/error.h"
+#include "runtime/prompt_lookup.h"
 #include "sampling/logprobs.h"
+#include "sampling/speculative_sampling.h"
 
 namespace tabllm {
 namespace {
@@ -19,7 +21,7 @@ constexpr size_t kRecallQueryTokens = 128;
 }  // namespace
 
 Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
-                       GenerateRequest request, KvPager* pager)
+                       GenerateRequest request, KvPager* pager, DraftModel* draft)
     : config_(config),
       tokenizer_(tokenizer),
       backend_(backend),
@@ -32,11 +34,27 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
       detokenizer_(tokenizer),
       stops_(request_.stop),
       logits_(static_cast<size_t>(config.n_vocab)),
-      decode_start_(start_) {
+      decode_start_(start_),
+      draft_model_(draft),
+      draft_length_(request_.speculative.k) {
   if (request_.prompt.empty()) throw Error("the prompt is empty: give some text to continue");
   if (request_.max_tokens < 0) throw Error("max_tokens must be >= 0, got " + std::to_string(request_.max_tokens));
   if (request_.logprobs < -1 || request_.logprobs > 20)
     throw Error("logprobs must be -1 (off) or a count of alternatives in [0, 20], got " + std::to_string(request_.logprobs));
+  const SpeculativeParams& spec = request_.speculative;
+  spec.validate();
+  result_.speculative.method = spec.method;
+  if (spec.method == SpeculativeMethod::Self) {
+    const int64_t most = backend_.draft_layers_max();
+    if (most < 1) throw Error("this backend cannot run its first layers as a draft: use speculative method \"prompt-lookup\"");
+    draft_layers_ = spec.draft_layers > 0 ? spec.draft_layers : std::max<int64_t>(1, config_.n_layers / 2);
+    if (draft_layers_ > most)
+      throw Error("speculative.draft_layers must be in [1, " + std::to_string(most) + "] for this model, got " + std::to_string(draft_layers_));
+  }
+  if (spec.method == SpeculativeMethod::Draft && !draft_model_)
+    throw Error("speculative method \"draft\" needs a draft model loaded beside the model (tabllm generate --draft-model FILE)");
+  if (spec.method == SpeculativeMethod::Self || spec.method == SpeculativeMethod::Draft) draft_logits_.resize(static_cast<size_t>(config_.n_vocab));
+  if (spec.method != SpeculativeMethod::Off) verify_logits_.resize(static_cast<size_t>(spec.k + 1) * static_cast<size_t>(config_.n_vocab));
   history_ = request_.prompt_tokens.empty() ? tokenizer_.encode(request_.prompt, request_.add_bos) : request_.prompt_tokens;
   if (history_.empty()) throw Error("the prompt produced no tokens");
   const int64_t ctx = pager_ ? pager_->context() : backend_.context_size();
@@ -87,9 +105,113 @@ void Generation::shift_context() {
 }
 
 bool Generation::step(std::string& chunk) {
-  if (!finished_ && !pending().empty())
-    backend_.forward(pending(), pending_pos(), Logits::Last, logits_.data());
+  if (finished_ || pending().empty()) return advance(logits_.data(), chunk);
+  if (draft()) {
+    backend_.forward(pending_, pending_pos(), Logits::All, verify_logits_.data());
+    return advance_speculative(chunk);
+  }
+  backend_.forward(pending(), pending_pos(), Logits::Last, logits_.data());
   return advance(logits_.data(), chunk);
+}
+
+bool Generation::draft() {
+  const SpeculativeParams& spec = request_.speculative;
+  if (spec.method == SpeculativeMethod::Off || pending_.size() != 1 || pending().size() != 1) return false;
+  // The k + 1 verified positions must lie in the context (no shift inside a step), and the k kept drafts
+  // plus the model's token after them in max_tokens.
+  const int64_t k = std::min<int64_t>({draft_length_.get(), backend_.context_size() - pending_pos() - 1,
+                                       request_.max_tokens - result_.timings.generated_tokens - 1});
+  if (k < 1) return false;
+  drafts_.clear();
+  draft_q_.clear();
+  if (spec.method == SpeculativeMethod::PromptLookup)
+    prompt_lookup(history_, static_cast<size_t>(k), static_cast<size_t>(spec.ngram), drafts_);
+  else if (spec.method == SpeculativeMethod::Self)
+    draft_with_layers(k);
+  else
+    draft_with_model(k);
+  if (drafts_.empty()) return false;
+  result_.speculative.drafted += static_cast<int64_t>(drafts_.size());
+  pending_.insert(pending_.end(), drafts_.begin(), drafts_.end());
+  return true;
+}
+
+int32_t Generation::draft_token(const float* logits) {
+  int32_t token;
+  if (request_.sampling.temperature > 0) {
+    sampler_.distribution(logits, history_, draft_q_.emplace_back());
+    token = draw_from(draft_q_.back(), sampler_.uniform());
+  } else {
+    token = sampler_.sample(logits, history_);
+  }
+  drafts_.push_back(token);
+  history_.push_back(token);  // taken back once the draft is done
+  return token;
+}
+
+void Generation::draft_with_layers(int64_t k) {
+  const size_t history = history_.size();
+  int32_t token = pending_.front();
+  for (int64_t i = 0; i < k; ++i) {
+    backend_.forward_draft(std::span(&token, 1), pending_pos() + i, draft_layers_, draft_logits_.data());
+    result_.speculative.draft_passes++;
+    token = draft_token(draft_logits_.data());
+    if (!request_.ignore_eos && tokenizer_.is_end_of_generation(token)) break;  // nothing follows an end
+  }
+  history_.resize(history);
+}
+
+void Generation::draft_with_model(int64_t k) {
+  // The draft's cache runs over the whole history from position 0 (it does not shift): past its context,
+  // steps are plain.
+  DraftModel& d = *draft_model_;
+  const size_t history = history_.size();
+  if (static_cast<int64_t>(history) + k > d.backend->context_size()) return;
+  // What the draft's cache lacks of the history (the prompt at first, then the tokens kept since), as
+  // prompt reuse does; the rows of rejected drafts are overwritten.
+  size_t reuse = 0;
+  while (reuse < d.cached.size() && reuse + 1 < history && d.cached[reuse] == history_[reuse]) ++reuse;
+  d.cached.resize(reuse);
+  std::span<const int32_t> run = std::span(history_).subspan(reuse);
+  for (int64_t i = 0; i < k; ++i) {
+    d.backend->forward(run, static_cast<int64_t>(d.cached.size()), Logits::Last, draft_logits_.data());
+    d.cached.insert(d.cached.end(), run.begin(), run.end());
+    result_.speculative.draft_passes++;
+    const int32_t token = draft_token(draft_logits_.data());
+    if (!request_.ignore_eos && tokenizer_.is_end_of_generation(token)) break;
+    run = std::span(history_).last(1);
+  }
+  history_.resize(history);
+}
+
+bool Generation::advance_speculative(std::string& chunk) {
+  if (begin_advance(chunk)) return true;
+  const size_t kept_before = cached_.size() - drafts_.size();  // rows up to the last token taken
+  const auto n_vocab = static_cast<size_t>(config_.n_vocab);
+  size_t kept = 0;
+  int32_t next = -1;
+  for (size_t i = 0;; ++i) {
+    const float* row = constrained(verify_logits_.data() + i * n_vocab);
+    const bool drafted = i < drafts_.size();
+    if (drafted && request_.sampling.temperature > 0) {
+      sampler_.distribution(row, history_, target_p_);
+      const std::span<const TokenProb> q = draft_q_.empty() ? std::span<const TokenProb>() : std::span<const TokenProb>(draft_q_[i]);
+      const double accept_u = sampler_.uniform();
+      next = verify_drafted(target_p_, q, drafts_[i], accept_u, sampler_.uniform()).token;
+    } else {
+      next = sampler_.sample(row, history_);  // greedy: the plain decoding's token
+    }
+    const bool hit = drafted && next == drafts_[i];
+    take(next, row, chunk);
+    if (hit) ++kept;  // its row is valid: the pass computed it
+    if (!hit || finished_) break;
+  }
+  result_.speculative.accepted += static_cast<int64_t>(kept);
+  draft_length_.observe(static_cast<int64_t>(drafts_.size()), static_cast<int64_t>(kept));
+  // The rejected drafts' rows stay in the backend, to be overwritten: only the list of cached tokens shrinks.
+  cached_.resize(std::min(cached_.size(), kept_before + kept));
+  if (!finished_) continue_with(next);
+  return true;
 }
 
 std::span<const int32_t> Generation::pending() const {
@@ -141,6 +263,7 @@ bool Generation::begin_advance(std::string& chunk) {
     chunk = finish(FinishReason::Length);
     return true;
   }
+  if (result_.timings.generated_tokens > 0) result_.speculative.forward_passes++;  // a decode pass, on any backend
   const size_t piece = pending().size();
   cached_.insert(cached_.end(), pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(piece));
   if (piece < pending_.size()) {  // a piece of a prompt longer than the window: no token yet
@@ -158,17 +281,22 @@ bool Generation::advance(const float* logits, std::string& chunk) {
   }
   if (!logits && !pending().empty()) throw Error("advance needs the logits of the pending tokens");
   if (begin_advance(chunk)) return true;
-  const float* choose_from = logits;
-  if (request_.constraint) {
-    // Disallowed tokens become -inf, so neither the sampler nor the logprobs see them.
-    allowed_.resize((static_cast<size_t>(config_.n_vocab) + 31) / 32);
-    allowed_tokens(allowed_);
-    masked_.assign(logits, logits + config_.n_vocab);
-    for (size_t id = 0; id < masked_.size(); ++id)
-      if (!(allowed_[id / 32] >> (id % 32) & 1u)) masked_[id] = -std::numeric_limits<float>::infinity();
-    choose_from = masked_.data();
-  }
-  return take(sampler_.sample(choose_from, history_), choose_from, chunk);
+  const float* choose_from = constrained(logits);
+  const int32_t next = sampler_.sample(choose_from, history_);
+  take(next, choose_from, chunk);
+  if (!finished_) continue_with(next);
+  return true;
+}
+
+const float* Generation::constrained(const float* logits) {
+  if (!request_.constraint) return logits;
+  // Disallowed tokens become -inf, so neither the sampler nor the logprobs see them.
+  allowed_.resize((static_cast<size_t>(config_.n_vocab) + 31) / 32);
+  allowed_tokens(allowed_);
+  masked_.assign(logits, logits + config_.n_vocab);
+  for (size_t id = 0; id < masked_.size(); ++id)
+    if (!(allowed_[id / 32] >> (id % 32) & 1u)) masked_[id] = -std::numeric_limits<float>::infinity();
+  return masked_.data();
 }
 
 bool Generation::advance_with_token(int32_t id, std::string& chunk) {
@@ -181,18 +309,20 @@ bool Generation::advance_with_token(int32_t id, std::string& chunk) {
     return false;
   }
   if (begin_advance(chunk)) return true;
-  return take(id, nullptr, chunk);
+  take(id, nullptr, chunk);
+  if (!finished_) continue_with(id);
+  return true;
 }
 
-bool Generation::take(int32_t next, const float* logits, std::string& chunk) {
+void Generation::take(int32_t next, const float* logits, std::string& chunk) {
   if (result_.timings.generated_tokens == 0) {
     result_.timings.prefill_ms = result_.timings.ttft_ms = ms_since(start_);
     decode_start_ = std::chrono::steady_clock::now();
   }
   result_.timings.generated_tokens++;
   if (!request_.ignore_eos && tokenizer_.is_end_of_generation(next)) {
-    chunk = finish(FinishReason::Stop);
-    return true;
+    chunk += finish(FinishReason::Stop);
+    return;
   }
   if (request_.constraint && !request_.constraint->accept(next))
     throw Error("token " + std::to_string(next) + " breaks the requested output format (the host must choose among allowed_tokens)");
@@ -200,15 +330,18 @@ bool Generation::take(int32_t next, const float* logits, std::string& chunk) {
   result_.tokens.push_back(next);
   if (request_.logprobs >= 0 && logits)
     result_.logprobs.push_back(token_logprob(logits, static_cast<int32_t>(config_.n_vocab), next, request_.logprobs));
-  last_step_tokens_ = 1;
-  pending_.assign(1, next);
-  chunk = stops_.push(detokenizer_.push(next));
-  result_.text += chunk;
+  ++last_step_tokens_;
+  const std::string text = stops_.push(detokenizer_.push(next));
+  chunk += text;
+  result_.text += text;
   if (stops_.stopped()) finish(FinishReason::Stop);  // the stop string itself is never shown
   else if (request_.constraint && request_.constraint->is_complete()) chunk += finish(FinishReason::Stop);
   else if (out_of_room()) chunk += finish(FinishReason::Length);
-  else if (static_cast<int64_t>(cached_.size() + pending_.size()) > backend_.context_size()) shift_context();
-  return true;
+}
+
+void Generation::continue_with(int32_t next) {
+  pending_.assign(1, next);
+  if (static_cast<int64_t>(cached_.size() + pending_.size()) > backend_.context_size()) shift_context();
 }
 
 bool Generation::out_of_room() const { return result_.timings.generated_tokens >= request_.max_tokens; }

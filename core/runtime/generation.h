@@ -34,14 +34,16 @@ class Generation {
   // outlive the Generation. Throws Error for an invalid request (empty prompt, too long without
   // truncate_prompt, bad sampling).
   Generation(const ModelConfig& config, const Tokenizer& tokenizer, Backend& backend, std::vector<int32_t>& cached,
-             GenerateRequest request, KvPager* pager = nullptr);
+             GenerateRequest request, KvPager* pager = nullptr, DraftModel* draft = nullptr);
   Generation(const Model& model, Backend& backend, std::vector<int32_t>& cached, GenerateRequest request)
       : Generation(model.config(), model.tokenizer(), backend, cached, std::move(request)) {}
   Generation(const Generation&) = delete;
   Generation& operator=(const Generation&) = delete;
   ~Generation() { abort(); }  // an unfinished generation ends as aborted (see finish)
 
-  // Generates one token, or finishes: the backend's forward pass, then advance(). Sets `chunk` to the text
+  // Generates one token, or finishes: the backend's forward pass, then advance(). With speculative
+  // decoding (request.speculative) a step drafts tokens, verifies them in one forward pass and may take
+  // several (last_step_tokens()). Sets `chunk` to the text
   // now safe to emit — possibly empty: a partial UTF-8 character or a possible stop string is held back —
   // and returns true; the step that finishes also hands over whatever was held back. Called after the
   // finish: returns false, chunk empty.
@@ -71,7 +73,7 @@ class Generation {
   bool finished() const { return finished_; }
   // The text, tokens and timings so far; complete once finished().
   const GenerateResult& result() const { return result_; }
-  // Tokens taken by the last step (0 or 1) and their log-probabilities when the request asked for them:
+  // Tokens taken by the last step (0 or 1; up to k + 1 with speculative decoding) and their log-probabilities when the request asked for them:
   // the tail of result().tokens / result().logprobs.
   size_t last_step_tokens() const { return last_step_tokens_; }
 
@@ -83,7 +85,23 @@ class Generation {
   void after_prompt_piece(size_t piece);
   // The pending tokens have been processed; returns true when the step must end here (see advance).
   bool begin_advance(std::string& chunk);
-  bool take(int32_t next, const float* logits, std::string& chunk);
+  // Takes one sampled token (appending its text to chunk); then, unless that finished the generation,
+  // continue_with(next) makes it the next pending token.
+  void take(int32_t next, const float* logits, std::string& chunk);
+  void continue_with(int32_t next);
+  // The logits with the constraint's disallowed tokens at -inf (or `logits` itself, unconstrained).
+  const float* constrained(const float* logits);
+  // Speculative decoding: drafts tokens after the pending one into pending_; false when there are none
+  // to verify (off, no room, nothing found), and the step is a plain one.
+  bool draft();
+  void draft_with_layers(int64_t k);
+  void draft_with_model(int64_t k);
+  // Chooses a drafted token from the draft's logits as the request samples (penalties see the drafts
+  // before it); a sampled draft keeps its distribution for the verification.
+  int32_t draft_token(const float* logits);
+  // Verifies the drafts against verify_logits_ (one row per pending token), takes the kept ones and the
+  // model's token after them, and cuts the cache back to the rows of the kept tokens.
+  bool advance_speculative(std::string& chunk);
   // Marks the generation finished; returns the text still held back, unless aborted or stopped. After a
   // context shift only the kept rows stay reusable by the next request: the rows after them were computed
   // with the dropped tokens in view, which a fresh prefill of the next prompt would not have.
@@ -110,6 +128,14 @@ class Generation {
   size_t last_step_tokens_ = 0;
   size_t exact_rows_ = SIZE_MAX;  // leading cached rows equal to a fresh prefill's (less after a shift)
   bool finished_ = false;
+  // Speculative decoding.
+  int64_t draft_layers_ = 0;  // self-speculation: layers the draft runs
+  DraftModel* const draft_model_;
+  DraftLength draft_length_;
+  std::vector<int32_t> drafts_;                 // this step's drafted tokens
+  std::vector<std::vector<TokenProb>> draft_q_; // their draft distributions (self-speculation, sampled)
+  std::vector<TokenProb> target_p_;
+  std::vector<float> draft_logits_, verify_logits_;
 };
 
 }  // namespace tabllm

@@ -55,7 +55,18 @@ Session::Session(const ModelConfig& config, const Tokenizer& tokenizer, std::uni
 Session::~Session() = default;
 
 std::unique_ptr<Generation> Session::start(GenerateRequest request) {
-  return std::make_unique<Generation>(config_, tokenizer_, *backend_, cached_, std::move(request), pager_.get());
+  return std::make_unique<Generation>(config_, tokenizer_, *backend_, cached_, std::move(request), pager_.get(), draft_.get());
+}
+
+void Session::set_draft_model(const ModelConfig& draft_config, std::unique_ptr<Backend> backend) {
+  if (!backend) {
+    draft_.reset();
+    return;
+  }
+  if (draft_config.n_vocab != config_.n_vocab)
+    throw Error("the draft model's vocabulary has " + std::to_string(draft_config.n_vocab) + " tokens, the model's " +
+                std::to_string(config_.n_vocab) + ": a draft must share the model's vocabulary");
+  draft_ = std::make_unique<DraftModel>(DraftModel{std::move(backend), {}});
 }
 
 GenerateResult Session::generate(const GenerateRequest& request, const std::function<bool(std::string_view)>& on_text) {

@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "runtime/context_shift.h"
 #include "runtime/kv_pager.h"
+#include "runtime/speculative.h"
 #include "runtime/token_constraint.h"
 #include "sampling/logprobs.h"
 #include "sampling/sampler.h"
@@ -38,6 +39,8 @@ struct GenerateRequest {
   bool truncate_prompt = false;
   // Leading tokens a context shift keeps (the system prompt, or attention sinks); at most half the context.
   int64_t n_keep = kDefaultKeep;
+  // Speculative decoding (runtime/speculative.h); off by default. Same output, fewer forward passes.
+  SpeculativeParams speculative;
 };
 
 enum class FinishReason { Stop, Length, Aborted };
@@ -64,6 +67,7 @@ struct GenerateResult {
   int64_t context_shifts = 0;           // times the context was full and its older half was dropped
   KvPagerStats kv_pages;                // this request's paging (a session with a KvPager)
   std::vector<std::string> warnings;    // what went wrong without failing the request (a KV page store)
+  SpeculativeStats speculative;         // drafted and accepted tokens (a request with speculative decoding)
 };
 
 class Generation;
@@ -117,6 +121,9 @@ class Session {
   // Pages the rows a context shift drops to a store, and lets prompts and replies reach the pager's context
   // beyond the backend's window (runtime/kv_pager.h); null turns paging off.
   void set_kv_pager(std::unique_ptr<KvPager> pager) { pager_ = std::move(pager); }
+  // The draft model of speculative method "draft" (runtime/speculative.h): a smaller model with this one's
+  // vocabulary, on its own backend. Throws Error for another vocabulary size; null removes it.
+  void set_draft_model(const ModelConfig& draft_config, std::unique_ptr<Backend> backend);
   KvPager* kv_pager() { return pager_.get(); }
   Backend& backend() { return *backend_; }
   const ModelConfig& config() const { return config_; }
@@ -128,6 +135,7 @@ class Session {
   std::unique_ptr<Backend> backend_;
   std::vector<int32_t> cached_;  // tokens whose keys and values are in the backend's cache
   std::unique_ptr<KvPager> pager_;
+  std::unique_ptr<DraftModel> draft_;
 };
 
 }  // namespace tabllm

@@ -158,6 +158,20 @@ int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
   return best;
 }
 
+void Sampler::distribution(const float* logits, std::span<const int32_t> history, std::vector<TokenProb>& out) {
+  out.clear();
+  if (params_.temperature == 0) {
+    out.push_back({sample(logits, history), 1.0});
+    return;
+  }
+  const size_t keep = keep_candidates(adjusts_logits() ? adjust(logits, history) : logits);
+  double mass = 0;
+  for (size_t i = 0; i < keep; ++i) mass += candidates_[i].weight;
+  for (size_t i = 0; i < keep; ++i) out.push_back({candidates_[i].id, candidates_[i].weight / mass});
+  // Most likely first (the top-p partition leaves the kept tokens unordered).
+  std::sort(out.begin(), out.end(), [](const TokenProb& a, const TokenProb& b) { return a.p > b.p || (a.p == b.p && a.id < b.id); });
+}
+
 double Sampler::weight(float logit, double max_logit) const {
   return exp_nonpositive((static_cast<double>(logit) - max_logit) / params_.temperature);
 }
@@ -213,7 +227,7 @@ size_t Sampler::top_p_partition(double goal) {
   return lo;  // goal not reached (or reached only by rounding): keep everything up to hi
 }
 
-int32_t Sampler::draw(const float* logits) {
+size_t Sampler::keep_candidates(const float* logits) {
   const SamplingParams& p = params_;
   const bool limit_k = p.top_k > 0 && p.top_k < n_vocab_;
   double max_logit = -kInf;
@@ -235,7 +249,10 @@ int32_t Sampler::draw(const float* logits) {
   }
   if (max_id < 0 || max_logit == -kInf)
     throw Error("sampler: no token can be chosen: every logit is -inf or NaN (all banned by logit_bias?)");
-  if (max_logit == kInf) return max_id;  // a certain token: the distribution is a point mass
+  if (max_logit == kInf) {  // a certain token: the distribution is a point mass
+    candidates_.assign(1, Candidate{kInf, max_id, 1.0});
+    return 1;
+  }
 
   double total_mass = 0;  // of the distribution top-p looks at
   size_t keep;
@@ -269,7 +286,12 @@ int32_t Sampler::draw(const float* logits) {
     }
     keep = need_total ? top_p_partition(static_cast<double>(p.top_p) * total_mass) : candidates_.size();
   }
+  return keep;
+}
 
+int32_t Sampler::draw(const float* logits) {
+  const size_t keep = keep_candidates(logits);
+  if (candidates_.front().logit == kInf) return candidates_.front().id;  // certain: no draw from the stream
   double mass = 0;
   for (size_t i = 0; i < keep; ++i) mass += candidates_[i].weight;
   const double target = next_uniform() * mass;

@@ -11,6 +11,12 @@
 
 namespace tabllm {
 
+// One token of a sampling distribution and its probability.
+struct TokenProb {
+  int32_t id;
+  double p;
+};
+
 struct SamplingParams {
   float temperature = 0.8f;  // 0 → greedy (argmax); >= 0
   int top_k = 40;            // <= 0 → no limit
@@ -31,6 +37,12 @@ class Sampler {
   // `logits` has n_vocab entries and is not modified; `history` holds prompt and generated ids so far
   // (penalties look at it). Throws Error when no token is left to choose (e.g. all banned).
   int32_t sample(const float* logits, std::span<const int32_t> history);
+  // The distribution sample() draws from (after penalties, temperature, top-k, top-p and min-p): the
+  // tokens it may choose, most likely first, with probabilities summing to 1. Greedy: the argmax alone.
+  // Speculative decoding verifies drafted tokens against it (sampling/speculative_sampling.h).
+  void distribution(const float* logits, std::span<const int32_t> history, std::vector<TokenProb>& out);
+  // A uniform draw in [0, 1) from the sampler's own stream (the seed).
+  double uniform() { return next_uniform(); }
   void reseed(uint64_t seed);
   const SamplingParams& params() const { return params_; }
 
@@ -45,6 +57,9 @@ class Sampler {
   // Copies logits into adjusted_ and applies bias and penalties; returns adjusted_.
   const float* adjust(const float* logits, std::span<const int32_t> history);
   int32_t draw(const float* logits);
+  // Fills candidates_ (weights unnormalized) and returns how many of its first entries draw() chooses
+  // among; a token certain to be drawn (+inf logit) is returned as the only one.
+  size_t keep_candidates(const float* logits);
   // Fills candidates_ with the top_k highest logits, sorted best first.
   void select_top_k(const float* logits, int k);
   // Moves the fewest best candidates whose weights reach `goal` to the front (order otherwise

@@ -13,10 +13,13 @@ const USAGE = 'usage: node js/bin/tabllm.mjs generate -m MODEL -p PROMPT [option
   '  --top-k K --top-p P --min-p P   sampling filters (defaults 40, 0.95, 0.05)\n' +
   '  --seed S             random seed (default: random)\n' +
   '  --repeat-penalty R   penalty for repeating the last 64 tokens (default 1.0)\n' +
-  '  --stop TEXT          stop before this text\n' + FORMAT_USAGE + ENGINE_USAGE;
+  '  --stop TEXT          stop before this text\n' +
+  '  --speculative METHOD speculative decoding: prompt-lookup or self (same output, fewer passes)\n' +
+  '  --draft-k K          most tokens drafted per step (default 8)\n' +
+  '  --draft-layers L     self: the first layers the draft runs (default half)\n' + FORMAT_USAGE + ENGINE_USAGE;
 
 export async function generate(argv) {
-  const args = parseArgs(argv, ['p|prompt', 'n|n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'seed', 'repeat-penalty', 'stop', ...FORMAT_OPTIONS, ...ENGINE_OPTIONS],
+  const args = parseArgs(argv, ['p|prompt', 'n|n-predict', 'temp', 'top-k', 'top-p', 'min-p', 'seed', 'repeat-penalty', 'stop', 'speculative', 'draft-k', 'draft-layers', ...FORMAT_OPTIONS, ...ENGINE_OPTIONS],
     FORMAT_FLAGS, USAGE);
   const options = engineOptions(args);
   const prompt = args.require('p');
@@ -34,6 +37,11 @@ export async function generate(argv) {
   if (request.max_tokens < 1) throw new UsageError('-n must be at least 1');
   if (args.get('seed') !== undefined) request.seed = args.int('seed');
   if (args.get('stop') !== undefined) request.stop = [args.get('stop')];
+  if (args.get('speculative') !== undefined) {
+    request.speculative = { method: args.get('speculative') };
+    if (args.get('draft-k') !== undefined) request.speculative.k = args.int('draft-k');
+    if (args.get('draft-layers') !== undefined) request.speculative.draft_layers = args.int('draft-layers');
+  }
   const format = responseFormat(args);
   if (format) request.response_format = format;
   if (!fs.existsSync(options.model)) throw new UsageError(`cannot open model ${options.model}: no such file`);
@@ -54,6 +62,11 @@ export async function generate(argv) {
     process.stderr.write(`\n[tabllm] prompt ${usage.prompt_tokens} tokens, ${t.prefill_tokens_per_s.toFixed(1)} tok/s | ` +
       `generated ${usage.completion_tokens} tokens, ${t.decode_tokens_per_s.toFixed(1)} tok/s | TTFT ${t.ttft_ms.toFixed(1)} ms | ` +
       `finish ${finish} | ${where} (${engine.backendReason})\n`);
+    const s = usage.speculative;
+    if (s) {
+      process.stderr.write(`[tabllm] speculative ${s.method}: drafted ${s.drafted}, accepted ${s.accepted} ` +
+        `(${Math.round(100 * s.acceptance_rate)}%), ${s.forward_passes} forward passes after the first token\n`);
+    }
   } finally {
     await engine.unload();
   }

@@ -344,6 +344,8 @@ export class Engine {
   #coreRequest(parsed, { prompt, addBos }, truncation) {
     const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs, truncation };
     if (parsed.responseFormat) params.response_format = parsed.responseFormat;
+    const speculative = parsed.speculative ?? this.#options.speculative;  // the request's, or the engine's default
+    if (speculative !== undefined) params.speculative = speculative;
     try {
       return this.#runner.model.prepare(prompt, params);
     } catch (e) {

@@ -6,7 +6,7 @@ import { checkCloudOptions } from './cloud.mjs';
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud']);
+  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud', 'speculative']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -97,6 +97,11 @@ function checkValues(api, o) {
   if (o.encryption !== undefined && typeof o.encryption !== 'boolean' && !(typeof o.encryption === 'object' && o.encryption !== null &&
     Object.keys(o.encryption).every((k) => k === 'passphrase') && typeof o.encryption.passphrase === 'string' && o.encryption.passphrase.length > 0)) {
     fail('encryption must be true (a key kept on this device), false, or {passphrase: a non-empty string}');
+  }
+  // The fields' ranges are the core's to check, per request, with errors naming them (speculative.k, ...).
+  if (o.speculative !== undefined && (typeof o.speculative !== 'object' || o.speculative === null || Array.isArray(o.speculative) ||
+    !['prompt-lookup', 'self', 'off'].includes(o.speculative.method))) {
+    fail(`speculative must be {method: "prompt-lookup" | "self" | "off", k?, ngram?, draft_layers?}, got ${JSON.stringify(o.speculative)}`);
   }
   if (o.kvRecall !== undefined && typeof o.kvRecall !== 'boolean') fail(`kvRecall must be true or false, got ${JSON.stringify(o.kvRecall)}`);
   if (o.kvRecall && !o.kvBudget) fail('kvRecall needs a kvBudget: pages are recalled from what a budget paged out');

@@ -11,9 +11,9 @@ import { checkToolMessage, checkToolsWithFormat, parseTools } from './tool_calls
 const IGNORED = new Set(['model', 'user', 'store', 'metadata', 'service_tier', 'parallel_tool_calls']);
 
 // truncation is OpenAI's Responses API field, an extension on both endpoints (the engine's option sets
-// its default; the core checks its value).
+// its default; the core checks its value). So is speculative (decoding: docs/speculative.md).
 const SAMPLING_FIELDS = ['temperature', 'top_p', 'seed', 'stop', 'frequency_penalty', 'presence_penalty', 'logit_bias',
-  'top_k', 'min_p', 'repetition_penalty', 'n', 'stream', 'stream_options', 'max_tokens', 'truncation'];
+  'top_k', 'min_p', 'repetition_penalty', 'n', 'stream', 'stream_options', 'max_tokens', 'truncation', 'speculative'];
 const CHAT_FIELDS = new Set([...SAMPLING_FIELDS, 'messages', 'max_completion_tokens', 'logprobs', 'top_logprobs', 'response_format', 'tools', 'tool_choice']);
 // response_format is an extension on completions: the same structured output as chat.
 const COMPLETION_FIELDS = new Set([...SAMPLING_FIELDS, 'prompt', 'logprobs', 'echo', 'suffix', 'best_of', 'response_format']);
@@ -83,7 +83,7 @@ function common(body) {
     stop: given(body.stop) ?? [],
   };
   if (given(body.logit_bias) !== undefined) params.logit_bias = body.logit_bias;
-  return { params, seed, n, stream, includeUsage, truncation: given(body.truncation) };
+  return { params, seed, n, stream, includeUsage, truncation: given(body.truncation), speculative: given(body.speculative) };
 }
 
 /** Text of a chat message's content: a string, or an array of text parts. */

@@ -42,8 +42,17 @@ export function completionLogprobs(tokens, offset = 0) {
  * `context_shifts` (times a reply filled the context and its older half was dropped), and what truncation
  * "auto" dropped: `truncated_messages` (chat) or `truncated_prompt_tokens` (completions, from the front).
  * Under a kvBudget, `kv_pages: {pages_out, pages_in, bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures}`.
+ * With speculative decoding, `speculative: {method, drafted, accepted, acceptance_rate, forward_passes, draft_passes}`.
  * With n > 1, the counts add up over the choices and the timings are the first choice's.
  */
+function speculativeUsage(results) {
+  const sum = (key) => results.reduce((total, r) => total + r.speculative[key], 0);
+  const drafted = sum('drafted');
+  const accepted = sum('accepted');
+  return { method: results[0].speculative.method, drafted, accepted, acceptance_rate: drafted > 0 ? accepted / drafted : 0,
+    forward_passes: sum('forward_passes'), draft_passes: sum('draft_passes') };
+}
+
 export function usage(results, kind, truncatedMessages) {
   const first = results[0];
   const completion = results.reduce((sum, r) => sum + r.generated_tokens, 0);
@@ -53,6 +62,7 @@ export function usage(results, kind, truncatedMessages) {
     total_tokens: first.prompt_tokens + completion,
     ...(kind === 'chat' ? { truncated_messages: truncatedMessages } : { truncated_prompt_tokens: first.truncated_prompt_tokens }),
     context_shifts: results.reduce((sum, r) => sum + r.context_shifts, 0),
+    ...(first.speculative ? { speculative: speculativeUsage(results) } : {}),
     ...(first.kv_pages ? { kv_pages: Object.fromEntries(Object.keys(first.kv_pages).map((k) => [k, results.reduce((sum, r) => sum + r.kv_pages[k], 0)])) } : {}),
     timings: {
       ttft_ms: first.ttft_ms,

@@ -74,6 +74,8 @@ export interface EngineOptions {
   maxBatch?: number;
   /** The default of requests' `truncation` (default 'auto'). */
   truncation?: Truncation;
+  /** The default of requests' `speculative` (default: off). */
+  speculative?: Speculative;
   /** Keep KV pages of conversations in storage (OPFS; files in Node) so a reopened page continues a long
    * chat without prefilling it again (default false; WebAssembly backend). maxBytes: the store's size
    * (default 512 MiB), least recently used pages evicted first. */
@@ -273,7 +275,34 @@ interface SamplingRequest {
   repetition_penalty?: number | null;
   /** Extension: see Truncation; default: the engine's option. */
   truncation?: Truncation | null;
+  /** Extension: speculative decoding (same output, fewer forward passes); default: the engine's option. */
+  speculative?: Speculative | null;
   user?: string;
+}
+
+/**
+ * Speculative decoding (docs/speculative.md): a draft proposes up to `k` tokens (default 8, at most 32;
+ * the length adapts to the acceptance), one forward pass verifies them. 'prompt-lookup' drafts the tokens
+ * that followed the last `ngram` tokens (default 3, at most 8) earlier in the prompt or output; 'self'
+ * runs the model's first `draft_layers` layers (default half; CPU/WebAssembly only). Greedy output is
+ * unchanged token for token, sampled output keeps its distribution. WebGPU decodes plainly.
+ */
+export interface Speculative {
+  method: 'prompt-lookup' | 'self' | 'off';
+  k?: number;
+  ngram?: number;
+  draft_layers?: number;
+}
+
+export interface SpeculativeUsage {
+  method: 'prompt-lookup' | 'self' | 'off';
+  drafted: number;
+  accepted: number;
+  acceptance_rate: number;
+  /** The model's forward passes after the first token (verifications and plain steps). */
+  forward_passes: number;
+  /** The draft's own passes ('self'). */
+  draft_passes: number;
 }
 
 /**
@@ -326,6 +355,8 @@ export interface Usage {
   timings: Timings;
   /** Extension: times a reply filled the context and the older half of it was dropped (all choices). */
   context_shifts: number;
+  /** Extension, with speculative decoding: drafted and accepted tokens (all choices). */
+  speculative?: SpeculativeUsage;
   /** Extension, chat: messages truncation 'auto' left out of the prompt (the oldest turns). */
   truncated_messages?: number;
   /** Extension, completions: prompt tokens truncation 'auto' dropped from the front (BOS stays). */

@@ -1,6 +1,6 @@
 // The Node CLI (js/bin/tabllm.mjs): greedy stories260K text equals the native CLI's (build/bin/tabllm) on
 // both backends; bench prints one JSON object with the native fields (and dispatches per token on WebGPU);
-// errors are one line on stderr with exit code 1; --json-schema output equals the native CLI's on both
+// errors are one line on stderr with exit code 1; --speculative gives the same text with its counts; --json-schema output equals the native CLI's on both
 // backends and bench measures decode with and without it. WebGPU runs on SwiftShader here (~0.2 s per
 // token on 2 cores), so its runs are short.
 import { nativeBuildDir, modelsDir, skipOrFail, wasmDir } from './wasm_env.mjs';
@@ -49,6 +49,23 @@ for (const [backend, n] of [['wasm', 48], ['webgpu', 16]]) {
     assert.match(timings, new RegExp(`prompt 5 tokens, [\\d.]+ tok/s \\| generated ${n} tokens, [\\d.]+ tok/s \\| TTFT [\\d.]+ ms \\| finish length \\| .*${backend}`));
   });
 }
+
+test('generate --speculative on both CLIs: the plain text, the counts on stderr', (t) => {
+  const why = missing();
+  if (why) return skipOrFail(t, why);
+  const expected = nativeText('Once upon a time', 48);
+  for (const method of ['prompt-lookup', 'self']) {
+    const args = ['generate', '-m', model, '-p', 'Once upon a time', '-n', '48', '--temp', '0', '--threads', '1', '--speculative', method, '--draft-k', '4'];
+    for (const r of [run(native, args), node([...args, '--backend', 'wasm'])]) {
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, expected);
+      assert.match(r.stderr, new RegExp(`\\[tabllm\\] speculative ${method}: drafted \\d+, accepted \\d+ \\(\\d+%\\), \\d+ forward passes after the first token`));
+    }
+  }
+  const bad = run(native, ['generate', '-m', model, '-p', 'x', '--speculative', 'medusa']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /speculative.method must be "prompt-lookup", "self", "draft" or "off", got "medusa"/);
+});
 
 test('bench --backend wasm and webgpu: one JSON object with the native fields; dispatches per token on WebGPU', (t) => {
   const why = missing();

@@ -12,7 +12,7 @@ namespace tabllm::cli {
 
 int cmd_generate(int argc, char** argv) {
   std::vector<std::string> options = {"p|prompt", "n|n-predict", "temp", "top-k", "top-p", "min-p", "seed",
-                                      "repeat-penalty", "repeat-last-n", "stop"};
+                                      "repeat-penalty", "repeat-last-n", "stop", "speculative", "draft-k", "draft-layers", "draft-model"};
   options.insert(options.end(), kEngineOptions.begin(), kEngineOptions.end());
   options.insert(options.end(), kOutputFormatOptions.begin(), kOutputFormatOptions.end());
   std::vector<std::string> flags = {"ignore-eos"};
@@ -26,7 +26,11 @@ int cmd_generate(int argc, char** argv) {
                               "  --seed S             random seed (default: random)\n"
                               "  --repeat-penalty R   penalty for repeating the last 64 tokens (default 1.0)\n"
                               "  --stop TEXT          stop before this text\n"
-                              "  --ignore-eos         keep generating after end-of-sequence\n") +
+                              "  --ignore-eos         keep generating after end-of-sequence\n"
+                              "  --speculative METHOD speculative decoding: prompt-lookup, self or draft (same output, fewer passes)\n"
+                              "  --draft-k K          most tokens drafted per step (default 8)\n"
+                              "  --draft-layers L     self: the first layers the draft runs (default half)\n"
+                              "  --draft-model FILE   draft: a smaller model with the same vocabulary\n") +
                       kOutputFormatUsage + kEngineUsage);
   if (!args.positional().empty()) throw Error("unexpected argument '" + args.positional().front() + "'\n" + args.usage());
   GenerateRequest req;
@@ -41,6 +45,9 @@ int cmd_generate(int argc, char** argv) {
   req.sampling.seed = args.get("seed") ? static_cast<uint64_t>(std::stoull(*args.get("seed"))) : std::random_device{}();
   if (auto stop = args.get("stop")) req.stop.push_back(*stop);
   req.ignore_eos = args.flag("ignore-eos");
+  if (auto method = args.get("speculative")) req.speculative.method = speculative_method_from_name(*method);
+  req.speculative.k = args.get_int("draft-k", req.speculative.k);
+  req.speculative.draft_layers = args.get_int("draft-layers", 0);
 
   const auto format = output_format(args);
   Engine engine = open_engine(args);
@@ -61,6 +68,12 @@ int cmd_generate(int argc, char** argv) {
                "finish %s | %d threads, %s\n",
                static_cast<long long>(t.prompt_tokens), t.prefill_tokens_per_s(), static_cast<long long>(t.generated_tokens),
                t.decode_tokens_per_s(), t.ttft_ms, finish_reason_name(r.finish), engine.threads, engine.kernels.c_str());
+  if (req.speculative.method != SpeculativeMethod::Off) {
+    const SpeculativeStats& s = r.speculative;
+    std::fprintf(stderr, "[tabllm] speculative %s: drafted %lld, accepted %lld (%.0f%%), %lld forward passes after the first token\n",
+                 speculative_method_name(req.speculative.method), static_cast<long long>(s.drafted), static_cast<long long>(s.accepted),
+                 100 * s.acceptance_rate(), static_cast<long long>(s.forward_passes));
+  }
   return 0;
 }
 

@@ -40,6 +40,10 @@ Engine open_engine(const Args& args) {
   e.threads = options.n_threads;
   e.kernels = options.path == cpu::Path::Scalar ? "scalar" : cpu::simd_level();
   e.session = std::make_unique<Session>(*e.model, std::make_unique<CpuForward>(*e.model, options));
+  if (const auto draft = args.get("draft-model")) {
+    e.draft = load_model(*draft);
+    e.session->set_draft_model(e.draft->config(), std::make_unique<CpuForward>(*e.draft, options));
+  }
   return e;
 }
 

@@ -58,6 +58,16 @@ void CpuForward::matmul(const Tensor& w, const float* x, int64_t n, float* y) {
 }
 
 void CpuForward::forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) {
+  forward_layers(tokens, pos, which, logits, c_.n_layers);
+}
+
+void CpuForward::forward_draft(std::span<const int32_t> tokens, int64_t pos, int64_t n_layers, float* logits) {
+  if (n_layers < 1 || n_layers > draft_layers_max())
+    throw Error("a draft runs 1 to " + std::to_string(draft_layers_max()) + " of the model's layers, not " + std::to_string(n_layers));
+  forward_layers(tokens, pos, Logits::Last, logits, n_layers);
+}
+
+void CpuForward::forward_layers(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits, int64_t n_layers) {
   if (tokens.empty()) throw Error("forward needs at least one token");
   if (pos < 0) throw Error("negative position");
   kv_.reserve(pos + static_cast<int64_t>(tokens.size()));
@@ -68,9 +78,9 @@ void CpuForward::forward(std::span<const int32_t> tokens, int64_t pos, Logits wh
     const int64_t n = std::min(options_.max_batch, total - start);
     const bool last_chunk = start + n == total;
     if (which == Logits::All)
-      forward_batch(tokens.data() + start, n, pos + start, Logits::All, logits + start * c_.n_vocab);
+      forward_batch(tokens.data() + start, n, pos + start, Logits::All, logits + start * c_.n_vocab, n_layers);
     else
-      forward_batch(tokens.data() + start, n, pos + start, Logits::Last, last_chunk ? logits : nullptr);
+      forward_batch(tokens.data() + start, n, pos + start, Logits::Last, last_chunk ? logits : nullptr, n_layers);
   }
 }
 
@@ -107,7 +117,7 @@ void CpuForward::rotate_layers(int64_t distance, const PerLayer& per_layer) {
   });
 }
 
-void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits) {
+void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits, int64_t n_layers) {
   const ModelWeights& w = model_.weights();
   const int64_t dim = c_.dim, q_dim = c_.q_dim(), kv_dim = c_.kv_dim(), hd = c_.head_dim, half = c_.rope_dims / 2;
   const float embedding_scale = c_.scale_embedding ? std::sqrt(static_cast<float>(dim)) : 1.0f;
@@ -121,7 +131,7 @@ void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Lo
     ops::rope_cos_sin(pos + t, inv_freq_local_, c_.rope_attn_factor, &rope_[1].cos[t * half], &rope_[1].sin[t * half]);
   }
 
-  for (int64_t l = 0; l < c_.n_layers; ++l) {
+  for (int64_t l = 0; l < n_layers; ++l) {
     const LayerWeights& L = w.layers[l];
     const RopeTable& rope = rope_[c_.is_local(l) ? 1 : 0];
     // Attention block.

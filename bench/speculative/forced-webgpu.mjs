@@ -1,0 +1,141 @@
+// Speculative decoding on WebGPU with FORCED acceptance, as one JSON object: the speed a target model would
+// decode at if a draft's tokens were accepted at the rates given (0.5, 0.7, 0.9), against plain greedy decode.
+//
+//   node bench/speculative/forced-webgpu.mjs TARGET.gguf [--draft DRAFT.gguf] [--acceptance 0.5,0.7,0.9]
+//        [--k 8] [--prompt-tokens 64] [--gen-tokens 128] [--seed 1]
+//
+// What is real and what is forced, per step: the draft model (when given) runs k single-token forward passes
+// from the target's position (its cache rolled back as the target's is), the target runs one forward pass
+// over the k + 1 positions (the plan's batched pass) — both on the GPU, timed. Which drafts the target keeps
+// is drawn: each in turn with the given probability, up to the first miss. The draft length adapts as the
+// core's does (runtime/speculative.h: start at 4, +2 after a step that kept all, -1 otherwise, at most k).
+// The WebGPU plan computes the head for the last position only, so the verification pass here lacks the
+// head over its other k positions (one more row each of the output matrix's GEMM).
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { bindTabllm } from '../../js/src/core/wasm.mjs';
+import { GpuModel, nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
+import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
+
+const usage = 'usage: node bench/speculative/forced-webgpu.mjs TARGET.gguf [--draft DRAFT.gguf] [--acceptance 0.5,0.7,0.9] [--k 8] ' +
+  '[--prompt-tokens 64] [--gen-tokens 128] [--seed 1]';
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const targetPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
+const draftPath = option('draft', null);
+const rates = option('acceptance', '0.5,0.7,0.9').split(',').map(Number);
+const kMax = Number(option('k', 8)), promptTokens = Number(option('prompt-tokens', 64)), genTokens = Number(option('gen-tokens', 128));
+let seed = Number(option('seed', 1)) >>> 0;
+if (!targetPath || rates.some((r) => !(r >= 0 && r <= 1)) || !(kMax >= 1 && kMax <= 32) || !(genTokens >= 1) || !(promptTokens >= 1)) {
+  console.error(usage);
+  process.exit(2);
+}
+
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
+const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
+const tabllm = bindTabllm(await createModule());
+const { adapter, device, limits } = await requestNodeDevice();
+const contextSize = promptTokens + genTokens + kMax + 1;
+
+async function load(file) {
+  const reader = await nodeFileReader(file);
+  try {
+    const header = await tabllm.loadModelHeader((offset, size) => reader.read(offset, size), reader.size);
+    return await GpuModel.load(header, device, reader, { limits, max_batch: Math.max(64, kMax + 1), context_size: contextSize });
+  } finally {
+    await reader.close();
+  }
+}
+const target = await load(targetPath);
+const draft = draftPath ? await load(draftPath) : null;
+const vocab = Math.min(target.plan.n_vocab, draft?.plan.n_vocab ?? Infinity);
+const random = () => {  // LCG: the same draws on every run
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  return seed / 2 ** 32;
+};
+const prompt = Array.from({ length: promptTokens }, () => Math.floor(random() * vocab));
+
+// Both caches hold the prompt; returns the target's first token.
+async function prefill() {
+  target.pos = 0;
+  const first = (await target.feed(prompt)).ids[0];
+  if (draft) {
+    draft.pos = 0;
+    await draft.feed(prompt);
+  }
+  return first;
+}
+
+async function plain() {
+  let next = await prefill();
+  const t = performance.now();
+  let generated = 0;
+  for await (const token of target.greedyStream([next])) {
+    next = token;
+    if (++generated === genTokens) break;
+  }
+  return genTokens / ((performance.now() - t) / 1000);
+}
+
+async function forced(rate) {
+  let last = await prefill();
+  let k = Math.min(4, kMax), generated = 0, drafted = 0, accepted = 0, passes = 0;
+  const t = performance.now();
+  while (generated < genTokens) {
+    const pos = promptTokens + generated;
+    const n = Math.min(k, genTokens - generated - 1);
+    if (n < 1) {  // the last token: a plain step
+      target.pos = pos;
+      last = (await target.feed([last])).ids[0];
+      generated++;
+      passes++;
+      continue;
+    }
+    const drafts = [];
+    if (draft) {
+      draft.pos = pos;
+      for await (const token of draft.greedyStream([last])) if (drafts.push(token) === n) break;
+    } else {
+      for (let i = 0; i < n; i++) drafts.push(Math.floor(random() * vocab));
+    }
+    target.pos = pos;
+    const out = await target.feed([last, ...drafts]);
+    passes++;
+    let kept = 0;
+    while (kept < n && random() < rate) kept++;
+    drafted += n;
+    accepted += kept;
+    generated += kept + 1;
+    last = kept === n ? out.ids[0] : drafts[kept];  // the token after the kept drafts (its value does not change the timing)
+    k = kept === n ? Math.min(kMax, k + 2) : Math.max(1, k - 1);
+  }
+  const seconds = (performance.now() - t) / 1000;
+  return { drafted, accepted, verify_passes: passes, tokens_per_s: generated / seconds };
+}
+
+await plain();  // warm-up: pipelines compile lazily on some drivers
+const base = await plain();
+const results = [];
+for (const rate of rates) {
+  const r = await forced(rate);
+  results.push({
+    forced_acceptance: rate, measured_acceptance: +(r.accepted / r.drafted).toFixed(3), decode_tokens_per_s: +r.tokens_per_s.toFixed(2),
+    speedup: +(r.tokens_per_s / base).toFixed(3), drafted: r.drafted, accepted: r.accepted, verify_passes: r.verify_passes,
+  });
+}
+const info = adapter.info ?? {};
+console.log(JSON.stringify({
+  bench: 'speculative-forced-acceptance', backend: 'webgpu',
+  label: 'forced acceptance: draft and verification passes run on the GPU; which drafts are kept is drawn at the given rate',
+  target: path.basename(targetPath), draft: draftPath ? path.basename(draftPath) : null,
+  adapter: `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`.trim(),
+  prompt_tokens: promptTokens, gen_tokens: genTokens, k_max: kMax, plain_decode_tokens_per_s: +base.toFixed(2), results,
+}));
+target.destroy();
+draft?.destroy();
+device.destroy?.();

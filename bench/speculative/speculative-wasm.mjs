@@ -1,0 +1,56 @@
+// Speculative decoding on WebAssembly through the package: greedy decode speed without and with it
+// (prompt-lookup, self) per task of bench/speculative/tasks.json, as one JSON object (the fields of the
+// native tabllm_bench_speculative: median decode tokens/s, speed-up, the draft's counts, same output).
+//   node bench/speculative/speculative-wasm.mjs MODEL.gguf [--tasks FILE] [--variant single|threaded] [--threads N] [--reps 3] [--k 8]
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { createEngine } from '../../js/src/index.mjs';
+
+const usage = 'usage: node bench/speculative/speculative-wasm.mjs MODEL.gguf [--tasks FILE] [--variant single|threaded] [--threads N] [--reps 3] [--k 8]';
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const modelPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
+if (!modelPath) {
+  console.error(usage);
+  process.exit(2);
+}
+const here = path.dirname(fileURLToPath(import.meta.url));
+const tasks = JSON.parse(fs.readFileSync(option('tasks', path.join(here, 'tasks.json')), 'utf8'));
+const variant = option('variant', 'single'), reps = Number(option('reps', 3)), k = Number(option('k', 8));
+const threads = option('threads', undefined);
+
+const engine = await createEngine({ model: modelPath, backend: 'wasm', wasmVariant: variant, ...(threads ? { threads: Number(threads) } : {}) });
+const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const results = [];
+const runtime = engine.runtime;
+try {
+  for (const [task, { prompt, max_tokens: maxTokens, response_format: format }] of Object.entries(tasks)) {
+    let plainSpeed = 0, plainText = null;
+    for (const method of ['off', 'prompt-lookup', 'self']) {
+      const speeds = [];
+      let last = null;
+      for (let rep = 0; rep < reps; rep++) {
+        const body = { prompt: prompt, max_tokens: maxTokens, temperature: 0, speculative: { method, k } };
+        if (format) body.response_format = format;
+        else body.logit_bias = { 1: -100, 2: -100 };  // a fixed count, as the native bench's ignore_eos (stories260K's BOS and EOS)
+        last = await engine.completions.create(body);
+        speeds.push(last.usage.timings.decode_tokens_per_s);
+      }
+      const speed = median(speeds);
+      if (method === 'off') [plainSpeed, plainText] = [speed, last.choices[0].text];
+      // Plain decoding reports no counts: one pass a token after the first.
+      const s = last.usage.speculative ?? { drafted: 0, accepted: 0, acceptance_rate: 0, forward_passes: last.usage.completion_tokens - 1, draft_passes: 0 };
+      results.push({ task, method, tokens: last.usage.completion_tokens, decode_tokens_per_s: speed, speedup: speed / plainSpeed,
+        drafted: s.drafted, accepted: s.accepted, acceptance_rate: s.acceptance_rate, forward_passes: s.forward_passes, draft_passes: s.draft_passes,
+        same_output: last.choices[0].text === plainText });
+    }
+  }
+} finally {
+  await engine.unload();
+}
+console.log(JSON.stringify({ bench: 'speculative', backend: `wasm-${variant}`, model: path.basename(modelPath), threads: runtime.threads, reps, results }));
