@@ -8,29 +8,12 @@
 #include "common/error.h"
 #include "backend/cpu/forward.h"
 #include "runtime/session.h"
+#include "greedy_references.h"
 #include "test_paths.h"
 
 using namespace tabllm;
 
 namespace {
-
-struct Reference {
-  std::string prompt;
-  std::vector<int32_t> prompt_ids, ids;
-  std::string text;
-};
-
-std::vector<Reference> load_references() {
-  std::ifstream in(test::shared_dir() + "/models/stories260K/greedy_reference.jsonl");
-  std::vector<Reference> refs;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const auto j = nlohmann::json::parse(line);
-    refs.push_back({j["prompt"], j["prompt_ids"].get<std::vector<int32_t>>(), j["ids"].get<std::vector<int32_t>>(), j["text"]});
-  }
-  return refs;
-}
 
 std::string model_path(const std::string& type) { return test::build_dir() + "/models/stories260K-" + type + ".gguf"; }
 
@@ -57,7 +40,7 @@ class GreedyReference : public ::testing::TestWithParam<std::tuple<std::string, 
 TEST_P(GreedyReference, MatchesIndependentImplementation) {
   const auto [type, path] = GetParam();
   const auto model = Model::load(model_path(type));
-  const auto refs = load_references();
+  const auto refs = test::load_greedy_references();
   ASSERT_EQ(refs.size(), 2u);
   for (const auto& ref : refs) {
     EXPECT_EQ(model->tokenizer().encode(ref.prompt, true), ref.prompt_ids);
@@ -75,7 +58,7 @@ INSTANTIATE_TEST_SUITE_P(Stories260K, GreedyReference,
                          });
 
 TEST(QuantizedGreedy, ReportsQ8AndQ4Continuations) {
-  const auto refs = load_references();
+  const auto refs = test::load_greedy_references();
   for (const std::string type : {"q8_0", "q4_0"}) {
     const auto model = Model::load(model_path(type));
     for (const auto& ref : refs) {
@@ -126,7 +109,7 @@ TEST(Session, AbortFromCallbackThenNextRequestWorks) {
   const GenerateResult aborted = session->generate(greedy("Once upon a time", 64), [&](std::string_view) { return ++chunks < 5; });
   EXPECT_EQ(aborted.finish, FinishReason::Aborted);
   EXPECT_LT(aborted.tokens.size(), 64u);
-  const auto refs = load_references();
+  const auto refs = test::load_greedy_references();
   const GenerateResult again = session->generate(greedy(refs[1].prompt, 64));
   EXPECT_EQ(again.text, refs[1].text);
 }

@@ -18,28 +18,12 @@
 #include "runtime/prompt_lookup.h"
 #include "runtime/session.h"
 #include "sampling/speculative_sampling.h"
+#include "greedy_references.h"
 #include "test_paths.h"
 
 using namespace tabllm;
 
 namespace {
-
-struct Reference {
-  std::string prompt;
-  std::vector<int32_t> ids;
-};
-
-std::vector<Reference> load_references() {
-  std::ifstream in(test::shared_dir() + "/models/stories260K/greedy_reference.jsonl");
-  std::vector<Reference> refs;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const auto j = nlohmann::json::parse(line);
-    refs.push_back({j["prompt"], j["ids"].get<std::vector<int32_t>>()});
-  }
-  return refs;
-}
 
 std::unique_ptr<Model> stories() { return Model::load(test::build_dir() + "/models/stories260K-f32.gguf"); }
 
@@ -110,7 +94,7 @@ class SpeculativeGreedy : public ::testing::TestWithParam<std::tuple<Speculative
 TEST_P(SpeculativeGreedy, EqualsHeldReferences) {
   const auto [method, path] = GetParam();
   const auto model = stories();
-  const auto refs = load_references();
+  const auto refs = test::load_greedy_references();
   ASSERT_EQ(refs.size(), 2u);
   int64_t drafted = 0, accepted = 0;
   for (const auto& ref : refs) {
@@ -326,7 +310,7 @@ TEST(Speculative, DraftModelKeepsNearlyEveryDraftOfItsOwnQuantization) {
   // model's plain greedy output; the draft's cache follows the history across requests (prompt reuse).
   const auto model = stories();
   const Model& draft = draft_model();
-  const auto refs = load_references();
+  const auto refs = test::load_greedy_references();
   Session bare(*model, std::make_unique<CpuForward>(*model, CpuOptions{}));
   EXPECT_THROW(bare.generate(speculative(greedy("Once", 4), SpeculativeMethod::Draft)), Error);  // no draft model
   auto session = make_session(*model);
