@@ -23,6 +23,7 @@ export function parseArgs(argv, options, flags, usage) {
     }
   }
   const values = new Map();
+  const repeated = new Map();  // every value of an option given more than once (its last is in `values`)
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -41,6 +42,7 @@ export function parseArgs(argv, options, flags, usage) {
           value = argv[++i];
         }
         values.set(canonical.get(key), value);
+        repeated.set(canonical.get(key), [...(repeated.get(canonical.get(key)) ?? []), value]);
       } else {
         if (value !== undefined) throw new UsageError(`option ${key} takes no value`);
         values.set(canonical.get(key), true);
@@ -51,6 +53,8 @@ export function parseArgs(argv, options, flags, usage) {
   const name = (key) => (key.length === 1 ? `-${key}` : `--${key}`);
   return {
     get: (key) => values.get(key),
+    /** Every value given for a value option, in order (none: []). */
+    all: (key) => repeated.get(key) ?? [],
     flag: (key) => values.get(key) === true,
     require(key) {
       const v = values.get(key);

@@ -16,6 +16,9 @@ const USAGE = 'usage: node js/bin/tabllm.mjs serve -m MODEL [options]\n' +
   '  --queue N            requests that may wait while one runs; more get 429 (default 16)\n' +
   '  --grace SECONDS      on SIGTERM/SIGINT, time for requests in flight to finish (default 10)\n' +
   '  --model-name NAME    the model\'s id in /v1/models and responses (default: from the GGUF)\n' +
+  '  -m NAME=FILE         several models: give -m once per model, each as NAME=FILE (or FILE: its name from\n' +
+  '                       the GGUF); a request\'s "model" picks one, the first answers requests without one\n' +
+  '  --memory-budget MB   with several models, the megabytes of weights and KV caches they may hold together\n' +
   '  --prefix-cache       keep conversations\' KV pages on disk (beside the model cache, or $TABLLM_KV_DIR):\n' +
   '                       a restarted server answers the next turn of a long chat without prefilling it\n' +
   '  --quiet              no request log on stderr\n' +
@@ -59,16 +62,36 @@ function cloudOptions(args, quiet) {
   };
 }
 
+// `-m NAME=FILE` given once or more, or -m given more than once: the engine's `models` ({model, name} each)
+// and memoryBudget; a single `-m FILE` stays the engine's `model`.
+function modelsOption(args) {
+  const given = args.all('m');
+  const budget = args.number('memory-budget', undefined);
+  if (budget !== undefined && !(budget > 0)) throw new UsageError('--memory-budget must be a positive number of megabytes');
+  const named = given.map((text) => {
+    const eq = text.indexOf('=');
+    // NAME=FILE when the part before '=' names no folder and the whole is not a file itself.
+    if (eq > 0 && !/[\\/]/.test(text.slice(0, eq)) && !fs.existsSync(text)) return { name: text.slice(0, eq), model: text.slice(eq + 1) };
+    return { model: text };
+  });
+  if (named.length === 1 && named[0].name === undefined) return budget === undefined ? {} : { memoryBudget: budget * 1e6 };
+  if (args.get('model-name') !== undefined) throw new UsageError('--model-name names the only model: with several, give each as -m NAME=FILE');
+  const names = named.map((m) => m.name).filter(Boolean);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new UsageError(`two models are named '${twice}': give each its own NAME in -m NAME=FILE`);
+  return { model: undefined, models: named, memoryBudget: budget === undefined ? undefined : budget * 1e6 };
+}
+
 export async function serve(argv) {
-  const args = parseArgs(argv, ['host', 'port', 'api-key', 'cors', 'queue', 'grace', 'model-name', ...CLOUD_OPTIONS, ...ENGINE_OPTIONS], ['quiet', 'prefix-cache'], USAGE);
-  const options = engineOptions(args);
+  const args = parseArgs(argv, ['host', 'port', 'api-key', 'cors', 'queue', 'grace', 'model-name', 'memory-budget', ...CLOUD_OPTIONS, ...ENGINE_OPTIONS], ['quiet', 'prefix-cache'], USAGE);
+  const options = { ...engineOptions(args), ...modelsOption(args) };
   const port = args.int('port', 8080);
   if (port < 0 || port > 65535) throw new UsageError('--port must be from 0 to 65535');
   const queue = args.int('queue', 16);
   if (queue < 0) throw new UsageError('--queue must be 0 or more');
   const grace = args.number('grace', 10);
   if (grace < 0) throw new UsageError('--grace must be 0 or more');
-  if (!fs.existsSync(options.model)) throw new UsageError(`cannot open model ${options.model}: no such file`);
+  for (const { model } of options.models ?? [options]) if (!fs.existsSync(model)) throw new UsageError(`cannot open model ${model}: no such file`);
   const apiKey = args.get('api-key') ?? (process.env.TABLLM_API_KEY || undefined);
 
   const quiet = args.flag('quiet');
@@ -80,7 +103,7 @@ export async function serve(argv) {
     engineOptions: { ...options, modelName: args.get('model-name'), prefixCache: args.flag('prefix-cache'), cloud, allowSoftwareAdapter: false },
     host: args.get('host') ?? '127.0.0.1', port, apiKey, cors: args.get('cors'), queue, graceMs: grace * 1000, log,
   });
-  process.stdout.write(`tabllm serve: listening on ${server.url} (loading ${options.model})\n`);
+  process.stdout.write(`tabllm serve: listening on ${server.url} (loading ${(options.models ?? [options]).map((m) => m.model).join(', ')})\n`);
 
   let signals = 0;
   const stopped = new Promise((resolve) => {
@@ -100,7 +123,8 @@ export async function serve(argv) {
     const engine = await server.ready;
     const runtime = engine.runtime;
     const where = runtime.backend === 'webgpu' ? `webgpu (${runtime.adapter ?? 'adapter'})` : `wasm, ${runtime.threads} threads`;
-    process.stdout.write(`tabllm serve: ready: ${engine.modelId} on ${where}, context ${engine.contextSize}; ` +
+    const others = engine.models.info().filter((m) => !m.default).map((m) => `, ${m.id} on ${m.backend}, context ${m.contextSize}`).join('');
+    process.stdout.write(`tabllm serve: ready: ${engine.modelId} on ${where}, context ${engine.contextSize}${others}; ` +
       `POST ${server.url}/v1/chat/completions${apiKey ? ' (API key required)' : ''}\n`);
   } catch (error) {
     await server.close({ graceMs: 0 });

@@ -1,20 +1,23 @@
-// The engine: a model on a backend, behind OpenAI's API.
+// The engine: models on a backend, behind OpenAI's API.
 //
 //   const engine = await createEngine({ model: 'https://…/model.gguf', backend: 'auto', onProgress });
 //   const reply = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }] });
 //   for await (const chunk of await engine.chat.completions.create({ messages, stream: true })) …
 //
-// One request runs at a time; others wait their turn, in the order they were made (a stream too, read
-// yet or not). A bad request is refused before any model work, so it never disturbs the engine.
-import { capabilityReport, chooseBackend } from './capabilities.mjs';
+// Several models: createEngine({models: [{model, name}, ...]}) or engine.load(model, {name}); a request's
+// `model` picks one (models/registry.mjs), and they share the WebAssembly module, the GPU device and the
+// loader's stores (models/shared.mjs). One request runs at a time, whichever its model; others wait their
+// turn, in the order they were made (a stream too, read yet or not). A bad request is refused before any
+// model work, so it never disturbs the engine.
 import { renderChat } from './chat_template.mjs';
 import { Cloud } from './cloud.mjs';
 import { TabllmAPIError, abortError, engineFailure, invalidRequest } from './errors.mjs';
-import { engineOptions } from './engine_options.mjs';
+import { engineOptions, modelOptions } from './engine_options.mjs';
 import { eagerStream } from './eager_stream.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
-import { openModel } from './loader/index.mjs';
-import { fitBackend } from './loader/memory.mjs';
+import { LoadedModel } from './models/loaded_model.mjs';
+import { ModelRegistry } from './models/registry.mjs';
+import { SharedMachinery } from './models/shared.mjs';
 import { parseChatRequest, parseCompletionRequest } from './request.mjs';
 import { chatLogprobs, completionLogprobs, nowSeconds, requestId, usage } from './responses.mjs';
 import { DEFAULT_INSTRUCTIONS, mayStartCall, readToolCall, templateMessages, toolCallFormat, toolMarkup } from './tool_calls.mjs';
@@ -26,231 +29,219 @@ import { droppableTurns, fewestTurnsToDrop, replyRoom, withoutOldestTurns } from
  */
 export async function createEngine(options = {}) {
   const engine = new Engine(options);
-  await engine.reload();
+  try {
+    await engine.reload();
+  } catch (e) {
+    await engine.unload();  // the models loaded before the one that failed
+    throw e;
+  }
   return engine;
 }
 
 export class Engine {
   #options;
-  #runner = null;
-  #source = null;
-  #lost = null;        // the device-lost error, until reload()
-  #loadError = null;   // why the model could not be loaded, when the cloud fallback took the engine on without it
+  #models;             // ModelRegistry: the loaded models by name
+  #shared;             // SharedMachinery: the WebAssembly modules, GPU device and stores the models share
   #queue = Promise.resolve();
-  #current = null;     // the running request's control: {interrupted, signal}
+  #current = null;     // the running request's control: {interrupted, target}
   #handedOff = new Set();  // controls of requests whose reply the cloud endpoint is continuing
-  #prefixCacheForgotten = false;  // forget() closed the prefix cache: the next request opens a new one
 
   constructor(options) {
-    const checked = engineOptions(options);
+    const { models, memoryBudget, ...checked } = engineOptions(options);
     // truncation "auto" by default: on-device contexts are small, so a chat app reaches their end within a
     // few turns; dropping the oldest turns (said in usage.truncated_messages) keeps the conversation going.
     this.#options = { ...checked, backend: checked.backend ?? 'auto', truncation: checked.truncation ?? 'auto' };
-    this.backend = null;          // 'webgpu' | 'wasm' once loaded
-    this.backendReason = '';      // why that backend
-    this.modelInfo = null;
+    // The models createEngine loads (and reload() loads again when none is loaded): `model` first, the default.
+    this.#options.initial = [...(checked.model !== undefined ? [{ model: checked.model, name: checked.modelName }] : []), ...(models ?? [])];
+    this.#models = new ModelRegistry(memoryBudget);
+    this.#shared = new SharedMachinery({ device: checked.device });
     this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
-    this.models = { list: async () => ({ object: 'list', data: this.modelInfo ? [this.#modelEntry()] : [] }) };
+    this.models = {
+      /** OpenAI's model list: the loaded models, the default first. */
+      list: async () => ({ object: 'list', data: this.#models.all().map(modelEntry) }),
+      /** OpenAI's model object of a loaded model; a 404 model_not_found for another name. */
+      retrieve: async (name) => modelEntry(this.#models.get(name)),
+      /** Each loaded model: {id, default, backend, contextSize, bytes: {heap, gpu, total}, budgetBytes, lastUsed, busy}. */
+      info: () => this.#models.all().map((m) => this.#info(m)),
+    };
     /** OpenAI-compatible fetch: POST /v1/chat/completions, /v1/completions, GET /v1/models. */
     this.fetch = createFetchHandler(this);
     /** The cloud fallback (cloud.mjs; the `cloud` option), else null: its log(), setConsent(), status(). */
     this.cloud = checked.cloud ? new Cloud(checked.cloud) : null;
   }
 
-  /** The model's name as requests and responses give it. */
-  get modelId() {
-    return this.#options.modelName ?? this.modelInfo?.name ?? this.#source?.name ?? 'model';
+  // The default model (requests without `model` go to it): the earliest loaded of those loaded now.
+  get #default() {
+    return this.#models.default;
   }
 
-  /** The GPUDevice the model runs on (WebGPU backend), else null. */
+  /** The default model's name as requests and responses give it. */
+  get modelId() {
+    return this.#default?.name ?? this.#options.modelName ?? 'model';
+  }
+
+  /** The default model's backend: 'webgpu' | 'wasm' once loaded. */
+  get backend() {
+    return this.#default?.backend ?? null;
+  }
+
+  /** Why the default model runs on its backend. */
+  get backendReason() {
+    return this.#default?.backendReason ?? '';
+  }
+
+  /** The default model's details from the core (name, architecture, context, chat template, ...). */
+  get modelInfo() {
+    return this.#default?.info ?? null;
+  }
+
+  /** The GPUDevice the models run on (WebGPU backend), else null. */
   get gpuDevice() {
-    return this.#runner?.device ?? null;
+    return this.#default?.runner?.device ?? null;
   }
 
   get contextSize() {
-    return this.#runner?.contextSize ?? 0;
+    return this.#default?.contextSize ?? 0;
   }
 
-  /** Backend details: {backend, reason, contextSize, kvType, kvBytesPerToken, ...}: WebAssembly variant and threads, or the adapter. */
+  /** The default model's backend details: {backend, reason, contextSize, kvType, kvBytesPerToken, ...}: WebAssembly variant and threads, or the adapter. */
   get runtime() {
-    return { backend: this.backend, reason: this.backendReason, contextSize: this.contextSize, ...this.#runner?.details };
+    const m = this.#default;
+    return { backend: this.backend, reason: this.backendReason, contextSize: this.contextSize, ...m?.runner?.details };
   }
 
-  #modelEntry() {
-    return { id: this.modelId, object: 'model', created: 0, owned_by: 'tabllm' };
+  #info(m) {
+    return {
+      id: m.name, default: m === this.#default, backend: m.backend, contextSize: m.contextSize,
+      bytes: { heap: m.heapBytes, gpu: m.gpuBytes, total: m.bytes }, budgetBytes: m.need?.total ?? null,
+      lastUsed: m.lastUsed, busy: m.users > 0,
+    };
   }
 
-  /** (Re)loads the model: after a lost GPU device, or to start over. Waits for the running request. */
-  async reload() {
+  /**
+   * The memory the engine's models hold: {budget (the memoryBudget option, or null), used (the bytes it
+   * counts: weights and KV caches), heaps (each WebAssembly module: {variant, threads, heapBytes, inUseBytes,
+   * models}), gpuBuffers (the GPU buffers the models hold), gpuBytes}.
+   */
+  memory() {
+    const buffers = this.#models.all().flatMap((m) => m.runner?.gpuBuffers?.() ?? []);
+    return { budget: this.#models.budget ?? null, used: this.#models.used, heaps: this.#shared.heaps(),
+      gpuBuffers: buffers.length, gpuBytes: buffers.reduce((sum, b) => sum + b.size, 0) };
+  }
+
+  // The model of a name (a 404 model_not_found for an unknown one), or the default without a name.
+  #named(name) {
+    return name === undefined ? this.#default : this.#models.get(name);
+  }
+
+  /**
+   * (Re)loads a model (the default without a name): after a lost GPU device, or to start over. Without a
+   * name and with no model loaded, loads those the engine was created with. Waits for the running request.
+   */
+  async reload(name) {
     await this.#exclusive(async () => {
-      await this.#release();
-      const { onProgress } = this.#options;
-      // Only 'auto' needs the capability report; an explicit choice fails on its own with the reason.
-      let choice;
-      if (this.#options.backend === 'wasm') choice = { backend: 'wasm', reason: 'asked for the WebAssembly backend' };
-      else if (this.#options.backend === 'webgpu') choice = { backend: 'webgpu', reason: 'asked for the WebGPU backend' };
-      const report = this.#options.backend === 'auto' ? await capabilityReport() : null;
-      if (report) choice = chooseBackend('auto', report, { allowSoftwareAdapter: this.#options.allowSoftwareAdapter });
-      const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, gpuMemory } = this.#options;
-      // The memory need is checked from the header, before a download starts.
-      const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, gpuMemory }); };
-      try {
-        this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
-        try {
-          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, kvRecall: this.#options.kvRecall, encryptPages: this.#options.encryption !== false, onProgress }));
-          if (this.#options.kvBudget && this.#runner.backend !== 'wasm') this.#runner.details.kvBudget = 'off: a kvBudget pages the WebAssembly backend\'s cache only, for now';
-          checkContextSize(this.#options.contextSize, this.#runner.info.context);
-          if (this.#options.prefixCache) await this.#openPrefixCache();
-        } catch (e) {
-          await this.#runner?.destroy();
-          this.#runner = null;
-          await this.#source.close?.();
-          this.#source = null;
-          throw e;
-        }
-      } catch (e) {
-        // A model this device cannot hold, with the cloud fallback on: the engine goes on without it and
-        // its requests go to the cloud endpoint (with the user's consent).
-        if (!this.cloud?.takesLoadFailure(e)) throw e;
-        this.#loadError = e;
-        this.backend = null;
-        this.backendReason = `no local backend can run the model (${e.message}): requests go to the cloud endpoint`;
-        onProgress?.({ phase: 'ready', backend: null, reason: this.backendReason });
+      if (name === undefined && this.#models.size === 0) {
+        for (const entry of this.#options.initial) await this.#loadModel(entry);
         return;
       }
-      this.#lost = null;
-      this.#loadError = null;
-      this.backend = choice.backend;
-      this.backendReason = choice.reason;
-      this.modelInfo = this.#runner.info;
-      onProgress?.({ phase: 'ready', backend: this.backend, reason: this.backendReason });
+      const model = this.#named(name);
+      if (!model) return;
+      this.#models.remove(model);
+      await model.release();
+      await this.#loadModel(model.entry);
     });
   }
 
-  /** The persisted prefix cache's counters (pages written and read, bytes, restores, restored tokens,
-   * restore time, refused pages), or null without one (the prefixCache option). */
-  prefixCacheStats() {
-    return this.#runner?.prefixCache ? { ...this.#runner.prefixCache.stats, entries: this.#runner.prefixCache.entries.size } : null;
+  /**
+   * Loads another model beside those loaded: requests name it as `options.name` (default: the GGUF's
+   * general.name, else the file's name). Under a memoryBudget, the least recently used models are unloaded
+   * first when it would not fit. Resolves to its entry of engine.models.info().
+   * @param {string|URL|Blob} model as createEngine's
+   * @param {{name?: string} & Record<string, unknown>} [options] this model's: contextSize, backend, kvType, ...
+   */
+  async load(model, options = {}) {
+    const entry = modelOptions({ ...options, model }, 'engine.load');
+    return this.#exclusive(async () => this.#info(await this.#loadModel(entry)));
   }
 
-  /** Paged KV under the kvBudget option: the window (positions the cache holds), pages out and back in,
-   * their bytes, the time paging out and rehydrating took, failures (each warned about), and the store's
-   * writes; null without a kvBudget. */
-  kvPagerStats() {
-    return this.#runner?.kvPagerStats?.() ?? null;
+  async #loadModel(entry) {
+    const model = new LoadedModel({ ...this.#options, ...entry }, { shared: this.#shared, cloud: this.cloud });
+    model.entry = entry;
+    const checkName = (name) => {
+      if (this.#models.has(name)) throw new Error(`a model named '${name}' is loaded already: unload it first, or give this one another name`);
+    };
+    if (model.name !== null) checkName(model.name);
+    await model.load({
+      makeRoom: async (m) => {
+        checkName(m.name);
+        for (const victim of this.#models.victims(m)) {
+          this.#models.remove(victim, m.name);
+          await victim.release();
+        }
+      },
+    });
+    try {
+      this.#models.add(model);
+    } catch (e) {
+      await model.release();
+      throw e;
+    }
+    return model;
+  }
+
+  /** The persisted prefix cache's counters of a model (the default without a name: pages written and read,
+   * bytes, restores, restored tokens, restore time, refused pages), or null without one (the prefixCache option). */
+  prefixCacheStats(name) {
+    const runner = this.#named(name)?.runner;
+    return runner?.prefixCache ? { ...runner.prefixCache.stats, entries: runner.prefixCache.entries.size } : null;
+  }
+
+  /** Paged KV under the kvBudget option (a model's; the default's without a name): the window (positions the
+   * cache holds), pages out and back in, their bytes, the time paging out and rehydrating took, failures
+   * (each warned about), and the store's writes; null without a kvBudget. */
+  kvPagerStats(name) {
+    return this.#named(name)?.runner?.kvPagerStats?.() ?? null;
   }
 
   /** Waits until the KV pages of finished requests are stored (they are written in the background). */
-  async flushPrefixCache() {
-    await this.#runner?.prefixCache?.flush();
+  async flushPrefixCache(name) {
+    await this.#named(name)?.runner?.prefixCache?.flush();
   }
 
-  /** Deletes this model's stored KV pages. */
-  async clearPrefixCache() {
-    await this.#runner?.prefixCache?.clear();
+  /** Deletes a model's stored KV pages (the default's without a name). */
+  async clearPrefixCache(name) {
+    await this.#named(name)?.runner?.prefixCache?.clear();
   }
 
   /**
    * Wipes everything tabllm stores for this origin (Node: this user's cache folders), whichever engine or
    * model stored it: models, KV pages, the at-rest key, tabllm's IndexedDB databases, caches and
-   * localStorage items (at_rest/forget.mjs). The loaded model stays loaded; this engine's paged-out KV rows
-   * are dropped (a recall of them is a warning), and its prefix cache starts afresh, under a new key, at
-   * the next request. Waits for the running request.
+   * localStorage items (at_rest/forget.mjs). The loaded models stay loaded; their paged-out KV rows are
+   * dropped (a recall of them is a warning), and their prefix caches start afresh, under a new key, at the
+   * next request. Waits for the running request.
    */
   async forget() {
     await this.#exclusive(async () => {
-      const runner = this.#runner;
-      await runner?.prefixCache?.flush();
-      await runner?.kvPages?.spill.forget();
-      if (runner?.prefixCache) {
-        runner.prefixCache = null;
-        this.#prefixCacheForgotten = true;
+      for (const model of this.#models.all()) {
+        const runner = model.runner;
+        await runner?.prefixCache?.flush();
+        await runner?.kvPages?.spill.forget();
+        if (runner?.prefixCache) {
+          runner.prefixCache = null;
+          model.prefixCacheForgotten = true;
+        }
       }
       const { forgetStored } = await import('./at_rest/forget.mjs');
       await forgetStored({ cacheDir: this.#options.cacheDir });
     });
   }
 
-  async #openPrefixCache() {
-    const runner = this.#runner;
-    if (runner.backend !== 'wasm') {
-      runner.details.prefixCache = 'off: the prefix cache keeps KV pages of the WebAssembly backend only, for now';
-      return;
-    }
-    const { openPrefixCache } = await import('./prefix_cache.mjs');
-    const { VERSION } = await import('./version.mjs');
-    const source = this.#source;
-    // The file's hash is not always known (a fresh download computes it, a stored copy remembers it), so
-    // the model is its URL or name and its size; a page's layout and tokens are checked again on restore.
-    const identity = JSON.stringify({ tabllm: VERSION, model: source.url ?? source.name, size: source.size,
-      kv: runner.details.kvType, backend: runner.backend, context: runner.contextSize });
-    const options = this.#options.prefixCache === true ? {} : this.#options.prefixCache;
-    const { atRestKeys } = await import('./at_rest/keys.mjs');
-    let keys;
-    try {
-      keys = await atRestKeys(this.#options.encryption ?? true, { cacheDir: this.#options.cacheDir });
-    } catch (error) {
-      // No key, nothing stored in plain: the engine runs without the prefix cache.
-      runner.details.prefixCache = `off: the at-rest key is unavailable (${error.message})`;
-      console.warn(`tabllm: the prefix cache is off: the at-rest key is unavailable (${error.message})`);
-      return;
-    }
-    runner.prefixCache = await openPrefixCache({ identity, cacheDir: this.#options.cacheDir, maxBytes: options.maxBytes, keys });
-    runner.details.prefixCache = `on (${runner.prefixCache.store.kind})`;
-  }
-
   /** The core's work counters (tabllm_debug_stats): {header_parses, tokenizations, format_parses} since the
-   * model's WebAssembly module started; tests check that a load and a request each do their work once. */
-  debugStats() {
-    return this.#runner?.wasm.tabllm.debugStats() ?? null;
-  }
-
-  // The runner of the chosen backend. Under 'auto', a model that WebGPU cannot hold or read (a tensor type
-  // its kernels lack, buffers beyond the adapter's limits, an adapter or device failure, the device lost
-  // while loading) runs on WebAssembly instead, and the reason says why.
-  async #startRunner(choice, common) {
-    if (choice.backend === 'wasm') return { runner: await this.#startWasm(common), ...choice };
-    try {
-      return { runner: await this.#startWebgpu(common), ...choice };
-    } catch (gpuError) {
-      if (this.#options.backend !== 'auto' || gpuError?.name === 'AbortError') throw gpuError;
-      const why = `WebGPU could not load the model (${gpuError.message})`;
-      try {
-        return { runner: await this.#startWasm(common), backend: 'wasm', reason: `${why}; running on the WebAssembly CPU backend instead` };
-      } catch (cpuError) {
-        throw new Error(`neither backend can run this model. ${why}. WebAssembly: ${cpuError.message}`, { cause: cpuError });
-      }
-    }
-  }
-
-  async #startWasm(common) {
-    const { WasmRunner } = await import('./runners/wasm_runner.mjs');
-    return WasmRunner.create(this.#source, { ...common, threads: this.#options.threads, wasmVariant: this.#options.wasmVariant });
-  }
-
-  async #startWebgpu(common) {
-    const { WebgpuRunner } = await import('./runners/webgpu_runner.mjs');
-    let loading = true;
-    let lostWhileLoading = null;
-    const runner = await WebgpuRunner.create(this.#source, {
-      // A device given by the caller serves until it is lost; then a new one is requested.
-      ...common, device: this.#lost ? undefined : this.#options.device, maxBatch: this.#options.maxBatch,
-      onLost: (error) => {
-        if (loading) lostWhileLoading = error;
-        else this.#lost = error;
-        if (!loading) this.#options.onDeviceLost?.(error);
-      },
-    });
-    // A loss during the upload is reported once device.lost settles: give it that turn.
-    await Promise.race([runner.device.lost, new Promise((resolve) => setTimeout(resolve, 0))]);
-    loading = false;
-    if (lostWhileLoading) {
-      await runner.destroy();
-      const info = lostWhileLoading.info;
-      throw new Error(`the GPU device was lost while the model was loading (${[info?.reason, info?.message].filter(Boolean).join(': ') || lostWhileLoading.message})`);
-    }
-    return runner;
+   * WebAssembly module of a model (the default without a name) started; tests check that a load and a
+   * request each do their work once. */
+  debugStats(name) {
+    return this.#named(name)?.runner?.wasm.tabllm.debugStats() ?? null;
   }
 
   /** Ends the running request now; it finishes with finish_reason "abort" and the next one runs normally. */
@@ -259,20 +250,21 @@ export class Engine {
     for (const control of this.#handedOff) control.interrupted = true;
   }
 
-  /** Frees the model, the GPU buffers and the WebAssembly workers. */
-  async unload() {
-    this.interrupt();
-    await this.#exclusive(() => this.#release());
-  }
-
-  async #release() {
-    const runner = this.#runner;
-    this.#runner = null;
-    this.modelInfo = null;
-    await runner?.prefixCache?.flush();  // pages of finished requests are stored before the engine goes
-    await runner?.destroy();
-    await this.#source?.close?.();
-    this.#source = null;
+  /**
+   * Frees a model (every model without a name): its heap pieces, its GPU buffers, and the WebAssembly
+   * workers once no model uses them. A running request of that model ends (finish_reason "abort"); resolves
+   * once the memory is freed.
+   */
+  async unload(name) {
+    const models = name === undefined ? this.#models.all() : [this.#models.get(name)];
+    if (this.#current && models.includes(this.#current.target)) this.#current.interrupted = true;
+    for (const control of this.#handedOff) if (models.includes(control.target)) control.interrupted = true;
+    await this.#exclusive(async () => {
+      for (const model of models) {
+        this.#models.remove(model);
+        await model.release();
+      }
+    });
   }
 
   // Runs fn once every earlier job is done; jobs never overlap.
@@ -282,18 +274,12 @@ export class Engine {
     return run;
   }
 
-  #checkUsable() {
-    if (this.#lost) throw new TabllmAPIError(`${this.#lost.message}. Call engine.reload() to load the model again.`, { status: 503, type: 'engine_unavailable', code: 'device_lost' });
-    if (!this.#runner && this.#loadError) throw new TabllmAPIError(`no local backend can run the model: ${this.#loadError.message}`, { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
-    if (!this.#runner) throw new TabllmAPIError('no model is loaded: call engine.reload()', { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
-  }
-
   // A request's prompt, rendered: {prompt, addBos, systemPrefix}; a chat from `messages` (its own, or fewer
   // under truncation). systemPrefix: the prompt's beginning that renders its leading system messages, or null.
   #prompt(parsed, messages = parsed.messages) {
-    const info = this.#runner.info;
+    const { info, options: modelOptions } = parsed.target;
     if (parsed.kind !== 'chat') return { prompt: parsed.prompt, addBos: true, systemPrefix: null };
-    const chatTemplate = this.#options.chatTemplate ?? info.chat_template;
+    const chatTemplate = modelOptions.chatTemplate ?? info.chat_template;
     const markup = toolMarkup(chatTemplate ?? '');
     let list = templateMessages(messages, markup);
     let extra = {};
@@ -313,8 +299,8 @@ export class Engine {
   // prompt tokenized), a chat cut to the context under truncation "auto", and its prompt checked against
   // the context; with what a context shift keeps (keep: the core's n_keep, or undefined for its default).
   #prepare(parsed) {
-    const truncation = parsed.truncation ?? this.#options.truncation;
-    const context = this.contextSize;
+    const truncation = parsed.truncation ?? parsed.target.options.truncation;
+    const context = parsed.target.contextSize;
     let rendered = this.#prompt(parsed);
     let request = this.#coreRequest(parsed, rendered, truncation);
     parsed.truncatedMessages = 0;
@@ -336,7 +322,7 @@ export class Engine {
       throw new TabllmAPIError(`the prompt has ${tokens} tokens but the context holds ${context}: ${fix}`,
         { param: parsed.kind === 'chat' ? 'messages' : 'prompt', code: 'context_length_exceeded' });
     }
-    return { request, runner: this.#runner, rendered, keep: this.#keptTokens(parsed, rendered, request.promptTokens) };
+    return { request, runner: parsed.target.runner, rendered, keep: this.#keptTokens(parsed, rendered, request.promptTokens) };
   }
 
   // The core's request for a rendered prompt. The core names what it refuses: a format error names the
@@ -344,10 +330,10 @@ export class Engine {
   #coreRequest(parsed, { prompt, addBos }, truncation) {
     const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs, truncation };
     if (parsed.responseFormat) params.response_format = parsed.responseFormat;
-    const speculative = parsed.speculative ?? this.#options.speculative;  // the request's, or the engine's default
+    const speculative = parsed.speculative ?? parsed.target.options.speculative;  // the request's, or the model's default
     if (speculative !== undefined) params.speculative = speculative;
     try {
-      return this.#runner.model.prepare(prompt, params);
+      return parsed.target.runner.model.prepare(prompt, params);
     } catch (e) {
       // The core's name of a setting OpenAI names otherwise, as the request gave it.
       const param = e.param === 'repeat_penalty' ? 'repetition_penalty' : e.param ?? null;
@@ -361,7 +347,7 @@ export class Engine {
   // the reply its room; when no count does, all but the last turn (the prompt may then leave less room, or
   // not fit at all). Sets parsed.truncatedMessages.
   #dropOldestTurns(parsed, truncation) {
-    const context = this.contextSize;
+    const context = parsed.target.contextSize;
     const room = replyRoom(context, parsed.maxTokens);
     const make = (count) => {
       const rendered = this.#prompt(parsed, withoutOldestTurns(parsed.messages, count));
@@ -380,25 +366,40 @@ export class Engine {
   // Tokens a context shift keeps (the core's n_keep): a chat's system messages, when the reply may outgrow
   // the context (finding them costs a tokenization); otherwise the core's 4 attention sinks.
   #keptTokens(parsed, { systemPrefix, addBos }, promptTokens) {
-    if (!systemPrefix || parsed.maxTokens === undefined || promptTokens + parsed.maxTokens <= this.contextSize) return undefined;
-    return this.#runner.model.tokenize(systemPrefix, addBos).length;
+    if (!systemPrefix || parsed.maxTokens === undefined || promptTokens + parsed.maxTokens <= parsed.target.contextSize) return undefined;
+    return parsed.target.runner.model.tokenize(systemPrefix, addBos).length;
   }
 
   // Core parameters (tabllm.h) of one choice, over the prepared request's. Without max_tokens a reply may
   // fill the context; with it, it goes on past the context's end (the core shifts the context).
   #choiceParams(parsed, { request, keep }, index) {
     const seed = parsed.seed !== undefined ? parsed.seed + index : Math.floor(Math.random() * 2 ** 32);
-    const params = { seed, max_tokens: parsed.maxTokens ?? this.contextSize - request.promptTokens };
+    const params = { seed, max_tokens: parsed.maxTokens ?? parsed.target.contextSize - request.promptTokens };
     if (keep !== undefined) params.n_keep = keep;
     return params;
   }
 
   async #create(kind, request, { signal } = {}) {
-    if (!this.cloud) this.#checkUsable();
+    const target = this.#target(request?.model);
+    if (!this.cloud) checkUsable(target);
     const parsed = kind === 'chat' ? parseChatRequest(request) : parseCompletionRequest(request);
-    if (this.cloud) return this.cloud.create(parsed, request, this.#local(parsed, signal), signal);
-    // The prompt and format are checked now, so a streaming request fails here, not mid-stream.
-    return this.#answer(parsed, this.#prepare(parsed), signal);
+    parsed.target = target;
+    // The model is in use until the request ends (the end of its turn, or a failure before it).
+    parsed.release = target.hold();
+    try {
+      if (this.cloud) return await this.cloud.create(parsed, request, this.#local(parsed, signal), signal);
+      // The prompt and format are checked now, so a streaming request fails here, not mid-stream.
+      return await this.#answer(parsed, this.#prepare(parsed), signal);
+    } catch (e) {
+      parsed.release();
+      throw e;
+    }
+  }
+
+  // The model a request's `model` names (OpenAI's 404 for a name no model has), else the default model.
+  #target(name) {
+    if (name !== undefined && name !== null && typeof name !== 'string') throw invalidRequest('model', `model must be a string: the name of one of the engine's models, got ${JSON.stringify(name)}`);
+    return this.#models.select(name ?? undefined);
   }
 
   // Answering here, as the cloud policy weighs it (cloud.mjs): a request this engine cannot take as it is
@@ -407,16 +408,16 @@ export class Engine {
     let prepared = null;
     let error = null;
     try {
-      this.#checkUsable();
+      checkUsable(parsed.target);
       prepared = this.#prepare(parsed);
     } catch (e) {
       if (!(e instanceof TabllmAPIError && (e.status === 503 || e.code === 'context_length_exceeded'))) throw e;
       error = e;
     }
-    const context = this.contextSize;
+    const context = parsed.target.contextSize;
     return {
       error,
-      backend: this.backend,
+      backend: parsed.target.backend,
       contextSize: context,
       promptTokens: parsed.promptTokens ?? null,
       maxTokens: parsed.maxTokens ?? (prepared ? context - prepared.request.promptTokens : undefined),
@@ -426,7 +427,10 @@ export class Engine {
         parsed.handoff = handoff;
         return this.#answer(parsed, prepared, signal);
       },
-      release: () => prepared?.request.free(),
+      release: () => {
+        prepared?.request.free();
+        parsed.release();
+      },
     };
   }
 
@@ -457,9 +461,10 @@ export class Engine {
     const created = nowSeconds();
     const reader = { gone: false };  // a stream's reader stopped reading
     const handoff = parsed.handoff ?? null;  // the cloud endpoint may continue the reply (cloud.mjs)
+    const target = parsed.target;
     async function* events() {
       const release = await engine.#acquire();
-      const control = { interrupted: false };
+      const control = { interrupted: false, target };
       const stop = () => control.interrupted || reader.gone || !!signal?.aborted;
       engine.#current = control;
       let ended = false;
@@ -469,16 +474,17 @@ export class Engine {
         ended = true;
         prepared.request.free();
         if (engine.#current === control) engine.#current = null;
+        parsed.release();
         release();
       };
       try {
-        engine.#checkUsable();
-        if (engine.#prefixCacheForgotten) {
-          engine.#prefixCacheForgotten = false;
-          await engine.#openPrefixCache();
+        checkUsable(target);
+        if (target.prefixCacheForgotten) {
+          target.prefixCacheForgotten = false;
+          await target.openPrefixCache();
         }
         // The model was reloaded while the request waited: check it again against the new one.
-        if (prepared.runner !== engine.#runner) {
+        if (prepared.runner !== target.runner) {
           prepared.request.free();
           prepared = engine.#prepare(parsed);
         }
@@ -488,7 +494,7 @@ export class Engine {
           const params = engine.#choiceParams(parsed, prepared, index);
           let run;
           try {
-            run = engine.#runner.run(request, params, {
+            run = target.runner.run(request, params, {
               wantTokens: parsed.logprobs >= 0,
               shouldStop: () => stop() || !!handoff?.due(),
             });
@@ -512,7 +518,7 @@ export class Engine {
             engine.#handedOff.add(control);
             const first = result;
             result = yield* handoff.continue({
-              index, text, result, prompt: prepared.rendered.prompt, bosToken: engine.#runner.info.bos_token, maxTokens: params.max_tokens,
+              index, text, result, prompt: prepared.rendered.prompt, bosToken: target.runner.info.bos_token, maxTokens: params.max_tokens,
               stop, release: endTurn, signal,
               continueLocally: (partial) => engine.#continueLocally(parsed, prepared, params, partial, first, { index, stop }),
             });
@@ -540,7 +546,7 @@ export class Engine {
     const { prompt, addBos } = prepared.rendered;
     const request = this.#coreRequest(parsed, { prompt: prompt + text, addBos }, 'auto');
     try {
-      const run = this.#runner.run(request, { ...params, max_tokens: params.max_tokens - first.generated_tokens }, { wantTokens: false, shouldStop: stop });
+      const run = parsed.target.runner.run(request, { ...params, max_tokens: params.max_tokens - first.generated_tokens }, { wantTokens: false, shouldStop: stop });
       let step;
       try {
         while (!(step = await run.next()).done) yield { index, ...step.value };
@@ -563,7 +569,7 @@ export class Engine {
   }
 
   #final(parsed, { results, id, created }, choices) {
-    const out = { id, object: parsed.kind === 'chat' ? 'chat.completion' : 'text_completion', created, model: this.modelId };
+    const out = { id, object: parsed.kind === 'chat' ? 'chat.completion' : 'text_completion', created, model: parsed.target.name };
     out.choices = results.map((r, index) => {
       const c = choices[index] ?? { text: '', tokens: [] };
       if (parsed.kind === 'chat') {
@@ -588,7 +594,7 @@ export class Engine {
   }
 
   async* #streamChunks(parsed, events, id, created) {
-    const model = this.modelId;
+    const model = parsed.target.name;
     const chat = parsed.kind === 'chat';
     const object = chat ? 'chat.completion.chunk' : 'text_completion';
     // With the cloud fallback, each chunk says where its text comes from: x_tabllm.source 'local' or 'remote'.
@@ -647,11 +653,10 @@ export class Engine {
   }
 }
 
-// A context larger than the model was trained for is refused, not cut down to the model's without a word.
-function checkContextSize(asked, modelContext) {
-  if (asked !== undefined && asked > modelContext) {
-    throw new RangeError(`contextSize ${asked} is more than the model's context of ${modelContext} tokens: give at most ${modelContext}, or leave contextSize out for min(${modelContext}, 4096)`);
-  }
+// The 503 of a request when no model is loaded, or when its model cannot answer now.
+function checkUsable(target) {
+  if (!target) throw new TabllmAPIError('no model is loaded: load one with engine.load(model, {name})', { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
+  target.checkUsable();
 }
 
 // The beginning of `prompt` that renders the leading system messages of `messages` alone (what a context
@@ -671,4 +676,9 @@ function systemPrefix(messages, options, prompt) {
 function withSystemText(messages, text) {
   if (messages[0]?.role === 'system') return [{ ...messages[0], content: `${messages[0].content}\n\n${text}` }, ...messages.slice(1)];
   return [{ role: 'system', content: text }, ...messages];
+}
+
+// OpenAI's model object of a loaded model.
+function modelEntry(model) {
+  return { id: model.name, object: 'model', created: 0, owned_by: 'tabllm' };
 }

@@ -6,7 +6,12 @@ import { checkCloudOptions } from './cloud.mjs';
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud', 'speculative']);
+  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud', 'speculative', 'models', 'memoryBudget']);
+
+/** The options one model of several takes (an entry of `models`, engine.load's second argument): its name, and
+ * those that differ from model to model; the others are the engine's, for all its models. */
+const MODEL_OPTIONS = new Set(['model', 'name', 'backend', 'contextSize', 'threads', 'wasmVariant', 'chatTemplate', 'sha256', 'revision',
+  'maxBatch', 'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'speculative']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -51,6 +56,29 @@ export function engineOptions(options, { worker = false, api = worker ? 'createW
   return out;
 }
 
+/**
+ * One model's options ({model, name, ...}: an entry of `models`, or engine.load's), checked as createEngine
+ * checks its own; a TypeError names what is wrong. `where` names it in errors ("models[1]", "engine.load").
+ */
+export function modelOptions(entry, where) {
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+    throw new TypeError(`${where} takes {model, name, ...}, got ${entry === null ? 'null' : Array.isArray(entry) ? 'an array' : typeof entry}`);
+  }
+  const out = {};
+  for (const [key, value] of Object.entries(entry)) {
+    if (value === undefined) continue;
+    const name = Object.hasOwn(ALIASES, key) ? ALIASES[key] : key;
+    if (!MODEL_OPTIONS.has(name)) {
+      const why = ENGINE_OPTIONS.has(name) ? 'it is the engine\'s, for all its models: give it to createEngine' : `the options of a model are ${[...MODEL_OPTIONS].join(', ')}`;
+      throw new TypeError(`${where}: the option "${key}" is not one model's (${why})`);
+    }
+    out[name] = value;
+  }
+  if (out.name !== undefined && (typeof out.name !== 'string' || out.name === '')) throw new TypeError(`${where}: name must be a non-empty string, got ${JSON.stringify(out.name)}`);
+  checkValues(where, out);
+  return out;
+}
+
 function aliasOf(name) {
   return Object.keys(ALIASES).find((k) => ALIASES[k] === name);
 }
@@ -75,7 +103,12 @@ function distance(a, b) {
 
 function checkValues(api, o) {
   const fail = (message) => { throw new TypeError(`${api}: ${message}`); };
-  if (o.model === undefined || o.model === null) fail('it needs a model: a URL, a File/Blob, or a file path in Node');
+  if ((o.model === undefined || o.model === null) && o.models === undefined) fail('it needs a model: a URL, a File/Blob, or a file path in Node (or `models`: several, each {model, name, ...})');
+  if (o.models !== undefined) {
+    if (!Array.isArray(o.models)) fail(`models must be an array of {model, name, ...}, got ${JSON.stringify(o.models)}`);
+    o.models = o.models.map((entry, i) => modelOptions(entry, `${api}: models[${i}]`));
+  }
+  if (o.memoryBudget !== undefined && (typeof o.memoryBudget !== 'number' || !(o.memoryBudget > 0))) fail(`memoryBudget must be a positive number of bytes, got ${JSON.stringify(o.memoryBudget)}`);
   if (o.backend !== undefined && !['auto', 'webgpu', 'wasm'].includes(o.backend)) fail(`backend must be "auto", "webgpu" or "wasm", got ${JSON.stringify(o.backend)}`);
   for (const name of ['onProgress', 'onDeviceLost']) if (o[name] !== undefined && typeof o[name] !== 'function') fail(`${name} must be a function`);
   for (const name of ['contextSize', 'threads', 'maxBatch']) {

@@ -20,7 +20,8 @@ export async function defaultThreads() {
 
 /**
  * @param {{threads?: number, variant?: 'threaded'|'single'}} options
- * @returns {Promise<{tabllm: ReturnType<typeof bindTabllm>, module: any, threads: number, variant: string}>}
+ * @returns {Promise<{tabllm: ReturnType<typeof bindTabllm>, module: any, threads: number, variant: string, release: () => void}>}
+ *   release: the module's only user is done with it (its workers end)
  */
 export async function startWasm({ threads, variant } = {}) {
   threads ??= await defaultThreads();
@@ -36,5 +37,6 @@ export async function startWasm({ threads, variant } = {}) {
     mainScriptUrlOrBlob: files.module.href,
   };
   const module = await createTabllmModule({ pthreadPoolSize: Math.max(1, n - 1), ...where });
-  return { tabllm: bindTabllm(module), module, threads: n, variant: chosen };
+  const tabllm = bindTabllm(module);
+  return { tabllm, module, threads: n, variant: chosen, release: () => tabllm.shutdown() };
 }

@@ -11,7 +11,7 @@ let engine = null;
 const running = new Map();  // request id → AbortController
 
 function state() {
-  return { backend: engine.backend, backendReason: engine.backendReason, modelInfo: engine.modelInfo, modelId: engine.modelId, contextSize: engine.contextSize, runtime: engine.runtime };
+  return { backend: engine.backend, backendReason: engine.backendReason, modelInfo: engine.modelInfo, modelId: engine.modelId, contextSize: engine.contextSize, runtime: engine.runtime, models: engine.models.info() };
 }
 
 async function handle(message) {
@@ -27,11 +27,16 @@ async function handle(message) {
         return post({ type: 'ready', id, state: state() });
       }
       case 'reload':
-        await engine.reload();
+        await engine.reload(message.name);
+        return post({ type: 'ready', id, state: state() });
+      case 'load':
+        await engine.load(message.model, message.options);
         return post({ type: 'ready', id, state: state() });
       case 'unload':
-        await engine.unload();
-        return post({ type: 'done', id });
+        await engine.unload(message.name);
+        return post({ type: 'ready', id, state: state() });
+      case 'memory':
+        return post({ type: 'result', id, value: engine.memory() });
       case 'forget':
         await engine.forget();
         return post({ type: 'done', id });

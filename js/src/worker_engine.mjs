@@ -1,10 +1,11 @@
 // createWorkerEngine: the engine in a Web Worker (Node: worker_threads) behind a main-thread proxy with
 // the same API as createEngine's, so the page never blocks on model work. Requests, streamed chunks and
 // aborts cross over as messages.
-import { engineOptions } from './engine_options.mjs';
+import { engineOptions, modelOptions } from './engine_options.mjs';
 import { deserializeError } from './errors.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 import { messageStream } from './message_stream.mjs';
+import { modelNotFound } from './models/registry.mjs';
 import { importNodeOnly, isNode } from './node_only.mjs';
 import { forgetStored } from './at_rest/forget.mjs';
 
@@ -45,6 +46,7 @@ class WorkerEngine {
   #onProgress;
   #onDeviceLost;
   #cacheDir;
+  #models = [];  // the worker's engine.models.info(), as of its last state
 
   constructor(worker, onProgress, onDeviceLost, cacheDir) {
     this.#worker = worker;
@@ -67,7 +69,17 @@ class WorkerEngine {
     this.runtime = {};
     this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
-    this.models = { list: async () => ({ object: 'list', data: this.modelInfo ? [{ id: this.modelId, object: 'model', created: 0, owned_by: 'tabllm' }] : [] }) };
+    // As createEngine's, from the worker's state after the last load or unload (eviction happens only then).
+    const entry = (m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'tabllm' });
+    this.models = {
+      list: async () => ({ object: 'list', data: this.#models.map(entry) }),
+      retrieve: async (name) => {
+        const model = this.#models.find((m) => m.id === name);
+        if (!model) throw modelNotFound(name, this.#models.map((m) => m.id));
+        return entry(model);
+      },
+      info: () => this.#models.map((m) => ({ ...m, bytes: { ...m.bytes } })),
+    };
     this.fetch = createFetchHandler(this);
   }
 
@@ -82,10 +94,13 @@ class WorkerEngine {
     const pending = this.#pending.get(id);
     if (!pending) return;
     switch (type) {
-      case 'ready':
-        Object.assign(this, message.state);
+      case 'ready': {
+        const { models, ...state } = message.state;
+        Object.assign(this, state);
+        this.#models = models;
         this.#pending.delete(id);
         return pending.resolve();
+      }
       case 'result':
       case 'done':
         this.#pending.delete(id);
@@ -152,12 +167,26 @@ class WorkerEngine {
     this.#post({ type: 'interrupt' });
   }
 
-  reload() {
-    return this.call({ type: 'reload' });
+  /** engine.reload(name) in the worker. */
+  reload(name) {
+    return this.call({ type: 'reload', name });
   }
 
-  async unload() {
-    await this.call({ type: 'unload' });
+  /** engine.load(model, options) in the worker: the model as a URL, a path or a File/Blob. */
+  async load(model, options = {}) {
+    const entry = modelOptions({ ...options, model }, 'engine.load');
+    await this.call({ type: 'load', model: entry.model, options: { ...entry, model: undefined } });
+    return this.models.info().at(-1);  // the newest: models are listed in the order they were loaded
+  }
+
+  /** engine.unload(name) in the worker (every model without a name). */
+  async unload(name) {
+    await this.call({ type: 'unload', name });
+  }
+
+  /** engine.memory() of the worker's engine (a promise: it crosses to the worker). */
+  memory() {
+    return this.call({ type: 'memory' });
   }
 
   /** engine.forget() in the worker, then what only this side reaches (a page's localStorage). */

@@ -21,7 +21,13 @@ export interface EngineOptions {
    * A URL, a File/Blob, or (Node) a file path of a GGUF model; "hf:owner/repo/file.gguf" or {repo, file} on
    * Hugging Face; a split model's parts as an array, or its first part (…-00001-of-0000N.gguf).
    */
-  model: ModelReference | ModelReference[];
+  model?: ModelReference | ModelReference[];
+  /** Several models in one engine (beside `model`, or instead of it): a request's `model` names one; requests
+   * without `model` go to the first loaded (`model`, else the first of these). */
+  models?: ModelOptions[];
+  /** Bytes of weights and KV caches all models together may hold: loading one more unloads the least
+   * recently used models first (never one a request is using or waiting for). Default: no limit. */
+  memoryBudget?: number;
   backend?: Backend;
   onProgress?: (event: ProgressEvent) => void;
   /** Called when the GPU device is lost; requests fail until engine.reload(). */
@@ -95,6 +101,40 @@ export interface EngineOptions {
   initProgressCallback?: (report: ProgressEvent & { progress: number; timeElapsed: number; text: string }) => void;
   /** WebLLM's name for contextSize. */
   context_window_size?: number;
+}
+
+/** One model of several: its file, its name, and the options that may differ from model to model (the
+ * others are the engine's, for all its models). */
+export interface ModelOptions extends Pick<EngineOptions, 'backend' | 'contextSize' | 'threads' | 'wasmVariant' | 'chatTemplate' | 'sha256' | 'revision'
+  | 'maxBatch' | 'gpuMemory' | 'truncation' | 'kvType' | 'kvBudget' | 'kvRecall' | 'prefixCache' | 'speculative'> {
+  model: ModelReference | ModelReference[];
+  /** The name requests give as `model` (default: the GGUF's general.name, else the file's name). */
+  name?: string;
+}
+
+/** A loaded model, as engine.models.info() lists it. */
+export interface LoadedModelInfo {
+  id: string;
+  /** Requests without `model` go to this one. */
+  default: boolean;
+  backend: 'webgpu' | 'wasm' | null;
+  contextSize: number;
+  /** What its load took: WebAssembly heap bytes and GPU buffer bytes. */
+  bytes: { heap: number; gpu: number; total: number };
+  /** What the memory budget counts for it: weights and KV cache, from the header. */
+  budgetBytes: number | null;
+  /** Order of last use (larger: more recent). */
+  lastUsed: number;
+  /** A request is using it or waiting for it. */
+  busy: boolean;
+}
+
+export interface EngineMemory {
+  budget: number | null;
+  used: number;
+  heaps: { variant: string; threads: number; heapBytes: number; inUseBytes: number; models: number }[];
+  gpuBuffers: number;
+  gpuBytes: number;
 }
 
 /** Why a request went (or would have gone) to the cloud endpoint: the built-in rules' reasons, or the app's. */
@@ -455,15 +495,19 @@ export interface ModelInfo {
 export interface TabllmEngine {
   chat: { completions: ChatCompletions };
   completions: Completions;
-  models: { list(): Promise<{ object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] }> };
+  models: {
+    list(): Promise<{ object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] }>;
+    retrieve?(name: string): Promise<{ id: string; object: 'model'; created: number; owned_by: string }>;
+    info?(): LoadedModelInfo[];
+  };
   /** OpenAI-compatible fetch: pass it as `fetch` to the openai client with baseURL 'http://tabllm.local/v1'. */
   fetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
   /** Ends the running request (finish_reason "abort"); the next one runs normally. */
   interrupt(): void;
-  /** Loads the model again (after a lost GPU device). */
-  reload(): Promise<void>;
-  /** Frees the model and its memory. */
-  unload(): Promise<void>;
+  /** Loads a model again (the default without a name), after a lost GPU device. */
+  reload(name?: string): Promise<void>;
+  /** Frees a model and its memory (every model without a name); resolves once it is freed. */
+  unload(name?: string): Promise<void>;
   /** Wipes everything tabllm stores for this origin (Node: this user's cache folders): models, KV pages,
    * the at-rest key, tabllm's IndexedDB databases, Cache Storage caches and localStorage items. The model
    * stays loaded; the prefix cache starts afresh, under a new key, at the next request. */
@@ -478,25 +522,33 @@ export interface TabllmEngine {
 }
 
 export interface Engine extends TabllmEngine {
+  models: TabllmEngine['models'] & { info(): LoadedModelInfo[] };
+  /** Loads another model beside those loaded (under a memoryBudget, the least recently used may be unloaded first). */
+  load(model: ModelReference | ModelReference[], options?: Omit<ModelOptions, 'model'>): Promise<LoadedModelInfo>;
+  /** The memory the models hold: the budget and what it counts, each WebAssembly module's heap, GPU buffers. */
+  memory(): EngineMemory;
   /** The GPUDevice the model runs on (WebGPU backend), else null. */
   readonly gpuDevice: unknown;
   /** The core's work counters since its WebAssembly module started (null before a model is loaded): a load
    * parses the model header once; a request tokenizes its prompt once and reads its response_format once. */
-  debugStats(): { header_parses: number; tokenizations: number; format_parses: number } | null;
+  debugStats(name?: string): { header_parses: number; tokenizations: number; format_parses: number } | null;
   /** The prefix cache's counters, or null without one. */
-  kvPagerStats(): { window: number; pagesOut: number; pagesIn: number; bytesOut: number; bytesIn: number; pageOutMs: number; rehydrateMs: number;
+  kvPagerStats(name?: string): { window: number; pagesOut: number; pagesIn: number; bytesOut: number; bytesIn: number; pageOutMs: number; rehydrateMs: number;
     failures: number; store: { pagesWritten: number; bytesWritten: number; pagesRead: number; bytesRead: number; writeFailures: number; bytesHeld: number } } | null;
-  prefixCacheStats(): { lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
+  prefixCacheStats(name?: string): { lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
     restored_tokens: number; restore_ms: number; refused: number; entries: number } | null;
   /** Resolves once the KV pages of finished requests are stored (they are written in the background). */
-  flushPrefixCache(): Promise<void>;
+  flushPrefixCache(name?: string): Promise<void>;
   /** Deletes this model's stored KV pages. */
-  clearPrefixCache(): Promise<void>;
+  clearPrefixCache(name?: string): Promise<void>;
   /** The cloud fallback (the `cloud` option), else null. */
   readonly cloud: CloudFallback | null;
 }
 
 export interface WorkerEngine extends TabllmEngine {
+  models: TabllmEngine['models'] & { info(): LoadedModelInfo[] };
+  load(model: ModelReference | ModelReference[], options?: Omit<ModelOptions, 'model'>): Promise<LoadedModelInfo>;
+  memory(): Promise<EngineMemory>;
   /** Stops the worker. */
   terminate(): Promise<number> | void;
 }

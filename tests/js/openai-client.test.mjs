@@ -60,7 +60,7 @@ test('openai client: streamed chat completion with usage', async (t) => {
 
 test('openai client: stream helper, aborted half-way, then a normal request', async (t) => {
   if (skip) return skipOrFail(t, skip);
-  const stream = await client.chat.completions.create({ messages: [{ role: 'user', content: 'Lily' }], max_tokens: 300, stream: true, model: 'x' });
+  const stream = await client.chat.completions.create({ messages: [{ role: 'user', content: 'Lily' }], max_tokens: 300, stream: true, model: 'stories260K' });
   let n = 0;
   for await (const _ of stream) if (++n === 3) break;  // leaving the loop aborts the fetch
   const r = await client.completions.create({ model: 'stories260K', prompt: reference().prompt, temperature: 0, max_tokens: 8 });
@@ -87,7 +87,7 @@ test('openai client: models list and retrieve', async (t) => {
 
 test('openai client: a bad request is a BadRequestError with OpenAI fields', async (t) => {
   if (skip) return skipOrFail(t, skip);
-  await assert.rejects(client.chat.completions.create({ model: 'x', messages: [], max_tokens: 4 }), (e) => {
+  await assert.rejects(client.chat.completions.create({ model: 'stories260K', messages: [], max_tokens: 4 }), (e) => {
     assert.ok(e instanceof OpenAI.BadRequestError, String(e));
     assert.equal(e.status, 400);
     assert.equal(e.param, 'messages');
@@ -95,7 +95,7 @@ test('openai client: a bad request is a BadRequestError with OpenAI fields', asy
     assert.equal(e.type, 'invalid_request_error');
     return true;
   });
-  const ok = await client.chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'Once' }], max_tokens: 4 });
+  const ok = await client.chat.completions.create({ model: 'stories260K', messages: [{ role: 'user', content: 'Once' }], max_tokens: 4 });
   assert.equal(ok.choices[0].finish_reason, 'length');
 });
 

@@ -40,8 +40,9 @@ const STORAGE_KINDS = ['opfs', 'cache-storage', 'node-fs', 'memory'];
  * The stores to use, default first: {cache: false} → memory only; a custom `store` wins; `storage` names one
  * kind (to use the Cache Storage fallback where OPFS exists, say).
  */
-async function storesFor({ cache = true, store, cacheDir, storage } = {}) {
+async function storesFor({ cache = true, store, stores: opened, cacheDir, storage } = {}) {
   if (store) return [store];
+  if (opened) return opened;
   if (cache === false) return [new MemoryStore()];
   if (storage !== undefined) {
     if (!STORAGE_KINDS.includes(storage)) throw new TypeError(`storage must be one of ${STORAGE_KINDS.join(', ')}, got ${JSON.stringify(storage)}`);
@@ -73,6 +74,11 @@ async function storesFor({ cache = true, store, cacheDir, storage } = {}) {
   }
   if (stores.length === 0) stores.push(new MemoryStore());
   return stores;
+}
+
+/** The stores openModel would use with these options, opened once for several models (their `stores` option). */
+export function openStores(options = {}) {
+  return storesFor(options);
 }
 
 function checkSha256(sha256) {
@@ -113,7 +119,7 @@ const inFlight = new Map();  // url → promise: two loads of one URL share one 
  * @param {{onProgress?: (p: {phase: 'download'|'verify'|'ready', loaded: number, total: number|null,
  *   bytesPerSecond: number, name: string, url?: string, storage?: string, fromCache?: boolean,
  *   part?: number, parts?: number}) => void,
- *   sha256?: string|string[], cache?: boolean, signal?: AbortSignal, cacheDir?: string, store?: object,
+ *   sha256?: string|string[], cache?: boolean, signal?: AbortSignal, cacheDir?: string, store?: object, stores?: object[],
  *   storage?: 'opfs'|'cache-storage'|'node-fs'|'memory', revision?: string, hfEndpoint?: string,
  *   beforeLoad?: (model: {header: object, size: number}) => void|Promise<void>,
  *   fetch?: typeof fetch, maxRetries?: number, retryDelayMs?: number}} [options]

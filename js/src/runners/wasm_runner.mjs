@@ -12,10 +12,13 @@ export class WasmRunner {
    * @param {{threads?: number, contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', kvBudget?: number, kvRecall?: boolean, onProgress?: Function, wasmVariant?: string}} options
    *   kvBudget: bytes of the heap the KV cache may take; older pages go to files (Node) or memory (kv_pager.mjs).
    *   encryptPages: the pages paged out are sealed on their way to a file (kv_pager.mjs).
+   *   wasm: a lease on a started module (models/shared.mjs) the model joins, released when it is destroyed;
+   *   without it the runner starts a module of its own.
    */
-  static async create(source, { threads, contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, wasmVariant } = {}) {
-    const wasm = await startWasm({ threads, variant: wasmVariant });
+  static async create(source, { threads, contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, wasmVariant, wasm } = {}) {
+    wasm ??= await startWasm({ threads, variant: wasmVariant });
     try {
+      const heapBefore = wasm.tabllm.heapStats().in_use_bytes;
       let loaded = 0;
       const model = await wasm.tabllm.loadModelStreaming(source.size, async (write) => {
         while (loaded < source.size) {
@@ -32,13 +35,15 @@ export class WasmRunner {
       try {
         // recallPositions -1: half the window (tabllm.h).
         const session = model.createSession({ threads: wasm.threads, contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill, recallPositions: kvRecall ? -1 : 0 });
-        return new WasmRunner(wasm, model, session, info, context, pages);
+        const runner = new WasmRunner(wasm, model, session, info, context, pages);
+        runner.memory = { heap: wasm.tabllm.heapStats().in_use_bytes - heapBefore, gpu: 0 };
+        return runner;
       } catch (e) {
         await pages?.close();
         throw e;
       }
     } catch (e) {
-      wasm.tabllm.shutdown();
+      wasm.release();
       throw e;
     }
   }
@@ -98,6 +103,6 @@ export class WasmRunner {
     await this.kvPages?.close();
     this.model?.free();
     this.session = this.model = null;
-    this.wasm.tabllm.shutdown();
+    this.wasm.release();
   }
 }

@@ -12,13 +12,16 @@ export class WebgpuRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
    * @param {{contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', onProgress?: Function, onLost?: (error: Error) => void,
-   *   device?: GPUDevice, limits?: Record<string, number>, maxBatch?: number}} options
+   *   device?: GPUDevice, limits?: Record<string, number>, maxBatch?: number, wasm?: object}} options
+   *   wasm: a lease on a started module (models/shared.mjs) for the header-only model, released when the
+   *   runner is destroyed; without it the runner starts one of its own
    */
-  static async create(source, { contextSize, kvType = 'f16', onProgress, onLost, device, limits, maxBatch } = {}) {
-    const wasm = await startWasm({ variant: 'single' });
+  static async create(source, { contextSize, kvType = 'f16', onProgress, onLost, device, limits, maxBatch, wasm } = {}) {
+    wasm ??= await startWasm({ variant: 'single' });
     let gpu = null;
     let model = null;
     try {
+      const heapBefore = wasm.tabllm.heapStats().in_use_bytes;
       model = await wasm.tabllm.loadModelHeader((offset, length) => source.read(offset, length), source.size);
       const info = model.info();
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
@@ -38,12 +41,21 @@ export class WebgpuRunner {
       if (maxBatch) options.max_batch = maxBatch;
       gpu = await GpuModel.load(model, device, reading, options);
       const session = model.createExternalSession({ contextSize: context });
-      return new WebgpuRunner(wasm, model, session, gpu, device, info, context);
+      const runner = new WebgpuRunner(wasm, model, session, gpu, device, info, context);
+      runner.memory = { heap: wasm.tabllm.heapStats().in_use_bytes - heapBefore, gpu: runner.gpuBuffers().reduce((sum, b) => sum + b.size, 0) };
+      return runner;
     } catch (e) {
       gpu?.destroy();
       model?.free();
+      wasm.release();
       throw e;
     }
+  }
+
+  /** The GPU buffers the model holds (its plan's and the readback buffers); all destroyed by destroy(). */
+  gpuBuffers() {
+    const ex = this.gpu?.executor;
+    return ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : [])] : [];
   }
 
   constructor(wasm, model, session, gpu, device, info, contextSize) {
@@ -147,5 +159,7 @@ export class WebgpuRunner {
     this.session?.free();
     this.model?.free();
     this.gpu = this.session = this.model = null;
+    this.wasm?.release();
+    this.wasm = null;
   }
 }

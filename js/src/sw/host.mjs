@@ -104,9 +104,9 @@ class EngineHost {
     const { type, id } = message;
     if (type === 'create') return this.#create(message, port);
     if (type === 'abort') return this.#abort(id, port);
-    if (type === 'models') {  // answered at once: no 'accepted' first
-      const data = this.#state.status === 'ready' ? [{ id: this.#state.modelId, object: 'model', created: 0, owned_by: 'tabllm' }] : [];
-      return port.postMessage({ type: 'result', id, index: 0, value: { object: 'list', data } });
+    if (type === 'models') {  // answered at once: no 'accepted' first (the engine's list is its last state)
+      const list = this.#state.status === 'ready' ? this.#engine.models.list() : Promise.resolve({ object: 'list', data: [] });
+      return list.then((value) => port.postMessage({ type: 'result', id, index: 0, value }));
     }
   }
 
