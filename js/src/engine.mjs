@@ -136,20 +136,23 @@ export class Engine {
   }
 
   /**
-   * (Re)loads a model (the default without a name): after a lost GPU device, or to start over. Without a
-   * name and with no model loaded, loads those the engine was created with. Waits for the running request.
+   * Loads a model again (every model without a name): after a lost GPU device, or to start over. With no
+   * model loaded, loads those the engine was created with. Waits for the running request.
    */
   async reload(name) {
+    const models = name === undefined ? this.#models.all() : [this.#models.get(name)];
     await this.#exclusive(async () => {
-      if (name === undefined && this.#models.size === 0) {
+      if (models.length === 0) {
         for (const entry of this.#options.initial) await this.#loadModel(entry);
         return;
       }
-      const model = this.#named(name);
-      if (!model) return;
-      this.#models.remove(model);
-      await model.release();
-      await this.#loadModel(model.entry);
+      for (const model of models) {
+        const index = this.#models.indexOf(model);
+        if (index < 0) continue;  // unloaded meanwhile
+        this.#models.remove(model);
+        await model.release();
+        await this.#loadModel(model.entry, index);
+      }
     });
   }
 
@@ -165,7 +168,7 @@ export class Engine {
     return this.#exclusive(async () => this.#info(await this.#loadModel(entry)));
   }
 
-  async #loadModel(entry) {
+  async #loadModel(entry, index) {
     const model = new LoadedModel({ ...this.#options, ...entry }, { shared: this.#shared, cloud: this.cloud });
     model.entry = entry;
     const checkName = (name) => {
@@ -182,7 +185,7 @@ export class Engine {
       },
     });
     try {
-      this.#models.add(model);
+      this.#models.add(model, index);
     } catch (e) {
       await model.release();
       throw e;
@@ -381,7 +384,8 @@ export class Engine {
 
   async #create(kind, request, { signal } = {}) {
     const target = this.#target(request?.model);
-    if (!this.cloud) checkUsable(target);
+    // With the cloud fallback, a model that could not load may still be answered remotely (#local); no model at all may not.
+    if (!this.cloud || !target) checkUsable(target);
     const parsed = kind === 'chat' ? parseChatRequest(request) : parseCompletionRequest(request);
     parsed.target = target;
     // The model is in use until the request ends (the end of its turn, or a failure before it).

@@ -504,7 +504,7 @@ export interface TabllmEngine {
   fetch: (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
   /** Ends the running request (finish_reason "abort"); the next one runs normally. */
   interrupt(): void;
-  /** Loads a model again (the default without a name), after a lost GPU device. */
+  /** Loads a model again (every model without a name), after a lost GPU device. */
   reload(name?: string): Promise<void>;
   /** Frees a model and its memory (every model without a name); resolves once it is freed. */
   unload(name?: string): Promise<void>;

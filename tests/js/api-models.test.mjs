@@ -2,14 +2,15 @@
 // synthetic model on the same vocabulary, with other weights, so another greedy reply). Requests naming each
 // are answered by that model, interleaved; the models share one WebAssembly module; an unloaded model's heap
 // is freed; a memory budget evicts the least recently used model, never one a request waits for; an
-// unknown name is OpenAI's 404, through the real `openai` client.
+// unknown name is OpenAI's 404, through the real `openai` client. The worker engine (Node: worker_threads)
+// does the same across its boundary.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import OpenAI from 'openai';
 
-import { createEngine } from '../../js/src/index.mjs';
+import { createEngine, createWorkerEngine } from '../../js/src/index.mjs';
 import { missingBuild, reference, storiesPath } from './api-env.mjs';
 import { modelsDir, skipOrFail, synthModel } from './wasm_env.mjs';
 
@@ -91,6 +92,20 @@ test('models: the models share one WebAssembly module; unload frees a model\'s h
   await engine.load(storiesPath(), { name: 'b' });
 });
 
+test('models: on the threaded build, a second model joins the module (its pthread pool grows by the workers its session takes)', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const threaded = await createEngine({ backend: 'wasm', wasmVariant: 'threaded', threads: 2, contextSize: 128,
+    models: [{ model: storiesPath(), name: 'a' }, { model: tinyPath, name: 'tiny' }] });
+  t.after(() => threaded.unload());
+  assert.deepEqual(threaded.memory().heaps.map((h) => [h.variant, h.threads, h.models]), [['threaded', 2, 2]]);
+  const [tiny, a] = await Promise.all([threaded.chat.completions.create(ask('tiny')), threaded.chat.completions.create(ask('a'))]);
+  assert.equal(tiny.choices[0].message.content, tinyAlone);
+  assert.ok(startsReference(a.choices[0].message.content));
+  await threaded.unload('tiny');
+  await threaded.load(tinyPath, { name: 'tiny' });  // the freed session's worker went back to the pool
+  assert.equal((await threaded.chat.completions.create(ask('tiny'))).choices[0].message.content, tinyAlone);
+});
+
 test('models: an unknown model is OpenAI\'s 404 through the openai client; /v1/models lists them', async (t) => {
   if (skip) return skipOrFail(t, skip);
   const client = new OpenAI({ apiKey: 'local', baseURL: 'http://tabllm.local/v1', fetch: engine.fetch });
@@ -148,11 +163,39 @@ test('models: a memory budget evicts the least recently used model, never one a 
   await assert.rejects(small.chat.completions.create(ask(undefined)), (e) => e.status === 503 && /no model is loaded/.test(e.message));
 });
 
-test('models: options are checked, names are unique', async (t) => {
+test('models: options are checked, names are unique; a reloaded model keeps its place (the default stays the default)', async (t) => {
   if (skip) return skipOrFail(t, skip);
   await assert.rejects(createEngine({ models: [{ model: storiesPath(), cacheDir: '/tmp' }] }), /models\[0\]: the option "cacheDir" is not one model's \(it is the engine's/);
   await assert.rejects(createEngine({ models: 'a.gguf' }), /models must be an array/);
   await assert.rejects(engine.load(storiesPath(), { name: 'a' }), /a model named 'a' is loaded already/);
   await assert.rejects(engine.unload('zzz'), (e) => e.code === 'model_not_found');
   await assert.rejects(engine.chat.completions.create(ask(42)), (e) => e.status === 400 && e.param === 'model');
+  const order = engine.models.info().map((m) => m.id);
+  await engine.reload('a');
+  assert.deepEqual(engine.models.info().map((m) => m.id), order);
+  assert.equal(engine.modelId, 'a');
+  assert.ok(startsReference((await engine.chat.completions.create(ask(undefined))).choices[0].message.content));
+});
+
+test('models: the worker engine loads, selects, unloads and counts as createEngine does', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const worker = await createWorkerEngine({ ...common, models: [{ model: storiesPath(), name: 'a' }] });
+  t.after(() => worker.terminate());
+  const loaded = await worker.load(tinyPath, { name: 'tiny' });
+  assert.deepEqual([loaded.id, loaded.backend, loaded.default], ['tiny', 'wasm', false]);
+  assert.deepEqual((await worker.models.list()).data.map((m) => m.id), ['a', 'tiny']);
+  const [tiny, a] = await Promise.all([worker.chat.completions.create(ask('tiny')), worker.chat.completions.create(ask('a', { stream: true }))]);
+  assert.equal(tiny.choices[0].message.content, tinyAlone);
+  let text = '';
+  for await (const chunk of a) text += chunk.choices[0]?.delta?.content ?? '';
+  assert.ok(startsReference(text), text);
+  const client = new OpenAI({ apiKey: 'local', baseURL: 'http://tabllm.local/v1', fetch: worker.fetch });
+  await assert.rejects(client.chat.completions.create(ask('b')), (e) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found');
+  await assert.rejects(worker.models.retrieve('b'), (e) => e.status === 404 && e.code === 'model_not_found');
+  const before = await worker.memory();
+  await worker.unload('tiny');
+  assert.deepEqual(worker.models.info().map((m) => m.id), ['a']);
+  const after = await worker.memory();
+  assert.equal(after.heaps[0].models, 1);
+  assert.ok(before.heaps[0].inUseBytes - after.heaps[0].inUseBytes >= loaded.bytes.heap - 4096);
 });

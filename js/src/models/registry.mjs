@@ -59,11 +59,18 @@ export class ModelRegistry {
     throw modelNotFound(name, [...this.#models.keys()], this.#evicted.get(name));
   }
 
-  add(model) {
+  /** Adds a model, last in load order, or at `index` (a reloaded model keeps its place, the default its role). */
+  add(model, index = this.#models.size) {
     if (this.#models.has(model.name)) throw new Error(`a model named '${model.name}' is loaded already: unload it first, or give this one another name`);
     model.lastUsed = ++this.#clock;
-    this.#models.set(model.name, model);
+    const entries = [...this.#models];
+    entries.splice(index, 0, [model.name, model]);
+    this.#models = new Map(entries);
     this.#evicted.delete(model.name);
+  }
+
+  indexOf(model) {
+    return this.all().indexOf(model);
   }
 
   remove(model, evictedBy) {

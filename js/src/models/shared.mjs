@@ -4,7 +4,7 @@
 import { startWasm } from '../wasm_module.mjs';
 
 export class SharedMachinery {
-  #modules = new Map();  // build key → {started: Promise, users}
+  #modules = new Map();  // build key → {started: Promise, wasm, users}
   #device;               // the caller's GPUDevice (the device option), until it is lost
   #gpu = null;           // Promise<{device, limits}> of the device requested here, until it is lost
   #stores = null;        // Promise<object[]>: the loader's stores, opened once
@@ -15,22 +15,28 @@ export class SharedMachinery {
 
   /**
    * A lease on the WebAssembly module of a build: {tabllm, module, threads, variant, release()}. The module
-   * starts with its first lease and shuts down (its workers end) when the last one is released.
+   * starts with its first lease and shuts down (its workers end) when the last one is released. Each session
+   * of a threaded module keeps its threads, so a model joining one first adds the idle workers its session
+   * takes to the pthread pool.
    * @param {{threads?: number, variant?: 'threaded'|'single'}} options
    */
   async wasm({ threads, variant } = {}) {
     const key = `${variant ?? 'default'}/${threads ?? 'default'}`;
     let entry = this.#modules.get(key);
     if (!entry) {
-      entry = { started: startWasm({ threads, variant }), users: 0 };
+      entry = { started: startWasm({ threads, variant }), users: 0, wasm: null };
       this.#modules.set(key, entry);
     }
     entry.users++;
     let wasm;
     try {
       wasm = entry.wasm = await entry.started;
+      if (entry.users > 1) await growPool(wasm);
     } catch (e) {
-      if (--entry.users === 0) this.#modules.delete(key);
+      if (--entry.users === 0) {
+        this.#modules.delete(key);
+        wasm?.tabllm.shutdown();
+      }
       throw e;
     }
     let held = true;
@@ -84,4 +90,16 @@ export class SharedMachinery {
     this.#stores.catch(() => { this.#stores = null; });
     return this.#stores;
   }
+}
+
+// Adds workers to a threaded module's pthread pool until it has the idle ones a session of its thread count
+// takes (the workers of freed sessions go back to the pool, so later loads find them there).
+async function growPool({ module, threads, variant }) {
+  const pool = module.PThread;
+  if (variant === 'single' || !pool) return;
+  const missing = threads - 1 - pool.unusedWorkers.length;
+  await Promise.all(Array.from({ length: Math.max(0, missing) }, () => new Promise((resolve) => {
+    pool.allocateUnusedWorker();
+    pool.loadWasmModuleToWorker(pool.unusedWorkers[pool.unusedWorkers.length - 1], resolve);
+  })));
 }
