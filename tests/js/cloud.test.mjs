@@ -29,7 +29,8 @@ let cloud = null;  // the "cloud": tabllm serve with the same model, behind an A
 const cloudLog = [];
 before(async () => {
   if (skip) return;
-  cloud = await startServer({ engineOptions: { model: storiesPath(), backend: 'wasm', wasmVariant: 'single' }, port: 0, apiKey: KEY,
+  // Named as the tests' cloud option names the endpoint's model (an unknown name would be a 404 there).
+  cloud = await startServer({ engineOptions: { model: storiesPath(), modelName: 'stories-cloud', backend: 'wasm', wasmVariant: 'single' }, port: 0, apiKey: KEY,
     log: (entry) => cloudLog.push(entry) });
   await cloud.ready;
 });
