@@ -400,7 +400,8 @@ export class Engine {
     }
   }
 
-  // The model a request's `model` names (OpenAI's 404 for a name no model has), else the default model.
+  // The model a request's `model` names (OpenAI's 404 for a name no model has), else the default model;
+  // every endpoint looks its model up here, and holds it (target.hold()) until its request ends.
   #target(name) {
     if (name !== undefined && name !== null && typeof name !== 'string') throw invalidRequest('model', `model must be a string: the name of one of the engine's models, got ${JSON.stringify(name)}`);
     return this.#models.select(name ?? undefined);

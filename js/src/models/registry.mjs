@@ -19,7 +19,7 @@ export function modelNotFound(name, loaded, evictedBy) {
 }
 
 export class ModelRegistry {
-  #models = new Map();   // name → model ({name, bytes, users, lastUsed}), in load order
+  #models = new Map();   // name → model (a LoadedModel: name, need, users, lastUsed), in load order
   #evicted = new Map();  // name → the model whose load evicted it (said when a request names it)
   #clock = 0;
 
