@@ -66,6 +66,7 @@ test('models on webgpu: two models share the device, answer interleaved, and unl
 
   const before = gpu.live.size;
   await engine.unload('tiny');
+  t.diagnostic(`GPU buffers: ${before} for both models, ${gpu.live.size} after unloading tiny; bytes per model ${info.map((m) => `${m.id} ${m.bytes.gpu}`).join(', ')}`);
   assert.equal(engine.memory().gpuBuffers, gpu.live.size);
   assert.ok(before - gpu.live.size > 10, `unload destroyed ${before - gpu.live.size} of ${before} buffers`);
   assert.ok(reference().text.startsWith((await engine.chat.completions.create(ask('stories'))).choices[0].message.content));

@@ -78,6 +78,7 @@ test('models: the models share one WebAssembly module; unload frees a model\'s h
 
   await engine.unload('b');
   const without = engine.memory().heaps[0].inUseBytes;
+  t.diagnostic(`heap in use: ${memory.heaps[0].inUseBytes} bytes with a, b, tiny; ${without} after unloading b (its load took ${b.bytes.heap})`);
   assert.ok(memory.heaps[0].inUseBytes - without > b.bytes.heap - 4096, `unload freed ${memory.heaps[0].inUseBytes - without} bytes; the load took ${b.bytes.heap}`);
   assert.deepEqual((await engine.models.list()).data.map((m) => m.id), ['a', 'tiny']);
   await assert.rejects(engine.chat.completions.create(ask('b')), (e) => e.status === 404 && e.code === 'model_not_found');
@@ -137,6 +138,7 @@ test('models: a memory budget evicts the least recently used model, never one a 
   const budgeted = await createEngine({ ...common, memoryBudget: Math.floor(2.5 * one), models: [{ model: storiesPath(), name: 'a' }, { model: storiesPath(), name: 'b' }] });
   t.after(() => budgeted.unload());
   assert.deepEqual(budgeted.models.info().map((m) => m.budgetBytes), [one, one]);
+  t.diagnostic(`stories260K counts ${one} bytes against a budget of ${budgeted.memory().budget}`);
   await budgeted.chat.completions.create(ask('a'));  // 'b' is now the least recently used
   await budgeted.load(storiesPath(), { name: 'c' });
   assert.deepEqual(budgeted.models.info().map((m) => m.id), ['a', 'c']);
