@@ -14,7 +14,8 @@ const USAGE = 'usage: node js/bin/tabllm.mjs COMMAND [options]\n' +
   '  bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [--threads N] [--backend auto|webgpu|wasm]\n' +
   '        [--json | --json-schema FILE | --grammar FILE | --regex PATTERN] (WebGPU: decode with and without the format)\n' +
   '  serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--cors ORIGIN] [--queue 16] [--grace 10] [--backend auto|webgpu|wasm]\n' +
-  '        an OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health\n' +
+  '        an OpenAI-compatible HTTP server: /v1/chat/completions, /v1/completions, /v1/models, /health;\n' +
+  '        several models with -m NAME=FILE once per model (a request\'s "model" picks one)\n' +
   'Run with COMMAND --help for its options.\n';
 
 const COMMANDS = {
