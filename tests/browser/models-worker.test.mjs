@@ -1,48 +1,60 @@
-// Several models in a worker engine in Chromium (the built package, js/dist, as the chat demo's build serves
-// it with its npm imports resolved for the browser): stories260K and tiny-llama
+// Several models in Chromium (the built package, js/dist, as the chat demo's build serves it with its npm
+// imports resolved for the browser). A worker engine: stories260K and tiny-llama
 // loaded from URLs into one Web Worker's engine; requests naming each, interleaved, are answered with the
 // same greedy text as Node's engine gives for that model; /v1/models lists both through engine.fetch; an
-// unknown name is a 404 model_not_found; unload frees the model's heap.
+// unknown name is a 404 model_not_found; unload frees the model's heap. The Service Worker endpoint: a tab
+// hosts both models (createServiceWorkerEngine({models})) and a plain fetch of /v1 picks each by name.
 //
 //   node --test --test-concurrency=1 tests/browser/models-worker.test.mjs
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 
 import { createEngine } from '../../js/src/index.mjs';
 import { serveChat } from '../../apps/chat/server.mjs';
 import { launchChromium, openPage, repoRoot } from './harness.mjs';
 import { greedyReference, modelsDir, skipOrFail, storiesModel, synthModel } from '../js/wasm_env.mjs';
 
-test('Chromium worker engine: two models, interleaved requests each answered by its model; 404; unload', async (t) => {
-  if (!fs.existsSync(path.join(repoRoot, 'js/dist/index.js'))) return skipOrFail(t, 'js/dist is missing: run node js/build.mjs');
+const prompt = greedyReference()[0].prompt;
+const ask = (model) => ({ model, messages: [{ role: 'user', content: prompt }], temperature: 0, max_tokens: 16 });
+const expected = {};  // Node's engine, one model at a time: the replies the browser's must equal
+let skip = fs.existsSync(path.join(repoRoot, 'js/dist/index.js')) ? null : 'js/dist is missing: run node js/build.mjs';
+let server = null;
+let chromium = null;
+
+before(async () => {
+  if (skip) return;
   storiesModel('f32');
   synthModel('tiny-llama', 'f32');
-  const prompt = greedyReference()[0].prompt;
-  const ask = (model) => ({ model, messages: [{ role: 'user', content: prompt }], temperature: 0, max_tokens: 16 });
-  // Node's engine, one model at a time: the replies the browser's must equal.
-  const expected = {};
   for (const [name, file] of [['stories', 'stories260K-f32.gguf'], ['tiny', 'tiny-llama-f32.gguf']]) {
     const engine = await createEngine({ model: path.join(modelsDir, file), backend: 'wasm', wasmVariant: 'single', contextSize: 128 });
     expected[name] = (await engine.chat.completions.create(ask(undefined))).choices[0].message.content;
     await engine.unload();
   }
-  assert.notEqual(expected.stories, expected.tiny);
-
   execFileSync(process.execPath, [path.join(repoRoot, 'apps/chat/build.mjs')], { stdio: 'inherit' });
-  const server = await serveChat({ mounts: [['/test-models/', modelsDir]] });
-  const chromium = await launchChromium();
+  server = await serveChat({ mounts: [['/test-models/', modelsDir]] });
+  chromium = await launchChromium();
+});
+after(async () => {
+  await chromium?.close();
+  await server?.close();
+});
+
+// Model URLs resolve against the worker's script, so the pages give them whole.
+const MODELS = (origin) => [{ model: new URL('/test-models/stories260K-f32.gguf', origin).href, name: 'stories' }, { model: new URL('/test-models/tiny-llama-f32.gguf', origin).href, name: 'tiny' }];
+
+test('Chromium worker engine: two models, interleaved requests each answered by its model; 404; unload', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  assert.notEqual(expected.stories, expected.tiny);
+  const page = await openPage(chromium.browser, `${server.url}?autoload=0&sw=0`);
   try {
     // The demo's page without its own engine (autoload=0): the test imports the package itself.
-    const page = await openPage(chromium.browser, `${server.url}?autoload=0`);
     page.setDefaultTimeout(120_000);
-    const out = await page.evaluate(async ({ requests }) => {
+    const out = await page.evaluate(async ({ requests, models }) => {
       const { createWorkerEngine } = await import('/js/dist/index.js');
-      // Model URLs resolve against the worker's script, so they are given whole.
-      const engine = await createWorkerEngine({ backend: 'wasm', contextSize: 128,
-        models: [{ model: `${location.origin}/test-models/stories260K-f32.gguf`, name: 'stories' }, { model: `${location.origin}/test-models/tiny-llama-f32.gguf`, name: 'tiny' }] });
+      const engine = await createWorkerEngine({ backend: 'wasm', contextSize: 128, models });
       const replies = await Promise.all(requests.map((r) => engine.chat.completions.create(r)));
       const list = await (await engine.fetch('http://tabllm.local/v1/models')).json();
       const missing = await engine.fetch('http://tabllm.local/v1/chat/completions', { method: 'POST', body: JSON.stringify({ ...requests[0], model: 'nope' }) });
@@ -54,7 +66,7 @@ test('Chromium worker engine: two models, interleaved requests each answered by 
       return { replies: replies.map((r) => [r.model, r.choices[0].message.content]), ids: list.data.map((m) => m.id),
         missing: { status: missing.status, body: await missing.json() }, freed: before.heaps[0].inUseBytes - after.heaps[0].inUseBytes, tinyHeap,
         models: [before.heaps[0].models, after.heaps[0].models] };
-    }, { requests: ['tiny', 'stories', 'tiny', 'stories'].map(ask) });
+    }, { requests: ['tiny', 'stories', 'tiny', 'stories'].map(ask), models: MODELS(server.url) });
     for (const [model, text] of out.replies) assert.equal(text, expected[model], `${model}: ${text}`);
     assert.deepEqual(out.replies.map(([model]) => model), ['tiny', 'stories', 'tiny', 'stories']);
     assert.deepEqual(out.ids, ['stories', 'tiny']);
@@ -63,7 +75,32 @@ test('Chromium worker engine: two models, interleaved requests each answered by 
     assert.deepEqual(out.models, [2, 1]);
     assert.ok(out.freed > out.tinyHeap - 4096, `unload freed ${out.freed} bytes; the load took ${out.tinyHeap}`);
   } finally {
-    await chromium.close();
-    await server.close();
+    await page.close();
+  }
+});
+
+test('Service Worker endpoint: the host tab holds two models; a plain fetch of /v1 picks each by name; an unknown one is a 404', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const context = await chromium.browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(120_000);
+    await page.goto(`${server.url}?autoload=0`);  // the demo registers its Service Worker (serveOpenAI)
+    const out = await page.evaluate(async ({ requests, models }) => {
+      const { createServiceWorkerEngine } = await import('/js/dist/index.js');
+      const engine = await createServiceWorkerEngine({ backend: 'wasm', contextSize: 128, models });
+      const post = (body) => fetch('/v1/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const replies = await Promise.all(requests.map(async (r) => (await post(r)).json()));
+      const missing = await post({ ...requests[0], model: 'nope' });
+      return { replies: replies.map((r) => [r.model, r.choices?.[0]?.message.content ?? JSON.stringify(r)]), ids: (await (await fetch('/v1/models')).json()).data.map((m) => m.id),
+        missing: { status: missing.status, body: await missing.json() }, modelId: engine.modelId };
+    }, { requests: ['tiny', 'stories'].map(ask), models: MODELS(server.url) });
+    assert.deepEqual(out.replies, [['tiny', expected.tiny], ['stories', expected.stories]]);
+    assert.deepEqual(out.ids, ['stories', 'tiny']);
+    assert.equal(out.modelId, 'stories');
+    assert.equal(out.missing.status, 404);
+    assert.equal(out.missing.body.error.code, 'model_not_found');
+  } finally {
+    await context.close();
   }
 });
