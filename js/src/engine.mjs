@@ -99,7 +99,6 @@ export class Engine {
         this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
         try {
           ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, kvRecall: this.#options.kvRecall, encryptPages: this.#options.encryption !== false, onProgress }));
-          if (this.#options.kvBudget && this.#runner.backend !== 'wasm') this.#runner.details.kvBudget = 'off: a kvBudget pages the WebAssembly backend\'s cache only, for now';
           checkContextSize(this.#options.contextSize, this.#runner.info.context);
           if (this.#options.prefixCache) await this.#openPrefixCache();
         } catch (e) {
@@ -174,10 +173,6 @@ export class Engine {
 
   async #openPrefixCache() {
     const runner = this.#runner;
-    if (runner.backend !== 'wasm') {
-      runner.details.prefixCache = 'off: the prefix cache keeps KV pages of the WebAssembly backend only, for now';
-      return;
-    }
     const { openPrefixCache } = await import('./prefix_cache.mjs');
     const { VERSION } = await import('./version.mjs');
     const source = this.#source;

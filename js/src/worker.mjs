@@ -35,6 +35,8 @@ async function handle(message) {
       case 'forget':
         await engine.forget();
         return post({ type: 'done', id });
+      case 'stats':
+        return post({ type: 'result', id, value: { kvPager: engine.kvPagerStats(), prefixCache: engine.prefixCacheStats() } });
       case 'interrupt':
         return engine?.interrupt();
       case 'abort':

@@ -152,6 +152,16 @@ class WorkerEngine {
     this.#post({ type: 'interrupt' });
   }
 
+  /** engine.kvPagerStats() of the worker's engine (a Promise here). */
+  async kvPagerStats() {
+    return (await this.call({ type: 'stats' })).kvPager;
+  }
+
+  /** engine.prefixCacheStats() of the worker's engine (a Promise here). */
+  async prefixCacheStats() {
+    return (await this.call({ type: 'stats' })).prefixCache;
+  }
+
   reload() {
     return this.call({ type: 'reload' });
   }

@@ -36,7 +36,7 @@ export interface EngineOptions {
    */
   kvType?: 'f16' | 'q8_0' | 'f32';
   /**
-   * Bytes of fast memory the KV cache may take (WebAssembly: the heap). The cache then holds the window of
+   * Bytes of fast memory the KV cache may take (WebAssembly: the heap; WebGPU: the GPU's KV buffers). The cache then holds the window of
    * whole pages of 256 positions that fit, while prompts and replies reach contextSize: the rows a full
    * window drops go to storage (Node: files; written in the background, checksummed), and pages come back
    * before a long prompt's last piece when its end names what they hold. A failing or full store warns and
@@ -46,7 +46,7 @@ export interface EngineOptions {
   /**
    * With a kvBudget: bring paged-out pages back (up to half the window) before a long prompt's last piece,
    * those that share the most rare tokens with its end. Off by default: on stories260K it lowered agreement
-   * with a whole cache (docs/long-context.md).
+   * with a whole cache (docs/long-context.md). Not on WebGPU yet (runtime.kvRecall says so).
    */
   kvRecall?: boolean;
   /** CPU threads for the WebAssembly backend (threads need cross-origin isolation in browsers). */
@@ -477,17 +477,27 @@ export interface TabllmEngine {
   readonly runtime: Record<string, unknown>;
 }
 
+export interface KvPagerStats {
+  window: number; pagesOut: number; pagesIn: number; bytesOut: number; bytesIn: number; pageOutMs: number; rehydrateMs: number;
+  readBackMs: number; failures: number;
+  store: { pagesWritten: number; bytesWritten: number; pagesRead: number; bytesRead: number; writeFailures: number; bytesHeld: number };
+}
+
+export interface PrefixCacheStats {
+  lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
+  restored_tokens: number; restore_ms: number; refused: number; entries: number;
+}
+
 export interface Engine extends TabllmEngine {
   /** The GPUDevice the model runs on (WebGPU backend), else null. */
   readonly gpuDevice: unknown;
   /** The core's work counters since its WebAssembly module started (null before a model is loaded): a load
    * parses the model header once; a request tokenizes its prompt once and reads its response_format once. */
   debugStats(): { header_parses: number; tokenizations: number; format_parses: number } | null;
+  /** The KV pager's counters under a kvBudget (readBackMs: WebGPU's reading of dropped rows from the GPU), or null without one. */
+  kvPagerStats(): KvPagerStats | null;
   /** The prefix cache's counters, or null without one. */
-  kvPagerStats(): { window: number; pagesOut: number; pagesIn: number; bytesOut: number; bytesIn: number; pageOutMs: number; rehydrateMs: number;
-    failures: number; store: { pagesWritten: number; bytesWritten: number; pagesRead: number; bytesRead: number; writeFailures: number; bytesHeld: number } } | null;
-  prefixCacheStats(): { lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
-    restored_tokens: number; restore_ms: number; refused: number; entries: number } | null;
+  prefixCacheStats(): PrefixCacheStats | null;
   /** Resolves once the KV pages of finished requests are stored (they are written in the background). */
   flushPrefixCache(): Promise<void>;
   /** Deletes this model's stored KV pages. */
@@ -497,6 +507,9 @@ export interface Engine extends TabllmEngine {
 }
 
 export interface WorkerEngine extends TabllmEngine {
+  /** The worker's engine's kvPagerStats() and prefixCacheStats(). */
+  kvPagerStats(): Promise<KvPagerStats | null>;
+  prefixCacheStats(): Promise<PrefixCacheStats | null>;
   /** Stops the worker. */
   terminate(): Promise<number> | void;
 }
