@@ -52,7 +52,7 @@ async function decodeAtEnd(r, end) {
   const t0 = performance.now();
   for await (const _ of gpu.greedyStream([tokens[0]])) if (++n === decode) break;
   const seconds = (performance.now() - t0) / 1000;
-  return { positions: end + decode, tokens_per_s: +(decode / seconds).toFixed(2) };
+  return { decoded_at: end, tokens_per_s: +(decode / seconds).toFixed(2) };
 }
 
 const gpuBytes = (r) => ({ gpu_bytes: r.gpu.plan.total_bytes, kv_bytes: r.gpu.plan.context_size * r.gpu.plan.kv_bytes_per_token });
@@ -70,6 +70,7 @@ const out = { model: path.basename(modelPath), context, kv_budget: budget };
   // A prompt just short of the window, so that the reply's shifts come early.
   const sentence = 'The quick brown fox jumps over the lazy dog while the river runs past the old mill. ';
   let prompt = sentence.repeat(Math.floor((r.window - 8) / r.tokenize(sentence, false).length));
+  while (r.tokenize(prompt, true).length < r.window - 8) prompt += sentence;
   while (r.tokenize(prompt, true).length >= r.window - 8) prompt = prompt.slice(0, -8);
   const steps = r.run(prompt, { max_tokens: gen, temperature: 0, ignore_eos: true }, { wantTokens: false, shouldStop: () => false });
   let done;
