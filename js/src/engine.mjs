@@ -92,9 +92,9 @@ export class Engine {
       else if (this.#options.backend === 'webgpu') choice = { backend: 'webgpu', reason: 'asked for the WebGPU backend' };
       const report = this.#options.backend === 'auto' ? await capabilityReport() : null;
       if (report) choice = chooseBackend('auto', report, { allowSoftwareAdapter: this.#options.allowSoftwareAdapter });
-      const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, gpuMemory } = this.#options;
+      const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, kvBudget, gpuMemory } = this.#options;
       // The memory need is checked from the header, before a download starts.
-      const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, gpuMemory }); };
+      const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, kvBudget, gpuMemory }); };
       try {
         this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
         try {
