@@ -120,10 +120,11 @@ class KvPager {
   std::vector<std::string> take_warnings();
 
  private:
-  std::unique_ptr<KvPageStore> store_;
-  KvPagerOptions options_;
+  // Writes the rows of positions [start, start + tokens.size()) as pages (backend.read_kv answers for them).
   void write_pages(const Backend& backend, int64_t start, std::span<const int32_t> tokens);
 
+  std::unique_ptr<KvPageStore> store_;
+  KvPagerOptions options_;
   std::vector<Page> pages_;
   Awaiting awaiting_;
   uint64_t next_name_ = 0;
