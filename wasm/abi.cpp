@@ -147,6 +147,7 @@ struct tabllm_session {
   std::string tokens_json;  // the last tabllm_generate_last_tokens answer
   std::string info_json;    // the last tabllm_session_info answer
   std::vector<uint8_t> page;  // the last tabllm_session_export_page answer
+  tabllm::HostDrivenBackend::Write kv_write;  // the last tabllm_session_take_kv_write answer
 
   tabllm::Generation& running() {
     if (!generation) throw Error("no generation is running: call tabllm_generate_begin first");
@@ -165,6 +166,16 @@ struct tabllm_session {
     return chunk.c_str();
   }
 };
+
+namespace {
+
+tabllm::HostDrivenBackend& host_backend(tabllm_session& s) {
+  auto* host = dynamic_cast<tabllm::HostDrivenBackend*>(&s.session.backend());
+  if (!host) throw Error("this session's KV cache is the core's: only a session of tabllm_session_create_external* takes rows from its host");
+  return *host;
+}
+
+}  // namespace
 
 extern "C" {
 
@@ -347,6 +358,26 @@ tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_
       static_cast<tabllm_session*>(nullptr));
 }
 
+tabllm_session* tabllm_session_create_external_kv(tabllm_model* model, int context_size, const char* kv_type, double kv_budget) {
+  return guarded(
+      [&] {
+        const auto& loaded = deref(model, "model").loaded;
+        if (!(kv_budget >= 0)) throw Error("kv_budget must be a number of bytes >= 0 (0: no budget)");
+        if (context_size < 0) throw Error("context_size must be >= 0 (0: the model's), got " + std::to_string(context_size));
+        const tabllm::ModelConfig& c = loaded->config();
+        const int64_t context = context_size > 0 ? context_size : c.context_length;
+        const std::string type = kv_type ? kv_type : "f16";
+        const tabllm::KvLayout kv{tabllm::kv_cache_type(type), c.n_layers, static_cast<size_t>(tabllm::webgpu::kv_row_bytes(type, c.kv_dim()))};
+        const int64_t window = kv_budget > 0 ? tabllm::kv_budget_window(static_cast<size_t>(std::min(kv_budget, 1e18)), kv.bytes_per_position(), context) : context;
+        auto s = std::make_unique<tabllm_session>(loaded, std::make_unique<tabllm::HostDrivenBackend>(window, kv));
+        if (kv_budget > 0)
+          s->session.set_kv_pager(std::make_unique<tabllm::KvPager>(std::make_unique<tabllm::wasm::HostKvPageStore>(s.get()),
+                                                                    tabllm::KvPagerOptions{context, 0}));
+        return s.release();
+      },
+      static_cast<tabllm_session*>(nullptr));
+}
+
 void tabllm_session_free(tabllm_session* session) { delete session; }
 
 const char* tabllm_session_info(tabllm_session* session) {
@@ -468,6 +499,51 @@ int tabllm_generate_pending_shift(tabllm_session* session, int32_t* keep, int32_
         return 1;
       },
       -1);
+}
+
+int tabllm_generate_page_out(tabllm_session* session, const uint8_t* rows, size_t size, const char* failure) {
+  return guarded([&] {
+    tabllm_session& s = deref(session, "session");
+    s.running();
+    tabllm::HostDrivenBackend& host = host_backend(s);
+    tabllm::KvPager* pager = s.session.kv_pager();
+    if (!pager || pager->awaiting().count == 0) return 0;
+    const tabllm::KvPager::Awaiting& a = pager->awaiting();
+    if (failure && *failure) {
+      pager->complete_page_out(host, failure);
+      return 0;
+    }
+    if (!rows) throw Error("rows is NULL: give the rows read back, or a failure");
+    host.stage_rows(a.start, a.count, {rows, size});
+    pager->complete_page_out(host);
+    host.clear_staged();
+    return 0;
+  });
+}
+
+int tabllm_session_stage_rows(tabllm_session* session, int start, int count, const uint8_t* rows, size_t size) {
+  return guarded([&] {
+    tabllm::HostDrivenBackend& host = host_backend(deref(session, "session"));
+    if (rows) host.stage_rows(start, count, {rows, size});
+    else host.clear_staged();
+    return 0;
+  });
+}
+
+const uint8_t* tabllm_session_take_kv_write(tabllm_session* session, int* start, int* count, size_t* size) {
+  if (size) *size = 0;
+  return guarded(
+      [&]() -> const uint8_t* {
+        tabllm_session& s = deref(session, "session");
+        std::optional<tabllm::HostDrivenBackend::Write> next = host_backend(s).take_write();
+        if (!next) return nullptr;
+        const auto& w = s.kv_write = std::move(*next);
+        if (start) *start = static_cast<int>(w.start);
+        if (count) *count = static_cast<int>(w.count);
+        if (size) *size = w.rows.size();
+        return w.rows.data();
+      },
+      static_cast<const uint8_t*>(nullptr));
 }
 
 int tabllm_generate_allowed_tokens(tabllm_session* session, uint32_t* words, int n_words) {

@@ -101,9 +101,17 @@ TABLLM_API tabllm_session* tabllm_session_create_paged(tabllm_model* model, int 
 /* A conversation whose forward pass the host runs (see tabllm_generate_pending): `context_size` in tokens
  * (0: the model's). Works with either kind of model handle. */
 TABLLM_API tabllm_session* tabllm_session_create_external(tabllm_model* model, int context_size);
+/* A host-driven conversation whose cache the core knows the layout of (WebGPU's rows of `kv_type`,
+ * core/backend/webgpu/plan.h), so that its rows cross as KV pages (tabllm_session_stage_rows,
+ * tabllm_session_take_kv_write: a prefix cache). With `kv_budget` > 0 bytes the host's cache holds the
+ * window the budget holds (tabllm_session_info's kv_window: plan the GPU's cache for it) of the logical
+ * context `context_size` (0: the model's); when a shift drops rows, the host reads them back before it runs
+ * the shift and hands them over with tabllm_generate_page_out, which writes them as KV pages to
+ * Module.tabllmKvPageStores.get(session), as tabllm_session_create_paged does. */
+TABLLM_API tabllm_session* tabllm_session_create_external_kv(tabllm_model* model, int context_size, const char* kv_type, double kv_budget);
 TABLLM_API void tabllm_session_free(tabllm_session* session);
 /* JSON: context_size, kv_window (positions the cache holds: context_size unless paged), kv_type ("f32", "f16",
- * "q8_0"; null when the host keeps the cache), kv_bytes_per_token,
+ * "q8_0"; null when the host keeps the cache in a layout the core does not know), kv_bytes_per_token,
  * cached_tokens (the token ids whose keys and values the cache holds). Valid until the next call. */
 TABLLM_API const char* tabllm_session_info(tabllm_session* session);
 /* KV pages (docs/long-context.md): the cached positions [start, end) as a checksummed page of *size bytes,
@@ -113,6 +121,14 @@ TABLLM_API const uint8_t* tabllm_session_export_page(tabllm_session* session, in
  * before the end of what the cache holds of the prompt); returns the prompt's positions now cached, or -1
  * (the page is refused: damaged, of another model or cache type, or of other tokens). */
 TABLLM_API int tabllm_session_import_page(tabllm_session* session, tabllm_request* request, const uint8_t* page, size_t size);
+/* A host-driven session's cache crosses as rows in the page layout (per layer, the key rows then the value
+ * rows of the positions): tabllm_session_stage_rows hands the core the rows [start, start + count) the host
+ * read back (what tabllm_session_export_page copies; rows NULL forgets them), and after
+ * tabllm_session_import_page the host takes each write with tabllm_session_take_kv_write (rows of
+ * *count positions from *start, *size bytes, valid until the next call; NULL when none is left) and writes
+ * it to its cache before the next pending tokens. Both -1/NULL with tabllm_last_error on errors. */
+TABLLM_API int tabllm_session_stage_rows(tabllm_session* session, int start, int count, const uint8_t* rows, size_t size);
+TABLLM_API const uint8_t* tabllm_session_take_kv_write(tabllm_session* session, int* start, int* count, size_t* size);
 
 /* A request checked once, to start any number of times (OpenAI's `n` choices): reads params_json, reads
  * and compiles its response_format, tokenizes the prompt. The sampling settings are checked with OpenAI's
@@ -174,6 +190,11 @@ TABLLM_API const char* tabllm_generate_next(tabllm_session* session);
  * of tabllm_session_create shifts its own cache and reports nothing here. */
 TABLLM_API int tabllm_generate_pending(tabllm_session* session, const int32_t** tokens, int* pos);
 TABLLM_API int tabllm_generate_pending_shift(tabllm_session* session, int32_t* keep, int32_t* discard, int32_t* end);
+/* A session of tabllm_session_create_external_kv with a kv_budget, after a shift and before the host runs it: the rows of
+ * [keep, keep + discard) as read back (in the page layout, tabllm_session_stage_rows), written as KV pages;
+ * or, with `failure` (rows NULL), why they could not be read: they are dropped with a warning, as a plain
+ * shift drops them. 0 (also when nothing waits), -1 on errors. */
+TABLLM_API int tabllm_generate_page_out(tabllm_session* session, const uint8_t* rows, size_t size, const char* failure);
 TABLLM_API int tabllm_generate_host_can_sample(tabllm_session* session);
 TABLLM_API const char* tabllm_generate_advance(tabllm_session* session, const float* logits);
 TABLLM_API const char* tabllm_generate_advance_token(tabllm_session* session, int32_t id);

@@ -52,6 +52,10 @@ class Backend {
   // rows, copied out or in. Throw where kv_layout().n_layers is 0.
   virtual KvLayout kv_layout() const = 0;
   virtual void read_kv(int64_t start, int64_t count, uint8_t* out) const = 0;
+  // True where read_kv answers only for rows the host has handed over since (a host-driven backend's cache
+  // is on the GPU, read back asynchronously): a KvPager then waits for the rows a shift drops
+  // (KvPager::awaiting, complete_page_out) instead of reading them at the shift.
+  virtual bool kv_rows_on_host() const { return false; }
   virtual void write_kv(int64_t start, int64_t count, const uint8_t* in) = 0;
   // Rotates the keys of positions [start, start + count) by `distance` positions in place, so that rows
   // computed at p read as computed at p + distance (a paged-out row placed elsewhere when it comes back,

@@ -61,12 +61,37 @@ KvPager::KvPager(std::unique_ptr<KvPageStore> store, KvPagerOptions options) : s
 }
 
 void KvPager::page_out(const Backend& backend, std::span<const int32_t> cached, const KvShift& shift) {
+  const auto dropped = cached.subspan(static_cast<size_t>(shift.keep), static_cast<size_t>(shift.discard));
+  if (!backend.kv_rows_on_host()) {
+    write_pages(backend, shift.keep, dropped);
+    return;
+  }
+  // The host takes one shift at a time (HostDrivenBackend::shift), so an earlier page-out still waiting
+  // means its host never read the rows back: they are gone.
+  if (awaiting_.count > 0) complete_page_out(backend, "the host ran the shift without reading its rows back");
+  awaiting_ = {shift.keep, shift.discard, {dropped.begin(), dropped.end()}};
+}
+
+void KvPager::complete_page_out(const Backend& backend, const std::string& failure) {
+  const Awaiting a = std::exchange(awaiting_, {});
+  if (a.count == 0) return;
+  if (failure.empty()) {
+    write_pages(backend, a.start, a.tokens);
+    return;
+  }
+  stats_.failures += (a.count + kPagePositions - 1) / kPagePositions;
+  warnings_.push_back("KV pages: " + failure + "; positions [" + std::to_string(a.start) + ", " + std::to_string(a.start + a.count) +
+                      ") were dropped as a plain context shift drops them");
+}
+
+void KvPager::write_pages(const Backend& backend, int64_t first, std::span<const int32_t> dropped) {
   const auto t0 = std::chrono::steady_clock::now();
   const KvLayout layout = backend.kv_layout();
   std::vector<uint8_t> rows;
-  for (int64_t start = shift.keep, end = shift.keep + shift.discard; start < end; start += kPagePositions) {
+  const int64_t end = first + static_cast<int64_t>(dropped.size());
+  for (int64_t start = first; start < end; start += kPagePositions) {
     const int64_t count = std::min(kPagePositions, end - start);
-    const auto tokens = cached.subspan(static_cast<size_t>(start), static_cast<size_t>(count));
+    const auto tokens = dropped.subspan(static_cast<size_t>(start - first), static_cast<size_t>(count));
     Page page{"kv-" + std::to_string(next_name_++), start, {tokens.begin(), tokens.end()}};
     try {
       rows.resize(layout.bytes_per_position() * static_cast<size_t>(count));
@@ -184,6 +209,7 @@ int64_t KvPager::recall_for(std::span<const int32_t> query, Backend& backend, st
 }
 
 void KvPager::clear() {
+  awaiting_ = {};
   for (const Page& p : pages_) {
     try {
       store_->remove(p.name);

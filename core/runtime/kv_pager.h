@@ -82,7 +82,18 @@ class KvPager {
 
   // Before backend.shift(shift): writes the rows of [keep, keep + discard) as pages of up to 256 positions.
   // Never throws; a page the store refuses is counted and warned about, and its rows are just dropped.
+  // Where the backend's rows are on its host (kv_rows_on_host: WebGPU), the pages wait for their rows
+  // instead: the host reads them back before it runs the shift and completes the page-out.
   void page_out(const Backend& backend, std::span<const int32_t> cached, const KvShift& shift);
+  // The positions [start, start + count) whose rows a page-out waits for (count 0: none).
+  struct Awaiting {
+    int64_t start = 0, count = 0;
+    std::vector<int32_t> tokens;
+  };
+  const Awaiting& awaiting() const { return awaiting_; }
+  // The host has handed the awaited rows to `backend` (read_kv serves them): writes their pages. With
+  // `failure` (the host could not read them back) they are dropped, as a refused page is, with a warning.
+  void complete_page_out(const Backend& backend, const std::string& failure = {});
 
   // Recall: the pages whose tokens best match `query` (tokens shared with it, rarer ones across pages
   // weighing more), most recent first among equals, up to recall_positions and `room` positions, brought
@@ -109,9 +120,13 @@ class KvPager {
   std::vector<std::string> take_warnings();
 
  private:
+  // Writes the rows of positions [start, start + tokens.size()) as pages (backend.read_kv answers for them).
+  void write_pages(const Backend& backend, int64_t start, std::span<const int32_t> tokens);
+
   std::unique_ptr<KvPageStore> store_;
   KvPagerOptions options_;
   std::vector<Page> pages_;
+  Awaiting awaiting_;
   uint64_t next_name_ = 0;
   KvPagerStats stats_;
   std::vector<std::string> warnings_;

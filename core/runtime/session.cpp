@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "common/error.h"
@@ -27,7 +28,7 @@ double Timings::decode_tokens_per_s() const {
   return decode_ms > 0 && generated_tokens > 1 ? 1000.0 * static_cast<double>(generated_tokens - 1) / decode_ms : 0.0;
 }
 
-HostDrivenBackend::HostDrivenBackend(int64_t context_size) : context_size_(context_size) {
+HostDrivenBackend::HostDrivenBackend(int64_t context_size, KvLayout kv) : context_size_(context_size), kv_(kv) {
   if (context_size < 1) throw Error("the context size must be at least 1 token, got " + std::to_string(context_size));
 }
 
@@ -40,11 +41,65 @@ void HostDrivenBackend::shift(const KvShift& shift) {
   shift_ = shift;
 }
 
-void HostDrivenBackend::read_kv(int64_t, int64_t, uint8_t*) const { throw Error("this session's KV cache is the host's (WebGPU): the host copies it"); }
-void HostDrivenBackend::write_kv(int64_t, int64_t, const uint8_t*) { throw Error("this session's KV cache is the host's (WebGPU): the host copies it"); }
+namespace {
+
+void check_host_layout(const KvLayout& kv) {
+  if (kv.n_layers == 0) throw Error("this session's KV cache is the host's (WebGPU) and its layout unknown: create the session with the cache's layout to copy rows");
+}
+
+// Copies positions [from, from + count) of every layer between two buffers in read_kv's layout (per layer
+// key rows then value rows) holding `a_count` and `b_count` positions, from a's position a_at and b's b_at.
+void copy_rows(const KvLayout& kv, const uint8_t* a, int64_t a_count, int64_t a_at, uint8_t* b, int64_t b_count, int64_t b_at, int64_t count) {
+  const size_t rb = kv.row_bytes;
+  for (int64_t l = 0; l < 2 * kv.n_layers; ++l)
+    std::memcpy(b + (static_cast<size_t>(l * b_count + b_at)) * rb, a + (static_cast<size_t>(l * a_count + a_at)) * rb, static_cast<size_t>(count) * rb);
+}
+
+}  // namespace
+
+void HostDrivenBackend::read_kv(int64_t start, int64_t count, uint8_t* out) const {
+  check_host_layout(kv_);
+  if (start < staged_start_ || start + count > staged_start_ + staged_count_)
+    throw Error("the host has not read back the KV rows of positions [" + std::to_string(start) + ", " + std::to_string(start + count) +
+                ") (it holds [" + std::to_string(staged_start_) + ", " + std::to_string(staged_start_ + staged_count_) + "))");
+  copy_rows(kv_, staged_.data(), staged_count_, start - staged_start_, out, count, 0, count);
+}
+
+void HostDrivenBackend::write_kv(int64_t start, int64_t count, const uint8_t* in) {
+  check_host_layout(kv_);
+  if (start < 0 || count < 0 || start + count > context_size_)
+    throw Error("KV rows [" + std::to_string(start) + ", " + std::to_string(start + count) + ") lie outside the cache of " + std::to_string(context_size_) + " positions");
+  writes_.push_back({start, count, std::vector<uint8_t>(in, in + static_cast<size_t>(count) * kv_.bytes_per_position())});
+}
+
 void HostDrivenBackend::rotate_kv(int64_t, int64_t, int64_t) { throw Error("this session's KV cache is the host's (WebGPU): the host rotates it"); }
 
 std::optional<KvShift> HostDrivenBackend::take_shift() { return std::exchange(shift_, std::nullopt); }
+
+void HostDrivenBackend::stage_rows(int64_t start, int64_t count, std::span<const uint8_t> rows) {
+  check_host_layout(kv_);
+  if (start < 0 || count < 0 || start + count > context_size_)
+    throw Error("KV rows [" + std::to_string(start) + ", " + std::to_string(start + count) + ") lie outside the cache of " + std::to_string(context_size_) + " positions");
+  if (rows.size() != static_cast<size_t>(count) * kv_.bytes_per_position())
+    throw Error("KV rows of " + std::to_string(count) + " positions take " + std::to_string(static_cast<size_t>(count) * kv_.bytes_per_position()) +
+                " bytes, got " + std::to_string(rows.size()));
+  staged_.assign(rows.begin(), rows.end());
+  staged_start_ = start;
+  staged_count_ = count;
+}
+
+std::optional<HostDrivenBackend::Write> HostDrivenBackend::take_write() {
+  if (writes_.empty()) return std::nullopt;
+  Write w = std::move(writes_.front());
+  writes_.pop_front();
+  return w;
+}
+
+void HostDrivenBackend::clear_staged() {
+  staged_.clear();
+  staged_.shrink_to_fit();
+  staged_start_ = staged_count_ = 0;
+}
 
 Session::Session(const Model& model, std::unique_ptr<Backend> backend)
     : Session(model.config(), model.tokenizer(), std::move(backend)) {}

@@ -2,11 +2,14 @@
 // previous request so a prompt that extends it (chat turns) only processes the new tokens.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "model/model.h"
@@ -76,22 +79,43 @@ class Generation;
 // Generation::pending(), runs the model and hands the logits (or its own greedy choice) to
 // Generation::advance / advance_with_token. forward() must not be called. A context shift is recorded
 // for the host, which runs it on its KV cache before the next pending tokens (take_shift).
+//
+// With the layout of the host's cache (`kv`: a paged session, a prefix cache), its rows cross as bytes in
+// the layout read_kv gives (per layer, key rows then value rows): the host reads rows back from the GPU
+// asynchronously and hands them over (stage_rows) before the core copies them (a KvPager's page-out, a
+// page's export); rows the core writes (a page's import) wait for the host to take them (take_writes).
 class HostDrivenBackend final : public Backend {
  public:
-  explicit HostDrivenBackend(int64_t context_size);
+  explicit HostDrivenBackend(int64_t context_size, KvLayout kv = {});
   void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
   void shift(const KvShift& shift) override;
   int64_t context_size() const override { return context_size_; }
-  KvLayout kv_layout() const override { return {}; }
-  void read_kv(int64_t, int64_t, uint8_t*) const override;
-  void write_kv(int64_t, int64_t, const uint8_t*) override;
+  KvLayout kv_layout() const override { return kv_; }
+  void read_kv(int64_t start, int64_t count, uint8_t* out) const override;
+  bool kv_rows_on_host() const override { return true; }
+  void write_kv(int64_t start, int64_t count, const uint8_t* in) override;
   void rotate_kv(int64_t, int64_t, int64_t) override;
   // The shift to run before the next pending tokens, handed out once; nullopt when there is none.
   std::optional<KvShift> take_shift();
+  // Rows [start, start + count) as the host read them back (count * bytes_per_position bytes), which
+  // read_kv serves until clear_staged.
+  void stage_rows(int64_t start, int64_t count, std::span<const uint8_t> rows);
+  void clear_staged();
+  struct Write {
+    int64_t start = 0, count = 0;
+    std::vector<uint8_t> rows;  // read_kv's layout
+  };
+  // The next write to apply to the host's cache before the next pending tokens (in the order written),
+  // handed out once; nullopt when there is none.
+  std::optional<Write> take_write();
 
  private:
   int64_t context_size_;
+  KvLayout kv_;
   std::optional<KvShift> shift_;
+  int64_t staged_start_ = 0, staged_count_ = 0;
+  std::vector<uint8_t> staged_;
+  std::deque<Write> writes_;
 };
 
 class Session {

@@ -93,6 +93,29 @@ export class KvPageSpill {
   }
 }
 
+/** A runner's paging counts (engine.kvPagerStats()): the core's of each request (its result's kv_pages, whose
+ * warnings are printed) summed, with the spill's own writes and reads, and the time a host spent reading
+ * the dropped rows back (WebGPU: from the GPU, before the core's page-out). */
+export class KvPagerCounts {
+  constructor(spill, window) {
+    this.spill = spill;
+    this.window = window;
+    this.sums = { pages_out: 0, pages_in: 0, bytes_out: 0, bytes_in: 0, page_out_ms: 0, rehydrate_ms: 0, failures: 0 };
+    this.readBackMs = 0;
+  }
+
+  add(result) {
+    if (result.kv_pages) for (const key of Object.keys(this.sums)) this.sums[key] += result.kv_pages[key];
+    for (const warning of result.warnings ?? []) console.warn(`tabllm: ${warning}`);
+  }
+
+  stats() {
+    const { pages_out, pages_in, bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures } = this.sums;
+    return { window: this.window, pagesOut: pages_out, pagesIn: pages_in, bytesOut: bytes_out, bytesIn: bytes_in,
+      pageOutMs: page_out_ms, rehydrateMs: rehydrate_ms, readBackMs: this.readBackMs, failures, store: { ...this.spill.stats } };
+  }
+}
+
 /**
  * Pages in one OPFS file through a synchronous access handle (workers only), so that a recall reads a page
  * back at once: slots of the file are reused as pages come and go. put and delete look asynchronous, as the

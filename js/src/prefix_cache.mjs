@@ -187,18 +187,33 @@ export class PrefixCache {
     return ids;
   }
 
+  // The keys of `cached`'s prefixes (at page starts, its end and the ends of stored partial pages) and the
+  // pages [start, end) of it the store lacks.
+  #unsaved(cached) {
+    const partialEnds = new Set([...this.entries.values()].filter((e) => e.end % PAGE !== 0).map((e) => e.end));
+    const keys = prefixKeys(cached, cached.length, (i) => i % PAGE === 0 || i === cached.length || partialEnds.has(i));
+    const missing = [];
+    for (let start = 0; start < cached.length; start += PAGE) {
+      const end = Math.min(start + PAGE, cached.length);
+      if (!this.entries.has(keys[end])) missing.push({ start, end });
+    }
+    return { keys, missing };
+  }
+
+  /** The first position of the session's cache that save would copy out (its length when none): a host
+   * that reads its cache back (WebGPU) reads from there. */
+  firstUnsaved(session) {
+    const cached = session.info().cached_tokens;
+    return this.#unsaved(cached).missing[0]?.start ?? cached.length;
+  }
+
   /** Copies the session's new pages out now and writes them in the background (see flush). */
   save(session) {
     const cached = session.info().cached_tokens;
     if (cached.length < 1) return this.writing;
-    const partialEnds = new Set([...this.entries.values()].filter((e) => e.end % PAGE !== 0).map((e) => e.end));
-    const keys = prefixKeys(cached, cached.length, (i) => i % PAGE === 0 || i === cached.length || partialEnds.has(i));
-    const pages = [];
-    for (let start = 0; start < cached.length; start += PAGE) {
-      const end = Math.min(start + PAGE, cached.length);
-      if (this.entries.has(keys[end])) continue;
-      pages.push({ key: keys[end], start, end, prev: keys[start], tokens: packTokens(cached.slice(start, end)), bytes: session.exportPage(start, end) });
-    }
+    const { keys, missing } = this.#unsaved(cached);
+    const pages = missing.map(({ start, end }) =>
+      ({ key: keys[end], start, end, prev: keys[start], tokens: packTokens(cached.slice(start, end)), bytes: session.exportPage(start, end) }));
     // Partial pages of this chain that the new pages cover are superseded.
     const superseded = [...this.entries].filter(([key, e]) => e.end % PAGE !== 0 && e.end <= cached.length && keys[e.end] === key &&
       pages.some((p) => p.start === e.start && p.end > e.end)).map(([key]) => key);

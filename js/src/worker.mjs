@@ -40,6 +40,8 @@ async function handle(message) {
       case 'forget':
         await engine.forget();
         return post({ type: 'done', id });
+      case 'stats':
+        return post({ type: 'result', id, value: { kvPager: engine.kvPagerStats(message.name), prefixCache: engine.prefixCacheStats(message.name) } });
       case 'interrupt':
         return engine?.interrupt();
       case 'abort':

@@ -167,6 +167,16 @@ class WorkerEngine {
     this.#post({ type: 'interrupt' });
   }
 
+  /** engine.kvPagerStats(name) of the worker's engine (a Promise here). */
+  async kvPagerStats(name) {
+    return (await this.call({ type: 'stats', name })).kvPager;
+  }
+
+  /** engine.prefixCacheStats(name) of the worker's engine (a Promise here). */
+  async prefixCacheStats(name) {
+    return (await this.call({ type: 'stats', name })).prefixCache;
+  }
+
   /** engine.reload(name) in the worker. */
   reload(name) {
     return this.call({ type: 'reload', name });

@@ -42,7 +42,7 @@ export interface EngineOptions {
    */
   kvType?: 'f16' | 'q8_0' | 'f32';
   /**
-   * Bytes of fast memory the KV cache may take (WebAssembly: the heap). The cache then holds the window of
+   * Bytes of fast memory the KV cache may take (WebAssembly: the heap; WebGPU: the GPU's KV buffers). The cache then holds the window of
    * whole pages of 256 positions that fit, while prompts and replies reach contextSize: the rows a full
    * window drops go to storage (Node: files; written in the background, checksummed), and pages come back
    * before a long prompt's last piece when its end names what they hold. A failing or full store warns and
@@ -52,7 +52,7 @@ export interface EngineOptions {
   /**
    * With a kvBudget: bring paged-out pages back (up to half the window) before a long prompt's last piece,
    * those that share the most rare tokens with its end. Off by default: on stories260K it lowered agreement
-   * with a whole cache (docs/long-context.md).
+   * with a whole cache (docs/long-context.md). Not on WebGPU yet (runtime.kvRecall says so).
    */
   kvRecall?: boolean;
   /** CPU threads for the WebAssembly backend (threads need cross-origin isolation in browsers). */
@@ -521,6 +521,17 @@ export interface TabllmEngine {
   readonly runtime: Record<string, unknown>;
 }
 
+export interface KvPagerStats {
+  window: number; pagesOut: number; pagesIn: number; bytesOut: number; bytesIn: number; pageOutMs: number; rehydrateMs: number;
+  readBackMs: number; failures: number;
+  store: { pagesWritten: number; bytesWritten: number; pagesRead: number; bytesRead: number; writeFailures: number; bytesHeld: number };
+}
+
+export interface PrefixCacheStats {
+  lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
+  restored_tokens: number; restore_ms: number; refused: number; entries: number;
+}
+
 export interface Engine extends TabllmEngine {
   models: TabllmEngine['models'] & { info(): LoadedModelInfo[] };
   /** Loads another model beside those loaded (under a memoryBudget, the least recently used may be unloaded first). */
@@ -532,11 +543,10 @@ export interface Engine extends TabllmEngine {
   /** The core's work counters since its WebAssembly module started (null before a model is loaded): a load
    * parses the model header once; a request tokenizes its prompt once and reads its response_format once. */
   debugStats(name?: string): { header_parses: number; tokenizations: number; format_parses: number } | null;
+  /** The KV pager's counters under a kvBudget (readBackMs: WebGPU's reading of dropped rows from the GPU), or null without one. */
+  kvPagerStats(name?: string): KvPagerStats | null;
   /** The prefix cache's counters, or null without one. */
-  kvPagerStats(name?: string): { window: number; pagesOut: number; pagesIn: number; bytesOut: number; bytesIn: number; pageOutMs: number; rehydrateMs: number;
-    failures: number; store: { pagesWritten: number; bytesWritten: number; pagesRead: number; bytesRead: number; writeFailures: number; bytesHeld: number } } | null;
-  prefixCacheStats(name?: string): { lookups: number; pages_written: number; pages_read: number; bytes_written: number; bytes_read: number; restores: number;
-    restored_tokens: number; restore_ms: number; refused: number; entries: number } | null;
+  prefixCacheStats(name?: string): PrefixCacheStats | null;
   /** Resolves once the KV pages of finished requests are stored (they are written in the background). */
   flushPrefixCache(name?: string): Promise<void>;
   /** Deletes this model's stored KV pages. */
@@ -549,6 +559,9 @@ export interface WorkerEngine extends TabllmEngine {
   models: TabllmEngine['models'] & { info(): LoadedModelInfo[] };
   load(model: ModelReference | ModelReference[], options?: Omit<ModelOptions, 'model'>): Promise<LoadedModelInfo>;
   memory(): Promise<EngineMemory>;
+  /** The worker's engine's kvPagerStats() and prefixCacheStats(). */
+  kvPagerStats(name?: string): Promise<KvPagerStats | null>;
+  prefixCacheStats(name?: string): Promise<PrefixCacheStats | null>;
   /** Stops the worker. */
   terminate(): Promise<number> | void;
 }

@@ -2,7 +2,8 @@
 // kvBudget of one page (stories260K, a window of 256 in a context of 512) pages a long prompt out to one
 // OPFS file — each page written before the next step — and the recall before the prompt's last piece reads
 // the page that holds the code the question repeats back from the file; the tokens equal those of the same session with its pages in memory, and
-// the file is gone once the spill closes.
+// the file is gone once the spill closes. On a page, engines on WebGPU and WebAssembly under the same budget
+// give the same reply, the WebGPU one reading the dropped rows back from the GPU.
 //
 //   node --test --test-concurrency=1 tests/browser/kv-budget.test.mjs
 import assert from 'node:assert/strict';
@@ -77,6 +78,44 @@ test('Chromium worker, OPFS: pages out to one file and back from it; the same to
     assert.deepEqual(out.opfs.warnings, []);
     assert.deepEqual(out.opfs.tokens, out.memory.tokens);
     assert.equal(out.before - out.after, 1);  // the spill's file, removed at close
+  } finally {
+    await chromium.close();
+    await server.close();
+  }
+});
+
+test('Chromium page, WebGPU and WebAssembly under a kvBudget: the same reply, the dropped rows read back from the GPU as pages', async (t) => {
+  if (!fs.existsSync(path.join(wasmDir, 'tabllm-st.mjs'))) return skipOrFail(t, `${wasmDir}/tabllm-st.mjs is missing: run scripts/build-wasm.sh`);
+  storiesModel('f32');
+  const server = await startServer({ mounts: { '/build-wasm/': wasmDir, '/models/': modelsDir } });
+  const chromium = await launchChromium();
+  try {
+    const page = await openPage(chromium.browser, `${server.url}/tests/browser/pages/engine.html`);
+    page.setDefaultTimeout(300_000);
+    const hasGpu = await page.evaluate(async () => !!(navigator.gpu && await navigator.gpu.requestAdapter()));
+    if (!hasGpu) return skipOrFail(t, 'Chromium offers no WebGPU adapter (flags: see tests/browser/harness.mjs)');
+    const out = await page.evaluate(async () => {
+      const { createEngine } = await import('/js/src/index.mjs');
+      const story = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends. ';
+      const run = async (backend) => {
+        const engine = await createEngine({ model: '/models/stories260K-f32.gguf', backend, wasmVariant: 'single', contextSize: 512, kvBudget: 256 * 640 });
+        try {
+          const r = await engine.completions.create({ prompt: story.repeat(8), max_tokens: 4, temperature: 0, logit_bias: { 1: -100, 2: -100 } });
+          return { text: r.choices[0].text, usage: r.usage, stats: engine.kvPagerStats(), runtime: engine.runtime };
+        } finally {
+          await engine.unload();
+        }
+      };
+      return { gpu: await run('webgpu'), cpu: await run('wasm') };
+    });
+    t.diagnostic(`WebGPU: ${JSON.stringify(out.gpu.usage.kv_pages)}; store ${out.gpu.runtime.kvPageStore}`);
+    assert.equal(out.gpu.runtime.backend, 'webgpu');
+    assert.equal(out.gpu.runtime.kvWindow, 256);
+    assert.equal(out.gpu.text, out.cpu.text);
+    assert.ok(out.gpu.usage.kv_pages.pages_out >= 1, JSON.stringify(out.gpu.usage));
+    assert.equal(out.gpu.usage.kv_pages.pages_out, out.cpu.usage.kv_pages.pages_out);
+    assert.equal(out.gpu.stats.pagesOut, out.gpu.usage.kv_pages.pages_out);
+    assert.ok(out.gpu.stats.readBackMs > 0, JSON.stringify(out.gpu.stats));
   } finally {
     await chromium.close();
     await server.close();

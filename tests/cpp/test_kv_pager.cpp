@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "one_layer_model.h"
 #include "runtime/context_shift.h"
+#include "runtime/generation.h"
 #include "runtime/kv_pager.h"
 #include "runtime/session.h"
 #include "test_paths.h"
@@ -67,6 +68,22 @@ class DamagingStore final : public KvPageStore {
   void remove(const std::string& name) override { inner_.remove(name); }
 
  private:
+  MemoryKvPageStore inner_;
+};
+
+// A store that keeps every page it is given, in order (what a run wrote, to compare two runs).
+class RecordingStore final : public KvPageStore {
+ public:
+  explicit RecordingStore(std::vector<std::vector<uint8_t>>& log) : log_(log) {}
+  void put(const std::string& name, std::vector<uint8_t> bytes) override {
+    log_.push_back(bytes);
+    inner_.put(name, std::move(bytes));
+  }
+  std::vector<uint8_t> get(const std::string& name) override { return inner_.get(name); }
+  void remove(const std::string& name) override { inner_.remove(name); }
+
+ private:
+  std::vector<std::vector<uint8_t>>& log_;
   MemoryKvPageStore inner_;
 };
 
@@ -160,6 +177,77 @@ TEST(KvPager, APromptLongerThanTheWindowRunsThroughItAndPagesOut) {
   ASSERT_FALSE(refused.warnings.empty());
   EXPECT_NE(refused.warnings[0].find("the disk is unavailable"), std::string::npos) << refused.warnings[0];
   EXPECT_NE(refused.warnings[0].find("plain context shift"), std::string::npos) << refused.warnings[0];
+}
+
+// A host-driven backend (WebGPU) keeps its rows on the host: the pager waits at each shift for the rows
+// the host reads back before running it. A CPU backend stands in for the GPU here.
+TEST(KvPager, AHostDrivenShiftPagesOutTheRowsItsHostReadsBack) {
+  const auto model = stories();
+  std::vector<std::vector<uint8_t>> cpu_pages, host_pages;
+  const GenerateRequest r = greedy(some_tokens(300), 40);
+  const GenerateResult on_cpu = paged(*model, std::make_unique<RecordingStore>(cpu_pages), 0, r);
+  ASSERT_GT(on_cpu.kv_pages.pages_out, 5);
+
+  for (const bool host_fails : {false, true}) {
+    host_pages.clear();
+    auto gpu_stand_in = cpu_backend(*model, 64);
+    HostDrivenBackend host(64, gpu_stand_in->kv_layout());
+    KvPager pager(std::make_unique<RecordingStore>(host_pages), {512, 0});
+    std::vector<int32_t> cached;
+    Generation g(model->config(), model->tokenizer(), host, cached, r, &pager);
+    std::vector<float> logits(static_cast<size_t>(model->config().n_vocab));
+    std::string chunk;
+    for (bool more = true; more;) {
+      const auto pending = g.pending();
+      if (const auto s = host.take_shift()) {
+        ASSERT_EQ(pager.awaiting().start, s->keep);
+        ASSERT_EQ(pager.awaiting().count, s->discard);
+        if (host_fails) {
+          pager.complete_page_out(host, "the GPU was lost");
+        } else {
+          host.stage_rows(s->keep, s->discard, rows(*gpu_stand_in, s->keep, s->discard));
+          pager.complete_page_out(host);
+          host.clear_staged();
+        }
+        gpu_stand_in->shift(*s);
+      }
+      if (!pending.empty()) gpu_stand_in->forward(pending, g.pending_pos(), Logits::Last, logits.data());
+      more = g.advance(pending.empty() ? nullptr : logits.data(), chunk);
+    }
+    EXPECT_EQ(g.result().tokens, on_cpu.tokens);  // paging, or failing to, never changes the window
+    if (host_fails) {
+      EXPECT_TRUE(host_pages.empty());
+      EXPECT_EQ(g.result().kv_pages.failures, on_cpu.kv_pages.pages_out);
+      ASSERT_FALSE(g.result().warnings.empty());
+      EXPECT_NE(g.result().warnings[0].find("the GPU was lost"), std::string::npos) << g.result().warnings[0];
+    } else {
+      EXPECT_EQ(host_pages, cpu_pages);  // the same pages, byte for byte
+      EXPECT_EQ(g.result().kv_pages.pages_out, on_cpu.kv_pages.pages_out);
+      EXPECT_TRUE(g.result().warnings.empty());
+    }
+  }
+}
+
+TEST(KvPager, AHostDrivenBackendHandsImportedRowsToItsHost) {
+  const auto model = stories();
+  auto cpu = cpu_backend(*model, 64);
+  std::vector<float> logits(static_cast<size_t>(model->config().n_vocab));
+  const std::vector<int32_t> tokens = some_tokens(40);
+  cpu->forward(tokens, 0, Logits::Last, logits.data());
+  const std::vector<uint8_t> want = rows(*cpu, 8, 20);
+  HostDrivenBackend host(64, cpu->kv_layout());
+  EXPECT_THROW(rows(host, 8, 20), Error);  // nothing read back yet
+  host.stage_rows(0, 40, rows(*cpu, 0, 40));
+  EXPECT_EQ(rows(host, 8, 20), want);
+  host.write_kv(30, 20, want.data());
+  const auto w = host.take_write();
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->start, 30);
+  EXPECT_EQ(w->count, 20);
+  EXPECT_EQ(w->rows, want);
+  EXPECT_FALSE(host.take_write());
+  EXPECT_THROW(host.stage_rows(0, 40, want), Error);  // the wrong size
+  EXPECT_THROW(HostDrivenBackend(64).write_kv(0, 1, want.data()), Error);  // no layout: the host's alone
 }
 
 TEST(KvPager, AFullOrDamagingStoreLeavesAValidGenerationWithAWarning) {

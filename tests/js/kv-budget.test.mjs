@@ -3,13 +3,14 @@
 // rows going to files in the background and coming back when the prompt's end names them, counted in
 // usage.kv_pages and engine.kvPagerStats(). Paging out never changes the window: the tokens equal those of
 // a store that refuses every page (a plain context shift); a full store or one that cannot be written
-// warns and the answer is still a whole generation.
+// warns and the answer is still a whole generation. A worker engine answers kvPagerStats() from its worker.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
+import { createWorkerEngine } from '../../js/src/index.mjs';
 import { KvPageSpill, openKvPageSpill } from '../../js/src/kv_pager.mjs';
 import { MemoryPageStore, NodePageStore } from '../../js/src/prefix_cache.mjs';
 import { missingBuild, storiesEngine, storiesPath } from './api-env.mjs';
@@ -112,6 +113,21 @@ test('the engine option: files in the background, recall, usage.kv_pages and kvP
     assert.ok(stats.store.bytesHeld > 0 || stats.store.pagesWritten > 0);
   } finally {
     await engine.unload();
+  }
+});
+
+test('a worker engine answers kvPagerStats() and prefixCacheStats() from its worker', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const engine = await createWorkerEngine({ model: storiesPath(), backend: 'wasm', wasmVariant: 'single', contextSize: 512, kvBudget: BUDGET });
+  try {
+    const r = await engine.completions.create({ prompt: story.repeat(8), max_tokens: 4, temperature: 0 });
+    const stats = await engine.kvPagerStats();
+    assert.equal(stats.window, 256);
+    assert.ok(stats.pagesOut >= 1 && stats.pagesOut === r.usage.kv_pages.pages_out, JSON.stringify(stats));
+    assert.equal(await engine.prefixCacheStats(), null);  // no prefixCache option
+  } finally {
+    await engine.unload();
+    await engine.terminate();
   }
 });
 

@@ -37,7 +37,7 @@ test('memory need: weights, and the KV cache of every layer at the context, by c
   assert.equal(memoryNeed(qwen, 0, 'f32').kvCache, 4096 * 24 * 2 * 128 * 4);
 });
 
-test('a model too large for the WebAssembly heap is refused with a context and a file size that fit', () => {
+test('a model too large for the WebAssembly heap is refused with a context and a file size that fit; under a kvBudget, its window counts', () => {
   assert.throws(() => fitBackend({ backend: 'wasm', reason: '' }, { header: phi, size: phiSize }), (e) => {
     assert.equal(e.code, 'memory');
     assert.match(e.message, /^this model does not fit in the WebAssembly backend: it needs 4\.07 GB \(weights 2\.39 GB \+ KV cache 1\.61 GB at context 4096\), more than the 4\.03 GB the WebAssembly heap can hold\. Choose a shorter context: contextSize 2048 fits; or a smaller quantization: a file of at most 3\.\d\d GB fits at context 2048/);
@@ -51,6 +51,13 @@ test('a model too large for the WebAssembly heap is refused with a context and a
   });
   assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, { header: phi, size: phiSize }, { contextSize: 1024, kvType: 'f32' }), { backend: 'wasm', reason: 'r' });
   assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, { header: phi, size: phiSize }, { contextSize: 2048 }), { backend: 'wasm', reason: 'r' });
+  // Under a kvBudget the cache holds the budget's window: the whole context of 32K fits (its rows beyond go to storage).
+  const budget = 256 * 2 ** 20;
+  assert.equal(memoryNeed(modelShape(phi, phiSize), 32768, 'f16', budget).kvCache, 682 * 393216);
+  assert.equal(memoryNeed(modelShape(phi, phiSize), 32768, 'f16', budget).kvPositions, 682);
+  assert.deepEqual(fitBackend({ backend: 'wasm', reason: 'r' }, { header: phi, size: phiSize }, { contextSize: 32768, kvBudget: budget }), { backend: 'wasm', reason: 'r' });
+  assert.throws(() => fitBackend({ backend: 'webgpu', reason: '' }, { header: phi, size: phiSize }, { contextSize: 32768, kvBudget: 4 * GB, gpuMemory: 4 * GB }),
+    /KV cache 4\.00 GB at context 32768, a window of 10172 positions under the kvBudget\).*Choose a smaller kvBudget: \d+ bytes fit/);
 });
 
 test('the WebAssembly heap holds a 3B model in Q4_K_M at the default context; an 8B one is refused with what fits', () => {

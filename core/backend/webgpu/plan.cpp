@@ -330,14 +330,23 @@ struct KvLayout {
   uint64_t row_bytes = 0;
 };
 
+}  // namespace
+
+uint64_t kv_row_bytes(const std::string& type, int64_t kv_dim) {
+  check_kv_cache_type(kv_cache_type(type), kv_dim);
+  const auto values = static_cast<uint64_t>(kv_dim);
+  return type == "f32" ? 4 * values : type == "f16" ? 2 * values : values / 32 * 36;  // q8_0: 9 words a block
+}
+
+namespace {
+
 KvLayout kv_layout(const std::string& type, int64_t head_dim, int64_t kv_dim, const DeviceLimits& limits) {
   check_kv_cache_type(kv_cache_type(type), kv_dim);
   KvLayout l;
   l.type = type;
   const int64_t group = kv_group(type);
   l.unit = std::lcm(head_dim, group);
-  const uint64_t values = static_cast<uint64_t>(kv_dim);
-  l.row_bytes = type == "f32" ? 4 * values : type == "f16" ? 2 * values : values / 32 * 36;  // q8_0: 9 words a block
+  l.row_bytes = kv_row_bytes(type, kv_dim);
   // qkv_post keeps a unit and a reduction row of 64 floats in workgroup memory.
   const uint64_t shared = 4 * static_cast<uint64_t>(l.unit + 64);
   if (shared > limits.max_compute_workgroup_storage_size)
@@ -526,7 +535,9 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   for (int64_t l = 0; l < c.n_layers; ++l) {
     kcache.push_back(b.place("kv", kv_bytes, "the KV cache of one layer (" + std::to_string(ctx) + " positions)"));
     vcache.push_back(b.place("kv", kv_bytes, "the KV cache of one layer (" + std::to_string(ctx) + " positions)"));
+    plan.kv_rows.push_back({kcache.back().buffer, kcache.back().offset, vcache.back().buffer, vcache.back().offset});
   }
+  plan.kv_row_bytes = kv.row_bytes;
 
   // RoPE cos/sin for every position, computed as the CPU forward pass does: its frequency factors chosen
   // for this context, a second table for sliding-window layers when their RoPE differs.
@@ -855,6 +866,8 @@ std::string Plan::to_json() const {
   j["total_bytes"] = total_bytes;
   j["kv_type"] = kv_type;
   j["kv_bytes_per_token"] = kv_bytes_per_token;
+  j["kv_row_bytes"] = kv_row_bytes;
+  j["kv_rows"] = kv_rows;
   j["blob_size"] = blob.size();
   json bufs = json::array();
   for (const BufferDesc& b : buffers) {

@@ -26,6 +26,7 @@
 // separately (one dispatch per part). A model that cannot fit the limits is refused by build_model_plan
 // before anything is uploaded, with what it needs and what the device allows.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -68,6 +69,10 @@ struct PlanOptions {
 // Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ...,
 // "top_k": ..., "subgroups": true, "kv_type": "f16"}; unknown keys are errors.
 PlanOptions parse_plan_options(const std::string& json);
+
+// Bytes of one position's key (or value) row of one layer in the GPU's KV cache of `type` (kv_<type>.wgsl:
+// q8_0 keeps its blocks as 9 words, where the CPU's take 34 bytes). Throws Error for a type the rows do not fit.
+uint64_t kv_row_bytes(const std::string& type, int64_t kv_dim);
 
 struct Upload {          // bytes of the GGUF file copied into a buffer
   uint64_t file_offset;  // absolute offset in the file
@@ -135,6 +140,10 @@ struct Plan {
   uint64_t total_bytes = 0;   // all buffers
   std::string kv_type;              // the KV cache's element type (model plans)
   uint64_t kv_bytes_per_token = 0;  // KV cache bytes one position takes, keys and values of every layer
+  uint64_t kv_row_bytes = 0;        // one position's key (or value) row of one layer
+  // Per layer where its keys and its values lie: {key buffer, byte offset, value buffer, byte offset}; a
+  // position's row at offset + position * kv_row_bytes (the host copies rows: KV pages, docs/long-context.md).
+  std::vector<std::array<uint64_t, 4>> kv_rows;
 
   int buffer_index(const std::string& name) const;  // -1 when absent
   std::string to_json() const;

@@ -343,10 +343,21 @@ class Model {
     return session;
   }
 
-  // A session whose forward pass the host runs (pending / advance / advanceToken).
-  createExternalSession({ contextSize = 0 } = {}) {
-    const handle = this.abi.m._tabllm_session_create_external(this.handle, contextSize) >>> 0;
-    return new Session(this.abi, this.abi.check(handle), this.info().vocab);
+  // A session whose forward pass the host runs (pending / advance / advanceToken). With kvType (the GPU's
+  // rows: tabllm_session_create_external_kv) its rows cross as KV pages (stageRows, takeKvWrites); with
+  // kvBudget (bytes) and kvPageStore too, the host's cache is the window the budget holds
+  // (info().kv_window) and the rows a shift drops go to the store once the host hands them over (pageOut).
+  createExternalSession({ contextSize = 0, kvType = null, kvBudget = 0, kvPageStore = null } = {}) {
+    if (!kvType) {
+      if (kvBudget) throw new TypeError('a kvBudget needs the kvType of the host\'s cache');
+      const handle = this.abi.m._tabllm_session_create_external(this.handle, contextSize) >>> 0;
+      return new Session(this.abi, this.abi.check(handle), this.info().vocab);
+    }
+    if (kvBudget && !kvPageStore) throw new TypeError('a kvBudget needs a kvPageStore: where the rows beyond the budget go');
+    const handle = this.abi.withStrings([kvType], (t) => this.abi.m._tabllm_session_create_external_kv(this.handle, contextSize, t, kvBudget || 0) >>> 0);
+    const session = new Session(this.abi, this.abi.check(handle), this.info().vocab);
+    if (kvBudget) (this.abi.m.tabllmKvPageStores ??= new Map()).set(handle, kvPageStore);
+    return session;
   }
 
   // Sessions keep the model alive until they are freed too.
@@ -458,6 +469,43 @@ class Session {
     } finally {
       this.abi.m._free(size);
     }
+  }
+
+  // A host-driven session's cache crosses as rows in the page layout (tabllm_session_stage_rows): the rows
+  // of positions [start, start + count) as the host read them back, which exportPage copies from (null:
+  // forget them).
+  stageRows(start, count, rows) {
+    if (!rows) return this.abi.checkStatus(this.abi.m._tabllm_session_stage_rows(this.handle, 0, 0, 0, 0));
+    this.abi.withBytes(rows, (ptr) => this.abi.checkStatus(this.abi.m._tabllm_session_stage_rows(this.handle, start, count, ptr, rows.length)));
+  }
+
+  // The rows importPage wrote, for the host to write to its cache before the next pending tokens:
+  // [{start, count, rows: Uint8Array}] in order (tabllm_session_take_kv_write).
+  takeKvWrites() {
+    const scratch = this.abi.malloc(12);
+    try {
+      const writes = [];
+      for (;;) {
+        const ptr = this.abi.m._tabllm_session_take_kv_write(this.handle, scratch, scratch + 4, scratch + 8) >>> 0;
+        if (ptr === 0) {
+          const error = this.abi.lastError();
+          if (error) throw new TabllmError(error);
+          return writes;
+        }
+        const [start, count, size] = new Int32Array(this.abi.heapU8().buffer, scratch, 3);
+        writes.push({ start, count, rows: this.abi.heapU8().slice(ptr, ptr + size) });
+      }
+    } finally {
+      this.abi.m._free(scratch);
+    }
+  }
+
+  // After a shift of a paged host-driven session and before the host runs it: the rows it drops (those of
+  // [keep, keep + discard) in the page layout) go out as KV pages; with `failure` (rows null) they are
+  // dropped with a warning (tabllm_generate_page_out).
+  pageOut(rows, failure = '') {
+    if (!rows) return this.abi.withStrings([failure || 'the rows could not be read back'], (f) => this.abi.checkStatus(this.abi.m._tabllm_generate_page_out(this.handle, 0, 0, f)));
+    this.abi.withBytes(rows, (ptr) => this.abi.checkStatus(this.abi.m._tabllm_generate_page_out(this.handle, ptr, rows.length, 0)));
   }
 
   /** Restores a page for a prepared request's prompt; returns the prompt's positions now cached. */

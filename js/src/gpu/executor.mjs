@@ -335,6 +335,51 @@ export class PlanExecutor {
     this.device.queue.submit([enc.finish()]);
   }
 
+  /**
+   * The KV rows of positions [start, start + count) as KV pages lay them out (per layer, the key rows then
+   * the value rows; plan.kv_rows): copied to a mappable buffer in queue order (after every step submitted,
+   * before anything submitted later, such as the shift that overwrites them) and read back.
+   * @returns {Promise<Uint8Array>}
+   */
+  async readKvRows(start, count) {
+    if (this.lost) throw this.lost;
+    const { bytes, copies } = this.kvCopies(start, count);
+    const staging = this.device.createBuffer({ label: 'kv-read', size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const enc = this.device.createCommandEncoder();
+      for (const [buffer, offset, at, size] of copies) enc.copyBufferToBuffer(this.buffers[buffer], offset, staging, at, size);
+      this.device.queue.submit([enc.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      return new Uint8Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Writes rows laid out as readKvRows gives them at positions [start, start + count) (queue-ordered). */
+  writeKvRows(start, count, rows) {
+    if (this.lost) throw this.lost;
+    const { bytes, copies } = this.kvCopies(start, count);
+    if (rows.byteLength !== bytes) throw new Error(`KV rows of ${count} positions take ${bytes} bytes, got ${rows.byteLength}`);
+    for (const [buffer, offset, at, size] of copies) this.device.queue.writeBuffer(this.buffers[buffer], offset, rows, at, size);
+  }
+
+  // [buffer, offset, offset in the rows, size] of each layer's key and value rows of [start, start + count).
+  kvCopies(start, count) {
+    const { kv_rows: layers, kv_row_bytes: rowBytes, context_size: context } = this.plan;
+    if (!layers?.length) throw new Error('this plan has no KV cache');
+    if (!(Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count > 0 && start + count <= context)) {
+      throw new Error(`KV rows [${start}, ${start + count}) lie outside the cache of ${context} positions`);
+    }
+    const size = count * rowBytes;
+    const copies = [];
+    for (const [kBuffer, kOffset, vBuffer, vOffset] of layers) {
+      copies.push([kBuffer, kOffset + start * rowBytes, copies.length * size, size]);
+      copies.push([vBuffer, vOffset + start * rowBytes, copies.length * size, size]);
+    }
+    return { bytes: copies.length * size, copies };
+  }
+
   /** Resolves once the GPU has done everything submitted (or the device is lost). */
   async settle() {
     await this.device.queue.onSubmittedWorkDone().catch(() => {});

@@ -48,15 +48,18 @@ export function modelShape(header, totalSize) {
 export const kvBytesPerToken = (s, kvType = 'f16') => s.layers * s.kvHeads * (s.keyLength + s.valueLength) * KV_BYTES[kvType];
 
 /**
- * What the model needs at a context: {context, weights, kvCache, working, total} in bytes. The context is
- * the one the engine will use: the one asked for, else the model's own up to 4096.
+ * What the model needs at a context: {context, kvPositions, weights, kvCache, working, total} in bytes. The
+ * context is the one the engine will use: the one asked for, else the model's own up to 4096. Under a
+ * kvBudget the cache holds the positions the budget holds (kvPositions; the rest is paged out).
  */
-export function memoryNeed(shape, contextSize, kvType = 'f16') {
+export function memoryNeed(shape, contextSize, kvType = 'f16', kvBudget = 0) {
   const trained = shape.trainedContext ?? 4096;
   const context = Math.min(contextSize || Math.min(trained, 4096), trained);
-  const kvCache = Math.ceil(context * kvBytesPerToken(shape, kvType));
+  const perToken = kvBytesPerToken(shape, kvType);
+  const kvPositions = kvBudget && perToken ? Math.min(context, Math.floor(kvBudget / perToken)) : context;
+  const kvCache = Math.ceil(kvPositions * perToken);
   const working = WORKING_MEMORY + 2 * shape.vocab * 4 * 8;
-  return { context, kvType, weights: shape.weights, kvCache, working, total: shape.weights + kvCache + working };
+  return { context, kvPositions, kvType, weights: shape.weights, kvCache, working, total: shape.weights + kvCache + working };
 }
 
 /**
@@ -78,9 +81,9 @@ export function backendCapacity(report, { gpuMemory } = {}) {
 /** Why `need` does not fit on `backend`, or null when it fits. */
 export function whyNotFit(shape, need, backend, capacity) {
   if (backend === 'webgpu') {
-    const layerKv = need.context * shape.kvHeads * Math.max(shape.keyLength, shape.valueLength) * KV_BYTES[need.kvType];
+    const layerKv = need.kvPositions * shape.kvHeads * Math.max(shape.keyLength, shape.valueLength) * KV_BYTES[need.kvType];
     if (layerKv > capacity.webgpuBuffer) {
-      return `one layer's KV cache at context ${need.context} (${gb(layerKv)}) exceeds the adapter's largest buffer (${gb(capacity.webgpuBuffer)})`;
+      return `one layer's KV cache of ${need.kvPositions} positions (${gb(layerKv)}) exceeds the adapter's largest buffer (${gb(capacity.webgpuBuffer)})`;
     }
     if (capacity.webgpu != null && need.total > capacity.webgpu) return `it needs ${describeNeed(need)}, more than this device's estimated ${gb(capacity.webgpu)}`;
     return null;
@@ -89,7 +92,8 @@ export function whyNotFit(shape, need, backend, capacity) {
 }
 
 export function describeNeed(need) {
-  return `${gb(need.total)} (weights ${gb(need.weights)} + KV cache ${gb(need.kvCache)} at context ${need.context})`;
+  const window = need.kvPositions < need.context ? `, a window of ${need.kvPositions} positions under the kvBudget` : '';
+  return `${gb(need.total)} (weights ${gb(need.weights)} + KV cache ${gb(need.kvCache)} at context ${need.context}${window})`;
 }
 
 /** What would fit in `room` bytes: the longest context for these weights, and the largest file at a short context. */
@@ -97,7 +101,11 @@ export function whatWouldFit(shape, need, room) {
   const perToken = kvBytesPerToken(shape, need.kvType);
   const hints = [];
   const maxContext = perToken ? Math.floor((room - need.weights - need.working) / perToken) : 0;
-  if (maxContext >= MIN_CONTEXT && maxContext < need.context) hints.push(`a shorter context: contextSize ${2 ** Math.floor(Math.log2(maxContext))} fits`);
+  if (need.kvPositions < need.context) {  // under a kvBudget the context is not what takes the room
+    if (maxContext >= MIN_CONTEXT) hints.push(`a smaller kvBudget: ${Math.floor(maxContext * perToken)} bytes fit`);
+  } else if (maxContext >= MIN_CONTEXT && maxContext < need.context) {
+    hints.push(`a shorter context: contextSize ${2 ** Math.floor(Math.log2(maxContext))} fits`);
+  }
   const shortContext = Math.min(need.context, 2048);
   const weightsRoom = room - need.working - shortContext * perToken;
   if (weightsRoom > 0) hints.push(`a smaller quantization: a file of at most ${gb(weightsRoom)} fits at context ${shortContext} (a lower-bit quantization of this model, or a smaller model)`);
@@ -111,11 +119,11 @@ export function whatWouldFit(shape, need, room) {
  * would fit.
  * @param {{backend: 'webgpu'|'wasm', reason: string}} choice
  * @param {{header: object, size: number}} model the parsed header and the model's size in bytes
- * @param {{auto?: boolean, report?: object|null, contextSize?: number, kvType?: string, gpuMemory?: number}} options
+ * @param {{auto?: boolean, report?: object|null, contextSize?: number, kvType?: string, kvBudget?: number, gpuMemory?: number}} options
  */
-export function fitBackend(choice, { header, size }, { auto = false, report = null, contextSize, kvType, gpuMemory } = {}) {
+export function fitBackend(choice, { header, size }, { auto = false, report = null, contextSize, kvType, kvBudget, gpuMemory } = {}) {
   const shape = modelShape(header, size);
-  const need = memoryNeed(shape, contextSize, kvType);
+  const need = memoryNeed(shape, contextSize, kvType, kvBudget);
   const capacity = backendCapacity(report, { gpuMemory });
   const why = whyNotFit(shape, need, choice.backend, capacity);
   if (!why) return choice;

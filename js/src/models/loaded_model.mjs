@@ -60,13 +60,13 @@ export class LoadedModel {
     else if (o.backend === 'webgpu') choice = { backend: 'webgpu', reason: 'asked for the WebGPU backend' };
     const report = o.backend === 'auto' ? await capabilityReport() : null;
     if (report) choice = chooseBackend('auto', report, { allowSoftwareAdapter: o.allowSoftwareAdapter });
-    const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, gpuMemory } = o;
+    const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, kvBudget, gpuMemory } = o;
     // The memory need is checked from the header, before a download starts.
     const beforeLoad = async (model) => {
-      choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, gpuMemory });
+      choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, kvBudget, gpuMemory });
       this.name ??= model.header.metadata.get('general.name') ?? model.name ?? null;
       // What the memory budget counts: the weights and the KV cache at the context the model will get.
-      const { weights, kvCache, context } = memoryNeed(modelShape(model.header, model.size), contextSize, kvType);
+      const { weights, kvCache, context } = memoryNeed(modelShape(model.header, model.size), contextSize, kvType, kvBudget);
       this.need = { total: weights + kvCache, weights, kvCache, context };
       await makeRoom?.(this);
     };
@@ -75,7 +75,6 @@ export class LoadedModel {
       this.source = await openModel(o.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, stores, beforeLoad });
       try {
         ({ runner: this.runner, ...choice } = await this.#startRunner(choice, { contextSize, kvType, kvBudget: o.kvBudget, kvRecall: o.kvRecall, encryptPages: o.encryption !== false, onProgress }));
-        if (o.kvBudget && this.runner.backend !== 'wasm') this.runner.details.kvBudget = 'off: a kvBudget pages the WebAssembly backend\'s cache only, for now';
         checkContextSize(contextSize, this.runner.info.context);
         if (o.prefixCache) await this.openPrefixCache();
       } catch (e) {
@@ -127,10 +126,6 @@ export class LoadedModel {
 
   async openPrefixCache() {
     const runner = this.runner;
-    if (runner.backend !== 'wasm') {
-      runner.details.prefixCache = 'off: the prefix cache keeps KV pages of the WebAssembly backend only, for now';
-      return;
-    }
     const { openPrefixCache } = await import('../prefix_cache.mjs');
     const { VERSION } = await import('../version.mjs');
     const source = this.source;

@@ -2,7 +2,7 @@
 // a session with threads where the host allows them.
 import { startWasm } from '../wasm_module.mjs';
 import { runRequest, stepLoop } from './step_loop.mjs';
-import { openKvPageSpill } from '../kv_pager.mjs';
+import { KvPagerCounts, openKvPageSpill } from '../kv_pager.mjs';
 
 const LOAD_CHUNK = 8 << 20;
 
@@ -51,14 +51,13 @@ export class WasmRunner {
   constructor(wasm, model, session, info, contextSize, kvPages = null) {
     this.wasm = wasm;
     this.kvPages = kvPages;
-    // What the core reported of its paging, summed over requests (engine.kvPagerStats()).
-    this.kvPageCounts = { pages_out: 0, pages_in: 0, bytes_out: 0, bytes_in: 0, page_out_ms: 0, rehydrate_ms: 0, failures: 0 };
     this.model = model;
     this.session = session;
     this.info = info;
     this.contextSize = contextSize;
     this.backend = 'wasm';
     this.details = { variant: wasm.variant, threads: wasm.threads, ...this.kvInfo() };
+    this.kvCounts = kvPages ? new KvPagerCounts(kvPages.spill, this.details.kvWindow) : null;
     if (kvPages) this.details.kvPageStore = kvPages.spill.store.kind;
   }
 
@@ -78,9 +77,7 @@ export class WasmRunner {
     this.session.start(prepared, startParams);
     const out = yield* stepLoop(this.session, async () => this.session.next(), control);
     this.prefixCache?.save(this.session);
-    const paged = out.result.kv_pages;
-    if (paged) for (const key of Object.keys(this.kvPageCounts)) this.kvPageCounts[key] += paged[key];
-    for (const warning of out.result.warnings ?? []) console.warn(`tabllm: ${warning}`);
+    this.kvCounts?.add(out.result);
     return out;
   }
 
@@ -92,10 +89,7 @@ export class WasmRunner {
 
   /** The paging's counts: the core's (pages out and in, bytes, times, failures) and the store's writes. */
   kvPagerStats() {
-    if (!this.kvPages) return null;
-    const { pages_out, pages_in, bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures } = this.kvPageCounts;
-    return { window: this.details.kvWindow, pagesOut: pages_out, pagesIn: pages_in, bytesOut: bytes_out, bytesIn: bytes_in,
-      pageOutMs: page_out_ms, rehydrateMs: rehydrate_ms, failures, store: { ...this.kvPages.spill.stats } };
+    return this.kvCounts?.stats() ?? null;
   }
 
   async destroy() {

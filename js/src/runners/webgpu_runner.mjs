@@ -2,24 +2,36 @@
 // WebAssembly heap, which holds only the header-only model (tokenizer, config) and a session whose
 // forward pass this runner carries out: greedy requests take the GPU's argmax (over the tokens the core
 // allows, under a response_format), others read the logits back and let the core sample.
+//
+// Under a kvBudget the GPU's cache holds the window the budget holds; at each shift the rows it drops are
+// read back before the shift runs and handed to the core, which writes them as KV pages to the spill
+// (kv_pager.mjs), as on WebAssembly. With a prefix cache, a request's new pages are read back from the GPU
+// after it, and restored pages are written to the GPU before the next one.
 import { planLimits } from '../gpu/limits.mjs';
 import { GpuModel } from '../gpu/model_runner.mjs';
 import { requestWebgpuDevice } from '../capabilities.mjs';
 import { startWasm } from '../wasm_module.mjs';
 import { runRequest, stepLoop } from './step_loop.mjs';
+import { KvPagerCounts, openKvPageSpill } from '../kv_pager.mjs';
 
 export class WebgpuRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
-   * @param {{contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', onProgress?: Function, onLost?: (error: Error) => void,
-   *   device?: GPUDevice, limits?: Record<string, number>, maxBatch?: number, wasm?: object}} options
+   * @param {{contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', kvBudget?: number, kvRecall?: boolean, encryptPages?: boolean,
+   *   onProgress?: Function, onLost?: (error: Error) => void, device?: GPUDevice, limits?: Record<string, number>,
+   *   maxBatch?: number, kvPages?: {spill: KvPageSpill, close: () => Promise<void>}, wasm?: object}} options
+   *   kvBudget: bytes of GPU memory the KV cache may take; older rows go out as pages to kvPages (default: a
+   *   fresh spill of openKvPageSpill, kv_pager.mjs), which the runner closes. kvRecall is not available here
+   *   yet (runtime.kvRecall says so).
    *   wasm: a lease on a started module (models/shared.mjs) for the header-only model, released when the
    *   runner is destroyed; without it the runner starts one of its own
    */
-  static async create(source, { contextSize, kvType = 'f16', onProgress, onLost, device, limits, maxBatch, wasm } = {}) {
+  static async create(source, { contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, onLost, device, limits, maxBatch, kvPages, wasm } = {}) {
     wasm ??= await startWasm({ variant: 'single' });
     let gpu = null;
     let model = null;
+    let session = null;
+    let pages = null;
     try {
       const heapBefore = wasm.tabllm.heapStats().in_use_bytes;
       model = await wasm.tabllm.loadModelHeader((offset, length) => source.read(offset, length), source.size);
@@ -37,15 +49,24 @@ export class WebgpuRunner {
           return bytes;
         },
       };
-      const options = { limits, context_size: context, kv_type: kvType, onLost };
+      // Pages are written and never read back here (no recall on WebGPU yet).
+      pages = kvBudget ? kvPages ?? await openKvPageSpill({ encrypt: encryptPages, readBack: false }) : null;
+      session = model.createExternalSession({ contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill });
+      const { kv_window: window, kv_bytes_per_token: perToken } = session.info();
+      const options = { limits, context_size: window, kv_type: kvType, onLost };
       if (maxBatch) options.max_batch = maxBatch;
       gpu = await GpuModel.load(model, device, reading, options);
-      const session = model.createExternalSession({ contextSize: context });
-      const runner = new WebgpuRunner(wasm, model, session, gpu, device, info, context);
+      if (kvBudget && gpu.plan.kv_bytes_per_token !== perToken) {
+        throw new Error(`the GPU's KV cache takes ${gpu.plan.kv_bytes_per_token} bytes a position where the core pages ${perToken}`);
+      }
+      const runner = new WebgpuRunner(wasm, model, session, gpu, device, info, context, pages);
+      if (kvRecall) runner.details.kvRecall = 'off: pages are not recalled on WebGPU yet';
       runner.memory = { heap: wasm.tabllm.heapStats().in_use_bytes - heapBefore, gpu: runner.gpuBuffers().reduce((sum, b) => sum + b.size, 0) };
       return runner;
     } catch (e) {
       gpu?.destroy();
+      session?.free();
+      await pages?.close();
       model?.free();
       wasm.release();
       throw e;
@@ -58,7 +79,7 @@ export class WebgpuRunner {
     return ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : [])] : [];
   }
 
-  constructor(wasm, model, session, gpu, device, info, contextSize) {
+  constructor(wasm, model, session, gpu, device, info, contextSize, kvPages = null) {
     this.wasm = wasm;
     this.model = model;
     this.session = session;
@@ -71,7 +92,12 @@ export class WebgpuRunner {
       adapter: device.adapterInfo?.description || device.adapterInfo?.vendor || null,
       kvType: gpu.plan.kv_type,
       kvBytesPerToken: gpu.plan.kv_bytes_per_token,
+      kvWindow: gpu.plan.context_size,
     };
+    this.window = gpu.plan.context_size;  // positions the GPU's cache holds: contextSize unless paged
+    this.kvPages = kvPages;
+    this.kvCounts = kvPages ? new KvPagerCounts(kvPages.spill, this.window) : null;
+    if (kvPages) this.details.kvPageStore = kvPages.spill.store.kind;
   }
 
   tokenize(text, addBos) {
@@ -80,10 +106,48 @@ export class WebgpuRunner {
 
   /** Generates a request (see runRequest) with core params (tabllm.h); see stepLoop. */
   run(request, params, control) {
-    return runRequest(this.model, request, params, (prepared, startParams) => {
-      this.session.start(prepared, startParams);
-      return this.session.hostCanSample() ? this.runGreedy(this.session, control) : this.runSampled(this.session, control);
-    });
+    return runRequest(this.model, request, params, (prepared, startParams) => this.#generate(prepared, startParams, control));
+  }
+
+  async *#generate(prepared, startParams, control) {
+    if (this.prefixCache) {
+      await this.prefixCache.restore(this.session, prepared);
+      for (const { start, count, rows } of this.session.takeKvWrites()) this.gpu.executor.writeKvRows(start, count, rows);
+    }
+    this.session.start(prepared, startParams);
+    const out = yield* (this.session.hostCanSample() ? this.runGreedy(this.session, control) : this.runSampled(this.session, control));
+    if (this.prefixCache) await this.#savePages();
+    this.kvCounts?.add(out.result);
+    return out;
+  }
+
+  // The prefix cache copies the pages it lacks from rows read back from the GPU.
+  async #savePages() {
+    const from = this.prefixCache.firstUnsaved(this.session);
+    const count = this.session.info().cached_tokens.length - from;
+    if (count > 0) this.session.stageRows(from, count, await this.gpu.executor.readKvRows(from, count));
+    try {
+      this.prefixCache.save(this.session);
+    } finally {
+      this.session.stageRows(null);
+    }
+  }
+
+  // Before the shift runs: under a kvBudget the rows it drops are read back and go out as KV pages; a
+  // failed read back drops them with a warning, as a plain shift does.
+  async #shift(shift) {
+    if (this.kvPages) {
+      let rows = null, failure = '';
+      const started = performance.now();
+      try {
+        rows = await this.gpu.executor.readKvRows(shift.keep, shift.discard);
+      } catch (e) {
+        failure = `the GPU's KV rows could not be read back (${e.message})`;
+      }
+      this.kvCounts.readBackMs += performance.now() - started;
+      this.session.pageOut(rows, failure);
+    }
+    this.gpu.executor.shift(shift);  // the context was full: the core dropped its older half
   }
 
   // Sampling with temperature, penalties, bias or logprobs: the core samples from the logits read back.
@@ -93,7 +157,7 @@ export class WebgpuRunner {
       if (tokens.length === 0) return session.advance(null);
       let out;
       try {
-        if (shift) this.gpu.executor.shift(shift);  // the context was full: the core dropped its older half
+        if (shift) await this.#shift(shift);
         this.gpu.pos = pos;  // the core reuses the cached prefix: run from where it says
         out = await this.gpu.feed(Array.from(tokens), { readLogits: true });
       } catch (e) {
@@ -119,8 +183,8 @@ export class WebgpuRunner {
       if (tokens.length === 0) return session.advance(null);
       let out;
       try {
-        // A shift comes when the context is full, where nothing was run ahead (next < contextSize below).
-        if (shift) executor.shift(shift);
+        // A shift comes when the context is full, where nothing was run ahead (next < window below).
+        if (shift) await this.#shift(shift);
         const mask = session.allowedTokens();
         let result;
         if (ahead === pos && tokens.length === 1) result = executor.submitSample(mask);
@@ -131,7 +195,7 @@ export class WebgpuRunner {
         result.catch(() => {});  // seen below, unless submitting the next forward pass fails first
         ahead = null;
         const next = pos + tokens.length;
-        if (next < this.contextSize) {
+        if (next < this.window) {
           executor.submitForward(null, next, { chained: true });
           ahead = next;
         }
@@ -154,9 +218,15 @@ export class WebgpuRunner {
     return settled();
   }
 
+  /** The paging's counts under a kvBudget (see WasmRunner.kvPagerStats); null without one. */
+  kvPagerStats() {
+    return this.kvCounts?.stats() ?? null;
+  }
+
   async destroy() {
     this.gpu?.destroy();
     this.session?.free();
+    await this.kvPages?.close();
     this.model?.free();
     this.gpu = this.session = this.model = null;
     this.wasm?.release();
