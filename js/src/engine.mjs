@@ -15,6 +15,10 @@ import { eagerStream } from './eager_stream.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 import { openModel } from './loader/index.mjs';
 import { fitBackend } from './loader/memory.mjs';
+import { EngineMetrics } from './metrics/engine_metrics.mjs';
+import { createPacer } from './profiles/pacer.mjs';
+import { EngineProfile } from './profiles/engine_profile.mjs';
+import { cappedSpeculative } from './profiles/profiles.mjs';
 import { parseChatRequest, parseCompletionRequest } from './request.mjs';
 import { chatLogprobs, completionLogprobs, nowSeconds, requestId, usage } from './responses.mjs';
 import { DEFAULT_INSTRUCTIONS, mayStartCall, readToolCall, templateMessages, toolCallFormat, toolMarkup } from './tool_calls.mjs';
@@ -40,12 +44,16 @@ export class Engine {
   #current = null;     // the running request's control: {interrupted, signal}
   #handedOff = new Set();  // controls of requests whose reply the cloud endpoint is continuing
   #prefixCacheForgotten = false;  // forget() closed the prefix cache: the next request opens a new one
+  #metrics;            // engine.metrics() (metrics/)
+  #profile;            // the energy profile (profiles/)
 
   constructor(options) {
     const checked = engineOptions(options);
     // truncation "auto" by default: on-device contexts are small, so a chat app reaches their end within a
     // few turns; dropping the oldest turns (said in usage.truncated_messages) keeps the conversation going.
     this.#options = { ...checked, backend: checked.backend ?? 'auto', truncation: checked.truncation ?? 'auto' };
+    this.#metrics = new EngineMetrics({ ...checked.metrics, encryption: checked.encryption, cacheDir: checked.cacheDir });
+    this.#profile = new EngineProfile(checked.profile);
     this.backend = null;          // 'webgpu' | 'wasm' once loaded
     this.backendReason = '';      // why that backend
     this.modelInfo = null;
@@ -85,7 +93,13 @@ export class Engine {
   async reload() {
     await this.#exclusive(async () => {
       await this.#release();
-      const { onProgress } = this.#options;
+      const { onProgress: progress } = this.#options;
+      // A load the model store served (fromCache) counts as a hit of the weights store (engine.metrics()).
+      const onProgress = (event) => {
+        if (event.phase === 'ready' && 'fromCache' in event) this.#metrics.observeLoad(event);
+        progress?.(event);
+      };
+      const profiled = await this.#profile.loadSettings({ threads: this.#options.threads, contextSize: this.#options.contextSize });
       // Only 'auto' needs the capability report; an explicit choice fails on its own with the reason.
       let choice;
       if (this.#options.backend === 'wasm') choice = { backend: 'wasm', reason: 'asked for the WebAssembly backend' };
@@ -98,9 +112,10 @@ export class Engine {
       try {
         this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
         try {
-          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: this.#options.contextSize, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, kvRecall: this.#options.kvRecall, encryptPages: this.#options.encryption !== false, onProgress }));
+          ({ runner: this.#runner, ...choice } = await this.#startRunner(choice, { contextSize: profiled.contextSize, threads: profiled.threads, powerPreference: profiled.powerPreference, kvType: this.#options.kvType, kvBudget: this.#options.kvBudget, kvRecall: this.#options.kvRecall, encryptPages: this.#options.encryption !== false, onProgress }));
           if (this.#options.kvBudget && this.#runner.backend !== 'wasm') this.#runner.details.kvBudget = 'off: a kvBudget pages the WebAssembly backend\'s cache only, for now';
           checkContextSize(this.#options.contextSize, this.#runner.info.context);
+          this.#runner.gpu?.executor.startTimer();  // GPU time per kind of dispatch, sampled (engine.metrics())
           if (this.#options.prefixCache) await this.#openPrefixCache();
         } catch (e) {
           await this.#runner?.destroy();
@@ -116,7 +131,7 @@ export class Engine {
         this.#loadError = e;
         this.backend = null;
         this.backendReason = `no local backend can run the model (${e.message}): requests go to the cloud endpoint`;
-        onProgress?.({ phase: 'ready', backend: null, reason: this.backendReason });
+        progress?.({ phase: 'ready', backend: null, reason: this.backendReason });
         return;
       }
       this.#lost = null;
@@ -124,7 +139,7 @@ export class Engine {
       this.backend = choice.backend;
       this.backendReason = choice.reason;
       this.modelInfo = this.#runner.info;
-      onProgress?.({ phase: 'ready', backend: this.backend, reason: this.backendReason });
+      progress?.({ phase: 'ready', backend: this.backend, reason: this.backendReason });
     });
   }
 
@@ -132,6 +147,16 @@ export class Engine {
    * restore time, refused pages), or null without one (the prefixCache option). */
   prefixCacheStats() {
     return this.#runner?.prefixCache ? { ...this.#runner.prefixCache.stats, entries: this.#runner.prefixCache.entries.size } : null;
+  }
+
+  /**
+   * What the engine measured of itself (docs/metrics.md): TTFT and decode / prefill tokens per second
+   * (p50, p90, p99 over the last requests, from the core's timings), GPU time per kind of dispatch,
+   * memory, cache hit rates, fallbacks, speculative acceptance, and the window's samples for charts.
+   */
+  async metrics() {
+    await this.#metrics.ready();
+    return { ...this.#metrics.snapshot(this.#runner, this.cloud, { model: this.modelId, backend: this.backend, profile: this.#profile.describe() }) };
   }
 
   /** Paged KV under the kvBudget option: the window (positions the cache holds), pages out and back in,
@@ -167,6 +192,7 @@ export class Engine {
         runner.prefixCache = null;
         this.#prefixCacheForgotten = true;
       }
+      await this.#metrics.forget();
       const { forgetStored } = await import('./at_rest/forget.mjs');
       await forgetStored({ cacheDir: this.#options.cacheDir });
     });
@@ -216,6 +242,7 @@ export class Engine {
     } catch (gpuError) {
       if (this.#options.backend !== 'auto' || gpuError?.name === 'AbortError') throw gpuError;
       const why = `WebGPU could not load the model (${gpuError.message})`;
+      this.#metrics.observeFallback();
       try {
         return { runner: await this.#startWasm(common), backend: 'wasm', reason: `${why}; running on the WebAssembly CPU backend instead` };
       } catch (cpuError) {
@@ -226,7 +253,7 @@ export class Engine {
 
   async #startWasm(common) {
     const { WasmRunner } = await import('./runners/wasm_runner.mjs');
-    return WasmRunner.create(this.#source, { ...common, threads: this.#options.threads, wasmVariant: this.#options.wasmVariant });
+    return WasmRunner.create(this.#source, { ...common, wasmVariant: this.#options.wasmVariant });
   }
 
   async #startWebgpu(common) {
@@ -270,6 +297,7 @@ export class Engine {
     this.#runner = null;
     this.modelInfo = null;
     await runner?.prefixCache?.flush();  // pages of finished requests are stored before the engine goes
+    await this.#metrics.flush();
     await runner?.destroy();
     await this.#source?.close?.();
     this.#source = null;
@@ -344,7 +372,8 @@ export class Engine {
   #coreRequest(parsed, { prompt, addBos }, truncation) {
     const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs, truncation };
     if (parsed.responseFormat) params.response_format = parsed.responseFormat;
-    const speculative = parsed.speculative ?? this.#options.speculative;  // the request's, or the engine's default
+    // The request's, or the engine's default; its k capped by the energy profile.
+    const speculative = cappedSpeculative(parsed.speculative ?? this.#options.speculative, this.#profile.settings(parsed.profile));
     if (speculative !== undefined) params.speculative = speculative;
     try {
       return this.#runner.model.prepare(prompt, params);
@@ -483,6 +512,9 @@ export class Engine {
           prepared = engine.#prepare(parsed);
         }
         const { request } = prepared;
+        await engine.#profile.refresh(parsed.profile);
+        const profile = engine.#profile.resolve(parsed.profile);
+        const pace = createPacer(engine.#profile.settings(parsed.profile));
         const results = [];
         for (let index = 0; index < parsed.n; index++) {
           const params = engine.#choiceParams(parsed, prepared, index);
@@ -491,6 +523,7 @@ export class Engine {
             run = engine.#runner.run(request, params, {
               wantTokens: parsed.logprobs >= 0,
               shouldStop: () => stop() || !!handoff?.due(),
+              pace,
             });
           } catch (e) {
             throw new TabllmAPIError(e.message, { code: 'invalid_value' });  // the core refused the request
@@ -522,6 +555,7 @@ export class Engine {
           yield { index, finish: true, result };
           if (control.interrupted || reader.gone) break;
         }
+        engine.#metrics.record(results, { model: engine.modelId, backend: engine.backend, profile });
         yield { done: true, results, id, created };
       } finally {
         engine.#handedOff.delete(control);

@@ -35,6 +35,8 @@ async function handle(message) {
       case 'forget':
         await engine.forget();
         return post({ type: 'done', id });
+      case 'metrics':
+        return post({ type: 'result', id, value: await engine.metrics() });
       case 'interrupt':
         return engine?.interrupt();
       case 'abort':

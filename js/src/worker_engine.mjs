@@ -160,6 +160,11 @@ class WorkerEngine {
     await this.call({ type: 'unload' });
   }
 
+  /** engine.metrics() of the worker's engine (docs/metrics.md). */
+  metrics() {
+    return this.call({ type: 'metrics' });
+  }
+
   /** engine.forget() in the worker, then what only this side reaches (a page's localStorage). */
   async forget() {
     await this.call({ type: 'forget' });

@@ -12,9 +12,10 @@ export class WebgpuRunner {
   /**
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
    * @param {{contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', onProgress?: Function, onLost?: (error: Error) => void,
-   *   device?: GPUDevice, limits?: Record<string, number>, maxBatch?: number}} options
+   *   device?: GPUDevice, limits?: Record<string, number>, maxBatch?: number, powerPreference?: GPUPowerPreference}} options
+   *   powerPreference: the adapter asked for when no device is given (the energy profile's)
    */
-  static async create(source, { contextSize, kvType = 'f16', onProgress, onLost, device, limits, maxBatch } = {}) {
+  static async create(source, { contextSize, kvType = 'f16', onProgress, onLost, device, limits, maxBatch, powerPreference } = {}) {
     const wasm = await startWasm({ variant: 'single' });
     let gpu = null;
     let model = null;
@@ -22,7 +23,7 @@ export class WebgpuRunner {
       model = await wasm.tabllm.loadModelHeader((offset, length) => source.read(offset, length), source.size);
       const info = model.info();
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
-      if (!device) ({ device, limits } = await requestWebgpuDevice());
+      if (!device) ({ device, limits } = await requestWebgpuDevice({ powerPreference }));
       else limits ??= planLimits(device.limits);
       let uploaded = 0;
       const reading = {
