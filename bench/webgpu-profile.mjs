@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { bindTabllm } from '../js/src/core/wasm.mjs';
+import { dispatchKind } from '../js/src/gpu/dispatch_timer.mjs';
 import { GpuModel, nodeFileReader } from '../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
 
@@ -71,7 +72,7 @@ const pipelinedMs = await time(async (i) => {
 
 // 3. GPU timestamps of whole decode steps: each dispatch in a compute pass of its own, timed at the pass's
 // start and end, so each layer's products read their own weights (not a matrix repetition keeps in the L2).
-const kindOf = (label) => label.replace(/^blk\.\d+\./, '').replace(/\[\d+\]$/, '');
+const kindOf = dispatchKind;
 async function timestampSteps(steps) {
   if (!device.features.has('timestamp-query')) return null;
   const plan = model.plan.decode;
