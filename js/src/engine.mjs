@@ -156,7 +156,7 @@ export class Engine {
    */
   async metrics() {
     await this.#metrics.ready();
-    return { ...this.#metrics.snapshot(this.#runner, this.cloud, { model: this.modelId, backend: this.backend, profile: this.#profile.describe() }) };
+    return this.#metrics.snapshot(this.#runner, this.cloud, { model: this.modelId, backend: this.backend, profile: this.#profile.describe() });
   }
 
   /** Paged KV under the kvBudget option: the window (positions the cache holds), pages out and back in,

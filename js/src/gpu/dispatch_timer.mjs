@@ -8,7 +8,6 @@ const READS = 2;  // timed calls whose timestamps may be on their way back at on
 export const dispatchKind = (label) => label.replace(/^blk\.\d+\./, '').replace(/\[\d+\]$/, '');
 
 export class DispatchTimer {
-  #device;
   #querySet;
   #resolved;
   #free;
@@ -21,7 +20,6 @@ export class DispatchTimer {
    * @param {{every?: number}} [options]
    */
   constructor(device, maxDispatches, { every = EVERY } = {}) {
-    this.#device = device;
     this.every = every;
     const bytes = 16 * maxDispatches;
     this.#querySet = device.createQuerySet({ label: 'dispatch-timer', type: 'timestamp', count: 2 * maxDispatches });

@@ -64,7 +64,7 @@ export class EngineMetrics {
    * The snapshot engine.metrics() returns.
    * @param {object|null} runner the loaded runner
    * @param {object|null} cloud the engine's Cloud (cloud.mjs), for its fallback count
-   * @param {{profile: string}} state
+   * @param {{model: string, backend: string|null, profile: object}} state the engine's model, backend and profile (EngineProfile.describe())
    */
   snapshot(runner, cloud, { profile, model, backend }) {
     const samples = this.#recorder.samples;
