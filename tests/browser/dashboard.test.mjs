@@ -1,6 +1,7 @@
 // The chat demo's dashboard (apps/chat/dashboard.mjs) in headless Chromium, on the WebAssembly backend:
 // after a few replies its charts are drawn and every figure it shows is engine.metrics()'s; the chat's
-// tokens/s of a 32-token reply is the engine's usage.timings figure; a saver reply is capped.
+// tokens/s of a 32-token reply is the engine's usage.timings figure; a saver reply is capped; an auto reply
+// runs under the profile the page's battery calls for.
 //
 //   node --test tests/browser/dashboard.test.mjs
 // Screenshots go to build/test-artifacts/ (dashboard.png).
@@ -58,23 +59,29 @@ test('dashboard: charts drawn after a run, every figure equal to engine.metrics(
     for (const [i, prompt] of ['The little dog', 'Lily went to the park', 'One day, Tom', 'The sun was'].entries()) await ask(page, prompt, { maxTokens: 12 + 6 * i });
     const saver = await ask(page, 'Once upon a time', { temperature: 0, maxTokens: 16, profile: 'saver' });
     assert.ok(saver.usage.timings.decode_tokens_per_s <= 22, `a saver reply decoded at ${saver.usage.timings.decode_tokens_per_s} tokens/s`);
+    // auto: the page reads the battery (a worker has no Battery Status API); headless Chromium reports a
+    // charging one, so the request runs under balanced.
+    const battery = await page.evaluate(async () => { const b = await navigator.getBattery(); return { charging: b.charging, level: b.level }; });
+    await ask(page, 'The little dog', { maxTokens: 8, profile: 'auto' });
 
     await page.locator('#view-dashboard').click();
-    await page.waitForFunction(() => window.tabllmChat.dashboard.shown?.requests === 6, null, { timeout: 10_000 });
+    await page.waitForFunction(() => window.tabllmChat.dashboard.shown?.requests === 7, null, { timeout: 10_000 });
     const checked = await page.evaluate(async () => {
       const { figureText } = await import('./dashboard.mjs');
       const dash = window.tabllmChat.dashboard;
       await dash.refresh();
       const m = await window.tabllmChat.engine.metrics();
       const shown = [...document.querySelectorAll('.dash-card [data-figure]')].map((el) => ({ path: el.dataset.figure, text: el.textContent, expected: figureText(m, el.dataset.figure) }));
-      return { shown, drawn: dash.drawn, requests: m.requests, p50: m.decode_tokens_per_s.p50, history: m.history.length,
+      return { shown, drawn: dash.drawn, profiles: m.history.map((s) => s.profile), requests: m.requests, p50: m.decode_tokens_per_s.p50, history: m.history.length,
         lines: document.querySelectorAll('#dash-decode polyline, #dash-ttft polyline').length };
     });
-    assert.equal(checked.requests, 6);
+    assert.equal(checked.requests, 7);
+    assert.deepEqual(checked.profiles, ['performance', 'performance', 'performance', 'performance', 'performance', 'saver',
+      battery.charging ? 'balanced' : battery.level <= 0.2 ? 'saver' : 'performance']);
     for (const f of checked.shown) assert.equal(f.text, f.expected, `${f.path} shows ${f.text}, engine.metrics() says ${f.expected}`);
     assert.ok(checked.shown.length >= 15);
-    assert.equal(checked.drawn.decode, 6);
-    assert.equal(checked.drawn.ttft, 6);
+    assert.equal(checked.drawn.decode, 7);
+    assert.equal(checked.drawn.ttft, 7);
     assert.equal(checked.lines, 2);
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
     console.log(`dashboard figures: ${JSON.stringify({ chatTokensPerSecond: Number(reply.shown), engineTokensPerSecond: engineRate, decodeP50: checked.p50 })}`);
