@@ -237,13 +237,14 @@ export class PlanExecutor {
     words[1] = pos;
     words[2] = chained ? 1 : 0;
     if (!chained) for (let i = 0; i < n; i++) words[4 + i] = tokens[i];
-    const { forward, sample: plain, masked } = this.lists[list ?? (n === 1 ? 'decode' : 'prefill')];
+    const name = list ?? (n === 1 ? 'decode' : 'prefill');
+    const { forward, sample: plain, masked } = this.lists[name];
     if (mask) this.writeMask(mask);
     this.device.queue.writeBuffer(this.buffers[this.plan.step_buffer], 0, words, 0, chained ? 4 : 4 + n);
     const enc = this.device.createCommandEncoder();
     const sampling = !sample ? null : mask ? masked : plain;
     // A decode call the timer samples (metrics: dispatch_timer.mjs) runs a pass per dispatch; others one pass.
-    const timed = n === 1 && this.timer?.wants();
+    const timed = name === 'decode' && n === 1 && this.timer?.wants();
     if (timed) this.timer.encode(enc, sampling ? [...forward, sampling] : forward, (pass, d) => dispatch(pass, d, n));
     else {
       const pass = enc.beginComputePass();

@@ -30,10 +30,11 @@ export function profileThreads(settings, defaultThreads) {
   return Math.max(1, Math.round(defaultThreads * settings.threads));
 }
 
-/** The request's speculative settings with k capped by the profile (unchanged when there is no cap or k is lower). */
+/** The request's speculative settings with k capped by the profile (unchanged when there is no cap or k is
+ * lower, and when they are not an object: the core names what is wrong with them). */
 export function cappedSpeculative(speculative, settings) {
   const cap = settings.maxSpeculativeK;
-  if (!speculative || cap === null || speculative.method === 'off') return speculative;
+  if (typeof speculative !== 'object' || speculative === null || cap === null || speculative.method === 'off') return speculative;
   if (speculative.k !== undefined && !(speculative.k > cap)) return speculative;
   return { ...speculative, k: cap };
 }
