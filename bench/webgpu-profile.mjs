@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { bindTabllm } from '../js/src/core/wasm.mjs';
+import { dispatchKind } from '../js/src/gpu/dispatch_timer.mjs';
 import { GpuModel, nodeFileReader } from '../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../js/src/gpu/node_device.mjs';
 
@@ -71,7 +72,6 @@ const pipelinedMs = await time(async (i) => {
 
 // 3. GPU timestamps of whole decode steps: each dispatch in a compute pass of its own, timed at the pass's
 // start and end, so each layer's products read their own weights (not a matrix repetition keeps in the L2).
-const kindOf = (label) => label.replace(/^blk\.\d+\./, '').replace(/\[\d+\]$/, '');
 async function timestampSteps(steps) {
   if (!device.features.has('timestamp-query')) return null;
   const plan = model.plan.decode;
@@ -81,7 +81,7 @@ async function timestampSteps(steps) {
   const read = device.createBuffer({ size: 16 * runs.length, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const kinds = {};
   for (const i of runs) {
-    const kind = kindOf(plan[i].label);
+    const kind = dispatchKind(plan[i].label);
     // Matrix products read their weight bindings whole (embed reads one row of its binding).
     const matmul = model.plan.pipelines[plan[i].pipeline].key.startsWith('matmul');
     const weightBytes = matmul ? plan[i].bindings.filter(([, buffer]) => model.plan.buffers[buffer].role === 'weights').reduce((s, b) => s + b[3], 0) : 0;
@@ -105,7 +105,7 @@ async function timestampSteps(steps) {
     await read.mapAsync(GPUMapMode.READ);
     const t = new BigUint64Array(read.getMappedRange().slice(0));
     read.unmap();
-    runs.forEach((i, k) => { kinds[kindOf(plan[i].label)].us += Number(t[2 * k + 1] - t[2 * k]) / 1000 / steps; });
+    runs.forEach((i, k) => { kinds[dispatchKind(plan[i].label)].us += Number(t[2 * k + 1] - t[2 * k]) / 1000 / steps; });
   }
   querySet.destroy();
   resolved.destroy();

@@ -1,6 +1,7 @@
 // The chat page: all model work happens in a Web Worker (createWorkerEngine), so this thread only moves
 // text into the page, and it stays responsive while a reply streams.
 import { RateChart } from './chart.mjs';
+import { Dashboard } from './dashboard.mjs';
 import { HUGGING_FACE_MODELS, STORIES_NOTE, repositoryPage } from './models.mjs';
 
 const $ = (id) => document.getElementById(id);
@@ -12,7 +13,7 @@ const ui = {
   send: $('send'), stop: $('stop'), clear: $('clear'), forget: $('forget'), mode: $('mode'), temperature: $('temperature'),
   temperatureValue: $('temperature-value'), maxTokens: $('max-tokens'), ttft: $('ttft'), tps: $('tps'), tokens: $('tokens'),
   engineStatus: $('engine-status'), capabilities: $('capabilities'), cached: $('cached'),
-  modelNote: $('model-note'), modelWarning: $('model-warning'),
+  modelNote: $('model-note'), modelWarning: $('model-warning'), profile: $('profile'), viewChat: $('view-chat'), viewDashboard: $('view-dashboard'),
 };
 const chart = new RateChart($('chart'));
 const LIVE_RATE_AFTER_MS = 250;
@@ -24,6 +25,7 @@ const app = window.tabllmChat = {
   state: 'starting', loads: 0, progress: [], engine: null, backend: null, history: [], outOfView: 0, replies: [], lastStats: null,
   stopLatencyMs: null, errors: [],
 };
+app.dashboard = new Dashboard($('dashboard'), () => app.engine);
 
 let tabllm = null;
 const builtInSha256 = new Map();  // built-in model URL → SHA-256 from the build, checked on download
@@ -214,7 +216,8 @@ async function loadEngine() {
     // engine=sw: one model for all the demo's tabs, hosted by one of them and reached through the Service
     // Worker (docs/service-worker.md); otherwise this tab's own worker.
     const create = params.get('engine') === 'sw' ? tabllm.createServiceWorkerEngine : tabllm.createWorkerEngine;
-    const engine = await create({ model, backend, threads, prefixCache: true, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
+    // metrics.persist: the dashboard's history outlives the page, sealed on this device (docs/metrics.md).
+    const engine = await create({ model, backend, threads, prefixCache: true, metrics: { persist: true }, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
     const previous = app.engine;
     app.engine = engine;
     app.backend = engine.backend ?? backend;
@@ -335,7 +338,7 @@ async function send(text) {
   };
   // truncation "auto": a chat longer than the context loses its oldest turns (marked in the thread), and a
   // text longer than the context keeps its end.
-  const request = { stream: true, stream_options: { include_usage: true }, temperature, max_tokens: maxTokens, truncation: 'auto' };
+  const request = { stream: true, stream_options: { include_usage: true }, temperature, max_tokens: maxTokens, truncation: 'auto', profile: ui.profile.value };
   try {
     // Stop ends the reply on the page at once; the engine stops at the end of the token it is computing.
     const stopped = new Promise((resolve) => controller.signal.addEventListener('abort', () => resolve(null), { once: true }));
@@ -418,6 +421,7 @@ async function send(text) {
   if (mode === 'chat') saveThread();
   app.replies.push({ text: reply, ...stats, startedAt: started, endedAt });
   window.dispatchEvent(new CustomEvent('tabllm-chat-reply', { detail: app.replies.at(-1) }));
+  if (app.dashboard.visible) app.dashboard.refresh();
   controller = null;
   setState(app.engine ? 'ready' : 'idle');
 }
@@ -468,6 +472,16 @@ ui.forget.addEventListener('click', async () => {
   app.forgotten = (app.forgotten ?? 0) + 1;
   refreshCached();
 });
+// The chat or the dashboard: one view at a time (?view=dashboard opens on the dashboard).
+function showView(view) {
+  document.body.dataset.view = view;
+  ui.viewChat.setAttribute('aria-pressed', String(view === 'chat'));
+  ui.viewDashboard.setAttribute('aria-pressed', String(view === 'dashboard'));
+  if (view === 'dashboard') app.dashboard.show().catch(showError);
+  else app.dashboard.hide();
+}
+ui.viewChat.addEventListener('click', () => showView('chat'));
+ui.viewDashboard.addEventListener('click', () => showView('dashboard'));
 ui.temperature.addEventListener('input', () => {
   ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
 });
@@ -475,12 +489,13 @@ ui.error.querySelector('button').addEventListener('click', () => {
   ui.error.hidden = true;
 });
 
-for (const [name, input] of [['backend', ui.backend], ['mode', ui.mode], ['temperature', ui.temperature], ['max_tokens', ui.maxTokens]]) {
+for (const [name, input] of [['backend', ui.backend], ['mode', ui.mode], ['temperature', ui.temperature], ['max_tokens', ui.maxTokens], ['profile', ui.profile]]) {
   if (params.has(name)) input.value = params.get(name);
 }
 ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
 
 setState('idle');
+showView(params.get('view') === 'dashboard' ? 'dashboard' : 'chat');
 if ('serviceWorker' in navigator && params.get('sw') !== '0') {
   // The page's own files, cached for offline use (models are kept by the loader, in OPFS), and the
   // origin's OpenAI endpoint (tabllm/sw).

@@ -112,13 +112,13 @@ export async function requestWebgpuAdapter({ powerPreference = 'high-performance
  * @returns {Promise<{adapter: GPUAdapter, device: GPUDevice, limits: Record<string, number>}>}
  * @throws when there is no adapter, saying why
  */
-export async function requestWebgpuDevice() {
+export async function requestWebgpuDevice({ powerPreference } = {}) {
   if (isNode) {
     const { requestNodeDevice } = await import(/* webpackIgnore: true */ './gpu/node_device.mjs');
     const { adapter, device, limits } = await requestNodeDevice();
     return { adapter, device, limits };
   }
-  const { adapter, reason } = await requestWebgpuAdapter();
+  const { adapter, reason } = await requestWebgpuAdapter({ powerPreference });
   if (!adapter) throw new Error(`WebGPU is not available: ${reason}`);
   const device = await adapter.requestDevice({ requiredLimits: requiredLimits(adapter), requiredFeatures: requiredFeatures(adapter) });
   return { adapter, device, limits: Object.fromEntries(REPORTED_LIMITS.map((k) => [k, Number(device.limits[k])])) };

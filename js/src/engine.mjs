@@ -18,6 +18,10 @@ import { createFetchHandler } from './fetch_handler.mjs';
 import { LoadedModel } from './models/loaded_model.mjs';
 import { ModelRegistry } from './models/registry.mjs';
 import { SharedMachinery } from './models/shared.mjs';
+import { EngineMetrics } from './metrics/engine_metrics.mjs';
+import { createPacer } from './profiles/pacer.mjs';
+import { EngineProfile } from './profiles/engine_profile.mjs';
+import { cappedSpeculative } from './profiles/profiles.mjs';
 import { parseChatRequest, parseCompletionRequest } from './request.mjs';
 import { chatLogprobs, completionLogprobs, nowSeconds, requestId, usage } from './responses.mjs';
 import { DEFAULT_INSTRUCTIONS, mayStartCall, readToolCall, templateMessages, toolCallFormat, toolMarkup } from './tool_calls.mjs';
@@ -45,6 +49,8 @@ export class Engine {
   #queue = Promise.resolve();
   #current = null;     // the running request's control: {interrupted, target}
   #handedOff = new Set();  // controls of requests whose reply the cloud endpoint is continuing
+  #metrics;            // engine.metrics() (metrics/)
+  #profile;            // the energy profile (profiles/)
 
   constructor(options) {
     const { models, memoryBudget, ...checked } = engineOptions(options);
@@ -55,6 +61,8 @@ export class Engine {
     this.#options.initial = [...(checked.model !== undefined ? [{ model: checked.model, name: checked.modelName }] : []), ...(models ?? [])];
     this.#models = new ModelRegistry(memoryBudget);
     this.#shared = new SharedMachinery({ device: checked.device });
+    this.#metrics = new EngineMetrics({ ...checked.metrics, encryption: checked.encryption, cacheDir: checked.cacheDir });
+    this.#profile = new EngineProfile(checked.profile);
     this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
     this.models = {
@@ -169,7 +177,7 @@ export class Engine {
   }
 
   async #loadModel(entry, index) {
-    const model = new LoadedModel({ ...this.#options, ...entry }, { shared: this.#shared, cloud: this.cloud });
+    const model = new LoadedModel({ ...this.#options, ...entry }, { shared: this.#shared, cloud: this.cloud, metrics: this.#metrics, profile: this.#profile });
     model.entry = entry;
     const checkName = (name) => {
       if (this.#models.has(name)) throw new Error(`a model named '${name}' is loaded already: unload it first, or give this one another name`);
@@ -191,6 +199,18 @@ export class Engine {
       throw e;
     }
     return model;
+  }
+
+  /**
+   * What the engine measured of itself (docs/metrics.md): TTFT and decode / prefill tokens per second
+   * (p50, p90, p99 over the last requests, from the core's timings, also per model and backend), GPU time
+   * per kind of dispatch, memory, cache hit rates, fallbacks, speculative acceptance, and the window's
+   * samples for charts. The resources (GPU time, memory, KV) are a model's: the default's without a name.
+   */
+  async metrics(name) {
+    const model = this.#named(name);
+    await this.#metrics.ready();
+    return this.#metrics.snapshot(model?.runner ?? null, this.cloud, { model: model?.name ?? null, backend: model?.backend ?? null, profile: this.#profile.describe() });
   }
 
   /** The persisted prefix cache's counters of a model (the default without a name: pages written and read,
@@ -235,6 +255,7 @@ export class Engine {
           model.prefixCacheForgotten = true;
         }
       }
+      await this.#metrics.forget();
       const { forgetStored } = await import('./at_rest/forget.mjs');
       await forgetStored({ cacheDir: this.#options.cacheDir });
     });
@@ -267,6 +288,7 @@ export class Engine {
         this.#models.remove(model);
         await model.release();
       }
+      await this.#metrics.flush();
     });
   }
 
@@ -333,7 +355,8 @@ export class Engine {
   #coreRequest(parsed, { prompt, addBos }, truncation) {
     const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs, truncation };
     if (parsed.responseFormat) params.response_format = parsed.responseFormat;
-    const speculative = parsed.speculative ?? parsed.target.options.speculative;  // the request's, or the model's default
+    // The request's, or the model's default; its k capped by the energy profile.
+    const speculative = cappedSpeculative(parsed.speculative ?? parsed.target.options.speculative, this.#profile.settings(parsed.profile));
     if (speculative !== undefined) params.speculative = speculative;
     try {
       return parsed.target.runner.model.prepare(prompt, params);
@@ -494,6 +517,9 @@ export class Engine {
           prepared = engine.#prepare(parsed);
         }
         const { request } = prepared;
+        await engine.#profile.refresh(parsed.profile);
+        const profile = engine.#profile.resolve(parsed.profile);
+        const pace = createPacer(engine.#profile.settings(parsed.profile));
         const results = [];
         for (let index = 0; index < parsed.n; index++) {
           const params = engine.#choiceParams(parsed, prepared, index);
@@ -502,6 +528,7 @@ export class Engine {
             run = target.runner.run(request, params, {
               wantTokens: parsed.logprobs >= 0,
               shouldStop: () => stop() || !!handoff?.due(),
+              pace,
             });
           } catch (e) {
             throw new TabllmAPIError(e.message, { code: 'invalid_value' });  // the core refused the request
@@ -533,6 +560,7 @@ export class Engine {
           yield { index, finish: true, result };
           if (control.interrupted || reader.gone) break;
         }
+        engine.#metrics.record(results, { model: target.name, backend: target.backend, profile });
         yield { done: true, results, id, created };
       } finally {
         engine.#handedOff.delete(control);

@@ -2,11 +2,12 @@
 // that names it (a misspelt option would otherwise change nothing, silently). WebLLM's names for the
 // same things are accepted as aliases, so code written for @mlc-ai/web-llm ports by changing the import.
 import { checkCloudOptions } from './cloud.mjs';
+import { checkProfile } from './profiles/profiles.mjs';
 
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud', 'speculative', 'models', 'memoryBudget']);
+  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud', 'speculative', 'models', 'memoryBudget', 'profile', 'metrics']);
 
 /** The options one model of several takes (an entry of `models`, engine.load's second argument): its name, and
  * those that differ from model to model; the others are the engine's, for all its models. */
@@ -139,6 +140,12 @@ function checkValues(api, o) {
   if (o.kvRecall !== undefined && typeof o.kvRecall !== 'boolean') fail(`kvRecall must be true or false, got ${JSON.stringify(o.kvRecall)}`);
   if (o.kvRecall && !o.kvBudget) fail('kvRecall needs a kvBudget: pages are recalled from what a budget paged out');
   if (o.kvBudget !== undefined && (typeof o.kvBudget !== 'number' || !(o.kvBudget > 0))) fail(`kvBudget must be a positive number of bytes, got ${JSON.stringify(o.kvBudget)}`);
+  if (o.profile !== undefined) checkProfile(o.profile, fail);
+  if (o.metrics !== undefined && !(typeof o.metrics === 'object' && o.metrics !== null && Object.keys(o.metrics).every((k) => k === 'persist' || k === 'window') &&
+    (o.metrics.persist === undefined || typeof o.metrics.persist === 'boolean') &&
+    (o.metrics.window === undefined || (Number.isInteger(o.metrics.window) && o.metrics.window > 0)))) {
+    fail(`metrics must be {persist?: true | false, window?: a positive integer (requests kept)}, got ${JSON.stringify(o.metrics)}`);
+  }
   if (o.gpuMemory !== undefined && (typeof o.gpuMemory !== 'number' || !(o.gpuMemory > 0))) fail(`gpuMemory must be a positive number of bytes, got ${JSON.stringify(o.gpuMemory)}`);
 }
 

@@ -5,15 +5,17 @@
 // parameter in the same words. Either way a wrong field is an OpenAI-shaped error naming it, before any
 // model work starts; fields the engine cannot honour are refused rather than silently ignored.
 import { TabllmAPIError, invalidRequest } from './errors.mjs';
+import { checkProfile } from './profiles/profiles.mjs';
 import { checkToolMessage, checkToolsWithFormat, parseTools } from './tool_calls.mjs';
 
 // Accepted and ignored: they change nothing about the text (bookkeeping in OpenAI's service).
 const IGNORED = new Set(['model', 'user', 'store', 'metadata', 'service_tier', 'parallel_tool_calls']);
 
 // truncation is OpenAI's Responses API field, an extension on both endpoints (the engine's option sets
-// its default; the core checks its value). So is speculative (decoding: docs/speculative.md).
+// its default; the core checks its value). So are speculative (decoding: docs/speculative.md) and profile
+// (the energy profile of this request's steps: profiles/profiles.mjs).
 const SAMPLING_FIELDS = ['temperature', 'top_p', 'seed', 'stop', 'frequency_penalty', 'presence_penalty', 'logit_bias',
-  'top_k', 'min_p', 'repetition_penalty', 'n', 'stream', 'stream_options', 'max_tokens', 'truncation', 'speculative'];
+  'top_k', 'min_p', 'repetition_penalty', 'n', 'stream', 'stream_options', 'max_tokens', 'truncation', 'speculative', 'profile'];
 const CHAT_FIELDS = new Set([...SAMPLING_FIELDS, 'messages', 'max_completion_tokens', 'logprobs', 'top_logprobs', 'response_format', 'tools', 'tool_choice']);
 // response_format is an extension on completions: the same structured output as chat.
 const COMPLETION_FIELDS = new Set([...SAMPLING_FIELDS, 'prompt', 'logprobs', 'echo', 'suffix', 'best_of', 'response_format']);
@@ -83,7 +85,9 @@ function common(body) {
     stop: given(body.stop) ?? [],
   };
   if (given(body.logit_bias) !== undefined) params.logit_bias = body.logit_bias;
-  return { params, seed, n, stream, includeUsage, truncation: given(body.truncation), speculative: given(body.speculative) };
+  const profile = given(body.profile);
+  if (profile !== undefined) checkProfile(profile, (message) => { throw invalidRequest('profile', message, 'invalid_value'); });
+  return { params, seed, n, stream, includeUsage, truncation: given(body.truncation), speculative: given(body.speculative), profile };
 }
 
 /** Text of a chat message's content: a string, or an array of text parts. */

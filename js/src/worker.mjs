@@ -42,6 +42,8 @@ async function handle(message) {
         return post({ type: 'done', id });
       case 'stats':
         return post({ type: 'result', id, value: { kvPager: engine.kvPagerStats(message.name), prefixCache: engine.prefixCacheStats(message.name) } });
+      case 'metrics':
+        return post({ type: 'result', id, value: await engine.metrics(message.name) });
       case 'interrupt':
         return engine?.interrupt();
       case 'abort':

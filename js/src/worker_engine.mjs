@@ -8,6 +8,7 @@ import { messageStream } from './message_stream.mjs';
 import { modelNotFound } from './models/registry.mjs';
 import { importNodeOnly, isNode } from './node_only.mjs';
 import { forgetStored } from './at_rest/forget.mjs';
+import { autoProfile } from './profiles/battery.mjs';
 
 // A Worker running ./worker.mjs, or the one the caller made. The browser's is written out as the pattern
 // bundlers (Vite, webpack) follow: they build worker.mjs with its imports as a worker entry.
@@ -29,7 +30,7 @@ async function startWorker(worker) {
 export async function createWorkerEngine(options = {}) {
   const { worker: given, onProgress, onDeviceLost, ...rest } = engineOptions(options, { worker: true });
   const worker = await startWorker(given);
-  const proxy = new WorkerEngine(worker, onProgress, onDeviceLost, rest.cacheDir);
+  const proxy = new WorkerEngine(worker, onProgress, onDeviceLost, rest.cacheDir, rest.profile);
   try {
     await proxy.call({ type: 'init', options: rest });
   } catch (e) {
@@ -47,10 +48,12 @@ class WorkerEngine {
   #onDeviceLost;
   #cacheDir;
   #models = [];  // the worker's engine.models.info(), as of its last state
+  #profile;
 
-  constructor(worker, onProgress, onDeviceLost, cacheDir) {
+  constructor(worker, onProgress, onDeviceLost, cacheDir, profile) {
     this.#worker = worker;
     this.#cacheDir = cacheDir;
+    this.#profile = profile;
     this.#onProgress = onProgress;
     this.#onDeviceLost = onDeviceLost;
     const receive = (message) => this.#receive(message);
@@ -130,6 +133,9 @@ class WorkerEngine {
   }
 
   async #create(kind, request, { signal } = {}) {
+    // The Battery Status API is the window's alone (workers lack it): `auto`, the request's or the engine's,
+    // is read here and the request sent with the profile it names.
+    if (request && typeof request === 'object' && (request.profile ?? this.#profile) === 'auto') request = { ...request, profile: (await autoProfile()).profile };
     const id = this.#nextId++;
     const abort = () => this.#post({ type: 'abort', id });
     if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : Object.assign(new Error('the request was aborted'), { name: 'AbortError' });
@@ -197,6 +203,11 @@ class WorkerEngine {
   /** engine.memory() of the worker's engine (a promise: it crosses to the worker). */
   memory() {
     return this.call({ type: 'memory' });
+  }
+
+  /** engine.metrics(name) of the worker's engine (docs/metrics.md). */
+  metrics(name) {
+    return this.call({ type: 'metrics', name });
   }
 
   /** engine.forget() in the worker, then what only this side reaches (a page's localStorage). */

@@ -82,6 +82,12 @@ export interface EngineOptions {
   truncation?: Truncation;
   /** The default of requests' `speculative` (default: off). */
   speculative?: Speculative;
+  /** The energy profile (docs/metrics.md; default 'performance'): the adapter's powerPreference, threads and
+   * context at load, a duty cycle, token-rate cap and speculative k per request. */
+  profile?: Profile;
+  /** engine.metrics(): window, the requests the percentiles cover (default 500); persist, keep the window
+   * on this device, sealed with the at-rest key (default false). */
+  metrics?: { window?: number; persist?: boolean };
   /** Keep KV pages of conversations in storage (OPFS; files in Node) so a reopened page continues a long
    * chat without prefilling it again (default false; WebAssembly backend). maxBytes: the store's size
    * (default 512 MiB), least recently used pages evicted first. */
@@ -317,7 +323,44 @@ interface SamplingRequest {
   truncation?: Truncation | null;
   /** Extension: speculative decoding (same output, fewer forward passes); default: the engine's option. */
   speculative?: Speculative | null;
+  /** Extension: this request's energy profile (its duty cycle, token-rate cap, speculative k); default: the engine's. */
+  profile?: Profile | null;
   user?: string;
+}
+
+/** Energy profiles (docs/metrics.md): auto follows the Battery Status API. */
+export type Profile = 'performance' | 'balanced' | 'saver' | 'auto';
+
+/** {count, p50, p90, p99, mean} over the window (nearest rank); null figures without samples. */
+export interface Percentiles { count: number; p50: number | null; p90: number | null; p99: number | null; mean: number | null }
+
+/** A hit rate: hits of `of`, rate null when nothing was counted. */
+export interface HitRate { hits: number; of: number; rate: number | null }
+
+/** engine.metrics() (docs/metrics.md). */
+export interface EngineMetrics {
+  model: string;
+  backend: 'webgpu' | 'wasm' | null;
+  profile: { profile: Profile; active: Exclude<Profile, 'auto'>; reason?: string };
+  window: { size: number; since: number | null };
+  requests: number;
+  ttft_ms: Percentiles;
+  decode_tokens_per_s: Percentiles;
+  prefill_tokens_per_s: Percentiles;
+  speculative: { requests: number; drafted: number; accepted: number; acceptance_rate: number } | null;
+  by_model: Array<{ model: string; backend: string; requests: number; ttft_ms: Percentiles; decode_tokens_per_s: Percentiles;
+    prefill_tokens_per_s: Percentiles; speculative: EngineMetrics['speculative'] }>;
+  /** GPU time per decode step: per kind of dispatch from timestamp queries, else a wall-clock estimate; null on WebAssembly. */
+  gpu: { source: 'timestamp-query' | 'wall-clock estimate'; every?: number; steps: number; step_us: number | null;
+    kinds: Record<string, { us_per_step: number; dispatches: number }> | null; note?: string } | null;
+  memory: { gpu_buffer_bytes: number; wasm_heap_bytes: number; kv_hot_bytes: number; kv_cold_bytes: number };
+  cache: { weights_store: HitRate; prefix_cache: HitRate | null; kv_pages: HitRate | null; kv_reuse: HitRate };
+  fallbacks: { backend: number; cloud: number };
+  /** The window's samples, oldest first: figures only. */
+  history: Array<{ at: number; model: string; backend: string; profile: string; prompt_tokens: number; prompt_tokens_reused: number;
+    completion_tokens: number; ttft_ms: number | null; decode_ms: number; decode_tokens: number; prefill_tokens_per_s: number | null;
+    decode_tokens_per_s: number | null; speculative: { drafted: number; accepted: number } | null }>;
+  persisted: boolean;
 }
 
 /**
@@ -512,6 +555,8 @@ export interface TabllmEngine {
    * the at-rest key, tabllm's IndexedDB databases, Cache Storage caches and localStorage items. The model
    * stays loaded; the prefix cache starts afresh, under a new key, at the next request. */
   forget(): Promise<void>;
+  /** What the engine measured of itself (docs/metrics.md). */
+  metrics(): Promise<EngineMetrics>;
   readonly backend: 'webgpu' | 'wasm' | null;
   readonly backendReason: string;
   readonly modelInfo: ModelInfo | null;

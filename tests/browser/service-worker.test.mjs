@@ -442,6 +442,11 @@ test('engine.forget() from a tab that does not host: the host\'s engine wipes th
     // A long prompt, so that the host's prefix cache stores pages (and the at-rest key) before forget().
     const answer = await plainFetch(guest, { ...CHAT, messages: [{ role: 'user', content: reference.prompt.repeat(20) }], max_tokens: 4 });
     assert.equal(answer.status, 200);
+    // engine.metrics() in either tab is the host's engine's, which ran the guest's request.
+    const [fromGuest, fromHost] = await Promise.all([guest, host].map((p) => p.evaluate(() => window.tabllmChat.engine.metrics())));
+    assert.equal(fromGuest.requests, 1);
+    assert.equal(fromGuest.history[0].prompt_tokens, answer.json.usage.prompt_tokens);
+    assert.deepEqual(fromGuest.history, fromHost.history);
     const ours = (page) => page.evaluate(async () => {
       const opfs = [];
       for await (const [name] of (await navigator.storage.getDirectory()).entries()) if (name.startsWith('tabllm')) opfs.push(name);

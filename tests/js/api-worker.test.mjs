@@ -56,3 +56,14 @@ test('worker engine: abort crosses over; errors keep their shape; the next reque
   assert.equal(response.status, 200);
   assert.ok(reference().text.startsWith((await response.json()).choices[0].message.content));
 });
+
+test('worker engine: metrics() crosses over, its percentiles those of the responses', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const before = (await engine.metrics()).requests;
+  const r = await engine.completions.create({ prompt: 'Once upon a time', max_tokens: 8, temperature: 0 });
+  const m = await engine.metrics();
+  assert.equal(m.requests, before + 1);
+  assert.equal(m.history.at(-1).decode_tokens_per_s, r.usage.timings.decode_tokens_per_s);
+  assert.equal(m.backend, 'wasm');
+  assert.ok(m.memory.wasm_heap_bytes > 0);
+});

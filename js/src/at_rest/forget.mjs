@@ -32,9 +32,11 @@ export async function forgetStored({ cacheDir } = {}) {
       }
     };
     const pagerFolder = (name) => name.startsWith('tabllm-kv-pages-');
-    // loader/store_node_fs.mjs: KEY.gguf and KEY.json; prefix_cache.mjs: a folder per identity; keys.mjs.
+    // loader/store_node_fs.mjs: KEY.gguf and KEY.json; prefix_cache.mjs: a folder per identity; keys.mjs;
+    // metrics/history_store.mjs.
     await remove(dirs.models, (name) => /^[0-9a-f]{32}\.(gguf|json)$/.test(name));
-    await remove(dirs.kv, (name) => /^[0-9a-f]{24}$/.test(name) || name === DEVICE_KEY || name === SALT || pagerFolder(name));
+    const { METRICS_FOLDER } = await import('../metrics/history_store.mjs');
+    await remove(dirs.kv, (name) => /^[0-9a-f]{24}$/.test(name) || name === DEVICE_KEY || name === SALT || name === METRICS_FOLDER || pagerFolder(name));
     await remove(dirs.pages, pagerFolder);
   } else {
     const root = await globalThis.navigator?.storage?.getDirectory?.().catch(() => null);

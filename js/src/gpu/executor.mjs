@@ -10,6 +10,8 @@
 // the mask for the token after it. When the core shifts the context, the host runs the plan's `shift` list
 // (shift) before the next forward call.
 
+import { DispatchTimer } from './dispatch_timer.mjs';
+
 const WRITE_CHUNK = 16 << 20;  // bytes per queue.writeBuffer while uploading
 const READBACK_SLOTS = 4;      // steps that may be in flight at once
 const SAMPLE = 'sample';       // the labels of a list's sampling tail (plan.h): one of them runs per call
@@ -117,6 +119,7 @@ export class PlanExecutor {
       const list = { forward: [], sample: null, masked: null, all: [] };
       for (const d of plan[name] ?? []) {
         const dispatch = {
+          label: d.label,
           pipeline: this.pipelines[d.pipeline],
           groups: d.groups,
           tile: d.token_tile,
@@ -234,18 +237,25 @@ export class PlanExecutor {
     words[1] = pos;
     words[2] = chained ? 1 : 0;
     if (!chained) for (let i = 0; i < n; i++) words[4 + i] = tokens[i];
-    const { forward, sample: plain, masked } = this.lists[list ?? (n === 1 ? 'decode' : 'prefill')];
+    const name = list ?? (n === 1 ? 'decode' : 'prefill');
+    const { forward, sample: plain, masked } = this.lists[name];
     if (mask) this.writeMask(mask);
     this.device.queue.writeBuffer(this.buffers[this.plan.step_buffer], 0, words, 0, chained ? 4 : 4 + n);
     const enc = this.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (const d of forward) dispatch(pass, d, n);
     const sampling = !sample ? null : mask ? masked : plain;
-    if (sampling) dispatch(pass, sampling, n);
-    pass.end();
+    // A decode call the timer samples (metrics: dispatch_timer.mjs) runs a pass per dispatch; others one pass.
+    const timed = name === 'decode' && n === 1 && this.timer?.wants();
+    if (timed) this.timer.encode(enc, sampling ? [...forward, sampling] : forward, (pass, d) => dispatch(pass, d, n));
+    else {
+      const pass = enc.beginComputePass();
+      for (const d of forward) dispatch(pass, d, n);
+      if (sampling) dispatch(pass, sampling, n);
+      pass.end();
+    }
     if (resultRead) enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, resultRead, 0, resultRead.size);
     if (readLogits && this.logitsRead) enc.copyBufferToBuffer(this.buffers[this.plan.logits_buffer], 0, this.logitsRead, 0, this.logitsRead.size);
     this.device.queue.submit([enc.finish()]);
+    if (timed) this.timer.collect();
   }
 
   /**
@@ -432,8 +442,16 @@ export class PlanExecutor {
     if (this.lost) throw this.lost;
   }
 
+  /** Samples the GPU time of each kind of dispatch (dispatch_timer.mjs) where the device has
+   * timestamp-query: the timer, or null. */
+  startTimer(options) {
+    this.timer ??= DispatchTimer.forDevice(this.device, this.lists.decode.all.length, options);
+    return this.timer;
+  }
+
   destroy() {
     this.destroyed = true;
+    this.timer?.destroy();
     for (const b of this.buffers ?? []) b.destroy();
     for (const b of this.resultReads ?? []) b.destroy();
     this.logitsRead?.destroy();

@@ -22,8 +22,9 @@ export function requiredLimits(adapter) {
   return out;
 }
 
-// Features the kernels use where the adapter offers them (the plan's `subgroups` option follows the device).
-export const OPTIONAL_FEATURES = ['subgroups'];
+// Features asked for where the adapter offers them: the kernels' (the plan's `subgroups` option follows the
+// device), and timestamps for engine.metrics()'s GPU time per kind of dispatch (gpu/dispatch_timer.mjs).
+export const OPTIONAL_FEATURES = ['subgroups', 'timestamp-query'];
 
 /** The requiredFeatures to ask a device for: those of OPTIONAL_FEATURES the adapter offers. */
 export function requiredFeatures(adapter) {

@@ -9,12 +9,16 @@ import { fitBackend, memoryNeed, modelShape } from '../loader/memory.mjs';
 export class LoadedModel {
   /**
    * @param {object} options the engine's options with this model's over them (engine_options.mjs)
-   * @param {{shared: import('./shared.mjs').SharedMachinery, cloud: object|null}} engine
+   * @param {{shared: import('./shared.mjs').SharedMachinery, cloud: object|null,
+   *   metrics: import('../metrics/engine_metrics.mjs').EngineMetrics, profile: import('../profiles/engine_profile.mjs').EngineProfile}} engine
+   *   metrics counts loads and fallbacks; the energy profile sets threads, context and the adapter's power preference
    */
-  constructor(options, { shared, cloud }) {
+  constructor(options, { shared, cloud, metrics, profile }) {
     this.options = options;
     this.shared = shared;
     this.cloud = cloud;
+    this.metrics = metrics;
+    this.profile = profile;
     this.name = options.name ?? null;  // known once the file's header is read, unless given
     this.runner = null;
     this.source = null;
@@ -53,7 +57,13 @@ export class LoadedModel {
    */
   async load({ makeRoom } = {}) {
     const o = this.options;
-    const { onProgress } = o;
+    const { onProgress: progress } = o;
+    // A load the model store served (fromCache) counts as a hit of the weights store (engine.metrics()).
+    const onProgress = (event) => {
+      if (event.phase === 'ready' && 'fromCache' in event) this.metrics.observeLoad(event);
+      progress?.(event);
+    };
+    const profiled = await this.profile.loadSettings({ threads: o.threads, contextSize: o.contextSize });
     // Only 'auto' needs the capability report; an explicit choice fails on its own with the reason.
     let choice;
     if (o.backend === 'wasm') choice = { backend: 'wasm', reason: 'asked for the WebAssembly backend' };
@@ -63,10 +73,10 @@ export class LoadedModel {
     const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, kvBudget, gpuMemory } = o;
     // The memory need is checked from the header, before a download starts.
     const beforeLoad = async (model) => {
-      choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, kvBudget, gpuMemory });
+      choice = fitBackend(choice, model, { auto: !!report, report, contextSize: profiled.contextSize, kvType, kvBudget, gpuMemory });
       this.name ??= model.header.metadata.get('general.name') ?? model.name ?? null;
       // What the memory budget counts: the weights and the KV cache at the context the model will get.
-      const { weights, kvCache, context } = memoryNeed(modelShape(model.header, model.size), contextSize, kvType, kvBudget);
+      const { weights, kvCache, context } = memoryNeed(modelShape(model.header, model.size), profiled.contextSize, kvType, kvBudget);
       this.need = { total: weights + kvCache, weights, kvCache, context };
       await makeRoom?.(this);
     };
@@ -74,8 +84,9 @@ export class LoadedModel {
       const stores = await this.shared.stores({ cacheDir });
       this.source = await openModel(o.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, stores, beforeLoad });
       try {
-        ({ runner: this.runner, ...choice } = await this.#startRunner(choice, { contextSize, kvType, kvBudget: o.kvBudget, kvRecall: o.kvRecall, encryptPages: o.encryption !== false, onProgress }));
+        ({ runner: this.runner, ...choice } = await this.#startRunner(choice, { contextSize: profiled.contextSize, threads: profiled.threads, powerPreference: profiled.powerPreference, kvType, kvBudget: o.kvBudget, kvRecall: o.kvRecall, encryptPages: o.encryption !== false, onProgress }));
         checkContextSize(contextSize, this.runner.info.context);
+        this.runner.gpu?.executor.startTimer();  // GPU time per kind of dispatch, sampled (engine.metrics())
         if (o.prefixCache) await this.openPrefixCache();
       } catch (e) {
         await this.runner?.destroy();
@@ -91,7 +102,7 @@ export class LoadedModel {
       this.loadError = e;
       this.backend = null;
       this.backendReason = `no local backend can run the model (${e.message}): requests go to the cloud endpoint`;
-      onProgress?.({ phase: 'ready', backend: null, reason: this.backendReason });
+      progress?.({ phase: 'ready', backend: null, reason: this.backendReason });
       return;
     }
     this.lost = null;
@@ -102,7 +113,7 @@ export class LoadedModel {
     this.name ??= this.info.name || this.source.name || 'model';
     ({ heap: this.heapBytes, gpu: this.gpuBytes } = this.runner.memory);
     this.bytes = this.heapBytes + this.gpuBytes;
-    onProgress?.({ phase: 'ready', backend: this.backend, reason: this.backendReason });
+    progress?.({ phase: 'ready', backend: this.backend, reason: this.backendReason });
   }
 
   /** Frees the model: its heap pieces, GPU buffers, and its share of the WebAssembly module. */
@@ -158,6 +169,7 @@ export class LoadedModel {
     } catch (gpuError) {
       if (this.options.backend !== 'auto' || gpuError?.name === 'AbortError') throw gpuError;
       const why = `WebGPU could not load the model (${gpuError.message})`;
+      this.metrics.observeFallback();
       try {
         return { runner: await this.#startWasm(common), backend: 'wasm', reason: `${why}; running on the WebAssembly CPU backend instead` };
       } catch (cpuError) {
@@ -166,15 +178,15 @@ export class LoadedModel {
     }
   }
 
-  async #startWasm(common) {
+  async #startWasm({ threads, powerPreference, ...common }) {
     const { WasmRunner } = await import('../runners/wasm_runner.mjs');
-    const wasm = await this.shared.wasm({ threads: this.options.threads, variant: this.options.wasmVariant });
+    const wasm = await this.shared.wasm({ threads, variant: this.options.wasmVariant });
     return WasmRunner.create(this.source, { ...common, wasm });
   }
 
-  async #startWebgpu(common) {
+  async #startWebgpu({ threads, powerPreference, ...common }) {
     const { WebgpuRunner } = await import('../runners/webgpu_runner.mjs');
-    const { device, limits } = await this.shared.gpu();
+    const { device, limits } = await this.shared.gpu({ powerPreference });
     const wasm = await this.shared.wasm({ variant: 'single' });
     let loading = true;
     let lostWhileLoading = null;

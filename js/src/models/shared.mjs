@@ -60,12 +60,15 @@ export class SharedMachinery {
     });
   }
 
-  /** The GPU device the engine's WebGPU models share: {device, limits} (limits undefined for the caller's). */
-  async gpu() {
+  /**
+   * The GPU device the engine's WebGPU models share: {device, limits} (limits undefined for the caller's).
+   * The adapter is asked for with the powerPreference of the model that first needs it (its energy profile's).
+   */
+  async gpu({ powerPreference } = {}) {
     if (this.#device) return { device: this.#device, limits: undefined };
     this.#gpu ??= (async () => {
       const { requestWebgpuDevice } = await import('../capabilities.mjs');
-      return requestWebgpuDevice();
+      return requestWebgpuDevice({ powerPreference });
     })();
     let gpu;
     try {

@@ -42,21 +42,27 @@ export function runRequest(model, request, params, run) {
 /**
  * @param {object} session a core/wasm.mjs Session, already begun
  * @param {() => Promise<string|null>} step runs one step: the chunk, or null once finished
- * @param {{wantTokens: boolean, shouldStop: () => boolean}} control
+ * @param {{wantTokens: boolean, shouldStop: () => boolean, pace?: (busyMs: number) => Promise<void>|null}} control
+ *   pace: an energy profile's rest after a step that took busyMs (profiles/pacer.mjs)
  * @returns {AsyncGenerator<{text: string, tokens: object[]|null}, {result: object, stopped: boolean}>}
  */
-export async function* stepLoop(session, step, { wantTokens, shouldStop }) {
+export async function* stepLoop(session, step, { wantTokens, shouldStop, pace }) {
   let lastYield = performance.now();
   for (;;) {
     if (shouldStop()) {
       session.abort();
       return { result: session.result(), stopped: true };
     }
+    const started = performance.now();
     const text = await step();
     if (text === null) return { result: session.result(), stopped: false };
     const tokens = wantTokens ? session.lastTokens() : null;
     if (text || tokens?.length) yield { text, tokens };
-    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+    const rest = pace?.(performance.now() - started);
+    if (rest) {
+      await rest;
+      lastYield = performance.now();
+    } else if (performance.now() - lastYield > YIELD_EVERY_MS) {
       await yieldToEventLoop();
       lastYield = performance.now();
     }

@@ -19,14 +19,15 @@ export class WebgpuRunner {
    * @param {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}} source
    * @param {{contextSize?: number, kvType?: 'f16'|'q8_0'|'f32', kvBudget?: number, kvRecall?: boolean, encryptPages?: boolean,
    *   onProgress?: Function, onLost?: (error: Error) => void, device?: GPUDevice, limits?: Record<string, number>,
-   *   maxBatch?: number, kvPages?: {spill: KvPageSpill, close: () => Promise<void>}, wasm?: object}} options
+   *   maxBatch?: number, powerPreference?: GPUPowerPreference, kvPages?: {spill: KvPageSpill, close: () => Promise<void>}, wasm?: object}} options
    *   kvBudget: bytes of GPU memory the KV cache may take; older rows go out as pages to kvPages (default: a
    *   fresh spill of openKvPageSpill, kv_pager.mjs), which the runner closes. kvRecall is not available here
    *   yet (runtime.kvRecall says so).
    *   wasm: a lease on a started module (models/shared.mjs) for the header-only model, released when the
    *   runner is destroyed; without it the runner starts one of its own
+   *   powerPreference: the adapter asked for when no device is given (the energy profile's)
    */
-  static async create(source, { contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, onLost, device, limits, maxBatch, kvPages, wasm } = {}) {
+  static async create(source, { contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, onLost, device, limits, maxBatch, powerPreference, kvPages, wasm } = {}) {
     wasm ??= await startWasm({ variant: 'single' });
     let gpu = null;
     let model = null;
@@ -37,7 +38,7 @@ export class WebgpuRunner {
       model = await wasm.tabllm.loadModelHeader((offset, length) => source.read(offset, length), source.size);
       const info = model.info();
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
-      if (!device) ({ device, limits } = await requestWebgpuDevice());
+      if (!device) ({ device, limits } = await requestWebgpuDevice({ powerPreference }));
       else limits ??= planLimits(device.limits);
       let uploaded = 0;
       const reading = {

@@ -83,15 +83,26 @@ class ServiceWorkerEngine {
 
   /** engine.forget(), done by the tab that hosts the model (its engine holds the stored things' index). */
   async forget() {
+    await this.#askHost('forget');
+  }
+
+  /** engine.metrics() of the engine in the tab that hosts the model (docs/metrics.md). */
+  metrics() {
+    return this.#askHost('metrics');
+  }
+
+  // A question to the host tab over the BroadcastChannel ({type, id}), answered by {type: 'answer', id, value?, error?}.
+  async #askHost(type) {
     const id = crypto.randomUUID();
     const channel = new BroadcastChannel(CHANNEL);
     try {
       const answer = new Promise((resolve) => {
-        channel.onmessage = (e) => { if (e.data?.type === 'forgotten' && e.data.id === id) resolve(e.data); };
+        channel.onmessage = (e) => { if (e.data?.type === 'answer' && e.data.id === id) resolve(e.data); };
       });
-      channel.postMessage({ type: 'forget', id });
-      const { error } = await answer;
+      channel.postMessage({ type, id });
+      const { value, error } = await answer;
       if (error) throw deserializeError(error);
+      return value;
     } finally {
       channel.close();
     }

@@ -47,7 +47,8 @@ class EngineHost {
   async serve(options) {
     this.#channel.onmessage = (e) => {
       if (e.data?.type === 'hello') this.#broadcastState();
-      if (e.data?.type === 'forget') this.#forget(e.data.id);
+      if (e.data?.type === 'forget') this.#answer(e.data.id, () => this.#forget());
+      if (e.data?.type === 'metrics') this.#answer(e.data.id, () => this.#metrics());
     };
     navigator.serviceWorker.addEventListener('message', (e) => { if (e.data?.type === NEED_HOST) this.#handPort(e.source); });
     navigator.serviceWorker.addEventListener('controllerchange', () => this.#handPort(navigator.serviceWorker.controller));
@@ -73,13 +74,23 @@ class EngineHost {
 
   // A page's engine.forget(): the model's engine wipes what it keeps (and forgets its in-memory cache's
   // index, which would otherwise be written again), or, without one, the origin's storage is wiped here.
-  async #forget(id) {
+  async #forget() {
+    if (this.#engine) await this.#engine.forget();
+    else await forgetStored();
+  }
+
+  // A page's engine.metrics(): the model's engine's, once it is loaded.
+  async #metrics() {
+    if (!this.#engine) throw new Error('the host tab has not loaded the model yet: call engine.ready() first');
+    return this.#engine.metrics();
+  }
+
+  // Answers a page's question ({type, id}) on the channel: {type: 'answer', id, value} or {…, error}.
+  async #answer(id, fn) {
     try {
-      if (this.#engine) await this.#engine.forget();
-      else await forgetStored();
-      this.#channel.postMessage({ type: 'forgotten', id });
+      this.#channel.postMessage({ type: 'answer', id, value: await fn() });
     } catch (error) {
-      this.#channel.postMessage({ type: 'forgotten', id, error: serializeError(error) });
+      this.#channel.postMessage({ type: 'answer', id, error: serializeError(error) });
     }
   }
 

@@ -12,7 +12,8 @@
 //   {type: 'chunk', id, index, value} | {type: 'end', id} | {type: 'result', id, value} | {type: 'error', id, error}
 // host ↔ pages, on the BroadcastChannel:
 //   {type: 'progress', event}, {type: 'state', state}   (the host); {type: 'hello'} (a page asking for the state)
-//   {type: 'forget', id} (a page's engine.forget()); {type: 'forgotten', id, error?} (the host, once done)
+//   {type: 'forget' | 'metrics', id} (a page's engine.forget(), engine.metrics()); {type: 'answer', id, value?, error?}
+//   (the host, once done)
 
 /** The Web Lock the hosting tab holds while it lives: whoever gets it loads the model and serves it. */
 export const HOST_LOCK = 'tabllm-sw-host';
