@@ -10,6 +10,7 @@ export const dispatchKind = (label) => label.replace(/^blk\.\d+\./, '').replace(
 export class DispatchTimer {
   #querySet;
   #resolved;
+  #reads;           // every read buffer, free or on its way back
   #free;
   #calls = 0;
   #pending = null;  // the labels of the call being encoded
@@ -24,7 +25,8 @@ export class DispatchTimer {
     const bytes = 16 * maxDispatches;
     this.#querySet = device.createQuerySet({ label: 'dispatch-timer', type: 'timestamp', count: 2 * maxDispatches });
     this.#resolved = device.createBuffer({ label: 'dispatch-timer.resolve', size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    this.#free = Array.from({ length: READS }, (_, i) => device.createBuffer({ label: `dispatch-timer.read.${i}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    this.#reads = Array.from({ length: READS }, (_, i) => device.createBuffer({ label: `dispatch-timer.read.${i}`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
+    this.#free = [...this.#reads];
     /** Per kind: {us (summed over timed calls), dispatches (per call)}; steps: calls timed. */
     this.kinds = {};
     this.steps = 0;
@@ -89,9 +91,13 @@ export class DispatchTimer {
     return { source: 'timestamp-query', every: this.every, steps: this.steps, step_us: total, kinds };
   }
 
+  /** The GPU buffers the timer holds (destroyed by destroy()). */
+  get buffers() {
+    return [this.#resolved, ...this.#reads];
+  }
+
   destroy() {
     this.#querySet.destroy();
-    this.#resolved.destroy();
-    for (const b of this.#free) b.destroy();
+    for (const b of this.buffers) b.destroy();
   }
 }

@@ -86,7 +86,6 @@ export class LoadedModel {
       try {
         ({ runner: this.runner, ...choice } = await this.#startRunner(choice, { contextSize: profiled.contextSize, threads: profiled.threads, powerPreference: profiled.powerPreference, kvType, kvBudget: o.kvBudget, kvRecall: o.kvRecall, encryptPages: o.encryption !== false, onProgress }));
         checkContextSize(contextSize, this.runner.info.context);
-        this.runner.gpu?.executor.startTimer();  // GPU time per kind of dispatch, sampled (engine.metrics())
         if (o.prefixCache) await this.openPrefixCache();
       } catch (e) {
         await this.runner?.destroy();

@@ -62,6 +62,7 @@ export class WebgpuRunner {
       }
       const runner = new WebgpuRunner(wasm, model, session, gpu, device, info, context, pages);
       if (kvRecall) runner.details.kvRecall = 'off: pages are not recalled on WebGPU yet';
+      gpu.executor.startTimer();  // GPU time per kind of dispatch, sampled (engine.metrics())
       runner.memory = { heap: wasm.tabllm.heapStats().in_use_bytes - heapBefore, gpu: runner.gpuBuffers().reduce((sum, b) => sum + b.size, 0) };
       return runner;
     } catch (e) {
@@ -74,10 +75,10 @@ export class WebgpuRunner {
     }
   }
 
-  /** The GPU buffers the model holds (its plan's and the readback buffers); all destroyed by destroy(). */
+  /** The GPU buffers the model holds (its plan's, the readback buffers, the dispatch timer's); all destroyed by destroy(). */
   gpuBuffers() {
     const ex = this.gpu?.executor;
-    return ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : [])] : [];
+    return ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : []), ...(ex.timer?.buffers ?? [])] : [];
   }
 
   constructor(wasm, model, session, gpu, device, info, contextSize, kvPages = null) {
