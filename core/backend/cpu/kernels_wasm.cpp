@@ -3,17 +3,15 @@
 // SIMD128 multiplies 16-bit integers (i32x4.dot_i16x8_s: 8 products summed in pairs), so activations are
 // quantized per 32 values to int8 range and stored widened to int16; weights are decoded per group of 32
 // into signed bytes (quant - zero point) and widened once per group. Decode multiplies each row by its one
-// token; prefill runs tiles of 4 rows times a quad of tokens, so that a group's decoded weights feed all
-// four tokens and the tokens' activations feed all four rows before the next group is read, and the
-// scales are applied to the quad's four sums as one vector.
+// token. Prefill decodes 4 rows at a time into a panel (int16 groups, float scales) that stays in cache
+// for every quad of tokens; a tile of 4 rows times a quad loads each token's activations once for the
+// four rows and applies the scales to the quad's four sums as one vector.
 #include "backend/cpu/simd_dispatch.h"
 
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
 
 #include <algorithm>
-#include <array>
-#include <utility>
 #include <type_traits>
 
 #include "quant/block_formats.h"
@@ -306,10 +304,17 @@ Acts acts_in(const MatmulArgs& m, uint8_t* scratch) {
           m.cols, static_cast<int64_t>(n_blocks), static_cast<int64_t>(n_pad)};
 }
 
-size_t scratch_bytes(const MatmulArgs& m, int) {
-  if (!visit_quantized(m.type, [](auto) {})) return 0;
+size_t acts_bytes(const MatmulArgs& m) {
   const auto n_pad = static_cast<size_t>(padded_tokens(m.n_tokens)), cols = static_cast<size_t>(m.cols);
   return round_up(n_pad * cols * 2) + 3 * round_up(n_pad * (cols / 32) * 4);
+}
+
+size_t panel_bytes(const MatmulArgs& m);
+
+// The activations, then (prefill) one panel per thread.
+size_t scratch_bytes(const MatmulArgs& m, int n_threads) {
+  if (!visit_quantized(m.type, [](auto) {})) return 0;
+  return acts_bytes(m) + (m.n_tokens > 1 ? static_cast<size_t>(n_threads) * panel_bytes(m) : 0);
 }
 
 void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out, float* dsum_lo_out) {
@@ -408,9 +413,9 @@ float row_times_token(const uint8_t* row, const Acts& a, int64_t t) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Prefill: R weight rows times a quad of tokens. Each group is decoded and widened once for the quad; the
-// four tokens' integer sums are reduced into one vector (lane i = token i) so that scales, mins and
-// accumulation run once per group for all four tokens.
+// Prefill: R weight rows times a quad of tokens, from a panel of the rows decoded once for the whole
+// product. The four tokens' integer sums are reduced into one vector (lane i = token i) so that scales,
+// mins and accumulation run once per group for all four tokens.
 
 // Lane i = the sum of the lanes of s[i].
 v128_t sum_each(const v128_t s[4]) {
@@ -419,18 +424,36 @@ v128_t sum_each(const v128_t s[4]) {
   return wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
 }
 
-template <class F, int R, int... kRow>
-std::array<typename F::Block, R> blocks_at(const uint8_t* const* rows, int64_t offset, std::integer_sequence<int, kRow...>) {
-  return {typename F::Block(rows[kRow] + offset)...};
-}
-
-template <class F, int R, int... kRow>
-std::array<Wide, R> wide_groups(const std::array<typename F::Block, R>& block, int g, std::integer_sequence<int, kRow...>) {
-  return {Wide(block[kRow].group(g))...};
+// A panel holds R rows decoded and widened once for every quad of the product: group ab of row r at
+// w[ab * R + r], its scales and mins as floats at s[4 * (ab * R + r)] (scale, second scale, min, second
+// min; the second ones for kSub16 formats).
+template <class F, int R>
+void fill_panel(const uint8_t* const* rows, int64_t n_blocks, Wide* w, float* s) {
+  for (int64_t b = 0; b < n_blocks / F::kGroups; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const typename F::Block block(rows[r] + b * F::kBlockBytes);
+      for (int g = 0; g < F::kGroups; ++g) {
+        const int64_t at = (b * F::kGroups + g) * R + r;
+        w[at] = Wide(block.group(g));
+        float* scales = s + 4 * at;
+        if constexpr (F::kSub16) {
+          scales[0] = block.scale16(g, 0);
+          scales[1] = block.scale16(g, 1);
+          scales[2] = block.min16(g, 0);
+          scales[3] = block.min16(g, 1);
+        } else {
+          scales[0] = block.scale(g);
+          scales[1] = 0.0f;
+          scales[2] = block.min(g);
+          scales[3] = 0.0f;
+        }
+      }
+    }
+  }
 }
 
 template <class F, int R>
-void rows_times_quad(const uint8_t* const* rows, const Acts& a, int64_t t0, v128_t* acc) {
+void panel_times_quad(const Wide* w, const float* s, const Acts& a, int64_t t0, v128_t* acc) {
   for (int r = 0; r < R; ++r) acc[r] = wasm_f32x4_splat(0.0f);
   // Pointers walk along the row (wasm32 addresses: no 64-bit index arithmetic in the loop).
   const int16_t* x = a.q + t0 * a.cols;
@@ -438,49 +461,55 @@ void rows_times_quad(const uint8_t* const* rows, const Acts& a, int64_t t0, v128
   const float* dsum = a.dsum + t0;
   const float* dsum_lo = a.dsum_lo + t0;
   const auto stride = static_cast<size_t>(a.cols), scale_stride = static_cast<size_t>(a.n_pad);
-  const auto n_super = static_cast<size_t>(a.n_blocks / F::kGroups);
-  for (size_t b = 0; b < n_super; ++b) {
-    const auto block = blocks_at<F, R>(rows, b * F::kBlockBytes, std::make_integer_sequence<int, R>{});
-    for (int g = 0; g < F::kGroups; ++g, x += 32, d += scale_stride, dsum += scale_stride, dsum_lo += scale_stride) {
-      std::array<Wide, R> w = wide_groups<F, R>(block, g, std::make_integer_sequence<int, R>{});
-      HalfDots dots[R][4];
-      for (int i = 0; i < 4; ++i) {
-        for (int r = 0; r < R; ++r) dots[r][i] = group_dot(w[r], x + i * stride);
+  const auto n_blocks = static_cast<size_t>(a.n_blocks);
+  for (size_t ab = 0; ab < n_blocks; ++ab, x += 32, d += scale_stride, dsum += scale_stride, dsum_lo += scale_stride, w += R, s += 4 * R) {
+    HalfDots dots[R][4];
+    for (int i = 0; i < 4; ++i) {
+      for (int r = 0; r < R; ++r) dots[r][i] = group_dot(w[r], x + i * stride);
+    }
+    const v128_t dv = load(d);
+    for (int r = 0; r < R; ++r) {
+      const float* scales = s + 4 * r;
+      if constexpr (F::kSub16) {
+        const v128_t lo[4] = {dots[r][0].lo, dots[r][1].lo, dots[r][2].lo, dots[r][3].lo};
+        const v128_t hi[4] = {dots[r][0].hi, dots[r][1].hi, dots[r][2].hi, dots[r][3].hi};
+        const v128_t scaled = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(lo)), wasm_f32x4_splat(scales[0])),
+                                             wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(hi)), wasm_f32x4_splat(scales[1])));
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(scaled, dv));
+      } else {
+        const v128_t both[4] = {wasm_i32x4_add(dots[r][0].lo, dots[r][0].hi), wasm_i32x4_add(dots[r][1].lo, dots[r][1].hi),
+                                wasm_i32x4_add(dots[r][2].lo, dots[r][2].hi), wasm_i32x4_add(dots[r][3].lo, dots[r][3].hi)};
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(both)), wasm_f32x4_mul(dv, wasm_f32x4_splat(scales[0]))));
       }
-      const v128_t dv = load(d);
-      for (int r = 0; r < R; ++r) {
-        if constexpr (F::kSub16) {
-          const v128_t lo[4] = {dots[r][0].lo, dots[r][1].lo, dots[r][2].lo, dots[r][3].lo};
-          const v128_t hi[4] = {dots[r][0].hi, dots[r][1].hi, dots[r][2].hi, dots[r][3].hi};
-          const v128_t scaled = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(lo)), wasm_f32x4_splat(block[r].scale16(g, 0))),
-                                               wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(hi)), wasm_f32x4_splat(block[r].scale16(g, 1))));
-          acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(scaled, dv));
-        } else {
-          const v128_t both[4] = {wasm_i32x4_add(dots[r][0].lo, dots[r][0].hi), wasm_i32x4_add(dots[r][1].lo, dots[r][1].hi),
-                                  wasm_i32x4_add(dots[r][2].lo, dots[r][2].hi), wasm_i32x4_add(dots[r][3].lo, dots[r][3].hi)};
-          acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(both)),
-                                                         wasm_f32x4_mul(dv, wasm_f32x4_splat(block[r].scale(g)))));
-        }
-        if constexpr (F::kHasMin && F::kSub16) {
-          const v128_t all = load(dsum), first = load(dsum_lo);
-          acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(block[r].min16(g, 0)), first),
-                                                         wasm_f32x4_mul(wasm_f32x4_splat(block[r].min16(g, 1)), wasm_f32x4_sub(all, first))));
-        } else if constexpr (F::kHasMin) {
-          acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_splat(block[r].min(g)), load(dsum)));
-        }
+      if constexpr (F::kHasMin && F::kSub16) {
+        const v128_t all = load(dsum), first = load(dsum_lo);
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(scales[2]), first),
+                                                       wasm_f32x4_mul(wasm_f32x4_splat(scales[3]), wasm_f32x4_sub(all, first))));
+      } else if constexpr (F::kHasMin) {
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_splat(scales[2]), load(dsum)));
       }
     }
   }
 }
 
+constexpr int kQuadRows = 4;  // rows sharing each quad's activation loads (of 1, 2 and 4, the fastest measured in V8)
+
+// Bytes of one thread's panel of kQuadRows rows.
+size_t panel_bytes(const MatmulArgs& m) {
+  return round_up(kQuadRows * static_cast<size_t>(m.cols) * 2) + round_up(kQuadRows * static_cast<size_t>(m.cols / 32) * 16);
+}
+
 // Rows [r0, r0 + R) times every token, a quad at a time; the padding lanes of the last quad are dropped.
 template <class F, int R>
-void rows_times_tokens(const MatmulArgs& m, const Acts& a, int64_t r0) {
+void rows_times_tokens(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64_t r0) {
   const uint8_t* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = m.W + static_cast<size_t>(r0 + r) * m.row_bytes;
+  auto* w = reinterpret_cast<Wide*>(panel);
+  auto* s = reinterpret_cast<float*>(panel + round_up(kQuadRows * static_cast<size_t>(m.cols) * 2));
+  fill_panel<F, R>(rows, a.n_blocks, w, s);
   for (int64_t t0 = 0; t0 < m.n_tokens; t0 += 4) {
     v128_t acc[R];
-    rows_times_quad<F, R>(rows, a, t0, acc);
+    panel_times_quad<F, R>(w, s, a, t0, acc);
     const int64_t n = std::min<int64_t>(4, m.n_tokens - t0);
     for (int r = 0; r < R; ++r) {
       float lanes[4];
@@ -490,17 +519,15 @@ void rows_times_tokens(const MatmulArgs& m, const Acts& a, int64_t r0) {
   }
 }
 
-constexpr int kQuadRows = 4;  // rows sharing each quad's activation loads (measured best of 1, 2 and 4 in V8)
-
 template <class F>
-void multiply_rows(const MatmulArgs& m, const Acts& a, int64_t r_begin, int64_t r_end) {
+void multiply_rows(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64_t r_begin, int64_t r_end) {
   if (m.n_tokens == 1) {
     for (int64_t r = r_begin; r < r_end; ++r) m.y[r] = row_times_token<F>(m.W + static_cast<size_t>(r) * m.row_bytes, a, 0);
     return;
   }
   int64_t r = r_begin;
-  for (; r + kQuadRows <= r_end; r += kQuadRows) rows_times_tokens<F, kQuadRows>(m, a, r);
-  for (; r < r_end; ++r) rows_times_tokens<F, 1>(m, a, r);
+  for (; r + kQuadRows <= r_end; r += kQuadRows) rows_times_tokens<F, kQuadRows>(m, a, panel, r);
+  for (; r < r_end; ++r) rows_times_tokens<F, 1>(m, a, panel, r);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -579,9 +606,10 @@ void multiply_float(const MatmulArgs& m, int64_t r_begin, int64_t r_end) {
   for (; r < r_end; ++r) float_rows<kType, 1>(m, r);
 }
 
-void multiply(const MatmulArgs& m, uint8_t* scratch, int, int64_t r_begin, int64_t r_end) {
+void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int64_t r_begin, int64_t r_end) {
   const bool quantized = visit_quantized(m.type, [&](auto format) {
-    multiply_rows<decltype(format)>(m, acts_in(m, scratch), r_begin, r_end);
+    uint8_t* panel = scratch + acts_bytes(m) + (m.n_tokens > 1 ? static_cast<size_t>(thread) * panel_bytes(m) : 0);
+    multiply_rows<decltype(format)>(m, acts_in(m, scratch), panel, r_begin, r_end);
   });
   if (quantized) return;
   switch (m.type) {
