@@ -520,10 +520,17 @@ void rows_times_tokens(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64
 }
 
 template <class F>
+void decode_rows(const MatmulArgs& m, const Acts& a, int64_t r_begin, int64_t r_end) {
+  for (int64_t r = r_begin; r < r_end; ++r) m.y[r] = row_times_token<F>(m.W + static_cast<size_t>(r) * m.row_bytes, a, 0);
+}
+
+template <class F>
 void multiply_rows(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64_t r_begin, int64_t r_end) {
   if (m.n_tokens == 1) {
-    for (int64_t r = r_begin; r < r_end; ++r) m.y[r] = row_times_token<F>(m.W + static_cast<size_t>(r) * m.row_bytes, a, 0);
-    return;
+    // Called through a pointer the optimizer cannot see through, so that the decode loop stays a function
+    // of its own: V8 compiles it to slower code inlined into one function with every format's tiles.
+    static void (*volatile decode)(const MatmulArgs&, const Acts&, int64_t, int64_t) = &decode_rows<F>;
+    return decode(m, a, r_begin, r_end);
   }
   int64_t r = r_begin;
   for (; r + kQuadRows <= r_end; r += kQuadRows) rows_times_tokens<F, kQuadRows>(m, a, panel, r);
