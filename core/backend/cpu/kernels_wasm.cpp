@@ -2,9 +2,10 @@
 //
 // SIMD128 multiplies 16-bit integers (i32x4.dot_i16x8_s: 8 products summed in pairs), so activations are
 // quantized per 32 values to int8 range and stored widened to int16; weights are decoded per group of 32
-// into signed bytes (quant - zero point) and widened once per group. Each weight row is decoded once for
-// up to 4 tokens at a time, which is also how prefill stays matrix-matrix: a group's decoded weights feed
-// every token of the tile before the next group is read.
+// into signed bytes (quant - zero point) and widened once per group. Decode multiplies each row by its one
+// token. Prefill decodes 4 rows at a time into a panel (int16 groups, float scales) that stays in cache
+// for every quad of tokens; a tile of 4 rows times a quad loads each token's activations once for the
+// four rows and applies the scales to the quad's four sums as one vector.
 #include "backend/cpu/simd_dispatch.h"
 
 #if defined(__wasm_simd128__)
@@ -279,31 +280,41 @@ bool visit_quantized(TensorType type, Fn&& fn) {
 
 // ---------------------------------------------------------------------------------------------------
 // Activations: token t has q[t * cols ..] (int16 holding int8-range values), and per 32-block b the
-// scale d, dsum = d * sum(q) and dsum_lo = d * sum of its first 16 q at [t * n_blocks + b]. Scratch holds
-// them in that order.
+// scale d, dsum = d * sum(q) and dsum_lo = d * sum of its first 16 q at [b * n_pad + t]: block-major, so
+// that the scales of 4 consecutive tokens are one vector. With more than one token, the tokens are padded
+// to a multiple of 4 with zeros (prefill runs on quads of tokens). Scratch holds them in that order.
 
 struct Acts {
   int16_t* q;
   float* d;
   float* dsum;
   float* dsum_lo;
-  int64_t cols, n_blocks;
+  int64_t cols, n_blocks, n_pad;
 };
 
 size_t round_up(size_t n) { return (n + 63) / 64 * 64; }
 
+int64_t padded_tokens(int64_t n_tokens) { return n_tokens == 1 ? 1 : (n_tokens + 3) / 4 * 4; }
+
 Acts acts_in(const MatmulArgs& m, uint8_t* scratch) {
-  const auto n_tokens = static_cast<size_t>(m.n_tokens), cols = static_cast<size_t>(m.cols);
-  const size_t n_blocks = cols / 32, q_bytes = round_up(n_tokens * cols * 2), s_bytes = round_up(n_tokens * n_blocks * 4);
+  const auto n_pad = static_cast<size_t>(padded_tokens(m.n_tokens)), cols = static_cast<size_t>(m.cols);
+  const size_t n_blocks = cols / 32, q_bytes = round_up(n_pad * cols * 2), s_bytes = round_up(n_pad * n_blocks * 4);
   return {reinterpret_cast<int16_t*>(scratch), reinterpret_cast<float*>(scratch + q_bytes),
           reinterpret_cast<float*>(scratch + q_bytes + s_bytes), reinterpret_cast<float*>(scratch + q_bytes + 2 * s_bytes),
-          m.cols, static_cast<int64_t>(n_blocks)};
+          m.cols, static_cast<int64_t>(n_blocks), static_cast<int64_t>(n_pad)};
 }
 
-size_t scratch_bytes(const MatmulArgs& m, int) {
+size_t acts_bytes(const MatmulArgs& m) {
+  const auto n_pad = static_cast<size_t>(padded_tokens(m.n_tokens)), cols = static_cast<size_t>(m.cols);
+  return round_up(n_pad * cols * 2) + 3 * round_up(n_pad * (cols / 32) * 4);
+}
+
+size_t panel_bytes(const MatmulArgs& m);
+
+// The activations, then (prefill) one panel per thread.
+size_t scratch_bytes(const MatmulArgs& m, int n_threads) {
   if (!visit_quantized(m.type, [](auto) {})) return 0;
-  const auto n_tokens = static_cast<size_t>(m.n_tokens), cols = static_cast<size_t>(m.cols);
-  return round_up(n_tokens * cols * 2) + 3 * round_up(n_tokens * (cols / 32) * 4);
+  return acts_bytes(m) + (m.n_tokens > 1 ? static_cast<size_t>(n_threads) * panel_bytes(m) : 0);
 }
 
 void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out, float* dsum_lo_out) {
@@ -336,83 +347,194 @@ void prepare(const MatmulArgs& m, uint8_t* scratch, int64_t t_begin, int64_t t_e
   const Acts a = acts_in(m, scratch);
   for (int64_t t = t_begin; t < t_end; ++t) {
     for (int64_t b = 0; b < a.n_blocks; ++b) {
-      const int64_t i = t * a.n_blocks + b;
+      const int64_t i = b * a.n_pad + t;
       quantize_block(m.x + t * m.cols + 32 * b, a.q + t * a.cols + 32 * b, &a.d[i], &a.dsum[i], &a.dsum_lo[i]);
     }
+  }
+  if (t_end != m.n_tokens) return;
+  // The part holding the last token also zeroes the padding, so that a quad's unused lanes stay finite.
+  std::fill(a.q + m.n_tokens * a.cols, a.q + a.n_pad * a.cols, int16_t{0});
+  for (int64_t b = 0; b < a.n_blocks; ++b) {
+    for (int64_t t = m.n_tokens; t < a.n_pad; ++t) a.d[b * a.n_pad + t] = a.dsum[b * a.n_pad + t] = a.dsum_lo[b * a.n_pad + t] = 0.0f;
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
-// One weight row times T tokens.
+// The integer dot product of one decoded group (widened to int16 once, used for every token) with the
+// 32 activations at x: two vectors of partial sums, values 0-15 and 16-31 (kSub16 formats scale them apart).
 
-template <class F, int T>
-void row_times_tokens(const uint8_t* row, const Acts& a, int64_t t0, float* y, int64_t y_stride) {
-  // With one token, two accumulators alternate between groups so that float adds do not wait on each other.
-  constexpr int kSlots = T == 1 ? 2 : 1;
-  v128_t acc[T][kSlots];
-  float min_acc[T];
-  for (int t = 0; t < T; ++t) {
-    for (int s = 0; s < kSlots; ++s) acc[t][s] = wasm_f32x4_splat(0.0f);
-    min_acc[t] = 0.0f;
-  }
-  const int16_t* x[T];
-  const float* d[T];
-  const float* dsum[T];
-  const float* dsum_lo[T];
-  for (int t = 0; t < T; ++t) {
-    x[t] = a.q + (t0 + t) * a.cols;
-    d[t] = a.d + (t0 + t) * a.n_blocks;
-    dsum[t] = a.dsum + (t0 + t) * a.n_blocks;
-    dsum_lo[t] = a.dsum_lo + (t0 + t) * a.n_blocks;
-  }
+struct Wide {
+  v128_t w[4];
+  explicit Wide(const Group& g)
+      : w{wasm_i16x8_extend_low_i8x16(g.w0), wasm_i16x8_extend_high_i8x16(g.w0), wasm_i16x8_extend_low_i8x16(g.w1),
+          wasm_i16x8_extend_high_i8x16(g.w1)} {}
+};
+
+struct HalfDots {
+  v128_t lo, hi;
+};
+
+HalfDots group_dot(const Wide& w, const int16_t* x) {
+  return {wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.w[0], load(x)), wasm_i32x4_dot_i16x8(w.w[1], load(x + 8))),
+          wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.w[2], load(x + 16)), wasm_i32x4_dot_i16x8(w.w[3], load(x + 24)))};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One weight row times one token (decode: the weights stream from memory once).
+
+template <class F>
+float row_times_token(const uint8_t* row, const Acts& a, int64_t t) {
+  // Two accumulators alternate between groups so that float adds do not wait on each other.
+  v128_t acc[2] = {wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f)};
+  float min_acc = 0.0f;
+  const int16_t* x = a.q + t * a.cols;
   for (int64_t b = 0; b < a.n_blocks / F::kGroups; ++b) {
     const typename F::Block block(row + b * F::kBlockBytes);
     for (int g = 0; g < F::kGroups; ++g) {
-      const int64_t ab = b * F::kGroups + g;
-      const int slot = static_cast<int>(ab % kSlots);
-      const Group w = block.group(g);
-      const v128_t w0 = wasm_i16x8_extend_low_i8x16(w.w0), w1 = wasm_i16x8_extend_high_i8x16(w.w0);
-      const v128_t w2 = wasm_i16x8_extend_low_i8x16(w.w1), w3 = wasm_i16x8_extend_high_i8x16(w.w1);
-      for (int t = 0; t < T; ++t) {
-        const int16_t* xt = x[t] + 32 * ab;
-        const v128_t dot0 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w0, load(xt)), wasm_i32x4_dot_i16x8(w1, load(xt + 8)));
-        const v128_t dot1 = wasm_i32x4_add(wasm_i32x4_dot_i16x8(w2, load(xt + 16)), wasm_i32x4_dot_i16x8(w3, load(xt + 24)));
+      const int64_t ab = b * F::kGroups + g, at = ab * a.n_pad + t;
+      const HalfDots dot = group_dot(Wide(block.group(g)), x + 32 * ab);
+      v128_t& sum = acc[ab % 2];
+      if constexpr (F::kSub16) {
+        const v128_t scaled0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot.lo), wasm_f32x4_splat(block.scale16(g, 0) * a.d[at]));
+        const v128_t scaled1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot.hi), wasm_f32x4_splat(block.scale16(g, 1) * a.d[at]));
+        sum = wasm_f32x4_add(sum, wasm_f32x4_add(scaled0, scaled1));
+      } else {
+        const v128_t both = wasm_f32x4_convert_i32x4(wasm_i32x4_add(dot.lo, dot.hi));
+        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(both, wasm_f32x4_splat(block.scale(g) * a.d[at])));
+      }
+      if constexpr (F::kHasMin && F::kSub16) {
+        min_acc += block.min16(g, 0) * a.dsum_lo[at] + block.min16(g, 1) * (a.dsum[at] - a.dsum_lo[at]);
+      } else if constexpr (F::kHasMin) {
+        min_acc += block.min(g) * a.dsum[at];
+      }
+    }
+  }
+  return hsum(wasm_f32x4_add(acc[0], acc[1])) + min_acc;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Prefill: R weight rows times a quad of tokens, from a panel of the rows decoded once for the whole
+// product. The four tokens' integer sums are reduced into one vector (lane i = token i) so that scales,
+// mins and accumulation run once per group for all four tokens.
+
+// Lane i = the sum of the lanes of s[i].
+v128_t sum_each(const v128_t s[4]) {
+  const v128_t s01 = wasm_i32x4_add(wasm_i32x4_shuffle(s[0], s[1], 0, 4, 1, 5), wasm_i32x4_shuffle(s[0], s[1], 2, 6, 3, 7));
+  const v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(s[2], s[3], 0, 4, 1, 5), wasm_i32x4_shuffle(s[2], s[3], 2, 6, 3, 7));
+  return wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+}
+
+// A panel holds R rows decoded and widened once for every quad of the product: group ab of row r at
+// w[ab * R + r], its scales and mins as floats at s[4 * (ab * R + r)] (scale, second scale, min, second
+// min; the second ones for kSub16 formats).
+template <class F, int R>
+void fill_panel(const uint8_t* const* rows, int64_t n_blocks, Wide* w, float* s) {
+  for (int64_t b = 0; b < n_blocks / F::kGroups; ++b) {
+    for (int r = 0; r < R; ++r) {
+      const typename F::Block block(rows[r] + b * F::kBlockBytes);
+      for (int g = 0; g < F::kGroups; ++g) {
+        const int64_t at = (b * F::kGroups + g) * R + r;
+        w[at] = Wide(block.group(g));
+        float* scales = s + 4 * at;
         if constexpr (F::kSub16) {
-          const v128_t scaled0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot0), wasm_f32x4_splat(block.scale16(g, 0) * d[t][ab]));
-          const v128_t scaled1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot1), wasm_f32x4_splat(block.scale16(g, 1) * d[t][ab]));
-          acc[t][slot] = wasm_f32x4_add(acc[t][slot], wasm_f32x4_add(scaled0, scaled1));
+          scales[0] = block.scale16(g, 0);
+          scales[1] = block.scale16(g, 1);
+          scales[2] = block.min16(g, 0);
+          scales[3] = block.min16(g, 1);
         } else {
-          const v128_t dot = wasm_f32x4_convert_i32x4(wasm_i32x4_add(dot0, dot1));
-          acc[t][slot] = wasm_f32x4_add(acc[t][slot], wasm_f32x4_mul(dot, wasm_f32x4_splat(block.scale(g) * d[t][ab])));
-        }
-        if constexpr (F::kHasMin && F::kSub16) {
-          min_acc[t] += block.min16(g, 0) * dsum_lo[t][ab] + block.min16(g, 1) * (dsum[t][ab] - dsum_lo[t][ab]);
-        } else if constexpr (F::kHasMin) {
-          min_acc[t] += block.min(g) * dsum[t][ab];
+          scales[0] = block.scale(g);
+          scales[1] = 0.0f;
+          scales[2] = block.min(g);
+          scales[3] = 0.0f;
         }
       }
     }
   }
-  for (int t = 0; t < T; ++t) {
-    v128_t sum = acc[t][0];
-    for (int s = 1; s < kSlots; ++s) sum = wasm_f32x4_add(sum, acc[t][s]);
-    y[t * y_stride] = hsum(sum) + min_acc[t];
+}
+
+template <class F, int R>
+void panel_times_quad(const Wide* w, const float* s, const Acts& a, int64_t t0, v128_t* acc) {
+  for (int r = 0; r < R; ++r) acc[r] = wasm_f32x4_splat(0.0f);
+  // Pointers walk along the row (wasm32 addresses: no 64-bit index arithmetic in the loop).
+  const int16_t* x = a.q + t0 * a.cols;
+  const float* d = a.d + t0;
+  const float* dsum = a.dsum + t0;
+  const float* dsum_lo = a.dsum_lo + t0;
+  const auto stride = static_cast<size_t>(a.cols), scale_stride = static_cast<size_t>(a.n_pad);
+  const auto n_blocks = static_cast<size_t>(a.n_blocks);
+  for (size_t ab = 0; ab < n_blocks; ++ab, x += 32, d += scale_stride, dsum += scale_stride, dsum_lo += scale_stride, w += R, s += 4 * R) {
+    HalfDots dots[R][4];
+    for (int i = 0; i < 4; ++i) {
+      for (int r = 0; r < R; ++r) dots[r][i] = group_dot(w[r], x + i * stride);
+    }
+    const v128_t dv = load(d);
+    for (int r = 0; r < R; ++r) {
+      const float* scales = s + 4 * r;
+      if constexpr (F::kSub16) {
+        const v128_t lo[4] = {dots[r][0].lo, dots[r][1].lo, dots[r][2].lo, dots[r][3].lo};
+        const v128_t hi[4] = {dots[r][0].hi, dots[r][1].hi, dots[r][2].hi, dots[r][3].hi};
+        const v128_t scaled = wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(lo)), wasm_f32x4_splat(scales[0])),
+                                             wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(hi)), wasm_f32x4_splat(scales[1])));
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(scaled, dv));
+      } else {
+        const v128_t both[4] = {wasm_i32x4_add(dots[r][0].lo, dots[r][0].hi), wasm_i32x4_add(dots[r][1].lo, dots[r][1].hi),
+                                wasm_i32x4_add(dots[r][2].lo, dots[r][2].hi), wasm_i32x4_add(dots[r][3].lo, dots[r][3].hi)};
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(both)), wasm_f32x4_mul(dv, wasm_f32x4_splat(scales[0]))));
+      }
+      if constexpr (F::kHasMin && F::kSub16) {
+        const v128_t all = load(dsum), first = load(dsum_lo);
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_splat(scales[2]), first),
+                                                       wasm_f32x4_mul(wasm_f32x4_splat(scales[3]), wasm_f32x4_sub(all, first))));
+      } else if constexpr (F::kHasMin) {
+        acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_splat(scales[2]), load(dsum)));
+      }
+    }
+  }
+}
+
+constexpr int kQuadRows = 4;  // rows sharing each quad's activation loads (of 1, 2 and 4, the fastest measured in V8)
+
+// Bytes of one thread's panel of kQuadRows rows.
+size_t panel_bytes(const MatmulArgs& m) {
+  return round_up(kQuadRows * static_cast<size_t>(m.cols) * 2) + round_up(kQuadRows * static_cast<size_t>(m.cols / 32) * 16);
+}
+
+// Rows [r0, r0 + R) times every token, a quad at a time; the padding lanes of the last quad are dropped.
+template <class F, int R>
+void rows_times_tokens(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64_t r0) {
+  const uint8_t* rows[R];
+  for (int r = 0; r < R; ++r) rows[r] = m.W + static_cast<size_t>(r0 + r) * m.row_bytes;
+  auto* w = reinterpret_cast<Wide*>(panel);
+  auto* s = reinterpret_cast<float*>(panel + round_up(kQuadRows * static_cast<size_t>(m.cols) * 2));
+  fill_panel<F, R>(rows, a.n_blocks, w, s);
+  for (int64_t t0 = 0; t0 < m.n_tokens; t0 += 4) {
+    v128_t acc[R];
+    panel_times_quad<F, R>(w, s, a, t0, acc);
+    const int64_t n = std::min<int64_t>(4, m.n_tokens - t0);
+    for (int r = 0; r < R; ++r) {
+      float lanes[4];
+      wasm_v128_store(lanes, acc[r]);
+      for (int64_t i = 0; i < n; ++i) m.y[(t0 + i) * m.rows + r0 + r] = lanes[i];
+    }
   }
 }
 
 template <class F>
-void multiply_rows(const MatmulArgs& m, const Acts& a, int64_t r_begin, int64_t r_end) {
-  for (int64_t r = r_begin; r < r_end; ++r) {
-    const uint8_t* row = m.W + static_cast<size_t>(r) * m.row_bytes;
-    int64_t t = 0;
-    for (; t + 4 <= m.n_tokens; t += 4) row_times_tokens<F, 4>(row, a, t, m.y + t * m.rows + r, m.rows);
-    switch (m.n_tokens - t) {
-      case 3: row_times_tokens<F, 3>(row, a, t, m.y + t * m.rows + r, m.rows); break;
-      case 2: row_times_tokens<F, 2>(row, a, t, m.y + t * m.rows + r, m.rows); break;
-      case 1: row_times_tokens<F, 1>(row, a, t, m.y + t * m.rows + r, m.rows); break;
-      default: break;
-    }
+void decode_rows(const MatmulArgs& m, const Acts& a, int64_t r_begin, int64_t r_end) {
+  for (int64_t r = r_begin; r < r_end; ++r) m.y[r] = row_times_token<F>(m.W + static_cast<size_t>(r) * m.row_bytes, a, 0);
+}
+
+template <class F>
+void multiply_rows(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64_t r_begin, int64_t r_end) {
+  if (m.n_tokens == 1) {
+    // Called through a pointer the optimizer cannot see through, so that the decode loop stays a function
+    // of its own: V8 compiles it to slower code inlined into one function with every format's tiles.
+    static void (*volatile decode)(const MatmulArgs&, const Acts&, int64_t, int64_t) = &decode_rows<F>;
+    return decode(m, a, r_begin, r_end);
   }
+  int64_t r = r_begin;
+  for (; r + kQuadRows <= r_end; r += kQuadRows) rows_times_tokens<F, kQuadRows>(m, a, panel, r);
+  for (; r < r_end; ++r) rows_times_tokens<F, 1>(m, a, panel, r);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -491,9 +613,10 @@ void multiply_float(const MatmulArgs& m, int64_t r_begin, int64_t r_end) {
   for (; r < r_end; ++r) float_rows<kType, 1>(m, r);
 }
 
-void multiply(const MatmulArgs& m, uint8_t* scratch, int, int64_t r_begin, int64_t r_end) {
+void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int64_t r_begin, int64_t r_end) {
   const bool quantized = visit_quantized(m.type, [&](auto format) {
-    multiply_rows<decltype(format)>(m, acts_in(m, scratch), r_begin, r_end);
+    uint8_t* panel = scratch + acts_bytes(m) + (m.n_tokens > 1 ? static_cast<size_t>(thread) * panel_bytes(m) : 0);
+    multiply_rows<decltype(format)>(m, acts_in(m, scratch), panel, r_begin, r_end);
   });
   if (quantized) return;
   switch (m.type) {

@@ -68,6 +68,11 @@ export class DevAbi {
     return this.refOut(rows * nTokens, [weights, x], (w, xp, out) => this.abi.m._tabllm_ref_matmul(type, w, rows, cols, xp, nTokens, out));
   }
 
+  /** The same product with the module's SIMD128 kernels (cpu::matmul, Path::Simd) */
+  simdMatmul(type, weights, rows, cols, x, nTokens) {
+    return this.refOut(rows * nTokens, [weights, x], (w, xp, out) => this.abi.m._tabllm_simd_matmul(type, w, rows, cols, xp, nTokens, out));
+  }
+
   rmsnorm(x, weight, n, nTokens, eps) {
     return this.refOut(n * nTokens, [x, weight], (xp, wp, out) => this.abi.m._tabllm_ref_rmsnorm(xp, wp, n, nTokens, eps, out));
   }
