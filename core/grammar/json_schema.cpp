@@ -352,6 +352,19 @@ class Converter {
   // Both schemas hold; merges keyword by keyword, keeping the first value (with a warning) where two
   // constraints cannot be combined.
   json merge(json a, const json& b, const std::string& pointer, int depth) {
+    // Each schema holds on its own, so one side's additionalProperties also judges the properties only
+    // the other side declares; the merged schema applies it to their union instead: reported.
+    const auto judges_others = [](const json& x, const json& y) {
+      if (!x.contains("additionalProperties") || x["additionalProperties"] == json(true)) return false;
+      for (const char* k : {"properties", "patternProperties"})
+        if (y.contains(k) && y[k].is_object())
+          for (const auto& item : y[k].items())
+            if (!x.contains(k) || !x[k].is_object() || !x[k].contains(item.key())) return true;
+      return false;
+    };
+    if (judges_others(a, b) || judges_others(b, a))
+      unenforced("additionalProperties", pointer,
+                 "additionalProperties beside allOf or $ref also judges the properties the other schemas declare; not enforced on those");
     for (const auto& [key, vb] : b.items()) {
       if (!a.contains(key)) {
         a[key] = vb;

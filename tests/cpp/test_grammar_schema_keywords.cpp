@@ -169,6 +169,16 @@ TEST(GrammarSchemaKeywords, ValuesAParserOfDoublesReadsAlike) {
   for (const char* bad : {"0", "0.001", "0.00"}) EXPECT_FALSE(cents.accepts_text(bad)) << bad;
 }
 
+TEST(GrammarSchemaKeywords, AdditionalPropertiesAcrossAllOfIsReported) {
+  // The second schema allows no property at all, the first's `a` included: merged, `a` would pass.
+  const Checked split(R"({"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}}, {"additionalProperties": false}]})");
+  EXPECT_TRUE(split.warned("additionalProperties"));
+  const Checked together(R"({"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": false}, {"required": ["a"]}]})");
+  EXPECT_TRUE(together.converted.warnings.empty());
+  EXPECT_TRUE(together.accepts(R"({"a": 1})"));
+  EXPECT_FALSE(together.accepts(R"({"a": 1, "b": 2})"));
+}
+
 TEST(GrammarSchemaKeywords, FormatsAsValidatorsCheckThem) {
   const Checked time(R"({"type": "string", "format": "time"})");
   EXPECT_TRUE(time.accepts(R"("12:00:00Z")"));
