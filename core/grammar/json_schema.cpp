@@ -352,6 +352,19 @@ class Converter {
   // Both schemas hold; merges keyword by keyword, keeping the first value (with a warning) where two
   // constraints cannot be combined.
   json merge(json a, const json& b, const std::string& pointer, int depth) {
+    // Each schema holds on its own, so one side's additionalProperties also judges the properties only
+    // the other side declares; the merged schema applies it to their union instead: reported.
+    const auto judges_others = [](const json& x, const json& y) {
+      if (!x.contains("additionalProperties") || x["additionalProperties"] == json(true)) return false;
+      for (const char* k : {"properties", "patternProperties"})
+        if (y.contains(k) && y[k].is_object())
+          for (const auto& item : y[k].items())
+            if (!x.contains(k) || !x[k].is_object() || !x[k].contains(item.key())) return true;
+      return false;
+    };
+    if (judges_others(a, b) || judges_others(b, a))
+      unenforced("additionalProperties", pointer,
+                 "additionalProperties beside allOf or $ref also judges the properties the other schemas declare; not enforced on those");
     for (const auto& [key, vb] : b.items()) {
       if (!a.contains(key)) {
         a[key] = vb;
@@ -936,27 +949,34 @@ class Converter {
       if (!lo && !hi) return json_integer();
       return rule("integer-range", schema::integer_range_expression(lo, hi));
     }
-    const std::string magnitude = multiple_magnitude(k);
-    if ((lo && *lo != 0) || (hi && *hi != 0))
-      unenforced(lo && *lo != 0 ? "minimum" : "maximum", pointer, "with multipleOf, only the signs of the bounds are enforced");
+    const std::string positive = positive_multiples(k);
+    const std::string magnitude = rule("multiple-of-" + std::to_string(k), "\"0\" | " + positive);
+    // A bound within k of zero is exact as a sign: the nearest multiple past it is k or -k.
+    const bool above_zero = lo && *lo > 0 && static_cast<uint64_t>(*lo) <= k;
+    const bool below_zero = hi && *hi < 0 && static_cast<uint64_t>(-*hi) <= k;
+    if ((lo && *lo != 0 && !above_zero) || (hi && *hi != 0 && !below_zero))
+      unenforced(lo && *lo != 0 && !above_zero ? "minimum" : "maximum", pointer, "with multipleOf, only the signs of the bounds are enforced");
+    if (above_zero) return positive;
     if (lo && *lo >= 0) return magnitude;
-    if (hi && *hi <= 0) return rule("non-positive-multiples", "\"0\" | \"-\" " + magnitude);
+    if (below_zero) return rule("negative-multiples", "\"-\" " + positive);
+    if (hi && *hi <= 0) return rule("non-positive-multiples", "\"0\" | \"-\" " + positive);
     return rule("integer-multiples", "\"-\"? " + magnitude);
   }
 
-  // The rule for the decimal magnitudes that are multiples of k (its remainder automaton: k rules).
-  std::string multiple_magnitude(uint64_t k) {
+  // The rule for the positive decimal magnitudes that are multiples of k, of at most 15 digits: below
+  // 2^53, so a parser of doubles reads them exactly (a longer multiple in the text may be read as a
+  // non-multiple).
+  std::string positive_multiples(uint64_t k) {
     if (auto it = multiple_rules_.find(k); it != multiple_rules_.end()) return it->second;
-    std::vector<std::string> names;
-    for (uint64_t r = 0; r < k; ++r) names.push_back(unique_name("multiple-of-" + std::to_string(k) + "-r" + std::to_string(r)));
-    for (uint64_t r = 0; r < k; ++r) rules_.push_back({names[r], schema::multiple_state_body(k, r, names)});
-    return multiple_rules_[k] = rule("multiple-of-" + std::to_string(k), schema::multiple_magnitude(k, names));
+    const std::string positive = schema::positive_multiples(k, 15, [&](const std::string& hint, const std::string& body) { return rule(hint, body); });
+    return multiple_rules_[k] = rule("positive-multiples-of-" + std::to_string(k), positive);
   }
 
   std::string number_grammar(const json& schema, const std::string& pointer) {
     const auto lower = lower_bound(schema, pointer);
     const auto upper = upper_bound(schema, pointer);
     std::string fraction = "( \".\" [0-9]+ )?", exponent = "( [eE] [\\-+]? [0-9]+ )?";
+    int places = 0;  // most decimal places multipleOf allows (0: any)
     if (const auto multiple = multiple_of(schema, pointer)) {
       if (multiple->integer > 1) {
         // Integral multiples, possibly written with a zero fraction (3.0).
@@ -966,7 +986,8 @@ class Converter {
         return integers.empty() ? "" : rule("integral-number", integers + " ( \".\" \"0\"+ )?");
       }
       if (multiple->decimal_places > 0) {
-        fraction = "( \".\" [0-9]{1," + std::to_string(multiple->decimal_places) + "} )?";
+        places = multiple->decimal_places;
+        fraction = "( \".\" [0-9]{1," + std::to_string(places) + "} )?";
         exponent = "";
       } else {
         unenforced("multipleOf", pointer + "/multipleOf", "multipleOf " + schema["multipleOf"].dump() + " is not enforced on numbers");
@@ -985,11 +1006,22 @@ class Converter {
                                                           upper && upper->exclusive);
       if (range) return range->empty() ? "" : rule("number-range", *range);
     }
+    // Not zero: a non-zero digit somewhere in the magnitude, which has no exponent, since a parser of
+    // doubles reads 1e-400 as 0, which an exclusive bound of 0 refuses.
+    const std::string non_zero = [&] {
+      std::string small = "\"0\"* [1-9] [0-9]*";
+      if (places > 0) {
+        std::vector<std::string> by_zeros;
+        for (int zeros = 0; zeros < places; ++zeros)
+          by_zeros.push_back((zeros ? "\"0\"{" + std::to_string(zeros) + "} " : std::string()) + "[1-9] [0-9]{0," + std::to_string(places - 1 - zeros) + "}");
+        small = "( " + join_alternatives(by_zeros) + " )";
+      }
+      return "( [1-9] [0-9]* " + fraction + " | \"0\" \".\" " + small + " )";
+    }();
     std::string body;
     if (lower && lower->value >= 0) {
       if (lower->value == 0 && lower->exclusive) {
-        // Positive: a non-zero digit somewhere in the mantissa.
-        body = "( [1-9] [0-9]* " + fraction + " | \"0\" \".\" \"0\"* [1-9] [0-9]* ) " + exponent;
+        body = non_zero;
       } else {
         body = "( \"0\" | [1-9] [0-9]* ) " + fraction + " " + exponent;
       }
@@ -998,8 +1030,11 @@ class Converter {
       return rule("number-range", body);
     }
     if (upper && upper->value <= 0 && !lower) {
-      body = "\"-\" ( \"0\" | [1-9] [0-9]* ) " + fraction + " " + exponent;
-      if (!upper->exclusive) body = "\"0\" | \"-\"? \"0\" \".\" \"0\"+ | " + body;
+      if (upper->exclusive) {
+        body = "\"-\" " + non_zero;
+      } else {
+        body = "\"0\" | \"-\"? \"0\" \".\" \"0\"+ | \"-\" ( \"0\" | [1-9] [0-9]* ) " + fraction + " " + exponent;
+      }
       if (upper->value < 0) unenforced(upper->exclusive ? "exclusiveMaximum" : "maximum", pointer, "only the sign of the upper bound of a number is enforced");
       return rule("number-range", body);
     }

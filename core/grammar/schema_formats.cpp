@@ -22,6 +22,10 @@ constexpr std::string_view kHex = "[0-9a-fA-F]";
 constexpr std::string_view kOctet = R"(( "25" [0-5] | "2" [0-4] [0-9] | "1" [0-9] [0-9] | [1-9] [0-9] | [0-9] ))";
 constexpr std::string_view kLabel = R"([a-zA-Z0-9] ( [a-zA-Z0-9\-]{0,61} [a-zA-Z0-9] )?)";
 constexpr std::string_view kUriChar = R"([A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%])";
+// RFC 3986's character sets: unreserved and sub-delims; a path character adds ":" and "@".
+constexpr std::string_view kUriSub = R"([A-Za-z0-9\-._~!$&'()*+,;=])";
+constexpr std::string_view kUriPathChar = R"([A-Za-z0-9\-._~!$&'()*+,;=:@])";
+constexpr std::string_view kPercent = R"("%" [0-9a-fA-F] [0-9a-fA-F])";
 constexpr std::string_view kEmailLocalChar = R"([a-zA-Z0-9!#$%&'*+/=?\^_`{|}~\-])";
 
 // RFC 4291's text forms (RFC 3986's grammar): eight groups, or fewer around one "::", the last two
@@ -38,22 +42,39 @@ std::string ipv6(const std::string& hex, const std::string& ipv4) {
   return out;
 }
 
+// RFC 3986's URI (as ajv-formats checks it): scheme ":" then an authority ("//" userinfo@ host :port) and
+// path, or a path alone; then query and fragment, each at most once.
+std::string uri(const std::string& ipv6_address) {
+  const std::string percent(kPercent);
+  const std::string pchar = "( " + std::string(kUriPathChar) + " | " + percent + " )";
+  const std::string userinfo = R"(( [A-Za-z0-9\-._~!$&'()*+,;=:] | )" + percent + " )* \"@\"";
+  const std::string host = "( \"[\" " + ipv6_address + " \"]\" | ( " + std::string(kUriSub) + " | " + percent + " )* )";
+  const std::string authority = "( " + userinfo + " )? " + host + " ( \":\" [0-9]* )?";
+  const std::string segments = "( \"/\" " + pchar + "* )*";
+  const std::string hier = "( \"/\" \"/\"? " + authority + " " + segments + " | \"/\" ( " + pchar + "+ " + segments + " )? | " + pchar +
+                           "+ " + segments + " )";
+  const std::string rest = "( " + pchar + " | [/?] )*";
+  return "[a-zA-Z] [a-zA-Z0-9+.\\-]* \":\" " + hier + " ( \"?\" " + rest + " )? ( \"#\" " + rest + " )?";
+}
+
 }  // namespace
 
 std::optional<std::string> string_format_expression(std::string_view format) {
   const std::string date(kDate), partial_time(kPartialTime), offset(kOffset), hex(kHex), label(kLabel),
       octet(kOctet), uri_char(kUriChar), local(kEmailLocalChar);
-  const std::string hostname = label + " ( \".\" " + label + " )*";
+  // A hostname may end with the root's dot; an email's domain has at least two labels (as validators check).
+  const std::string hostname = label + " ( \".\" " + label + " )* \".\"?";
+  const std::string domain = label + " ( \".\" " + label + " )+";
   if (format == "date") return date;
-  if (format == "time") return partial_time + " " + offset + "?";
+  if (format == "time") return partial_time + " " + offset;
   if (format == "date-time") return date + " [Tt ] " + partial_time + " " + offset;
   if (format == "uuid")
     return hex + "{8} \"-\" " + hex + "{4} \"-\" " + hex + "{4} \"-\" " + hex + "{4} \"-\" " + hex + "{12}";
   if (format == "ipv4") return octet + " ( \".\" " + octet + " ){3}";
   if (format == "ipv6") return ipv6(hex, octet + " ( \".\" " + octet + " ){3}");
   if (format == "hostname") return hostname;
-  if (format == "email") return local + "+ ( \".\" " + local + "+ )* \"@\" " + hostname;
-  if (format == "uri" || format == "url") return "[a-zA-Z] [a-zA-Z0-9+.\\-]* \":\" " + uri_char + "*";
+  if (format == "email") return local + "+ ( \".\" " + local + "+ )* \"@\" " + domain;
+  if (format == "uri" || format == "url") return uri(ipv6(hex, octet + " ( \".\" " + octet + " ){3}"));
   if (format == "uri-reference") return uri_char + "*";
   return std::nullopt;
 }

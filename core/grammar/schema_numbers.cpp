@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -252,24 +253,34 @@ std::optional<std::string> decimal_range_expression(std::optional<double> lo, bo
   return alternatives.empty() ? "" : group(alternatives);
 }
 
-std::string multiple_state_body(uint64_t k, uint64_t r, const std::vector<std::string>& names) {
-  // Digits grouped by the state they lead to.
-  std::vector<std::string> alternatives;
-  std::vector<std::string> classes(static_cast<size_t>(k));
-  for (char d = '0'; d <= '9'; ++d) classes[static_cast<size_t>((r * 10 + static_cast<uint64_t>(d - '0')) % k)] += d;
-  for (size_t t = 0; t < classes.size(); ++t)
-    if (!classes[t].empty()) alternatives.push_back("[" + classes[t] + "] " + names[t]);
-  std::string body = join(alternatives, " | ");
-  return r == 0 ? "( " + body + " )?" : body;
-}
-
-std::string multiple_magnitude(uint64_t k, const std::vector<std::string>& names) {
-  std::vector<std::string> classes(static_cast<size_t>(k));
-  for (char d = '1'; d <= '9'; ++d) classes[static_cast<size_t>(static_cast<uint64_t>(d - '0') % k)] += d;
-  std::vector<std::string> alternatives{"\"0\""};
-  for (size_t t = 0; t < classes.size(); ++t)
-    if (!classes[t].empty()) alternatives.push_back("[" + classes[t] + "] " + names[t]);
-  return group(alternatives);
+std::string positive_multiples(uint64_t k, int digits, const std::function<std::string(const std::string&, const std::string&)>& define) {
+  const size_t n_rem = static_cast<size_t>(k);
+  // can_end[n][r]: from remainder r, a multiple can end within n more digits.
+  std::vector<std::vector<bool>> can_end(static_cast<size_t>(digits), std::vector<bool>(n_rem, false));
+  can_end[0][0] = true;
+  for (size_t n = 1; n < can_end.size(); ++n)
+    for (size_t r = 0; r < n_rem; ++r) {
+      bool ok = r == 0;
+      for (uint64_t d = 0; d < 10 && !ok; ++d) ok = can_end[n - 1][(r * 10 + d) % k];
+      can_end[n][r] = ok;
+    }
+  // names[n][r]: the digits that may follow remainder r with n digits left (it may end only at r == 0).
+  std::vector<std::vector<std::string>> names(can_end.size(), std::vector<std::string>(n_rem));
+  // Digits from remainder r (those in [first, 9]) grouped by the state they lead to, n digits left after.
+  const auto steps = [&](uint64_t r, char first, size_t n) {
+    std::vector<std::string> classes(n_rem), alternatives;
+    for (char d = first; d <= '9'; ++d) classes[static_cast<size_t>((r * 10 + static_cast<uint64_t>(d - '0')) % k)] += d;
+    for (size_t t = 0; t < n_rem; ++t)
+      if (!classes[t].empty() && can_end[n][t]) alternatives.push_back("[" + classes[t] + "]" + (n ? " " + names[n][t] : ""));
+    return alternatives;
+  };
+  for (size_t n = 1; n < can_end.size(); ++n)
+    for (uint64_t r = 0; r < k; ++r) {
+      if (!can_end[n][r]) continue;
+      const std::string body = join(steps(r, '0', n - 1), " | ");
+      names[n][r] = define("multiple-of-" + std::to_string(k) + "-r" + std::to_string(r), r == 0 ? "( " + body + " )?" : body);
+    }
+  return group(steps(0, '1', can_end.size() - 1));
 }
 
 }  // namespace tabllm::grammar::schema

@@ -17,11 +17,11 @@ std::string integer_range_expression(std::optional<int64_t> lo, std::optional<in
 // large (1e15 or more) to spell here.
 std::optional<std::string> decimal_range_expression(std::optional<double> lo, bool lo_x, std::optional<double> hi, bool hi_x);
 
-// Decimal magnitudes that are multiples of k (1 <= k), as k rules: names[r] is the rule for the digits
-// that may follow once the digits so far leave remainder r (it may end only at r == 0).
-std::string multiple_state_body(uint64_t k, uint64_t r, const std::vector<std::string>& names);
-// The magnitudes themselves ("0", or no leading zero), entering those rules.
-std::string multiple_magnitude(uint64_t k, const std::vector<std::string>& names);
+// Decimal magnitudes (no leading zero, not 0) that are multiples of k (1 <= k) with at most `digits`
+// digits: the automaton of the remainder modulo k, unrolled over the digits left and keeping only the
+// states from which a multiple can still end. define(hint, body) adds a rule and returns its name.
+std::string positive_multiples(uint64_t k, int digits,
+                               const std::function<std::string(const std::string&, const std::string&)>& define);
 
 // A GBNF expression for the content (between the quotes) of a string in the given `format`, or nullopt
 // when the format is not one the grammar enforces.

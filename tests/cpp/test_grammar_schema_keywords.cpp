@@ -137,4 +137,67 @@ TEST(GrammarSchemaKeywords, Ipv6Format) {
   EXPECT_TRUE(ip.converted.warnings.empty());
 }
 
+// Found by the property tests against ajv (tests/js/grammar-properties.test.mjs): what a parser of doubles
+// reads must satisfy the schema too, and formats follow what validators check.
+TEST(GrammarSchemaKeywords, ValuesAParserOfDoublesReadsAlike) {
+  // Multiples have at most 15 digits: longer ones are rounded when read, and may stop being multiples.
+  const Checked seven(R"({"type": "integer", "multipleOf": 7})");
+  EXPECT_TRUE(seven.accepts("700000000000007"));
+  EXPECT_FALSE(seven.accepts_text("7000000000000007"));
+  const Checked big(R"({"type": "integer", "multipleOf": 256})");
+  EXPECT_TRUE(big.accepts("256000000000000"));
+  EXPECT_FALSE(big.accepts("257"));
+  EXPECT_TRUE(big.converted.warnings.empty());
+  // A bound within k of zero is a sign.
+  const Checked positive_multiples(R"({"type": "integer", "multipleOf": 3, "exclusiveMinimum": 0})");
+  for (const char* ok : {"3", "300"}) EXPECT_TRUE(positive_multiples.accepts(ok)) << ok;
+  for (const char* bad : {"0", "-3", "4"}) EXPECT_FALSE(positive_multiples.accepts(bad)) << bad;
+  EXPECT_TRUE(positive_multiples.converted.warnings.empty());
+  const Checked negative_multiples(R"({"type": "integer", "multipleOf": 5, "maximum": -2})");
+  EXPECT_TRUE(negative_multiples.accepts("-5"));
+  EXPECT_FALSE(negative_multiples.accepts("0"));
+  EXPECT_TRUE(negative_multiples.converted.warnings.empty());
+  // An exclusive bound of 0: no exponent (1e-400 reads as 0) and no -0.
+  const Checked positive(R"({"type": "number", "exclusiveMinimum": 0})");
+  for (const char* ok : {"1", "0.5", "0.0001", "12.75"}) EXPECT_TRUE(positive.accepts(ok)) << ok;
+  for (const char* bad : {"0", "0.0", "1e-400", "5e3", "-1"}) EXPECT_FALSE(positive.accepts_text(bad)) << bad;
+  const Checked negative(R"({"type": "number", "exclusiveMaximum": 0})");
+  for (const char* ok : {"-1", "-0.5", "-0.0001"}) EXPECT_TRUE(negative.accepts(ok)) << ok;
+  for (const char* bad : {"0", "-0", "-0.0", "-1e-400"}) EXPECT_FALSE(negative.accepts_text(bad)) << bad;
+  const Checked cents(R"({"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01})");
+  for (const char* ok : {"0.01", "0.5", "3.25"}) EXPECT_TRUE(cents.accepts(ok)) << ok;
+  for (const char* bad : {"0", "0.001", "0.00"}) EXPECT_FALSE(cents.accepts_text(bad)) << bad;
+}
+
+TEST(GrammarSchemaKeywords, AdditionalPropertiesAcrossAllOfIsReported) {
+  // The second schema allows no property at all, the first's `a` included: merged, `a` would pass.
+  const Checked split(R"({"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}}, {"additionalProperties": false}]})");
+  EXPECT_TRUE(split.warned("additionalProperties"));
+  const Checked together(R"({"allOf": [{"type": "object", "properties": {"a": {"type": "integer"}}, "additionalProperties": false}, {"required": ["a"]}]})");
+  EXPECT_TRUE(together.converted.warnings.empty());
+  EXPECT_TRUE(together.accepts(R"({"a": 1})"));
+  EXPECT_FALSE(together.accepts(R"({"a": 1, "b": 2})"));
+}
+
+TEST(GrammarSchemaKeywords, FormatsAsValidatorsCheckThem) {
+  const Checked time(R"({"type": "string", "format": "time"})");
+  EXPECT_TRUE(time.accepts(R"("12:00:00Z")"));
+  EXPECT_TRUE(time.accepts(R"("12:00:00.5+02:00")"));
+  EXPECT_FALSE(time.accepts(R"("12:00:00")"));  // RFC 3339's full-time has an offset
+  const Checked host(R"({"type": "string", "format": "hostname"})");
+  EXPECT_TRUE(host.accepts(R"("example.com.")"));
+  EXPECT_TRUE(host.accepts(R"("localhost")"));
+  EXPECT_FALSE(host.accepts(R"("example..com")"));
+  const Checked email(R"({"type": "string", "format": "email"})");
+  EXPECT_TRUE(email.accepts(R"("a.b@example.com")"));
+  EXPECT_FALSE(email.accepts(R"("a@localhost")"));
+  EXPECT_FALSE(email.accepts(R"("a@example.com.")"));
+  const Checked uri(R"({"type": "string", "format": "uri"})");
+  for (const char* ok : {R"("https://user@example.com:8080/a/b?c=d&e#f")", R"("mailto:a@example.com")", R"("urn:isbn:0451450523")",
+                         R"("http://[::1]/x")", R"("file:///etc/hosts")", R"("a:%20b")"})
+    EXPECT_TRUE(uri.accepts(ok)) << ok;
+  for (const char* bad : {R"("no-scheme")", R"("a:")", R"("a:b#c#d")", R"("a:%zz")", R"("http://ex[am]ple.com")", R"("a:b c")"})
+    EXPECT_FALSE(uri.accepts(bad)) << bad;
+}
+
 }  // namespace

@@ -36,6 +36,35 @@ export const SCHEMAS = {
     $ref: '#/$defs/node',
   },
   choice: { anyOf: [{ type: 'integer' }, { type: 'null' }, { type: 'object', properties: { ok: { const: true } }, required: ['ok'] }] },
+  // Object keywords: keys sharing prefixes with undeclared ones, patternProperties, dependencies,
+  // min/maxProperties; exclusive bounds with multipleOf, formats, not.
+  item: {
+    type: 'object',
+    properties: {
+      id: { type: 'integer', exclusiveMinimum: 0, multipleOf: 3 },
+      idx: { type: 'string', format: 'ipv4' },
+      name: { type: 'string', not: { enum: ['none', 'null'] } },
+      host: { type: 'string', format: 'hostname' },
+    },
+    patternProperties: { '^x-': { type: 'boolean' } },
+    additionalProperties: false,
+    required: ['id', 'name'],
+    dependencies: { idx: ['host'] },
+    minProperties: 2,
+    maxProperties: 4,
+  },
+  reading: {
+    type: 'object',
+    properties: {
+      at: { type: 'string', format: 'time' },
+      delta: { type: 'integer', exclusiveMaximum: 0, multipleOf: 5 },
+      unit: { const: { name: 'm', scale: [1, 10] } },
+      from: { oneOf: [{ type: 'null' }, { type: 'string', format: 'ipv4' }] },
+    },
+    required: ['at', 'delta', 'unit', 'from'],
+    additionalProperties: false,
+  },
+  counts: { type: 'object', propertyNames: { pattern: '^[a-z]{1,4}$' }, additionalProperties: { type: 'integer', minimum: -5, maximum: 5 }, minProperties: 1, maxProperties: 3 },
 };
 
 /**
