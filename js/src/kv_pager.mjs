@@ -5,7 +5,7 @@
 // way back. A full store, a failed write or a lost page is a warning and the shift a plain one: never a
 // wrong answer. Encrypted (the engine's default), the pages are sealed records (at_rest/record.mjs) under a
 // key made for this spill and never stored: they are a live cache's, unreadable once the engine is gone.
-import { NodePageStore, MemoryPageStore } from './prefix_cache.mjs';
+import { IdbPageStore, NodePageStore, MemoryPageStore } from './prefix_cache.mjs';
 import { importNodeOnly, isNode } from './node_only.mjs';
 import { nodeSealer, webCryptoSealer } from './at_rest/record.mjs';
 import { SealedStore } from './at_rest/sealed_store.mjs';
@@ -191,7 +191,8 @@ export class OpfsSlabStore {
 /**
  * The spill of one engine: in Node files under `dir` (written in the background, read back with
  * readFileSync); in a worker with OPFS's synchronous access handles, one OPFS file (OpfsSlabStore);
- * elsewhere (a page's main thread, no OPFS) in JavaScript's memory, outside the WebAssembly heap.
+ * elsewhere (a page's main thread, no OPFS) in IndexedDB when pages are never read back, else in
+ * JavaScript's memory, outside the WebAssembly heap.
  * encrypt: pages are sealed on their way to a file. A browser opens records asynchronously only, and a
  * recall reads a page in the middle of a step: with readBack (kvRecall) an encrypted browser spill keeps
  * its pages in memory; without it, pages are written and never read, sealed.
@@ -209,7 +210,15 @@ export async function openKvPageSpill({ dir, maxBytes, onWarning, encrypt = fals
       warn(`OPFS cannot hold KV pages (${error.message}): they stay in memory`);
     }
   }
+  if (!isNode && globalThis.indexedDB && !readBack) {
+    // Pages that are never read back (no recall) leave the page's memory for IndexedDB, sealed when asked.
+    const idb = new IdbPageStore(`pages-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+    const key = encrypt ? await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']) : null;
+    const spill = new KvPageSpill(key ? new SealedStore(idb, webCryptoSealer(key), SEALED_AS) : idb, { maxBytes, onWarning });
+    return { spill, close: async () => { await spill.flush(); await idb.clear().catch(() => {}); } };
+  }
   if (!isNode) {
+    // A recall reads a page in the middle of a step, synchronously: on a page's main thread only memory can.
     const store = new MemoryPageStore();
     return { spill: new KvPageSpill(store, { maxBytes, onWarning, readSync: (name) => store.files.get(name) }), close: async () => {} };
   }

@@ -417,8 +417,75 @@ export class OpfsPageStore {
 }
 
 /**
- * The prefix cache for an engine: pages in OPFS (browsers) or in a folder (Node: cacheDir's sibling `kv`,
- * or TABLLM_KV_DIR), one store per identity; sealed with `keys` (at_rest/keys.mjs) unless it is null.
+ * Pages in IndexedDB (browsers without OPFS, and a page's main thread, where OPFS has no synchronous
+ * handles): database tabllm-kv, one record per page keyed NAME/page. The connection closes when another
+ * context deletes or upgrades the database (forget() in this or another tab), and opens again on the next call.
+ */
+export class IdbPageStore {
+  kind = 'indexeddb';
+  static DATABASE = 'tabllm-kv';
+  #db = null;
+
+  constructor(name) {
+    this.name = name;
+  }
+
+  #open() {
+    this.#db ??= new Promise((resolve, reject) => {
+      const opening = indexedDB.open(IdbPageStore.DATABASE, 1);
+      opening.onupgradeneeded = () => opening.result.createObjectStore('pages');
+      opening.onsuccess = () => {
+        const db = opening.result;
+        db.onversionchange = () => { db.close(); this.#db = null; };
+        resolve(db);
+      };
+      opening.onerror = () => { this.#db = null; reject(opening.error); };
+    });
+    return this.#db;
+  }
+
+  async #run(mode, fn) {
+    const db = await this.#open();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction('pages', mode);
+      const request = fn(tx.objectStore('pages'));
+      // A write counts once it is durable (the transaction committed), not when the request succeeds.
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(tx.error ?? request.error);
+      tx.onabort = () => reject(tx.error ?? new Error('the IndexedDB transaction was aborted'));
+    });
+  }
+
+  #key(page) {
+    return `${this.name}/${page}`;
+  }
+
+  async get(page) {
+    const value = await this.#run('readonly', (pages) => pages.get(this.#key(page)));
+    return value === undefined ? null : new Uint8Array(value);
+  }
+
+  async put(page, bytes) {
+    await this.#run('readwrite', (pages) => pages.put(bytes.slice().buffer, this.#key(page)));
+  }
+
+  async delete(page) {
+    await this.#run('readwrite', (pages) => pages.delete(this.#key(page)));
+  }
+
+  /** Removes this store's pages; resolves with how many there were. */
+  async clear() {
+    const range = IDBKeyRange.bound(`${this.name}/`, `${this.name}/\uffff`);
+    const count = await this.#run('readonly', (pages) => pages.count(range));
+    await this.#run('readwrite', (pages) => pages.delete(range));
+    return count;
+  }
+}
+
+/**
+ * The prefix cache for an engine: pages in OPFS (browsers; IndexedDB where OPFS is missing) or in a folder
+ * (Node: cacheDir's sibling `kv`, or TABLLM_KV_DIR), one store per identity; sealed with `keys`
+ * (at_rest/keys.mjs) unless it is null.
  */
 export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning, keys = null }) {
   const name = await digest(identity);
@@ -428,6 +495,8 @@ export async function openPrefixCache({ identity, cacheDir, maxBytes, onWarning,
     store = new NodePageStore(path.join((await nodeDirs(cacheDir)).kv, name));
   } else if (globalThis.navigator?.storage?.getDirectory) {
     store = new OpfsPageStore(name);
+  } else if (globalThis.indexedDB) {
+    store = new IdbPageStore(name);
   } else {
     store = new MemoryPageStore();
   }

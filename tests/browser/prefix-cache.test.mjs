@@ -224,3 +224,67 @@ test('Chromium, OPFS: the page store removed by another tab while the engine run
   assert.equal(mid.text, (await plainAnswer(context, last)).text);
   assert.ok(mid.warnings.some((w) => w.includes('could not be stored')), mid.warnings.join(' | '));
 }));
+
+// Records of IndexedDB's tabllm-kv database, by the store they belong to (its name before the "/").
+function idbStores() {
+  return new Promise((resolve, reject) => {
+    const opening = indexedDB.open('tabllm-kv');
+    opening.onerror = () => reject(opening.error);
+    opening.onsuccess = () => {
+      const db = opening.result;
+      if (!db.objectStoreNames.contains('pages')) { db.close(); return resolve({}); }
+      const keys = db.transaction('pages').objectStore('pages').getAllKeys();
+      keys.onsuccess = () => {
+        db.close();
+        const stores = {};
+        for (const key of keys.result) { const store = String(key).split('/')[0]; stores[store] = (stores[store] ?? 0) + 1; }
+        resolve(stores);
+      };
+    };
+  });
+}
+
+test('Chromium without OPFS: the prefix cache and the KV pager keep their pages in IndexedDB; a reloaded page continues from them', (t) => withContext(t, async (context) => {
+  // As a browser without the Origin Private File System (or where the site may not use it).
+  await context.addInitScript(() => { delete StorageManager.prototype.getDirectory; });
+  const page = await newPage(context);
+  const defineIdbStores = `globalThis.idbStores = ${idbStores}`;
+  assert.equal(await page.evaluate(() => typeof navigator.storage.getDirectory), 'undefined');
+  await page.evaluate(() => globalThis.open(true));
+  const first = await page.evaluate((p) => globalThis.ask({ prompt: p, maxTokens: 40 }), prompt);
+  const stored = await page.evaluate(idbStores);
+  assert.ok(Object.values(stored).some((n) => n >= 2), JSON.stringify(stored));
+  assert.ok(first.stats.pages_written >= 2, JSON.stringify(first.stats));
+
+  await page.reload();
+  await page.evaluate(install);
+  await page.evaluate(defineIdbStores);
+  const next = { prompt: `${prompt}${first.text} The next day,`, maxTokens: 16 };
+  const plain = await plainAnswer(context, next);
+  await page.evaluate(() => globalThis.open(true));
+  const restored = await page.evaluate((r) => globalThis.ask(r), next);
+  t.diagnostic(`IndexedDB: ${restored.reused} positions restored from ${restored.stats.pages_read} pages; TTFT ${restored.ttft.toFixed(0)} ms restored, ${plain.ttft.toFixed(0)} ms prefilled`);
+  assert.equal(restored.text, plain.text);
+  assert.ok(restored.reused >= 350, JSON.stringify(restored));
+
+  // A kvBudget engine on the page's main thread (no recall): the pages it drops go to IndexedDB, not memory.
+  const paged = await page.evaluate(async (p) => {
+    const { createEngine } = await import('/js/src/index.mjs');
+    await globalThis.engine.unload();
+    const engine = await createEngine({ model: '/models/stories260K-f32.gguf', backend: 'wasm', wasmVariant: 'single', contextSize: 512, kvBudget: 256 * 640 });
+    const reply = await engine.completions.create({ prompt: p, max_tokens: 300, temperature: 0, logit_bias: { 1: -100, 2: -100 } });
+    const stats = engine.kvPagerStats();
+    const during = await globalThis.idbStores();
+    await engine.unload();
+    return { usage: reply.usage, stats, during, after: await globalThis.idbStores() };
+  }, prompt.slice(0, 200));
+  t.diagnostic(`main-thread pager: ${JSON.stringify(paged.stats)}`);
+  assert.equal(paged.usage.completion_tokens, 300);
+  assert.ok(paged.stats.pagesOut >= 1 && paged.stats.store.pagesWritten === paged.stats.pagesOut && paged.stats.failures === 0, JSON.stringify(paged.stats));
+  const pagerStores = (stores) => Object.keys(stores).filter((name) => name.startsWith('pages-'));
+  assert.equal(pagerStores(paged.during).length, 1, JSON.stringify(paged.during));
+  assert.equal(pagerStores(paged.after).length, 0, 'the spill removes its pages when the engine unloads');
+
+  await page.evaluate(async () => { const { createEngine } = await import('/js/src/index.mjs'); await (await createEngine({ model: '/models/stories260K-f32.gguf', backend: 'wasm', wasmVariant: 'single' })).forget(); });
+  assert.deepEqual(await page.evaluate(() => indexedDB.databases().then((dbs) => dbs.map((d) => d.name).filter((n) => n.startsWith('tabllm')))), []);
+}));

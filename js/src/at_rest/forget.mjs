@@ -45,7 +45,7 @@ export async function forgetStored({ cacheDir } = {}) {
     }
     if (globalThis.indexedDB) {
       const { KEY_DB } = await import('./keys.mjs');
-      const names = indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [KEY_DB];
+      const names = indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [KEY_DB, 'tabllm-kv'];
       for (const name of names.filter((n) => n?.startsWith(OURS))) await attempt(`IndexedDB ${name}`, () => deleteDatabase(name));
     }
     if (globalThis.caches) {
