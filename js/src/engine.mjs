@@ -12,6 +12,7 @@ import { Cloud } from './cloud.mjs';
 import { TabllmAPIError, abortError, engineFailure, invalidRequest } from './errors.mjs';
 import { engineOptions } from './engine_options.mjs';
 import { eagerStream } from './eager_stream.mjs';
+import { createEmbeddings, embeddingBackend } from './embeddings.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 import { openModel } from './loader/index.mjs';
 import { fitBackend } from './loader/memory.mjs';
@@ -52,7 +53,11 @@ export class Engine {
     this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
     this.models = { list: async () => ({ object: 'list', data: this.modelInfo ? [this.#modelEntry()] : [] }) };
-    /** OpenAI-compatible fetch: POST /v1/chat/completions, /v1/completions, GET /v1/models. */
+    this.embeddings = createEmbeddings((fn) => this.#exclusive(() => {
+      this.#checkUsable();
+      return fn(this.#runner);
+    }), () => this.modelId);
+    /** OpenAI-compatible fetch: POST /v1/chat/completions, /v1/completions, /v1/embeddings, GET /v1/models. */
     this.fetch = createFetchHandler(this);
     /** The cloud fallback (cloud.mjs; the `cloud` option), else null: its log(), setConsent(), status(). */
     this.cloud = checked.cloud ? new Cloud(checked.cloud) : null;
@@ -94,7 +99,9 @@ export class Engine {
       if (report) choice = chooseBackend('auto', report, { allowSoftwareAdapter: this.#options.allowSoftwareAdapter });
       const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, gpuMemory } = this.#options;
       // The memory need is checked from the header, before a download starts.
-      const beforeLoad = (model) => { choice = fitBackend(choice, model, { auto: !!report, report, contextSize, kvType, gpuMemory }); };
+      const beforeLoad = (model) => {
+        choice = fitBackend(embeddingBackend(choice, model.header, { auto: !!report }), model, { auto: !!report, report, contextSize, kvType, gpuMemory });
+      };
       try {
         this.#source = await openModel(this.#options.model, { onProgress, signal, sha256, revision, hfEndpoint, cacheDir, beforeLoad });
         try {
@@ -395,6 +402,8 @@ export class Engine {
 
   async #create(kind, request, { signal } = {}) {
     if (!this.cloud) this.#checkUsable();
+    if (this.modelInfo?.kind === 'embedding')
+      throw invalidRequest('model', `'${this.modelId}' is an embedding model (${this.modelInfo.arch}): it gives embeddings (/v1/embeddings), not text`, 'model_not_chat');
     const parsed = kind === 'chat' ? parseChatRequest(request) : parseCompletionRequest(request);
     if (this.cloud) return this.cloud.create(parsed, request, this.#local(parsed, signal), signal);
     // The prompt and format are checked now, so a streaming request fails here, not mid-stream.

@@ -67,6 +67,7 @@ class WorkerEngine {
     this.runtime = {};
     this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
+    this.embeddings = { create: (request, opts) => this.#create('embedding', request, opts) };
     this.models = { list: async () => ({ object: 'list', data: this.modelInfo ? [{ id: this.modelId, object: 'model', created: 0, owned_by: 'tabllm' }] : [] }) };
     this.fetch = createFetchHandler(this);
   }

@@ -27,6 +27,7 @@ export class WasmRunner {
         }
       });
       const info = model.info();
+      if (info.kind === 'embedding') return new WasmRunner(wasm, model, null, info, info.context, null, model.createEmbedder({ threads: wasm.threads }));
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
       const pages = kvBudget ? await openKvPageSpill({ encrypt: encryptPages, readBack: kvRecall }) : null;
       try {
@@ -43,22 +44,33 @@ export class WasmRunner {
     }
   }
 
-  constructor(wasm, model, session, info, contextSize, kvPages = null) {
+  // An embedding model has an embedder and no session.
+  constructor(wasm, model, session, info, contextSize, kvPages = null, embedder = null) {
     this.wasm = wasm;
     this.kvPages = kvPages;
     // What the core reported of its paging, summed over requests (engine.kvPagerStats()).
     this.kvPageCounts = { pages_out: 0, pages_in: 0, bytes_out: 0, bytes_in: 0, page_out_ms: 0, rehydrate_ms: 0, failures: 0 };
     this.model = model;
     this.session = session;
+    this.embedder = embedder;
     this.info = info;
     this.contextSize = contextSize;
     this.backend = 'wasm';
-    this.details = { variant: wasm.variant, threads: wasm.threads, ...this.kvInfo() };
+    this.details = { variant: wasm.variant, threads: wasm.threads, ...(session ? this.kvInfo() : {}) };
     if (kvPages) this.details.kvPageStore = kvPages.spill.store.kind;
   }
 
   tokenize(text, addBos) {
     return this.model.tokenize(text, addBos);
+  }
+
+  /** Unit-length embeddings of token-id arrays, in one call (tabllm_embed). */
+  embed(inputs) {
+    return this.embedder.embed(inputs);
+  }
+
+  embedTokenize(text) {
+    return this.model.embedTokenize(text);
   }
 
   /** Generates a request (see runRequest) with core params (tabllm.h); see stepLoop. */
@@ -95,9 +107,10 @@ export class WasmRunner {
 
   async destroy() {
     this.session?.free();
+    this.embedder?.free();
     await this.kvPages?.close();
     this.model?.free();
-    this.session = this.model = null;
+    this.session = this.embedder = this.model = null;
     this.wasm.tabllm.shutdown();
   }
 }
