@@ -1,6 +1,6 @@
 // Embeddings in the package: WebAssembly (threads) against the native scalar path on the tiny bert,
 // nomic-bert and Qwen3-Embedding-shaped files; engine.embeddings.create in OpenAI's shapes and errors; the
-// real `openai` client through engine.fetch and through `tabllm serve` on 127.0.0.1.
+// real `openai` client through engine.fetch and through `tabllm serve` on 127.0.0.1; the worker engine.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 
 import OpenAI from 'openai';
 
-import { createEngine, similarity } from '../../js/src/index.mjs';
+import { createEngine, createWorkerEngine, similarity } from '../../js/src/index.mjs';
 import { startServer } from '../../js/src/serve.mjs';
 import { missingBuild, storiesEngine } from './api-env.mjs';
 import { modelsDir, nativeBuildDir, skipOrFail, wasmDir } from './wasm_env.mjs';
@@ -177,5 +177,20 @@ test('the openai client: embeddings.create through engine.fetch and through tabl
     }
   } finally {
     await server.close({ graceMs: 0 });
+  }
+});
+
+test('the worker engine answers embeddings as createEngine does, and its errors keep their OpenAI shape', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const worker = await createWorkerEngine({ model: modelPath('tiny-bert'), backend: 'wasm', wasmVariant: 'single' });
+  try {
+    assert.equal(worker.modelInfo.kind, 'embedding');
+    const direct = await engineFor('tiny-bert').embeddings.create({ input: TEXTS });
+    const r = await worker.embeddings.create({ input: TEXTS });
+    r.data.forEach((d, i) => assert.ok(similarity(d.embedding, direct.data[i].embedding) > 0.999999));
+    await assert.rejects(worker.embeddings.create({ input: 'a', dimensions: 8 }), (e) => e.status === 400 && e.param === 'dimensions');
+  } finally {
+    await worker.unload();
+    await worker.terminate();
   }
 });
