@@ -13,7 +13,7 @@ import OpenAI from 'openai';
 import { createEngine, createWorkerEngine, similarity } from '../../js/src/index.mjs';
 import { startServer } from '../../js/src/serve.mjs';
 import { missingBuild, storiesEngine } from './api-env.mjs';
-import { modelsDir, nativeBuildDir, skipOrFail, wasmDir } from './wasm_env.mjs';
+import { loadEngine, modelsDir, nativeBuildDir, skipOrFail, wasmDir } from './wasm_env.mjs';
 
 const SHAPES = ['tiny-bert', 'tiny-nomic-bert', 'tiny-qwen3-embedding'];
 const TEXTS = ['the quick brown fox jumps over the lazy dog', 'Hello, World! 42 cats sat on the mat.', 'search notes in the browser page', 'a'];
@@ -192,5 +192,32 @@ test('the worker engine answers embeddings as createEngine does, and its errors 
   } finally {
     await worker.unload();
     await worker.terminate();
+  }
+});
+
+test('the C ABI: texts and token arrays embed alike; sessions refuse an encoder, embedders a chat model; errors through the one channel', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const tabllm = await loadEngine('tabllm-st');
+  const bert = tabllm.loadModel(fs.readFileSync(modelPath('tiny-bert')));
+  const chat = tabllm.loadModel(fs.readFileSync(modelPath('tiny-qwen3')));
+  try {
+    assert.equal(bert.info().kind, 'embedding');
+    assert.equal(chat.info().kind, 'chat');
+    const embedder = bert.createEmbedder();
+    try {
+      const fromTexts = embedder.embedTexts(TEXTS);
+      const fromTokens = embedder.embed(TEXTS.map((text) => bert.embedTokenize(text)));
+      fromTexts.forEach((v, i) => assert.deepEqual(Array.from(v), Array.from(fromTokens[i])));
+      assert.throws(() => embedder.embed([[101, 102], []]), /input 1 is empty/);
+      assert.throws(() => embedder.embedTexts([]), /non-empty JSON array/);
+    } finally {
+      embedder.free();
+    }
+    assert.throws(() => bert.createSession(), /embedding model/);
+    assert.throws(() => bert.planWebgpu({}), /embedding model/);
+    assert.throws(() => chat.createEmbedder(), /chat model/);
+  } finally {
+    bert.free();
+    chat.free();
   }
 });

@@ -550,6 +550,13 @@ class Embedder {
     return inputs.map((_, i) => all.subarray(i * this.dim, (i + 1) * this.dim));
   }
 
+  /** @param {string[]} texts each tokenized with its special tokens (tabllm_embed_texts) @returns {Float32Array[]} */
+  embedTexts(texts) {
+    const all = this.abi.withStrings([JSON.stringify(texts)], (json) =>
+      this.abi.floatsOut(texts.length * this.dim, (out) => this.abi.checkStatus(this.abi.m._tabllm_embed_texts(this.handle, json, out))));
+    return texts.map((_, i) => all.subarray(i * this.dim, (i + 1) * this.dim));
+  }
+
   free() {
     if (this.handle) this.abi.m._tabllm_embedder_free(this.handle);
     this.handle = 0;
