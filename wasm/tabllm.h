@@ -212,9 +212,10 @@ TABLLM_API void tabllm_embedder_free(tabllm_embedder* embedder);
  * with the same model. */
 TABLLM_API const char* tabllm_embed_tokenize(tabllm_model* model, const char* text);
 /* Embeds `n_inputs` inputs in one call: input i is the lengths[i] token ids that follow input i - 1 at `ids`.
- * Encoders run the inputs together (attention within each input only), decoders one after another. Writes
- * n_inputs * dim floats to `out`, each input's pooled, unit-length embedding. Returns 0, or -1 (an input is
- * empty, longer than the model's context, or holds an id outside the vocabulary: the error names it). */
+ * The inputs run together in one forward pass, each attending only to itself (decoders: as many as fit the
+ * context a pass). Writes n_inputs * dim floats to `out`, each input's pooled, unit-length embedding.
+ * Returns 0, or -1 (an input is empty, longer than the model's context, or holds an id outside the
+ * vocabulary: the error names it). */
 TABLLM_API int tabllm_embed(tabllm_embedder* embedder, const int32_t* ids, const int32_t* lengths, int n_inputs, float* out);
 /* Texts as a JSON array of strings: each tokenized as tabllm_embed_tokenize, then embedded as tabllm_embed. */
 TABLLM_API int tabllm_embed_texts(tabllm_embedder* embedder, const char* texts_json, float* out);

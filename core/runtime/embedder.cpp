@@ -1,5 +1,7 @@
 #include "runtime/embedder.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "ops/pooling.h"
 
@@ -43,17 +45,15 @@ void Embedder::embed(std::span<const std::vector<int32_t>> inputs, float* out) {
   const auto length = [&](size_t i) { return static_cast<int64_t>(inputs[i].size()); };
   size_t first = 0;
   while (first < inputs.size()) {
-    // Encoders take as many inputs as fit in max_batch_tokens (a longer one goes alone); decoders one.
+    // As many inputs as fit in max_batch_tokens (a longer one goes alone) and, for a decoder, in its KV cache.
+    const int64_t room = encoder_ ? options_.max_batch_tokens : std::min(options_.max_batch_tokens, decoder_->context_size());
     size_t end = first + 1;
     int64_t tokens = length(first);
-    while (encoder_ && end < inputs.size() && tokens + length(end) <= options_.max_batch_tokens) tokens += length(end++);
+    while (end < inputs.size() && tokens + length(end) <= room) tokens += length(end++);
     hidden_.resize(static_cast<size_t>(tokens * dim));
-    if (encoder_) {
-      std::vector<std::span<const int32_t>> group(inputs.begin() + static_cast<std::ptrdiff_t>(first), inputs.begin() + static_cast<std::ptrdiff_t>(end));
-      encoder_->hidden_states(group, hidden_.data());
-    } else {
-      decoder_->hidden_states(inputs[first], 0, hidden_.data());
-    }
+    const std::vector<std::span<const int32_t>> group(inputs.begin() + static_cast<std::ptrdiff_t>(first), inputs.begin() + static_cast<std::ptrdiff_t>(end));
+    if (encoder_) encoder_->hidden_states(group, hidden_.data());
+    else decoder_->hidden_states(group, hidden_.data());
     int64_t row = 0;
     for (size_t i = first; i < end; ++i) {
       const auto n = static_cast<int64_t>(inputs[i].size());

@@ -1,6 +1,6 @@
-// Embeddings of whole inputs: the model's pass over them (the encoder pass of bert and nomic-bert, many
-// inputs at once; the decoder pass of a decoder embedding model such as Qwen3-Embedding, one input at a
-// time from position 0), the file's pooling, then L2 normalisation (as llama.cpp's llama-embedding does).
+// Embeddings of whole inputs: the model's pass over many of them at once (the encoder pass of bert and
+// nomic-bert; the decoder pass of a decoder embedding model such as Qwen3-Embedding, each input attending
+// to itself only), the file's pooling, then L2 normalisation (as llama.cpp's llama-embedding does).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,7 +16,7 @@ namespace tabllm {
 struct EmbedOptions {
   int n_threads = 1;
   cpu::Path path = cpu::Path::Simd;
-  int64_t max_batch_tokens = 2048;  // inputs are grouped into encoder passes of up to this many tokens
+  int64_t max_batch_tokens = 2048;  // inputs are grouped into passes of up to this many tokens (decoders: and their context)
 };
 
 class Embedder {

@@ -57,8 +57,27 @@ void CpuForward::forward(std::span<const int32_t> tokens, int64_t pos, Logits wh
   forward_layers(tokens, pos, which == Logits::All ? Output::All : Output::Last, logits, c_.n_layers);
 }
 
-void CpuForward::hidden_states(std::span<const int32_t> tokens, int64_t pos, float* out) {
-  forward_layers(tokens, pos, Output::Hidden, out, c_.n_layers);
+void CpuForward::hidden_states(std::span<const std::span<const int32_t>> sequences, float* out) {
+  std::vector<int32_t> tokens;
+  for (const auto& sequence : sequences) {
+    const auto start = static_cast<int64_t>(tokens.size());
+    for (size_t p = 0; p < sequence.size(); ++p) {
+      sequence_pos_.push_back(static_cast<int64_t>(p));
+      sequence_start_.push_back(start);
+    }
+    tokens.insert(tokens.end(), sequence.begin(), sequence.end());
+  }
+  try {
+    if (static_cast<int64_t>(tokens.size()) > kv_.capacity())
+      throw Error(std::to_string(tokens.size()) + " tokens do not fit a context of " + std::to_string(kv_.capacity()));
+    forward_layers(tokens, 0, Output::Hidden, out, c_.n_layers);
+  } catch (...) {
+    sequence_pos_.clear();
+    sequence_start_.clear();
+    throw;
+  }
+  sequence_pos_.clear();
+  sequence_start_.clear();
 }
 
 void CpuForward::forward_draft(std::span<const int32_t> tokens, int64_t pos, int64_t n_layers, float* logits) {
@@ -127,8 +146,9 @@ void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Ou
     dequantize_row(e.type, e.data + static_cast<size_t>(tokens[t]) * e.row_bytes(), &x_[t * dim], dim);
     if (c_.scale_embedding)
       for (int64_t i = 0; i < dim; ++i) x_[t * dim + i] *= embedding_scale;
-    ops::rope_cos_sin(pos + t, inv_freq_global_, c_.rope_attn_factor, &rope_[0].cos[t * half], &rope_[0].sin[t * half]);
-    ops::rope_cos_sin(pos + t, inv_freq_local_, c_.rope_attn_factor, &rope_[1].cos[t * half], &rope_[1].sin[t * half]);
+    const int64_t rope_pos = sequence_pos_.empty() ? pos + t : sequence_pos_[static_cast<size_t>(pos + t)];
+    ops::rope_cos_sin(rope_pos, inv_freq_global_, c_.rope_attn_factor, &rope_[0].cos[t * half], &rope_[0].sin[t * half]);
+    ops::rope_cos_sin(rope_pos, inv_freq_local_, c_.rope_attn_factor, &rope_[1].cos[t * half], &rope_[1].sin[t * half]);
   }
 
   for (int64_t l = 0; l < n_layers; ++l) {
@@ -231,8 +251,10 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
       const float* q = &f.q_[t * j->q_dim + h * hd];
       const KvCache& kv = f.kv_;
       const int64_t query_pos = j->pos + t;
+      const int64_t first = f.sequence_start_.empty() ? ops::attention_window_start(query_pos, j->window)
+                                                      : std::max(f.sequence_start_[static_cast<size_t>(query_pos)], ops::attention_window_start(query_pos, j->window));
       ops::attend(
-          q, j->shape, ops::attention_window_start(query_pos, j->window), query_pos + 1,
+          q, j->shape, first, query_pos + 1,
           [&](int64_t p) { return decoded ? decoded + p * 2 * kv_dim + kv_offset : kv.key(j->layer, p, kv_offset, hd, key_row); },
           [&](int64_t p) { return decoded ? decoded + (p * 2 + 1) * kv_dim + kv_offset : kv.value(j->layer, p, kv_offset, hd, value_row); },
           [path](const float* a, const float* b, int64_t n) { return cpu::dot_f32(a, b, n, path); },

@@ -25,9 +25,11 @@ class CpuForward final : public Backend {
   CpuForward(const Model& model, CpuOptions options);
   ~CpuForward() override;
   void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
-  // A decoder embedding model's pass: like forward(), but writes every token's final hidden state (after
-  // output_norm, before the output head: dim floats each) instead of logits.
-  void hidden_states(std::span<const int32_t> tokens, int64_t pos, float* out);
+  // A decoder embedding model's pass over several sequences at once: writes every token's final hidden state
+  // (after output_norm, before the output head: dim floats each) instead of logits. The sequences lie one
+  // after another in the cache from position 0, each token rotated for its place in its own sequence and
+  // attending only to its own sequence; together they must fit in context_size().
+  void hidden_states(std::span<const std::span<const int32_t>> sequences, float* out);
   int64_t draft_layers_max() const override { return c_.n_layers - 1; }
   void forward_draft(std::span<const int32_t> tokens, int64_t pos, int64_t n_layers, float* logits) override;
   // Moves the rows and re-rotates the keys of every layer with its own RoPE (global or local), layers
@@ -71,6 +73,9 @@ class CpuForward final : public Backend {
   // A layer's rows that attention reads, decoded once from a rounded cache: [position][key, value][kv_dim].
   static constexpr int64_t kDecodedRowsBytes = 64 << 20;
   std::vector<float> decoded_;
+  // While hidden_states runs several sequences: per cache position, its position in its sequence and where
+  // its sequence starts (empty otherwise: one sequence, positions as they are).
+  std::vector<int64_t> sequence_pos_, sequence_start_;
 };
 
 }  // namespace tabllm
