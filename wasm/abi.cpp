@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abi_guard.h"
+#include "cpu_options.h"
 #include "common/error.h"
 #include "gguf/gguf.h"
 #include "backend/webgpu/plan.h"
@@ -27,9 +28,6 @@
 
 #include <emscripten/heap.h>
 #include <malloc.h>
-#ifdef __EMSCRIPTEN_PTHREADS__
-#include <emscripten/em_asm.h>
-#endif
 
 using tabllm::Error;
 using tabllm::wasm::deref;
@@ -104,29 +102,10 @@ tabllm_request* prepare_request(std::shared_ptr<const LoadedModel> loaded, const
   return r.release();
 }
 
-#ifdef __EMSCRIPTEN_PTHREADS__
-// Each extra thread needs an idle worker of the module's pthread pool: a new worker would only start
-// once the host returns to its event loop, which a synchronous call never does.
-void check_pthread_pool(int threads) {
-  const int idle = EM_ASM_INT({ return PThread.unusedWorkers.length; });
-  if (threads - 1 > idle)
-    throw Error(std::to_string(threads) + " threads need " + std::to_string(threads - 1) + " idle workers but the pthread pool has " +
-                std::to_string(idle) + ": create the module with a larger pthreadPoolSize, or free other sessions first");
-}
-#endif
 
 std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int threads, const std::string& kernels, int context_size,
                                              const std::string& kv_type) {
-  tabllm::CpuOptions options;
-  if (threads < 1) throw Error("threads must be at least 1, got " + std::to_string(threads));
-#ifdef __EMSCRIPTEN_PTHREADS__
-  check_pthread_pool(threads);
-#elif defined(__EMSCRIPTEN__)
-  if (threads > 1) throw Error("this build is single-threaded: use threads = 1, or the threaded build (tabllm.mjs) on a cross-origin isolated page");
-#endif
-  options.n_threads = threads;
-  if (kernels == "scalar") options.path = tabllm::cpu::Path::Scalar;
-  else if (kernels != "simd") throw Error("kernels must be \"simd\" or \"scalar\", got \"" + kernels + "\"");
+  tabllm::CpuOptions options = tabllm::wasm::cpu_options(threads, kernels);
   if (context_size < 0) throw Error("context_size must be >= 0 (0: the model's), got " + std::to_string(context_size));
   options.context_size = context_size;
   options.kv_type = tabllm::kv_cache_type(kv_type);
@@ -137,7 +116,9 @@ std::unique_ptr<tabllm::Backend> cpu_backend(const tabllm::Model& model, int thr
 
 struct tabllm_session {
   tabllm_session(std::shared_ptr<const LoadedModel> loaded_model, std::unique_ptr<tabllm::Backend> backend)
-      : loaded(std::move(loaded_model)), session(loaded->config(), loaded->tokenizer(), std::move(backend)) {}
+      : loaded(std::move(loaded_model)), session(loaded->config(), loaded->tokenizer(), std::move(backend)) {
+    tabllm::wasm::require_generative(loaded->config());
+  }
 
   std::shared_ptr<const LoadedModel> loaded;
   tabllm::Session session;

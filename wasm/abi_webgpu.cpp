@@ -19,6 +19,7 @@ tabllm_webgpu_plan* tabllm_webgpu_plan_model(tabllm_model* model, const char* op
   return guarded(
       [&] {
         const tabllm::wasm::LoadedModel& m = *deref(model, "model").loaded;
+        tabllm::wasm::require_generative(m.config());
         const auto options = tabllm::webgpu::parse_plan_options(options_json ? options_json : "");
         if (m.model) return new tabllm_webgpu_plan(tabllm::webgpu::build_model_plan(*m.model, options));
         return new tabllm_webgpu_plan(tabllm::webgpu::build_model_plan(*m.header, m.prefix.data(), m.prefix.size(), options));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "gguf/gguf.h"
 #include "grammar/output_format.h"
 #include "grammar/vocabulary.h"
@@ -43,6 +44,12 @@ struct LoadedModel {
   mutable std::once_flag formats_made;
   mutable std::unique_ptr<grammar::ConstraintFactory> formats_factory;
 };
+
+// Sessions and WebGPU plans generate text: an encoder (bert, nomic-bert) has no head to generate with.
+inline void require_generative(const ModelConfig& c) {
+  if (c.encoder)
+    throw Error("'" + c.name + "' is an embedding model (" + c.arch + "): it gives embeddings (tabllm_embed, /v1/embeddings), not text");
+}
 
 }  // namespace tabllm::wasm
 

@@ -1,6 +1,7 @@
 #include "report_json.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -59,6 +60,8 @@ std::string model_info_json(const gguf::Header& header, const ModelConfig& c, co
   const json info = {
       {"name", c.name},
       {"arch", c.arch},
+      {"kind", c.is_embedding() ? "embedding" : "chat"},
+      {"pooling", std::array<const char*, 4>{"none", "mean", "cls", "last"}[static_cast<size_t>(c.pooling)]},
       {"parameters", params},
       {"tensor_bytes", bytes},
       {"tensor_types", types},
@@ -70,7 +73,7 @@ std::string model_info_json(const gguf::Header& header, const ModelConfig& c, co
       {"head_dim", c.head_dim},
       {"ffn", c.ffn_dim},
       {"context", c.context_length},
-      {"tokenizer", v.model == Vocab::Model::SentencePiece ? "sentencepiece" : "bpe/" + v.pre},
+      {"tokenizer", v.model == Vocab::Model::SentencePiece ? "sentencepiece" : v.model == Vocab::Model::WordPiece ? "wordpiece" : "bpe/" + v.pre},
       {"bos", v.bos},
       {"eos", v.eos},
       {"eot", v.eot},

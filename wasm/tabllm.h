@@ -220,6 +220,27 @@ TABLLM_API const char* tabllm_generate_result(tabllm_session* session);
  * perplexity): writes n * vocab floats to `out`. Ends any running generation. Returns 0, or -1. */
 TABLLM_API int tabllm_logits(tabllm_session* session, const int32_t* ids, int n, float* out);
 
+/* ---- Embeddings (docs/embeddings.md) ----
+ * An embedding model is an encoder (bert, nomic-bert) or a decoder whose GGUF names its pooling
+ * (Qwen3-Embedding: last); tabllm_model_info says "kind": "embedding" and its "pooling". Sessions refuse
+ * encoders; chat models refuse embedders. */
+typedef struct tabllm_embedder tabllm_embedder;
+/* An embedder on the CPU: `threads` and `kernels` as tabllm_session_create. */
+TABLLM_API tabllm_embedder* tabllm_embedder_create(tabllm_model* model, int threads, const char* kernels);
+TABLLM_API void tabllm_embedder_free(tabllm_embedder* embedder);
+/* JSON array of the token ids of one input `text`, with the special tokens the model puts around an input
+ * (WordPiece: [CLS] ... [SEP]; otherwise BOS and EOS as the vocabulary adds them). Valid until the next call
+ * with the same model. */
+TABLLM_API const char* tabllm_embed_tokenize(tabllm_model* model, const char* text);
+/* Embeds `n_inputs` inputs in one call: input i is the lengths[i] token ids that follow input i - 1 at `ids`.
+ * The inputs run together in one forward pass, each attending only to itself (decoders: as many as fit the
+ * context a pass). Writes n_inputs * dim floats to `out`, each input's pooled, unit-length embedding.
+ * Returns 0, or -1 (an input is empty, longer than the model's context, or holds an id outside the
+ * vocabulary: the error names it). */
+TABLLM_API int tabllm_embed(tabllm_embedder* embedder, const int32_t* ids, const int32_t* lengths, int n_inputs, float* out);
+/* Texts as a JSON array of strings: each tokenized as tabllm_embed_tokenize, then embedded as tabllm_embed. */
+TABLLM_API int tabllm_embed_texts(tabllm_embedder* embedder, const char* texts_json, float* out);
+
 /* ---- WebGPU: the plan a host's executor carries out (js/src/gpu/executor.mjs) ----
  * The core decides every buffer, kernel (WGSL) and dispatch of a model on WebGPU; the host creates them
  * and streams the weights from the file into the buffers the plan names (docs/webgpu.md). */

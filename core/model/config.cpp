@@ -23,18 +23,23 @@ struct ArchTraits {
   bool local_rope_is_global;    // local layers use the global RoPE (gemma2); else base 10000, unscaled
   int64_t big_model_layers;     // with this many layers, queries scale by sqrt(dim / heads) (gemma 27B)
   bool uses_file_window;        // the file's attention.sliding_window is honoured
+  bool encoder;                 // post-LayerNorm encoder blocks, bidirectional by default
+  bool ffn_gated;               // the feed-forward block has a gate
 };
 
 constexpr ArchTraits kArchitectures[] = {
-    // name     pairing                    bias   qknorm post   embed  activation               attn  final  window period local=global big  window?
-    {"llama", RopePairing::Interleaved, false, false, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false},
-    {"qwen2", RopePairing::Halves, true, false, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false},
-    {"qwen3", RopePairing::Halves, false, true, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false},
+    // name     pairing                    bias   qknorm post   embed  activation               attn  final  window period local=global big  window? encoder gated
+    {"llama", RopePairing::Interleaved, false, false, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false, false, true},
+    {"qwen2", RopePairing::Halves, true, false, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false, false, true},
+    {"qwen3", RopePairing::Halves, false, true, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false, false, true},
     // llama.cpp turns Phi-3's sliding window off (the files' window values are unreliable): so do we.
-    {"phi3", RopePairing::Halves, false, false, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false},
-    {"gemma", RopePairing::Halves, false, false, false, true, FfnActivation::GeluTanh, 0, 0, 0, 0, false, 0, false},
-    {"gemma2", RopePairing::Halves, false, false, true, true, FfnActivation::GeluTanh, 50, 30, 4096, 2, true, 46, true},
-    {"gemma3", RopePairing::Halves, false, true, true, true, FfnActivation::GeluTanh, 0, 0, 0, 6, false, 62, true},
+    {"phi3", RopePairing::Halves, false, false, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false, false, true},
+    {"gemma", RopePairing::Halves, false, false, false, true, FfnActivation::GeluTanh, 0, 0, 0, 0, false, 0, false, false, true},
+    {"gemma2", RopePairing::Halves, false, false, true, true, FfnActivation::GeluTanh, 50, 30, 4096, 2, true, 46, true, false, true},
+    {"gemma3", RopePairing::Halves, false, true, true, true, FfnActivation::GeluTanh, 0, 0, 0, 6, false, 62, true, false, true},
+    // bert: absolute positions, q/k/v biases; nomic-bert: RoPE (neox pairs), fused attn_qkv, SwiGLU.
+    {"bert", RopePairing::Halves, true, false, false, false, FfnActivation::GeluTanh, 0, 0, 0, 0, false, 0, false, true, false},
+    {"nomic-bert", RopePairing::Halves, false, false, false, false, FfnActivation::Silu, 0, 0, 0, 0, false, 0, false, true, true},
 };
 
 // rope.scaling.type and .factor as llama.cpp reads them: the type defaults to linear, and a factor of f
@@ -59,7 +64,7 @@ ModelConfig read_config(const gguf::Header& h) {
     if (c.arch == a.name) traits = &a;
   if (!traits)
     throw Error("unsupported model architecture '" + c.arch +
-                "': tabllm runs llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2, qwen3, phi3 (Phi-3, Phi-3.5, Phi-4-mini), gemma, gemma2 and gemma3 (text)");
+                "': tabllm runs llama (Llama 2/3, TinyLlama, SmolLM, Mistral), qwen2, qwen3, phi3 (Phi-3, Phi-3.5, Phi-4-mini), gemma, gemma2 and gemma3 (text), and the embedding encoders bert and nomic-bert");
   c.name = h.get_string_opt("general.name").value_or(c.arch);
   const std::string p = c.arch + ".";
   c.dim = h.get_int(p + "embedding_length");
@@ -68,7 +73,16 @@ ModelConfig read_config(const gguf::Header& h) {
   c.n_kv_heads = h.get_int_opt(p + "attention.head_count_kv").value_or(c.n_heads);
   c.ffn_dim = h.get_int(p + "feed_forward_length");
   c.context_length = h.get_int_opt(p + "context_length").value_or(2048);
-  c.norm_eps = static_cast<float>(h.get_float_opt(p + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  c.encoder = traits->encoder;
+  c.ffn_gated = traits->ffn_gated;
+  c.position_embeddings = c.arch == "bert";
+  c.norm_eps = static_cast<float>(
+      h.get_float_opt(p + (c.encoder ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon")).value_or(c.encoder ? 1e-12 : 1e-5));
+  c.causal = h.get_bool_opt(p + "attention.causal").value_or(!c.encoder);
+  const int64_t pooling = h.get_int_opt(p + "pooling_type").value_or(0);
+  if (pooling < 0 || pooling > 3)
+    throw Error(p + "pooling_type " + std::to_string(pooling) + " is not supported (0 none, 1 mean, 2 cls, 3 last; rank models are not)");
+  c.pooling = static_cast<Pooling>(pooling);
   c.rope_base = static_cast<float>(h.get_float_opt(p + "rope.freq_base").value_or(10000.0));
   if (c.dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 || c.ffn_dim <= 0 || c.context_length <= 0)
     throw Error("model metadata has a non-positive size (" + p + "embedding_length, block_count, head counts, feed_forward_length, context_length)");

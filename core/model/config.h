@@ -7,16 +7,18 @@
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "ops/pooling.h"
 #include "ops/rope.h"
 
 namespace tabllm {
 
+using ops::Pooling;
 using ops::RopePairing;
 
-// The gate of the feed-forward block: down(act(gate(x)) * up(x)).
+// The gate of the feed-forward block: down(act(gate(x)) * up(x)), or down(act(up(x))) without a gate.
 enum class FfnActivation {
-  Silu,      // llama, qwen2, qwen3, phi3
-  GeluTanh,  // gemma, gemma2, gemma3
+  Silu,      // llama, qwen2, qwen3, phi3, nomic-bert
+  GeluTanh,  // gemma, gemma2, gemma3, bert (ggml's GELU is the tanh form)
 };
 
 // RoPE of one kind of layer (global, or sliding-window "local").
@@ -55,9 +57,18 @@ struct ModelConfig {
   float final_soft_cap = 0.0f;   // > 0: logits soft-capped (gemma2, gemma3 when the file says)
   int64_t sliding_window = 0;    // > 0: local layers attend to the last `sliding_window` positions
   std::vector<bool> layer_is_local;  // per layer: sliding window and rope_local
+  // Encoders (bert, nomic-bert): embeddings only, no language-model head. Their layers are post-norm
+  // (LayerNorm with bias after each residual add), the input embedding is LayerNormed too.
+  bool encoder = false;
+  bool causal = true;                 // attention sees only earlier positions (attention.causal; encoders: false)
+  bool position_embeddings = false;   // bert: learned absolute positions (position_embd) instead of RoPE
+  bool ffn_gated = true;              // bert: down(act(up(x) + b) + b), no gate
+  Pooling pooling = Pooling::None;    // {arch}.pooling_type: how one input's hidden states become its embedding
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
+  // An embedding model: an encoder, or a decoder whose file names a pooling (Qwen3-Embedding: last).
+  bool is_embedding() const { return encoder || pooling != Pooling::None; }
   bool is_local(int64_t layer) const { return !layer_is_local.empty() && layer_is_local[static_cast<size_t>(layer)]; }
 };
 

@@ -1,5 +1,7 @@
 #include "model/weights.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace tabllm {
@@ -67,8 +69,50 @@ class Binder {
   const gguf::File* file_;  // null: a header-only binding
 };
 
+// Encoders as llama.cpp's loader names their tensors (bert: separate q/k/v with biases, learned positions;
+// nomic-bert: fused attn_qkv, gated feed-forward block).
+ModelWeights bind_encoder(const Binder& b, const ModelConfig& c) {
+  ModelWeights w;
+  w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.dim);
+  w.token_types = b.matrix("token_types.weight", std::max<int64_t>(1, b.rows("token_types.weight")), c.dim);
+  if (c.position_embeddings) w.position_embd = b.matrix("position_embd.weight", c.context_length, c.dim);
+  w.embd_norm = b.vector("token_embd_norm.weight", c.dim);
+  w.embd_norm_b = b.vector("token_embd_norm.bias", c.dim);
+  for (int64_t i = 0; i < c.n_layers; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights l;
+    if (b.has(p + "attn_qkv.weight")) {
+      const Tensor qkv = b.matrix(p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.dim);
+      l.wq = Binder::rows_of(qkv, 0, c.q_dim());
+      l.wk = Binder::rows_of(qkv, c.q_dim(), c.kv_dim());
+      l.wv = Binder::rows_of(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+    } else {
+      l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
+      l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
+      l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
+    }
+    l.bq = b.vector(p + "attn_q.bias", c.q_dim(), c.qkv_bias);
+    l.bk = b.vector(p + "attn_k.bias", c.kv_dim(), c.qkv_bias);
+    l.bv = b.vector(p + "attn_v.bias", c.kv_dim(), c.qkv_bias);
+    l.wo = b.matrix(p + "attn_output.weight", c.dim, c.q_dim());
+    l.bo = b.vector(p + "attn_output.bias", c.dim, /*required=*/false);
+    l.attn_out_norm = b.vector(p + "attn_output_norm.weight", c.dim);
+    l.attn_out_norm_b = b.vector(p + "attn_output_norm.bias", c.dim);
+    if (c.ffn_gated) l.w_gate = b.matrix(p + "ffn_gate.weight", c.ffn_dim, c.dim);
+    l.w_up = b.matrix(p + "ffn_up.weight", c.ffn_dim, c.dim);
+    l.b_up = b.vector(p + "ffn_up.bias", c.ffn_dim, /*required=*/false);
+    l.w_down = b.matrix(p + "ffn_down.weight", c.dim, c.ffn_dim);
+    l.b_down = b.vector(p + "ffn_down.bias", c.dim, /*required=*/false);
+    l.layer_out_norm = b.vector(p + "layer_output_norm.weight", c.dim);
+    l.layer_out_norm_b = b.vector(p + "layer_output_norm.bias", c.dim);
+    w.layers.push_back(l);
+  }
+  return w;
+}
+
 ModelWeights bind(const gguf::Header& h, const gguf::File* file, const ModelConfig& c) {
   const Binder b(h, file);
+  if (c.encoder) return bind_encoder(b, c);
   ModelWeights w;
   w.token_embd = b.matrix("token_embd.weight", c.n_vocab, c.dim);
   w.output_norm = b.vector("output_norm.weight", c.dim);

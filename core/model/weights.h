@@ -31,6 +31,9 @@ struct LayerWeights {
   Tensor q_norm, k_norm;                  // qwen3, gemma3
   Tensor attn_post_norm, ffn_post_norm;   // gemma2, gemma3
   Tensor ffn_norm, w_gate, w_up, w_down;
+  // Encoders: the output bias and post-norms (LayerNorm weight and bias) after attention and after the
+  // feed-forward block; bert's up and down biases. w_gate is absent where the block has no gate (bert).
+  Tensor bo, attn_out_norm, attn_out_norm_b, layer_out_norm, layer_out_norm_b, b_up, b_down;
 };
 
 struct ModelWeights {
@@ -40,6 +43,9 @@ struct ModelWeights {
   Tensor rope_freqs;  // optional per-frequency divisors (Llama 3 scaling)
   Tensor rope_long, rope_short;  // optional LongRoPE divisors (phi3), chosen by context size
   std::vector<LayerWeights> layers;
+  // Encoders: token-type rows (every input is type 0, "sentence A"), bert's absolute positions, and the
+  // LayerNorm of the input embedding. Encoders have no output_norm or output.
+  Tensor token_types, position_embd, embd_norm, embd_norm_b;
 };
 
 // Binds every tensor the config needs; throws Error naming a missing, misshapen or unsupported tensor.

@@ -168,6 +168,15 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
   return out;
 }
 
+std::vector<int32_t> Tokenizer::encode_input(std::string_view text) const {
+  const Vocab& v = impl_->vocab;
+  const bool word_piece = v.model == Vocab::Model::WordPiece;
+  std::vector<int32_t> out = encode(text, word_piece || v.add_bos);
+  const int32_t last = word_piece ? v.sep : v.add_eos ? v.eos : -1;
+  if (last >= 0) out.push_back(last);
+  return out;
+}
+
 std::string Tokenizer::token_bytes(int32_t id) const {
   const Vocab& v = impl_->vocab;
   if (id < 0 || static_cast<size_t>(id) >= v.size()) {

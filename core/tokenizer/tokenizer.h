@@ -21,6 +21,10 @@ class Tokenizer {
   // matched as whole tokens; parse_special additionally matches control tokens (e.g. "<|eot_id|>").
   // EOS is never appended.
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const;
+  // One input of an embedding model, with the special tokens llama.cpp's add_special puts around it:
+  // WordPiece [CLS] text [SEP]; otherwise BOS first when the vocabulary adds one, EOS last when it adds one
+  // (Qwen3-Embedding's final <|endoftext|>, whose hidden state last-token pooling reads).
+  std::vector<int32_t> encode_input(std::string_view text) const;
   // The bytes a token stands for ("▁" → space, "<0x0A>" → byte, byte-level BPE mapping undone);
   // control tokens give "". May be a partial UTF-8 sequence.
   std::string token_bytes(int32_t id) const;

@@ -97,9 +97,10 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
     v.bos = n > 1 ? 1 : -1;
     v.eos = n > 2 ? 2 : -1;
   }
-  if (v.model == Model::WordPiece) {  // BERT's layout: [UNK] 100, [CLS] (the BOS) 101
+  if (v.model == Model::WordPiece) {  // BERT's layout: [UNK] 100, [CLS] (the BOS) 101, [SEP] 102
     v.unk = n > 100 ? 100 : -1;
     v.bos = n > 101 ? 101 : -1;
+    v.sep = n > 102 ? 102 : -1;
     v.lowercase = header.get_bool_opt("tokenizer.ggml.normalizer.lowercase").value_or(true);
     v.strip_accents = header.get_bool_opt("tokenizer.ggml.normalizer.strip_accents").value_or(v.lowercase);
   }
@@ -108,6 +109,7 @@ Vocab Vocab::from_gguf(const gguf::Header& header) {
   read_token_id(header, "tokenizer.ggml.eot_token_id", n, v.eot);
   read_token_id(header, "tokenizer.ggml.unknown_token_id", n, v.unk);
   read_token_id(header, "tokenizer.ggml.padding_token_id", n, v.pad);
+  read_token_id(header, "tokenizer.ggml.seperator_token_id", n, v.sep);
   v.add_bos = header.get_bool_opt("tokenizer.ggml.add_bos_token").value_or(vocab_defaults::add_bos(v.model, v.pre));
   // Gemma 4 files may say false, yet the model expects <bos> first (llama.cpp overrides it too).
   if (v.pre == "gemma4") v.add_bos = true;
@@ -136,7 +138,8 @@ void Vocab::write_gguf_metadata(gguf::Writer& writer) const {
                                                  {"tokenizer.ggml.eos_token_id", eos},
                                                  {"tokenizer.ggml.eot_token_id", eot},
                                                  {"tokenizer.ggml.unknown_token_id", unk},
-                                                 {"tokenizer.ggml.padding_token_id", pad}};
+                                                 {"tokenizer.ggml.padding_token_id", pad},
+                                                 {"tokenizer.ggml.seperator_token_id", sep}};
   for (const auto& [key, id] : ids) {
     if (id >= 0) writer.set(key, Value::of_u32(static_cast<uint32_t>(id)));
   }

@@ -21,6 +21,7 @@ struct Vocab {
   std::vector<TokenType> types;
   std::vector<std::string> merges;  // BPE merges "a b", highest priority first
   int32_t bos = -1, eos = -1, eot = -1, unk = -1, pad = -1;
+  int32_t sep = -1;  // WordPiece's [SEP], which ends every input (tokenizer.ggml.seperator_token_id, llama.cpp's spelling)
   bool add_bos = false, add_eos = false, add_space_prefix = true;
   bool lowercase = true, strip_accents = true;  // WordPiece normalization (tokenizer.ggml.normalizer.*)
   bool nfc = false;  // text is put in Unicode NFC first (a tokenizer.json NFC normalizer; GGUF has no key for it)

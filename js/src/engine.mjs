@@ -14,6 +14,7 @@ import { Cloud } from './cloud.mjs';
 import { TabllmAPIError, abortError, engineFailure, invalidRequest } from './errors.mjs';
 import { engineOptions, modelOptions } from './engine_options.mjs';
 import { eagerStream } from './eager_stream.mjs';
+import { createEmbeddings } from './embeddings.mjs';
 import { createFetchHandler } from './fetch_handler.mjs';
 import { LoadedModel } from './models/loaded_model.mjs';
 import { ModelRegistry } from './models/registry.mjs';
@@ -73,7 +74,20 @@ export class Engine {
       /** Each loaded model: {id, default, backend, contextSize, bytes: {heap, gpu, total}, budgetBytes, lastUsed, busy}. */
       info: () => this.#models.all().map((m) => this.#info(m)),
     };
-    /** OpenAI-compatible fetch: POST /v1/chat/completions, /v1/completions, GET /v1/models. */
+    // Embeddings of the model the request names (the default without a name), in the engine's turn.
+    this.embeddings = createEmbeddings(async (name, fn) => {
+      const target = this.#target(name);
+      const release = target.hold();
+      try {
+        return await this.#exclusive(() => {
+          checkUsable(target);
+          return fn(target.runner, target.name);
+        });
+      } finally {
+        release();
+      }
+    });
+    /** OpenAI-compatible fetch: POST /v1/chat/completions, /v1/completions, /v1/embeddings, GET /v1/models. */
     this.fetch = createFetchHandler(this);
     /** The cloud fallback (cloud.mjs; the `cloud` option), else null: its log(), setConsent(), status(). */
     this.cloud = checked.cloud ? new Cloud(checked.cloud) : null;
@@ -409,6 +423,8 @@ export class Engine {
     const target = this.#target(request?.model);
     // With the cloud fallback, a model that could not load may still be answered remotely (#local); no model at all may not.
     if (!this.cloud || !target) checkUsable(target);
+    if (target?.info?.kind === 'embedding')
+      throw invalidRequest('model', `'${target.name}' is an embedding model (${target.info.arch}): it gives embeddings (/v1/embeddings), not text`, 'model_not_chat');
     const parsed = kind === 'chat' ? parseChatRequest(request) : parseCompletionRequest(request);
     parsed.target = target;
     // The model is in use until the request ends (the end of its turn, or a failure before it).

@@ -3,6 +3,7 @@
 // The same handler can answer a Service Worker's fetch events.
 //
 //   POST /v1/chat/completions, POST /v1/completions   JSON, or server-sent events with stream: true
+//   POST /v1/embeddings                                JSON
 //   GET  /v1/models, GET /v1/models/{id}
 import { TabllmAPIError, engineFailure } from './errors.mjs';
 
@@ -51,7 +52,7 @@ function sseResponse(chunks, abort) {
 }
 
 /**
- * @param {{chat: {completions: {create: Function}}, completions: {create: Function}, models: {list: Function}}} engine
+ * @param {{chat: {completions: {create: Function}}, completions: {create: Function}, embeddings: {create: Function}, models: {list: Function}}} engine
  * @returns {(input: RequestInfo | URL, init?: RequestInit) => Promise<Response>}
  */
 export function createFetchHandler(engine) {
@@ -72,8 +73,9 @@ export function createFetchHandler(engine) {
         return json(model);
       }
       const chat = path.endsWith('/chat/completions');
-      if (!chat && !path.endsWith('/completions')) {
-        throw new TabllmAPIError(`no such endpoint: ${method} ${url.pathname} (this engine serves /v1/chat/completions, /v1/completions and /v1/models)`, { status: 404, code: 'not_found' });
+      const embeddings = path.endsWith('/embeddings');
+      if (!chat && !embeddings && !path.endsWith('/completions')) {
+        throw new TabllmAPIError(`no such endpoint: ${method} ${url.pathname} (this engine serves /v1/chat/completions, /v1/completions, /v1/embeddings and /v1/models)`, { status: 404, code: 'not_found' });
       }
       if (method !== 'POST') throw new TabllmAPIError(`${method} is not allowed on ${path}: use POST`, { status: 405, code: 'method_not_allowed' });
       const text = init.body !== undefined && init.body !== null ? await new Response(init.body).text() : await request?.text() ?? '';
@@ -87,9 +89,9 @@ export function createFetchHandler(engine) {
       const controller = new AbortController();
       signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
       if (signal?.aborted) controller.abort(signal.reason);
-      const api = chat ? engine.chat.completions : engine.completions;
+      const api = chat ? engine.chat.completions : embeddings ? engine.embeddings : engine.completions;
       const result = await api.create(body, { signal: controller.signal });
-      if (body?.stream) return sseResponse(result, () => controller.abort());
+      if (body?.stream && !embeddings) return sseResponse(result, () => controller.abort());
       return json(result);
     } catch (error) {
       if (error?.name === 'AbortError') throw error;  // as fetch does

@@ -4,6 +4,7 @@ export { createWorkerEngine } from './worker_engine.mjs';
 export { createServiceWorkerEngine } from './sw/client.mjs';
 export { TabllmAPIError } from './errors.mjs';
 export { createFetchHandler } from './fetch_handler.mjs';
+export { similarity } from './embeddings.mjs';
 export { renderChat } from './chat_template.mjs';
 export { capabilityReport, chooseBackend } from './capabilities.mjs';
 export { listCachedModels, deleteCachedModel, ModelLoadError, openModel, resolveModelReference, memoryNeed } from './loader/index.mjs';

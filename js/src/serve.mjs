@@ -35,6 +35,7 @@ const RUNNING_AT_ONCE = 1;
 const ROUTES = [
   { path: /^\/v1\/chat\/completions$/, methods: ['POST'], generate: true },
   { path: /^\/v1\/completions$/, methods: ['POST'], generate: true },
+  { path: /^\/v1\/embeddings$/, methods: ['POST'], generate: true },
   { path: /^\/v1\/models(\/[^/]+)?$/, methods: ['GET'] },
   { path: /^\/health$/, methods: ['GET'], health: true },
 ];
@@ -420,7 +421,7 @@ function send(res, [status, body], headers = {}) {
 const errorBody = (error) => [error.status, error.toJSON()];
 
 function notFound(method, path) {
-  return apiError(404, `no such endpoint: ${method} ${path} (this server answers POST /v1/chat/completions, POST /v1/completions, GET /v1/models and GET /health)`,
+  return apiError(404, `no such endpoint: ${method} ${path} (this server answers POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/models and GET /health)`,
     'invalid_request_error', 'not_found');
 }
 

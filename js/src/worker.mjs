@@ -52,7 +52,7 @@ async function handle(message) {
         const controller = new AbortController();
         running.set(id, controller);
         try {
-          const api = message.kind === 'chat' ? engine.chat.completions : engine.completions;
+          const api = message.kind === 'chat' ? engine.chat.completions : message.kind === 'embedding' ? engine.embeddings : engine.completions;
           const result = await api.create(message.request, { signal: controller.signal });
           if (message.request?.stream) {
             for await (const chunk of result) post({ type: 'chunk', id, value: chunk });

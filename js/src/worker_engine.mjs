@@ -72,6 +72,7 @@ class WorkerEngine {
     this.runtime = {};
     this.chat = { completions: { create: (request, opts) => this.#create('chat', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completion', request, opts) };
+    this.embeddings = { create: (request, opts) => this.#create('embedding', request, opts) };
     // As createEngine's, from the worker's state after the last load or unload (eviction happens only then).
     const entry = (m) => ({ id: m.id, object: 'model', created: 0, owned_by: 'tabllm' });
     this.models = {

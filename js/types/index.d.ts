@@ -523,9 +523,36 @@ export interface Completions {
   create(request: CompletionRequest, options?: RequestOptions): Promise<Completion | AsyncIterable<Completion>>;
 }
 
+/** OpenAI's embeddings request (docs/embeddings.md). */
+export interface EmbeddingRequest {
+  model?: string;
+  input: string | string[] | number[] | number[][];
+  encoding_format?: 'float' | 'base64';
+  /** Shortens the vectors, for models trained for it (nomic-bert, decoder embedding models). */
+  dimensions?: number;
+  user?: string;
+}
+
+export interface EmbeddingResponse {
+  object: 'list';
+  data: { object: 'embedding'; index: number; embedding: number[] | string }[];
+  model: string;
+  usage: { prompt_tokens: number; total_tokens: number };
+}
+
+export interface Embeddings {
+  create(request: EmbeddingRequest, options?: RequestOptions): Promise<EmbeddingResponse>;
+}
+
+/** Cosine similarity of two vectors of one length. */
+export function similarity(a: ArrayLike<number>, b: ArrayLike<number>): number;
+
 export interface ModelInfo {
   name: string;
   arch: string;
+  /** 'embedding' (an encoder, or a decoder whose file names its pooling) or 'chat'. */
+  kind: 'embedding' | 'chat';
+  pooling: 'none' | 'mean' | 'cls' | 'last';
   parameters: number;
   vocab: number;
   context: number;
@@ -538,6 +565,8 @@ export interface ModelInfo {
 export interface TabllmEngine {
   chat: { completions: ChatCompletions };
   completions: Completions;
+  /** An embedding model's embeddings (a chat model answers 400 model_not_embedding). */
+  embeddings: Embeddings;
   models: {
     list(): Promise<{ object: 'list'; data: { id: string; object: 'model'; created: number; owned_by: string }[] }>;
     retrieve?(name: string): Promise<{ id: string; object: 'model'; created: number; owned_by: string }>;
@@ -653,7 +682,7 @@ export class TabllmAPIError extends Error {
   toJSON(): { error: { message: string; type: string; param: string | null; code: string | null } };
 }
 
-export function createFetchHandler(engine: Pick<TabllmEngine, 'chat' | 'completions' | 'models'>): TabllmEngine['fetch'];
+export function createFetchHandler(engine: Pick<TabllmEngine, 'chat' | 'completions' | 'embeddings' | 'models'>): TabllmEngine['fetch'];
 
 export function renderChat(
   messages: { role: string; content: string }[],

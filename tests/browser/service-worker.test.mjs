@@ -292,7 +292,7 @@ test('the unmodified openai client with baseURL location.origin + "/v1" (its def
   assert.deepEqual(result.refused, { status: 400, param: 'temperature' });
 });
 
-test('bad input at the endpoint: OpenAI errors for malformed JSON, a 10 MB body, an unknown path, a wrong method; the next request works', async () => {
+test('bad input at the endpoint: OpenAI errors for malformed JSON, a 10 MB body, an unknown path, embeddings from a chat model, a wrong method; the next request works', async () => {
   const answers = await pageB.evaluate(async () => {
     const post = async (path, body, method = 'POST') => {
       const response = await fetch(path, { method, headers: { 'content-type': 'application/json' }, body });
@@ -301,12 +301,14 @@ test('bad input at the endpoint: OpenAI errors for malformed JSON, a 10 MB body,
     return {
       malformed: await post('/v1/chat/completions', '{"messages": ['),
       huge: await post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(10 * 1024 * 1024) }] })),
-      unknown: await post('/v1/embeddings', '{}'),
+      unknown: await post('/v1/audio/speech', '{}'),
+      // Routed to the host's engine.embeddings, which says its chat model gives no embeddings.
+      embeddings: await post('/v1/embeddings', '{"input": "hi"}'),
       method: await post('/v1/chat/completions', undefined, 'GET'),
       modelsPost: await post('/v1/models', '{}'),
     };
   });
-  const expect = { malformed: [400, 'invalid_json'], huge: [413, 'request_too_large'], unknown: [404, 'not_found'], method: [405, 'method_not_allowed'], modelsPost: [405, 'method_not_allowed'] };
+  const expect = { malformed: [400, 'invalid_json'], huge: [413, 'request_too_large'], unknown: [404, 'not_found'], embeddings: [400, 'model_not_embedding'], method: [405, 'method_not_allowed'], modelsPost: [405, 'method_not_allowed'] };
   for (const [name, [status, code]] of Object.entries(expect)) {
     const a = answers[name];
     assert.equal(a.status, status, `${name}: ${JSON.stringify(a.body)}`);

@@ -97,9 +97,13 @@ test('fetch: malformed JSON, unknown paths and wrong methods get OpenAI-shaped e
   const bad = await engine.fetch('http://tabllm.local/v1/chat/completions', { method: 'POST', body: '{"messages": [' });
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error.code, 'invalid_json');
-  const missing = await engine.fetch('http://tabllm.local/v1/embeddings', { method: 'POST', body: '{}' });
+  const missing = await engine.fetch('http://tabllm.local/v1/audio/speech', { method: 'POST', body: '{}' });
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).error.type, 'invalid_request_error');
+  // Embeddings from a chat model: a 400 that says so.
+  const chatModel = await engine.fetch('http://tabllm.local/v1/embeddings', { method: 'POST', body: '{"input": "hi"}' });
+  assert.equal(chatModel.status, 400);
+  assert.equal((await chatModel.json()).error.code, 'model_not_embedding');
   const method = await engine.fetch('http://tabllm.local/v1/chat/completions');
   assert.equal(method.status, 405);
   await validRequestWorks();

@@ -336,7 +336,7 @@ test('bad input: malformed JSON, a body over the limit, slow headers, a slow bod
     checkError(garbage.body, 400, 'bad_request');
     await stillWorks(s.url);
 
-    await expectError(await fetch(`${s.url}/v1/embeddings`, { method: 'POST', body: '{}' }), 404, 'not_found');
+    await expectError(await fetch(`${s.url}/v1/audio/speech`, { method: 'POST', body: '{}' }), 404, 'not_found');
     await expectError(await fetch(`${s.url}/`), 404, 'not_found');
     await expectError(await fetch(`${s.url}/v1/chat/completions/extra`, { method: 'POST', body: '{}' }), 404, 'not_found');
     for (const [method, route, allow] of [['GET', '/v1/chat/completions', 'POST, OPTIONS'], ['PUT', '/v1/completions', 'POST, OPTIONS'],

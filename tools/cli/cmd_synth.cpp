@@ -1,4 +1,4 @@
-// tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--context N] [--scale X] [--threads N]
+// tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--context N] [--scale X] [--pooling P] [--threads N]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +11,7 @@
 #include "convert/row_encoding.h"
 #include "synth/model_shapes.h"
 #include "synth/synthesize.h"
+#include "synth/wordpiece_vocab.h"
 
 namespace tabllm::cli {
 namespace {
@@ -18,10 +19,12 @@ namespace {
 std::string usage() {
   std::string shapes;
   for (const std::string& s : tools::shape_names()) shapes += (shapes.empty() ? "" : ", ") + s;
-  return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--context N] [--scale X] [--threads N]\n"
+  return "usage: tabllm synth SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N] [--context N] [--scale X] [--pooling P] [--threads N]\n"
          "  SHAPE: " + shapes + "\n"
          "  T: " + supported_type_names() + ", or q4_k_m (llama-quantize's Q4_K_M mix)\n"
-         "  VOCAB: a vocab or model GGUF, or a tokenizer.json (padded to the shape's vocabulary size)\n"
+         "  VOCAB: a vocab or model GGUF, a tokenizer.json (padded to the shape's vocabulary size), or 'wordpiece' (a small\n"
+         "         built-in BERT vocabulary)\n"
+         "  P: none, mean, cls or last: the pooling_type of an embedding model (default: the shape's)\n"
          "  X: weight scale, matrices get standard deviation X / sqrt(fan_in) (default 1; larger: larger top-1 margins)";
 }
 
@@ -35,7 +38,7 @@ uint64_t parse_seed(const std::string& text) {
 }  // namespace
 
 int cmd_synth(int argc, char** argv) {
-  const Args args(argc, argv, {"type", "vocab", "seed", "layers", "context", "scale", "threads"}, {}, usage());
+  const Args args(argc, argv, {"type", "vocab", "seed", "layers", "context", "scale", "pooling", "threads"}, {}, usage());
   if (args.positional().size() != 2)
     throw Error("expected SHAPE and OUT.gguf, got " + std::to_string(args.positional().size()) + " arguments\n" + usage());
   tools::SynthOptions options;
@@ -57,10 +60,18 @@ int cmd_synth(int argc, char** argv) {
       throw Error("--scale expects a positive number, got '" + *scale + "'");
   }
   if (options.n_threads < 1) throw Error("--threads must be at least 1");
+  if (const auto pooling = args.get("pooling")) {
+    const char* names[] = {"none", "mean", "cls", "last"};
+    options.pooling = -1;
+    for (int i = 0; i < 4; ++i)
+      if (*pooling == names[i]) options.pooling = i;
+    if (options.pooling < 0) throw Error("--pooling expects none, mean, cls or last, got '" + *pooling + "'");
+  }
 
   tools::find_shape(options.shape, 1);  // an unknown shape fails before the vocabulary is read
   const auto start = std::chrono::steady_clock::now();
-  const tools::ModelSpec spec = tools::synthesize_model(options, Vocab::load(args.require("vocab")), out);
+  const tools::ModelSpec spec = tools::synthesize_model(
+      options, args.require("vocab") == "wordpiece" ? tools::sample_wordpiece_vocab() : Vocab::load(args.require("vocab")), out);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("wrote %s: %s, %lld layers, vocab %lld, %s, %.1f MB in %.2f s\n", out.c_str(), spec.name.c_str(),
               static_cast<long long>(spec.n_layers), static_cast<long long>(spec.vocab_size),

@@ -6,6 +6,7 @@ namespace tabllm::cli {
 
 int cmd_generate(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
+int cmd_embed(int argc, char** argv);
 int cmd_convert_llama2c(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 int cmd_bench(int argc, char** argv);

@@ -14,6 +14,7 @@ constexpr const char* kUsage =
     "  generate         -m MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S]\n"
     "                   [--repeat-penalty R] [--threads N]\n"
     "  tokenize         -m MODEL_OR_VOCAB (-p TEXT | --file F)\n"
+    "  embed            -m MODEL (-p TEXT | --file F) [--threads N] [--kernels K] [--repeat N]\n"
     "  convert-llama2c  CHECKPOINT TOKENIZER OUT.gguf [--type T]\n"
     "  synth            SHAPE OUT.gguf --type T --vocab VOCAB [--seed S] [--layers N]\n"
     "  bench            -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--threads N]\n"
@@ -30,6 +31,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"generate", tabllm::cli::cmd_generate},     {"tokenize", tabllm::cli::cmd_tokenize},
+    {"embed", tabllm::cli::cmd_embed},
     {"convert-llama2c", tabllm::cli::cmd_convert_llama2c}, {"synth", tabllm::cli::cmd_synth},
     {"bench", tabllm::cli::cmd_bench},           {"perplexity", tabllm::cli::cmd_perplexity},
     {"info", tabllm::cli::cmd_info},             {"grammar-check", tabllm::cli::cmd_grammar_check},

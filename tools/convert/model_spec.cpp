@@ -11,12 +11,68 @@ bool fits_blocks(TensorType type, uint64_t row_length) {
   return row_length % type_traits(type).block_size == 0;
 }
 
+// Tensors of a model mapping `cols` inputs to `rows` outputs, or of n floats, as llama.cpp's converter names them.
+struct PlanBuilder {
+  std::vector<TensorPlan>& plan;
+  TensorType weight_type;
+  void vector(const std::string& kind, int layer, int64_t n) const {
+    plan.push_back({prefix(layer) + kind, kind, layer, {static_cast<uint64_t>(n)}, TensorType::F32});
+  }
+  void matrix(const std::string& kind, int layer, int64_t rows, int64_t cols) const {
+    const auto c = static_cast<uint64_t>(cols);
+    plan.push_back({prefix(layer) + kind, kind, layer, {c, static_cast<uint64_t>(rows)}, storage_type(weight_type, c)});
+  }
+  // Matrices llama.cpp's converter and quantizer keep in F32 whatever the model's type (positions, token types).
+  void f32_matrix(const std::string& kind, int64_t rows, int64_t cols) const {
+    plan.push_back({kind, kind, -1, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, TensorType::F32});
+  }
+  static std::string prefix(int layer) { return layer < 0 ? "" : "blk." + std::to_string(layer) + "."; }
+};
+
+// bert and nomic-bert as llama.cpp's converter writes them: embeddings with token types (2) and, for
+// bert, absolute positions, LayerNorms with biases, bert's biases everywhere, nomic-bert's fused attn_qkv
+// and gated feed-forward block.
+std::vector<TensorPlan> plan_encoder_tensors(const ModelSpec& spec, TensorType weight_type) {
+  std::vector<TensorPlan> plan;
+  const PlanBuilder b{plan, weight_type};
+  const bool bert = spec.arch == "bert";
+  b.matrix("token_embd.weight", -1, spec.vocab_size, spec.dim);
+  b.f32_matrix("token_types.weight", 2, spec.dim);
+  if (bert) b.f32_matrix("position_embd.weight", spec.context_length, spec.dim);
+  b.vector("token_embd_norm.weight", -1, spec.dim);
+  b.vector("token_embd_norm.bias", -1, spec.dim);
+  for (int l = 0; l < spec.n_layers; ++l) {
+    if (bert) {
+      for (const char* m : {"attn_q", "attn_k", "attn_v"}) {
+        const int64_t rows = std::string(m) == "attn_q" ? spec.q_dim() : spec.kv_dim();
+        b.matrix(std::string(m) + ".weight", l, rows, spec.dim);
+        b.vector(std::string(m) + ".bias", l, rows);
+      }
+    } else {
+      b.matrix("attn_qkv.weight", l, spec.q_dim() + 2 * spec.kv_dim(), spec.dim);
+    }
+    b.matrix("attn_output.weight", l, spec.dim, spec.q_dim());
+    if (bert) b.vector("attn_output.bias", l, spec.dim);
+    b.vector("attn_output_norm.weight", l, spec.dim);
+    b.vector("attn_output_norm.bias", l, spec.dim);
+    b.matrix("ffn_up.weight", l, spec.ffn_dim, spec.dim);
+    if (bert) b.vector("ffn_up.bias", l, spec.ffn_dim);
+    if (!bert) b.matrix("ffn_gate.weight", l, spec.ffn_dim, spec.dim);
+    b.matrix("ffn_down.weight", l, spec.dim, spec.ffn_dim);
+    if (bert) b.vector("ffn_down.bias", l, spec.dim);
+    b.vector("layer_output_norm.weight", l, spec.dim);
+    b.vector("layer_output_norm.bias", l, spec.dim);
+  }
+  return plan;
+}
+
 }  // namespace
 
 void ModelSpec::validate() const {
   if (arch != "llama" && arch != "qwen2" && arch != "qwen3" && arch != "phi3" && arch != "gemma" && arch != "gemma2" &&
-      arch != "gemma3")
-    throw Error("unknown architecture '" + arch + "': use llama, qwen2, qwen3, phi3, gemma, gemma2 or gemma3");
+      arch != "gemma3" && !encoder())
+    throw Error("unknown architecture '" + arch + "': use llama, qwen2, qwen3, phi3, gemma, gemma2, gemma3, bert or nomic-bert");
+  if (pooling < 0 || pooling > 3) throw Error("pooling_type must be 0 (none), 1 (mean), 2 (cls) or 3 (last)");
   if (vocab_size <= 0 || dim <= 0 || n_layers <= 0 || n_heads <= 0 || n_kv_heads <= 0 || ffn_dim <= 0 ||
       context_length <= 0 || head_dim < 0)
     throw Error("model sizes must be positive (vocab " + std::to_string(vocab_size) + ", dim " + std::to_string(dim) +
@@ -77,6 +133,7 @@ uint32_t gguf_file_type(TensorType weight_type) {
 
 std::vector<TensorPlan> plan_tensors(const ModelSpec& spec, TensorType weight_type) {
   spec.validate();
+  if (spec.encoder()) return plan_encoder_tensors(spec, weight_type);
   const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
   std::vector<TensorPlan> plan;
   const auto vector = [&](const std::string& kind, int layer, int64_t n) {
@@ -145,7 +202,14 @@ void write_hyperparameters(gguf::Writer& w, const ModelSpec& spec, TensorType we
   w.set(a + "feed_forward_length", u32(spec.ffn_dim));
   w.set(a + "attention.head_count", u32(spec.n_heads));
   w.set(a + "attention.head_count_kv", u32(spec.n_kv_heads));
-  w.set(a + "attention.layer_norm_rms_epsilon", Value::of_f32(spec.norm_eps));
+  if (spec.encoder()) {
+    w.set(a + "attention.layer_norm_epsilon", Value::of_f32(spec.norm_eps));
+    w.set(a + "attention.causal", Value::of_bool(false));
+    w.set("tokenizer.ggml.token_type_count", u32(2));
+  } else {
+    w.set(a + "attention.layer_norm_rms_epsilon", Value::of_f32(spec.norm_eps));
+  }
+  if (spec.pooling > 0) w.set(a + "pooling_type", u32(spec.pooling));
   w.set(a + "rope.freq_base", Value::of_f32(spec.rope_base));
   w.set(a + "rope.dimension_count", u32(spec.rotary_dims()));
   if (spec.rope_original_context > 0) {

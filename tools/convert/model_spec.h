@@ -1,5 +1,5 @@
 // What the converter and the synthesizer write: a model's hyperparameters (llama, qwen2, qwen3, phi3,
-// gemma, gemma2, gemma3), the GGUF metadata they become, and the list of tensors (names, shapes, fused
+// gemma, gemma2, gemma3, and the encoders bert and nomic-bert), the GGUF metadata they become, and the list of tensors (names, shapes, fused
 // layouts, storage types) as llama.cpp's converter writes them and its loader expects them.
 // docs/model-format.md describes the conventions.
 #pragma once
@@ -13,7 +13,7 @@
 namespace tabllm::tools {
 
 struct ModelSpec {
-  std::string arch = "llama";  // llama | qwen2 | qwen3 | phi3 | gemma | gemma2 | gemma3
+  std::string arch = "llama";  // llama | qwen2 | qwen3 | phi3 | gemma | gemma2 | gemma3 | bert | nomic-bert
   std::string name;
   int64_t vocab_size = 0;
   int64_t dim = 0;
@@ -35,14 +35,17 @@ struct ModelSpec {
   int64_t sliding_window_pattern = 0;  // > 0: attention.sliding_window_pattern
   float attn_soft_cap = 0;       // > 0: attn_logit_softcapping (gemma2)
   float final_soft_cap = 0;      // > 0: final_logit_softcapping (gemma2)
+  int pooling = 0;               // > 0: {arch}.pooling_type (1 mean, 2 cls, 3 last): an embedding model
 
   int64_t head_size() const { return head_dim > 0 ? head_dim : dim / n_heads; }
   int64_t q_dim() const { return n_heads * head_size(); }
   int64_t kv_dim() const { return n_kv_heads * head_size(); }
   int64_t rotary_dims() const { return rope_dims > 0 ? rope_dims : head_size(); }
-  bool qkv_bias() const { return arch == "qwen2"; }
+  bool encoder() const { return arch == "bert" || arch == "nomic-bert"; }
+  bool qkv_bias() const { return arch == "qwen2" || arch == "bert"; }
   bool qk_norm() const { return arch == "qwen3" || arch == "gemma3"; }
   bool fused_projections() const { return arch == "phi3"; }  // attn_qkv, and ffn_up holding gate then up
+  bool fused_qkv() const { return arch == "phi3" || arch == "nomic-bert"; }
   bool post_norms() const { return arch == "gemma2" || arch == "gemma3"; }
   bool output_tied() const { return tied_embeddings || arch == "gemma" || arch == "gemma2"; }
   // LongRoPE's magnitude correction, as llama.cpp's converter computes it.

@@ -47,6 +47,11 @@ ModelSpec with_local_layers(ModelSpec s, int64_t window, int64_t pattern, float 
   return s;
 }
 
+ModelSpec with_pooling(ModelSpec s, int pooling) {
+  s.pooling = pooling;
+  return s;
+}
+
 // Hyperparameters from the models' Hugging Face config.json files (and the keys llama.cpp's converter
 // writes from them).
 std::vector<Shape> all_shapes() {
@@ -66,6 +71,12 @@ std::vector<Shape> all_shapes() {
       {"gemma-2b", make("gemma", 256000, 18, 2048, 8, 1, 256, 16384, 8192, 10000.0f, 1e-6f, true)},
       {"gemma-2-2b", with_local_layers(make("gemma2", 256000, 26, 2304, 8, 4, 256, 9216, 8192, 10000.0f, 1e-6f, true), 4096, 0, 0, 50.0f, 30.0f)},
       {"gemma-3-1b", with_local_layers(make("gemma3", 262144, 26, 1152, 4, 1, 256, 6912, 32768, 1000000.0f, 1e-6f, true), 512, 6, 10000.0f, 0, 0)},
+      // Embedding models (pooling 1 mean, 2 cls, 3 last). nomic-embed-text-v1.5: RoPE base 1000.
+      {"all-minilm-l6-v2", with_pooling(make("bert", 30522, 6, 384, 12, 12, 0, 1536, 512, 10000.0f, 1e-12f, true), 1)},
+      {"bge-small-en-v1.5", with_pooling(make("bert", 30522, 12, 384, 12, 12, 0, 1536, 512, 10000.0f, 1e-12f, true), 2)},
+      {"bge-base-en-v1.5", with_pooling(make("bert", 30522, 12, 768, 12, 12, 0, 3072, 512, 10000.0f, 1e-12f, true), 2)},
+      {"nomic-embed-text-v1.5", with_pooling(make("nomic-bert", 30522, 12, 768, 12, 12, 0, 3072, 2048, 1000.0f, 1e-12f, true), 1)},
+      {"qwen3-embedding-0.6b", with_pooling(make("qwen3", 151669, 28, 1024, 16, 8, 128, 3072, 32768, 1000000.0f, 1e-6f, true), 3)},
       // Tiny shapes: rows of 256 so that every type, K-quants included, fits without fallback.
       {"tiny-llama", make("llama", 0, 2, 256, 4, 2, 0, 512, 512, 10000.0f, 1e-5f, false)},
       {"tiny-qwen2", make("qwen2", 0, 2, 256, 4, 2, 0, 768, 512, 1000000.0f, 1e-6f, true)},
@@ -76,6 +87,9 @@ std::vector<Shape> all_shapes() {
       {"tiny-gemma", make("gemma", 0, 2, 256, 2, 1, 128, 512, 512, 10000.0f, 1e-6f, true)},
       // Windows of 8 positions, so that prompts and short generations already slide.
       {"tiny-gemma2", with_local_layers(make("gemma2", 0, 2, 256, 4, 2, 64, 512, 512, 10000.0f, 1e-6f, true), 8, 0, 0, 50.0f, 30.0f)},
+      {"tiny-bert", with_pooling(make("bert", 0, 2, 256, 4, 4, 0, 512, 512, 10000.0f, 1e-12f, true), 1)},
+      {"tiny-nomic-bert", with_pooling(make("nomic-bert", 0, 2, 256, 4, 4, 0, 512, 512, 1000.0f, 1e-12f, true), 1)},
+      {"tiny-qwen3-embedding", with_pooling(make("qwen3", 0, 2, 256, 4, 2, 128, 512, 512, 1000000.0f, 1e-6f, true), 3)},
       {"tiny-gemma3", with_local_layers(make("gemma3", 0, 6, 256, 4, 1, 64, 512, 512, 1000000.0f, 1e-6f, true), 8, 6, 10000.0f, 0, 0)},
   };
   for (Shape& s : shapes) {

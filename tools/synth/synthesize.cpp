@@ -78,6 +78,7 @@ ModelSpec synthesize_model(const SynthOptions& options, Vocab vocab, const std::
   ModelSpec spec = find_shape(options.shape, static_cast<int64_t>(vocab.size()));
   if (options.layers > 0) spec.n_layers = options.layers;
   if (options.context > 0) spec.context_length = options.context;
+  if (options.pooling >= 0) spec.pooling = options.pooling;
   if (static_cast<int64_t>(vocab.size()) > spec.vocab_size)
     throw Error("the vocabulary has " + std::to_string(vocab.size()) + " tokens, more than the " +
                 std::to_string(spec.vocab_size) + " rows of " + options.shape +

@@ -18,6 +18,7 @@ struct SynthOptions {
   std::optional<WeightMix> mix;        // per-tensor types instead (type is then the mix's base type)
   uint64_t seed = 0;
   int64_t layers = 0;  // > 0 overrides the shape's layer count
+  int pooling = -1;     // >= 0 overrides the shape's pooling_type (0 none, 1 mean, 2 cls, 3 last)
   int64_t context = 0;  // > 0 overrides the shape's context length (the positions the model declares it holds)
   int n_threads = 1;
   float weight_scale = 1;  // matrices get standard deviation weight_scale / sqrt(fan_in): above 1, larger top-1 margins

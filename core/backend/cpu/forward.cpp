@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/bias.h"
 #include "common/error.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
@@ -11,15 +12,8 @@
 #include "quant/quantize.h"
 
 namespace tabllm {
-namespace {
 
-void add_bias(float* x, const Tensor& bias, int64_t n_tokens, int64_t n) {
-  if (!bias.present()) return;
-  for (int64_t t = 0; t < n_tokens; ++t)
-    for (int64_t i = 0; i < n; ++i) x[t * n + i] += bias.f32()[i];
-}
-
-}  // namespace
+using cpu::add_bias;
 
 CpuForward::CpuForward(const Model& model, CpuOptions options)
     : model_(model),
@@ -28,6 +22,8 @@ CpuForward::CpuForward(const Model& model, CpuOptions options)
       pool_(std::max(1, options.n_threads)),
       kv_(c_.n_layers, c_.kv_dim(), options.context_size > 0 ? std::min(options.context_size, c_.context_length) : c_.context_length,
           options.kv_type) {
+  if (c_.encoder)
+    throw Error("'" + c_.name + "' is a " + c_.arch + " encoder, an embedding model with no language-model head: it gives embeddings, not text");
   if (options_.max_batch < 1) throw Error("max_batch must be at least 1");
   const int64_t half = c_.rope_dims / 2;
   const Tensor& factors = rope_factors(model.weights(), c_, kv_.capacity());
@@ -58,16 +54,39 @@ void CpuForward::matmul(const Tensor& w, const float* x, int64_t n, float* y) {
 }
 
 void CpuForward::forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) {
-  forward_layers(tokens, pos, which, logits, c_.n_layers);
+  forward_layers(tokens, pos, which == Logits::All ? Output::All : Output::Last, logits, c_.n_layers);
+}
+
+void CpuForward::hidden_states(std::span<const std::span<const int32_t>> sequences, float* out) {
+  std::vector<int32_t> tokens;
+  for (const auto& sequence : sequences) {
+    const auto start = static_cast<int64_t>(tokens.size());
+    for (size_t p = 0; p < sequence.size(); ++p) {
+      sequence_pos_.push_back(static_cast<int64_t>(p));
+      sequence_start_.push_back(start);
+    }
+    tokens.insert(tokens.end(), sequence.begin(), sequence.end());
+  }
+  try {
+    if (static_cast<int64_t>(tokens.size()) > kv_.capacity())
+      throw Error(std::to_string(tokens.size()) + " tokens do not fit a context of " + std::to_string(kv_.capacity()));
+    forward_layers(tokens, 0, Output::Hidden, out, c_.n_layers);
+  } catch (...) {
+    sequence_pos_.clear();
+    sequence_start_.clear();
+    throw;
+  }
+  sequence_pos_.clear();
+  sequence_start_.clear();
 }
 
 void CpuForward::forward_draft(std::span<const int32_t> tokens, int64_t pos, int64_t n_layers, float* logits) {
   if (n_layers < 1 || n_layers > draft_layers_max())
     throw Error("a draft runs 1 to " + std::to_string(draft_layers_max()) + " of the model's layers, not " + std::to_string(n_layers));
-  forward_layers(tokens, pos, Logits::Last, logits, n_layers);
+  forward_layers(tokens, pos, Output::Last, logits, n_layers);
 }
 
-void CpuForward::forward_layers(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits, int64_t n_layers) {
+void CpuForward::forward_layers(std::span<const int32_t> tokens, int64_t pos, Output output, float* out, int64_t n_layers) {
   if (tokens.empty()) throw Error("forward needs at least one token");
   if (pos < 0) throw Error("negative position");
   kv_.reserve(pos + static_cast<int64_t>(tokens.size()));
@@ -77,10 +96,10 @@ void CpuForward::forward_layers(std::span<const int32_t> tokens, int64_t pos, Lo
   for (int64_t start = 0; start < total; start += options_.max_batch) {
     const int64_t n = std::min(options_.max_batch, total - start);
     const bool last_chunk = start + n == total;
-    if (which == Logits::All)
-      forward_batch(tokens.data() + start, n, pos + start, Logits::All, logits + start * c_.n_vocab, n_layers);
+    if (output == Output::Last)
+      forward_batch(tokens.data() + start, n, pos + start, output, last_chunk ? out : nullptr, n_layers);
     else
-      forward_batch(tokens.data() + start, n, pos + start, Logits::Last, last_chunk ? logits : nullptr, n_layers);
+      forward_batch(tokens.data() + start, n, pos + start, output, out + start * (output == Output::All ? c_.n_vocab : c_.dim), n_layers);
   }
 }
 
@@ -117,7 +136,7 @@ void CpuForward::rotate_layers(int64_t distance, const PerLayer& per_layer) {
   });
 }
 
-void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits, int64_t n_layers) {
+void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Output output, float* logits, int64_t n_layers) {
   const ModelWeights& w = model_.weights();
   const int64_t dim = c_.dim, q_dim = c_.q_dim(), kv_dim = c_.kv_dim(), hd = c_.head_dim, half = c_.rope_dims / 2;
   const float embedding_scale = c_.scale_embedding ? std::sqrt(static_cast<float>(dim)) : 1.0f;
@@ -127,8 +146,9 @@ void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Lo
     dequantize_row(e.type, e.data + static_cast<size_t>(tokens[t]) * e.row_bytes(), &x_[t * dim], dim);
     if (c_.scale_embedding)
       for (int64_t i = 0; i < dim; ++i) x_[t * dim + i] *= embedding_scale;
-    ops::rope_cos_sin(pos + t, inv_freq_global_, c_.rope_attn_factor, &rope_[0].cos[t * half], &rope_[0].sin[t * half]);
-    ops::rope_cos_sin(pos + t, inv_freq_local_, c_.rope_attn_factor, &rope_[1].cos[t * half], &rope_[1].sin[t * half]);
+    const int64_t rope_pos = sequence_pos_.empty() ? pos + t : sequence_pos_[static_cast<size_t>(pos + t)];
+    ops::rope_cos_sin(rope_pos, inv_freq_global_, c_.rope_attn_factor, &rope_[0].cos[t * half], &rope_[0].sin[t * half]);
+    ops::rope_cos_sin(rope_pos, inv_freq_local_, c_.rope_attn_factor, &rope_[1].cos[t * half], &rope_[1].sin[t * half]);
   }
 
   for (int64_t l = 0; l < n_layers; ++l) {
@@ -178,7 +198,11 @@ void CpuForward::forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Lo
   }
 
   if (!logits) return;
-  const int64_t first = which == Logits::All ? 0 : n - 1;
+  if (output == Output::Hidden) {
+    for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&logits[t * dim], &x_[t * dim], w.output_norm.f32(), dim, c_.norm_eps);
+    return;
+  }
+  const int64_t first = output == Output::All ? 0 : n - 1;
   const int64_t count = n - first;
   for (int64_t t = 0; t < count; ++t)
     ops::rmsnorm(&xb_[t * dim], &x_[(first + t) * dim], w.output_norm.f32(), dim, c_.norm_eps);
@@ -227,8 +251,10 @@ void CpuForward::attention(int64_t layer, int64_t n, int64_t pos) {
       const float* q = &f.q_[t * j->q_dim + h * hd];
       const KvCache& kv = f.kv_;
       const int64_t query_pos = j->pos + t;
+      const int64_t first = f.sequence_start_.empty() ? ops::attention_window_start(query_pos, j->window)
+                                                      : std::max(f.sequence_start_[static_cast<size_t>(query_pos)], ops::attention_window_start(query_pos, j->window));
       ops::attend(
-          q, j->shape, ops::attention_window_start(query_pos, j->window), query_pos + 1,
+          q, j->shape, first, query_pos + 1,
           [&](int64_t p) { return decoded ? decoded + p * 2 * kv_dim + kv_offset : kv.key(j->layer, p, kv_offset, hd, key_row); },
           [&](int64_t p) { return decoded ? decoded + (p * 2 + 1) * kv_dim + kv_offset : kv.value(j->layer, p, kv_offset, hd, value_row); },
           [path](const float* a, const float* b, int64_t n) { return cpu::dot_f32(a, b, n, path); },

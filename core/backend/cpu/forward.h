@@ -25,6 +25,11 @@ class CpuForward final : public Backend {
   CpuForward(const Model& model, CpuOptions options);
   ~CpuForward() override;
   void forward(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits) override;
+  // A decoder embedding model's pass over several sequences at once: writes every token's final hidden state
+  // (after output_norm, before the output head: dim floats each) instead of logits. The sequences lie one
+  // after another in the cache from position 0, each token rotated for its place in its own sequence and
+  // attending only to its own sequence; together they must fit in context_size().
+  void hidden_states(std::span<const std::span<const int32_t>> sequences, float* out);
   int64_t draft_layers_max() const override { return c_.n_layers - 1; }
   void forward_draft(std::span<const int32_t> tokens, int64_t pos, int64_t n_layers, float* logits) override;
   // Moves the rows and re-rotates the keys of every layer with its own RoPE (global or local), layers
@@ -38,9 +43,11 @@ class CpuForward final : public Backend {
   void rotate_kv(int64_t start, int64_t count, int64_t distance) override;
 
  private:
-  void forward_layers(std::span<const int32_t> tokens, int64_t pos, Logits which, float* logits, int64_t n_layers);
+  // What a pass writes: logits of the last token or of all, or every token's normed hidden state.
+  enum class Output { Last, All, Hidden };
+  void forward_layers(std::span<const int32_t> tokens, int64_t pos, Output output, float* out, int64_t n_layers);
   // Runs the first n_layers layers (all but a self-speculation draft run them all).
-  void forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Logits which, float* logits, int64_t n_layers);
+  void forward_batch(const int32_t* tokens, int64_t n, int64_t pos, Output output, float* out, int64_t n_layers);
   void attention(int64_t layer, int64_t n, int64_t pos);
   void matmul(const Tensor& w, const float* x, int64_t n, float* y);
   // Runs per_layer(layer, rotate) for every layer across threads, where rotate(key) turns one key row
@@ -66,6 +73,9 @@ class CpuForward final : public Backend {
   // A layer's rows that attention reads, decoded once from a rounded cache: [position][key, value][kv_dim].
   static constexpr int64_t kDecodedRowsBytes = 64 << 20;
   std::vector<float> decoded_;
+  // While hidden_states runs several sequences: per cache position, its position in its sequence and where
+  // its sequence starts (empty otherwise: one sequence, positions as they are).
+  std::vector<int64_t> sequence_pos_, sequence_start_;
 };
 
 }  // namespace tabllm

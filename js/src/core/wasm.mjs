@@ -343,6 +343,17 @@ class Model {
     return session;
   }
 
+  /** An embedder on the CPU (an embedding model: info().kind === 'embedding'); threads and kernels as createSession. */
+  createEmbedder({ threads = 1, kernels = 'simd' } = {}) {
+    const handle = this.abi.withStrings([kernels], (k) => this.abi.m._tabllm_embedder_create(this.handle, threads, k) >>> 0);
+    return new Embedder(this.abi, this.abi.check(handle), this.info().dim);
+  }
+
+  /** The token ids of one embedding input, with the special tokens the model puts around it ([CLS] … [SEP]). */
+  embedTokenize(text) {
+    return this.abi.withStrings([text], (p) => this.abi.json(this.abi.m._tabllm_embed_tokenize(this.handle, p)));
+  }
+
   // A session whose forward pass the host runs (pending / advance / advanceToken). With kvType (the GPU's
   // rows: tabllm_session_create_external_kv) its rows cross as KV pages (stageRows, takeKvWrites); with
   // kvBudget (bytes) and kvPageStore too, the host's cache is the window the budget holds
@@ -567,6 +578,36 @@ class Session {
     this.abi.m.tabllmKvPageStores?.delete(this.handle);
     if (this.maskPtr) this.abi.m._free(this.maskPtr);
     this.handle = this.maskPtr = 0;
+  }
+}
+
+// Embeddings of batches of token arrays (tabllm_embed).
+class Embedder {
+  constructor(abi, handle, dim) {
+    this.abi = abi;
+    this.handle = handle;
+    this.dim = dim;
+  }
+
+  /** @param {number[][]} inputs token ids @returns {Float32Array[]} one unit-length vector per input */
+  embed(inputs) {
+    const lengths = Int32Array.from(inputs, (ids) => ids.length);
+    const ids = Int32Array.from(inputs.flat());
+    const all = this.abi.with([ids, lengths], (idsPtr, lengthsPtr) =>
+      this.abi.floatsOut(inputs.length * this.dim, (out) => this.abi.checkStatus(this.abi.m._tabllm_embed(this.handle, idsPtr, lengthsPtr, inputs.length, out))));
+    return inputs.map((_, i) => all.subarray(i * this.dim, (i + 1) * this.dim));
+  }
+
+  /** @param {string[]} texts each tokenized with its special tokens (tabllm_embed_texts) @returns {Float32Array[]} */
+  embedTexts(texts) {
+    const all = this.abi.withStrings([JSON.stringify(texts)], (json) =>
+      this.abi.floatsOut(texts.length * this.dim, (out) => this.abi.checkStatus(this.abi.m._tabllm_embed_texts(this.handle, json, out))));
+    return texts.map((_, i) => all.subarray(i * this.dim, (i + 1) * this.dim));
+  }
+
+  free() {
+    if (this.handle) this.abi.m._tabllm_embedder_free(this.handle);
+    this.handle = 0;
   }
 }
 

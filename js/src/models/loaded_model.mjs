@@ -2,6 +2,7 @@
 // (the prefix cache, the KV pager, a lost device's error). The engine (engine.mjs) queues the requests and
 // the loads; this is what it loads and frees.
 import { capabilityReport, chooseBackend } from '../capabilities.mjs';
+import { embeddingBackend } from '../embeddings.mjs';
 import { TabllmAPIError } from '../errors.mjs';
 import { openModel } from '../loader/index.mjs';
 import { fitBackend, memoryNeed, modelShape } from '../loader/memory.mjs';
@@ -73,7 +74,7 @@ export class LoadedModel {
     const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, kvBudget, gpuMemory } = o;
     // The memory need is checked from the header, before a download starts.
     const beforeLoad = async (model) => {
-      choice = fitBackend(choice, model, { auto: !!report, report, contextSize: profiled.contextSize, kvType, kvBudget, gpuMemory });
+      choice = fitBackend(embeddingBackend(choice, model.header, { auto: !!report }), model, { auto: !!report, report, contextSize: profiled.contextSize, kvType, kvBudget, gpuMemory });
       this.name ??= model.header.metadata.get('general.name') ?? model.name ?? null;
       // What the memory budget counts: the weights and the KV cache at the context the model will get.
       const { weights, kvCache, context } = memoryNeed(modelShape(model.header, model.size), profiled.contextSize, kvType, kvBudget);

@@ -30,6 +30,11 @@ export class WasmRunner {
         }
       });
       const info = model.info();
+      if (info.kind === 'embedding') {
+        const runner = new WasmRunner(wasm, model, null, info, info.context, null, model.createEmbedder({ threads: wasm.threads }));
+        runner.memory = { heap: wasm.tabllm.heapStats().in_use_bytes - heapBefore, gpu: 0 };
+        return runner;
+      }
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
       const pages = kvBudget ? await openKvPageSpill({ encrypt: encryptPages, readBack: kvRecall }) : null;
       try {
@@ -48,21 +53,32 @@ export class WasmRunner {
     }
   }
 
-  constructor(wasm, model, session, info, contextSize, kvPages = null) {
+  // An embedding model has an embedder and no session.
+  constructor(wasm, model, session, info, contextSize, kvPages = null, embedder = null) {
     this.wasm = wasm;
     this.kvPages = kvPages;
     this.model = model;
     this.session = session;
+    this.embedder = embedder;
     this.info = info;
     this.contextSize = contextSize;
     this.backend = 'wasm';
-    this.details = { variant: wasm.variant, threads: wasm.threads, ...this.kvInfo() };
+    this.details = { variant: wasm.variant, threads: wasm.threads, ...(session ? this.kvInfo() : {}) };
     this.kvCounts = kvPages ? new KvPagerCounts(kvPages.spill, this.details.kvWindow) : null;
     if (kvPages) this.details.kvPageStore = kvPages.spill.store.kind;
   }
 
   tokenize(text, addBos) {
     return this.model.tokenize(text, addBos);
+  }
+
+  /** Unit-length embeddings of token-id arrays, in one call (tabllm_embed). */
+  embed(inputs) {
+    return this.embedder.embed(inputs);
+  }
+
+  embedTokenize(text) {
+    return this.model.embedTokenize(text);
   }
 
   /** Generates a request (see runRequest) with core params (tabllm.h); see stepLoop. */
@@ -94,9 +110,10 @@ export class WasmRunner {
 
   async destroy() {
     this.session?.free();
+    this.embedder?.free();
     await this.kvPages?.close();
     this.model?.free();
-    this.session = this.model = null;
+    this.session = this.embedder = this.model = null;
     this.wasm.release();
   }
 }

@@ -130,6 +130,7 @@ export class HostBroker {
     return {
       chat: { completions: { create: create('chat') } },
       completions: { create: create('completion') },
+      embeddings: { create: create('embedding') },
       models: { list: () => this.request({ id: crypto.randomUUID(), kind: 'models' }) },
     };
   }

@@ -60,6 +60,7 @@ class ServiceWorkerEngine {
     };
     this.chat = { completions: { create: (request, opts) => this.#create('chat/completions', request, opts) } };
     this.completions = { create: (request, opts) => this.#create('completions', request, opts) };
+    this.embeddings = { create: (request, opts) => this.#create('embeddings', request, opts) };
     this.models = { list: () => this.#send(async () => answerOf(await fetch(`${this.#base}/models`))).then((r) => r.json()) };
     this.fetch = createFetchHandler(this);
   }
@@ -129,9 +130,10 @@ class ServiceWorkerEngine {
   async #create(path, request, { signal } = {}) {
     if (signal?.aborted) throw abortError(signal);
     // A seed of its own, unless the request has one: a request run again after its host tab closed gives
-    // the same tokens, so its stream continues rather than starts over.
+    // the same tokens, so its stream continues rather than starts over. (Embeddings sample nothing.)
     const plain = request !== null && typeof request === 'object' && !Array.isArray(request);
-    const body = JSON.stringify(plain && request.seed === undefined ? { ...request, seed: Math.floor(Math.random() * 2 ** 31) } : request);
+    const seeded = plain && request.seed === undefined && path !== 'embeddings';
+    const body = JSON.stringify(seeded ? { ...request, seed: Math.floor(Math.random() * 2 ** 31) } : request);
     const id = crypto.randomUUID();
     // The page's abort of a fetch does not reach the Service Worker before the response comes: said aloud.
     signal?.addEventListener('abort', () => navigator.serviceWorker.controller?.postMessage({ type: ABORT_REQUEST, id }), { once: true });

@@ -202,7 +202,7 @@ class EngineHost {
         const why = this.#state.error?.body?.error?.message ?? this.#state.error?.message ?? 'unknown error';
         throw new TabllmAPIError(`the model failed to load in the tab that hosts it: ${why}`, { status: 503, type: 'engine_unavailable', code: 'model_not_loaded' });
       }
-      const api = record.kind === 'chat' ? this.#engine.chat.completions : this.#engine.completions;
+      const api = record.kind === 'chat' ? this.#engine.chat.completions : record.kind === 'embedding' ? this.#engine.embeddings : this.#engine.completions;
       const result = await api.create(record.request, { signal: record.controller.signal });
       if (!record.request?.stream) return this.#push(record, { type: 'result', value: result });
       for await (const chunk of result) this.#push(record, { type: 'chunk', value: chunk });

@@ -1,5 +1,5 @@
 // tabllm/sw: the origin's OpenAI endpoint, answered by its Service Worker. After registration, a plain
-// fetch('/v1/chat/completions' | '/v1/completions' | '/v1/models') from any page or worker of the origin
+// fetch('/v1/chat/completions' | '/v1/completions' | '/v1/embeddings' | '/v1/models') from any page or worker of the origin
 // is answered on the device, by the model one tab hosts for all of them (host.mjs, docs/service-worker.md).
 //
 //   // sw.js, registered with navigator.serviceWorker.register('sw.js', { type: 'module' })

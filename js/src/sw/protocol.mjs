@@ -3,7 +3,7 @@
 // the messages between the Service Worker and the host.
 //
 // Service Worker → host, over the MessagePort the host handed it:
-//   {type: 'create', id, client, kind: 'chat'|'completion', request, from}   run or resume request `id`,
+//   {type: 'create', id, client, kind: 'chat'|'completion'|'embedding', request, from}   run or resume request `id`,
 //        sending its chunks from index `from` on (a request the host already has is not run again)
 //   {type: 'abort', id}                                                       the reader went away
 //   {type: 'models', id}                                                      the model list
