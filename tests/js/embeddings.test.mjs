@@ -51,7 +51,7 @@ test('WebAssembly (threads and single) equals the native scalar reference, token
     for (const shape of SHAPES) {
       for (const type of ['f32', 'q8_0']) {
         const native = JSON.parse(execFileSync(cli, ['embed', '-m', modelPath(shape, type), '--file', inputs, '--kernels', 'scalar', '--threads', '1']).toString());
-        const threaded = await createEngine({ model: modelPath(shape, type), backend: 'wasm', wasmVariant: 'threaded', threads: 2 });
+        const threaded = await createEngine({ model: modelPath(shape, type), backend: 'wasm', wasmVariant: 'threaded', threads: 2, modelName: shape });
         try {
           for (const engine of [threaded, engineFor(shape, type)]) {
             const r = await engine.embeddings.create({ model: shape, input: TEXTS });
@@ -128,25 +128,26 @@ test('embeddings errors: OpenAI-shaped, naming the parameter; the engine goes on
       return true;
     });
   };
-  await expect({ model: 'm' }, 'input', 'missing_required_parameter', /input is required/);
-  await expect({ model: 'm', input: [] }, 'input', 'invalid_type', /input must be/);
-  await expect({ model: 'm', input: ['a', [1]] }, 'input', 'invalid_type', /not mixed/);
-  await expect({ model: 'm', input: '' }, 'input', null, /empty string/);
-  await expect({ model: 'm', input: 'a', encoding_format: 'int8' }, 'encoding_format', null, /"float" or "base64"/);
-  await expect({ model: 'm', input: 'a', dimensions: 64 }, 'dimensions', 'unsupported_parameter', /not trained for shortened/);
-  await expect({ model: 'm', input: 'a', dimensions: 0 }, 'dimensions', 'invalid_type', /positive integer/);
-  await expect({ model: 'm', input: 'a', stream: true }, 'stream', 'unknown_parameter', /unknown parameter 'stream'/);
-  await expect({ model: 'm', input: [Array(513).fill(5)] }, 'input', 'context_length_exceeded', /input\[0\] has 513 tokens, more than the model's context of 512/);
-  await expect({ model: 'm', input: 'the cat '.repeat(300) }, 'input', 'context_length_exceeded', /input\[0\] has 602 tokens/);
-  await expect({ model: 'm', input: [[101, 99999]] }, 'input', null, /token id 99999/);
-  await expect({ model: 'm', input: 'a', dimensions: 500 }, 'dimensions', null, /not trained/);
+  await expect({ model: 'tiny-bert' }, 'input', 'missing_required_parameter', /input is required/);
+  await expect({ model: 'tiny-bert', input: [] }, 'input', 'invalid_type', /input must be/);
+  await expect({ model: 'tiny-bert', input: ['a', [1]] }, 'input', 'invalid_type', /not mixed/);
+  await expect({ model: 'tiny-bert', input: '' }, 'input', null, /empty string/);
+  await expect({ model: 'tiny-bert', input: 'a', encoding_format: 'int8' }, 'encoding_format', null, /"float" or "base64"/);
+  await expect({ model: 'tiny-bert', input: 'a', dimensions: 64 }, 'dimensions', 'unsupported_parameter', /not trained for shortened/);
+  await expect({ model: 'tiny-bert', input: 'a', dimensions: 0 }, 'dimensions', 'invalid_type', /positive integer/);
+  await expect({ model: 'tiny-bert', input: 'a', stream: true }, 'stream', 'unknown_parameter', /unknown parameter 'stream'/);
+  await expect({ model: 'tiny-bert', input: [Array(513).fill(5)] }, 'input', 'context_length_exceeded', /input\[0\] has 513 tokens, more than the model's context of 512/);
+  await expect({ model: 'tiny-bert', input: 'the cat '.repeat(300) }, 'input', 'context_length_exceeded', /input\[0\] has 602 tokens/);
+  await expect({ model: 'tiny-bert', input: [[101, 99999]] }, 'input', null, /token id 99999/);
+  await expect({ model: 'tiny-bert', input: 'a', dimensions: 500 }, 'dimensions', null, /not trained/);
+  await assert.rejects(engine.embeddings.create({ model: 'm', input: 'a' }), (e) => e.status === 404 && e.param === 'model' && e.code === 'model_not_found');
   const nomic = engineFor('tiny-nomic-bert');
   await assert.rejects(nomic.embeddings.create({ input: 'a', dimensions: 500 }), /more than the model's 256/);
   // An embedding model asked for text, a chat model asked for embeddings.
   await assert.rejects(engine.chat.completions.create({ messages: [{ role: 'user', content: 'hi' }] }), (e) => e.status === 400 && e.code === 'model_not_chat' && /embedding model/.test(e.message));
   const chat = await storiesEngine();
   try {
-    await assert.rejects(chat.embeddings.create({ model: 'stories', input: 'hi' }), (e) => e.status === 400 && e.code === 'model_not_embedding' && /chat model/.test(e.message));
+    await assert.rejects(chat.embeddings.create({ input: 'hi' }), (e) => e.status === 400 && e.code === 'model_not_embedding' && /chat model/.test(e.message));
   } finally {
     await chat.unload();
   }
