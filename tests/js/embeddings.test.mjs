@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 
 import { createEngine, createWorkerEngine, similarity } from '../../js/src/index.mjs';
 import { startServer } from '../../js/src/serve.mjs';
-import { missingBuild, storiesEngine } from './api-env.mjs';
+import { missingBuild, storiesEngine, storiesPath } from './api-env.mjs';
 import { loadEngine, modelsDir, nativeBuildDir, skipOrFail, wasmDir } from './wasm_env.mjs';
 
 const SHAPES = ['tiny-bert', 'tiny-nomic-bert', 'tiny-qwen3-embedding'];
@@ -220,5 +220,30 @@ test('the C ABI: texts and token arrays embed alike; sessions refuse an encoder,
   } finally {
     bert.free();
     chat.free();
+  }
+});
+
+test('a chat model and an embedding model in one engine: each request answered by the model it names, interleaved', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const engine = await createEngine({ backend: 'wasm', wasmVariant: 'single',
+    models: [{ model: storiesPath(), name: 'stories' }, { model: modelPath('tiny-nomic-bert'), name: 'notes' }] });
+  try {
+    const alone = (await engineFor('tiny-nomic-bert').embeddings.create({ input: TEXTS })).data.map((d) => d.embedding);
+    const ask = { model: 'stories', prompt: 'Once upon a time', max_tokens: 8, temperature: 0 };
+    const [story, vectors, again] = await Promise.all([
+      engine.completions.create(ask),
+      engine.embeddings.create({ model: 'notes', input: TEXTS }),
+      engine.completions.create(ask),
+    ]);
+    assert.equal(story.model, 'stories');
+    assert.equal(again.choices[0].text, story.choices[0].text);
+    assert.ok(story.choices[0].text.length > 0);
+    assert.equal(vectors.model, 'notes');
+    vectors.data.forEach((d, i) => assert.ok(similarity(d.embedding, alone[i]) > 0.999999, `input ${i}`));
+    await assert.rejects(engine.embeddings.create({ model: 'stories', input: 'hi' }), (e) => e.status === 400 && e.code === 'model_not_embedding');
+    await assert.rejects(engine.completions.create({ ...ask, model: 'notes' }), (e) => e.status === 400 && e.code === 'model_not_chat');
+    assert.deepEqual((await engine.models.list()).data.map((m) => m.id), ['stories', 'notes']);
+  } finally {
+    await engine.unload();
   }
 });
