@@ -54,12 +54,16 @@ export class Engine {
   #profile;            // the energy profile (profiles/)
 
   constructor(options) {
-    const { models, memoryBudget, ...checked } = engineOptions(options);
+    // What names one file (its hash, revision, chat template, name) belongs to the `model` option's entry only;
+    // the other options are defaults for every model, those loaded later included.
+    const { models, memoryBudget, model, modelName, sha256, revision, chatTemplate, ...checked } = engineOptions(options);
     // truncation "auto" by default: on-device contexts are small, so a chat app reaches their end within a
     // few turns; dropping the oldest turns (said in usage.truncated_messages) keeps the conversation going.
     this.#options = { ...checked, backend: checked.backend ?? 'auto', truncation: checked.truncation ?? 'auto' };
     // The models createEngine loads (and reload() loads again when none is loaded): `model` first, the default.
-    this.#options.initial = [...(checked.model !== undefined ? [{ model: checked.model, name: checked.modelName }] : []), ...(models ?? [])];
+    const first = model !== undefined ? [{ model, name: modelName, sha256, revision, chatTemplate }] : [];
+    this.#options.initial = [...first, ...(models ?? [])];
+    this.#options.modelName = modelName;
     this.#models = new ModelRegistry(memoryBudget);
     this.#shared = new SharedMachinery({ device: checked.device });
     this.#metrics = new EngineMetrics({ ...checked.metrics, encryption: checked.encryption, cacheDir: checked.cacheDir });

@@ -201,3 +201,15 @@ test('models: the worker engine loads, selects, unloads and counts as createEngi
   assert.equal(after.heaps[0].models, 1);
   assert.ok(before.heaps[0].inUseBytes - after.heaps[0].inUseBytes >= loaded.bytes.heap - 4096);
 });
+
+test('models: the options that name the `model` option\'s file (sha256, chatTemplate, name) are not another model\'s', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const { createHash } = await import('node:crypto');
+  const { readFileSync } = await import('node:fs');
+  const sha256 = createHash('sha256').update(readFileSync(storiesPath())).digest('hex');
+  const first = await createEngine({ ...common, model: storiesPath(), modelName: 'stories', sha256, chatTemplate: '{{ messages[0].content }}' });
+  t.after(() => first.unload());
+  await first.load(tinyPath, { name: 'tiny' });  // checked against its own hash (none), not the stories file's
+  assert.equal((await first.chat.completions.create(ask('tiny'))).choices[0].message.content, tinyAlone);
+  assert.equal((await first.chat.completions.create(ask('stories'))).model, 'stories');
+});
