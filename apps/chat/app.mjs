@@ -3,6 +3,7 @@
 import { RateChart } from './chart.mjs';
 import { Dashboard } from './dashboard.mjs';
 import { HUGGING_FACE_MODELS, STORIES_NOTE, repositoryPage } from './models.mjs';
+import { NotesView } from './notes.mjs';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -14,6 +15,7 @@ const ui = {
   temperatureValue: $('temperature-value'), maxTokens: $('max-tokens'), ttft: $('ttft'), tps: $('tps'), tokens: $('tokens'),
   engineStatus: $('engine-status'), capabilities: $('capabilities'), cached: $('cached'),
   modelNote: $('model-note'), modelWarning: $('model-warning'), profile: $('profile'), viewChat: $('view-chat'), viewDashboard: $('view-dashboard'),
+  viewNotes: $('view-notes'),
 };
 const chart = new RateChart($('chart'));
 const LIVE_RATE_AFTER_MS = 250;
@@ -26,6 +28,7 @@ const app = window.tabllmChat = {
   stopLatencyMs: null, errors: [],
 };
 app.dashboard = new Dashboard($('dashboard'), () => app.engine);
+app.notes = new NotesView($('notes'), { engine: () => app.engine, similarity: () => tabllm.similarity, describeProgress, errorMessage });
 
 let tabllm = null;
 const builtInSha256 = new Map();  // built-in model URL → SHA-256 from the build, checked on download
@@ -43,8 +46,13 @@ function setState(state) {
   ui.clear.disabled = state === 'generating';
 }
 
+// An engine error (OpenAI's {error: {message}}), an Error, or a string, as the text shown.
+function errorMessage(error) {
+  return error?.error?.message ?? error?.message ?? String(error);
+}
+
 function showError(error) {
-  const message = error?.error?.message ?? error?.message ?? String(error);
+  const message = errorMessage(error);
   app.errors.push(message);
   ui.errorText.textContent = message;
   ui.error.hidden = false;
@@ -58,18 +66,26 @@ const PHASES = {
   download: 'downloading', verify: 'checking SHA-256', load: 'loading into WebAssembly', upload: 'uploading to the GPU', ready: 'ready',
 };
 
-function showProgress(p) {
-  app.progress.push({ ...p, at: Math.round(performance.now()) });
-  ui.loading.hidden = false;
+// A load progress event as a progress bar's value (null: unknown) and a line of text.
+function describeProgress(p) {
   const total = p.total ?? 0;
-  if (p.phase === 'ready' && !total) ui.progress.value = 1;
-  else if (total > 0) ui.progress.value = Math.min(1, (p.loaded ?? 0) / total);
-  else ui.progress.removeAttribute('value');
+  const value = p.phase === 'ready' && !total ? 1 : total > 0 ? Math.min(1, (p.loaded ?? 0) / total) : null;
   const parts = [PHASES[p.phase] ?? p.phase ?? 'loading'];
   if (p.loaded !== undefined) parts.push(total ? `${mb(p.loaded)} of ${mb(total)}` : mb(p.loaded));
   if (p.bytesPerSecond) parts.push(`${mb(p.bytesPerSecond)}/s`);
   if (p.fromCache) parts.push('stored on this device');
-  ui.progressText.textContent = parts.join(' · ');
+  return { value, text: parts.join(' · ') };
+}
+
+function showProgress(p) {
+  // The engine has one onProgress for all its models: the notes model's load is shown in its own view.
+  if (app.notes.loadingModel) return app.notes.showProgress(p);
+  app.progress.push({ ...p, at: Math.round(performance.now()) });
+  ui.loading.hidden = false;
+  const { value, text } = describeProgress(p);
+  if (value === null) ui.progress.removeAttribute('value');
+  else ui.progress.value = value;
+  ui.progressText.textContent = text;
 }
 
 // ---- models --------------------------------------------------------------------------------------------
@@ -217,7 +233,11 @@ async function loadEngine() {
     // Worker (docs/service-worker.md); otherwise this tab's own worker.
     const create = params.get('engine') === 'sw' ? tabllm.createServiceWorkerEngine : tabllm.createWorkerEngine;
     // metrics.persist: the dashboard's history outlives the page, sealed on this device (docs/metrics.md).
-    const engine = await create({ model, backend, threads, prefixCache: true, metrics: { persist: true }, onProgress: showProgress, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) });
+    // The chat model's own options go in its entry of `models`: given beside `model`, they would be the
+    // engine's, and the notes model loaded into it later would get them too (its file checked against this
+    // one's SHA-256).
+    const chatModel = { model, prefixCache: true, ...(sha256 ? { sha256 } : {}), ...(contextSize ? { contextSize } : {}) };
+    const engine = await create({ models: [chatModel], backend, threads, metrics: { persist: true }, onProgress: showProgress });
     const previous = app.engine;
     app.engine = engine;
     app.backend = engine.backend ?? backend;
@@ -472,16 +492,17 @@ ui.forget.addEventListener('click', async () => {
   app.forgotten = (app.forgotten ?? 0) + 1;
   refreshCached();
 });
-// The chat or the dashboard: one view at a time (?view=dashboard opens on the dashboard).
+// The chat, the dashboard or the notes: one view at a time (?view=dashboard or ?view=notes opens on it).
+const VIEWS = { chat: ui.viewChat, dashboard: ui.viewDashboard, notes: ui.viewNotes };
 function showView(view) {
   document.body.dataset.view = view;
-  ui.viewChat.setAttribute('aria-pressed', String(view === 'chat'));
-  ui.viewDashboard.setAttribute('aria-pressed', String(view === 'dashboard'));
+  for (const [name, button] of Object.entries(VIEWS)) button.setAttribute('aria-pressed', String(view === name));
   if (view === 'dashboard') app.dashboard.show().catch(showError);
   else app.dashboard.hide();
+  if (view === 'notes') app.notes.show();
+  else app.notes.hide();
 }
-ui.viewChat.addEventListener('click', () => showView('chat'));
-ui.viewDashboard.addEventListener('click', () => showView('dashboard'));
+for (const [name, button] of Object.entries(VIEWS)) button.addEventListener('click', () => showView(name));
 ui.temperature.addEventListener('input', () => {
   ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
 });
@@ -495,7 +516,7 @@ for (const [name, input] of [['backend', ui.backend], ['mode', ui.mode], ['tempe
 ui.temperatureValue.value = Number(ui.temperature.value).toFixed(2);
 
 setState('idle');
-showView(params.get('view') === 'dashboard' ? 'dashboard' : 'chat');
+showView(Object.hasOwn(VIEWS, params.get('view')) ? params.get('view') : 'chat');
 if ('serviceWorker' in navigator && params.get('sw') !== '0') {
   // The page's own files, cached for offline use (models are kept by the loader, in OPFS), and the
   // origin's OpenAI endpoint (tabllm/sw).

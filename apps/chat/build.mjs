@@ -21,7 +21,7 @@ const MODELS = [
   { name: 'stories260K q8_0', file: 'stories260K-q8_0.gguf' },
   { name: 'stories260K q4_0', file: 'stories260K-q4_0.gguf' },
 ];
-const APP_FILES = ['index.html', 'style.css', 'app.mjs', 'chart.mjs', 'dashboard.mjs', 'dashboard_charts.mjs', 'models.mjs', 'icon.svg'];
+const APP_FILES = ['index.html', 'style.css', 'app.mjs', 'chart.mjs', 'dashboard.mjs', 'dashboard_charts.mjs', 'models.mjs', 'notes.mjs', 'notes_index.mjs', 'icon.svg'];
 const WASM_FILES = ['tabllm.mjs', 'tabllm.wasm', 'tabllm.worker.js', 'tabllm-st.mjs', 'tabllm-st.wasm', 'package.json'];
 
 function fail(message) {

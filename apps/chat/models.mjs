@@ -31,6 +31,15 @@ export const HUGGING_FACE_MODELS = [
   },
 ];
 
+/**
+ * The embedding model of the Notes view: bge-small-en-v1.5 (BAAI), a 33M-parameter BERT encoder (384
+ * dimensions, 512 tokens of context), in Q8_0 from a GGUF conversion by llama.cpp. `size` is its parameters
+ * at Q8_0's 8.5 bits (the download shows the exact one).
+ */
+export const NOTES_MODEL = {
+  name: 'bge-small-en-v1.5', model: 'hf:ChristianAzinn/bge-small-en-v1.5-gguf/bge-small-en-v1.5.Q8_0.gguf', size: 36e6,
+};
+
 /** What the built-in story model is, shown while it is chosen. */
 export const STORIES_NOTE = 'stories260K is a tiny story generator (260 thousand parameters, trained on short children\'s stories), '
   + 'not a chat model: it continues the text it is given. Choose an instruct model below it to chat.';

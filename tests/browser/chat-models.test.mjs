@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import { serveChat } from '../../apps/chat/server.mjs';
 import { HUGGING_FACE_MODELS } from '../../apps/chat/models.mjs';
 import { readGgufHeader } from '../../js/src/loader/gguf_header.mjs';
-import { launchChromium, repoRoot, sharedRoot } from './harness.mjs';
+import { launchChromium, repoRoot, routeHuggingFace, sharedRoot } from './harness.mjs';
 import { modelsDir, nativeBuildDir, skipOrFail, storiesModel, wasmDir } from '../js/wasm_env.mjs';
 
 const ARTIFACTS = path.join(repoRoot, 'build/test-artifacts');
@@ -66,29 +66,10 @@ after(async () => {
   await server?.close();
 });
 
-// A fresh browser profile whose requests to huggingface.co are answered from `files` (path → bytes), with
-// range requests and the CORS headers Hugging Face sends.
+// A fresh browser profile whose requests to huggingface.co are answered from `files` (path → bytes).
 async function hubContext(files) {
   const context = await chromium.browser.newContext();
-  const requests = [];
-  await context.route('https://huggingface.co/**', async (route) => {
-    const request = route.request();
-    const url = new URL(request.url());
-    requests.push({ path: url.pathname, method: request.method(), range: request.headers().range ?? null });
-    const cors = {
-      'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'Range, If-Range', 'Access-Control-Allow-Methods': 'GET, HEAD',
-      'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges', 'Cross-Origin-Resource-Policy': 'cross-origin',
-    };
-    if (request.method() === 'OPTIONS') return route.fulfill({ status: 204, headers: cors });
-    const body = files[url.pathname];
-    if (!body) return route.fulfill({ status: 404, headers: { ...cors, 'Content-Type': 'text/plain' }, body: 'Entry not found' });
-    const m = /^bytes=(\d+)-(\d*)$/.exec(request.headers().range ?? '');
-    const start = m ? Number(m[1]) : 0;
-    const end = m && m[2] ? Math.min(Number(m[2]), body.length - 1) : body.length - 1;
-    const headers = { ...cors, 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: '"stories-chat"' };
-    if (m) headers['Content-Range'] = `bytes ${start}-${end}/${body.length}`;
-    return route.fulfill({ status: m ? 206 : 200, headers, body: body.subarray(start, end + 1) });
-  });
+  const requests = await routeHuggingFace(context, files);
   const page = await context.newPage();
   page.on('pageerror', (e) => process.stderr.write(`[page exception] ${e.stack ?? e.message}\n`));
   page.on('console', (m) => { if (m.type() === 'error') process.stderr.write(`[page error] ${m.text()}\n`); });

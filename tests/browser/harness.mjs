@@ -189,6 +189,37 @@ export async function openPage(browser, url, { forward = (line) => process.stder
   return page;
 }
 
+/**
+ * Answers a browser context's requests to huggingface.co from `files` (URL path → bytes), with range requests
+ * and the CORS headers Hugging Face sends (a path not in `files` is its 404), so that a page loads an `hf:`
+ * model through its real URL from a local file.
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {Record<string, Buffer>} files
+ * @returns {Promise<{path: string, method: string, range: string|null}[]>} the requests, as they come
+ */
+export async function routeHuggingFace(context, files) {
+  const requests = [];
+  await context.route('https://huggingface.co/**', async (route) => {
+    const request = route.request();
+    const url = new URL(request.url());
+    requests.push({ path: url.pathname, method: request.method(), range: request.headers().range ?? null });
+    const cors = {
+      'Access-Control-Allow-Origin': '*', 'Access-Control-Allow-Headers': 'Range, If-Range', 'Access-Control-Allow-Methods': 'GET, HEAD',
+      'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges', 'Cross-Origin-Resource-Policy': 'cross-origin',
+    };
+    if (request.method() === 'OPTIONS') return route.fulfill({ status: 204, headers: cors });
+    const body = files[url.pathname];
+    if (!body) return route.fulfill({ status: 404, headers: { ...cors, 'Content-Type': 'text/plain' }, body: 'Entry not found' });
+    const m = /^bytes=(\d+)-(\d*)$/.exec(request.headers().range ?? '');
+    const start = m ? Number(m[1]) : 0;
+    const end = m && m[2] ? Math.min(Number(m[2]), body.length - 1) : body.length - 1;
+    const headers = { ...cors, 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes', ETag: `"${url.pathname.split('/').pop()}-${body.length}"` };
+    if (m) headers['Content-Range'] = `bytes ${start}-${end}/${body.length}`;
+    return route.fulfill({ status: m ? 206 : 200, headers, body: body.subarray(start, end + 1) });
+  });
+  return requests;
+}
+
 // `node tests/browser/harness.mjs [port]`: serve the repository for manual use.
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const server = await startServer({ port: Number(process.argv[2] ?? 8080), log: (l) => console.error(l) });
