@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { createEngine } from '../../js/src/index.mjs';
+import { TOKENS_PER_INPUT, benchTexts, synthBenchModel } from './inputs.mjs';
 import { buildLlamaEmbedding, llamaEmbed } from './llama_cpp.mjs';
 
 const root = path.resolve(import.meta.dirname, '../..');
@@ -33,9 +34,7 @@ const batch = Number(opts.batch);
 const repeat = Number(opts.repeat);
 const llama = opts['llama-build'] ? buildLlamaEmbedding(opts['llama-src'], opts['llama-build'], threads) : null;
 
-// 254 words of the vocabulary (one token each) between [CLS] and [SEP]: 256 tokens an input, each input its own.
-const WORDS = ['the', 'quick', 'brown', 'fox', 'jumps', 'over', 'lazy', 'dog', 'cat', 'sat', 'on', 'mat', 'search', 'notes', 'in', 'browser', 'page', 'with', 'little', 'girl'];
-const texts = Array.from({ length: batch }, (_, i) => Array.from({ length: 254 }, (_, w) => WORDS[(w * 7 + i * 3 + w * i) % WORDS.length]).join(' '));
+const texts = benchTexts(batch);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-embed-bench-'));
 const inputFile = path.join(dir, 'inputs.txt');
 fs.writeFileSync(inputFile, texts.join('\n') + '\n');
@@ -44,10 +43,9 @@ const results = [];
 try {
   for (const shape of opts.shapes.split(',')) {
     for (const type of opts.types.split(',')) {
-      const file = path.join(dir, `${shape}-${type}.gguf`);
-      execFileSync(opts.cli, ['synth', shape, file, '--type', type, '--vocab', 'wordpiece', '--seed', '1'], { stdio: 'ignore' });
+      const file = synthBenchModel(opts.cli, shape, type, dir);
       const native = JSON.parse(execFileSync(opts.cli, ['embed', '-m', file, '--file', inputFile, '--threads', String(threads), '--repeat', String(repeat)]).toString());
-      if (native.tokens_per_batch !== batch * 256) throw new Error(`the inputs came to ${native.tokens_per_batch} tokens, not ${batch} × 256`);
+      if (native.tokens_per_batch !== batch * TOKENS_PER_INPUT) throw new Error(`the inputs came to ${native.tokens_per_batch} tokens, not ${batch} × ${TOKENS_PER_INPUT}`);
 
       const engine = await createEngine({ model: file, backend: 'wasm', wasmVariant: 'threaded', threads });
       let wasm;
@@ -62,7 +60,7 @@ try {
       }
 
       const row = {
-        model: `${shape} ${type}`, dim: native.dim, batch, tokens_per_input: 256,
+        model: `${shape} ${type}`, dim: native.dim, batch, tokens_per_input: TOKENS_PER_INPUT,
         native: { kernels: native.kernels, threads, seconds: native.seconds, embeddings_per_s: native.embeddings_per_s },
         wasm,
       };

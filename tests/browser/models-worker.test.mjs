@@ -3,7 +3,9 @@
 // loaded from URLs into one Web Worker's engine; requests naming each, interleaved, are answered with the
 // same greedy text as Node's engine gives for that model; /v1/models lists both through engine.fetch; an
 // unknown name is a 404 model_not_found; unload frees the model's heap. The Service Worker endpoint: a tab
-// hosts both models (createServiceWorkerEngine({models})) and a plain fetch of /v1 picks each by name.
+// hosts both models (createServiceWorkerEngine({models})) and a plain fetch of /v1 picks each by name; a tab
+// hosting a chat model beside an embedding model (tiny-nomic-bert) answers the unmodified `openai` client on
+// location.origin + '/v1' with the vectors of Node's engine on the same file, floats and base64.
 //
 //   node --test --test-concurrency=1 tests/browser/models-worker.test.mjs
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { createEngine } from '../../js/src/index.mjs';
+import { createEngine, similarity } from '../../js/src/index.mjs';
 import { serveChat } from '../../apps/chat/server.mjs';
 import { launchChromium, openPage, repoRoot } from './harness.mjs';
 import { greedyReference, modelsDir, skipOrFail, storiesModel, synthModel } from '../js/wasm_env.mjs';
@@ -20,6 +22,8 @@ import { greedyReference, modelsDir, skipOrFail, storiesModel, synthModel } from
 const prompt = greedyReference()[0].prompt;
 const ask = (model) => ({ model, messages: [{ role: 'user', content: prompt }], temperature: 0, max_tokens: 16 });
 const expected = {};  // Node's engine, one model at a time: the replies the browser's must equal
+const EMBED_TEXTS = ['the quick brown fox jumps over the lazy dog', 'search notes in the browser page', 'a'];
+let expectedVectors = null;  // Node's engine on tiny-nomic-bert-f32.gguf: the vectors the browser's must equal
 let skip = fs.existsSync(path.join(repoRoot, 'js/dist/index.js')) ? null : 'js/dist is missing: run node js/build.mjs';
 let server = null;
 let chromium = null;
@@ -33,8 +37,13 @@ before(async () => {
     expected[name] = (await engine.chat.completions.create(ask(undefined))).choices[0].message.content;
     await engine.unload();
   }
+  const nomic = path.join(modelsDir, 'tiny-nomic-bert-f32.gguf');
+  if (!fs.existsSync(nomic)) throw new Error(`${nomic} is missing: build the native models (cmake --build build)`);
+  const embedder = await createEngine({ model: nomic, backend: 'wasm', wasmVariant: 'single', modelName: 'nomic' });
+  expectedVectors = (await embedder.embeddings.create({ model: 'nomic', input: EMBED_TEXTS })).data.map((d) => d.embedding);
+  await embedder.unload();
   execFileSync(process.execPath, [path.join(repoRoot, 'apps/chat/build.mjs')], { stdio: 'inherit' });
-  server = await serveChat({ mounts: [['/test-models/', modelsDir]] });
+  server = await serveChat({ mounts: [['/test-models/', modelsDir], ['/node_modules/openai/', path.join(repoRoot, 'node_modules/openai')]] });
   chromium = await launchChromium();
 });
 after(async () => {
@@ -100,6 +109,46 @@ test('Service Worker endpoint: the host tab holds two models; a plain fetch of /
     assert.equal(out.modelId, 'stories');
     assert.equal(out.missing.status, 404);
     assert.equal(out.missing.body.error.code, 'model_not_found');
+  } finally {
+    await context.close();
+  }
+});
+
+test('Service Worker endpoint: a chat model beside an embedding model; the openai client gets Node\'s vectors (float and base64), chat still answers', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const context = await chromium.browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(120_000);
+    await page.goto(`${server.url}?autoload=0`);
+    const out = await page.evaluate(async ({ models, texts, chat }) => {
+      const { createServiceWorkerEngine } = await import('/js/dist/index.js');
+      await createServiceWorkerEngine({ backend: 'wasm', contextSize: 128, models });
+      const { default: OpenAI } = await import('/node_modules/openai/index.mjs');
+      const client = new OpenAI({ apiKey: 'local', baseURL: `${location.origin}/v1`, dangerouslyAllowBrowser: true });
+      const decode = (s) => Array.from(new Float32Array(Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer));
+      const float = await client.embeddings.create({ model: 'nomic', input: texts, encoding_format: 'float' });
+      const base64 = await client.embeddings.create({ model: 'nomic', input: texts, encoding_format: 'base64' });
+      // With no encoding_format the client asks for base64 itself and decodes it to numbers.
+      const plain = await client.embeddings.create({ model: 'nomic', input: texts });
+      const reply = await client.chat.completions.create(chat);
+      return {
+        float: float.data.map((d) => d.embedding), base64: base64.data.map((d) => decode(d.embedding)), plain: plain.data.map((d) => d.embedding),
+        model: float.model, usage: float.usage, reply: [reply.model, reply.choices[0].message.content],
+        ids: (await client.models.list()).data.map((m) => m.id),
+      };
+    }, { models: [MODELS(server.url)[0], { model: new URL('/test-models/tiny-nomic-bert-f32.gguf', server.url).href, name: 'nomic' }], texts: EMBED_TEXTS, chat: ask('stories') });
+    assert.equal(out.model, 'nomic');
+    assert.ok(out.usage.prompt_tokens > 0);
+    for (const [format, vectors] of Object.entries({ float: out.float, base64: out.base64, plain: out.plain })) {
+      assert.equal(vectors.length, EMBED_TEXTS.length, format);
+      vectors.forEach((v, i) => {
+        const cosine = similarity(v, expectedVectors[i]);
+        assert.ok(cosine > 0.999999, `${format} input ${i}: cosine ${cosine} with Node's vector`);
+      });
+    }
+    assert.deepEqual(out.reply, ['stories', expected.stories]);
+    assert.deepEqual(out.ids, ['stories', 'nomic']);
   } finally {
     await context.close();
   }
