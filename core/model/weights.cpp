@@ -69,6 +69,20 @@ class Binder {
   const gguf::File* file_;  // null: a header-only binding
 };
 
+// q, k and v of a layer: three matrices, or row views of one fused attn_qkv (q rows, then k, then v).
+void bind_qkv(const Binder& b, const std::string& p, const ModelConfig& c, LayerWeights& l) {
+  if (b.has(p + "attn_qkv.weight")) {
+    const Tensor qkv = b.matrix(p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.dim);
+    l.wq = Binder::rows_of(qkv, 0, c.q_dim());
+    l.wk = Binder::rows_of(qkv, c.q_dim(), c.kv_dim());
+    l.wv = Binder::rows_of(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
+  } else {
+    l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
+    l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
+    l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
+  }
+}
+
 // Encoders as llama.cpp's loader names their tensors (bert: separate q/k/v with biases, learned positions;
 // nomic-bert: fused attn_qkv, gated feed-forward block).
 ModelWeights bind_encoder(const Binder& b, const ModelConfig& c) {
@@ -81,16 +95,7 @@ ModelWeights bind_encoder(const Binder& b, const ModelConfig& c) {
   for (int64_t i = 0; i < c.n_layers; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     LayerWeights l;
-    if (b.has(p + "attn_qkv.weight")) {
-      const Tensor qkv = b.matrix(p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.dim);
-      l.wq = Binder::rows_of(qkv, 0, c.q_dim());
-      l.wk = Binder::rows_of(qkv, c.q_dim(), c.kv_dim());
-      l.wv = Binder::rows_of(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
-    } else {
-      l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
-      l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
-      l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
-    }
+    bind_qkv(b, p, c, l);
     l.bq = b.vector(p + "attn_q.bias", c.q_dim(), c.qkv_bias);
     l.bk = b.vector(p + "attn_k.bias", c.kv_dim(), c.qkv_bias);
     l.bv = b.vector(p + "attn_v.bias", c.kv_dim(), c.qkv_bias);
@@ -127,16 +132,7 @@ ModelWeights bind(const gguf::Header& h, const gguf::File* file, const ModelConf
     const std::string p = "blk." + std::to_string(i) + ".";
     LayerWeights l;
     l.attn_norm = b.vector(p + "attn_norm.weight", c.dim);
-    if (b.has(p + "attn_qkv.weight")) {
-      const Tensor qkv = b.matrix(p + "attn_qkv.weight", c.q_dim() + 2 * c.kv_dim(), c.dim);
-      l.wq = Binder::rows_of(qkv, 0, c.q_dim());
-      l.wk = Binder::rows_of(qkv, c.q_dim(), c.kv_dim());
-      l.wv = Binder::rows_of(qkv, c.q_dim() + c.kv_dim(), c.kv_dim());
-    } else {
-      l.wq = b.matrix(p + "attn_q.weight", c.q_dim(), c.dim);
-      l.wk = b.matrix(p + "attn_k.weight", c.kv_dim(), c.dim);
-      l.wv = b.matrix(p + "attn_v.weight", c.kv_dim(), c.dim);
-    }
+    bind_qkv(b, p, c, l);
     l.wo = b.matrix(p + "attn_output.weight", c.dim, c.q_dim());
     if (c.qkv_bias) {
       l.bq = b.vector(p + "attn_q.bias", c.q_dim());
