@@ -18,8 +18,8 @@ extern "C" {
 tabllm_webgpu_plan* tabllm_webgpu_plan_model(tabllm_model* model, const char* options_json) {
   return guarded(
       [&] {
+        // An encoder gets its own plan (backend/webgpu/encoder_plan.h): embeddings on the GPU.
         const tabllm::wasm::LoadedModel& m = *deref(model, "model").loaded;
-        tabllm::wasm::require_generative(m.config());
         const auto options = tabllm::webgpu::parse_plan_options(options_json ? options_json : "");
         if (m.model) return new tabllm_webgpu_plan(tabllm::webgpu::build_model_plan(*m.model, options));
         return new tabllm_webgpu_plan(tabllm::webgpu::build_model_plan(*m.header, m.prefix.data(), m.prefix.size(), options));

@@ -45,7 +45,7 @@ struct LoadedModel {
   mutable std::unique_ptr<grammar::ConstraintFactory> formats_factory;
 };
 
-// Sessions and WebGPU plans generate text: an encoder (bert, nomic-bert) has no head to generate with.
+// Sessions generate text: an encoder (bert, nomic-bert) has no head to generate with.
 inline void require_generative(const ModelConfig& c) {
   if (c.encoder)
     throw Error("'" + c.name + "' is an embedding model (" + c.arch + "): it gives embeddings (tabllm_embed, /v1/embeddings), not text");

@@ -249,7 +249,8 @@ typedef struct tabllm_webgpu_plan tabllm_webgpu_plan;
 /* The plan of a model (header-only or whole) from the header its handle keeps. options_json: the
  * device's limits and the plan's choices ({"limits": {...}, "context_size", "max_batch", "top_k", ...};
  * core/backend/webgpu/plan.h PlanOptions). A model that cannot fit the limits is an error that says which
- * buffer needs how many bytes. */
+ * buffer needs how many bytes. An encoder (bert, nomic-bert) gets its embedding pass instead
+ * (core/backend/webgpu/encoder_plan.h: kind "encoder"). */
 TABLLM_API tabllm_webgpu_plan* tabllm_webgpu_plan_model(tabllm_model* model, const char* options_json);
 /* The plan as JSON (buffers with their uploads and fills, pipelines with their WGSL, the decode and
  * prefill dispatch lists) and its binary blob (the fills' bytes: RoPE table, constants). Both valid until

@@ -4,8 +4,9 @@
 //   similarity(data[0].embedding, data[1].embedding)
 //
 // The request is checked here (OpenAI's fields and words), the inputs are tokenized and checked against the
-// model's context, then embedded together in one call into the core (tabllm_embed): encoders run the batch
-// in one forward pass, each input attending only to itself.
+// model's context, then embedded together in one call: into the core (tabllm_embed) on WebAssembly, or the
+// encoder's GPU pass (gpu/encoder.mjs) on WebGPU; encoders run the batch in one forward pass, each input
+// attending only to itself.
 import { bytesToBase64 } from './base64.mjs';
 import { TabllmAPIError, abortError, invalidRequest } from './errors.mjs';
 
@@ -31,11 +32,19 @@ export function isEmbeddingHeader(header) {
   return ENCODER_ARCHITECTURES.has(arch) || Number(header.metadata.get(`${arch}.${POOLING_KEY}`) ?? 0) > 0;
 }
 
-/** The backend for a model given its header: embeddings run on the WebAssembly CPU backend. */
+/** Whether a GGUF header is an encoder (bert, nomic-bert), which has a WebGPU plan of its own. */
+export function isEncoderHeader(header) {
+  return ENCODER_ARCHITECTURES.has(header.metadata.get('general.architecture'));
+}
+
+/**
+ * The backend for a model given its header: encoders run on either backend; a decoder embedding model
+ * (Qwen3-Embedding) runs on the WebAssembly CPU backend.
+ */
 export function embeddingBackend(choice, header, { auto }) {
-  if (choice.backend !== 'webgpu' || !isEmbeddingHeader(header)) return choice;
-  if (!auto) throw new TabllmAPIError('this is an embedding model, and embeddings run on the WebAssembly backend only: use backend "wasm" or "auto"', { code: 'unsupported_backend' });
-  return { backend: 'wasm', reason: 'an embedding model: embeddings run on the WebAssembly CPU backend' };
+  if (choice.backend !== 'webgpu' || !isEmbeddingHeader(header) || isEncoderHeader(header)) return choice;
+  if (!auto) throw new TabllmAPIError('this is a decoder embedding model, and those run on the WebAssembly backend only (encoders such as bert and nomic-bert run on WebGPU too): use backend "wasm" or "auto"', { code: 'unsupported_backend' });
+  return { backend: 'wasm', reason: 'a decoder embedding model: those run on the WebAssembly CPU backend' };
 }
 
 // Models trained so that a prefix of the vector is an embedding too (Matryoshka): nomic-embed-text v1.5
@@ -96,7 +105,7 @@ export function createEmbeddings(run) {
     /** OpenAI's embeddings.create: {object: 'list', data: [{object: 'embedding', index, embedding}], model, usage}. */
     async create(body, { signal } = {}) {
       const request = parseEmbeddingRequest(body);
-      return run(body.model, (runner, modelId) => {
+      return run(body.model, async (runner, modelId) => {
         if (signal?.aborted) throw abortError(signal);
         const info = runner.info;
         if (info.kind !== 'embedding')
@@ -113,7 +122,7 @@ export function createEmbeddings(run) {
           const bad = ids.find((id) => id < 0 || id >= info.vocab);
           if (bad !== undefined) throw invalidRequest('input', `input[${i}] holds token id ${bad}, outside the vocabulary (0..${info.vocab - 1})`);
         });
-        const vectors = runner.embed(tokens);
+        const vectors = await runner.embed(tokens);
         const promptTokens = tokens.reduce((sum, ids) => sum + ids.length, 0);
         return {
           object: 'list',

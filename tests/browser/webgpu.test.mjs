@@ -1,17 +1,21 @@
 // The WebGPU backend in headless Chromium (WebGPU on SwiftShader), through playwright-core: the per-op parity
 // cases of tests/webgpu-cases/ops.mjs, greedy stories260K F32 and Q8_0 equal to greedy_reference.jsonl (tokens,
 // and the text generated through the engine's host-driven session), split bindings, device loss and the
-// capability report. The page is tests/browser/pages/blank.html; the code it runs,
+// capability report; a nomic-bert encoder's embeddings on WebGPU equal the native scalar path's. The page is
+// tests/browser/pages/blank.html; the code it runs,
 // tests/browser/pages/webgpu-page.mjs. SwiftShader in Chromium runs a stories260K token in
 // ~0.18 s on 2 cores; the whole file takes about 2 minutes.
-import { skipOrFail, modelsDir, wasmDir } from '../js/wasm_env.mjs';
+import { nativeBuildDir, skipOrFail, modelsDir, synthModel, wasmDir } from '../js/wasm_env.mjs';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { launchChromium, openPage, startServer } from './harness.mjs';
 import { opCases } from '../webgpu-cases/ops.mjs';
+import { similarity } from '../../js/src/embeddings.mjs';
 
 const STORIES_TOKENS = 64;  // the reference's length: ~12 s per type and test on SwiftShader
 let server, chromium, page;
@@ -90,4 +94,35 @@ test('chromium: capability report and backend choice', async (t) => {
   assert.match(choice.reason, /software/);
   assert.equal(webgpuOnly.backend, 'webgpu');
   assert.equal(allowSoftware.backend, 'webgpu');
+});
+
+test('chromium: a nomic-bert encoder on WebGPU through createEngine equals the native scalar embeddings', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const texts = ['the quick brown fox jumps over the lazy dog', 'a', 'search notes in the browser page, then rank them by meaning'];
+  synthModel('tiny-nomic-bert', 'f32');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-embed-page-'));
+  let native;
+  try {
+    fs.writeFileSync(path.join(dir, 'inputs.txt'), texts.join('\n') + '\n');
+    native = JSON.parse(execFileSync(path.join(nativeBuildDir, 'bin/tabllm'), ['embed', '-m', path.join(modelsDir, 'tiny-nomic-bert-f32.gguf'),
+      '--file', path.join(dir, 'inputs.txt'), '--kernels', 'scalar', '--threads', '1']).toString()).inputs;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // engine.html maps the package's npm dependency, so the page imports the engine from js/src.
+  const enginePage = await openPage(chromium.browser, `${server.url}/tests/browser/pages/engine.html`);
+  let out;
+  try {
+    out = await enginePage.evaluate(async ({ model, texts }) => {
+      const m = await import('/tests/browser/pages/webgpu-page.mjs');
+      return m.encoderEmbeddings(model, texts);
+    }, { model: 'tiny-nomic-bert-f32', texts });
+  } finally {
+    await enginePage.close();
+  }
+  assert.equal(out.backend, 'webgpu');
+  out.vectors.forEach((v, i) => {
+    const cosine = similarity(v, native[i].embedding);
+    assert.ok(cosine >= 0.9999, `input ${i}: cosine ${cosine}`);
+  });
 });

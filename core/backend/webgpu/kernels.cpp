@@ -104,6 +104,14 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
   return text;
 }
 
+// The shared WGSL an encoder kernel reads: encoder_seqs (binding 2, `seqs`) and workgroup_reduce.
+std::vector<const char*> encoder_pieces(std::string_view kernel) {
+  if (kernel == "encoder_embed" || kernel == "encoder_qkv") return {"encoder_seqs"};
+  if (kernel == "encoder_attention" || kernel == "encoder_pool") return {"encoder_seqs", "workgroup_reduce"};
+  if (kernel == "encoder_norm") return {"workgroup_reduce"};
+  return {};
+}
+
 }  // namespace
 
 std::string_view wgsl_source(std::string_view name) {
@@ -155,6 +163,8 @@ std::string compose_kernel(const KernelSpec& spec) {
   code += wgsl_source("common");
   if (spec.kernel != "sample" && spec.kernel != "kv_shift") code += wgsl_source("step");  // those two read no step buffer
   code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags), spec.constants);
+  // The encoder's kernels (encoder_plan.h) share where tokens lie in a batch of inputs, and reductions.
+  for (const char* piece : encoder_pieces(spec.kernel)) code += wgsl_source(piece);
   for (size_t i = 0; i < spec.weights.size(); ++i) {
     const TensorType type = spec.weights[i];
     if (!gpu_weight_type(type))

@@ -136,6 +136,7 @@ struct Plan {
   int logits_buffer = -1;
   int mask_buffer = -1;
   int shift_buffer = -1;
+  int seqs_buffer = -1;  // encoders: where each token's input lies (encoder_plan.h)
   uint64_t weight_bytes = 0;  // uploaded from the file
   uint64_t total_bytes = 0;   // all buffers
   std::string kv_type;              // the KV cache's element type (model plans)

@@ -113,3 +113,16 @@ export async function capabilities() {
   show(`capabilities: ${JSON.stringify(report.webgpu.adapter)}; auto → ${JSON.stringify(choice)}`);
   return { report, choice, webgpuOnly: chooseBackend('webgpu', report), allowSoftware: chooseBackend('auto', report, { allowSoftwareAdapter: true }) };
 }
+
+/** Embeddings of `texts` by an encoder on WebGPU, through the package's engine as a page loads it from a URL. */
+export async function encoderEmbeddings(model, texts) {
+  const { createEngine } = await import('../../../js/src/index.mjs');
+  const engine = await createEngine({ model: new URL(`/models/${model}.gguf`, location.href).href, backend: 'webgpu', modelName: model });
+  try {
+    const { data } = await engine.embeddings.create({ input: texts });
+    show(`${model} on WebGPU: ${data.length} vectors of ${data[0].embedding.length}`);
+    return { backend: engine.backend, vectors: data.map((d) => d.embedding), missing: null };
+  } finally {
+    await engine.unload();
+  }
+}

@@ -1,0 +1,212 @@
+#include "backend/webgpu/encoder_plan.h"
+
+#include <cmath>
+
+#include "backend/webgpu/plan_builder.h"
+#include "model/weights.h"
+
+namespace tabllm::webgpu {
+
+using namespace detail;
+
+namespace {
+
+constexpr int64_t kMaxBatch = 16384;
+constexpr int64_t kMaxHeadDim = 256;  // encoder_attention keeps a head's query in workgroup memory
+
+const std::string U = "uniform", R = "read-only-storage", W = "storage";
+
+struct Encoder {
+  Builder& b;
+  const ModelConfig& c;
+  Range step, seqs;
+  int tok = kTiledTokens;
+
+  // One dispatch of an encoder kernel with a workgroup per token (or per token and head).
+  void per_token(std::vector<Dispatch>& list, const std::string& label, uint32_t pipeline, std::vector<Binding> bindings, uint32_t gx = 1) {
+    Dispatch d;
+    d.label = label;
+    d.pipeline = pipeline;
+    d.bindings = std::move(bindings);
+    d.groups[0] = gx;
+    d.token_tile = 1;
+    list.push_back(std::move(d));
+  }
+
+  // x = LayerNorm(x (+ y + bias)) * g + beta.
+  void norm(std::vector<Dispatch>& list, const std::string& label, Range x, const Range* y, const Range* bias, Range g, Range beta) {
+    std::vector<std::string> flags;
+    std::vector<LayoutEntry> layout = {{0, U}, {1, R}, {3, W}, {4, R}, {5, R}};
+    if (y) {
+      flags.push_back("RESIDUAL");
+      layout.push_back({2, R});
+    }
+    if (bias) {
+      flags.push_back("BIAS");
+      layout.push_back({6, R});
+    }
+    const uint32_t p = b.pipeline(KernelSpec{"encoder_norm", flags, {}, {{"WG", kWG}}}, layout);
+    std::vector<Binding> binds = {bind(0, b.params({u32(c.dim), f32_bits(c.norm_eps), f32_bits(1.0f / static_cast<float>(c.dim))})), bind(1, step),
+                                  bind(3, x), bind(4, g), bind(5, beta)};
+    if (y) binds.push_back(bind(2, *y));
+    if (bias) binds.push_back(bind(6, *bias));
+    per_token(list, label, p, std::move(binds));
+  }
+};
+
+void check_shape(const ModelConfig& c) {
+  if (c.n_heads % c.n_kv_heads != 0) throw Error("n_heads must be a multiple of n_kv_heads");
+  if (c.head_dim > kMaxHeadDim || c.head_dim % 2 != 0)
+    throw Error("the WebGPU encoder kernels need an even head_dim of at most " + std::to_string(kMaxHeadDim) + ", got " + std::to_string(c.head_dim));
+  if (c.dim % 8 != 0) throw Error("the WebGPU encoder kernels need a model dimension that is a multiple of 8, got " + std::to_string(c.dim));
+  if (c.ffn_dim % 4 != 0) throw Error("the WebGPU kernels need a feed-forward dimension that is a multiple of 4, got " + std::to_string(c.ffn_dim));
+  if (c.pooling == Pooling::None) throw Error("'" + c.name + "' has pooling_type none (one vector per token): tabllm embeds whole inputs and needs mean, cls or last");
+}
+
+}  // namespace
+
+Plan build_encoder_plan(const gguf::Header& h, const ModelConfig& c, const PlanOptions& o) {
+  if (!c.encoder) throw Error("'" + c.name + "' is not an encoder (" + c.arch + ")");
+  check_shape(c);
+  if (o.max_batch < 1 || o.max_batch > kMaxBatch) throw Error("max_batch must be in [1, " + std::to_string(kMaxBatch) + "] for an encoder, got " + std::to_string(o.max_batch));
+  const ModelWeights w = bind_weights(h, c);
+  const int64_t B = o.max_batch;
+  const int64_t dim = c.dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), qkv_dim = q_dim + 2 * kv_dim;
+
+  Builder b(o.limits);
+  b.subgroups = false;  // the tiled products only
+  Plan& plan = b.plan;
+  plan.kind = "encoder";
+  plan.max_batch = B;
+  plan.context_size = 0;  // no KV cache: a pass holds whole inputs, each at most the model's context (the host checks)
+
+  auto words = [](int64_t n) { return 4 * static_cast<uint64_t>(n); };
+  Encoder e{b, c, b.bound_buffer("step", "step", words(4 + B)), {}, o.tok_tile};
+  plan.step_buffer = static_cast<int>(e.step.buffer);
+  b.set_params_buffer(b.add_buffer("params", "params", 16));
+  e.seqs = b.bound_buffer("seqs", "step", words(4 + 3 * B + 1));
+  plan.seqs_buffer = static_cast<int>(e.seqs.buffer);
+  const Range x = b.bound_buffer("x", "activation", words(B * dim));
+  const Range xb = b.bound_buffer("xb", "activation", words(B * dim));
+  const Range qkv = b.bound_buffer("qkv", "activation", words(B * qkv_dim));
+  const Range att = b.bound_buffer("att", "activation", words(B * q_dim));
+  const Range ffn = b.bound_buffer("ffn", "activation", words(B * c.ffn_dim));
+  // Read back by name: the executor's readback slots are sized by result_buffer, which stays unset.
+  const Range pooled = b.bound_buffer("pooled", "result", words(B * dim));
+
+  auto vec = [&](const Tensor& t) { return b.upload(t.file_offset, t.row_bytes(), t.name); };
+  auto mat = [&](const Tensor& t) { return b.matrix(t.name, t.type, t.rows, t.cols, t.file_offset); };
+  // q, k and v biases side by side (bq | bk | bv), as the rows of qkv lie.
+  auto qkv_bias = [&](const LayerWeights& L) {
+    const Range r = b.place("weights", L.bq.row_bytes() + L.bk.row_bytes() + L.bv.row_bytes(), "qkv bias");
+    uint64_t at = r.offset;
+    for (const Tensor* t : {&L.bq, &L.bk, &L.bv}) {
+      plan.buffers[r.buffer].uploads.push_back(Upload{t->file_offset, t->row_bytes(), at});
+      plan.weight_bytes += t->row_bytes();
+      at += t->row_bytes();
+    }
+    return r;
+  };
+  std::vector<Dispatch>& list = plan.prefill;
+
+  // Input embeddings.
+  const Matrix embd = mat(w.token_embd);
+  const Matrix types = b.matrix(w.token_types.name, w.token_types.type, 1, dim, w.token_types.file_offset);  // row 0 only
+  const bool positions = c.position_embeddings;
+  const Matrix pos = positions ? mat(w.position_embd) : Matrix{};
+  if (positions && pos.parts.size() != 1) throw Error("position_embd needs one binding; this device's maxStorageBufferBindingSize is too small");
+  std::vector<LayoutEntry> embed_layout = {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}, {5, R}};
+  std::vector<TensorType> embed_types = {embd.type, types.type};
+  if (positions) {
+    embed_layout.push_back({6, R});
+    embed_types.push_back(pos.type);
+  }
+  const uint32_t embed_pipeline = b.pipeline(KernelSpec{"encoder_embed", positions ? std::vector<std::string>{"POSITIONS"} : std::vector<std::string>{}, embed_types, {{"WG", kWG}}}, embed_layout);
+  for (size_t p = 0; p < embd.parts.size(); ++p) {
+    const MatrixPart& part = embd.parts[p];
+    std::vector<Binding> binds = {bind(0, b.params({u32(embd.row_bytes), u32(positions ? pos.row_bytes : 0), u32(dim), u32(part.row_first), u32(part.rows)})),
+                                  bind(1, e.step), bind(2, e.seqs), bind(3, x), bind(4, part.range), bind(5, types.parts[0].range)};
+    if (positions) binds.push_back(bind(6, pos.parts[0].range));
+    e.per_token(list, embd.parts.size() > 1 ? "embed[" + std::to_string(p) + "]" : "embed", embed_pipeline, std::move(binds), u32((dim / 8 + kWG - 1) / kWG));
+  }
+  e.norm(list, "embed_norm", x, nullptr, nullptr, vec(w.embd_norm), vec(w.embd_norm_b));
+
+  // RoPE (nomic-bert): (cos, sin) per position of an input, as the CPU encoder computes them.
+  Range rope{};
+  if (!positions) {
+    const std::vector<float> table = rope_table(c.context_length, c.rope_dims, c.rope_base, nullptr, c.rope_linear_scale, 1.0f);
+    rope = b.place("weights", std::max<uint64_t>(table.size() * 4, 16), "the RoPE table");
+    b.fill(rope.buffer, rope.offset, table.data(), table.size() * 4);
+  }
+  const std::vector<std::string> ffn_flags = c.ffn_activation == FfnActivation::GeluTanh ? std::vector<std::string>{"GATED", "GELU"} : std::vector<std::string>{"GATED"};
+
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    const LayerWeights& L = w.layers[l];
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const Matrix wq = mat(L.wq), wk = mat(L.wk), wv = mat(L.wv), wo = mat(L.wo), up = mat(L.w_up), down = mat(L.w_down);
+    if (wq.parts.size() == 1 && wk.parts.size() == 1 && wv.parts.size() == 1) {
+      emit_matmul(b, list, e.step, MatmulCall{p + "qkv", {&wq, &wk, &wv}, {"MULTI"}, x, qkv, {}, dim, qkv_dim, 0, false, 0, e.tok});
+    } else {
+      emit_matmul(b, list, e.step, MatmulCall{p + "q", {&wq}, {}, x, qkv, {}, dim, qkv_dim, 0, false, 0, e.tok});
+      emit_matmul(b, list, e.step, MatmulCall{p + "k", {&wk}, {}, x, qkv, {}, dim, qkv_dim, q_dim, false, 0, e.tok});
+      emit_matmul(b, list, e.step, MatmulCall{p + "v", {&wv}, {}, x, qkv, {}, dim, qkv_dim, q_dim + kv_dim, false, 0, e.tok});
+    }
+    if (c.qkv_bias || !positions) {
+      std::vector<std::string> flags;
+      std::vector<LayoutEntry> layout = {{0, U}, {1, R}, {2, R}, {3, W}};
+      std::vector<Binding> binds;
+      if (!positions) {
+        flags.push_back("ROPE");
+        layout.push_back({4, R});
+        binds.push_back(bind(4, rope));
+      }
+      if (c.qkv_bias) {
+        flags.push_back("BIAS");
+        layout.push_back({5, R});
+        binds.push_back(bind(5, qkv_bias(L)));
+      }
+      const uint32_t pipeline = b.pipeline(KernelSpec{"encoder_qkv", flags, {}, {{"WG", kWG}}}, layout);
+      binds.insert(binds.begin(), {bind(0, b.params({u32(qkv_dim), u32(c.n_heads + c.n_kv_heads), u32(c.head_dim), u32(c.rope_dims / 2),
+                                                      c.rope_pairing == RopePairing::Halves ? 1u : 0u})),
+                                   bind(1, e.step), bind(2, e.seqs), bind(3, qkv)});
+      e.per_token(list, p + "qkv_post", pipeline, std::move(binds));
+    }
+    const uint32_t attention = b.pipeline(KernelSpec{"encoder_attention", {}, {}, {{"WG", kWG}, {"HD", c.head_dim}}}, {{0, U}, {1, R}, {2, R}, {3, R}, {4, W}});
+    e.per_token(list, p + "attention", attention,
+                {bind(0, b.params({u32(c.n_heads), u32(c.n_kv_heads), u32(qkv_dim), u32(q_dim), u32(kv_dim), f32_bits(c.attn_scale), c.causal ? 1u : 0u})),
+                 bind(1, e.step), bind(2, e.seqs), bind(3, qkv), bind(4, att)},
+                u32(c.n_heads));
+    emit_matmul(b, list, e.step, MatmulCall{p + "wo", {&wo}, {}, att, xb, {}, q_dim, dim, 0, false, 0, e.tok});
+    const Range bo = L.bo.present() ? vec(L.bo) : Range{};
+    e.norm(list, p + "attn_norm", x, &xb, L.bo.present() ? &bo : nullptr, vec(L.attn_out_norm), vec(L.attn_out_norm_b));
+
+    if (c.ffn_gated) {
+      if (L.b_up.present()) throw Error(L.b_up.name + ": a bias on a gated feed-forward block is not supported by the WebGPU encoder");
+      const Matrix gate = mat(L.w_gate);
+      if (gate.parts.size() != up.parts.size()) throw Error("ffn_gate and ffn_up of " + p + " split differently over bindings");
+      emit_matmul(b, list, e.step, MatmulCall{p + "gate_up", {&gate, &up}, ffn_flags, x, ffn, {}, dim, c.ffn_dim, 0, false, 0, e.tok});
+    } else {
+      emit_matmul(b, list, e.step, MatmulCall{p + "up", {&up}, {}, x, ffn, {}, dim, c.ffn_dim, 0, false, 0, e.tok});
+      std::vector<std::string> flags;
+      if (c.ffn_activation == FfnActivation::GeluTanh) flags.push_back("GELU");
+      std::vector<LayoutEntry> layout = {{0, U}, {1, R}, {3, W}};
+      std::vector<Binding> binds = {bind(0, b.params({u32(c.ffn_dim)})), bind(1, e.step), bind(3, ffn)};
+      if (L.b_up.present()) {
+        flags.push_back("BIAS");
+        layout.push_back({4, R});
+        binds.push_back(bind(4, vec(L.b_up)));
+      }
+      e.per_token(list, p + "act", b.pipeline(KernelSpec{"encoder_act", flags, {}, {{"WG", kWG}}}, layout), std::move(binds), u32((c.ffn_dim + kWG - 1) / kWG));
+    }
+    emit_matmul(b, list, e.step, MatmulCall{p + "down", {&down}, {}, ffn, xb, {}, c.ffn_dim, dim, 0, false, 0, e.tok});
+    const Range bd = L.b_down.present() ? vec(L.b_down) : Range{};
+    e.norm(list, p + "ffn_norm", x, &xb, L.b_down.present() ? &bd : nullptr, vec(L.layer_out_norm), vec(L.layer_out_norm_b));
+  }
+
+  const uint32_t pool = b.pipeline(KernelSpec{"encoder_pool", {}, {}, {{"WG", kWG}}}, {{0, U}, {1, R}, {2, R}, {3, R}, {4, W}});
+  e.per_token(list, "pool", pool, {bind(0, b.params({u32(dim), static_cast<uint32_t>(c.pooling)})), bind(1, e.step), bind(2, e.seqs), bind(3, x), bind(4, pooled)});
+  b.finish();
+  return std::move(b.plan);
+}
+
+}  // namespace tabllm::webgpu
