@@ -18,14 +18,16 @@ export function buildLlamaEmbedding(src, build, jobs = 2) {
  * Runs llama-embedding on the lines of `inputFile` (one input a line, L2-normalised, pooling from the file).
  * `batch`: tokens a pass (llama-embedding wants context, batch and micro-batch alike; the inputs of one pass
  * must fit in it together). `pooling` overrides the file's: llama.cpp before Qwen3 reads pooling_type only
- * for its encoders.
+ * for its encoders. `gpuLayers`: layers offloaded to the GPU of a CUDA build (`-ngl`; 0: the CPU).
  * @returns {{embeddings: number[][], seconds: number, evalSeconds: number|null}} seconds: the whole run, model load
  *   included; evalSeconds: the forward passes alone, as llama.cpp reports them ("prompt eval time")
  */
-export function llamaEmbed(bin, model, inputFile, { threads = 2, batch = 2048, pooling } = {}) {
+export function llamaEmbed(bin, model, inputFile, { threads = 2, batch = 2048, pooling, gpuLayers = 0 } = {}) {
   const start = process.hrtime.bigint();
   const run = spawnSync(bin, ['-m', model, '-f', inputFile, '--embd-normalize', '2', '--embd-output-format', 'json', '-t', String(threads),
-    '-c', String(batch), '-b', String(batch), '-ub', String(batch), '--no-warmup', ...(pooling ? ['--pooling', pooling] : [])], { maxBuffer: 1 << 30 });
+    '-c', String(batch), '-b', String(batch), '-ub', String(batch), ...(pooling ? ['--pooling', pooling] : []),
+    // On the GPU its warm-up pass (not timed) takes the first use's costs out of the prompt eval time.
+    ...(gpuLayers ? ['-ngl', String(gpuLayers)] : ['--no-warmup'])], { maxBuffer: 1 << 30 });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const stdout = run.stdout.toString();
   const stderr = run.stderr.toString();
