@@ -8,7 +8,7 @@
 // encoder's GPU pass (gpu/encoder.mjs) on WebGPU; encoders run the batch in one forward pass, each input
 // attending only to itself.
 import { bytesToBase64 } from './base64.mjs';
-import { TabllmAPIError, abortError, invalidRequest } from './errors.mjs';
+import { abortError, invalidRequest } from './errors.mjs';
 
 const MAX_INPUTS = 2048;  // OpenAI's limit on the items of one request
 const ENCODER_ARCHITECTURES = new Set(['bert', 'nomic-bert']);
@@ -30,21 +30,6 @@ export function similarity(a, b) {
 export function isEmbeddingHeader(header) {
   const arch = header.metadata.get('general.architecture');
   return ENCODER_ARCHITECTURES.has(arch) || Number(header.metadata.get(`${arch}.${POOLING_KEY}`) ?? 0) > 0;
-}
-
-/** Whether a GGUF header is an encoder (bert, nomic-bert), which has a WebGPU plan of its own. */
-export function isEncoderHeader(header) {
-  return ENCODER_ARCHITECTURES.has(header.metadata.get('general.architecture'));
-}
-
-/**
- * The backend for a model given its header: encoders run on either backend; a decoder embedding model
- * (Qwen3-Embedding) runs on the WebAssembly CPU backend.
- */
-export function embeddingBackend(choice, header, { auto }) {
-  if (choice.backend !== 'webgpu' || !isEmbeddingHeader(header) || isEncoderHeader(header)) return choice;
-  if (!auto) throw new TabllmAPIError('this is a decoder embedding model, and those run on the WebAssembly backend only (encoders such as bert and nomic-bert run on WebGPU too): use backend "wasm" or "auto"', { code: 'unsupported_backend' });
-  return { backend: 'wasm', reason: 'a decoder embedding model: those run on the WebAssembly CPU backend' };
 }
 
 // Models trained so that a prefix of the vector is an embedding too (Matryoshka): nomic-embed-text v1.5

@@ -1,5 +1,5 @@
-// The WebGPU plan of an encoder (core/backend/webgpu/encoder_plan.h): its shape per architecture and its
-// errors. The numbers are checked against the CPU in tests/js/webgpu-embeddings.test.mjs.
+// The WebGPU plan of an embedding model (core/backend/webgpu/encoder_plan.h): its shape per architecture and
+// its errors. The numbers are checked against the CPU in tests/js/webgpu-embeddings.test.mjs.
 #include <gtest/gtest.h>
 
 #include "backend/webgpu/plan.h"
@@ -47,6 +47,27 @@ TEST(WebGpuEncoderPlan, OnePassOverTheBatchWithTheArchitecturesKernels) {
     EXPECT_EQ(plan.prefill.back().label, "pool");
     EXPECT_EQ(plan.prefill.size(), 3 + layers * (c.ffn_gated ? 8 : 9)) << shape;
   }
+}
+
+TEST(WebGpuEncoderPlan, ADecoderEmbeddingModelRunsAsACausalEncoder) {
+  const auto model = load("tiny-qwen3-embedding");
+  const ModelConfig& c = model->config();
+  const webgpu::Plan plan = webgpu::build_model_plan(*model, webgpu::PlanOptions{});
+  EXPECT_EQ(plan.kind, "encoder");
+  EXPECT_TRUE(plan.decode.empty());
+  const auto layers = static_cast<size_t>(c.n_layers);
+  // embed, per layer qkv (norm fused), qkv_post (q/k norms, RoPE), attention, wo, gate_up, down; output_norm, pool.
+  EXPECT_EQ(plan.prefill.size(), 3 + 6 * layers);
+  EXPECT_EQ(count(plan, "output_norm"), 1u);
+  bool qk_norm = false, causal_norm_fused = false;
+  for (const auto& p : plan.pipelines) {
+    qk_norm |= p.key.rfind("encoder_qkv+rope+qknorm", 0) == 0;
+    causal_norm_fused |= p.key.rfind("matmul_tiled+norm+multi", 0) == 0;
+  }
+  EXPECT_TRUE(qk_norm);
+  EXPECT_TRUE(causal_norm_fused);
+  // A chat model of the same architecture keeps the decoder plan.
+  EXPECT_EQ(webgpu::build_model_plan(*load("tiny-qwen3"), webgpu::PlanOptions{}).kind, "model");
 }
 
 TEST(WebGpuEncoderPlan, RefusesWhatItCannotHold) {

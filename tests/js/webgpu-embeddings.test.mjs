@@ -1,7 +1,7 @@
-// Embeddings on WebGPU in Node (Dawn; SwiftShader without a GPU): the encoder plan
+// Embeddings on WebGPU in Node (Dawn; SwiftShader without a GPU): the embedding pass
 // (core/backend/webgpu/encoder_plan.h) through engine.embeddings.create against the native scalar path on
-// the tiny bert and nomic-bert files (f32 and q8_0), inputs of ragged lengths in one forward pass and over
-// several passes; which backend an embedding model gets.
+// the tiny bert, nomic-bert and Qwen3-Embedding-shaped files (f32 and q8_0), inputs of ragged lengths in one
+// forward pass and over several passes.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,11 +10,10 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { createEngine, similarity } from '../../js/src/index.mjs';
-import { embeddingBackend } from '../../js/src/embeddings.mjs';
 import { missingBuild } from './api-env.mjs';
 import { nativeBuildDir, skipOrFail, synthModel, modelsDir } from './wasm_env.mjs';
 
-const SHAPES = ['tiny-bert', 'tiny-nomic-bert'];
+const SHAPES = ['tiny-bert', 'tiny-nomic-bert', 'tiny-qwen3-embedding'];
 const TYPES = ['f32', 'q8_0'];
 // Ragged lengths, from one word to several sentences.
 const TEXTS = [
@@ -59,7 +58,7 @@ async function gpuEngine(shape, type, options = {}) {
 let nomic = null;  // tiny-nomic-bert f32 on WebGPU, kept from the first test for the second
 after(() => nomic?.unload());
 
-test('WebGPU encoders equal the native scalar path: bert and nomic-bert, f32 and q8_0, ragged inputs in one pass', async (t) => {
+test('WebGPU embeddings equal the native scalar path: bert, nomic-bert and a decoder (qwen3), f32 and q8_0, ragged inputs in one pass', async (t) => {
   if (skip) return skipOrFail(t, skip);
   for (const shape of SHAPES) {
     for (const type of TYPES) {
@@ -106,16 +105,4 @@ test('WebGPU encoder: token arrays; inputs over several forward passes equal one
     await several.unload();
   }
   assert.equal(several.memory().gpuBuffers, 0);
-});
-
-test('backend choice: encoders keep WebGPU (auto on a GPU adapter, or asked for); decoder embedding models run on WebAssembly', () => {
-  const header = (arch, pooling) => ({ metadata: new Map([['general.architecture', arch], ...(pooling ? [[`${arch}.pooling_type`, pooling]] : [])]) });
-  const webgpu = { backend: 'webgpu', reason: 'a GPU adapter' };
-  for (const arch of ['bert', 'nomic-bert']) {
-    assert.equal(embeddingBackend(webgpu, header(arch, 1), { auto: true }), webgpu);
-    assert.equal(embeddingBackend(webgpu, header(arch, 2), { auto: false }), webgpu);
-  }
-  assert.equal(embeddingBackend(webgpu, header('qwen3', 3), { auto: true }).backend, 'wasm');
-  assert.throws(() => embeddingBackend(webgpu, header('qwen3', 3), { auto: false }), /decoder embedding model.*WebAssembly/);
-  assert.equal(embeddingBackend(webgpu, header('llama'), { auto: false }), webgpu);  // a chat model
 });

@@ -106,8 +106,8 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
 
 // The shared WGSL an encoder kernel reads: encoder_seqs (binding 2, `seqs`) and workgroup_reduce.
 std::vector<const char*> encoder_pieces(std::string_view kernel) {
-  if (kernel == "encoder_embed" || kernel == "encoder_qkv") return {"encoder_seqs"};
-  if (kernel == "encoder_attention" || kernel == "encoder_pool") return {"encoder_seqs", "workgroup_reduce"};
+  if (kernel == "encoder_embed") return {"encoder_seqs"};
+  if (kernel == "encoder_qkv" || kernel == "encoder_attention" || kernel == "encoder_pool") return {"encoder_seqs", "workgroup_reduce"};
   if (kernel == "encoder_norm") return {"workgroup_reduce"};
   return {};
 }

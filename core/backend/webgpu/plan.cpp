@@ -303,7 +303,7 @@ using ReadVector = std::function<std::vector<float>(const Tensor&)>;
 
 Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, const PlanOptions& o) {
   const ModelConfig c = read_config(h);
-  if (c.encoder) return build_encoder_plan(h, c, o);  // encoder_plan.h: embeddings, no KV cache
+  if (c.is_embedding()) return build_encoder_plan(h, c, o);  // encoder_plan.h: embeddings, no KV cache
   check_options(o);
   // Only shapes, names and file offsets: the host uploads tensor bytes from the file.
   const ModelWeights w = bind_weights(h, c);

@@ -1,13 +1,13 @@
-// An embedding encoder on WebGPU (bert, nomic-bert): the core plans the whole pass (Model.planWebgpu gives
-// core/backend/webgpu/encoder_plan.h's plan for an encoder), the executor creates and uploads everything,
-// and a call runs many inputs in one forward pass — each attending only to itself — pooled and
-// L2-normalised on the GPU, reading back one vector per input.
+// An embedding model on WebGPU (bert, nomic-bert, or a decoder such as Qwen3-Embedding): the core plans the
+// whole pass (Model.planWebgpu gives core/backend/webgpu/encoder_plan.h's plan for an embedding model), the
+// executor creates and uploads everything, and a call runs many inputs in one forward pass — each attending
+// only to itself — pooled and L2-normalised on the GPU, reading back one vector per input.
 import { PlanExecutor } from './executor.mjs';
 
 export class GpuEncoder {
   /**
    * @param {{planWebgpu: (options: object) => {plan: object, blob: Uint8Array}, info: () => {dim: number}}} model
-   *   the core's header-only model of an encoder
+   *   the core's header-only model of an embedding model
    * @param {GPUDevice} device
    * @param {{size: number, read: (offset: number, size: number) => Promise<Uint8Array>}} file the GGUF file
    * @param {{limits?: object, max_batch?: number, tok_tile?: number, onLost?: Function}} options plan options
@@ -65,7 +65,7 @@ export class GpuEncoder {
     while (first < inputs.length) {
       let end = first + 1;
       let tokens = inputs[first].length;
-      if (tokens > B) throw new RangeError(`input ${first} has ${tokens} tokens; a forward pass holds ${B}`);
+      if (tokens > B) throw new RangeError(`input ${first} has ${tokens} tokens, more than a forward pass holds (${B}): load the model with a maxBatch of at least ${tokens}`);
       while (end < inputs.length && tokens + inputs[end].length <= B) tokens += inputs[end++].length;
       out.push(...await this.#pass(inputs.slice(first, end), tokens));
       first = end;

@@ -2,7 +2,7 @@
 // (the prefix cache, the KV pager, a lost device's error). The engine (engine.mjs) queues the requests and
 // the loads; this is what it loads and frees.
 import { capabilityReport, chooseBackend } from '../capabilities.mjs';
-import { embeddingBackend, isEncoderHeader } from '../embeddings.mjs';
+import { isEmbeddingHeader } from '../embeddings.mjs';
 import { TabllmAPIError } from '../errors.mjs';
 import { openModel } from '../loader/index.mjs';
 import { fitBackend, memoryNeed, modelShape } from '../loader/memory.mjs';
@@ -27,7 +27,7 @@ export class LoadedModel {
     this.loadError = null;   // why the model could not be loaded, when the cloud fallback took the engine on without it
     this.backend = null;     // 'webgpu' | 'wasm' once loaded
     this.backendReason = '';
-    this.encoder = false;    // an encoder embedding model (bert, nomic-bert), known once the header is read
+    this.embedding = false;  // an embedding model (embeddings.mjs isEmbeddingHeader), known once the header is read
     this.info = null;
     this.prefixCacheForgotten = false;  // forget() closed the prefix cache: the next request opens a new one
     this.need = null;        // {total, weights, kvCache, context}: bytes the memory budget counts, from the header
@@ -75,8 +75,8 @@ export class LoadedModel {
     const { signal, sha256, revision, hfEndpoint, cacheDir, contextSize, kvType, kvBudget, gpuMemory } = o;
     // The memory need is checked from the header, before a download starts.
     const beforeLoad = async (model) => {
-      choice = fitBackend(embeddingBackend(choice, model.header, { auto: !!report }), model, { auto: !!report, report, contextSize: profiled.contextSize, kvType, kvBudget, gpuMemory });
-      this.encoder = isEncoderHeader(model.header);
+      choice = fitBackend(choice, model, { auto: !!report, report, contextSize: profiled.contextSize, kvType, kvBudget, gpuMemory });
+      this.embedding = isEmbeddingHeader(model.header);
       this.name ??= model.header.metadata.get('general.name') ?? model.name ?? null;
       // What the memory budget counts: the weights and the KV cache at the context the model will get.
       const { weights, kvCache, context } = memoryNeed(modelShape(model.header, model.size), profiled.contextSize, kvType, kvBudget);
@@ -187,8 +187,8 @@ export class LoadedModel {
   }
 
   async #startWebgpu({ threads, powerPreference, ...common }) {
-    // An encoder (embeddings) has a runner of its own: one pass over many inputs, no session.
-    const Runner = this.encoder ? (await import('../runners/webgpu_embed_runner.mjs')).WebgpuEmbedRunner : (await import('../runners/webgpu_runner.mjs')).WebgpuRunner;
+    // An embedding model has a runner of its own: one pass over many inputs, no session.
+    const Runner = this.embedding ? (await import('../runners/webgpu_embed_runner.mjs')).WebgpuEmbedRunner : (await import('../runners/webgpu_runner.mjs')).WebgpuRunner;
     const { device, limits } = await this.shared.gpu({ powerPreference });
     const wasm = await this.shared.wasm({ variant: 'single' });
     let loading = true;

@@ -1,4 +1,4 @@
-// An embedding encoder (bert, nomic-bert) on WebGPU: the weights go from the file to GPU buffers
+// An embedding model (bert, nomic-bert, Qwen3-Embedding) on WebGPU: the weights go from the file to GPU buffers
 // (gpu/encoder.mjs), the WebAssembly heap holds only the header-only model (tokenizer, config).
 import { planLimits } from '../gpu/limits.mjs';
 import { GpuEncoder } from '../gpu/encoder.mjs';

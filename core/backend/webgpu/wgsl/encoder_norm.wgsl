@@ -1,7 +1,7 @@
-// An encoder's LayerNorm with its bias: x[t] = LayerNorm(x[t]) * g + b (ops::layernorm: the mean, then the
-// mean of squared deviations from it), with RESIDUAL first x[t] += y[t] (+ ob, the BIAS of the product that
-// wrote y): the post-norm of a block, its output added to the residual stream. One workgroup per token.
-// Grid: (1, 1, tokens).
+// The norm of an embedding pass, per token: LayerNorm with its bias (ops::layernorm: the mean, then the mean
+// of squared deviations from it), x[t] = LayerNorm(x[t]) * g + b, with RESIDUAL first x[t] += y[t] (+ ob,
+// the BIAS of the product that wrote y): an encoder's post-norms; or with RMS, x[t] = rmsnorm(x[t]) * g
+// (ops::rmsnorm): a decoder's final norm. One workgroup per token. Grid: (1, 1, tokens).
 struct Params {
   dim: u32,
   eps: f32,
@@ -17,7 +17,9 @@ const WG: u32 = $WGu;
 //#endif
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
+//#ifnot RMS
 @group(0) @binding(5) var<storage, read> b: array<f32>;
+//#endif
 //#if BIAS
 @group(0) @binding(6) var<storage, read> ob: array<f32>;
 //#endif
@@ -39,6 +41,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     x[base + i] = v;
     sum += v;
   }
+//#if RMS
+  var ss = 0.0;
+  for (var i = tid; i < P.dim; i += WG) { ss += x[base + i] * x[base + i]; }
+  let scale = inverseSqrt(workgroup_sum(ss, tid) * P.inv_dim + P.eps);
+  for (var i = tid; i < P.dim; i += WG) { x[base + i] = x[base + i] * scale * g[i]; }
+//#else
   let mean = workgroup_sum(sum, tid) * P.inv_dim;
   var ss = 0.0;
   for (var i = tid; i < P.dim; i += WG) {
@@ -47,4 +55,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let scale = inverseSqrt(workgroup_sum(ss, tid) * P.inv_dim + P.eps);
   for (var i = tid; i < P.dim; i += WG) { x[base + i] = (x[base + i] - mean) * scale * g[i] + b[i]; }
+//#endif
 }
