@@ -1,4 +1,4 @@
-// The plan builder shared by the decoder plan (plan.cpp) and the encoder plan (encoder_plan.cpp): buffers,
+// The plan builder shared by the decoder plan (plan.cpp) and the embedding plan (encoder_plan.cpp): buffers,
 // weight arenas split at the device's binding limit, one uniform slot of parameters per dispatch, composed
 // pipelines, and the matrix products (matmul / matmul_tiled) as dispatches.
 #pragma once
@@ -149,7 +149,7 @@ class Builder {
   void set_params_buffer(uint32_t b) { params_buffer_ = b; }
 
   uint32_t pipeline(const KernelSpec& spec) { return pipeline(spec, layout_for(spec)); }
-  // A kernel whose bindings layout_for does not know (the encoder's own kernels, encoder_plan.cpp).
+  // A kernel whose bindings layout_for does not know (the embedding pass's own kernels, encoder_plan.cpp).
   uint32_t pipeline(const KernelSpec& spec, const std::vector<LayoutEntry>& layout) {
     const std::string key = spec.key();
     const auto it = pipelines_.find(key);
