@@ -46,61 +46,61 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function gpuEngine(shape, type, options = {}) {
+async function gpuEngine(options) {
   try {
-    return await createEngine({ model: modelPath(shape, type), backend: 'webgpu', modelName: shape, ...options });
+    return await createEngine({ backend: 'webgpu', ...options });
   } catch (e) {
     skip = `no WebGPU engine: ${e.message}`;
     return null;
   }
 }
 
-let nomic = null;  // tiny-nomic-bert f32 on WebGPU, kept from the first test for the second
-after(() => nomic?.unload());
+// Every file as a model of one engine: one WebAssembly module and one GPU device for them all.
+const name = (shape, type) => `${shape}-${type}`;
+let engine = null;
+after(() => engine?.unload());
 
 test('WebGPU embeddings equal the native scalar path: bert, nomic-bert and a decoder (qwen3), f32 and q8_0, ragged inputs in one pass', async (t) => {
   if (skip) return skipOrFail(t, skip);
+  engine = await gpuEngine({ models: SHAPES.flatMap((shape) => TYPES.map((type) => ({ model: modelPath(shape, type), name: name(shape, type) }))) });
+  if (!engine) return skipOrFail(t, skip);
+  const loaded = engine.models.info();
+  assert.equal(loaded.length, SHAPES.length * TYPES.length);
+  for (const m of loaded) assert.equal(m.backend, 'webgpu', m.id);
   for (const shape of SHAPES) {
     for (const type of TYPES) {
-      const engine = await gpuEngine(shape, type);
-      if (!engine) return skipOrFail(t, skip);
-      try {
-        assert.equal(engine.backend, 'webgpu');
-        const want = native.get(`${shape}-${type}`);
-        const r = await engine.embeddings.create({ model: shape, input: TEXTS });
-        assert.equal(r.data.length, TEXTS.length);
-        r.data.forEach((d, i) => {
-          const c = similarity(d.embedding, want[i].embedding);
-          assert.ok(c >= 0.9999, `${shape} ${type} input ${i} (${want[i].tokens.length} tokens): cosine ${c}`);
-          const norm = Math.sqrt(d.embedding.reduce((s, x) => s + x * x, 0));
-          assert.ok(Math.abs(norm - 1) < 1e-5, `unit length, got ${norm}`);
-        });
-        assert.equal(r.usage.prompt_tokens, want.reduce((s, input) => s + input.tokens.length, 0));
-      } finally {
-        if (shape === 'tiny-nomic-bert' && type === 'f32') nomic = engine;
-        else await engine.unload();
-      }
+      const want = native.get(name(shape, type));
+      const r = await engine.embeddings.create({ model: name(shape, type), input: TEXTS });
+      assert.equal(r.data.length, TEXTS.length);
+      r.data.forEach((d, i) => {
+        const c = similarity(d.embedding, want[i].embedding);
+        assert.ok(c >= 0.9999, `${shape} ${type} input ${i} (${want[i].tokens.length} tokens): cosine ${c}`);
+        const norm = Math.sqrt(d.embedding.reduce((s, x) => s + x * x, 0));
+        assert.ok(Math.abs(norm - 1) < 1e-5, `unit length, got ${norm}`);
+      });
+      assert.equal(r.usage.prompt_tokens, want.reduce((s, input) => s + input.tokens.length, 0));
     }
   }
 });
 
 test('WebGPU encoder: token arrays; inputs over several forward passes equal one pass; the GPU buffers go on unload', async (t) => {
-  if (skip || !nomic) return skipOrFail(t, skip ?? 'the first test made no engine');
-  const want = native.get('tiny-nomic-bert-f32');
+  if (skip || !engine) return skipOrFail(t, skip ?? 'the first test made no engine');
+  const model = name('tiny-nomic-bert', 'f32');
+  const want = native.get(model);
   // Token arrays go in as they are.
-  const ids = await nomic.embeddings.create({ model: 'tiny-nomic-bert', input: [want[2].tokens] });
+  const ids = await engine.embeddings.create({ model, input: [want[2].tokens] });
   assert.ok(similarity(ids.data[0].embedding, want[2].embedding) >= 0.9999);
   const longest = Math.max(...want.map((input) => input.tokens.length));
-  const several = await gpuEngine('tiny-nomic-bert', 'f32', { maxBatch: longest });  // a pass holds the longest input
+  const several = await gpuEngine({ model: modelPath('tiny-nomic-bert', 'f32'), modelName: model, maxBatch: longest });  // a pass holds the longest input
   try {
     assert.equal(several.runtime.maxBatchTokens, longest);
-    const a = await nomic.embeddings.create({ model: 'tiny-nomic-bert', input: TEXTS });
-    const b = await several.embeddings.create({ model: 'tiny-nomic-bert', input: TEXTS });
+    const a = await engine.embeddings.create({ model, input: TEXTS });
+    const b = await several.embeddings.create({ model, input: TEXTS });
     a.data.forEach((d, i) => assert.ok(similarity(d.embedding, b.data[i].embedding) > 0.999999, `input ${i}`));
     const memory = several.memory();
     assert.ok(memory.gpuBuffers > 0 && memory.gpuBytes > 0, JSON.stringify(memory));
     // An input longer than the model's context is the API's 400, on WebGPU too.
-    await assert.rejects(several.embeddings.create({ model: 'tiny-nomic-bert', input: [Array(several.modelInfo.context + 1).fill(5)] }), /more than the model's context/);
+    await assert.rejects(several.embeddings.create({ model, input: [Array(several.modelInfo.context + 1).fill(5)] }), /more than the model's context/);
   } finally {
     await several.unload();
   }
