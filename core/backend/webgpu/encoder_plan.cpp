@@ -1,7 +1,5 @@
 #include "backend/webgpu/encoder_plan.h"
 
-#include <cmath>
-
 #include "backend/webgpu/plan_builder.h"
 #include "model/weights.h"
 
@@ -177,6 +175,8 @@ Plan build_encoder_plan(const gguf::Header& h, const ModelConfig& c, const PlanO
     const LayerWeights& L = w.layers[l];
     const std::string p = "blk." + std::to_string(l) + ".";
     const Matrix wq = mat(L.wq), wk = mat(L.wk), wv = mat(L.wv), wo = mat(L.wo), up = mat(L.w_up), down = mat(L.w_down);
+    const Matrix gate = c.ffn_gated ? mat(L.w_gate) : Matrix{};
+    if (c.ffn_gated && gate.parts.size() != up.parts.size()) throw Error("ffn_gate and ffn_up of " + p + " split differently over bindings");
     // A decoder's pre-norms are fused into its products (NORM: rmsnorm of x with attn_norm / ffn_norm).
     const Range attn_norm = decoder ? vec(L.attn_norm) : Range{};
     if (wq.parts.size() == 1 && wk.parts.size() == 1 && wv.parts.size() == 1) {
@@ -210,8 +210,6 @@ Plan build_encoder_plan(const gguf::Header& h, const ModelConfig& c, const PlanO
 
     if (decoder) {  // pre-norm blocks: x += wo·att; x += down·(silu(gate·n(x)) * up·n(x))
       emit_matmul(b, list, e.step, MatmulCall{p + "wo", {&wo}, {"RESIDUAL"}, att, x, {}, q_dim, dim, 0, false, 0, e.tok});
-      const Matrix gate = mat(L.w_gate);
-      if (gate.parts.size() != up.parts.size()) throw Error("ffn_gate and ffn_up of " + p + " split differently over bindings");
       emit_matmul(b, list, e.step, MatmulCall{p + "gate_up", {&gate, &up}, {"NORM", "GATED"}, x, ffn, vec(L.ffn_norm), dim, c.ffn_dim, 0, false, c.norm_eps, e.tok});
       emit_matmul(b, list, e.step, MatmulCall{p + "down", {&down}, {"RESIDUAL"}, ffn, x, {}, c.ffn_dim, dim, 0, false, 0, e.tok});
       continue;
@@ -223,8 +221,6 @@ Plan build_encoder_plan(const gguf::Header& h, const ModelConfig& c, const PlanO
     e.norm(list, p + "attn_norm", x, &xb, L.bo.present() ? &bo : nullptr, vec(L.attn_out_norm), &attn_beta);
     if (c.ffn_gated) {
       if (L.b_up.present()) throw Error(L.b_up.name + ": a bias on a gated feed-forward block is not supported by the WebGPU embedding pass");
-      const Matrix gate = mat(L.w_gate);
-      if (gate.parts.size() != up.parts.size()) throw Error("ffn_gate and ffn_up of " + p + " split differently over bindings");
       const std::vector<std::string> ffn_flags = c.ffn_activation == FfnActivation::GeluTanh ? std::vector<std::string>{"GATED", "GELU"} : std::vector<std::string>{"GATED"};
       emit_matmul(b, list, e.step, MatmulCall{p + "gate_up", {&gate, &up}, ffn_flags, x, ffn, {}, dim, c.ffn_dim, 0, false, 0, e.tok});
     } else {
