@@ -22,6 +22,8 @@ if [ ! -x build/bin/tabllm ]; then
    ninja -C build tabllm >/dev/null) & pids+=($!)
 fi
 if [ -n "$src" ] && [ ! -x "$llama_build/bin/llama-embedding" ]; then
+  # A source archive without pocs/ (c392e50's) still configures: its examples add that folder unconditionally.
+  [ -d "$src/pocs" ] || { mkdir -p "$src/pocs" && : > "$src/pocs/CMakeLists.txt"; }
   (cmake -S "$src" -B "$llama_build" -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90}" \
      -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF >/dev/null &&
    cmake --build "$llama_build" --target llama-embedding -j "$jobs" >/dev/null) & pids+=($!)
