@@ -110,19 +110,6 @@ Plan build_encoder_plan(const gguf::Header& h, const ModelConfig& c, const PlanO
 
   auto vec = [&](const Tensor& t) { return b.upload(t.file_offset, t.row_bytes(), t.name); };
   auto mat = [&](const Tensor& t) { return b.matrix(t.name, t.type, t.rows, t.cols, t.file_offset); };
-  // Several f32 vectors side by side (bq | bk | bv, q_norm | k_norm), as the rows of qkv lie.
-  auto vecs = [&](std::initializer_list<const Tensor*> ts, const std::string& what) {
-    uint64_t total = 0;
-    for (const Tensor* t : ts) total += t->row_bytes();
-    const Range r = b.place("weights", total, what);
-    uint64_t at = r.offset;
-    for (const Tensor* t : ts) {
-      plan.buffers[r.buffer].uploads.push_back(Upload{t->file_offset, t->row_bytes(), at});
-      plan.weight_bytes += t->row_bytes();
-      at += t->row_bytes();
-    }
-    return r;
-  };
   std::vector<Dispatch>& list = plan.prefill;
 
   // Input embeddings.
@@ -198,8 +185,8 @@ Plan build_encoder_plan(const gguf::Header& h, const ModelConfig& c, const PlanO
         binds.push_back(bind(binding, r));
       };
       if (!positions) add("ROPE", 4, rope);
-      if (c.qkv_bias) add("BIAS", 5, vecs({&L.bq, &L.bk, &L.bv}, "qkv bias"));
-      if (c.qk_norm) add("QKNORM", 6, vecs({&L.q_norm, &L.k_norm}, "q/k norm"));
+      if (c.qkv_bias) add("BIAS", 5, b.upload_side_by_side<Tensor>({&L.bq, &L.bk, &L.bv}, "qkv bias"));
+      if (c.qk_norm) add("QKNORM", 6, b.upload_side_by_side<Tensor>({&L.q_norm, &L.k_norm}, "q/k norm"));
       e.per_token(list, p + "qkv_post", b.pipeline(KernelSpec{"encoder_qkv", flags, {}, {{"WG", kWG}}}, layout), std::move(binds));
     }
     const uint32_t attention = b.pipeline(KernelSpec{"encoder_attention", {}, {}, {{"WG", kWG}, {"HD", c.head_dim}}}, {{0, U}, {1, R}, {2, R}, {3, R}, {4, W}});

@@ -375,19 +375,6 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   const Range rope_local = any_local && !same_rope ? rope_range(c.rope_local) : rope_global;
 
   auto vec = [&](const Tensor& t) { return b.upload(t.file_offset, t.row_bytes(), t.name); };
-  // Several f32 vectors side by side in one range (bq | bk | bv, q_norm | k_norm).
-  auto vecs = [&](std::initializer_list<const Tensor*> ts, const std::string& what) {
-    uint64_t total = 0;
-    for (const Tensor* t : ts) total += t->row_bytes();
-    const Range r = b.place("weights", total, what);
-    uint64_t at = r.offset;
-    for (const Tensor* t : ts) {
-      plan.buffers[r.buffer].uploads.push_back(Upload{t->file_offset, t->row_bytes(), at});
-      plan.weight_bytes += t->row_bytes();
-      at += t->row_bytes();
-    }
-    return r;
-  };
   auto mat = [&](const Tensor& t, int64_t rows_per_part = 0) { return b.matrix(t.name, t.type, t.rows, t.cols, t.file_offset, rows_per_part); };
   auto joint_rows = [&](const Tensor& a, const Tensor& bb) {
     return static_cast<int64_t>(std::min(b.binding_limit() / std::max<uint64_t>(a.row_bytes(), 1), b.binding_limit() / std::max<uint64_t>(bb.row_bytes(), 1)));
@@ -409,8 +396,8 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
     y.wq = mat(L.wq);
     y.wk = mat(L.wk);
     y.wv = mat(L.wv);
-    if (c.qkv_bias) y.bias = vecs({&L.bq, &L.bk, &L.bv}, "qkv bias");
-    if (c.qk_norm) y.qknorm = vecs({&L.q_norm, &L.k_norm}, "q/k norm");
+    if (c.qkv_bias) y.bias = b.upload_side_by_side<Tensor>({&L.bq, &L.bk, &L.bv}, "qkv bias");
+    if (c.qk_norm) y.qknorm = b.upload_side_by_side<Tensor>({&L.q_norm, &L.k_norm}, "q/k norm");
     y.wo = mat(L.wo);
     if (c.post_norms) {
       y.attn_post_norm = vec(L.attn_post_norm);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <vector>
@@ -107,6 +108,22 @@ class Builder {
     const Range r = place("weights", size, what);
     plan.buffers[r.buffer].uploads.push_back(Upload{file_offset, size, r.offset});
     plan.weight_bytes += size;
+    return r;
+  }
+
+  // Several f32 vectors of the file side by side in one weights range (bq | bk | bv, q_norm | k_norm), as the
+  // rows of a fused qkv output lie.
+  template <class TensorT>
+  Range upload_side_by_side(std::initializer_list<const TensorT*> ts, const std::string& what) {
+    uint64_t total = 0;
+    for (const TensorT* t : ts) total += t->row_bytes();
+    const Range r = place("weights", total, what);
+    uint64_t at = r.offset;
+    for (const TensorT* t : ts) {
+      plan.buffers[r.buffer].uploads.push_back(Upload{t->file_offset, t->row_bytes(), at});
+      plan.weight_bytes += t->row_bytes();
+      at += t->row_bytes();
+    }
     return r;
   }
 

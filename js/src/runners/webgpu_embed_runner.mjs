@@ -4,6 +4,7 @@ import { planLimits } from '../gpu/limits.mjs';
 import { GpuEncoder } from '../gpu/encoder.mjs';
 import { requestWebgpuDevice } from '../capabilities.mjs';
 import { startWasm } from '../wasm_module.mjs';
+import { uploadReader } from './upload_reader.mjs';
 
 export class WebgpuEmbedRunner {
   /**
@@ -22,16 +23,7 @@ export class WebgpuEmbedRunner {
       const info = model.info();
       if (!device) ({ device, limits } = await requestWebgpuDevice({ powerPreference }));
       else limits ??= planLimits(device.limits);
-      let uploaded = 0;
-      const reading = {
-        size: source.size,
-        read: async (offset, length) => {
-          const bytes = await source.read(offset, length);
-          uploaded += bytes.length;
-          onProgress?.({ phase: 'upload', loaded: Math.min(uploaded, source.size), total: source.size });
-          return bytes;
-        },
-      };
+      const reading = uploadReader(source, onProgress);
       const gpu = await GpuEncoder.load(model, device, reading, { limits, onLost, ...(maxBatch ? { max_batch: maxBatch } : {}) });
       const runner = new WebgpuEmbedRunner(wasm, model, gpu, device, info);
       runner.memory = { heap: wasm.tabllm.heapStats().in_use_bytes - heapBefore, gpu: runner.gpuBuffers().reduce((sum, b) => sum + b.size, 0) };

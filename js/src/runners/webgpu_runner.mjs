@@ -11,6 +11,7 @@ import { planLimits } from '../gpu/limits.mjs';
 import { GpuModel } from '../gpu/model_runner.mjs';
 import { requestWebgpuDevice } from '../capabilities.mjs';
 import { startWasm } from '../wasm_module.mjs';
+import { uploadReader } from './upload_reader.mjs';
 import { runRequest, stepLoop } from './step_loop.mjs';
 import { KvPagerCounts, openKvPageSpill } from '../kv_pager.mjs';
 
@@ -40,16 +41,7 @@ export class WebgpuRunner {
       const context = Math.min(contextSize || Math.min(info.context, 4096), info.context);
       if (!device) ({ device, limits } = await requestWebgpuDevice({ powerPreference }));
       else limits ??= planLimits(device.limits);
-      let uploaded = 0;
-      const reading = {
-        size: source.size,
-        read: async (offset, length) => {
-          const bytes = await source.read(offset, length);
-          uploaded += bytes.length;
-          onProgress?.({ phase: 'upload', loaded: Math.min(uploaded, source.size), total: source.size });
-          return bytes;
-        },
-      };
+      const reading = uploadReader(source, onProgress);
       // Pages are written and never read back here (no recall on WebGPU yet).
       pages = kvBudget ? kvPages ?? await openKvPageSpill({ encrypt: encryptPages, readBack: false }) : null;
       session = model.createExternalSession({ contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill });
