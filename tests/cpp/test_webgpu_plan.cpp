@@ -42,6 +42,28 @@ TEST(WebGpuPlan, OneTokenProductsTakeSeveralRowsPerWorkgroupAndSubgroupsWhenOffe
   }
 }
 
+TEST(WebGpuPlan, OneTokenProductsOfBlockTypesRunTheWholeBlockKernel) {
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-q8_0.gguf");  // dim 64, ffn 172
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  o.tok_tile = 8;
+  EXPECT_TRUE(o.matvec_blocks);
+  const auto key = [](const webgpu::Plan& plan, const std::vector<webgpu::Dispatch>& list, const std::string& label) {
+    return plan.pipelines[find(list, label).pipeline].key;
+  };
+  const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+  for (const char* label : {"blk.0.qkv", "blk.0.wo", "blk.0.gate_up", "output"})
+    EXPECT_TRUE(starts_with(key(plan, plan.decode, label), "matvec+")) << label << ": " << key(plan, plan.decode, label);
+  // Rows of 172 values are not whole 32-value units; prefill keeps the row kernel.
+  EXPECT_TRUE(starts_with(key(plan, plan.decode, "blk.0.down"), "matmul+")) << key(plan, plan.decode, "blk.0.down");
+  EXPECT_TRUE(starts_with(key(plan, plan.prefill, "blk.0.wo"), "matmul+")) << key(plan, plan.prefill, "blk.0.wo");
+  EXPECT_EQ(find(plan.decode, "blk.0.wo").groups[0] * find(plan.decode, "blk.0.wo").groups[1], 32u);  // 64 rows, 2 a workgroup
+  o = webgpu::parse_plan_options(R"({"matvec_blocks": false, "context_size": 64})");
+  const webgpu::Plan groups = webgpu::build_model_plan(*model, o);
+  EXPECT_TRUE(starts_with(key(groups, groups.decode, "blk.0.qkv"), "matmul+")) << key(groups, groups.decode, "blk.0.qkv");
+  EXPECT_THROW(webgpu::parse_plan_options(R"({"matvec_blocks": 1})"), Error);
+}
+
 TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   EXPECT_EQ(webgpu::parse_plan_options(R"({"matvec_rows": 4, "subgroups": true})").matvec_rows, 4);
   EXPECT_TRUE(webgpu::parse_plan_options(R"({"subgroups": true})").subgroups);

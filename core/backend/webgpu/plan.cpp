@@ -57,7 +57,7 @@ struct Matrix {
 std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   auto has = [&](const char* f) { return std::find(s.flags.begin(), s.flags.end(), f) != s.flags.end(); };
   const std::string U = "uniform", R = "read-only-storage", W = "storage";
-  if (s.kernel == "matmul" || s.kernel == "matmul_tiled") {
+  if (s.kernel == "matmul" || s.kernel == "matmul_tiled" || s.kernel == "matvec") {
     std::vector<LayoutEntry> l = {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
     if (has("GATED") || has("MULTI")) l.push_back({5, R});
     if (has("MULTI")) l.push_back({6, R});
@@ -95,6 +95,7 @@ class Builder {
   int matvec_wg = kWG;  // threads per workgroup of one-token matrix products
   int matvec_rows = 1;  // and the output rows each computes
   bool subgroups = false;
+  bool matvec_blocks = false;  // one-token products of the types matvec.wgsl decodes run it
 
   const DeviceLimits& limits() const { return limits_; }
   uint64_t binding_limit() const { return std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size) / 4 * 4; }
@@ -248,9 +249,17 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   // One token: several rows per workgroup, so each load of x serves them all.
   const int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
   const int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
+  // One token over weights that all have whole-unit decoders (rows of 32-value units): matvec.wgsl, which
+  // reads x once per ROWS rows.
+  const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 &&
+                     std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
-  if (!tiled) {
+  if (units) {
+    spec = KernelSpec{"matvec", c.flags, {}, {{"WG", wg}, {"ROWS", rows_per_wg}}};
+  } else if (!tiled) {
     spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
+  }
+  if (!tiled) {
     if (b.subgroups) spec.flags.push_back("SUBGROUPS");
     // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
     // value reduced (the products, gate's and up's, and the sums of squares of NORM).
@@ -503,6 +512,7 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   b.matvec_wg = o.matvec_wg;
   b.matvec_rows = o.matvec_rows;
   b.subgroups = o.subgroups;
+  b.matvec_blocks = o.matvec_blocks;
   Plan& plan = b.plan;
   plan.kind = "model";
   plan.max_batch = B;
@@ -728,6 +738,7 @@ Plan build_op(const json& s) {
     c.tok = s.value("tok", 1);
     b.matvec_rows = s.value("matvec_rows", 1);
     b.subgroups = s.value("subgroups", false);
+    b.matvec_blocks = s.value("matvec_blocks", false);
     c.soft_cap = s.value("soft_cap", 0.0f);
     emit_matmul(b, list, step, c);
   } else if (op == "embed") {
@@ -824,12 +835,15 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "subgroups") {
       if (!value.is_boolean()) throw Error("subgroups must be true or false (whether the device has the subgroups feature)");
       o.subgroups = value.get<bool>();
+    } else if (key == "matvec_blocks") {
+      if (!value.is_boolean()) throw Error("matvec_blocks must be true or false (one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K through matvec.wgsl)");
+      o.matvec_blocks = value.get<bool>();
     }
     else if (key == "kv_type") {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, subgroups, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, subgroups, matvec_blocks, kv_type)");
   }
   return o;
 }

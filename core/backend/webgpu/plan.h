@@ -63,6 +63,7 @@ struct PlanOptions {
   int matvec_wg = 64;        // threads per workgroup in one-token matrix products
   int matvec_rows = 2;       // output rows per workgroup in one-token matrix products (1, 2, 4 or 8)
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
+  bool matvec_blocks = true; // one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K weights run matvec.wgsl (whole blocks)
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32
 };
 
