@@ -23,16 +23,24 @@ TEST(WebGpuPlan, OneTokenProductsTakeSeveralRowsPerWorkgroupAndSubgroupsWhenOffe
   webgpu::PlanOptions o;
   o.context_size = 64;
   o.tok_tile = 8;  // prefill through the row kernel too: it keeps one row per workgroup
-  EXPECT_EQ(o.matvec_rows, 2);
+  EXPECT_EQ(o.matvec_rows, 8);
+  EXPECT_EQ(o.matvec_wg, 128);
+  {
+    // Products of fewer than 1024 workgroups of 8 rows take fewer rows a workgroup: 64 rows, 1 a workgroup.
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+    EXPECT_NE(plan.pipelines[find(plan.decode, "blk.0.wo").pipeline].key.find("rows=1"), std::string::npos);
+  }
+  o.matvec_rows = 4;
+  o.matvec_min_groups = 0;
   EXPECT_FALSE(o.subgroups);
   for (const bool subgroups : {false, true}) {
     o.subgroups = subgroups;
     const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
     const auto& wo = find(plan.decode, "blk.0.wo");
-    EXPECT_EQ(wo.groups[0] * wo.groups[1], 32u);  // 64 rows, 2 a workgroup
+    EXPECT_EQ(wo.groups[0] * wo.groups[1], 16u);  // 64 rows, 4 a workgroup
     const auto& output = find(plan.decode, "output");
-    EXPECT_EQ(output.groups[0] * output.groups[1], 256u);
-    EXPECT_NE(plan.pipelines[wo.pipeline].key.find("rows=2"), std::string::npos);
+    EXPECT_EQ(output.groups[0] * output.groups[1], 128u);
+    EXPECT_NE(plan.pipelines[wo.pipeline].key.find("rows=4"), std::string::npos);
     EXPECT_NE(plan.pipelines[find(plan.prefill, "blk.0.wo").pipeline].key.find("rows=1"), std::string::npos);
     for (const auto& p : plan.pipelines) {
       if (!starts_with(p.key, "matmul+") && !starts_with(p.key, "matmul:")) continue;
@@ -47,6 +55,8 @@ TEST(WebGpuPlan, OneTokenProductsOfBlockTypesRunTheWholeBlockKernel) {
   webgpu::PlanOptions o;
   o.context_size = 64;
   o.tok_tile = 8;
+  o.matvec_rows = 2;
+  o.matvec_min_groups = 0;
   EXPECT_TRUE(o.matvec_blocks);
   const auto key = [](const webgpu::Plan& plan, const std::vector<webgpu::Dispatch>& list, const std::string& label) {
     return plan.pipelines[find(list, label).pipeline].key;
@@ -84,6 +94,8 @@ TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   EXPECT_THROW(webgpu::build_model_plan(*model, o), Error);
   // 8 rows of gate and up with the norm fused: 17 values a thread, 4,352 bytes over 64 threads.
   o.matvec_rows = 8;
+  o.matvec_wg = 64;
+  o.matvec_min_groups = 0;
   o.limits.max_compute_workgroup_storage_size = 4096;
   try {
     webgpu::build_model_plan(*model, o);

@@ -93,7 +93,8 @@ class Builder {
 
   Plan plan;
   int matvec_wg = kWG;  // threads per workgroup of one-token matrix products
-  int matvec_rows = 1;  // and the output rows each computes
+  int matvec_rows = 1;  // and the output rows each computes, at most:
+  int64_t matvec_min_groups = 0;  // fewer while a product would have fewer workgroups than this
   bool subgroups = false;
   bool matvec_blocks = false;  // one-token products of the types matvec.wgsl decodes run it
 
@@ -248,7 +249,12 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const bool tiled = tok == kTiledTokens;
   // One token: several rows per workgroup, so each load of x serves them all.
   const int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
-  const int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
+  // Fewer rows per workgroup on products of few rows: their workgroups would not fill the GPU.
+  int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
+  int64_t total_rows = 0;
+  for (const Matrix* m : c.w) total_rows += m->rows;
+  if (gated) total_rows = c.w[0]->rows;
+  while (rows_per_wg > 1 && total_rows / rows_per_wg < b.matvec_min_groups) rows_per_wg /= 2;
   // One token over weights that all have whole-unit decoders (rows of 32-value units): matvec.wgsl, which
   // reads x once per ROWS rows.
   const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 &&
@@ -484,6 +490,7 @@ void check_options(const PlanOptions& o) {
   if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
   if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
   if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8) throw Error("matvec_rows must be 1, 2, 4 or 8");
+  if (o.matvec_min_groups < 0) throw Error("matvec_min_groups must be >= 0");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
 }
 
@@ -511,6 +518,7 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   Builder b(o.limits);
   b.matvec_wg = o.matvec_wg;
   b.matvec_rows = o.matvec_rows;
+  b.matvec_min_groups = o.matvec_min_groups;
   b.subgroups = o.subgroups;
   b.matvec_blocks = o.matvec_blocks;
   Plan& plan = b.plan;
@@ -832,6 +840,7 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
     else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
     else if (key == "matvec_rows") o.matvec_rows = value.get<int>();
+    else if (key == "matvec_min_groups") o.matvec_min_groups = value.get<int64_t>();
     else if (key == "subgroups") {
       if (!value.is_boolean()) throw Error("subgroups must be true or false (whether the device has the subgroups feature)");
       o.subgroups = value.get<bool>();
@@ -843,7 +852,7 @@ PlanOptions parse_plan_options(const std::string& text) {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, subgroups, matvec_blocks, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_min_groups, subgroups, matvec_blocks, kv_type)");
   }
   return o;
 }
