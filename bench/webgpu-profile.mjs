@@ -83,7 +83,7 @@ async function timestampSteps(steps) {
   for (const i of runs) {
     const kind = dispatchKind(plan[i].label);
     // Matrix products read their weight bindings whole (embed reads one row of its binding).
-    const matmul = model.plan.pipelines[plan[i].pipeline].key.startsWith('matmul');
+    const matmul = /^mat(mul|vec)/.test(model.plan.pipelines[plan[i].pipeline].key);
     const weightBytes = matmul ? plan[i].bindings.filter(([, buffer]) => model.plan.buffers[buffer].role === 'weights').reduce((s, b) => s + b[3], 0) : 0;
     kinds[kind] ??= { dispatches: 0, us: 0, weight_bytes: 0 };
     kinds[kind].dispatches++;

@@ -23,16 +23,24 @@ TEST(WebGpuPlan, OneTokenProductsTakeSeveralRowsPerWorkgroupAndSubgroupsWhenOffe
   webgpu::PlanOptions o;
   o.context_size = 64;
   o.tok_tile = 8;  // prefill through the row kernel too: it keeps one row per workgroup
-  EXPECT_EQ(o.matvec_rows, 2);
+  EXPECT_EQ(o.matvec_rows, 8);
+  EXPECT_EQ(o.matvec_wg, 128);
+  {
+    // Products of fewer than 1024 workgroups of 8 rows take fewer rows a workgroup: 64 rows, 1 a workgroup.
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+    EXPECT_NE(plan.pipelines[find(plan.decode, "blk.0.wo").pipeline].key.find("rows=1"), std::string::npos);
+  }
+  o.matvec_rows = 4;
+  o.matvec_min_groups = 0;
   EXPECT_FALSE(o.subgroups);
   for (const bool subgroups : {false, true}) {
     o.subgroups = subgroups;
     const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
     const auto& wo = find(plan.decode, "blk.0.wo");
-    EXPECT_EQ(wo.groups[0] * wo.groups[1], 32u);  // 64 rows, 2 a workgroup
+    EXPECT_EQ(wo.groups[0] * wo.groups[1], 16u);  // 64 rows, 4 a workgroup
     const auto& output = find(plan.decode, "output");
-    EXPECT_EQ(output.groups[0] * output.groups[1], 256u);
-    EXPECT_NE(plan.pipelines[wo.pipeline].key.find("rows=2"), std::string::npos);
+    EXPECT_EQ(output.groups[0] * output.groups[1], 128u);
+    EXPECT_NE(plan.pipelines[wo.pipeline].key.find("rows=4"), std::string::npos);
     EXPECT_NE(plan.pipelines[find(plan.prefill, "blk.0.wo").pipeline].key.find("rows=1"), std::string::npos);
     for (const auto& p : plan.pipelines) {
       if (!starts_with(p.key, "matmul+") && !starts_with(p.key, "matmul:")) continue;
@@ -40,6 +48,36 @@ TEST(WebGpuPlan, OneTokenProductsTakeSeveralRowsPerWorkgroupAndSubgroupsWhenOffe
       EXPECT_EQ(starts_with(p.code, "enable subgroups;\n"), subgroups) << p.key;
     }
   }
+}
+
+TEST(WebGpuPlan, OneTokenProductsOfBlockTypesRunTheWholeBlockKernel) {
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-q8_0.gguf");  // dim 64, ffn 172
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  o.tok_tile = 8;
+  o.matvec_rows = 2;
+  o.matvec_min_groups = 0;
+  EXPECT_TRUE(o.matvec_blocks);
+  const auto key = [](const webgpu::Plan& plan, const std::vector<webgpu::Dispatch>& list, const std::string& label) {
+    return plan.pipelines[find(list, label).pipeline].key;
+  };
+  {
+    // By default rows of fewer 32-value units than threads (64 values: 2 units) keep the row kernel.
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+    EXPECT_TRUE(starts_with(key(plan, plan.decode, "blk.0.qkv"), "matmul+")) << key(plan, plan.decode, "blk.0.qkv");
+  }
+  o.matvec_min_units = 0;
+  const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+  for (const char* label : {"blk.0.qkv", "blk.0.wo", "blk.0.gate_up", "output"})
+    EXPECT_TRUE(starts_with(key(plan, plan.decode, label), "matvec+")) << label << ": " << key(plan, plan.decode, label);
+  // Rows of 172 values are not whole 32-value units; prefill keeps the row kernel.
+  EXPECT_TRUE(starts_with(key(plan, plan.decode, "blk.0.down"), "matmul+")) << key(plan, plan.decode, "blk.0.down");
+  EXPECT_TRUE(starts_with(key(plan, plan.prefill, "blk.0.wo"), "matmul+")) << key(plan, plan.prefill, "blk.0.wo");
+  EXPECT_EQ(find(plan.decode, "blk.0.wo").groups[0] * find(plan.decode, "blk.0.wo").groups[1], 32u);  // 64 rows, 2 a workgroup
+  o = webgpu::parse_plan_options(R"({"matvec_blocks": false, "context_size": 64})");
+  const webgpu::Plan groups = webgpu::build_model_plan(*model, o);
+  EXPECT_TRUE(starts_with(key(groups, groups.decode, "blk.0.qkv"), "matmul+")) << key(groups, groups.decode, "blk.0.qkv");
+  EXPECT_THROW(webgpu::parse_plan_options(R"({"matvec_blocks": 1})"), Error);
 }
 
 TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
@@ -62,6 +100,8 @@ TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   EXPECT_THROW(webgpu::build_model_plan(*model, o), Error);
   // 8 rows of gate and up with the norm fused: 17 values a thread, 4,352 bytes over 64 threads.
   o.matvec_rows = 8;
+  o.matvec_wg = 64;
+  o.matvec_min_groups = 0;
   o.limits.max_compute_workgroup_storage_size = 4096;
   try {
     webgpu::build_model_plan(*model, o);

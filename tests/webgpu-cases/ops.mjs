@@ -80,7 +80,7 @@ async function runOp(ctx, spec, inputs, outputs, { tokens = null, pos = 0 } = {}
 
 const silu = (v) => v / (1 + Math.exp(-v));
 
-async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false }) {
+async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false, blocks = false }) {
   const { abi } = ctx;
   const weights = types.map((ty, i) => abi.randomWeights(TYPES[ty].id, rows[i], cols, 1000 + i * 7 + rows[i]));
   const x = random(nTokens * cols);
@@ -110,12 +110,12 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   const want = flags.includes('SOFTCAP') ? abi.softCap(ref, softCap) : ref;
   const inputs = { x, g, y: y0 };
   weights.forEach((w, i) => { inputs[`w${i}`] = w; });
-  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups };
+  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups, matvec_blocks: blocks };
   const { y } = await runOp(ctx, spec, inputs, { y: yTokens * outRows });
   // f32 summation error grows like sqrt(cols): the bounds hold for rows up to 128 values and scale beyond.
   const bound = Math.max(...types.map((ty) => TYPES[ty].bound)) * (flags.includes('NORM') || gated ? NORM_BOUND / TYPES.f32.bound : 1) *
     Math.max(1, Math.sqrt(cols / 128));
-  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}`;
+  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}${blocks ? ' blocks' : ''}`;
   check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}${variant}`, y, want, bound);
 }
 
@@ -232,6 +232,33 @@ opCases.push({
       await matmulCase(ctx, { types: ['f32', 'f32'], rows: [6, 6], cols: 44, nTokens: 1, flags: ['NORM', 'GATED', 'GELU'], ...v });
       // Several tokens per workgroup (one row each) with the same reduction.
       await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 11, tok: 8, flags: ['NORM', 'GATED'], subgroups });
+    }
+  },
+});
+
+// The whole-block one-token kernel (matvec.wgsl) for every type it decodes: rows of blocks at both word
+// alignments (Q4_0, Q8_0 and Q6_K blocks are 2-byte aligned), row counts that leave the last workgroup
+// partial, rows of more units than threads, tokens of a step as workgroups.
+opCases.push({
+  name: 'matvec: whole-block one-token products of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights',
+  async run(ctx) {
+    const reductions = ctx.device.features.has('subgroups') ? [false, true] : [false];
+    if (reductions.length === 1) ctx.note('matvec: this device has no subgroups feature; the subgroupAdd variant was not run');
+    for (const subgroups of reductions) {
+      for (const matvecRows of [1, 4]) {
+        const v = { matvecRows, subgroups, blocks: true };
+        await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens: 1, flags: ['RESIDUAL'], ...v });
+        await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
+        await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
+        await matmulCase(ctx, { types: ['q6_k'], rows: [29], cols: 256, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5, ...v });
+        await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], ...v });
+        await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens: 1, flags: ['RESIDUAL'], ...v });
+        await matmulCase(ctx, { types: ['q4_0'], rows: [5], cols: 2048 + 32, nTokens: 1, ...v });
+      }
+      const v = { matvecRows: 2, subgroups, blocks: true };
+      await matmulCase(ctx, { types: ['q8_0'], rows: [13], cols: 96, nTokens: 3, flags: ['NORM', 'RESIDUAL'], ...v });
+      // A product with a type the kernel has no decoder for runs matmul.wgsl.
+      await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], ...v });
     }
   },
 });

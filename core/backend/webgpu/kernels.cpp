@@ -132,6 +132,15 @@ bool gpu_weight_type(TensorType type) {
   }
 }
 
+bool matvec_weight_type(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0: case TensorType::Q8_0: case TensorType::Q4_K: case TensorType::Q5_K: case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
 std::string gpu_weight_type_names() {
   std::string names;
   for (TensorType t : supported_types()) {
@@ -170,10 +179,15 @@ std::string compose_kernel(const KernelSpec& spec) {
     if (!gpu_weight_type(type))
       throw Error(std::string("the WebGPU backend cannot read weights of type ") + type_traits(type).name +
                   " (it reads " + gpu_weight_type_names() + ")");
-    const std::string decoder = "dequant_" + lower(type_traits(type).name);
+    // matvec reads whole 32-value units (matvec_<type>.wgsl), the other kernels 8 values at a time.
+    const bool units = spec.kernel == "matvec";
+    if (units && !matvec_weight_type(type)) throw Error(std::string("internal: no matvec decoder for ") + type_traits(type).name);
+    const std::string decoder = (units ? "matvec_" : "dequant_") + lower(type_traits(type).name);
     std::string var = std::to_string(i);
     var.insert(var.begin(), 'w');  // (not "w" + ...: GCC 12 warns falsely about that concatenation)
-    code += replace_all(std::string(wgsl_source("weight_bytes")) + std::string(wgsl_source(decoder)), "$W", var);
+    std::string text = std::string(wgsl_source("weight_bytes"));
+    if (units) text += wgsl_source("matvec_words");
+    code += replace_all(text + std::string(wgsl_source(decoder)), "$W", var);
   }
   if (!spec.kv.empty()) {
     kv_group(spec.kv);  // a known type

@@ -33,8 +33,11 @@ bool gpu_weight_type(TensorType type);
 // Their names joined by ", " (for error messages).
 std::string gpu_weight_type_names();
 
+// Whether the one-token `matvec` kernel has a whole-unit decoder (matvec_<type>.wgsl) for this type.
+bool matvec_weight_type(TensorType type);
+
 struct KernelSpec {
-  std::string kernel;                  // matmul, embed, qkv_post, attention, sample, kv_shift
+  std::string kernel;                  // matmul, matvec, embed, qkv_post, attention, sample, kv_shift
   std::vector<std::string> flags;      // variant flags: NORM, RESIDUAL, GATED, MULTI, BIAS, QKNORM, MASK
   std::vector<TensorType> weights;     // one decoder per weight binding w0, w1, ...
   std::map<std::string, int64_t> constants;  // WG, TOK, TQ, HD, S, UNIT

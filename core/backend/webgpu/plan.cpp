@@ -24,7 +24,7 @@ namespace detail {
 std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   auto has = [&](const char* f) { return std::find(s.flags.begin(), s.flags.end(), f) != s.flags.end(); };
   const std::string U = "uniform", R = "read-only-storage", W = "storage";
-  if (s.kernel == "matmul" || s.kernel == "matmul_tiled") {
+  if (s.kernel == "matmul" || s.kernel == "matmul_tiled" || s.kernel == "matvec") {
     std::vector<LayoutEntry> l = {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
     if (has("GATED") || has("MULTI")) l.push_back({5, R});
     if (has("MULTI")) l.push_back({6, R});
@@ -56,10 +56,24 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const bool tiled = tok == kTiledTokens;
   // One token: several rows per workgroup, so each load of x serves them all.
   const int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
-  const int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
+  // Fewer rows per workgroup on products of few rows: their workgroups would not fill the GPU.
+  int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
+  int64_t total_rows = 0;
+  for (const Matrix* m : c.w) total_rows += m->rows;
+  if (gated) total_rows = c.w[0]->rows;
+  while (rows_per_wg > 1 && total_rows / rows_per_wg < b.matvec_min_groups) rows_per_wg /= 2;
+  // One token over weights that all have whole-unit decoders (rows of 32-value units): matvec.wgsl, which
+  // reads x once per ROWS rows. By default only on rows of at least one unit per thread: on shorter rows
+  // (the 1B models' 2048 columns at 128 threads) half the threads idle, and the H200 ran 8-15 % slower.
+  const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 && c.w[0]->cols / 32 >= b.matvec_min_units &&
+                     std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
-  if (!tiled) {
+  if (units) {
+    spec = KernelSpec{"matvec", c.flags, {}, {{"WG", wg}, {"ROWS", rows_per_wg}}};
+  } else if (!tiled) {
     spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
+  }
+  if (!tiled) {
     if (b.subgroups) spec.flags.push_back("SUBGROUPS");
     // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
     // value reduced (the products, gate's and up's, and the sums of squares of NORM).
@@ -293,6 +307,8 @@ void check_options(const PlanOptions& o) {
   if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
   if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
   if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8) throw Error("matvec_rows must be 1, 2, 4 or 8");
+  if (o.matvec_min_groups < 0) throw Error("matvec_min_groups must be >= 0");
+  if (o.matvec_min_units < -1) throw Error("matvec_min_units must be >= 0, or -1 for matvec_wg");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
 }
 
@@ -321,7 +337,10 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   Builder b(o.limits);
   b.matvec_wg = o.matvec_wg;
   b.matvec_rows = o.matvec_rows;
+  b.matvec_min_groups = o.matvec_min_groups;
   b.subgroups = o.subgroups;
+  b.matvec_blocks = o.matvec_blocks;
+  b.matvec_min_units = o.matvec_min_units < 0 ? o.matvec_wg : o.matvec_min_units;
   Plan& plan = b.plan;
   plan.kind = "model";
   plan.max_batch = B;
@@ -534,6 +553,7 @@ Plan build_op(const json& s) {
     c.tok = s.value("tok", 1);
     b.matvec_rows = s.value("matvec_rows", 1);
     b.subgroups = s.value("subgroups", false);
+    b.matvec_blocks = s.value("matvec_blocks", false);
     c.soft_cap = s.value("soft_cap", 0.0f);
     emit_matmul(b, list, step, c);
   } else if (op == "embed") {
@@ -627,15 +647,20 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
     else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
     else if (key == "matvec_rows") o.matvec_rows = value.get<int>();
+    else if (key == "matvec_min_groups") o.matvec_min_groups = value.get<int64_t>();
+    else if (key == "matvec_min_units") o.matvec_min_units = value.get<int64_t>();
     else if (key == "subgroups") {
       if (!value.is_boolean()) throw Error("subgroups must be true or false (whether the device has the subgroups feature)");
       o.subgroups = value.get<bool>();
+    } else if (key == "matvec_blocks") {
+      if (!value.is_boolean()) throw Error("matvec_blocks must be true or false (one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K through matvec.wgsl)");
+      o.matvec_blocks = value.get<bool>();
     }
     else if (key == "kv_type") {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, subgroups, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_min_groups, subgroups, matvec_blocks, matvec_min_units, kv_type)");
   }
   return o;
 }

@@ -60,9 +60,12 @@ struct PlanOptions {
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
-  int matvec_wg = 64;        // threads per workgroup in one-token matrix products
-  int matvec_rows = 2;       // output rows per workgroup in one-token matrix products (1, 2, 4 or 8)
+  int matvec_wg = 128;       // threads per workgroup in one-token matrix products
+  int matvec_rows = 8;       // output rows per workgroup in one-token matrix products (1, 2, 4 or 8), at most:
+  int64_t matvec_min_groups = 1024;  // halved while a product would have fewer workgroups than this
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
+  bool matvec_blocks = true; // one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K weights run matvec.wgsl (whole blocks)
+  int64_t matvec_min_units = -1;  // on rows of at least this many 32-value units (-1: one per thread, matvec_wg)
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32
 };
 

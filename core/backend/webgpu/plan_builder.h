@@ -62,8 +62,11 @@ class Builder {
 
   Plan plan;
   int matvec_wg = kWG;  // threads per workgroup of one-token matrix products
-  int matvec_rows = 1;  // and the output rows each computes
+  int matvec_rows = 1;  // and the output rows each computes, at most:
+  int64_t matvec_min_groups = 0;  // fewer while a product would have fewer workgroups than this
   bool subgroups = false;
+  bool matvec_blocks = false;  // one-token products of the types matvec.wgsl decodes run it,
+  int64_t matvec_min_units = 0;  // on rows of at least this many 32-value units
 
   const DeviceLimits& limits() const { return limits_; }
   uint64_t binding_limit() const { return std::min(limits_.max_storage_buffer_binding_size, limits_.max_buffer_size) / 4 * 4; }

@@ -12,6 +12,12 @@ fn sbyte(word: u32, i: u32) -> f32 {
   return f32(extractBits(bitcast<i32>(word), 8u * i, 8u));
 }
 
+// The four bytes of a word, sign-extended.
+fn sbytes4(word: u32) -> vec4<f32> {
+  let w = bitcast<i32>(word);
+  return vec4<f32>(f32(extractBits(w, 0u, 8u)), f32(extractBits(w, 8u, 8u)), f32(extractBits(w, 16u, 8u)), f32(extractBits(w, 24u, 8u)));
+}
+
 // Byte `i` (0..3) of a 32-bit word, unsigned.
 fn ubyte(word: u32, i: u32) -> u32 {
   return extractBits(word, 8u * i, 8u);

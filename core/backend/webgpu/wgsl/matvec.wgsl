@@ -1,0 +1,168 @@
+// One-token matrix-vector products, y[r] = sum_c W[r][c] * x[c], over whole 32-value units of the weights
+// (`wN_dot32`, matvec_<type>.wgsl): thread i takes units i, i + WG, ... of the row, loads those 32 values of
+// x once (normalized under NORM) and multiplies them with each of the workgroup's $ROWS rows, so x is read
+// once per $ROWS rows (matmul.wgsl reads it again for every row), and each unit's weights come as whole
+// aligned words instead of 8 values assembled per read. Same parameters and flags as matmul.wgsl with one
+// token per workgroup (workgroup z is the token; with last_only, the step's last, written as y row 0).
+// Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), tokens).
+struct Params {
+  rows: u32,
+  cols: u32,        // a multiple of 32
+  rows0: u32,       // MULTI: rows of w0 and w1 (w2 has the rest)
+  rows1: u32,
+  row_bytes0: u32,
+  row_bytes1: u32,
+  row_bytes2: u32,
+  x_stride: u32,
+  y_stride: u32,
+  y_offset: u32,
+  grid_x: u32,
+  last_only: u32,
+  eps: f32,
+  inv_cols: f32,
+  soft_cap: f32,
+}
+
+const WG: u32 = $WGu;
+const ROWS: u32 = $ROWSu;
+//#if GATED
+const NV: u32 = 2u;
+//#else
+const NV: u32 = 1u;
+//#endif
+// Values each thread reduces: the rows' products (gate's, then up's), then the sum of squares.
+//#if NORM
+const K: u32 = NV * ROWS + 1u;
+//#else
+const K: u32 = NV * ROWS;
+//#endif
+
+//#if GELU
+fn gate(v: f32) -> f32 { return gelu_tanh(v); }
+//#else
+fn gate(v: f32) -> f32 { return silu(v); }
+//#endif
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> step: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> w0: array<u32>;
+//#if GATED|MULTI
+@group(0) @binding(5) var<storage, read> w1: array<u32>;
+//#endif
+//#if MULTI
+@group(0) @binding(6) var<storage, read> w2: array<u32>;
+//#endif
+//#if NORM
+@group(0) @binding(7) var<storage, read> gnorm: array<vec4<f32>>;
+//#endif
+
+//#if SUBGROUPS
+// One partial per subgroup (of at least 4 invocations, consecutive in the workgroup) and value.
+const MAXSG: u32 = (WG + 3u) / 4u;
+var<workgroup> red: array<f32, MAXSG * K>;
+var<private> n_subgroups: u32;
+fn reduced(k: u32) -> f32 {
+  var v = 0.0;
+  for (var s = 0u; s < n_subgroups; s++) { v += red[k * MAXSG + s]; }
+  return v;
+}
+//#else
+var<workgroup> red: array<f32, WG * K>;
+fn reduced(k: u32) -> f32 { return red[k * WG]; }
+//#endif
+
+fn dot_w(row: u32, u: u32, xv: array<vec4<f32>, 8>, xsum: f32) -> f32 {
+//#if MULTI
+  if (row >= P.rows0 + P.rows1) { return w2_dot32((row - P.rows0 - P.rows1) * P.row_bytes2, u, xv, xsum); }
+  if (row >= P.rows0) { return w1_dot32((row - P.rows0) * P.row_bytes1, u, xv, xsum); }
+//#endif
+  return w0_dot32(row * P.row_bytes0, u, xv, xsum);
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
+//#if SUBGROUPS
+        @builtin(subgroup_invocation_id) lane: u32, @builtin(subgroup_size) sg_size: u32,
+//#endif
+        ) {
+  let row0 = (wid.y * P.grid_x + wid.x) * ROWS;
+  if (row0 >= P.rows) { return; }
+  var xt = wid.z;
+  var yt = wid.z;
+  if (P.last_only == 1u) {
+    if (wid.z > 0u) { return; }
+    xt = step_n_tokens() - 1u;
+    yt = 0u;
+  } else if (xt >= step_n_tokens()) {
+    return;
+  }
+
+  var part: array<f32, K>;
+  let units = P.cols / 32u;
+  let xbase = xt * (P.x_stride / 4u);
+  for (var u = tid; u < units; u += WG) {
+    var xv: array<vec4<f32>, 8>;
+    var xs = vec4<f32>(0.0);
+    for (var i = 0u; i < 8u; i++) {
+      var v = x[xbase + 8u * u + i];
+//#if NORM
+      part[NV * ROWS] += dot(v, v);
+      v *= gnorm[8u * u + i];
+//#endif
+      xv[i] = v;
+      xs += v;
+    }
+    // The sum of the unit's x, for the offsets and minimums of the block types (d * (q - 8), d*sc*q - m).
+    let xsum = xs.x + xs.y + xs.z + xs.w;
+    for (var r = 0u; r < ROWS; r++) {
+      // Rows past the end (the last workgroup's) read the last row and are not written.
+      let row = min(row0 + r, P.rows - 1u);
+      part[r] += dot_w(row, u, xv, xsum);
+//#if GATED
+      part[ROWS + r] += w1_dot32(row * P.row_bytes1, u, xv, xsum);
+//#endif
+    }
+  }
+
+//#if SUBGROUPS
+  n_subgroups = (WG + sg_size - 1u) / sg_size;
+  for (var k = 0u; k < K; k++) {
+    let s = subgroupAdd(part[k]);
+    if (lane == 0u) { red[k * MAXSG + tid / sg_size] = s; }
+  }
+//#else
+  for (var k = 0u; k < K; k++) { red[k * WG + tid] = part[k]; }
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (tid < s) {
+      for (var k = 0u; k < K; k++) { red[k * WG + tid] += red[k * WG + tid + s]; }
+    }
+  }
+//#endif
+  workgroupBarrier();
+  if (tid < ROWS && row0 + tid < P.rows) {
+    var v = reduced(tid);
+//#if NORM
+    let scale = inverseSqrt(reduced(NV * ROWS) * P.inv_cols + P.eps);
+    v *= scale;
+//#endif
+//#if GATED
+    var up = reduced(ROWS + tid);
+//#if NORM
+    up *= scale;
+//#endif
+    v = gate(v) * up;
+//#endif
+//#if SOFTCAP
+    v = soft_cap(v, P.soft_cap);
+//#endif
+    let yi = yt * P.y_stride + P.y_offset + row0 + tid;
+//#if RESIDUAL
+    y[yi] += v;
+//#else
+    y[yi] = v;
+//#endif
+  }
+}
