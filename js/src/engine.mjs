@@ -376,6 +376,12 @@ export class Engine {
     // The request's, or the model's default; its k capped by the energy profile.
     const speculative = cappedSpeculative(parsed.speculative ?? parsed.target.options.speculative, this.#profile.settings(parsed.profile));
     if (speculative !== undefined) params.speculative = speculative;
+    if (speculative?.method === 'draft' && !parsed.target.runner.draft) {
+      throw invalidRequest('speculative.method', 'speculative method "draft" needs a draft model: load the model on WebGPU with the draftModel option, or use "prompt-lookup"', 'invalid_value');
+    }
+    if (speculative?.method === 'self' && parsed.target.runner.backend === 'webgpu') {
+      throw invalidRequest('speculative.method', 'speculative method "self" runs on the WebAssembly backend only (the WebGPU plan runs every layer): use "prompt-lookup", or "draft" with a draftModel', 'invalid_value');
+    }
     try {
       return parsed.target.runner.model.prepare(prompt, params);
     } catch (e) {

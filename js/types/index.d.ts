@@ -82,6 +82,9 @@ export interface EngineOptions {
   truncation?: Truncation;
   /** The default of requests' `speculative` (default: off). */
   speculative?: Speculative;
+  /** WebGPU: a draft model with the model's vocabulary, loaded beside it on the same device, for requests'
+   * `speculative: {method: 'draft'}` (docs/speculative.md). A URL, a File/Blob, or a file path in Node. */
+  draftModel?: ModelReference;
   /** The energy profile (docs/metrics.md; default 'performance'): the adapter's powerPreference, threads and
    * context at load, a duty cycle, token-rate cap and speculative k per request. */
   profile?: Profile;
@@ -112,7 +115,7 @@ export interface EngineOptions {
 /** One model of several: its file, its name, and the options that may differ from model to model (the
  * others are the engine's, for all its models). */
 export interface ModelOptions extends Pick<EngineOptions, 'backend' | 'contextSize' | 'threads' | 'wasmVariant' | 'chatTemplate' | 'sha256' | 'revision'
-  | 'maxBatch' | 'gpuMemory' | 'truncation' | 'kvType' | 'kvBudget' | 'kvRecall' | 'prefixCache' | 'speculative'> {
+  | 'maxBatch' | 'gpuMemory' | 'truncation' | 'kvType' | 'kvBudget' | 'kvRecall' | 'prefixCache' | 'speculative' | 'draftModel'> {
   model: ModelReference | ModelReference[];
   /** The name requests give as `model` (default: the GGUF's general.name, else the file's name). */
   name?: string;
@@ -367,24 +370,25 @@ export interface EngineMetrics {
  * Speculative decoding (docs/speculative.md): a draft proposes up to `k` tokens (default 8, at most 32;
  * the length adapts to the acceptance), one forward pass verifies them. 'prompt-lookup' drafts the tokens
  * that followed the last `ngram` tokens (default 3, at most 8) earlier in the prompt or output; 'self'
- * runs the model's first `draft_layers` layers (default half; CPU/WebAssembly only). Greedy output is
- * unchanged token for token, sampled output keeps its distribution. WebGPU decodes plainly.
+ * runs the model's first `draft_layers` layers (default half; CPU/WebAssembly only); 'draft' runs the
+ * engine's `draftModel` (WebGPU). Greedy output is unchanged token for token, sampled output keeps its
+ * distribution. On WebGPU a step verifies at most 8 drafts.
  */
 export interface Speculative {
-  method: 'prompt-lookup' | 'self' | 'off';
+  method: 'prompt-lookup' | 'self' | 'draft' | 'off';
   k?: number;
   ngram?: number;
   draft_layers?: number;
 }
 
 export interface SpeculativeUsage {
-  method: 'prompt-lookup' | 'self' | 'off';
+  method: 'prompt-lookup' | 'self' | 'draft' | 'off';
   drafted: number;
   accepted: number;
   acceptance_rate: number;
   /** The model's forward passes after the first token (verifications and plain steps). */
   forward_passes: number;
-  /** The draft's own passes ('self'). */
+  /** The draft's own passes ('self', 'draft'). */
   draft_passes: number;
 }
 

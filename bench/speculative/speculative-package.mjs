@@ -1,21 +1,25 @@
-// Speculative decoding on WebAssembly through the package: greedy decode speed without and with it
-// (prompt-lookup, self) per task of bench/speculative/tasks.json, as one JSON object (the fields of the
-// native tabllm_bench_speculative: median decode tokens/s, speed-up, the draft's counts, same output).
-//   node bench/speculative/speculative-wasm.mjs MODEL.gguf [--tasks FILE] [--variant single|threaded] [--threads N] [--reps 3] [--k 8]
+// Speculative decoding through the package, on WebAssembly or WebGPU: greedy decode speed without and with
+// it (prompt-lookup, and self where the backend runs it: not WebGPU) per task of bench/speculative/tasks.json,
+// as one JSON object (the fields of the native tabllm_bench_speculative: median decode tokens/s, speed-up,
+// the draft's counts, same output).
+//   node bench/speculative/speculative-package.mjs MODEL.gguf [--backend wasm|webgpu] [--tasks FILE] [--variant single|threaded]
+//        [--threads N] [--reps 3] [--k 8]
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { createEngine } from '../../js/src/index.mjs';
 
-const usage = 'usage: node bench/speculative/speculative-wasm.mjs MODEL.gguf [--tasks FILE] [--variant single|threaded] [--threads N] [--reps 3] [--k 8]';
+const usage = 'usage: node bench/speculative/speculative-package.mjs MODEL.gguf [--backend wasm|webgpu] [--tasks FILE] [--variant single|threaded] ' +
+  '[--threads N] [--reps 3] [--k 8]';
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : fallback;
 };
 const modelPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
-if (!modelPath) {
+const backend = option('backend', 'wasm');
+if (!modelPath || !['wasm', 'webgpu'].includes(backend)) {
   console.error(usage);
   process.exit(2);
 }
@@ -24,20 +28,23 @@ const tasks = JSON.parse(fs.readFileSync(option('tasks', path.join(here, 'tasks.
 const variant = option('variant', 'single'), reps = Number(option('reps', 3)), k = Number(option('k', 8));
 const threads = option('threads', undefined);
 
-const engine = await createEngine({ model: modelPath, backend: 'wasm', wasmVariant: variant, ...(threads ? { threads: Number(threads) } : {}) });
+const engine = await createEngine({ model: modelPath, backend, wasmVariant: variant, ...(threads ? { threads: Number(threads) } : {}) });
+const methods = backend === 'webgpu' ? ['off', 'prompt-lookup'] : ['off', 'prompt-lookup', 'self'];
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const results = [];
 const runtime = engine.runtime;
 try {
   for (const [task, { prompt, max_tokens: maxTokens, response_format: format }] of Object.entries(tasks)) {
     let plainSpeed = 0, plainText = null;
-    for (const method of ['off', 'prompt-lookup', 'self']) {
+    for (const method of methods) {
       const speeds = [];
       let last = null;
       for (let rep = 0; rep < reps; rep++) {
         const body = { prompt: prompt, max_tokens: maxTokens, temperature: 0, speculative: { method, k } };
         if (format) body.response_format = format;
-        else body.logit_bias = { 1: -100, 2: -100 };  // a fixed count, as the native bench's ignore_eos (stories260K's BOS and EOS)
+        // A fixed count, as the native bench's ignore_eos (stories260K's BOS and EOS); on WebGPU the bias would
+        // send the logits rows back, so the greedy run there takes the GPU's argmax and may end early.
+        else if (backend === 'wasm') body.logit_bias = { 1: -100, 2: -100 };
         last = await engine.completions.create(body);
         speeds.push(last.usage.timings.decode_tokens_per_s);
       }
@@ -53,4 +60,4 @@ try {
 } finally {
   await engine.unload();
 }
-console.log(JSON.stringify({ bench: 'speculative', backend: `wasm-${variant}`, model: path.basename(modelPath), threads: runtime.threads, reps, results }));
+console.log(JSON.stringify({ bench: 'speculative', backend: backend === 'wasm' ? `wasm-${variant}` : 'webgpu', model: path.basename(modelPath), threads: runtime.threads, reps, results }));

@@ -1,0 +1,100 @@
+// Speculative decoding on WebGPU in Node (Dawn, SwiftShader without a GPU), stories260K: prompt-lookup
+// drafts, and a draft model's (stories260K Q8_0 on the same device), verified in one call of the plan's
+// verify list give plain decoding's greedy text and the held references, with drafts kept; through each
+// position's argmax on the GPU (greedy) and through the logits rows read back (a logit bias, a
+// response_format); self-speculation, and "draft" without a draft model, are refused with the reason.
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+
+import { createEngine } from '../../js/src/index.mjs';
+import { missingBuild, storiesPath } from './api-env.mjs';
+import { greedyReference, modelsDir, skipOrFail, storiesModel } from './wasm_env.mjs';
+
+const END_TOKENS = { 1: -100, 2: -100 };  // stories260K's BOS and EOS: the references run 64 tokens past them
+let engine = null;
+let skip = missingBuild();
+
+before(async () => {
+  if (skip) return;
+  try {
+    engine = await createEngine({ model: storiesPath(), backend: 'webgpu', contextSize: 256 });
+  } catch (e) {
+    skip = `no WebGPU engine: ${e.message}`;
+  }
+});
+after(() => engine?.unload());
+
+function checkCounts(usage, method = 'prompt-lookup') {
+  const s = usage.speculative;
+  assert.equal(s.method, method);
+  assert.ok(s.drafted > 0 && s.accepted > 0 && s.accepted <= s.drafted, JSON.stringify(s));
+  assert.equal(s.forward_passes + s.accepted, usage.completion_tokens - 1);  // each kept draft saved a pass
+  return s;
+}
+
+// Without the bias a greedy text may end at EOS: then it is the reference's beginning. The references are
+// plain greedy decoding's, computed by an independent implementation.
+function assertReferencePrefix(text, ref) {
+  assert.ok(text.length > 30 && ref.text.startsWith(text), text);
+}
+
+test('prompt-lookup on WebGPU: the GPU argmax of each verified position gives the reference', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const ref = greedyReference()[0];
+  const r = await engine.completions.create({ prompt: ref.prompt, max_tokens: 40, temperature: 0, speculative: { method: 'prompt-lookup', k: 8 } });
+  assertReferencePrefix(r.choices[0].text, ref);
+  t.diagnostic(JSON.stringify(checkCounts(r.usage)));
+});
+
+test('prompt-lookup on WebGPU: the logits rows read back (a logit bias) give the reference exactly, streamed', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const ref = greedyReference()[1];
+  const parts = [];
+  let usage = null;
+  const body = { prompt: ref.prompt, max_tokens: 64, temperature: 0, logit_bias: END_TOKENS, speculative: { method: 'prompt-lookup', k: 6 },
+    stream: true, stream_options: { include_usage: true } };
+  for await (const chunk of await engine.completions.create(body)) {
+    if (chunk.choices.length) parts.push(chunk.choices[0].text);
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.equal(parts.join(''), ref.text);
+  t.diagnostic(JSON.stringify(checkCounts(usage)));
+});
+
+test('prompt-lookup on WebGPU under a response_format: the document plain decoding gives', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  const schema = { type: 'array', minItems: 3, maxItems: 3, items: { type: 'object', properties: { pet: { enum: ['cat', 'dog'] } },
+    required: ['pet'], additionalProperties: false } };
+  const body = { prompt: '[{"pet": "cat"}, {"pet": "dog"}, {"pet": "cat"}] ', max_tokens: 40, temperature: 0,
+    response_format: { type: 'json_schema', json_schema: { schema } } };
+  const plain = await engine.completions.create(body);
+  const r = await engine.completions.create({ ...body, speculative: { method: 'prompt-lookup' } });
+  assert.equal(r.choices[0].text, plain.choices[0].text);
+  assert.equal(JSON.parse(r.choices[0].text).length, 3);
+  t.diagnostic(JSON.stringify(checkCounts(r.usage)));
+});
+
+test('self-speculation, and a draft without a draft model, are 400s naming speculative.method', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  for (const method of ['self', 'draft']) {
+    await assert.rejects(engine.completions.create({ prompt: 'Once upon a time', max_tokens: 8, speculative: { method } }),
+      (e) => e.status === 400 && e.param === 'speculative.method' && /use "prompt-lookup"/.test(e.message));
+  }
+});
+
+test('a draft model on the same device (stories260K Q8_0): the reference, nearly every draft kept', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  storiesModel('q8_0');
+  const drafting = await createEngine({ model: storiesPath(), backend: 'webgpu', contextSize: 256, draftModel: path.join(modelsDir, 'stories260K-q8_0.gguf') });
+  try {
+    const ref = greedyReference()[0];
+    const r = await drafting.completions.create({ prompt: ref.prompt, max_tokens: 40, temperature: 0, speculative: { method: 'draft', k: 8 } });
+    assertReferencePrefix(r.choices[0].text, ref);
+    const s = checkCounts(r.usage, 'draft');
+    assert.ok(s.accepted / s.drafted > 0.8 && s.draft_passes >= s.drafted, JSON.stringify(s));
+    t.diagnostic(JSON.stringify(s));
+  } finally {
+    await drafting.unload();
+  }
+});
