@@ -12,7 +12,7 @@
 // adapts as the core's does (runtime/speculative.h: start at 4, +2 after a step that kept all, -1
 // otherwise, at most k).
 //
-// `calls` profiles one forward call of n tokens (milliseconds, median of 9): through the verify list, and
+// `calls` profiles one forward call of n tokens (milliseconds, median of --call-reps, 9): through the verify list, and
 // through the prefill list (64-token tiles: what a k + 1-token call ran before the verify list existed).
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -22,7 +22,7 @@ import { GpuModel, nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
 
 const usage = 'usage: node bench/speculative/forced-webgpu.mjs TARGET.gguf [--draft DRAFT.gguf] [--acceptance 0.5,0.7,0.9] [--k 8] ' +
-  '[--prompt-tokens 64] [--gen-tokens 128] [--seed 1]';
+  '[--prompt-tokens 64] [--gen-tokens 128] [--seed 1] [--call-reps 9]';
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
@@ -31,9 +31,10 @@ const option = (name, fallback) => {
 const targetPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
 const draftPath = option('draft', null);
 const rates = option('acceptance', '0.5,0.7,0.9').split(',').map(Number);
+const callReps = Number(option('call-reps', 9));
 const kMax = Number(option('k', 8)), promptTokens = Number(option('prompt-tokens', 64)), genTokens = Number(option('gen-tokens', 128));
 let seed = Number(option('seed', 1)) >>> 0;
-if (!targetPath || rates.some((r) => !(r >= 0 && r <= 1)) || !(kMax >= 1 && kMax <= 15) || !(genTokens >= 1) || !(promptTokens >= 1)) {
+if (!targetPath || rates.some((r) => !(r >= 0 && r <= 1)) || !(kMax >= 1 && kMax <= 15) || !(genTokens >= 1) || !(promptTokens >= 1) || !(callReps >= 1)) {
   console.error(usage);
   process.exit(2);
 }
@@ -120,17 +121,17 @@ async function forced(rate) {
   return { drafted, accepted, verify_passes: passes, tokens_per_s: generated / seconds };
 }
 
-// Milliseconds of one forward call of n tokens through `list` (the cache holds the prompt), median of 9.
+// Milliseconds of one forward call of n tokens through `list` (the cache holds the prompt), median of callReps.
 async function callMs(list, n) {
-  const tokens = prompt.slice(0, n);
+  const tokens = Array.from({ length: n }, (_, i) => prompt[i % promptTokens]);
   const times = [];
-  for (let rep = 0; rep < 10; rep++) {
+  for (let rep = 0; rep <= callReps; rep++) {
     const t = performance.now();
     if (list === 'verify') await target.executor.verify(tokens, promptTokens);
     else await target.executor.forward(tokens, promptTokens, { list });
     if (rep > 0) times.push(performance.now() - t);  // the first compiles on some drivers
   }
-  return +times.sort((a, b) => a - b)[4].toFixed(3);
+  return +times.sort((a, b) => a - b)[Math.floor(times.length / 2)].toFixed(3);
 }
 
 await plain();  // warm-up: pipelines compile lazily on some drivers

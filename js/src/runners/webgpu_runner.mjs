@@ -85,10 +85,11 @@ export class WebgpuRunner {
     }
   }
 
-  /** The GPU buffers the model holds (its plan's, the readback buffers, the dispatch timer's); all destroyed by destroy(). */
+  /** The GPU buffers the model holds (its plan's, the readback buffers, the dispatch timer's, its draft model's); all
+   * destroyed by destroy(). */
   gpuBuffers() {
-    const ex = this.gpu?.executor;
-    return ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : []), ...(ex.timer?.buffers ?? [])] : [];
+    const held = (ex) => (ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : []), ...(ex.timer?.buffers ?? [])] : []);
+    return [...held(this.gpu?.executor), ...held(this.draft?.gpu.executor)];
   }
 
   constructor(wasm, model, session, gpu, device, info, contextSize, kvPages = null, draft = null) {
