@@ -135,7 +135,7 @@ function checkValues(api, o) {
   // The fields' ranges are the core's to check, per request, with errors naming them (speculative.k, ...).
   if (o.speculative !== undefined && (typeof o.speculative !== 'object' || o.speculative === null || Array.isArray(o.speculative) ||
     !['prompt-lookup', 'self', 'draft', 'off'].includes(o.speculative.method))) {
-    fail(`speculative must be {method: "prompt-lookup" | "self" | "draft" | "off", k?, ngram?, draft_layers?}, got ${JSON.stringify(o.speculative)}`);
+    fail(`speculative must be {method: "prompt-lookup" | "self" | "draft" | "off", k?, ngram?, draft_layers?, min_speedup?}, got ${JSON.stringify(o.speculative)}`);
   }
   if (o.draftModel !== undefined && o.backend === 'wasm') fail('draftModel runs on WebGPU only: give backend "webgpu" (the WebAssembly engine loads one model)');
   if (o.kvRecall !== undefined && typeof o.kvRecall !== 'boolean') fail(`kvRecall must be true or false, got ${JSON.stringify(o.kvRecall)}`);

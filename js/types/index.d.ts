@@ -379,6 +379,9 @@ export interface Speculative {
   k?: number;
   ngram?: number;
   draft_layers?: number;
+  /** WebGPU: the speed relative to plain decoding below which, measured over the request's first verify
+   * calls, the rest of it decodes plain (default 1; 0: never fall back). */
+  min_speedup?: number;
 }
 
 export interface SpeculativeUsage {
@@ -390,6 +393,12 @@ export interface SpeculativeUsage {
   forward_passes: number;
   /** The draft's own passes ('self', 'draft'). */
   draft_passes: number;
+  /** WebGPU: set when speculation measured slower than plain decoding and the rest of the request ran plain. */
+  fallback?: 'slower than plain';
+  /** With fallback: the measured ratio of speculative to plain decoding speed (this request's or an earlier one's). */
+  speedup?: number;
+  /** With fallback: the verify calls before the switch (0: an earlier request's measure sent it plain from the start). */
+  fallback_after?: number;
 }
 
 /**

@@ -666,6 +666,7 @@ class Request {
     this.promptTokens = info.prompt_tokens;
     this.warnings = info.warnings;
     this.speculative = info.speculative;  // the method its steps draft with ('off', 'prompt-lookup', 'self')
+    this.minSpeedup = null;  // the host's speculative.min_speedup (the WebGPU runner's fallback), when given
   }
 
   /** The prompt's token ids (before any truncation). */

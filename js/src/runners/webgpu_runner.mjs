@@ -12,7 +12,7 @@ import { GpuModel } from '../gpu/model_runner.mjs';
 import { requestWebgpuDevice } from '../capabilities.mjs';
 import { startWasm } from '../wasm_module.mjs';
 import { runRequest, stepLoop } from './step_loop.mjs';
-import { DraftGpuModel, runSpeculative, speculativeMethod } from './webgpu_speculative.mjs';
+import { DraftGpuModel, SpeculationMemory, SpeculativeSteps, speculativeMethod } from './webgpu_speculative.mjs';
 import { KvPagerCounts, openKvPageSpill } from '../kv_pager.mjs';
 
 // Positions a verification call takes: the pending token and up to 8 drafts (the requests' default k).
@@ -110,6 +110,7 @@ export class WebgpuRunner {
     this.window = gpu.plan.context_size;  // positions the GPU's cache holds: contextSize unless paged
     this.kvPages = kvPages;
     this.draft = draft;  // a DraftGpuModel, or null
+    this.speculation = new SpeculationMemory();  // how speculation compared with plain decoding here
     if (draft) this.details.draftModel = draft.name;
     this.kvCounts = kvPages ? new KvPagerCounts(kvPages.spill, this.window) : null;
     if (kvPages) this.details.kvPageStore = kvPages.spill.store.kind;
@@ -132,8 +133,18 @@ export class WebgpuRunner {
     const method = speculativeMethod(this.gpu, prepared, startParams);
     if (method === 'draft' && !this.draft) throw new Error('speculative method "draft" needs a draft model: load the model with the draftModel option');
     this.session.start(prepared, startParams);
-    const out = yield* (method ? runSpeculative(this.session, this.gpu, (s) => this.#shift(s), control, method === 'draft' ? this.draft : null)
-      : this.session.hostCanSample() ? this.runGreedy(this.session, control) : this.runSampled(this.session, control));
+    const plain = this.session.hostCanSample() ? this.#greedySteps(this.session) : { step: this.#sampledStep(this.session), settle: async () => {} };
+    const speculative = method && new SpeculativeSteps(this.session, this.gpu, (s) => this.#shift(s), plain,
+      { method, draft: method === 'draft' ? this.draft : null, minSpeedup: prepared.minSpeedup ?? 1, memory: this.speculation });
+    let out;
+    try {
+      out = yield* stepLoop(this.session, speculative ? speculative.step : plain.step, control);
+    } finally {
+      // A forward pass run ahead maps nothing, but it still finishes before the generation returns (the
+      // caller may destroy the device next).
+      await plain.settle();
+    }
+    if (speculative) out.result.speculative = speculative.usage(out.result.speculative);
     if (this.prefixCache) await this.#savePages();
     this.kvCounts?.add(out.result);
     return out;
@@ -169,8 +180,8 @@ export class WebgpuRunner {
   }
 
   // Sampling with temperature, penalties, bias or logprobs: the core samples from the logits read back.
-  runSampled(session, control) {
-    const step = async () => {
+  #sampledStep(session) {
+    return async () => {
       const { tokens, pos, shift } = session.pending();
       if (tokens.length === 0) return session.advance(null);
       let out;
@@ -184,7 +195,6 @@ export class WebgpuRunner {
       }
       return session.advance(out.all);
     };
-    return stepLoop(session, step, control);
   }
 
   // Greedy: the argmax on the GPU (under a response_format, over the tokens the core allows). The
@@ -193,7 +203,8 @@ export class WebgpuRunner {
   // over token k (chained: it reads the token on the GPU). Per step:
   //   mask = allowed tokens → submit masked sampling of the pending logits → submit the next forward pass
   //   → await the sampled token → the core takes it.
-  runGreedy(session, control) {
+  // settle() waits for a pass run ahead and forgets it (a step that follows runs from where the core says).
+  #greedySteps(session) {
     const executor = this.gpu.executor;
     let ahead = null;  // the position whose forward pass was submitted without its sampling
     const step = async () => {
@@ -224,16 +235,11 @@ export class WebgpuRunner {
       }
       return session.advanceToken(out.ids[0]);
     };
-    // A forward pass run ahead maps nothing, but it still finishes before the generation returns (the
-    // caller may destroy the device next).
-    async function* settled() {
-      try {
-        return yield* stepLoop(session, step, control);
-      } finally {
-        if (ahead !== null) await executor.settle();
-      }
-    }
-    return settled();
+    const settle = async () => {
+      if (ahead !== null) await executor.settle();
+      ahead = null;
+    };
+    return { step, settle };
   }
 
   /** The paging's counts under a kvBudget (see WasmRunner.kvPagerStats); null without one. */
