@@ -358,7 +358,8 @@ export interface EngineMetrics {
     kinds: Record<string, { us_per_step: number; dispatches: number }> | null; note?: string } | null;
   memory: { gpu_buffer_bytes: number; wasm_heap_bytes: number; kv_hot_bytes: number; kv_cold_bytes: number };
   cache: { weights_store: HitRate; prefix_cache: HitRate | null; kv_pages: HitRate | null; kv_reuse: HitRate };
-  fallbacks: { backend: number; cloud: number };
+  /** speculative: requests whose speculation measured slower than plain decoding ran plain (WebGPU). */
+  fallbacks: { backend: number; speculative: number; cloud: number };
   /** The window's samples, oldest first: figures only. */
   history: Array<{ at: number; model: string; backend: string; profile: string; prompt_tokens: number; prompt_tokens_reused: number;
     completion_tokens: number; ttft_ms: number | null; decode_ms: number; decode_tokens: number; prefill_tokens_per_s: number | null;

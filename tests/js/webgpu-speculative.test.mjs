@@ -106,6 +106,7 @@ test('measured fallback: a request that goes plain after 4 verify calls gives th
   assert.ok(switched.choices[0].text.startsWith(next.choices[0].text) && next.usage.completion_tokens === 8, next.choices[0].text);
   const n = next.usage.speculative;
   assert.deepEqual([n.fallback, n.fallback_after, n.drafted, n.speedup], ['slower than plain', 0, 0, s.speedup]);
+  assert.equal((await engine.metrics()).fallbacks.speculative, 2);
 });
 
 test('the remembered speedup: requests below their min_speedup start plain, every 8th measures again', () => {
