@@ -16,7 +16,7 @@
 // request's min_speedup, requests start plain and every REPROBE_EVERY-th one measures again.
 
 const PLAIN_PROBE_STEPS = 3;  // one-token plain steps timed before speculating
-const DECIDE_CALLS = 4;  // verify calls timed before deciding
+const DECIDE_CALLS = 4;  // verify calls before deciding (the first is not timed)
 const REPROBE_EVERY = 8;  // requests a remembered "slower" sends plain before one measures again
 const FALLBACK = 'slower than plain';
 
@@ -56,6 +56,9 @@ export class SpeculativeSteps {
   constructor(session, gpu, shift, plain, { method, draft, minSpeedup, memory }) {
     Object.assign(this, { session, gpu, shift, plain, method, draft, minSpeedup, memory });
     this.argmax = session.hostCanSample();
+    // Under a response_format each verified position needs the constraint's state after the drafts before
+    // it: the core applies it to the rows.
+    this.rowsNeeded = !this.argmax || session.allowedTokens() !== null;
     this.measuring = minSpeedup > 0;
     this.plainSteps = this.plainMs = 0;  // the timed one-token plain steps
     this.calls = this.specTokens = this.specMs = 0;  // the speculative phase: verify calls, tokens, time
@@ -70,11 +73,13 @@ export class SpeculativeSteps {
     if (this.measuring && this.plainSteps < PLAIN_PROBE_STEPS) return this.#plainProbe();
     const started = performance.now();
     const { chunk, verified } = await this.#speculate();
-    if (this.measuring) {
+    // Timed from the second verify call: the first also brings the draft model's cache up to the prompt,
+    // once, and the decision is about the rest of the request.
+    if (this.measuring && this.calls > 0) {
       this.specMs += performance.now() - started;
       this.specTokens += chunk === null ? 0 : this.session.lastTokens().length;
-      if (verified && ++this.calls === DECIDE_CALLS) this.#decide();
     }
+    if (this.measuring && verified && ++this.calls === DECIDE_CALLS) this.#decide();
     return chunk;
   };
 
@@ -104,10 +109,7 @@ export class SpeculativeSteps {
     const { session, gpu } = this;
     const { tokens, pos, shift: pendingShift } = session.pending();  // a shift is handed out once: taken here
     if (tokens.length === 0) return { chunk: session.advance(null), verified: false };
-    const { argmax } = this;
-    // Under a response_format each verified position needs the constraint's state after the drafts before
-    // it: the core applies it to the rows.
-    const rowsNeeded = !argmax || session.allowedTokens() !== null;
+    const { argmax, rowsNeeded } = this;
     const most = gpu.plan.verify_batch - 1;  // drafts a verify call takes beside the pending token
     let verified, out;
     try {
