@@ -86,7 +86,8 @@ tabllm_request* prepare_request(std::shared_ptr<const LoadedModel> loaded, const
   if (spec.method == tabllm::SpeculativeMethod::Self && spec.draft_layers >= n_layers)
     throw tabllm::wasm::ParamError("speculative.draft_layers", "speculative.draft_layers must be below the model's " + std::to_string(n_layers) +
                                                                    " layers (0 = half of them), got " + std::to_string(spec.draft_layers));
-  if (spec.method == tabllm::SpeculativeMethod::Draft)
+  // A header-only model's host (WebGPU) may run a draft model of its own; a whole model's engine loads none.
+  if (spec.method == tabllm::SpeculativeMethod::Draft && r->loaded->model)
     throw tabllm::wasm::ParamError("speculative.method", "speculative.method \"draft\" needs a draft model, which this engine does not load: use \"prompt-lookup\" or \"self\"");
   std::vector<std::string> warnings;
   if (r->format) {
@@ -98,7 +99,10 @@ tabllm_request* prepare_request(std::shared_ptr<const LoadedModel> loaded, const
   }
   ++work_counters.tokenizations;
   r->request.prompt_tokens = r->loaded->tokenizer().encode(r->request.prompt, r->request.add_bos);
-  r->info_json = nlohmann::ordered_json{{"prompt_tokens", r->request.prompt_tokens.size()}, {"warnings", warnings}}.dump();
+  r->info_json = nlohmann::ordered_json{{"prompt_tokens", r->request.prompt_tokens.size()},
+                                        {"warnings", warnings},
+                                        {"speculative", tabllm::speculative_method_name(spec.method)}}
+                     .dump();
   return r.release();
 }
 
@@ -554,6 +558,39 @@ const char* tabllm_generate_advance_token(tabllm_session* session, int32_t id) {
       [&]() -> const char* {
         tabllm_session& s = deref(session, "session");
         return s.step([&](tabllm::Generation& g) { return g.advance_with_token(id, s.chunk); });
+      },
+      static_cast<const char*>(nullptr));
+}
+
+int tabllm_generate_draft(tabllm_session* session, int most, const int32_t* proposed, int n) {
+  return guarded(
+      [&] {
+        if (most < 1) throw Error("most must be >= 1 (the drafts a verification call takes beside the pending token), got " + std::to_string(most));
+        if (n < 0 || (n > 0 && !proposed)) throw Error("proposed must hold n >= 0 token ids");
+        return deref(session, "session").running().draft_pending(most, {proposed, static_cast<size_t>(n)}) ? 1 : 0;
+      },
+      -1);
+}
+
+int tabllm_generate_draft_room(tabllm_session* session, int most) {
+  return guarded([&] { return static_cast<int>(deref(session, "session").running().draft_room(most)); }, -1);
+}
+
+const char* tabllm_generate_advance_verified(tabllm_session* session, const float* rows) {
+  return guarded(
+      [&]() -> const char* {
+        tabllm_session& s = deref(session, "session");
+        return s.step([&](tabllm::Generation& g) { return g.advance_verified(rows, s.chunk); });
+      },
+      static_cast<const char*>(nullptr));
+}
+
+const char* tabllm_generate_advance_verified_tokens(tabllm_session* session, const int32_t* ids, int n) {
+  return guarded(
+      [&]() -> const char* {
+        tabllm_session& s = deref(session, "session");
+        if (!ids || n < 1) throw Error("advance_verified_tokens needs the argmax of every pending position (ids, n >= 1)");
+        return s.step([&](tabllm::Generation& g) { return g.advance_verified_tokens({ids, static_cast<size_t>(n)}, s.chunk); });
       },
       static_cast<const char*>(nullptr));
 }

@@ -154,7 +154,8 @@ TABLLM_API const uint8_t* tabllm_session_take_kv_write(tabllm_session* session, 
  * that does not start like one). An invalid format names its parameter ("response_format.json_schema.schema")
  * with the keyword, line or column at fault. */
 TABLLM_API tabllm_request* tabllm_request_create(tabllm_model* model, const char* prompt, const char* params_json);
-/* {"prompt_tokens": N, "warnings": ["POINTER: what the format does not enforce"]}. */
+/* {"prompt_tokens": N, "warnings": ["POINTER: what the format does not enforce"], "speculative": "off" |
+ * "prompt-lookup" | "self" (the method its steps draft with: a host-driven runner picks its step loop by it)}. */
 TABLLM_API const char* tabllm_request_info(tabllm_request* request);
 /* The request's prompt as a JSON array of token ids (before any truncation). */
 TABLLM_API const char* tabllm_request_tokens(tabllm_request* request);
@@ -198,6 +199,22 @@ TABLLM_API int tabllm_generate_page_out(tabllm_session* session, const uint8_t* 
 TABLLM_API int tabllm_generate_host_can_sample(tabllm_session* session);
 TABLLM_API const char* tabllm_generate_advance(tabllm_session* session, const float* logits);
 TABLLM_API const char* tabllm_generate_advance_token(tabllm_session* session, int32_t id);
+/* Speculative decoding in the host-driven step (docs/speculative.md): before running the pending tokens, a
+ * host that can verify several positions in one forward call asks tabllm_generate_draft to draft at most
+ * `most` tokens after the pending one with the request's method (prompt-lookup; "self" needs a backend that
+ * runs its first layers, and is refused when the generation starts; "draft", on a session of
+ * tabllm_session_create_external, takes the n `proposed` tokens of the host's own draft model, at most
+ * tabllm_generate_draft_room of them: the step's adaptive length, 0 for a plain step). 1: tabllm_generate_pending now gives
+ * the pending token and its drafts; the host runs them in one forward call and hands every position's result
+ * over: tabllm_generate_advance_verified with their logits (n rows of vocab floats, row i after the first i
+ * pending tokens), or, when host_can_sample says 1 and there is no response_format,
+ * tabllm_generate_advance_verified_tokens with each row's argmax (ties to the lowest id). Both return what
+ * tabllm_generate_next would, the step taking the kept drafts and the model's token after them. 0: a plain
+ * step (off, nothing drafted, no room); -1 on error. */
+TABLLM_API int tabllm_generate_draft(tabllm_session* session, int most, const int32_t* proposed, int n);
+TABLLM_API int tabllm_generate_draft_room(tabllm_session* session, int most);
+TABLLM_API const char* tabllm_generate_advance_verified(tabllm_session* session, const float* rows);
+TABLLM_API const char* tabllm_generate_advance_verified_tokens(tabllm_session* session, const int32_t* ids, int n);
 /* Under a response_format: writes the tokens allowed at the next step as a bitset (bit id % 32 of
  * words[id / 32]; n_words >= (vocab + 31) / 32) and returns 1; 0 when the request has no format, -1 on
  * error (also when no token can continue the format). */

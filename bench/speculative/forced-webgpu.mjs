@@ -5,12 +5,15 @@
 //        [--k 8] [--prompt-tokens 64] [--gen-tokens 128] [--seed 1]
 //
 // What is real and what is forced, per step: the draft model (when given) runs k single-token forward passes
-// from the target's position (its cache rolled back as the target's is), the target runs one forward pass
-// over the k + 1 positions (the plan's batched pass) — both on the GPU, timed. Which drafts the target keeps
-// is drawn: each in turn with the given probability, up to the first miss. The draft length adapts as the
-// core's does (runtime/speculative.h: start at 4, +2 after a step that kept all, -1 otherwise, at most k).
-// The WebGPU plan computes the head for the last position only, so the verification pass here lacks the
-// head over its other k positions (one more row each of the output matrix's GEMM).
+// from the target's position (its cache rolled back as the target's is), the target verifies the k + 1
+// positions in one call of the plan's verify list (the head over every position, the argmax of each row,
+// k + 1 ids read back: what the engine's speculative step runs) — both on the GPU, timed. Which drafts the
+// target keeps is drawn: each in turn with the given probability, up to the first miss. The draft length
+// adapts as the core's does (runtime/speculative.h: start at 4, +2 after a step that kept all, -1
+// otherwise, at most k).
+//
+// `calls` profiles one forward call of n tokens (milliseconds, median of --call-reps, 9): through the verify list, and
+// through the prefill list (64-token tiles: what a k + 1-token call ran before the verify list existed).
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -19,7 +22,7 @@ import { GpuModel, nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
 
 const usage = 'usage: node bench/speculative/forced-webgpu.mjs TARGET.gguf [--draft DRAFT.gguf] [--acceptance 0.5,0.7,0.9] [--k 8] ' +
-  '[--prompt-tokens 64] [--gen-tokens 128] [--seed 1]';
+  '[--prompt-tokens 64] [--gen-tokens 128] [--seed 1] [--call-reps 9]';
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
@@ -28,9 +31,10 @@ const option = (name, fallback) => {
 const targetPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '').startsWith('--'));
 const draftPath = option('draft', null);
 const rates = option('acceptance', '0.5,0.7,0.9').split(',').map(Number);
+const callReps = Number(option('call-reps', 9));
 const kMax = Number(option('k', 8)), promptTokens = Number(option('prompt-tokens', 64)), genTokens = Number(option('gen-tokens', 128));
 let seed = Number(option('seed', 1)) >>> 0;
-if (!targetPath || rates.some((r) => !(r >= 0 && r <= 1)) || !(kMax >= 1 && kMax <= 32) || !(genTokens >= 1) || !(promptTokens >= 1)) {
+if (!targetPath || rates.some((r) => !(r >= 0 && r <= 1)) || !(kMax >= 1 && kMax <= 15) || !(genTokens >= 1) || !(promptTokens >= 1) || !(callReps >= 1)) {
   console.error(usage);
   process.exit(2);
 }
@@ -46,7 +50,7 @@ async function load(file) {
   const reader = await nodeFileReader(file);
   try {
     const header = await tabllm.loadModelHeader((offset, size) => reader.read(offset, size), reader.size);
-    return await GpuModel.load(header, device, reader, { limits, max_batch: Math.max(64, kMax + 1), context_size: contextSize });
+    return await GpuModel.load(header, device, reader, { limits, max_batch: Math.max(64, kMax + 1), verify_batch: kMax + 1, context_size: contextSize });
   } finally {
     await reader.close();
   }
@@ -99,27 +103,43 @@ async function forced(rate) {
     const drafts = [];
     if (draft) {
       draft.pos = pos;
-      for await (const token of draft.greedyStream([last])) if (drafts.push(token) === n) break;
+      for await (const token of draft.greedyStream([last], { limit: n })) drafts.push(token);
     } else {
       for (let i = 0; i < n; i++) drafts.push(Math.floor(random() * vocab));
     }
-    target.pos = pos;
-    const out = await target.feed([last, ...drafts]);
+    const { ids } = await target.executor.verify([last, ...drafts], pos);
     passes++;
     let kept = 0;
     while (kept < n && random() < rate) kept++;
     drafted += n;
     accepted += kept;
     generated += kept + 1;
-    last = kept === n ? out.ids[0] : drafts[kept];  // the token after the kept drafts (its value does not change the timing)
+    last = ids[kept];  // the model's token after the kept drafts
     k = kept === n ? Math.min(kMax, k + 2) : Math.max(1, k - 1);
   }
   const seconds = (performance.now() - t) / 1000;
   return { drafted, accepted, verify_passes: passes, tokens_per_s: generated / seconds };
 }
 
+// Milliseconds of one forward call of n tokens through `list` (the cache holds the prompt), median of callReps.
+async function callMs(list, n) {
+  const tokens = Array.from({ length: n }, (_, i) => prompt[i % promptTokens]);
+  const times = [];
+  for (let rep = 0; rep <= callReps; rep++) {
+    const t = performance.now();
+    if (list === 'verify') await target.executor.verify(tokens, promptTokens);
+    else await target.executor.forward(tokens, promptTokens, { list });
+    if (rep > 0) times.push(performance.now() - t);  // the first compiles on some drivers
+  }
+  return +times.sort((a, b) => a - b)[Math.floor(times.length / 2)].toFixed(3);
+}
+
 await plain();  // warm-up: pipelines compile lazily on some drivers
 const base = await plain();
+const calls = [];
+for (const n of [...new Set([1, 2, Math.min(5, kMax + 1), kMax + 1])]) {
+  calls.push({ tokens: n, verify_ms: await callMs('verify', n), prefill_list_ms: n > 1 ? await callMs('prefill', n) : null, decode_list_ms: n === 1 ? await callMs('decode', 1) : null });
+}
 const results = [];
 for (const rate of rates) {
   const r = await forced(rate);
@@ -134,7 +154,7 @@ console.log(JSON.stringify({
   label: 'forced acceptance: draft and verification passes run on the GPU; which drafts are kept is drawn at the given rate',
   target: path.basename(targetPath), draft: draftPath ? path.basename(draftPath) : null,
   adapter: `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`.trim(),
-  prompt_tokens: promptTokens, gen_tokens: genTokens, k_max: kMax, plain_decode_tokens_per_s: +base.toFixed(2), results,
+  prompt_tokens: promptTokens, gen_tokens: genTokens, k_max: kMax, plain_decode_tokens_per_s: +base.toFixed(2), calls, results,
 }));
 target.destroy();
 draft?.destroy();

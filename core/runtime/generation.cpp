@@ -51,7 +51,8 @@ Generation::Generation(const ModelConfig& config, const Tokenizer& tokenizer, Ba
     if (draft_layers_ > most)
       throw Error("speculative.draft_layers must be in [1, " + std::to_string(most) + "] for this model, got " + std::to_string(draft_layers_));
   }
-  if (spec.method == SpeculativeMethod::Draft && !draft_model_)
+  // A host-driven backend's host may run the draft model itself (draft_pending's proposed tokens).
+  if (spec.method == SpeculativeMethod::Draft && !draft_model_ && !dynamic_cast<HostDrivenBackend*>(&backend_))
     throw Error("speculative method \"draft\" needs a draft model loaded beside the model (tabllm generate --draft-model FILE)");
   if (spec.method == SpeculativeMethod::Self || spec.method == SpeculativeMethod::Draft) draft_logits_.resize(static_cast<size_t>(config_.n_vocab));
   if (spec.method != SpeculativeMethod::Off) verify_logits_.resize(static_cast<size_t>(spec.k + 1) * static_cast<size_t>(config_.n_vocab));
@@ -108,19 +109,23 @@ bool Generation::step(std::string& chunk) {
   if (finished_ || pending().empty()) return advance(logits_.data(), chunk);
   if (draft()) {
     backend_.forward(pending_, pending_pos(), Logits::All, verify_logits_.data());
-    return advance_speculative(chunk);
+    return advance_speculative(verify_logits_.data(), nullptr, chunk);
   }
   backend_.forward(pending(), pending_pos(), Logits::Last, logits_.data());
   return advance(logits_.data(), chunk);
 }
 
-bool Generation::draft() {
-  const SpeculativeParams& spec = request_.speculative;
-  if (spec.method == SpeculativeMethod::Off || pending_.size() != 1 || pending().size() != 1) return false;
+int64_t Generation::draft_room(int64_t most) const {
+  if (finished_ || request_.speculative.method == SpeculativeMethod::Off || pending_.size() != 1 || pending().size() != 1) return 0;
   // The k + 1 verified positions must lie in the context (no shift inside a step), and the k kept drafts
   // plus the model's token after them in max_tokens.
-  const int64_t k = std::min<int64_t>({draft_length_.get(), backend_.context_size() - pending_pos() - 1,
-                                       request_.max_tokens - result_.timings.generated_tokens - 1});
+  return std::max<int64_t>(0, std::min<int64_t>({draft_length_.get(), most, backend_.context_size() - pending_pos() - 1,
+                                                 request_.max_tokens - result_.timings.generated_tokens - 1}));
+}
+
+bool Generation::draft(int64_t most, std::span<const int32_t> proposed) {
+  const SpeculativeParams& spec = request_.speculative;
+  const int64_t k = draft_room(most);
   if (k < 1) return false;
   drafts_.clear();
   draft_q_.clear();
@@ -128,8 +133,10 @@ bool Generation::draft() {
     prompt_lookup(history_, static_cast<size_t>(k), static_cast<size_t>(spec.ngram), drafts_);
   else if (spec.method == SpeculativeMethod::Self)
     draft_with_layers(k);
-  else
+  else if (draft_model_)
     draft_with_model(k);
+  else
+    draft_from_host(k, proposed);
   if (drafts_.empty()) return false;
   result_.speculative.drafted += static_cast<int64_t>(drafts_.size());
   pending_.insert(pending_.end(), drafts_.begin(), drafts_.end());
@@ -184,16 +191,56 @@ void Generation::draft_with_model(int64_t k) {
   history_.resize(history);
 }
 
-bool Generation::advance_speculative(std::string& chunk) {
+bool Generation::draft_pending(int64_t most, std::span<const int32_t> proposed) {
+  if (finished_) return false;
+  if (!drafts_.empty()) return true;  // drafted already, not verified yet
+  return draft(most, proposed);
+}
+
+bool Generation::advance_verified(const float* rows, std::string& chunk) {
+  if (!rows) throw Error("advance_verified needs the logits of every pending position");
+  return advance_speculative(rows, nullptr, chunk);
+}
+
+bool Generation::advance_verified_tokens(std::span<const int32_t> ids, std::string& chunk) {
+  if (!host_can_sample() || request_.constraint)
+    throw Error("this request needs the logits of the verified positions (sampling, penalties, bias, logprobs or a response_format): call advance_verified");
+  if (ids.size() != pending_.size())
+    throw Error("advance_verified_tokens needs a token per pending position: " + std::to_string(pending_.size()) + " expected, got " + std::to_string(ids.size()));
+  for (const int32_t id : ids)
+    if (id < 0 || id >= config_.n_vocab)
+      throw Error("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(config_.n_vocab) + ")");
+  return advance_speculative(nullptr, ids.data(), chunk);
+}
+
+void Generation::draft_from_host(int64_t k, std::span<const int32_t> proposed) {
+  result_.speculative.draft_passes += static_cast<int64_t>(proposed.size());  // the host's model ran a pass a token
+  for (const int32_t token : proposed.first(std::min(proposed.size(), static_cast<size_t>(k)))) {
+    if (token < 0 || token >= config_.n_vocab)
+      throw Error("drafted token " + std::to_string(token) + " is outside the vocabulary [0, " + std::to_string(config_.n_vocab) + ")");
+    drafts_.push_back(token);
+    if (!request_.ignore_eos && tokenizer_.is_end_of_generation(token)) break;  // nothing follows an end
+  }
+}
+
+bool Generation::advance_speculative(const float* rows, const int32_t* ids, std::string& chunk) {
+  if (finished_) {
+    chunk.clear();
+    return false;
+  }
+  if (drafts_.empty() || pending_.size() != drafts_.size() + 1)
+    throw Error("no drafts are pending: verify after draft_pending returned true, otherwise advance as a plain step");
   if (begin_advance(chunk)) return true;
   const size_t kept_before = cached_.size() - drafts_.size();  // rows up to the last token taken
   const auto n_vocab = static_cast<size_t>(config_.n_vocab);
   size_t kept = 0;
   int32_t next = -1;
   for (size_t i = 0;; ++i) {
-    const float* row = constrained(verify_logits_.data() + i * n_vocab);
+    const float* row = rows ? constrained(rows + i * n_vocab) : nullptr;
     const bool drafted = i < drafts_.size();
-    if (drafted && request_.sampling.temperature > 0) {
+    if (ids) {
+      next = ids[i];  // the host's argmax of the row (advance_verified_tokens)
+    } else if (drafted && request_.sampling.temperature > 0) {
       sampler_.distribution(row, history_, target_p_);
       const std::span<const TokenProb> q = draft_q_.empty() ? std::span<const TokenProb>() : std::span<const TokenProb>(draft_q_[i]);
       const double accept_u = sampler_.uniform();
@@ -208,6 +255,7 @@ bool Generation::advance_speculative(std::string& chunk) {
   }
   result_.speculative.accepted += static_cast<int64_t>(kept);
   draft_length_.observe(static_cast<int64_t>(drafts_.size()), static_cast<int64_t>(kept));
+  drafts_.clear();
   // The rejected drafts' rows stay in the backend, to be overwritten: only the list of cached tokens shrinks.
   cached_.resize(std::min(cached_.size(), kept_before + kept));
   if (!finished_) continue_with(next);
@@ -280,6 +328,7 @@ bool Generation::advance(const float* logits, std::string& chunk) {
     return false;
   }
   if (!logits && !pending().empty()) throw Error("advance needs the logits of the pending tokens");
+  if (!drafts_.empty()) throw Error("the pending tokens hold drafts: hand every position's logits to advance_verified");
   if (begin_advance(chunk)) return true;
   const float* choose_from = constrained(logits);
   const int32_t next = sampler_.sample(choose_from, history_);
@@ -308,6 +357,7 @@ bool Generation::advance_with_token(int32_t id, std::string& chunk) {
     chunk.clear();
     return false;
   }
+  if (!drafts_.empty()) throw Error("the pending tokens hold drafts: hand every position's argmax to advance_verified_tokens");
   if (begin_advance(chunk)) return true;
   take(id, nullptr, chunk);
   if (!finished_) continue_with(id);

@@ -68,6 +68,25 @@ class Generation {
   // Throws Error unless host_can_sample().
   bool advance_with_token(int32_t id, std::string& chunk);
 
+  // Host-driven speculative decoding (docs/speculative.md). Before a step's forward pass, drafts at most
+  // `most` tokens after the pending one (the host's verification takes most + 1 positions) with the
+  // request's method; true when pending() now holds the pending token and its drafts, to be run in one
+  // forward call and handed over, every position's result, to advance_verified(_tokens). False: a plain
+  // step (off, the method drafts nothing here, no room). Method "draft" on a host-driven backend without
+  // a draft model of the core's: `proposed` are the drafts, the greedy tokens of the host's own draft model
+  // after the pending token (at most draft_room(most) of them are taken). Self-speculation is the
+  // backend's (draft_layers_max), so a host that cannot run it is refused when the generation starts.
+  bool draft_pending(int64_t most, std::span<const int32_t> proposed = {});
+  // How many tokens the next step may draft (0: a plain step): the adaptive length, cut to `most`, to the
+  // context and to max_tokens — what a host's draft model proposes.
+  int64_t draft_room(int64_t most) const;
+  // Takes the verification's logits: pending().size() rows of n_vocab floats, row i the model's after the
+  // pending token and the first i drafts; keeps the drafts the model agrees with and its token after them.
+  bool advance_verified(const float* rows, std::string& chunk);
+  // The same with the argmax of each row (ties to the lowest id), when host_can_sample() and the request
+  // has no constraint. Throws Error otherwise, or when `ids` does not hold a token per pending position.
+  bool advance_verified_tokens(std::span<const int32_t> ids, std::string& chunk);
+
   // Ends an unfinished generation now (finish reason Aborted); text held back is dropped.
   void abort();
   bool finished() const { return finished_; }
@@ -91,17 +110,19 @@ class Generation {
   void continue_with(int32_t next);
   // The logits with the constraint's disallowed tokens at -inf (or `logits` itself, unconstrained).
   const float* constrained(const float* logits);
-  // Speculative decoding: drafts tokens after the pending one into pending_; false when there are none
-  // to verify (off, no room, nothing found), and the step is a plain one.
-  bool draft();
+  // Speculative decoding: drafts at most `most` tokens after the pending one into pending_; false when
+  // there are none to verify (off, no room, nothing found), and the step is a plain one.
+  bool draft(int64_t most = SpeculativeParams::kMaxDraft, std::span<const int32_t> proposed = {});
   void draft_with_layers(int64_t k);
   void draft_with_model(int64_t k);
+  void draft_from_host(int64_t k, std::span<const int32_t> proposed);
   // Chooses a drafted token from the draft's logits as the request samples (penalties see the drafts
   // before it); a sampled draft keeps its distribution for the verification.
   int32_t draft_token(const float* logits);
-  // Verifies the drafts against verify_logits_ (one row per pending token), takes the kept ones and the
-  // model's token after them, and cuts the cache back to the rows of the kept tokens.
-  bool advance_speculative(std::string& chunk);
+  // Verifies the drafts against `rows` (logits, one row per pending token) or `ids` (each row's argmax:
+  // greedy, unconstrained), takes the kept ones and the model's token after them, and cuts the cache back
+  // to the rows of the kept tokens.
+  bool advance_speculative(const float* rows, const int32_t* ids, std::string& chunk);
   // Marks the generation finished; returns the text still held back, unless aborted or stopped. After a
   // context shift only the kept rows stay reusable by the next request: the rows after them were computed
   // with the dropped tokens in view, which a fresh prefill of the next prompt would not have.

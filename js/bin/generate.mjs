@@ -65,7 +65,8 @@ export async function generate(argv) {
     const s = usage.speculative;
     if (s) {
       process.stderr.write(`[tabllm] speculative ${s.method}: drafted ${s.drafted}, accepted ${s.accepted} ` +
-        `(${Math.round(100 * s.acceptance_rate)}%), ${s.forward_passes} forward passes after the first token\n`);
+        `(${Math.round(100 * s.acceptance_rate)}%), ${s.forward_passes} forward passes after the first token` +
+        (s.fallback ? `; ${s.fallback} (${s.speedup.toFixed(2)}x), plain after ${s.fallback_after} verify calls` : '') + '\n');
     }
   } finally {
     await engine.unload();

@@ -374,10 +374,27 @@ export class Engine {
     const params = { ...parsed.params, add_bos: addBos, logprobs: parsed.logprobs, truncation };
     if (parsed.responseFormat) params.response_format = parsed.responseFormat;
     // The request's, or the model's default; its k capped by the energy profile.
-    const speculative = cappedSpeculative(parsed.speculative ?? parsed.target.options.speculative, this.#profile.settings(parsed.profile));
+    let speculative = cappedSpeculative(parsed.speculative ?? parsed.target.options.speculative, this.#profile.settings(parsed.profile));
+    const minSpeedup = speculative?.min_speedup;
+    if (minSpeedup !== undefined) {
+      if (!(typeof minSpeedup === 'number' && minSpeedup >= 0 && Number.isFinite(minSpeedup))) {
+        throw invalidRequest('speculative.min_speedup', `speculative.min_speedup must be a number >= 0 (0: never fall back to plain decoding; default 1), got ${JSON.stringify(minSpeedup)}`, 'invalid_value');
+      }
+      // The WebGPU runner's measured fallback reads it (webgpu_speculative.mjs), not the core.
+      speculative = { ...speculative };
+      delete speculative.min_speedup;
+    }
     if (speculative !== undefined) params.speculative = speculative;
+    if (speculative?.method === 'draft' && !parsed.target.runner.draft) {
+      throw invalidRequest('speculative.method', 'speculative method "draft" needs a draft model: load the model on WebGPU with the draftModel option, or use "prompt-lookup"', 'invalid_value');
+    }
+    if (speculative?.method === 'self' && parsed.target.runner.backend === 'webgpu') {
+      throw invalidRequest('speculative.method', 'speculative method "self" runs on the WebAssembly backend only (the WebGPU plan runs every layer): use "prompt-lookup", or "draft" with a draftModel', 'invalid_value');
+    }
     try {
-      return parsed.target.runner.model.prepare(prompt, params);
+      const request = parsed.target.runner.model.prepare(prompt, params);
+      request.minSpeedup = minSpeedup ?? null;
+      return request;
     } catch (e) {
       // The core's name of a setting OpenAI names otherwise, as the request gave it.
       const param = e.param === 'repeat_penalty' ? 'repetition_penalty' : e.param ?? null;

@@ -7,12 +7,12 @@ import { checkProfile } from './profiles/profiles.mjs';
 /** The options createEngine takes (js/types/index.d.ts documents each). */
 const ENGINE_OPTIONS = new Set(['model', 'backend', 'onProgress', 'onDeviceLost', 'contextSize', 'threads', 'wasmVariant',
   'modelName', 'chatTemplate', 'sha256', 'allowSoftwareAdapter', 'device', 'maxBatch', 'signal', 'revision', 'hfEndpoint', 'cacheDir',
-  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud', 'speculative', 'models', 'memoryBudget', 'profile', 'metrics']);
+  'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'encryption', 'cloud', 'speculative', 'draftModel', 'models', 'memoryBudget', 'profile', 'metrics']);
 
 /** The options one model of several takes (an entry of `models`, engine.load's second argument): its name, and
  * those that differ from model to model; the others are the engine's, for all its models. */
 const MODEL_OPTIONS = new Set(['model', 'name', 'backend', 'contextSize', 'threads', 'wasmVariant', 'chatTemplate', 'sha256', 'revision',
-  'maxBatch', 'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'speculative']);
+  'maxBatch', 'gpuMemory', 'truncation', 'kvType', 'kvBudget', 'kvRecall', 'prefixCache', 'speculative', 'draftModel']);
 
 /** createWorkerEngine's: createEngine's, without what cannot cross to a worker, plus the worker itself. */
 const WORKER_OPTIONS = new Set([...ENGINE_OPTIONS, 'worker']);
@@ -134,9 +134,10 @@ function checkValues(api, o) {
   }
   // The fields' ranges are the core's to check, per request, with errors naming them (speculative.k, ...).
   if (o.speculative !== undefined && (typeof o.speculative !== 'object' || o.speculative === null || Array.isArray(o.speculative) ||
-    !['prompt-lookup', 'self', 'off'].includes(o.speculative.method))) {
-    fail(`speculative must be {method: "prompt-lookup" | "self" | "off", k?, ngram?, draft_layers?}, got ${JSON.stringify(o.speculative)}`);
+    !['prompt-lookup', 'self', 'draft', 'off'].includes(o.speculative.method))) {
+    fail(`speculative must be {method: "prompt-lookup" | "self" | "draft" | "off", k?, ngram?, draft_layers?, min_speedup?}, got ${JSON.stringify(o.speculative)}`);
   }
+  if (o.draftModel !== undefined && o.backend === 'wasm') fail('draftModel runs on WebGPU only: give backend "webgpu" (the WebAssembly engine loads one model)');
   if (o.kvRecall !== undefined && typeof o.kvRecall !== 'boolean') fail(`kvRecall must be true or false, got ${JSON.stringify(o.kvRecall)}`);
   if (o.kvRecall && !o.kvBudget) fail('kvRecall needs a kvBudget: pages are recalled from what a budget paged out');
   if (o.kvBudget !== undefined && (typeof o.kvBudget !== 'number' || !(o.kvBudget > 0))) fail(`kvBudget must be a positive number of bytes, got ${JSON.stringify(o.kvBudget)}`);

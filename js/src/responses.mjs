@@ -42,15 +42,18 @@ export function completionLogprobs(tokens, offset = 0) {
  * `context_shifts` (times a reply filled the context and its older half was dropped), and what truncation
  * "auto" dropped: `truncated_messages` (chat) or `truncated_prompt_tokens` (completions, from the front).
  * Under a kvBudget, `kv_pages: {pages_out, pages_in, bytes_out, bytes_in, page_out_ms, rehydrate_ms, failures}`.
- * With speculative decoding, `speculative: {method, drafted, accepted, acceptance_rate, forward_passes, draft_passes}`.
+ * With speculative decoding, `speculative: {method, drafted, accepted, acceptance_rate, forward_passes, draft_passes}`,
+ * and where WebGPU's measured fallback ran the rest plain, `fallback`, `speedup` and `fallback_after`.
  * With n > 1, the counts add up over the choices and the timings are the first choice's.
  */
 function speculativeUsage(results) {
   const sum = (key) => results.reduce((total, r) => total + r.speculative[key], 0);
   const drafted = sum('drafted');
   const accepted = sum('accepted');
+  const fell = results.find((r) => r.speculative.fallback);  // the first choice that went plain (WebGPU)
   return { method: results[0].speculative.method, drafted, accepted, acceptance_rate: drafted > 0 ? accepted / drafted : 0,
-    forward_passes: sum('forward_passes'), draft_passes: sum('draft_passes') };
+    forward_passes: sum('forward_passes'), draft_passes: sum('draft_passes'),
+    ...(fell ? { fallback: fell.speculative.fallback, speedup: fell.speculative.speedup, fallback_after: fell.speculative.fallback_after } : {}) };
 }
 
 export function usage(results, kind, truncatedMessages) {

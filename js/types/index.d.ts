@@ -82,6 +82,9 @@ export interface EngineOptions {
   truncation?: Truncation;
   /** The default of requests' `speculative` (default: off). */
   speculative?: Speculative;
+  /** WebGPU: a draft model with the model's vocabulary, loaded beside it on the same device, for requests'
+   * `speculative: {method: 'draft'}` (docs/speculative.md). A URL, a File/Blob, or a file path in Node. */
+  draftModel?: ModelReference;
   /** The energy profile (docs/metrics.md; default 'performance'): the adapter's powerPreference, threads and
    * context at load, a duty cycle, token-rate cap and speculative k per request. */
   profile?: Profile;
@@ -112,7 +115,7 @@ export interface EngineOptions {
 /** One model of several: its file, its name, and the options that may differ from model to model (the
  * others are the engine's, for all its models). */
 export interface ModelOptions extends Pick<EngineOptions, 'backend' | 'contextSize' | 'threads' | 'wasmVariant' | 'chatTemplate' | 'sha256' | 'revision'
-  | 'maxBatch' | 'gpuMemory' | 'truncation' | 'kvType' | 'kvBudget' | 'kvRecall' | 'prefixCache' | 'speculative'> {
+  | 'maxBatch' | 'gpuMemory' | 'truncation' | 'kvType' | 'kvBudget' | 'kvRecall' | 'prefixCache' | 'speculative' | 'draftModel'> {
   model: ModelReference | ModelReference[];
   /** The name requests give as `model` (default: the GGUF's general.name, else the file's name). */
   name?: string;
@@ -355,7 +358,8 @@ export interface EngineMetrics {
     kinds: Record<string, { us_per_step: number; dispatches: number }> | null; note?: string } | null;
   memory: { gpu_buffer_bytes: number; wasm_heap_bytes: number; kv_hot_bytes: number; kv_cold_bytes: number };
   cache: { weights_store: HitRate; prefix_cache: HitRate | null; kv_pages: HitRate | null; kv_reuse: HitRate };
-  fallbacks: { backend: number; cloud: number };
+  /** speculative: requests whose speculation measured slower than plain decoding ran plain (WebGPU). */
+  fallbacks: { backend: number; speculative: number; cloud: number };
   /** The window's samples, oldest first: figures only. */
   history: Array<{ at: number; model: string; backend: string; profile: string; prompt_tokens: number; prompt_tokens_reused: number;
     completion_tokens: number; ttft_ms: number | null; decode_ms: number; decode_tokens: number; prefill_tokens_per_s: number | null;
@@ -367,25 +371,35 @@ export interface EngineMetrics {
  * Speculative decoding (docs/speculative.md): a draft proposes up to `k` tokens (default 8, at most 32;
  * the length adapts to the acceptance), one forward pass verifies them. 'prompt-lookup' drafts the tokens
  * that followed the last `ngram` tokens (default 3, at most 8) earlier in the prompt or output; 'self'
- * runs the model's first `draft_layers` layers (default half; CPU/WebAssembly only). Greedy output is
- * unchanged token for token, sampled output keeps its distribution. WebGPU decodes plainly.
+ * runs the model's first `draft_layers` layers (default half; CPU/WebAssembly only); 'draft' runs the
+ * engine's `draftModel` (WebGPU). Greedy output is unchanged token for token, sampled output keeps its
+ * distribution. On WebGPU a step verifies at most 8 drafts.
  */
 export interface Speculative {
-  method: 'prompt-lookup' | 'self' | 'off';
+  method: 'prompt-lookup' | 'self' | 'draft' | 'off';
   k?: number;
   ngram?: number;
   draft_layers?: number;
+  /** WebGPU: the speed relative to plain decoding below which, measured over the request's first verify
+   * calls, the rest of it decodes plain (default 1; 0: never fall back). */
+  min_speedup?: number;
 }
 
 export interface SpeculativeUsage {
-  method: 'prompt-lookup' | 'self' | 'off';
+  method: 'prompt-lookup' | 'self' | 'draft' | 'off';
   drafted: number;
   accepted: number;
   acceptance_rate: number;
   /** The model's forward passes after the first token (verifications and plain steps). */
   forward_passes: number;
-  /** The draft's own passes ('self'). */
+  /** The draft's own passes ('self', 'draft'). */
   draft_passes: number;
+  /** WebGPU: set when speculation measured slower than plain decoding and the rest of the request ran plain. */
+  fallback?: 'slower than plain';
+  /** With fallback: the measured ratio of speculative to plain decoding speed (this request's or an earlier one's). */
+  speedup?: number;
+  /** With fallback: the verify calls before the switch (0: an earlier request's measure sent it plain from the start). */
+  fallback_after?: number;
 }
 
 /**

@@ -282,27 +282,65 @@ TEST(Speculative, BadParametersAreRefused) {
                Error);
 }
 
-TEST(Speculative, HostDrivenBackendDecodesPlainly) {
-  // The host's forward pass gives the last position's logits only: prompt lookup drafts nothing there,
-  // and the output and counts are plain decoding's.
+// A host that runs the forward pass itself (WebGPU) verifies the drafts in one call: prompt lookup's
+// drafts and the pending token through Logits::All, handed over as logits rows or as each row's argmax.
+TEST(Speculative, HostDrivenVerificationEqualsPlain) {
   const auto model = stories();
-  auto session = make_session(*model);
-  const GenerateRequest req = speculative(greedy("Once upon a time", 24), SpeculativeMethod::PromptLookup);
-  const GenerateResult plain = session->generate(req);
+  const auto n_vocab = static_cast<size_t>(model->config().n_vocab);
   CpuForward forward(*model, CpuOptions{});
+  for (const bool argmax : {false, true}) {
+    for (const auto& ref : test::load_greedy_references()) {
+      HostDrivenBackend host(512);
+      std::vector<int32_t> cached;
+      Generation g(model->config(), model->tokenizer(), host, cached, speculative(greedy(ref.prompt, 64), SpeculativeMethod::PromptLookup));
+      std::vector<float> rows(9 * n_vocab);
+      std::vector<int32_t> ids;
+      std::string chunk;
+      for (;;) {
+        const bool drafted = g.draft_pending(8);
+        const auto pending = g.pending();
+        if (drafted) {
+          ASSERT_LE(pending.size(), 9u);  // at most 8 drafts after the pending token
+        }
+        if (!pending.empty()) forward.forward(pending, g.pending_pos(), drafted ? Logits::All : Logits::Last, rows.data());
+        if (!drafted) {
+          if (!g.advance(pending.empty() ? nullptr : rows.data(), chunk)) break;
+          continue;
+        }
+        EXPECT_THROW(g.advance(rows.data(), chunk), Error);  // drafts pending: every position's result is needed
+        if (!argmax) {
+          g.advance_verified(rows.data(), chunk);
+          continue;
+        }
+        ids.clear();
+        for (size_t i = 0; i < pending.size(); ++i)
+          ids.push_back(static_cast<int32_t>(std::max_element(rows.begin() + i * n_vocab, rows.begin() + (i + 1) * n_vocab) - rows.begin() - i * n_vocab));
+        EXPECT_THROW(g.advance_verified_tokens(std::span(ids).first(1), chunk), Error);
+        g.advance_verified_tokens(ids, chunk);
+      }
+      const GenerateResult& r = g.result();
+      EXPECT_EQ(r.tokens, ref.ids) << ref.prompt << (argmax ? " (argmax)" : " (rows)");
+      EXPECT_GT(r.speculative.drafted, 0);
+      EXPECT_GT(r.speculative.accepted, 0);
+      EXPECT_EQ(r.speculative.forward_passes, 63 - r.speculative.accepted);
+    }
+  }
+}
+
+TEST(Speculative, HostDrivenArgmaxNeedsAPlainGreedyRequest) {
+  // Logprobs need the rows: the argmax alone is refused.
+  const auto model = stories();
   HostDrivenBackend host(512);
   std::vector<int32_t> cached;
+  GenerateRequest req = speculative(greedy("Once upon a time there was a girl. Once upon a time there was", 8), SpeculativeMethod::PromptLookup);
+  req.logprobs = 0;
   Generation g(model->config(), model->tokenizer(), host, cached, req);
+  CpuForward forward(*model, CpuOptions{});
   std::vector<float> logits(static_cast<size_t>(model->config().n_vocab));
   std::string chunk;
-  for (;;) {
-    const auto pending = g.pending();
-    if (!pending.empty()) forward.forward(pending, g.pending_pos(), Logits::Last, logits.data());
-    if (!g.advance(pending.empty() ? nullptr : logits.data(), chunk)) break;
-  }
-  EXPECT_EQ(g.result().tokens, plain.tokens);
-  EXPECT_EQ(g.result().speculative.drafted, 0);
-  EXPECT_EQ(g.result().speculative.forward_passes, 23);
+  forward.forward(g.pending(), g.pending_pos(), Logits::Last, logits.data());
+  g.advance(logits.data(), chunk);
+  EXPECT_THROW(g.advance_verified_tokens(std::vector<int32_t>{1}, chunk), Error);
 }
 
 TEST(Speculative, DraftModelKeepsNearlyEveryDraftOfItsOwnQuantization) {

@@ -68,7 +68,7 @@ test('metrics: memory, cache rates and fallbacks', async (t) => {
   assert.equal(m.cache.kv_reuse.hits, reused);
   assert.ok(reused > 0, 'a repeated prompt reuses the cached prefix');
   assert.equal(m.cache.prefix_cache, null);
-  assert.deepEqual(m.fallbacks, { backend: 0, cloud: 0 });
+  assert.deepEqual(m.fallbacks, { backend: 0, speculative: 0, cloud: 0 });
   assert.equal(m.speculative, null);
   assert.deepEqual(m.profile, { profile: 'performance', active: 'performance' });
 });

@@ -221,7 +221,7 @@ function logitDiff(a, b) {
   return { diff, max };
 }
 
-// Greedy with logprobs through the host-driven session on the GPU, as WebgpuRunner.runSampled runs it: the
+// Greedy with logprobs through the host-driven session on the GPU, as the WebgpuRunner's sampled step runs it: the
 // core plans every shift, the GPU runs it (kv_shift.wgsl) before the next forward call. Returns the core's
 // result and the logits of every step before the first shift.
 async function gpuGenerate(gpu, header, prompt, params) {

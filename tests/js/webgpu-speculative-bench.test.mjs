@@ -1,6 +1,7 @@
 // The forced-acceptance benchmark of speculative decoding on WebGPU (bench/speculative/forced-webgpu.mjs)
-// runs as one command and prints one JSON object with a row per acceptance rate: on SwiftShader, a tiny
-// synthetic target with itself as the draft, a few tokens (the figures come from a GPU machine).
+// runs as one command and prints one JSON object with a row per acceptance rate and the time of one call
+// per token count: on SwiftShader, a tiny synthetic target with itself as the draft, a few tokens (the
+// figures come from a GPU machine).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,7 +26,7 @@ test('forced-webgpu.mjs: plain and forced-acceptance decode of a tiny target wit
   synthModel('tiny-llama', 'q4_0');  // synthesized when missing
   const model = path.join(root, 'build/models/tiny-llama-q4_0.gguf');
   const { stdout } = await promisify(execFile)(process.execPath, [path.join(root, 'bench/speculative/forced-webgpu.mjs'), model, '--draft', model,
-    '--acceptance', '0,1', '--k', '2', '--prompt-tokens', '4', '--gen-tokens', '6'], { encoding: 'utf8', timeout: 150_000 });
+    '--acceptance', '0,1', '--k', '2', '--prompt-tokens', '4', '--gen-tokens', '6', '--call-reps', '1'], { encoding: 'utf8', timeout: 150_000 });
   const out = JSON.parse(stdout);
   t.diagnostic(stdout.trim());
   assert.equal(out.bench, 'speculative-forced-acceptance');
@@ -38,4 +39,7 @@ test('forced-webgpu.mjs: plain and forced-acceptance decode of a tiny target wit
   assert.equal(all.measured_acceptance, 1);
   assert.equal(all.verify_passes, 2);  // 3 tokens a pass (k = 2)
   for (const r of out.results) assert.ok(r.decode_tokens_per_s > 0 && r.speedup > 0);
+  // One call of n tokens timed through the verify list (and the prefill list for n > 1, the decode list for 1).
+  assert.deepEqual(out.calls.map((c) => c.tokens), [1, 2, 3]);
+  for (const c of out.calls) assert.ok(c.verify_ms > 0 && (c.tokens === 1 ? c.decode_list_ms > 0 : c.prefill_list_ms > 0), JSON.stringify(c));
 });

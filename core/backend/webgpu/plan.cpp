@@ -21,6 +21,8 @@
 namespace tabllm::webgpu {
 namespace detail {
 
+constexpr int kVerifyRows = 4;  // rows per workgroup of the verify list's products, where they fit
+
 std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   auto has = [&](const char* f) { return std::find(s.flags.begin(), s.flags.end(), f) != s.flags.end(); };
   const std::string U = "uniform", R = "read-only-storage", W = "storage";
@@ -67,6 +69,17 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   // (the 1B models' 2048 columns at 128 threads) half the threads idle, and the H200 ran 8-15 % slower.
   const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 && c.w[0]->cols / 32 >= b.matvec_min_units &&
                      std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
+  // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
+  // value reduced (the products, gate's and up's, and the sums of squares of NORM).
+  auto shared_bytes = [&](int rows) {
+    const int64_t values = (gated ? 2 : 1) * rows * tok + (has("NORM") ? tok : 0);
+    return 4 * values * (b.subgroups ? (wg + 3) / 4 : wg);
+  };
+  if (c.rows > 1 && !tiled) {
+    // Each x load then serves several rows; a thread writes one output, so rows × tokens stay within the workgroup.
+    rows_per_wg = c.rows;
+    while (rows_per_wg > 1 && (shared_bytes(rows_per_wg) > b.limits().max_compute_workgroup_storage_size || rows_per_wg * tok > wg)) rows_per_wg /= 2;
+  }
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
   if (units) {
     spec = KernelSpec{"matvec", c.flags, {}, {{"WG", wg}, {"ROWS", rows_per_wg}}};
@@ -75,10 +88,7 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   }
   if (!tiled) {
     if (b.subgroups) spec.flags.push_back("SUBGROUPS");
-    // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
-    // value reduced (the products, gate's and up's, and the sums of squares of NORM).
-    const int64_t values = (gated ? 2 : 1) * rows_per_wg * tok + (has("NORM") ? tok : 0);
-    const int64_t bytes = 4 * values * (b.subgroups ? (wg + 3) / 4 : wg);
+    const int64_t bytes = shared_bytes(rows_per_wg);
     if (bytes > b.limits().max_compute_workgroup_storage_size)
       throw Error("the row matrix kernel needs " + std::to_string(bytes) + " bytes of workgroup memory; this device allows " +
                   std::to_string(b.limits().max_compute_workgroup_storage_size) +
@@ -279,6 +289,17 @@ void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, Rang
   list.push_back(std::move(d));
 }
 
+// The verify list's sampling tail: the argmax of every token's logits row (PER_TOKEN: one workgroup per token),
+// the (index, value) pair of token t at result[t]. Under a constraint the host reads the rows instead.
+void emit_sample_rows(Builder& b, std::vector<Dispatch>& list, int64_t n, Range logits, Range result) {
+  Dispatch d;
+  d.label = "sample";
+  d.pipeline = b.pipeline(KernelSpec{"sample", {"PER_TOKEN"}, {}, {}});
+  d.bindings = {bind(0, b.params({u32(n), 1u})), bind(2, logits), bind(3, result)};
+  d.token_tile = 1;
+  list.push_back(std::move(d));
+}
+
 // A context shift in one layer (kv_shift.wgsl): the rows after the dropped ones move down and their keys
 // are rotated back by the dropped distance, with keep, discard and end read from `shift` (written by the
 // host) and the cos and sin of every distance from `rotations` ([distance][pair], the layer's RoPE without
@@ -310,6 +331,8 @@ void check_options(const PlanOptions& o) {
   if (o.matvec_min_groups < 0) throw Error("matvec_min_groups must be >= 0");
   if (o.matvec_min_units < -1) throw Error("matvec_min_units must be >= 0, or -1 for matvec_wg");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
+  // The verify list's products read each weight once for all its tokens (the row kernel's TOK).
+  if (o.verify_batch < 0 || o.verify_batch > 16) throw Error("verify_batch must be in [0, 16] (0: no verify list), got " + std::to_string(o.verify_batch));
 }
 
 // ---- the model plan ----
@@ -347,6 +370,8 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   plan.context_size = ctx;
   plan.n_vocab = c.n_vocab;
   plan.top_k = o.top_k;
+  const int64_t V = std::min<int64_t>(o.verify_batch, ctx);  // tokens of a verify call: logits rows, argmax per row
+  plan.verify_batch = V;
 
   const Range step = b.bound_buffer("step", "step", 16 + 4 * static_cast<uint64_t>(B));
   plan.step_buffer = static_cast<int>(step.buffer);
@@ -358,8 +383,8 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   // Post norms: the outputs of wo and down land here, to be normalized into the residual stream.
   const Range xb = c.post_norms ? b.bound_buffer("xb", "activation", 4 * static_cast<uint64_t>(B * c.dim)) : Range{};
   const Range part = b.bound_buffer("attn_part", "activation", 4 * static_cast<uint64_t>(c.n_heads * std::max(o.attn_splits, 1) * (c.head_dim + 2)));
-  const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(c.n_vocab));
-  const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(o.top_k));
+  const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(std::max<int64_t>(V, 1) * c.n_vocab));
+  const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(std::max<int64_t>(o.top_k, V)));
   const Range mask = b.bound_buffer("mask", "mask", mask_bytes(c.n_vocab));
   plan.logits_buffer = static_cast<int>(logits.buffer);
   plan.result_buffer = static_cast<int>(result.buffer);
@@ -434,16 +459,24 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   const std::vector<std::string> ffn_flags = c.ffn_activation == FfnActivation::GeluTanh
                                                  ? std::vector<std::string>{"NORM", "GATED", "GELU"}
                                                  : std::vector<std::string>{"NORM", "GATED"};
+  // Rows per workgroup of the several-token products: the verify list's take up to kVerifyRows (emit_matmul).
+  int several_rows = 0;
+  auto matmul = [&](std::vector<Dispatch>& list, MatmulCall call) {
+    call.rows = several_rows;
+    emit_matmul(b, list, step, call);
+  };
   // A block's output (wo, down) goes straight into the residual stream, or through its post norm.
   auto block_out = [&](std::vector<Dispatch>& list, const std::string& label, const Matrix& m, Range in, int64_t in_dim, Range post_norm, int tok) {
     if (!c.post_norms) {
-      emit_matmul(b, list, step, MatmulCall{label, {&m}, {"RESIDUAL"}, in, x, {}, in_dim, c.dim, 0, false, 0, tok});
+      matmul(list, MatmulCall{label, {&m}, {"RESIDUAL"}, in, x, {}, in_dim, c.dim, 0, false, 0, tok});
       return;
     }
-    emit_matmul(b, list, step, MatmulCall{label, {&m}, {}, in, xb, {}, in_dim, c.dim, 0, false, 0, tok});
+    matmul(list, MatmulCall{label, {&m}, {}, in, xb, {}, in_dim, c.dim, 0, false, 0, tok});
     emit_norm_add(b, list, step, c.dim, c.norm_eps, xb, x, post_norm, label + "_norm");
   };
-  auto emit = [&](std::vector<Dispatch>& list, int tok, int tq) {
+  // `verify`: the head over every token, not the last one only, and the argmax of each row.
+  auto emit = [&](std::vector<Dispatch>& list, int tok, int tq, bool verify) {
+    several_rows = verify ? kVerifyRows : 0;
     emit_embed(b, list, step, embd, embedding_scale, x, result);
     for (size_t l = 0; l < layers.size(); ++l) {
       const Layer& y = layers[l];
@@ -452,28 +485,32 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
       const AttnShape shape{c.n_heads, c.n_kv_heads, c.head_dim, pairs, c.rope_pairing == RopePairing::Halves, c.norm_eps,
                             c.attn_scale, c.attn_soft_cap, local ? c.sliding_window : 0, kv};
       if (y.wq.parts.size() == 1 && y.wk.parts.size() == 1 && y.wv.parts.size() == 1) {
-        emit_matmul(b, list, step, MatmulCall{p + "qkv", {&y.wq, &y.wk, &y.wv}, {"NORM", "MULTI"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
+        matmul(list, MatmulCall{p + "qkv", {&y.wq, &y.wk, &y.wv}, {"NORM", "MULTI"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
       } else {
-        emit_matmul(b, list, step, MatmulCall{p + "q", {&y.wq}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
-        emit_matmul(b, list, step, MatmulCall{p + "k", {&y.wk}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim, false, c.norm_eps, tok});
-        emit_matmul(b, list, step, MatmulCall{p + "v", {&y.wv}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim + kv_dim, false, c.norm_eps, tok});
+        matmul(list, MatmulCall{p + "q", {&y.wq}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, 0, false, c.norm_eps, tok});
+        matmul(list, MatmulCall{p + "k", {&y.wk}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim, false, c.norm_eps, tok});
+        matmul(list, MatmulCall{p + "v", {&y.wv}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim + kv_dim, false, c.norm_eps, tok});
       }
       emit_qkv_post(b, list, step, shape, qkv, local ? rope_local : rope_global, kcache[l], vcache[l], c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr, p + "qkv_post");
-      emit_attention(b, list, step, shape, tq, o.attn_splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention");
+      emit_attention(b, list, step, shape, tq, verify ? 0 : o.attn_splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention");
       block_out(list, p + "wo", y.wo, att, q_dim, y.attn_post_norm, tok);
-      emit_matmul(b, list, step, MatmulCall{p + "gate_up", {&y.gate, &y.up}, ffn_flags, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
+      matmul(list, MatmulCall{p + "gate_up", {&y.gate, &y.up}, ffn_flags, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
       block_out(list, p + "down", y.down, ffn, c.ffn_dim, y.ffn_post_norm, tok);
     }
-    MatmulCall out{"output", {&output}, {"NORM"}, x, logits, output_norm, c.dim, c.n_vocab, 0, true, c.norm_eps, 1};
+    MatmulCall out{"output", {&output}, {"NORM"}, x, logits, output_norm, c.dim, c.n_vocab, 0, !verify, c.norm_eps, verify ? tok : 1};
     if (c.final_soft_cap > 0) {
       out.flags.push_back("SOFTCAP");  // the sampler's top-k values are capped logits too
       out.soft_cap = c.final_soft_cap;
     }
-    emit_matmul(b, list, step, out);
-    emit_sample(b, list, c.n_vocab, o.top_k, logits, result, mask);
+    matmul(list, out);
+    if (verify) emit_sample_rows(b, list, c.n_vocab, logits, result);
+    else emit_sample(b, list, c.n_vocab, o.top_k, logits, result, mask);
   };
-  emit(plan.decode, 1, 1);
-  emit(plan.prefill, o.tok_tile, o.attn_tile);
+  emit(plan.decode, 1, 1, false);
+  emit(plan.prefill, o.tok_tile, o.attn_tile, false);
+  // Speculative decoding's verification (docs/speculative.md): a few tokens, so the row kernel reading each
+  // weight block once for all of them (matmul_tiled's 64-token tiles cost as much for 2 tokens as for 64).
+  if (V > 0) emit(plan.verify, static_cast<int>(V), std::min<int>(o.attn_tile, static_cast<int>(V)), true);
 
   // Context shifts (emit_kv_shift): the buffer the host writes per shift, and the rotation by every distance;
   // a shift moves at most half the context's rows.
@@ -641,6 +678,7 @@ PlanOptions parse_plan_options(const std::string& text) {
       }
     } else if (key == "context_size") o.context_size = value.get<int64_t>();
     else if (key == "max_batch") o.max_batch = value.get<int64_t>();
+    else if (key == "verify_batch") o.verify_batch = value.get<int>();
     else if (key == "top_k") o.top_k = value.get<int>();
     else if (key == "tok_tile") o.tok_tile = value.get<int>();
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
@@ -660,7 +698,7 @@ PlanOptions parse_plan_options(const std::string& text) {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_min_groups, subgroups, matvec_blocks, matvec_min_units, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_min_groups, subgroups, matvec_blocks, matvec_min_units, kv_type)");
   }
   return o;
 }
@@ -685,6 +723,7 @@ std::string Plan::to_json() const {
   json j;
   j["kind"] = kind;
   j["max_batch"] = max_batch;
+  j["verify_batch"] = verify_batch;
   j["context_size"] = context_size;
   j["n_vocab"] = n_vocab;
   j["top_k"] = top_k;
@@ -718,6 +757,7 @@ std::string Plan::to_json() const {
   j["pipelines"] = pipes;
   j["decode"] = dispatches(decode);
   j["prefill"] = dispatches(prefill);
+  j["verify"] = dispatches(verify);
   j["shift"] = dispatches(shift);
   return j.dump();
 }

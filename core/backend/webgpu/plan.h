@@ -5,6 +5,10 @@
 //   pipelines  composed WGSL modules (kernels.h) with their bind group layouts
 //   decode     the ordered dispatch list for one token, with bindings and workgroup counts
 //   prefill    the same for a batch of up to max_batch tokens (matrix-matrix kernels, tiled attention)
+//   verify     with verify_batch > 0: the same for up to verify_batch tokens, with the output head over every
+//              token (logits rows [token][n_vocab]) and the argmax of each row into result[token] — speculative
+//              decoding verifies k + 1 positions in one call (docs/speculative.md); its products read each
+//              weight block once for all the tokens (the row kernel with TOK = verify_batch)
 //   shift      a context shift of the KV cache (backend.h KvShift): one dispatch per layer; the host writes
 //              [keep, discard, end, 0] to the shift buffer and runs it when the core says so
 //              (tabllm_generate_pending_shift), before the next forward call
@@ -56,6 +60,7 @@ struct PlanOptions {
   DeviceLimits limits;
   int64_t context_size = 0;  // positions in the KV cache; 0: the model's, at most 4096
   int64_t max_batch = 512;   // tokens per prefill forward call (at most the context)
+  int verify_batch = 0;      // tokens per verify call, in [0, 16] (0: no verify list)
   int top_k = 1;             // candidates read back per step (1: greedy)
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
@@ -69,7 +74,7 @@ struct PlanOptions {
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32
 };
 
-// Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ...,
+// Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ..., "verify_batch": ...,
 // "top_k": ..., "subgroups": true, "kv_type": "f16"}; unknown keys are errors.
 PlanOptions parse_plan_options(const std::string& json);
 
@@ -128,9 +133,11 @@ struct Plan {
   std::vector<PipelineDesc> pipelines;
   std::vector<Dispatch> decode;
   std::vector<Dispatch> prefill;
+  std::vector<Dispatch> verify;
   std::vector<Dispatch> shift;
   std::vector<uint8_t> blob;
   int64_t max_batch = 1;
+  int64_t verify_batch = 0;  // tokens a verify call takes (0: no verify list)
   int64_t context_size = 0;
   int64_t n_vocab = 0;
   int top_k = 1;

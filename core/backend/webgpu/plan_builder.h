@@ -227,6 +227,7 @@ struct MatmulCall {
   float eps = 0;
   int tok = 1;
   float soft_cap = 0;  // SOFTCAP
+  int rows = 0;        // > 1: rows per workgroup of a several-token product, as many of them as workgroup memory holds
 };
 
 void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const MatmulCall& c);

@@ -460,6 +460,52 @@ class Session {
     return this.chunkOrEnd(this.abi.m._tabllm_generate_advance_token(this.handle, id));
   }
 
+  // Speculative decoding in the host-driven step: drafts at most `most` tokens after the pending one with
+  // the request's method (for "draft", `proposed`: the host's draft model's tokens); true when pending()
+  // now holds the pending token and its drafts, whose forward call's result goes to advanceVerified
+  // (logits rows) or advanceVerifiedTokens (each row's argmax).
+  draft(most, proposed = []) {
+    const ptr = proposed.length ? this.abi.malloc(proposed.length * 4) : 0;
+    try {
+      if (ptr) new Int32Array(this.abi.heapU8().buffer, ptr, proposed.length).set(proposed);
+      const r = this.abi.m._tabllm_generate_draft(this.handle, most, ptr, proposed.length);
+      if (r < 0) throw new TabllmError(this.abi.lastError());
+      return r === 1;
+    } finally {
+      if (ptr) this.abi.m._free(ptr);
+    }
+  }
+
+  // How many tokens the next step may draft (0: a plain step): what a host's draft model proposes.
+  draftRoom(most) {
+    const r = this.abi.m._tabllm_generate_draft_room(this.handle, most);
+    if (r < 0) throw new TabllmError(this.abi.lastError());
+    return r;
+  }
+
+  // Takes the verification's logits: a Float32Array of n rows of vocab values, one per pending token.
+  advanceVerified(rows) {
+    if (rows.length === 0 || rows.length % this.vocabSize !== 0) throw new TabllmError(`advanceVerified needs whole rows of ${this.vocabSize} logits, got ${rows.length} values`);
+    const ptr = this.abi.malloc(rows.length * 4);
+    try {
+      new Float32Array(this.abi.heapU8().buffer, ptr, rows.length).set(rows);
+      return this.chunkOrEnd(this.abi.m._tabllm_generate_advance_verified(this.handle, ptr));
+    } finally {
+      this.abi.m._free(ptr);
+    }
+  }
+
+  // Takes the argmax of each verified position (greedy, no response_format).
+  advanceVerifiedTokens(ids) {
+    const ptr = this.abi.malloc(ids.length * 4);
+    try {
+      new Int32Array(this.abi.heapU8().buffer, ptr, ids.length).set(ids);
+      return this.chunkOrEnd(this.abi.m._tabllm_generate_advance_verified_tokens(this.handle, ptr, ids.length));
+    } finally {
+      this.abi.m._free(ptr);
+    }
+  }
+
   // The tokens the last step took: [{id, bytes, logprob?, top_logprobs?}].
   lastTokens() {
     return this.abi.json(this.abi.m._tabllm_generate_last_tokens(this.handle));
@@ -619,6 +665,8 @@ class Request {
     const info = abi.json(abi.m._tabllm_request_info(handle));
     this.promptTokens = info.prompt_tokens;
     this.warnings = info.warnings;
+    this.speculative = info.speculative;  // the method its steps draft with ('off', 'prompt-lookup', 'self')
+    this.minSpeedup = null;  // the host's speculative.min_speedup (the WebGPU runner's fallback), when given
   }
 
   /** The prompt's token ids (before any truncation). */

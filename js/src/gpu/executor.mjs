@@ -24,7 +24,7 @@ const SAMPLE_MASKED = 'sample_masked';
  * @typedef {{kind: string, max_batch: number, context_size: number, n_vocab: number, top_k: number,
  *   step_buffer: number, result_buffer: number, logits_buffer: number, mask_buffer: number, shift_buffer: number,
  *   weight_bytes: number, total_bytes: number, buffers: PlanBuffer[], pipelines: PlanPipeline[], decode: PlanDispatch[],
- *   prefill: PlanDispatch[], shift?: PlanDispatch[]}} Plan
+ *   prefill: PlanDispatch[], verify?: PlanDispatch[], verify_batch?: number, shift?: PlanDispatch[]}} Plan
  * @typedef {(fileOffset: number, size: number) => Promise<Uint8Array>} ReadRange
  */
 
@@ -115,7 +115,7 @@ export class PlanExecutor {
     // Each list as its forward pass and its two sampling dispatches (absent from single-op plans); `all`
     // in plan order (profiling). The shift list has no sampling.
     this.lists = {};
-    for (const name of ['decode', 'prefill', 'shift']) {
+    for (const name of ['decode', 'prefill', 'verify', 'shift']) {
       const list = { forward: [], sample: null, masked: null, all: [] };
       for (const d of plan[name] ?? []) {
         const dispatch = {
@@ -253,7 +253,9 @@ export class PlanExecutor {
       pass.end();
     }
     if (resultRead) enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, resultRead, 0, resultRead.size);
-    if (readLogits && this.logitsRead) enc.copyBufferToBuffer(this.buffers[this.plan.logits_buffer], 0, this.logitsRead, 0, this.logitsRead.size);
+    // The rows the call wrote: the last token's (decode, prefill), every token's (verify).
+    const rows = name === 'verify' ? n : 1;
+    if (readLogits && this.logitsRead) enc.copyBufferToBuffer(this.buffers[this.plan.logits_buffer], 0, this.logitsRead, 0, 4 * rows * this.plan.n_vocab);
     this.device.queue.submit([enc.finish()]);
     if (timed) this.timer.collect();
   }
@@ -402,15 +404,7 @@ export class PlanExecutor {
   }
 
   async readResult(resultRead, readLogits) {
-    const reads = [resultRead.mapAsync(GPUMapMode.READ)];
-    if (readLogits) reads.push(this.logitsRead.mapAsync(GPUMapMode.READ));
-    try {
-      await Promise.all(reads);
-    } catch (e) {
-      // Chromium fails the mapping before device.lost settles: give the loss a moment to be reported.
-      if (!this.lost) await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
-      throw this.lost ?? e;
-    }
+    await this.mapped(...(readLogits ? [resultRead, this.logitsRead] : [resultRead]));
     const words = new Uint32Array(resultRead.getMappedRange().slice(0));
     resultRead.unmap();
     this.freeReads.push(resultRead);
@@ -424,10 +418,51 @@ export class PlanExecutor {
     }
     const out = { ids, logits };
     if (readLogits) {
-      out.all = new Float32Array(this.logitsRead.getMappedRange().slice(0, 4 * this.plan.n_vocab));
+      out.all = new Float32Array(this.logitsRead.getMappedRange(0, 4 * this.plan.n_vocab).slice(0));
       this.logitsRead.unmap();
     }
     return out;
+  }
+
+  /**
+   * Speculative decoding's verification (plan.h `verify`): `tokens` (at most plan.verify_batch) at positions
+   * [pos, pos + n) in one forward call. Returns the argmax of every token's logits row (ids[t], ties to the
+   * lowest id), or with `readLogits` the rows themselves (rows: n × n_vocab floats) for the core to choose from.
+   * @returns {Promise<{ids?: Uint32Array, rows?: Float32Array}>}
+   */
+  async verify(tokens, pos, { readLogits = false } = {}) {
+    const n = tokens.length;
+    if (!(n >= 1 && n <= (this.plan.verify_batch ?? 0))) throw new Error(`a verify call takes 1..${this.plan.verify_batch ?? 0} tokens (the plan's verify_batch), got ${n}`);
+    if (readLogits) {
+      this.encode(tokens, pos, 'verify', { readLogits, sample: false });
+      await this.mapped(this.logitsRead);
+      const rows = new Float32Array(this.logitsRead.getMappedRange(0, 4 * n * this.plan.n_vocab).slice(0));
+      this.logitsRead.unmap();
+      return { rows };
+    }
+    const resultRead = this.takeRead();
+    try {
+      this.encode(tokens, pos, 'verify', { resultRead });
+      await this.mapped(resultRead);
+    } catch (e) {
+      this.freeReads.push(resultRead);
+      throw e;
+    }
+    const words = new Uint32Array(resultRead.getMappedRange(0, 8 * n).slice(0));
+    resultRead.unmap();
+    this.freeReads.push(resultRead);
+    return { ids: words.filter((_, i) => i % 2 === 0) };
+  }
+
+  // Maps a readback buffer, reporting a lost device as such.
+  async mapped(...buffers) {
+    try {
+      await Promise.all(buffers.map((b) => b.mapAsync(GPUMapMode.READ)));
+    } catch (e) {
+      // Chromium fails the mapping before device.lost settles: give the loss a moment to be reported.
+      if (!this.lost) await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 50))]);
+      throw this.lost ?? e;
+    }
   }
 
   /** One forward call with its readback (see submit). */

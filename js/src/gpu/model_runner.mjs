@@ -51,10 +51,11 @@ export class GpuModel {
    * Greedy tokens after `tokens` (fed after what the cache holds), one per iteration, sampled on the GPU.
    * The GPU runs one step ahead: step i + 1 is submitted, taking its input token from the GPU, before
    * token i is read back, so reading back and encoding overlap the GPU's work. Stop iterating whenever
-   * you like; `pos` then counts exactly the tokens handed out (the step run ahead is dropped).
+   * you like; `pos` then counts exactly the tokens handed out (the step run ahead is dropped). With `limit`,
+   * at most that many tokens, and no step is run ahead of the last (a draft model's k tokens).
    * @returns {AsyncGenerator<number>}
    */
-  async *greedyStream(tokens) {
+  async *greedyStream(tokens, { limit = Infinity } = {}) {
     const B = this.plan.max_batch;
     for (let i = 0; i + B < tokens.length; i += B) {
       this.executor.submitForward(tokens.slice(i, i + B), this.pos);
@@ -65,10 +66,10 @@ export class GpuModel {
     this.pos += lastChunk.length;
     let ahead = null;
     try {
-      for (;;) {
+      for (let handed = 1; ; handed++) {
         // The step after the pending one, submitted before the pending one is read back. (A rejection is
         // seen when it becomes the pending one; unless the consumer stops first, which drops it.)
-        ahead = this.pos < this.plan.context_size ? this.executor.submit(null, this.pos, { chained: true }) : null;
+        ahead = this.pos < this.plan.context_size && handed < limit ? this.executor.submit(null, this.pos, { chained: true }) : null;
         ahead?.catch(() => {});
         yield (await pending).ids[0];
         if (!ahead) return;

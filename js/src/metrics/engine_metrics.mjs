@@ -1,5 +1,5 @@
 // engine.metrics(): what the engine measured of itself. The engine hands it each finished request's core
-// results, each model load, each backend fallback; the rest is read from the runner when asked (resources,
+// results (a speculative fallback among them), each model load, each backend fallback; the rest is read from the runner when asked (resources,
 // cache counters, the GPU timer). docs/metrics.md says what each figure means and how it is measured.
 import { cacheRates, resources } from './resources.mjs';
 import { HistoryStore } from './history_store.mjs';
@@ -12,7 +12,7 @@ export class EngineMetrics {
   #where = null;    // the history's encryption and cacheDir, when it persists
   #reopen = false;  // forget() removed the history (and its key): the next request opens a new one
   #loads = { loads: 0, loadsFromStore: 0 };
-  #fallbacks = { backend: 0 };
+  #fallbacks = { backend: 0, speculative: 0 };
 
   /** @param {{window?: number, persist?: boolean}} options the engine option `metrics`; plus the engine's encryption and cacheDir */
   constructor({ window, persist = false, encryption, cacheDir } = {}) {
@@ -56,6 +56,7 @@ export class EngineMetrics {
       this.#reopen = false;
       this.#opening = this.#openHistory();
     }
+    if (results.some((r) => r.speculative?.fallback)) this.#fallbacks.speculative++;
     this.#recorder.add(sampleOf(results, where));
     this.#history?.save(this.#recorder.samples);
   }
@@ -75,7 +76,7 @@ export class EngineMetrics {
       gpu: gpuTime(runner, samples),
       memory: resources(runner),
       cache: cacheRates(this.#loads, runner, samples),
-      fallbacks: { backend: this.#fallbacks.backend, cloud: cloud ? cloud.log().filter((e) => e.sent).length : 0 },
+      fallbacks: { backend: this.#fallbacks.backend, speculative: this.#fallbacks.speculative, cloud: cloud ? cloud.log().filter((e) => e.sent).length : 0 },
       history: samples.map((s) => ({ ...s })),
       persisted: !!this.#history,
     };

@@ -193,15 +193,18 @@ export class LoadedModel {
     const wasm = await this.shared.wasm({ variant: 'single' });
     let loading = true;
     let lostWhileLoading = null;
+    // The draft model's file is read while loading only: its weights go to the GPU.
+    const { draftModel, signal, cacheDir } = this.options;
+    const draft = draftModel === undefined ? null : await openModel(draftModel, { signal, cacheDir, stores: await this.shared.stores({ cacheDir }) });
     const runner = await Runner.create(this.source, {
-      ...common, wasm, device, limits, maxBatch: this.options.maxBatch,
+      ...common, wasm, device, limits, maxBatch: this.options.maxBatch, draft,
       onLost: (error) => {
         this.shared.deviceLost(device);  // the next model loaded gets a new device
         if (loading) lostWhileLoading = error;
         else this.lost = error;
         if (!loading) this.options.onDeviceLost?.(error);
       },
-    });
+    }).finally(() => draft?.close?.());
     // A loss during the upload is reported once device.lost settles: give it that turn.
     await Promise.race([runner.device.lost, new Promise((resolve) => setTimeout(resolve, 0))]);
     loading = false;

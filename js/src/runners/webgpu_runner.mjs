@@ -13,7 +13,11 @@ import { requestWebgpuDevice } from '../capabilities.mjs';
 import { startWasm } from '../wasm_module.mjs';
 import { uploadReader } from './upload_reader.mjs';
 import { runRequest, stepLoop } from './step_loop.mjs';
+import { DraftGpuModel, SpeculationMemory, SpeculativeSteps, speculativeMethod } from './webgpu_speculative.mjs';
 import { KvPagerCounts, openKvPageSpill } from '../kv_pager.mjs';
+
+// Positions a verification call takes: the pending token and up to 8 drafts (the requests' default k).
+const VERIFY_BATCH = 9;
 
 export class WebgpuRunner {
   /**
@@ -27,13 +31,16 @@ export class WebgpuRunner {
    *   wasm: a lease on a started module (models/shared.mjs) for the header-only model, released when the
    *   runner is destroyed; without it the runner starts one of its own
    *   powerPreference: the adapter asked for when no device is given (the energy profile's)
+   *   draft: a draft model's file, with the model's vocabulary: loaded on the same device, it drafts for
+   *   requests with speculative method "draft" (webgpu_speculative.mjs)
    */
-  static async create(source, { contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, onLost, device, limits, maxBatch, powerPreference, kvPages, wasm } = {}) {
+  static async create(source, { contextSize, kvType = 'f16', kvBudget, kvRecall = false, encryptPages = false, onProgress, onLost, device, limits, maxBatch, powerPreference, kvPages, wasm, draft } = {}) {
     wasm ??= await startWasm({ variant: 'single' });
     let gpu = null;
     let model = null;
     let session = null;
     let pages = null;
+    let draftModel = null;
     try {
       const heapBefore = wasm.tabllm.heapStats().in_use_bytes;
       model = await wasm.tabllm.loadModelHeader((offset, length) => source.read(offset, length), source.size);
@@ -46,18 +53,21 @@ export class WebgpuRunner {
       pages = kvBudget ? kvPages ?? await openKvPageSpill({ encrypt: encryptPages, readBack: false }) : null;
       session = model.createExternalSession({ contextSize: context, kvType, kvBudget, kvPageStore: pages?.spill });
       const { kv_window: window, kv_bytes_per_token: perToken } = session.info();
-      const options = { limits, context_size: window, kv_type: kvType, onLost };
+      // verify_batch: speculative decoding's verification runs up to VERIFY_BATCH positions in one call.
+      const options = { limits, context_size: window, kv_type: kvType, onLost, verify_batch: VERIFY_BATCH };
       if (maxBatch) options.max_batch = maxBatch;
       gpu = await GpuModel.load(model, device, reading, options);
       if (kvBudget && gpu.plan.kv_bytes_per_token !== perToken) {
         throw new Error(`the GPU's KV cache takes ${gpu.plan.kv_bytes_per_token} bytes a position where the core pages ${perToken}`);
       }
-      const runner = new WebgpuRunner(wasm, model, session, gpu, device, info, context, pages);
+      if (draft) draftModel = await loadDraft(wasm, draft, device, limits, info, context);
+      const runner = new WebgpuRunner(wasm, model, session, gpu, device, info, context, pages, draftModel);
       if (kvRecall) runner.details.kvRecall = 'off: pages are not recalled on WebGPU yet';
       gpu.executor.startTimer();  // GPU time per kind of dispatch, sampled (engine.metrics())
       runner.memory = { heap: wasm.tabllm.heapStats().in_use_bytes - heapBefore, gpu: runner.gpuBuffers().reduce((sum, b) => sum + b.size, 0) };
       return runner;
     } catch (e) {
+      draftModel?.destroy();
       gpu?.destroy();
       session?.free();
       await pages?.close();
@@ -67,13 +77,14 @@ export class WebgpuRunner {
     }
   }
 
-  /** The GPU buffers the model holds (its plan's, the readback buffers, the dispatch timer's); all destroyed by destroy(). */
+  /** The GPU buffers the model holds (its plan's, the readback buffers, the dispatch timer's, its draft model's); all
+   * destroyed by destroy(). */
   gpuBuffers() {
-    const ex = this.gpu?.executor;
-    return ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : []), ...(ex.timer?.buffers ?? [])] : [];
+    const held = (ex) => (ex ? [...ex.buffers, ...ex.resultReads, ...(ex.logitsRead ? [ex.logitsRead] : []), ...(ex.timer?.buffers ?? [])] : []);
+    return [...held(this.gpu?.executor), ...held(this.draft?.gpu.executor)];
   }
 
-  constructor(wasm, model, session, gpu, device, info, contextSize, kvPages = null) {
+  constructor(wasm, model, session, gpu, device, info, contextSize, kvPages = null, draft = null) {
     this.wasm = wasm;
     this.model = model;
     this.session = session;
@@ -90,6 +101,9 @@ export class WebgpuRunner {
     };
     this.window = gpu.plan.context_size;  // positions the GPU's cache holds: contextSize unless paged
     this.kvPages = kvPages;
+    this.draft = draft;  // a DraftGpuModel, or null
+    this.speculation = new SpeculationMemory();  // how speculation compared with plain decoding here
+    if (draft) this.details.draftModel = draft.name;
     this.kvCounts = kvPages ? new KvPagerCounts(kvPages.spill, this.window) : null;
     if (kvPages) this.details.kvPageStore = kvPages.spill.store.kind;
   }
@@ -108,8 +122,21 @@ export class WebgpuRunner {
       await this.prefixCache.restore(this.session, prepared);
       for (const { start, count, rows } of this.session.takeKvWrites()) this.gpu.executor.writeKvRows(start, count, rows);
     }
+    const method = speculativeMethod(this.gpu, prepared, startParams);
+    if (method === 'draft' && !this.draft) throw new Error('speculative method "draft" needs a draft model: load the model with the draftModel option');
     this.session.start(prepared, startParams);
-    const out = yield* (this.session.hostCanSample() ? this.runGreedy(this.session, control) : this.runSampled(this.session, control));
+    const plain = this.session.hostCanSample() ? this.#greedySteps(this.session) : { step: this.#sampledStep(this.session), settle: async () => {} };
+    const speculative = method && new SpeculativeSteps(this.session, this.gpu, (s) => this.#shift(s), plain,
+      { method, draft: method === 'draft' ? this.draft : null, minSpeedup: prepared.minSpeedup ?? 1, memory: this.speculation });
+    let out;
+    try {
+      out = yield* stepLoop(this.session, speculative ? speculative.step : plain.step, control);
+    } finally {
+      // A forward pass run ahead maps nothing, but it still finishes before the generation returns (the
+      // caller may destroy the device next).
+      await plain.settle();
+    }
+    if (speculative) out.result.speculative = speculative.usage(out.result.speculative);
     if (this.prefixCache) await this.#savePages();
     this.kvCounts?.add(out.result);
     return out;
@@ -145,8 +172,8 @@ export class WebgpuRunner {
   }
 
   // Sampling with temperature, penalties, bias or logprobs: the core samples from the logits read back.
-  runSampled(session, control) {
-    const step = async () => {
+  #sampledStep(session) {
+    return async () => {
       const { tokens, pos, shift } = session.pending();
       if (tokens.length === 0) return session.advance(null);
       let out;
@@ -160,7 +187,6 @@ export class WebgpuRunner {
       }
       return session.advance(out.all);
     };
-    return stepLoop(session, step, control);
   }
 
   // Greedy: the argmax on the GPU (under a response_format, over the tokens the core allows). The
@@ -169,7 +195,8 @@ export class WebgpuRunner {
   // over token k (chained: it reads the token on the GPU). Per step:
   //   mask = allowed tokens → submit masked sampling of the pending logits → submit the next forward pass
   //   → await the sampled token → the core takes it.
-  runGreedy(session, control) {
+  // settle() waits for a pass run ahead and forgets it (a step that follows runs from where the core says).
+  #greedySteps(session) {
     const executor = this.gpu.executor;
     let ahead = null;  // the position whose forward pass was submitted without its sampling
     const step = async () => {
@@ -200,16 +227,11 @@ export class WebgpuRunner {
       }
       return session.advanceToken(out.ids[0]);
     };
-    // A forward pass run ahead maps nothing, but it still finishes before the generation returns (the
-    // caller may destroy the device next).
-    async function* settled() {
-      try {
-        return yield* stepLoop(session, step, control);
-      } finally {
-        if (ahead !== null) await executor.settle();
-      }
-    }
-    return settled();
+    const settle = async () => {
+      if (ahead !== null) await executor.settle();
+      ahead = null;
+    };
+    return { step, settle };
   }
 
   /** The paging's counts under a kvBudget (see WasmRunner.kvPagerStats); null without one. */
@@ -218,12 +240,30 @@ export class WebgpuRunner {
   }
 
   async destroy() {
+    this.draft?.destroy();
     this.gpu?.destroy();
     this.session?.free();
     await this.kvPages?.close();
     this.model?.free();
-    this.gpu = this.session = this.model = null;
+    this.gpu = this.session = this.model = this.draft = null;
     this.wasm?.release();
     this.wasm = null;
+  }
+}
+
+// The draft model of method "draft": header-only in the same module, its weights on the same device, a
+// cache as long as the model's context (it follows the history from position 0).
+async function loadDraft(wasm, source, device, limits, info, context) {
+  const header = await wasm.tabllm.loadModelHeader((offset, length) => source.read(offset, length), source.size);
+  try {
+    const draftInfo = header.info();
+    if (draftInfo.vocab !== info.vocab) {
+      throw new Error(`the draft model has a vocabulary of ${draftInfo.vocab} tokens, the model ${info.vocab}: a draft must share the model's vocabulary`);
+    }
+    const gpu = await GpuModel.load(header, device, source, { limits, context_size: Math.min(context, draftInfo.context), max_batch: 64 });
+    return new DraftGpuModel(gpu, header, draftInfo.name || 'draft');
+  } catch (e) {
+    header.free();
+    throw e;
   }
 }

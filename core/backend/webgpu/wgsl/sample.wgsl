@@ -3,7 +3,9 @@
 // r - 1 found, so k rounds give an exact ordered top-k without sorting. k = 1 is argmax.
 // MASK: only tokens whose bit is set in `mask` (bit i % 32 of word i / 32) compete — structured output;
 // a disallowed token's logit is not even read.
-// One workgroup. Grid: (1, 1, 1).
+// PER_TOKEN: one workgroup per token of the step, over its row of `logits` (n values from row * n), writing its
+// pairs from result[2 * k * row] (the verify list: speculative decoding's argmax per position).
+// Grid: (1, 1, 1); PER_TOKEN: (1, 1, n_tokens).
 struct Params {
   n: u32,
   k: u32,
@@ -35,7 +37,14 @@ fn ranks_before(v: f32, i: u32, w: f32, j: u32) -> bool {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+//#if PER_TOKEN
+  let base = wid.z * P.n;
+  let first = 2u * P.k * wid.z;
+//#else
+  let base = 0u;
+  let first = 0u;
+//#endif
   var prev_v = 0.0;
   var prev_i = 0xffffffffu;
   for (var r = 0u; r < P.k; r++) {
@@ -43,7 +52,7 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     var bi = 0xffffffffu;
     for (var i = tid; i < P.n; i += WG) {
       if (!allowed(i)) { continue; }
-      let v = logits[i];
+      let v = logits[base + i];
       let eligible = r == 0u || ranks_before(prev_v, prev_i, v, i);
       if (eligible && ranks_before(v, i, bv, bi)) {
         bv = v;
@@ -63,8 +72,8 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     prev_v = best_v[0];
     prev_i = best_i[0];
     if (tid == 0u) {
-      result[2u * r] = prev_i;
-      result[2u * r + 1u] = bitcast<u32>(prev_v);
+      result[first + 2u * r] = prev_i;
+      result[first + 2u * r + 1u] = bitcast<u32>(prev_v);
     }
     workgroupBarrier();
   }

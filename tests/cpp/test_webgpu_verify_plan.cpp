@@ -1,0 +1,65 @@
+// The WebGPU plan's verify list (speculative decoding's k + 1 positions in one call): the row kernel
+// reading each weight once for all the call's tokens, attention over every token's causal window, the head
+// over every token and an argmax per token; absent unless asked, and its size checked. Its numbers on a
+// device: tests/js/webgpu-speculative.test.mjs.
+#include <gtest/gtest.h>
+
+#include "backend/webgpu/plan.h"
+#include "common/error.h"
+#include "model/model.h"
+#include "test_paths.h"
+
+namespace tabllm {
+namespace {
+
+const webgpu::Dispatch& find(const std::vector<webgpu::Dispatch>& list, const std::string& label) {
+  for (const auto& d : list)
+    if (d.label == label) return d;
+  throw Error("no dispatch " + label);
+}
+
+std::unique_ptr<Model> stories() { return Model::load(test::build_dir() + "/models/stories260K-f32.gguf"); }  // dim 64, vocab 512
+
+TEST(WebGpuVerifyPlan, RowKernelOverEveryTokenWithTheHeadAndAnArgmaxPerToken) {
+  const auto model = stories();
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  o.verify_batch = 9;
+  const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+  EXPECT_EQ(plan.verify_batch, 9);
+  ASSERT_FALSE(plan.verify.empty());
+  const auto& wo = find(plan.verify, "blk.0.wo");
+  EXPECT_EQ(wo.token_tile, 9u);  // one workgroup per row reads its weights once for all 9 tokens
+  EXPECT_NE(plan.pipelines[wo.pipeline].key.find("rows=4,tok=9"), std::string::npos) << plan.pipelines[wo.pipeline].key;
+  EXPECT_EQ(wo.groups[0] * wo.groups[1], 16u);  // 64 rows, 4 a workgroup: each x load serves 4 rows
+  // gate and up's partials of 4 rows × 9 tokens exceed 16 KiB of workgroup memory without subgroups: 2 rows.
+  const auto& gate_up = find(plan.verify, "blk.0.gate_up");
+  EXPECT_NE(plan.pipelines[gate_up.pipeline].key.find("rows=2,tok=9"), std::string::npos) << plan.pipelines[gate_up.pipeline].key;
+  EXPECT_EQ(plan.pipelines[find(plan.verify, "blk.0.attention").pipeline].key.rfind("attention,", 0), 0u);  // not the one-token split
+  const auto& output = find(plan.verify, "output");
+  EXPECT_EQ(output.token_tile, 9u);  // the head over every token, not the last only
+  const auto& sample = plan.verify.back();
+  EXPECT_EQ(sample.label, "sample");
+  EXPECT_EQ(sample.token_tile, 1u);  // a workgroup per token
+  EXPECT_NE(plan.pipelines[sample.pipeline].key.find("+per_token"), std::string::npos);
+  // Rows of logits and result pairs for every token of a verify call.
+  EXPECT_GE(plan.buffers[static_cast<size_t>(plan.logits_buffer)].size, 9u * 512u * 4u);
+  EXPECT_GE(plan.buffers[static_cast<size_t>(plan.result_buffer)].size, 9u * 8u);
+  // Decode and prefill are the same as without a verify list.
+  o.verify_batch = 0;
+  const webgpu::Plan plain = webgpu::build_model_plan(*model, o);
+  EXPECT_TRUE(plain.verify.empty());
+  ASSERT_EQ(plain.decode.size(), plan.decode.size());
+  for (size_t i = 0; i < plain.decode.size(); ++i) EXPECT_EQ(plain.pipelines[plain.decode[i].pipeline].key, plan.pipelines[plan.decode[i].pipeline].key);
+}
+
+TEST(WebGpuVerifyPlan, BatchIsChecked) {
+  const auto model = stories();
+  webgpu::PlanOptions o;
+  o.verify_batch = 17;
+  EXPECT_THROW(webgpu::build_model_plan(*model, o), Error);
+  EXPECT_EQ(webgpu::parse_plan_options(R"({"verify_batch": 5})").verify_batch, 5);
+}
+
+}  // namespace
+}  // namespace tabllm
