@@ -7,7 +7,10 @@
 //
 //   tabllm_bench_grammar --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N] [--eager]
 //   tabllm_bench_grammar --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager] [--any-order]
+//                        [--cpu-time] [--slowest N]
 //
+// --cpu-time times schemas by the thread's CPU time (for a busy machine); --slowest N lists the N slowest
+// masks with the schema and the end of the text written before each.
 // FILE of --docs: one document per line. In .jsonl files lines are JSON documents taken as they are;
 // in other files the two characters \n stand for a line break.
 #include <cstdio>
@@ -28,7 +31,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: %s --vocab PATH [--gbnf FILE | --ebnf FILE | --json] --docs FILE [--compiles N] [--eager]\n"
-    "       %s --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager] [--any-order]\n";
+    "       %s --vocab PATH --schemas DIR [--every K] [--limit N] [--compiles N] [--eager] [--any-order]\n"
+    "          [--cpu-time] [--slowest N]\n";
 
 nlohmann::ordered_json cache_stats(const grammar::CompiledGrammar& compiled) {
   const grammar::CompileStats s = compiled.stats();
@@ -62,6 +66,8 @@ int main(int argc, char** argv) {
     else if (a == "--any-order") schema_options.any_property_order = true;
     else if (a == "--every") schema_options.every = std::stoi(value());
     else if (a == "--limit") schema_options.limit = std::stoi(value());
+    else if (a == "--cpu-time") schema_options.cpu_time = true;
+    else if (a == "--slowest") schema_options.slowest = std::stoi(value());
     else {
       std::fprintf(stderr, kUsage, argv[0], argv[0]);
       return 2;

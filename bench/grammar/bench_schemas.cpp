@@ -38,6 +38,14 @@ nlohmann::ordered_json bench_schemas(const Tokenizer& tokenizer, std::shared_ptr
                                      const SchemaBenchOptions& options) {
   using nlohmann::ordered_json;
   std::vector<double> compile_ms, mask_us;
+  struct Slow {
+    double us;
+    std::string schema;
+    size_t step;
+    std::string before;  // the end of the text written before the mask
+  };
+  std::vector<Slow> slowest;
+  Stopwatch watch(options.cpu_time);
   ordered_json failed = ordered_json::array();
   int schemas = 0, docs = 0, rejected = 0, tokens = 0;
   size_t top_states = 0, cached_states = 0;
@@ -49,9 +57,9 @@ nlohmann::ordered_json bench_schemas(const Tokenizer& tokenizer, std::shared_ptr
     std::vector<double> runs;
     try {
       for (int i = 0; i < options.compiles; ++i) {
-        const auto t0 = Clock::now();
+        watch.start();
         compiled = compile_schema(schema_text, vocab, options.compile, options.any_property_order);
-        runs.push_back(micros(t0, Clock::now()) / 1000);
+        runs.push_back(watch.elapsed_us() / 1000);
       }
     } catch (const std::exception& e) {
       failed.push_back({{"schema", name}, {"error", std::string(e.what()).substr(0, 200)}});
@@ -66,11 +74,22 @@ nlohmann::ordered_json bench_schemas(const Tokenizer& tokenizer, std::shared_ptr
       ++docs;
       grammar::Matcher m(compiled);
       bool ok = true;
-      for (int32_t id : tokenizer.encode(test["data"].dump(), false, false)) {
-        const auto t0 = Clock::now();
+      const std::vector<int32_t> ids = tokenizer.encode(test["data"].dump(), false, false);
+      for (size_t step = 0; step < ids.size(); ++step) {
+        const int32_t id = ids[step];
+        watch.start();
         m.fill_next_token_bitmask(words);
-        mask_us.push_back(micros(t0, Clock::now()));
+        const double us = watch.elapsed_us();
+        mask_us.push_back(us);
         ++tokens;
+        if (options.slowest > 0 && (slowest.size() < static_cast<size_t>(options.slowest) || us > slowest.back().us)) {
+          std::string before;
+          for (size_t i = 0; i < step; ++i) before += vocab->bytes(ids[i]);
+          if (before.size() > 48) before = "..." + before.substr(before.size() - 45);
+          slowest.push_back({us, name, step, before});
+          std::sort(slowest.begin(), slowest.end(), [](const Slow& a, const Slow& b) { return a.us > b.us; });
+          if (slowest.size() > static_cast<size_t>(options.slowest)) slowest.pop_back();
+        }
         if (!(words[id / 32] >> (id % 32) & 1) || !m.accept_token(id)) {
           ok = false;
           break;
@@ -82,7 +101,10 @@ nlohmann::ordered_json bench_schemas(const Tokenizer& tokenizer, std::shared_ptr
     top_states += stats.top_states;
     cached_states += stats.cached_states;
   }
-  return {
+  ordered_json slow = ordered_json::array();
+  for (const Slow& s : slowest) slow.push_back({{"us", s.us}, {"schema", s.schema}, {"step", s.step}, {"before", s.before}});
+  ordered_json report = {
+      {"clock", options.cpu_time ? "thread-cpu" : "wall"},
       {"schemas", schemas},
       {"every", options.every},
       {"compile_ms", {{"median", percentile(compile_ms, 0.5)}, {"p95", percentile(compile_ms, 0.95)}, {"mean", mean(compile_ms)},
@@ -96,6 +118,8 @@ nlohmann::ordered_json bench_schemas(const Tokenizer& tokenizer, std::shared_ptr
       {"cached_states", cached_states},  // token classes computed by the end (all of them when eager)
       {"failed", failed},
   };
+  if (options.slowest > 0) report["slowest"] = slow;
+  return report;
 }
 
 }  // namespace tabllm::bench

@@ -18,6 +18,8 @@ struct SchemaBenchOptions {
   int compiles = 3;  // a schema's compile time is the median of this many
   grammar::CompileOptions compile;
   bool any_property_order = false;  // objects' properties in any order (SchemaOptions)
+  bool cpu_time = false;            // time by the thread's CPU time instead of the wall clock
+  int slowest = 0;                  // list this many slowest masks, with the text written before each
 };
 
 // Compile ms (per schema: convert + parse + compile) and mask µs (every fill before every token of every

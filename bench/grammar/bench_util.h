@@ -2,6 +2,7 @@
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -38,5 +39,29 @@ inline double mean(const std::vector<double>& v) {
 inline double micros(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
 }
+
+// The calling thread's CPU time in µs: unlike the wall clock, it leaves out the time the thread waits
+// while other processes run, so figures taken on a busy machine stay comparable.
+inline double thread_cpu_micros() {
+  timespec t{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_nsec) / 1e3;
+}
+
+// Times by the wall clock, or by the thread's CPU time (--cpu-time).
+class Stopwatch {
+ public:
+  explicit Stopwatch(bool cpu_time) : cpu_time_(cpu_time) {}
+  void start() {
+    if (cpu_time_) cpu_start_ = thread_cpu_micros();
+    else wall_start_ = Clock::now();
+  }
+  double elapsed_us() const { return cpu_time_ ? thread_cpu_micros() - cpu_start_ : micros(wall_start_, Clock::now()); }
+
+ private:
+  bool cpu_time_;
+  double cpu_start_ = 0;
+  Clock::time_point wall_start_;
+};
 
 }  // namespace tabllm::bench

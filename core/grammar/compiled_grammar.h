@@ -27,13 +27,12 @@ struct TokenSet {
 };
 
 // Token classes of one automaton state. The tokens the state's own rule accepts are those of `shared`
-// (walks shared with other states, mask_builder.h) less `removed` (which applies to the first of them
-// only), plus `accepted`. Tokens that reach the end of the rule with bytes left over ("uncertain") depend
-// on the rules below on the stack and are checked at run time, so they are kept in trie order with the
-// length of the prefix each shares with the previous one.
+// (the walk of its character region, shared with the states of the same shape: mask_builder.h) plus
+// `accepted`. Tokens that reach the end of the rule with bytes left over ("uncertain") depend on the
+// rules below on the stack and are checked at run time, so they are kept in trie order with the length
+// of the prefix each shares with the previous one.
 struct StateMask {
   std::vector<const TokenSet*> shared;
-  std::vector<int32_t> removed;  // ids
   TokenSet accepted;
   std::vector<int32_t> uncertain;      // positions in TokenVocabulary::sorted()
   std::vector<uint16_t> uncertain_lcp;  // common prefix with the previous uncertain token

@@ -15,10 +15,8 @@ size_t token_set_bytes(const TokenSet& s) { return s.ids.size() * 4 + s.bits.siz
 }  // namespace
 
 MaskBuilder::MaskBuilder(const Nfa& nfa, const TokenVocabulary& vocab)
-    : nfa_(nfa), vocab_(vocab), dfa_(std::make_unique<StackDfa>(nfa)), first_node_(256, -1),
+    : nfa_(nfa), vocab_(vocab), dfa_(std::make_unique<StackDfa>(nfa)),
       config_(vocab.max_token_bytes() + 1), floor_(vocab.max_token_bytes() + 1) {
-  const auto trie = vocab.trie();
-  for (int32_t u = 1; u < trie[0].subtree_end; u = trie[u].subtree_end) first_node_[trie[u].byte] = u;
   std::unordered_map<ByteSet, int32_t> ids;
   follow_id_.reserve(nfa.follow.size());
   for (const ByteSet& f : nfa.follow) follow_id_.push_back(ids.try_emplace(f, static_cast<int32_t>(ids.size())).first->second);
@@ -42,7 +40,7 @@ StateMask MaskBuilder::build(int32_t state, CompileStats& stats) {
   m.uncertain_lcp = common_prefixes(m.uncertain);
   ++stats.cached_states;
   stats.uncertain_tokens += m.uncertain.size();
-  stats.cache_bytes += token_set_bytes(m.accepted) + m.removed.size() * 4 + m.uncertain.size() * 6;
+  stats.cache_bytes += token_set_bytes(m.accepted) + m.uncertain.size() * 6;
   stats.automaton_configs = dfa_->config_count();
   stats.automaton_nodes = dfa_->node_count();
   return m;
@@ -81,13 +79,13 @@ std::shared_ptr<const RegionCore> MaskBuilder::walk_region(const WideRegion& reg
   return core;
 }
 
-// The walk of one state, by its first bytes. The first bytes that lead to one configuration and hold
-// many tokens share the walk below it with other states (made by the first state that needs it): one
-// such walk even when its first bytes differ from this state's (the tokens of first bytes this state
-// lacks are removed, those it has besides are walked), the others when they are the same.
+// The walk of one state, by its first bytes. The first bytes (two or more) that lead to one configuration
+// and hold many tokens take their tokens from the walk below that configuration, which is made once for
+// every first byte and shared with every state that reaches it (the nodes of key tries, whatever their
+// names); the other first bytes are walked from the state.
 void MaskBuilder::walk_state(int32_t state, StateMask& m, CompileStats& stats) {
   // A shared walk pays off when its first bytes hold a fair part of the vocabulary (2,000 tokens of
-  // Llama 3's).
+  // Llama 3's); one first byte leads to a configuration that few other states reach.
   const auto shared_tokens = std::max<int32_t>(1, static_cast<int32_t>(vocab_.sorted().size() / 64));
   const auto trie = vocab_.trie();
   const int32_t rule = nfa_.states[state].rule;
@@ -104,49 +102,29 @@ void MaskBuilder::walk_state(int32_t state, StateMask& m, CompileStats& stats) {
     groups[next].tokens += trie[trie[u].subtree_end].first_token - trie[u].first_token;
     ++groups[next].first_bytes;
   }
-  std::vector<std::pair<int32_t, int32_t>> large;  // (tokens, configuration), largest first
-  for (const auto& [config, g] : groups)
-    if (g.tokens >= shared_tokens) large.emplace_back(g.tokens, config);
-  std::sort(large.rbegin(), large.rend());
   std::unordered_map<int32_t, const SharedWalk*> walk_after;  // by configuration
-  const SharedWalk* differing = nullptr;
-  for (const auto& [tokens, config] : large) {
-    const SharedWalk* w = shared_walk(start, config, rule, stats);
-    if (!w) continue;
-    bool same = w->first_byte_count == groups[config].first_bytes;
-    for (const auto& [u, next] : first_steps_) same = same && (next != config || w->first_bytes[trie[u].byte]);
-    if (!same && differing) continue;
-    if (!same) differing = w;
-    walk_after[config] = w;
-    if (same) m.shared.push_back(&w->accepted);
-    else m.shared.insert(m.shared.begin(), &w->accepted);
-  }
-  std::vector<uint8_t> covered(256, 0);  // first bytes of the differing walk that this state has too
+  for (const auto& [config, g] : groups)
+    if (g.tokens >= shared_tokens && g.first_bytes > 1)
+      if (const SharedWalk* w = shared_walk(start, config, rule, stats)) walk_after[config] = w;
   for (const auto& [u, next] : first_steps_) {
     const auto& node = trie[u];
+    const int32_t from = node.first_token, to = trie[node.subtree_end].first_token;
     const auto it = walk_after.find(next);
-    if (it != walk_after.end() && it->second->first_bytes[node.byte]) {
-      if (it->second == differing) covered[node.byte] = 1;
-      const auto& uncertain = it->second->uncertain;
-      const auto from = std::lower_bound(uncertain.begin(), uncertain.end(), node.first_token);
-      const auto to = std::lower_bound(from, uncertain.end(), trie[node.subtree_end].first_token);
-      m.uncertain.insert(m.uncertain.end(), from, to);
+    if (it == walk_after.end()) {
+      walk_nodes(*dfa_, start, nfa_.follow[rule], u, node.subtree_end, accepted_, m.uncertain);
       continue;
     }
-    walk_nodes(*dfa_, start, nfa_.follow[rule], u, node.subtree_end, accepted_, m.uncertain);
-  }
-  if (!differing) return;
-  const auto sorted = vocab_.sorted();
-  for (int b = 0; b < 256; ++b) {
-    if (!differing->first_bytes[b] || covered[b]) continue;
-    const auto& node = trie[first_node_[b]];
-    for (int32_t t = node.first_token; t < trie[node.subtree_end].first_token; ++t)
-      if (differing->is_accepted[t >> 6] >> (t & 63) & 1) m.removed.push_back(sorted[t]);
+    const SharedWalk& w = *it->second;
+    for (int32_t t = from; t < to; ++t)
+      if (w.is_accepted[t >> 6] >> (t & 63) & 1) accepted_.push_back(t);
+    const auto& uncertain = w.uncertain;
+    const auto first = std::lower_bound(uncertain.begin(), uncertain.end(), from);
+    m.uncertain.insert(m.uncertain.end(), first, std::lower_bound(first, uncertain.end(), to));
   }
 }
 
 const SharedWalk* MaskBuilder::shared_walk(int32_t start, int32_t config, int32_t rule, CompileStats& stats) {
-  constexpr size_t kMaxSharedWalks = 256;  // each holds two bitsets of the vocabulary
+  constexpr size_t kMaxSharedWalks = 256;  // each holds a bitset of the vocabulary
   // Below the first byte a walk depends on the configuration and the rule's FOLLOW set, and at the
   // first byte on whether the rule may be empty: rules that agree share it (each node of a key trie is
   // a rule of its own, and all of them fall back to the same configuration).
@@ -155,25 +133,26 @@ const SharedWalk* MaskBuilder::shared_walk(int32_t start, int32_t config, int32_
   if (const auto it = shared_walk_of_.find(key); it != shared_walk_of_.end()) return it->second;
   if (shared_walks_.size() >= kMaxSharedWalks) return nullptr;
   const auto trie = vocab_.trie();
-  std::vector<uint8_t> first_bytes(256, 0);
-  for (const auto& [u, next] : first_steps_)
-    if (next == config) first_bytes[trie[u].byte] = 1;
-  const std::string vocab_key = shared_walk_key(start, config, rule, first_bytes);
+  const std::string vocab_key = shared_walk_key(start, config, rule);
   std::shared_ptr<const SharedWalk> known = vocab_key.empty() ? nullptr : vocab_.shared_walk(vocab_key);
   if (!known) {
+    // Every first byte's subtree, as if that byte led to `config`: a state uses the subtrees of the
+    // first bytes that do.
     auto w = std::make_shared<SharedWalk>();
-    w->first_bytes = std::move(first_bytes);
     std::vector<int32_t>& accepted = shared_accepted_;
     accepted.clear();
-    for (const auto& [u, next] : first_steps_) {
-      if (next != config) continue;
-      ++w->first_byte_count;
-      walk_nodes(*dfa_, start, nfa_.follow[rule], u, trie[u].subtree_end, accepted, w->uncertain);
+    const ByteSet& follow = nfa_.follow[rule];
+    const bool empty = dfa_->reached_bottom(start);
+    for (int32_t u = 1; u < trie[0].subtree_end; u = trie[u].subtree_end) {
+      const auto& node = trie[u];
+      for (int32_t t = node.first_token; t < node.first_token + node.ending; ++t) accepted.push_back(t);
+      config_[1] = config;
+      floor_[1] = empty && follow[node.byte];
+      walk_below(*dfa_, follow, u, accepted, w->uncertain);
     }
-    w->accepted = store(accepted, stats);
     w->is_accepted.assign((vocab_.sorted().size() + 63) / 64, 0);
     for (int32_t t : accepted) w->is_accepted[t >> 6] |= uint64_t{1} << (t & 63);
-    stats.cache_bytes += token_set_bytes(w->accepted) + w->is_accepted.size() * 8 + w->uncertain.size() * 4;
+    stats.cache_bytes += w->is_accepted.size() * 8 + w->uncertain.size() * 4;
     if (!vocab_key.empty()) vocab_.remember_shared_walk(vocab_key, w);
     known = std::move(w);
   }
@@ -184,9 +163,8 @@ const SharedWalk* MaskBuilder::shared_walk(int32_t start, int32_t config, int32_
 
 // The automaton reachable from the configuration's stack tops (which must rest on the bottom: what lies
 // below the cut is the FOLLOW set), numbered in the order it is reached, with the FOLLOW set, the first
-// bytes and whether the rule may be empty. Equal keys walk alike in any grammar.
-std::string MaskBuilder::shared_walk_key(int32_t start, int32_t config, int32_t rule,
-                                         const std::vector<uint8_t>& first_bytes) const {
+// whether the rule may be empty. Equal keys walk alike in any grammar.
+std::string MaskBuilder::shared_walk_key(int32_t start, int32_t config, int32_t rule) const {
   constexpr size_t kMaxStates = 512;  // the "any other key" rule has a few dozen
   std::vector<int32_t> order;
   std::unordered_map<int32_t, int32_t> id_of;
@@ -200,7 +178,6 @@ std::string MaskBuilder::shared_walk_key(int32_t start, int32_t config, int32_t 
   key.push_back(dfa_->reached_bottom(start) ? 'E' : 'N');
   key.push_back(dfa_->reached_bottom(config) ? 'B' : 'N');
   key.append(nfa_.follow[rule].to_string());
-  key.append(first_bytes.begin(), first_bytes.end());
   const auto tops = dfa_->tops(config);
   append(static_cast<int32_t>(tops.size()));
   for (const int32_t top : tops) {
@@ -234,9 +211,20 @@ std::string MaskBuilder::shared_walk_key(int32_t start, int32_t config, int32_t 
 // prefix skips its whole subtree.
 bool MaskBuilder::walk_nodes(StackDfa& dfa, int32_t start, const ByteSet& follow, int32_t begin, int32_t end,
                              std::vector<int32_t>& accepted, std::vector<int32_t>& uncertain, size_t max_uncertain) {
-  const auto trie = vocab_.trie();
   config_[0] = start;
   floor_[0] = 0;
+  return walk_range(dfa, follow, begin, end, accepted, uncertain, max_uncertain);
+}
+
+// The nodes below trie node `u`, whose configuration and floor are already in config_ and floor_.
+void MaskBuilder::walk_below(StackDfa& dfa, const ByteSet& follow, int32_t u, std::vector<int32_t>& accepted,
+                             std::vector<int32_t>& uncertain) {
+  walk_range(dfa, follow, u + 1, vocab_.trie()[u].subtree_end, accepted, uncertain, SIZE_MAX);
+}
+
+bool MaskBuilder::walk_range(StackDfa& dfa, const ByteSet& follow, int32_t begin, int32_t end,
+                             std::vector<int32_t>& accepted, std::vector<int32_t>& uncertain, size_t max_uncertain) {
+  const auto trie = vocab_.trie();
   for (int32_t u = begin; u < end;) {
     const auto& node = trie[u];
     const int32_t d = node.depth;

@@ -8,11 +8,12 @@
 // - a wide state (a JSON string's characters) walks the trie over its region instead (wide_region.h),
 //   once for all states of that shape, in this grammar and the later ones (the vocabulary keeps it); only
 //   the tokens that leave the region are walked from the state itself;
-// - states whose first bytes lead to the same configuration (the positions of a trie of declared keys,
-//   which all fall back to any other key) share the walk below it, each then walking only its other
-//   first bytes and removing the shared tokens of the first bytes it does not have. Such a walk depends on
-//   the configuration and the rule's FOLLOW set, not on the rule, and where the configuration rests on
-//   the stack's bottom the vocabulary keeps it for the later grammars too.
+// - states whose first bytes lead to the same configuration (the nodes of a trie of declared keys, which
+//   all fall back to any other key) share the walk below it, made once for every first byte: each state
+//   takes the subtrees of its own first bytes from it and walks only its other first bytes. Such a walk
+//   depends on the configuration and the rule's FOLLOW set, not on the rule, and where the configuration
+//   rests on the stack's bottom the vocabulary keeps it for the later grammars too (a key trie's node is
+//   a rule of its own, nfa.h, so "any other key" rests on the bottom whatever the names and the object).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -36,13 +37,11 @@ struct RegionCore {
   std::vector<uint16_t> leaving_lcp;
 };
 
-// The walk below the first bytes that lead to one configuration, for one FOLLOW set. It depends on the
-// vocabulary and the automaton reachable from the configuration alone, so the vocabulary keeps the
-// common ones (the "any other key" of a key trie recurs in every grammar with objects).
+// The walk below a configuration reached by a first byte, for one FOLLOW set, done for every first byte.
+// It depends on the vocabulary and the automaton reachable from the configuration alone, so the
+// vocabulary keeps the common ones (the "any other key" of a key trie recurs in every grammar with
+// objects).
 struct SharedWalk {
-  std::vector<uint8_t> first_bytes;    // 256 flags: the first bytes walked
-  int first_byte_count = 0;
-  TokenSet accepted;
   std::vector<uint64_t> is_accepted;   // bitset over positions in sorted()
   std::vector<int32_t> uncertain;      // positions, increasing
 };
@@ -58,10 +57,9 @@ class MaskBuilder {
   const TokenVocabulary& vocab_;
   std::unique_ptr<StackDfa> dfa_;  // shared by the walks, so later walks step by lookups
   std::unordered_map<std::string, std::shared_ptr<const RegionCore>> cores_;  // this grammar's
-  std::vector<std::shared_ptr<const SharedWalk>> shared_walks_;  // never freed: masks point into them
+  std::vector<std::shared_ptr<const SharedWalk>> shared_walks_;  // this grammar's
   std::unordered_map<uint64_t, const SharedWalk*> shared_walk_of_;  // (configuration, FOLLOW set, empty rule) in dfa_
   std::vector<int32_t> follow_id_;  // per rule: its FOLLOW set, as an index among the distinct ones
-  std::vector<int32_t> first_node_;  // per byte: the trie node of that first byte, or -1
   // Per depth on the current path: the configuration, and whether the rule may have ended before it.
   std::vector<int32_t> config_;
   std::vector<uint8_t> floor_;
@@ -75,10 +73,14 @@ class MaskBuilder {
   void walk_state(int32_t state, StateMask& m, CompileStats& stats);
   const SharedWalk* shared_walk(int32_t start, int32_t config, int32_t rule, CompileStats& stats);
   // What decides a shared walk, in terms free of this grammar's numbering; "" when too large to say.
-  std::string shared_walk_key(int32_t start, int32_t config, int32_t rule, const std::vector<uint8_t>& first_bytes) const;
+  std::string shared_walk_key(int32_t start, int32_t config, int32_t rule) const;
   // False, leaving the walk unfinished, once more than `max_uncertain` tokens are uncertain.
   bool walk_nodes(StackDfa& dfa, int32_t start, const ByteSet& follow, int32_t begin, int32_t end,
                   std::vector<int32_t>& accepted, std::vector<int32_t>& uncertain, size_t max_uncertain = SIZE_MAX);
+  void walk_below(StackDfa& dfa, const ByteSet& follow, int32_t u, std::vector<int32_t>& accepted,
+                  std::vector<int32_t>& uncertain);
+  bool walk_range(StackDfa& dfa, const ByteSet& follow, int32_t begin, int32_t end, std::vector<int32_t>& accepted,
+                  std::vector<int32_t>& uncertain, size_t max_uncertain);
   void walk_list(StackDfa& dfa, int32_t start, const ByteSet& follow, const std::vector<int32_t>& positions,
                  const std::vector<uint16_t>& lcp, std::vector<int32_t>& accepted, std::vector<int32_t>& uncertain);
   TokenSet store(const std::vector<int32_t>& accepted, CompileStats& stats) const;

@@ -139,22 +139,15 @@ void write_accepted(const StateMask& m, std::span<const uint32_t> text_tokens, s
     or_tokens(first, text_tokens, words, scratch);
   }
   if (m.shared.empty()) return;
-  for (int32_t id : m.removed) words[id >> 5] &= ~(1u << (id & 31));
   for (size_t i = 1; i < m.shared.size(); ++i) or_tokens(*m.shared[i], text_tokens, words, scratch);
   or_tokens(m.accepted, text_tokens, words, scratch);
 }
 
 // Adds the tokens `m` accepts to `words`, which may hold others already.
 void or_accepted(const StateMask& m, std::span<const uint32_t> text_tokens, std::span<uint32_t> words,
-                 std::vector<uint32_t>& scratch, std::vector<uint32_t>& own) {
-  if (m.removed.empty()) {
-    for (const TokenSet* s : m.shared) or_tokens(*s, text_tokens, words, scratch);
-    or_tokens(m.accepted, text_tokens, words, scratch);
-    return;
-  }
-  own.assign(words.size(), 0);
-  write_accepted(m, text_tokens, own, scratch);
-  for (size_t i = 0; i < words.size(); ++i) words[i] |= own[i];
+                 std::vector<uint32_t>& scratch) {
+  for (const TokenSet* s : m.shared) or_tokens(*s, text_tokens, words, scratch);
+  or_tokens(m.accepted, text_tokens, words, scratch);
 }
 
 }  // namespace
@@ -177,7 +170,7 @@ void Matcher::fill_next_token_bitmask(std::span<uint32_t> words) {
     check_uncertain(config, m.uncertain, m.uncertain_lcp, words);
   } else if (!tops.empty()) {
     for (int32_t top : tops)
-      or_accepted(grammar_->mask(dfa_->node(top).state), vocab.text_tokens(), words, scratch_words_, state_words_);
+      or_accepted(grammar_->mask(dfa_->node(top).state), vocab.text_tokens(), words, scratch_words_);
     const MergedUncertain& merged = merged_uncertain(config);
     check_uncertain(config, merged.positions, merged.lcp, words);
   }

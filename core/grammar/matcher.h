@@ -61,7 +61,7 @@ class Matcher {
   bool terminated_ = false;
   // Scratch of fill_next_token_bitmask.
   std::vector<int32_t> walk_configs_;
-  std::vector<uint32_t> scratch_words_, state_words_;
+  std::vector<uint32_t> scratch_words_;
 };
 
 // The TokenConstraint the generation loop drives, backed by a Matcher.

@@ -15,6 +15,9 @@ constexpr size_t kMaxStates = 500'000;
 // Rules whose body builds at most this many states are inlined at every use: JSON whitespace with its
 // 40-blank indentation bound (47 states), a JSON string (33).
 constexpr double kSmallRule = 128;
+// A rule that may start with at least this many characters starts wide: most tokens may enter it (a key
+// trie's node: any character but a few).
+constexpr double kWideStart = 16;
 
 std::vector<CharRange> normalized(std::vector<CharRange> ranges, bool negated) {
   std::sort(ranges.begin(), ranges.end(), [](const CharRange& a, const CharRange& b) { return a.first < b.first; });
@@ -156,7 +159,23 @@ class Builder {
         for (const Ref& t : refs[q]) todo.push_back(t.rule);
       }
     }
-    const auto candidate = [&](int32_t r) { return !recursive[r] && r != g_.root; };
+    // A rule that starts wide and runs on into a recursive rule (a key trie's node: any character but a
+    // few, then any string) is always called: its states' masks then end at its end, the same wherever it
+    // is used, and the recursive rule is entered in a tail call, so every node leaves the trie into one
+    // configuration (mask_builder.h). Inlined, each node's walk would run on into the caller (an
+    // object's value, unique to that object) and be redone for every node.
+    std::vector<int8_t> reaches(n, -1);  // reaches a recursive rule
+    std::function<bool(int32_t)> reaches_recursive = [&](int32_t r) -> bool {
+      if (reaches[r] >= 0) return reaches[r];
+      reaches[r] = 0;
+      bool out = false;
+      for (const Ref& q : refs[r]) out = out || recursive[q.rule] || reaches_recursive(q.rule);
+      reaches[r] = out;
+      return out;
+    };
+    const auto candidate = [&](int32_t r) {
+      return !recursive[r] && r != g_.root && !(starts_wide(r) && reaches_recursive(r));
+    };
 
     // Small rules, callees first (a rule's size counts the small rules inlined into it).
     inlinable_.assign(n, false);
@@ -198,6 +217,55 @@ class Builder {
       body_states_[r] = states_of(g_.rules[r].body);
     };
     for (size_t r = 0; r < n; ++r) size_all(static_cast<int32_t>(r));
+  }
+
+  // Whether the rule may start with kWideStart characters or more.
+  bool starts_wide(int32_t rule) const {
+    std::vector<int8_t> visiting(g_.rules.size(), 0);
+    // (characters the expression may start with, whether it may match "")
+    std::function<std::pair<double, bool>(const Expr&)> first = [&](const Expr& e) -> std::pair<double, bool> {
+      switch (e.kind) {
+        case Expr::Kind::Empty: return {0, true};
+        case Expr::Kind::Literal: return {e.text.empty() ? 0 : 1, e.text.empty()};
+        case Expr::Kind::CharClass: {
+          double n = 0;
+          for (const auto& r : normalized(e.ranges, e.negated)) n += static_cast<double>(r.last - r.first) + 1;
+          return {n, false};
+        }
+        case Expr::Kind::RuleRef: {
+          if (visiting[e.rule]) return {0, false};  // (left recursion is refused elsewhere)
+          visiting[e.rule] = 1;
+          const auto out = first(g_.rules[e.rule].body);
+          visiting[e.rule] = 0;
+          return out;
+        }
+        case Expr::Kind::Sequence: {
+          double n = 0;
+          for (const auto& c : e.children) {
+            const auto [m, nullable] = first(c);
+            n += m;
+            if (!nullable) return {n, false};
+          }
+          return {n, true};
+        }
+        case Expr::Kind::Choice: {
+          double n = 0;
+          bool nullable = false;
+          for (const auto& c : e.children) {
+            const auto [m, null] = first(c);
+            n += m;
+            nullable = nullable || null;
+          }
+          return {n, nullable};
+        }
+        case Expr::Kind::Repeat: {
+          const auto [m, nullable] = first(e.children[0]);
+          return {m, nullable || e.min_count == 0};
+        }
+      }
+      return {0, false};
+    };
+    return first(g_.rules[rule].body).first >= kWideStart;
   }
 
   // How many times build() builds a repetition's item.
