@@ -5,8 +5,8 @@
 #
 #   bash bench/gpu/embeddings.sh [LLAMA_SRC]     (a llama.cpp source tree; without it, WebGPU alone)
 #
-# Run from the repository root on a machine with an NVIDIA GPU, CUDA, Node and the `webgpu` package, as
-# webgpu-suite.sh. It builds the native CLI (for `tabllm synth`) when build/bin/tabllm is missing, and
+# Run from the repository root on a machine with an NVIDIA GPU, CUDA, Node and the package's npm dependencies
+# (`webgpu`, and `@huggingface/jinja`, which js/src imports), as webgpu-suite.sh. It builds the native CLI (for `tabllm synth`) when build/bin/tabllm is missing, and
 # llama-embedding into LLAMA_BUILD (default build/llama-cuda) when missing, the two at once.
 # Environment: SHAPES (default all-minilm-l6-v2,bge-base-en-v1.5,nomic-embed-text-v1.5), TYPES (f16,q8_0),
 # REPEAT (3), CUDA_ARCH (90).
