@@ -6,7 +6,8 @@
 // CI: it builds llama.cpp from source.
 //
 // --qwen3-tokenizer: a Qwen3 tokenizer.json whose tokenizer_config.json beside it says what Qwen3-Embedding's
-// does (eos_token <|endoftext|>, add_eos_token true), so that the final EOS that last pooling reads is checked.
+// does (eos_token <|endoftext|>, add_eos_token true), so that the final EOS that last pooling reads is checked;
+// it also adds the real Qwen3-Embedding-0.6B shape (28 layers, 1024 wide; a 2.4 GB f32 file in the temp folder).
 //
 //   node bench/embeddings/llama-compare.mjs --llama-src DIR [--llama-build DIR] [--bert-vocab ggml-vocab-bert-bge.gguf]
 //     [--qwen3-tokenizer DIR/tokenizer.json] [--threads 2]
@@ -59,6 +60,8 @@ if (knowsQwen3) {
   for (const vocab of [stories, opts['qwen3-tokenizer']].filter(Boolean)) {
     for (const type of ['f32', 'q8_0']) models.push({ shape: 'tiny-qwen3-embedding', type, vocab });
   }
+  // The real model's shape needs its real vocabulary size (151669), so only with the Qwen3 tokenizer.
+  if (opts['qwen3-tokenizer']) for (const type of ['f32', 'q8_0']) models.push({ shape: 'qwen3-embedding-0.6b', type, vocab: opts['qwen3-tokenizer'] });
 }
 
 const cosine = (a, b) => {
