@@ -104,8 +104,11 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
   return text;
 }
 
-// The shared WGSL an encoder kernel reads: encoder_seqs (binding 2, `seqs`) and workgroup_reduce.
-std::vector<const char*> encoder_pieces(std::string_view kernel) {
+// The shared WGSL a kernel reads beside its own: the matrix products' parameters, bindings and reduction;
+// the encoder kernels' encoder_seqs (binding 2, `seqs`) and workgroup_reduce.
+std::vector<const char*> shared_pieces(std::string_view kernel) {
+  if (kernel == "matmul" || kernel == "matvec") return {"product_io", "product_reduce"};
+  if (kernel == "matmul_tiled") return {"product_io"};
   if (kernel == "encoder_embed") return {"encoder_seqs"};
   if (kernel == "encoder_qkv" || kernel == "encoder_attention" || kernel == "encoder_pool") return {"encoder_seqs", "workgroup_reduce"};
   if (kernel == "encoder_norm") return {"workgroup_reduce"};
@@ -172,8 +175,8 @@ std::string compose_kernel(const KernelSpec& spec) {
   code += wgsl_source("common");
   if (spec.kernel != "sample" && spec.kernel != "kv_shift") code += wgsl_source("step");  // those two read no step buffer
   code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags), spec.constants);
-  // The encoder's kernels (encoder_plan.h) share where tokens lie in a batch of inputs, and reductions.
-  for (const char* piece : encoder_pieces(spec.kernel)) code += wgsl_source(piece);
+  // Module-scope declarations may come in any order: the pieces follow the kernel, under its flags.
+  for (const char* piece : shared_pieces(spec.kernel)) code += preprocess(piece, wgsl_source(piece), spec.flags);
   for (size_t i = 0; i < spec.weights.size(); ++i) {
     const TensorType type = spec.weights[i];
     if (!gpu_weight_type(type))

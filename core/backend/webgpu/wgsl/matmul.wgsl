@@ -13,24 +13,6 @@
 //   MULTI     rows of w0, then w1, then w2 concatenated (Q, K, V as one product)
 //   SUBGROUPS the reduction adds within subgroups first (subgroupAdd), then one partial per subgroup
 // Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), token tiles).
-struct Params {
-  rows: u32,        // output rows of this dispatch
-  cols: u32,
-  rows0: u32,       // MULTI: rows of w0 and w1 (w2 has the rest)
-  rows1: u32,
-  row_bytes0: u32,
-  row_bytes1: u32,
-  row_bytes2: u32,
-  x_stride: u32,    // floats between tokens in x (multiple of 4)
-  y_stride: u32,    // floats between tokens in y
-  y_offset: u32,    // column of y receiving row 0 of this dispatch
-  grid_x: u32,
-  last_only: u32,   // 1: only the step's last token (logits), written as y row 0
-  eps: f32,
-  inv_cols: f32,
-  soft_cap: f32,
-}
-
 const WG: u32 = $WGu;
 const TOK: u32 = $TOKu;
 const ROWS: u32 = $ROWSu;
@@ -45,43 +27,6 @@ const NV: u32 = 1u;
 const K: u32 = NV * NACC + TOK;
 //#else
 const K: u32 = NV * NACC;
-//#endif
-
-//#if GELU
-fn gate(v: f32) -> f32 { return gelu_tanh(v); }
-//#else
-fn gate(v: f32) -> f32 { return silu(v); }
-//#endif
-
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> step: array<u32>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read> w0: array<u32>;
-//#if GATED|MULTI
-@group(0) @binding(5) var<storage, read> w1: array<u32>;
-//#endif
-//#if MULTI
-@group(0) @binding(6) var<storage, read> w2: array<u32>;
-//#endif
-//#if NORM
-@group(0) @binding(7) var<storage, read> gnorm: array<vec4<f32>>;
-//#endif
-
-//#if SUBGROUPS
-// One partial per subgroup and slot (subgroups have at least 4 invocations). Subgroup i is taken to hold
-// invocations [i * size, (i + 1) * size), as every implementation lays out a one-dimensional workgroup.
-const MAXSG: u32 = (WG + 3u) / 4u;
-var<workgroup> red: array<f32, MAXSG * K>;
-var<private> n_subgroups: u32;
-fn reduced(k: u32) -> f32 {
-  var v = 0.0;
-  for (var s = 0u; s < n_subgroups; s++) { v += red[k * MAXSG + s]; }
-  return v;
-}
-//#else
-var<workgroup> red: array<f32, WG * K>;
-fn reduced(k: u32) -> f32 { return red[k * WG]; }
 //#endif
 
 fn load_w(row: u32, g: u32) -> Group8 {

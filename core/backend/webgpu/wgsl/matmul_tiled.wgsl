@@ -5,48 +5,9 @@
 // Same parameters and variants as matmul.wgsl (NORM, RESIDUAL, GATED, GELU, MULTI); last_only and SOFTCAP
 // (final logits, always last_only) are not supported.
 // Grid: (grid_x, ceil(ceil(rows / 64) / grid_x), ceil(tokens / 64)).
-struct Params {
-  rows: u32,
-  cols: u32,
-  rows0: u32,
-  rows1: u32,
-  row_bytes0: u32,
-  row_bytes1: u32,
-  row_bytes2: u32,
-  x_stride: u32,
-  y_stride: u32,
-  y_offset: u32,
-  grid_x: u32,
-  last_only: u32,
-  eps: f32,
-  inv_cols: f32,
-  soft_cap: f32,
-}
-
 const TM: u32 = 64u;  // rows per workgroup
 const TN: u32 = 64u;  // tokens per workgroup
 const KS: u32 = 16u;  // columns per step (2 groups of 8)
-
-//#if GELU
-fn gate(v: f32) -> f32 { return gelu_tanh(v); }
-//#else
-fn gate(v: f32) -> f32 { return silu(v); }
-//#endif
-
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> step: array<u32>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read> w0: array<u32>;
-//#if GATED|MULTI
-@group(0) @binding(5) var<storage, read> w1: array<u32>;
-//#endif
-//#if MULTI
-@group(0) @binding(6) var<storage, read> w2: array<u32>;
-//#endif
-//#if NORM
-@group(0) @binding(7) var<storage, read> gnorm: array<vec4<f32>>;
-//#endif
 
 // [k][row / 4] and [k][token / 4]: a thread reads its 4 rows (4 tokens) as one vec4.
 var<workgroup> ws: array<vec4<f32>, KS * TM / 4u>;

@@ -5,24 +5,6 @@
 // aligned words instead of 8 values assembled per read. Same parameters and flags as matmul.wgsl with one
 // token per workgroup (workgroup z is the token; with last_only, the step's last, written as y row 0).
 // Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), tokens).
-struct Params {
-  rows: u32,
-  cols: u32,        // a multiple of 32
-  rows0: u32,       // MULTI: rows of w0 and w1 (w2 has the rest)
-  rows1: u32,
-  row_bytes0: u32,
-  row_bytes1: u32,
-  row_bytes2: u32,
-  x_stride: u32,
-  y_stride: u32,
-  y_offset: u32,
-  grid_x: u32,
-  last_only: u32,
-  eps: f32,
-  inv_cols: f32,
-  soft_cap: f32,
-}
-
 const WG: u32 = $WGu;
 const ROWS: u32 = $ROWSu;
 //#if GATED
@@ -35,42 +17,6 @@ const NV: u32 = 1u;
 const K: u32 = NV * ROWS + 1u;
 //#else
 const K: u32 = NV * ROWS;
-//#endif
-
-//#if GELU
-fn gate(v: f32) -> f32 { return gelu_tanh(v); }
-//#else
-fn gate(v: f32) -> f32 { return silu(v); }
-//#endif
-
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> step: array<u32>;
-@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
-@group(0) @binding(4) var<storage, read> w0: array<u32>;
-//#if GATED|MULTI
-@group(0) @binding(5) var<storage, read> w1: array<u32>;
-//#endif
-//#if MULTI
-@group(0) @binding(6) var<storage, read> w2: array<u32>;
-//#endif
-//#if NORM
-@group(0) @binding(7) var<storage, read> gnorm: array<vec4<f32>>;
-//#endif
-
-//#if SUBGROUPS
-// One partial per subgroup (of at least 4 invocations, consecutive in the workgroup) and value.
-const MAXSG: u32 = (WG + 3u) / 4u;
-var<workgroup> red: array<f32, MAXSG * K>;
-var<private> n_subgroups: u32;
-fn reduced(k: u32) -> f32 {
-  var v = 0.0;
-  for (var s = 0u; s < n_subgroups; s++) { v += red[k * MAXSG + s]; }
-  return v;
-}
-//#else
-var<workgroup> red: array<f32, WG * K>;
-fn reduced(k: u32) -> f32 { return red[k * WG]; }
 //#endif
 
 fn dot_w(row: u32, u: u32, xv: array<vec4<f32>, 8>, xsum: f32) -> f32 {
