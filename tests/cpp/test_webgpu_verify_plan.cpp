@@ -38,10 +38,14 @@ TEST(WebGpuVerifyPlan, RowKernelOverEveryTokenWithTheHeadAndAnArgmaxPerToken) {
   EXPECT_EQ(plan.pipelines[find(plan.verify, "blk.0.attention").pipeline].key.rfind("attention,", 0), 0u);  // not the one-token split
   const auto& output = find(plan.verify, "output");
   EXPECT_EQ(output.token_tile, 9u);  // the head over every token, not the last only
-  const auto& sample = plan.verify.back();
+  // The argmax of every token's row: workgroups over each row, then one per token merging theirs.
+  const auto& merge = plan.verify.back();
+  EXPECT_EQ(merge.label, "sample_merge");
+  EXPECT_EQ(merge.token_tile, 1u);
+  EXPECT_EQ(merge.groups[0], 1u);
+  const auto& sample = plan.verify[plan.verify.size() - 2];
   EXPECT_EQ(sample.label, "sample");
-  EXPECT_EQ(sample.token_tile, 1u);  // a workgroup per token
-  EXPECT_NE(plan.pipelines[sample.pipeline].key.find("+per_token"), std::string::npos);
+  EXPECT_EQ(sample.token_tile, 1u);
   // Rows of logits and result pairs for every token of a verify call.
   EXPECT_GE(plan.buffers[static_cast<size_t>(plan.logits_buffer)].size, 9u * 512u * 4u);
   EXPECT_GE(plan.buffers[static_cast<size_t>(plan.result_buffer)].size, 9u * 8u);

@@ -378,6 +378,12 @@ opCases.push({
       assert.deepEqual(got, sampleReference(logits, k, null), `top-${k}`);
       ctx.note(`sample k=${k}: exact`);
     }
+    // Several workgroups' chunks (1,024 logits each) and a partial last one: the best ones in one chunk,
+    // ties across chunks (the lower index first), a top-k longer than a chunk's share.
+    const wide = random(5000, 10);
+    for (const [i, v] of [[4999, 40], [1023, 39], [1024, 39], [3000, 39], [12, 38], [2048, 38], [2049, 37.5]]) wide[i] = v;
+    for (const k of [1, 4, 9]) assert.deepEqual(await sampleOnGpu(ctx, wide, k), sampleReference(wide, k, null), `5000 logits, top-${k}`);
+    ctx.note('sample over 5 chunks, k = 1, 4, 9: exact');
   },
 });
 
@@ -436,7 +442,10 @@ opCases.push({
     // A llama 3 sized vocabulary with a sparse mask, its winner far from the largest logit.
     const big = random(128256, 10);
     const sparse = maskOf(big.length, (i) => i % 997 === 5 || i === 128255);
-    assert.deepEqual(await sampleOnGpu(ctx, big, 1, sparse), sampleReference(big, 1, sparse), '128256 tokens');
+    for (const k of [1, 3]) assert.deepEqual(await sampleOnGpu(ctx, big, k, sparse), sampleReference(big, k, sparse), `128256 tokens, top-${k}`);
+    // Chunks with no allowed token and with fewer than k: their empty candidates never win.
+    const few = maskOf(big.length, (i) => i === 70000 || i === 2 || i === 2050 || i === 2051);
+    assert.deepEqual(await sampleOnGpu(ctx, big, 5, few), sampleReference(big, 5, few).concat([[0xffffffff, Math.fround(-3.402823e38)]]), 'fewer allowed than k');
     ctx.note(`sample_masked: exact over ${Object.keys(masks).length} masks x k = 1, 3 and a 128256-token vocabulary`);
   },
 });

@@ -274,29 +274,41 @@ void emit_norm_add(Builder& b, std::vector<Dispatch>& list, Range step, int64_t 
   list.push_back(std::move(d));
 }
 
-// The list's sampling tail: `sample`, then `sample_masked` (the same over the tokens the mask allows).
-// A forward call runs exactly one of them (plan.h).
-void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, Range logits, Range result, Range mask) {
-  const Range params = b.params({u32(n), static_cast<uint32_t>(k)});
+// The sampling's workgroups each take the top-k of this many logits (sample.wgsl: 256 threads, 4 each).
+constexpr int64_t kSampleChunk = 1024;
+
+int64_t sample_groups(int64_t n_vocab) { return (n_vocab + kSampleChunk - 1) / kSampleChunk; }
+
+// The bytes of the sampling's per-workgroup candidates: k pairs per workgroup per row.
+uint64_t sample_part_bytes(int64_t n_vocab, int64_t k, int64_t rows) {
+  return 8 * static_cast<uint64_t>(sample_groups(n_vocab) * k * rows);
+}
+
+// The list's sampling tail (sample.wgsl): `sample` (each workgroup's top-k of its chunk into `part`), with a
+// mask also `sample_masked` (the same over the tokens the mask allows), then `sample_merge` (the top-k of
+// those into `result`). A forward call runs one of the first two, then the merge (plan.h). `rows` > 1: the
+// verify list, one row of logits per token (token_tile 1), argmax only.
+void emit_sample(Builder& b, std::vector<Dispatch>& list, int64_t n, int k, bool rows, Range logits, Range part, Range result,
+                 const Range* mask) {
+  const uint32_t groups = u32(sample_groups(n));
+  const Range params = b.params({u32(n), static_cast<uint32_t>(k), u32(kSampleChunk), groups});
   Dispatch d;
   d.label = "sample";
   d.pipeline = b.pipeline(KernelSpec{"sample", {}, {}, {}});
-  d.bindings = {bind(0, params), bind(2, logits), bind(3, result)};
+  d.bindings = {bind(0, params), bind(2, logits), bind(3, part)};
+  d.groups[0] = groups;
+  d.token_tile = rows ? 1 : 0;
   list.push_back(d);
-  d.label = "sample_masked";
-  d.pipeline = b.pipeline(KernelSpec{"sample", {"MASK"}, {}, {}});
-  d.bindings.push_back(bind(4, mask));
-  list.push_back(std::move(d));
-}
-
-// The verify list's sampling tail: the argmax of every token's logits row (PER_TOKEN: one workgroup per token),
-// the (index, value) pair of token t at result[t]. Under a constraint the host reads the rows instead.
-void emit_sample_rows(Builder& b, std::vector<Dispatch>& list, int64_t n, Range logits, Range result) {
-  Dispatch d;
-  d.label = "sample";
-  d.pipeline = b.pipeline(KernelSpec{"sample", {"PER_TOKEN"}, {}, {}});
-  d.bindings = {bind(0, b.params({u32(n), 1u})), bind(2, logits), bind(3, result)};
-  d.token_tile = 1;
+  if (mask) {
+    d.label = "sample_masked";
+    d.pipeline = b.pipeline(KernelSpec{"sample", {"MASK"}, {}, {}});
+    d.bindings.push_back(bind(4, *mask));
+    list.push_back(d);
+  }
+  d.label = "sample_merge";
+  d.pipeline = b.pipeline(KernelSpec{"sample", {"MERGE"}, {}, {}});
+  d.bindings = {bind(0, params), bind(2, part), bind(3, result)};
+  d.groups[0] = 1;
   list.push_back(std::move(d));
 }
 
@@ -386,6 +398,7 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(std::max<int64_t>(V, 1) * c.n_vocab));
   const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(std::max<int64_t>(o.top_k, V)));
   const Range mask = b.bound_buffer("mask", "mask", mask_bytes(c.n_vocab));
+  const Range sample_part = b.bound_buffer("sample_part", "activation", sample_part_bytes(c.n_vocab, std::max<int64_t>(o.top_k, V), 1));
   plan.logits_buffer = static_cast<int>(logits.buffer);
   plan.result_buffer = static_cast<int>(result.buffer);
   plan.mask_buffer = static_cast<int>(mask.buffer);
@@ -503,8 +516,8 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
       out.soft_cap = c.final_soft_cap;
     }
     matmul(list, out);
-    if (verify) emit_sample_rows(b, list, c.n_vocab, logits, result);
-    else emit_sample(b, list, c.n_vocab, o.top_k, logits, result, mask);
+    if (verify) emit_sample(b, list, c.n_vocab, 1, true, logits, sample_part, result, nullptr);
+    else emit_sample(b, list, c.n_vocab, o.top_k, false, logits, sample_part, result, &mask);
   };
   emit(plan.decode, 1, 1, false);
   emit(plan.prefill, o.tok_tile, o.attn_tile, false);
@@ -629,10 +642,11 @@ Plan build_op(const json& s) {
     const Range logits = act("logits", n);
     const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(k));
     const Range mask = b.bound_buffer("mask", "mask", mask_bytes(n));
+    const Range part = act("part", static_cast<int64_t>(sample_part_bytes(n, k, 1) / 4));
     plan.n_vocab = n;
     plan.result_buffer = static_cast<int>(result.buffer);
     plan.mask_buffer = static_cast<int>(mask.buffer);
-    emit_sample(b, list, n, k, logits, result, mask);
+    emit_sample(b, list, n, k, false, logits, part, result, &mask);
   } else {
     throw Error("unknown op \"" + op + "\" (matmul, embed, qkv_post, attention, norm_add, sample)");
   }

@@ -21,10 +21,10 @@
 // last token's logits (k = 1: greedy). Nothing is created per token: a dispatch's token-axis workgroup
 // count is ceil(n_tokens / token_tile) when token_tile > 0, its fixed count otherwise.
 //
-// A list ends with two sampling dispatches of which a call runs one: `sample`, or `sample_masked`, which
-// picks among the tokens whose bit is set in the mask buffer (n_vocab bits in u32 words, bit id % 32 of
-// word id / 32; the host writes it per step under structured output). Everything before them is the
-// forward pass, which the host may also submit alone and sample later.
+// A list ends with its sampling: `sample` or `sample_masked`, of which a call runs one, then
+// `sample_merge`. `sample_masked` picks among the tokens whose bit is set in the mask buffer (n_vocab bits
+// in u32 words, bit id % 32 of word id / 32; the host writes it per step under structured output).
+// Everything before them is the forward pass, which the host may also submit alone and sample later.
 //
 // Tensors larger than the device's maxStorageBufferBindingSize are split by rows into parts, each bound
 // separately (one dispatch per part). A model that cannot fit the limits is refused by build_model_plan
@@ -190,9 +190,9 @@ uint64_t prefix_bytes_needed(const gguf::Header& header);
 //   {"op": "attention", "n_heads", "n_kv_heads", "head_dim", "n_tokens", "context", "tq", "splits",
 //    "scale" (1/sqrt(head_dim)), "soft_cap" (0), "window" (0), "kv_type" ("f32")}
 //   {"op": "norm_add", "dim", "n_tokens", "eps"}      (x += rmsnorm(y) * g)
-//   {"op": "sample", "n", "k"}                        (with a mask buffer: both sampling dispatches)
-// Its single dispatch is in `decode` (and `prefill`); buffers are named after the kernel's inputs/outputs
-// (the caches k and v hold context positions in the layout of kv_<kv_type>.wgsl).
+//   {"op": "sample", "n", "k"}                        (with a mask buffer: the three sampling dispatches)
+// Its dispatch (a sample op's three) is in `decode` (and `prefill`); buffers are named after the kernel's
+// inputs/outputs (the caches k and v hold context positions in the layout of kv_<kv_type>.wgsl).
 Plan build_op_plan(const std::string& spec_json);
 
 }  // namespace tabllm::webgpu

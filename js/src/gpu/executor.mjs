@@ -14,8 +14,9 @@ import { DispatchTimer } from './dispatch_timer.mjs';
 
 const WRITE_CHUNK = 16 << 20;  // bytes per queue.writeBuffer while uploading
 const READBACK_SLOTS = 4;      // steps that may be in flight at once
-const SAMPLE = 'sample';       // the labels of a list's sampling tail (plan.h): one of them runs per call
-const SAMPLE_MASKED = 'sample_masked';
+const SAMPLE = 'sample';       // the labels of a list's sampling tail (plan.h): one of the first two
+const SAMPLE_MASKED = 'sample_masked';  // runs per call, then the merge
+const SAMPLE_MERGE = 'sample_merge';
 
 /**
  * @typedef {{name: string, role: string, size: number, uploads: number[][], fills: number[][]}} PlanBuffer
@@ -112,8 +113,8 @@ export class PlanExecutor {
       }
       this.pipelines.push(pipeline);
     }
-    // Each list as its forward pass and its two sampling dispatches (absent from single-op plans); `all`
-    // in plan order (profiling). The shift list has no sampling.
+    // Each list as its forward pass and its two sampling tails, plain and masked, each with the merge
+    // (absent from single-op plans); `all` in plan order (profiling). The shift list has no sampling.
     this.lists = {};
     for (const name of ['decode', 'prefill', 'verify', 'shift']) {
       const list = { forward: [], sample: null, masked: null, all: [] };
@@ -130,8 +131,9 @@ export class PlanExecutor {
           }),
         };
         list.all.push(dispatch);
-        if (d.label === SAMPLE) list.sample = dispatch;
-        else if (d.label === SAMPLE_MASKED) list.masked = dispatch;
+        if (d.label === SAMPLE) list.sample = [dispatch];
+        else if (d.label === SAMPLE_MASKED) list.masked = [dispatch];
+        else if (d.label === SAMPLE_MERGE) for (const tail of [list.sample, list.masked]) tail?.push(dispatch);
         else list.forward.push(dispatch);
       }
       this.lists[name] = list;
@@ -145,7 +147,7 @@ export class PlanExecutor {
   /** Number of dispatches of a forward call through `list` ('decode' or 'prefill'), sampling included. */
   dispatchCount(list = 'decode') {
     const { forward, sample } = this.lists[list];
-    return forward.length + (sample ? 1 : 0);
+    return forward.length + (sample?.length ?? 0);
   }
 
   /**
@@ -245,11 +247,11 @@ export class PlanExecutor {
     const sampling = !sample ? null : mask ? masked : plain;
     // A decode call the timer samples (metrics: dispatch_timer.mjs) runs a pass per dispatch; others one pass.
     const timed = name === 'decode' && n === 1 && this.timer?.wants();
-    if (timed) this.timer.encode(enc, sampling ? [...forward, sampling] : forward, (pass, d) => dispatch(pass, d, n));
+    if (timed) this.timer.encode(enc, sampling ? [...forward, ...sampling] : forward, (pass, d) => dispatch(pass, d, n));
     else {
       const pass = enc.beginComputePass();
       for (const d of forward) dispatch(pass, d, n);
-      if (sampling) dispatch(pass, sampling, n);
+      for (const d of sampling ?? []) dispatch(pass, d, n);
       pass.end();
     }
     if (resultRead) enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, resultRead, 0, resultRead.size);
@@ -315,7 +317,7 @@ export class PlanExecutor {
       if (mask) this.writeMask(mask);
       const enc = this.device.createCommandEncoder();
       const pass = enc.beginComputePass();
-      dispatch(pass, mask ? masked : sample, 1);
+      for (const d of mask ? masked : sample) dispatch(pass, d, 1);
       pass.end();
       enc.copyBufferToBuffer(this.buffers[this.plan.result_buffer], 0, resultRead, 0, resultRead.size);
       this.device.queue.submit([enc.finish()]);

@@ -1,22 +1,33 @@
 // Greedy / top-k selection on the GPU: the k best logits in order (value descending, index ascending on
-// ties), as (index, f32 bits) pairs in `result`. Round r finds the best element ranked after the one round
-// r - 1 found, so k rounds give an exact ordered top-k without sorting. k = 1 is argmax.
+// ties), as (index, f32 bits) pairs. Round r finds the best candidate ranked after the one round r - 1
+// found, so k rounds give an exact ordered top-k without sorting. k = 1 is argmax.
+// Two dispatches, so that the whole GPU reads the logits (one workgroup alone took ~0.2 ms over a 128K
+// vocabulary): each workgroup of the first takes the top-k of its `chunk` logits into `out` (k pairs at
+// k * (row * groups + workgroup)); MERGE (one workgroup per row) takes the top-k of those groups * k
+// pairs into `out` (k pairs at k * row). The union of every chunk's top-k holds the row's top-k, so the
+// result is exact.
 // MASK: only tokens whose bit is set in `mask` (bit i % 32 of word i / 32) compete — structured output;
 // a disallowed token's logit is not even read.
-// PER_TOKEN: one workgroup per token of the step, over its row of `logits` (n values from row * n), writing its
-// pairs from result[2 * k * row] (the verify list: speculative decoding's argmax per position).
-// Grid: (1, 1, 1); PER_TOKEN: (1, 1, n_tokens).
+// Rows: workgroup_id.z is the row (the verify list: one logits row of n values per token).
+// Grid: (groups, 1, rows); MERGE: (1, 1, rows).
 struct Params {
   n: u32,
   k: u32,
+  chunk: u32,
+  groups: u32,
 }
 
 const WG: u32 = 256u;
 const LOWEST: f32 = -3.402823e38;
+const NONE: u32 = 0xffffffffu;
 
 @group(0) @binding(0) var<uniform> P: Params;
+//#if MERGE
+@group(0) @binding(2) var<storage, read> part: array<u32>;
+//#else
 @group(0) @binding(2) var<storage, read> logits: array<f32>;
-@group(0) @binding(3) var<storage, read_write> result: array<u32>;
+//#endif
+@group(0) @binding(3) var<storage, read_write> out: array<u32>;
 //#if MASK
 @group(0) @binding(4) var<storage, read> mask: array<u32>;
 //#endif
@@ -24,39 +35,53 @@ const LOWEST: f32 = -3.402823e38;
 var<workgroup> best_v: array<f32, WG>;
 var<workgroup> best_i: array<u32, WG>;
 
-fn allowed(i: u32) -> bool {
-//#if MASK
-  return ((mask[i >> 5u] >> (i & 31u)) & 1u) != 0u;
-//#else
-  return true;
-//#endif
-}
-
 fn ranks_before(v: f32, i: u32, w: f32, j: u32) -> bool {
   return v > w || (v == w && i < j);
 }
 
+// Candidate j of this workgroup's range [first, end) of its row: (value, token index), the index NONE
+// when there is none (a barred token; a chunk with fewer than k allowed tokens).
+struct Candidate {
+  v: f32,
+  i: u32,
+}
+
+fn candidate(row: u32, j: u32) -> Candidate {
+//#if MERGE
+  let at = 2u * (row * P.groups * P.k + j);
+  return Candidate(bitcast<f32>(part[at + 1u]), part[at]);
+//#else
+//#if MASK
+  if (((mask[j >> 5u] >> (j & 31u)) & 1u) == 0u) { return Candidate(LOWEST, NONE); }
+//#endif
+  return Candidate(logits[row * P.n + j], j);
+//#endif
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-//#if PER_TOKEN
-  let base = wid.z * P.n;
-  let first = 2u * P.k * wid.z;
-//#else
-  let base = 0u;
+  let row = wid.z;
+//#if MERGE
   let first = 0u;
+  let end = P.groups * P.k;
+  let dest = 2u * P.k * row;
+//#else
+  let first = wid.x * P.chunk;
+  let end = min(first + P.chunk, P.n);
+  let dest = 2u * P.k * (row * P.groups + wid.x);
 //#endif
   var prev_v = 0.0;
-  var prev_i = 0xffffffffu;
+  var prev_i = NONE;
   for (var r = 0u; r < P.k; r++) {
     var bv = LOWEST;
-    var bi = 0xffffffffu;
-    for (var i = tid; i < P.n; i += WG) {
-      if (!allowed(i)) { continue; }
-      let v = logits[base + i];
-      let eligible = r == 0u || ranks_before(prev_v, prev_i, v, i);
-      if (eligible && ranks_before(v, i, bv, bi)) {
-        bv = v;
-        bi = i;
+    var bi = NONE;
+    for (var j = first + tid; j < end; j += WG) {
+      let c = candidate(row, j);
+      if (c.i == NONE) { continue; }
+      let eligible = r == 0u || ranks_before(prev_v, prev_i, c.v, c.i);
+      if (eligible && ranks_before(c.v, c.i, bv, bi)) {
+        bv = c.v;
+        bi = c.i;
       }
     }
     best_v[tid] = bv;
@@ -72,8 +97,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     prev_v = best_v[0];
     prev_i = best_i[0];
     if (tid == 0u) {
-      result[first + 2u * r] = prev_i;
-      result[first + 2u * r + 1u] = bitcast<u32>(prev_v);
+      out[dest + 2u * r] = prev_i;
+      out[dest + 2u * r + 1u] = bitcast<u32>(prev_v);
     }
     workgroupBarrier();
   }
