@@ -7,6 +7,7 @@
 #include "runtime/prompt_lookup.h"
 #include "sampling/logprobs.h"
 #include "sampling/speculative_sampling.h"
+#include "sampling/token_mask.h"
 
 namespace tabllm {
 namespace {
@@ -330,8 +331,16 @@ bool Generation::advance(const float* logits, std::string& chunk) {
   if (!logits && !pending().empty()) throw Error("advance needs the logits of the pending tokens");
   if (!drafts_.empty()) throw Error("the pending tokens hold drafts: hand every position's logits to advance_verified");
   if (begin_advance(chunk)) return true;
-  const float* choose_from = constrained(logits);
-  const int32_t next = sampler_.sample(choose_from, history_);
+  int32_t next;
+  const float* choose_from = logits;
+  if (request_.constraint && request_.logprobs < 0) {  // nothing reads masked logits: choose among the allowed
+    allowed_.resize((static_cast<size_t>(config_.n_vocab) + 31) / 32);
+    allowed_tokens(allowed_);
+    next = sampler_.sample_allowed(logits, allowed_, history_);
+  } else {
+    choose_from = constrained(logits);
+    next = sampler_.sample(choose_from, history_);
+  }
   take(next, choose_from, chunk);
   if (!finished_) continue_with(next);
   return true;
@@ -342,9 +351,8 @@ const float* Generation::constrained(const float* logits) {
   // Disallowed tokens become -inf, so neither the sampler nor the logprobs see them.
   allowed_.resize((static_cast<size_t>(config_.n_vocab) + 31) / 32);
   allowed_tokens(allowed_);
-  masked_.assign(logits, logits + config_.n_vocab);
-  for (size_t id = 0; id < masked_.size(); ++id)
-    if (!(allowed_[id / 32] >> (id % 32) & 1u)) masked_[id] = -std::numeric_limits<float>::infinity();
+  masked_.resize(static_cast<size_t>(config_.n_vocab));
+  mask_logits(logits, allowed_, config_.n_vocab, masked_.data());
   return masked_.data();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "sampling/token_mask.h"
 
 namespace tabllm {
 namespace {
@@ -156,6 +157,17 @@ int32_t Sampler::sample(const float* logits, std::span<const int32_t> history) {
   }
   if (best < 0) throw Error("sampler: no token can be chosen: every logit is -inf or NaN (all banned by logit_bias?)");
   return best;
+}
+
+int32_t Sampler::sample_allowed(const float* logits, std::span<const uint32_t> allowed, std::span<const int32_t> history) {
+  if (params_.temperature == 0 && !adjusts_logits()) {
+    const int32_t best = argmax_allowed(logits, allowed, n_vocab_);
+    if (best < 0) throw Error("sampler: no token can be chosen: every allowed logit is -inf or NaN");
+    return best;
+  }
+  masked_.resize(static_cast<size_t>(n_vocab_));
+  mask_logits(logits, allowed, n_vocab_, masked_.data());
+  return sample(masked_.data(), history);
 }
 
 void Sampler::distribution(const float* logits, std::span<const int32_t> history, std::vector<TokenProb>& out) {

@@ -37,6 +37,9 @@ class Sampler {
   // `logits` has n_vocab entries and is not modified; `history` holds prompt and generated ids so far
   // (penalties look at it). Throws Error when no token is left to choose (e.g. all banned).
   int32_t sample(const float* logits, std::span<const int32_t> history);
+  // sample() among the tokens of the bitset `allowed` (bit id % 32 of word id / 32; sampling/token_mask.h),
+  // the others as if their logits were -inf. Greedy without bias or penalties reads only allowed logits.
+  int32_t sample_allowed(const float* logits, std::span<const uint32_t> allowed, std::span<const int32_t> history);
   // The distribution sample() draws from (after penalties, temperature, top-k, top-p and min-p): the
   // tokens it may choose, most likely first, with probabilities summing to 1. Greedy: the argmax alone.
   // Speculative decoding verifies drafted tokens against it (sampling/speculative_sampling.h).
@@ -73,6 +76,7 @@ class Sampler {
   uint64_t rng_state_;
   std::vector<Candidate> candidates_;  // reused between calls
   std::vector<float> adjusted_;
+  std::vector<float> masked_;  // sample_allowed's logits, barred tokens at -inf
   std::vector<int32_t> token_counts_;  // all zero between calls
 };
 

@@ -9,6 +9,7 @@
 #include "cli/output_format_options.h"
 #include "common/error.h"
 #include "grammar/vocabulary.h"
+#include "sampling/token_mask.h"
 
 namespace tabllm::cli {
 
@@ -43,7 +44,7 @@ int cmd_bench(int argc, char** argv) {
   std::unique_ptr<grammar::ConstraintFactory> formats;
   if (format) formats = std::make_unique<grammar::ConstraintFactory>(grammar::TokenVocabulary::from_tokenizer(engine.model->tokenizer()));
   const size_t n_vocab = static_cast<size_t>(c.n_vocab);
-  std::vector<float> logits(n_vocab), masked(n_vocab);
+  std::vector<float> logits(n_vocab);
   std::vector<uint32_t> allowed((n_vocab + 31) / 32);
   using clock = std::chrono::steady_clock;
   double best_prefill = 1e300, best_decode = 1e300, best_constrained = 1e300, best_mask = 1e300;
@@ -74,10 +75,9 @@ int cmd_bench(int argc, char** argv) {
         constraint = formats->constraint(*format);
         ++documents;
       }
+      std::fill(allowed.begin(), allowed.end(), 0u);
       constraint->allowed_tokens(allowed);
-      for (size_t id = 0; id < n_vocab; ++id)
-        masked[id] = allowed[id / 32] >> (id % 32) & 1u ? logits[id] : -std::numeric_limits<float>::infinity();
-      int32_t next = static_cast<int32_t>(std::max_element(masked.begin(), masked.end()) - masked.begin());
+      const int32_t next = argmax_allowed(logits.data(), allowed, c.n_vocab);  // as greedy generation chooses
       if (!constraint->accept(next)) throw Error("the format's constraint refused the token it allowed: " + std::to_string(next));
       mask_seconds += std::chrono::duration<double>(clock::now() - m0).count();
       const int32_t token[1] = {next};
