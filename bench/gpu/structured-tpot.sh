@@ -22,15 +22,11 @@ cpu=${CPU:-${specs[0]}}
 # shellcheck disable=SC2206
 schemas=(${SCHEMAS:-bench/structured/schemas/*.json})
 
-if [ ! -x build/bin/tabllm ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTABLLM_TESTS=OFF -DTABLLM_WERROR=OFF >/dev/null
-  ninja -C build tabllm >/dev/null
-fi
-mkdir -p "$models"
+source bench/gpu/synth.sh
 for spec in "${specs[@]}"; do
   shape=${spec%%:*} type=${spec#*:}
   file="$models/$shape-$type-llama3.gguf"
-  [ -f "$file" ] || build/bin/tabllm synth "$shape" "$file" --type "$type" --vocab "$vocab" --context 4096 >&2
+  synth_model "$shape" "$type" "$vocab" "$file" --context 4096
   for schema in "${schemas[@]}"; do
     tag="{\"file\":\"$shape-$type\",\"schema\":\"$(basename "$schema")\""
     if out=$(node js/bin/tabllm.mjs bench -m "$file" --backend webgpu --prompt-tokens "${PROMPT:-128}" --gen-tokens "${GEN:-128}" \

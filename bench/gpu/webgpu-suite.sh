@@ -20,15 +20,11 @@ models=${MODELS:-build/models/bench}
 specs=("$@")
 [ ${#specs[@]} -gt 0 ] || specs=(tinyllama-1.1b:q4_0 tinyllama-1.1b:q8_0 llama2-7b:q4_0)
 
-if [ ! -x build/bin/tabllm ]; then
-  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DTABLLM_TESTS=OFF -DTABLLM_WERROR=OFF >/dev/null
-  ninja -C build tabllm >/dev/null
-fi
-mkdir -p "$models"
+source bench/gpu/synth.sh
 for spec in "${specs[@]}"; do
   shape=${spec%%:*} type=${spec#*:}
   file="$models/$shape-$type.gguf"
-  [ -f "$file" ] || build/bin/tabllm synth "$shape" "$file" --type "$type" --vocab "$vocab" >&2
+  synth_model "$shape" "$type" "$vocab" "$file"
   # A model the backend refuses gets a line with its error instead of ending the suite.
   if out=$(node js/bin/tabllm.mjs bench -m "$file" --backend webgpu --prompt-tokens "${PROMPT:-512}" \
              --gen-tokens "${GEN:-128}" --repetitions "${REPS:-2}" 2>"$models/error.txt"); then
