@@ -10,7 +10,7 @@
 // it also adds the real Qwen3-Embedding-0.6B shape (28 layers, 1024 wide; a 2.4 GB f32 file in the temp folder).
 //
 //   node bench/embeddings/llama-compare.mjs --llama-src DIR [--llama-build DIR] [--bert-vocab ggml-vocab-bert-bge.gguf]
-//     [--qwen3-tokenizer DIR/tokenizer.json] [--threads 2]
+//     [--qwen3-tokenizer DIR/tokenizer.json] [--threads 2] [--only REGEX (the shapes it matches, e.g. qwen3)]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -27,6 +27,7 @@ const { values: opts } = parseArgs({
     'qwen3-tokenizer': { type: 'string' },
     cli: { type: 'string', default: path.join(root, 'build/bin/tabllm') },
     threads: { type: 'string', default: '2' },
+    only: { type: 'string' },
   },
 });
 const src = opts['llama-src'];
@@ -63,6 +64,8 @@ if (knowsQwen3) {
   // The real model's shape needs its real vocabulary size (151669), so only with the Qwen3 tokenizer.
   if (opts['qwen3-tokenizer']) for (const type of ['f32', 'q8_0']) models.push({ shape: 'qwen3-embedding-0.6b', type, vocab: opts['qwen3-tokenizer'] });
 }
+
+if (opts.only) models.splice(0, models.length, ...models.filter((m) => new RegExp(opts.only).test(m.shape)));
 
 const cosine = (a, b) => {
   let ab = 0, aa = 0, bb = 0;
