@@ -334,9 +334,7 @@ bool Generation::advance(const float* logits, std::string& chunk) {
   int32_t next;
   const float* choose_from = logits;
   if (request_.constraint && request_.logprobs < 0) {  // nothing reads masked logits: choose among the allowed
-    allowed_.resize((static_cast<size_t>(config_.n_vocab) + 31) / 32);
-    allowed_tokens(allowed_);
-    next = sampler_.sample_allowed(logits, allowed_, history_);
+    next = sampler_.sample_allowed(logits, refresh_allowed(), history_);
   } else {
     choose_from = constrained(logits);
     next = sampler_.sample(choose_from, history_);
@@ -349,11 +347,15 @@ bool Generation::advance(const float* logits, std::string& chunk) {
 const float* Generation::constrained(const float* logits) {
   if (!request_.constraint) return logits;
   // Disallowed tokens become -inf, so neither the sampler nor the logprobs see them.
+  masked_.resize(static_cast<size_t>(config_.n_vocab));
+  mask_logits(logits, refresh_allowed(), config_.n_vocab, masked_.data());
+  return masked_.data();
+}
+
+std::span<const uint32_t> Generation::refresh_allowed() {
   allowed_.resize((static_cast<size_t>(config_.n_vocab) + 31) / 32);
   allowed_tokens(allowed_);
-  masked_.resize(static_cast<size_t>(config_.n_vocab));
-  mask_logits(logits, allowed_, config_.n_vocab, masked_.data());
-  return masked_.data();
+  return allowed_;
 }
 
 bool Generation::advance_with_token(int32_t id, std::string& chunk) {

@@ -110,6 +110,8 @@ class Generation {
   void continue_with(int32_t next);
   // The logits with the constraint's disallowed tokens at -inf (or `logits` itself, unconstrained).
   const float* constrained(const float* logits);
+  // allowed_ as the constraint has it for the next token (a constraint must be set).
+  std::span<const uint32_t> refresh_allowed();
   // Speculative decoding: drafts at most `most` tokens after the pending one into pending_; false when
   // there are none to verify (off, no room, nothing found), and the step is a plain one.
   bool draft(int64_t most = SpeculativeParams::kMaxDraft, std::span<const int32_t> proposed = {});
