@@ -80,6 +80,38 @@ TEST(WebGpuPlan, OneTokenProductsOfBlockTypesRunTheWholeBlockKernel) {
   EXPECT_THROW(webgpu::parse_plan_options(R"({"matvec_blocks": 1})"), Error);
 }
 
+// 8-bit x (DOT8, where WGSL offers packed_4x8_integer_dot_product): matvec on rows of 32 units and more,
+// its workgroup no wider than a row's units, and half as wide on products of many workgroups.
+TEST(WebGpuPlan, EightBitXProductsChooseTheirThreads) {
+  const auto key = [](const std::string& spec) {
+    const webgpu::Plan plan = webgpu::build_op_plan(spec);
+    return plan.pipelines[plan.decode.at(0).pipeline].key;
+  };
+  const std::string q4 = R"({"op": "matmul", "types": ["q4_0"], "n_tokens": 1, "matvec_blocks": true, "matvec_rows": 8, "matvec_wg": 128, )";
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 1024, "dot8": true})"), "matvec+dot8:q4_0,rows=8,wg=32");
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 2048, "dot8": true})"), "matvec+dot8:q4_0,rows=8,wg=64");
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 4096, "dot8": true})"), "matvec+dot8:q4_0,rows=8,wg=128");
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 4096})"), "matvec:q4_0,rows=8,wg=128");
+  // 12,288 rows of 8 a workgroup: 1,536 workgroups, 1.5 x 1,024; 4,096 rows: 4 a workgroup, 1,024 of them.
+  EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=8,wg=64");
+  EXPECT_EQ(key(q4 + R"("rows": [4096], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=4,wg=128");
+  EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "matvec_min_groups": 1024})"), "matvec:q4_0,rows=8,wg=128");
+
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-q8_0.gguf");  // dim 64: 2 units
+  webgpu::PlanOptions o = webgpu::parse_plan_options(R"({"dot8": true, "context_size": 64})");
+  EXPECT_TRUE(o.dot8);
+  {
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);  // fewer than 32 units: the row kernel
+    EXPECT_TRUE(starts_with(plan.pipelines[find(plan.decode, "blk.0.qkv").pipeline].key, "matmul+"));
+  }
+  o.matvec_min_units = 0;
+  const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+  const std::string qkv = plan.pipelines[find(plan.decode, "blk.0.qkv").pipeline].key;
+  EXPECT_TRUE(starts_with(qkv, "matvec+norm+multi+subgroups+dot8:") || starts_with(qkv, "matvec+norm+multi+dot8:")) << qkv;
+  EXPECT_NE(qkv.find("wg=32"), std::string::npos) << qkv;
+  EXPECT_THROW(webgpu::parse_plan_options(R"({"dot8": "yes"})"), Error);
+}
+
 TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   EXPECT_EQ(webgpu::parse_plan_options(R"({"matvec_rows": 4, "subgroups": true})").matvec_rows, 4);
   EXPECT_TRUE(webgpu::parse_plan_options(R"({"subgroups": true})").subgroups);

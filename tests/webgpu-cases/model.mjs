@@ -8,6 +8,7 @@
 import * as assert from './assert.mjs';
 import { bindTabllm } from '../../js/src/core/wasm.mjs';
 import { GpuModel } from '../../js/src/gpu/model_runner.mjs';
+import { planFeatures } from '../../js/src/gpu/limits.mjs';
 import { WebgpuRunner } from '../../js/src/runners/webgpu_runner.mjs';
 
 class MissingInput extends Error {}
@@ -37,13 +38,21 @@ export async function loadGpuModel(ctx, name, options = {}, device = ctx.device,
   return gpu;
 }
 
-/** Greedy stories260K of `type` for `count` tokens equal to the reference's first prompt. */
-export function storiesGreedyCase(type, count) {
+/**
+ * Greedy stories260K of `type` for `count` tokens equal to the reference's first prompt. With `dot8`, every
+ * product the whole-unit kernel can take runs it over 8-bit x (matvec_min_units 0), where WGSL offers it.
+ */
+export function storiesGreedyCase(type, count, { dot8 = false } = {}) {
   return {
-    name: `stories260K ${type}: greedy ${count} tokens on WebGPU equal the reference`,
+    name: `stories260K ${type}: greedy ${count} tokens on WebGPU equal the reference${dot8 ? ' (8-bit x in every whole-unit product)' : ''}`,
     async run(ctx) {
-      const model = await loadGpuModel(ctx, `stories260K-${type}`);
+      const model = await loadGpuModel(ctx, `stories260K-${type}`, dot8 ? { matvec_min_units: 0 } : {});
       try {
+        if (dot8) {
+          const keys = model.plan.pipelines.map((p) => p.key).filter((k) => k.includes('+dot8'));
+          ctx.note(`8-bit x pipelines: ${keys.join(' ') || 'none (no packed_4x8_integer_dot_product here)'}`);
+          if (planFeatures(ctx.device).dot8) assert.ok(keys.length >= 3, `8-bit x pipelines: ${keys.join(' ')}`);
+        }
         ctx.note(`dispatches per token: decode ${model.executor.dispatchCount('decode')}, prefill ${model.executor.dispatchCount('prefill')}; pipelines ${model.plan.pipelines.length}`);
         const ref = (await ctx.reference())[0];
         const t0 = performance.now();

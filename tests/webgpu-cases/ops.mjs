@@ -9,6 +9,7 @@
 // accumulated magnitude.
 import * as assert from './assert.mjs';
 import { PlanExecutor } from '../../js/src/gpu/executor.mjs';
+import { planFeatures } from '../../js/src/gpu/limits.mjs';
 
 // GGUF type ids and the relative error bound of a matrix product with each.
 export const TYPES = {
@@ -80,16 +81,43 @@ async function runOp(ctx, spec, inputs, outputs, { tokens = null, pos = 0 } = {}
 
 const silu = (v) => v / (1 + Math.exp(-v));
 
-async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false, blocks = false }) {
+// The types matvec.wgsl decodes whole units of (plan.cpp's matvec_weight_type).
+const MATVEC_TYPES = new Set(['q4_0', 'q8_0', 'q4_k', 'q5_k', 'q6_k']);
+
+// x as matvec.wgsl's DOT8 takes it: each unit of 32 values (times g under NORM) rounded to 8-bit integers
+// on a scale of max |v| / 127, in the same f32 steps; the result is those integers times the scale, times
+// the RMSNorm factor under NORM, so the reference then differs from the kernel by f32 summation only.
+function dot8Input(x, g, cols, nTokens, norm) {
+  const out = new Float32Array(x.length);
+  for (let t = 0; t < nTokens; t++) {
+    const row = x.subarray(t * cols, (t + 1) * cols);
+    let ss = 0;
+    for (const v of row) ss += v * v;
+    const scale = norm ? 1 / Math.sqrt(ss / cols + EPS) : 1;
+    for (let u = 0; u < cols; u += 32) {
+      const v = Array.from({ length: 32 }, (_, i) => (norm ? Math.fround(row[u + i] * g[u + i]) : row[u + i]));
+      const m = Math.max(...v.map(Math.abs));
+      const inv = m > 0 ? Math.fround(127 / m) : 0;
+      const dx = Math.fround(m / 127);
+      for (let i = 0; i < 32; i++) out[t * cols + u + i] = roundEven(Math.fround(v[i] * inv)) * dx * scale;
+    }
+  }
+  return out;
+}
+const roundEven = (v) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
+
+async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false, blocks = false, dot8 = false }) {
   const { abi } = ctx;
   const weights = types.map((ty, i) => abi.randomWeights(TYPES[ty].id, rows[i], cols, 1000 + i * 7 + rows[i]));
   const x = random(nTokens * cols);
+  if (dot8) x.fill(0, 0, 32);  // a unit of zeros: scale 0
   const g = random(cols, 1.5);
   const gated = flags.includes('GATED');
   const outRows = gated ? rows[0] : rows.reduce((a, b) => a + b, 0);
   const yTokens = lastOnly ? 1 : nTokens;
   const y0 = random(yTokens * outRows);
-  const xin = flags.includes('NORM') ? abi.rmsnorm(x, g, cols, nTokens, EPS) : x;
+  const quantizedX = dot8 && blocks && tok === 1 && cols % 32 === 0 && types.every((ty) => MATVEC_TYPES.has(ty));
+  const xin = quantizedX ? dot8Input(x, g, cols, nTokens, flags.includes('NORM')) : flags.includes('NORM') ? abi.rmsnorm(x, g, cols, nTokens, EPS) : x;
   const parts = types.map((ty, i) => abi.matmul(TYPES[ty].id, weights[i], rows[i], cols, xin, nTokens));
   const gate = flags.includes('GELU') ? abi.geluTanh(parts[0]) : parts[0].map(silu);
   const ref = new Float32Array(yTokens * outRows);
@@ -110,12 +138,12 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   const want = flags.includes('SOFTCAP') ? abi.softCap(ref, softCap) : ref;
   const inputs = { x, g, y: y0 };
   weights.forEach((w, i) => { inputs[`w${i}`] = w; });
-  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups, matvec_blocks: blocks };
+  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups, matvec_blocks: blocks, dot8 };
   const { y } = await runOp(ctx, spec, inputs, { y: yTokens * outRows });
   // f32 summation error grows like sqrt(cols): the bounds hold for rows up to 128 values and scale beyond.
   const bound = Math.max(...types.map((ty) => TYPES[ty].bound)) * (flags.includes('NORM') || gated ? NORM_BOUND / TYPES.f32.bound : 1) *
     Math.max(1, Math.sqrt(cols / 128));
-  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}${blocks ? ' blocks' : ''}`;
+  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}${blocks ? ' blocks' : ''}${dot8 ? ' dot8' : ''}`;
   check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}${variant}`, y, want, bound);
 }
 
@@ -260,6 +288,32 @@ opCases.push({
       // A product with a type the kernel has no decoder for runs matmul.wgsl.
       await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], ...v });
     }
+  },
+});
+
+// The same kernel over x as 8-bit integers (DOT8, where WGSL offers packed_4x8_integer_dot_product), against
+// the reference on x rounded as the kernel rounds it (dot8Input), so each type's integer decoding is checked
+// to f32 summation; a unit of zeros (scale 0) among them.
+opCases.push({
+  name: 'matvec: one-token products over 8-bit x (dot4I8Packed) of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights',
+  async run(ctx) {
+    if (!planFeatures(ctx.device).dot8) {
+      ctx.note('matvec dot8: WGSL here has no packed_4x8_integer_dot_product; the 8-bit variant was not run');
+      return;
+    }
+    const subgroups = ctx.device.features.has('subgroups');
+    for (const matvecRows of [1, 4]) {
+      const v = { matvecRows, subgroups, blocks: true, dot8: true };
+      await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens: 1, flags: ['RESIDUAL'], ...v });
+      await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
+      await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
+      await matmulCase(ctx, { types: ['q6_k'], rows: [29], cols: 256, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5, ...v });
+      await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], ...v });
+      await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens: 1, flags: ['RESIDUAL'], ...v });
+      await matmulCase(ctx, { types: ['q4_0'], rows: [5], cols: 2048 + 32, nTokens: 1, ...v });
+    }
+    await matmulCase(ctx, { types: ['q8_0'], rows: [13], cols: 96, nTokens: 3, flags: ['NORM', 'RESIDUAL'], matvecRows: 2, subgroups, blocks: true, dot8: true });
+    await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], matvecRows: 2, subgroups, blocks: true, dot8: true });
   },
 });
 

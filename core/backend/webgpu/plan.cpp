@@ -65,10 +65,15 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   if (gated) total_rows = c.w[0]->rows;
   while (rows_per_wg > 1 && total_rows / rows_per_wg < b.matvec_min_groups) rows_per_wg /= 2;
   // One token over weights that all have whole-unit decoders (rows of 32-value units): matvec.wgsl, which
-  // reads x once per ROWS rows. By default only on rows of at least one unit per thread: on shorter rows
-  // (the 1B models' 2048 columns at 128 threads) half the threads idle, and the H200 ran 8-15 % slower.
-  const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 && c.w[0]->cols / 32 >= b.matvec_min_units &&
+  // reads x once per ROWS rows. Without DOT8, by default only on rows of at least one unit per thread: on
+  // shorter rows (the 1B models' 2048 columns at 128 threads) half the threads idle, and the H200 ran 8-15 %
+  // slower. With DOT8 on rows of 32 units and more, the workgroup halved to the row's units: 64 threads on
+  // those 1B rows ran their step 23 % faster than `matmul` (docs/benchmarks.md).
+  const int64_t row_units = c.w[0]->cols / 32;
+  const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 && row_units >= b.matvec_min_units &&
                      std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
+  int matvec_threads = wg;
+  while (units && matvec_threads > 32 && row_units < matvec_threads) matvec_threads /= 2;
   // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
   // value reduced (the products, gate's and up's, and the sums of squares of NORM).
   auto shared_bytes = [&](int rows) {
@@ -82,12 +87,19 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   }
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
   if (units) {
-    spec = KernelSpec{"matvec", c.flags, {}, {{"WG", wg}, {"ROWS", rows_per_wg}}};
+    // With DOT8, a product of many workgroups (at least 1.5 × matvec_min_groups, a gated row counting twice)
+    // takes half the threads, each with twice the units: on the H200 the 7B/8B qkv and gate/up products ran 11-16 %
+    // faster so, while those of 4,096 rows (1,024 workgroups) ran 5-17 % slower (docs/benchmarks.md).
+    const int64_t row_reads = (gated ? 2 : 1) * total_rows;
+    if (b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
+      matvec_threads /= 2;
+    spec = KernelSpec{"matvec", c.flags, {}, {{"WG", matvec_threads}, {"ROWS", rows_per_wg}}};
   } else if (!tiled) {
     spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
   }
   if (!tiled) {
     if (b.subgroups) spec.flags.push_back("SUBGROUPS");
+    if (units && b.dot8) spec.flags.push_back("DOT8");
     const int64_t bytes = shared_bytes(rows_per_wg);
     if (bytes > b.limits().max_compute_workgroup_storage_size)
       throw Error("the row matrix kernel needs " + std::to_string(bytes) + " bytes of workgroup memory; this device allows " +
@@ -341,7 +353,7 @@ void check_options(const PlanOptions& o) {
   if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
   if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8) throw Error("matvec_rows must be 1, 2, 4 or 8");
   if (o.matvec_min_groups < 0) throw Error("matvec_min_groups must be >= 0");
-  if (o.matvec_min_units < -1) throw Error("matvec_min_units must be >= 0, or -1 for matvec_wg");
+  if (o.matvec_min_units < -1) throw Error("matvec_min_units must be >= 0, or -1 for the default (32 with dot8, else matvec_wg)");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
   // The verify list's products read each weight once for all its tokens (the row kernel's TOK).
   if (o.verify_batch < 0 || o.verify_batch > 16) throw Error("verify_batch must be in [0, 16] (0: no verify list), got " + std::to_string(o.verify_batch));
@@ -375,7 +387,8 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   b.matvec_min_groups = o.matvec_min_groups;
   b.subgroups = o.subgroups;
   b.matvec_blocks = o.matvec_blocks;
-  b.matvec_min_units = o.matvec_min_units < 0 ? o.matvec_wg : o.matvec_min_units;
+  b.dot8 = o.dot8;
+  b.matvec_min_units = o.matvec_min_units >= 0 ? o.matvec_min_units : o.dot8 ? 32 : o.matvec_wg;
   Plan& plan = b.plan;
   plan.kind = "model";
   plan.max_batch = B;
@@ -604,6 +617,9 @@ Plan build_op(const json& s) {
     b.matvec_rows = s.value("matvec_rows", 1);
     b.subgroups = s.value("subgroups", false);
     b.matvec_blocks = s.value("matvec_blocks", false);
+    b.dot8 = s.value("dot8", false);
+    b.matvec_min_groups = s.value("matvec_min_groups", int64_t{0});
+    b.matvec_wg = s.value("matvec_wg", b.matvec_wg);
     c.soft_cap = s.value("soft_cap", 0.0f);
     emit_matmul(b, list, step, c);
   } else if (op == "embed") {
@@ -707,12 +723,15 @@ PlanOptions parse_plan_options(const std::string& text) {
     } else if (key == "matvec_blocks") {
       if (!value.is_boolean()) throw Error("matvec_blocks must be true or false (one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K through matvec.wgsl)");
       o.matvec_blocks = value.get<bool>();
+    } else if (key == "dot8") {
+      if (!value.is_boolean()) throw Error("dot8 must be true or false (whether WGSL offers packed_4x8_integer_dot_product: one-token products over 8-bit x)");
+      o.dot8 = value.get<bool>();
     }
     else if (key == "kv_type") {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_min_groups, subgroups, matvec_blocks, matvec_min_units, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_min_groups, subgroups, dot8, matvec_blocks, matvec_min_units, kv_type)");
   }
   return o;
 }

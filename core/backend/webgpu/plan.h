@@ -70,12 +70,13 @@ struct PlanOptions {
   int64_t matvec_min_groups = 1024;  // halved while a product would have fewer workgroups than this
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
   bool matvec_blocks = true; // one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K weights run matvec.wgsl (whole blocks)
-  int64_t matvec_min_units = -1;  // on rows of at least this many 32-value units (-1: one per thread, matvec_wg)
+  int64_t matvec_min_units = -1;  // on rows of at least this many 32-value units (-1: 32 with dot8, else matvec_wg)
+  bool dot8 = false;         // WGSL has packed_4x8_integer_dot_product: those products take x as 8-bit integers
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32
 };
 
 // Parses {"limits": {"maxStorageBufferBindingSize": ..., ...}, "context_size": ..., "max_batch": ..., "verify_batch": ...,
-// "top_k": ..., "subgroups": true, "kv_type": "f16"}; unknown keys are errors.
+// "top_k": ..., "subgroups": true, "dot8": true, "kv_type": "f16"}; unknown keys are errors.
 PlanOptions parse_plan_options(const std::string& json);
 
 // Bytes of one position's key (or value) row of one layer in the GPU's KV cache of `type` (kv_<type>.wgsl:

@@ -65,6 +65,7 @@ class Builder {
   int matvec_rows = 1;  // and the output rows each computes, at most:
   int64_t matvec_min_groups = 0;  // fewer while a product would have fewer workgroups than this
   bool subgroups = false;
+  bool dot8 = false;  // matvec.wgsl over x as 8-bit integers (DOT8)
   bool matvec_blocks = false;  // one-token products of the types matvec.wgsl decodes run it,
   int64_t matvec_min_units = 0;  // on rows of at least this many 32-value units
 

@@ -30,3 +30,21 @@ export const OPTIONAL_FEATURES = ['subgroups', 'timestamp-query'];
 export function requiredFeatures(adapter) {
   return OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
 }
+
+// WGSL language features of a device's GPU instance: in a browser navigator.gpu's; in Node the instance
+// that made the device records its own (node_device.mjs), since Node has no navigator.gpu.
+const languageFeatures = new WeakMap();
+
+/** Records the WGSL language features of the GPU instance that made `device`. */
+export function recordLanguageFeatures(device, features) {
+  if (features) languageFeatures.set(device, features);
+}
+
+/**
+ * The plan options that follow what a device offers: `subgroups` (the feature) and `dot8` (WGSL's
+ * packed_4x8_integer_dot_product: one-token products over 8-bit x).
+ */
+export function planFeatures(device) {
+  const wgsl = languageFeatures.get(device) ?? globalThis.navigator?.gpu?.wgslLanguageFeatures;
+  return { subgroups: device.features.has('subgroups'), dot8: !!wgsl?.has('packed_4x8_integer_dot_product') };
+}

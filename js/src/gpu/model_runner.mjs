@@ -4,6 +4,7 @@
 // of tokenizing and of any sampling that needs the logits (see docs/webgpu.md).
 import { importNodeOnly } from '../node_only.mjs';
 import { PlanExecutor } from './executor.mjs';
+import { planFeatures } from './limits.mjs';
 
 export class GpuModel {
   /**
@@ -11,12 +12,12 @@ export class GpuModel {
    *   file (header-only: tabllm.loadModelHeader), which plans from the header it parsed
    * @param {GPUDevice} device
    * @param {{size: number, read: (offset: number, size: number) => Promise<Uint8Array>}} file the GGUF file
-   * @param {object} options plan options (limits, context_size, max_batch, top_k; `subgroups` defaults to
-   *   whether the device has that feature)
+   * @param {object} options plan options (limits, context_size, max_batch, top_k; `subgroups` and `dot8`
+   *   default to what the device offers: limits.mjs planFeatures)
    */
   static async load(model, device, file, options = {}) {
     const { onLost, ...planOptions } = options;
-    const { plan, blob } = model.planWebgpu({ subgroups: device.features.has('subgroups'), ...planOptions });
+    const { plan, blob } = model.planWebgpu({ ...planFeatures(device), ...planOptions });
     const executor = await PlanExecutor.create(device, plan, blob, { onLost });
     await executor.uploadWeights((offset, size) => file.read(offset, size));
     return new GpuModel(executor);

@@ -3,7 +3,7 @@
 // Chromium's copy when nothing else is configured (set TABLLM_WEBGPU_ADAPTER=native to keep the system's).
 
 import { importNodeOnly } from '../node_only.mjs';
-import { planLimits, requiredFeatures, requiredLimits } from './limits.mjs';
+import { planLimits, recordLanguageFeatures, requiredFeatures, requiredLimits } from './limits.mjs';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -41,5 +41,6 @@ export async function requestNodeDevice({ features = [], dawnFlags = [] } = {}) 
     requiredFeatures: [...requiredFeatures(adapter), ...features.filter((f) => adapter.features.has(f))],
   });
   instances.add(adapter);
+  recordLanguageFeatures(device, gpu.wgslLanguageFeatures);
   return { gpu, adapter, device, limits: planLimits(device.limits) };
 }

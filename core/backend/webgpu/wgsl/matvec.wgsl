@@ -4,6 +4,9 @@
 // once per $ROWS rows (matmul.wgsl reads it again for every row), and each unit's weights come as whole
 // aligned words instead of 8 values assembled per read. Same parameters and flags as matmul.wgsl with one
 // token per workgroup (workgroup z is the token; with last_only, the step's last, written as y row 0).
+// DOT8: each thread quantizes its unit of x to 8-bit integers with one scale (as the CPU's SIMD kernels and
+// llama.cpp do) and multiplies 4 values per dot4I8Packed (`wN_dot32i8`), instead of converting every weight
+// to f32: on the one-token products the conversions, not the bytes, bound the f32 kernel.
 // Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), tokens).
 const WG: u32 = $WGu;
 const ROWS: u32 = $ROWSu;
@@ -26,6 +29,16 @@ fn dot_w(row: u32, u: u32, xv: array<vec4<f32>, 8>, xsum: f32) -> f32 {
 //#endif
   return w0_dot32(row * P.row_bytes0, u, xv, xsum);
 }
+
+//#if DOT8
+fn dot_w8(row: u32, u: u32, xq: array<u32, 8>, xqsum: i32) -> f32 {
+//#if MULTI
+  if (row >= P.rows0 + P.rows1) { return w2_dot32i8((row - P.rows0 - P.rows1) * P.row_bytes2, u, xq, xqsum); }
+  if (row >= P.rows0) { return w1_dot32i8((row - P.rows0) * P.row_bytes1, u, xq, xqsum); }
+//#endif
+  return w0_dot32i8(row * P.row_bytes0, u, xq, xqsum);
+}
+//#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
@@ -60,6 +73,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       xv[i] = v;
       xs += v;
     }
+//#if DOT8
+    var amax = vec4<f32>(0.0);
+    for (var i = 0u; i < 8u; i++) { amax = max(amax, abs(xv[i])); }
+    let m = max(max(amax.x, amax.y), max(amax.z, amax.w));
+    let inv = select(0.0, 127.0 / m, m > 0.0);
+    var xq: array<u32, 8>;
+    var xqsum = 0;
+    for (var i = 0u; i < 8u; i++) {
+      xq[i] = pack4xI8(vec4<i32>(round(xv[i] * inv)));
+      xqsum += dot4I8Packed(xq[i], 0x01010101u);
+    }
+    let dx = m / 127.0;
+    for (var r = 0u; r < ROWS; r++) {
+      let row = min(row0 + r, P.rows - 1u);
+      part[r] += dx * dot_w8(row, u, xq, xqsum);
+//#if GATED
+      part[ROWS + r] += dx * w1_dot32i8(row * P.row_bytes1, u, xq, xqsum);
+//#endif
+    }
+//#else
     // The sum of the unit's x, for the offsets and minimums of the block types (d * (q - 8), d*sc*q - m).
     let xsum = xs.x + xs.y + xs.z + xs.w;
     for (var r = 0u; r < ROWS; r++) {
@@ -70,6 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       part[ROWS + r] += w1_dot32(row * P.row_bytes1, u, xv, xsum);
 //#endif
     }
+//#endif
   }
 
 //#if SUBGROUPS
