@@ -60,7 +60,7 @@ before(async () => {
 after(() => ctx?.device.destroy());
 
 const cases = [
-  storiesGreedyCase('f32', 64), storiesGreedyCase('q8_0', 64), storiesGreedyCase('q8_0', 64, { dot8: true }), splitCase, cannotFitCase,
+  storiesGreedyCase('f32', 64), storiesGreedyCase('q8_0', 64), storiesGreedyCase('q8_0', 24, { dot8: true }), splitCase, cannotFitCase,
   cpuParityCase('qwen2'), cpuParityCase('qwen3', { countObjects: true }), deviceLossCase,
   cpuParityCase('llama', { type: 'q4_k_m' }), cpuParityCase('llama', { type: 'q3_k' }), cpuParityCase('llama', { type: 'iq4_xs' }),
   constrainedCase('json_schema'), constrainedCase('regex', { again: true }),
