@@ -190,7 +190,7 @@ std::string compose_kernel(const KernelSpec& spec) {
     var.insert(var.begin(), 'w');  // (not "w" + ...: GCC 12 warns falsely about that concatenation)
     std::string text = std::string(wgsl_source("weight_bytes"));
     if (units) text += wgsl_source("matvec_words");
-    code += replace_all(text + preprocess(decoder, wgsl_source(decoder), spec.flags), "$W", var);
+    code += replace_all(text + std::string(wgsl_source(decoder)), "$W", var);
   }
   if (!spec.kv.empty()) {
     kv_group(spec.kv);  // a known type

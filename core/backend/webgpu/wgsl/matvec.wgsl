@@ -1,12 +1,12 @@
 // One-token matrix-vector products, y[r] = sum_c W[r][c] * x[c], over whole 32-value units of the weights
-// (`wN_dot32`, matvec_<type>.wgsl): thread i takes units i, i + WG, ... of the row, loads those 32 values of
+// (`wN_unit`, matvec_<type>.wgsl): thread i takes units i, i + WG, ... of the row, loads those 32 values of
 // x once (normalized under NORM) and multiplies them with each of the workgroup's $ROWS rows, so x is read
 // once per $ROWS rows (matmul.wgsl reads it again for every row), and each unit's weights come as whole
 // aligned words instead of 8 values assembled per read. Same parameters and flags as matmul.wgsl with one
 // token per workgroup (workgroup z is the token; with last_only, the step's last, written as y row 0).
-// DOT8: each thread quantizes its unit of x to 8-bit integers with one scale (as the CPU's SIMD kernels and
-// llama.cpp do) and multiplies 4 values per dot4I8Packed (`wN_dot32i8`), instead of converting every weight
-// to f32: on the one-token products the conversions, not the bytes, bound the f32 kernel.
+// DOT8: each thread rounds its unit of x to 8-bit integers on one scale (as the CPU's SIMD kernels and
+// llama.cpp do) and multiplies 4 values per dot4I8Packed, instead of converting every weight to f32: on the
+// one-token products those conversions, not the bytes, bound the f32 kernel.
 // Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), tokens).
 const WG: u32 = $WGu;
 const ROWS: u32 = $ROWSu;
@@ -22,21 +22,40 @@ const K: u32 = NV * ROWS + 1u;
 const K: u32 = NV * ROWS;
 //#endif
 
-fn dot_w(row: u32, u: u32, xv: array<vec4<f32>, 8>, xsum: f32) -> f32 {
+// A unit of a row as every weight type gives it (wN_unit): its 32 quants as bytes of 8 words (in the order
+// of x; small unsigned quants read the same as signed bytes), and sum w * x = scale.x * (q . x over the
+// first 16 values) + scale.y * (over the last 16) - offset.x * (sum of the first 16 x) - offset.y * (the last).
+struct Unit {
+  q: array<u32, 8>,
+  scale: vec2<f32>,
+  offset: vec2<f32>,
+}
+
+fn unit_of(row: u32, u: u32) -> Unit {
 //#if MULTI
-  if (row >= P.rows0 + P.rows1) { return w2_dot32((row - P.rows0 - P.rows1) * P.row_bytes2, u, xv, xsum); }
-  if (row >= P.rows0) { return w1_dot32((row - P.rows0) * P.row_bytes1, u, xv, xsum); }
+  if (row >= P.rows0 + P.rows1) { return w2_unit((row - P.rows0 - P.rows1) * P.row_bytes2, u); }
+  if (row >= P.rows0) { return w1_unit((row - P.rows0) * P.row_bytes1, u); }
 //#endif
-  return w0_dot32(row * P.row_bytes0, u, xv, xsum);
+  return w0_unit(row * P.row_bytes0, u);
+}
+
+// The unit times x, from x's 32 values and its sums over each half.
+fn unit_dot(w: Unit, xv: array<vec4<f32>, 8>, xsum: vec2<f32>) -> f32 {
+  var acc = vec2<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    acc += vec2<f32>(dot(sbytes4(w.q[k]), xv[k]), dot(sbytes4(w.q[k + 4u]), xv[k + 4u]));
+  }
+  return dot(w.scale, acc) - dot(w.offset, xsum);
 }
 
 //#if DOT8
-fn dot_w8(row: u32, u: u32, xq: array<u32, 8>, xqsum: i32) -> f32 {
-//#if MULTI
-  if (row >= P.rows0 + P.rows1) { return w2_dot32i8((row - P.rows0 - P.rows1) * P.row_bytes2, u, xq, xqsum); }
-  if (row >= P.rows0) { return w1_dot32i8((row - P.rows0) * P.row_bytes1, u, xq, xqsum); }
-//#endif
-  return w0_dot32i8(row * P.row_bytes0, u, xq, xqsum);
+// The same over x rounded to 8-bit integers (xq, and its sums over each half), in units of x's scale.
+fn unit_dot8(w: Unit, xq: array<u32, 8>, xqsum: vec2<f32>) -> f32 {
+  var acc = vec2<i32>(0);
+  for (var k = 0u; k < 4u; k++) {
+    acc += vec2<i32>(dot4I8Packed(w.q[k], xq[k]), dot4I8Packed(w.q[k + 4u], xq[k + 4u]));
+  }
+  return dot(w.scale, vec2<f32>(acc)) - dot(w.offset, xqsum);
 }
 //#endif
 
@@ -63,7 +82,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let xbase = xt * (P.x_stride / 4u);
   for (var u = tid; u < units; u += WG) {
     var xv: array<vec4<f32>, 8>;
-    var xs = vec4<f32>(0.0);
     for (var i = 0u; i < 8u; i++) {
       var v = x[xbase + 8u * u + i];
 //#if NORM
@@ -71,7 +89,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       v *= gnorm[8u * u + i];
 //#endif
       xv[i] = v;
-      xs += v;
     }
 //#if DOT8
     var amax = vec4<f32>(0.0);
@@ -79,31 +96,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let m = max(max(amax.x, amax.y), max(amax.z, amax.w));
     let inv = select(0.0, 127.0 / m, m > 0.0);
     var xq: array<u32, 8>;
-    var xqsum = 0;
+    var qsum = vec2<i32>(0);
     for (var i = 0u; i < 8u; i++) {
       xq[i] = pack4xI8(vec4<i32>(round(xv[i] * inv)));
-      xqsum += dot4I8Packed(xq[i], 0x01010101u);
+      qsum[i / 4u] += dot4I8Packed(xq[i], 0x01010101u);
     }
+    let xqsum = vec2<f32>(qsum);
     let dx = m / 127.0;
-    for (var r = 0u; r < ROWS; r++) {
-      let row = min(row0 + r, P.rows - 1u);
-      part[r] += dx * dot_w8(row, u, xq, xqsum);
-//#if GATED
-      part[ROWS + r] += dx * w1_dot32i8(row * P.row_bytes1, u, xq, xqsum);
-//#endif
-    }
 //#else
-    // The sum of the unit's x, for the offsets and minimums of the block types (d * (q - 8), d*sc*q - m).
-    let xsum = xs.x + xs.y + xs.z + xs.w;
+    // The sums of each half of the unit's x, for the types' offsets and minimums (d * (q - 8), d*sc*q - m).
+    var xs = vec2<f32>(0.0);
+    for (var i = 0u; i < 4u; i++) { xs += vec2<f32>(dot(xv[i], vec4<f32>(1.0)), dot(xv[i + 4u], vec4<f32>(1.0))); }
+//#endif
     for (var r = 0u; r < ROWS; r++) {
       // Rows past the end (the last workgroup's) read the last row and are not written.
       let row = min(row0 + r, P.rows - 1u);
-      part[r] += dot_w(row, u, xv, xsum);
+//#if DOT8
+      part[r] += dx * unit_dot8(unit_of(row, u), xq, xqsum);
 //#if GATED
-      part[ROWS + r] += w1_dot32(row * P.row_bytes1, u, xv, xsum);
+      part[ROWS + r] += dx * unit_dot8(w1_unit(row * P.row_bytes1, u), xq, xqsum);
+//#endif
+//#else
+      part[r] += unit_dot(unit_of(row, u), xv, xs);
+//#if GATED
+      part[ROWS + r] += unit_dot(w1_unit(row * P.row_bytes1, u), xv, xs);
+//#endif
 //#endif
     }
-//#endif
   }
 
 //#if SUBGROUPS
