@@ -266,28 +266,31 @@ opCases.push({
 
 // The whole-block one-token kernel (matvec.wgsl) for every type it decodes: rows of blocks at both word
 // alignments (Q4_0, Q8_0 and Q6_K blocks are 2-byte aligned), row counts that leave the last workgroup
-// partial, rows of more units than threads, tokens of a step as workgroups.
+// partial, rows of more units than threads, tokens of a step as workgroups; `variant` picks the reduction
+// and f32 or 8-bit x.
+async function matvecCases(ctx, variant) {
+  for (const matvecRows of [1, 4]) {
+    const v = { matvecRows, blocks: true, ...variant };
+    await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens: 1, flags: ['RESIDUAL'], ...v });
+    await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
+    await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
+    await matmulCase(ctx, { types: ['q6_k'], rows: [29], cols: 256, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5, ...v });
+    await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], ...v });
+    await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens: 1, flags: ['RESIDUAL'], ...v });
+    await matmulCase(ctx, { types: ['q4_0'], rows: [5], cols: 2048 + 32, nTokens: 1, ...v });
+  }
+  const v = { matvecRows: 2, blocks: true, ...variant };
+  await matmulCase(ctx, { types: ['q8_0'], rows: [13], cols: 96, nTokens: 3, flags: ['NORM', 'RESIDUAL'], ...v });
+  // A product with a type the kernel has no decoder for runs matmul.wgsl (and f32 x).
+  await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], ...v });
+}
+
 opCases.push({
   name: 'matvec: whole-block one-token products of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights',
   async run(ctx) {
     const reductions = ctx.device.features.has('subgroups') ? [false, true] : [false];
     if (reductions.length === 1) ctx.note('matvec: this device has no subgroups feature; the subgroupAdd variant was not run');
-    for (const subgroups of reductions) {
-      for (const matvecRows of [1, 4]) {
-        const v = { matvecRows, subgroups, blocks: true };
-        await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens: 1, flags: ['RESIDUAL'], ...v });
-        await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
-        await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
-        await matmulCase(ctx, { types: ['q6_k'], rows: [29], cols: 256, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5, ...v });
-        await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], ...v });
-        await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens: 1, flags: ['RESIDUAL'], ...v });
-        await matmulCase(ctx, { types: ['q4_0'], rows: [5], cols: 2048 + 32, nTokens: 1, ...v });
-      }
-      const v = { matvecRows: 2, subgroups, blocks: true };
-      await matmulCase(ctx, { types: ['q8_0'], rows: [13], cols: 96, nTokens: 3, flags: ['NORM', 'RESIDUAL'], ...v });
-      // A product with a type the kernel has no decoder for runs matmul.wgsl.
-      await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], ...v });
-    }
+    for (const subgroups of reductions) await matvecCases(ctx, { subgroups });
   },
 });
 
@@ -301,19 +304,7 @@ opCases.push({
       ctx.note('matvec dot8: WGSL here has no packed_4x8_integer_dot_product; the 8-bit variant was not run');
       return;
     }
-    const subgroups = ctx.device.features.has('subgroups');
-    for (const matvecRows of [1, 4]) {
-      const v = { matvecRows, subgroups, blocks: true, dot8: true };
-      await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens: 1, flags: ['RESIDUAL'], ...v });
-      await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
-      await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
-      await matmulCase(ctx, { types: ['q6_k'], rows: [29], cols: 256, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5, ...v });
-      await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], ...v });
-      await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens: 1, flags: ['RESIDUAL'], ...v });
-      await matmulCase(ctx, { types: ['q4_0'], rows: [5], cols: 2048 + 32, nTokens: 1, ...v });
-    }
-    await matmulCase(ctx, { types: ['q8_0'], rows: [13], cols: 96, nTokens: 3, flags: ['NORM', 'RESIDUAL'], matvecRows: 2, subgroups, blocks: true, dot8: true });
-    await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], matvecRows: 2, subgroups, blocks: true, dot8: true });
+    await matvecCases(ctx, { subgroups: ctx.device.features.has('subgroups'), dot8: true });
   },
 });
 
