@@ -273,7 +273,12 @@ test('Chromium without OPFS: the prefix cache and the KV pager keep their pages 
     await globalThis.engine.unload();
     const engine = await createEngine({ model: '/models/stories260K-f32.gguf', backend: 'wasm', wasmVariant: 'single', contextSize: 512, kvBudget: 256 * 640 });
     const reply = await engine.completions.create({ prompt: p, max_tokens: 300, temperature: 0, logit_bias: { 1: -100, 2: -100 } });
-    const stats = engine.kvPagerStats();
+    // The store writes a page to IndexedDB after the step that dropped it (bytesHeld until then): wait for it.
+    let stats = engine.kvPagerStats();
+    for (let i = 0; i < 200 && stats.store.pagesWritten + stats.store.writeFailures < stats.pagesOut; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      stats = engine.kvPagerStats();
+    }
     const during = await globalThis.idbStores();
     await engine.unload();
     return { usage: reply.usage, stats, during, after: await globalThis.idbStores() };
