@@ -72,8 +72,6 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const int64_t row_units = c.w[0]->cols / 32;
   const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 && row_units >= b.matvec_min_units &&
                      std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
-  int matvec_threads = wg;
-  while (units && matvec_threads > 32 && row_units < matvec_threads) matvec_threads /= 2;
   // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
   // value reduced (the products, gate's and up's, and the sums of squares of NORM).
   auto shared_bytes = [&](int rows) {
@@ -87,9 +85,12 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   }
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
   if (units) {
-    // With DOT8, a product of many workgroups (at least 1.5 × matvec_min_groups, a gated row counting twice)
-    // takes half the threads, each with twice the units: on the H200 the 7B/8B qkv and gate/up products ran 11-16 %
-    // faster so, while those of 4,096 rows (1,024 workgroups) ran 5-17 % slower (docs/benchmarks.md).
+    // Threads: no more than the row has units; with DOT8, a product of many workgroups (at least 1.5 ×
+    // matvec_min_groups, a gated row counting twice) takes half, each with twice the units: on the H200 the
+    // 7B/8B qkv and gate/up products ran 11-16 % faster so, while those of 4,096 rows (1,024 workgroups) ran
+    // 5-17 % slower (docs/benchmarks.md).
+    int matvec_threads = wg;
+    while (matvec_threads > 32 && row_units < matvec_threads) matvec_threads /= 2;
     const int64_t row_reads = (gated ? 2 : 1) * total_rows;
     if (b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
       matvec_threads /= 2;
