@@ -145,5 +145,38 @@ TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   EXPECT_NO_THROW(webgpu::build_model_plan(*model, o));
 }
 
+// Decode attention over slices does qkv_post's work (attention_split's POST) when the cache codec's groups lie
+// within heads: one dispatch less a layer. Prefill and verify keep qkv_post, as does fuse_qkv_post false.
+TEST(WebGpuPlan, DecodeAttentionDoesQkvPostsWork) {
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-f32.gguf");  // 5 layers, heads of 8
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  o.verify_batch = 4;
+  auto count = [](const std::vector<webgpu::Dispatch>& list, const std::string& suffix) {
+    return std::count_if(list.begin(), list.end(), [&](const webgpu::Dispatch& d) { return d.label.size() >= suffix.size() && d.label.compare(d.label.size() - suffix.size(), suffix.size(), suffix) == 0; });
+  };
+  for (const std::string type : {"f32", "f16", "q8_0"}) {
+    o.kv_type = type;
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+    // q8_0's blocks of 32 span 4 heads of 8: qkv_post stays.
+    const bool fused = type != "q8_0";
+    EXPECT_EQ(count(plan.decode, ".qkv_post"), fused ? 0 : 5) << type;
+    EXPECT_EQ(count(plan.prefill, ".qkv_post"), 5) << type;
+    EXPECT_EQ(count(plan.verify, ".qkv_post"), 5) << type;
+    const std::string& key = plan.pipelines[find(plan.decode, "blk.0.attention").pipeline].key;
+    EXPECT_EQ(starts_with(key, "attention_split+post"), fused) << key;
+  }
+  o.kv_type = "f16";
+  o.fuse_qkv_post = false;
+  const webgpu::Plan plain = webgpu::build_model_plan(*model, o);
+  EXPECT_EQ(count(plain.decode, ".qkv_post"), 5);
+  EXPECT_TRUE(starts_with(plain.pipelines[find(plain.decode, "blk.0.attention").pipeline].key, "attention_split,"));
+  EXPECT_FALSE(webgpu::parse_plan_options(R"({"fuse_qkv_post": false})").fuse_qkv_post);
+  o = webgpu::PlanOptions{};
+  o.context_size = 64;
+  o.attn_splits = 0;  // one workgroup per head: the one-pass kernel, after qkv_post
+  EXPECT_EQ(count(webgpu::build_model_plan(*model, o).decode, ".qkv_post"), 5);
+}
+
 }  // namespace
 }  // namespace tabllm

@@ -154,6 +154,43 @@ test('qkv_post stores each KV type bit for bit as the CPU cache does; q8_0 block
   }
 });
 
+test('decode attention doing qkv_post\'s work (POST) stores the bytes qkv_post stores and gives the output of the two dispatches', async (t) => {
+  if (skip) return skipOrFail(t, skip);
+  // Each KV type, GQA, RoPE pairs and halves, bias and q/k norms, the new position in a middle slice and
+  // in the first (most slices empty), a sliding window.
+  const cases = [
+    { nHeads: 4, nKv: 2, hd: 64, pos: 70, splits: 4, halves: false, flags: [] },
+    { nHeads: 8, nKv: 2, hd: 128, pos: 3, splits: 32, halves: true, flags: ['BIAS'] },
+    { nHeads: 4, nKv: 1, hd: 64, pos: 40, splits: 8, halves: true, flags: ['QKNORM'], window: 16 },
+  ];
+  for (const type of KV_TYPES) {
+    for (const { nHeads, nKv, hd, pos, splits, halves, flags, window = 0 } of cases) {
+      const context = pos + 3;
+      const kvDim = nKv * hd;
+      const qkvDim = (nHeads + 2 * nKv) * hd;
+      const qkv = random(qkvDim, 2);
+      const bias = random(qkvDim, 0.5);
+      const qknorm = random(2 * hd, 1.5);
+      const rope = abi.ropeTable(context, hd, 10000, null, 1, 1);
+      const k = gpuLayout(type, abi.quantize(TYPE_ID[type], random(context * kvDim, 1)));
+      const v = gpuLayout(type, abi.quantize(TYPE_ID[type], random(context * kvDim, 1)));
+      const shape = { n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, rope_dims: hd, halves, n_tokens: 1, context, flags, kv_type: type };
+      const attention = { ...shape, op: 'attention', tq: 1, splits, window };
+      const two = await runOp({ ...shape, op: 'qkv_post' }, { qkv, bias, qknorm, rope, k, v }, ['qkv', 'k', 'v'], pos);
+      const want = await runOp(attention, { qkv: two.qkv, k: two.k, v: two.v }, ['out'], pos);
+      const got = await runOp({ ...attention, post: true }, { qkv, bias, qknorm, rope, k, v }, ['out', 'k', 'v'], pos);
+      const name = `${type} h=${nHeads}/${nKv} hd=${hd} pos=${pos} splits=${splits}${halves ? ' halves' : ''} ${flags.join('+')}${window ? ` window=${window}` : ''}`;
+      for (const which of ['k', 'v']) {
+        const first = got[which].findIndex((b, i) => b !== two[which][i]);
+        assert.equal(first, -1, `${name}: ${which} cache byte ${first} is ${got[which][first]}, qkv_post's ${two[which][first]}`);
+      }
+      const a = new Float32Array(got.out.buffer, 0, nHeads * hd), b = new Float32Array(want.out.buffer, 0, nHeads * hd);
+      const first = a.findIndex((x, i) => x !== b[i]);
+      assert.equal(first, -1, `${name}: output ${first} is ${a[first]}, the two dispatches' ${b[first]}`);
+    }
+  }
+});
+
 test('attention reads f16 and q8_0 caches as the CPU decodes them: decode (split and one pass) and tiled prefill', async (t) => {
   if (skip) return skipOrFail(t, skip);
   const cases = [

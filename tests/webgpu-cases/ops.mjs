@@ -147,8 +147,33 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}${variant}`, y, want, bound);
 }
 
-async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTokens, pos, factors = null, base = 10000, scale = 1, attnFactor = 1 }) {
+// qkv_post by the scalar reference: tokens pos.. of `qkv` (bias, q/k norms, RoPE), their q heads in place and
+// their k and v rows written into copies of the caches kIn, vIn (f32).
+function qkvPostRef(abi, { nHeads, nKv, hd, ropeDims, halves, flags, nTokens, pos, factors = null, base = 10000, scale = 1, attnFactor = 1 }, { qkv, bias, qknorm, kIn, vIn }) {
+  const qkvDim = (nHeads + 2 * nKv) * hd;
+  const kvDim = nKv * hd;
+  const q = new Float32Array(qkv);
+  const k = new Float32Array(kIn);
+  const v = new Float32Array(vIn);
+  for (let tt = 0; tt < nTokens; tt++) {
+    for (let s = 0; s < nHeads + 2 * nKv; s++) {
+      let head = qkv.slice(tt * qkvDim + s * hd, tt * qkvDim + (s + 1) * hd);
+      if (flags.includes('BIAS')) head = head.map((x, i) => x + bias[s * hd + i]);
+      if (s < nHeads + nKv) {
+        if (flags.includes('QKNORM')) head = abi.rmsnorm(head, qknorm.subarray(s < nHeads ? 0 : hd, s < nHeads ? hd : 2 * hd), hd, 1, EPS);
+        head = abi.rope(head, 1, hd, ropeDims, halves, pos + tt, base, factors, scale, attnFactor);
+      }
+      if (s < nHeads) q.set(head, tt * qkvDim + s * hd);
+      else if (s < nHeads + nKv) k.set(head, (pos + tt) * kvDim + (s - nHeads) * hd);
+      else v.set(head, (pos + tt) * kvDim + (s - nHeads - nKv) * hd);
+    }
+  }
+  return { q, k, v };
+}
+
+async function qkvPostCase(ctx, shape) {
   const { abi } = ctx;
+  const { nHeads, nKv, hd, ropeDims, halves, flags, nTokens, pos, factors = null, base = 10000, scale = 1, attnFactor = 1 } = shape;
   const context = pos + nTokens + 3;
   const qkvDim = (nHeads + 2 * nKv) * hd;
   const kvDim = nKv * hd;
@@ -158,28 +183,38 @@ async function qkvPostCase(ctx, { nHeads, nKv, hd, ropeDims, halves, flags, nTok
   const rope = abi.ropeTable(context, ropeDims, base, factors, scale, attnFactor);
   const kIn = random(context * kvDim);
   const vIn = random(context * kvDim);
-  const refQ = new Float32Array(qkv);
-  const refK = new Float32Array(kIn);
-  const refV = new Float32Array(vIn);
-  for (let tt = 0; tt < nTokens; tt++) {
-    for (let s = 0; s < nHeads + 2 * nKv; s++) {
-      let head = qkv.slice(tt * qkvDim + s * hd, tt * qkvDim + (s + 1) * hd);
-      if (flags.includes('BIAS')) head = head.map((v, i) => v + bias[s * hd + i]);
-      if (s < nHeads + nKv) {
-        if (flags.includes('QKNORM')) head = abi.rmsnorm(head, qknorm.subarray(s < nHeads ? 0 : hd, s < nHeads ? hd : 2 * hd), hd, 1, EPS);
-        head = abi.rope(head, 1, hd, ropeDims, halves, pos + tt, base, factors, scale, attnFactor);
-      }
-      if (s < nHeads) refQ.set(head, tt * qkvDim + s * hd);
-      else if (s < nHeads + nKv) refK.set(head, (pos + tt) * kvDim + (s - nHeads) * hd);
-      else refV.set(head, (pos + tt) * kvDim + (s - nHeads - nKv) * hd);
-    }
-  }
+  const ref = qkvPostRef(abi, shape, { qkv, bias, qknorm, kIn, vIn });
   const spec = { op: 'qkv_post', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, rope_dims: ropeDims, halves, n_tokens: nTokens, context, flags, eps: EPS };
   const out = await runOp(ctx, spec, { qkv, bias, qknorm, rope, k: kIn, v: vIn }, { qkv: qkv.length, k: kIn.length, v: vIn.length }, { pos });
   const name = `qkv_post h=${nHeads}/${nKv} hd=${hd} rope=${ropeDims}${halves ? ' halves' : ' pairs'}${factors ? ' factors' : ''}${attnFactor !== 1 ? ` attn_factor=${attnFactor}` : ''} ${flags.join('+') || 'plain'}`;
-  check(ctx, `${name} q`, out.qkv, refQ, ROPE_BOUND);
-  check(ctx, `${name} k`, out.k, refK, ROPE_BOUND);
-  check(ctx, `${name} v`, out.v, refV, ROPE_BOUND);
+  check(ctx, `${name} q`, out.qkv, ref.q, ROPE_BOUND);
+  check(ctx, `${name} k`, out.k, ref.k, ROPE_BOUND);
+  check(ctx, `${name} v`, out.v, ref.v, ROPE_BOUND);
+}
+
+// Decode attention doing qkv_post's work (attention_split's POST) against qkv_post's reference, then attention's.
+async function postAttentionCase(ctx, shape) {
+  const { abi } = ctx;
+  const { nHeads, nKv, hd, ropeDims, halves, flags, pos, splits, window = 0, base = 10000 } = shape;
+  const context = pos + 3;
+  const qkvDim = (nHeads + 2 * nKv) * hd;
+  const kvDim = nKv * hd;
+  const qkv = random(qkvDim, 2);
+  const bias = random(qkvDim, 0.5);
+  const qknorm = random(2 * hd, 1.5);
+  const rope = abi.ropeTable(context, ropeDims, base, null, 1, 1);
+  const kIn = random(context * kvDim);
+  const vIn = random(context * kvDim);
+  const ref = qkvPostRef(abi, { ...shape, nTokens: 1 }, { qkv, bias, qknorm, kIn, vIn });
+  const scale = Math.fround(1 / Math.sqrt(hd));
+  const refOut = abi.attention(ref.q, qkvDim, 1, nHeads, nKv, hd, ref.k, ref.v, pos, { scale, window });
+  const spec = { op: 'attention', post: true, n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, rope_dims: ropeDims, halves, n_tokens: 1, context,
+                 flags, eps: EPS, tq: 1, splits, scale, window };
+  const out = await runOp(ctx, spec, { qkv, bias, qknorm, rope, k: kIn, v: vIn }, { out: refOut.length, k: kIn.length, v: vIn.length }, { pos });
+  const name = `attention+qkv_post h=${nHeads}/${nKv} hd=${hd} pos=${pos} splits=${splits}${halves ? ' halves' : ' pairs'} ${flags.join('+') || 'plain'}${window ? ` window=${window}` : ''}`;
+  check(ctx, `${name} out`, out.out, refOut, ATTN_BOUND);
+  check(ctx, `${name} k`, out.k, ref.k, ROPE_BOUND);
+  check(ctx, `${name} v`, out.v, ref.v, ROPE_BOUND);
 }
 
 async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq, splits = 0, scale = Math.fround(1 / Math.sqrt(hd)), softCap = 0, window = 0 }) {
@@ -371,6 +406,17 @@ opCases.push({
     await attentionCase(ctx, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1, splits: 16 });    // most slices empty
     await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1, splits: 4 });  // 38 positions a slice
     await attentionCase(ctx, { nHeads: 2, nKv: 1, hd: 128, nTokens: 1, pos: 300, tq: 1, splits: 3 }); // chunks within a slice, hd > threads
+  },
+});
+
+opCases.push({
+  name: 'attention: decode over slices doing qkv_post\'s work (bias, q/k RMSNorm, RoPE, KV append) in the same dispatch',
+  async run(ctx) {
+    await postAttentionCase(ctx, { nHeads: 8, nKv: 4, hd: 8, ropeDims: 8, halves: false, flags: [], pos: 0, splits: 16 });  // stories260K, first token
+    await postAttentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 8, halves: false, flags: [], pos: 150, splits: 4 });  // partial RoPE
+    await postAttentionCase(ctx, { nHeads: 2, nKv: 1, hd: 128, ropeDims: 128, halves: true, flags: ['BIAS'], pos: 300, splits: 3 });
+    await postAttentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, ropeDims: 64, halves: true, flags: ['QKNORM'], pos: 70, splits: 8, window: 20 });
+    await postAttentionCase(ctx, { nHeads: 2, nKv: 1, hd: 256, ropeDims: 256, halves: true, flags: ['BIAS', 'QKNORM'], pos: 33, splits: 32, base: 1000000 });
   },
 });
 

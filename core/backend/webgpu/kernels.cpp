@@ -105,9 +105,12 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
 }
 
 // The shared WGSL a kernel reads beside its own: the matrix products' parameters, bindings and reduction;
-// the encoder kernels' encoder_seqs (binding 2, `seqs`) and workgroup_reduce.
-std::vector<const char*> shared_pieces(std::string_view kernel) {
+// the per-head work after the Q,K,V product; the encoder kernels' encoder_seqs (binding 2, `seqs`) and
+// workgroup_reduce.
+std::vector<const char*> shared_pieces(const KernelSpec& spec) {
+  const std::string_view kernel = spec.kernel;
   if (kernel == "matmul" || kernel == "matvec") return {"product_io", "product_reduce"};
+  if (kernel == "qkv_post" || (kernel == "attention_split" && has_flag(spec.flags, "POST"))) return {"qkv_head"};
   if (kernel == "matmul_tiled") return {"product_io"};
   if (kernel == "encoder_embed") return {"encoder_seqs"};
   if (kernel == "encoder_qkv" || kernel == "encoder_attention" || kernel == "encoder_pool") return {"encoder_seqs", "workgroup_reduce"};
@@ -176,7 +179,7 @@ std::string compose_kernel(const KernelSpec& spec) {
   if (spec.kernel != "sample" && spec.kernel != "kv_shift") code += wgsl_source("step");  // those two read no step buffer
   code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags), spec.constants);
   // Module-scope declarations may come in any order: the pieces follow the kernel, under its flags.
-  for (const char* piece : shared_pieces(spec.kernel)) code += preprocess(piece, wgsl_source(piece), spec.flags);
+  for (const char* piece : shared_pieces(spec)) code += preprocess(piece, wgsl_source(piece), spec.flags);
   for (size_t i = 0; i < spec.weights.size(); ++i) {
     const TensorType type = spec.weights[i];
     if (!gpu_weight_type(type))
@@ -195,7 +198,7 @@ std::string compose_kernel(const KernelSpec& spec) {
   if (!spec.kv.empty()) {
     kv_group(spec.kv);  // a known type
     const std::string codec = "kv_" + spec.kv;
-    const bool writes = spec.kernel == "qkv_post" || spec.kernel == "kv_shift";
+    const bool writes = spec.kernel == "qkv_post" || spec.kernel == "kv_shift" || (spec.kernel == "attention_split" && has_flag(spec.flags, "POST"));
     const std::string text = preprocess(codec, wgsl_source(codec), writes ? std::vector<std::string>{"STORE"} : std::vector<std::string>{});
     code += wgsl_source("kv_common");
     code += replace_all(text, "$C", "kcache");

@@ -40,6 +40,12 @@ std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
     if (has("QKNORM")) l.push_back({8, R});
     return l;
   }
+  if (s.kernel == "attention_split" && has("POST")) {
+    std::vector<LayoutEntry> l = {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}, {5, W}, {6, W}};
+    if (has("BIAS")) l.push_back({7, R});
+    if (has("QKNORM")) l.push_back({8, R});
+    return l;
+  }
   if (s.kernel == "attention" || s.kernel == "attention_split") return {{0, U}, {1, R}, {2, R}, {3, W}, {5, R}, {6, R}};
   if (s.kernel == "attention_combine") return {{0, U}, {1, R}, {2, R}, {3, W}};
   if (s.kernel == "norm_add") return {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
@@ -241,20 +247,43 @@ void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const At
   list.push_back(std::move(d));
 }
 
+// qkv_post's inputs beyond the qkv rows and the cache, for decode attention to do its work (below).
+struct QkvPost {
+  Range rope;
+  const Range* bias = nullptr;
+  const Range* qknorm = nullptr;
+};
+
+// Whether decode attention over `splits` slices can do qkv_post's work (attention_split.wgsl's POST): each
+// of its workgroups stages one head, so the cache codec's groups must lie within heads.
+bool post_in_attention(const AttnShape& s, int tq, int splits) {
+  return tq == 1 && splits > 0 && s.kv.unit == s.head_dim;
+}
+
 // Attention for `tq` queries per workgroup. Decoding (tq = 1) with splits > 0 runs as attention_split over
-// `splits` slices of the cache into `part`, then attention_combine: two dispatches, but all SMs busy.
+// `splits` slices of the cache into `part`, then attention_combine: two dispatches, but all SMs busy. With
+// `post` (post_in_attention), attention_split also rotates q and k and appends k and v to the cache.
 void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, int tq, int splits, Range q, int64_t q_stride,
-                    Range out, Range k, Range v, Range part, const std::string& label) {
+                    Range out, Range k, Range v, Range part, const std::string& label, const QkvPost* post = nullptr) {
   const std::vector<uint32_t> words = {u32(s.n_heads), u32(s.n_kv_heads), u32(q_stride), u32(s.n_kv_heads * s.head_dim),
-                                       u32(s.n_heads * s.head_dim), f32_bits(s.scale), f32_bits(s.soft_cap), u32(s.window)};
+                                       u32(s.n_heads * s.head_dim), f32_bits(s.scale), f32_bits(s.soft_cap), u32(s.window),
+                                       u32(s.rope_pairs), s.halves ? 1u : 0u, f32_bits(s.eps)};
   const Range params = b.params(words);
   Dispatch d;
   d.label = label;
   d.groups[0] = u32(s.n_heads);
   if (tq == 1 && splits > 0) {
+    if (post && !post_in_attention(s, tq, splits)) throw Error("internal: qkv_post cannot run in this attention");
     const std::map<std::string, int64_t> constants = {{"WG", kWG}, {"HD", s.head_dim}, {"S", splits}};
-    d.pipeline = b.pipeline(KernelSpec{"attention_split", {}, {}, constants, s.kv.type});
+    std::vector<std::string> flags;
+    if (post) flags.push_back("POST");
+    if (post && post->bias) flags.push_back("BIAS");
+    if (post && post->qknorm) flags.push_back("QKNORM");
+    d.pipeline = b.pipeline(KernelSpec{"attention_split", flags, {}, constants, s.kv.type});
     d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, part), bind(5, k), bind(6, v)};
+    if (post) d.bindings.push_back(bind(4, post->rope));
+    if (post && post->bias) d.bindings.push_back(bind(7, *post->bias));
+    if (post && post->qknorm) d.bindings.push_back(bind(8, *post->qknorm));
     d.groups[1] = u32(splits);
     list.push_back(d);
     Dispatch c;
@@ -518,8 +547,11 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
         matmul(list, MatmulCall{p + "k", {&y.wk}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim, false, c.norm_eps, tok});
         matmul(list, MatmulCall{p + "v", {&y.wv}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim + kv_dim, false, c.norm_eps, tok});
       }
-      emit_qkv_post(b, list, step, shape, qkv, local ? rope_local : rope_global, kcache[l], vcache[l], c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr, p + "qkv_post");
-      emit_attention(b, list, step, shape, tq, verify ? 0 : o.attn_splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention");
+      const int splits = verify ? 0 : o.attn_splits;
+      const QkvPost post{local ? rope_local : rope_global, c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr};
+      const bool fused = o.fuse_qkv_post && post_in_attention(shape, tq, splits);
+      if (!fused) emit_qkv_post(b, list, step, shape, qkv, post.rope, kcache[l], vcache[l], post.bias, post.qknorm, p + "qkv_post");
+      emit_attention(b, list, step, shape, tq, splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention", fused ? &post : nullptr);
       block_out(list, p + "wo", y.wo, att, q_dim, y.attn_post_norm, tok);
       matmul(list, MatmulCall{p + "gate_up", {&y.gate, &y.up}, ffn_flags, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
       block_out(list, p + "down", y.down, ffn, c.ffn_dim, y.ffn_post_norm, tok);
@@ -638,17 +670,20 @@ Plan build_op(const json& s) {
     const Range qkv = act("qkv", n_tokens * qkv_dim);
     const Range k = b.bound_buffer("k", "activation", static_cast<uint64_t>(ctx) * kv.row_bytes);
     const Range v = b.bound_buffer("v", "activation", static_cast<uint64_t>(ctx) * kv.row_bytes);
+    // qkv_post's inputs; "post": true runs its work inside decode attention.
+    const auto flags = s.value("flags", std::vector<std::string>{});
+    const bool bias = std::find(flags.begin(), flags.end(), "BIAS") != flags.end();
+    const bool qkn = std::find(flags.begin(), flags.end(), "QKNORM") != flags.end();
+    const bool post = op == "qkv_post" || s.value("post", false);
+    const Range rope = post ? act("rope", ctx * rope_dims) : Range{};
+    const Range bias_r = post ? act("bias", qkv_dim) : Range{}, norm_r = post ? act("qknorm", 2 * hd) : Range{};
+    const QkvPost inputs{rope, bias ? &bias_r : nullptr, qkn ? &norm_r : nullptr};
     if (op == "qkv_post") {
-      const auto flags = s.value("flags", std::vector<std::string>{});
-      const bool bias = std::find(flags.begin(), flags.end(), "BIAS") != flags.end();
-      const bool qkn = std::find(flags.begin(), flags.end(), "QKNORM") != flags.end();
-      const Range rope = act("rope", ctx * rope_dims);
-      const Range bias_r = act("bias", qkv_dim), norm_r = act("qknorm", 2 * hd);
-      emit_qkv_post(b, list, step, shape, qkv, rope, k, v, bias ? &bias_r : nullptr, qkn ? &norm_r : nullptr, "qkv_post");
+      emit_qkv_post(b, list, step, shape, qkv, rope, k, v, inputs.bias, inputs.qknorm, "qkv_post");
     } else {
       const int splits = s.value("splits", 0);
       emit_attention(b, list, step, shape, s.value("tq", 1), splits, qkv, qkv_dim, act("out", n_tokens * n_heads * hd), k, v,
-                     act("part", n_heads * std::max(splits, 1) * (hd + 2)), "attention");
+                     act("part", n_heads * std::max(splits, 1) * (hd + 2)), "attention", post ? &inputs : nullptr);
     }
   } else if (op == "norm_add") {
     const int64_t dim = s.at("dim").get<int64_t>();
@@ -714,6 +749,7 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "tok_tile") o.tok_tile = value.get<int>();
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
+    else if (key == "fuse_qkv_post") o.fuse_qkv_post = value.get<bool>();
     else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
     else if (key == "matvec_rows") o.matvec_rows = value.get<int>();
     else if (key == "matvec_min_groups") o.matvec_min_groups = value.get<int64_t>();
@@ -732,7 +768,7 @@ PlanOptions parse_plan_options(const std::string& text) {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, matvec_wg, matvec_rows, matvec_min_groups, subgroups, dot8, matvec_blocks, matvec_min_units, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, fuse_qkv_post, matvec_wg, matvec_rows, matvec_min_groups, subgroups, dot8, matvec_blocks, matvec_min_units, kv_type)");
   }
   return o;
 }

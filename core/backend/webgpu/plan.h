@@ -65,6 +65,7 @@ struct PlanOptions {
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
+  bool fuse_qkv_post = true; // decode attention over slices also does qkv_post's work (one dispatch less a layer)
   int matvec_wg = 128;       // threads per workgroup in one-token matrix products
   int matvec_rows = 8;       // output rows per workgroup in one-token matrix products (1, 2, 4 or 8), at most:
   int64_t matvec_min_groups = 1024;  // halved while a product would have fewer workgroups than this

@@ -2,6 +2,10 @@
 // $Su equal slices of the positions the query sees ([0, pos], or its window), and writes a partial result —
 // running max m, sum of exp l and the unnormalized output acc — for attention_combine to merge. Splitting keeps every SM busy even with few
 // heads and makes the time grow with the context only by pos / S per workgroup.
+// POST: the step's qkv row as the Q,K,V product left it, so the work of qkv_post runs here (qkv_head.wgsl)
+// and decode has one dispatch less per layer: each workgroup rotates its q head; the slice that holds the new
+// position takes that position's key and value from the qkv row, as the cache codec rounds them, not from
+// the cache, which the first q head of each KV group writes (kv_<type>.wgsl: whole groups within a head).
 // Grid: (n_heads, S, 1). Partials: [head][slice][m, l, acc[HD]].
 struct Params {
   n_heads: u32,
@@ -12,6 +16,9 @@ struct Params {
   scale: f32,       // multiplies q·k (the model's attn_scale)
   soft_cap: f32,    // > 0: scores soft-capped after scaling (Gemma 2)
   window: u32,      // > 0: the query sees only its last `window` positions (sliding-window layers)
+  rope_pairs: u32,  // POST: as qkv_post.wgsl's
+  halves: u32,
+  eps: f32,
 }
 
 const WG: u32 = $WGu;
@@ -22,10 +29,23 @@ const LOW: f32 = -1.0e30;             // stands for -infinity
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> step: array<u32>;
-@group(0) @binding(2) var<storage, read> q: array<f32>;
+@group(0) @binding(2) var<storage, read> qkv: array<f32>;
 @group(0) @binding(3) var<storage, read_write> part: array<f32>;
+//#if POST
+@group(0) @binding(4) var<storage, read> rope: array<vec2<f32>>;  // [position][pair] (cos, sin)
+@group(0) @binding(5) var<storage, read_write> kcache: array<u32>;  // through kv_<type>.wgsl
+@group(0) @binding(6) var<storage, read_write> vcache: array<u32>;
+//#if BIAS
+@group(0) @binding(7) var<storage, read> bias: array<f32>;        // bq | bk | bv
+//#endif
+//#if QKNORM
+@group(0) @binding(8) var<storage, read> qknorm: array<f32>;      // q_norm | k_norm
+//#endif
+var<workgroup> head: array<f32, 3u * HD>;  // the q head, then the new position's key and value
+//#else
 @group(0) @binding(5) var<storage, read> kcache: array<u32>;  // read through kv_<type>.wgsl
 @group(0) @binding(6) var<storage, read> vcache: array<u32>;
+//#endif
 
 var<workgroup> qs: array<vec4<f32>, HD / 4u>;
 var<workgroup> sc: array<f32, WG>;
@@ -55,6 +75,64 @@ fn reduce_sum(v: f32, tid: u32) -> f32 {
   return r;
 }
 
+// Keys d*4 .. d*4 + 3 of position p (its cache elements from e), and value o of position p (element e).
+fn key4(p: u32, pos: u32, e: u32, d: u32) -> vec4<f32> {
+//#if POST
+  if (p == pos) {
+    let i = HD + 4u * d;
+    return vec4<f32>(head[i], head[i + 1u], head[i + 2u], head[i + 3u]);
+  }
+//#endif
+  return kcache_load4(e + 4u * d);
+}
+
+fn value(p: u32, pos: u32, e: u32, o: u32) -> f32 {
+//#if POST
+  if (p == pos) { return head[2u * HD + o]; }
+//#endif
+  return vcache_load(e);
+}
+
+//#if POST
+// The q head h, and where the slice holds the new position its key and value (rounded by the codec; the
+// first q head of the KV group stores them).
+fn post(h: u32, kv_off: u32, pos: u32, fresh: bool, tid: u32) {
+  let q_dim = P.n_heads * HD;
+  stage_head(0u, h * HD, h * HD, HD, tid);
+  if (fresh) {
+    stage_head(HD, q_dim + kv_off, q_dim + kv_off, HD, tid);
+    stage_head(2u * HD, q_dim + P.kv_dim + kv_off, q_dim + P.kv_dim + kv_off, HD, tid);
+  }
+  workgroupBarrier();
+//#if QKNORM
+  norm_heads(0u, 1u, HD, 0u, P.eps, tid);
+  norm_heads(HD, 1u, HD, HD, P.eps, tid);
+  workgroupBarrier();
+//#endif
+  rope_heads(0u, 2u, HD, P.rope_pairs, P.halves, pos, tid);
+  workgroupBarrier();
+  if (fresh) {
+    let store = h % (P.n_heads / P.n_kv_heads) == 0u;
+    let e = pos * P.kv_dim + kv_off;
+    for (var g = tid * kcache_group; g < HD; g += WG * kcache_group) {
+      var v: array<f32, kcache_group>;
+      for (var j = 0u; j < kcache_group; j++) { v[j] = head[HD + g + j]; }
+      if (store) { kcache_store(e + g, v); }
+      let r = kcache_round(v);
+      for (var j = 0u; j < kcache_group; j++) { head[HD + g + j] = r[j]; }
+    }
+    for (var g = tid * vcache_group; g < HD; g += WG * vcache_group) {
+      var v: array<f32, vcache_group>;
+      for (var j = 0u; j < vcache_group; j++) { v[j] = head[2u * HD + g + j]; }
+      if (store) { vcache_store(e + g, v); }
+      let r = vcache_round(v);
+      for (var j = 0u; j < vcache_group; j++) { head[2u * HD + g + j] = r[j]; }
+    }
+  }
+  workgroupBarrier();
+}
+//#endif
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let h = wid.x;
@@ -64,11 +142,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let per = (kv_len - first + S - 1u) / S;
   let p0 = min(kv_len, first + wid.y * per);
   let p1 = min(kv_len, p0 + per);
+  let pos = kv_len - 1u;
+  let base = (h * S + wid.y) * (HD + 2u);
+  if (p0 >= p1) {
+    // An empty slice (a short cache): a partial that weighs nothing, and none of the work below.
+    if (tid == 0u) {
+      part[base] = LOW;
+      part[base + 1u] = 0.0;
+    }
+    for (var o = tid; o < HD; o += WG) { part[base + 2u + o] = 0.0; }
+    return;
+  }
+//#if POST
+  post(h, kv_off, pos, p0 <= pos && pos < p1, tid);
+  for (var i = tid; i < HD / 4u; i += WG) {
+    let j = 4u * i;
+    qs[i] = vec4<f32>(head[j], head[j + 1u], head[j + 2u], head[j + 3u]) * P.scale;
+  }
+//#else
   let qbase = h * HD;
   for (var i = tid; i < HD / 4u; i += WG) {
     let j = qbase + 4u * i;
-    qs[i] = vec4<f32>(q[j], q[j + 1u], q[j + 2u], q[j + 3u]) * P.scale;
+    qs[i] = vec4<f32>(qkv[j], qkv[j + 1u], qkv[j + 2u], qkv[j + 3u]) * P.scale;
   }
+//#endif
   var m = LOW;
   var l = 0.0;
   var acc: array<f32, NO>;
@@ -79,7 +176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (p < p1) {
       s = 0.0;
       let k = p * P.kv_dim + kv_off;
-      for (var d = 0u; d < HD / 4u; d++) { s += dot(qs[d], kcache_load4(k + 4u * d)); }
+      for (var d = 0u; d < HD / 4u; d++) { s += dot(qs[d], key4(p, pos, k, d)); }
       s = soft_cap(s, P.soft_cap);
     }
     let m_new = max(m, reduce_max(s, tid));
@@ -94,12 +191,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (o < HD) {
         var a = acc[j] * c;
         let v = c0 * P.kv_dim + kv_off + o;
-        for (var jj = 0u; jj < chunk; jj++) { a += sc[jj] * vcache_load(v + jj * P.kv_dim); }
+        for (var jj = 0u; jj < chunk; jj++) { a += sc[jj] * value(c0 + jj, pos, v + jj * P.kv_dim, o); }
         acc[j] = a;
       }
     }
   }
-  let base = (h * S + wid.y) * (HD + 2u);
   if (tid == 0u) {
     part[base] = m;
     part[base + 1u] = l;

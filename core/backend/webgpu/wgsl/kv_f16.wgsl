@@ -14,9 +14,20 @@ fn $C_load4(e: u32) -> vec4<f32> {
   return vec4<f32>(unpack2x16float($C[w]), unpack2x16float($C[w + 1u]));
 }
 
+// A group's word, rounded as the CPU rounds.
+fn $C_word(v: array<f32, $C_group>) -> u32 {
+  return f16_bits(v[0]) | (f16_bits(v[1]) << 16u);
+}
+
+// A group as $C_load reads it back after $C_store.
+fn $C_round(v: array<f32, $C_group>) -> array<f32, $C_group> {
+  let r = unpack2x16float($C_word(v));
+  return array<f32, $C_group>(r.x, r.y);
+}
+
 //#if STORE
-// Elements e, e + 1 (e even), rounded as the CPU rounds them.
+// Elements e, e + 1 (e even).
 fn $C_store(e: u32, v: array<f32, $C_group>) {
-  $C[e >> 1u] = f16_bits(v[0]) | (f16_bits(v[1]) << 16u);
+  $C[e >> 1u] = $C_word(v);
 }
 //#endif

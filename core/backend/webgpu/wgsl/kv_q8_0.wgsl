@@ -18,23 +18,39 @@ fn $C_load4(e: u32) -> vec4<f32> {
                                          f32(extractBits(q, 16u, 8u)), f32(extractBits(q, 24u, 8u)));
 }
 
-//#if STORE
-// The block of elements e .. e + 31 (e a multiple of 32), quantized as core/quant quantize_q8_0 does:
-// d = max |v| / 127 (kept as f16), q = lround(v / d) computed as v * (1 / d) with the unrounded d.
-fn $C_store(e: u32, v: array<f32, $C_group>) {
+// A block's 9 words, quantized as core/quant quantize_q8_0 does: d = max |v| / 127 (kept as f16), q =
+// lround(v / d) computed as v * (1 / d) with the unrounded d.
+fn $C_block(v: array<f32, $C_group>) -> array<u32, 9> {
   var amax = 0.0;
   for (var j = 0u; j < 32u; j++) { amax = max(amax, abs(v[j])); }
   let d = div_rn(amax, 127.0);
   let inv = select(0.0, div_rn(1.0, d), d != 0.0);
-  let b = (e >> 5u) * 9u;
-  $C[b] = bitcast<u32>(f16_value(f16_bits(d)));
+  var words: array<u32, 9>;
+  words[0] = bitcast<u32>(f16_value(f16_bits(d)));
   for (var w = 0u; w < 8u; w++) {
     var word = 0u;
     for (var k = 0u; k < 4u; k++) {
       let q = i32(round_away(v[4u * w + k] * inv));
       word |= (u32(q) & 0xffu) << (8u * k);
     }
-    $C[b + 1u + w] = word;
+    words[1u + w] = word;
   }
+  return words;
+}
+
+// A block as $C_load reads it back after $C_store.
+fn $C_round(v: array<f32, $C_group>) -> array<f32, $C_group> {
+  let words = $C_block(v);
+  var r: array<f32, $C_group>;
+  for (var j = 0u; j < 32u; j++) { r[j] = bitcast<f32>(words[0]) * sbyte(words[1u + (j >> 2u)], j & 3u); }
+  return r;
+}
+
+//#if STORE
+// The block of elements e .. e + 31 (e a multiple of 32).
+fn $C_store(e: u32, v: array<f32, $C_group>) {
+  let words = $C_block(v);
+  let b = (e >> 5u) * 9u;
+  for (var w = 0u; w < 9u; w++) { $C[b + w] = words[w]; }
 }
 //#endif

@@ -1,5 +1,6 @@
 // After the fused Q,K,V product: per head and token, add the bias (qwen2), RMS-normalize q and k heads
-// (qwen3), rotate q and k by RoPE, keep q in place and append k and v to the layer's KV cache at pos + t.
+// (qwen3), rotate q and k by RoPE (qkv_head.wgsl), keep q in place and append k and v to the layer's KV
+// cache at pos + t. (Decode runs this inside attention_split instead: its POST flag.)
 // Workgroup wid.x takes q head wid.x (< n_heads), else a unit of UNIT consecutive values of the token's k,
 // then of its v row: whole heads and whole groups of the cache's codec (kv_<type>.wgsl: a q8_0 block may
 // span several heads, or cut through one), so every cache group is written by one thread.
@@ -55,44 +56,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     n = UNIT;
   }
   let base = t * P.qkv_stride + first;
-  for (var i = tid; i < n; i += WG) {
-    var v = qkv[base + i];
-//#if BIAS
-    v += bias[first + i];
-//#endif
-    head[i] = v;
-  }
+  stage_head(0u, base, first, n, tid);
   workgroupBarrier();
   if (kind < 2u) {
     let heads = n / hd;
 //#if QKNORM
-    let norm_base = select(hd, 0u, kind == 0u);
-    for (var h = 0u; h < heads; h++) {
-      var ss = 0.0;
-      for (var i = tid; i < hd; i += WG) { ss += head[h * hd + i] * head[h * hd + i]; }
-      red[tid] = ss;
-      for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        workgroupBarrier();
-        if (tid < s) { red[tid] += red[tid + s]; }
-      }
-      workgroupBarrier();
-      let scale = inverseSqrt(red[0] / f32(hd) + P.eps);
-      workgroupBarrier();
-      for (var i = tid; i < hd; i += WG) { head[h * hd + i] = head[h * hd + i] * scale * qknorm[norm_base + i]; }
-    }
+    norm_heads(0u, heads, hd, select(hd, 0u, kind == 0u), P.eps, tid);
     workgroupBarrier();
 //#endif
-    for (var j = tid; j < heads * P.rope_pairs; j += WG) {
-      let i = j % P.rope_pairs;
-      let h0 = (j / P.rope_pairs) * hd;
-      let a = h0 + select(2u * i, i, P.halves == 1u);
-      let b = h0 + select(2u * i + 1u, i + P.rope_pairs, P.halves == 1u);
-      let cs = rope[pos * P.rope_pairs + i];
-      let x0 = head[a];
-      let x1 = head[b];
-      head[a] = x0 * cs.x - x1 * cs.y;
-      head[b] = x0 * cs.y + x1 * cs.x;
-    }
+    rope_heads(0u, heads, hd, P.rope_pairs, P.halves, pos, tid);
   }
   workgroupBarrier();
   if (kind == 0u) {
