@@ -381,7 +381,7 @@ void check_options(const PlanOptions& o) {
   if (o.attn_tile < 1 || o.attn_tile > 16) throw Error("attn_tile must be in [1, 16]");
   if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
   if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
-  if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8) throw Error("matvec_rows must be 1, 2, 4 or 8");
+  if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8 && o.matvec_rows != 16) throw Error("matvec_rows must be 1, 2, 4, 8 or 16");
   if (o.matvec_min_groups < 0) throw Error("matvec_min_groups must be >= 0");
   if (o.matvec_min_units < -1) throw Error("matvec_min_units must be >= 0, or -1 for the default (32 with dot8, else matvec_wg)");
   if (o.context_size < 0) throw Error("context_size must be >= 0");

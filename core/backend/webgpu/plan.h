@@ -67,7 +67,7 @@ struct PlanOptions {
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
   bool fuse_qkv_post = true; // decode attention over slices also does qkv_post's work (one dispatch less a layer)
   int matvec_wg = 128;       // threads per workgroup in one-token matrix products
-  int matvec_rows = 8;       // output rows per workgroup in one-token matrix products (1, 2, 4 or 8), at most:
+  int matvec_rows = 8;       // output rows per workgroup in one-token matrix products (1, 2, 4, 8 or 16), at most:
   int64_t matvec_min_groups = 1024;  // halved while a product would have fewer workgroups than this
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
   bool matvec_blocks = true; // one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K weights run matvec.wgsl (whole blocks)

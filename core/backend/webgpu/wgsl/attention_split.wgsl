@@ -98,18 +98,26 @@ fn value(p: u32, pos: u32, e: u32, o: u32) -> f32 {
 // first q head of the KV group stores them).
 fn post(h: u32, kv_off: u32, pos: u32, fresh: bool, tid: u32) {
   let q_dim = P.n_heads * HD;
+  let k_at = q_dim + kv_off;
+  let v_at = q_dim + P.kv_dim + kv_off;
+//#if QKNORM
   stage_head(0u, h * HD, h * HD, HD, tid);
   if (fresh) {
-    stage_head(HD, q_dim + kv_off, q_dim + kv_off, HD, tid);
-    stage_head(2u * HD, q_dim + P.kv_dim + kv_off, q_dim + P.kv_dim + kv_off, HD, tid);
+    stage_head(HD, k_at, k_at, HD, tid);
+    stage_head(2u * HD, v_at, v_at, HD, tid);
   }
   workgroupBarrier();
-//#if QKNORM
   norm_heads(0u, 1u, HD, 0u, P.eps, tid);
   norm_heads(HD, 1u, HD, HD, P.eps, tid);
   workgroupBarrier();
-//#endif
   rope_heads(0u, 2u, HD, P.rope_pairs, P.halves, pos, tid);
+//#else
+  stage_rotated(0u, h * HD, h * HD, HD, HD, P.rope_pairs, P.halves, pos, tid);
+  if (fresh) {
+    stage_rotated(HD, k_at, k_at, HD, HD, P.rope_pairs, P.halves, pos, tid);
+    stage_head(2u * HD, v_at, v_at, HD, tid);
+  }
+//#endif
   workgroupBarrier();
   if (fresh) {
     let store = h % (P.n_heads / P.n_kv_heads) == 0u;

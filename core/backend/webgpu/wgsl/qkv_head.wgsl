@@ -3,14 +3,37 @@
 // gemma3) and RoPE. qkv_post.wgsl runs it for every head of a step's tokens; attention_split.wgsl under
 // POST for the one new token, so decode runs no qkv_post dispatch.
 
-// head[at + i] = qkv[src + i] (+ bias[first + i]), i < n.
-fn stage_head(at: u32, src: u32, first: u32, n: u32, tid: u32) {
-  for (var i = tid; i < n; i += WG) {
-    var v = qkv[src + i];
+// Value i of a head: qkv[src + i] (+ bias[first + i]).
+fn staged(src: u32, first: u32, i: u32) -> f32 {
 //#if BIAS
-    v += bias[first + i];
+  return qkv[src + i] + bias[first + i];
+//#else
+  return qkv[src + i];
 //#endif
-    head[at + i] = v;
+}
+
+// head[at + i] = staged(src, first, i), i < n.
+fn stage_head(at: u32, src: u32, first: u32, n: u32, tid: u32) {
+  for (var i = tid; i < n; i += WG) { head[at + i] = staged(src, first, i); }
+}
+
+// The same for heads of hd values rotated by RoPE at `pos` (rope_heads), without staging them first: a thread
+// loads both values of a pair and their (cos, sin) at once, so no barrier and no second round trip lie
+// between the loads and the rotation (heads with no q/k norm).
+fn stage_rotated(at: u32, src: u32, first: u32, n: u32, hd: u32, pairs: u32, halves: u32, pos: u32, tid: u32) {
+  for (var i = tid; i < n; i += WG) {
+    if (i % hd >= 2u * pairs) { head[at + i] = staged(src, first, i); }  // past the rotated dimensions
+  }
+  for (var j = tid; j < (n / hd) * pairs; j += WG) {
+    let i = j % pairs;
+    let h0 = (j / pairs) * hd;
+    let a = h0 + select(2u * i, i, halves == 1u);
+    let b = h0 + select(2u * i + 1u, i + pairs, halves == 1u);
+    let cs = rope[pos * pairs + i];
+    let x0 = staged(src, first, a);
+    let x1 = staged(src, first, b);
+    head[at + a] = x0 * cs.x - x1 * cs.y;
+    head[at + b] = x0 * cs.y + x1 * cs.x;
   }
 }
 

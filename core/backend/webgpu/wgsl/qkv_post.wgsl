@@ -56,16 +56,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     n = UNIT;
   }
   let base = t * P.qkv_stride + first;
+//#if QKNORM
   stage_head(0u, base, first, n, tid);
   workgroupBarrier();
   if (kind < 2u) {
-    let heads = n / hd;
-//#if QKNORM
-    norm_heads(0u, heads, hd, select(hd, 0u, kind == 0u), P.eps, tid);
+    norm_heads(0u, n / hd, hd, select(hd, 0u, kind == 0u), P.eps, tid);
     workgroupBarrier();
-//#endif
-    rope_heads(0u, heads, hd, P.rope_pairs, P.halves, pos, tid);
+    rope_heads(0u, n / hd, hd, P.rope_pairs, P.halves, pos, tid);
   }
+//#else
+  if (kind < 2u) {
+    stage_rotated(0u, base, first, n, hd, P.rope_pairs, P.halves, pos, tid);
+  } else {
+    stage_head(0u, base, first, n, tid);
+  }
+//#endif
   workgroupBarrier();
   if (kind == 0u) {
     for (var i = tid; i < hd; i += WG) { qkv[base + i] = head[i]; }
