@@ -23,10 +23,11 @@ TEST(WebGpuPlan, OneTokenProductsTakeSeveralRowsPerWorkgroupAndSubgroupsWhenOffe
   webgpu::PlanOptions o;
   o.context_size = 64;
   o.tok_tile = 8;  // prefill through the row kernel too: it keeps one row per workgroup
-  EXPECT_EQ(o.matvec_rows, 8);
+  EXPECT_EQ(o.matvec_rows, 16);
+  EXPECT_EQ(o.matvec_min_groups, 768);
   EXPECT_EQ(o.matvec_wg, 128);
   {
-    // Products of fewer than 1024 workgroups of 8 rows take fewer rows a workgroup: 64 rows, 1 a workgroup.
+    // Products of fewer than 768 workgroups take fewer rows a workgroup: 64 rows, 1 a workgroup.
     const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
     EXPECT_NE(plan.pipelines[find(plan.decode, "blk.0.wo").pipeline].key.find("rows=1"), std::string::npos);
   }
@@ -96,6 +97,11 @@ TEST(WebGpuPlan, EightBitXProductsChooseTheirThreads) {
   EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=8,wg=64");
   EXPECT_EQ(key(q4 + R"("rows": [4096], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=4,wg=128");
   EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "matvec_min_groups": 1024})"), "matvec:q4_0,rows=8,wg=128");
+  // matvec_rows counts the rows of weights read: 16 rows of one matrix, 8 of gate and up; the row kernel takes 8.
+  const std::string rows16 = R"({"op": "matmul", "n_tokens": 1, "matvec_blocks": true, "matvec_rows": 16, "matvec_wg": 128, "dot8": true, "matvec_min_groups": 768, )";
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [12288], "cols": 4096})"), "matvec+dot8:q4_0,rows=16,wg=128");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_0", "q4_0"], "rows": [11008, 11008], "cols": 4096, "flags": ["GATED"]})"), "matvec+gated+dot8:q4_0:q4_0,rows=8,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["f32"], "rows": [12288], "cols": 4096})"), "matmul:f32,rows=8,tok=1,wg=128");
 
   const auto model = Model::load(test::build_dir() + "/models/stories260K-q8_0.gguf");  // dim 64: 2 units
   webgpu::PlanOptions o = webgpu::parse_plan_options(R"({"dot8": true, "context_size": 64})");
@@ -130,8 +136,8 @@ TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   o.context_size = 64;
   o.matvec_rows = 3;
   EXPECT_THROW(webgpu::build_model_plan(*model, o), Error);
-  // 8 rows of gate and up with the norm fused: 17 values a thread, 4,352 bytes over 64 threads.
-  o.matvec_rows = 8;
+  // 8 rows of gate and up (16 rows read) with the norm fused: 17 values a thread, 4,352 bytes over 64 threads.
+  o.matvec_rows = 16;
   o.matvec_wg = 64;
   o.matvec_min_groups = 0;
   o.limits.max_compute_workgroup_storage_size = 4096;

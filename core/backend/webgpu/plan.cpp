@@ -62,14 +62,7 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const bool gated = has("GATED"), multi = has("MULTI");
   const int tok = c.last_only ? 1 : c.tok;
   const bool tiled = tok == kTiledTokens;
-  // One token: several rows per workgroup, so each load of x serves them all.
   const int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
-  // Fewer rows per workgroup on products of few rows: their workgroups would not fill the GPU.
-  int rows_per_wg = tok == 1 ? b.matvec_rows : 1;
-  int64_t total_rows = 0;
-  for (const Matrix* m : c.w) total_rows += m->rows;
-  if (gated) total_rows = c.w[0]->rows;
-  while (rows_per_wg > 1 && total_rows / rows_per_wg < b.matvec_min_groups) rows_per_wg /= 2;
   // One token over weights that all have whole-unit decoders (rows of 32-value units): matvec.wgsl, which
   // reads x once per ROWS rows. Without DOT8, by default only on rows of at least one unit per thread: on
   // shorter rows (the 1B models' 2048 columns at 128 threads) half the threads idle, and the H200 ran 8-15 %
@@ -78,6 +71,15 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const int64_t row_units = c.w[0]->cols / 32;
   const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 && row_units >= b.matvec_min_units &&
                      std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
+  // One token: several rows per workgroup, so each load of x serves them all. `matvec_rows` counts the rows
+  // of weights a workgroup reads (a gated row reads two, gate's and up's: the H200 ran the 7B/8B gate/up
+  // 40 % slower at 16 than at 8, their qkv 10-15 % faster at 16 than at 8; the row kernel takes 8 at most).
+  // Fewer on products of few rows, whose workgroups would not fill the GPU.
+  int rows_per_wg = tok == 1 ? std::max(1, std::min(b.matvec_rows / (gated ? 2 : 1), units ? 16 : 8)) : 1;
+  int64_t total_rows = 0;
+  for (const Matrix* m : c.w) total_rows += m->rows;
+  if (gated) total_rows = c.w[0]->rows;
+  while (rows_per_wg > 1 && total_rows / rows_per_wg < b.matvec_min_groups) rows_per_wg /= 2;
   // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
   // value reduced (the products, gate's and up's, and the sums of squares of NORM).
   auto shared_bytes = [&](int rows) {

@@ -67,8 +67,9 @@ struct PlanOptions {
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
   bool fuse_qkv_post = true; // decode attention over slices also does qkv_post's work (one dispatch less a layer)
   int matvec_wg = 128;       // threads per workgroup in one-token matrix products
-  int matvec_rows = 8;       // output rows per workgroup in one-token matrix products (1, 2, 4, 8 or 16), at most:
-  int64_t matvec_min_groups = 1024;  // halved while a product would have fewer workgroups than this
+  int matvec_rows = 16;      // rows of weights a workgroup of a one-token product reads (1, 2, 4, 8 or 16; a gated
+                             // row reads two; `matmul` takes 8 rows at most), at most:
+  int64_t matvec_min_groups = 768;  // halved while a product would have fewer workgroups than this
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
   bool matvec_blocks = true; // one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K weights run matvec.wgsl (whole blocks)
   int64_t matvec_min_units = -1;  // on rows of at least this many 32-value units (-1: 32 with dot8, else matvec_wg)
