@@ -6,6 +6,10 @@ import { importNodeOnly } from '../node_only.mjs';
 import { PlanExecutor } from './executor.mjs';
 import { planFeatures } from './limits.mjs';
 
+// Greedy steps the GPU runs ahead of the one being read back: with one, an H200 idled while Node read a
+// step back (1-2 ms, varying), on the 1B models whose steps take about as long.
+const AHEAD = 2;
+
 export class GpuModel {
   /**
    * @param {{planWebgpu: (options: object) => {plan: object, blob: Uint8Array}}} model the core's model of the
@@ -50,10 +54,11 @@ export class GpuModel {
 
   /**
    * Greedy tokens after `tokens` (fed after what the cache holds), one per iteration, sampled on the GPU.
-   * The GPU runs one step ahead: step i + 1 is submitted, taking its input token from the GPU, before
-   * token i is read back, so reading back and encoding overlap the GPU's work. Stop iterating whenever
-   * you like; `pos` then counts exactly the tokens handed out (the step run ahead is dropped). With `limit`,
-   * at most that many tokens, and no step is run ahead of the last (a draft model's k tokens).
+   * The GPU runs up to AHEAD steps ahead: each takes its input token from the step before it, on the GPU,
+   * and is submitted before the tokens before it are read back, so reading back (whose latency varies with
+   * the host) and encoding overlap the GPU's work. Stop iterating whenever you like; `pos` then counts
+   * exactly the tokens handed out (the steps run ahead are dropped). With `limit`, at most that many
+   * tokens, and no step is run past the last (a draft model's k tokens).
    * @returns {AsyncGenerator<number>}
    */
   async *greedyStream(tokens, { limit = Infinity } = {}) {
@@ -63,24 +68,26 @@ export class GpuModel {
       this.pos += B;
     }
     const lastChunk = tokens.slice(Math.floor((tokens.length - 1) / B) * B);
-    let pending = this.executor.submit(lastChunk, this.pos);
+    const queue = [this.executor.submit(lastChunk, this.pos)];  // steps submitted and not yet handed out
     this.pos += lastChunk.length;
-    let ahead = null;
     try {
       for (let handed = 1; ; handed++) {
-        // The step after the pending one, submitted before the pending one is read back. (A rejection is
-        // seen when it becomes the pending one; unless the consumer stops first, which drops it.)
-        ahead = this.pos < this.plan.context_size && handed < limit ? this.executor.submit(null, this.pos, { chained: true }) : null;
-        ahead?.catch(() => {});
-        yield (await pending).ids[0];
-        if (!ahead) return;
+        // The steps after the first pending one, at the positions after it. (A rejection is seen when its
+        // step is next; unless the consumer stops first, which drops it.)
+        while (queue.length <= AHEAD) {
+          const at = this.pos + queue.length - 1;
+          if (at >= this.plan.context_size || handed + queue.length - 1 >= limit) break;
+          const step = this.executor.submit(null, at, { chained: true });
+          step.catch(() => {});
+          queue.push(step);
+        }
+        yield (await queue.shift()).ids[0];
+        if (queue.length === 0) return;
         this.pos++;  // the token just handed out is in the cache now
-        pending = ahead;
-        ahead = null;
       }
     } finally {
-      // A dropped step still settles before the caller goes on (it may destroy the device next).
-      if (ahead) await ahead.catch(() => {});
+      // Dropped steps still settle before the caller goes on (it may destroy the device next).
+      for (const step of queue) await step.catch(() => {});
     }
   }
 
