@@ -155,7 +155,7 @@ const perDispatch = await timeDispatches('decode', 1);
 const B = model.plan.max_batch;
 await ex.forward(prompt.slice(0, B), 0);  // the step buffer now holds a full prefill batch at position 0
 const prefillPerDispatch = await timeDispatches('prefill', B);
-const layers = labels.filter((l) => /^blk\.\d+\.qkv_post$/.test(l)).length;
+const layers = labels.filter((l) => /^blk\.\d+\.attention$/.test(l)).length;
 const layerUs = Object.entries(perDispatch).filter(([l]) => l.startsWith('blk.0.')).reduce((s, [, v]) => s + v, 0);
 // An unconstrained step: sample_masked runs instead of sample only under structured output.
 const otherUs = Object.entries(perDispatch).filter(([l]) => !l.startsWith('blk.') && l !== 'sample_masked').reduce((s, [, v]) => s + v, 0);
