@@ -229,11 +229,28 @@ struct AttnShape {
   KvLayout kv{};
 };
 
-void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, Range qkv, Range rope, Range k, Range v,
-                   const Range* bias, const Range* qknorm, const std::string& label) {
+// qkv_post's inputs beyond the qkv rows and the cache: the RoPE table, the bias and the q/k norms, with the
+// flags and bindings they add to qkv_post, or to decode attention doing its work (below).
+struct QkvPost {
+  Range rope;
+  const Range* bias = nullptr;
+  const Range* qknorm = nullptr;
+
+  void add_flags(std::vector<std::string>& flags) const {
+    if (bias) flags.push_back("BIAS");
+    if (qknorm) flags.push_back("QKNORM");
+  }
+  void add_bindings(std::vector<Binding>& bindings) const {
+    bindings.push_back(bind(4, rope));
+    if (bias) bindings.push_back(bind(7, *bias));
+    if (qknorm) bindings.push_back(bind(8, *qknorm));
+  }
+};
+
+void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, Range qkv, const QkvPost& post, Range k, Range v,
+                   const std::string& label) {
   std::vector<std::string> flags;
-  if (bias) flags.push_back("BIAS");
-  if (qknorm) flags.push_back("QKNORM");
+  post.add_flags(flags);
   const uint32_t pipeline = b.pipeline(KernelSpec{"qkv_post", flags, {}, {{"UNIT", s.kv.unit}}, s.kv.type});
   const int64_t kv_dim = s.n_kv_heads * s.head_dim;
   Dispatch d;
@@ -241,20 +258,12 @@ void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const At
   d.pipeline = pipeline;
   d.bindings = {bind(0, b.params({u32(s.n_heads), u32(s.n_kv_heads), u32(s.head_dim), u32(s.rope_pairs), s.halves ? 1u : 0u,
                                   u32(s.n_heads * s.head_dim + 2 * kv_dim), u32(kv_dim), f32_bits(s.eps)})),
-                bind(1, step), bind(3, qkv), bind(4, rope), bind(5, k), bind(6, v)};
-  if (bias) d.bindings.push_back(bind(7, *bias));
-  if (qknorm) d.bindings.push_back(bind(8, *qknorm));
+                bind(1, step), bind(3, qkv), bind(5, k), bind(6, v)};
+  post.add_bindings(d.bindings);
   d.groups[0] = u32(s.n_heads + 2 * kv_dim / s.kv.unit);
   d.token_tile = 1;
   list.push_back(std::move(d));
 }
-
-// qkv_post's inputs beyond the qkv rows and the cache, for decode attention to do its work (below).
-struct QkvPost {
-  Range rope;
-  const Range* bias = nullptr;
-  const Range* qknorm = nullptr;
-};
 
 // Whether decode attention over `splits` slices can do qkv_post's work (attention_split.wgsl's POST): each
 // of its workgroups stages one head, so the cache codec's groups must lie within heads.
@@ -278,14 +287,13 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
     if (post && !post_in_attention(s, tq, splits)) throw Error("internal: qkv_post cannot run in this attention");
     const std::map<std::string, int64_t> constants = {{"WG", kWG}, {"HD", s.head_dim}, {"S", splits}};
     std::vector<std::string> flags;
-    if (post) flags.push_back("POST");
-    if (post && post->bias) flags.push_back("BIAS");
-    if (post && post->qknorm) flags.push_back("QKNORM");
+    if (post) {
+      flags.push_back("POST");
+      post->add_flags(flags);
+    }
     d.pipeline = b.pipeline(KernelSpec{"attention_split", flags, {}, constants, s.kv.type});
     d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, part), bind(5, k), bind(6, v)};
-    if (post) d.bindings.push_back(bind(4, post->rope));
-    if (post && post->bias) d.bindings.push_back(bind(7, *post->bias));
-    if (post && post->qknorm) d.bindings.push_back(bind(8, *post->qknorm));
+    if (post) post->add_bindings(d.bindings);
     d.groups[1] = u32(splits);
     list.push_back(d);
     Dispatch c;
@@ -552,7 +560,7 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
       const int splits = verify ? 0 : o.attn_splits;
       const QkvPost post{local ? rope_local : rope_global, c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr};
       const bool fused = o.fuse_qkv_post && post_in_attention(shape, tq, splits);
-      if (!fused) emit_qkv_post(b, list, step, shape, qkv, post.rope, kcache[l], vcache[l], post.bias, post.qknorm, p + "qkv_post");
+      if (!fused) emit_qkv_post(b, list, step, shape, qkv, post, kcache[l], vcache[l], p + "qkv_post");
       emit_attention(b, list, step, shape, tq, splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention", fused ? &post : nullptr);
       block_out(list, p + "wo", y.wo, att, q_dim, y.attn_post_norm, tok);
       matmul(list, MatmulCall{p + "gate_up", {&y.gate, &y.up}, ffn_flags, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
@@ -681,7 +689,7 @@ Plan build_op(const json& s) {
     const Range bias_r = post ? act("bias", qkv_dim) : Range{}, norm_r = post ? act("qknorm", 2 * hd) : Range{};
     const QkvPost inputs{rope, bias ? &bias_r : nullptr, qkn ? &norm_r : nullptr};
     if (op == "qkv_post") {
-      emit_qkv_post(b, list, step, shape, qkv, rope, k, v, inputs.bias, inputs.qknorm, "qkv_post");
+      emit_qkv_post(b, list, step, shape, qkv, inputs, k, v, "qkv_post");
     } else {
       const int splits = s.value("splits", 0);
       emit_attention(b, list, step, shape, s.value("tq", 1), splits, qkv, qkv_dim, act("out", n_tokens * n_heads * hd), k, v,
