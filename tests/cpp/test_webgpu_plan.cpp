@@ -102,6 +102,23 @@ TEST(WebGpuPlan, EightBitXProductsChooseTheirThreads) {
   EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [12288], "cols": 4096})"), "matvec+dot8:q4_0,rows=16,wg=128");
   EXPECT_EQ(key(rows16 + R"("types": ["q4_0", "q4_0"], "rows": [11008, 11008], "cols": 4096, "flags": ["GATED"]})"), "matvec+gated+dot8:q4_0:q4_0,rows=8,wg=64");
   EXPECT_EQ(key(rows16 + R"("types": ["f32"], "rows": [12288], "cols": 4096})"), "matmul:f32,rows=8,tok=1,wg=128");
+  // Q4_K and Q5_K take units in pairs (PAIRS): threads up to the row's pairs, and no halving for many
+  // workgroups (a pair is the two units the halved workgroup would give a thread); a Q6_K row beside them
+  // reads its pair as two units. matvec_pairs false keeps single units.
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+pairs+dot8:q4_k,rows=4,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k", "q4_k"], "rows": [14336, 14336], "cols": 4096, "flags": ["GATED"], "matvec_pairs": true})"),
+            "matvec+gated+pairs+dot8:q4_k:q4_k,rows=8,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 14336, "matvec_pairs": true})"), "matvec+pairs+dot8:q4_k,rows=4,wg=128");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k", "q4_k", "q6_k"], "rows": [4096, 1024, 1024], "cols": 4096, "flags": ["MULTI"], "matvec_pairs": true})"),
+            "matvec+multi+pairs+dot8:q4_k:q4_k:q6_k,rows=8,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q5_k"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+pairs+dot8:q5_k,rows=4,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+dot8:q4_0,rows=4,wg=128");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 4096})"), "matvec+dot8:q4_k,rows=4,wg=128");
+  // One token over rows of few values: no more threads than the row has groups of 8, at least 32.
+  const std::string row = R"({"op": "matmul", "n_tokens": 1, "matvec_rows": 8, "matvec_wg": 128, "types": ["f32"], "rows": [64], )";
+  EXPECT_EQ(key(row + R"("cols": 64})"), "matmul:f32,rows=8,tok=1,wg=32");
+  EXPECT_EQ(key(row + R"("cols": 512})"), "matmul:f32,rows=8,tok=1,wg=64");
+  EXPECT_EQ(key(row + R"("cols": 1024})"), "matmul:f32,rows=8,tok=1,wg=128");
 
   const auto model = Model::load(test::build_dir() + "/models/stories260K-q8_0.gguf");  // dim 64: 2 units
   webgpu::PlanOptions o = webgpu::parse_plan_options(R"({"dot8": true, "context_size": 64})");
@@ -136,11 +153,12 @@ TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   o.context_size = 64;
   o.matvec_rows = 3;
   EXPECT_THROW(webgpu::build_model_plan(*model, o), Error);
-  // 8 rows of gate and up (16 rows read) with the norm fused: 17 values a thread, 4,352 bytes over 64 threads.
+  // 8 rows of gate and up (16 rows read) with the norm fused: 17 values a thread, 2,176 bytes over the 32
+  // threads that rows of 64 values take. (Prefill attention tiles of one query stay within the limit.)
   o.matvec_rows = 16;
-  o.matvec_wg = 64;
   o.matvec_min_groups = 0;
-  o.limits.max_compute_workgroup_storage_size = 4096;
+  o.attn_tile = 1;
+  o.limits.max_compute_workgroup_storage_size = 2048;
   try {
     webgpu::build_model_plan(*model, o);
     ADD_FAILURE() << "a row kernel over the workgroup memory limit was planned";
@@ -149,6 +167,28 @@ TEST(WebGpuPlan, RowKernelOptionsAreChecked) {
   }
   o.subgroups = true;  // one partial per subgroup of at least 4: fits
   EXPECT_NO_THROW(webgpu::build_model_plan(*model, o));
+}
+
+// Decode attention's slices take at least attn_min_slice positions (16 by default): there are no more slices
+// than the context fills so, and a short cache fills fewer (the rest return at once; the combine reads all).
+TEST(WebGpuPlan, DecodeAttentionSlicesTakeAMinimumOfPositions) {
+  const auto model = Model::load(test::build_dir() + "/models/stories260K-f32.gguf");
+  webgpu::PlanOptions o;
+  o.context_size = 64;
+  const auto split_key = [&] {
+    const webgpu::Plan plan = webgpu::build_model_plan(*model, o);
+    for (const auto& d : plan.decode)
+      if (starts_with(plan.pipelines[d.pipeline].key, "attention_split")) return plan.pipelines[d.pipeline].key;
+    return std::string();
+  };
+  EXPECT_NE(split_key().find("min_slice=16,s=4,"), std::string::npos) << split_key();  // 64 positions
+  o.context_size = 512;
+  EXPECT_NE(split_key().find("min_slice=16,s=32,"), std::string::npos) << split_key();
+  o.attn_min_slice = 1;
+  o.context_size = 64;
+  EXPECT_NE(split_key().find("min_slice=1,s=32,"), std::string::npos) << split_key();
+  o.attn_min_slice = 0;
+  EXPECT_THROW(webgpu::build_model_plan(*model, o), Error);
 }
 
 // Decode attention over slices does qkv_post's work (attention_split's POST) when the cache codec's groups lie

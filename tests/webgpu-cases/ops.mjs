@@ -106,7 +106,7 @@ function dot8Input(x, g, cols, nTokens, norm) {
 }
 const roundEven = (v) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
 
-async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false, blocks = false, dot8 = false }) {
+async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false, blocks = false, dot8 = false, pairs = false }) {
   const { abi } = ctx;
   const weights = types.map((ty, i) => abi.randomWeights(TYPES[ty].id, rows[i], cols, 1000 + i * 7 + rows[i]));
   const x = random(nTokens * cols);
@@ -138,12 +138,12 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   const want = flags.includes('SOFTCAP') ? abi.softCap(ref, softCap) : ref;
   const inputs = { x, g, y: y0 };
   weights.forEach((w, i) => { inputs[`w${i}`] = w; });
-  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups, matvec_blocks: blocks, dot8 };
+  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups, matvec_blocks: blocks, dot8, matvec_pairs: pairs };
   const { y } = await runOp(ctx, spec, inputs, { y: yTokens * outRows });
   // f32 summation error grows like sqrt(cols): the bounds hold for rows up to 128 values and scale beyond.
   const bound = Math.max(...types.map((ty) => TYPES[ty].bound)) * (flags.includes('NORM') || gated ? NORM_BOUND / TYPES.f32.bound : 1) *
     Math.max(1, Math.sqrt(cols / 128));
-  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}${blocks ? ' blocks' : ''}${dot8 ? ' dot8' : ''}`;
+  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}${blocks ? ' blocks' : ''}${pairs ? ' pairs' : ''}${dot8 ? ' dot8' : ''}`;
   check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}${variant}`, y, want, bound);
 }
 
@@ -192,10 +192,14 @@ async function qkvPostCase(ctx, shape) {
   check(ctx, `${name} v`, out.v, ref.v, ROPE_BOUND);
 }
 
+// The reductions a kernel with a SUBGROUPS variant is checked with: the workgroup tree, and subgroup
+// operations where the device has them.
+const reductions = (ctx) => (ctx.device.features.has('subgroups') ? [false, true] : [false]);
+
 // Decode attention doing qkv_post's work (attention_split's POST) against qkv_post's reference, then attention's.
 async function postAttentionCase(ctx, shape) {
   const { abi } = ctx;
-  const { nHeads, nKv, hd, ropeDims, halves, flags, pos, splits, window = 0, base = 10000 } = shape;
+  const { nHeads, nKv, hd, ropeDims, halves, flags, pos, splits, minSlice = 1, window = 0, base = 10000 } = shape;
   const context = pos + 3;
   const qkvDim = (nHeads + 2 * nKv) * hd;
   const kvDim = nKv * hd;
@@ -208,16 +212,18 @@ async function postAttentionCase(ctx, shape) {
   const ref = qkvPostRef(abi, { ...shape, nTokens: 1 }, { qkv, bias, qknorm, kIn, vIn });
   const scale = Math.fround(1 / Math.sqrt(hd));
   const refOut = abi.attention(ref.q, qkvDim, 1, nHeads, nKv, hd, ref.k, ref.v, pos, { scale, window });
-  const spec = { op: 'attention', post: true, n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, rope_dims: ropeDims, halves, n_tokens: 1, context,
+  const spec = { op: 'attention', post: true, n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, rope_dims: ropeDims, halves, n_tokens: 1, context, attn_min_slice: minSlice,
                  flags, eps: EPS, tq: 1, splits, scale, window };
-  const out = await runOp(ctx, spec, { qkv, bias, qknorm, rope, k: kIn, v: vIn }, { out: refOut.length, k: kIn.length, v: vIn.length }, { pos });
-  const name = `attention+qkv_post h=${nHeads}/${nKv} hd=${hd} pos=${pos} splits=${splits}${halves ? ' halves' : ' pairs'} ${flags.join('+') || 'plain'}${window ? ` window=${window}` : ''}`;
-  check(ctx, `${name} out`, out.out, refOut, ATTN_BOUND);
-  check(ctx, `${name} k`, out.k, ref.k, ROPE_BOUND);
-  check(ctx, `${name} v`, out.v, ref.v, ROPE_BOUND);
+  for (const subgroups of reductions(ctx)) {
+    const out = await runOp(ctx, { ...spec, subgroups }, { qkv, bias, qknorm, rope, k: kIn, v: vIn }, { out: refOut.length, k: kIn.length, v: vIn.length }, { pos });
+    const name = `attention+qkv_post h=${nHeads}/${nKv} hd=${hd} pos=${pos} splits=${splits}${minSlice > 1 ? ` min_slice=${minSlice}` : ''}${halves ? ' halves' : ' pairs'} ${flags.join('+') || 'plain'}${window ? ` window=${window}` : ''}${subgroups ? ' subgroups' : ''}`;
+    check(ctx, `${name} out`, out.out, refOut, ATTN_BOUND);
+    check(ctx, `${name} k`, out.k, ref.k, ROPE_BOUND);
+    check(ctx, `${name} v`, out.v, ref.v, ROPE_BOUND);
+  }
 }
 
-async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq, splits = 0, scale = Math.fround(1 / Math.sqrt(hd)), softCap = 0, window = 0 }) {
+async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq, splits = 0, minSlice = 1, scale = Math.fround(1 / Math.sqrt(hd)), softCap = 0, window = 0 }) {
   const context = pos + nTokens + 2;
   const qkvDim = (nHeads + 2 * nKv) * hd;
   const kvDim = nKv * hd;
@@ -226,10 +232,13 @@ async function attentionCase(ctx, { nHeads, nKv, hd, nTokens, pos, tq, splits = 
   const k = random(context * kvDim, 1);
   const v = random(context * kvDim, 1);
   const ref = ctx.abi.attention(qkv, qkvDim, nTokens, nHeads, nKv, hd, k, v, pos, { scale, softCap, window });
-  const spec = { op: 'attention', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, n_tokens: nTokens, context, tq, splits, scale, soft_cap: softCap, window };
-  const { out } = await runOp(ctx, spec, { qkv, k, v }, { out: ref.length }, { pos });
-  const extra = `${splits ? ` splits=${splits}` : ''}${softCap ? ` cap=${softCap}` : ''}${window ? ` window=${window}` : ''}`;
-  check(ctx, `attention h=${nHeads}/${nKv} hd=${hd} n=${nTokens} pos=${pos} tq=${tq} scale=${scale.toPrecision(3)}${extra}`, out, ref, ATTN_BOUND);
+  const spec = { op: 'attention', n_heads: nHeads, n_kv_heads: nKv, head_dim: hd, n_tokens: nTokens, context, tq, splits, attn_min_slice: minSlice, scale, soft_cap: softCap, window };
+  // Decode over slices reduces with subgroup operations where the device has them, and without.
+  for (const subgroups of splits > 0 ? reductions(ctx) : [false]) {
+    const { out } = await runOp(ctx, { ...spec, subgroups }, { qkv, k, v }, { out: ref.length }, { pos });
+    const extra = `${splits ? ` splits=${splits}` : ''}${minSlice > 1 ? ` min_slice=${minSlice}` : ''}${softCap ? ` cap=${softCap}` : ''}${window ? ` window=${window}` : ''}`;
+    check(ctx, `attention h=${nHeads}/${nKv} hd=${hd} n=${nTokens} pos=${pos} tq=${tq} scale=${scale.toPrecision(3)}${extra}${subgroups ? ' subgroups' : ''}`, out, ref, ATTN_BOUND);
+  }
 }
 
 /** @type {{name: string, run: (ctx: {abi: any, device: GPUDevice, note: (line: string) => void}) => Promise<void>}[]} */
@@ -308,10 +317,13 @@ async function matvecCases(ctx, variant) {
     const v = { matvecRows, blocks: true, ...variant };
     await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens: 1, flags: ['RESIDUAL'], ...v });
     await matmulCase(ctx, { types: ['q8_0', 'q8_0'], rows: [19, 19], cols: 160, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
-    await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], ...v });
     await matmulCase(ctx, { types: ['q6_k'], rows: [29], cols: 256, nTokens: 3, flags: ['NORM', 'SOFTCAP'], lastOnly: true, softCap: 0.5, ...v });
-    await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], ...v });
-    await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens: 1, flags: ['RESIDUAL'], ...v });
+    // Q4_K and Q5_K by single units and by pairs (PAIRS; the Q6_K and Q8_0 rows beside them by two units).
+    for (const pairs of [false, true]) {
+      await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens: 1, flags: ['NORM', 'GATED'], pairs, ...v });
+      await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens: 1, flags: ['NORM', 'MULTI'], pairs, ...v });
+      await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens: 1, flags: ['RESIDUAL'], pairs, ...v });
+    }
     await matmulCase(ctx, { types: ['q4_0'], rows: [5], cols: 2048 + 32, nTokens: 1, ...v });
   }
   const v = { matvecRows: 2, blocks: true, ...variant };
@@ -323,9 +335,8 @@ async function matvecCases(ctx, variant) {
 opCases.push({
   name: 'matvec: whole-block one-token products of Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weights',
   async run(ctx) {
-    const reductions = ctx.device.features.has('subgroups') ? [false, true] : [false];
-    if (reductions.length === 1) ctx.note('matvec: this device has no subgroups feature; the subgroupAdd variant was not run');
-    for (const subgroups of reductions) await matvecCases(ctx, { subgroups });
+    if (reductions(ctx).length === 1) ctx.note('matvec: this device has no subgroups feature; the subgroupAdd variant was not run');
+    for (const subgroups of reductions(ctx)) await matvecCases(ctx, { subgroups });
   },
 });
 
@@ -406,6 +417,7 @@ opCases.push({
     await attentionCase(ctx, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1, splits: 16 });    // most slices empty
     await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1, splits: 4 });  // 38 positions a slice
     await attentionCase(ctx, { nHeads: 2, nKv: 1, hd: 128, nTokens: 1, pos: 300, tq: 1, splits: 3 }); // chunks within a slice, hd > threads
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 1, pos: 150, tq: 1, splits: 32, minSlice: 16 });  // 10 slices of 16, 22 empty
   },
 });
 
@@ -416,6 +428,7 @@ opCases.push({
     await postAttentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, ropeDims: 8, halves: false, flags: [], pos: 150, splits: 4 });  // partial RoPE
     await postAttentionCase(ctx, { nHeads: 2, nKv: 1, hd: 128, ropeDims: 128, halves: true, flags: ['BIAS'], pos: 300, splits: 3 });
     await postAttentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, ropeDims: 64, halves: true, flags: ['QKNORM'], pos: 70, splits: 8, window: 20 });
+    await postAttentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, ropeDims: 64, halves: true, flags: [], pos: 40, splits: 32, minSlice: 16 });  // 3 slices, 29 empty
     await postAttentionCase(ctx, { nHeads: 2, nKv: 1, hd: 256, ropeDims: 256, halves: true, flags: ['BIAS', 'QKNORM'], pos: 33, splits: 32, base: 1000000 });
   },
 });

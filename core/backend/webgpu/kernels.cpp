@@ -147,6 +147,8 @@ bool matvec_weight_type(TensorType type) {
   }
 }
 
+bool matvec_pair_decoder(TensorType type) { return type == TensorType::Q4_K || type == TensorType::Q5_K; }
+
 std::string gpu_weight_type_names() {
   std::string names;
   for (TensorType t : supported_types()) {
@@ -193,7 +195,9 @@ std::string compose_kernel(const KernelSpec& spec) {
     var.insert(var.begin(), 'w');  // (not "w" + ...: GCC 12 warns falsely about that concatenation)
     std::string text = std::string(wgsl_source("weight_bytes"));
     if (units) text += wgsl_source("matvec_words");
-    code += replace_all(text + std::string(wgsl_source(decoder)), "$W", var);
+    text += wgsl_source(decoder);
+    if (units && has_flag(spec.flags, "PAIRS") && !matvec_pair_decoder(type)) text += wgsl_source("matvec_pair");
+    code += replace_all(text, "$W", var);
   }
   if (!spec.kv.empty()) {
     kv_group(spec.kv);  // a known type

@@ -35,6 +35,8 @@ std::string gpu_weight_type_names();
 
 // Whether the one-token `matvec` kernel has a whole-unit decoder (matvec_<type>.wgsl) for this type.
 bool matvec_weight_type(TensorType type);
+// Types whose matvec decoder reads units 2p and 2p + 1 together (wN_pair): their units share words.
+bool matvec_pair_decoder(TensorType type);
 
 struct KernelSpec {
   std::string kernel;                  // matmul, matvec, embed, qkv_post, attention, sample, kv_shift

@@ -62,7 +62,10 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const bool gated = has("GATED"), multi = has("MULTI");
   const int tok = c.last_only ? 1 : c.tok;
   const bool tiled = tok == kTiledTokens;
-  const int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
+  // One token: no more threads than a row has groups of 8 values, and at least 32 (tiny models' rows of 64
+  // values would leave most threads of a workgroup idle; CPU implementations of WebGPU run every one).
+  int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
+  while (tok == 1 && wg > 32 && c.w[0]->cols / 8 < wg) wg /= 2;
   // One token over weights that all have whole-unit decoders (rows of 32-value units): matvec.wgsl, which
   // reads x once per ROWS rows. Without DOT8, by default only on rows of at least one unit per thread: on
   // shorter rows (the 1B models' 2048 columns at 128 threads) half the threads idle, and the H200 ran 8-15 %
@@ -97,12 +100,19 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
     // matvec_min_groups, a gated row counting twice) takes half, each with twice the units: on the H200 the
     // 7B/8B qkv and gate/up products ran 11-16 % faster so, while those of 4,096 rows (1,024 workgroups) ran
     // 5-17 % slower (docs/benchmarks.md).
+    // Where a type's neighbouring units share words (Q4_K's, Q5_K's nibbles), each thread takes units in
+    // pairs (PAIRS), reading those words and the scales once: a thread's step is then two units, as the
+    // halved workgroup gives them to the others.
+    const bool pairs = b.matvec_pairs && row_units % 2 == 0 &&
+                       std::any_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_pair_decoder(m->type); });
+    const int64_t thread_steps = pairs ? row_units / 2 : row_units;
     int matvec_threads = wg;
-    while (matvec_threads > 32 && row_units < matvec_threads) matvec_threads /= 2;
+    while (matvec_threads > 32 && thread_steps < matvec_threads) matvec_threads /= 2;
     const int64_t row_reads = (gated ? 2 : 1) * total_rows;
-    if (b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
+    if (!pairs && b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
       matvec_threads /= 2;
     spec = KernelSpec{"matvec", c.flags, {}, {{"WG", matvec_threads}, {"ROWS", rows_per_wg}}};
+    if (pairs) spec.flags.push_back("PAIRS");
   } else if (!tiled) {
     spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
   }
@@ -285,8 +295,9 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
   d.groups[0] = u32(s.n_heads);
   if (tq == 1 && splits > 0) {
     if (post && !post_in_attention(s, tq, splits)) throw Error("internal: qkv_post cannot run in this attention");
-    const std::map<std::string, int64_t> constants = {{"WG", kWG}, {"HD", s.head_dim}, {"S", splits}};
+    const std::map<std::string, int64_t> constants = {{"WG", kWG}, {"HD", s.head_dim}, {"S", splits}, {"MIN_SLICE", b.attn_min_slice}};
     std::vector<std::string> flags;
+    if (b.subgroups) flags.push_back("SUBGROUPS");
     if (post) {
       flags.push_back("POST");
       post->add_flags(flags);
@@ -298,9 +309,12 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
     list.push_back(d);
     Dispatch c;
     c.label = label + "_combine";
-    c.pipeline = b.pipeline(KernelSpec{"attention_combine", {}, {}, constants});
+    // Workgroups of 32 outputs: several per head, so more SMs share the slices' loads.
+    constexpr int64_t kCombineWG = 32;
+    c.pipeline = b.pipeline(KernelSpec{"attention_combine", {}, {}, {{"WG", kCombineWG}, {"HD", s.head_dim}, {"S", splits}}});
     c.bindings = {bind(0, params), bind(1, step), bind(2, part), bind(3, out)};
     c.groups[0] = u32(s.n_heads);
+    c.groups[1] = u32((s.head_dim + kCombineWG - 1) / kCombineWG);
     list.push_back(std::move(c));
     return;
   }
@@ -390,6 +404,7 @@ void check_options(const PlanOptions& o) {
   if ((o.tok_tile < 1 || o.tok_tile > 16) && o.tok_tile != kTiledTokens) throw Error("tok_tile must be in [1, 16], or 64 (the tiled kernel)");
   if (o.attn_tile < 1 || o.attn_tile > 16) throw Error("attn_tile must be in [1, 16]");
   if (o.attn_splits < 0 || o.attn_splits > 256) throw Error("attn_splits must be in [0, 256]");
+  if (o.attn_min_slice < 1) throw Error("attn_min_slice must be at least 1 (positions per slice of decode attention)");
   if (o.matvec_wg != 32 && o.matvec_wg != 64 && o.matvec_wg != 128 && o.matvec_wg != 256) throw Error("matvec_wg must be 32, 64, 128 or 256");
   if (o.matvec_rows != 1 && o.matvec_rows != 2 && o.matvec_rows != 4 && o.matvec_rows != 8 && o.matvec_rows != 16) throw Error("matvec_rows must be 1, 2, 4, 8 or 16");
   if (o.matvec_min_groups < 0) throw Error("matvec_min_groups must be >= 0");
@@ -426,8 +441,10 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   b.matvec_rows = o.matvec_rows;
   b.matvec_min_groups = o.matvec_min_groups;
   b.subgroups = o.subgroups;
+  b.attn_min_slice = o.attn_min_slice;
   b.matvec_blocks = o.matvec_blocks;
   b.dot8 = o.dot8;
+  b.matvec_pairs = o.matvec_pairs;
   b.matvec_min_units = o.matvec_min_units >= 0 ? o.matvec_min_units : o.dot8 ? 32 : o.matvec_wg;
   Plan& plan = b.plan;
   plan.kind = "model";
@@ -557,7 +574,9 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
         matmul(list, MatmulCall{p + "k", {&y.wk}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim, false, c.norm_eps, tok});
         matmul(list, MatmulCall{p + "v", {&y.wv}, {"NORM"}, x, qkv, y.attn_norm, c.dim, qkv_dim, q_dim + kv_dim, false, c.norm_eps, tok});
       }
-      const int splits = verify ? 0 : o.attn_splits;
+      // No more slices than the positions a query sees fill at attn_min_slice each.
+      const int64_t seen = local && c.sliding_window > 0 ? std::min(ctx, c.sliding_window) : ctx;
+      const int splits = verify ? 0 : static_cast<int>(std::min<int64_t>(o.attn_splits, (seen + o.attn_min_slice - 1) / o.attn_min_slice));
       const QkvPost post{local ? rope_local : rope_global, c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr};
       const bool fused = o.fuse_qkv_post && post_in_attention(shape, tq, splits);
       if (!fused) emit_qkv_post(b, list, step, shape, qkv, post, kcache[l], vcache[l], p + "qkv_post");
@@ -618,6 +637,8 @@ Plan build_op(const json& s) {
   Builder b(DeviceLimits{1ull << 30, 1ull << 30, 10, 65535, 256, 256});
   Plan& plan = b.plan;
   plan.kind = op;
+  b.subgroups = s.value("subgroups", false);
+  b.attn_min_slice = s.value("attn_min_slice", 1);
   const int64_t n_tokens = s.value("n_tokens", 1);
   plan.max_batch = n_tokens;
   const Range step = b.bound_buffer("step", "step", 16 + 4 * static_cast<uint64_t>(n_tokens));
@@ -658,9 +679,9 @@ Plan build_op(const json& s) {
     c.eps = s.value("eps", 1e-5f);
     c.tok = s.value("tok", 1);
     b.matvec_rows = s.value("matvec_rows", 1);
-    b.subgroups = s.value("subgroups", false);
     b.matvec_blocks = s.value("matvec_blocks", false);
     b.dot8 = s.value("dot8", false);
+    b.matvec_pairs = s.value("matvec_pairs", false);
     b.matvec_min_groups = s.value("matvec_min_groups", int64_t{0});
     b.matvec_wg = s.value("matvec_wg", b.matvec_wg);
     c.soft_cap = s.value("soft_cap", 0.0f);
@@ -759,6 +780,7 @@ PlanOptions parse_plan_options(const std::string& text) {
     else if (key == "tok_tile") o.tok_tile = value.get<int>();
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
     else if (key == "attn_splits") o.attn_splits = value.get<int>();
+    else if (key == "attn_min_slice") o.attn_min_slice = value.get<int>();
     else if (key == "fuse_qkv_post") o.fuse_qkv_post = value.get<bool>();
     else if (key == "matvec_wg") o.matvec_wg = value.get<int>();
     else if (key == "matvec_rows") o.matvec_rows = value.get<int>();
@@ -770,6 +792,9 @@ PlanOptions parse_plan_options(const std::string& text) {
     } else if (key == "matvec_blocks") {
       if (!value.is_boolean()) throw Error("matvec_blocks must be true or false (one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K through matvec.wgsl)");
       o.matvec_blocks = value.get<bool>();
+    } else if (key == "matvec_pairs") {
+      if (!value.is_boolean()) throw Error("matvec_pairs must be true or false (one-token products of Q4_K, Q5_K take their 32-value units in pairs)");
+      o.matvec_pairs = value.get<bool>();
     } else if (key == "dot8") {
       if (!value.is_boolean()) throw Error("dot8 must be true or false (whether WGSL offers packed_4x8_integer_dot_product: one-token products over 8-bit x)");
       o.dot8 = value.get<bool>();
@@ -778,7 +803,7 @@ PlanOptions parse_plan_options(const std::string& text) {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, fuse_qkv_post, matvec_wg, matvec_rows, matvec_min_groups, subgroups, dot8, matvec_blocks, matvec_min_units, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, attn_min_slice, fuse_qkv_post, matvec_wg, matvec_rows, matvec_min_groups, subgroups, dot8, matvec_blocks, matvec_pairs, matvec_min_units, kv_type)");
   }
   return o;
 }

@@ -65,6 +65,7 @@ struct PlanOptions {
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
   int attn_splits = 32;      // slices of the cache in decode attention (0: one workgroup per head)
+  int attn_min_slice = 16;   // positions a slice takes at least (short contexts fill fewer slices)
   bool fuse_qkv_post = true; // decode attention over slices also does qkv_post's work (one dispatch less a layer)
   int matvec_wg = 128;       // threads per workgroup in one-token matrix products
   int matvec_rows = 16;      // rows of weights a workgroup of a one-token product reads (1, 2, 4, 8 or 16; a gated
@@ -72,6 +73,7 @@ struct PlanOptions {
   int64_t matvec_min_groups = 768;  // halved while a product would have fewer workgroups than this
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
   bool matvec_blocks = true; // one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K weights run matvec.wgsl (whole blocks)
+  bool matvec_pairs = true;  // those of Q4_K, Q5_K take units in pairs, reading their shared words once (PAIRS)
   int64_t matvec_min_units = -1;  // on rows of at least this many 32-value units (-1: 32 with dot8, else matvec_wg)
   bool dot8 = false;         // WGSL has packed_4x8_integer_dot_product: those products take x as 8-bit integers
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32

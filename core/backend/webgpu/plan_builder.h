@@ -65,8 +65,10 @@ class Builder {
   int matvec_rows = 1;  // and the output rows each computes, at most:
   int64_t matvec_min_groups = 0;  // fewer while a product would have fewer workgroups than this
   bool subgroups = false;
+  int attn_min_slice = 1;  // positions a slice of decode attention takes at least
   bool dot8 = false;  // matvec.wgsl over x as 8-bit integers (DOT8)
   bool matvec_blocks = false;  // one-token products of the types matvec.wgsl decodes run it,
+  bool matvec_pairs = false;  // those of types with a pair decoder over pairs of units (PAIRS),
   int64_t matvec_min_units = 0;  // on rows of at least this many 32-value units
 
   const DeviceLimits& limits() const { return limits_; }

@@ -1,6 +1,8 @@
 // Merges the $Su partial results of attention_split for each head: out = sum_s e^(m_s - M) acc_s /
 // sum_s e^(m_s - M) l_s with M the largest m_s. Empty slices have m = -1e30 and weigh nothing.
-// Grid: (n_heads, 1, 1).
+// The slices' weights e^(m_s - M) are computed once, one slice per thread, into workgroup memory; then
+// each thread's output loads its S partial values at once (no loop waits on exp).
+// Grid: (n_heads, ceil(HD / WG), 1); workgroup (h, j) writes outputs [j * WG, (j + 1) * WG) of head h.
 struct Params {
   n_heads: u32,
   n_kv_heads: u32,
@@ -19,23 +21,29 @@ const S: u32 = $Su;
 @group(0) @binding(2) var<storage, read> part: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
+var<workgroup> m: array<f32, S>;       // each slice's running max, then its weight e^(m_s - M)
+var<workgroup> l: array<f32, S>;       // each slice's sum of exp
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let h = wid.x;
   let base = h * S * (HD + 2u);
-  var mx = -3.0e38;
-  for (var s = 0u; s < S; s++) { mx = max(mx, part[base + s * (HD + 2u)]); }
-  var total = 0.0;
-  for (var s = 0u; s < S; s++) {
-    let b = base + s * (HD + 2u);
-    total += exp(part[b] - mx) * part[b + 1u];
+  for (var s = tid; s < S; s += WG) {
+    m[s] = part[base + s * (HD + 2u)];
+    l[s] = part[base + s * (HD + 2u) + 1u];
   }
-  for (var o = tid; o < HD; o += WG) {
+  workgroupBarrier();
+  var mx = -3.0e38;
+  for (var s = 0u; s < S; s++) { mx = max(mx, m[s]); }
+  workgroupBarrier();
+  for (var s = tid; s < S; s += WG) { m[s] = exp(m[s] - mx); }
+  workgroupBarrier();
+  var total = 0.0;
+  for (var s = 0u; s < S; s++) { total += m[s] * l[s]; }
+  let o = wid.y * WG + tid;
+  if (o < HD) {
     var a = 0.0;
-    for (var s = 0u; s < S; s++) {
-      let b = base + s * (HD + 2u);
-      a += exp(part[b] - mx) * part[b + 2u + o];
-    }
+    for (var s = 0u; s < S; s++) { a += m[s] * part[base + s * (HD + 2u) + 2u + o]; }
     out[h * HD + o] = a / total;
   }
 }

@@ -24,6 +24,7 @@ struct Params {
 const WG: u32 = $WGu;
 const HD: u32 = $HDu;
 const S: u32 = $Su;
+const MIN_SLICE: u32 = $MIN_SLICEu;  // positions a slice takes at least: short contexts fill fewer slices
 const NO: u32 = (HD + WG - 1u) / WG;  // outputs per thread
 const LOW: f32 = -1.0e30;             // stands for -infinity
 
@@ -51,6 +52,33 @@ var<workgroup> qs: array<vec4<f32>, HD / 4u>;
 var<workgroup> sc: array<f32, WG>;
 var<workgroup> red: array<f32, WG>;
 
+//#if SUBGROUPS
+// Each subgroup reduces in registers, then its first invocation writes one partial (subgroup i holds
+// invocations [i * size, (i + 1) * size), as every implementation lays out a one-dimensional workgroup):
+// 2 barriers a reduction where the tree below takes log2(WG) + 2.
+var<private> lane: u32;
+var<private> sg_size: u32;
+
+fn reduce_max(v: f32, tid: u32) -> f32 {
+  let r = subgroupMax(v);
+  if (lane == 0u) { red[tid / sg_size] = r; }
+  workgroupBarrier();
+  var t = red[0];
+  for (var i = 1u; i < (WG + sg_size - 1u) / sg_size; i++) { t = max(t, red[i]); }
+  workgroupBarrier();
+  return t;
+}
+
+fn reduce_sum(v: f32, tid: u32) -> f32 {
+  let r = subgroupAdd(v);
+  if (lane == 0u) { red[tid / sg_size] = r; }
+  workgroupBarrier();
+  var t = red[0];
+  for (var i = 1u; i < (WG + sg_size - 1u) / sg_size; i++) { t += red[i]; }
+  workgroupBarrier();
+  return t;
+}
+//#else
 fn reduce_max(v: f32, tid: u32) -> f32 {
   red[tid] = v;
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
@@ -74,23 +102,34 @@ fn reduce_sum(v: f32, tid: u32) -> f32 {
   workgroupBarrier();
   return r;
 }
+//#endif
 
-// Keys d*4 .. d*4 + 3 of position p (its cache elements from e), and value o of position p (element e).
-fn key4(p: u32, pos: u32, e: u32, d: u32) -> vec4<f32> {
+// q (staged in qs, scaled) · the key of position p, whose cache elements start at e; soft-capped. Each
+// path is one straight loop, so its loads can all be in flight at once.
+fn score(p: u32, pos: u32, e: u32) -> f32 {
+  var s = 0.0;
 //#if POST
-  if (p == pos) {
-    let i = HD + 4u * d;
-    return vec4<f32>(head[i], head[i + 1u], head[i + 2u], head[i + 3u]);
+  if (p == pos) {  // the new position's key, staged by post()
+    for (var d = 0u; d < HD / 4u; d++) {
+      let i = HD + 4u * d;
+      s += dot(qs[d], vec4<f32>(head[i], head[i + 1u], head[i + 2u], head[i + 3u]));
+    }
+    return soft_cap(s, P.soft_cap);
   }
 //#endif
-  return kcache_load4(e + 4u * d);
+  for (var d = 0u; d < HD / 4u; d++) { s += dot(qs[d], kcache_load4(e + 4u * d)); }
+  return soft_cap(s, P.soft_cap);
 }
 
+// Value o of position p, whose cache element is e. Under POST the new position's comes from the staged
+// head; its cache element is read all the same (a select, not a branch) and then unused.
 fn value(p: u32, pos: u32, e: u32, o: u32) -> f32 {
+  let v = vcache_load(e);
 //#if POST
-  if (p == pos) { return head[2u * HD + o]; }
+  return select(v, head[2u * HD + o], p == pos);
+//#else
+  return v;
 //#endif
-  return vcache_load(e);
 }
 
 //#if POST
@@ -142,12 +181,20 @@ fn post(h: u32, kv_off: u32, pos: u32, fresh: bool, tid: u32) {
 //#endif
 
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
+//#if SUBGROUPS
+        @builtin(subgroup_invocation_id) sg_lane: u32, @builtin(subgroup_size) sg_n: u32,
+//#endif
+        ) {
+//#if SUBGROUPS
+  lane = sg_lane;
+  sg_size = sg_n;
+//#endif
   let h = wid.x;
   let kv_off = (h / (P.n_heads / P.n_kv_heads)) * HD;
   let kv_len = step_pos() + 1u;
   let first = window_start(step_pos(), P.window);
-  let per = (kv_len - first + S - 1u) / S;
+  let per = max((kv_len - first + S - 1u) / S, MIN_SLICE);
   let p0 = min(kv_len, first + wid.y * per);
   let p1 = min(kv_len, p0 + per);
   let pos = kv_len - 1u;
@@ -182,10 +229,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let p = c0 + tid;
     var s = LOW;
     if (p < p1) {
-      s = 0.0;
-      let k = p * P.kv_dim + kv_off;
-      for (var d = 0u; d < HD / 4u; d++) { s += dot(qs[d], key4(p, pos, k, d)); }
-      s = soft_cap(s, P.soft_cap);
+      s = score(p, pos, p * P.kv_dim + kv_off);
     }
     let m_new = max(m, reduce_max(s, tid));
     let e = select(0.0, exp(s - m_new), p < p1);
@@ -199,7 +243,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (o < HD) {
         var a = acc[j] * c;
         let v = c0 * P.kv_dim + kv_off + o;
-        for (var jj = 0u; jj < chunk; jj++) { a += sc[jj] * value(c0 + jj, pos, v + jj * P.kv_dim, o); }
+        // Four positions a round, their loads issued together; the sum keeps the order of positions.
+        var jj = 0u;
+        for (; jj + 4u <= chunk; jj += 4u) {
+          let e = v + jj * P.kv_dim;
+          let x0 = value(c0 + jj, pos, e, o);
+          let x1 = value(c0 + jj + 1u, pos, e + P.kv_dim, o);
+          let x2 = value(c0 + jj + 2u, pos, e + 2u * P.kv_dim, o);
+          let x3 = value(c0 + jj + 3u, pos, e + 3u * P.kv_dim, o);
+          a += sc[jj] * x0;
+          a += sc[jj + 1u] * x1;
+          a += sc[jj + 2u] * x2;
+          a += sc[jj + 3u] * x3;
+        }
+        for (; jj < chunk; jj++) { a += sc[jj] * value(c0 + jj, pos, v + jj * P.kv_dim, o); }
         acc[j] = a;
       }
     }

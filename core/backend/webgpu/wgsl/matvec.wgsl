@@ -31,6 +31,13 @@ struct Unit {
   offset: vec2<f32>,
 }
 
+// Units 2p and 2p + 1 of a row (wN_pair): each type's own decoder where neighbouring units share words,
+// else two wN_unit (matvec_pair.wgsl).
+struct UnitPair {
+  a: Unit,
+  b: Unit,
+}
+
 fn unit_of(row: u32, u: u32) -> Unit {
 //#if MULTI
   if (row >= P.rows0 + P.rows1) { return w2_unit((row - P.rows0 - P.rows1) * P.row_bytes2, u); }
@@ -39,25 +46,80 @@ fn unit_of(row: u32, u: u32) -> Unit {
   return w0_unit(row * P.row_bytes0, u);
 }
 
-// The unit times x, from x's 32 values and its sums over each half.
-fn unit_dot(w: Unit, xv: array<vec4<f32>, 8>, xsum: vec2<f32>) -> f32 {
-  var acc = vec2<f32>(0.0);
-  for (var k = 0u; k < 4u; k++) {
-    acc += vec2<f32>(dot(sbytes4(w.q[k]), xv[k]), dot(sbytes4(w.q[k + 4u]), xv[k + 4u]));
-  }
-  return dot(w.scale, acc) - dot(w.offset, xsum);
-}
-
-//#if DOT8
-// The same over x rounded to 8-bit integers (xq, and its sums over each half), in units of x's scale.
-fn unit_dot8(w: Unit, xq: array<u32, 8>, xqsum: vec2<f32>) -> f32 {
-  var acc = vec2<i32>(0);
-  for (var k = 0u; k < 4u; k++) {
-    acc += vec2<i32>(dot4I8Packed(w.q[k], xq[k]), dot4I8Packed(w.q[k + 4u], xq[k + 4u]));
-  }
-  return dot(w.scale, vec2<f32>(acc)) - dot(w.offset, xqsum);
+//#if PAIRS
+fn pair_of(row: u32, p: u32) -> UnitPair {
+//#if MULTI
+  if (row >= P.rows0 + P.rows1) { return w2_pair((row - P.rows0 - P.rows1) * P.row_bytes2, p); }
+  if (row >= P.rows0) { return w1_pair((row - P.rows0) * P.row_bytes1, p); }
+//#endif
+  return w0_pair(row * P.row_bytes0, p);
 }
 //#endif
+
+// Unit u of x (times g under NORM) as the products take it, and its sum of squares (NORM).
+struct XUnit {
+//#if DOT8
+  // Rounded to 8-bit integers on one scale d = max |v| / 127 (as the CPU's SIMD kernels and llama.cpp do),
+  // with the sums of each half of those integers.
+  q: array<u32, 8>,
+  sums: vec2<f32>,
+  d: f32,
+//#else
+  // As f32, with the sums of each half (for the types' offsets and minimums: d * (q - 8), d*sc*q - m).
+  v: array<vec4<f32>, 8>,
+  sums: vec2<f32>,
+//#endif
+  squares: f32,
+}
+
+fn x_unit(xbase: u32, u: u32) -> XUnit {
+  var xv: array<vec4<f32>, 8>;
+  var squares = 0.0;
+  for (var i = 0u; i < 8u; i++) {
+    var v = x[xbase + 8u * u + i];
+//#if NORM
+    squares += dot(v, v);
+    v *= gnorm[8u * u + i];
+//#endif
+    xv[i] = v;
+  }
+//#if DOT8
+  var amax = vec4<f32>(0.0);
+  for (var i = 0u; i < 8u; i++) { amax = max(amax, abs(xv[i])); }
+  let m = max(max(amax.x, amax.y), max(amax.z, amax.w));
+  let inv = select(0.0, 127.0 / m, m > 0.0);
+  var xq: array<u32, 8>;
+  var qsum = vec2<i32>(0);
+  for (var i = 0u; i < 8u; i++) {
+    xq[i] = pack4xI8(vec4<i32>(round(xv[i] * inv)));
+    qsum[i / 4u] += dot4I8Packed(xq[i], 0x01010101u);
+  }
+  return XUnit(xq, vec2<f32>(qsum), m / 127.0, squares);
+//#else
+  var xs = vec2<f32>(0.0);
+  for (var i = 0u; i < 4u; i++) { xs += vec2<f32>(dot(xv[i], vec4<f32>(1.0)), dot(xv[i + 4u], vec4<f32>(1.0))); }
+  return XUnit(xv, xs, squares);
+//#endif
+}
+
+// A unit of weights times the unit of x: scale.x * (q . x over the first 16 values) + scale.y * (over the
+// last 16) - offset.x * (sum of the first 16 x) - offset.y * (the last), in x's integers and times d
+// under DOT8.
+fn times_x(w: Unit, a: XUnit) -> f32 {
+//#if DOT8
+  var acc = vec2<i32>(0);
+  for (var k = 0u; k < 4u; k++) {
+    acc += vec2<i32>(dot4I8Packed(w.q[k], a.q[k]), dot4I8Packed(w.q[k + 4u], a.q[k + 4u]));
+  }
+  return a.d * (dot(w.scale, vec2<f32>(acc)) - dot(w.offset, a.sums));
+//#else
+  var acc = vec2<f32>(0.0);
+  for (var k = 0u; k < 4u; k++) {
+    acc += vec2<f32>(dot(sbytes4(w.q[k]), a.v[k]), dot(sbytes4(w.q[k + 4u]), a.v[k + 4u]));
+  }
+  return dot(w.scale, acc) - dot(w.offset, a.sums);
+//#endif
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
@@ -78,52 +140,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   var part: array<f32, K>;
-  let units = P.cols / 32u;
   let xbase = xt * (P.x_stride / 4u);
-  for (var u = tid; u < units; u += WG) {
-    var xv: array<vec4<f32>, 8>;
-    for (var i = 0u; i < 8u; i++) {
-      var v = x[xbase + 8u * u + i];
+//#if PAIRS
+  // Units 2p and 2p + 1 together: the types whose neighbouring units share words (Q4_K's and Q5_K's low
+  // and high nibbles) read them and their scales once (wN_pair).
+  for (var p = tid; p < P.cols / 64u; p += WG) {
+    let xa = x_unit(xbase, 2u * p);
+    let xb = x_unit(xbase, 2u * p + 1u);
 //#if NORM
-      part[NV * ROWS] += dot(v, v);
-      v *= gnorm[8u * u + i];
-//#endif
-      xv[i] = v;
-    }
-//#if DOT8
-    var amax = vec4<f32>(0.0);
-    for (var i = 0u; i < 8u; i++) { amax = max(amax, abs(xv[i])); }
-    let m = max(max(amax.x, amax.y), max(amax.z, amax.w));
-    let inv = select(0.0, 127.0 / m, m > 0.0);
-    var xq: array<u32, 8>;
-    var qsum = vec2<i32>(0);
-    for (var i = 0u; i < 8u; i++) {
-      xq[i] = pack4xI8(vec4<i32>(round(xv[i] * inv)));
-      qsum[i / 4u] += dot4I8Packed(xq[i], 0x01010101u);
-    }
-    let xqsum = vec2<f32>(qsum);
-    let dx = m / 127.0;
-//#else
-    // The sums of each half of the unit's x, for the types' offsets and minimums (d * (q - 8), d*sc*q - m).
-    var xs = vec2<f32>(0.0);
-    for (var i = 0u; i < 4u; i++) { xs += vec2<f32>(dot(xv[i], vec4<f32>(1.0)), dot(xv[i + 4u], vec4<f32>(1.0))); }
+    part[NV * ROWS] += xa.squares + xb.squares;
 //#endif
     for (var r = 0u; r < ROWS; r++) {
       // Rows past the end (the last workgroup's) read the last row and are not written.
       let row = min(row0 + r, P.rows - 1u);
-//#if DOT8
-      part[r] += dx * unit_dot8(unit_of(row, u), xq, xqsum);
+      let w = pair_of(row, p);
+      part[r] += times_x(w.a, xa) + times_x(w.b, xb);
 //#if GATED
-      part[ROWS + r] += dx * unit_dot8(w1_unit(row * P.row_bytes1, u), xq, xqsum);
-//#endif
-//#else
-      part[r] += unit_dot(unit_of(row, u), xv, xs);
-//#if GATED
-      part[ROWS + r] += unit_dot(w1_unit(row * P.row_bytes1, u), xv, xs);
-//#endif
+      let u = w1_pair(row * P.row_bytes1, p);
+      part[ROWS + r] += times_x(u.a, xa) + times_x(u.b, xb);
 //#endif
     }
   }
+//#else
+  for (var u = tid; u < P.cols / 32u; u += WG) {
+    let xa = x_unit(xbase, u);
+//#if NORM
+    part[NV * ROWS] += xa.squares;
+//#endif
+    for (var r = 0u; r < ROWS; r++) {
+      let row = min(row0 + r, P.rows - 1u);
+      part[r] += times_x(unit_of(row, u), xa);
+//#if GATED
+      part[ROWS + r] += times_x(w1_unit(row * P.row_bytes1, u), xa);
+//#endif
+    }
+  }
+//#endif
 
 //#if SUBGROUPS
   n_subgroups = (WG + sg_size - 1u) / sg_size;

@@ -12,3 +12,20 @@ fn $W_unit(row_byte: u32, u: u32) -> Unit {
   for (var k = 0u; k < 8u; k++) { q[k] = ($W[w + k] >> shift) & 0x0f0f0f0fu; }
   return Unit(q, vec2<f32>(dd.x * sm.x), vec2<f32>(dd.y * sm.y));
 }
+
+// Units 2p and 2p + 1 (sub-blocks 2c, 2c + 1 of super-block p / 4, c = p % 4): one read of their 8 words,
+// the low nibbles for the first and the high for the second, and of the scale words.
+fn $W_pair(row_byte: u32, p: u32) -> UnitPair {
+  let block = (row_byte >> 2u) + 36u * (p >> 2u);
+  let c = p & 3u;
+  let s = $W_k4_pair_scales(block, c);
+  let w = block + 4u + 8u * c;
+  var lo: array<u32, 8>;
+  var hi: array<u32, 8>;
+  for (var k = 0u; k < 8u; k++) {
+    let v = $W[w + k];
+    lo[k] = v & 0x0f0f0f0fu;
+    hi[k] = (v >> 4u) & 0x0f0f0f0fu;
+  }
+  return UnitPair(Unit(lo, vec2<f32>(s.x), vec2<f32>(s.z)), Unit(hi, vec2<f32>(s.y), vec2<f32>(s.w)));
+}
