@@ -18,14 +18,5 @@ fn $W_unit(row_byte: u32, u: u32) -> Unit {
 fn $W_pair(row_byte: u32, p: u32) -> UnitPair {
   let block = (row_byte >> 2u) + 36u * (p >> 2u);
   let c = p & 3u;
-  let s = $W_k4_pair_scales(block, c);
-  let w = block + 4u + 8u * c;
-  var lo: array<u32, 8>;
-  var hi: array<u32, 8>;
-  for (var k = 0u; k < 8u; k++) {
-    let v = $W[w + k];
-    lo[k] = v & 0x0f0f0f0fu;
-    hi[k] = (v >> 4u) & 0x0f0f0f0fu;
-  }
-  return UnitPair(Unit(lo, vec2<f32>(s.x), vec2<f32>(s.z)), Unit(hi, vec2<f32>(s.y), vec2<f32>(s.w)));
+  return $W_k4_pair(block, c, block + 4u + 8u * c);
 }

@@ -14,20 +14,16 @@ fn $W_unit(row_byte: u32, u: u32) -> Unit {
   return Unit(q, vec2<f32>(dd.x * sm.x), vec2<f32>(dd.y * sm.y));
 }
 
-// Units 2p and 2p + 1 (sub-blocks 2c, 2c + 1 of super-block p / 4, c = p % 4): one read of their 8 words
-// of nibbles, of the 8 words of qh (bits 2c and 2c + 1) and of the scale words.
+// Units 2p and 2p + 1 (sub-blocks 2c, 2c + 1 of super-block p / 4, c = p % 4): Q4_K's pair from one read of
+// their 8 words of nibbles and of the scale words, with bits 2c and 2c + 1 of the 8 words of qh.
 fn $W_pair(row_byte: u32, p: u32) -> UnitPair {
   let block = (row_byte >> 2u) + 44u * (p >> 2u);
   let c = p & 3u;
-  let s = $W_k4_pair_scales(block, c);
-  let w = block + 12u + 8u * c;
-  var lo: array<u32, 8>;
-  var hi: array<u32, 8>;
+  var pair = $W_k4_pair(block, c, block + 12u + 8u * c);
   for (var k = 0u; k < 8u; k++) {
-    let v = $W[w + k];
     let h = $W[block + 4u + k] >> (2u * c);
-    lo[k] = (v & 0x0f0f0f0fu) | ((h & 0x01010101u) << 4u);
-    hi[k] = ((v >> 4u) & 0x0f0f0f0fu) | (((h >> 1u) & 0x01010101u) << 4u);
+    pair.a.q[k] |= (h & 0x01010101u) << 4u;
+    pair.b.q[k] |= ((h >> 1u) & 0x01010101u) << 4u;
   }
-  return UnitPair(Unit(lo, vec2<f32>(s.x), vec2<f32>(s.z)), Unit(hi, vec2<f32>(s.y), vec2<f32>(s.w)));
+  return pair;
 }

@@ -30,21 +30,3 @@ fn $W_k4_scale_min(block: u32, s: u32) -> vec2<f32> {
                    f32((hi >> 4u) | (($W_byte(sc + s) >> 6u) << 4u)));
 }
 
-
-// The scales and mins of sub-blocks 2c and 2c + 1 of the Q4_K/Q5_K super-block at word `w` (d and dmin,
-// then the 12 scale bytes): (scale 2c, scale 2c + 1, min 2c, min 2c + 1) times d and dmin. Scale bytes 0-3
-// hold sub-blocks 0-3's scales in their low 6 bits, bytes 4-7 their mins; sub-blocks 4-7 take the low and
-// high nibbles of bytes 8-11 and the top 2 bits of bytes 0-3 (scales) and 4-7 (mins). Word-wide, without a
-// branch: neighbouring threads take pairs of both halves.
-fn $W_k4_pair_scales(w: u32, c: u32) -> vec4<f32> {
-  let dd = unpack2x16float($W[w]);
-  let s0 = $W[w + 1u];
-  let s1 = $W[w + 2u];
-  let s2 = $W[w + 3u];
-  let high = c >= 2u;
-  let sc = select(s0 & 0x3f3f3f3fu, (s2 & 0x0f0f0f0fu) | ((s0 >> 2u) & 0x30303030u), high);
-  let mn = select(s1 & 0x3f3f3f3fu, ((s2 >> 4u) & 0x0f0f0f0fu) | ((s1 >> 2u) & 0x30303030u), high);
-  let at = 16u * (c & 1u);
-  return vec4<f32>(dd.x * f32(extractBits(sc, at, 8u)), dd.x * f32(extractBits(sc, at + 8u, 8u)),
-                   dd.y * f32(extractBits(mn, at, 8u)), dd.y * f32(extractBits(mn, at + 8u, 8u)));
-}
