@@ -105,12 +105,16 @@ std::string replace_all(std::string text, std::string_view from, std::string_vie
 }
 
 // The shared WGSL a kernel reads beside its own: the matrix products' parameters, bindings and reduction;
-// the per-head work after the Q,K,V product; the encoder kernels' encoder_seqs (binding 2, `seqs`) and
-// workgroup_reduce.
+// the per-head work after the Q,K,V product; workgroup_reduce for decode attention (through subgroups under
+// SUBGROUPS) and the encoder kernels; the encoder kernels' encoder_seqs (binding 2, `seqs`).
 std::vector<const char*> shared_pieces(const KernelSpec& spec) {
   const std::string_view kernel = spec.kernel;
   if (kernel == "matmul" || kernel == "matvec") return {"product_io", "product_reduce"};
-  if (kernel == "qkv_post" || (kernel == "attention_split" && has_flag(spec.flags, "POST"))) return {"qkv_head"};
+  if (kernel == "attention_split") {
+    if (has_flag(spec.flags, "POST")) return {"qkv_head", "workgroup_reduce"};
+    return {"workgroup_reduce"};
+  }
+  if (kernel == "qkv_post") return {"qkv_head"};
   if (kernel == "matmul_tiled") return {"product_io"};
   if (kernel == "encoder_embed") return {"encoder_seqs"};
   if (kernel == "encoder_qkv" || kernel == "encoder_attention" || kernel == "encoder_pool") return {"encoder_seqs", "workgroup_reduce"};

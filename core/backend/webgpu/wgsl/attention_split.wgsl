@@ -50,59 +50,6 @@ var<workgroup> head: array<f32, 3u * HD>;  // the q head, then the new position'
 
 var<workgroup> qs: array<vec4<f32>, HD / 4u>;
 var<workgroup> sc: array<f32, WG>;
-var<workgroup> red: array<f32, WG>;
-
-//#if SUBGROUPS
-// Each subgroup reduces in registers, then its first invocation writes one partial (subgroup i holds
-// invocations [i * size, (i + 1) * size), as every implementation lays out a one-dimensional workgroup):
-// 2 barriers a reduction where the tree below takes log2(WG) + 2.
-var<private> lane: u32;
-var<private> sg_size: u32;
-
-fn reduce_max(v: f32, tid: u32) -> f32 {
-  let r = subgroupMax(v);
-  if (lane == 0u) { red[tid / sg_size] = r; }
-  workgroupBarrier();
-  var t = red[0];
-  for (var i = 1u; i < (WG + sg_size - 1u) / sg_size; i++) { t = max(t, red[i]); }
-  workgroupBarrier();
-  return t;
-}
-
-fn reduce_sum(v: f32, tid: u32) -> f32 {
-  let r = subgroupAdd(v);
-  if (lane == 0u) { red[tid / sg_size] = r; }
-  workgroupBarrier();
-  var t = red[0];
-  for (var i = 1u; i < (WG + sg_size - 1u) / sg_size; i++) { t += red[i]; }
-  workgroupBarrier();
-  return t;
-}
-//#else
-fn reduce_max(v: f32, tid: u32) -> f32 {
-  red[tid] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (tid < s) { red[tid] = max(red[tid], red[tid + s]); }
-  }
-  workgroupBarrier();
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-
-fn reduce_sum(v: f32, tid: u32) -> f32 {
-  red[tid] = v;
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    workgroupBarrier();
-    if (tid < s) { red[tid] += red[tid + s]; }
-  }
-  workgroupBarrier();
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
-//#endif
 
 // q (staged in qs, scaled) · the key of position p, whose cache elements start at e; soft-capped. Each
 // path is one straight loop, so its loads can all be in flight at once.
@@ -231,11 +178,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (p < p1) {
       s = score(p, pos, p * P.kv_dim + kv_off);
     }
-    let m_new = max(m, reduce_max(s, tid));
+    let m_new = max(m, workgroup_max(s, tid));
     let e = select(0.0, exp(s - m_new), p < p1);
     sc[tid] = e;
     let c = exp(m - m_new);
-    l = l * c + reduce_sum(e, tid);
+    l = l * c + workgroup_sum(e, tid);
     m = m_new;
     let chunk = min(WG, p1 - c0);
     for (var j = 0u; j < NO; j++) {

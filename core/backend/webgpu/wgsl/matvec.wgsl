@@ -7,6 +7,8 @@
 // DOT8: each thread rounds its unit of x to 8-bit integers on one scale (as the CPU's SIMD kernels and
 // llama.cpp do) and multiplies 4 values per dot4I8Packed, instead of converting every weight to f32: on the
 // one-token products those conversions, not the bytes, bound the f32 kernel.
+// PAIRS: thread i takes units 2i and 2i + 1, 2(i + WG) and 2(i + WG) + 1, ... through wN_pair, so types whose
+// neighbouring units share words (Q4_K's, Q5_K's low and high nibbles) read them once.
 // Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), tokens).
 const WG: u32 = $WGu;
 const ROWS: u32 = $ROWSu;
