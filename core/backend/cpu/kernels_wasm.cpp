@@ -2,10 +2,10 @@
 //
 // SIMD128 multiplies 16-bit integers (i32x4.dot_i16x8_s: 8 products summed in pairs), so activations are
 // quantized per 32 values to int8 range and stored widened to int16; weights are decoded per group of 32
-// into signed bytes (quant - zero point) and widened once per group. Decode multiplies each row by its one
-// token. Prefill decodes 4 rows at a time into a panel (int16 groups, float scales) that stays in cache
-// for every quad of tokens; a tile of 4 rows times a quad loads each token's activations once for the
-// four rows and applies the scales to the quad's four sums as one vector.
+// straight into int16 lanes (see "Weight formats"). Decode multiplies each row by its one token, four
+// scale units at a time. Prefill decodes 4 rows at a time into a panel (int16 groups, float scales) that
+// stays in cache for every quad of tokens; a tile of 4 rows times a quad loads each token's activations
+// once for the four rows and applies the scales to the quad's four sums as one vector.
 #include "backend/cpu/simd_dispatch.h"
 
 #if defined(__wasm_simd128__)
@@ -33,13 +33,49 @@ int32_t hsum_i32(v128_t v) {
 
 v128_t load(const void* p) { return wasm_v128_load(p); }
 
-// ---------------------------------------------------------------------------------------------------
-// Weight formats: group g of a block as two vectors of signed bytes w0 (values 0-15) and w1 (16-31) with
-// x = scale * w (+ min(g) for formats with mins); kSub16 formats scale the two vectors separately.
+// 4 halves (the low 16 bits of each lane) -> 4 floats, exactly: the bits shifted into place and rescaled
+// by 2^112 (exact for normals and subnormals alike); infinities and nans get the all-ones exponent.
+v128_t halves_to_floats(v128_t h) {
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+  const v128_t bits = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+  const v128_t finite = wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
+  const v128_t special = wasm_i32x4_eq(wasm_v128_and(h, wasm_i32x4_splat(0x7c00)), wasm_i32x4_splat(0x7c00));
+  return wasm_v128_or(sign, wasm_v128_bitselect(wasm_v128_or(bits, wasm_i32x4_splat(0x7f800000)), finite, special));
+}
 
-struct Group {
-  v128_t w0, w1;
+// ---------------------------------------------------------------------------------------------------
+// Weight formats. Group g of a block comes as its 32 quants widened to int16, in the order the
+// activations are stored in: per 16 values, the 8 even ones, then the 8 odd ones. Those are the low and
+// high bytes of a 16-bit lane, so a byte's bit field is one shift and one mask of the lanes: 4- and
+// 2-bit formats take their values straight from the packed bytes, and no format widens byte by byte.
+// Quants are unsigned where the format stores them so, and kZero is the format's zero point (Q4_0's 8):
+// decode applies it as a min, -zero * scale, through the activations' sums like the mins of Q4_1 and
+// Q4_K; the prefill panel subtracts it from the quants once.
+// A format says: kBlockBytes, kGroups per block, kSub16 (each 16 values scaled apart), kHasMin (mins
+// stored in the format), kZero; its Block gives group(g) and scale(g) / min(g) (scale16 / min16 with
+// kSub16) as floats, and decode reads the scales and mins (zero point included) of four units at once:
+// quad_scales below for formats of one group per block, Block::scales4 for the others.
+
+struct Wide {
+  v128_t w[4];  // values 0-15 (even, odd), then 16-31 (even, odd)
 };
+
+// Bits [shift, shift + width) of the even and the odd bytes of lo (values 0-15) and of hi (16-31).
+v128_t even_field(v128_t v, int shift, int16_t mask) { return wasm_v128_and(wasm_u16x8_shr(v, shift), wasm_i16x8_splat(mask)); }
+v128_t odd_field(v128_t v, int shift, int16_t mask) { return wasm_v128_and(wasm_u16x8_shr(v, shift + 8), wasm_i16x8_splat(mask)); }
+Wide fields(v128_t lo, int lo_shift, v128_t hi, int hi_shift, int16_t mask) {
+  return {{even_field(lo, lo_shift, mask), odd_field(lo, lo_shift, mask), even_field(hi, hi_shift, mask), odd_field(hi, hi_shift, mask)}};
+}
+Wide unsigned_bytes(v128_t lo, v128_t hi) { return fields(lo, 0, hi, 0, 0xff); }
+// low | high << shift, lane by lane: a format's upper bits joined to its lower ones.
+Wide with_high_bits(const Wide& low, const Wide& high, int shift) {
+  Wide out;
+  for (int i = 0; i < 4; ++i) out.w[i] = wasm_v128_or(low.w[i], wasm_i16x8_shl(high.w[i], shift));
+  return out;
+}
+Wide signed_bytes(v128_t lo, v128_t hi) {
+  return {{wasm_i16x8_shr(wasm_i16x8_shl(lo, 8), 8), wasm_i16x8_shr(lo, 8), wasm_i16x8_shr(wasm_i16x8_shl(hi, 8), 8), wasm_i16x8_shr(hi, 8)}};
+}
 
 v128_t low_nibbles(v128_t v) { return wasm_v128_and(v, wasm_i8x16_splat(0x0f)); }
 v128_t high_nibbles(v128_t v) { return wasm_u8x16_shr(v, 4); }
@@ -52,15 +88,17 @@ v128_t fifth_bits(uint32_t bits) {
   return wasm_v128_and(wasm_i8x16_eq(wasm_v128_and(spread, select), select), wasm_i8x16_splat(0x10));
 }
 
+// Formats of one group per block: the f16 scale at the block's start, kMinAt the offset of an f16 min
+// (or -1), kZero the zero point.
 struct FormatQ4_0 {
-  static constexpr int kBlockBytes = 18, kGroups = 1;
+  static constexpr int kBlockBytes = 18, kGroups = 1, kMinAt = -1, kZero = 8;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q4_0* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q4_0*>(p)) {}
-    Group group(int) const {
-      const v128_t v = load(b->qs), eight = wasm_i8x16_splat(8);
-      return {wasm_i8x16_sub(low_nibbles(v), eight), wasm_i8x16_sub(high_nibbles(v), eight)};
+    Wide group(int) const {
+      const v128_t v = load(b->qs);
+      return fields(v, 0, v, 4, 0xf);
     }
     float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return 0.0f; }
@@ -68,14 +106,14 @@ struct FormatQ4_0 {
 };
 
 struct FormatQ4_1 {
-  static constexpr int kBlockBytes = 20, kGroups = 1;
+  static constexpr int kBlockBytes = 20, kGroups = 1, kMinAt = 2, kZero = 0;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const blocks::Q4_1* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q4_1*>(p)) {}
-    Group group(int) const {
+    Wide group(int) const {
       const v128_t v = load(b->qs);
-      return {low_nibbles(v), high_nibbles(v)};
+      return fields(v, 0, v, 4, 0xf);
     }
     float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return f16_to_f32_inline(b->m); }
@@ -83,54 +121,86 @@ struct FormatQ4_1 {
 };
 
 template <class Raw>
-Group q5_group(const Raw* b, int zero) {
+Wide q5_group(const Raw* b) {
   const uint32_t qh = blocks::load_u32(b->qh);
-  const v128_t v = load(b->qs), z = wasm_i8x16_splat(static_cast<int8_t>(zero));
-  return {wasm_i8x16_sub(wasm_v128_or(low_nibbles(v), fifth_bits(qh & 0xffff)), z),
-          wasm_i8x16_sub(wasm_v128_or(high_nibbles(v), fifth_bits(qh >> 16)), z)};
+  const v128_t v = load(b->qs);
+  return unsigned_bytes(wasm_v128_or(low_nibbles(v), fifth_bits(qh & 0xffff)), wasm_v128_or(high_nibbles(v), fifth_bits(qh >> 16)));
 }
 
 struct FormatQ5_0 {
-  static constexpr int kBlockBytes = 22, kGroups = 1;
+  static constexpr int kBlockBytes = 22, kGroups = 1, kMinAt = -1, kZero = 16;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q5_0* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q5_0*>(p)) {}
-    Group group(int) const { return q5_group(b, 16); }
+    Wide group(int) const { return q5_group(b); }
     float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return 0.0f; }
   };
 };
 
 struct FormatQ5_1 {
-  static constexpr int kBlockBytes = 24, kGroups = 1;
+  static constexpr int kBlockBytes = 24, kGroups = 1, kMinAt = 2, kZero = 0;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const blocks::Q5_1* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q5_1*>(p)) {}
-    Group group(int) const { return q5_group(b, 0); }
+    Wide group(int) const { return q5_group(b); }
     float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return f16_to_f32_inline(b->m); }
   };
 };
 
 struct FormatQ8_0 {
-  static constexpr int kBlockBytes = 34, kGroups = 1;
+  static constexpr int kBlockBytes = 34, kGroups = 1, kMinAt = -1, kZero = 0;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q8_0* b;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q8_0*>(p)) {}
-    Group group(int) const { return {load(b->qs), load(b->qs + 16)}; }
+    Wide group(int) const { return signed_bytes(load(b->qs), load(b->qs + 16)); }
     float scale(int) const { return f16_to_f32_inline(b->d); }
     float min(int) const { return 0.0f; }
   };
 };
 
+// IQ4: 16 packed index pairs looked up in the grid (signed bytes as they are).
+Wide iq4_group(const uint8_t* qs) {
+  const v128_t grid = wasm_i8x16_make(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
+  const v128_t v = load(qs);
+  return signed_bytes(wasm_i8x16_swizzle(grid, low_nibbles(v)), wasm_i8x16_swizzle(grid, high_nibbles(v)));
+}
+
+struct FormatIQ4_NL {
+  static constexpr int kBlockBytes = 18, kGroups = 1, kMinAt = -1, kZero = 0;
+  static constexpr bool kHasMin = false, kSub16 = false;
+  struct Block {
+    const blocks::IQ4_NL* b;
+    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_NL*>(p)) {}
+    Wide group(int) const { return iq4_group(b->qs); }
+    float scale(int) const { return f16_to_f32_inline(b->d); }
+    float min(int) const { return 0.0f; }
+  };
+};
+
+// Four bytes at p as floats.
+v128_t u8x4_floats(const uint8_t* p) {
+  return wasm_f32x4_convert_i32x4(wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(p))));
+}
+v128_t i8x4_floats(const int8_t* p) {
+  return wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(wasm_i16x8_extend_low_i8x16(wasm_v128_load32_zero(p))));
+}
+
+// The scales and mins of four consecutive units (groups, or 16-value halves with kSub16).
+struct Scales4 {
+  v128_t scale, min;
+};
+
+// Formats of 8 groups per block give the scales of units 4q .. 4q + 3 of the block (scales4(q)).
 // Q4_K / Q5_K: group g is sub-block g, nibbles of qs[32 * (g / 2) ..] (+ bit g of qh for Q5_K).
 template <bool kFifthBit>
 struct FormatK4 {
   using Raw = std::conditional_t<kFifthBit, blocks::Q5_K, blocks::Q4_K>;
-  static constexpr int kBlockBytes = sizeof(Raw), kGroups = 8;
+  static constexpr int kBlockBytes = sizeof(Raw), kGroups = 8, kZero = 0;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const Raw* b;
@@ -141,73 +211,73 @@ struct FormatK4 {
       dmin = f16_to_f32_inline(b->dmin);
       blocks::unpack_k4_scales(b->scales, sc, mn);
     }
-    Group group(int g) const {
+    Wide group(int g) const {
       const uint8_t* qs = b->qs + 32 * (g / 2);
       const int shift = 4 * (g % 2);
-      Group out{low_nibbles(wasm_u8x16_shr(load(qs), shift)), low_nibbles(wasm_u8x16_shr(load(qs + 16), shift))};
-      if constexpr (kFifthBit) {
-        const v128_t one = wasm_i8x16_splat(1);
-        out.w0 = wasm_v128_or(out.w0, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(b->qh), g), one), 4));
-        out.w1 = wasm_v128_or(out.w1, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(b->qh + 16), g), one), 4));
-      }
-      return out;
+      const Wide low = fields(load(qs), shift, load(qs + 16), shift, 0xf);
+      if constexpr (kFifthBit) return with_high_bits(low, fields(load(b->qh), g, load(b->qh + 16), g, 1), 4);
+      return low;
     }
     float scale(int g) const { return d * static_cast<float>(sc[g]); }
     float min(int g) const { return -dmin * static_cast<float>(mn[g]); }
+    Scales4 scales4(int q) const {
+      return {wasm_f32x4_mul(wasm_f32x4_splat(d), u8x4_floats(sc + 4 * q)), wasm_f32x4_mul(wasm_f32x4_splat(-dmin), u8x4_floats(mn + 4 * q))};
+    }
   };
 };
 
 // Q6_K: group g = 32 consecutive values; each 16 has its own scale.
 struct FormatQ6_K {
-  static constexpr int kBlockBytes = 210, kGroups = 8;
+  static constexpr int kBlockBytes = 210, kGroups = 8, kZero = 32;
   static constexpr bool kHasMin = false, kSub16 = true;
   struct Block {
     const blocks::Q6_K* b;
     float d;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q6_K*>(p)), d(f16_to_f32_inline(b->d)) {}
-    Group group(int g) const {
+    Wide group(int g) const {
       const int half = g / 4, part = g % 4;
       const uint8_t* low = b->ql + 64 * half + 32 * (part & 1);
       const uint8_t* high = b->qh + 32 * half;
       const int low_shift = 4 * (part >> 1), high_shift = 2 * part;
-      auto decode = [&](int at) {
-        const v128_t l = low_nibbles(wasm_u8x16_shr(load(low + at), low_shift));
-        const v128_t h = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(high + at), high_shift), wasm_i8x16_splat(3)), 4);
-        return wasm_i8x16_sub(wasm_v128_or(l, h), wasm_i8x16_splat(32));
-      };
-      return {decode(0), decode(16)};
+      return with_high_bits(fields(load(low), low_shift, load(low + 16), low_shift, 0xf),
+                            fields(load(high), high_shift, load(high + 16), high_shift, 3), 4);
     }
     float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub]); }
     float min16(int, int) const { return 0.0f; }
+    Scales4 scales4(int q) const {
+      const v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(d), i8x4_floats(b->scales + 4 * q));
+      return {scale, wasm_f32x4_mul(scale, wasm_f32x4_splat(-32.0f))};
+    }
   };
 };
 
-// Q2_K / Q3_K: the 2-bit values of group g, bits 2(g % 4).. of qs[32(g / 4) ..].
-Group two_bits(const uint8_t* qs, int g) {
-  const uint8_t* at = qs + 32 * (g / 4);
-  const int shift = 2 * (g % 4);
-  const v128_t three = wasm_i8x16_splat(3);
-  return {wasm_v128_and(wasm_u8x16_shr(load(at), shift), three), wasm_v128_and(wasm_u8x16_shr(load(at + 16), shift), three)};
-}
-
 // Q2_K: group g = 32 consecutive values; each 16 has its own 4-bit scale and min.
 struct FormatQ2_K {
-  static constexpr int kBlockBytes = 84, kGroups = 8;
+  static constexpr int kBlockBytes = 84, kGroups = 8, kZero = 0;
   static constexpr bool kHasMin = true, kSub16 = true;
   struct Block {
     const blocks::Q2_K* b;
     float d, dmin;
     explicit Block(const uint8_t* p)
         : b(reinterpret_cast<const blocks::Q2_K*>(p)), d(f16_to_f32_inline(b->d)), dmin(f16_to_f32_inline(b->dmin)) {}
-    Group group(int g) const { return two_bits(b->qs, g); }
+    Wide group(int g) const {
+      const uint8_t* at = b->qs + 32 * (g / 4);
+      const int shift = 2 * (g % 4);
+      return fields(load(at), shift, load(at + 16), shift, 3);
+    }
     float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub] & 0xf); }
     float min16(int g, int sub) const { return -dmin * static_cast<float>(b->scales[2 * g + sub] >> 4); }
+    Scales4 scales4(int q) const {
+      const v128_t bytes = wasm_u32x4_extend_low_u16x8(wasm_u16x8_extend_low_u8x16(wasm_v128_load32_zero(b->scales + 4 * q)));
+      return {wasm_f32x4_mul(wasm_f32x4_splat(d), wasm_f32x4_convert_i32x4(wasm_v128_and(bytes, wasm_i32x4_splat(0xf)))),
+              wasm_f32x4_mul(wasm_f32x4_splat(-dmin), wasm_f32x4_convert_i32x4(wasm_u32x4_shr(bytes, 4)))};
+    }
   };
 };
 
 // Q3_K: Q2_K's low bits, the third from bit g of hmask[l], minus 4; signed 6-bit scales per 16 values.
 struct FormatQ3_K {
-  static constexpr int kBlockBytes = 110, kGroups = 8;
+  static constexpr int kBlockBytes = 110, kGroups = 8, kZero = 4;
   static constexpr bool kHasMin = false, kSub16 = true;
   struct Block {
     const blocks::Q3_K* b;
@@ -216,46 +286,31 @@ struct FormatQ3_K {
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::Q3_K*>(p)), d(f16_to_f32_inline(b->d)) {
       blocks::unpack_q3_k_scales(b->scales, sc);
     }
-    Group group(int g) const {
-      const Group low = two_bits(b->qs, g);
-      const v128_t one = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
-      auto third_bit = [&](int at) { return wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(load(b->hmask + at), g), one), 2); };
-      return {wasm_i8x16_sub(wasm_v128_or(low.w0, third_bit(0)), four), wasm_i8x16_sub(wasm_v128_or(low.w1, third_bit(16)), four)};
+    Wide group(int g) const {
+      const uint8_t* at = b->qs + 32 * (g / 4);
+      const int shift = 2 * (g % 4);
+      return with_high_bits(fields(load(at), shift, load(at + 16), shift, 3), fields(load(b->hmask), g, load(b->hmask + 16), g, 1), 2);
     }
     float scale16(int g, int sub) const { return d * static_cast<float>(sc[2 * g + sub]); }
     float min16(int, int) const { return 0.0f; }
-  };
-};
-
-// IQ4: 16 packed index pairs looked up in the grid (signed bytes as they are).
-Group iq4_group(const uint8_t* qs) {
-  const v128_t grid = wasm_i8x16_make(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113);
-  const v128_t v = load(qs);
-  return {wasm_i8x16_swizzle(grid, low_nibbles(v)), wasm_i8x16_swizzle(grid, high_nibbles(v))};
-}
-
-struct FormatIQ4_NL {
-  static constexpr int kBlockBytes = 18, kGroups = 1;
-  static constexpr bool kHasMin = false, kSub16 = false;
-  struct Block {
-    const blocks::IQ4_NL* b;
-    explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_NL*>(p)) {}
-    Group group(int) const { return iq4_group(b->qs); }
-    float scale(int) const { return f16_to_f32_inline(b->d); }
-    float min(int) const { return 0.0f; }
+    Scales4 scales4(int q) const {
+      const v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(d), i8x4_floats(sc + 4 * q));
+      return {scale, wasm_f32x4_mul(scale, wasm_f32x4_splat(-4.0f))};
+    }
   };
 };
 
 struct FormatIQ4_XS {
-  static constexpr int kBlockBytes = 136, kGroups = 8;
+  static constexpr int kBlockBytes = 136, kGroups = 8, kZero = 0;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::IQ4_XS* b;
     float d;
     explicit Block(const uint8_t* p) : b(reinterpret_cast<const blocks::IQ4_XS*>(p)), d(f16_to_f32_inline(b->d)) {}
-    Group group(int g) const { return iq4_group(b->qs + 16 * g); }
+    Wide group(int g) const { return iq4_group(b->qs + 16 * g); }
     float scale(int g) const { return d * static_cast<float>(blocks::iq4_xs_scale(*b, g)); }
     float min(int) const { return 0.0f; }
+    Scales4 scales4(int q) const { return {wasm_f32x4_make(scale(4 * q), scale(4 * q + 1), scale(4 * q + 2), scale(4 * q + 3)), wasm_f32x4_splat(0.0f)}; }
   };
 };
 
@@ -279,7 +334,8 @@ bool visit_quantized(TensorType type, Fn&& fn) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Activations: token t has q[t * cols ..] (int16 holding int8-range values), and per 32-block b the
+// Activations: token t has q[t * cols ..] (int16 holding int8-range values, each 16 as the weights' Wide
+// orders them: even ones, then odd ones), and per 32-block b the
 // scale d, dsum = d * sum(q) and dsum_lo = d * sum of its first 16 q at [b * n_pad + t]: block-major, so
 // that the scales of 4 consecutive tokens are one vector. With more than one token, the tokens are padded
 // to a multiple of 4 with zeros (prefill runs on quads of tokens). Scratch holds them in that order.
@@ -327,13 +383,17 @@ void quantize_block(const float* x, int16_t* q, float* d_out, float* dsum_out, f
   const float m = std::max(std::max(wasm_f32x4_extract_lane(amax, 0), wasm_f32x4_extract_lane(amax, 1)),
                            std::max(wasm_f32x4_extract_lane(amax, 2), wasm_f32x4_extract_lane(amax, 3)));
   const v128_t inv = wasm_f32x4_splat(m > 0.0f ? 127.0f / m : 0.0f);
-  v128_t sum = wasm_i32x4_splat(0), sum_lo = sum;
+  v128_t sum = wasm_i32x4_splat(0), sum_lo = sum, eight[2];
   for (int i = 0; i < 8; i += 2) {
     const v128_t a = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(v[i], inv)));
     const v128_t b = wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_nearest(wasm_f32x4_mul(v[i + 1], inv)));
     sum = wasm_i32x4_add(sum, wasm_i32x4_add(a, b));
     if (i == 2) sum_lo = sum;
-    wasm_v128_store(q + 4 * i, wasm_i16x8_narrow_i32x4(a, b));
+    eight[i / 2 % 2] = wasm_i16x8_narrow_i32x4(a, b);
+    if (i % 4 == 2) {  // 16 values: the even ones, then the odd ones (the order of the weights' Wide)
+      wasm_v128_store(q + 4 * i - 8, wasm_i16x8_shuffle(eight[0], eight[1], 0, 2, 4, 6, 8, 10, 12, 14));
+      wasm_v128_store(q + 4 * i, wasm_i16x8_shuffle(eight[0], eight[1], 1, 3, 5, 7, 9, 11, 13, 15));
+    }
   }
   *d_out = m / 127.0f;
   *dsum_out = *d_out * static_cast<float>(hsum_i32(sum));
@@ -360,15 +420,8 @@ void prepare(const MatmulArgs& m, uint8_t* scratch, int64_t t_begin, int64_t t_e
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The integer dot product of one decoded group (widened to int16 once, used for every token) with the
-// 32 activations at x: two vectors of partial sums, values 0-15 and 16-31 (kSub16 formats scale them apart).
-
-struct Wide {
-  v128_t w[4];
-  explicit Wide(const Group& g)
-      : w{wasm_i16x8_extend_low_i8x16(g.w0), wasm_i16x8_extend_high_i8x16(g.w0), wasm_i16x8_extend_low_i8x16(g.w1),
-          wasm_i16x8_extend_high_i8x16(g.w1)} {}
-};
+// The integer dot product of one group (widened once, used for every token) with the 32 activations at
+// x: two vectors of partial sums, values 0-15 and 16-31 (kSub16 formats scale them apart).
 
 struct HalfDots {
   v128_t lo, hi;
@@ -379,43 +432,7 @@ HalfDots group_dot(const Wide& w, const int16_t* x) {
           wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.w[2], load(x + 16)), wasm_i32x4_dot_i16x8(w.w[3], load(x + 24)))};
 }
 
-// ---------------------------------------------------------------------------------------------------
-// One weight row times one token (decode: the weights stream from memory once).
-
-template <class F>
-float row_times_token(const uint8_t* row, const Acts& a, int64_t t) {
-  // Two accumulators alternate between groups so that float adds do not wait on each other.
-  v128_t acc[2] = {wasm_f32x4_splat(0.0f), wasm_f32x4_splat(0.0f)};
-  float min_acc = 0.0f;
-  const int16_t* x = a.q + t * a.cols;
-  for (int64_t b = 0; b < a.n_blocks / F::kGroups; ++b) {
-    const typename F::Block block(row + b * F::kBlockBytes);
-    for (int g = 0; g < F::kGroups; ++g) {
-      const int64_t ab = b * F::kGroups + g, at = ab * a.n_pad + t;
-      const HalfDots dot = group_dot(Wide(block.group(g)), x + 32 * ab);
-      v128_t& sum = acc[ab % 2];
-      if constexpr (F::kSub16) {
-        const v128_t scaled0 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot.lo), wasm_f32x4_splat(block.scale16(g, 0) * a.d[at]));
-        const v128_t scaled1 = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(dot.hi), wasm_f32x4_splat(block.scale16(g, 1) * a.d[at]));
-        sum = wasm_f32x4_add(sum, wasm_f32x4_add(scaled0, scaled1));
-      } else {
-        const v128_t both = wasm_f32x4_convert_i32x4(wasm_i32x4_add(dot.lo, dot.hi));
-        sum = wasm_f32x4_add(sum, wasm_f32x4_mul(both, wasm_f32x4_splat(block.scale(g) * a.d[at])));
-      }
-      if constexpr (F::kHasMin && F::kSub16) {
-        min_acc += block.min16(g, 0) * a.dsum_lo[at] + block.min16(g, 1) * (a.dsum[at] - a.dsum_lo[at]);
-      } else if constexpr (F::kHasMin) {
-        min_acc += block.min(g) * a.dsum[at];
-      }
-    }
-  }
-  return hsum(wasm_f32x4_add(acc[0], acc[1])) + min_acc;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Prefill: R weight rows times a quad of tokens, from a panel of the rows decoded once for the whole
-// product. The four tokens' integer sums are reduced into one vector (lane i = token i) so that scales,
-// mins and accumulation run once per group for all four tokens.
+v128_t both(const HalfDots& d) { return wasm_i32x4_add(d.lo, d.hi); }
 
 // Lane i = the sum of the lanes of s[i].
 v128_t sum_each(const v128_t s[4]) {
@@ -423,6 +440,92 @@ v128_t sum_each(const v128_t s[4]) {
   const v128_t s23 = wasm_i32x4_add(wasm_i32x4_shuffle(s[2], s[3], 0, 4, 1, 5), wasm_i32x4_shuffle(s[2], s[3], 2, 6, 3, 7));
   return wasm_i32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
 }
+
+// ---------------------------------------------------------------------------------------------------
+// One weight row times one token (decode: the weights stream from memory once). Four scale units at a
+// time: their integer sums reduce into one vector (lane i = unit i) that one vector of weight scales
+// times activation scales turns into floats, so no scale is converted or applied lane by lane.
+
+// The f16 at p, p + stride, p + 2 stride and p + 3 stride as floats.
+v128_t halves4(const uint8_t* p, int stride) {
+  v128_t h = wasm_i32x4_splat(0);
+  h = wasm_v128_load16_lane(p, h, 0);
+  h = wasm_v128_load16_lane(p + stride, h, 2);
+  h = wasm_v128_load16_lane(p + 2 * stride, h, 4);
+  h = wasm_v128_load16_lane(p + 3 * stride, h, 6);
+  return halves_to_floats(h);
+}
+
+// The scales and mins of the four blocks at p (formats of one group per block).
+template <class F>
+Scales4 quad_scales(const uint8_t* p) {
+  const v128_t scale = halves4(p, F::kBlockBytes);
+  if constexpr (F::kMinAt >= 0) return {scale, halves4(p + F::kMinAt, F::kBlockBytes)};
+  return {scale, wasm_f32x4_mul(scale, wasm_f32x4_splat(-static_cast<float>(F::kZero)))};
+}
+
+template <class F>
+float row_times_token(const uint8_t* row, const Acts& a) {
+  // Activation scales of block g at a.d[g] (one token: n_pad is 1).
+  constexpr bool kMins = F::kHasMin || F::kZero != 0;
+  v128_t acc = wasm_f32x4_splat(0.0f), min_acc = acc;
+  auto add = [&](const v128_t sums[4], const Scales4& s, v128_t d, v128_t dsum) {
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(sums)), wasm_f32x4_mul(s.scale, d)));
+    if constexpr (kMins) min_acc = wasm_f32x4_add(min_acc, wasm_f32x4_mul(s.min, dsum));
+  };
+  const int16_t* x = a.q;
+  if constexpr (F::kGroups == 1) {
+    int64_t g = 0;
+    for (; g + 4 <= a.n_blocks; g += 4) {
+      const uint8_t* p = row + g * F::kBlockBytes;
+      v128_t sums[4];
+      for (int i = 0; i < 4; ++i) sums[i] = both(group_dot(typename F::Block(p + i * F::kBlockBytes).group(0), x + 32 * (g + i)));
+      add(sums, quad_scales<F>(p), load(a.d + g), load(a.dsum + g));
+    }
+    if (g < a.n_blocks) {  // the last 1-3 blocks, lane by lane
+      v128_t sums[4] = {wasm_i32x4_splat(0), wasm_i32x4_splat(0), wasm_i32x4_splat(0), wasm_i32x4_splat(0)};
+      float scale[4] = {}, min[4] = {}, d[4] = {}, dsum[4] = {};
+      for (int i = 0; g + i < a.n_blocks; ++i) {
+        const typename F::Block block(row + (g + i) * F::kBlockBytes);
+        sums[i] = both(group_dot(block.group(0), x + 32 * (g + i)));
+        scale[i] = block.scale(0);
+        min[i] = block.min(0) - static_cast<float>(F::kZero) * scale[i];
+        d[i] = a.d[g + i];
+        dsum[i] = a.dsum[g + i];
+      }
+      add(sums, {load(scale), load(min)}, load(d), load(dsum));
+    }
+  } else {
+    for (int64_t b = 0; b < a.n_blocks / F::kGroups; ++b) {
+      const typename F::Block block(row + b * F::kBlockBytes);
+      if constexpr (F::kSub16) {
+#pragma clang loop unroll(full)  // constant bit positions: V8 shifts by a constant in fewer instructions
+        for (int q = 0; q < 4; ++q) {  // groups 2q and 2q + 1: four 16-value units
+          const int64_t g = b * F::kGroups + 2 * q;
+          const HalfDots d0 = group_dot(block.group(2 * q), x + 32 * g), d1 = group_dot(block.group(2 * q + 1), x + 32 * (g + 1));
+          const v128_t sums[4] = {d0.lo, d0.hi, d1.lo, d1.hi};
+          const v128_t d = wasm_v128_load64_zero(a.d + g), lo = wasm_v128_load64_zero(a.dsum_lo + g);
+          const v128_t hi = wasm_f32x4_sub(wasm_v128_load64_zero(a.dsum + g), lo);
+          add(sums, block.scales4(q), wasm_i32x4_shuffle(d, d, 0, 0, 1, 1), wasm_i32x4_shuffle(lo, hi, 0, 4, 1, 5));
+        }
+      } else {
+#pragma clang loop unroll(full)
+        for (int q = 0; q < 2; ++q) {
+          const int64_t g = b * F::kGroups + 4 * q;
+          v128_t sums[4];
+          for (int i = 0; i < 4; ++i) sums[i] = both(group_dot(block.group(4 * q + i), x + 32 * (g + i)));
+          add(sums, block.scales4(q), load(a.d + g), load(a.dsum + g));
+        }
+      }
+    }
+  }
+  return kMins ? hsum(wasm_f32x4_add(acc, min_acc)) : hsum(acc);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Prefill: R weight rows times a quad of tokens, from a panel of the rows decoded once for the whole
+// product. The four tokens' integer sums are reduced into one vector (lane i = token i) so that scales,
+// mins and accumulation run once per group for all four tokens.
 
 // A panel holds R rows decoded and widened once for every quad of the product: group ab of row r at
 // w[ab * R + r], its scales and mins as floats at s[4 * (ab * R + r)] (scale, second scale, min, second
@@ -432,9 +535,13 @@ void fill_panel(const uint8_t* const* rows, int64_t n_blocks, Wide* w, float* s)
   for (int64_t b = 0; b < n_blocks / F::kGroups; ++b) {
     for (int r = 0; r < R; ++r) {
       const typename F::Block block(rows[r] + b * F::kBlockBytes);
+#pragma clang loop unroll(full)
       for (int g = 0; g < F::kGroups; ++g) {
         const int64_t at = (b * F::kGroups + g) * R + r;
-        w[at] = Wide(block.group(g));
+        w[at] = block.group(g);
+        if constexpr (F::kZero != 0) {
+          for (v128_t& v : w[at].w) v = wasm_i16x8_sub(v, wasm_i16x8_splat(F::kZero));
+        }
         float* scales = s + 4 * at;
         if constexpr (F::kSub16) {
           scales[0] = block.scale16(g, 0);
@@ -521,7 +628,7 @@ void rows_times_tokens(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64
 
 template <class F>
 void decode_rows(const MatmulArgs& m, const Acts& a, int64_t r_begin, int64_t r_end) {
-  for (int64_t r = r_begin; r < r_end; ++r) m.y[r] = row_times_token<F>(m.W + static_cast<size_t>(r) * m.row_bytes, a, 0);
+  for (int64_t r = r_begin; r < r_end; ++r) m.y[r] = row_times_token<F>(m.W + static_cast<size_t>(r) * m.row_bytes, a);
 }
 
 template <class F>
@@ -540,23 +647,12 @@ void multiply_rows(const MatmulArgs& m, const Acts& a, uint8_t* panel, int64_t r
 // ---------------------------------------------------------------------------------------------------
 // Float weights: 4 rows x up to 2 tokens of f32x4 dot products.
 
-// 4 halves -> 4 floats, exactly: the bits shifted into place and rescaled by 2^112 (exact for normals and
-// subnormals alike); infinities and nans get the all-ones exponent.
-v128_t halves_to_floats(const uint16_t* p) {
-  const v128_t h = wasm_u32x4_load16x4(p);
-  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-  const v128_t bits = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-  const v128_t finite = wasm_f32x4_mul(bits, wasm_f32x4_splat(0x1p112f));
-  const v128_t special = wasm_i32x4_eq(wasm_v128_and(h, wasm_i32x4_splat(0x7c00)), wasm_i32x4_splat(0x7c00));
-  return wasm_v128_or(sign, wasm_v128_bitselect(wasm_v128_or(bits, wasm_i32x4_splat(0x7f800000)), finite, special));
-}
-
 template <TensorType kType>
 v128_t load_weights(const uint8_t* row, int64_t k) {
   if constexpr (kType == TensorType::F32) {
     return load(reinterpret_cast<const float*>(row) + k);
   } else if constexpr (kType == TensorType::F16) {
-    return halves_to_floats(reinterpret_cast<const uint16_t*>(row) + k);
+    return halves_to_floats(wasm_u32x4_load16x4(reinterpret_cast<const uint16_t*>(row) + k));
   } else {
     return wasm_i32x4_shl(wasm_u32x4_load16x4(reinterpret_cast<const uint16_t*>(row) + k), 16);
   }
