@@ -1,10 +1,11 @@
 // Decode and prefill speed on a quiet CPU and on one where busy-loop processes take every core, as one JSON
 // object on stdout:
-//   node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium] [--threads 1,2] [--busy N]
+//   node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium,wllama] [--threads 1,2] [--busy N]
 //        [--rounds 2] [--prompt-tokens 32] [--gen-tokens 32] [--native-bin build/bin/tabllm] [--wasm-dir build-wasm]
-// Engines: native (`tabllm bench`), wasm (bench/wasm-bench.mjs, Node) and chromium (bench/browser-model.mjs:
+// Engines: native (`tabllm bench`), wasm (bench/wasm-bench.mjs, Node), chromium (bench/browser-model.mjs:
 // the package's WebAssembly engine on the main thread of a cross-origin isolated page in headless Chromium;
-// its prompt is that many words, so it may be more tokens). Every round runs each model x engine x thread
+// its prompt is that many words, so it may be more tokens) and wllama (bench/wllama-model.mjs: llama.cpp's
+// WebAssembly build in the same browser, the same prompt, its own timings). Every round runs each model x engine x thread
 // count quiet, then loaded, so that drift in the machine's other work falls on both alike; the median over
 // rounds counts. Each figure carries the 1-minute load
 // average before and after it, since a quiet figure is only as quiet as the machine was. --busy defaults to
@@ -17,7 +18,7 @@ import { parseArgs, promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const usage = 'usage: node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium] [--threads 1,2] [--busy N] ' +
+const usage = 'usage: node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium,wllama] [--threads 1,2] [--busy N] ' +
   '[--rounds 2] [--prompt-tokens 32] [--gen-tokens 32] [--native-bin build/bin/tabllm] [--wasm-dir build-wasm]';
 const { values: options, positionals: models } = parseArgs({
   allowPositionals: true,
@@ -44,7 +45,7 @@ const positive = (name) => {
 };
 const [busy, rounds, promptTokens, genTokens] = ['busy', 'rounds', 'prompt-tokens', 'gen-tokens'].map(positive);
 const engines = options.engines.split(',');
-for (const e of engines) if (!['native', 'wasm', 'chromium'].includes(e)) fail(`unknown engine "${e}": use native, wasm and/or chromium`);
+for (const e of engines) if (!['native', 'wasm', 'chromium', 'wllama'].includes(e)) fail(`unknown engine "${e}": use native, wasm, chromium and/or wllama`);
 const threadCounts = options.threads.split(',').map(Number);
 if (!threadCounts.every((n) => Number.isInteger(n) && n >= 1)) fail('--threads takes positive integers, comma-separated');
 
@@ -60,6 +61,10 @@ function benchCommand(engine, model, threads) {
              env: { ...process.env, TABLLM_WASM_DIR: options['wasm-dir'] }, speeds };
   }
   const prompt = Array.from({ length: promptTokens }, (_, i) => ['the', 'cat', 'sat', 'on', 'a', 'warm', 'mat'][i % 7]).join(' ');
+  if (engine === 'wllama') {
+    return { file: process.execPath, args: [path.join(root, 'bench/wllama-model.mjs'), model, '--tokens', String(genTokens), '--prompt', prompt,
+                                            '--threads', String(threads)], env: process.env, speeds: (r) => speeds(r.timings) };
+  }
   return {
     file: process.execPath,
     args: [path.join(root, 'bench/browser-model.mjs'), model, '--backends', 'wasm', '--tokens', String(genTokens), '--prompt', prompt,

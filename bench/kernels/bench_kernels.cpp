@@ -165,6 +165,10 @@ int main(int argc, char** argv) try {
         }
         std::printf("%-6s %-3d %-8s %-24s %10.1f  => %.1f tok/s (matmuls only)\n", type_traits(type).name, threads, mode,
                     "model per token", token_seconds * 1e6, 1.0 / token_seconds);
+        if (o.json) {
+          std::printf("{\"type\":\"%s\",\"threads\":%d,\"tokens\":%lld,\"model_us_per_token\":%.1f,\"model_tokens_per_s\":%.2f}\n",
+                      type_traits(type).name, threads, static_cast<long long>(n_tokens), token_seconds * 1e6, 1.0 / token_seconds);
+        }
       }
     }
   }
