@@ -53,8 +53,8 @@ v128_t halves_to_floats(v128_t h) {
 // Q4_K; the prefill panel subtracts it from the quants once.
 // A format says: kBlockBytes, kGroups per block, kSub16 (each 16 values scaled apart), kHasMin (mins
 // stored in the format), kZero; its Block gives group(g) and scale(g) / min(g) (scale16 / min16 with
-// kSub16) as floats, and decode reads the scales and mins (zero point included) of four units at once:
-// quad_scales below for formats of one group per block, Block::scales4 for the others.
+// kSub16) as floats, and decode reads the scales and stored mins of four units at once: quad_scales
+// below for formats of one group per block, Block::scales4 for the others.
 
 struct Wide {
   v128_t w[4];  // values 0-15 (even, odd), then 16-31 (even, odd)
@@ -244,10 +244,7 @@ struct FormatQ6_K {
     }
     float scale16(int g, int sub) const { return d * static_cast<float>(b->scales[2 * g + sub]); }
     float min16(int, int) const { return 0.0f; }
-    Scales4 scales4(int q) const {
-      const v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(d), i8x4_floats(b->scales + 4 * q));
-      return {scale, wasm_f32x4_mul(scale, wasm_f32x4_splat(-32.0f))};
-    }
+    Scales4 scales4(int q) const { return {wasm_f32x4_mul(wasm_f32x4_splat(d), i8x4_floats(b->scales + 4 * q)), wasm_f32x4_splat(0.0f)}; }
   };
 };
 
@@ -293,10 +290,7 @@ struct FormatQ3_K {
     }
     float scale16(int g, int sub) const { return d * static_cast<float>(sc[2 * g + sub]); }
     float min16(int, int) const { return 0.0f; }
-    Scales4 scales4(int q) const {
-      const v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(d), i8x4_floats(sc + 4 * q));
-      return {scale, wasm_f32x4_mul(scale, wasm_f32x4_splat(-4.0f))};
-    }
+    Scales4 scales4(int q) const { return {wasm_f32x4_mul(wasm_f32x4_splat(d), i8x4_floats(sc + 4 * q)), wasm_f32x4_splat(0.0f)}; }
   };
 };
 
@@ -461,17 +455,20 @@ template <class F>
 Scales4 quad_scales(const uint8_t* p) {
   const v128_t scale = halves4(p, F::kBlockBytes);
   if constexpr (F::kMinAt >= 0) return {scale, halves4(p + F::kMinAt, F::kBlockBytes)};
-  return {scale, wasm_f32x4_mul(scale, wasm_f32x4_splat(-static_cast<float>(F::kZero)))};
+  return {scale, wasm_f32x4_splat(0.0f)};
 }
 
 template <class F>
 float row_times_token(const uint8_t* row, const Acts& a) {
   // Activation scales of block g at a.d[g] (one token: n_pad is 1).
+  // A zero point is a min of -zero * scale (no format has both).
+  static_assert(!(F::kHasMin && F::kZero != 0));
   constexpr bool kMins = F::kHasMin || F::kZero != 0;
   v128_t acc = wasm_f32x4_splat(0.0f), min_acc = acc;
   auto add = [&](const v128_t sums[4], const Scales4& s, v128_t d, v128_t dsum) {
     acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sum_each(sums)), wasm_f32x4_mul(s.scale, d)));
-    if constexpr (kMins) min_acc = wasm_f32x4_add(min_acc, wasm_f32x4_mul(s.min, dsum));
+    const v128_t min = F::kZero != 0 ? wasm_f32x4_mul(s.scale, wasm_f32x4_splat(-static_cast<float>(F::kZero))) : s.min;
+    if constexpr (kMins) min_acc = wasm_f32x4_add(min_acc, wasm_f32x4_mul(min, dsum));
   };
   const int16_t* x = a.q;
   if constexpr (F::kGroups == 1) {
@@ -489,7 +486,7 @@ float row_times_token(const uint8_t* row, const Acts& a) {
         const typename F::Block block(row + (g + i) * F::kBlockBytes);
         sums[i] = both(group_dot(block.group(0), x + 32 * (g + i)));
         scale[i] = block.scale(0);
-        min[i] = block.min(0) - static_cast<float>(F::kZero) * scale[i];
+        min[i] = block.min(0);
         d[i] = a.d[g + i];
         dsum[i] = a.dsum[g + i];
       }
