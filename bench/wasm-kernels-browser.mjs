@@ -2,10 +2,10 @@
 // memory, prefill of a batch) built for WebAssembly and run single-threaded in headless Chromium, so they
 // compare line by line with the native command; as one JSON object on stdout:
 //   node bench/wasm-kernels-browser.mjs [--types q4_0,q8_0,q4_k,q6_k] [--prefill-tokens 64] [--seconds 0.3]
-//        [--engines chromium,node] [--native]
+//        [--engines chromium,node] [--simd wasm-simd128|wasm-relaxed-simd] [--native]
 // Compiles bench/kernels/bench_kernels.cpp with Debian's Emscripten against the single-threaded core of
 // build-wasm (scripts/build-wasm.sh first) into a temporary folder. --engines node also runs it in this
-// Node; --native runs build/bin/tabllm_bench_kernels --threads 1 beside it and adds the ratios.
+// Node; --simd forces a SIMD level (default: the best the engine runs); --native runs build/bin/tabllm_bench_kernels --threads 1 beside it and adds the ratios.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,13 +17,14 @@ import { launchChromium } from '../tests/browser/harness.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const usage = 'usage: node bench/wasm-kernels-browser.mjs [--types q4_0,q8_0,q4_k,q6_k] [--prefill-tokens 64] [--seconds 0.3] ' +
-  '[--engines chromium,node] [--native]';
+  '[--engines chromium,node] [--simd LEVEL] [--native]';
 const { values: o } = parseArgs({
   options: {
     types: { type: 'string', default: 'q4_0,q8_0,q4_k,q6_k' },
     'prefill-tokens': { type: 'string', default: '64' },
     seconds: { type: 'string', default: '0.3' },
     engines: { type: 'string', default: 'chromium' },
+    simd: { type: 'string' },
     native: { type: 'boolean', default: false },
   },
 });
@@ -33,6 +34,7 @@ if (!engines.every((e) => e === 'chromium' || e === 'node')) {
   process.exit(2);
 }
 const benchArgs = ['--types', o.types, '--threads', '1', '--prefill-tokens', o['prefill-tokens'], '--seconds', o.seconds, '--json'];
+const wasmArgs = o.simd ? [...benchArgs, '--simd', o.simd] : benchArgs;
 
 const core = path.join(root, 'build-wasm/wasm/libtabllm_core_st.a');
 if (!fs.existsSync(core)) {
@@ -43,10 +45,12 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tabllm-wasm-kernels-'));
 const emcc = (env, out, extra = []) => execFileSync('em++', [
   '-std=c++20', '-O3', '-msimd128', '-fexceptions', '-include', path.join(root, 'wasm/compat/bit_cast.h'),
   `-I${path.join(root, 'core')}`, `-I${path.join(root, 'third_party')}`, path.join(root, 'bench/kernels/bench_kernels.cpp'), core,
+  '--js-library', path.join(root, 'wasm/relaxed_simd.js'), '--pre-js', path.join(root, 'build-wasm/generated/relaxed_tile.js'),
   '-o', path.join(dir, out), '-sALLOW_MEMORY_GROWTH=1', '-sMAXIMUM_MEMORY=4GB', '-sSINGLE_FILE=1', `-sENVIRONMENT=${env}`, ...extra,
 ], { env: { ...process.env, NODE_PATH: [process.env.NODE_PATH, '/usr/share/nodejs'].filter(Boolean).join(':') }, stdio: ['ignore', 'ignore', 'inherit'] });
 
 // bench_kernels prints one JSON object per shape with --json; the rest of its lines are the table.
+const simdOf = (text) => /^simd level: (\S+)/m.exec(text)?.[1] ?? null;
 const rowsOf = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 
 const results = {};
@@ -62,19 +66,21 @@ try {
       await page.addScriptTag({ content: 'var Module = { noInitialRun: true, print: (s) => console.log(s), printErr: (s) => console.error(s) };' });
       await page.addScriptTag({ path: path.join(dir, 'bench-web.js') });
       await page.waitForFunction(() => Module.calledRun, null, { timeout: 60_000 });
-      await page.evaluate((args) => Module.callMain(args), benchArgs);
-      results.chromium = { version: chromium.browser.version(), rows: rowsOf(lines.join('\n')) };
+      await page.evaluate((args) => Module.callMain(args), wasmArgs);
+      results.chromium = { version: chromium.browser.version(), simd: simdOf(lines.join('\n')), rows: rowsOf(lines.join('\n')) };
     } finally {
       await chromium.close();
     }
   }
   if (engines.includes('node')) {
     emcc('node', 'bench-node.cjs');
-    results.node = { version: process.version, rows: rowsOf(execFileSync(process.execPath, [path.join(dir, 'bench-node.cjs'), ...benchArgs], { encoding: 'utf8' })) };
+    const text = execFileSync(process.execPath, [path.join(dir, 'bench-node.cjs'), ...wasmArgs], { encoding: 'utf8' });
+    results.node = { version: process.version, simd: simdOf(text), rows: rowsOf(text) };
   }
   if (o.native) {
     const bin = path.join(root, 'build/bin/tabllm_bench_kernels');
-    results.native = { rows: rowsOf(execFileSync(bin, benchArgs, { encoding: 'utf8' })) };
+    const text = execFileSync(bin, benchArgs, { encoding: 'utf8' });
+    results.native = { simd: simdOf(text), rows: rowsOf(text) };
   }
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // Matmul throughput on the shapes of TinyLlama-1.1B (dim 2048, ffn 5632, 22 layers, vocab 32000):
 //   tabllm_bench_kernels [--types q4_0,q8_0,...] [--threads 1,2] [--prefill-tokens 64] [--seconds 0.3]
-//                        [--path simd|scalar] [--json]
+//                        [--path simd|scalar] [--simd LEVEL] [--json]
+// --simd forces one SIMD level of this CPU or engine (avx2, avx512, wasm-simd128, wasm-relaxed-simd).
 // Decode (1 token) streams weights from memory, as in a real forward pass: each shape rotates over enough
 // copies of its matrix to exceed the last-level cache. Prefill multiplies a batch of tokens. Prints GB/s
 // of weights read, GMAC/s, and the tok/s a forward pass of these matmuls alone would reach. Each number
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/simd_dispatch.h"
 #include "common/error.h"
 #include "quant/quantize.h"
 
@@ -74,6 +76,16 @@ Options parse(int argc, char** argv) {
       o.seconds = std::stod(value());
     } else if (arg == "--path") {
       o.path = value() == "scalar" ? Path::Scalar : Path::Simd;
+    } else if (arg == "--simd") {
+      const std::string name = value();
+      bool found = false;
+      for (SimdLevel level : supported_simd_levels()) {
+        if (name == simd_level_name(level)) {
+          set_simd_level_for_testing(level);
+          found = true;
+        }
+      }
+      if (!found) throw Error("--simd " + name + ": not a SIMD level this CPU or engine runs");
     } else if (arg == "--json") {
       o.json = true;
     } else {

@@ -37,8 +37,12 @@ TABLLM_API int tabllm_ref_dequantize(int type, const void* src, int n, float* ds
 TABLLM_API int tabllm_ref_quantize(int type, const float* src, int n, void* dst);
 /* y[t][r] = sum_c W[r][c] x[t][c] with the scalar CPU kernel. */
 TABLLM_API int tabllm_ref_matmul(int type, const void* W, int rows, int cols, const float* x, int n_tokens, float* y);
-/* The same product with this build's SIMD128 kernels (dev/abi_kernels.cpp), for their parity tests. */
+/* The same product with this build's SIMD kernels (dev/abi_kernels.cpp), for their parity tests. */
 TABLLM_API int tabllm_simd_matmul(int type, const void* W, int rows, int cols, const float* x, int n_tokens, float* y);
+/* The SIMD levels this engine runs, comma-separated, best last ("scalar,wasm-simd128[,wasm-relaxed-simd]"). */
+TABLLM_API const char* tabllm_simd_levels(void);
+/* Every CPU product of the module from now on uses the named level (one of tabllm_simd_levels). */
+TABLLM_API int tabllm_simd_use(const char* level);
 TABLLM_API int tabllm_ref_rmsnorm(const float* x, const float* weight, int n, int n_tokens, float eps, float* out);
 /* RoPE of n_heads heads of head_dim at position `pos`, in place; `halves`: NeoX pairing (i, i + dims/2);
  * cos and sin times attn_factor (LongRoPE). */

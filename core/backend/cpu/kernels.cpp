@@ -25,6 +25,7 @@ bool cpu_can_run(SimdLevel level) {
              __builtin_cpu_supports("avx512vnni");
 #endif
     case SimdLevel::Wasm128: return wasm_kernels() != nullptr;  // compiled in only with -msimd128
+    case SimdLevel::WasmRelaxed: return wasm_relaxed_kernels() != nullptr;
     default: return false;
   }
 }
@@ -34,6 +35,7 @@ const SimdKernels* kernels_of(SimdLevel level) {
     case SimdLevel::Avx2: return avx2_kernels();
     case SimdLevel::Avx512: return avx512_kernels();
     case SimdLevel::Wasm128: return wasm_kernels();
+    case SimdLevel::WasmRelaxed: return wasm_relaxed_kernels();
     default: return nullptr;
   }
 }
@@ -70,13 +72,14 @@ const char* simd_level_name(SimdLevel level) {
     case SimdLevel::Avx2: return "avx2";
     case SimdLevel::Avx512: return "avx512";
     case SimdLevel::Wasm128: return "wasm-simd128";
+    case SimdLevel::WasmRelaxed: return "wasm-relaxed-simd";
   }
   return "unknown";
 }
 
 std::vector<SimdLevel> supported_simd_levels() {
   std::vector<SimdLevel> levels;
-  for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Wasm128, SimdLevel::Avx2, SimdLevel::Avx512}) {
+  for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Wasm128, SimdLevel::WasmRelaxed, SimdLevel::Avx2, SimdLevel::Avx512}) {
     if (cpu_can_run(level)) levels.push_back(level);
   }
   return levels;

@@ -10,7 +10,7 @@
 
 namespace tabllm::cpu {
 
-enum class SimdLevel { Scalar, Avx2, Avx512, Wasm128 };
+enum class SimdLevel { Scalar, Avx2, Avx512, Wasm128, WasmRelaxed };
 
 // One matrix product as the kernels see it (see matmul in kernels.h).
 struct MatmulArgs {
@@ -45,6 +45,7 @@ struct SimdKernels {
 const SimdKernels* avx2_kernels();
 const SimdKernels* avx512_kernels();
 const SimdKernels* wasm_kernels();
+const SimdKernels* wasm_relaxed_kernels();  // nullptr also where the engine lacks relaxed SIMD
 
 const char* simd_level_name(SimdLevel level);
 // Levels this CPU can run, best last (always starts with Scalar).

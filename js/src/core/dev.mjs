@@ -69,6 +69,16 @@ export class DevAbi {
   }
 
   /** The same product with the module's SIMD128 kernels (cpu::matmul, Path::Simd) */
+  /** @returns {string[]} the SIMD levels of this engine, best last (scalar, wasm-simd128, wasm-relaxed-simd) */
+  simdLevels() {
+    return this.abi.string(this.abi.m._tabllm_simd_levels()).split(',');
+  }
+
+  /** Every CPU product of the module from now on runs on `level` (one of simdLevels()). */
+  useSimdLevel(level) {
+    this.abi.checkStatus(this.abi.with([level], (name) => this.abi.m._tabllm_simd_use(name)));
+  }
+
   simdMatmul(type, weights, rows, cols, x, nTokens) {
     return this.refOut(rows * nTokens, [weights, x], (w, xp, out) => this.abi.m._tabllm_simd_matmul(type, w, rows, cols, xp, nTokens, out));
   }
