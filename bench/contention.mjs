@@ -1,11 +1,13 @@
 // Decode and prefill speed on a quiet CPU and on one where busy-loop processes take every core, as one JSON
 // object on stdout:
-//   node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium,wllama] [--threads 1,2] [--busy N]
+//   node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium,wllama,llama] [--threads 1,2] [--busy N]
 //        [--rounds 2] [--prompt-tokens 32] [--gen-tokens 32] [--native-bin build/bin/tabllm] [--wasm-dir build-wasm]
+//        [--llama-bench PATH]
 // Engines: native (`tabllm bench`), wasm (bench/wasm-bench.mjs, Node), chromium (bench/browser-model.mjs:
 // the package's WebAssembly engine on the main thread of a cross-origin isolated page in headless Chromium;
 // its prompt is that many words, so it may be more tokens) and wllama (bench/wllama-model.mjs: llama.cpp's
-// WebAssembly build in the same browser, the same prompt, its own timings). Every round runs each model x engine x thread
+// WebAssembly build in the same browser, the same prompt, its own timings) and llama (llama.cpp's own CPU
+// `llama-bench`, built outside this repository, --llama-bench names it). Every round runs each model x engine x thread
 // count quiet, then loaded, so that drift in the machine's other work falls on both alike; the median over
 // rounds counts. Each figure carries the 1-minute load
 // average before and after it, since a quiet figure is only as quiet as the machine was. --busy defaults to
@@ -18,8 +20,8 @@ import { parseArgs, promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const usage = 'usage: node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium,wllama] [--threads 1,2] [--busy N] ' +
-  '[--rounds 2] [--prompt-tokens 32] [--gen-tokens 32] [--native-bin build/bin/tabllm] [--wasm-dir build-wasm]';
+const usage = 'usage: node bench/contention.mjs MODEL.gguf [MODEL.gguf ...] [--engines native,wasm,chromium,wllama,llama] [--threads 1,2] ' +
+  '[--busy N] [--rounds 2] [--prompt-tokens 32] [--gen-tokens 32] [--native-bin build/bin/tabllm] [--wasm-dir build-wasm] [--llama-bench PATH]';
 const { values: options, positionals: models } = parseArgs({
   allowPositionals: true,
   options: {
@@ -31,6 +33,7 @@ const { values: options, positionals: models } = parseArgs({
     'gen-tokens': { type: 'string', default: '32' },
     'native-bin': { type: 'string', default: path.join(root, 'build/bin/tabllm') },
     'wasm-dir': { type: 'string', default: path.join(root, 'build-wasm') },
+    'llama-bench': { type: 'string' },
   },
 });
 function fail(message) {
@@ -45,16 +48,26 @@ const positive = (name) => {
 };
 const [busy, rounds, promptTokens, genTokens] = ['busy', 'rounds', 'prompt-tokens', 'gen-tokens'].map(positive);
 const engines = options.engines.split(',');
-for (const e of engines) if (!['native', 'wasm', 'chromium', 'wllama'].includes(e)) fail(`unknown engine "${e}": use native, wasm, chromium and/or wllama`);
+for (const e of engines) if (!['native', 'wasm', 'chromium', 'wllama', 'llama'].includes(e)) fail(`unknown engine "${e}": use native, wasm, chromium, wllama and/or llama`);
+if (engines.includes('llama') && !options['llama-bench']) fail('the llama engine needs --llama-bench PATH (a llama.cpp build\'s llama-bench)');
 const threadCounts = options.threads.split(',').map(Number);
 if (!threadCounts.every((n) => Number.isInteger(n) && n >= 1)) fail('--threads takes positive integers, comma-separated');
 
 const run = promisify(execFile);
 
-// The command line of one bench run of the engine's own benchmark command, and how to read its last line.
+// The command line of one bench run of the engine's own benchmark command, and how to read its speeds from
+// its output's last line (llama-bench: from its JSON lines, one per test).
 function benchCommand(engine, model, threads) {
   const tokens = ['--prompt-tokens', String(promptTokens), '--gen-tokens', String(genTokens), '--threads', String(threads)];
   const speeds = (r) => ({ prefill: r.prefill_tokens_per_s, decode: r.decode_tokens_per_s });
+  if (engine === 'llama') {
+    const args = ['-m', model, '-p', String(promptTokens), '-n', String(genTokens), '-t', String(threads), '-r', '1', '-o', 'jsonl'];
+    const read = (stdout) => {
+      const tests = stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      return { prefill: tests.find((t) => t.n_gen === 0)?.avg_ts, decode: tests.find((t) => t.n_prompt === 0)?.avg_ts };
+    };
+    return { file: options['llama-bench'], args, env: process.env, read };
+  }
   if (engine === 'native') return { file: options['native-bin'], args: ['bench', '-m', model, ...tokens], env: process.env, speeds };
   if (engine === 'wasm') {
     return { file: process.execPath, args: [path.join(root, 'bench/wasm-bench.mjs'), model, ...tokens, '--repetitions', '1'],
@@ -79,7 +92,7 @@ async function measure(engine, model, threads) {
   const loadBefore = os.loadavg()[0];
   const { stdout } = await run(command.file, command.args, { env: command.env, maxBuffer: 1 << 24, cwd: root });
   return {
-    ...command.speeds(JSON.parse(stdout.trim().split('\n').at(-1))),
+    ...(command.read ? command.read(stdout) : command.speeds(JSON.parse(stdout.trim().split('\n').at(-1)))),
     load_avg: [Number(loadBefore.toFixed(2)), Number(os.loadavg()[0].toFixed(2))],
   };
 }

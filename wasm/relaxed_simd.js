@@ -23,9 +23,9 @@ mergeInto(LibraryManager.library, {
   tabllm_relaxed_simd_available: function () {
     return tabllmRelaxedTile() ? 1 : 0;
   },
-  tabllm_relaxed_panel__deps: ['$tabllmRelaxedTile'],
-  tabllm_relaxed_panel: function (unit, wq, ws, x, stride, d, sum, scaleStride, nUnits, nQuads, out) {
+  tabllm_relaxed_tile__deps: ['$tabllmRelaxedTile'],
+  tabllm_relaxed_tile: function (unit, wq, ws, x, stride, d, sum, scaleStride, nUnits, nTokens, out) {
     const tile = tabllmRelaxedTile();
-    (unit === 32 ? tile.panel32 : tile.panel16)(wq, ws, x, stride, d, sum, scaleStride, nUnits, nQuads, out);
+    (unit === 32 ? tile.tile32 : tile.tile16)(wq, ws, x, stride, d, sum, scaleStride, nUnits, nTokens, out);
   },
 });

@@ -1,20 +1,23 @@
-;; The prefill tile of the WebAssembly CPU kernels with relaxed SIMD (core/backend/cpu/kernels_wasm.cpp,
-;; SimdLevel::WasmRelaxed): 4 weight rows of a panel times every quad of tokens. Emscripten's compiler
-;; cannot emit relaxed SIMD, so this module is assembled apart (wat2wasm --enable-relaxed-simd), imports
-;; the engine's memory, and is called through wasm/relaxed_simd.js.
+;; The prefill tile of the WebAssembly CPU kernels with relaxed SIMD (core/backend/cpu/kernels_wasm_relaxed.cpp,
+;; SimdLevel::WasmRelaxed): 4 weight rows of a panel times every token. Emscripten's compiler cannot emit
+;; relaxed SIMD, so this module is assembled apart (wat2wasm --enable-relaxed-simd), imports the engine's
+;; memory, and is called through wasm/relaxed_simd.js.
 ;;
 ;; i16x8.dot_i8x16_i7x16_s multiplies 16 signed bytes (the activations, int8) by 16 bytes of 0-127 (the
-;; weights' unsigned quants, at most 63) and adds neighbours: 16 products an instruction where SIMD128's
-;; i32x4.dot_i16x8_s does 8. An int16 lane then holds 2 products, and 2 dots added 4 (4 * 63 * 127 <
-;; 32768), so a unit of 32 values adds its two dots before widening.
+;; weights' unsigned quants) and adds neighbours: 16 products an instruction where SIMD128's
+;; i32x4.dot_i16x8_s does 8. The 4 rows sit in the lanes: a weight vector holds 4 values of each row (a
+;; chunk), and the token's 4 values of that chunk are one 32-bit splat, so a row's sum needs no reduction
+;; across lanes. int16 lanes add up to 8 products of quants below 32 (tile32: Q4 and Q5 formats) or 4 of
+;; quants below 64 (tile16: the formats with a scale per 16 values, Q6_K's 6 bits) before they widen:
+;; 8 * 31 * 127 and 4 * 63 * 127 stay below 2^15.
 ;;
-;; panel32 / panel16: units of 32 / 16 values (formats with one scale per 16 values use 16).
-;;   wq  the rows' quants: unit u, row r at wq + (4 u + r) * U bytes, in the activations' order
-;;   ws  the rows' scale and min (floats): unit u, row r at ws + (4 u + r) * 8
-;;   x   the activations (int8): token t at x + t * stride, padded to whole quads
-;;   d   each unit's activation scale and sum  d * sum(q) (floats): unit u, token t at d/sum + u * scale_stride + 4 t
-;;   out per quad, row r: the 4 tokens' results (f32x4) at out + (4 quad + r) * 16
-;; result(r, t) = sum over units of scale(u, r) * d(u, t) * dot(u, r, t) + min(u, r) * sum(u, t)
+;; tile32 / tile16: units of U = 32 / 16 values, each with its own scale and min.
+;;   wq  the rows' quants: unit u, chunk c (values 4c .. 4c + 3 of the unit), row r at wq + (U/4 u + c) * 16 + 4 r
+;;   ws  unit u: the 4 rows' scales (floats) at ws + 32 u, their mins at ws + 32 u + 16
+;;   x   the activations (int8): token t, unit u at x + t * stride + U u, in the order of wq's values
+;;   d   per unit u and token t, the activations' scale at d + u * scale_stride + 4 t; sum: d * sum(q), alike
+;;   out token t: the 4 rows' results (f32x4) at out + 16 t
+;; out(t, r) = sum over units of scale(u, r) * d(u, t) * dot(u, r, t) + min(u, r) * sum(u, t)
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -23,225 +26,99 @@
     (i32x4.extract_lane 0 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s
       (v128.const i8x16 -128 127 -3 4 0 0 0 0 0 0 0 0 0 0 0 0) (v128.const i8x16 127 127 5 6 0 0 0 0 0 0 0 0 0 0 0 0)))))
 
-  (func (export "panel32") (param $wq i32) (param $ws i32) (param $x i32) (param $stride i32) (param $d i32) (param $sum i32)
-        (param $scale_stride i32) (param $n_units i32) (param $n_quads i32) (param $out i32)
-    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $u i32) (local $q i32) (local $ws0 i32) (local $wq0 i32)
-    (local $dp i32) (local $sp i32)
-    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $dv v128) (local $sv v128)
-    (local $w0 v128) (local $w1 v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $lo v128) (local $hi v128)
-    (local.set $wq0 (local.get $wq))
-    (local.set $ws0 (local.get $ws))
-    (loop $quad
-      (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $q) (i32.shl (local.get $stride) (i32.const 2)))))
-      (local.set $x1 (i32.add (local.get $x0) (local.get $stride)))
-      (local.set $x2 (i32.add (local.get $x1) (local.get $stride)))
-      (local.set $x3 (i32.add (local.get $x2) (local.get $stride)))
-      (local.set $dp (i32.add (local.get $d) (i32.shl (local.get $q) (i32.const 4))))
-      (local.set $sp (i32.add (local.get $sum) (i32.shl (local.get $q) (i32.const 4))))
-      (local.set $wq (local.get $wq0))
-      (local.set $ws (local.get $ws0))
-      (local.set $acc0 (v128.const i32x4 0 0 0 0))
-      (local.set $acc1 (v128.const i32x4 0 0 0 0))
-      (local.set $acc2 (v128.const i32x4 0 0 0 0))
-      (local.set $acc3 (v128.const i32x4 0 0 0 0))
-      (local.set $u (local.get $n_units))
-      (loop $unit
-        (local.set $dv (v128.load (local.get $dp)))
-        (local.set $sv (v128.load (local.get $sp)))
-      ;; row 0
+  ;; out[t] = 0 for the n_tokens tokens.
+  (func $clear (param $out i32) (param $n_tokens i32)
+    (loop $token
+      (v128.store (local.get $out) (v128.const i32x4 0 0 0 0))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br_if $token (local.tee $n_tokens (i32.sub (local.get $n_tokens) (i32.const 1))))))
+
+  (func (export "tile32") (param $wq i32) (param $ws i32) (param $x i32) (param $stride i32) (param $d i32) (param $sum i32)
+        (param $scale_stride i32) (param $n_units i32) (param $n_tokens i32) (param $out i32)
+    (local $xt i32) (local $dt i32) (local $st i32) (local $ot i32) (local $t i32) (local $scale v128) (local $min v128)
+    (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128) (local $w4 v128) (local $w5 v128) (local $w6 v128) (local $w7 v128)
+    (call $clear (local.get $out) (local.get $n_tokens))
+    (loop $unit
       (local.set $w0 (v128.load offset=0 (local.get $wq)))
       (local.set $w1 (v128.load offset=16 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x0)) (local.get $w1)))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x1)) (local.get $w1)))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x2)) (local.get $w1)))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x3)) (local.get $w1)))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=0 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=4 (local.get $ws)) (local.get $sv)))))
-      ;; row 1
-      (local.set $w0 (v128.load offset=32 (local.get $wq)))
-      (local.set $w1 (v128.load offset=48 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x0)) (local.get $w1)))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x1)) (local.get $w1)))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x2)) (local.get $w1)))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x3)) (local.get $w1)))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=8 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=12 (local.get $ws)) (local.get $sv)))))
-      ;; row 2
-      (local.set $w0 (v128.load offset=64 (local.get $wq)))
-      (local.set $w1 (v128.load offset=80 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x0)) (local.get $w1)))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x1)) (local.get $w1)))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x2)) (local.get $w1)))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x3)) (local.get $w1)))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=16 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=20 (local.get $ws)) (local.get $sv)))))
-      ;; row 3
-      (local.set $w0 (v128.load offset=96 (local.get $wq)))
-      (local.set $w1 (v128.load offset=112 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x0)) (local.get $w1)))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x1)) (local.get $w1)))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x2)) (local.get $w1)))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))
-                                                                (i16x8.dot_i8x16_i7x16_s (v128.load offset=16 (local.get $x3)) (local.get $w1)))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=24 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=28 (local.get $ws)) (local.get $sv)))))
-        (local.set $wq (i32.add (local.get $wq) (i32.const 128)))
-        (local.set $ws (i32.add (local.get $ws) (i32.const 32)))
-        (local.set $x0 (i32.add (local.get $x0) (i32.const 32)))
-        (local.set $x1 (i32.add (local.get $x1) (i32.const 32)))
-        (local.set $x2 (i32.add (local.get $x2) (i32.const 32)))
-        (local.set $x3 (i32.add (local.get $x3) (i32.const 32)))
-        (local.set $dp (i32.add (local.get $dp) (local.get $scale_stride)))
-        (local.set $sp (i32.add (local.get $sp) (local.get $scale_stride)))
-        (br_if $unit (local.tee $u (i32.sub (local.get $u) (i32.const 1)))))
-      (v128.store offset=0 (local.get $out) (local.get $acc0))
-      (v128.store offset=16 (local.get $out) (local.get $acc1))
-      (v128.store offset=32 (local.get $out) (local.get $acc2))
-      (v128.store offset=48 (local.get $out) (local.get $acc3))
-      (local.set $out (i32.add (local.get $out) (i32.const 64)))
-      (br_if $quad (i32.lt_u (local.tee $q (i32.add (local.get $q) (i32.const 1))) (local.get $n_quads)))))
+      (local.set $w2 (v128.load offset=32 (local.get $wq)))
+      (local.set $w3 (v128.load offset=48 (local.get $wq)))
+      (local.set $w4 (v128.load offset=64 (local.get $wq)))
+      (local.set $w5 (v128.load offset=80 (local.get $wq)))
+      (local.set $w6 (v128.load offset=96 (local.get $wq)))
+      (local.set $w7 (v128.load offset=112 (local.get $wq)))
+      (local.set $scale (v128.load (local.get $ws)))
+      (local.set $min (v128.load offset=16 (local.get $ws)))
+      (local.set $xt (local.get $x))
+      (local.set $dt (local.get $d))
+      (local.set $st (local.get $sum))
+      (local.set $ot (local.get $out))
+      (local.set $t (local.get $n_tokens))
+      (loop $token
+        (v128.store (local.get $ot) (f32x4.add (v128.load (local.get $ot)) (f32x4.add
+          (f32x4.mul
+            (f32x4.convert_i32x4_s (i32x4.add
+              (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=0 (local.get $xt)) (local.get $w0))
+                           (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=4 (local.get $xt)) (local.get $w1)))
+                (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=8 (local.get $xt)) (local.get $w2))
+                           (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=12 (local.get $xt)) (local.get $w3)))))
+              (i32x4.extadd_pairwise_i16x8_s (i16x8.add
+                (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=16 (local.get $xt)) (local.get $w4))
+                           (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=20 (local.get $xt)) (local.get $w5)))
+                (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=24 (local.get $xt)) (local.get $w6))
+                           (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=28 (local.get $xt)) (local.get $w7)))))))
+            (f32x4.mul (local.get $scale) (v128.load32_splat (local.get $dt))))
+          (f32x4.mul (local.get $min) (v128.load32_splat (local.get $st))))))
+        (local.set $xt (i32.add (local.get $xt) (local.get $stride)))
+        (local.set $dt (i32.add (local.get $dt) (i32.const 4)))
+        (local.set $st (i32.add (local.get $st) (i32.const 4)))
+        (local.set $ot (i32.add (local.get $ot) (i32.const 16)))
+        (br_if $token (local.tee $t (i32.sub (local.get $t) (i32.const 1)))))
+      (local.set $wq (i32.add (local.get $wq) (i32.const 128)))
+      (local.set $ws (i32.add (local.get $ws) (i32.const 32)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $d (i32.add (local.get $d) (local.get $scale_stride)))
+      (local.set $sum (i32.add (local.get $sum) (local.get $scale_stride)))
+      (br_if $unit (local.tee $n_units (i32.sub (local.get $n_units) (i32.const 1))))))
 
-  (func (export "panel16") (param $wq i32) (param $ws i32) (param $x i32) (param $stride i32) (param $d i32) (param $sum i32)
-        (param $scale_stride i32) (param $n_units i32) (param $n_quads i32) (param $out i32)
-    (local $x0 i32) (local $x1 i32) (local $x2 i32) (local $x3 i32) (local $u i32) (local $q i32) (local $ws0 i32) (local $wq0 i32)
-    (local $dp i32) (local $sp i32)
-    (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128) (local $dv v128) (local $sv v128)
-    (local $w0 v128) (local $w1 v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $lo v128) (local $hi v128)
-    (local.set $wq0 (local.get $wq))
-    (local.set $ws0 (local.get $ws))
-    (loop $quad
-      (local.set $x0 (i32.add (local.get $x) (i32.mul (local.get $q) (i32.shl (local.get $stride) (i32.const 2)))))
-      (local.set $x1 (i32.add (local.get $x0) (local.get $stride)))
-      (local.set $x2 (i32.add (local.get $x1) (local.get $stride)))
-      (local.set $x3 (i32.add (local.get $x2) (local.get $stride)))
-      (local.set $dp (i32.add (local.get $d) (i32.shl (local.get $q) (i32.const 4))))
-      (local.set $sp (i32.add (local.get $sum) (i32.shl (local.get $q) (i32.const 4))))
-      (local.set $wq (local.get $wq0))
-      (local.set $ws (local.get $ws0))
-      (local.set $acc0 (v128.const i32x4 0 0 0 0))
-      (local.set $acc1 (v128.const i32x4 0 0 0 0))
-      (local.set $acc2 (v128.const i32x4 0 0 0 0))
-      (local.set $acc3 (v128.const i32x4 0 0 0 0))
-      (local.set $u (local.get $n_units))
-      (loop $unit
-        (local.set $dv (v128.load (local.get $dp)))
-        (local.set $sv (v128.load (local.get $sp)))
-      ;; row 0
+  (func (export "tile16") (param $wq i32) (param $ws i32) (param $x i32) (param $stride i32) (param $d i32) (param $sum i32)
+        (param $scale_stride i32) (param $n_units i32) (param $n_tokens i32) (param $out i32)
+    (local $xt i32) (local $dt i32) (local $st i32) (local $ot i32) (local $t i32) (local $scale v128) (local $min v128)
+    (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
+    (call $clear (local.get $out) (local.get $n_tokens))
+    (loop $unit
       (local.set $w0 (v128.load offset=0 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc0 (f32x4.add (local.get $acc0) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=0 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=4 (local.get $ws)) (local.get $sv)))))
-      ;; row 1
-      (local.set $w0 (v128.load offset=16 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc1 (f32x4.add (local.get $acc1) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=8 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=12 (local.get $ws)) (local.get $sv)))))
-      ;; row 2
-      (local.set $w0 (v128.load offset=32 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=16 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=20 (local.get $ws)) (local.get $sv)))))
-      ;; row 3
-      (local.set $w0 (v128.load offset=48 (local.get $wq)))
-      (local.set $s0 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x0)) (local.get $w0))))
-      (local.set $s1 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x1)) (local.get $w0))))
-      (local.set $s2 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x2)) (local.get $w0))))
-      (local.set $s3 (i32x4.extadd_pairwise_i16x8_s (i16x8.dot_i8x16_i7x16_s (v128.load (local.get $x3)) (local.get $w0))))
-      (local.set $lo (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))))
-      (local.set $hi (i32x4.add (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3))
-                                (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))))
-      (local.set $acc3 (f32x4.add (local.get $acc3) (f32x4.add
-        (f32x4.mul (f32x4.convert_i32x4_s (i32x4.add (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo) (local.get $hi))
-                                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo) (local.get $hi))))
-                   (f32x4.mul (v128.load32_splat offset=24 (local.get $ws)) (local.get $dv)))
-        (f32x4.mul (v128.load32_splat offset=28 (local.get $ws)) (local.get $sv)))))
-        (local.set $wq (i32.add (local.get $wq) (i32.const 64)))
-        (local.set $ws (i32.add (local.get $ws) (i32.const 32)))
-        (local.set $x0 (i32.add (local.get $x0) (i32.const 16)))
-        (local.set $x1 (i32.add (local.get $x1) (i32.const 16)))
-        (local.set $x2 (i32.add (local.get $x2) (i32.const 16)))
-        (local.set $x3 (i32.add (local.get $x3) (i32.const 16)))
-        (local.set $dp (i32.add (local.get $dp) (local.get $scale_stride)))
-        (local.set $sp (i32.add (local.get $sp) (local.get $scale_stride)))
-        (br_if $unit (local.tee $u (i32.sub (local.get $u) (i32.const 1)))))
-      (v128.store offset=0 (local.get $out) (local.get $acc0))
-      (v128.store offset=16 (local.get $out) (local.get $acc1))
-      (v128.store offset=32 (local.get $out) (local.get $acc2))
-      (v128.store offset=48 (local.get $out) (local.get $acc3))
-      (local.set $out (i32.add (local.get $out) (i32.const 64)))
-      (br_if $quad (i32.lt_u (local.tee $q (i32.add (local.get $q) (i32.const 1))) (local.get $n_quads)))))
-)
+      (local.set $w1 (v128.load offset=16 (local.get $wq)))
+      (local.set $w2 (v128.load offset=32 (local.get $wq)))
+      (local.set $w3 (v128.load offset=48 (local.get $wq)))
+      (local.set $scale (v128.load (local.get $ws)))
+      (local.set $min (v128.load offset=16 (local.get $ws)))
+      (local.set $xt (local.get $x))
+      (local.set $dt (local.get $d))
+      (local.set $st (local.get $sum))
+      (local.set $ot (local.get $out))
+      (local.set $t (local.get $n_tokens))
+      (loop $token
+        (v128.store (local.get $ot) (f32x4.add (v128.load (local.get $ot)) (f32x4.add
+          (f32x4.mul
+            (f32x4.convert_i32x4_s (i32x4.add
+              (i32x4.extadd_pairwise_i16x8_s
+                (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=0 (local.get $xt)) (local.get $w0))
+                           (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=4 (local.get $xt)) (local.get $w1))))
+              (i32x4.extadd_pairwise_i16x8_s
+                (i16x8.add (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=8 (local.get $xt)) (local.get $w2))
+                           (i16x8.dot_i8x16_i7x16_s (v128.load32_splat offset=12 (local.get $xt)) (local.get $w3))))))
+            (f32x4.mul (local.get $scale) (v128.load32_splat (local.get $dt))))
+          (f32x4.mul (local.get $min) (v128.load32_splat (local.get $st))))))
+        (local.set $xt (i32.add (local.get $xt) (local.get $stride)))
+        (local.set $dt (i32.add (local.get $dt) (i32.const 4)))
+        (local.set $st (i32.add (local.get $st) (i32.const 4)))
+        (local.set $ot (i32.add (local.get $ot) (i32.const 16)))
+        (br_if $token (local.tee $t (i32.sub (local.get $t) (i32.const 1)))))
+      (local.set $wq (i32.add (local.get $wq) (i32.const 64)))
+      (local.set $ws (i32.add (local.get $ws) (i32.const 32)))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $d (i32.add (local.get $d) (local.get $scale_stride)))
+      (local.set $sum (i32.add (local.get $sum) (local.get $scale_stride)))
+      (br_if $unit (local.tee $n_units (i32.sub (local.get $n_units) (i32.const 1)))))))

@@ -44,10 +44,11 @@ inline v128_t halves_to_floats(v128_t h) {
 // Quants are unsigned where the format stores them so, and kZero is the format's zero point (Q4_0's 8):
 // decode and the relaxed-SIMD tile apply it as a min, -zero * scale, through the activations' sums like
 // the mins of Q4_1 and Q4_K; SIMD128's prefill panel subtracts it from the quants once.
-// A format says: kBlockBytes, kGroups per block, kSub16 (each 16 values scaled apart), kHasMin (mins
-// stored in the format), kZero; its Block gives group(g) and scale(g) / min(g) (scale16 / min16 with
-// kSub16) as floats, and decode reads the scales and stored mins of four units at once: quad_scales
-// (kernels_wasm.cpp) for formats of one group per block, Block::scales4 for the others.
+// A format says: kBlockBytes, kGroups per block, kBits per quant (8: signed bytes), kSub16 (each 16 values
+// scaled apart), kHasMin (mins stored in the format), kZero; its Block gives group(g) and scale(g) /
+// min(g) (scale16 / min16 with kSub16) as floats, and decode reads the scales and stored mins of four
+// units at once: quad_scales (kernels_wasm.cpp) for formats of one group per block, Block::scales4 for
+// the others.
 
 struct Wide {
   v128_t w[4];  // values 0-15 (even, odd), then 16-31 (even, odd)
@@ -84,7 +85,7 @@ inline v128_t fifth_bits(uint32_t bits) {
 // Formats of one group per block: the f16 scale at the block's start, kMinAt the offset of an f16 min
 // (or -1), kZero the zero point.
 struct FormatQ4_0 {
-  static constexpr int kBlockBytes = 18, kGroups = 1, kMinAt = -1, kZero = 8;
+  static constexpr int kBlockBytes = 18, kGroups = 1, kMinAt = -1, kZero = 8, kBits = 4;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q4_0* b;
@@ -99,7 +100,7 @@ struct FormatQ4_0 {
 };
 
 struct FormatQ4_1 {
-  static constexpr int kBlockBytes = 20, kGroups = 1, kMinAt = 2, kZero = 0;
+  static constexpr int kBlockBytes = 20, kGroups = 1, kMinAt = 2, kZero = 0, kBits = 4;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const blocks::Q4_1* b;
@@ -121,7 +122,7 @@ inline Wide q5_group(const Raw* b) {
 }
 
 struct FormatQ5_0 {
-  static constexpr int kBlockBytes = 22, kGroups = 1, kMinAt = -1, kZero = 16;
+  static constexpr int kBlockBytes = 22, kGroups = 1, kMinAt = -1, kZero = 16, kBits = 5;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q5_0* b;
@@ -133,7 +134,7 @@ struct FormatQ5_0 {
 };
 
 struct FormatQ5_1 {
-  static constexpr int kBlockBytes = 24, kGroups = 1, kMinAt = 2, kZero = 0;
+  static constexpr int kBlockBytes = 24, kGroups = 1, kMinAt = 2, kZero = 0, kBits = 5;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const blocks::Q5_1* b;
@@ -145,7 +146,7 @@ struct FormatQ5_1 {
 };
 
 struct FormatQ8_0 {
-  static constexpr int kBlockBytes = 34, kGroups = 1, kMinAt = -1, kZero = 0;
+  static constexpr int kBlockBytes = 34, kGroups = 1, kMinAt = -1, kZero = 0, kBits = 8;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q8_0* b;
@@ -164,7 +165,7 @@ inline Wide iq4_group(const uint8_t* qs) {
 }
 
 struct FormatIQ4_NL {
-  static constexpr int kBlockBytes = 18, kGroups = 1, kMinAt = -1, kZero = 0;
+  static constexpr int kBlockBytes = 18, kGroups = 1, kMinAt = -1, kZero = 0, kBits = 8;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::IQ4_NL* b;
@@ -193,7 +194,7 @@ struct Scales4 {
 template <bool kFifthBit>
 struct FormatK4 {
   using Raw = std::conditional_t<kFifthBit, blocks::Q5_K, blocks::Q4_K>;
-  static constexpr int kBlockBytes = sizeof(Raw), kGroups = 8, kZero = 0;
+  static constexpr int kBlockBytes = sizeof(Raw), kGroups = 8, kZero = 0, kBits = kFifthBit ? 5 : 4;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const Raw* b;
@@ -221,7 +222,7 @@ struct FormatK4 {
 
 // Q6_K: group g = 32 consecutive values; each 16 has its own scale.
 struct FormatQ6_K {
-  static constexpr int kBlockBytes = 210, kGroups = 8, kZero = 32;
+  static constexpr int kBlockBytes = 210, kGroups = 8, kZero = 32, kBits = 6;
   static constexpr bool kHasMin = false, kSub16 = true;
   struct Block {
     const blocks::Q6_K* b;
@@ -243,7 +244,7 @@ struct FormatQ6_K {
 
 // Q2_K: group g = 32 consecutive values; each 16 has its own 4-bit scale and min.
 struct FormatQ2_K {
-  static constexpr int kBlockBytes = 84, kGroups = 8, kZero = 0;
+  static constexpr int kBlockBytes = 84, kGroups = 8, kZero = 0, kBits = 2;
   static constexpr bool kHasMin = true, kSub16 = true;
   struct Block {
     const blocks::Q2_K* b;
@@ -267,7 +268,7 @@ struct FormatQ2_K {
 
 // Q3_K: Q2_K's low bits, the third from bit g of hmask[l], minus 4; signed 6-bit scales per 16 values.
 struct FormatQ3_K {
-  static constexpr int kBlockBytes = 110, kGroups = 8, kZero = 4;
+  static constexpr int kBlockBytes = 110, kGroups = 8, kZero = 4, kBits = 3;
   static constexpr bool kHasMin = false, kSub16 = true;
   struct Block {
     const blocks::Q3_K* b;
@@ -288,7 +289,7 @@ struct FormatQ3_K {
 };
 
 struct FormatIQ4_XS {
-  static constexpr int kBlockBytes = 136, kGroups = 8, kZero = 0;
+  static constexpr int kBlockBytes = 136, kGroups = 8, kZero = 0, kBits = 8;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::IQ4_XS* b;
