@@ -165,6 +165,12 @@ static inline int iq4_xs_scale(const IQ4_XS& b, int j) {
   return (low | (high << 4)) - 32;
 }
 
+static inline uint16_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
 static inline uint32_t load_u32(const uint8_t* p) {
   uint32_t v;
   std::memcpy(&v, p, 4);

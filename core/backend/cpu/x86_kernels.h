@@ -7,8 +7,9 @@
 // Quantized weights meet activations quantized to int8 in 32-element blocks (one float scale each):
 //  - Row kernels (decode, fewer than Isa::kMinPanelTokens tokens): one weight row at a time, each block
 //    decoded once for up to 4 tokens, its integer dot product scaled by weight scale * activation scale
-//    into float accumulators. An ISA may take a leading run of blocks with wider kernels (wide_rows:
-//    AVX-512 does several blocks per register); the shared code finishes the row.
+//    into float accumulators; one token of a format of one group per block takes four blocks a step, their
+//    sums reduced into one vector and scaled at once. An ISA may take a leading run of blocks with wider
+//    kernels (wide_rows: AVX-512 does several blocks per register); the shared code finishes the row.
 //  - Panel kernels (prefill): a panel of rows is first unpacked to one byte per weight plus float scales;
 //    then integer dot products run with tokens in the vector lanes (each 32-bit lane holds 4 consecutive
 //    activation bytes of one token, the 4 weight bytes are broadcast), so no horizontal sums are needed
@@ -504,6 +505,57 @@ void quantize_lanes(const MatmulArgs& m, const LaneActs& a, int sub, int zero, i
 // ---------------------------------------------------------------------------------------------------
 // Row kernels: one weight row times T tokens (T <= 4), each block decoded once.
 
+// One token times a row of a format of one group per block, four blocks a step: their integer dot
+// products reduce into one vector (lane j = block j) that one vector of weight scales (the f16 every such
+// block starts with, converted four at once) times the blocks' activation scales turns into floats; zero
+// points and mins go through the activations' sums the same way. No scale is converted, multiplied or
+// broadcast block by block. Does blocks [b, ...) in steps of 4, adds its sum to *y and returns the first
+// block it left.
+template <class Isa, class F>
+int64_t one_token_quads(const uint8_t* row, const RowActs& a, int64_t t0, int64_t b, int64_t n_blocks, float* y) {
+  static_assert(F::kGroups == 1);
+  constexpr bool kSignedDot = kSignedRows<Isa, F>;
+  const int8_t* x = a.q + t0 * a.cols;
+  const float* d = a.d + t0 * a.n_blocks;
+  const float* dsum = a.dsum + t0 * a.n_blocks;
+  __m128 acc = _mm_setzero_ps(), min_acc = _mm_setzero_ps();
+  for (; b + 4 <= n_blocks; b += 4) {
+    const uint8_t* p = row + b * F::kBlockBytes;
+    __m256i dots[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const __m256i q = typename F::Block(p + j * F::kBlockBytes).q(0);
+      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + (b + j) * 32));
+      if constexpr (kSignedDot) {
+        const __m256i w = _mm256_sub_epi8(q, _mm256_set1_epi8(static_cast<char>(F::kZero)));
+        dots[j] = Isa::dot256(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(av, w));
+      } else {
+        dots[j] = Isa::dot256(_mm256_setzero_si256(), q, av);
+      }
+    }
+    const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(dots[0], dots[1]), _mm256_hadd_epi32(dots[2], dots[3]));
+    const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    __m128i halves = _mm_cvtsi32_si128(blocks::load_u16(p));
+    halves = _mm_insert_epi16(halves, blocks::load_u16(p + F::kBlockBytes), 1);
+    halves = _mm_insert_epi16(halves, blocks::load_u16(p + 2 * F::kBlockBytes), 2);
+    halves = _mm_insert_epi16(halves, blocks::load_u16(p + 3 * F::kBlockBytes), 3);
+    const __m128 scale = _mm_cvtph_ps(halves);
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(scale, _mm_loadu_ps(d + b)), acc);
+    if constexpr (!kSignedDot && F::kZero != 0) {
+      min_acc = _mm_fmadd_ps(_mm_mul_ps(scale, _mm_set1_ps(-static_cast<float>(F::kZero))), _mm_loadu_ps(dsum + b), min_acc);
+    }
+    if constexpr (F::kHasMin) {
+      const __m128 mins = _mm_setr_ps(typename F::Block(p).min(0), typename F::Block(p + F::kBlockBytes).min(0),
+                                      typename F::Block(p + 2 * F::kBlockBytes).min(0), typename F::Block(p + 3 * F::kBlockBytes).min(0));
+      min_acc = _mm_fmadd_ps(mins, _mm_loadu_ps(dsum + b), min_acc);
+    }
+  }
+  __m128 sum = _mm_add_ps(acc, min_acc);
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  *y += _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
+  return b;
+}
+
 template <class Isa, class F, int T>
 void row_times_tokens(const uint8_t* row, const RowActs& a, int64_t t0, float* y, int64_t y_stride) {
   constexpr bool kSignedDot = kSignedRows<Isa, F>;
@@ -567,6 +619,7 @@ void row_times_tokens(const uint8_t* row, const RowActs& a, int64_t t0, float* y
   };
   const int64_t n_blocks = a.n_blocks / F::kGroups;
   int64_t b = first_block;
+  if constexpr (T == 1 && F::kGroups == 1) b = one_token_quads<Isa, F>(row, a, t0, b, n_blocks, &wide[0]);
   for (; b + kStepBlocks <= n_blocks; b += kStepBlocks) {
 #pragma GCC unroll 4
     for (int u = 0; u < kStepBlocks; ++u) do_block(b + u, u * F::kGroups);
