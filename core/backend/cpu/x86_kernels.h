@@ -55,6 +55,11 @@ inline float hmax(__m256 v) {
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
+// Four bytes at p as floats.
+inline __m128 u8x4_floats(const uint8_t* p) {
+  return _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(static_cast<int32_t>(blocks::load_u32(p)))));
+}
+
 // 16 bytes of packed nibbles -> 32 bytes: the low nibbles, then the high nibbles (Q4_0/Q4_1/Q5_x order).
 inline __m256i split_nibbles(const uint8_t* qs) {
   const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
@@ -180,6 +185,9 @@ struct FormatK4 {
     }
     float scale(int g) const { return d * static_cast<float>(sc[g]); }
     float min(int g) const { return -dmin * static_cast<float>(mn[g]); }
+    // The scales and mins of groups 4h .. 4h + 3 (one-token decode, one_token_quads).
+    __m128 scales4(int h) const { return _mm_mul_ps(_mm_set1_ps(d), u8x4_floats(sc + 4 * h)); }
+    __m128 mins4(int h) const { return _mm_mul_ps(_mm_set1_ps(-dmin), u8x4_floats(mn + 4 * h)); }
   };
 };
 
@@ -505,49 +513,91 @@ void quantize_lanes(const MatmulArgs& m, const LaneActs& a, int sub, int zero, i
 // ---------------------------------------------------------------------------------------------------
 // Row kernels: one weight row times T tokens (T <= 4), each block decoded once.
 
-// One token times a row of a format of one group per block, four blocks a step: their integer dot
-// products reduce into one vector (lane j = block j) that one vector of weight scales (the f16 every such
-// block starts with, converted four at once) times the blocks' activation scales turns into floats; zero
-// points and mins go through the activations' sums the same way. No scale is converted, multiplied or
-// broadcast block by block. Does blocks [b, ...) in steps of 4, adds its sum to *y and returns the first
-// block it left.
+// One token times a row, four groups a step: their integer dot products reduce into one vector (lane j
+// = group j; with kSub16, one vector per 16-value half) that one vector of weight scales times the
+// groups' activation scales turns into floats; zero points and mins go through the activations' sums the
+// same way, so no scale is multiplied or broadcast group by group. Formats of one group per block take
+// four blocks a step (each starts with its f16 scale, converted four at once); the K-quants take half a
+// block. Does blocks [b, ...), adds its sum to *y and returns the first block it left.
+template <class F>
+constexpr bool kOneTokenQuads = F::kGroups == 1 || F::kSub16 || F::kHasMin;
+
+// Four groups' values for their first and their last 16 values.
+struct Halves {
+  __m128 lo, hi;
+};
+
 template <class Isa, class F>
 int64_t one_token_quads(const uint8_t* row, const RowActs& a, int64_t t0, int64_t b, int64_t n_blocks, float* y) {
-  static_assert(F::kGroups == 1);
+  static_assert(kOneTokenQuads<F>);
   constexpr bool kSignedDot = kSignedRows<Isa, F>;
   const int8_t* x = a.q + t0 * a.cols;
   const float* d = a.d + t0 * a.n_blocks;
   const float* dsum = a.dsum + t0 * a.n_blocks;
   __m128 acc = _mm_setzero_ps(), min_acc = _mm_setzero_ps();
-  for (; b + 4 <= n_blocks; b += 4) {
-    const uint8_t* p = row + b * F::kBlockBytes;
+  const float* dsum_lo = a.dsum_lo + t0 * a.n_blocks;
+  // Groups g .. g + 3 (activation blocks), their weights q[0..3], scales and mins (Halves with kSub16).
+  auto step = [&](int64_t g, const __m256i (&q)[4], auto scale, auto min) {
     __m256i dots[4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
-      const __m256i q = typename F::Block(p + j * F::kBlockBytes).q(0);
-      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + (b + j) * 32));
+      const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + (g + j) * 32));
       if constexpr (kSignedDot) {
-        const __m256i w = _mm256_sub_epi8(q, _mm256_set1_epi8(static_cast<char>(F::kZero)));
+        const __m256i w = _mm256_sub_epi8(q[j], _mm256_set1_epi8(static_cast<char>(F::kZero)));
         dots[j] = Isa::dot256(_mm256_setzero_si256(), _mm256_abs_epi8(w), _mm256_sign_epi8(av, w));
       } else {
-        dots[j] = Isa::dot256(_mm256_setzero_si256(), q, av);
+        dots[j] = Isa::dot256(_mm256_setzero_si256(), q[j], av);
       }
     }
+    // Lane j of the low half: the sum of group j's first 16 values; of the high half, its last 16.
     const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(dots[0], dots[1]), _mm256_hadd_epi32(dots[2], dots[3]));
-    const __m128i sums = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    __m128i halves = _mm_cvtsi32_si128(blocks::load_u16(p));
-    halves = _mm_insert_epi16(halves, blocks::load_u16(p + F::kBlockBytes), 1);
-    halves = _mm_insert_epi16(halves, blocks::load_u16(p + 2 * F::kBlockBytes), 2);
-    halves = _mm_insert_epi16(halves, blocks::load_u16(p + 3 * F::kBlockBytes), 3);
-    const __m128 scale = _mm_cvtph_ps(halves);
-    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sums), _mm_mul_ps(scale, _mm_loadu_ps(d + b)), acc);
-    if constexpr (!kSignedDot && F::kZero != 0) {
-      min_acc = _mm_fmadd_ps(_mm_mul_ps(scale, _mm_set1_ps(-static_cast<float>(F::kZero))), _mm_loadu_ps(dsum + b), min_acc);
+    const __m128i lo = _mm256_castsi256_si128(h), hi = _mm256_extracti128_si256(h, 1);
+    const __m128 dv = _mm_loadu_ps(d + g);
+    if constexpr (F::kSub16) {
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(lo), _mm_mul_ps(scale.lo, dv), acc);
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(hi), _mm_mul_ps(scale.hi, dv), acc);
+      if constexpr (F::kHasMin) {
+        const __m128 first = _mm_loadu_ps(dsum_lo + g);
+        min_acc = _mm_fmadd_ps(min.lo, first, min_acc);
+        min_acc = _mm_fmadd_ps(min.hi, _mm_sub_ps(_mm_loadu_ps(dsum + g), first), min_acc);
+      }
+    } else {
+      acc = _mm_fmadd_ps(_mm_cvtepi32_ps(_mm_add_epi32(lo, hi)), _mm_mul_ps(scale, dv), acc);
+      if constexpr (!kSignedDot && F::kZero != 0) {
+        min_acc = _mm_fmadd_ps(_mm_mul_ps(scale, _mm_set1_ps(-static_cast<float>(F::kZero))), _mm_loadu_ps(dsum + g), min_acc);
+      }
+      if constexpr (F::kHasMin) min_acc = _mm_fmadd_ps(min, _mm_loadu_ps(dsum + g), min_acc);
     }
-    if constexpr (F::kHasMin) {
-      const __m128 mins = _mm_setr_ps(typename F::Block(p).min(0), typename F::Block(p + F::kBlockBytes).min(0),
-                                      typename F::Block(p + 2 * F::kBlockBytes).min(0), typename F::Block(p + 3 * F::kBlockBytes).min(0));
-      min_acc = _mm_fmadd_ps(mins, _mm_loadu_ps(dsum + b), min_acc);
+  };
+  if constexpr (F::kGroups == 1) {
+    for (; b + 4 <= n_blocks; b += 4) {
+      const uint8_t* p = row + b * F::kBlockBytes;
+      const typename F::Block blocks4[4] = {typename F::Block(p), typename F::Block(p + F::kBlockBytes),
+                                            typename F::Block(p + 2 * F::kBlockBytes), typename F::Block(p + 3 * F::kBlockBytes)};
+      const __m256i q[4] = {blocks4[0].q(0), blocks4[1].q(0), blocks4[2].q(0), blocks4[3].q(0)};
+      __m128i halves = _mm_cvtsi32_si128(blocks::load_u16(p));
+      halves = _mm_insert_epi16(halves, blocks::load_u16(p + F::kBlockBytes), 1);
+      halves = _mm_insert_epi16(halves, blocks::load_u16(p + 2 * F::kBlockBytes), 2);
+      halves = _mm_insert_epi16(halves, blocks::load_u16(p + 3 * F::kBlockBytes), 3);
+      __m128 min = _mm_setzero_ps();
+      if constexpr (F::kHasMin) min = _mm_setr_ps(blocks4[0].min(0), blocks4[1].min(0), blocks4[2].min(0), blocks4[3].min(0));
+      step(b, q, _mm_cvtph_ps(halves), min);
+    }
+  } else {
+    for (; b < n_blocks; ++b) {
+      const typename F::Block block(row + b * F::kBlockBytes);
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        const __m256i q[4] = {block.q(4 * h), block.q(4 * h + 1), block.q(4 * h + 2), block.q(4 * h + 3)};
+        if constexpr (F::kSub16) {
+          auto four = [&](auto of) { return _mm_setr_ps(of(4 * h), of(4 * h + 1), of(4 * h + 2), of(4 * h + 3)); };
+          const Halves scale{four([&](int g) { return block.scale16(g, 0); }), four([&](int g) { return block.scale16(g, 1); })};
+          const Halves min{four([&](int g) { return block.min16(g, 0); }), four([&](int g) { return block.min16(g, 1); })};
+          step(b * 8 + 4 * h, q, scale, min);
+        } else {
+          step(b * 8 + 4 * h, q, block.scales4(h), block.mins4(h));
+        }
+      }
     }
   }
   __m128 sum = _mm_add_ps(acc, min_acc);
@@ -619,7 +669,7 @@ void row_times_tokens(const uint8_t* row, const RowActs& a, int64_t t0, float* y
   };
   const int64_t n_blocks = a.n_blocks / F::kGroups;
   int64_t b = first_block;
-  if constexpr (T == 1 && F::kGroups == 1) b = one_token_quads<Isa, F>(row, a, t0, b, n_blocks, &wide[0]);
+  if constexpr (T == 1 && kOneTokenQuads<F>) b = one_token_quads<Isa, F>(row, a, t0, b, n_blocks, &wide[0]);
   for (; b + kStepBlocks <= n_blocks; b += kStepBlocks) {
 #pragma GCC unroll 4
     for (int u = 0; u < kStepBlocks; ++u) do_block(b + u, u * F::kGroups);
