@@ -32,12 +32,13 @@ namespace {
 // ---------------------------------------------------------------------------------------------------
 // Small helpers on 256-bit registers (AVX2; the AVX-512 build encodes them with EVEX).
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+inline float hsum(__m128 s) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
+
+inline float hsum(__m256 v) { return hsum(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1))); }
 
 inline int32_t hsum(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
@@ -600,9 +601,7 @@ int64_t one_token_quads(const uint8_t* row, const RowActs& a, int64_t t0, int64_
       }
     }
   }
-  __m128 sum = _mm_add_ps(acc, min_acc);
-  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
-  *y += _mm_cvtss_f32(_mm_add_ss(sum, _mm_movehdup_ps(sum)));
+  *y += hsum(_mm_add_ps(acc, min_acc));
   return b;
 }
 
