@@ -7,9 +7,10 @@
 // Quantized weights meet activations quantized to int8 in 32-element blocks (one float scale each):
 //  - Row kernels (decode, fewer than Isa::kMinPanelTokens tokens): one weight row at a time, each block
 //    decoded once for up to 4 tokens, its integer dot product scaled by weight scale * activation scale
-//    into float accumulators; one token of a format of one group per block takes four blocks a step, their
-//    sums reduced into one vector and scaled at once. An ISA may take a leading run of blocks with wider
-//    kernels (wide_rows: AVX-512 does several blocks per register); the shared code finishes the row.
+//    into float accumulators; one token (every format but IQ4_XS) takes four groups a step instead,
+//    their sums reduced into one vector and scaled at once (one_token_quads). An ISA may take a leading
+//    run of blocks with wider kernels (wide_rows: AVX-512 does several blocks per register); the shared
+//    code finishes the row.
 //  - Panel kernels (prefill): a panel of rows is first unpacked to one byte per weight plus float scales;
 //    then integer dot products run with tokens in the vector lanes (each 32-bit lane holds 4 consecutive
 //    activation bytes of one token, the 4 weight bytes are broadcast), so no horizontal sums are needed
@@ -535,8 +536,8 @@ int64_t one_token_quads(const uint8_t* row, const RowActs& a, int64_t t0, int64_
   const int8_t* x = a.q + t0 * a.cols;
   const float* d = a.d + t0 * a.n_blocks;
   const float* dsum = a.dsum + t0 * a.n_blocks;
-  __m128 acc = _mm_setzero_ps(), min_acc = _mm_setzero_ps();
   const float* dsum_lo = a.dsum_lo + t0 * a.n_blocks;
+  __m128 acc = _mm_setzero_ps(), min_acc = _mm_setzero_ps();
   // Groups g .. g + 3 (activation blocks), their weights q[0..3], scales and mins (Halves with kSub16).
   auto step = [&](int64_t g, const __m256i (&q)[4], auto scale, auto min) {
     __m256i dots[4];
