@@ -4,7 +4,9 @@
 // allowed, its slowest case — repeated back to back in one pass), and, where the adapter has
 // `timestamp-query`, GPU timestamps of whole decode steps: every dispatch of the step timed where it runs
 // (`gpu_step`: µs, dispatches and weight bytes per token for each kind, and the bandwidth they reach).
-//   node bench/webgpu-profile.mjs MODEL.gguf [--context 640] [--reps 200]
+// With --verify N (and a plan whose verify_batch is N, which it then gets), the same timestamps of a verify
+// call of N tokens (`gpu_verify`: speculative decoding's k + 1 positions) and its wall clock.
+//   node bench/webgpu-profile.mjs MODEL.gguf [--context 640] [--reps 200] [--verify N] [--plan JSON]
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -26,7 +28,7 @@ const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
-const context = option('context', 640), reps = option('reps', 200);
+const context = option('context', 640), reps = option('reps', 200), verifyTokens = option('verify', 0);
 
 const wasmDir = process.env.TABLLM_WASM_DIR ?? path.join(root, 'build-wasm');
 const { default: createModule } = await import(pathToFileURL(path.join(wasmDir, 'tabllm-st.mjs')));
@@ -36,7 +38,7 @@ const { adapter, device, limits } = await requestNodeDevice({
 });
 const file = await nodeFileReader(modelPath);
 const header = await tabllm.loadModelHeader((offset, size) => file.read(offset, size), file.size);
-const model = await GpuModel.load(header, device, file, { limits, max_batch: 128, context_size: context + 64, ...planExtra });
+const model = await GpuModel.load(header, device, file, { limits, max_batch: 128, context_size: context + 64, ...(verifyTokens > 0 ? { verify_batch: verifyTokens } : {}), ...planExtra });
 await file.close();
 const ex = model.executor;
 
@@ -72,9 +74,10 @@ const pipelinedMs = await time(async (i) => {
 
 // 3. GPU timestamps of whole decode steps: each dispatch in a compute pass of its own, timed at the pass's
 // start and end, so each layer's products read their own weights (not a matrix repetition keeps in the L2).
-async function timestampSteps(steps) {
+// `listName` over n tokens (the step buffer must hold them: the list's last call).
+async function timestampSteps(steps, listName = 'decode', n = 1) {
   if (!device.features.has('timestamp-query')) return null;
-  const plan = model.plan.decode;
+  const plan = model.plan[listName];
   const runs = plan.map((d, i) => i).filter((i) => plan[i].label !== 'sample_masked');
   const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * runs.length });
   const resolved = device.createBuffer({ size: 16 * runs.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
@@ -92,11 +95,11 @@ async function timestampSteps(steps) {
   for (let step = 0; step < steps; step++) {
     const enc = device.createCommandEncoder();
     runs.forEach((i, k) => {
-      const d = ex.lists.decode.all[i];
+      const d = ex.lists[listName].all[i];
       const pass = enc.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 } });
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.bindGroup);
-      pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? 1 : d.groups[2]);
+      pass.dispatchWorkgroups(d.groups[0], d.groups[1], d.tile ? Math.ceil(n / d.tile) : d.groups[2]);
       pass.end();
     });
     enc.resolveQuerySet(querySet, 0, 2 * runs.length, resolved, 0);
@@ -119,6 +122,14 @@ async function timestampSteps(steps) {
   return { us_per_token: +total.toFixed(1), kinds };
 }
 const gpuStep = await timestampSteps(20);
+// A verify call of verifyTokens at `pos`: wall clock (ids read back) and timestamps by kind.
+let gpuVerify = null;
+if (verifyTokens > 0) {
+  const tokens = Array.from({ length: verifyTokens }, (_, i) => prompt[i]);
+  await ex.verify(tokens, pos);
+  const wallMs = await time(() => ex.verify(tokens, pos), 50);
+  gpuVerify = { tokens: verifyTokens, verify_call_ms: +wallMs.toFixed(3), ...await timestampSteps(20, 'verify', verifyTokens) };
+}
 
 // 4. GPU time per dispatch: the dispatch alone, `reps` times in one pass, for the step now in the step
 // buffer (one token at `pos` for the decode list; max_batch tokens for the prefill list).
@@ -165,7 +176,7 @@ console.log(JSON.stringify({
   context, dispatches_per_token: ex.dispatchCount('decode'),
   roundtrip_ms: +roundtripMs.toFixed(3), decode_step_with_readback_ms: +withReadbackMs.toFixed(3), decode_step_pipelined_ms: +pipelinedMs.toFixed(3),
   estimated_step_ms: +((layerUs * layers + otherUs) / 1000).toFixed(3), per_dispatch_us: perDispatch,
-  gpu_step: gpuStep, prefill_batch: B, prefill_per_dispatch_us: prefillPerDispatch,
+  gpu_step: gpuStep, gpu_verify: gpuVerify, prefill_batch: B, prefill_per_dispatch_us: prefillPerDispatch,
 }));
 model.destroy();
 device.destroy();

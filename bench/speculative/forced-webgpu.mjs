@@ -2,7 +2,7 @@
 // decode at if a draft's tokens were accepted at the rates given (0.5, 0.7, 0.9), against plain greedy decode.
 //
 //   node bench/speculative/forced-webgpu.mjs TARGET.gguf [--draft DRAFT.gguf] [--acceptance 0.5,0.7,0.9]
-//        [--k 8] [--prompt-tokens 64] [--gen-tokens 128] [--seed 1]
+//        [--k 8] [--prompt-tokens 64] [--gen-tokens 128] [--seed 1] [--plan JSON]
 //
 // What is real and what is forced, per step: the draft model (when given) runs k single-token forward passes
 // from the target's position (its cache rolled back as the target's is), the target verifies the k + 1
@@ -22,7 +22,7 @@ import { GpuModel, nodeFileReader } from '../../js/src/gpu/model_runner.mjs';
 import { requestNodeDevice } from '../../js/src/gpu/node_device.mjs';
 
 const usage = 'usage: node bench/speculative/forced-webgpu.mjs TARGET.gguf [--draft DRAFT.gguf] [--acceptance 0.5,0.7,0.9] [--k 8] ' +
-  '[--prompt-tokens 64] [--gen-tokens 128] [--seed 1] [--call-reps 9]';
+  '[--prompt-tokens 64] [--gen-tokens 128] [--seed 1] [--call-reps 9] [--plan JSON]';
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
   const i = args.indexOf(`--${name}`);
@@ -32,6 +32,7 @@ const targetPath = args.find((a, i) => !a.startsWith('--') && !(args[i - 1] ?? '
 const draftPath = option('draft', null);
 const rates = option('acceptance', '0.5,0.7,0.9').split(',').map(Number);
 const callReps = Number(option('call-reps', 9));
+const planExtra = JSON.parse(option('plan', '{}'));  // more plan options for both models, e.g. '{"matvec_tokens": false}'
 const kMax = Number(option('k', 8)), promptTokens = Number(option('prompt-tokens', 64)), genTokens = Number(option('gen-tokens', 128));
 let seed = Number(option('seed', 1)) >>> 0;
 if (!targetPath || rates.some((r) => !(r >= 0 && r <= 1)) || !(kMax >= 1 && kMax <= 15) || !(genTokens >= 1) || !(promptTokens >= 1) || !(callReps >= 1)) {
@@ -50,7 +51,7 @@ async function load(file) {
   const reader = await nodeFileReader(file);
   try {
     const header = await tabllm.loadModelHeader((offset, size) => reader.read(offset, size), reader.size);
-    return await GpuModel.load(header, device, reader, { limits, max_batch: Math.max(64, kMax + 1), verify_batch: kMax + 1, context_size: contextSize });
+    return await GpuModel.load(header, device, reader, { limits, max_batch: Math.max(64, kMax + 1), verify_batch: kMax + 1, context_size: contextSize, ...planExtra });
   } finally {
     await reader.close();
   }

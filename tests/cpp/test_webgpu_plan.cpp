@@ -89,32 +89,47 @@ TEST(WebGpuPlan, EightBitXProductsChooseTheirThreads) {
     return plan.pipelines[plan.decode.at(0).pipeline].key;
   };
   const std::string q4 = R"({"op": "matmul", "types": ["q4_0"], "n_tokens": 1, "matvec_blocks": true, "matvec_rows": 8, "matvec_wg": 128, )";
-  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 1024, "dot8": true})"), "matvec+dot8:q4_0,rows=8,wg=32");
-  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 2048, "dot8": true})"), "matvec+dot8:q4_0,rows=8,wg=64");
-  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 4096, "dot8": true})"), "matvec+dot8:q4_0,rows=8,wg=128");
-  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 4096})"), "matvec:q4_0,rows=8,wg=128");
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 1024, "dot8": true})"), "matvec+dot8:q4_0,rows=8,tok=1,wg=32");
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 2048, "dot8": true})"), "matvec+dot8:q4_0,rows=8,tok=1,wg=64");
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 4096, "dot8": true})"), "matvec+dot8:q4_0,rows=8,tok=1,wg=128");
+  EXPECT_EQ(key(q4 + R"("rows": [64], "cols": 4096})"), "matvec:q4_0,rows=8,tok=1,wg=128");
   // 12,288 rows of 8 a workgroup: 1,536 workgroups, 1.5 x 1,024; 4,096 rows: 4 a workgroup, 1,024 of them.
-  EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=8,wg=64");
-  EXPECT_EQ(key(q4 + R"("rows": [4096], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=4,wg=128");
-  EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "matvec_min_groups": 1024})"), "matvec:q4_0,rows=8,wg=128");
+  EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=8,tok=1,wg=64");
+  EXPECT_EQ(key(q4 + R"("rows": [4096], "cols": 4096, "dot8": true, "matvec_min_groups": 1024})"), "matvec+dot8:q4_0,rows=4,tok=1,wg=128");
+  EXPECT_EQ(key(q4 + R"("rows": [12288], "cols": 4096, "matvec_min_groups": 1024})"), "matvec:q4_0,rows=8,tok=1,wg=128");
   // matvec_rows counts the rows of weights read: 16 rows of one matrix, 8 of gate and up; the row kernel takes 8.
   const std::string rows16 = R"({"op": "matmul", "n_tokens": 1, "matvec_blocks": true, "matvec_rows": 16, "matvec_wg": 128, "dot8": true, "matvec_min_groups": 768, )";
-  EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [12288], "cols": 4096})"), "matvec+dot8:q4_0,rows=16,wg=128");
-  EXPECT_EQ(key(rows16 + R"("types": ["q4_0", "q4_0"], "rows": [11008, 11008], "cols": 4096, "flags": ["GATED"]})"), "matvec+gated+dot8:q4_0:q4_0,rows=8,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [12288], "cols": 4096})"), "matvec+dot8:q4_0,rows=16,tok=1,wg=128");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_0", "q4_0"], "rows": [11008, 11008], "cols": 4096, "flags": ["GATED"]})"), "matvec+gated+dot8:q4_0:q4_0,rows=8,tok=1,wg=64");
   EXPECT_EQ(key(rows16 + R"("types": ["f32"], "rows": [12288], "cols": 4096})"), "matmul:f32,rows=8,tok=1,wg=128");
   // Q4_K and Q5_K take units in pairs (PAIRS): threads up to the row's pairs, and no halving for many
   // workgroups (a pair is the two units the halved workgroup would give a thread); a Q6_K row beside them
   // reads its pair as two units. matvec_pairs false keeps single units.
-  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+pairs+dot8:q4_k,rows=4,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+pairs+dot8:q4_k,rows=4,tok=1,wg=64");
   EXPECT_EQ(key(rows16 + R"("types": ["q4_k", "q4_k"], "rows": [14336, 14336], "cols": 4096, "flags": ["GATED"], "matvec_pairs": true})"),
-            "matvec+gated+pairs+dot8:q4_k:q4_k,rows=8,wg=64");
-  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 14336, "matvec_pairs": true})"), "matvec+pairs+dot8:q4_k,rows=4,wg=128");
+            "matvec+gated+pairs+dot8:q4_k:q4_k,rows=8,tok=1,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 14336, "matvec_pairs": true})"), "matvec+pairs+dot8:q4_k,rows=4,tok=1,wg=128");
   EXPECT_EQ(key(rows16 + R"("types": ["q4_k", "q4_k", "q6_k"], "rows": [4096, 1024, 1024], "cols": 4096, "flags": ["MULTI"], "matvec_pairs": true})"),
-            "matvec+multi+pairs+dot8:q4_k:q4_k:q6_k,rows=8,wg=64");
-  EXPECT_EQ(key(rows16 + R"("types": ["q5_k"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+pairs+dot8:q5_k,rows=4,wg=64");
-  EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+dot8:q4_0,rows=4,wg=128");
-  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 4096})"), "matvec+dot8:q4_k,rows=4,wg=128");
-  // One token over rows of few values: no more threads than the row has groups of 8, at least 32.
+            "matvec+multi+pairs+dot8:q4_k:q4_k:q6_k,rows=8,tok=1,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q5_k"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+pairs+dot8:q5_k,rows=4,tok=1,wg=64");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+dot8:q4_0,rows=4,tok=1,wg=128");
+  EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 4096})"), "matvec+dot8:q4_k,rows=4,tok=1,wg=128");
+  // The verify list's several-token products (several_rows): TOKENS over the types matvec decodes, one row
+  // per token and row in the workgroup, a gated row's units counting twice, no pairs; matvec_tokens false
+  // or another type: the row kernel.
+  const auto product = [](const std::string& spec) {  // the last dispatch: the product after quantize_x
+    const webgpu::Plan plan = webgpu::build_op_plan(spec);
+    return plan.pipelines[plan.decode.back().pipeline].key;
+  };
+  const std::string verify = R"({"op": "matmul", "n_tokens": 9, "tok": 9, "several_rows": 4, "matvec_blocks": true, "matvec_wg": 128, "dot8": true, "subgroups": true, )";
+  EXPECT_EQ(product(verify + R"("types": ["q4_0"], "rows": [4096], "cols": 4096})"), "matvec+tokens+subgroups+dot8:q4_0,rows=4,tok=9,wg=128");
+  EXPECT_EQ(product(verify + R"("types": ["q4_k", "q4_k"], "rows": [14336, 14336], "cols": 4096, "flags": ["GATED"], "matvec_pairs": true})"),
+            "matvec+gated+tokens+subgroups+dot8:q4_k:q4_k,rows=2,tok=9,wg=128");
+  EXPECT_EQ(product(verify + R"("types": ["q4_0"], "rows": [4096], "cols": 4096, "matvec_tokens": false})"), "matmul+subgroups:q4_0,rows=4,tok=9,wg=64");
+  EXPECT_EQ(product(verify + R"("types": ["q4_1"], "rows": [4096], "cols": 4096})"), "matmul+subgroups:q4_1,rows=4,tok=9,wg=64");
+    EXPECT_EQ(key(verify + R"("types": ["q4_0"], "rows": [4096], "cols": 4096})"), "quantize_x+dot8,wg=256");
+  EXPECT_EQ(key(verify + R"("types": ["q4_0"], "rows": [4096], "cols": 4096, "flags": ["NORM"]})"), "quantize_x+dot8+norm,wg=256");
+// One token over rows of few values: no more threads than the row has groups of 8, at least 32.
   const std::string row = R"({"op": "matmul", "n_tokens": 1, "matvec_rows": 8, "matvec_wg": 128, "types": ["f32"], "rows": [64], )";
   EXPECT_EQ(key(row + R"("cols": 64})"), "matmul:f32,rows=8,tok=1,wg=32");
   EXPECT_EQ(key(row + R"("cols": 512})"), "matmul:f32,rows=8,tok=1,wg=64");

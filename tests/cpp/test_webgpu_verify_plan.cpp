@@ -1,5 +1,6 @@
 // The WebGPU plan's verify list (speculative decoding's k + 1 positions in one call): the row kernel
-// reading each weight once for all the call's tokens, attention over every token's causal window, the head
+// reading each weight once for all the call's tokens, attention over every token's causal window (over slices
+// of the cache, each token in its own workgroups), the head
 // over every token and an argmax per token; absent unless asked, and its size checked. Its numbers on a
 // device: tests/js/webgpu-speculative.test.mjs.
 #include <gtest/gtest.h>
@@ -35,7 +36,12 @@ TEST(WebGpuVerifyPlan, RowKernelOverEveryTokenWithTheHeadAndAnArgmaxPerToken) {
   // gate and up's partials of 4 rows × 9 tokens exceed 16 KiB of workgroup memory without subgroups: 2 rows.
   const auto& gate_up = find(plan.verify, "blk.0.gate_up");
   EXPECT_NE(plan.pipelines[gate_up.pipeline].key.find("rows=2,tok=9"), std::string::npos) << plan.pipelines[gate_up.pipeline].key;
-  EXPECT_EQ(plan.pipelines[find(plan.verify, "blk.0.attention").pipeline].key.rfind("attention,", 0), 0u);  // not the one-token split
+  // Attention over slices of the cache, each token in its own workgroups, after qkv_post (not fused).
+  const auto& attention = find(plan.verify, "blk.0.attention");
+  EXPECT_EQ(plan.pipelines[attention.pipeline].key.rfind("attention_split,", 0), 0u) << plan.pipelines[attention.pipeline].key;
+  EXPECT_EQ(attention.token_tile, 1u);
+  EXPECT_EQ(find(plan.verify, "blk.0.attention_combine").token_tile, 1u);
+  EXPECT_NO_THROW(find(plan.verify, "blk.0.qkv_post"));
   const auto& output = find(plan.verify, "output");
   EXPECT_EQ(output.token_tile, 9u);  // the head over every token, not the last only
   // The argmax of every token's row: workgroups over each row, then one per token merging theirs.

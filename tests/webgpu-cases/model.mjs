@@ -40,13 +40,15 @@ export async function loadGpuModel(ctx, name, options = {}, device = ctx.device,
 
 /**
  * Greedy stories260K of `type` for `count` tokens equal to the reference's first prompt. With `dot8`, every
- * product the whole-unit kernel can take runs it over 8-bit x (matvec_min_units 0), where WGSL offers it.
+ * product the whole-unit kernel can take runs it over 8-bit x (matvec_min_units 0), where WGSL offers it,
+ * and a verify call over the reference's first 9 tokens (its products through matvec TOKENS, x rounded once
+ * by quantize_x) gives the reference's next token at each of them.
  */
 export function storiesGreedyCase(type, count, { dot8 = false } = {}) {
   return {
     name: `stories260K ${type}: greedy ${count} tokens on WebGPU equal the reference${dot8 ? ' (8-bit x in every whole-unit product)' : ''}`,
     async run(ctx) {
-      const model = await loadGpuModel(ctx, `stories260K-${type}`, dot8 ? { matvec_min_units: 0 } : {});
+      const model = await loadGpuModel(ctx, `stories260K-${type}`, dot8 ? { matvec_min_units: 0, verify_batch: 9 } : {});
       try {
         if (dot8) {
           const keys = model.plan.pipelines.map((p) => p.key).filter((k) => k.includes('+dot8'));
@@ -59,6 +61,15 @@ export function storiesGreedyCase(type, count, { dot8 = false } = {}) {
         const ids = await model.greedy(ref.prompt_ids, count);
         ctx.note(`${count} tokens in ${(performance.now() - t0).toFixed(0)} ms (prefill included)`);
         assert.deepEqual(ids, ref.ids.slice(0, count), `"${ref.prompt}": GPU tokens differ from the reference`);
+        if (dot8 && planFeatures(ctx.device).dot8) {
+          const keys = model.plan.pipelines.map((p) => p.key);
+          assert.ok(keys.some((k) => k.startsWith('matvec+') && k.includes('+tokens')) && keys.some((k) => k.startsWith('quantize_x')), keys.join(' '));
+          model.pos = 0;
+          await model.feed(ref.prompt_ids);
+          const verified = await model.executor.verify(ref.ids.slice(0, 9), ref.prompt_ids.length);
+          assert.deepEqual([...verified.ids].slice(0, 8), ref.ids.slice(1, 9), 'the verify call\'s argmax per position differs from the reference');
+          ctx.note('verify call of 9 tokens (matvec TOKENS, quantize_x): each position\'s argmax is the reference\'s next token');
+        }
         return { prompt: ref.prompt, ids };
       } finally {
         model.destroy();

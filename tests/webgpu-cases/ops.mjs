@@ -106,7 +106,7 @@ function dot8Input(x, g, cols, nTokens, norm) {
 }
 const roundEven = (v) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v));
 
-async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false, blocks = false, dot8 = false, pairs = false }) {
+async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1, lastOnly = false, softCap = 0, matvecRows = 1, subgroups = false, blocks = false, dot8 = false, pairs = false, severalRows = 0 }) {
   const { abi } = ctx;
   const weights = types.map((ty, i) => abi.randomWeights(TYPES[ty].id, rows[i], cols, 1000 + i * 7 + rows[i]));
   const x = random(nTokens * cols);
@@ -116,7 +116,7 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   const outRows = gated ? rows[0] : rows.reduce((a, b) => a + b, 0);
   const yTokens = lastOnly ? 1 : nTokens;
   const y0 = random(yTokens * outRows);
-  const quantizedX = dot8 && blocks && tok === 1 && cols % 32 === 0 && types.every((ty) => MATVEC_TYPES.has(ty));
+  const quantizedX = dot8 && blocks && (tok === 1 || lastOnly || severalRows > 1) && cols % 32 === 0 && types.every((ty) => MATVEC_TYPES.has(ty));
   const xin = quantizedX ? dot8Input(x, g, cols, nTokens, flags.includes('NORM')) : flags.includes('NORM') ? abi.rmsnorm(x, g, cols, nTokens, EPS) : x;
   const parts = types.map((ty, i) => abi.matmul(TYPES[ty].id, weights[i], rows[i], cols, xin, nTokens));
   const gate = flags.includes('GELU') ? abi.geluTanh(parts[0]) : parts[0].map(silu);
@@ -138,12 +138,12 @@ async function matmulCase(ctx, { types, rows, cols, nTokens, flags = [], tok = 1
   const want = flags.includes('SOFTCAP') ? abi.softCap(ref, softCap) : ref;
   const inputs = { x, g, y: y0 };
   weights.forEach((w, i) => { inputs[`w${i}`] = w; });
-  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups, matvec_blocks: blocks, dot8, matvec_pairs: pairs };
+  const spec = { op: 'matmul', types, rows, cols, n_tokens: nTokens, flags, tok, last_only: lastOnly, eps: EPS, soft_cap: softCap, matvec_rows: matvecRows, subgroups, matvec_blocks: blocks, dot8, matvec_pairs: pairs, several_rows: severalRows };
   const { y } = await runOp(ctx, spec, inputs, { y: yTokens * outRows });
   // f32 summation error grows like sqrt(cols): the bounds hold for rows up to 128 values and scale beyond.
   const bound = Math.max(...types.map((ty) => TYPES[ty].bound)) * (flags.includes('NORM') || gated ? NORM_BOUND / TYPES.f32.bound : 1) *
     Math.max(1, Math.sqrt(cols / 128));
-  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${subgroups ? ' subgroups' : ''}${blocks ? ' blocks' : ''}${pairs ? ' pairs' : ''}${dot8 ? ' dot8' : ''}`;
+  const variant = `${matvecRows > 1 ? ` rows/wg=${matvecRows}` : ''}${severalRows > 1 ? ` several=${severalRows}` : ''}${subgroups ? ' subgroups' : ''}${blocks ? ' blocks' : ''}${pairs ? ' pairs' : ''}${dot8 ? ' dot8' : ''}`;
   check(ctx, `matmul ${types.join('+')} ${rows.join('+')}x${cols} n=${nTokens} tok=${tok} ${flags.join('+') || 'plain'}${lastOnly ? ' last' : ''}${variant}`, y, want, bound);
 }
 
@@ -328,6 +328,15 @@ async function matvecCases(ctx, variant) {
   }
   const v = { matvecRows: 2, blocks: true, ...variant };
   await matmulCase(ctx, { types: ['q8_0'], rows: [13], cols: 96, nTokens: 3, flags: ['NORM', 'RESIDUAL'], ...v });
+  // Several tokens a workgroup (TOKENS, the verify list's products): token counts below, at and past the
+  // tile, so the last tile is partial; the head over every token; every type.
+  for (const [nTokens, tok] of [[3, 9], [9, 9], [11, 4]]) {
+    const s = { severalRows: 4, tok, blocks: true, ...variant };
+    await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 96, nTokens, flags: ['RESIDUAL'], ...s });
+    await matmulCase(ctx, { types: ['q4_k', 'q4_k'], rows: [19, 19], cols: 512, nTokens, flags: ['NORM', 'GATED'], pairs: true, ...s });
+    await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens, flags: ['NORM', 'MULTI'], ...s });
+    await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens, flags: ['NORM', 'SOFTCAP'], softCap: 0.5, ...s });
+  }
   // A product with a type the kernel has no decoder for runs matmul.wgsl (and f32 x).
   await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], ...v });
 }
@@ -417,6 +426,9 @@ opCases.push({
     await attentionCase(ctx, { nHeads: 8, nKv: 4, hd: 8, nTokens: 1, pos: 0, tq: 1, splits: 16 });    // most slices empty
     await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, nTokens: 1, pos: 150, tq: 1, splits: 4 });  // 38 positions a slice
     await attentionCase(ctx, { nHeads: 2, nKv: 1, hd: 128, nTokens: 1, pos: 300, tq: 1, splits: 3 }); // chunks within a slice, hd > threads
+    // Several tokens, each in its own workgroups (the verify list): each sees the positions up to its own.
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 16, nTokens: 9, pos: 60, tq: 1, splits: 4 });
+    await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 5, pos: 3, tq: 1, splits: 8, window: 6 });
     await attentionCase(ctx, { nHeads: 4, nKv: 2, hd: 64, nTokens: 1, pos: 150, tq: 1, splits: 32, minSlice: 16 });  // 10 slices of 16, 22 empty
   },
 });

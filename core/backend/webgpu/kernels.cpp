@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <sstream>
 
 #include "common/error.h"
@@ -31,10 +32,25 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Keeps the lines whose //#if conditions hold.
-std::string preprocess(std::string_view name, std::string_view text, const std::vector<std::string>& flags) {
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
+  return text;
+}
+
+// Keeps the lines whose //#if conditions hold, and writes the lines between `//#repeat VAR CONST` and
+// `//#end` CONST times (a constant of the kernel), `$VAR` (lower case) replaced by 0, 1, ...: loops whose
+// index must be a constant where it indexes an array, as the driver's compiler may not unroll them and would
+// then keep the array in memory instead of registers.
+std::string preprocess(std::string_view name, std::string_view text, const std::vector<std::string>& flags,
+                       const std::map<std::string, int64_t>& constants = {}) {
   std::string out;
   std::vector<std::pair<bool, bool>> stack;  // (this branch active, enclosing active)
+  struct Repeat {
+    std::string var;
+    int64_t count = 0;
+    size_t from = 0;  // where its body starts in `out`
+  };
+  std::optional<Repeat> repeat;
   bool active = true;
   size_t line_no = 0;
   size_t start = 0;
@@ -59,6 +75,20 @@ std::string preprocess(std::string_view name, std::string_view text, const std::
       } else if (t == "//#endif") {
         if (stack.empty()) fail("#endif without #if");
         stack.pop_back();
+      } else if (t.rfind("//#repeat ", 0) == 0) {
+        if (repeat) fail("#repeat inside #repeat");
+        const std::string_view rest = trim(t.substr(10));
+        const size_t space = rest.find(' ');
+        if (space == std::string_view::npos) fail("#repeat needs a variable and a constant");
+        const auto it = constants.find(std::string(trim(rest.substr(space + 1))));
+        if (it == constants.end()) fail("#repeat over an unknown constant " + std::string(rest.substr(space + 1)));
+        repeat = Repeat{"$" + std::string(rest.substr(0, space)), it->second, out.size()};
+      } else if (t == "//#end") {
+        if (!repeat) fail("#end without #repeat");
+        const std::string body = out.substr(repeat->from);
+        out.resize(repeat->from);
+        for (int64_t i = 0; i < repeat->count; ++i) out += replace_all(body, repeat->var, std::to_string(i));
+        repeat.reset();
       } else {
         fail("unknown directive " + std::string(t));
       }
@@ -71,6 +101,7 @@ std::string preprocess(std::string_view name, std::string_view text, const std::
     }
   }
   if (!stack.empty()) throw Error("wgsl/" + std::string(name) + ".wgsl: missing #endif");
+  if (repeat) throw Error("wgsl/" + std::string(name) + ".wgsl: missing #end");
   return out;
 }
 
@@ -99,17 +130,14 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string replace_all(std::string text, std::string_view from, std::string_view to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
-  return text;
-}
-
 // The shared WGSL a kernel reads beside its own: the matrix products' parameters, bindings and reduction;
-// the per-head work after the Q,K,V product; workgroup_reduce for decode attention (through subgroups under
+// the rounding of x to 8-bit integers (matvec, quantize_x); the per-head work after the Q,K,V product; workgroup_reduce for decode attention (through subgroups under
 // SUBGROUPS) and the encoder kernels; the encoder kernels' encoder_seqs (binding 2, `seqs`).
 std::vector<const char*> shared_pieces(const KernelSpec& spec) {
   const std::string_view kernel = spec.kernel;
-  if (kernel == "matmul" || kernel == "matvec") return {"product_io", "product_reduce"};
+  if (kernel == "matmul") return {"product_io", "product_reduce"};
+  if (kernel == "matvec") return {"product_io", "product_reduce", "x_quant"};
+  if (kernel == "quantize_x") return {"x_quant", "workgroup_reduce"};
   if (kernel == "attention_split") {
     if (has_flag(spec.flags, "POST")) return {"qkv_head", "workgroup_reduce"};
     return {"workgroup_reduce"};
@@ -183,7 +211,7 @@ std::string compose_kernel(const KernelSpec& spec) {
   std::string code = has_flag(spec.flags, "SUBGROUPS") ? "enable subgroups;\n" : "";
   code += wgsl_source("common");
   if (spec.kernel != "sample" && spec.kernel != "kv_shift") code += wgsl_source("step");  // those two read no step buffer
-  code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags), spec.constants);
+  code += substitute(spec.kernel, preprocess(spec.kernel, wgsl_source(spec.kernel), spec.flags, spec.constants), spec.constants);
   // Module-scope declarations may come in any order: the pieces follow the kernel, under its flags.
   for (const char* piece : shared_pieces(spec)) code += preprocess(piece, wgsl_source(piece), spec.flags);
   for (size_t i = 0; i < spec.weights.size(); ++i) {

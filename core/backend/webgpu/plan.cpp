@@ -21,7 +21,6 @@
 namespace tabllm::webgpu {
 namespace detail {
 
-constexpr int kVerifyRows = 4;  // rows per workgroup of the verify list's products, where they fit
 
 std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   auto has = [&](const char* f) { return std::find(s.flags.begin(), s.flags.end(), f) != s.flags.end(); };
@@ -30,6 +29,11 @@ std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
     std::vector<LayoutEntry> l = {{0, U}, {1, R}, {2, R}, {3, W}, {4, R}};
     if (has("GATED") || has("MULTI")) l.push_back({5, R});
     if (has("MULTI")) l.push_back({6, R});
+    if (has("NORM")) l.push_back({7, R});
+    return l;
+  }
+  if (s.kernel == "quantize_x") {
+    std::vector<LayoutEntry> l = {{0, U}, {1, R}, {2, R}, {3, W}};
     if (has("NORM")) l.push_back({7, R});
     return l;
   }
@@ -62,18 +66,21 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const bool gated = has("GATED"), multi = has("MULTI");
   const int tok = c.last_only ? 1 : c.tok;
   const bool tiled = tok == kTiledTokens;
-  // One token: no more threads than a row has groups of 8 values, and at least 32 (tiny models' rows of 64
-  // values would leave most threads of a workgroup idle; CPU implementations of WebGPU run every one).
-  int wg = tok == 1 ? b.matvec_wg : static_cast<int>(kWG);
-  while (tok == 1 && wg > 32 && c.w[0]->cols / 8 < wg) wg /= 2;
   // One token over weights that all have whole-unit decoders (rows of 32-value units): matvec.wgsl, which
   // reads x once per ROWS rows. Without DOT8, by default only on rows of at least one unit per thread: on
   // shorter rows (the 1B models' 2048 columns at 128 threads) half the threads idle, and the H200 ran 8-15 %
   // slower. With DOT8 on rows of 32 units and more, the workgroup halved to the row's units: 64 threads on
   // those 1B rows ran their step 23 % faster than `matmul` (docs/benchmarks.md).
+  // Several tokens with several rows per workgroup (the verify list's few tokens) take it too, TOKENS: each
+  // unit of weights decoded once for all the tokens.
   const int64_t row_units = c.w[0]->cols / 32;
-  const bool units = tok == 1 && b.matvec_blocks && c.w[0]->cols % 32 == 0 && row_units >= b.matvec_min_units &&
+  const bool several_tokens = b.matvec_tokens && b.dot8 && c.xq.size > 0 && tok > 1 && !tiled && c.rows > 1;
+  const bool units = (tok == 1 || several_tokens) && b.matvec_blocks && c.w[0]->cols % 32 == 0 && row_units >= b.matvec_min_units &&
                      std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
+  // One token (or TOKENS): no more threads than a row has groups of 8 values, and at least 32 (tiny models'
+  // rows of 64 values would leave most threads of a workgroup idle; CPU implementations of WebGPU run every one).
+  int wg = tok == 1 || units ? b.matvec_wg : static_cast<int>(kWG);
+  while (tok == 1 && wg > 32 && c.w[0]->cols / 8 < wg) wg /= 2;
   // One token: several rows per workgroup, so each load of x serves them all. `matvec_rows` counts the rows
   // of weights a workgroup reads (a gated row reads two, gate's and up's: the H200 ran the 7B/8B gate/up
   // 40 % slower at 16 than at 8, their qkv 10-15 % faster at 16 than at 8; the row kernel takes 8 at most).
@@ -90,8 +97,10 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
     return 4 * values * (b.subgroups ? (wg + 3) / 4 : wg);
   };
   if (c.rows > 1 && !tiled) {
-    // Each x load then serves several rows; a thread writes one output, so rows × tokens stay within the workgroup.
-    rows_per_wg = c.rows;
+    // Each x load then serves several rows; a thread writes one output, so rows × tokens stay within the
+    // workgroup. Under TOKENS each thread keeps its rows' decoded units in registers: a gated row's two
+    // count twice.
+    rows_per_wg = units && gated ? std::max(1, c.rows / 2) : c.rows;
     while (rows_per_wg > 1 && (shared_bytes(rows_per_wg) > b.limits().max_compute_workgroup_storage_size || rows_per_wg * tok > wg)) rows_per_wg /= 2;
   }
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
@@ -103,16 +112,18 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
     // Where a type's neighbouring units share words (Q4_K's, Q5_K's nibbles), each thread takes units in
     // pairs (PAIRS), reading those words and the scales once: a thread's step is then two units, as the
     // halved workgroup gives them to the others.
-    const bool pairs = b.matvec_pairs && row_units % 2 == 0 &&
+    const bool pairs = b.matvec_pairs && tok == 1 && row_units % 2 == 0 &&
                        std::any_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_pair_decoder(m->type); });
     const int64_t thread_steps = pairs ? row_units / 2 : row_units;
+    // (At least one thread per output: rows × tokens.)
     int matvec_threads = wg;
-    while (matvec_threads > 32 && thread_steps < matvec_threads) matvec_threads /= 2;
+    while (matvec_threads > 32 && thread_steps < matvec_threads && matvec_threads / 2 >= rows_per_wg * tok) matvec_threads /= 2;
     const int64_t row_reads = (gated ? 2 : 1) * total_rows;
-    if (!pairs && b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
+    if (!pairs && tok == 1 && b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
       matvec_threads /= 2;
-    spec = KernelSpec{"matvec", c.flags, {}, {{"WG", matvec_threads}, {"ROWS", rows_per_wg}}};
+    spec = KernelSpec{"matvec", c.flags, {}, {{"WG", matvec_threads}, {"ROWS", rows_per_wg}, {"TOK", tok}}};
     if (pairs) spec.flags.push_back("PAIRS");
+    if (tok > 1) spec.flags.push_back("TOKENS");
   } else if (!tiled) {
     spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
   }
@@ -128,18 +139,37 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   for (const Matrix* m : c.w) spec.weights.push_back(m->type);
   const uint32_t pipeline = b.pipeline(spec);
   const Matrix& m0 = *c.w[0];
+  // TOKENS reads x rounded once for the product (quantize_x.wgsl, one workgroup of 256 per token: with 64 its
+  // loop over a 7B's units made the four a layer cost 1.7 ms of a 13 ms verify call on the H200).
+  Range x = c.x;
+  int64_t x_stride = c.x_stride;
+  if (units && tok > 1) {
+    x_stride = xq_words(m0.cols, 1);
+    if (static_cast<uint64_t>(xq_words(m0.cols, tok)) * 4 > c.xq.size) throw Error("internal: the xq buffer is too small");
+    std::vector<std::string> flags = {"DOT8"};
+    if (has("NORM")) flags.push_back("NORM");
+    Dispatch q;
+    q.label = c.label + "_quantize_x";
+    q.pipeline = b.pipeline(KernelSpec{"quantize_x", flags, {}, {{"WG", 256}}});
+    q.bindings = {bind(0, b.params({u32(m0.cols), u32(c.x_stride), u32(x_stride), f32_bits(c.eps), f32_bits(1.0f / static_cast<float>(m0.cols))})),
+                  bind(1, step), bind(2, c.x), bind(3, c.xq)};
+    if (has("NORM")) q.bindings.push_back(bind(7, c.norm));
+    q.token_tile = 1;
+    list.push_back(std::move(q));
+    x = c.xq;
+  }
   auto add = [&](int64_t rows, int64_t y_offset, std::vector<Binding> weights, int64_t rows0, int64_t rows1, const std::string& label) {
     const int64_t per_group = tiled ? kTiledTokens : rows_per_wg;
     const auto [gx, gy] = b.rows_grid((rows + per_group - 1) / per_group);
     const std::vector<uint32_t> words = {
         u32(rows), u32(m0.cols), u32(rows0), u32(rows1), u32(m0.row_bytes),
         u32(c.w.size() > 1 ? c.w[1]->row_bytes : 0), u32(c.w.size() > 2 ? c.w[2]->row_bytes : 0),
-        u32(c.x_stride), u32(c.y_stride), u32(y_offset), gx, c.last_only ? 1u : 0u, f32_bits(c.eps),
+        u32(x_stride), u32(c.y_stride), u32(y_offset), gx, c.last_only ? 1u : 0u, f32_bits(c.eps),
         f32_bits(1.0f / static_cast<float>(m0.cols)), f32_bits(c.soft_cap)};
     Dispatch d;
     d.label = label;
     d.pipeline = pipeline;
-    d.bindings = {bind(0, b.params(words)), bind(1, step), bind(2, c.x), bind(3, c.y)};
+    d.bindings = {bind(0, b.params(words)), bind(1, step), bind(2, x), bind(3, c.y)};
     for (auto& w : weights) d.bindings.push_back(w);
     if (has("NORM")) d.bindings.push_back(bind(7, c.norm));
     d.groups[0] = gx;
@@ -277,12 +307,13 @@ void emit_qkv_post(Builder& b, std::vector<Dispatch>& list, Range step, const At
 
 // Whether decode attention over `splits` slices can do qkv_post's work (attention_split.wgsl's POST): each
 // of its workgroups stages one head, so the cache codec's groups must lie within heads.
-bool post_in_attention(const AttnShape& s, int tq, int splits) {
+bool post_in_attention(const AttnShape& s, int tq, int splits) {  // (for one token a step)
   return tq == 1 && splits > 0 && s.kv.unit == s.head_dim;
 }
 
 // Attention for `tq` queries per workgroup. Decoding (tq = 1) with splits > 0 runs as attention_split over
-// `splits` slices of the cache into `part`, then attention_combine: two dispatches, but all SMs busy. With
+// `splits` slices of the cache into `part`, then attention_combine: two dispatches, but all SMs busy; each
+// token of the step in its own workgroups (the verify list's several: `part` holds theirs side by side). With
 // `post` (post_in_attention), attention_split also rotates q and k and appends k and v to the cache.
 void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const AttnShape& s, int tq, int splits, Range q, int64_t q_stride,
                     Range out, Range k, Range v, Range part, const std::string& label, const QkvPost* post = nullptr) {
@@ -306,6 +337,7 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
     d.bindings = {bind(0, params), bind(1, step), bind(2, q), bind(3, part), bind(5, k), bind(6, v)};
     if (post) post->add_bindings(d.bindings);
     d.groups[1] = u32(splits);
+    d.token_tile = 1;
     list.push_back(d);
     Dispatch c;
     c.label = label + "_combine";
@@ -315,6 +347,7 @@ void emit_attention(Builder& b, std::vector<Dispatch>& list, Range step, const A
     c.bindings = {bind(0, params), bind(1, step), bind(2, part), bind(3, out)};
     c.groups[0] = u32(s.n_heads);
     c.groups[1] = u32((s.head_dim + kCombineWG - 1) / kCombineWG);
+    c.token_tile = 1;
     list.push_back(std::move(c));
     return;
   }
@@ -411,6 +444,7 @@ void check_options(const PlanOptions& o) {
   if (o.matvec_min_units < -1) throw Error("matvec_min_units must be >= 0, or -1 for the default (32 with dot8, else matvec_wg)");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
   // The verify list's products read each weight once for all its tokens (the row kernel's TOK).
+  if (o.verify_rows != 2 && o.verify_rows != 4 && o.verify_rows != 8) throw Error("verify_rows must be 2, 4 or 8");
   if (o.verify_batch < 0 || o.verify_batch > 16) throw Error("verify_batch must be in [0, 16] (0: no verify list), got " + std::to_string(o.verify_batch));
 }
 
@@ -445,6 +479,7 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   b.matvec_blocks = o.matvec_blocks;
   b.dot8 = o.dot8;
   b.matvec_pairs = o.matvec_pairs;
+  b.matvec_tokens = o.matvec_tokens;
   b.matvec_min_units = o.matvec_min_units >= 0 ? o.matvec_min_units : o.dot8 ? 32 : o.matvec_wg;
   Plan& plan = b.plan;
   plan.kind = "model";
@@ -464,11 +499,16 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   const Range ffn = b.bound_buffer("ffn", "activation", 4 * static_cast<uint64_t>(B * c.ffn_dim));
   // Post norms: the outputs of wo and down land here, to be normalized into the residual stream.
   const Range xb = c.post_norms ? b.bound_buffer("xb", "activation", 4 * static_cast<uint64_t>(B * c.dim)) : Range{};
-  const Range part = b.bound_buffer("attn_part", "activation", 4 * static_cast<uint64_t>(c.n_heads * std::max(o.attn_splits, 1) * (c.head_dim + 2)));
+  const Range part = b.bound_buffer("attn_part", "activation",
+                                    4 * static_cast<uint64_t>(std::max<int64_t>(V, 1) * c.n_heads * std::max(o.attn_splits, 1) * (c.head_dim + 2)));
   const Range logits = b.bound_buffer("logits", "activation", 4 * static_cast<uint64_t>(std::max<int64_t>(V, 1) * c.n_vocab));
   const Range result = b.bound_buffer("result", "result", 8 * static_cast<uint64_t>(std::max<int64_t>(o.top_k, V)));
   const Range mask = b.bound_buffer("mask", "mask", mask_bytes(c.n_vocab));
   const Range sample_part = b.bound_buffer("sample_part", "activation", sample_part_bytes(c.n_vocab, std::max<int64_t>(o.top_k, V), 1));
+  // The verify list's products round x here once each (matvec TOKENS, emit_matmul).
+  const Range xq = V > 1 && o.dot8 && o.matvec_tokens && o.matvec_blocks
+                       ? b.bound_buffer("xq", "activation", 4 * static_cast<uint64_t>(xq_words(std::max({c.dim, q_dim, c.ffn_dim}), V)))
+                       : Range{};
   plan.logits_buffer = static_cast<int>(logits.buffer);
   plan.result_buffer = static_cast<int>(result.buffer);
   plan.mask_buffer = static_cast<int>(mask.buffer);
@@ -542,10 +582,11 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   const std::vector<std::string> ffn_flags = c.ffn_activation == FfnActivation::GeluTanh
                                                  ? std::vector<std::string>{"NORM", "GATED", "GELU"}
                                                  : std::vector<std::string>{"NORM", "GATED"};
-  // Rows per workgroup of the several-token products: the verify list's take up to kVerifyRows (emit_matmul).
+  // Rows per workgroup of the several-token products: the verify list's take up to verify_rows (emit_matmul).
   int several_rows = 0;
   auto matmul = [&](std::vector<Dispatch>& list, MatmulCall call) {
     call.rows = several_rows;
+    if (several_rows > 1) call.xq = xq;
     emit_matmul(b, list, step, call);
   };
   // A block's output (wo, down) goes straight into the residual stream, or through its post norm.
@@ -559,7 +600,8 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
   };
   // `verify`: the head over every token, not the last one only, and the argmax of each row.
   auto emit = [&](std::vector<Dispatch>& list, int tok, int tq, bool verify) {
-    several_rows = verify ? kVerifyRows : 0;
+    const bool prefill = &list == &plan.prefill;
+    several_rows = verify ? o.verify_rows : 0;
     emit_embed(b, list, step, embd, embedding_scale, x, result);
     for (size_t l = 0; l < layers.size(); ++l) {
       const Layer& y = layers[l];
@@ -576,11 +618,14 @@ Plan build_from_header(const gguf::Header& h, const ReadVector& read_vector, con
       }
       // No more slices than the positions a query sees fill at attn_min_slice each.
       const int64_t seen = local && c.sliding_window > 0 ? std::min(ctx, c.sliding_window) : ctx;
-      const int splits = verify ? 0 : static_cast<int>(std::min<int64_t>(o.attn_splits, (seen + o.attn_min_slice - 1) / o.attn_min_slice));
+      // Decode and verify attend over slices of the cache, each of verify's tokens in its own workgroups (the
+      // tiled kernel gave a 7B's 9 tokens 3 workgroups a head: 3.2 ms a call on the H200); prefill tiles.
+      const int splits = prefill ? 0 : static_cast<int>(std::min<int64_t>(o.attn_splits, (seen + o.attn_min_slice - 1) / o.attn_min_slice));
+      const int queries = splits > 0 ? 1 : tq;
       const QkvPost post{local ? rope_local : rope_global, c.qkv_bias ? &y.bias : nullptr, c.qk_norm ? &y.qknorm : nullptr};
-      const bool fused = o.fuse_qkv_post && post_in_attention(shape, tq, splits);
+      const bool fused = !verify && o.fuse_qkv_post && post_in_attention(shape, queries, splits);
       if (!fused) emit_qkv_post(b, list, step, shape, qkv, post, kcache[l], vcache[l], p + "qkv_post");
-      emit_attention(b, list, step, shape, tq, splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention", fused ? &post : nullptr);
+      emit_attention(b, list, step, shape, queries, splits, qkv, qkv_dim, att, kcache[l], vcache[l], part, p + "attention", fused ? &post : nullptr);
       block_out(list, p + "wo", y.wo, att, q_dim, y.attn_post_norm, tok);
       matmul(list, MatmulCall{p + "gate_up", {&y.gate, &y.up}, ffn_flags, x, ffn, y.ffn_norm, c.dim, c.ffn_dim, 0, false, c.norm_eps, tok});
       block_out(list, p + "down", y.down, ffn, c.ffn_dim, y.ffn_post_norm, tok);
@@ -678,10 +723,13 @@ Plan build_op(const json& s) {
     c.y_stride = out_rows;
     c.eps = s.value("eps", 1e-5f);
     c.tok = s.value("tok", 1);
+    c.rows = s.value("several_rows", 0);  // the verify list's several-token products
+    if (c.rows > 1) c.xq = act("xq", xq_words(cols, std::max<int64_t>(n_tokens, c.tok)));
     b.matvec_rows = s.value("matvec_rows", 1);
     b.matvec_blocks = s.value("matvec_blocks", false);
     b.dot8 = s.value("dot8", false);
     b.matvec_pairs = s.value("matvec_pairs", false);
+    b.matvec_tokens = s.value("matvec_tokens", true);
     b.matvec_min_groups = s.value("matvec_min_groups", int64_t{0});
     b.matvec_wg = s.value("matvec_wg", b.matvec_wg);
     c.soft_cap = s.value("soft_cap", 0.0f);
@@ -714,7 +762,7 @@ Plan build_op(const json& s) {
     } else {
       const int splits = s.value("splits", 0);
       emit_attention(b, list, step, shape, s.value("tq", 1), splits, qkv, qkv_dim, act("out", n_tokens * n_heads * hd), k, v,
-                     act("part", n_heads * std::max(splits, 1) * (hd + 2)), "attention", post ? &inputs : nullptr);
+                     act("part", n_tokens * n_heads * std::max(splits, 1) * (hd + 2)), "attention", post ? &inputs : nullptr);
     }
   } else if (op == "norm_add") {
     const int64_t dim = s.at("dim").get<int64_t>();
@@ -776,6 +824,7 @@ PlanOptions parse_plan_options(const std::string& text) {
     } else if (key == "context_size") o.context_size = value.get<int64_t>();
     else if (key == "max_batch") o.max_batch = value.get<int64_t>();
     else if (key == "verify_batch") o.verify_batch = value.get<int>();
+    else if (key == "verify_rows") o.verify_rows = value.get<int>();
     else if (key == "top_k") o.top_k = value.get<int>();
     else if (key == "tok_tile") o.tok_tile = value.get<int>();
     else if (key == "attn_tile") o.attn_tile = value.get<int>();
@@ -795,6 +844,9 @@ PlanOptions parse_plan_options(const std::string& text) {
     } else if (key == "matvec_pairs") {
       if (!value.is_boolean()) throw Error("matvec_pairs must be true or false (one-token products of Q4_K, Q5_K take their 32-value units in pairs)");
       o.matvec_pairs = value.get<bool>();
+    } else if (key == "matvec_tokens") {
+      if (!value.is_boolean()) throw Error("matvec_tokens must be true or false (the verify list's products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K through matvec.wgsl, all tokens at once)");
+      o.matvec_tokens = value.get<bool>();
     } else if (key == "dot8") {
       if (!value.is_boolean()) throw Error("dot8 must be true or false (whether WGSL offers packed_4x8_integer_dot_product: one-token products over 8-bit x)");
       o.dot8 = value.get<bool>();
@@ -803,7 +855,7 @@ PlanOptions parse_plan_options(const std::string& text) {
       if (!value.is_string()) throw Error("kv_type must be a string: f16, q8_0 or f32");
       o.kv_type = value.get<std::string>();
       kv_cache_type(o.kv_type);  // a known name, or the error that lists them
-    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, top_k, tok_tile, attn_tile, attn_splits, attn_min_slice, fuse_qkv_post, matvec_wg, matvec_rows, matvec_min_groups, subgroups, dot8, matvec_blocks, matvec_pairs, matvec_min_units, kv_type)");
+    } else throw Error("unknown WebGPU plan option \"" + key + "\" (limits, context_size, max_batch, verify_batch, verify_rows, top_k, tok_tile, attn_tile, attn_splits, attn_min_slice, fuse_qkv_post, matvec_wg, matvec_rows, matvec_min_groups, subgroups, dot8, matvec_blocks, matvec_pairs, matvec_tokens, matvec_min_units, kv_type)");
   }
   return o;
 }

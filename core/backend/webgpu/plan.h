@@ -61,6 +61,7 @@ struct PlanOptions {
   int64_t context_size = 0;  // positions in the KV cache; 0: the model's, at most 4096
   int64_t max_batch = 512;   // tokens per prefill forward call (at most the context)
   int verify_batch = 0;      // tokens per verify call, in [0, 16] (0: no verify list)
+  int verify_rows = 4;       // rows per workgroup of its products (2, 4 or 8; a gated row's two count twice in matvec TOKENS)
   int top_k = 1;             // candidates read back per step (1: greedy)
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention
@@ -74,6 +75,7 @@ struct PlanOptions {
   bool subgroups = false;    // the device has the `subgroups` feature: row-kernel reductions use subgroupAdd
   bool matvec_blocks = true; // one-token products of Q4_0, Q8_0, Q4_K, Q5_K, Q6_K weights run matvec.wgsl (whole blocks)
   bool matvec_pairs = true;  // those of Q4_K, Q5_K take units in pairs, reading their shared words once (PAIRS)
+  bool matvec_tokens = true; // the verify list's products of those types run matvec.wgsl too, all its tokens at once (TOKENS)
   int64_t matvec_min_units = -1;  // on rows of at least this many 32-value units (-1: 32 with dot8, else matvec_wg)
   bool dot8 = false;         // WGSL has packed_4x8_integer_dot_product: those products take x as 8-bit integers
   std::string kv_type = "f16";  // the KV cache's element type: f16, q8_0 (rows of a multiple of 32) or f32

@@ -69,6 +69,7 @@ class Builder {
   bool dot8 = false;  // matvec.wgsl over x as 8-bit integers (DOT8)
   bool matvec_blocks = false;  // one-token products of the types matvec.wgsl decodes run it,
   bool matvec_pairs = false;  // those of types with a pair decoder over pairs of units (PAIRS),
+  bool matvec_tokens = false;  // several-token products with several rows a workgroup run matvec.wgsl (TOKENS),
   int64_t matvec_min_units = 0;  // on rows of at least this many 32-value units
 
   const DeviceLimits& limits() const { return limits_; }
@@ -231,8 +232,12 @@ struct MatmulCall {
   int tok = 1;
   float soft_cap = 0;  // SOFTCAP
   int rows = 0;        // > 1: rows per workgroup of a several-token product, as many of them as workgroup memory holds
+  Range xq{};          // where such a product may round x once (matvec TOKENS, quantize_x): xq_words(cols, tok) words
 };
 
 void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const MatmulCall& c);
+
+// Words of x rounded for `tokens` tokens of `cols` values (quantize_x.wgsl): 12 a 32-value unit, 4 a token.
+inline int64_t xq_words(int64_t cols, int64_t tokens) { return tokens * (12 * (cols / 32) + 4); }
 
 }  // namespace tabllm::webgpu::detail

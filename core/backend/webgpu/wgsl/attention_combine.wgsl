@@ -2,7 +2,8 @@
 // sum_s e^(m_s - M) l_s with M the largest m_s. Empty slices have m = -1e30 and weigh nothing.
 // The slices' weights e^(m_s - M) are computed once, one slice per thread, into workgroup memory; then
 // each thread's output loads its S partial values at once (no loop waits on exp).
-// Grid: (n_heads, ceil(HD / WG), 1); workgroup (h, j) writes outputs [j * WG, (j + 1) * WG) of head h.
+// Grid: (n_heads, ceil(HD / WG), tokens); workgroup (h, j, t) writes outputs [j * WG, (j + 1) * WG) of
+// token t's head h.
 struct Params {
   n_heads: u32,
   n_kv_heads: u32,
@@ -27,7 +28,9 @@ var<workgroup> l: array<f32, S>;       // each slice's sum of exp
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
   let h = wid.x;
-  let base = h * S * (HD + 2u);
+  let t = wid.z;
+  if (t >= step_n_tokens()) { return; }
+  let base = (t * P.n_heads + h) * S * (HD + 2u);
   for (var s = tid; s < S; s += WG) {
     m[s] = part[base + s * (HD + 2u)];
     l[s] = part[base + s * (HD + 2u) + 1u];
@@ -44,6 +47,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (o < HD) {
     var a = 0.0;
     for (var s = 0u; s < S; s++) { a += m[s] * part[base + s * (HD + 2u) + 2u + o]; }
-    out[h * HD + o] = a / total;
+    out[t * P.out_stride + h * HD + o] = a / total;
   }
 }

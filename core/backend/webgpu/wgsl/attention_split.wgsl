@@ -1,12 +1,14 @@
-// Decode attention, split over the cache (one new token): workgroup (h, s) takes q head h and the s-th of
+// Decode attention, split over the cache: workgroup (h, s, t) takes token t's q head h and the s-th of
 // $Su equal slices of the positions the query sees ([0, pos], or its window), and writes a partial result —
 // running max m, sum of exp l and the unnormalized output acc — for attention_combine to merge. Splitting keeps every SM busy even with few
-// heads and makes the time grow with the context only by pos / S per workgroup.
+// heads and makes the time grow with the context only by pos / S per workgroup. Token t of a step (the verify
+// list's several) sits at step_pos() + t and sees the positions up to its own.
 // POST: the step's qkv row as the Q,K,V product left it, so the work of qkv_post runs here (qkv_head.wgsl)
 // and decode has one dispatch less per layer: each workgroup rotates its q head; the slice that holds the new
 // position takes that position's key and value from the qkv row, as the cache codec rounds them, not from
 // the cache, which the first q head of each KV group writes (kv_<type>.wgsl: whole groups within a head).
-// Grid: (n_heads, S, 1). Partials: [head][slice][m, l, acc[HD]].
+// POST takes one token a step only.
+// Grid: (n_heads, S, tokens). Partials: [token][head][slice][m, l, acc[HD]].
 struct Params {
   n_heads: u32,
   n_kv_heads: u32,
@@ -138,14 +140,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   sg_size = sg_n;
 //#endif
   let h = wid.x;
+  let t = wid.z;
+  if (t >= step_n_tokens()) { return; }
   let kv_off = (h / (P.n_heads / P.n_kv_heads)) * HD;
-  let kv_len = step_pos() + 1u;
-  let first = window_start(step_pos(), P.window);
+  let kv_len = step_pos() + t + 1u;
+  let first = window_start(kv_len - 1u, P.window);
   let per = max((kv_len - first + S - 1u) / S, MIN_SLICE);
   let p0 = min(kv_len, first + wid.y * per);
   let p1 = min(kv_len, p0 + per);
   let pos = kv_len - 1u;
-  let base = (h * S + wid.y) * (HD + 2u);
+  let base = ((t * P.n_heads + h) * S + wid.y) * (HD + 2u);
   if (p0 >= p1) {
     // An empty slice (a short cache): a partial that weighs nothing, and none of the work below.
     if (tid == 0u) {
@@ -162,7 +166,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     qs[i] = vec4<f32>(head[j], head[j + 1u], head[j + 2u], head[j + 3u]) * P.scale;
   }
 //#else
-  let qbase = h * HD;
+  let qbase = t * P.q_stride + h * HD;
   for (var i = tid; i < HD / 4u; i += WG) {
     let j = qbase + 4u * i;
     qs[i] = vec4<f32>(qkv[j], qkv[j + 1u], qkv[j + 2u], qkv[j + 3u]) * P.scale;

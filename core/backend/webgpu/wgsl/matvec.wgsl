@@ -9,19 +9,32 @@
 // one-token products those conversions, not the bytes, bound the f32 kernel.
 // PAIRS: thread i takes units 2i and 2i + 1, 2(i + WG) and 2(i + WG) + 1, ... through wN_pair, so types whose
 // neighbouring units share words (Q4_K's, Q5_K's low and high nibbles) read them once.
-// Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), tokens).
+// TOKENS: a workgroup takes $TOK tokens (speculative decoding's verify calls): each thread decodes a unit of
+// its $ROWS rows once, keeps it in registers and multiplies it with the unit of x of every token, so the
+// weights are read and decoded once per $TOK tokens (without it, $TOK = 1 and workgroup z is the token).
+// With DOT8 only: x (binding 2) is then `xq`, rounded once per product by quantize_x.wgsl, with each token's
+// RMSNorm factor under NORM (loading and rounding f32 x in every workgroup for every token bounded the
+// kernel: 9 tokens cost 10 one-token steps on the H200).
+// Grid: (grid_x, ceil(ceil(rows / $ROWS) / grid_x), ceil(tokens / $TOK)).
 const WG: u32 = $WGu;
 const ROWS: u32 = $ROWSu;
+const TOK: u32 = $TOKu;
+const NACC: u32 = ROWS * TOK;  // outputs of one workgroup: slot r * TOK + t
 //#if GATED
 const NV: u32 = 2u;
 //#else
 const NV: u32 = 1u;
 //#endif
-// Values each thread reduces: the rows' products (gate's, then up's), then the sum of squares.
+// Values each thread reduces: the rows' products (gate's, then up's), then the sums of squares per token
+// (under TOKENS quantize_x has them).
 //#if NORM
-const K: u32 = NV * ROWS + 1u;
+//#ifnot TOKENS
+const K: u32 = NV * NACC + TOK;
 //#else
-const K: u32 = NV * ROWS;
+const K: u32 = NV * NACC;
+//#endif
+//#else
+const K: u32 = NV * NACC;
 //#endif
 
 // A unit of a row as every weight type gives it (wN_unit): its 32 quants as bytes of 8 words (in the order
@@ -74,6 +87,15 @@ struct XUnit {
   squares: f32,
 }
 
+//#if TOKENS
+// Unit u of the token whose row of xq starts at vec4 `xbase`, as quantize_x.wgsl rounded it.
+fn x_unit(xbase: u32, u: u32) -> XUnit {
+  let a = xq[xbase + 3u * u];
+  let b = xq[xbase + 3u * u + 1u];
+  let c = xq[xbase + 3u * u + 2u];
+  return XUnit(array<u32, 8>(a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w), bitcast<vec2<f32>>(c.yz), bitcast<f32>(c.x), 0.0);
+}
+//#else
 fn x_unit(xbase: u32, u: u32) -> XUnit {
   var xv: array<vec4<f32>, 8>;
   var squares = 0.0;
@@ -86,23 +108,15 @@ fn x_unit(xbase: u32, u: u32) -> XUnit {
     xv[i] = v;
   }
 //#if DOT8
-  var amax = vec4<f32>(0.0);
-  for (var i = 0u; i < 8u; i++) { amax = max(amax, abs(xv[i])); }
-  let m = max(max(amax.x, amax.y), max(amax.z, amax.w));
-  let inv = select(0.0, 127.0 / m, m > 0.0);
-  var xq: array<u32, 8>;
-  var qsum = vec2<i32>(0);
-  for (var i = 0u; i < 8u; i++) {
-    xq[i] = pack4xI8(vec4<i32>(round(xv[i] * inv)));
-    qsum[i / 4u] += dot4I8Packed(xq[i], 0x01010101u);
-  }
-  return XUnit(xq, vec2<f32>(qsum), m / 127.0, squares);
+  let q = quantize_unit(xv);
+  return XUnit(q.q, q.sums, q.d, squares);
 //#else
   var xs = vec2<f32>(0.0);
   for (var i = 0u; i < 4u; i++) { xs += vec2<f32>(dot(xv[i], vec4<f32>(1.0)), dot(xv[i + 4u], vec4<f32>(1.0))); }
   return XUnit(xv, xs, squares);
 //#endif
 }
+//#endif
 
 // A unit of weights times the unit of x: scale.x * (q . x over the first 16 values) + scale.y * (over the
 // last 16) - offset.x * (sum of the first 16 x) - offset.y * (the last), in x's integers and times d
@@ -131,18 +145,51 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         ) {
   let row0 = (wid.y * P.grid_x + wid.x) * ROWS;
   if (row0 >= P.rows) { return; }
-  var xt = wid.z;
-  var yt = wid.z;
+  let n = step_n_tokens();
+  var xt0 = wid.z * TOK;  // first token read from x
+  var yt0 = xt0;          // and written to y
+  var count = 0u;
   if (P.last_only == 1u) {
     if (wid.z > 0u) { return; }
-    xt = step_n_tokens() - 1u;
-    yt = 0u;
-  } else if (xt >= step_n_tokens()) {
-    return;
+    xt0 = n - 1u;
+    yt0 = 0u;
+    count = 1u;
+  } else {
+    if (xt0 >= n) { return; }
+    count = min(TOK, n - xt0);
   }
 
   var part: array<f32, K>;
-  let xbase = xt * (P.x_stride / 4u);
+  let xs = P.x_stride / 4u;
+  let xbase = xt0 * xs;
+//#if TOKENS
+  for (var u = tid; u < P.cols / 32u; u += WG) {
+    // The rows' units, decoded once for every token (rows past the end read the last row, not written).
+    var w: array<Unit, ROWS>;
+//#if GATED
+    var g: array<Unit, ROWS>;
+//#endif
+    for (var r = 0u; r < ROWS; r++) {
+      let row = min(row0 + r, P.rows - 1u);
+      w[r] = unit_of(row, u);
+//#if GATED
+      g[r] = w1_unit(row * P.row_bytes1, u);
+//#endif
+    }
+    // Written out per token (#repeat), so every index into `part` is a constant and it stays in registers.
+//#repeat t TOK
+    if ($t < count) {
+      let xa = x_unit(xbase + $t * xs, u);
+      for (var r = 0u; r < ROWS; r++) {
+        part[r * TOK + $t] += times_x(w[r], xa);
+//#if GATED
+        part[NACC + r * TOK + $t] += times_x(g[r], xa);
+//#endif
+      }
+    }
+//#end
+  }
+//#else
 //#if PAIRS
   // Units 2p and 2p + 1 together: the types whose neighbouring units share words (Q4_K's and Q5_K's low
   // and high nibbles) read them and their scales once (wN_pair).
@@ -178,6 +225,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 //#endif
+//#endif
 
 //#if SUBGROUPS
   n_subgroups = (WG + sg_size - 1u) / sg_size;
@@ -195,14 +243,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 //#endif
   workgroupBarrier();
-  if (tid < ROWS && row0 + tid < P.rows) {
+  let r = tid / TOK;
+  let t = tid % TOK;
+  if (tid < NACC && t < count && row0 + r < P.rows) {
     var v = reduced(tid);
 //#if NORM
-    let scale = inverseSqrt(reduced(NV * ROWS) * P.inv_cols + P.eps);
+//#if TOKENS
+    let scale = bitcast<f32>(xq[(xt0 + t) * xs + 3u * (P.cols / 32u)].x);
+//#else
+    let scale = inverseSqrt(reduced(NV * NACC + t) * P.inv_cols + P.eps);
+//#endif
     v *= scale;
 //#endif
 //#if GATED
-    var up = reduced(ROWS + tid);
+    var up = reduced(NACC + tid);
 //#if NORM
     up *= scale;
 //#endif
@@ -211,7 +265,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 //#if SOFTCAP
     v = soft_cap(v, P.soft_cap);
 //#endif
-    let yi = yt * P.y_stride + P.y_offset + row0 + tid;
+    let yi = (yt0 + t) * P.y_stride + P.y_offset + row0 + r;
 //#if RESIDUAL
     y[yi] += v;
 //#else

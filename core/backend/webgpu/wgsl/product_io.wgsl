@@ -26,7 +26,11 @@ fn gate(v: f32) -> f32 { return silu(v); }
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> step: array<u32>;
+//#if TOKENS
+@group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;  // x rounded by quantize_x.wgsl (matvec.wgsl)
+//#else
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+//#endif
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> w0: array<u32>;
 //#if GATED|MULTI
@@ -36,5 +40,7 @@ fn gate(v: f32) -> f32 { return silu(v); }
 @group(0) @binding(6) var<storage, read> w2: array<u32>;
 //#endif
 //#if NORM
+//#ifnot TOKENS
 @group(0) @binding(7) var<storage, read> gnorm: array<vec4<f32>>;
+//#endif
 //#endif
