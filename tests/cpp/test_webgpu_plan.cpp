@@ -114,9 +114,9 @@ TEST(WebGpuPlan, EightBitXProductsChooseTheirThreads) {
   EXPECT_EQ(key(rows16 + R"("types": ["q5_k"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+pairs+dot8:q5_k,rows=4,tok=1,wg=64");
   EXPECT_EQ(key(rows16 + R"("types": ["q4_0"], "rows": [4096], "cols": 4096, "matvec_pairs": true})"), "matvec+dot8:q4_0,rows=4,tok=1,wg=128");
   EXPECT_EQ(key(rows16 + R"("types": ["q4_k"], "rows": [4096], "cols": 4096})"), "matvec+dot8:q4_k,rows=4,tok=1,wg=128");
-  // The verify list's several-token products (several_rows): TOKENS over the types matvec decodes, one row
-  // per token and row in the workgroup, a gated row's units counting twice, no pairs; matvec_tokens false
-  // or another type: the row kernel.
+  // The verify list's several-token products (several_rows): TOKENS over the types matvec decodes, after
+  // quantize_x, matvec_wg threads splitting the rows, no pairs; matvec_tokens false or another type: the
+  // row kernel.
   const auto product = [](const std::string& spec) {  // the last dispatch: the product after quantize_x
     const webgpu::Plan plan = webgpu::build_op_plan(spec);
     return plan.pipelines[plan.decode.back().pipeline].key;
@@ -124,7 +124,7 @@ TEST(WebGpuPlan, EightBitXProductsChooseTheirThreads) {
   const std::string verify = R"({"op": "matmul", "n_tokens": 9, "tok": 9, "several_rows": 4, "matvec_blocks": true, "matvec_wg": 128, "dot8": true, "subgroups": true, )";
   EXPECT_EQ(product(verify + R"("types": ["q4_0"], "rows": [4096], "cols": 4096})"), "matvec+tokens+subgroups+dot8:q4_0,rows=4,tok=9,wg=128");
   EXPECT_EQ(product(verify + R"("types": ["q4_k", "q4_k"], "rows": [14336, 14336], "cols": 4096, "flags": ["GATED"], "matvec_pairs": true})"),
-            "matvec+gated+tokens+subgroups+dot8:q4_k:q4_k,rows=2,tok=9,wg=128");
+            "matvec+gated+tokens+subgroups+dot8:q4_k:q4_k,rows=4,tok=9,wg=128");
   EXPECT_EQ(product(verify + R"("types": ["q4_0"], "rows": [4096], "cols": 4096, "matvec_tokens": false})"), "matmul+subgroups:q4_0,rows=4,tok=9,wg=64");
   EXPECT_EQ(product(verify + R"("types": ["q4_1"], "rows": [4096], "cols": 4096})"), "matmul+subgroups:q4_1,rows=4,tok=9,wg=64");
     EXPECT_EQ(key(verify + R"("types": ["q4_0"], "rows": [4096], "cols": 4096})"), "quantize_x+dot8,wg=256");

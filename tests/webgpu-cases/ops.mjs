@@ -337,6 +337,10 @@ async function matvecCases(ctx, variant) {
     await matmulCase(ctx, { types: ['q4_k', 'q6_k', 'q8_0'], rows: [24, 8, 5], cols: 256, nTokens, flags: ['NORM', 'MULTI'], ...s });
     await matmulCase(ctx, { types: ['q5_k'], rows: [11], cols: 512, nTokens, flags: ['NORM', 'SOFTCAP'], softCap: 0.5, ...s });
   }
+  // 16 rows a workgroup (the plans' verify_rows): fewer threads a row, the last workgroup's rows partial.
+  const s16 = { severalRows: 16, tok: 9, blocks: true, ...variant };
+  await matmulCase(ctx, { types: ['q4_0'], rows: [37], cols: 256, nTokens: 7, flags: ['RESIDUAL'], ...s16 });
+  await matmulCase(ctx, { types: ['q6_k', 'q6_k'], rows: [19, 19], cols: 512, nTokens: 9, flags: ['NORM', 'GATED'], ...s16 });
   // A product with a type the kernel has no decoder for runs matmul.wgsl (and f32 x).
   await matmulCase(ctx, { types: ['q4_0', 'f16', 'q4_0'], rows: [16, 8, 8], cols: 64, nTokens: 1, flags: ['MULTI'], ...v });
 }

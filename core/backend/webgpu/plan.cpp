@@ -92,16 +92,16 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   while (rows_per_wg > 1 && total_rows / rows_per_wg < b.matvec_min_groups) rows_per_wg /= 2;
   // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
   // value reduced (the products, gate's and up's, and the sums of squares of NORM).
-  auto shared_bytes = [&](int rows) {
+  auto shared_bytes = [&](int rows) -> int64_t {
+    if (units && tok > 1) return 4 * (gated ? 2 : 1) * tok * wg;  // TOKENS: each thread's partials per token
     const int64_t values = (gated ? 2 : 1) * rows * tok + (has("NORM") ? tok : 0);
     return 4 * values * (b.subgroups ? (wg + 3) / 4 : wg);
   };
   if (c.rows > 1 && !tiled) {
-    // Each x load then serves several rows; a thread writes one output, so rows × tokens stay within the
-    // workgroup. Under TOKENS each thread keeps its rows' decoded units in registers: a gated row's two
-    // count twice.
-    rows_per_wg = units && gated ? std::max(1, c.rows / 2) : c.rows;
-    while (rows_per_wg > 1 && (shared_bytes(rows_per_wg) > b.limits().max_compute_workgroup_storage_size || rows_per_wg * tok > wg)) rows_per_wg /= 2;
+    // Each x load then serves several rows; in the row kernel a thread writes one output, so rows × tokens
+    // stay within the workgroup. Under TOKENS the workgroup's threads split its rows (at least one each).
+    rows_per_wg = std::min(c.rows, wg);
+    while (rows_per_wg > 1 && (shared_bytes(rows_per_wg) > b.limits().max_compute_workgroup_storage_size || (!units && rows_per_wg * tok > wg))) rows_per_wg /= 2;
   }
   KernelSpec spec{"matmul_tiled", c.flags, {}, {}};
   if (units) {
@@ -115,9 +115,9 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
     const bool pairs = b.matvec_pairs && tok == 1 && row_units % 2 == 0 &&
                        std::any_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_pair_decoder(m->type); });
     const int64_t thread_steps = pairs ? row_units / 2 : row_units;
-    // (At least one thread per output: rows × tokens.)
+    // (TOKENS: matvec_wg threads, WG / ROWS a row.)
     int matvec_threads = wg;
-    while (matvec_threads > 32 && thread_steps < matvec_threads && matvec_threads / 2 >= rows_per_wg * tok) matvec_threads /= 2;
+    while (tok == 1 && matvec_threads > 32 && thread_steps < matvec_threads) matvec_threads /= 2;
     const int64_t row_reads = (gated ? 2 : 1) * total_rows;
     if (!pairs && tok == 1 && b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
       matvec_threads /= 2;
@@ -444,7 +444,8 @@ void check_options(const PlanOptions& o) {
   if (o.matvec_min_units < -1) throw Error("matvec_min_units must be >= 0, or -1 for the default (32 with dot8, else matvec_wg)");
   if (o.context_size < 0) throw Error("context_size must be >= 0");
   // The verify list's products read each weight once for all its tokens (the row kernel's TOK).
-  if (o.verify_rows != 2 && o.verify_rows != 4 && o.verify_rows != 8) throw Error("verify_rows must be 2, 4 or 8");
+  if (o.verify_rows < 1 || o.verify_rows > 64 || (o.verify_rows & (o.verify_rows - 1)) != 0)
+    throw Error("verify_rows must be a power of two from 1 to 64, got " + std::to_string(o.verify_rows));
   if (o.verify_batch < 0 || o.verify_batch > 16) throw Error("verify_batch must be in [0, 16] (0: no verify list), got " + std::to_string(o.verify_batch));
 }
 

@@ -61,7 +61,7 @@ struct PlanOptions {
   int64_t context_size = 0;  // positions in the KV cache; 0: the model's, at most 4096
   int64_t max_batch = 512;   // tokens per prefill forward call (at most the context)
   int verify_batch = 0;      // tokens per verify call, in [0, 16] (0: no verify list)
-  int verify_rows = 4;       // rows per workgroup of its products (2, 4 or 8; a gated row's two count twice in matvec TOKENS)
+  int verify_rows = 16;      // rows per workgroup of its products (a power of two up to 64; the row kernel takes up to 4 when 9 tokens fill them)
   int top_k = 1;             // candidates read back per step (1: greedy)
   int tok_tile = 64;         // tokens per workgroup in prefill matrix products (64: matmul_tiled)
   int attn_tile = 4;         // queries per workgroup in prefill attention

@@ -9,9 +9,9 @@
 // one-token products those conversions, not the bytes, bound the f32 kernel.
 // PAIRS: thread i takes units 2i and 2i + 1, 2(i + WG) and 2(i + WG) + 1, ... through wN_pair, so types whose
 // neighbouring units share words (Q4_K's, Q5_K's low and high nibbles) read them once.
-// TOKENS: a workgroup takes $TOK tokens (speculative decoding's verify calls): each thread decodes a unit of
-// its $ROWS rows once, keeps it in registers and multiplies it with the unit of x of every token, so the
-// weights are read and decoded once per $TOK tokens (without it, $TOK = 1 and workgroup z is the token).
+// TOKENS: a workgroup takes $TOK tokens (speculative decoding's verify calls) for its $ROWS rows, each row
+// by WG / $ROWS threads (its own main below): each unit of weights is read and decoded once for the $TOK
+// tokens (without it, $TOK = 1 and workgroup z is the token).
 // With DOT8 only: x (binding 2) is then `xq`, rounded once per product by quantize_x.wgsl, with each token's
 // RMSNorm factor under NORM (loading and rounding f32 x in every workgroup for every token bounded the
 // kernel: 9 tokens cost 10 one-token steps on the H200).
@@ -25,14 +25,9 @@ const NV: u32 = 2u;
 //#else
 const NV: u32 = 1u;
 //#endif
-// Values each thread reduces: the rows' products (gate's, then up's), then the sums of squares per token
-// (under TOKENS quantize_x has them).
+// Values each thread reduces: the rows' products (gate's, then up's), then the sums of squares per token.
 //#if NORM
-//#ifnot TOKENS
 const K: u32 = NV * NACC + TOK;
-//#else
-const K: u32 = NV * NACC;
-//#endif
 //#else
 const K: u32 = NV * NACC;
 //#endif
@@ -137,6 +132,76 @@ fn times_x(w: Unit, a: XUnit) -> f32 {
 //#endif
 }
 
+//#if TOKENS
+// Several tokens: thread i works for row i / LANES of the workgroup on its units i % LANES, i % LANES + LANES,
+// ... — a weight unit decoded once for every token, and the threads of the workgroup's rows reading the same
+// units of x at once (one load serves them all), so x crosses from the cache once per ROWS rows.
+const LANES: u32 = WG / ROWS;  // threads per row
+const KT: u32 = NV * TOK;      // a thread's partials: its row's product per token (gate's, then up's)
+var<workgroup> red_t: array<f32, KT * WG>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32) {
+  let row0 = (wid.y * P.grid_x + wid.x) * ROWS;
+  if (row0 >= P.rows) { return; }
+  let xt0 = wid.z * TOK;
+  if (xt0 >= step_n_tokens()) { return; }
+  let count = min(TOK, step_n_tokens() - xt0);
+  // Rows past the end (the last workgroup's) read the last row and are not written.
+  let row = min(row0 + tid / LANES, P.rows - 1u);
+  let xs = P.x_stride / 4u;
+  let xbase = xt0 * xs;
+  var acc: array<f32, KT>;
+  for (var u = tid % LANES; u < P.cols / 32u; u += LANES) {
+    let w = unit_of(row, u);
+//#if GATED
+    let g = w1_unit(row * P.row_bytes1, u);
+//#endif
+    // Written out per token (#repeat), so every index into `acc` is a constant and it stays in registers.
+//#repeat t TOK
+    if ($t < count) {
+      let xa = x_unit(xbase + $t * xs, u);
+      acc[$t] += times_x(w, xa);
+//#if GATED
+      acc[TOK + $t] += times_x(g, xa);
+//#endif
+    }
+//#end
+  }
+  for (var k = 0u; k < KT; k++) { red_t[k * WG + tid] = acc[k]; }
+  workgroupBarrier();
+  for (var o = tid; o < ROWS * TOK; o += WG) {
+    let r = o / TOK;
+    let t = o % TOK;
+    if (t < count && row0 + r < P.rows) {
+      var v = 0.0;
+      for (var l = 0u; l < LANES; l++) { v += red_t[t * WG + r * LANES + l]; }
+//#if NORM
+      // quantize_x's RMSNorm factor for the token, after its units.
+      let scale = bitcast<f32>(xq[(xt0 + t) * xs + 3u * (P.cols / 32u)].x);
+      v *= scale;
+//#endif
+//#if GATED
+      var up = 0.0;
+      for (var l = 0u; l < LANES; l++) { up += red_t[(TOK + t) * WG + r * LANES + l]; }
+//#if NORM
+      up *= scale;
+//#endif
+      v = gate(v) * up;
+//#endif
+//#if SOFTCAP
+      v = soft_cap(v, P.soft_cap);
+//#endif
+      let yi = (xt0 + t) * P.y_stride + P.y_offset + row0 + r;
+//#if RESIDUAL
+      y[yi] += v;
+//#else
+      y[yi] = v;
+//#endif
+    }
+  }
+}
+//#else
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) tid: u32,
 //#if SUBGROUPS
@@ -162,34 +227,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var part: array<f32, K>;
   let xs = P.x_stride / 4u;
   let xbase = xt0 * xs;
-//#if TOKENS
-  for (var u = tid; u < P.cols / 32u; u += WG) {
-    // The rows' units, decoded once for every token (rows past the end read the last row, not written).
-    var w: array<Unit, ROWS>;
-//#if GATED
-    var g: array<Unit, ROWS>;
-//#endif
-    for (var r = 0u; r < ROWS; r++) {
-      let row = min(row0 + r, P.rows - 1u);
-      w[r] = unit_of(row, u);
-//#if GATED
-      g[r] = w1_unit(row * P.row_bytes1, u);
-//#endif
-    }
-    // Written out per token (#repeat), so every index into `part` is a constant and it stays in registers.
-//#repeat t TOK
-    if ($t < count) {
-      let xa = x_unit(xbase + $t * xs, u);
-      for (var r = 0u; r < ROWS; r++) {
-        part[r * TOK + $t] += times_x(w[r], xa);
-//#if GATED
-        part[NACC + r * TOK + $t] += times_x(g[r], xa);
-//#endif
-      }
-    }
-//#end
-  }
-//#else
 //#if PAIRS
   // Units 2p and 2p + 1 together: the types whose neighbouring units share words (Q4_K's and Q5_K's low
   // and high nibbles) read them and their scales once (wN_pair).
@@ -225,7 +262,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
 //#endif
-//#endif
 
 //#if SUBGROUPS
   n_subgroups = (WG + sg_size - 1u) / sg_size;
@@ -248,11 +284,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (tid < NACC && t < count && row0 + r < P.rows) {
     var v = reduced(tid);
 //#if NORM
-//#if TOKENS
-    let scale = bitcast<f32>(xq[(xt0 + t) * xs + 3u * (P.cols / 32u)].x);
-//#else
     let scale = inverseSqrt(reduced(NV * NACC + t) * P.inv_cols + P.eps);
-//#endif
     v *= scale;
 //#endif
 //#if GATED
@@ -273,3 +305,4 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 //#endif
   }
 }
+//#endif
