@@ -122,26 +122,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let r = tid / TOK;
   let t = tid % TOK;
   if (tid < NACC && t < count && row0 + r < P.rows) {
-    var v = reduced(tid);
-//#if NORM
-    let scale = inverseSqrt(reduced(NV * NACC + t) * P.inv_cols + P.eps);
-    v *= scale;
-//#endif
+    var up = 0.0;
 //#if GATED
-    var up = reduced(NACC + tid);
+    up = reduced(NACC + tid);
+//#endif
+    var scale = 1.0;
 //#if NORM
-    up *= scale;
+    scale = inverseSqrt(reduced(NV * NACC + t) * P.inv_cols + P.eps);
 //#endif
-    v = gate(v) * up;
-//#endif
-//#if SOFTCAP
-    v = soft_cap(v, P.soft_cap);
-//#endif
-    let yi = (yt0 + t) * P.y_stride + P.y_offset + row0 + r;
-//#if RESIDUAL
-    y[yi] += v;
-//#else
-    y[yi] = v;
-//#endif
+    store_output(reduced(tid), up, scale, (yt0 + t) * P.y_stride + P.y_offset + row0 + r);
   }
 }

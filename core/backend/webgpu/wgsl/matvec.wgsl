@@ -175,29 +175,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let t = o % TOK;
     if (t < count && row0 + r < P.rows) {
       var v = 0.0;
-      for (var l = 0u; l < LANES; l++) { v += red_t[t * WG + r * LANES + l]; }
-//#if NORM
-      // quantize_x's RMSNorm factor for the token, after its units.
-      let scale = bitcast<f32>(xq[(xt0 + t) * xs + 3u * (P.cols / 32u)].x);
-      v *= scale;
-//#endif
-//#if GATED
       var up = 0.0;
-      for (var l = 0u; l < LANES; l++) { up += red_t[(TOK + t) * WG + r * LANES + l]; }
-//#if NORM
-      up *= scale;
+      for (var l = 0u; l < LANES; l++) {
+        v += red_t[t * WG + r * LANES + l];
+//#if GATED
+        up += red_t[(TOK + t) * WG + r * LANES + l];
 //#endif
-      v = gate(v) * up;
-//#endif
-//#if SOFTCAP
-      v = soft_cap(v, P.soft_cap);
-//#endif
-      let yi = (xt0 + t) * P.y_stride + P.y_offset + row0 + r;
-//#if RESIDUAL
-      y[yi] += v;
-//#else
-      y[yi] = v;
-//#endif
+      }
+      // quantize_x's RMSNorm factor for the token, after its units (1 without NORM).
+      let scale = bitcast<f32>(xq[(xt0 + t) * xs + 3u * (P.cols / 32u)].x);
+      store_output(v, up, scale, (xt0 + t) * P.y_stride + P.y_offset + row0 + r);
     }
   }
 }
@@ -282,27 +269,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let r = tid / TOK;
   let t = tid % TOK;
   if (tid < NACC && t < count && row0 + r < P.rows) {
-    var v = reduced(tid);
-//#if NORM
-    let scale = inverseSqrt(reduced(NV * NACC + t) * P.inv_cols + P.eps);
-    v *= scale;
-//#endif
+    var up = 0.0;
 //#if GATED
-    var up = reduced(NACC + tid);
+    up = reduced(NACC + tid);
+//#endif
+    var scale = 1.0;
 //#if NORM
-    up *= scale;
+    scale = inverseSqrt(reduced(NV * NACC + t) * P.inv_cols + P.eps);
 //#endif
-    v = gate(v) * up;
-//#endif
-//#if SOFTCAP
-    v = soft_cap(v, P.soft_cap);
-//#endif
-    let yi = (yt0 + t) * P.y_stride + P.y_offset + row0 + r;
-//#if RESIDUAL
-    y[yi] += v;
-//#else
-    y[yi] = v;
-//#endif
+    store_output(reduced(tid), up, scale, (yt0 + t) * P.y_stride + P.y_offset + row0 + r);
   }
 }
 //#endif

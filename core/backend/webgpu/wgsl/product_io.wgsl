@@ -24,6 +24,30 @@ fn gate(v: f32) -> f32 { return gelu_tanh(v); }
 fn gate(v: f32) -> f32 { return silu(v); }
 //#endif
 
+// An output of the row kernels (matmul, matvec) from its reduced product v (and up's, GATED): times the
+// token's RMSNorm factor (NORM), gated, soft-capped (SOFTCAP), written to y[yi] or added to it (RESIDUAL).
+fn store_output(product: f32, up_product: f32, norm_scale: f32, yi: u32) {
+  var v = product;
+//#if NORM
+  v *= norm_scale;
+//#endif
+//#if GATED
+  var up = up_product;
+//#if NORM
+  up *= norm_scale;
+//#endif
+  v = gate(v) * up;
+//#endif
+//#if SOFTCAP
+  v = soft_cap(v, P.soft_cap);
+//#endif
+//#if RESIDUAL
+  y[yi] += v;
+//#else
+  y[yi] = v;
+//#endif
+}
+
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> step: array<u32>;
 //#if TOKENS
