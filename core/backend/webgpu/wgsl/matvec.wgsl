@@ -92,23 +92,14 @@ fn x_unit(xbase: u32, u: u32) -> XUnit {
 }
 //#else
 fn x_unit(xbase: u32, u: u32) -> XUnit {
-  var xv: array<vec4<f32>, 8>;
-  var squares = 0.0;
-  for (var i = 0u; i < 8u; i++) {
-    var v = x[xbase + 8u * u + i];
-//#if NORM
-    squares += dot(v, v);
-    v *= gnorm[8u * u + i];
-//#endif
-    xv[i] = v;
-  }
+  let l = load_unit(xbase, u);
 //#if DOT8
-  let q = quantize_unit(xv);
-  return XUnit(q.q, q.sums, q.d, squares);
+  let q = quantize_unit(l.v);
+  return XUnit(q.q, q.sums, q.d, l.squares);
 //#else
   var xs = vec2<f32>(0.0);
-  for (var i = 0u; i < 4u; i++) { xs += vec2<f32>(dot(xv[i], vec4<f32>(1.0)), dot(xv[i + 4u], vec4<f32>(1.0))); }
-  return XUnit(xv, xs, squares);
+  for (var i = 0u; i < 4u; i++) { xs += vec2<f32>(dot(l.v[i], vec4<f32>(1.0)), dot(l.v[i + 4u], vec4<f32>(1.0))); }
+  return XUnit(l.v, xs, l.squares);
 //#endif
 }
 //#endif

@@ -29,16 +29,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let out = t * P.xq_stride;
   var squares = 0.0;
   for (var u = tid; u < units; u += WG) {
-    var xv: array<vec4<f32>, 8>;
-    for (var i = 0u; i < 8u; i++) {
-      var v = x[xbase + 8u * u + i];
-//#if NORM
-      squares += dot(v, v);
-      v *= gnorm[8u * u + i];
-//#endif
-      xv[i] = v;
-    }
-    let q = quantize_unit(xv);
+    let l = load_unit(xbase, u);
+    squares += l.squares;
+    let q = quantize_unit(l.v);
     for (var i = 0u; i < 8u; i++) { xq[out + 12u * u + i] = q.q[i]; }
     xq[out + 12u * u + 8u] = bitcast<u32>(q.d);
     xq[out + 12u * u + 9u] = bitcast<u32>(q.sums.x);

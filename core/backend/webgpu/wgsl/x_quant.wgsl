@@ -7,6 +7,29 @@ struct QUnit {
   d: f32,
 }
 
+// Unit u of the token whose x row starts at vec4 `xbase`, times the norm's weights under NORM, and the
+// sum of squares of x before them (NORM): what matvec's x_unit and quantize_x round. (Not where binding 2
+// is the rounded `xq`: matvec's TOKENS.)
+//#ifnot TOKENS
+struct XLoad {
+  v: array<vec4<f32>, 8>,
+  squares: f32,
+}
+
+fn load_unit(xbase: u32, u: u32) -> XLoad {
+  var out: XLoad;
+  for (var i = 0u; i < 8u; i++) {
+    var v = x[xbase + 8u * u + i];
+//#if NORM
+    out.squares += dot(v, v);
+    v *= gnorm[8u * u + i];
+//#endif
+    out.v[i] = v;
+  }
+  return out;
+}
+//#endif
+
 //#if DOT8
 fn quantize_unit(xv: array<vec4<f32>, 8>) -> QUnit {
   var amax = vec4<f32>(0.0);
