@@ -21,7 +21,6 @@
 namespace tabllm::webgpu {
 namespace detail {
 
-
 std::vector<LayoutEntry> layout_for(const KernelSpec& s) {
   auto has = [&](const char* f) { return std::find(s.flags.begin(), s.flags.end(), f) != s.flags.end(); };
   const std::string U = "uniform", R = "read-only-storage", W = "storage";
@@ -77,6 +76,7 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   const bool several_tokens = b.matvec_tokens && b.dot8 && c.xq.size > 0 && tok > 1 && !tiled && c.rows > 1;
   const bool units = (tok == 1 || several_tokens) && b.matvec_blocks && c.w[0]->cols % 32 == 0 && row_units >= b.matvec_min_units &&
                      std::all_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_weight_type(m->type); });
+  const bool tokens = units && tok > 1;  // matvec's TOKENS, after quantize_x
   // One token (or TOKENS): no more threads than a row has groups of 8 values, and at least 32 (tiny models'
   // rows of 64 values would leave most threads of a workgroup idle; CPU implementations of WebGPU run every one).
   int wg = tok == 1 || units ? b.matvec_wg : static_cast<int>(kWG);
@@ -93,7 +93,7 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   // The kernel's workgroup memory: one partial per thread (per subgroup of at least 4 with SUBGROUPS) and
   // value reduced (the products, gate's and up's, and the sums of squares of NORM).
   auto shared_bytes = [&](int rows) -> int64_t {
-    if (units && tok > 1) return 4 * (gated ? 2 : 1) * tok * wg;  // TOKENS: each thread's partials per token
+    if (tokens) return 4 * (gated ? 2 : 1) * tok * wg;  // each thread's partials per token
     const int64_t values = (gated ? 2 : 1) * rows * tok + (has("NORM") ? tok : 0);
     return 4 * values * (b.subgroups ? (wg + 3) / 4 : wg);
   };
@@ -112,18 +112,18 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
     // Where a type's neighbouring units share words (Q4_K's, Q5_K's nibbles), each thread takes units in
     // pairs (PAIRS), reading those words and the scales once: a thread's step is then two units, as the
     // halved workgroup gives them to the others.
-    const bool pairs = b.matvec_pairs && tok == 1 && row_units % 2 == 0 &&
+    const bool pairs = b.matvec_pairs && !tokens && row_units % 2 == 0 &&
                        std::any_of(c.w.begin(), c.w.end(), [](const Matrix* m) { return matvec_pair_decoder(m->type); });
     const int64_t thread_steps = pairs ? row_units / 2 : row_units;
     // (TOKENS: matvec_wg threads, WG / ROWS a row.)
     int matvec_threads = wg;
-    while (tok == 1 && matvec_threads > 32 && thread_steps < matvec_threads) matvec_threads /= 2;
+    while (!tokens && matvec_threads > 32 && thread_steps < matvec_threads) matvec_threads /= 2;
     const int64_t row_reads = (gated ? 2 : 1) * total_rows;
-    if (!pairs && tok == 1 && b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
+    if (!pairs && !tokens && b.dot8 && b.matvec_min_groups > 0 && matvec_threads == wg && wg > 32 && row_reads / rows_per_wg >= 3 * b.matvec_min_groups / 2)
       matvec_threads /= 2;
     spec = KernelSpec{"matvec", c.flags, {}, {{"WG", matvec_threads}, {"ROWS", rows_per_wg}, {"TOK", tok}}};
     if (pairs) spec.flags.push_back("PAIRS");
-    if (tok > 1) spec.flags.push_back("TOKENS");
+    if (tokens) spec.flags.push_back("TOKENS");
   } else if (!tiled) {
     spec = KernelSpec{"matmul", c.flags, {}, {{"WG", wg}, {"TOK", tok}, {"ROWS", rows_per_wg}}};
   }
@@ -143,7 +143,7 @@ void emit_matmul(Builder& b, std::vector<Dispatch>& list, Range step, const Matm
   // loop over a 7B's units made the four a layer cost 1.7 ms of a 13 ms verify call on the H200).
   Range x = c.x;
   int64_t x_stride = c.x_stride;
-  if (units && tok > 1) {
+  if (tokens) {
     x_stride = xq_words(m0.cols, 1);
     if (static_cast<uint64_t>(xq_words(m0.cols, tok)) * 4 > c.xq.size) throw Error("internal: the xq buffer is too small");
     std::vector<std::string> flags = {"DOT8"};
