@@ -7,6 +7,12 @@
 namespace tabllm::cpu {
 namespace {
 
+// The value, unchanged, through an empty asm: the compiler cannot reassociate additions across it.
+inline __m256i in_register(__m256i v) {
+  asm("" : "+x"(v));
+  return v;
+}
+
 struct Avx2 {
   static constexpr bool kVnni = false;
   static constexpr int kLanes = 8, kFloatLanes = 8, kMinPanelTokens = 6;  // measured crossover
@@ -19,7 +25,12 @@ struct Avx2 {
   static __m256i dot256(__m256i acc, __m256i u, __m256i s) {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
   }
-  static VI dot(VI acc, VI u, VI s) { return dot256(acc, u, s); }
+  // Accumulating chains pass through in_register: integer adds are associative, and without it the
+  // compiler turns a tile's chains into trees that keep every product live, spilled to the stack.
+  static VI dot(VI acc, VI u, VI s) { return in_register(dot256(acc, u, s)); }
+  // Panels: int16 sums of maddubs pairs (callers keep them below 2^15), widened to int32 now and then.
+  static VI dot16(VI sums, VI u, VI s) { return in_register(_mm256_add_epi16(sums, _mm256_maddubs_epi16(u, s))); }
+  static VI widen16(VI acc, VI sums) { return _mm256_add_epi32(acc, _mm256_madd_epi16(sums, _mm256_set1_epi16(1))); }
   static VI zero_i() { return _mm256_setzero_si256(); }
   static VI load_i(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
   static VI set1_i32(int32_t v) { return _mm256_set1_epi32(v); }

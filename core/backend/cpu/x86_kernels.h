@@ -93,12 +93,12 @@ inline __m256i bits_to_nibble_4(__m256i v, int from, int width_mask) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Weight formats. Each decodes a block into kGroups groups of 32 weights: q(g) as unsigned bytes with
-// x = scale(g) * (q - kZero) + min(g). kSub16 formats have two scales and mins per group (scale16(g, half),
-// min16(g, half)).
+// Weight formats. Each decodes a block into kGroups groups of 32 weights: q(g) as unsigned bytes below
+// 2^kBits with x = scale(g) * (q - kZero) + min(g). kSub16 formats have two scales and mins per group
+// (scale16(g, half), min16(g, half)).
 
 struct FormatQ4_0 {
-  static constexpr int kBlockBytes = 18, kGroups = 1, kZero = 8;
+  static constexpr int kBlockBytes = 18, kGroups = 1, kZero = 8, kBits = 4;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q4_0* b;
@@ -110,7 +110,7 @@ struct FormatQ4_0 {
 };
 
 struct FormatQ4_1 {
-  static constexpr int kBlockBytes = 20, kGroups = 1, kZero = 0;
+  static constexpr int kBlockBytes = 20, kGroups = 1, kZero = 0, kBits = 4;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const blocks::Q4_1* b;
@@ -122,7 +122,7 @@ struct FormatQ4_1 {
 };
 
 struct FormatQ5_0 {
-  static constexpr int kBlockBytes = 22, kGroups = 1, kZero = 16;
+  static constexpr int kBlockBytes = 22, kGroups = 1, kZero = 16, kBits = 5;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q5_0* b;
@@ -134,7 +134,7 @@ struct FormatQ5_0 {
 };
 
 struct FormatQ5_1 {
-  static constexpr int kBlockBytes = 24, kGroups = 1, kZero = 0;
+  static constexpr int kBlockBytes = 24, kGroups = 1, kZero = 0, kBits = 5;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const blocks::Q5_1* b;
@@ -147,7 +147,7 @@ struct FormatQ5_1 {
 
 // Signed bytes become unsigned by flipping the top bit: q ^ 0x80 = q + 128.
 struct FormatQ8_0 {
-  static constexpr int kBlockBytes = 34, kGroups = 1, kZero = 128;
+  static constexpr int kBlockBytes = 34, kGroups = 1, kZero = 128, kBits = 8;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::Q8_0* b;
@@ -165,7 +165,7 @@ struct FormatQ8_0 {
 template <bool kFifthBit>
 struct FormatK4 {
   using Raw = std::conditional_t<kFifthBit, blocks::Q5_K, blocks::Q4_K>;
-  static constexpr int kBlockBytes = sizeof(Raw), kGroups = 8, kZero = 0;
+  static constexpr int kBlockBytes = sizeof(Raw), kGroups = 8, kZero = 0, kBits = kFifthBit ? 5 : 4;
   static constexpr bool kHasMin = true, kSub16 = false;
   struct Block {
     const Raw* b;
@@ -195,7 +195,7 @@ struct FormatK4 {
 
 // Q6_K: group g = 32 consecutive values, two sub-blocks of 16 with their own int8 scales.
 struct FormatQ6_K {
-  static constexpr int kBlockBytes = 210, kGroups = 8, kZero = 32;
+  static constexpr int kBlockBytes = 210, kGroups = 8, kZero = 32, kBits = 6;
   static constexpr bool kHasMin = false, kSub16 = true;
   struct Block {
     const blocks::Q6_K* b;
@@ -227,7 +227,7 @@ inline __m256i two_bits(const uint8_t* qs, int g) {
 
 // Q2_K: group g = 32 consecutive values, two sub-blocks of 16 with 4-bit scales and mins.
 struct FormatQ2_K {
-  static constexpr int kBlockBytes = 84, kGroups = 8, kZero = 0;
+  static constexpr int kBlockBytes = 84, kGroups = 8, kZero = 0, kBits = 2;
   static constexpr bool kHasMin = true, kSub16 = true;
   struct Block {
     const blocks::Q2_K* b;
@@ -242,7 +242,7 @@ struct FormatQ2_K {
 
 // Q3_K: as Q2_K's layout plus a third bit from hmask (bit g of hmask[l]); zero point 4, signed scales.
 struct FormatQ3_K {
-  static constexpr int kBlockBytes = 110, kGroups = 8, kZero = 4;
+  static constexpr int kBlockBytes = 110, kGroups = 8, kZero = 4, kBits = 3;
   static constexpr bool kHasMin = false, kSub16 = true;
   struct Block {
     const blocks::Q3_K* b;
@@ -267,7 +267,7 @@ inline __m256i iq4_lookup(const uint8_t* qs) {
 }
 
 struct FormatIQ4_NL {
-  static constexpr int kBlockBytes = 18, kGroups = 1, kZero = 128;
+  static constexpr int kBlockBytes = 18, kGroups = 1, kZero = 128, kBits = 8;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::IQ4_NL* b;
@@ -279,7 +279,7 @@ struct FormatIQ4_NL {
 };
 
 struct FormatIQ4_XS {
-  static constexpr int kBlockBytes = 136, kGroups = 8, kZero = 128;
+  static constexpr int kBlockBytes = 136, kGroups = 8, kZero = 128, kBits = 8;
   static constexpr bool kHasMin = false, kSub16 = false;
   struct Block {
     const blocks::IQ4_XS* b;
@@ -741,9 +741,24 @@ void unpack_panel(const MatmulArgs& m, const Panel& p, bool signed_w, int64_t ro
   }
 }
 
+// How many 4-byte steps of a sub-block a panel tile sums in int16 before widening to int32. AVX2's
+// maddubs gives int16 sums of two u8 * s8 products; with unsigned weights below 2^kBits and activations in
+// [-128, 127], several of them fit in int16, which saves a madd (the slow widening) on all but the last.
+// VNNI sums in int32 directly and signed panels (abs / sign) leave no headroom: one step, widened at once.
+template <class Isa, class F>
+constexpr int kInt16Steps = [] {
+  constexpr int steps = (F::kSub16 ? 16 : 32) / 4;
+  if constexpr (Isa::kVnni || kSignedPanels<Isa, F>) {
+    return 1;
+  } else {
+    constexpr int fit = 32767 / (2 * ((1 << F::kBits) - 1) * 128);
+    return fit < steps ? fit : steps;
+  }
+}();
+
 // Panel rows [pr, pr + Isa::kTileRows) (weight rows row0 + pr ..) x TG token groups over the whole row;
-// writes the valid rows and tokens of y.
-template <class Isa, int TG, int kSub, bool kMin, bool kBias, bool kSignedW>
+// writes the valid rows and tokens of y. kSteps > 1: int16 sums over that many steps (kInt16Steps).
+template <class Isa, int TG, int kSub, bool kMin, bool kBias, bool kSignedW, int kSteps>
 void panel_tile(const MatmulArgs& m, const Panel& panel, const LaneActs& a, int64_t row0, int64_t pr, int64_t n_rows,
                 int64_t tg0) {
   using VI = typename Isa::VI;
@@ -766,23 +781,38 @@ void panel_tile(const MatmulArgs& m, const Panel& panel, const LaneActs& a, int6
       for (int r = 0; r < R; ++r) iacc[r][tg] = init;
     }
 #pragma GCC unroll 8
-    for (int g = 0; g < kSub / 4; ++g) {
-      VI av[TG];
+    for (int g0 = 0; g0 < kSub / 4; g0 += kSteps) {
+      VI sums[R][TG];  // int16 pairs (kSteps > 1)
+      if constexpr (kSteps > 1) {
+#pragma GCC unroll 32
+        for (int i = 0; i < R * TG; ++i) sums[i / TG][i % TG] = Isa::zero_i();
+      }
 #pragma GCC unroll 8
-      for (int tg = 0; tg < TG; ++tg) av[tg] = Isa::load_i(a.q + ((tg0 + tg) * a.n_kgroups + s * (kSub / 4) + g) * L * 4);
+      for (int g = g0; g < g0 + kSteps; ++g) {
+        VI av[TG];
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) {
-        int32_t w4;
-        std::memcpy(&w4, p.q + r * p.cols + s * kSub + 4 * g, 4);
-        const VI w = Isa::set1_i32(w4);
-        if constexpr (kSignedW) {
-          const VI w_abs = Isa::abs_i8(w);
+        for (int tg = 0; tg < TG; ++tg) av[tg] = Isa::load_i(a.q + ((tg0 + tg) * a.n_kgroups + s * (kSub / 4) + g) * L * 4);
 #pragma GCC unroll 8
-          for (int tg = 0; tg < TG; ++tg) iacc[r][tg] = Isa::dot(iacc[r][tg], w_abs, Isa::sign_i8(av[tg], w));
-        } else {
+        for (int r = 0; r < R; ++r) {
+          int32_t w4;
+          std::memcpy(&w4, p.q + r * p.cols + s * kSub + 4 * g, 4);
+          const VI w = Isa::set1_i32(w4);
+          if constexpr (kSignedW) {
+            const VI w_abs = Isa::abs_i8(w);
 #pragma GCC unroll 8
-          for (int tg = 0; tg < TG; ++tg) iacc[r][tg] = Isa::dot(iacc[r][tg], w, av[tg]);
+            for (int tg = 0; tg < TG; ++tg) iacc[r][tg] = Isa::dot(iacc[r][tg], w_abs, Isa::sign_i8(av[tg], w));
+          } else if constexpr (kSteps > 1) {
+#pragma GCC unroll 8
+            for (int tg = 0; tg < TG; ++tg) sums[r][tg] = Isa::dot16(sums[r][tg], w, av[tg]);
+          } else {
+#pragma GCC unroll 8
+            for (int tg = 0; tg < TG; ++tg) iacc[r][tg] = Isa::dot(iacc[r][tg], w, av[tg]);
+          }
         }
+      }
+      if constexpr (kSteps > 1) {
+#pragma GCC unroll 32
+        for (int i = 0; i < R * TG; ++i) iacc[i / TG][i % TG] = Isa::widen16(iacc[i / TG][i % TG], sums[i / TG][i % TG]);
       }
     }
 #pragma GCC unroll 8
@@ -812,17 +842,19 @@ void panel_tile(const MatmulArgs& m, const Panel& panel, const LaneActs& a, int6
   }
 }
 
-template <class Isa, int kSub, bool kMin, bool kBias, bool kSignedW>
+template <class Isa, int kSub, bool kMin, bool kBias, bool kSignedW, int kSteps>
 void panel_tiles(const MatmulArgs& m, const Panel& p, const LaneActs& a, int64_t row0, int64_t n_rows,
                  int64_t g_begin, int64_t g_end) {
   for (int64_t tg = g_begin; tg < g_end; ++tg) {
-    for (int64_t pr = 0; pr < n_rows; pr += Isa::kTileRows) panel_tile<Isa, 1, kSub, kMin, kBias, kSignedW>(m, p, a, row0, pr, n_rows, tg);
+    for (int64_t pr = 0; pr < n_rows; pr += Isa::kTileRows) {
+      panel_tile<Isa, 1, kSub, kMin, kBias, kSignedW, kSteps>(m, p, a, row0, pr, n_rows, tg);
+    }
   }
 }
 
 template <class Isa, class F>
 void multiply_panels(const MatmulArgs& m, const Layout<Isa>& layout, int thread, int64_t r_begin, int64_t r_end) {
-  constexpr int kSub = F::kSub16 ? 16 : 32;
+  constexpr int kSub = F::kSub16 ? 16 : 32, kSteps = kInt16Steps<Isa, F>;
   const Panel panel = layout.panel(m, thread);
   const int64_t groups = (m.n_tokens + Isa::kLanes - 1) / Isa::kLanes;
   for (int64_t c = 0; c < groups; c += kChunkGroups) {
@@ -831,11 +863,11 @@ void multiply_panels(const MatmulArgs& m, const Layout<Isa>& layout, int thread,
       const int64_t n_rows = r_end - row0 < Isa::kPanelRows ? r_end - row0 : Isa::kPanelRows;
       unpack_panel<Isa, F>(m, panel, layout.signed_w, row0, n_rows);
       if (layout.signed_w) {
-        if constexpr (!Isa::kVnni) panel_tiles<Isa, kSub, F::kHasMin, false, true>(m, panel, layout.lanes, row0, n_rows, c, c_end);
+        if constexpr (!Isa::kVnni) panel_tiles<Isa, kSub, F::kHasMin, false, true, 1>(m, panel, layout.lanes, row0, n_rows, c, c_end);
       } else if (layout.zero != 0) {
-        panel_tiles<Isa, kSub, F::kHasMin, true, false>(m, panel, layout.lanes, row0, n_rows, c, c_end);
+        panel_tiles<Isa, kSub, F::kHasMin, true, false, kSteps>(m, panel, layout.lanes, row0, n_rows, c, c_end);
       } else {
-        panel_tiles<Isa, kSub, F::kHasMin, false, false>(m, panel, layout.lanes, row0, n_rows, c, c_end);
+        panel_tiles<Isa, kSub, F::kHasMin, false, false, kSteps>(m, panel, layout.lanes, row0, n_rows, c, c_end);
       }
     }
   }
