@@ -1,18 +1,18 @@
 // Matmul throughput on the shapes of TinyLlama-1.1B (dim 2048, ffn 5632, 22 layers, vocab 32000):
 //   tabllm_bench_kernels [--types q4_0,q8_0,...] [--threads 1,2] [--prefill-tokens 64] [--seconds 0.3]
-//                        [--path simd|scalar] [--simd LEVEL] [--json]
+//                        [--path simd|scalar] [--simd LEVEL] [--cold-mb 512] [--json]
 // --simd forces one SIMD level of this CPU or engine (avx2, avx512, wasm-simd128, wasm-relaxed-simd).
 // Decode (1 token) streams weights from memory, as in a real forward pass: each shape rotates over enough
-// copies of its matrix to exceed the last-level cache. Prefill multiplies a batch of tokens. Prints GB/s
+// copies of its matrix to exceed the last-level cache (--cold-mb 1 keeps them in cache instead: the
+// kernels' compute bound). Prefill multiplies a batch of tokens. Prints GB/s
 // of weights read, GMAC/s, and the tok/s a forward pass of these matmuls alone would reach. Each number
 // is the best of several rounds, so other load on the machine disturbs it less. First, for each thread
-// count, the rate at which a plain sum reads the same amount of cold memory: the ceiling that decode's
-// GB/s (and any engine's decode on this machine) can approach but not pass.
+// count, the rate at which a plain sum reads 512 MB: the memory's ceiling, which decode's GB/s (any
+// engine's decode on this machine) can approach but not pass.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <cstdlib>
 #include <random>
 #include <sstream>
 #include <string>
@@ -41,7 +41,8 @@ const Shape kShapes[] = {
     {"output 32000x2048", 32000, 2048, 1},
 };
 
-const size_t kColdBytes = getenv("COLD_MB") ? size_t(atoi(getenv("COLD_MB"))) << 20 : size_t{512} << 20;  // rotate over this much weight data in decode
+constexpr size_t kMemoryBytes = size_t{512} << 20;  // more than any last-level cache
+size_t cold_bytes = kMemoryBytes;  // decode rotates over this much weight data (--cold-mb)
 
 struct Options {
   std::vector<TensorType> types{TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16};
@@ -89,6 +90,8 @@ Options parse(int argc, char** argv) {
         }
       }
       if (!found) throw Error("--simd " + name + ": not a SIMD level this CPU or engine runs");
+    } else if (arg == "--cold-mb") {
+      cold_bytes = static_cast<size_t>(std::stoll(value())) << 20;
     } else if (arg == "--json") {
       o.json = true;
     } else {
@@ -119,7 +122,7 @@ Result measure(TensorType type, const Shape& shape, int64_t n_tokens, ThreadPool
                std::mt19937& rng) {
   const size_t bytes = type_row_bytes(type, shape.cols) * shape.rows;
   // Decode reads cold weights: enough distinct copies to overflow the caches. Prefill reuses one copy.
-  const size_t copies = n_tokens == 1 ? std::max<size_t>(1, (kColdBytes + bytes - 1) / bytes) : 1;
+  const size_t copies = n_tokens == 1 ? std::max<size_t>(1, (cold_bytes + bytes - 1) / bytes) : 1;
   const std::vector<uint8_t> first = random_matrix(type, shape.rows, shape.cols, rng);
   std::vector<uint8_t> all(bytes * copies);
   for (size_t c = 0; c < copies; ++c) std::memcpy(&all[c * bytes], first.data(), bytes);
@@ -152,10 +155,10 @@ Result measure(TensorType type, const Shape& shape, int64_t n_tokens, ThreadPool
   return {per_call, static_cast<double>(bytes) / per_call / 1e9, macs / per_call / 1e9};
 }
 
-// GB/s of a plain sum over kColdBytes split among the pool's threads, best of several rounds. Eight
+// GB/s of a plain sum over kMemoryBytes split among the pool's threads, best of several rounds. Eight
 // independent 64-bit sums keep enough loads in flight for the memory, not the adds, to bound it.
 double memory_read_gbps(ThreadPool& pool) {
-  std::vector<uint64_t> data(kColdBytes / sizeof(uint64_t), 1);
+  std::vector<uint64_t> data(kMemoryBytes / sizeof(uint64_t), 1);
   std::vector<uint64_t> sums(static_cast<size_t>(pool.size()) * 8, 0);
   double best = 0.0;
   for (int round = 0; round < 8; ++round) {
@@ -168,7 +171,7 @@ double memory_read_gbps(ThreadPool& pool) {
       for (int j = 0; j < 8; ++j) sums[static_cast<size_t>(thread) * 8 + j] += s[j];
     });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (round > 0) best = std::max(best, static_cast<double>(kColdBytes) / seconds / 1e9);  // round 0 faults pages in
+    if (round > 0) best = std::max(best, static_cast<double>(kMemoryBytes) / seconds / 1e9);  // round 0 faults pages in
   }
   if (sums[0] == 0 && data.size() > 8) std::printf(" ");  // keeps the sums observable
   return best;
