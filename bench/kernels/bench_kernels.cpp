@@ -42,7 +42,6 @@ const Shape kShapes[] = {
 };
 
 constexpr size_t kMemoryBytes = size_t{512} << 20;  // more than any last-level cache
-size_t cold_bytes = kMemoryBytes;  // decode rotates over this much weight data (--cold-mb)
 
 struct Options {
   std::vector<TensorType> types{TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16};
@@ -50,6 +49,7 @@ struct Options {
   int64_t prefill_tokens = 64;
   double seconds = 0.3;
   Path path = Path::Simd;
+  size_t cold_bytes = kMemoryBytes;  // decode rotates over this much weight data
   bool json = false;
 };
 
@@ -91,7 +91,7 @@ Options parse(int argc, char** argv) {
       }
       if (!found) throw Error("--simd " + name + ": not a SIMD level this CPU or engine runs");
     } else if (arg == "--cold-mb") {
-      cold_bytes = static_cast<size_t>(std::stoll(value())) << 20;
+      o.cold_bytes = static_cast<size_t>(std::stoll(value())) << 20;
     } else if (arg == "--json") {
       o.json = true;
     } else {
@@ -122,7 +122,7 @@ Result measure(TensorType type, const Shape& shape, int64_t n_tokens, ThreadPool
                std::mt19937& rng) {
   const size_t bytes = type_row_bytes(type, shape.cols) * shape.rows;
   // Decode reads cold weights: enough distinct copies to overflow the caches. Prefill reuses one copy.
-  const size_t copies = n_tokens == 1 ? std::max<size_t>(1, (cold_bytes + bytes - 1) / bytes) : 1;
+  const size_t copies = n_tokens == 1 ? std::max<size_t>(1, (o.cold_bytes + bytes - 1) / bytes) : 1;
   const std::vector<uint8_t> first = random_matrix(type, shape.rows, shape.cols, rng);
   std::vector<uint8_t> all(bytes * copies);
   for (size_t c = 0; c < copies; ++c) std::memcpy(&all[c * bytes], first.data(), bytes);
