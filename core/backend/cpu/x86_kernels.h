@@ -381,6 +381,7 @@ struct Panel {
   float* dw;
   float* mw;
   int64_t cols, n_subs;
+  uint8_t* q_abs;  // signed panels: |q| as well, laid out as q (the abs / sign trick); else null
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -444,7 +445,7 @@ struct Layout {
       lanes.d = reinterpret_cast<float*>(take(groups * n_subs * Isa::kLanes * 4));
       lanes.bias = reinterpret_cast<int32_t*>(take(groups * n_subs * Isa::kLanes * 4));
       lanes.dsum = reinterpret_cast<float*>(take(groups * n_subs * Isa::kLanes * 4));
-      per_thread_bytes = round_up(Isa::kPanelRows * cols) + 2 * round_up(Isa::kPanelRows * n_subs * 4);
+      per_thread_bytes = (signed_w ? 2 : 1) * round_up(Isa::kPanelRows * cols) + 2 * round_up(Isa::kPanelRows * n_subs * 4);
     }
     shared_bytes = offset;
   }
@@ -455,7 +456,7 @@ struct Layout {
     const size_t q_bytes = round_up(Isa::kPanelRows * static_cast<size_t>(m.cols));
     const size_t s_bytes = round_up(Isa::kPanelRows * n_subs * 4);
     return {p, reinterpret_cast<float*>(p + q_bytes), reinterpret_cast<float*>(p + q_bytes + s_bytes), m.cols,
-            static_cast<int64_t>(n_subs)};
+            static_cast<int64_t>(n_subs), signed_w ? p + q_bytes + 2 * s_bytes : nullptr};
   }
 };
 
@@ -714,6 +715,7 @@ void unpack_panel(const MatmulArgs& m, const Panel& p, bool signed_w, int64_t ro
     float* mw = p.mw + r * p.n_subs;
     if (r >= n_rows) {
       std::memset(dst, 0, static_cast<size_t>(p.cols));
+      if (signed_w) std::memset(p.q_abs + r * p.cols, 0, static_cast<size_t>(p.cols));
       std::memset(dw, 0, static_cast<size_t>(p.n_subs) * sizeof(float));
       std::memset(mw, 0, static_cast<size_t>(p.n_subs) * sizeof(float));
       continue;
@@ -725,7 +727,10 @@ void unpack_panel(const MatmulArgs& m, const Panel& p, bool signed_w, int64_t ro
       for (int g = 0; g < F::kGroups; ++g) {
         const int64_t ab = b * F::kGroups + g;
         __m256i q = block.q(g);
-        if (signed_w) q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
+        if (signed_w) {
+          q = _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80)));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.q_abs + r * p.cols + ab * 32), _mm256_abs_epi8(q));
+        }
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + ab * 32), q);
         if constexpr (F::kSub16) {
           dw[2 * ab] = block.scale16(g, 0);
@@ -765,7 +770,7 @@ void panel_tile(const MatmulArgs& m, const Panel& panel, const LaneActs& a, int6
   using VF = typename Isa::VF;
   constexpr int L = Isa::kLanes, R = Isa::kTileRows;
   const Panel p{panel.q + pr * panel.cols, panel.dw + pr * panel.n_subs, panel.mw + pr * panel.n_subs, panel.cols,
-                panel.n_subs};
+                panel.n_subs, kSignedW ? panel.q_abs + pr * panel.cols : nullptr};
   row0 += pr;
   n_rows -= pr;
   VF acc[R][TG];
@@ -798,7 +803,8 @@ void panel_tile(const MatmulArgs& m, const Panel& panel, const LaneActs& a, int6
           std::memcpy(&w4, p.q + r * p.cols + s * kSub + 4 * g, 4);
           const VI w = Isa::set1_i32(w4);
           if constexpr (kSignedW) {
-            const VI w_abs = Isa::abs_i8(w);
+            std::memcpy(&w4, p.q_abs + r * p.cols + s * kSub + 4 * g, 4);
+            const VI w_abs = Isa::set1_i32(w4);
 #pragma GCC unroll 8
             for (int tg = 0; tg < TG; ++tg) iacc[r][tg] = Isa::dot(iacc[r][tg], w_abs, Isa::sign_i8(av[tg], w));
           } else if constexpr (kSteps > 1) {
