@@ -12,6 +12,10 @@
 // adapts as the core's does (runtime/speculative.h: start at 4, +2 after a step that kept all, -1
 // otherwise, at most k).
 //
+// Each result's ceiling_one_step_verify is the most any speculative decoder could gain at that rate with
+// these two models, were a verify call as cheap as one plain step (the draft's own steps still cost what
+// they measured): a bound to read the measured speed-up against.
+//
 // `calls` profiles one forward call of n tokens (milliseconds, median of --call-reps, 9): through the verify list, and
 // through the prefill list (64-token tiles: what a k + 1-token call ran before the verify list existed).
 import path from 'node:path';
@@ -76,15 +80,28 @@ async function prefill() {
   return first;
 }
 
-async function plain() {
+// Plain greedy decode tok/s of the target (or of the draft alone: what each drafted token costs).
+async function plain(model = target) {
   let next = await prefill();
   const t = performance.now();
   let generated = 0;
-  for await (const token of target.greedyStream([next])) {
+  for await (const token of model.greedyStream([next])) {
     next = token;
     if (++generated === genTokens) break;
   }
   return genTokens / ((performance.now() - t) / 1000);
+}
+
+// The most any speculative decoder could gain at this acceptance, with a verify call as cheap as one plain
+// step: the best k of E[tokens a step] / (k drafted steps + 1 step), in target steps; `draftCost` is a
+// drafted token's cost in target steps (0 for free drafts). E = (1 - a^(k+1)) / (1 - a).
+function ceiling(rate, draftCost) {
+  let best = 0;
+  for (let k = 1; k <= kMax; k++) {
+    const tokens = rate < 1 ? (1 - rate ** (k + 1)) / (1 - rate) : k + 1;
+    best = Math.max(best, tokens / (k * draftCost + 1));
+  }
+  return +best.toFixed(3);
 }
 
 async function forced(rate) {
@@ -137,6 +154,8 @@ async function callMs(list, n) {
 
 await plain();  // warm-up: pipelines compile lazily on some drivers
 const base = await plain();
+const draftTokensPerS = draft ? await plain(draft) : null;
+const draftCost = draft ? base / draftTokensPerS : 0;  // a drafted token, in target steps
 const calls = [];
 for (const n of [...new Set([1, 2, Math.min(5, kMax + 1), kMax + 1])]) {
   calls.push({ tokens: n, verify_ms: await callMs('verify', n), prefill_list_ms: n > 1 ? await callMs('prefill', n) : null, decode_list_ms: n === 1 ? await callMs('decode', 1) : null });
@@ -147,6 +166,7 @@ for (const rate of rates) {
   results.push({
     forced_acceptance: rate, measured_acceptance: +(r.accepted / r.drafted).toFixed(3), decode_tokens_per_s: +r.tokens_per_s.toFixed(2),
     speedup: +(r.tokens_per_s / base).toFixed(3), drafted: r.drafted, accepted: r.accepted, verify_passes: r.verify_passes,
+    ceiling_one_step_verify: ceiling(rate, draftCost),
   });
 }
 const info = adapter.info ?? {};
@@ -155,7 +175,9 @@ console.log(JSON.stringify({
   label: 'forced acceptance: draft and verification passes run on the GPU; which drafts are kept is drawn at the given rate',
   target: path.basename(targetPath), draft: draftPath ? path.basename(draftPath) : null,
   adapter: `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.description ?? ''}`.trim(),
-  prompt_tokens: promptTokens, gen_tokens: genTokens, k_max: kMax, plain_decode_tokens_per_s: +base.toFixed(2), calls, results,
+  prompt_tokens: promptTokens, gen_tokens: genTokens, k_max: kMax, plain_decode_tokens_per_s: +base.toFixed(2),
+  draft_decode_tokens_per_s: draftTokensPerS && +draftTokensPerS.toFixed(2), draft_token_cost_in_target_steps: +draftCost.toFixed(3),
+  calls, results,
 }));
 target.destroy();
 draft?.destroy();

@@ -39,6 +39,11 @@ test('forced-webgpu.mjs: plain and forced-acceptance decode of a tiny target wit
   assert.equal(all.measured_acceptance, 1);
   assert.equal(all.verify_passes, 2);  // 3 tokens a pass (k = 2)
   for (const r of out.results) assert.ok(r.decode_tokens_per_s > 0 && r.speedup > 0);
+  // The bound at each rate, from the draft's measured cost: with nothing kept, the best is k = 1 at 1 / (1 + cost).
+  const cost = out.draft_token_cost_in_target_steps;
+  assert.ok(cost > 0 && out.draft_decode_tokens_per_s > 0);
+  assert.ok(Math.abs(none.ceiling_one_step_verify - 1 / (1 + cost)) < 2e-3, JSON.stringify(none));
+  assert.ok(all.ceiling_one_step_verify > none.ceiling_one_step_verify);
   // One call of n tokens timed through the verify list (and the prefill list for n > 1, the decode list for 1).
   assert.deepEqual(out.calls.map((c) => c.tokens), [1, 2, 3]);
   for (const c of out.calls) assert.ok(c.verify_ms > 0 && (c.tokens === 1 ? c.decode_list_ms > 0 : c.prefill_list_ms > 0), JSON.stringify(c));

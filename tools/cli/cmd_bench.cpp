@@ -13,18 +13,22 @@
 namespace tabllm::cli {
 
 int cmd_bench(int argc, char** argv) {
-  std::vector<std::string> options = {"prompt-tokens|p", "gen-tokens|n", "repetitions|r"};
+  std::vector<std::string> options = {"prompt-tokens|p", "gen-tokens|n", "repetitions|r", "warmup"};
   options.insert(options.end(), kEngineOptions.begin(), kEngineOptions.end());
   options.insert(options.end(), kOutputFormatOptions.begin(), kOutputFormatOptions.end());
   const Args args(argc, argv, options, kOutputFormatFlags,
-                  std::string("usage: tabllm bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [options]\n"
+                  std::string("usage: tabllm bench -m MODEL [--prompt-tokens 512] [--gen-tokens 128] [--repetitions 1] [--warmup 1] [options]\n"
+                              "Untimed warm-up passes (prompt and one decode step) come first: the first pass maps the\n"
+                              "weights in and starts the threads; --warmup 0 times that cold pass too.\n"
                               "With a structured-output option, decode runs once more under that format (greedy over the\n"
                               "allowed tokens, a new document whenever one completes) and the JSON adds its speed.\n") +
                       kOutputFormatUsage + kEngineUsage);
   const int n_prompt = args.get_int("prompt-tokens", 512);
   const int n_gen = args.get_int("gen-tokens", 128);
   const int reps = args.get_int("repetitions", 1);
+  const int warmups = args.get_int("warmup", 1);
   if (n_prompt < 1 || n_gen < 1 || reps < 1) throw Error("--prompt-tokens, --gen-tokens and --repetitions must be at least 1");
+  if (warmups < 0) throw Error("--warmup must be 0 or more");
   Engine engine = open_engine(args);
   Backend& backend = engine.session->backend();
   const ModelConfig& c = engine.model->config();
@@ -48,6 +52,11 @@ int cmd_bench(int argc, char** argv) {
   using clock = std::chrono::steady_clock;
   double best_prefill = 1e300, best_decode = 1e300, best_constrained = 1e300, best_mask = 1e300;
   int documents = 0;
+  for (int w = 0; w < warmups; ++w) {
+    backend.forward(prompt, 0, Logits::Last, logits.data());
+    const int32_t token[1] = {prompt[0]};
+    backend.forward(token, n_prompt, Logits::Last, logits.data());
+  }
   for (int r = 0; r < reps; ++r) {
     auto t0 = clock::now();
     backend.forward(prompt, 0, Logits::Last, logits.data());
