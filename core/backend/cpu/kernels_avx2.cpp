@@ -2,6 +2,7 @@
 #include "backend/cpu/simd_dispatch.h"
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "backend/cpu/avx2_decode.h"
 #include "backend/cpu/x86_kernels.h"
 
 namespace tabllm::cpu {
@@ -52,16 +53,18 @@ struct Avx2 {
   static VF cvt(VI v) { return _mm256_cvtepi32_ps(v); }
   static float hsum_f(VF v) { return x86::hsum(v); }
 
-  // No wider decode kernels: the shared row kernels do every block.
+  // Decode: two blocks a register for Q4_0 and Q4_1 (avx2_decode.h); the shared row kernels do the rest.
   template <class F>
-  static size_t wide_bytes(int64_t) {
-    return 0;
+  static size_t wide_bytes(int64_t cols) {
+    return avx2::wide_bytes<F>(cols);
   }
   template <class F>
-  static void prepare_wide(const x86::RowActs&, int64_t) {}
+  static void prepare_wide(const x86::RowActs& a, int64_t t) {
+    avx2::prepare_wide<F>(a, t);
+  }
   template <class F, int T>
-  static int64_t wide_rows(const uint8_t*, const x86::RowActs&, int64_t, float*) {
-    return 0;
+  static int64_t wide_rows(const uint8_t* row, const x86::RowActs& a, int64_t t0, float* out) {
+    return avx2::wide_rows<F, T>(row, a, t0, out);
   }
 };
 
