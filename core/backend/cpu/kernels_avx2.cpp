@@ -16,8 +16,16 @@ inline __m256i in_register(__m256i v) {
 
 struct Avx2 {
   static constexpr bool kVnni = false;
-  static constexpr int kLanes = 8, kFloatLanes = 8, kMinPanelTokens = 6;  // measured crossover
+  static constexpr int kLanes = 8, kFloatLanes = 8;
   static constexpr int kTileRows = 4, kPanelRows = 64;  // 16 ymm registers
+  // The fewest tokens for which panels beat the row kernels (measured crossovers, TinyLlama shapes): 4-bit
+  // panels, whose int16 sums run a whole 32-value group, repay their unpacking soonest; signed ones (|q|
+  // as well) last.
+  template <class F>
+  static constexpr int min_panel_tokens() {
+    if constexpr (x86::kSignedPanels<Avx2, F>) return 6;
+    return x86::kInt16Steps<Avx2, F> >= 8 ? 4 : 5;
+  }
   using VI = __m256i;
   using VF = __m256;
 

@@ -12,8 +12,12 @@ namespace {
 
 struct Avx512 {
   static constexpr bool kVnni = true;
-  static constexpr int kLanes = 16, kFloatLanes = 16, kMinPanelTokens = 8;  // measured crossover
+  static constexpr int kLanes = 16, kFloatLanes = 16;
   static constexpr int kTileRows = 8, kPanelRows = 128;  // 32 zmm registers
+  template <class F>
+  static constexpr int min_panel_tokens() {
+    return 8;  // measured crossover
+  }
   using VI = __m512i;
   using VF = __m512;
 

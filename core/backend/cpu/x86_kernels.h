@@ -5,7 +5,7 @@
 // instructions the CPU lacks).
 //
 // Quantized weights meet activations quantized to int8 in 32-element blocks (one float scale each):
-//  - Row kernels (decode, fewer than Isa::kMinPanelTokens tokens): one weight row at a time, each block
+//  - Row kernels (decode, fewer than Isa::min_panel_tokens<F>() tokens): one weight row at a time, each block
 //    decoded once for up to 4 tokens, its integer dot product scaled by weight scale * activation scale
 //    into float accumulators; one token (every format but IQ4_XS) takes four groups a step instead,
 //    their sums reduced into one vector and scaled at once (one_token_quads). An ISA may take a leading
@@ -409,12 +409,12 @@ struct Layout {
   size_t shared_bytes = 0, per_thread_bytes = 0;
   uint8_t* base = nullptr;
 
-  Layout(const MatmulArgs& m, uint8_t* scratch, int min_panel_tokens) : base(scratch) {
+  Layout(const MatmulArgs& m, uint8_t* scratch) : base(scratch) {
     size_t wide_stride = 0;
     visit_quantized(m.type, [&](auto format) {
       using F = decltype(format);
       wide_stride = Isa::template wide_bytes<F>(m.cols);
-      mode = m.n_tokens >= min_panel_tokens ? Mode::Panels : Mode::Rows;
+      mode = m.n_tokens >= Isa::template min_panel_tokens<F>() ? Mode::Panels : Mode::Rows;
       sub = F::kSub16 ? 16 : 32;
       signed_w = kSignedPanels<Isa, F>;
       zero = (mode == Mode::Panels ? kSignedPanels<Isa, F> : kSignedRows<Isa, F>) ? 0 : F::kZero;
@@ -969,7 +969,7 @@ void multiply_float(const MatmulArgs& m, int64_t r_begin, int64_t r_end) {
 
 template <class Isa>
 size_t scratch_bytes(const MatmulArgs& m, int n_threads) {
-  const Layout<Isa> layout(m, nullptr, Isa::kMinPanelTokens);
+  const Layout<Isa> layout(m, nullptr);
   return layout.shared_bytes + layout.per_thread_bytes * static_cast<size_t>(n_threads);
 }
 
@@ -977,14 +977,14 @@ size_t scratch_bytes(const MatmulArgs& m, int n_threads) {
 // the panel's reuse of the activations.
 template <class Isa>
 Grain grain(const MatmulArgs& m) {
-  const Layout<Isa> layout(m, nullptr, Isa::kMinPanelTokens);
+  const Layout<Isa> layout(m, nullptr);
   if (layout.mode == Mode::Panels) return {Isa::kLanes, Isa::kPanelRows};
   return {1, 4};
 }
 
 template <class Isa>
 void prepare(const MatmulArgs& m, uint8_t* scratch, int64_t t_begin, int64_t t_end) {
-  const Layout<Isa> layout(m, scratch, Isa::kMinPanelTokens);
+  const Layout<Isa> layout(m, scratch);
   if (layout.mode == Mode::Rows) {
     quantize_rows(m, layout.rows, layout.zero, t_begin, t_end);
     visit_quantized(m.type, [&](auto format) {
@@ -998,7 +998,7 @@ void prepare(const MatmulArgs& m, uint8_t* scratch, int64_t t_begin, int64_t t_e
 
 template <class Isa>
 void multiply(const MatmulArgs& m, uint8_t* scratch, int thread, int64_t r_begin, int64_t r_end) {
-  const Layout<Isa> layout(m, scratch, Isa::kMinPanelTokens);
+  const Layout<Isa> layout(m, scratch);
   if (layout.mode == Mode::Panels) {
     visit_quantized(m.type, [&](auto format) { multiply_panels<Isa, decltype(format)>(m, layout, thread, r_begin, r_end); });
     return;
