@@ -51,7 +51,10 @@ const emcc = (env, out, extra = []) => execFileSync('em++', [
 
 // bench_kernels prints one JSON object per shape with --json; the rest of its lines are the table.
 const simdOf = (text) => /^simd level: (\S+)/m.exec(text)?.[1] ?? null;
-const rowsOf = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const jsonLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const rowsOf = (text) => jsonLines(text).filter((r) => !r.memory_read);
+// The memory's read rate per thread count (GB/s): the ceiling of decode on that engine.
+const memoryOf = (text) => Object.fromEntries(jsonLines(text).filter((r) => r.memory_read).map((r) => [r.threads, r.gbps]));
 
 const results = {};
 try {
@@ -67,7 +70,7 @@ try {
       await page.addScriptTag({ path: path.join(dir, 'bench-web.js') });
       await page.waitForFunction(() => Module.calledRun, null, { timeout: 60_000 });
       await page.evaluate((args) => Module.callMain(args), wasmArgs);
-      results.chromium = { version: chromium.browser.version(), simd: simdOf(lines.join('\n')), rows: rowsOf(lines.join('\n')) };
+      results.chromium = { version: chromium.browser.version(), simd: simdOf(lines.join('\n')), memory_read_gbps: memoryOf(lines.join('\n')), rows: rowsOf(lines.join('\n')) };
     } finally {
       await chromium.close();
     }
@@ -75,12 +78,12 @@ try {
   if (engines.includes('node')) {
     emcc('node', 'bench-node.cjs');
     const text = execFileSync(process.execPath, [path.join(dir, 'bench-node.cjs'), ...wasmArgs], { encoding: 'utf8' });
-    results.node = { version: process.version, simd: simdOf(text), rows: rowsOf(text) };
+    results.node = { version: process.version, simd: simdOf(text), memory_read_gbps: memoryOf(text), rows: rowsOf(text) };
   }
   if (o.native) {
     const bin = path.join(root, 'build/bin/tabllm_bench_kernels');
     const text = execFileSync(bin, benchArgs, { encoding: 'utf8' });
-    results.native = { simd: simdOf(text), rows: rowsOf(text) };
+    results.native = { simd: simdOf(text), memory_read_gbps: memoryOf(text), rows: rowsOf(text) };
   }
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
