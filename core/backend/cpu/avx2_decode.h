@@ -9,6 +9,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstring>
 #include <type_traits>
 
@@ -68,18 +69,10 @@ int64_t nibble_pair_rows(const uint8_t* row, const RowActs& a, int64_t t0, float
     const __m256i sums = _mm256_madd_epi16(_mm256_hadd_epi16(pair(p, x + 32 * b), pair(p + 2 * F::kBlockBytes, x + 32 * b + 64)), ones);
     const __m256i h = _mm256_hadd_epi32(sums, sums);
     const __m128i dots = _mm_unpacklo_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    __m128i halves = _mm_cvtsi32_si128(blocks::load_u16(p));
-    halves = _mm_insert_epi16(halves, blocks::load_u16(p + F::kBlockBytes), 1);
-    halves = _mm_insert_epi16(halves, blocks::load_u16(p + 2 * F::kBlockBytes), 2);
-    halves = _mm_insert_epi16(halves, blocks::load_u16(p + 3 * F::kBlockBytes), 3);
-    const __m128 scale = _mm_cvtph_ps(halves);
+    const __m128 scale = x86::four_halves<F::kBlockBytes>(p);
     acc = _mm_fmadd_ps(_mm_cvtepi32_ps(dots), _mm_mul_ps(scale, _mm_loadu_ps(d + b)), acc);
     if constexpr (F::kHasMin) {
-      __m128i mins = _mm_cvtsi32_si128(blocks::load_u16(p + 2));
-      mins = _mm_insert_epi16(mins, blocks::load_u16(p + F::kBlockBytes + 2), 1);
-      mins = _mm_insert_epi16(mins, blocks::load_u16(p + 2 * F::kBlockBytes + 2), 2);
-      mins = _mm_insert_epi16(mins, blocks::load_u16(p + 3 * F::kBlockBytes + 2), 3);
-      min_acc = _mm_fmadd_ps(_mm_cvtph_ps(mins), _mm_loadu_ps(dsum + b), min_acc);
+      min_acc = _mm_fmadd_ps(x86::four_halves<F::kBlockBytes>(p + offsetof(blocks::Q4_1, m)), _mm_loadu_ps(dsum + b), min_acc);
     } else {
       min_acc = _mm_fmadd_ps(_mm_mul_ps(scale, _mm_set1_ps(-static_cast<float>(F::kZero))), _mm_loadu_ps(dsum + b), min_acc);
     }

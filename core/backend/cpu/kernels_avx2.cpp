@@ -43,7 +43,6 @@ struct Avx2 {
   static VI zero_i() { return _mm256_setzero_si256(); }
   static VI load_i(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
   static VI set1_i32(int32_t v) { return _mm256_set1_epi32(v); }
-  static VI abs_i8(VI v) { return _mm256_abs_epi8(v); }
   static VI sign_i8(VI v, VI s) { return _mm256_sign_epi8(v, s); }
 
   static VF zero_f() { return _mm256_setzero_ps(); }

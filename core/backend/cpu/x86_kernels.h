@@ -516,12 +516,6 @@ void quantize_lanes(const MatmulArgs& m, const LaneActs& a, int sub, int zero, i
 // ---------------------------------------------------------------------------------------------------
 // Row kernels: one weight row times T tokens (T <= 4), each block decoded once.
 
-// One token times a row, four groups a step: their integer dot products reduce into one vector (lane j
-// = group j; with kSub16, one vector per 16-value half) that one vector of weight scales times the
-// groups' activation scales turns into floats; zero points and mins go through the activations' sums the
-// same way, so no scale is multiplied or broadcast group by group. Formats of one group per block take
-// four blocks a step (each starts with its f16 scale, converted four at once); the K-quants take half a
-// block. Does blocks [b, ...), adds its sum to *y and returns the first block it left.
 // Decode streams each weight from memory once. Besides the hardware prefetchers, each step asks for the
 // lines of the step this far ahead (measured on a 2-core AVX2 machine: one-token decode of TinyLlama
 // shapes with 2 threads, Q4_0 and Q4_1 +15-25%).
@@ -532,6 +526,22 @@ inline void prefetch_ahead(const uint8_t* p) {
   for (int line = 0; line < kStepBytes; line += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + line), _MM_HINT_T0);
 }
 
+// The f16 halves at p, p + kStride, p + 2 kStride, p + 3 kStride (a field of four blocks) as floats.
+template <int kStride>
+inline __m128 four_halves(const uint8_t* p) {
+  __m128i h = _mm_cvtsi32_si128(blocks::load_u16(p));
+  h = _mm_insert_epi16(h, blocks::load_u16(p + kStride), 1);
+  h = _mm_insert_epi16(h, blocks::load_u16(p + 2 * kStride), 2);
+  h = _mm_insert_epi16(h, blocks::load_u16(p + 3 * kStride), 3);
+  return _mm_cvtph_ps(h);
+}
+
+// One token times a row, four groups a step: their integer dot products reduce into one vector (lane j
+// = group j; with kSub16, one vector per 16-value half) that one vector of weight scales times the
+// groups' activation scales turns into floats; zero points and mins go through the activations' sums the
+// same way, so no scale is multiplied or broadcast group by group. Formats of one group per block take
+// four blocks a step (each starts with its f16 scale, converted four at once); the K-quants take half a
+// block. Does blocks [b, ...), adds its sum to *y and returns the first block it left.
 template <class F>
 constexpr bool kOneTokenQuads = F::kGroups == 1 || F::kSub16 || F::kHasMin;
 
@@ -589,13 +599,9 @@ int64_t one_token_quads(const uint8_t* row, const RowActs& a, int64_t t0, int64_
       const typename F::Block blocks4[4] = {typename F::Block(p), typename F::Block(p + F::kBlockBytes),
                                             typename F::Block(p + 2 * F::kBlockBytes), typename F::Block(p + 3 * F::kBlockBytes)};
       const __m256i q[4] = {blocks4[0].q(0), blocks4[1].q(0), blocks4[2].q(0), blocks4[3].q(0)};
-      __m128i halves = _mm_cvtsi32_si128(blocks::load_u16(p));
-      halves = _mm_insert_epi16(halves, blocks::load_u16(p + F::kBlockBytes), 1);
-      halves = _mm_insert_epi16(halves, blocks::load_u16(p + 2 * F::kBlockBytes), 2);
-      halves = _mm_insert_epi16(halves, blocks::load_u16(p + 3 * F::kBlockBytes), 3);
       __m128 min = _mm_setzero_ps();
       if constexpr (F::kHasMin) min = _mm_setr_ps(blocks4[0].min(0), blocks4[1].min(0), blocks4[2].min(0), blocks4[3].min(0));
-      step(b, q, _mm_cvtph_ps(halves), min);
+      step(b, q, four_halves<F::kBlockBytes>(p), min);
     }
   } else {
     for (; b < n_blocks; ++b) {
